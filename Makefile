@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh machine: `make experiment` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install experiment test up down status bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+experiment: install  ## the lab's main job: the full experiment, dashboard up while it runs
+	$(BIN)/faultlab experiment
+
+test: install  ## the whole test suite against the real embedded broker and PostgreSQL
+	$(BIN)/python -m pytest -q
+
+up: install
+	$(BIN)/faultlab up
+
+down: install
+	$(BIN)/faultlab down
+
+status: install
+	$(BIN)/faultlab status
+
+bench: install  ## benchmark figures for the README (run on an otherwise idle machine)
+	$(BIN)/python benchmarks/core.py
+
+clean:
+	rm -rf $(VENV) .faultlab runs

@@ -1,0 +1,5 @@
+"""`python -m faultlab` is the CLI."""
+
+from faultlab.cli import main
+
+raise SystemExit(main())

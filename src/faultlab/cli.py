@@ -1,0 +1,418 @@
+"""The one entry point: `faultlab up | down | status | inject | clear | restart | failures | serve | ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from faultlab.config import Settings
+
+FAULT_HELP = """fault kinds and their parameters:
+  crash         the replica process exits                        [--exit_code]
+  latency       every request waits                              --latency_ms 1200 [--jitter_ms 100]
+  intermittent  each request fails (HTTP 500) with a probability --probability 0.3
+  incorrect     wrong values for a product (available + delta)   --product_id PROD-001 [--delta 100]
+  hang          accepts connections, never answers               (no parameters)
+  stale         stops applying the log, keeps answering          (no parameters)
+every kind takes --seed for repeatable randomness."""
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "home", None):
+        overrides["home"] = Path(args.home)
+    return Settings(**overrides)
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from faultlab.client import LabClient, running_settings
+
+    return LabClient(running_settings(_settings(args)))
+
+
+# ---- up / down / status -------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.no_restart:
+        settings = settings.model_copy(update={"restart_crashed": False})
+    if args.detach:
+        return _up_detached(settings, args)
+    from faultlab.runtime.lab import Lab, LabError
+
+    console = _console()
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        lab = Lab(settings, progress=lambda msg: console.log(msg))
+        started = time.perf_counter()
+        start = asyncio.create_task(lab.start(timeout_s=args.timeout))
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({start, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not start.done():
+                console.print("[yellow]interrupted while starting; stopping what was started[/]")
+                start.cancel()
+                with contextlib.suppress(BaseException):
+                    await start
+                return 130
+            start.result()
+            console.print(f"[bold green]lab working[/] in {time.perf_counter() - started:.2f} s "
+                          f"(lab folder {lab.home}); Ctrl-C stops everything")
+            await asyncio.to_thread(_print_status, console, _client(args))
+            await stopper
+            console.print("stopping the lab…")
+            return 0
+        except LabError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            return 1
+        finally:
+            stopper.cancel()
+            await lab.stop()
+            console.print("lab stopped")
+
+    # The supervisor uses the standard event loop: uvloop cannot spawn a child as another user (PostgreSQL).
+    return asyncio.run(run())
+
+
+def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
+    from faultlab.runtime.lab import STATE_FILE
+
+    console = _console()
+    home = settings.home.resolve()
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    state = home / STATE_FILE
+    if state.exists():
+        console.print(f"[yellow]a lab seems to be running already ({state}); `faultlab down` first[/]")
+        return 1
+    log_path = home / "logs" / "supervisor.log"
+    argv = [sys.executable, "-m", "faultlab", "up", "--timeout", str(args.timeout)]
+    if args.no_restart:
+        argv.append("--no-restart")
+    env = {**os.environ, "FAULTLAB_HOME": str(home), "COLUMNS": "120"}
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    started = time.perf_counter()
+    with console.status("starting the lab…"):
+        while True:
+            if child.poll() is not None:
+                console.print(f"[bold red]the lab failed to start[/]; see {log_path}")
+                console.print(log_path.read_text()[-3000:])
+                return 1
+            if state.exists():
+                with contextlib.suppress(ValueError, OSError):
+                    if json.loads(state.read_text()).get("ready_at"):
+                        break
+            if time.perf_counter() - started > args.timeout + 10:
+                child.terminate()
+                console.print(f"[bold red]the lab did not become ready in time[/]; see {log_path}")
+                return 1
+            time.sleep(0.05)
+    console.print(f"[bold green]lab working[/] in {time.perf_counter() - started:.2f} s; `faultlab down` stops it")
+    _print_status(console, _client(args))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from faultlab.runtime.lab import STATE_FILE
+
+    console = _console()
+    home = _settings(args).home.resolve()
+    state_path = home / STATE_FILE
+    if not state_path.exists():
+        console.print("no lab is running from this lab folder")
+        return 0
+    state = json.loads(state_path.read_text())
+    pid = int(state["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    with console.status("stopping the lab…"):
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    leftovers = [p for p in [pid, *state.get("processes", {}).values()] if p and _alive(p)]
+    for leftover in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(leftover, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        state_path.unlink()
+    console.print("lab stopped" + (f" (killed {len(leftovers)} stuck process(es))" if leftovers else ""))
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, ValueError):
+        with open(f"/proc/{pid}/stat") as handle:
+            if handle.read().split(")")[-1].split()[0] == "Z":
+                return False
+    return True
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from faultlab.client import LabNotRunning
+
+    console = _console()
+    client = _client(args)
+    try:
+        if args.json:
+            print(json.dumps({"processes": client.processes(), "monitor": client.monitor_status()}, indent=2))
+        else:
+            _print_status(console, client)
+    except LabNotRunning as exc:
+        console.print(f"[red]the lab is not running[/] ({exc}); start it with `faultlab up`")
+        return 1
+    return 0
+
+
+def _fmt_time(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+
+
+def _print_status(console: Any, client: Any) -> None:
+    from rich.table import Table
+
+    from faultlab.client import LabNotRunning
+
+    procs = client.processes()
+    try:
+        monitor = client.monitor_status()
+    except LabNotRunning:
+        monitor = {"instances": [], "services": []}
+    states = {f"inventory-{i['replica']}": i for i in monitor["instances"]}
+    services = {s["service_name"].replace("-svc", ""): s for s in monitor.get("services", [])}
+    s = client.settings
+    ports = {"orders": s.orders_port, "monitor": s.monitor_port, "voter": s.voter_port,
+             "broker": s.broker_port, "postgres": s.postgres_port}
+    ports.update({f"inventory-{r}": s.replica_port(r) for r in s.replica_ids})
+    table = Table(title=f"faultlab — services bound to {procs['host']} (loopback only unless FAULTLAB_HOST says so)")
+    for column in ("process", "pid", "address", "state", "since / last check", "restarts", "detail"):
+        table.add_column(column)
+    for proc in procs["processes"]:
+        name = proc["name"]
+        address = f"127.0.0.1:{ports[name]}" if name in ports else "-"
+        state, when, detail = ("running" if proc["running"] else "[red]down[/]"), "-", ""
+        if name in states:
+            inst = states[name]
+            colour = {"ON": "green", "OFF": "red"}.get(inst["status"], "yellow")
+            state = f"[{colour}]{inst['status']}[/]"
+            when = f"{_fmt_time(inst['since'])} / {_fmt_time(inst['last_check'])}"
+            health = inst.get("health") or {}
+            detail = f"applied {health.get('applied_seq', '-')}, lag {health.get('lag', '-')}"
+            faults = health.get("faults") or []
+            if faults:
+                detail += f", fault: {','.join(faults)}"
+            if inst["status"] != "ON" and inst.get("reason"):
+                detail += f" ({inst['reason']})"
+        elif name in services:
+            colour = "green" if services[name]["status"] == "ON" else "red"
+            state = f"[{colour}]{services[name]['status']}[/]"
+        table.add_row(name, str(proc["pid"] or "-"), address, state, when, str(proc["restarts"]), detail)
+    console.print(table)
+
+
+# ---- faults -------------------------------------------------------------------------------------
+
+
+def cmd_inject(args: argparse.Namespace) -> int:
+    from faultlab.client import ApiCallError, LabNotRunning
+
+    console = _console()
+    fault: dict[str, Any] = {"kind": args.kind}
+    for name in ("latency_ms", "jitter_ms", "probability", "product_id", "delta", "seed", "exit_code"):
+        value = getattr(args, name)
+        if value is not None:
+            fault[name] = value
+    try:
+        answer = _client(args).inject(args.instance, fault)
+    except (ApiCallError, LabNotRunning, ValueError) as exc:
+        console.print(f"[red]not injected:[/] {exc}")
+        return 2 if isinstance(exc, (ApiCallError, ValueError)) else 1
+    params = answer["fault"]["params"]
+    console.print(f"[bold]{args.kind}[/] injected on replica {args.instance} "
+                  f"at {_fmt_time(answer['fault']['activated_at'])} {params}")
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    from faultlab.client import ApiCallError, LabNotRunning
+
+    console = _console()
+    client = _client(args)
+    instances = client.settings.replica_ids if args.all else [args.instance]
+    status = 0
+    for instance in instances:
+        try:
+            answer = client.clear(instance, args.kind)
+            cleared = [f["kind"] for f in answer["cleared"]]
+            console.print(f"replica {instance}: cleared {', '.join(cleared) or 'nothing (no active fault)'}")
+        except (ApiCallError, ValueError) as exc:
+            console.print(f"[red]replica {instance}:[/] {exc}")
+            status = 2
+        except LabNotRunning as exc:
+            console.print(f"[yellow]replica {instance} did not answer[/] ({exc}); a crashed replica has no fault "
+                          "left to clear")
+            status = status or 1
+    return status
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from faultlab.client import ApiCallError, LabNotRunning
+
+    console = _console()
+    try:
+        answer = _client(args).restart(f"inventory-{args.instance}")
+    except (ApiCallError, LabNotRunning) as exc:
+        console.print(f"[red]not restarted:[/] {exc}")
+        return 1
+    console.print(f"replica {args.instance} restarted (pid {answer['pid']})")
+    return 0
+
+
+def cmd_failures(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from faultlab.client import LabNotRunning
+
+    console = _console()
+    try:
+        failures = _client(args).failures()["failures"]
+    except LabNotRunning as exc:
+        console.print(f"[red]the lab is not running[/] ({exc})")
+        return 1
+    if args.json:
+        print(json.dumps(failures, indent=2))
+        return 0
+    table = Table(title="fault episodes (TTD/TTR from event timestamps)")
+    for column in ("replica", "fault", "active at", "detected at", "by", "TTD ms", "cleared at", "recovered at",
+                   "TTR ms"):
+        table.add_column(column)
+    for e in failures:
+        table.add_row(str(e["replica"]), str(e["fault_kind"]), _fmt_time(e["activated_at"]),
+                      _fmt_time(e["detected_at"]), str(e["detected_by"] or "-"), str(e["ttd_ms"] or "-"),
+                      _fmt_time(e["cleared_at"]), _fmt_time(e["recovered_at"]), str(e["ttr_ms"] or "-"))
+    console.print(table)
+    return 0
+
+
+# ---- internal: one service process --------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from faultlab.web import run
+
+    settings = Settings()
+    if args.service == "inventory":
+        if args.replica is None or args.replica not in settings.replica_ids:
+            print(f"serve inventory needs --replica in {settings.replica_ids}", file=sys.stderr)
+            return 2
+        from faultlab.services.inventory.app import main as inventory_main
+
+        run(lambda: inventory_main(settings, args.replica))
+        return 0
+    module = {"orders": "faultlab.services.orders.app", "voter": "faultlab.services.voter.app",
+              "monitor": "faultlab.services.monitor.app"}[args.service]
+    import importlib
+
+    main = importlib.import_module(module).main
+    run(lambda: main(settings))
+    return 0
+
+
+# ---- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="faultlab",
+        description="A fault-tolerance lab: a replicated shop on real Kafka and PostgreSQL, with fault injection, "
+                    "failure detection, majority voting and TTD/TTR measurement.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Settings come from FAULTLAB_* environment variables (see README), e.g. FAULTLAB_DATABASE_URL, "
+               "FAULTLAB_KAFKA_BOOTSTRAP, FAULTLAB_HOME.",
+    )
+    parser.add_argument("--home", help="lab folder (default .faultlab, or FAULTLAB_HOME)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start the whole lab (foreground; Ctrl-C stops everything)")
+    up.add_argument("--detach", action="store_true", help="return once every service is working")
+    up.add_argument("--no-restart", action="store_true", help="do not restart crashed replicas (the guide's manual mode)")
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the lab to work (default 60)")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop a lab started with `up --detach`")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="table of every process and instance state")
+    status.add_argument("--json", action="store_true", help="print raw JSON")
+    status.set_defaults(func=cmd_status)
+
+    inject = sub.add_parser("inject", help="inject a fault into one replica", epilog=FAULT_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    inject.add_argument("kind", choices=["crash", "latency", "intermittent", "incorrect", "hang", "stale"])
+    inject.add_argument("--instance", type=int, required=True, help="replica number (1-3)")
+    inject.add_argument("--latency_ms", "--latency-ms", type=float)
+    inject.add_argument("--jitter_ms", "--jitter-ms", type=float)
+    inject.add_argument("--probability", type=float)
+    inject.add_argument("--product_id", "--product-id")
+    inject.add_argument("--delta", type=int)
+    inject.add_argument("--seed", type=int)
+    inject.add_argument("--exit_code", "--exit-code", type=int)
+    inject.set_defaults(func=cmd_inject)
+
+    clear = sub.add_parser("clear", help="clear the faults of one replica (or all)")
+    target = clear.add_mutually_exclusive_group(required=True)
+    target.add_argument("--instance", type=int)
+    target.add_argument("--all", action="store_true")
+    clear.add_argument("--kind", help="clear only this kind")
+    clear.set_defaults(func=cmd_clear)
+
+    restart = sub.add_parser("restart", help="restart a replica by hand (the guide's manual recovery)")
+    restart.add_argument("--instance", type=int, required=True)
+    restart.set_defaults(func=cmd_restart)
+
+    failures = sub.add_parser("failures", help="fault episodes with TTD and TTR")
+    failures.add_argument("--json", action="store_true")
+    failures.set_defaults(func=cmd_failures)
+
+    serve = sub.add_parser("serve", help="run one service in this process (used by the supervisor)")
+    serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter"])
+    serve.add_argument("--replica", type=int)
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.home:
+        os.environ["FAULTLAB_HOME"] = args.home
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130

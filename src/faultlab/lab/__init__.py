@@ -1,0 +1,1 @@
+"""The instruments: load generator, experiment runner, checkers and reports."""

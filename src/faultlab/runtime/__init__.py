@@ -1,0 +1,1 @@
+"""What runs the lab: embedded database and broker, supervised processes."""

@@ -1,0 +1,287 @@
+"""The whole lab as supervised local processes: database, broker, services; plus the supervisor's control API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from faultlab import bus
+from faultlab.config import Settings
+from faultlab.db import ensure_database
+from faultlab.log import get_logger
+from faultlab.reporting import MonitorReporter, observation
+from faultlab.runtime import broker, postgres
+from faultlab.runtime.process import ManagedProcess, ProcessSpec
+from faultlab.web import ApiError, create_app, json_response, require_token
+
+STATE_FILE = "lab.json"
+TOKEN_FILE = "admin-token"
+
+
+class LabError(RuntimeError):
+    """The lab could not start; the message says what to look at."""
+
+
+def load_or_create_token(home: Path) -> str:
+    """The operator token: kept in the lab folder with mode 0600, created on first use."""
+    path = home / TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def wait_port(port: int, timeout_s: float, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _reader, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise LabError(f"nothing listens on {host}:{port} after {timeout_s:.0f} s") from None
+            await asyncio.sleep(0.01)
+
+
+class Lab:
+    """Starts and supervises every process of the lab; `stop()` leaves nothing behind."""
+
+    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
+        self.home = settings.home.resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        token = settings.admin_token or load_or_create_token(self.home)
+        self.settings = settings.model_copy(update={"admin_token": token, "home": self.home})
+        self.logs = self.home / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.progress = progress or (lambda _msg: None)
+        self.log = get_logger("supervisor")
+        self.processes: dict[str, ManagedProcess] = {}
+        self.reporter = MonitorReporter(self.settings)
+        self.started_at: float | None = None
+        self.ready_at: float | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopped = False
+
+    # ---- start ------------------------------------------------------------------------------------
+
+    def _check_ports(self) -> None:
+        s = self.settings
+        wanted = {"orders": s.orders_port, "monitor": s.monitor_port, "voter": s.voter_port,
+                  "supervisor": s.supervisor_port}
+        wanted.update({f"inventory-{r}": s.replica_port(r) for r in s.replica_ids})
+        if not s.database_url:
+            wanted["postgres"] = s.postgres_port
+        if not s.kafka_bootstrap:
+            wanted["broker"] = s.broker_port
+        busy = [f"{name} ({port})" for name, port in wanted.items() if not port_is_free(port, "127.0.0.1")]
+        if busy:
+            raise LabError("ports already in use: " + ", ".join(busy)
+                           + " — is another lab running? (`faultlab down`, or set FAULTLAB_*_PORT)")
+
+    def _service_spec(self, service: str, replica: int | None = None) -> ProcessSpec:
+        argv = [sys.executable, "-m", "faultlab", "serve", service]
+        name = service
+        if replica is not None:
+            argv += ["--replica", str(replica)]
+            name = f"inventory-{replica}"
+        restart = self.settings.restart_crashed if replica is not None else True
+        return ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica)
+
+    async def _add(self, spec: ProcessSpec) -> ManagedProcess:
+        proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit)
+        self.processes[spec.name] = proc
+        await proc.start()
+        return proc
+
+    async def _on_exit(self, proc: ManagedProcess, code: int, died_at: float) -> None:
+        self.log.warning("process_exited", name=proc.spec.name, code=code, restart=proc.auto_restart)
+        if proc.spec.replica is not None:
+            self.reporter.report(observation(proc.spec.replica, "process_exit", False, "supervisor", died_at,
+                                             code=code, detected_at=time.time()), urgent=True)
+        if proc.spec.name == "broker" and proc.auto_restart:
+            asyncio.get_running_loop().create_task(self._after_broker_restart(proc))
+
+    async def _after_broker_restart(self, proc: ManagedProcess) -> None:
+        """A restarted embedded broker has no topics: recreate them (1 partition) before clients do."""
+        await proc._respawned.wait()
+        proc._respawned.clear()
+        with contextlib.suppress(Exception):
+            await wait_port(self.settings.broker_port, 10)
+            await bus.ensure_topics(self.settings)
+            self.log.info("broker_restarted_topics_created")
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        self.started_at = time.time()
+        self._check_ports()
+        await self._start_control()
+        s = self.settings
+        if not s.database_url:
+            self.progress("starting PostgreSQL (embedded)")
+            layout = postgres.PostgresLayout(self.home / "postgres", s.postgres_port)
+            spec = await asyncio.to_thread(postgres.prepare, layout)
+            await self._add(spec)
+        if not s.kafka_bootstrap:
+            self.progress("starting Kafka broker (embedded Tansu)")
+            await self._add(broker.prepare(s.broker_port))
+        if not s.database_url:
+            await wait_port(s.postgres_port, 30)
+            await ensure_database(s)
+        if not s.kafka_bootstrap:
+            await wait_port(s.broker_port, 15)
+        self.progress("creating topics")
+        await bus.ensure_topics(s)
+        self.progress("starting services")
+        await self.reporter.start()
+        await self._add(self._service_spec("monitor"))
+        for replica in s.replica_ids:
+            await self._add(self._service_spec("inventory", replica))
+        await self._add(self._service_spec("orders"))
+        await self._add(self._service_spec("voter"))
+        self.write_state()
+        await self.wait_working(timeout_s)
+        self.ready_at = time.time()
+        self.write_state()
+
+    async def wait_working(self, timeout_s: float) -> None:
+        """Until every service says it works and the monitor has every replica ON (caught up)."""
+        deadline = time.monotonic() + timeout_s
+        s = self.settings
+        urls = {name: f"{s.service_url(name)}/health" for name in ("orders", "voter", "monitor")}
+        urls.update({f"inventory-{r}": f"{s.replica_url(r)}/health" for r in s.replica_ids})
+        pending = dict(urls)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+            while True:
+                for name, url in list(pending.items()):
+                    with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+                        async with session.get(url) as resp:
+                            if resp.status == 200 and (await resp.json()).get("working"):
+                                del pending[name]
+                                self.progress(f"{name} working")
+                if not pending:
+                    with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+                        async with session.get(f"{s.service_url('monitor')}/status") as resp:
+                            instances = (await resp.json())["instances"]
+                            if all(i["status"] == "ON" for i in instances):
+                                return
+                dead = [p.spec.name for p in self.processes.values() if not p.running and p.exits]
+                if time.monotonic() > deadline or (dead and time.monotonic() > deadline - timeout_s + 20):
+                    waiting = ", ".join(pending) or "replicas to be ON in the monitor"
+                    logs = ", ".join(str(self.processes[n].log_path) for n in dead) or str(self.logs)
+                    raise LabError(f"the lab did not become ready in {timeout_s:.0f} s (waiting for: {waiting}); "
+                                   f"see {logs}")
+                await asyncio.sleep(0.05)
+
+    # ---- control API ------------------------------------------------------------------------------
+
+    async def _start_control(self) -> None:
+        app = create_app(self.settings, "supervisor", self.log)
+
+        async def processes(_request: web.Request) -> web.Response:
+            return json_response({"processes": [p.describe() for p in self.processes.values()],
+                                  "host": self.settings.host, "started_at": self.started_at,
+                                  "ready_at": self.ready_at})
+
+        def named(request: web.Request) -> ManagedProcess:
+            name = request.match_info["name"]
+            if name not in self.processes:
+                raise ApiError(404, f"no process named {name[:40]!r}", known=sorted(self.processes))
+            return self.processes[name]
+
+        async def restart(request: web.Request) -> web.Response:
+            require_token(request)
+            proc = named(request)
+            await proc.restart()
+            return json_response(proc.describe())
+
+        async def kill(request: web.Request) -> web.Response:
+            require_token(request)
+            proc = named(request)
+            sent = proc.signal(signal.SIGKILL)
+            return json_response({"killed": sent, "process": proc.describe()})
+
+        async def shutdown(request: web.Request) -> web.Response:
+            require_token(request)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return json_response({"stopping": True}, status=202)
+
+        async def health(_request: web.Request) -> web.Response:
+            return json_response({"status": "ok", "service": "supervisor", "working": self.ready_at is not None})
+
+        app.router.add_get("/processes", processes)
+        app.router.add_post("/processes/{name}/restart", restart)
+        app.router.add_post("/processes/{name}/kill", kill)
+        app.router.add_post("/shutdown", shutdown)
+        app.router.add_get("/health", health)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.settings.supervisor_port).start()
+
+    # ---- state and stop ---------------------------------------------------------------------------
+
+    def write_state(self) -> None:
+        state: dict[str, Any] = {
+            "pid": os.getpid(), "started_at": self.started_at, "ready_at": self.ready_at,
+            "settings": {k: v for k, v in self.settings.to_env().items() if k != "FAULTLAB_ADMIN_TOKEN"},
+            "processes": {name: p.pid for name, p in self.processes.items()},
+        }
+        path = self.home / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+    async def stop(self) -> None:
+        """Stop services first, then broker and database; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        order = ["voter", "orders", *[f"inventory-{r}" for r in self.settings.replica_ids], "monitor"]
+        services = [self.processes[n] for n in order if n in self.processes]
+        await asyncio.gather(*(p.stop() for p in services))
+        with contextlib.suppress(Exception):
+            await self.reporter.stop()
+        for name in ("broker", "postgres"):
+            if name in self.processes:
+                await self.processes[name].stop(timeout_s=10)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            (self.home / STATE_FILE).unlink()
+
+    async def __aenter__(self) -> Lab:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()

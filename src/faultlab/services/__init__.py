@@ -1,0 +1,1 @@
+"""The lab's services: orders, inventory replicas, monitor, voter, dashboard."""

@@ -1,0 +1,173 @@
+"""Inventory replica HTTP API (ports 5001-5003): stock reads, health, and the operator's fault endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from faultlab.config import Settings
+from faultlab.db import create_pool
+from faultlab.faults import FaultError, FaultSet, parse_fault
+from faultlab.faults.base import Fault
+from faultlab.log import get_logger
+from faultlab.reporting import MonitorReporter, observation
+from faultlab.services.inventory.replica import LogApplier
+from faultlab.services.inventory.store import ReplicaStore
+from faultlab.web import ApiError, Handler, create_app, json_response, read_json, require_token, serve
+
+FAULTED_PREFIXES = ("/health", "/inventory")
+PRODUCT_MAX_LEN = 32
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def build_app(settings: Settings, replica: int, applier: LogApplier, faults: FaultSet,
+              reporter: MonitorReporter) -> web.Application:
+    log = get_logger("inventory", replica)
+    app = create_app(settings, "inventory", log)
+    started_at = time.time()
+
+    @web.middleware
+    async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if faults.active and request.path.startswith(FAULTED_PREFIXES):
+            for fault in list(faults.active.values()):
+                answer = await fault.on_request(request)
+                if answer is not None:
+                    return answer
+        return await handler(request)
+
+    app.middlewares.append(inject)
+
+    def product_item(product_id: str, with_history: bool) -> dict[str, Any]:
+        product = applier.state.products[product_id]
+        item: dict[str, Any] = {
+            "product_id": product_id,
+            "available_quantity": product.available,
+            "reserved_quantity": product.reserved,
+            "instance_id": f"inventory-svc-{replica}",
+            "replica": replica,
+            "timestamp": _iso(time.time()),
+            "position": product.version,
+            "applied_seq": applier.state.applied_seq,
+        }
+        if with_history:
+            item["history"] = [list(h) for h in product.history]
+        for fault in faults.active.values():
+            item = fault.transform(item)
+        return item
+
+    def wants_history(request: web.Request) -> bool:
+        value = request.query.get("history", "0")
+        if value not in ("0", "1", "true", "false"):
+            raise ApiError(400, "history must be 0 or 1")
+        return value in ("1", "true")
+
+    async def inventory(request: web.Request) -> web.Response:
+        history = wants_history(request)
+        items = [product_item(pid, history) for pid in sorted(applier.state.products)]
+        return json_response({"instance_id": f"inventory-svc-{replica}", "replica": replica,
+                              "applied_seq": applier.state.applied_seq, "inventory": items})
+
+    async def one_product(request: web.Request) -> web.Response:
+        product_id = request.match_info["product_id"]
+        history = wants_history(request)
+        if len(product_id) > PRODUCT_MAX_LEN or product_id not in applier.state.products:
+            raise ApiError(404, f"unknown product {product_id[:PRODUCT_MAX_LEN]!r}")
+        return json_response(product_item(product_id, history))
+
+    async def health(_request: web.Request) -> web.Response:
+        status = applier.status()
+        return json_response({
+            "status": "ok", "service": "inventory", "instance_id": f"inventory-svc-{replica}",
+            "replica": replica, "pid": os.getpid(), "started_at": started_at,
+            "working": applier.assigned, **status,
+            "faults": [f["kind"] for f in faults.describe()],
+        })
+
+    def report_fault(kind: str, fault: Fault, at: float) -> None:
+        reporter.report(observation(replica, kind, ok=kind == "fault_cleared", source="replica", at=at,
+                                    fault=fault.describe()), urgent=True)
+
+    async def inject_fault(body: dict[str, Any]) -> web.Response:
+        try:
+            fault = parse_fault(body)
+        except FaultError as exc:
+            raise ApiError(400, str(exc)) from None
+        if fault.exits_process:
+            fault.activate()
+            log.warning("fault_injected", kind=fault.kind, params=fault.describe()["params"])
+            await reporter.send_now(observation(replica, "fault_injected", ok=False, source="replica",
+                                                at=fault.activated_at, fault=fault.describe()))
+            asyncio.get_running_loop().call_later(0.01, os._exit, getattr(fault, "exit_code", 1))
+            return json_response({"replica": replica, "fault": fault.describe(),
+                                  "note": "the process exits in 10 ms"}, status=202)
+        faults.add(fault)
+        log.warning("fault_injected", kind=fault.kind, params=fault.describe()["params"])
+        report_fault("fault_injected", fault, fault.activated_at)
+        return json_response({"replica": replica, "fault": fault.describe(),
+                              "activated_at": fault.activated_at}, status=201)
+
+    async def post_fault(request: web.Request) -> web.Response:
+        require_token(request)
+        return await inject_fault(await read_json(request))
+
+    async def guide_inject(request: web.Request) -> web.Response:
+        """The guide's `POST /inject-failure {failure_type, ...}`; failure_type "clear" clears."""
+        require_token(request)
+        body = await read_json(request)
+        if body.get("failure_type") in ("clear", "none"):
+            return clear_faults(None)
+        return await inject_fault(body)
+
+    def clear_faults(kind: str | None) -> web.Response:
+        cleared = faults.remove(kind)
+        now = time.time()
+        for fault in cleared:
+            log.warning("fault_cleared", kind=fault.kind)
+            report_fault("fault_cleared", fault, now)
+        return json_response({"replica": replica, "cleared": [f.describe() for f in cleared], "cleared_at": now})
+
+    async def delete_faults(request: web.Request) -> web.Response:
+        require_token(request)
+        kind = request.query.get("kind")
+        if kind is not None and kind not in {"crash", "latency", "intermittent", "incorrect", "hang", "stale"}:
+            raise ApiError(400, f"unknown fault kind {kind[:32]!r}")
+        return clear_faults(kind)
+
+    async def list_faults(request: web.Request) -> web.Response:
+        require_token(request)
+        return json_response({"replica": replica, "faults": faults.describe()})
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/inventory", inventory)
+    app.router.add_get("/inventory/{product_id}", one_product)
+    app.router.add_post("/faults", post_fault)
+    app.router.add_delete("/faults", delete_faults)
+    app.router.add_get("/faults", list_faults)
+    app.router.add_post("/inject-failure", guide_inject)
+    return app
+
+
+async def main(settings: Settings, replica: int) -> None:
+    log = get_logger("inventory", replica)
+    pool = await create_pool(settings, min_size=1, max_size=4)
+    faults = FaultSet()
+    applier = LogApplier(settings, replica, ReplicaStore(pool, replica), faults, log)
+    reporter = MonitorReporter(settings)
+    await reporter.start()
+    await applier.start()
+    app = build_app(settings, replica, applier, faults, reporter)
+    try:
+        await serve(app, settings.host, settings.replica_port(replica), log)
+    finally:
+        faults.remove()
+        await applier.stop()
+        await reporter.stop()
+        await pool.close()

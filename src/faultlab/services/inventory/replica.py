@@ -1,0 +1,211 @@
+"""The replica's log applier: consume `order-events` in order, apply each event exactly once, publish results.
+
+Exactly once: an event is applied only when its seq is the next one (seq = applied + 1); older seqs are
+duplicates (skipped), a newer seq means a gap (the broker lost records, e.g. it restarted): the replica
+re-reads the log from the start until the relay's republished records fill the gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from faultlab import bus
+from faultlab.config import Settings
+from faultlab.faults import FaultSet
+from faultlab.log import Logger
+from faultlab.services.inventory.state import Applied, InventoryState
+from faultlab.services.inventory.store import ReplicaStore
+
+
+class LogApplier:
+    """Owns the replica's state; `run()` applies the log until stopped."""
+
+    def __init__(self, settings: Settings, replica: int, store: ReplicaStore, faults: FaultSet, log: Logger) -> None:
+        self.settings = settings
+        self.replica = replica
+        self.store = store
+        self.faults = faults
+        self.log = log
+        self.state = InventoryState.initial(settings.initial_stock)
+        self.offset = -1  # broker offset of the last record consumed and committed
+        self.log_end: int | None = None  # high watermark seen on the last fetch
+        self.assigned = False
+        self.applied_total = 0
+        self.gap_rescans = 0
+        self.broker_resets = 0
+        self.last_apply_at: float | None = None
+        self.consumer = bus.make_consumer(settings)
+        self.producer = bus.make_producer(settings)
+        self.tp = bus.partition(settings, bus.ORDER_EVENTS)
+        self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
+        self._results: asyncio.Queue[list[Applied]] = asyncio.Queue(maxsize=10_000)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._conn: asyncpg.Connection | None = None
+
+    @property
+    def lag(self) -> int | None:
+        if self.log_end is None:
+            return None
+        return max(0, self.log_end - 1 - self.offset)
+
+    @property
+    def caught_up(self) -> bool:
+        lag = self.lag
+        return self.assigned and lag is not None and lag <= self.settings.catch_up_slack and not self.faults.pauses_apply
+
+    async def start(self) -> None:
+        await self.store.migrate(self.settings.initial_stock)
+        self.state, self.offset = await self.store.load()
+        await bus.ensure_topics(self.settings)
+        await self.consumer.start()
+        await self.producer.start()
+        self.consumer.assign([self.tp])
+        await self._seek_after(self.offset)
+        self.assigned = True
+        self._tasks = [
+            asyncio.create_task(self._run(), name="apply-log"),
+            asyncio.create_task(self._publish_results(), name="publish-results"),
+        ]
+        self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self.consumer.stop()
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    async def _seek_after(self, offset: int) -> None:
+        end = (await self.consumer.end_offsets([self.tp]))[self.tp]
+        if offset + 1 > end:  # the broker's log is shorter than our position: it restarted
+            self.broker_resets += 1
+            self.log.warning("log_shorter_than_position", offset=offset, log_end=end)
+            self.offset = -1
+            self.consumer.seek(self.tp, 0)
+        else:
+            self.consumer.seek(self.tp, offset + 1)
+        self.log_end = end
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.settings.dsn, timeout=3)
+        return self._conn
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self._apply_once()
+                backoff = 0.05
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, asyncio.TimeoutError) as exc:
+                self.log.warning("apply_retry", error=repr(exc))
+                await self._recover()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+            except Exception as exc:  # a bug must not silently stop the replica: log it, reload, go on
+                self.log.error("apply_failed", error=repr(exc))
+                await self._recover()
+                await asyncio.sleep(1.0)
+
+    async def _recover(self) -> None:
+        """After a failed batch, return to the last committed state and position."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+        with contextlib.suppress(Exception):
+            self.state, self.offset = await self.store.load()
+            await self._seek_after(self.offset)
+
+    async def _apply_once(self) -> None:
+        if self.faults.pauses_apply:
+            await asyncio.sleep(0.05)
+            return
+        batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=2000)
+        records = batch.get(self.tp, [])
+        end = self.consumer.highwater(self.tp)
+        if end is not None:
+            if end < self.offset + 1:  # broker restarted with an empty log: start over, dedup by seq
+                self.broker_resets += 1
+                self.log.warning("broker_log_reset", offset=self.offset, log_end=end)
+                self.offset = -1
+                self.consumer.seek(self.tp, 0)
+                return
+            self.log_end = end
+        if not records:
+            return
+        applied: list[Applied] = []
+        last_offset = self.offset
+        gap = False
+        for record in records:
+            event: dict[str, Any] = bus.decode(record.value)
+            seq = int(event["seq"])
+            if seq <= self.state.applied_seq:
+                last_offset = record.offset
+                continue
+            if seq > self.state.applied_seq + 1:
+                gap = True
+                break
+            applied.append(self.state.apply(event))
+            last_offset = record.offset
+        if applied:
+            conn = await self._connection()
+            await self.store.persist(conn, applied, self.state, last_offset)
+            self.applied_total += len(applied)
+            self.last_apply_at = time.time()
+            self._results.put_nowait(applied)
+        self.offset = last_offset
+        if gap:
+            self.gap_rescans += 1
+            self.log.warning("log_gap", applied_seq=self.state.applied_seq, next_seq=seq)
+            await asyncio.sleep(0.1)
+            self.consumer.seek(self.tp, 0)
+            self.offset = -1
+
+    async def _publish_results(self) -> None:
+        """Tell the orders service what each event did here (its status follows the majority)."""
+        while True:
+            applied = await self._results.get()
+            try:
+                futures = [
+                    await self.producer.send(
+                        self.results_topic,
+                        bus.encode({"seq": a.seq, "order_id": a.order_id, "type": a.event_type,
+                                    "replica": self.replica, "outcome": a.outcome}),
+                        key=a.order_id.encode(), partition=bus.PARTITION,
+                    )
+                    for a in applied
+                ]
+                await asyncio.gather(*futures)
+            except (KafkaError, OSError) as exc:
+                self.log.warning("results_not_published", count=len(applied), error=repr(exc))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "applied_seq": self.state.applied_seq,
+            "offset": self.offset,
+            "log_end": self.log_end,
+            "lag": self.lag,
+            "caught_up": self.caught_up,
+            "assigned": self.assigned,
+            "applied_total": self.applied_total,
+            "gap_rescans": self.gap_rescans,
+            "broker_resets": self.broker_resets,
+            "stale": self.faults.pauses_apply,
+        }

@@ -1,0 +1,1 @@
+"""Monitor: failure detection from active checks and passive evidence."""

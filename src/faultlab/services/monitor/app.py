@@ -1,0 +1,304 @@
+"""Monitor (port 5004): active health checks plus passive evidence, instance states, failures and an event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+from aiohttp import web
+
+from faultlab.config import Settings
+from faultlab.db import MONITOR_SCHEMA, create_pool, migrate
+from faultlab.log import get_logger
+from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
+from faultlab.web import ApiError, create_app, json_response, read_json, require_token, serve
+
+OTHER_SERVICES = ("orders", "voter", "dashboard")
+MAX_OBSERVATIONS = 10_000
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
+
+
+class EventLog:
+    """Numbered events in a ring buffer, with waiters for live streams."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.events: deque[dict[str, Any]] = deque(maxlen=size)
+        self.next_id = 1
+        self.changed = asyncio.Condition()
+
+    def add(self, event: dict[str, Any]) -> dict[str, Any]:
+        event = {"id": self.next_id, **event}
+        self.next_id += 1
+        self.events.append(event)
+        asyncio.get_running_loop().create_task(self._notify())
+        return event
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    def since(self, last_id: int) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["id"] > last_id]
+
+
+class HealthMonitor:
+    """Probes replicas (fast while one is suspect), folds in reports, persists what changes."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool | None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.log = get_logger("monitor")
+        self.events = EventLog()
+        self.trackers = {r: InstanceTracker(r, settings, self._emit) for r in settings.replica_ids}
+        self.services: dict[str, dict[str, Any]] = {}
+        self.observations = 0
+        self._rows: list[tuple[Any, ...]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._wake = {r: asyncio.Event() for r in settings.replica_ids}
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        self._tasks = [asyncio.create_task(self._probe_loop(r), name=f"probe-{r}") for r in self.trackers]
+        self._tasks.append(asyncio.create_task(self._service_loop(), name="services"))
+        self._tasks.append(asyncio.create_task(self._value_audit(), name="value-audit"))
+        if self.pool is not None:
+            self._tasks.append(asyncio.create_task(self._persist_loop(), name="persist"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await self._flush()
+        if self._session:
+            await self._session.close()
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        event = self.events.add(event)
+        if event["type"] == "state":
+            self.log.info("state_change", replica=event["replica"], status=event["status"], reason=event["reason"],
+                          source=event["source"])
+            self._rows.append(("audit", "inventory-svc", f"inventory-svc-{event['replica']}",
+                               "marked_" + event["status"].lower(), _ts(event["at"]), event["source"],
+                               event["reason"], None, None, None, None))
+        elif event["type"] == "episode" and event["phase"] in ("detected", "recovered", "opened", "cleared"):
+            at = {"opened": event["activated_at"], "detected": event["detected_at"],
+                  "cleared": event["cleared_at"], "recovered": event["recovered_at"]}[event["phase"]]
+            self._rows.append(("audit", "inventory-svc", f"inventory-svc-{event['replica']}",
+                               {"opened": "fault_active", "detected": "detected", "cleared": "fault_cleared",
+                                "recovered": "recovered"}[event["phase"]],
+                               _ts(at or time.time()), event.get("detected_by"), None, event.get("fault_kind"),
+                               event["ttd_ms"] if event["phase"] == "detected" else None,
+                               event["ttr_ms"] if event["phase"] == "recovered" else None,
+                               orjson.dumps(event).decode()))
+
+    def ingest(self, obs: dict[str, Any]) -> None:
+        self.observations += 1
+        tracker = self.trackers[obs["replica"]]
+        before = tracker.status
+        tracker.observe(obs)
+        if tracker.status != "ON" or before != tracker.status or tracker.last_failed:
+            self._wake[obs["replica"]].set()
+
+    async def _probe(self, replica: int) -> dict[str, Any]:
+        assert self._session is not None
+        url = f"{self.settings.replica_url(replica)}/health"
+        at = time.time()
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.settings.health_timeout_ms / 1000)
+            async with self._session.get(url, timeout=timeout) as resp:
+                if resp.status != 200:
+                    return {"replica": replica, "kind": "health_failed", "ok": False, "at": time.time(),
+                            "source": "monitor", "http_status": resp.status}
+                data = await resp.json(loads=orjson.loads)
+        except asyncio.TimeoutError:
+            return {"replica": replica, "kind": "timeout", "ok": False, "at": time.time(), "source": "monitor"}
+        except aiohttp.ClientConnectorError:
+            return {"replica": replica, "kind": "refused", "ok": False, "at": time.time(), "source": "monitor"}
+        except (aiohttp.ClientError, OSError, ValueError):
+            return {"replica": replica, "kind": "error", "ok": False, "at": time.time(), "source": "monitor"}
+        caught_up = bool(data.get("caught_up"))
+        health = {"replica": replica, "kind": "health" if caught_up else "behind", "ok": caught_up,
+                  "at": time.time(), "source": "monitor", "caught_up": caught_up, "rtt_ms": round((time.time() - at) * 1000, 2)}
+        for key in ("pid", "applied_seq", "lag", "log_end", "faults", "started_at"):
+            health[key] = data.get(key)
+        return health
+
+    async def _probe_loop(self, replica: int) -> None:
+        tracker = self.trackers[replica]
+        normal = self.settings.health_interval_ms / 1000
+        fast = self.settings.recovery_interval_ms / 1000
+        while True:
+            started = time.perf_counter()
+            self.ingest(await self._probe(replica))
+            urgent = tracker.status != "ON" or tracker.last_failed
+            wait = (fast if urgent else normal) - (time.perf_counter() - started)
+            self._wake[replica].clear()
+            if wait > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake[replica].wait(), wait)
+                if self._wake[replica].is_set():
+                    await asyncio.sleep(min(fast, wait))
+
+    async def _value_audit(self) -> None:
+        """A voted read now and then (often while a replica is value-suspect): wrong values show up without load."""
+        assert self._session is not None
+        url = f"{self.settings.service_url('voter')}/inventory/voted"
+        while True:
+            suspect = any(t.value_suspect for t in self.trackers.values())
+            await asyncio.sleep(self.settings.recovery_interval_ms / 1000 if suspect else 1.0)
+            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=1.0)) as resp:
+                    await resp.read()
+
+    async def _service_loop(self) -> None:
+        assert self._session is not None
+        while True:
+            for name in OTHER_SERVICES:
+                url = f"{self.settings.service_url(name)}/health"
+                at = time.time()
+                try:
+                    async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=0.5)) as resp:
+                        ok = resp.status == 200
+                        status = "ON" if ok else "OFF"
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                    status = "OFF"
+                self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
+                                       "status": status, "last_check": at}
+            await asyncio.sleep(1.0)
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+                await self._flush()
+
+    async def _flush(self) -> None:
+        assert self.pool is not None
+        rows, self._rows = self._rows, []
+        statuses = [("inventory-svc", f"inventory-svc-{t.replica}", t.status, _ts(t.last_check), _ts(t.since), t.reason)
+                    for t in self.trackers.values()]
+        statuses += [(s["service_name"], s["service_name"], s["status"], _ts(s["last_check"]), None, None)
+                     for s in self.services.values()]
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if rows:
+                    await conn.executemany(
+                        """INSERT INTO monitor.failure_audit (service_name, instance_id, event, detected_at, source,
+                           reason, fault_kind, ttd_ms, ttr_ms, details) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb)""",
+                        [r[1:] for r in rows])
+                await conn.executemany(
+                    """INSERT INTO monitor.instance_status VALUES ($1,$2,$3,$4,$5,$6)
+                       ON CONFLICT (service_name, instance_id) DO UPDATE SET status = EXCLUDED.status,
+                       last_check = EXCLUDED.last_check,
+                       last_change = COALESCE(EXCLUDED.last_change, monitor.instance_status.last_change),
+                       reason = EXCLUDED.reason""", statuses)
+        except BaseException:
+            self._rows = rows + self._rows
+            raise
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "instances": [t.describe() for t in self.trackers.values()],
+            "services": list(self.services.values()),
+            "detector": self.settings.detector,
+            "health_interval_ms": self.settings.health_interval_ms,
+            "failure_threshold": self.settings.failure_threshold,
+            "recovery_threshold": self.settings.recovery_threshold,
+            "timestamp": time.time(),
+        }
+
+    def failures(self) -> list[dict[str, Any]]:
+        episodes = [e.describe() for t in self.trackers.values() for e in t.episodes]
+        episodes += [t.episode.describe() for t in self.trackers.values() if t.episode is not None]
+        return sorted(episodes, key=lambda e: e["activated_at"] or e["detected_at"] or 0)
+
+
+def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ApiError(400, "each observation must be an object")
+    replica, kind, at = raw.get("replica"), raw.get("kind"), raw.get("at")
+    if isinstance(replica, bool) or replica not in replicas:
+        raise ApiError(400, f"replica must be one of {replicas}")
+    if kind not in OBSERVATION_KINDS:
+        raise ApiError(400, f"unknown observation kind {str(kind)[:32]!r}")
+    if isinstance(at, bool) or not isinstance(at, (int, float)) or not 0 < at < 1e11:
+        raise ApiError(400, "at must be a UNIX timestamp in seconds")
+    return raw
+
+
+def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
+    app = create_app(settings, "monitor", monitor.log)
+
+    async def status(_request: web.Request) -> web.Response:
+        return json_response(monitor.status())
+
+    async def failures(_request: web.Request) -> web.Response:
+        return json_response({"failures": monitor.failures()})
+
+    async def reports(request: web.Request) -> web.Response:
+        require_token(request)
+        body = await read_json(request)
+        observations = body.get("observations")
+        if not isinstance(observations, list) or len(observations) > MAX_OBSERVATIONS:
+            raise ApiError(400, f"observations must be a list of at most {MAX_OBSERVATIONS} items")
+        checked = [validate_observation(o, settings.replica_ids) for o in observations]
+        for obs in checked:
+            monitor.ingest(obs)
+        return json_response({"accepted": len(checked)}, status=202)
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        try:
+            last = int(request.query.get("since", request.headers.get("Last-Event-ID", "0")))
+        except ValueError:
+            raise ApiError(400, "since must be an integer event id") from None
+        if request.query.get("format") == "json" or "text/event-stream" not in request.headers.get("Accept", ""):
+            return json_response({"events": monitor.events.since(last), "next": monitor.events.next_id})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        while True:
+            for event in monitor.events.since(last):
+                last = event["id"]
+                await response.write(b"id: %d\ndata: %s\n\n" % (last, orjson.dumps(event)))
+            async with monitor.events.changed:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(monitor.events.changed.wait(), 15)
+            await response.write(b": keep-alive\n\n")
+
+    async def health(_request: web.Request) -> web.Response:
+        return json_response({"status": "ok", "service": "monitor", "working": True,
+                              "observations": monitor.observations})
+
+    app.router.add_get("/status", status)
+    app.router.add_get("/failures", failures)
+    app.router.add_post("/reports", reports)
+    app.router.add_get("/events", events)
+    app.router.add_get("/health", health)
+    return app
+
+
+async def main(settings: Settings) -> None:
+    log = get_logger("monitor")
+    pool = await create_pool(settings, min_size=1, max_size=3)
+    await migrate(pool, MONITOR_SCHEMA, lock_key=2)
+    monitor = HealthMonitor(settings, pool)
+    await monitor.start()
+    try:
+        await serve(build_app(settings, monitor), settings.host, settings.monitor_port, log)
+    finally:
+        await monitor.stop()
+        await pool.close()

@@ -1,0 +1,224 @@
+"""One replica's state as the monitor sees it: ON/OFF/UNKNOWN, the evidence behind it, and fault episodes.
+
+An episode runs from a fault becoming active (the replica's acknowledgement, or the supervisor seeing the
+process die) to the replica being ON and caught up after the fault was cleared. TTD and TTR are the
+differences between the timestamps of those events, never the result of polling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from faultlab.config import Settings
+from faultlab.services.monitor.detectors import DETECTORS, Detector, make_detector
+
+FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "behind", "health_failed"}
+CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
+SUCCESS_KINDS = {"health", "agree"}
+FAULT_KINDS = {"fault_injected", "fault_cleared"}
+OBSERVATION_KINDS = FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | {"process_start"}
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Episode:
+    """A fault's life on one replica, with the timestamps that define TTD and TTR."""
+
+    replica: int
+    fault_kind: str | None
+    fault: dict[str, Any] | None
+    activated_at: float | None
+    detected_at: float | None = None
+    detected_by: str | None = None
+    cleared_at: float | None = None
+    recovered_at: float | None = None
+    detections: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ttd_ms(self) -> float | None:
+        if self.activated_at is None or self.detected_at is None:
+            return None
+        return round(max(0.0, self.detected_at - self.activated_at) * 1000, 3)
+
+    @property
+    def ttr_ms(self) -> float | None:
+        if self.cleared_at is None or self.recovered_at is None:
+            return None
+        return round(max(0.0, self.recovered_at - self.cleared_at) * 1000, 3)
+
+    def ttd_by_detector(self) -> dict[str, float | None]:
+        if self.activated_at is None:
+            return {}
+        return {n: round(max(0.0, at - self.activated_at) * 1000, 3) for n, at in self.detections.items()}
+
+    def describe(self) -> dict[str, Any]:
+        return {**asdict(self), "ttd_ms": self.ttd_ms, "ttr_ms": self.ttr_ms,
+                "ttd_ms_by_detector": self.ttd_by_detector()}
+
+
+class InstanceTracker:
+    """Feeds every observation to every detector; the configured one decides ON/OFF, the others shadow it."""
+
+    def __init__(self, replica: int, settings: Settings, emit: Emit) -> None:
+        self.replica = replica
+        self.emit = emit
+        self.primary = settings.detector
+        self.detectors: dict[str, Detector] = {
+            name: make_detector(name, settings.failure_threshold, settings.recovery_threshold) for name in DETECTORS
+        }
+        self.shadow_on: dict[str, bool] = {name: True for name in DETECTORS}
+        self.success_threshold = settings.recovery_threshold
+        self.status = "UNKNOWN"
+        self.since: float | None = None
+        self.reason: str | None = None
+        self.source: str | None = None
+        self.last_check: float | None = None
+        self.last_health: dict[str, Any] = {}
+        self.caught_up = False
+        self.last_failed = False
+        self.value_suspect = False
+        self.agree_streak = 0
+        self.episode: Episode | None = None
+        self.episodes: list[Episode] = []
+        self.transitions = {"ON": 0, "OFF": 0}
+
+    # ---- evidence -----------------------------------------------------------------------------
+
+    def observe(self, obs: dict[str, Any]) -> None:
+        kind = obs["kind"]
+        at = float(obs["at"])
+        source = obs.get("source", "?")
+        if kind == "fault_injected":
+            self._open_episode(obs.get("fault") or {}, at)
+        elif kind == "fault_cleared":
+            if self.episode is not None and self.episode.cleared_at is None:
+                self.episode.cleared_at = at
+                self._emit_episode("cleared")
+                if self.status == "ON" and not self.value_suspect:
+                    self._recovered(at)
+        elif kind == "process_exit":
+            self._process_exit(obs, at)
+        elif kind == "process_start":
+            self.last_health = {}
+        elif kind in CONCLUSIVE:
+            self.value_suspect = True
+            self.agree_streak = 0
+            self._feed(False, at)
+            self._shadow_all_off(at)
+            if self.status != "OFF":
+                self._set("OFF", at, CONCLUSIVE[kind], source)
+        elif kind == "health":
+            self.last_check = at
+            self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
+            self.caught_up = bool(obs.get("caught_up"))
+            self._evidence(True, at, source)
+        elif kind == "agree":
+            self.agree_streak += 1
+            if self.value_suspect and self.agree_streak >= self.success_threshold:
+                self.value_suspect = False
+            self._evidence(True, at, source)
+        elif kind in FAILURE_KINDS:
+            if source == "monitor":
+                self.last_check = at
+            if kind == "behind":
+                self.caught_up = False
+            self._evidence(False, at, source, kind)
+
+    def _evidence(self, ok: bool, at: float, source: str, kind: str | None = None) -> None:
+        self.last_failed = not ok
+        self._feed(ok, at)
+        primary = self.detectors[self.primary]
+        if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
+            self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
+        elif ok and self.status != "ON" and primary.trusts() and self.caught_up and not self.value_suspect:
+            self._set("ON", at, "healthy and caught up", source)
+
+    def _feed(self, ok: bool, at: float) -> None:
+        for name, detector in self.detectors.items():
+            detector.observe(ok)
+            if self.shadow_on[name] and detector.suspects():
+                self.shadow_on[name] = False
+                if self.episode is not None and name not in self.episode.detections:
+                    self.episode.detections[name] = at
+            elif not self.shadow_on[name] and detector.trusts() and self.caught_up and not self.value_suspect:
+                self.shadow_on[name] = True
+
+    def _shadow_all_off(self, at: float) -> None:
+        for name in self.detectors:
+            self.shadow_on[name] = False
+            if self.episode is not None and name not in self.episode.detections:
+                self.episode.detections[name] = at
+
+    def _process_exit(self, obs: dict[str, Any], at: float) -> None:
+        episode = self.episode
+        if episode is None or episode.fault_kind != "crash" or episode.recovered_at is not None:
+            self._open_episode({"kind": "process_exit", "params": {"code": obs.get("code")}}, at)
+            episode = self.episode
+        assert episode is not None
+        episode.activated_at = at  # the process really died now
+        episode.cleared_at = at  # recovery (restart) can start from this moment
+        self.caught_up = False
+        self.last_health = {}
+        self._shadow_all_off(at)
+        for detector in self.detectors.values():
+            detector.reset()
+        if self.status != "OFF":
+            self._set("OFF", float(obs.get("detected_at", at)), "process exited", obs.get("source", "supervisor"))
+
+    # ---- transitions and episodes ------------------------------------------------------------------
+
+    def _open_episode(self, fault: dict[str, Any], at: float) -> None:
+        if self.episode is not None:
+            self._close_episode("superseded")
+        self.episode = Episode(self.replica, fault.get("kind"), fault, at)
+        if self.status == "OFF":  # already excluded when the fault began: detected at activation
+            self.episode.detected_at = at
+            self.episode.detected_by = "already OFF"
+        self._emit_episode("opened")
+
+    def _set(self, status: str, at: float, reason: str, source: str) -> None:
+        previous = self.status
+        self.status, self.since, self.reason, self.source = status, at, reason, source
+        self.transitions[status] = self.transitions.get(status, 0) + 1
+        self.emit({"type": "state", "replica": self.replica, "status": status, "previous": previous,
+                   "at": at, "reason": reason, "source": source})
+        if status == "OFF":
+            if self.episode is None or self.episode.recovered_at is not None:
+                self.episode = Episode(self.replica, None, None, None)
+            if self.episode.detected_at is None:
+                self.episode.detected_at = at
+                self.episode.detected_by = f"{source}: {reason}"
+                self._emit_episode("detected")
+        elif status == "ON" and self.episode is not None and self.episode.cleared_at is not None:
+            self._recovered(at)
+
+    def _recovered(self, at: float) -> None:
+        assert self.episode is not None
+        self.episode.recovered_at = at
+        self._emit_episode("recovered")
+        self._close_episode("recovered")
+
+    def _close_episode(self, why: str) -> None:
+        if self.episode is None:
+            return
+        if self.episode.activated_at is not None or self.episode.detected_at is not None:
+            self.episodes.append(self.episode)
+            del self.episodes[:-500]
+        self.episode = None
+
+    def _emit_episode(self, phase: str) -> None:
+        assert self.episode is not None
+        self.emit({"type": "episode", "phase": phase, "replica": self.replica, **self.episode.describe()})
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "replica": self.replica, "service_name": "inventory-svc", "instance_id": f"inventory-svc-{self.replica}",
+            "status": self.status, "since": self.since, "reason": self.reason, "source": self.source,
+            "last_check": self.last_check, "caught_up": self.caught_up, "value_suspect": self.value_suspect,
+            "detector": self.primary, "shadow_status": {n: "ON" if on else "OFF" for n, on in self.shadow_on.items()},
+            "health": self.last_health, "open_episode": self.episode.describe() if self.episode else None,
+            "transitions": self.transitions,
+        }

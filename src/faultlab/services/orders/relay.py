@@ -1,0 +1,170 @@
+"""The outbox relay: number outbox rows (the log's total order), publish them, and republish after a broker reset.
+
+Numbering is committed before publishing, so a record's seq never changes: publishing is at-least-once
+and replicas drop duplicates by seq. When the broker's log turns out shorter than what the relay has
+published (the embedded broker keeps nothing across a restart), every event that not all replicas
+have confirmed is marked unpublished again and goes out once more, in seq order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from faultlab import bus
+from faultlab.config import Settings
+from faultlab.log import Logger
+
+BATCH = 1000
+
+
+class OutboxRelay:
+    """Single writer of `order-events`; wake it with `notify()` after an order commits."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.log = log
+        self.producer = bus.make_producer(settings)
+        self.probe = bus.make_consumer(settings)  # only asks the broker for the log end
+        self.topic = settings.topic(bus.ORDER_EVENTS)
+        self.tp = bus.partition(settings, bus.ORDER_EVENTS)
+        self.published_end = 0  # broker offset after our last published record
+        self.published_total = 0
+        self.republished_total = 0
+        self.broker_resets = 0
+        self.connected = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        with contextlib.suppress(Exception):
+            await self.probe.stop()
+
+    async def _run(self) -> None:
+        started = False
+        backoff = 0.05
+        while True:
+            try:
+                if not started:
+                    await bus.ensure_topics(self.settings)
+                    await self.producer.start()
+                    await self.probe.start()
+                    started = True
+                    await self._republish_unconfirmed("relay start")
+                    self.connected = True
+                busy = await self._cycle()
+                backoff = 0.05
+                if not busy:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 0.2)
+                    self._wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+                self.connected = False
+                self.log.warning("relay_retry", error=repr(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                self.connected = started
+            except Exception as exc:  # keep relaying whatever happens; a bug is logged, not fatal
+                self.log.error("relay_failed", error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def _cycle(self) -> bool:
+        """Number new rows, publish unpublished ones; True when there was work."""
+        async with self.pool.acquire() as conn:
+            numbered = await self._number(conn)
+            rows = await conn.fetch(
+                """SELECT seq, order_id::text, event_type, product_id, quantity FROM orders.outbox
+                   WHERE seq IS NOT NULL AND NOT published ORDER BY seq LIMIT $1""", BATCH)
+        if not rows:
+            await self._check_broker()
+            return numbered > 0
+        await self._check_broker()
+        futures = []
+        for row in rows:
+            event = {"seq": row["seq"], "type": row["event_type"], "order_id": row["order_id"],
+                     "product_id": row["product_id"], "quantity": row["quantity"]}
+            futures.append(await self.producer.send(self.topic, bus.encode(event),
+                                                    key=row["product_id"].encode(), partition=bus.PARTITION))
+        results = await asyncio.gather(*futures)
+        first_offset = results[0].offset
+        if first_offset < self.published_end:
+            # The log restarted under us: these went to a fresh log after older events were lost.
+            await self._republish_unconfirmed(f"log offset {first_offset} < {self.published_end}")
+        self.published_end = results[-1].offset + 1
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE orders.outbox SET published = true WHERE seq >= $1 AND seq <= $2 AND NOT published",
+                rows[0]["seq"], rows[-1]["seq"])
+        self.published_total += len(rows)
+        return True
+
+    async def _number(self, conn: asyncpg.Connection) -> int:
+        async with conn.transaction():
+            last = await conn.fetchval("SELECT last_seq FROM orders.relay_state WHERE id = 1 FOR UPDATE")
+            ids = await conn.fetch(
+                "SELECT id FROM orders.outbox WHERE seq IS NULL ORDER BY id LIMIT $1 FOR UPDATE", BATCH)
+            if not ids:
+                return 0
+            await conn.execute(
+                """UPDATE orders.outbox o SET seq = $2 + n.rn FROM (
+                       SELECT id, row_number() OVER (ORDER BY id) AS rn FROM unnest($1::bigint[]) AS id) n
+                   WHERE o.id = n.id""",
+                [r["id"] for r in ids], last)
+            await conn.execute("UPDATE orders.relay_state SET last_seq = $1 WHERE id = 1", last + len(ids))
+        return len(ids)
+
+    async def _check_broker(self) -> None:
+        """A log end below what we published means the broker lost its log: republish."""
+        end = await self._log_end()
+        if end is not None and end < self.published_end:
+            await self._republish_unconfirmed(f"log end {end} < {self.published_end}")
+            self.published_end = end
+
+    async def _log_end(self) -> int | None:
+        with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
+            return int((await self.probe.end_offsets([self.tp]))[self.tp])
+        return None
+
+    async def _republish_unconfirmed(self, reason: str) -> None:
+        """Mark every event after the slowest replica's confirmed position unpublished again."""
+        async with self.pool.acquire() as conn:
+            floor = await self.confirmed_floor(conn)
+            count = await conn.fetchval(
+                """WITH r AS (UPDATE orders.outbox SET published = false
+                              WHERE seq > $1 AND published RETURNING 1) SELECT count(*) FROM r""", floor)
+        if count:
+            self.broker_resets += 1
+            self.republished_total += count
+            self.log.warning("republish", reason=reason, from_seq=floor + 1, events=count)
+        self.published_end = 0
+
+    async def confirmed_floor(self, conn: asyncpg.Connection) -> int:
+        """Highest seq that every replica has reported applied (0 until all have reported)."""
+        rows = await conn.fetch("SELECT applied_seq FROM orders.replica_progress")
+        if len(rows) < self.settings.replicas:
+            return 0
+        return int(min(r["applied_seq"] for r in rows))
+
+    def status(self) -> dict[str, Any]:
+        return {"published_total": self.published_total, "republished_total": self.republished_total,
+                "broker_resets": self.broker_resets, "connected": self.connected}

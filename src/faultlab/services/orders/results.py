@@ -1,0 +1,125 @@
+"""Order status by majority: consume `inventory-results` and move PENDING orders once a majority agrees."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from faultlab import bus
+from faultlab.config import Settings
+from faultlab.log import Logger
+
+OFFSET_NAME = "inventory-results"
+
+# Which statuses an event's majority outcome may move an order from.
+DECIDE_SQL = """
+UPDATE orders.orders o SET status = d.outcome, updated_at = now()
+FROM (
+    SELECT r.order_id, r.outcome FROM orders.order_results r
+    WHERE r.seq = ANY($1::bigint[])
+    GROUP BY r.seq, r.order_id, r.outcome HAVING count(*) >= $2
+) d
+WHERE o.order_id = d.order_id AND (
+    (d.outcome IN ('CONFIRMED', 'REJECTED') AND o.status = 'PENDING')
+    OR (d.outcome = 'CANCELLED' AND o.status IN ('PENDING', 'CONFIRMED', 'CANCELLING'))
+)
+"""
+
+
+class ResultsConsumer:
+    """Records every replica's result once and applies majority decisions to orders."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.log = log
+        self.majority = settings.replicas // 2 + 1
+        self.consumer = bus.make_consumer(settings)
+        self.tp = bus.partition(settings, bus.INVENTORY_RESULTS)
+        self.next_offset = 0
+        self.assigned = False
+        self.consumed_total = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="results-consumer")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.consumer.stop()
+
+    async def _run(self) -> None:
+        started = False
+        while True:
+            try:
+                if not started:
+                    await bus.ensure_topics(self.settings)
+                    await self.consumer.start()
+                    self.consumer.assign([self.tp])
+                    started = True
+                    await self._seek_stored()
+                    self.assigned = True
+                await self._consume_once()
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+                self.log.warning("results_retry", error=repr(exc))
+                await asyncio.sleep(0.2)
+                with contextlib.suppress(Exception):
+                    if started:
+                        await self._seek_stored()
+            except Exception as exc:
+                self.log.error("results_failed", error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def _seek_stored(self) -> None:
+        async with self.pool.acquire() as conn:
+            stored = await conn.fetchval("SELECT next_offset FROM orders.consumer_offsets WHERE name = $1", OFFSET_NAME)
+        end = (await self.consumer.end_offsets([self.tp]))[self.tp]
+        self.next_offset = stored if stored is not None and stored <= end else 0
+        self.consumer.seek(self.tp, self.next_offset)
+
+    async def _consume_once(self) -> None:
+        batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=5000)
+        records = batch.get(self.tp, [])
+        end = self.consumer.highwater(self.tp)
+        if end is not None and end < self.next_offset:  # the broker restarted: its results log is new
+            self.log.warning("results_log_reset", next_offset=self.next_offset, log_end=end)
+            self.next_offset = 0
+            self.consumer.seek(self.tp, 0)
+            return
+        if not records:
+            return
+        rows = []
+        for record in records:
+            result: dict[str, Any] = bus.decode(record.value)
+            rows.append((int(result["seq"]), int(result["replica"]), result["order_id"], str(result["outcome"])))
+        progress: dict[int, int] = {}
+        for seq, replica, _order, _outcome in rows:
+            progress[replica] = max(progress.get(replica, 0), seq)
+        next_offset = records[-1].offset + 1
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """INSERT INTO orders.order_results (seq, replica, order_id, outcome)
+                   SELECT * FROM unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[])
+                   ON CONFLICT DO NOTHING""",
+                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+            await conn.executemany(
+                """INSERT INTO orders.replica_progress VALUES ($1, $2) ON CONFLICT (replica)
+                   DO UPDATE SET applied_seq = GREATEST(orders.replica_progress.applied_seq, EXCLUDED.applied_seq)""",
+                list(progress.items()))
+            await conn.execute(DECIDE_SQL, sorted({r[0] for r in rows}), self.majority)
+            await conn.execute(
+                """INSERT INTO orders.consumer_offsets VALUES ($1, $2)
+                   ON CONFLICT (name) DO UPDATE SET next_offset = EXCLUDED.next_offset""", OFFSET_NAME, next_offset)
+        self.next_offset = next_offset
+        self.consumed_total += len(rows)

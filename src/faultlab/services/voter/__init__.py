@@ -1,0 +1,1 @@
+"""Voter: majority vote by value at equal log positions."""

@@ -1,0 +1,326 @@
+"""Voter (port 5005): fan out to every replica, answer as soon as a majority agrees, report what it saw."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+from aiohttp import web
+
+from faultlab.config import Settings
+from faultlab.db import create_pool
+from faultlab.lab.histogram import LatencyHistogram
+from faultlab.log import get_logger
+from faultlab.reporting import MonitorReporter, observation
+from faultlab.services.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
+from faultlab.web import ApiError, create_app, json_response, serve
+
+FAILURE_KINDS = ("refused", "timeout", "error", "malformed")
+
+
+@dataclass
+class Fetch:
+    """One replica's answer (or failure) to one fan-out."""
+
+    replica: int
+    latency_ms: float
+    items: dict[str, list[tuple[int, int, int]]] | None = None
+    failure: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class VoteStats:
+    """Counters behind `GET /voting/stats`."""
+
+    reads: int = 0
+    quorum: int = 0
+    no_quorum: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    wrong: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    slow: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    failures: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    agreed: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    behind: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    samples: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=200)))
+
+
+class MajorityVoter:
+    """Fans out reads, votes by value at equal positions, and keeps evidence about every replica."""
+
+    def __init__(self, settings: Settings, reporter: MonitorReporter, pool: asyncpg.Pool | None) -> None:
+        self.settings = settings
+        self.reporter = reporter
+        self.pool = pool
+        self.replicas = settings.replica_ids
+        self.need = majority_of(len(self.replicas))
+        self.timeout_s = settings.voter_timeout_ms / 1000
+        self.stats = VoteStats()
+        self.log = get_logger("voter")
+        self._session: aiohttp.ClientSession | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._events: list[tuple[Any, ...]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30, ttl_dns_cache=None)
+        self._session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode())
+        if self.pool is not None:
+            self._writer = asyncio.create_task(self._write_events(), name="voting-events")
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self._writer:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        if self._session:
+            await self._session.close()
+
+    async def _fetch(self, replica: int, path: str) -> Fetch:
+        assert self._session is not None
+        start = time.perf_counter()
+        url = f"{self.settings.replica_url(replica)}{path}?history=1"
+        try:
+            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
+                body = await resp.read()
+                latency = (time.perf_counter() - start) * 1000
+                if resp.status >= 500:
+                    return Fetch(replica, latency, failure="error", detail=f"HTTP {resp.status}")
+                if resp.status != 200:
+                    return Fetch(replica, latency, failure="malformed", detail=f"HTTP {resp.status}")
+                data = orjson.loads(body)
+        except asyncio.TimeoutError:
+            return Fetch(replica, (time.perf_counter() - start) * 1000, failure="timeout")
+        except aiohttp.ClientConnectorError as exc:
+            return Fetch(replica, (time.perf_counter() - start) * 1000, failure="refused", detail=str(exc)[:120])
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return Fetch(replica, (time.perf_counter() - start) * 1000, failure="error", detail=repr(exc)[:120])
+        try:
+            rows = data["inventory"] if "inventory" in data else [data]
+            items = {row["product_id"]: [tuple(h) for h in row["history"]] for row in rows}
+        except (KeyError, TypeError):
+            return Fetch(replica, latency, failure="malformed", detail="unexpected answer shape")
+        return Fetch(replica, latency, items=items)
+
+    def _vote(self, answers: dict[int, Fetch], products: list[str]) -> list[ProductVote]:
+        total = len(self.replicas)
+        return [
+            vote_product(pid, {r: f.items.get(pid, []) for r, f in answers.items() if f.items is not None}, total)
+            for pid in products
+        ]
+
+    async def read(self, path: str, products: list[str]) -> tuple[int, dict[str, Any]]:
+        """One voted read: (HTTP status, body)."""
+        started = time.perf_counter()
+        tasks = {asyncio.create_task(self._fetch(r, path)): r for r in self.replicas}
+        answers: dict[int, Fetch] = {}
+        failed: dict[int, Fetch] = {}
+        votes: list[ProductVote] = []
+        pending = set(tasks)
+        deadline = started + self.timeout_s + 0.05
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - time.perf_counter()),
+                                               return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                break
+            for task in done:
+                fetched = task.result()
+                (failed if fetched.failure else answers)[fetched.replica] = fetched
+            if len(answers) >= self.need:
+                votes = self._vote(answers, products)
+                if all(v.quorum for v in votes):
+                    break
+            if len(answers) + len(pending) < self.need:
+                break
+        if not votes or not all(v.quorum for v in votes):
+            votes = self._vote(answers, products) if answers else []
+        latency_ms = (time.perf_counter() - started) * 1000
+        quorum = bool(votes) and all(v.quorum for v in votes)
+        late = sorted(tasks[t] for t in pending)
+        self._account(answers, failed, votes, quorum, latency_ms)
+        if pending:
+            task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, latency_ms))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        body = self._body(votes, answers, failed, late, quorum, latency_ms)
+        return (200 if quorum else 503), body
+
+    def _account(self, answers: dict[int, Fetch], failed: dict[int, Fetch], votes: list[ProductVote],
+                 quorum: bool, latency_ms: float) -> None:
+        now = time.time()
+        stats = self.stats
+        stats.reads += 1
+        stats.latency.record(latency_ms)
+        if quorum:
+            stats.quorum += 1
+        else:
+            stats.no_quorum += 1
+        wrong = {r for v in votes for r in v.disagreed}
+        agreed = {r for v in votes for r in v.agreed} - wrong
+        for replica, fetched in answers.items():
+            stats.samples[replica].append(fetched.latency_ms)
+            if replica in wrong:
+                stats.wrong[replica] += 1
+                self.reporter.report(observation(replica, "wrong", False, "voter", now), urgent=True)
+            elif replica in agreed:
+                stats.agreed[replica] += 1
+                self.reporter.report(observation(replica, "agree", True, "voter", now))
+            else:
+                stats.behind[replica] += 1
+        for replica, fetched in failed.items():
+            stats.failures[replica][fetched.failure or "error"] += 1
+            self.reporter.report(observation(replica, fetched.failure or "error", False, "voter", now), urgent=True)
+        if not quorum or wrong or failed:
+            self._events.append((datetime.now(timezone.utc), None if len(votes) != 1 else votes[0].product_id,
+                                 "quorum" if quorum else "no_quorum", sorted(agreed), sorted(wrong), sorted(failed),
+                                 orjson.dumps({"latency_ms": round(latency_ms, 3)}).decode()))
+
+    async def _follow_late(self, pending: set[asyncio.Task[Fetch]], tasks: dict[asyncio.Task[Fetch], int],
+                           products: list[str], answers: dict[int, Fetch], answered_ms: float) -> None:
+        """Replicas that had not answered when the vote was given: slow, failed or wrong?"""
+        done, still = await asyncio.wait(pending, timeout=self.timeout_s + 0.1)
+        now = time.time()
+        for task in still:
+            task.cancel()
+            replica = tasks[task]
+            self.stats.failures[replica]["timeout"] += 1
+            self.reporter.report(observation(replica, "timeout", False, "voter", now), urgent=True)
+        for task in done:
+            fetched = task.result()
+            replica = fetched.replica
+            if fetched.failure:
+                self.stats.failures[replica][fetched.failure] += 1
+                self.reporter.report(observation(replica, fetched.failure, False, "voter", now), urgent=True)
+                continue
+            self.stats.samples[replica].append(fetched.latency_ms)
+            votes = self._vote({**answers, replica: fetched}, products)
+            if any(replica in v.disagreed for v in votes):
+                self.stats.wrong[replica] += 1
+                self.reporter.report(observation(replica, "wrong", False, "voter", now), urgent=True)
+            elif fetched.latency_ms - answered_ms > self.settings.voter_slow_ms:
+                self.stats.slow[replica] += 1
+                self.reporter.report(observation(replica, "slow", False, "voter", now,
+                                                 latency_ms=round(fetched.latency_ms, 1)), urgent=True)
+            elif any(replica in v.agreed for v in votes):
+                self.stats.agreed[replica] += 1
+                self.reporter.report(observation(replica, "agree", True, "voter", now))
+
+    def _body(self, votes: list[ProductVote], answers: dict[int, Fetch], failed: dict[int, Fetch], late: list[int],
+              quorum: bool, latency_ms: float) -> dict[str, Any]:
+        items = [
+            {"product_id": v.product_id, "available_quantity": v.available, "reserved_quantity": v.reserved,
+             "position": v.version, "quorum": v.quorum, "agreed": v.agreed, "disagreed": v.disagreed,
+             "behind": v.behind, "conflicting": v.conflicting}
+            for v in votes
+        ]
+        wrong = sorted({r for v in votes for r in v.disagreed})
+        body: dict[str, Any] = {
+            "quorum": quorum,
+            "votes_needed": self.need,
+            "agreed": sorted({r for v in votes for r in v.agreed} - set(wrong)),
+            "disagreed": wrong,
+            "behind": sorted({r for v in votes for r in v.behind}),
+            "late": late,
+            "failed": {str(r): f.failure for r, f in sorted(failed.items())},
+            "outliers": wrong,
+            "latency_ms": round(latency_ms, 3),
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        }
+        if not quorum:
+            body["error"] = "quorum not reached"
+            body["answered"] = sorted(answers)
+            body["conflicting"] = sorted({r for v in votes for r in v.conflicting})
+        if quorum and len(items) == 1:
+            body = {**items[0], **body}
+        else:
+            body["inventory"] = items
+        return body
+
+    def describe(self) -> dict[str, Any]:
+        s = self.stats
+        replicas = {}
+        for r in self.replicas:
+            samples = list(s.samples[r])
+            replicas[str(r)] = {
+                "agreed": s.agreed[r], "wrong": s.wrong[r], "slow": s.slow[r], "behind": s.behind[r],
+                "failures": dict(s.failures[r]),
+                "median_latency_ms": round(sorted(samples)[len(samples) // 2], 3) if samples else None,
+            }
+        return {
+            "total_votes": s.reads, "quorum_reached": s.quorum, "quorum_not_reached": s.no_quorum,
+            "quorum_rate": round(100 * s.quorum / s.reads, 4) if s.reads else None,
+            "votes_needed": self.need, "fan_out": len(self.replicas),
+            "latency_ms": s.latency.summary(),
+            "outliers_by_replica": {str(r): s.wrong[r] + s.slow[r] for r in self.replicas},
+            "latency_outliers": latency_outliers({r: list(v) for r, v in s.samples.items()}),
+            "replicas": replicas,
+        }
+
+    async def _write_events(self) -> None:
+        """Batch notable votes into monitor.voting_events (never one write per read)."""
+        assert self.pool is not None
+        while True:
+            await asyncio.sleep(0.5)
+            if not self._events:
+                continue
+            batch, self._events = self._events[:5000], self._events[5000:]
+            try:
+                async with self.pool.acquire() as conn:
+                    await conn.executemany(
+                        """INSERT INTO monitor.voting_events ("timestamp", product_id, outcome, agreed, disagreed,
+                           failed, details) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)""", batch)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+                self.log.warning("voting_events_not_written", count=len(batch), error=repr(exc))
+
+
+def build_app(settings: Settings, voter: MajorityVoter) -> web.Application:
+    app = create_app(settings, "voter", voter.log)
+    products = sorted(settings.initial_stock)
+
+    async def voted_all(_request: web.Request) -> web.Response:
+        status, body = await voter.read("/inventory", products)
+        return json_response(body, status=status)
+
+    async def voted_one(request: web.Request) -> web.Response:
+        product_id = request.match_info["product_id"]
+        if product_id not in settings.initial_stock:
+            raise ApiError(404, f"unknown product {product_id[:32]!r}", known=products)
+        status, body = await voter.read(f"/inventory/{product_id}", [product_id])
+        return json_response(body, status=status)
+
+    async def stats(_request: web.Request) -> web.Response:
+        return json_response(voter.describe())
+
+    async def health(_request: web.Request) -> web.Response:
+        return json_response({"status": "ok", "service": "voter", "working": True, "replicas": voter.replicas})
+
+    app.router.add_get("/inventory/voted", voted_all)
+    app.router.add_get("/inventory/voted/{product_id}", voted_one)
+    app.router.add_get("/voting/stats", stats)
+    app.router.add_get("/health", health)
+    return app
+
+
+async def main(settings: Settings) -> None:
+    log = get_logger("voter")
+    reporter = MonitorReporter(settings)
+    await reporter.start()
+    pool = await create_pool(settings, min_size=1, max_size=2)
+    voter = MajorityVoter(settings, reporter, pool)
+    await voter.start()
+    try:
+        await serve(build_app(settings, voter), settings.host, settings.voter_port, log)
+    finally:
+        await voter.stop()
+        await reporter.stop()
+        await pool.close()

@@ -1,0 +1,89 @@
+"""Majority voting by value, comparing replicas at the same log position, and robust latency outliers.
+
+Each replica answers with the recent versions of a product: (version, available, reserved), where the
+version is the seq of the last event that touched it. Correct replicas hold identical values at the
+same version, whatever their progress, so the vote is taken at the highest version that a majority of
+replicas share with equal values. A replica holding that version with another value is *wrong*; a
+replica whose newest version is older is merely *behind*.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+Version = tuple[int, int, int]  # (version, available, reserved)
+
+
+@dataclass
+class ProductVote:
+    """The outcome of one product's vote."""
+
+    product_id: str
+    quorum: bool
+    version: int | None = None
+    available: int | None = None
+    reserved: int | None = None
+    agreed: list[int] = field(default_factory=list)
+    disagreed: list[int] = field(default_factory=list)
+    behind: list[int] = field(default_factory=list)
+    conflicting: list[int] = field(default_factory=list)  # without quorum: values clash, culprit unknown
+
+
+def majority_of(total: int) -> int:
+    return total // 2 + 1
+
+
+def vote_product(product_id: str, answers: Mapping[int, Sequence[Version]], total_replicas: int) -> ProductVote:
+    """Vote one product given each answering replica's history (oldest first)."""
+    need = majority_of(total_replicas)
+    by_replica = {r: {v: (a, res) for v, a, res in hist} for r, hist in answers.items() if hist}
+    newest = {r: max(versions) for r, versions in by_replica.items()}
+    candidates: dict[int, int] = {}
+    for versions in by_replica.values():
+        for v in versions:
+            candidates[v] = candidates.get(v, 0) + 1
+    for version in sorted((v for v, n in candidates.items() if n >= need), reverse=True):
+        groups: dict[tuple[int, int], list[int]] = {}
+        for replica, versions in by_replica.items():
+            if version in versions:
+                groups.setdefault(versions[version], []).append(replica)
+        value, members = max(groups.items(), key=lambda kv: len(kv[1]))
+        if len(members) < need:
+            continue
+        disagreed = sorted(r for g, rs in groups.items() if g != value for r in rs)
+        behind = sorted(r for r in by_replica if r not in members and r not in disagreed and newest[r] < version)
+        return ProductVote(product_id, True, version, value[0], value[1], sorted(members), disagreed, behind)
+    return ProductVote(product_id, False, conflicting=_split_replicas(by_replica))
+
+
+def _split_replicas(by_replica: Mapping[int, Mapping[int, tuple[int, int]]]) -> list[int]:
+    """Without quorum, name replicas whose values conflict with another's at a shared version."""
+    conflicting: set[int] = set()
+    replicas = sorted(by_replica)
+    for i, a in enumerate(replicas):
+        for b in replicas[i + 1:]:
+            shared = set(by_replica[a]) & set(by_replica[b])
+            if any(by_replica[a][v] != by_replica[b][v] for v in shared):
+                conflicting.update((a, b))
+    return sorted(conflicting)
+
+
+def latency_outliers(samples: Mapping[int, Iterable[float]], min_gap_ms: float = 25.0, k: float = 5.0) -> list[int]:
+    """Replicas much slower than their peers: median above peers' median + k·MAD (and a floor).
+
+    With three replicas, mean ± 2σ can never flag one (its z-score is at most 2/√3); median and MAD of the
+    peers' samples can, and one slow replica does not move them.
+    """
+    medians = {r: statistics.median(s) for r, s in ((r, list(v)) for r, v in samples.items()) if s}
+    flagged = []
+    for replica, median in medians.items():
+        peers = [x for r, s in samples.items() if r != replica for x in s]
+        if len(peers) < 5:
+            continue
+        center = statistics.median(peers)
+        mad = statistics.median(abs(x - center) for x in peers) * 1.4826
+        if median > center + max(min_gap_ms, k * mad):
+            flagged.append(replica)
+    return sorted(flagged)

@@ -1,0 +1,173 @@
+"""HTTP plumbing shared by every service: app factory, JSON errors, operator auth, request metrics, serving."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import hmac
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from faultlab.config import Settings
+from faultlab.log import Logger
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY_BYTES = 16 * 1024
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+
+# Latency bucket bounds in ms (Prometheus-style, cumulative on export).
+BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+class ApiError(Exception):
+    """An error answered to the client as JSON: {"error": message, ...}."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 4xx that says what is wrong with it."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    if not raw:
+        raise ApiError(400, "a JSON object body is required")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    return data
+
+
+def require_token(request: web.Request) -> None:
+    """Operator endpoints: `Authorization: Bearer <token>` (or X-Admin-Token), compared in constant time."""
+    expected: str | None = request.app[SETTINGS].admin_token
+    header = request.headers.get("Authorization", "")
+    given = header[7:] if header.startswith("Bearer ") else request.headers.get("X-Admin-Token", "")
+    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(401, "operator token required (Authorization: Bearer <token>)")
+
+
+class RequestMetrics:
+    """In-memory request counters and latency histograms, exported in Prometheus text format."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.counts: dict[tuple[str, str, int], int] = defaultdict(int)
+        self.buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS_MS) + 1))
+        self.sums: dict[tuple[str, str], float] = defaultdict(float)
+
+    def observe(self, method: str, route: str, status: int, latency_ms: float) -> None:
+        self.counts[(method, route, status)] += 1
+        self.buckets[(method, route)][bisect.bisect_left(BUCKETS_MS, latency_ms)] += 1
+        self.sums[(method, route)] += latency_ms
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [
+            {"method": m, "endpoint": r, "status": s, "requests": n}
+            for (m, r, s), n in sorted(self.counts.items())
+        ]
+
+    def prometheus(self) -> str:
+        lines = ["# TYPE faultlab_requests_total counter"]
+        for (m, r, s), n in sorted(self.counts.items()):
+            lines.append(f'faultlab_requests_total{{service="{self.service}",method="{m}",endpoint="{r}",status="{s}"}} {n}')
+        lines.append("# TYPE faultlab_request_latency_ms histogram")
+        for (m, r), counts in sorted(self.buckets.items()):
+            labels = f'service="{self.service}",method="{m}",endpoint="{r}"'
+            total = 0
+            for bound, count in zip(BUCKETS_MS, counts):
+                total += count
+                lines.append(f'faultlab_request_latency_ms_bucket{{{labels},le="{bound}"}} {total}')
+            total += counts[-1]
+            lines.append(f'faultlab_request_latency_ms_bucket{{{labels},le="+Inf"}} {total}')
+            lines.append(f"faultlab_request_latency_ms_sum{{{labels}}} {self.sums[(m, r)]:.3f}")
+            lines.append(f"faultlab_request_latency_ms_count{{{labels}}} {total}")
+        return "\n".join(lines) + "\n"
+
+
+def _route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def create_app(settings: Settings, service: str, log: Logger) -> web.Application:
+    """An aiohttp app with JSON error handling, metrics and `GET /metrics` already wired."""
+    metrics = RequestMetrics(service)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        start = time.perf_counter()
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = json_response({"error": exc.message, **exc.extra}, status=exc.status)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = json_response({"error": exc.reason}, status=exc.status)
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # the last line of defence: a JSON 500 and a log line, never a crash
+            log.error("unhandled", path=request.path, error=repr(exc))
+            response = json_response({"error": "internal error", "detail": type(exc).__name__}, status=500)
+        metrics.observe(request.method, _route_name(request), response.status, (time.perf_counter() - start) * 1000)
+        return response
+
+    app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+
+    async def prometheus(_request: web.Request) -> web.Response:
+        return web.Response(text=metrics.prometheus(), content_type="text/plain")
+
+    app.router.add_get("/metrics", prometheus)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int, log: Logger) -> None:
+    """Run the app until SIGTERM/SIGINT, then run its cleanup hooks."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    await site.start()
+    log.info("listening", host=host, port=port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        with contextlib.suppress(Exception):
+            await runner.cleanup()
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run a service's main coroutine on uvloop when available."""
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+

@@ -1,0 +1,79 @@
+"""Shared fixtures: a real lab (embedded PostgreSQL + Tansu + services) on free ports, once per session."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from faultlab.config import Settings
+from faultlab.runtime.lab import Lab
+
+PORT_NAMES = ("orders_port", "monitor_port", "voter_port", "dashboard_port", "broker_port", "postgres_port",
+              "supervisor_port")
+
+
+def _free_block(size: int) -> int:
+    """A base port with `size` consecutive free ports after it."""
+    for _ in range(200):
+        base = random.randint(20000, 60000 - size)
+        ok = True
+        for port in range(base, base + size):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
+def lab_settings(home: Path, **overrides: object) -> Settings:
+    """Settings for a test lab: its own folder, its own free ports, loopback only."""
+    base = _free_block(16)
+    ports = {name: base + i for i, name in enumerate(PORT_NAMES)}
+    return Settings(home=home, inventory_base_port=base + 10, **ports, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
+    """One running lab shared by the integration tests (each test restores what it changes).
+
+    It has the guide's three products plus PROD-004 with ample stock, for tests that must not run out.
+    """
+    home = tmp_path_factory.mktemp("lab")
+    stock = {"PROD-001": 1000, "PROD-002": 500, "PROD-003": 750, "PROD-004": 1_000_000}
+    async with Lab(lab_settings(home, initial_stock=stock)) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        yield session
+
+
+@pytest.fixture
+async def settled(lab: Lab) -> Lab:
+    """The lab with every fault cleared and every replica ON again before a test starts."""
+    from tests.helpers import clear_all_faults
+
+    await clear_all_faults(lab)
+    await lab.wait_working(30)
+    return lab
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.fspath) or "e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+asyncio_timeout = asyncio.timeout

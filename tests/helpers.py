@@ -1,0 +1,119 @@
+"""Helpers for tests against the real lab: HTTP calls with the operator token, convergence checks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from faultlab.runtime.lab import Lab
+from faultlab.services.inventory.state import InventoryState
+
+
+def auth(lab: Lab) -> dict[str, str]:
+    return {"Authorization": f"Bearer {lab.settings.admin_token}"}
+
+
+async def get_json(session: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int, Any]:
+    async with session.get(url, **kw) as resp:
+        return resp.status, await resp.json()
+
+
+async def clear_all_faults(lab: Lab) -> None:
+    async with aiohttp.ClientSession() as session:
+        for replica in lab.settings.replica_ids:
+            try:
+                async with session.delete(f"{lab.settings.replica_url(replica)}/faults", headers=auth(lab),
+                                          timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    await resp.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                pass
+    for proc in lab.processes.values():
+        if not proc.running and proc.spec.restart:
+            proc.auto_restart = True
+            await proc.start()
+
+
+async def inject(session: aiohttp.ClientSession, lab: Lab, replica: int, **fault: Any) -> dict[str, Any]:
+    async with session.post(f"{lab.settings.replica_url(replica)}/faults", json=fault, headers=auth(lab)) as resp:
+        assert resp.status in (201, 202), await resp.text()
+        data: dict[str, Any] = await resp.json()
+        return data
+
+
+async def post_orders(session: aiohttp.ClientSession, lab: Lab, orders: list[tuple[str, int]],
+                      concurrency: int = 32) -> list[str]:
+    """Post orders concurrently; the ids of those answered 201."""
+    url = f"{lab.settings.service_url('orders')}/orders"
+    accepted: list[str] = []
+    queue = list(orders)
+
+    async def worker() -> None:
+        while queue:
+            product, qty = queue.pop()
+            async with session.post(url, json={"product_id": product, "quantity": qty}) as resp:
+                if resp.status == 201:
+                    accepted.append((await resp.json())["order_id"])
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return accepted
+
+
+async def model_state(lab: Lab) -> InventoryState:
+    """The single-copy model: every numbered outbox event applied once, in seq order, to the initial stock."""
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        rows = await conn.fetch("""SELECT seq, event_type, order_id::text, product_id, quantity FROM orders.outbox
+                                   WHERE seq IS NOT NULL ORDER BY seq""")
+    finally:
+        await conn.close()
+    state = InventoryState.initial(lab.settings.initial_stock)
+    for r in rows:
+        state.apply({"seq": r["seq"], "type": r["event_type"], "order_id": r["order_id"],
+                     "product_id": r["product_id"], "quantity": r["quantity"]})
+    return state
+
+
+async def wait_converged(lab: Lab, session: aiohttp.ClientSession, timeout_s: float = 30) -> InventoryState:
+    """Wait until the outbox is fully numbered and every replica equals the model; return the model."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        conn = await asyncpg.connect(lab.settings.dsn)
+        try:
+            unnumbered = await conn.fetchval("SELECT count(*) FROM orders.outbox WHERE seq IS NULL OR NOT published")
+        finally:
+            await conn.close()
+        if unnumbered == 0:
+            model = await model_state(lab)
+            want = {p: (s.available, s.reserved) for p, s in model.products.items()}
+            states = []
+            for replica in lab.settings.replica_ids:
+                try:
+                    _status, body = await get_json(session, f"{lab.settings.replica_url(replica)}/inventory")
+                    states.append({i["product_id"]: (i["available_quantity"], i["reserved_quantity"])
+                                   for i in body["inventory"]})
+                except (aiohttp.ClientError, OSError, KeyError):
+                    states.append(None)
+            last = (want, states)
+            if all(s == want for s in states):
+                return model
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"replicas did not converge to the model: {last}")
+
+
+async def replica_rows(lab: Lab, replica: int) -> dict[str, Any]:
+    """What a replica stored: its stock rows, applied event count and distinct seqs (exactly-once check)."""
+    conn = await asyncpg.connect(lab.settings.dsn)
+    schema = f"inventory_{replica}"
+    try:
+        stock = await conn.fetch(f"SELECT product_id, available, reserved FROM {schema}.stock")
+        count, distinct, top = await conn.fetchrow(
+            f"SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM {schema}.applied_events")
+    finally:
+        await conn.close()
+    return {"stock": {r["product_id"]: (r["available"], r["reserved"]) for r in stock},
+            "events": count, "distinct": distinct, "max_seq": top}

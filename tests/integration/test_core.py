@@ -1,0 +1,197 @@
+"""The replicated core against the real embedded broker and PostgreSQL: convergence, catch-up, voting, validation."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+import aiohttp
+import asyncpg
+import pytest
+
+from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.runtime.lab import Lab
+from tests.helpers import get_json, inject, post_orders, replica_rows, wait_converged
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def random_orders(count: int, products: list[str], seed: int) -> list[tuple[str, int]]:
+    rng = random.Random(seed)
+    return [(rng.choice(products), rng.randint(1, 5)) for _ in range(count)]
+
+
+async def test_thousand_orders_converge_to_single_copy_model(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """1,000 orders over 3 products: every replica equals the single-copy model, stock is conserved."""
+    lab = settled
+    products = ["PROD-001", "PROD-002", "PROD-003"]
+    accepted = await post_orders(http, lab, random_orders(1000, products, seed=1))
+    assert len(accepted) == 1000
+    model = await wait_converged(lab, http)
+    for replica in lab.settings.replica_ids:
+        rows = await replica_rows(lab, replica)
+        assert rows["stock"] == {p: (s.available, s.reserved) for p, s in model.products.items()}
+        assert rows["events"] == rows["distinct"] == rows["max_seq"] == model.applied_seq
+        assert {p: a + r for p, (a, r) in rows["stock"].items()} == lab.settings.initial_stock
+    # every accepted order is in PostgreSQL and reaches a majority decision
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM orders.orders WHERE order_id = ANY($1::uuid[]) AND status = 'PENDING'", accepted)
+            if pending == 0:
+                break
+            await asyncio.sleep(0.2)
+        stored = await conn.fetchval("SELECT count(*) FROM orders.orders WHERE order_id = ANY($1::uuid[])", accepted)
+    finally:
+        await conn.close()
+    assert stored == 1000
+    assert pending == 0
+
+
+async def test_stopped_replica_catches_up_without_double_apply(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """A replica stopped during the load and started again resumes from its position and converges."""
+    lab = settled
+    products = sorted(lab.settings.initial_stock)
+    replica = lab.processes["inventory-2"]
+    first = asyncio.create_task(post_orders(http, lab, random_orders(300, products, seed=2), concurrency=8))
+    await asyncio.sleep(0.3)
+    await replica.stop()
+    accepted = await first
+    accepted += await post_orders(http, lab, random_orders(200, products, seed=3))
+    before = await replica_rows(lab, 2)
+    await replica.start()
+    model = await wait_converged(lab, http)
+    after = await replica_rows(lab, 2)
+    assert len(accepted) == 500
+    assert before["max_seq"] < model.applied_seq, "the replica was really behind while stopped"
+    assert after["events"] == after["distinct"] == model.applied_seq
+    await lab.wait_working(30)
+
+
+async def test_wrong_replica_is_outvoted_and_named(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """A replica serving wrong values: the voted answer is still the model's value, and the replica is named."""
+    lab = settled
+    model = await wait_converged(lab, http)
+    await inject(http, lab, 1, kind="incorrect", product_id="PROD-001", delta=37)
+    status, body = await get_json(http, f"{lab.settings.service_url('voter')}/inventory/voted/PROD-001")
+    assert status == 200
+    assert body["available_quantity"] == model.products["PROD-001"].available
+    assert body["reserved_quantity"] == model.products["PROD-001"].reserved
+    assert body["disagreed"] == [1]
+    assert 1 not in body["agreed"]
+    _status, direct = await get_json(http, f"{lab.settings.replica_url(1)}/inventory/PROD-001")
+    assert direct["available_quantity"] == model.products["PROD-001"].available + 37
+    _status, stats = await get_json(http, f"{lab.settings.service_url('voter')}/voting/stats")
+    assert stats["replicas"]["1"]["wrong"] >= 1
+
+
+async def test_two_replicas_down_means_no_quorum_then_recovers(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """Two replicas stopped: HTTP 503 "quorum not reached"; once they are back the voter answers again."""
+    lab = settled
+    voted = f"{lab.settings.service_url('voter')}/inventory/voted"
+    one, two = lab.processes["inventory-1"], lab.processes["inventory-2"]
+    await one.stop()
+    await two.stop()
+    try:
+        status, body = await get_json(http, voted)
+        assert status == 503
+        assert body["error"] == "quorum not reached"
+        assert set(body["failed"]) == {"1", "2"}
+    finally:
+        await one.start()
+        await two.start()
+    await lab.wait_working(30)
+    status, body = await get_json(http, voted)
+    assert status == 200 and body["quorum"] is True
+
+
+async def test_steady_load_has_quorum_and_no_false_alarms(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """Under steady writes with no fault: >= 99.9 % of voted reads reach quorum; nobody is flagged or OFF."""
+    lab = settled
+    s = lab.settings
+    _status, before = await get_json(http, f"{s.service_url('voter')}/voting/stats")
+    _status, mon_before = await get_json(http, f"{s.service_url('monitor')}/status")
+    writes = OpenLoopLoad(request_factory(s, "orders", seed=4), rate=100, duration_s=8, target="orders")
+    reads = OpenLoopLoad(request_factory(s, "voted", seed=5), rate=200, duration_s=8, target="voted")
+    write_result, read_result = await asyncio.gather(writes.run(http), reads.run(http))
+    assert write_result.ok == write_result.sent == 800
+    assert read_result.sent == 1600
+    assert read_result.ok / read_result.sent >= 0.999, read_result.describe()["errors"]
+    _status, after = await get_json(http, f"{s.service_url('voter')}/voting/stats")
+    _status, mon_after = await get_json(http, f"{s.service_url('monitor')}/status")
+    assert after["quorum_not_reached"] == before["quorum_not_reached"]
+    for r in s.replica_ids:
+        key = str(r)
+        assert after["replicas"][key]["wrong"] == before["replicas"][key]["wrong"]
+        assert after["replicas"][key]["slow"] == before["replicas"][key]["slow"]
+    for b, a in zip(mon_before["instances"], mon_after["instances"]):
+        assert a["status"] == "ON"
+        assert a["transitions"]["OFF"] == b["transitions"]["OFF"], a
+    await wait_converged(lab, http)
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"product_id": "PROD-001", "quantity": -1}, 422),
+    ({"product_id": "PROD-001", "quantity": 0}, 422),
+    ({"product_id": "PROD-001", "quantity": 10**12}, 422),
+    ({"product_id": "PROD-001", "quantity": 2.5}, 400),
+    ({"product_id": "PROD-001", "quantity": "3"}, 400),
+    ({"product_id": "PROD-001", "quantity": True}, 400),
+    ({"product_id": "PROD-999", "quantity": 1}, 422),
+    ({"product_id": "'; DROP TABLE x", "quantity": 1}, 400),
+    ({"product_id": "PROD-001"}, 400),
+    ({"product_id": "PROD-001", "quantity": 1, "price": 3}, 400),
+    ([1, 2], 400),
+])
+async def test_bad_orders_are_refused_and_change_nothing(settled: Lab, http: aiohttp.ClientSession,
+                                                         body: object, status: int) -> None:
+    """Invalid orders get a clear 4xx JSON error and write nothing."""
+    lab = settled
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        before = await conn.fetchval("SELECT count(*) FROM orders.outbox")
+        async with http.post(f"{lab.settings.service_url('orders')}/orders", json=body) as resp:
+            assert resp.status == status
+            assert "error" in await resp.json()
+        assert await conn.fetchval("SELECT count(*) FROM orders.outbox") == before
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("raw", [b"{bad json", b"", b"x" * 20000, b"null"])
+async def test_malformed_bodies_are_refused(settled: Lab, http: aiohttp.ClientSession, raw: bytes) -> None:
+    """Malformed, empty, oversized or non-object bodies: 400/413 with a message."""
+    async with http.post(f"{settled.settings.service_url('orders')}/orders", data=raw,
+                         headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status in (400, 413)
+        assert "error" in await resp.json()
+
+
+async def test_cancel_releases_stock_and_follows_majority(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """DELETE and POST /cancel release the reservation on every replica; a second cancel is a 409."""
+    lab = settled
+    orders_url = f"{lab.settings.service_url('orders')}/orders"
+    model = await wait_converged(lab, http)
+    product = "PROD-004"
+    ids = await post_orders(http, lab, [(product, 1), (product, 1)], concurrency=1)
+    await wait_converged(lab, http)
+    async with http.delete(f"{orders_url}/{ids[0]}") as resp:
+        assert resp.status == 202
+    async with http.post(f"{orders_url}/{ids[1]}/cancel") as resp:
+        assert resp.status == 202
+    async with http.post(f"{orders_url}/{ids[1]}/cancel") as resp:
+        assert resp.status == 409
+    model = await wait_converged(lab, http)
+    assert ids[0] not in model.reservations and ids[1] not in model.reservations
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        statuses = [(await get_json(http, f"{orders_url}/{i}"))[1]["status"] for i in ids]
+        if statuses == ["CANCELLED", "CANCELLED"]:
+            break
+        await asyncio.sleep(0.1)
+    assert statuses == ["CANCELLED", "CANCELLED"]
+    async with http.get(f"{orders_url}/not-a-uuid") as resp:
+        assert resp.status == 400
