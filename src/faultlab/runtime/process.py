@@ -25,6 +25,7 @@ class ProcessSpec:
     stop_signal: str = "SIGTERM"
     restart: bool = True
     replica: int | None = None
+    restart_nice: int = 0  # a restarted child starts at this niceness (it renices itself once working)
 
 
 class ManagedProcess:
@@ -51,7 +52,7 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
-    async def start(self) -> None:
+    async def start(self, nice: int = 0) -> None:
         """Spawn the child (its own session, so a terminal's Ctrl-C reaches only the supervisor)."""
         self._stopping = False
         log = open(self.log_path, "ab", buffering=0)
@@ -60,6 +61,8 @@ class ManagedProcess:
         if self.spec.uid_gid:
             kwargs["user"], kwargs["group"] = self.spec.uid_gid
             kwargs["extra_groups"] = []
+        if nice:
+            kwargs["preexec_fn"] = lambda: os.nice(nice)
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
@@ -83,7 +86,7 @@ class ManagedProcess:
             self.restarts += 1
             await asyncio.sleep(min(0.05 * 2 ** min(self._recent_exits(), 6), 3.0))
             if not self._stopping:
-                await self.start()
+                await self.start(nice=self.spec.restart_nice)
                 self._respawned.set()
 
     def _recent_exits(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from datetime import datetime, timezone
@@ -163,6 +164,9 @@ async def main(settings: Settings, replica: int) -> None:
     reporter = MonitorReporter(settings)
     await reporter.start()
     await applier.start()
+    if os.getpriority(os.PRIO_PROCESS, 0) > 0:  # started niced after a crash: full priority once working
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
     app = build_app(settings, replica, applier, faults, reporter)
     try:
         await serve(app, settings.host, settings.replica_port(replica), log)

@@ -57,7 +57,7 @@ class LogApplier:
     @property
     def caught_up(self) -> bool:
         lag = self.lag
-        return self.assigned and lag is not None and lag <= self.settings.catch_up_slack and not self.faults.pauses_apply
+        return self.assigned and lag is not None and lag <= self.settings.catch_up_slack
 
     async def start(self) -> None:
         await self.store.migrate(self.settings.initial_stock)
@@ -134,8 +134,9 @@ class LogApplier:
             await self._seek_after(self.offset)
 
     async def _apply_once(self) -> None:
-        if self.faults.pauses_apply:
-            await asyncio.sleep(0.05)
+        if self.faults.pauses_apply:  # stale: apply nothing, but keep seeing the log grow (honest lag)
+            await asyncio.sleep(0.2)
+            self.log_end = (await self.consumer.end_offsets([self.tp]))[self.tp]
             return
         batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=2000)
         records = batch.get(self.tp, [])

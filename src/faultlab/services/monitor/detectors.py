@@ -74,7 +74,8 @@ class ErrorRateDetector(ConsecutiveDetector):
         return super().suspects() or sum(1 for ok in self.window if not ok) >= self.max_failures
 
     def trusts(self) -> bool:
-        return super().trusts()
+        """Consecutive successes and a nearly clean window: a flapping replica is not let back in."""
+        return super().trusts() and sum(1 for ok in self.window if not ok) <= 1
 
     def reset(self) -> None:
         super().reset()

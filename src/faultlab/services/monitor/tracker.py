@@ -7,6 +7,7 @@ differences between the timestamps of those events, never the result of polling.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -81,6 +82,7 @@ class InstanceTracker:
         self.last_failed = False
         self.value_suspect = False
         self.agree_streak = 0
+        self.verified_since_clear = 0  # successes seen since the fault was cleared (recovery must be fresh)
         self.episode: Episode | None = None
         self.episodes: list[Episode] = []
         self.transitions = {"ON": 0, "OFF": 0}
@@ -96,9 +98,8 @@ class InstanceTracker:
         elif kind == "fault_cleared":
             if self.episode is not None and self.episode.cleared_at is None:
                 self.episode.cleared_at = at
+                self.verified_since_clear = 0
                 self._emit_episode("cleared")
-                if self.status == "ON" and not self.value_suspect:
-                    self._recovered(at)
         elif kind == "process_exit":
             self._process_exit(obs, at)
         elif kind == "process_start":
@@ -129,12 +130,22 @@ class InstanceTracker:
 
     def _evidence(self, ok: bool, at: float, source: str, kind: str | None = None) -> None:
         self.last_failed = not ok
+        self.verified_since_clear = self.verified_since_clear + 1 if ok else 0
         self._feed(ok, at)
         primary = self.detectors[self.primary]
         if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
             self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
         elif ok and self.status != "ON" and primary.trusts() and self.caught_up and not self.value_suspect:
             self._set("ON", at, "healthy and caught up", source)
+        elif ok and self.status == "ON" and self._awaiting_recovery():
+            # ON already when the fault was cleared (a detector that lets a flapping replica back in):
+            # recovery counts once enough fresh evidence after the clear confirms it.
+            if self.verified_since_clear >= self.success_threshold and self.caught_up and not self.value_suspect:
+                self._recovered(at)
+
+    def _awaiting_recovery(self) -> bool:
+        e = self.episode
+        return e is not None and e.cleared_at is not None and e.recovered_at is None
 
     def _feed(self, ok: bool, at: float) -> None:
         for name, detector in self.detectors.items():
@@ -165,8 +176,8 @@ class InstanceTracker:
         self._shadow_all_off(at)
         for detector in self.detectors.values():
             detector.reset()
-        if self.status != "OFF":
-            self._set("OFF", float(obs.get("detected_at", at)), "process exited", obs.get("source", "supervisor"))
+        if self.status != "OFF":  # detected when the monitor learns it, not when the process died
+            self._set("OFF", time.time(), "process exited", obs.get("source", "supervisor"))
 
     # ---- transitions and episodes ------------------------------------------------------------------
 
@@ -192,7 +203,7 @@ class InstanceTracker:
                 self.episode.detected_at = at
                 self.episode.detected_by = f"{source}: {reason}"
                 self._emit_episode("detected")
-        elif status == "ON" and self.episode is not None and self.episode.cleared_at is not None:
+        elif status == "ON" and self._awaiting_recovery():
             self._recovered(at)
 
     def _recovered(self, at: float) -> None:

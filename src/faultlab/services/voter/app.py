@@ -185,16 +185,39 @@ class MajorityVoter:
                                  "quorum" if quorum else "no_quorum", sorted(agreed), sorted(wrong), sorted(failed),
                                  orjson.dumps({"latency_ms": round(latency_ms, 3)}).decode()))
 
+    def slow_threshold_ms(self) -> float:
+        """How much later than the quorum a replica may answer before it counts as slow."""
+        recent = sorted(x for samples in self.stats.samples.values() for x in list(samples)[-50:])
+        median = recent[len(recent) // 2] if recent else 0.0
+        return max(float(self.settings.voter_slow_ms), 10 * median)
+
     async def _follow_late(self, pending: set[asyncio.Task[Fetch]], tasks: dict[asyncio.Task[Fetch], int],
                            products: list[str], answers: dict[int, Fetch], answered_ms: float) -> None:
-        """Replicas that had not answered when the vote was given: slow, failed or wrong?"""
-        done, still = await asyncio.wait(pending, timeout=self.timeout_s + 0.1)
+        """Replicas that had not answered when the vote was given: slow, failed or wrong?
+
+        A replica still silent `slow_threshold_ms` after the quorum is reported slow at that moment (the
+        evidence is there already); what it answers later is still checked for wrong values.
+        """
+        done, still = await asyncio.wait(pending, timeout=self.slow_threshold_ms() / 1000)
         now = time.time()
         for task in still:
-            task.cancel()
             replica = tasks[task]
-            self.stats.failures[replica]["timeout"] += 1
-            self.reporter.report(observation(replica, "timeout", False, "voter", now), urgent=True)
+            self.stats.slow[replica] += 1
+            self.reporter.report(observation(replica, "slow", False, "voter", now), urgent=True)
+        if still:
+            late_done, never = await asyncio.wait(still, timeout=self.timeout_s + 0.1)
+            for task in never:
+                task.cancel()
+                self.stats.failures[tasks[task]]["timeout"] += 1
+            for task in late_done:
+                fetched = task.result()
+                if fetched.failure:
+                    self.stats.failures[fetched.replica][fetched.failure] += 1
+                elif any(fetched.replica in v.disagreed for v in self._vote({**answers, fetched.replica: fetched},
+                                                                            products)):
+                    self.stats.wrong[fetched.replica] += 1
+                    self.reporter.report(observation(fetched.replica, "wrong", False, "voter", time.time()),
+                                         urgent=True)
         for task in done:
             fetched = task.result()
             replica = fetched.replica
@@ -207,10 +230,6 @@ class MajorityVoter:
             if any(replica in v.disagreed for v in votes):
                 self.stats.wrong[replica] += 1
                 self.reporter.report(observation(replica, "wrong", False, "voter", now), urgent=True)
-            elif fetched.latency_ms - answered_ms > self.settings.voter_slow_ms:
-                self.stats.slow[replica] += 1
-                self.reporter.report(observation(replica, "slow", False, "voter", now,
-                                                 latency_ms=round(fetched.latency_ms, 1)), urgent=True)
             elif any(replica in v.agreed for v in votes):
                 self.stats.agreed[replica] += 1
                 self.reporter.report(observation(replica, "agree", True, "voter", now))

@@ -1,0 +1,150 @@
+"""TTD and TTR per fault kind under a steady voted-read load, from the monitor's event timestamps.
+
+Starts its own lab on free ports, keeps an open-loop load of voted reads running (100 req/s by
+default), and for each fault kind injects it N times (rotating replicas), waits for detection, holds
+it, clears it and waits for recovery. Prints median and spread of TTD and TTR, and how the voted reads
+fared during each kind of fault compared with no fault.
+
+    .venv/bin/python benchmarks/ttd_ttr.py [--reps 5] [--rate 100] [--kinds crash,hang,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from faultlab.lab.histogram import LatencyHistogram  # noqa: E402
+from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
+from faultlab.runtime.lab import Lab  # noqa: E402
+from tests.conftest import lab_settings  # noqa: E402
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "crash": {"kind": "crash"},
+    "hang": {"kind": "hang"},
+    "latency": {"kind": "latency", "latency_ms": 1200},
+    "intermittent": {"kind": "intermittent", "probability": 0.3},
+    "incorrect": {"kind": "incorrect", "product_id": "PROD-001"},
+    "stale": {"kind": "stale"},
+}
+
+
+class Window:
+    """Voted-read outcomes recorded while a window is open (per fault kind)."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.latency: dict[str, LatencyHistogram] = {}
+        self.counts: dict[str, list[int]] = {}
+
+    def record(self, latency_ms: float, ok: bool, _at: float) -> None:
+        if self.current is None:
+            return
+        self.latency.setdefault(self.current, LatencyHistogram()).record(latency_ms)
+        counts = self.counts.setdefault(self.current, [0, 0])
+        counts[0] += 1
+        counts[1] += ok
+
+
+async def wait_episode(session: aiohttp.ClientSession, monitor: str, replica: int, since: float,
+                       field: str, timeout_s: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async with session.get(f"{monitor}/failures") as resp:
+            episodes = (await resp.json())["failures"]
+        for e in reversed(episodes):
+            if e["replica"] == replica and (e["activated_at"] or 0) >= since - 0.5 and e.get(field) is not None:
+                return e
+        await asyncio.sleep(0.05)
+    return None
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    return (f"median {statistics.median(values):8.1f}  min {min(values):8.1f}  max {max(values):8.1f}"
+            f"  (n={len(values)})")
+
+
+async def main(args: argparse.Namespace) -> int:
+    kinds = args.kinds.split(",")
+    with tempfile.TemporaryDirectory() as home:
+        settings = lab_settings(Path(home))
+        async with Lab(settings) as lab:
+            s = lab.settings
+            auth = {"Authorization": f"Bearer {s.admin_token}"}
+            monitor = s.service_url("monitor")
+            window = Window()
+            load = OpenLoopLoad(request_factory(s, "voted", seed=1), rate=args.rate, duration_s=24 * 3600,
+                                target="voted", timeout_s=2.0, on_complete=window.record)
+            results: dict[str, dict[str, list[float]]] = {}
+            async with aiohttp.ClientSession() as session:
+                load_task = asyncio.create_task(load.run())
+                try:
+                    await asyncio.sleep(2)
+                    window.current = "no fault"
+                    await asyncio.sleep(args.baseline_s)
+                    window.current = None
+                    for kind in kinds:
+                        results[kind] = {"ttd": [], "ttr": []}
+                        for rep in range(args.reps):
+                            replica = s.replica_ids[rep % len(s.replica_ids)]
+                            await lab.wait_working(30)
+                            since = time.time()
+                            window.current = kind
+                            async with session.post(f"{s.replica_url(replica)}/faults", json=FAULTS[kind],
+                                                    headers=auth) as resp:
+                                assert resp.status in (201, 202), await resp.text()
+                            detected = await wait_episode(session, monitor, replica, since, "detected_at", 10)
+                            if kind != "crash":
+                                await asyncio.sleep(args.hold_s)
+                                async with session.delete(f"{s.replica_url(replica)}/faults", headers=auth) as resp:
+                                    await resp.read()
+                            recovered = await wait_episode(session, monitor, replica, since, "recovered_at", 15)
+                            window.current = None
+                            ttd = detected["ttd_ms"] if detected else None
+                            ttr = recovered["ttr_ms"] if recovered else None
+                            if ttd is not None:
+                                results[kind]["ttd"].append(ttd)
+                            if ttr is not None:
+                                results[kind]["ttr"].append(ttr)
+                            print(f"{kind:13s} rep {rep + 1} replica {replica}: TTD {ttd} ms, TTR {ttr} ms",
+                                  flush=True)
+                            await asyncio.sleep(1.0)
+                finally:
+                    load.stop()
+                    await load_task
+    print()
+    print(f"TTD / TTR in ms under {args.rate:g} voted reads/s ({args.reps} repetitions per fault)")
+    for kind, r in results.items():
+        print(f"  {kind:13s} TTD {spread(r['ttd'])}")
+        print(f"  {'':13s} TTR {spread(r['ttr'])}")
+    print()
+    print("voted reads during each fault (from the load generator, latency from intended send time)")
+    base_p95 = window.latency["no fault"].percentile(95) if "no fault" in window.latency else None
+    for name, hist in window.latency.items():
+        total, ok = window.counts[name]
+        p95 = hist.percentile(95)
+        ratio = f"{p95 / base_p95:5.2f}x no-fault" if base_p95 and p95 else ""
+        print(f"  {name:13s} {total:6d} reads  success {100 * ok / total:7.3f} %  p50 {hist.percentile(50):7.2f} ms"
+              f"  p95 {p95:7.2f} ms  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--hold-s", type=float, default=1.5)
+    parser.add_argument("--baseline-s", type=float, default=10.0)
+    parser.add_argument("--kinds", default="crash,hang,latency,intermittent,incorrect")
+    raise SystemExit(asyncio.run(main(parser.parse_args())))

@@ -1,0 +1,141 @@
+"""Failure detectors and the monitor's per-replica tracker: transitions, episodes, TTD and TTR from timestamps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faultlab.config import Settings
+from faultlab.services.monitor.detectors import ConsecutiveDetector, ErrorRateDetector
+from faultlab.services.monitor.tracker import InstanceTracker
+
+
+def obs(kind: str, at: float, **extra: Any) -> dict[str, Any]:
+    ok = kind in ("health", "agree", "fault_cleared")
+    base = {"replica": 1, "kind": kind, "ok": ok, "at": at, "source": "test"}
+    if kind == "health":
+        base["caught_up"] = True
+    return {**base, **extra}
+
+
+def tracker(**settings: Any) -> tuple[InstanceTracker, list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    t = InstanceTracker(1, Settings(**settings), events.append)
+    for i in range(5):
+        t.observe(obs("health", 100 + i * 0.01))
+    assert t.status == "ON"
+    return t, events
+
+
+def test_consecutive_detector_needs_three_failures_and_five_successes() -> None:
+    """The guide's rule: 3 consecutive failures suspect, 5 consecutive successes trust; a success resets."""
+    d = ConsecutiveDetector(3, 5)
+    for ok in (False, False, True, False, False):
+        d.observe(ok)
+    assert not d.suspects()
+    d.observe(False)
+    assert d.suspects()
+    for _ in range(4):
+        d.observe(True)
+    assert not d.trusts()
+    d.observe(True)
+    assert d.trusts()
+
+
+def test_error_rate_detector_catches_scattered_failures() -> None:
+    """Five failures in a window of twenty suspect even when never three in a row; flapping is not trusted."""
+    d = ErrorRateDetector(3, 5, window=20, max_failures=5)
+    c = ConsecutiveDetector(3, 5)
+    for ok in [False, True, False, True, True, False, True, False, True, False]:
+        d.observe(ok)
+        c.observe(ok)
+    assert d.suspects() and not c.suspects()
+    for _ in range(5):
+        d.observe(True)
+    assert not d.trusts(), "five successes after scattered failures do not clear the window"
+
+
+def test_unknown_stays_unknown_until_first_on() -> None:
+    """A replica that never answered is UNKNOWN, not OFF (no false alarm at start-up)."""
+    t = InstanceTracker(1, Settings(), lambda e: None)
+    for i in range(5):
+        t.observe(obs("refused", i))
+    assert t.status == "UNKNOWN"
+
+
+def test_ttd_and_ttr_come_from_event_timestamps() -> None:
+    """TTD = first OFF - activation; TTR = ON after clear - clear; both from the observations' own times."""
+    t, events = tracker()
+    t.observe(obs("fault_injected", 200.0, fault={"kind": "hang", "params": {}}))
+    t.observe(obs("timeout", 200.15))
+    t.observe(obs("slow", 200.17))
+    assert t.status == "ON"
+    t.observe(obs("timeout", 200.25))
+    assert t.status == "OFF"
+    t.observe(obs("fault_cleared", 201.0))
+    for i in range(5):
+        t.observe(obs("health", 201.02 + i * 0.02))
+    assert t.status == "ON"
+    episode = t.episodes[-1]
+    assert episode.fault_kind == "hang"
+    assert episode.ttd_ms == 250.0
+    assert episode.ttr_ms == 100.0
+    assert [e["status"] for e in events if e["type"] == "state"][-2:] == ["OFF", "ON"]
+
+
+def test_recovery_needs_caught_up() -> None:
+    """Answering is not enough: the replica is ON only once it has caught up with the log."""
+    t, _ = tracker()
+    t.observe(obs("process_exit", 300.0, code=1))
+    assert t.status == "OFF"
+    for i in range(10):
+        t.observe(obs("behind", 300.5 + i * 0.02))
+    assert t.status == "OFF"
+    for i in range(5):
+        t.observe(obs("health", 301 + i * 0.02))
+    assert t.status == "ON"
+    assert t.episodes[-1].activated_at == 300.0 and t.episodes[-1].ttr_ms is not None
+
+
+def test_wrong_value_is_conclusive_and_only_agreement_clears_it() -> None:
+    """One wrong value marks OFF at once; health checks cannot vouch for values, agreeing votes can."""
+    t, _ = tracker()
+    t.observe(obs("fault_injected", 400.0, fault={"kind": "incorrect", "params": {}}))
+    t.observe(obs("wrong", 400.01))
+    assert t.status == "OFF" and t.episode is not None and t.episode.ttd_ms == 10.0
+    t.observe(obs("fault_cleared", 401.0))
+    for i in range(10):
+        t.observe(obs("health", 401.01 + i * 0.01))
+    assert t.status == "OFF"
+    for i in range(5):
+        t.observe(obs("agree", 401.2 + i * 0.01))
+    assert t.status == "ON"
+    assert t.episodes[-1].ttr_ms == 240.0
+
+
+def test_flapping_replica_recovers_only_with_fresh_evidence_after_clear() -> None:
+    """If the detector let the replica back in before the clear, TTR still needs confirmations after it."""
+    t, _ = tracker()
+    t.observe(obs("fault_injected", 500.0, fault={"kind": "intermittent", "params": {}}))
+    for i in range(3):
+        t.observe(obs("error", 500.1 + i * 0.01))
+    assert t.status == "OFF"
+    for i in range(5):
+        t.observe(obs("health", 500.2 + i * 0.01))
+    assert t.status == "ON"
+    t.observe(obs("fault_cleared", 501.0))
+    assert t.episode is not None and t.episode.recovered_at is None
+    for i in range(5):
+        t.observe(obs("health", 501.1 + i * 0.1))
+    assert t.episodes[-1].ttr_ms == 500.0
+
+
+def test_shadow_detectors_record_their_own_ttd() -> None:
+    """Every detector sees the same evidence; each one's detection time is kept for comparison."""
+    t, _ = tracker(detector="consecutive")
+    t.observe(obs("fault_injected", 600.0, fault={"kind": "intermittent", "params": {}}))
+    pattern = [False, True, False, True, False, True, False, True, False, False, False]
+    for i, ok in enumerate(pattern):
+        t.observe(obs("health" if ok else "error", 600.1 + i * 0.1))
+    assert t.episode is not None
+    by = t.episode.ttd_by_detector()
+    assert by["error-rate"] < by["consecutive"]
