@@ -62,11 +62,11 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(settings: Settings) -> AIOKafkaConsumer:
+def make_consumer(settings: Settings, fetch_wait_ms: int | None = None) -> AIOKafkaConsumer:
     """Consumer without a group (manual assignment: first record in milliseconds, not seconds)."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", fetch_max_wait_ms=settings.fetch_wait_ms,
+        auto_offset_reset="earliest", fetch_max_wait_ms=fetch_wait_ms or settings.fetch_wait_ms,
         max_partition_fetch_bytes=4 * 1024 * 1024, retry_backoff_ms=50, request_timeout_ms=5000,
         metadata_max_age_ms=5000,
     )

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     voter_timeout_ms: int = Field(400, ge=10, description="how long the voter waits for a replica")
     voter_slow_ms: int = Field(150, ge=5, description="answer later than this after quorum = slow")
 
-    fetch_wait_ms: int = Field(20, ge=1, description="Kafka fetch wait of the consumers")
+    fetch_wait_ms: int = Field(50, ge=1, description="Kafka fetch wait of the consumers (idle CPU vs. apply delay)")
     restart_crashed: bool = Field(True, description="supervisor restarts a crashed replica")
 
     @field_validator("initial_stock")

@@ -26,8 +26,10 @@ class MonitorReporter:
         self.flush_s = flush_ms / 1000
         self.max_queue = max_queue
         self.queue: list[dict[str, Any]] = []
+        self._last_ok: dict[int, dict[str, Any]] = {}  # the queued success a new one of its kind merges into
         self.dropped = 0
         self._wake = asyncio.Event()
+        self._pending = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -49,10 +51,21 @@ class MonitorReporter:
             self._session = None
 
     def report(self, obs: dict[str, Any], urgent: bool = False) -> None:
+        """Queue one observation; a run of successes of one kind for a replica travels as one, with a count."""
+        if obs["ok"]:
+            last = self._last_ok.get(obs["replica"])
+            if last is not None and last["kind"] == obs["kind"]:
+                last["count"] = last.get("count", 1) + 1
+                last["at"] = obs["at"]
+                return
+            self._last_ok[obs["replica"]] = obs
+        else:
+            self._last_ok.pop(obs["replica"], None)
         if len(self.queue) >= self.max_queue:
             self.dropped += 1
             return
         self.queue.append(obs)
+        self._pending.set()
         if urgent:
             self._wake.set()
 
@@ -62,14 +75,19 @@ class MonitorReporter:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_s)
+            await self._pending.wait()  # idle: no timer, no wake-ups
+            if not self._wake.is_set():  # nothing urgent: let a batch gather for flush_ms
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush_s)
             self._wake.clear()
+            self._pending.clear()
             if not self.queue:
                 continue
             batch, self.queue = self.queue, []
+            self._last_ok.clear()
             if not await self._send(batch):
                 self.queue = (batch + self.queue)[-self.max_queue:]
+                self._pending.set()
                 await asyncio.sleep(0.2)
 
     async def _send(self, batch: list[dict[str, Any]]) -> bool:

@@ -18,6 +18,7 @@ from faultlab.faults.base import Fault
 from faultlab.log import get_logger
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory.replica import LogApplier
+from faultlab.services.inventory.state import HISTORY_LEN
 from faultlab.services.inventory.store import ReplicaStore
 from faultlab.web import ApiError, Handler, create_app, json_response, read_json, require_token, serve
 
@@ -46,7 +47,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
 
     app.middlewares.append(inject)
 
-    def product_item(product_id: str, with_history: bool) -> dict[str, Any]:
+    def product_item(product_id: str, history: int) -> dict[str, Any]:
         product = applier.state.products[product_id]
         item: dict[str, Any] = {
             "product_id": product_id,
@@ -58,17 +59,20 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             "position": product.version,
             "applied_seq": applier.state.applied_seq,
         }
-        if with_history:
-            item["history"] = [list(h) for h in product.history]
+        if history:
+            recent = product.history
+            item["history"] = [list(h) for h in (list(recent)[-history:] if history < len(recent) else recent)]
         for fault in faults.active.values():
             item = fault.transform(item)
         return item
 
-    def wants_history(request: web.Request) -> bool:
+    def wants_history(request: web.Request) -> int:
+        """How many recent versions to include: ?history=N (1 = all kept), 0 or absent = none."""
         value = request.query.get("history", "0")
-        if value not in ("0", "1", "true", "false"):
-            raise ApiError(400, "history must be 0 or 1")
-        return value in ("1", "true")
+        if not value.isdigit() or len(value) > 4:
+            raise ApiError(400, f"history must be a count of versions, 0 to {HISTORY_LEN}")
+        count = int(value)
+        return HISTORY_LEN if count == 1 else min(count, HISTORY_LEN)
 
     async def inventory(request: web.Request) -> web.Response:
         history = wants_history(request)

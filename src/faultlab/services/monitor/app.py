@@ -182,10 +182,15 @@ class HealthMonitor:
             await asyncio.sleep(1.0)
 
     async def _persist_loop(self) -> None:
+        """Audit rows within 250 ms; instance_status when a state changes, and its last_check every 2 s."""
+        last_full = 0.0
         while True:
             await asyncio.sleep(0.25)
+            if not self._rows and time.monotonic() - last_full < 2.0:
+                continue
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
                 await self._flush()
+                last_full = time.monotonic()
 
     async def _flush(self) -> None:
         assert self.pool is not None
@@ -238,6 +243,9 @@ def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
         raise ApiError(400, f"unknown observation kind {str(kind)[:32]!r}")
     if isinstance(at, bool) or not isinstance(at, (int, float)) or not 0 < at < 1e11:
         raise ApiError(400, "at must be a UNIX timestamp in seconds")
+    count = raw.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
+        raise ApiError(400, "count must be a positive integer")
     return raw
 
 

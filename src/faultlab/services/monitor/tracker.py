@@ -117,10 +117,11 @@ class InstanceTracker:
             self.caught_up = bool(obs.get("caught_up"))
             self._evidence(True, at, source)
         elif kind == "agree":
-            self.agree_streak += 1
-            if self.value_suspect and self.agree_streak >= self.success_threshold:
-                self.value_suspect = False
-            self._evidence(True, at, source)
+            for _ in range(min(int(obs.get("count", 1)), 1000)):  # a run of agreements arrives as one report
+                self.agree_streak += 1
+                if self.value_suspect and self.agree_streak >= self.success_threshold:
+                    self.value_suspect = False
+                self._evidence(True, at, source)
         elif kind in FAILURE_KINDS:
             if source == "monitor":
                 self.last_check = at

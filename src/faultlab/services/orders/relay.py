@@ -20,6 +20,7 @@ from faultlab.config import Settings
 from faultlab.log import Logger
 
 BATCH = 1000
+IDLE_CHECK_S = 0.5  # when idle, look for stray outbox rows and a restarted broker this often
 
 
 class OutboxRelay:
@@ -74,7 +75,7 @@ class OutboxRelay:
                 backoff = 0.05
                 if not busy:
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 0.2)
+                        await asyncio.wait_for(self._wake.wait(), IDLE_CHECK_S)
                     self._wake.clear()
             except asyncio.CancelledError:
                 raise

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
 
 from faultlab.config import Settings
 from faultlab.db import create_pool
+from faultlab.fanout import ConnectionPool, Refused
 from faultlab.lab.histogram import LatencyHistogram
 from faultlab.log import get_logger
 from faultlab.reporting import MonitorReporter, observation
@@ -24,6 +24,7 @@ from faultlab.services.voter.voting import ProductVote, latency_outliers, majori
 from faultlab.web import ApiError, create_app, json_response, serve
 
 FAILURE_KINDS = ("refused", "timeout", "error", "malformed")
+HISTORY = 24  # versions asked of each replica: enough overlap for replicas a few dozen events apart
 
 
 @dataclass
@@ -65,14 +66,13 @@ class MajorityVoter:
         self.timeout_s = settings.voter_timeout_ms / 1000
         self.stats = VoteStats()
         self.log = get_logger("voter")
-        self._session: aiohttp.ClientSession | None = None
+        host = settings.connect_host
+        self.pools = {r: ConnectionPool(host, settings.replica_port(r)) for r in self.replicas}
         self._background: set[asyncio.Task[None]] = set()
         self._events: list[tuple[Any, ...]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=30, ttl_dns_cache=None)
-        self._session = aiohttp.ClientSession(connector=connector, json_serialize=lambda o: orjson.dumps(o).decode())
         if self.pool is not None:
             self._writer = asyncio.create_task(self._write_events(), name="voting-events")
 
@@ -83,32 +83,29 @@ class MajorityVoter:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-        if self._session:
-            await self._session.close()
+        for pool in self.pools.values():
+            pool.close()
 
-    async def _fetch(self, replica: int, path: str) -> Fetch:
-        assert self._session is not None
-        start = time.perf_counter()
-        url = f"{self.settings.replica_url(replica)}{path}?history=1"
+    def _interpret(self, replica: int, fut: asyncio.Future[tuple[int, bytes]], started: float) -> Fetch:
+        """Turn one replica's finished request into an answer or a typed failure."""
+        latency = (time.perf_counter() - started) * 1000
+        if fut.cancelled():
+            return Fetch(replica, latency, failure="timeout")
+        exc = fut.exception()
+        if isinstance(exc, Refused):
+            return Fetch(replica, latency, failure="refused", detail=str(exc)[:120])
+        if exc is not None:
+            return Fetch(replica, latency, failure="error", detail=repr(exc)[:120])
+        status, body = fut.result()
+        if status >= 500:
+            return Fetch(replica, latency, failure="error", detail=f"HTTP {status}")
+        if status != 200:
+            return Fetch(replica, latency, failure="malformed", detail=f"HTTP {status}")
         try:
-            async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
-                body = await resp.read()
-                latency = (time.perf_counter() - start) * 1000
-                if resp.status >= 500:
-                    return Fetch(replica, latency, failure="error", detail=f"HTTP {resp.status}")
-                if resp.status != 200:
-                    return Fetch(replica, latency, failure="malformed", detail=f"HTTP {resp.status}")
-                data = orjson.loads(body)
-        except asyncio.TimeoutError:
-            return Fetch(replica, (time.perf_counter() - start) * 1000, failure="timeout")
-        except aiohttp.ClientConnectorError as exc:
-            return Fetch(replica, (time.perf_counter() - start) * 1000, failure="refused", detail=str(exc)[:120])
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return Fetch(replica, (time.perf_counter() - start) * 1000, failure="error", detail=repr(exc)[:120])
-        try:
+            data = orjson.loads(body)
             rows = data["inventory"] if "inventory" in data else [data]
             items = {row["product_id"]: [tuple(h) for h in row["history"]] for row in rows}
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return Fetch(replica, latency, failure="malformed", detail="unexpected answer shape")
         return Fetch(replica, latency, items=items)
 
@@ -122,7 +119,8 @@ class MajorityVoter:
     async def read(self, path: str, products: list[str]) -> tuple[int, dict[str, Any]]:
         """One voted read: (HTTP status, body)."""
         started = time.perf_counter()
-        tasks = {asyncio.create_task(self._fetch(r, path)): r for r in self.replicas}
+        query = f"{path}?history={HISTORY}"
+        tasks = {self.pools[r].get(query): r for r in self.replicas}
         answers: dict[int, Fetch] = {}
         failed: dict[int, Fetch] = {}
         votes: list[ProductVote] = []
@@ -134,7 +132,7 @@ class MajorityVoter:
             if not done:
                 break
             for task in done:
-                fetched = task.result()
+                fetched = self._interpret(tasks[task], task, started)
                 (failed if fetched.failure else answers)[fetched.replica] = fetched
             if len(answers) >= self.need:
                 votes = self._vote(answers, products)
@@ -149,7 +147,7 @@ class MajorityVoter:
         late = sorted(tasks[t] for t in pending)
         self._account(answers, failed, votes, quorum, latency_ms)
         if pending:
-            task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, latency_ms))
+            task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, started))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         body = self._body(votes, answers, failed, late, quorum, latency_ms)
@@ -191,8 +189,9 @@ class MajorityVoter:
         median = recent[len(recent) // 2] if recent else 0.0
         return max(float(self.settings.voter_slow_ms), 10 * median)
 
-    async def _follow_late(self, pending: set[asyncio.Task[Fetch]], tasks: dict[asyncio.Task[Fetch], int],
-                           products: list[str], answers: dict[int, Fetch], answered_ms: float) -> None:
+    async def _follow_late(self, pending: set[asyncio.Future[tuple[int, bytes]]],
+                           tasks: dict[asyncio.Future[tuple[int, bytes]], int],
+                           products: list[str], answers: dict[int, Fetch], started: float) -> None:
         """Replicas that had not answered when the vote was given: slow, failed or wrong?
 
         A replica still silent `slow_threshold_ms` after the quorum is reported slow at that moment (the
@@ -210,7 +209,7 @@ class MajorityVoter:
                 task.cancel()
                 self.stats.failures[tasks[task]]["timeout"] += 1
             for task in late_done:
-                fetched = task.result()
+                fetched = self._interpret(tasks[task], task, started)
                 if fetched.failure:
                     self.stats.failures[fetched.replica][fetched.failure] += 1
                 elif any(fetched.replica in v.disagreed for v in self._vote({**answers, fetched.replica: fetched},
@@ -219,7 +218,7 @@ class MajorityVoter:
                     self.reporter.report(observation(fetched.replica, "wrong", False, "voter", time.time()),
                                          urgent=True)
         for task in done:
-            fetched = task.result()
+            fetched = self._interpret(tasks[task], task, started)
             replica = fetched.replica
             if fetched.failure:
                 self.stats.failures[replica][fetched.failure] += 1

@@ -1,0 +1,155 @@
+"""Figures of the replicated core with the whole lab running on this machine.
+
+Prints: start-to-working time (cold and warm), idle CPU of the whole lab, voted reads/s and accepted
+orders/s at saturation (closed loop, all three replicas keeping up), and p50/p95/p99 at a fixed
+open-loop rate (300 req/s by default).
+
+    .venv/bin/python benchmarks/core.py [--seconds 10] [--rate 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
+from faultlab.runtime.lab import Lab  # noqa: E402
+from tests.conftest import lab_settings  # noqa: E402
+
+
+def lab_processes(lab: Lab) -> list[psutil.Process]:
+    procs = []
+    for managed in lab.processes.values():
+        if managed.pid:
+            parent = psutil.Process(managed.pid)
+            procs += [parent, *parent.children(recursive=True)]
+    return procs
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+async def closed_loop(make_url: object, seconds: float, concurrency: int, method: str = "GET") -> tuple[int, int]:
+    """(successes, failures) of `concurrency` workers sending back to back for `seconds`."""
+    ok = failed = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal ok, failed
+            while time.perf_counter() < deadline:
+                url, body = make_url()  # type: ignore[operator]
+                try:
+                    async with session.request(method, url, json=body) as resp:
+                        await resp.read()
+                        if resp.status < 400:
+                            ok += 1
+                        else:
+                            failed += 1
+                except aiohttp.ClientError:
+                    failed += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ok, failed
+
+
+async def replicas_caught_up(lab: Lab, session: aiohttp.ClientSession) -> float:
+    """Seconds until every replica has applied everything the relay has published."""
+    start = time.perf_counter()
+    while True:
+        positions = []
+        for r in lab.settings.replica_ids:
+            async with session.get(f"{lab.settings.replica_url(r)}/health") as resp:
+                health = await resp.json()
+                positions.append((health["applied_seq"], health["lag"]))
+        async with session.get(f"{lab.settings.service_url('orders')}/health") as resp:
+            orders = await resp.json()
+        if all(lag == 0 for _seq, lag in positions) and len({seq for seq, _ in positions}) == 1 and \
+                orders["relay"]["published_total"] >= positions[0][0]:
+            return time.perf_counter() - start
+        await asyncio.sleep(0.05)
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as home:
+        settings = lab_settings(Path(home))
+        started = time.perf_counter()
+        lab = Lab(settings)
+        await lab.start()
+        cold = time.perf_counter() - started
+        await lab.stop()
+        started = time.perf_counter()
+        lab = Lab(settings)
+        await lab.start()
+        warm = time.perf_counter() - started
+        print(f"start to working (services answering, consumers assigned, replicas ON): "
+              f"cold {cold:.2f} s (first run: initdb), warm {warm:.2f} s")
+        try:
+            s = lab.settings
+            procs = lab_processes(lab)
+            await asyncio.sleep(3)
+            before = cpu_seconds(procs)
+            await asyncio.sleep(args.idle_seconds)
+            idle = (cpu_seconds(procs) - before) / args.idle_seconds * 100
+            print(f"idle CPU of the whole lab ({len(procs)} processes, {args.idle_seconds:.0f} s): "
+                  f"{idle:.1f} % of one core")
+
+            products = sorted(s.initial_stock)
+            voter = s.service_url("voter")
+            ok, failed = await closed_loop(lambda: (f"{voter}/inventory/voted/{random.choice(products)}", None),
+                                           args.seconds, args.concurrency)
+            print(f"voted reads at saturation ({args.concurrency} concurrent, {args.seconds:.0f} s): "
+                  f"{ok / args.seconds:,.0f} /s, {failed} failed")
+
+            orders_url = f"{s.service_url('orders')}/orders"
+            ok, failed = await closed_loop(
+                lambda: (orders_url, {"product_id": random.choice(products), "quantity": 1}),
+                args.seconds, args.concurrency, method="POST")
+            async with aiohttp.ClientSession() as session:
+                settle = await replicas_caught_up(lab, session)
+            print(f"accepted orders at saturation ({args.concurrency} concurrent, {args.seconds:.0f} s): "
+                  f"{ok / args.seconds:,.0f} /s, {failed} failed; all three replicas caught up "
+                  f"{settle * 1000:.0f} ms after the load stopped")
+
+            for target in ("voted", "orders"):
+                load = OpenLoopLoad(request_factory(s, target, seed=1), rate=args.rate, duration_s=args.seconds,
+                                    target=target)
+                result = (await load.run()).describe()
+                print(f"open loop {target:6s} at {args.rate:g} req/s for {args.seconds:.0f} s: "
+                      f"p50 {result['p50_latency_ms']:.2f} ms, p95 {result['p95_latency_ms']:.2f} ms, "
+                      f"p99 {result['p99_latency_ms']:.2f} ms, max {result['max_latency_ms']:.2f} ms, "
+                      f"success {result['success_rate']:.2f} %, max send lag {result['max_send_lag_ms']:.2f} ms")
+        finally:
+            await lab.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    asyncio.run(main(parser.parse_args()))
