@@ -405,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter"])
     serve.add_argument("--replica", type=int)
     serve.set_defaults(func=cmd_serve)
+
+    from faultlab.lab.commands import register as register_lab_commands  # load, experiment, report
+
+    register_lab_commands(sub)
     return parser
 
 

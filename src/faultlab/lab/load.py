@@ -31,6 +31,17 @@ class Request:
     kind: str = "read"
 
 
+@dataclass(frozen=True)
+class Completion:
+    """One finished request: when it was *meant* to leave (wall clock), how long it took from then, and how it ended."""
+
+    intended_at: float
+    latency_ms: float
+    ok: bool
+    kind: str
+    error: str | None = None
+
+
 @dataclass
 class SecondStats:
     """What happened to the requests intended in one second of the run."""
@@ -117,7 +128,8 @@ class OpenLoopLoad:
 
     def __init__(self, make_request: Callable[[], Request], rate: float, duration_s: float, target: str = "custom",
                  timeout_s: float = 5.0, max_in_flight: int = 20_000,
-                 on_complete: Callable[[float, bool, float], None] | None = None) -> None:
+                 on_complete: Callable[[float, bool, float], None] | None = None,
+                 on_result: Callable[[Completion], None] | None = None) -> None:
         if rate <= 0 or duration_s <= 0:
             raise ValueError("rate and duration must be positive")
         self.make_request = make_request
@@ -126,6 +138,8 @@ class OpenLoopLoad:
         self.timeout_s = timeout_s
         self.max_in_flight = max_in_flight
         self.on_complete = on_complete
+        self.on_result = on_result
+        self._wall_offset = 0.0
         self.result = LoadResult(target, rate, duration_s)
         self._stop = asyncio.Event()
         self.in_flight = 0
@@ -142,6 +156,7 @@ class OpenLoopLoad:
         tasks: set[asyncio.Task[None]] = set()
         start = time.perf_counter()
         result.started_at = time.time()
+        self._wall_offset = result.started_at - start
         interval = 1.0 / self.rate
         total = int(self.rate * self.duration_s)
         try:
@@ -160,10 +175,11 @@ class OpenLoopLoad:
                 second = self._second(int(i * interval))
                 result.sent += 1
                 second.sent += 1
+                request = self.make_request()
                 if self.in_flight >= self.max_in_flight:
-                    self._record(second, intended, False, "client_overload")
+                    self._record(second, intended, False, "client_overload", request.kind)
                     continue
-                task = asyncio.create_task(self._one(session, self.make_request(), intended, second))
+                task = asyncio.create_task(self._one(session, request, intended, second))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             if tasks:
@@ -202,9 +218,10 @@ class OpenLoopLoad:
             kind = type(exc).__name__
         finally:
             self.in_flight -= 1
-        self._record(second, intended, kind is None, kind)
+        self._record(second, intended, kind is None, kind, request.kind)
 
-    def _record(self, second: SecondStats, intended: float, ok: bool, kind: str | None) -> None:
+    def _record(self, second: SecondStats, intended: float, ok: bool, kind: str | None,
+                request_kind: str = "read") -> None:
         latency_ms = (time.perf_counter() - intended) * 1000
         result = self.result
         result.latency.record(latency_ms)
@@ -217,6 +234,9 @@ class OpenLoopLoad:
             second.failed += 1
         if self.on_complete:
             self.on_complete(latency_ms, ok, time.time())
+        if self.on_result:
+            self.on_result(Completion(intended + self._wall_offset, latency_ms, ok, request_kind,
+                                      None if ok else (kind or "error")))
 
 
 async def run_load(settings: Settings, target: str, rate: float, duration_s: float, seed: int | None = None,

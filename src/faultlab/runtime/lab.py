@@ -230,6 +230,36 @@ class Lab:
             sent = proc.signal(signal.SIGKILL)
             return json_response({"killed": sent, "process": proc.describe()})
 
+        async def stop(request: web.Request) -> web.Response:
+            """Stop a process and leave it stopped (no restart) until `start`: a replica taken down on purpose."""
+            require_token(request)
+            proc = named(request)
+            if not proc.running:
+                raise ApiError(409, f"{proc.spec.name} is not running", process=proc.describe())
+            stopping_at = time.time()
+            if proc.spec.replica is not None:  # the monitor opens the episode: TTD counts from this moment
+                self.reporter.report(observation(proc.spec.replica, "fault_injected", False, "supervisor",
+                                                 stopping_at, fault={"kind": "stop", "params": {},
+                                                                     "activated_at": stopping_at}), urgent=True)
+            await proc.stop()
+            self.log.warning("process_stopped", name=proc.spec.name)
+            return json_response({"stopped": True, "stopping_at": stopping_at, "stopped_at": time.time(),
+                                  "process": proc.describe()})
+
+        async def start(request: web.Request) -> web.Response:
+            """Start a stopped process again; for a replica, the moment it is spawned clears its "stop" fault."""
+            require_token(request)
+            proc = named(request)
+            if proc.running:
+                raise ApiError(409, f"{proc.spec.name} is already running", process=proc.describe())
+            await proc.start()
+            assert proc.started_at is not None
+            if proc.spec.replica is not None:
+                self.reporter.report(observation(proc.spec.replica, "fault_cleared", True, "supervisor",
+                                                 proc.started_at), urgent=True)
+            self.log.warning("process_started", name=proc.spec.name)
+            return json_response({"started": True, "started_at": proc.started_at, "process": proc.describe()})
+
         async def shutdown(request: web.Request) -> web.Response:
             require_token(request)
             os.kill(os.getpid(), signal.SIGTERM)
@@ -241,6 +271,8 @@ class Lab:
         app.router.add_get("/processes", processes)
         app.router.add_post("/processes/{name}/restart", restart)
         app.router.add_post("/processes/{name}/kill", kill)
+        app.router.add_post("/processes/{name}/stop", stop)
+        app.router.add_post("/processes/{name}/start", start)
         app.router.add_post("/shutdown", shutdown)
         app.router.add_get("/health", health)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

