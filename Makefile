@@ -30,7 +30,9 @@ status: install
 	$(BIN)/faultlab status
 
 bench: install  ## benchmark figures for the README (run on an otherwise idle machine)
+	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || echo "wrk not installed: saturating with the Python client"
 	$(BIN)/python benchmarks/core.py
+	$(BIN)/python benchmarks/ttd_ttr.py
 
 clean:
 	rm -rf $(VENV) .faultlab runs
