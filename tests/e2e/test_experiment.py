@@ -1,0 +1,91 @@
+"""A short experiment (seconds per phase) end to end against the real lab, its report validated by the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from faultlab.lab.experiment import ExperimentConfig, ExperimentRunner
+from faultlab.lab.phases import Thresholds, select_phases
+from faultlab.lab.report import build_report, validate, write_run
+from faultlab.runtime.lab import Lab
+
+pytestmark = pytest.mark.timeout(240)
+
+
+async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Path) -> None:
+    """Every guide phase plus two-down: TTD and TTR from the monitor, quorum lost and regained, data valid."""
+    lab = settled
+    config = ExperimentConfig(phases=select_phases(None), repeat=1, rate=40, duration_s=1.5, settle_s=0.5, seed=3,
+                              thresholds=Thresholds())
+    steps: list[str] = []
+    runner = ExperimentRunner(lab.settings, config, on_step=steps.append)
+    data = await runner.run()
+    assert data["aborted"] is None and not data["interrupted"]
+    report = build_report(data, {"replicas": 3}, config.thresholds, "e2e")
+    validate(report)
+    run_dir = write_run(report, data["events"], tmp_path / "runs", lab.logs)
+    assert (tmp_path / "runs" / "latest").resolve() == run_dir.resolve()
+    validate(json.loads((run_dir / "report.json").read_text()))
+    assert (run_dir / "report.html").stat().st_size > 1_000_000
+    assert (run_dir / "logs" / "monitor.log").exists() and (run_dir / "events.jsonl").stat().st_size > 0
+
+    by_phase = {r["phase"]: r for r in report["results"]}
+    assert list(by_phase) == ["baseline", "crash", "latency", "intermittent", "incorrect", "two-down"]
+    assert by_phase["baseline"]["ttd_ms"] is None
+    assert by_phase["baseline"]["load_test_result"]["success_rate"] >= 95
+    assert 35 <= by_phase["baseline"]["load_test_result"]["rps"] <= 45
+    for name in ("crash", "latency", "intermittent", "incorrect", "two-down"):
+        r = by_phase[name]
+        assert r["ttd_ms"] is not None and r["ttr_ms"] is not None, (name, r["episodes"], r["notes"])
+        for episode in r["episodes"]:  # read from the monitor's events, not timed here
+            assert episode["ttd_ms"] == pytest.approx((episode["detected_at"] - episode["activated_at"]) * 1000,
+                                                      abs=0.01)
+    assert by_phase["crash"]["episodes"][0]["fault_kind"] == "crash"
+    assert by_phase["incorrect"]["episodes"][0]["detected_by"].startswith("voter")
+    # masking: one faulty replica does not fail voted reads
+    for name in ("latency", "intermittent", "incorrect"):
+        assert by_phase[name]["load_test_result"]["by_kind"]["read"]["success_rate"] >= 95, name
+    quorum = by_phase["two-down"]["quorum"]
+    assert quorum["lost"] and quorum["regained"] and quorum["voter_quorum_not_reached"] > 0
+    assert by_phase["two-down"]["during_fault"]["by_kind"]["order"]["success_rate"] == 100.0
+    assert report["data_check"]["valid"] is True, report["data_check"]
+    assert report["data_check"]["accepted_orders"] > 20
+    events = [e["event"] for e in report["fault_timeline"]]
+    assert events.count("fault_injected") == 4 and events.count("process_stopped") == 2
+    assert any("waiting for detection" in s for s in steps)
+    status = await runner_status(lab)
+    assert all(i["status"] == "ON" and not (i["health"] or {}).get("faults") for i in status["instances"])
+
+
+async def runner_status(lab: Lab) -> dict:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{lab.settings.service_url('monitor')}/status") as resp:
+            return await resp.json()
+
+
+async def test_cli_experiment_uses_the_running_lab(settled: Lab, tmp_path: Path) -> None:
+    """`faultlab experiment` finds the running lab, writes runs/latest, exits 0; `faultlab report` validates it."""
+    runs = tmp_path / "runs"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "faultlab", "--home", str(settled.home), "experiment", "--phases", "baseline,latency",
+        "--repeat", "1", "--duration", "1", "--settle", "0.5", "--rate", "30", "--runs-dir", str(runs),
+        "--max-p95-ms", "5000", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 150)
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "using the running lab" in text and "verdict: PASS" in text
+    report = json.loads((runs / "latest" / "report.json").read_text())
+    assert [r["phase"] for r in report["results"]] == ["baseline", "latency"]
+    check = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "faultlab", "report", str(runs / "latest"), "--validate",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(check.communicate(), 60)
+    assert check.returncode == 0, out.decode()
+    assert "matches report.schema.json" in out.decode()

@@ -1,0 +1,262 @@
+"""Report statistics, thresholds, windows, the JSON Schema and the run folder, on synthetic experiment data."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from faultlab.lab.load import Completion
+from faultlab.lab.phases import PHASES, Thresholds, select_phases
+from faultlab.lab.recorder import LoadRecorder, QuorumWatch
+from faultlab.lab.report import build_report, distribution, phase_statistics, summarize, validate, write_run
+from faultlab.lab.report_html import fault_periods, render_html
+
+T0 = 1_800_000_000.0
+
+
+def load_result(p95: float, rate: float, rps: float = 50.0) -> dict[str, Any]:
+    return {"rps": rps, "avg_latency_ms": p95 / 2, "p50_latency_ms": p95 / 3, "p95_latency_ms": p95,
+            "p99_latency_ms": p95 * 1.5, "max_latency_ms": p95 * 2, "success_rate": rate, "requests": 500,
+            "successful": int(5 * rate), "errors": {}, "duration_s": 10.0, "by_kind": {}}
+
+
+def result(phase: str, rep: int, ttd: float | None, ttr: float | None, p95: float = 20.0, rate: float = 100.0,
+           passed: bool = True, quorum: dict[str, Any] | None = None, offset: float = 0.0) -> dict[str, Any]:
+    start = T0 + offset
+    injected = None if phase == "baseline" else start + 2
+    return {"phase": phase, "repetition": rep, "replicas": list(PHASES[phase].replicas), "fault": PHASES[phase].fault,
+            "ttd_ms": ttd, "ttr_ms": ttr, "load_test_result": load_result(p95, rate), "during_fault": None,
+            "started_at": start, "ended_at": start + 10, "injected_at": injected,
+            "fault_ended_at": None if injected is None else injected + 5, "detected_by": None,
+            "ttd_ms_by_detector": None,
+            "episodes": [] if injected is None else [{
+                "replica": PHASES[phase].replicas[0], "fault_kind": phase, "activated_at": injected,
+                "detected_at": injected + (ttd or 0) / 1000, "detected_by": "monitor", "cleared_at": injected + 5,
+                "recovered_at": injected + 5 + (ttr or 0) / 1000, "ttd_ms": ttd, "ttr_ms": ttr,
+                "ttd_ms_by_detector": {"consecutive": ttd}}],
+            "quorum": quorum, "voting": None, "passed": passed, "missed": [] if passed else ["something"], "notes": []}
+
+
+def experiment_data(results: list[dict[str, Any]], data_valid: Any = True) -> dict[str, Any]:
+    names = []
+    for r in results:
+        if r["phase"] not in names:
+            names.append(r["phase"])
+    return {
+        "started_at": T0, "ended_at": T0 + 120,
+        "config": {"phases": names, "repeat": max(r["repetition"] for r in results), "rate": 50.0,
+                   "duration_s": 5.0, "settle_s": 2.0, "seed": 7, "order_ratio": 0.2, "detect_timeout_s": 15,
+                   "recover_timeout_s": 30, "request_timeout_s": 5.0, "load_target": "mix"},
+        "monitor": {"detector": "consecutive", "health_interval_ms": 200, "failure_threshold": 3,
+                    "recovery_threshold": 5},
+        "results": results,
+        "timeseries": [{"t": int(T0) + i, "requests": 50, "ok": 50, "failed": 0, "success_rate": 100.0,
+                        "avg_ms": 5.0, "p50_ms": 4.0, "p95_ms": 9.0, "p99_ms": 12.0, "max_ms": 20.0,
+                        "reads": 40, "reads_ok": 40, "orders": 10, "orders_ok": 10} for i in range(60)],
+        "timeline": [{"at": T0 + 2, "event": "fault_injected", "replica": 1}],
+        "data_check": {"valid": data_valid, "checks": {"converged": {"valid": data_valid}}},
+        "failures": [], "events": [], "interrupted": False, "aborted": None,
+    }
+
+
+def full_results(reps: int = 3) -> list[dict[str, Any]]:
+    out = []
+    for rep in range(1, reps + 1):
+        base = rep * 100.0
+        out += [result("baseline", rep, None, None, offset=base),
+                result("crash", rep, 2.0 + rep, 1500.0 + rep, offset=base + 10),
+                result("latency", rep, 400.0 + 10 * rep, 200.0, offset=base + 20),
+                result("intermittent", rep, 600.0 * rep, 150.0, offset=base + 30),
+                result("incorrect", rep, 200.0, 80.0, offset=base + 40),
+                result("two-down", rep, 70.0, 3000.0, p95=30, rate=50.0,
+                       quorum={"lost": True, "regained": True, "lost_at": T0, "regained_at": T0 + 3, "reads": 100,
+                               "no_quorum_reads": 60}, offset=base + 50)]
+    return out
+
+
+def test_distribution_median_and_spread() -> None:
+    """Median, mean, min/max, quartiles and stdev of the values present; None counted as missing."""
+    d = distribution([300.0, None, 100.0, 200.0, 400.0])
+    assert d["n"] == 4 and d["missing"] == 1
+    assert d["median"] == 250.0 and d["mean"] == 250.0
+    assert (d["min"], d["max"], d["spread"]) == (100.0, 400.0, 300.0)
+    assert (d["p25"], d["p75"], d["iqr"]) == (175.0, 325.0, 150.0)
+    assert d["stdev"] == pytest.approx(129.099, abs=0.001)
+    assert d["values"] == [300.0, None, 100.0, 200.0, 400.0]
+
+
+def test_distribution_of_one_and_of_none() -> None:
+    """One value has no stdev; no value gives nulls, not zeros."""
+    one = distribution([42.0])
+    assert one["median"] == 42.0 and one["stdev"] is None and one["iqr"] == 0.0
+    empty = distribution([None, None])
+    assert empty["n"] == 0 and empty["missing"] == 2 and empty["median"] is None and empty["max"] is None
+
+
+def test_summary_keeps_the_guides_fields() -> None:
+    """total/successful tests, mean TTD/TTR over runs with a value, worst p95 and success rate."""
+    results = [result("baseline", 1, None, None, p95=20, rate=99.5),
+               result("crash", 1, 10.0, 1000.0, p95=40, rate=98.0),
+               result("latency", 1, 300.0, None, p95=60, rate=97.0, passed=False),
+               result("two-down", 1, 50.0, 3000.0, p95=900, rate=40.0)]
+    s = summarize(results)
+    assert s == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
+                 "max_p95_ms": 60, "min_success_rate": 97.0}
+
+
+def test_thresholds_apply_per_phase() -> None:
+    """TTD/TTR limits (restart limit for crash), load targets, and quorum loss + regain for two-down."""
+    t = Thresholds()
+    ok_load = load_result(100, 99.0)
+    assert t.check(PHASES["baseline"], None, None, ok_load) == []
+    assert t.check(PHASES["latency"], 500, 300, ok_load) == []
+    assert t.check(PHASES["latency"], None, 300, ok_load) == ["fault not detected (no TTD)"]
+    assert t.check(PHASES["latency"], 2500, 1500, ok_load) == ["TTD 2500 ms > 2000 ms", "TTR 1500 ms > 1000 ms"]
+    assert t.check(PHASES["crash"], 5, 1500, ok_load) == []  # a restart is held to max_restart_ttr_ms
+    assert t.check(PHASES["crash"], 5, 6000, ok_load) == ["TTR 6000 ms > 5000 ms"]
+    assert t.check(PHASES["incorrect"], 5, 50, load_result(700, 90.0)) == ["success rate 90.00 % < 95 %",
+                                                                             "p95 700 ms > 500 ms"]
+    assert t.check(PHASES["two-down"], 50, 3000, load_result(700, 30.0), {"lost": True, "regained": True}) == []
+    assert t.check(PHASES["two-down"], 50, 3000, ok_load, {"lost": False, "regained": True}) == [
+        "quorum loss not observed (the voter never answered 'quorum not reached')"]
+    assert t.check(PHASES["two-down"], 50, 3000, ok_load, {"lost": True, "regained": False}) == [
+        "quorum not regained after the replicas came back"]
+    assert Thresholds(max_ttd_ms=100).check(PHASES["intermittent"], 150, 10, ok_load) == ["TTD 150 ms > 100 ms"]
+
+
+def test_phase_statistics_check_medians() -> None:
+    """Per phase: the values of every repetition, their median; one bad repetition does not fail the median."""
+    results = full_results(3)
+    stats = phase_statistics(results, Thresholds())
+    assert list(stats) == ["baseline", "crash", "latency", "intermittent", "incorrect", "two-down"]
+    inter = stats["intermittent"]
+    assert inter["ttd_ms"]["values"] == [600.0, 1200.0, 1800.0]
+    assert inter["ttd_ms"]["median"] == 1200.0 and inter["passed"]
+    assert stats["crash"]["ttr_ms"]["median"] == 1502.0
+    assert stats["baseline"]["has_fault"] is False and stats["baseline"]["passed"]
+    assert all(s["passed"] for s in stats.values())
+    slow = phase_statistics(results, Thresholds(max_ttd_ms=1000))
+    assert not slow["intermittent"]["passed"] and slow["intermittent"]["missed"] == ["TTD 1200 ms > 1000 ms"]
+
+
+def test_report_is_schema_valid_and_keeps_guide_fields() -> None:
+    """build_report's document validates against report.schema.json and has the guide's top-level fields."""
+    report = build_report(experiment_data(full_results(2)), {"replicas": 3}, Thresholds(), "run-1")
+    validate(report)
+    assert report["experiment_info"]["start_time"].startswith("2027-01-15T08:00:00")
+    assert report["experiment_info"]["total_duration_seconds"] == 120.0
+    assert report["experiment_info"]["seed"] == 7
+    assert report["experiment_info"]["detector"]["name"] == "consecutive"
+    assert "python" in report["experiment_info"]["versions"]
+    assert report["summary"]["total_tests"] == 12
+    assert report["verdict"]["valid"] is True and report["verdict"]["missed"] == []
+    first = report["results"][1]
+    assert set(first["load_test_result"]) >= {"rps", "avg_latency_ms", "p95_latency_ms", "p99_latency_ms",
+                                              "success_rate"}
+
+
+def test_schema_rejects_a_report_without_guide_fields() -> None:
+    """A report missing summary.avg_ttd_ms or with a success rate above 100 % does not validate."""
+    report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "run-2")
+    broken = copy.deepcopy(report)
+    del broken["summary"]["avg_ttd_ms"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+    broken = copy.deepcopy(report)
+    broken["results"][0]["load_test_result"]["success_rate"] = 120
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+
+
+def test_verdict_fails_on_bad_data_or_missing_runs() -> None:
+    """An invalid data check, an interrupted run or missing phase runs make the verdict false."""
+    bad = build_report(experiment_data(full_results(1), data_valid=False), {}, Thresholds(), "r")
+    assert bad["verdict"]["valid"] is False and bad["verdict"]["thresholds_met"] is True
+    assert "data check: False" in bad["verdict"]["missed"]
+    data = experiment_data(full_results(1))
+    data["config"]["repeat"] = 2
+    short = build_report(data, {}, Thresholds(), "r")
+    assert short["verdict"]["valid"] is False
+    assert "only 6 of 12 phase runs completed" in short["verdict"]["missed"]
+
+
+def test_write_run_makes_folder_latest_link_and_offline_html(tmp_path: Path) -> None:
+    """runs/<UTC time>/ holds report.json, report.html, events.jsonl and logs; runs/latest points at it."""
+    logs = tmp_path / "lab-logs"
+    logs.mkdir()
+    (logs / "voter.log").write_text("ts=1 event=listening\n")
+    report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "r")
+    runs = tmp_path / "runs"
+    first = write_run(report, [{"id": 1, "type": "state"}], runs, logs)
+    second = write_run(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"), [], runs, logs)
+    assert first.name == "20270115T080000Z" and second.name == "20270115T080000Z-2"
+    assert (runs / "latest").resolve() == second.resolve()
+    assert json.loads((first / "report.json").read_text())["summary"]["total_tests"] == 6
+    assert (first / "events.jsonl").read_text() == '{"id": 1, "type": "state"}\n'
+    assert (first / "logs" / "voter.log").read_text() == "ts=1 event=listening\n"
+    page = (first / "report.html").read_text()
+    assert "<script src" not in page and "Plotly.newPlot" in page and len(page) > 1_000_000  # plotly.js inlined
+    assert "TTD and TTR per phase" in page and "crash" in page
+
+
+def test_fault_periods_mark_detection_and_recovery() -> None:
+    """The HTML shades [injection, fault end] per phase run and marks the episode's detection and recovery."""
+    report = {"results": [result("baseline", 1, None, None), result("latency", 1, 400.0, 200.0)]}
+    periods = fault_periods(report)
+    assert len(periods) == 1
+    p = periods[0]
+    assert (p["phase"], p["start"], p["end"]) == ("latency", T0 + 2, T0 + 7)
+    assert p["detected"] == [pytest.approx(T0 + 2.4)] and p["recovered"] == [pytest.approx(T0 + 7.2)]
+    html = render_html(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"))
+    assert html.count('"type": "rect"') == 5  # five faulted phases shaded
+
+
+def test_windows_count_late_completions_where_they_were_meant_to_leave() -> None:
+    """A request meant for a window counts there even if it completes after the window closed."""
+    rec = LoadRecorder()
+    window = rec.open("phase", T0)
+    rec(Completion(T0 + 0.5, 10.0, True, "read"))
+    rec.close(window, T0 + 1.0)
+    rec(Completion(T0 + 0.9, 900.0, True, "read"))  # stalled, arrives late
+    rec(Completion(T0 + 1.2, 10.0, False, "order", "http_503"))  # after the window
+    d = window.describe()
+    assert d["requests"] == 2 and d["max_latency_ms"] == pytest.approx(900.0, rel=0.001)
+    assert d["rps"] == 2.0 and d["success_rate"] == 100.0
+    points = rec.timeseries()
+    assert [p["requests"] for p in points] == [2, 1] and points[1]["orders"] == 1 and points[1]["failed"] == 1
+
+
+def test_quorum_watch_sees_loss_and_regain() -> None:
+    """503 reads mark the loss; the first successful read after the last 503 is the regain."""
+    watch = QuorumWatch(T0)
+    watch(Completion(T0 - 1, 5.0, False, "read", "http_503"))  # before: ignored
+    watch(Completion(T0 + 0.1, 5.0, True, "read"))
+    watch(Completion(T0 + 0.2, 5.0, False, "read", "http_503"))
+    watch(Completion(T0 + 1.0, 5.0, False, "read", "http_503"))
+    watch(Completion(T0 + 1.1, 5.0, True, "order"))  # orders do not count
+    watch(Completion(T0 + 1.5, 5.0, True, "read"))
+    q = watch.describe()
+    assert q["lost"] and q["regained"] and q["no_quorum_reads"] == 2 and q["reads"] == 4
+    assert (q["lost_at"], q["regained_at"]) == (T0 + 0.2, T0 + 1.5)
+    assert q["no_quorum_span_ms"] == pytest.approx(800.0)
+    never = QuorumWatch(T0)
+    never(Completion(T0 + 1, 5.0, True, "read"))
+    assert not never.describe()["lost"] and not never.describe()["regained"]
+
+
+def test_select_phases() -> None:
+    """Phases by name in the order given; unknown names are an error that lists the known ones."""
+    assert [p.name for p in select_phases(None)] == ["baseline", "crash", "latency", "intermittent", "incorrect",
+                                                     "two-down"]
+    assert [p.name for p in select_phases("incorrect,baseline")] == ["incorrect", "baseline"]
+    with pytest.raises(ValueError, match="known: baseline"):
+        select_phases("crash,meteor")
+    assert PHASES["latency"].fault == {"kind": "latency", "latency_ms": 1200}
+    assert PHASES["intermittent"].fault == {"kind": "intermittent", "probability": 0.3}
+    assert PHASES["incorrect"].fault == {"kind": "incorrect", "product_id": "PROD-001"}
+    assert PHASES["two-down"].replicas == (1, 2)
