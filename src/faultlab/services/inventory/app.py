@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -87,6 +88,19 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             raise ApiError(404, f"unknown product {product_id[:PRODUCT_MAX_LEN]!r}")
         return json_response(product_item(product_id, history))
 
+    async def applied(request: web.Request) -> web.Response:
+        """What this replica applied for some orders (the orders service's reconciler asks)."""
+        body = await read_json(request)
+        ids = body.get("order_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 1000:
+            raise ApiError(400, "order_ids must be a list of 1 to 1000 order ids")
+        try:
+            parsed = [uuid.UUID(str(i)) for i in ids]
+        except ValueError:
+            raise ApiError(400, "order_ids must be UUIDs") from None
+        rows = await applier.store.applied_for(parsed)
+        return json_response({"replica": replica, "applied": rows})
+
     async def health(_request: web.Request) -> web.Response:
         status = applier.status()
         return json_response({
@@ -151,6 +165,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
         return json_response({"replica": replica, "faults": faults.describe()})
 
     app.router.add_get("/health", health)
+    app.router.add_post("/applied", applied)
     app.router.add_get("/inventory", inventory)
     app.router.add_get("/inventory/{product_id}", one_product)
     app.router.add_post("/faults", post_fault)

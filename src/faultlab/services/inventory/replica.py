@@ -38,6 +38,9 @@ class LogApplier:
         self.assigned = False
         self.applied_total = 0
         self.gap_rescans = 0
+        self.rescan_from: int | None = None  # offset of the first record seen past a missing event
+        self.applied_since_rescan = 0
+        self.dirty = False  # set when a batch failed: reload the committed state before going on
         self.broker_resets = 0
         self.last_apply_at: float | None = None
         self.consumer = bus.make_consumer(settings)
@@ -124,16 +127,25 @@ class LogApplier:
                 await asyncio.sleep(1.0)
 
     async def _recover(self) -> None:
-        """After a failed batch, return to the last committed state and position."""
+        """After a failed batch, forget the connection; the next round reloads the committed state."""
+        self.dirty = True
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
             self._conn = None
-        with contextlib.suppress(Exception):
-            self.state, self.offset = await self.store.load()
-            await self._seek_after(self.offset)
+
+    async def _reload(self) -> None:
+        """Return to the last committed state and position (raises while the database is down)."""
+        self.state, self.offset = await self.store.load()
+        self.rescan_from = None
+        self.applied_since_rescan = 0
+        await self._seek_after(self.offset)
+        self.dirty = False
+        self.log.info("state_reloaded", applied_seq=self.state.applied_seq, offset=self.offset)
 
     async def _apply_once(self) -> None:
+        if self.dirty:  # the in-memory state may hold a batch that never committed
+            await self._reload()
         if self.faults.pauses_apply:  # stale: apply nothing, but keep seeing the log grow (honest lag)
             await asyncio.sleep(0.2)
             self.log_end = (await self.consumer.end_offsets([self.tp]))[self.tp]
@@ -146,38 +158,56 @@ class LogApplier:
                 self.broker_resets += 1
                 self.log.warning("broker_log_reset", offset=self.offset, log_end=end)
                 self.offset = -1
+                self.rescan_from = None
                 self.consumer.seek(self.tp, 0)
                 return
             self.log_end = end
         if not records:
+            if self.rescan_from is not None and end is not None and self.offset + 1 >= end:
+                await self._rescan()
             return
         applied: list[Applied] = []
         last_offset = self.offset
-        gap = False
         for record in records:
             event: dict[str, Any] = bus.decode(record.value)
             seq = int(event["seq"])
-            if seq <= self.state.applied_seq:
-                last_offset = record.offset
-                continue
-            if seq > self.state.applied_seq + 1:
-                gap = True
-                break
-            applied.append(self.state.apply(event))
+            if seq == self.state.applied_seq + 1:
+                applied.append(self.state.apply(event))
+            elif seq > self.state.applied_seq + 1 and self.rescan_from is None:
+                self.rescan_from = record.offset  # an event is missing before this one: come back later
             last_offset = record.offset
         if applied:
             conn = await self._connection()
-            await self.store.persist(conn, applied, self.state, last_offset)
+            # With a skipped record pending, a restart must read again from before it.
+            resume = last_offset if self.rescan_from is None else min(last_offset, self.rescan_from - 1)
+            await self.store.persist(conn, applied, self.state, resume)
             self.applied_total += len(applied)
+            self.applied_since_rescan += len(applied)
             self.last_apply_at = time.time()
             self._results.put_nowait(applied)
         self.offset = last_offset
-        if gap:
-            self.gap_rescans += 1
-            self.log.warning("log_gap", applied_seq=self.state.applied_seq, next_seq=seq)
+        if self.rescan_from is not None and end is not None and last_offset + 1 >= end:
+            await self._rescan()
+
+    async def _rescan(self) -> None:
+        """At the log end with an event still missing: read again from where it should have been.
+
+        After a broker reset the relay republishes older events after newer ones, so one more pass
+        applies them; if a pass made no progress, the missing event is not in the log yet: wait a
+        little, then read the whole log again.
+        """
+        self.gap_rescans += 1
+        self.log.warning("log_gap_rescan", applied_seq=self.state.applied_seq, rescan_from=self.rescan_from,
+                         progress=self.applied_since_rescan)
+        if self.applied_since_rescan:
+            target = self.rescan_from or 0
+        else:
             await asyncio.sleep(0.1)
-            self.consumer.seek(self.tp, 0)
-            self.offset = -1
+            target = 0
+        self.rescan_from = None
+        self.applied_since_rescan = 0
+        self.consumer.seek(self.tp, target)
+        self.offset = target - 1
 
     async def _publish_results(self) -> None:
         """Tell the orders service what each event did here (its status follows the majority)."""

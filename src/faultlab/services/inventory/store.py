@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from faultlab.db import inventory_schema, migrate
@@ -59,3 +61,11 @@ class ReplicaStore:
                 f"UPDATE {self.schema}.position SET applied_seq = $1, broker_offset = $2 WHERE id = 1",
                 state.applied_seq, broker_offset,
             )
+
+    async def applied_for(self, order_ids: list[Any]) -> list[dict[str, Any]]:
+        """The events this replica applied for the given orders, with their outcomes."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""SELECT seq, order_id::text, event_type, outcome FROM {self.schema}.applied_events
+                    WHERE order_id = ANY($1::uuid[]) ORDER BY seq""", order_ids)
+        return [dict(r) for r in rows]

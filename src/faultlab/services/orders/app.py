@@ -14,7 +14,7 @@ from faultlab.db import ORDERS_SCHEMA, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.services.inventory.state import CANCELLED, CREATED
 from faultlab.services.orders.relay import OutboxRelay
-from faultlab.services.orders.results import ResultsConsumer
+from faultlab.services.orders.results import PendingReconciler, ResultsConsumer
 from faultlab.web import ApiError, create_app, json_response, read_json, serve
 
 ORDER_FIELDS = {"product_id", "quantity"}
@@ -159,11 +159,12 @@ async def main(settings: Settings) -> None:
     await migrate(pool, ORDERS_SCHEMA, lock_key=1)
     relay = OutboxRelay(settings, pool, log)
     results = ResultsConsumer(settings, pool, log)
-    await relay.start()
-    await results.start()
+    reconciler = PendingReconciler(settings, pool, log)
+    for part in (relay, results, reconciler):
+        await part.start()
     try:
         await serve(build_app(settings, pool, relay, results), settings.host, settings.orders_port, log)
     finally:
-        await relay.stop()
-        await results.stop()
+        for part in (reconciler, results, relay):
+            await part.stop()
         await pool.close()

@@ -34,7 +34,8 @@ class OutboxRelay:
         self.probe = bus.make_consumer(settings)  # only asks the broker for the log end
         self.topic = settings.topic(bus.ORDER_EVENTS)
         self.tp = bus.partition(settings, bus.ORDER_EVENTS)
-        self.published_end = 0  # broker offset after our last published record
+        self.published_end = 0  # broker offset after our last published record (from produce acks)
+        self.observed_end = 0  # highest log end the broker reported (its reports may trail the acks)
         self.published_total = 0
         self.republished_total = 0
         self.broker_resets = 0
@@ -135,11 +136,13 @@ class OutboxRelay:
         return len(ids)
 
     async def _check_broker(self) -> None:
-        """A log end below what we published means the broker lost its log: republish."""
+        """A log end below one the broker reported before means it lost its log: republish."""
         end = await self._log_end()
-        if end is not None and end < self.published_end:
-            await self._republish_unconfirmed(f"log end {end} < {self.published_end}")
-            self.published_end = end
+        if end is None:
+            return
+        if end < self.observed_end:
+            await self._republish_unconfirmed(f"log end {end} < {self.observed_end}")
+        self.observed_end = end
 
     async def _log_end(self) -> int | None:
         with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
@@ -158,6 +161,7 @@ class OutboxRelay:
             self.republished_total += count
             self.log.warning("republish", reason=reason, from_seq=floor + 1, events=count)
         self.published_end = 0
+        self.observed_end = 0
 
     async def confirmed_floor(self, conn: asyncpg.Connection) -> int:
         """Highest seq that every replica has reported applied (0 until all have reported)."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import aiohttp
 import asyncpg
 from aiokafka.errors import KafkaError
 
@@ -28,6 +29,70 @@ WHERE o.order_id = d.order_id AND (
     OR (d.outcome = 'CANCELLED' AND o.status IN ('PENDING', 'CONFIRMED', 'CANCELLING'))
 )
 """
+
+
+async def record_results(conn: asyncpg.Connection, rows: list[tuple[int, int, str, str]], majority: int) -> None:
+    """Store (seq, replica, order_id, outcome) once each and move the orders a majority has decided."""
+    await conn.execute(
+        """INSERT INTO orders.order_results (seq, replica, order_id, outcome)
+           SELECT * FROM unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[])
+           ON CONFLICT DO NOTHING""",
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+    await conn.execute(DECIDE_SQL, sorted({r[0] for r in rows}), majority)
+
+
+class PendingReconciler:
+    """Orders still undecided after a while (their results were lost, e.g. with a restarted broker):
+    ask the replicas directly what they applied, and decide by the same majority rule."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger, after_s: float = 2.0) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.log = log
+        self.after_s = after_s
+        self.majority = settings.replicas // 2 + 1
+        self.reconciled = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="pending-reconciler")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+            while True:
+                await asyncio.sleep(self.after_s)
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                                         asyncio.TimeoutError, aiohttp.ClientError):
+                    await self.reconcile(session)
+
+    async def reconcile(self, session: aiohttp.ClientSession) -> int:
+        async with self.pool.acquire() as conn:
+            stuck = await conn.fetch(
+                """SELECT order_id::text FROM orders.orders WHERE status IN ('PENDING', 'CANCELLING')
+                   AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT 500""", self.after_s)
+        if not stuck:
+            return 0
+        ids = [r["order_id"] for r in stuck]
+        rows: list[tuple[int, int, str, str]] = []
+        for replica in self.settings.replica_ids:
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError, KeyError):
+                async with session.post(f"{self.settings.replica_url(replica)}/applied",
+                                        json={"order_ids": ids}) as resp:
+                    if resp.status == 200:
+                        for item in (await resp.json())["applied"]:
+                            rows.append((int(item["seq"]), replica, item["order_id"], str(item["outcome"])))
+        if rows:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await record_results(conn, rows, self.majority)
+            self.reconciled += len(ids)
+            self.log.info("reconciled_pending", orders=len(ids), results=len(rows))
+        return len(ids)
 
 
 class ResultsConsumer:
@@ -109,16 +174,11 @@ class ResultsConsumer:
             progress[replica] = max(progress.get(replica, 0), seq)
         next_offset = records[-1].offset + 1
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """INSERT INTO orders.order_results (seq, replica, order_id, outcome)
-                   SELECT * FROM unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[])
-                   ON CONFLICT DO NOTHING""",
-                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+            await record_results(conn, rows, self.majority)
             await conn.executemany(
                 """INSERT INTO orders.replica_progress VALUES ($1, $2) ON CONFLICT (replica)
                    DO UPDATE SET applied_seq = GREATEST(orders.replica_progress.applied_seq, EXCLUDED.applied_seq)""",
                 list(progress.items()))
-            await conn.execute(DECIDE_SQL, sorted({r[0] for r in rows}), self.majority)
             await conn.execute(
                 """INSERT INTO orders.consumer_offsets VALUES ($1, $2)
                    ON CONFLICT (name) DO UPDATE SET next_offset = EXCLUDED.next_offset""", OFFSET_NAME, next_offset)

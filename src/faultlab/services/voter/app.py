@@ -65,6 +65,9 @@ class MajorityVoter:
         self.need = majority_of(len(self.replicas))
         self.timeout_s = settings.voter_timeout_ms / 1000
         self.stats = VoteStats()
+        self.suspected: set[int] = set()  # replicas whose last compared answer was wrong
+        self._slow_ms = float(settings.voter_slow_ms)
+        self._slow_at = 0.0
         self.log = get_logger("voter")
         host = settings.connect_host
         self.pools = {r: ConnectionPool(host, settings.replica_port(r)) for r in self.replicas}
@@ -168,11 +171,9 @@ class MajorityVoter:
         for replica, fetched in answers.items():
             stats.samples[replica].append(fetched.latency_ms)
             if replica in wrong:
-                stats.wrong[replica] += 1
-                self.reporter.report(observation(replica, "wrong", False, "voter", now), urgent=True)
+                self._wrong(replica, now)
             elif replica in agreed:
-                stats.agreed[replica] += 1
-                self.reporter.report(observation(replica, "agree", True, "voter", now))
+                self._agree(replica, now)
             else:
                 stats.behind[replica] += 1
         for replica, fetched in failed.items():
@@ -183,11 +184,25 @@ class MajorityVoter:
                                  "quorum" if quorum else "no_quorum", sorted(agreed), sorted(wrong), sorted(failed),
                                  orjson.dumps({"latency_ms": round(latency_ms, 3)}).decode()))
 
+    def _wrong(self, replica: int, now: float) -> None:
+        self.stats.wrong[replica] += 1
+        self.suspected.add(replica)
+        self.reporter.report(observation(replica, "wrong", False, "voter", now), urgent=True)
+
+    def _agree(self, replica: int, now: float) -> None:
+        self.stats.agreed[replica] += 1
+        self.suspected.discard(replica)
+        self.reporter.report(observation(replica, "agree", True, "voter", now))
+
     def slow_threshold_ms(self) -> float:
-        """How much later than the quorum a replica may answer before it counts as slow."""
-        recent = sorted(x for samples in self.stats.samples.values() for x in list(samples)[-50:])
-        median = recent[len(recent) // 2] if recent else 0.0
-        return max(float(self.settings.voter_slow_ms), 10 * median)
+        """How much later than the quorum a replica may answer before it counts as slow (cached 100 ms)."""
+        now = time.monotonic()
+        if now - self._slow_at > 0.1:
+            recent = sorted(x for samples in self.stats.samples.values() for x in list(samples)[-50:])
+            median = recent[len(recent) // 2] if recent else 0.0
+            self._slow_ms = max(float(self.settings.voter_slow_ms), 10 * median)
+            self._slow_at = now
+        return self._slow_ms
 
     async def _follow_late(self, pending: set[asyncio.Future[tuple[int, bytes]]],
                            tasks: dict[asyncio.Future[tuple[int, bytes]], int],
@@ -214,9 +229,7 @@ class MajorityVoter:
                     self.stats.failures[fetched.replica][fetched.failure] += 1
                 elif any(fetched.replica in v.disagreed for v in self._vote({**answers, fetched.replica: fetched},
                                                                             products)):
-                    self.stats.wrong[fetched.replica] += 1
-                    self.reporter.report(observation(fetched.replica, "wrong", False, "voter", time.time()),
-                                         urgent=True)
+                    self._wrong(fetched.replica, time.time())
         for task in done:
             fetched = self._interpret(tasks[task], task, started)
             replica = fetched.replica
@@ -227,11 +240,9 @@ class MajorityVoter:
             self.stats.samples[replica].append(fetched.latency_ms)
             votes = self._vote({**answers, replica: fetched}, products)
             if any(replica in v.disagreed for v in votes):
-                self.stats.wrong[replica] += 1
-                self.reporter.report(observation(replica, "wrong", False, "voter", now), urgent=True)
+                self._wrong(replica, now)
             elif any(replica in v.agreed for v in votes):
-                self.stats.agreed[replica] += 1
-                self.reporter.report(observation(replica, "agree", True, "voter", now))
+                self._agree(replica, now)
 
     def _body(self, votes: list[ProductVote], answers: dict[int, Fetch], failed: dict[int, Fetch], late: list[int],
               quorum: bool, latency_ms: float) -> dict[str, Any]:
@@ -251,6 +262,7 @@ class MajorityVoter:
             "late": late,
             "failed": {str(r): f.failure for r, f in sorted(failed.items())},
             "outliers": wrong,
+            "suspected": sorted(self.suspected),
             "latency_ms": round(latency_ms, 3),
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         }
