@@ -65,9 +65,9 @@ async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Pat
 async def runner_status(lab: Lab) -> dict:
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{lab.settings.service_url('monitor')}/status") as resp:
-            return await resp.json()
+    async with aiohttp.ClientSession() as session, session.get(
+            f"{lab.settings.service_url('monitor')}/status") as resp:
+        return dict(await resp.json())
 
 
 async def test_cli_experiment_uses_the_running_lab(settled: Lab, tmp_path: Path) -> None:

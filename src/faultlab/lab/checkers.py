@@ -100,7 +100,7 @@ async def replica_answer(session: aiohttp.ClientSession, settings: Settings, rep
             if resp.status != 200:
                 return None
             body = await resp.json()
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
         return None
     return {i["product_id"]: [i["available_quantity"], i["reserved_quantity"]] for i in body["inventory"]}
 
@@ -132,7 +132,7 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
     """The full data verdict after an experiment (the lab must be up, faults cleared)."""
     try:
         conn = await asyncpg.connect(settings.dsn, timeout=10)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return {"valid": "unknown", "checks": {}, "why": f"database not reached: {exc!r}"}
     try:
         checks: dict[str, Verdict] = {"orders_stored": await check_orders_stored(conn, accepted_order_ids)}
@@ -141,7 +141,7 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
         for r in settings.replica_ids:
             checks[f"replica_{r}_exactly_once"] = await check_exactly_once(conn, r, accepted_order_ids, outcomes)
         checks["converged"] = await check_converged(conn, settings, model)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return {"valid": "unknown", "checks": {}, "why": f"check interrupted: {exc!r}"}
     finally:
         await conn.close()

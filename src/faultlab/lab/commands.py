@@ -47,7 +47,7 @@ def register(sub: Any) -> None:
     exp.add_argument("--settle", type=float, default=2.0, help="seconds of load before each fault and after recovery")
     exp.add_argument("--seed", type=int, default=1, help="seeds the load mix and the faults' randomness")
     exp.add_argument("--order-ratio", type=float, default=0.2, help="share of orders in the load (default 0.2)")
-    exp.add_argument("--runs-dir", default="runs", help="where run folders go (default ./runs)")
+    exp.add_argument("--runs-dir", help="where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)")
     exp.add_argument("--max-ttd-ms", type=float, default=t.max_ttd_ms)
     exp.add_argument("--max-ttr-ms", type=float, default=t.max_ttr_ms)
     exp.add_argument("--max-restart-ttr-ms", type=float, default=t.max_restart_ttr_ms,
@@ -66,13 +66,16 @@ def register(sub: Any) -> None:
 def _settings(args: argparse.Namespace) -> Any:
     from faultlab.config import Settings
 
-    return Settings(**({"home": Path(args.home)} if getattr(args, "home", None) else {}))
+    overrides: dict[str, Any] = {"home": Path(args.home)} if getattr(args, "home", None) else {}
+    return Settings(**overrides)
 
 
 def _console() -> Any:
+    """A Rich console; wide enough for the summary table when the output is a file or a pipe."""
     from rich.console import Console
 
-    return Console()
+    console = Console()
+    return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150)
 
 
 # ---- load ---------------------------------------------------------------------------------------
@@ -176,9 +179,8 @@ async def _experiment(args: argparse.Namespace, config: Any, console: Any) -> in
 
 
 async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, console: Any) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from faultlab.lab.experiment import ExperimentRunner
     from faultlab.lab.report import build_report, write_run
@@ -233,7 +235,7 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
             loop.remove_signal_handler(sig)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
     report = build_report(data, _settings_view(settings), config.thresholds, run_id)
-    runs_dir = Path(args.runs_dir)
+    runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
     run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs")
     print_summary(console, report)
     console.print(f"report: {run_dir / 'report.json'}\n        {run_dir / 'report.html'}\n"
@@ -254,9 +256,8 @@ def _fmt(value: Any, digits: int = 0) -> str:
 
 def print_summary(console: Any, report: dict[str, Any]) -> None:
     """The end-of-run table: per phase medians and spread, the guide's summary, the verdict."""
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     table = Table(title=escape("experiment summary: median [min–max] over repetitions"))
     for column in ("phase", "reps", "TTD ms", "TTR ms", "rps", "p95 ms", "p99 ms", "success %", "verdict"):

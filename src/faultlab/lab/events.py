@@ -58,7 +58,7 @@ class MonitorEvents:
         while True:
             try:
                 await self._fetch()
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError, KeyError):
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError, KeyError):
                 self.errors += 1
             await asyncio.sleep(self.poll_s)
 

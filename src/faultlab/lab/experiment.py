@@ -240,7 +240,7 @@ class ExperimentRunner:
         try:
             status, procs = await self._call("GET", f"{self.supervisor}/processes")
             checks["supervisor"] = status == 200
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             checks["supervisor"] = False
         if not checks["supervisor"]:
             raise SteadyStateError(f"the supervisor's control API does not answer at {self.supervisor}")
@@ -256,7 +256,7 @@ class ExperimentRunner:
             checks["voted_read"] = status
             status_orders, _ = await self._call("GET", f"{self.settings.service_url('orders')}/health")
             checks["orders_health"] = status_orders
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SteadyStateError(f"a service does not answer: {exc!r}") from None
         if checks["voted_read"] != 200:
             raise SteadyStateError(f"the voter did not reach quorum on a read (HTTP {checks['voted_read']}): {body}")
@@ -324,7 +324,7 @@ class ExperimentRunner:
                 if status == 200 and answer.get("cleared"):
                     self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica,
                                           "rollback": True})
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 problems.append(f"replica {replica}: faults not cleared ({type(exc).__name__}); it may be restarting")
         return problems
 
@@ -367,7 +367,7 @@ class ExperimentRunner:
         self.on_step(f"{label}: injecting on replica(s) {', '.join(map(str, phase.replicas))}")
         try:
             await self.inject(phase, run.repetition, index)
-        except (RuntimeError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, RuntimeError, aiohttp.ClientError, OSError) as exc:
             run.error = f"injection failed: {exc}"
             self.recorder.close(run.fault_window, time.time())
             return
@@ -463,7 +463,7 @@ class ExperimentRunner:
         data["interrupted"] = self.interrupted
         data["aborted"] = self.aborted
         data["results"] = [run.describe(cfg.thresholds) for run in self.runs]
-        data["timeseries"] = self.recorder.timeseries()
+        data["timeseries"] = self.recorder.timeseries()[1:-1]  # the first and last seconds are partial
         data["events"] = self.events.events
         data["timeline"] = sorted(self.timeline, key=lambda e: e["at"] or 0)
         data["load_total"] = self.recorder.total.describe(

@@ -166,7 +166,7 @@ class OpenLoopLoad:
                 if delay > 0:
                     try:
                         await asyncio.wait_for(self._stop.wait(), delay)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                 if self._stop.is_set():
                     break
@@ -210,7 +210,7 @@ class OpenLoopLoad:
                     kind = f"http_{resp.status}"
                 elif request.kind == "order":
                     self.result.accepted_order_ids.append(orjson.loads(body)["order_id"])
-        except asyncio.TimeoutError:
+        except TimeoutError:
             kind = "timeout"
         except aiohttp.ClientConnectorError:
             kind = "connection_refused"

@@ -16,7 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def iso(ts: float | None) -> str | None:
     """A UNIX time as ISO 8601 UTC with milliseconds."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def distribution(values: list[float | None]) -> dict[str, Any]:
@@ -133,7 +133,7 @@ def versions() -> dict[str, Any]:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         here = Path(__file__).resolve().parent
         commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5)
+                                timeout=5, check=False)
         if commit.returncode == 0:
             found["git_commit"] = commit.stdout.strip()
     return found
@@ -142,8 +142,8 @@ def versions() -> dict[str, Any]:
 def build_report(data: dict[str, Any], settings_view: dict[str, Any], thresholds: Thresholds,
                  run_id: str) -> dict[str, Any]:
     """The report.json document from what the runner collected."""
-    results = data.get("results", [])
-    cfg = data["config"]
+    results: list[dict[str, Any]] = data.get("results", [])
+    cfg: dict[str, Any] = data["config"]
     monitor = data.get("monitor") or {}
     phases = phase_statistics(results, thresholds)
     data_check = data.get("data_check") or {"valid": "unknown", "checks": {}, "why": "not run"}
@@ -207,7 +207,7 @@ def validate(report: dict[str, Any]) -> None:
 def new_run_dir(runs_dir: Path, started_at: float) -> Path:
     """`runs/<UTC time>/`, unique even when two runs start in the same second."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    name = datetime.fromtimestamp(started_at, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name = datetime.fromtimestamp(started_at, UTC).strftime("%Y%m%dT%H%M%SZ")
     path = runs_dir / name
     n = 1
     while path.exists():
@@ -228,7 +228,7 @@ def link_latest(runs_dir: Path, run_dir: Path) -> None:
 
 def copy_logs(log_dir: Path, dest: Path) -> list[str]:
     """Copy the lab's service logs (the last LOG_TAIL_BYTES of each) into the run folder."""
-    copied = []
+    copied: list[str] = []
     if not log_dir.is_dir():
         return copied
     dest.mkdir(exist_ok=True)
@@ -253,8 +253,7 @@ def write_run(report: dict[str, Any], events: list[dict[str, Any]], runs_dir: Pa
     if log_dir is not None:
         report["files"]["log_files"] = copy_logs(log_dir, run_dir / "logs")
     with open(run_dir / "events.jsonl", "w") as handle:
-        for event in events:
-            handle.write(json.dumps(event) + "\n")
+        handle.writelines(json.dumps(event) + "\n" for event in events)
     (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (run_dir / "report.html").write_text(render_html(report))
     link_latest(runs_dir, run_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 PHASE_COLOURS = {"crash": "#d62728", "latency": "#ff7f0e", "intermittent": "#9467bd", "incorrect": "#8c564b",
@@ -29,13 +29,13 @@ def _x(ts: float | None) -> str | None:
     """A UNIX time as a plotly date string (UTC, milliseconds)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def _hms(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -242,26 +242,26 @@ def render_html(report: dict[str, Any]) -> str:
         f"<title>faultlab experiment {_e(info.get('run_id'))}</title><style>{STYLE}</style>",
         f"<script>{get_plotlyjs()}</script></head><body>",
         f"<h1>faultlab experiment <span class='muted'>{_e(info.get('run_id'))}</span></h1>",
-        f"<div class='muted'>{_e(info.get('start_time'))} → {_e(info.get('end_time'))} "
+        (f"<div class='muted'>{_e(info.get('start_time'))} → {_e(info.get('end_time'))} "
         f"({_num(info.get('total_duration_seconds'))} s) · phases {_e(', '.join(info.get('phases', [])))} "
         f"× {_e(info.get('repeat'))} · open-loop {_e(info.get('load_target'))} load at {_e(info.get('rate_rps'))} req/s"
-        f" · fault window {_e(info.get('fault_window_s'))} s · seed {_e(info.get('seed'))}</div>",
+        f" · fault window {_e(info.get('fault_window_s'))} s · seed {_e(info.get('seed'))}</div>"),
         f"<div class='banner {banner_class}'>{banner}</div>",
         "<h2>Summary (the guide's fields)</h2>",
         _kv([("total_tests", summary["total_tests"]), ("successful_tests", summary["successful_tests"]),
              ("avg_ttd_ms", summary["avg_ttd_ms"]), ("avg_ttr_ms", summary["avg_ttr_ms"]),
              ("max_p95_ms", summary["max_p95_ms"]), ("min_success_rate", summary["min_success_rate"])]),
-        "<p class='muted'>max_p95_ms and min_success_rate leave out the two-down phase, whose reads fail by design "
+        ("<p class='muted'>max_p95_ms and min_success_rate leave out the two-down phase, whose reads fail by design "
         "(quorum lost). Thresholds (the guide's acceptable values): "
         f"TTD &lt; {_e(th.get('max_ttd_ms'))} ms, TTR &lt; {_e(th.get('max_ttr_ms'))} ms "
         f"(&lt; {_e(th.get('max_restart_ttr_ms'))} ms when a process restarts), success &gt; "
-        f"{_e(th.get('min_success_rate'))} %, p95 &lt; {_e(th.get('max_p95_ms'))} ms; checked on each phase's median.</p>",
+        f"{_e(th.get('min_success_rate'))} %, p95 &lt; {_e(th.get('max_p95_ms'))} ms; checked on each phase's median.</p>"),
         "<h2>TTD and TTR per phase</h2>", _phase_table(report),
         "<div id='ttdttr'></div>",
         "<h2>Load over time</h2>",
-        "<p class='muted'>Shaded: fault periods (injection → clear; crash: → recovery). Red dashed: the monitor's "
+        ("<p class='muted'>Shaded: fault periods (injection → clear; crash: → recovery). Red dashed: the monitor's "
         "detection event; green dotted: its recovery event. Latency is measured from each request's intended send "
-        "time (open loop, no coordinated omission).</p>",
+        "time (open loop, no coordinated omission).</p>"),
         "<div id='timeseries'></div>",
         "<h2>Every phase run</h2>", _results_table(report),
         "<h2>Data check</h2>", _data_check(report),
@@ -277,11 +277,11 @@ def render_html(report: dict[str, Any]) -> str:
              ("interrupted", info.get("interrupted")), ("aborted", info.get("aborted")),
              ("run folder", info.get("run_dir"))]),
         "</div><div>", _kv(sorted(versions.items())), "</div></div>",
-        "<p class='muted'>Files beside this page: report.json (schema: src/faultlab/lab/report.schema.json), "
-        "events.jsonl (the monitor's event history), logs/ (every service's log).</p>",
+        ("<p class='muted'>Files beside this page: report.json (schema: src/faultlab/lab/report.schema.json), "
+        "events.jsonl (the monitor's event history), logs/ (every service's log).</p>"),
         "<script>const FIGS = " + json.dumps(figures).replace("</", "<\\/") + ";",
-        "for (const [id, fig] of Object.entries(FIGS)) { Plotly.newPlot(id, fig.data, fig.layout, "
-        "{responsive: true, displaylogo: false}); }</script>",
+        ("for (const [id, fig] of Object.entries(FIGS)) { Plotly.newPlot(id, fig.data, fig.layout, "
+        "{responsive: true, displaylogo: false}); }</script>"),
         "</body></html>",
     ]
     return "\n".join(parts)
