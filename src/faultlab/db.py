@@ -70,6 +70,19 @@ CREATE TABLE IF NOT EXISTS monitor.failure_audit (
     details      jsonb
 );
 CREATE INDEX IF NOT EXISTS failure_audit_time ON monitor.failure_audit (detected_at);
+-- One row per service, endpoint and status every few seconds (requests = how many, latency_ms = their mean).
+CREATE TABLE IF NOT EXISTS monitor.request_metrics (
+    id           bigserial PRIMARY KEY,
+    "timestamp"  timestamptz NOT NULL,
+    service_name text NOT NULL,
+    instance_id  text NOT NULL,
+    endpoint     text NOT NULL,
+    method       text NOT NULL,
+    status       integer NOT NULL,
+    requests     bigint NOT NULL,
+    latency_ms   double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS request_metrics_time ON monitor.request_metrics ("timestamp");
 CREATE TABLE IF NOT EXISTS monitor.voting_events (
     id           bigserial PRIMARY KEY,
     "timestamp"  timestamptz NOT NULL,

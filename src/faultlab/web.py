@@ -21,6 +21,7 @@ from faultlab.log import Logger
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 16 * 1024
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+METRICS: web.AppKey[RequestMetrics] = web.AppKey("metrics")
 
 # Latency bucket bounds in ms (Prometheus-style, cumulative on export).
 BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -75,11 +76,13 @@ class RequestMetrics:
         self.counts: dict[tuple[str, str, int], int] = defaultdict(int)
         self.buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS_MS) + 1))
         self.sums: dict[tuple[str, str], float] = defaultdict(float)
+        self.status_sums: dict[tuple[str, str, int], float] = defaultdict(float)
 
     def observe(self, method: str, route: str, status: int, latency_ms: float) -> None:
         self.counts[(method, route, status)] += 1
         self.buckets[(method, route)][bisect.bisect_left(BUCKETS_MS, latency_ms)] += 1
         self.sums[(method, route)] += latency_ms
+        self.status_sums[(method, route, status)] += latency_ms
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [
@@ -135,6 +138,7 @@ def create_app(settings: Settings, service: str, log: Logger) -> web.Application
 
     app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
+    app[METRICS] = metrics
 
     async def prometheus(_request: web.Request) -> web.Response:
         return web.Response(text=metrics.prometheus(), content_type="text/plain")

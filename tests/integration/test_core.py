@@ -200,3 +200,26 @@ async def test_cancel_releases_stock_and_follows_majority(settled: Lab, http: ai
     assert statuses == ["CANCELLED", "CANCELLED"]
     async with http.get(f"{orders_url}/not-a-uuid") as resp:
         assert resp.status == 400
+
+
+async def test_request_metrics_reach_postgresql_in_batches(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """Every service's request counts land in monitor.request_metrics a few seconds later, aggregated."""
+    lab = settled
+    for _ in range(20):
+        await get_json(http, f"{lab.settings.service_url('voter')}/inventory/voted/PROD-002")
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            rows = await conn.fetch(
+                """SELECT service_name, sum(requests) AS n, count(*) AS batches FROM monitor.request_metrics
+                   WHERE endpoint = '/inventory/voted/{product_id}' GROUP BY service_name""")
+            if rows or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        services = {r["service_name"] for r in await conn.fetch("SELECT DISTINCT service_name FROM monitor.request_metrics")}
+    finally:
+        await conn.close()
+    assert rows and rows[0]["n"] >= 20
+    assert rows[0]["n"] > rows[0]["batches"], "rows aggregate many requests each"
+    assert {"voter", "inventory", "orders", "monitor"} <= services

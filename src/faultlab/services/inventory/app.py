@@ -17,6 +17,7 @@ from faultlab.db import create_pool
 from faultlab.faults import FaultError, FaultSet, parse_fault
 from faultlab.faults.base import Fault
 from faultlab.log import get_logger
+from faultlab.metrics_store import flushing
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory.replica import LogApplier
 from faultlab.services.inventory.state import HISTORY_LEN
@@ -188,7 +189,8 @@ async def main(settings: Settings, replica: int) -> None:
             os.setpriority(os.PRIO_PROCESS, 0, 0)
     app = build_app(settings, replica, applier, faults, reporter)
     try:
-        await serve(app, settings.host, settings.replica_port(replica), log)
+        async with flushing(pool, app, f"inventory-svc-{replica}", log):
+            await serve(app, settings.host, settings.replica_port(replica), log)
     finally:
         faults.remove()
         await applier.stop()

@@ -17,6 +17,7 @@ from aiohttp import web
 from faultlab.config import Settings
 from faultlab.db import MONITOR_SCHEMA, create_pool, migrate
 from faultlab.log import get_logger
+from faultlab.metrics_store import flushing
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
 from faultlab.web import ApiError, create_app, json_response, read_json, require_token, serve
 
@@ -306,7 +307,9 @@ async def main(settings: Settings) -> None:
     monitor = HealthMonitor(settings, pool)
     await monitor.start()
     try:
-        await serve(build_app(settings, monitor), settings.host, settings.monitor_port, log)
+        app = build_app(settings, monitor)
+        async with flushing(pool, app, "monitor-svc", log):
+            await serve(app, settings.host, settings.monitor_port, log)
     finally:
         await monitor.stop()
         await pool.close()

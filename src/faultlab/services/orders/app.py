@@ -12,6 +12,7 @@ from aiohttp import web
 from faultlab.config import Settings
 from faultlab.db import ORDERS_SCHEMA, create_pool, migrate
 from faultlab.log import get_logger
+from faultlab.metrics_store import flushing
 from faultlab.services.inventory.state import CANCELLED, CREATED
 from faultlab.services.orders.relay import OutboxRelay
 from faultlab.services.orders.results import PendingReconciler, ResultsConsumer
@@ -163,7 +164,9 @@ async def main(settings: Settings) -> None:
     for part in (relay, results, reconciler):
         await part.start()
     try:
-        await serve(build_app(settings, pool, relay, results), settings.host, settings.orders_port, log)
+        app = build_app(settings, pool, relay, results)
+        async with flushing(pool, app, "orders-svc", log):
+            await serve(app, settings.host, settings.orders_port, log)
     finally:
         for part in (reconciler, results, relay):
             await part.stop()

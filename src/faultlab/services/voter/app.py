@@ -19,6 +19,7 @@ from faultlab.db import create_pool
 from faultlab.fanout import ConnectionPool, Refused
 from faultlab.lab.histogram import LatencyHistogram
 from faultlab.log import get_logger
+from faultlab.metrics_store import flushing
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
 from faultlab.web import ApiError, create_app, json_response, serve
@@ -349,7 +350,9 @@ async def main(settings: Settings) -> None:
     voter = MajorityVoter(settings, reporter, pool)
     await voter.start()
     try:
-        await serve(build_app(settings, voter), settings.host, settings.voter_port, log)
+        app = build_app(settings, voter)
+        async with flushing(pool, app, "voter-svc", log):
+            await serve(app, settings.host, settings.voter_port, log)
     finally:
         await voter.stop()
         await reporter.stop()
