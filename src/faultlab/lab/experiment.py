@@ -98,6 +98,12 @@ class PhaseRun:
         missed = thresholds.check(self.phase, ttd, ttr, load, quorum)
         if self.error:
             missed.insert(0, f"error: {self.error}")
+        notes = list(self.notes)
+        for e in self.episodes.values():
+            if e.get("detected_at") is not None and e.get("activated_at") is not None \
+                    and e["detected_at"] < e["activated_at"]:
+                notes.append(f"replica {e['replica']}: detected {(e['activated_at'] - e['detected_at']) * 1000:.1f} ms "
+                             "before the recorded activation (the monitor reports TTD 0)")
         by_detector: dict[str, float | None] = {}
         for e in self.episodes.values():
             for name, value in (e.get("ttd_ms_by_detector") or {}).items():
@@ -116,7 +122,7 @@ class PhaseRun:
             "episodes": [self.episodes[r] for r in sorted(self.episodes)],
             "quorum": quorum,
             "voting": _voting_delta(self.voter_before, self.voter_after),
-            "passed": not missed, "missed": missed, "notes": self.notes,
+            "passed": not missed, "missed": missed, "notes": notes,
         }
 
 
@@ -167,6 +173,7 @@ class ExperimentRunner:
         self._auth = {"Authorization": f"Bearer {settings.admin_token}"}
         self._session: aiohttp.ClientSession | None = None
         self._phases_task: asyncio.Task[None] | None = None
+        self._current: PhaseRun | None = None
         self._interrupt = False
 
     @property
@@ -337,6 +344,7 @@ class ExperimentRunner:
         problems = await self.wait_steady(cfg.steady_timeout_s)
         start = time.time()
         run = PhaseRun(phase, repetition, self.recorder.open(f"{phase.name}#{repetition}", start))
+        self._current = run
         if problems:
             run.notes.append("not steady before the phase: " + "; ".join(problems))
         run.voter_before = await self.voter_stats()
@@ -413,6 +421,21 @@ class ExperimentRunner:
                     run.quorum.until = run.window.end
                 self.on_phase(run.describe(self.config.thresholds))
 
+    def _keep_interrupted_phase(self) -> None:
+        """The phase Ctrl-C cut short goes into the report too, marked as interrupted."""
+        run = self._current
+        if run is None or run in self.runs:
+            return
+        now = time.time()
+        if run.window.end is None:
+            self.recorder.close(run.window, now)
+        if run.fault_window is not None and run.fault_window.end is None:
+            self.recorder.close(run.fault_window, now)
+        if run.quorum is not None:
+            run.quorum.until = now
+        run.error = "interrupted (Ctrl-C) during this phase"
+        self.runs.append(run)
+
     # ---- the whole run --------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
@@ -438,6 +461,7 @@ class ExperimentRunner:
                 if not self._interrupt:
                     raise
                 self.interrupted = True
+                self._keep_interrupted_phase()
         except SteadyStateError as exc:
             self.aborted = str(exc)
         finally:
