@@ -260,3 +260,25 @@ def test_select_phases() -> None:
     assert PHASES["intermittent"].fault == {"kind": "intermittent", "probability": 0.3}
     assert PHASES["incorrect"].fault == {"kind": "incorrect", "product_id": "PROD-001"}
     assert PHASES["two-down"].replicas == (1, 2)
+
+
+async def test_unhealthy_lab_aborts_with_a_clear_message_and_a_valid_report(tmp_path: Path) -> None:
+    """No lab answering: the runner breaks nothing, says what is wrong, and its report still validates."""
+    import socket
+
+    from faultlab.config import Settings
+    from faultlab.lab.experiment import ExperimentConfig, ExperimentRunner
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(home=tmp_path, admin_token="t", supervisor_port=port, monitor_port=port, voter_port=port,
+                        orders_port=port, inventory_base_port=port)
+    runner = ExperimentRunner(settings, ExperimentConfig(repeat=1, steady_timeout_s=0.5))
+    data = await runner.run()
+    assert data["aborted"] == f"the supervisor's control API does not answer at http://127.0.0.1:{port}"
+    assert data["results"] == [] and "data_check" not in data
+    report = build_report(data, {}, Thresholds(), "aborted")
+    validate(report)
+    assert report["verdict"]["valid"] is False
+    assert report["verdict"]["missed"][0].startswith("aborted: the supervisor's control API does not answer")
