@@ -98,3 +98,25 @@ async def test_crash_without_automatic_restart_waits_for_the_operator(settled: L
         assert recovered["ttr_ms"] > 1000
     finally:
         proc.auto_restart = True
+
+
+async def test_error_queue_reaches_the_monitor(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """Errors a replica answers are put on error-queue and counted by the monitor for that replica."""
+    lab = settled
+    _s, before = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
+    await inject(http, lab, 2, kind="intermittent", probability=1.0)
+    try:
+        for _ in range(5):
+            async with http.get(f"{lab.settings.replica_url(2)}/inventory") as resp:
+                assert resp.status == 500
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            _s, after = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
+            if after["instances"][1]["served_errors"] >= before["instances"][1]["served_errors"] + 5:
+                break
+            await asyncio.sleep(0.1)
+        assert after["instances"][1]["served_errors"] >= before["instances"][1]["served_errors"] + 5
+        assert after["instances"][0]["served_errors"] == before["instances"][0]["served_errors"]
+    finally:
+        async with http.delete(f"{lab.settings.replica_url(2)}/faults", headers=auth(lab)) as resp:
+            assert resp.status == 200

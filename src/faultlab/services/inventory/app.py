@@ -44,6 +44,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             for fault in list(faults.active.values()):
                 answer = await fault.on_request(request)
                 if answer is not None:
+                    applier.publish_error("served_error", f"{fault.kind} fault answered {answer.status}")
                     return answer
         return await handler(request)
 

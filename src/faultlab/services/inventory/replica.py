@@ -47,6 +47,8 @@ class LogApplier:
         self.producer = bus.make_producer(settings)
         self.tp = bus.partition(settings, bus.ORDER_EVENTS)
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
+        self.errors_topic = settings.topic(bus.ERROR_QUEUE)
+        self._error_sends: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[list[Applied]] = asyncio.Queue(maxsize=10_000)
         self._tasks: list[asyncio.Task[None]] = []
         self._conn: asyncpg.Connection | None = None
@@ -118,11 +120,13 @@ class LogApplier:
                 raise
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, asyncio.TimeoutError) as exc:
                 self.log.warning("apply_retry", error=repr(exc))
+                self.publish_error("apply_failed", repr(exc))
                 await self._recover()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
             except Exception as exc:  # a bug must not silently stop the replica: log it, reload, go on
                 self.log.error("apply_failed", error=repr(exc))
+                self.publish_error("apply_failed", repr(exc))
                 await self._recover()
                 await asyncio.sleep(1.0)
 
@@ -226,6 +230,18 @@ class LogApplier:
                 await asyncio.gather(*futures)
             except (KafkaError, OSError) as exc:
                 self.log.warning("results_not_published", count=len(applied), error=repr(exc))
+
+    def publish_error(self, kind: str, detail: str) -> None:
+        """Put an error on `error-queue` for the monitor (fire and forget: the broker may be the problem)."""
+        record = bus.encode({"replica": self.replica, "kind": kind, "detail": detail[:300], "at": time.time()})
+
+        async def send() -> None:
+            with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(self.producer.send(self.errors_topic, record, partition=bus.PARTITION), 2)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._error_sends.add(task)
+        task.add_done_callback(self._error_sends.discard)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,9 @@ import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
+from faultlab import bus
 from faultlab.config import Settings
 from faultlab.db import MONITOR_SCHEMA, create_pool, migrate
 from faultlab.log import get_logger
@@ -73,6 +75,7 @@ class HealthMonitor:
         self._tasks = [asyncio.create_task(self._probe_loop(r), name=f"probe-{r}") for r in self.trackers]
         self._tasks.append(asyncio.create_task(self._service_loop(), name="services"))
         self._tasks.append(asyncio.create_task(self._value_audit(), name="value-audit"))
+        self._tasks.append(asyncio.create_task(self._error_queue(), name="error-queue"))
         if self.pool is not None:
             self._tasks.append(asyncio.create_task(self._persist_loop(), name="persist"))
 
@@ -165,6 +168,36 @@ class HealthMonitor:
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=1.0)) as resp:
                     await resp.read()
+
+    async def _error_queue(self) -> None:
+        """Errors the replicas put on `error-queue` (failed applies, failed answers) become observations."""
+        consumer = bus.make_consumer(self.settings, fetch_wait_ms=4 * self.settings.fetch_wait_ms)
+        tp = bus.partition(self.settings, bus.ERROR_QUEUE)
+        try:
+            while True:
+                try:
+                    await consumer.start()
+                    consumer.assign([tp])
+                    await consumer.seek_to_end(tp)
+                    break
+                except (KafkaError, OSError):
+                    await asyncio.sleep(1.0)
+            while True:
+                try:
+                    batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
+                except (KafkaError, OSError):
+                    await asyncio.sleep(0.5)
+                    continue
+                for record in batch.get(tp, []):
+                    with contextlib.suppress(ValueError, KeyError, TypeError, ApiError):
+                        error = bus.decode(record.value)
+                        self.ingest(validate_observation(
+                            {"replica": error["replica"], "kind": error["kind"], "ok": False,
+                             "source": "error-queue", "at": error["at"], "detail": error.get("detail")},
+                            self.settings.replica_ids))
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
     async def _service_loop(self) -> None:
         assert self._session is not None

@@ -15,11 +15,12 @@ from typing import Any
 from faultlab.config import Settings
 from faultlab.services.monitor.detectors import DETECTORS, Detector, make_detector
 
-FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "behind", "health_failed"}
+FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "behind", "health_failed", "apply_failed"}
+INFO_KINDS = {"served_error"}  # counted and shown, not evidence: the voter already sees those answers
 CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
 SUCCESS_KINDS = {"health", "agree"}
 FAULT_KINDS = {"fault_injected", "fault_cleared"}
-OBSERVATION_KINDS = FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | {"process_start"}
+OBSERVATION_KINDS = FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | INFO_KINDS | {"process_start"}
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -86,6 +87,7 @@ class InstanceTracker:
         self.episode: Episode | None = None
         self.episodes: list[Episode] = []
         self.transitions = {"ON": 0, "OFF": 0}
+        self.served_errors = 0  # errors the replica reported on error-queue for answers it failed
 
     # ---- evidence -----------------------------------------------------------------------------
 
@@ -104,6 +106,8 @@ class InstanceTracker:
             self._process_exit(obs, at)
         elif kind == "process_start":
             self.last_health = {}
+        elif kind in INFO_KINDS:
+            self.served_errors += 1
         elif kind in CONCLUSIVE:
             self.value_suspect = True
             self.agree_streak = 0
@@ -232,5 +236,5 @@ class InstanceTracker:
             "last_check": self.last_check, "caught_up": self.caught_up, "value_suspect": self.value_suspect,
             "detector": self.primary, "shadow_status": {n: "ON" if on else "OFF" for n, on in self.shadow_on.items()},
             "health": self.last_health, "open_episode": self.episode.describe() if self.episode else None,
-            "transitions": self.transitions,
+            "transitions": self.transitions, "served_errors": self.served_errors,
         }
