@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # e2e tests; never `playwright install`
 
 experiment: install  ## the lab's main job: the full experiment, dashboard up while it runs
 	$(BIN)/faultlab experiment

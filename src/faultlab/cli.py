@@ -337,7 +337,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         run(lambda: inventory_main(settings, args.replica))
         return 0
     module = {"orders": "faultlab.services.orders.app", "voter": "faultlab.services.voter.app",
-              "monitor": "faultlab.services.monitor.app"}[args.service]
+              "monitor": "faultlab.services.monitor.app",
+              "dashboard": "faultlab.services.dashboard.app"}[args.service]
     import importlib
 
     main = importlib.import_module(module).main
@@ -402,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     failures.set_defaults(func=cmd_failures)
 
     serve = sub.add_parser("serve", help="run one service in this process (used by the supervisor)")
-    serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter"])
+    serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter", "dashboard"])
     serve.add_argument("--replica", type=int)
     serve.set_defaults(func=cmd_serve)
 

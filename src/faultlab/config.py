@@ -56,6 +56,7 @@ class Settings(BaseSettings):
 
     fetch_wait_ms: int = Field(50, ge=1, description="Kafka fetch wait of the consumers (idle CPU vs. apply delay)")
     restart_crashed: bool = Field(True, description="supervisor restarts a crashed replica")
+    runs_dir: Path = Field(Path("runs"), description="experiment run folders the dashboard's reports page lists")
 
     @field_validator("initial_stock")
     @classmethod

@@ -95,7 +95,7 @@ class Lab:
     def _check_ports(self) -> None:
         s = self.settings
         wanted = {"orders": s.orders_port, "monitor": s.monitor_port, "voter": s.voter_port,
-                  "supervisor": s.supervisor_port}
+                  "dashboard": s.dashboard_port, "supervisor": s.supervisor_port}
         wanted.update({f"inventory-{r}": s.replica_port(r) for r in s.replica_ids})
         if not s.database_url:
             wanted["postgres"] = s.postgres_port
@@ -168,6 +168,7 @@ class Lab:
             await self._add(self._service_spec("inventory", replica))
         await self._add(self._service_spec("orders"))
         await self._add(self._service_spec("voter"))
+        await self._add(self._service_spec("dashboard"))
         self.write_state()
         await self.wait_working(timeout_s)
         self.ready_at = time.time()
@@ -177,7 +178,7 @@ class Lab:
         """Until every service says it works and the monitor has every replica ON (caught up)."""
         deadline = time.monotonic() + timeout_s
         s = self.settings
-        urls = {name: f"{s.service_url(name)}/health" for name in ("orders", "voter", "monitor")}
+        urls = {name: f"{s.service_url(name)}/health" for name in ("orders", "voter", "monitor", "dashboard")}
         urls.update({f"inventory-{r}": f"{s.replica_url(r)}/health" for r in s.replica_ids})
         pending = dict(urls)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
@@ -297,7 +298,7 @@ class Lab:
         if self._stopped:
             return
         self._stopped = True
-        order = ["voter", "orders", *[f"inventory-{r}" for r in self.settings.replica_ids], "monitor"]
+        order = ["dashboard", "voter", "orders", *[f"inventory-{r}" for r in self.settings.replica_ids], "monitor"]
         services = [self.processes[n] for n in order if n in self.processes]
         await asyncio.gather(*(p.stop() for p in services))
         with contextlib.suppress(Exception):

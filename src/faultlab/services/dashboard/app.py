@@ -1,0 +1,211 @@
+"""Dashboard HTTP app (port 5007): the pages, plotly.js from the plotly package, the live stream and the JSON APIs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from faultlab.config import Settings
+from faultlab.log import get_logger
+from faultlab.services.dashboard import pages, scripts
+from faultlab.services.dashboard.collector import LiveState
+from faultlab.services.dashboard.openapi import openapi_document
+from faultlab.services.dashboard.operator import ExperimentProcess, FaultProxy, replica_of
+from faultlab.services.dashboard.reports import RunsFolder
+from faultlab.web import ApiError, Handler, create_app, json_response, read_json, require_token, serve
+
+KEEPALIVE_S = 15.0
+# The pages load scripts only from the dashboard itself; plotly needs inline styles, nothing needs eval.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+            "connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the `plotly` Python package (no internet needed)."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def sse_frame(kind: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experiment: ExperimentProcess,
+              runs: RunsFolder) -> web.Application:
+    log = get_logger("dashboard")
+    app = create_app(settings, "dashboard", log)
+    plotly_js = plotly_js_path()
+
+    @web.middleware
+    async def same_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Writes must come from a page this dashboard served (or from a client that sends no Origin)."""
+        origin = request.headers.get("Origin")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin and urlsplit(origin).netloc != request.host:
+            raise ApiError(403, "cross-origin request refused")
+        return await handler(request)
+
+    app.middlewares.append(same_origin)
+
+    def page(html: str) -> web.Response:
+        return web.Response(text=html, content_type="text/html", headers={
+            "Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer"})
+
+    def static(text: str, content_type: str) -> web.Response:
+        return web.Response(text=text, content_type=content_type, headers={"Cache-Control": "no-cache"})
+
+    async def index(_request: web.Request) -> web.Response:
+        return page(pages.INDEX_HTML)
+
+    async def reports_page(_request: web.Request) -> web.Response:
+        return page(pages.REPORTS_HTML)
+
+    async def plotly(_request: web.Request) -> web.FileResponse:
+        if not plotly_js.is_file():
+            raise ApiError(500, f"plotly.min.js not found at {plotly_js}: is the plotly package installed?")
+        return web.FileResponse(plotly_js, headers={"Cache-Control": "public, max-age=86400",
+                                                    "Content-Type": "application/javascript"})
+
+    async def script(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        files = {"dashboard.js": (scripts.DASHBOARD_JS, "application/javascript"),
+                 "reports.js": (scripts.REPORTS_JS, "application/javascript"),
+                 "common.js": (scripts.COMMON_JS, "application/javascript"),
+                 "dashboard.css": (pages.STYLE_CSS, "text/css")}
+        if name not in files:
+            raise ApiError(404, f"no static file {name[:40]!r}")
+        return static(*files[name])
+
+    async def health(_request: web.Request) -> web.Response:
+        return json_response({"status": "ok", "service": "dashboard", "working": True,
+                              "subscribers": live.subscriber_count, "monitor_stream": live.monitor_stream})
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return json_response(openapi_document(settings))
+
+    async def snapshot(_request: web.Request) -> web.Response:
+        return json_response(live.snapshot())
+
+    async def series(request: web.Request) -> web.Response:
+        try:
+            since = float(request.query.get("since", "0"))
+        except ValueError:
+            raise ApiError(400, "since must be a UNIX time in seconds") from None
+        return json_response({"points": [p for p in live.series if p["t"] > since]})
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        """Server-sent events: a `snapshot`, then `tick` (4 per second), `event` (monitor) and `health` updates."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                               "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        queue = live.subscribe()
+        try:
+            await response.write(b"retry: 1000\n" + sse_frame("snapshot", live.snapshot()))
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except asyncio.TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if item is None:
+                    break
+                await response.write(sse_frame(*item))
+        except ConnectionResetError:
+            pass
+        finally:
+            live.unsubscribe(queue)
+        return response
+
+    async def auth_check(request: web.Request) -> web.Response:
+        require_token(request)
+        return json_response({"ok": True})
+
+    async def list_faults(request: web.Request) -> web.Response:
+        require_token(request)
+        return json_response(await faults.list())
+
+    async def inject(request: web.Request) -> web.Response:
+        require_token(request)
+        status, data = await faults.inject(await read_json(request))
+        return json_response(data, status=status)
+
+    async def clear(request: web.Request) -> web.Response:
+        require_token(request)
+        replica = replica_of(request.query.get("replica"), settings)
+        status, data = await faults.clear(replica, request.query.get("kind") or None)
+        return json_response(data, status=status)
+
+    async def experiment_status(_request: web.Request) -> web.Response:
+        return json_response(experiment.describe(tail=200))
+
+    async def experiment_start(request: web.Request) -> web.Response:
+        require_token(request)
+        body: dict[str, Any] = await read_json(request) if request.can_read_body else {}
+        return json_response(await experiment.start(body.get("phases")), status=202)
+
+    async def experiment_stop(request: web.Request) -> web.Response:
+        require_token(request)
+        return json_response(await experiment.interrupt())
+
+    async def list_runs(_request: web.Request) -> web.Response:
+        return json_response({"runs_dir": str(runs.root.resolve()), "runs": runs.list()})
+
+    async def run_detail(request: web.Request) -> web.Response:
+        return json_response(runs.detail(request.match_info["name"]))
+
+    async def run_file(request: web.Request) -> web.FileResponse:
+        path = runs.file(request.match_info["name"], request.match_info["filename"])
+        # report.html is self-contained (plotly inlined): it may run its own inline scripts, nothing else.
+        return web.FileResponse(path, headers={
+            "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+                                       "style-src 'unsafe-inline'; img-src data: blob:; frame-ancestors 'self'"})
+
+    async def close_streams(_app: web.Application) -> None:
+        live.close_subscribers()
+
+    app.on_shutdown.append(close_streams)
+    r = app.router
+    r.add_get("/", index)
+    r.add_get("/reports", reports_page)
+    r.add_get("/static/plotly.min.js", plotly)
+    r.add_get("/static/{name}", script)
+    r.add_get("/health", health)
+    r.add_get("/api/openapi.json", openapi)
+    r.add_get("/api/snapshot", snapshot)
+    r.add_get("/api/series", series)
+    r.add_get("/api/stream", stream)
+    r.add_get("/api/auth", auth_check)
+    r.add_get("/api/faults", list_faults)
+    r.add_post("/api/faults", inject)
+    r.add_delete("/api/faults", clear)
+    r.add_get("/api/experiment", experiment_status)
+    r.add_post("/api/experiment", experiment_start)
+    r.add_delete("/api/experiment", experiment_stop)
+    r.add_get("/api/runs", list_runs)
+    r.add_get("/api/runs/{name}", run_detail)
+    r.add_get("/runs/{name}/{filename}", run_file)
+    return app
+
+
+async def main(settings: Settings) -> None:
+    log = get_logger("dashboard")
+    runs = RunsFolder(settings.runs_dir)
+    experiment = ExperimentProcess(settings, settings.runs_dir)
+    live = LiveState(settings, log, extra=lambda: {"experiment": experiment.describe(tail=12)})
+    session = aiohttp.ClientSession()
+    await live.start()
+    try:
+        app = build_app(settings, live, FaultProxy(settings, session), experiment, runs)
+        await serve(app, settings.host, settings.dashboard_port, log)
+    finally:
+        await experiment.stop()
+        await live.stop()
+        await session.close()

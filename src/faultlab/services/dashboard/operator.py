@@ -1,0 +1,196 @@
+"""The operator's controls behind the page: faults forwarded to a replica, and a short experiment run as a child."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from faultlab.config import Settings
+from faultlab.web import ApiError
+
+FAULT_KINDS = ("crash", "latency", "intermittent", "incorrect", "hang", "stale")
+OUTPUT_LINES = 400
+PHASES_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}(,[a-z][a-z0-9-]{0,31}){0,15}$")
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+START_CHECK_S = 0.5  # a command that is missing or refuses its arguments exits within this
+
+
+def replica_of(value: Any, settings: Settings) -> int:
+    """A replica number from a body or query value, or a 400 naming the valid ones."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in settings.replica_ids:
+        raise ApiError(400, f"replica must be one of {settings.replica_ids}")
+    return value
+
+
+class FaultProxy:
+    """Calls a replica's /faults API with the admin token, which never leaves the dashboard's process."""
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.session = session
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.admin_token}"}
+
+    async def _call(self, method: str, replica: int, query: dict[str, str] | None = None,
+                    body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        url = f"{self.settings.replica_url(replica)}/faults"
+        try:
+            async with self.session.request(method, url, params=query, data=orjson.dumps(body) if body else None,
+                                            headers={**self._headers(), "Content-Type": "application/json"},
+                                            timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                raw = await resp.read()
+                try:
+                    data = orjson.loads(raw) if raw else {}
+                except orjson.JSONDecodeError:
+                    data = {"error": raw[:200].decode(errors="replace")}
+                return resp.status, data if isinstance(data, dict) else {"answer": data}
+        except asyncio.TimeoutError:
+            raise ApiError(504, f"replica {replica} did not answer within 3 s", replica=replica) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ApiError(502, f"replica {replica} is not reachable ({type(exc).__name__}); a crashed replica "
+                                "has no fault left to clear", replica=replica) from None
+
+    async def inject(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        replica = replica_of(body.get("replica"), self.settings)
+        fault = {k: v for k, v in body.items() if k != "replica"}
+        if fault.get("kind") not in FAULT_KINDS:
+            raise ApiError(400, f"kind must be one of {', '.join(FAULT_KINDS)}")
+        return await self._call("POST", replica, body=fault)
+
+    async def clear(self, replica: int, kind: str | None) -> tuple[int, dict[str, Any]]:
+        if kind is not None and kind not in FAULT_KINDS:
+            raise ApiError(400, f"kind must be one of {', '.join(FAULT_KINDS)}")
+        return await self._call("DELETE", replica, query={"kind": kind} if kind else None)
+
+    async def list(self) -> dict[str, Any]:
+        async def one(replica: int) -> dict[str, Any]:
+            try:
+                status, data = await self._call("GET", replica)
+                return {"replica": replica, "reachable": True, "http_status": status, "faults": data.get("faults")}
+            except ApiError as exc:
+                return {"replica": replica, "reachable": False, "error": exc.message}
+
+        return {"replicas": list(await asyncio.gather(*(one(r) for r in self.settings.replica_ids)))}
+
+
+class ExperimentProcess:
+    """At most one `faultlab experiment` child at a time: its output, its state and its exit code."""
+
+    def __init__(self, settings: Settings, runs_dir: Path) -> None:
+        self.settings = settings
+        self.runs_dir = runs_dir
+        self.proc: asyncio.subprocess.Process | None = None
+        self.argv: list[str] = []
+        self.state = "idle"  # idle, running, finished, missed, interrupted, failed
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+        self.exit_code: int | None = None
+        self.output: deque[str] = deque(maxlen=OUTPUT_LINES)
+        self.lines_seen = 0
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    def command(self, phases: str | None) -> list[str]:
+        argv = [sys.executable, "-m", "faultlab", "experiment", "--duration", "5", "--repeat", "1",
+                "--runs-dir", str(self.runs_dir)]
+        if phases is not None:
+            if not isinstance(phases, str) or not PHASES_RE.match(phases):
+                raise ApiError(400, "phases must be a comma-separated list of phase names, e.g. baseline,crash")
+            argv += ["--phases", phases]
+        return argv
+
+    async def start(self, phases: str | None = None) -> dict[str, Any]:
+        """Spawn the experiment; a command that exits at once (missing, bad arguments) is an error, not a run."""
+        if self.running:
+            raise ApiError(409, "an experiment is already running", experiment=self.describe())
+        argv = self.command(phases)
+        env = {**os.environ, **self.settings.to_env(), "COLUMNS": "110", "TERM": "dumb", "NO_COLOR": "1",
+               "PYTHONUNBUFFERED": "1"}
+        self.output.clear()
+        self.lines_seen = 0
+        self.argv = argv
+        self.exit_code, self.ended_at = None, None
+        self.started_at = time.time()
+        self.state = "running"
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True)
+        except OSError as exc:
+            self.state, self.ended_at = "failed", time.time()
+            raise ApiError(500, f"could not start the experiment: {exc}") from None
+        self._reader = asyncio.create_task(self._follow(self.proc), name="experiment-output")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._reader), START_CHECK_S)
+        if self.exit_code is not None and self.exit_code not in (0, 1):
+            raise ApiError(502, "the experiment command exited at once (is `faultlab experiment` available?)",
+                           experiment=self.describe())
+        return self.describe()
+
+    async def _follow(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            for part in raw.decode(errors="replace").replace("\r", "\n").split("\n"):
+                line = ANSI_RE.sub("", part).rstrip()
+                if line:
+                    self.output.append(line)
+                    self.lines_seen += 1
+        self.exit_code = await proc.wait()
+        self.ended_at = time.time()
+        # `faultlab experiment` exits 0 when every threshold held, 1 when the run completed but missed one.
+        self.state = {0: "finished", 1: "missed", 130: "interrupted"}.get(self.exit_code, "failed")
+
+    async def interrupt(self) -> dict[str, Any]:
+        """Ctrl-C for the experiment (it clears its faults and writes a partial report), then wait for it."""
+        if not self.running or self.proc is None:
+            raise ApiError(409, "no experiment is running", experiment=self.describe())
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGINT)
+        await self._wait(20.0)
+        return self.describe()
+
+    async def _wait(self, timeout_s: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            await self.proc.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._reader, 2.0)
+
+    async def stop(self) -> None:
+        """Leave no child behind when the dashboard stops; safe to call twice."""
+        if self.running and self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGINT)
+            await self._wait(15.0)
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+
+    def describe(self, tail: int = 60) -> dict[str, Any]:
+        return {
+            "state": self.state, "running": self.running, "pid": self.proc.pid if self.running and self.proc else None,
+            "argv": self.argv[1:], "started_at": self.started_at, "ended_at": self.ended_at,
+            "exit_code": self.exit_code, "lines": self.lines_seen, "output": list(self.output)[-tail:],
+        }
