@@ -113,8 +113,9 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def create_app(settings: Settings, service: str, log: Logger) -> web.Application:
-    """An aiohttp app with JSON error handling, metrics and `GET /metrics` already wired."""
+def create_app(settings: Settings, service: str, log: Logger,
+               openapi: dict[str, Any] | None = None) -> web.Application:
+    """An aiohttp app with JSON error handling, metrics, `GET /metrics` and (given one) `GET /openapi.json` wired."""
     metrics = RequestMetrics(service)
 
     @web.middleware
@@ -144,6 +145,13 @@ def create_app(settings: Settings, service: str, log: Logger) -> web.Application
         return web.Response(text=metrics.prometheus(), content_type="text/plain")
 
     app.router.add_get("/metrics", prometheus)
+    if openapi is not None:
+        document = orjson.dumps(openapi)
+
+        async def openapi_json(_request: web.Request) -> web.Response:
+            return web.Response(body=document, content_type="application/json")
+
+        app.router.add_get("/openapi.json", openapi_json)
     return app
 
 

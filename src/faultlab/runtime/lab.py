@@ -22,6 +22,7 @@ from faultlab import bus
 from faultlab.config import Settings
 from faultlab.db import ensure_database
 from faultlab.log import get_logger
+from faultlab.openapi.supervisor import openapi_document as supervisor_openapi
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.runtime import broker, postgres
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
@@ -206,7 +207,7 @@ class Lab:
     # ---- control API ------------------------------------------------------------------------------
 
     async def _start_control(self) -> None:
-        app = create_app(self.settings, "supervisor", self.log)
+        app = create_app(self.settings, "supervisor", self.log, openapi=supervisor_openapi(self.settings))
 
         async def processes(_request: web.Request) -> web.Response:
             return json_response({"processes": [p.describe() for p in self.processes.values()],

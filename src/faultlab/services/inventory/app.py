@@ -18,6 +18,7 @@ from faultlab.faults import FaultError, FaultSet, parse_fault
 from faultlab.faults.base import Fault
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
+from faultlab.openapi.inventory import openapi_document as inventory_openapi
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory.replica import LogApplier
 from faultlab.services.inventory.state import HISTORY_LEN
@@ -35,7 +36,7 @@ def _iso(ts: float) -> str:
 def build_app(settings: Settings, replica: int, applier: LogApplier, faults: FaultSet,
               reporter: MonitorReporter) -> web.Application:
     log = get_logger("inventory", replica)
-    app = create_app(settings, "inventory", log)
+    app = create_app(settings, "inventory", log, openapi=inventory_openapi(settings, replica))
     started_at = time.time()
 
     @web.middleware

@@ -20,6 +20,7 @@ from faultlab.config import Settings
 from faultlab.db import MONITOR_SCHEMA, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
+from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
 from faultlab.web import ApiError, create_app, json_response, read_json, require_token, serve
 
@@ -284,7 +285,7 @@ def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
 
 
 def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
-    app = create_app(settings, "monitor", monitor.log)
+    app = create_app(settings, "monitor", monitor.log, openapi=monitor_openapi(settings))
 
     async def status(_request: web.Request) -> web.Response:
         return json_response(monitor.status())

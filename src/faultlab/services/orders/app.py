@@ -13,6 +13,7 @@ from faultlab.config import Settings
 from faultlab.db import ORDERS_SCHEMA, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
+from faultlab.openapi.orders import openapi_document as orders_openapi
 from faultlab.services.inventory.state import CANCELLED, CREATED
 from faultlab.services.orders.relay import OutboxRelay
 from faultlab.services.orders.results import PendingReconciler, ResultsConsumer
@@ -63,7 +64,7 @@ def order_json(row: asyncpg.Record, results: list[asyncpg.Record] | None = None)
 
 def build_app(settings: Settings, pool: asyncpg.Pool, relay: OutboxRelay, results: ResultsConsumer) -> web.Application:
     log = get_logger("orders")
-    app = create_app(settings, "orders", log)
+    app = create_app(settings, "orders", log, openapi=orders_openapi(settings))
 
     async def create_order(request: web.Request) -> web.Response:
         product_id, quantity = validate_order(await read_json(request), settings)

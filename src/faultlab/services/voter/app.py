@@ -20,6 +20,7 @@ from faultlab.fanout import ConnectionPool, Refused
 from faultlab.lab.histogram import LatencyHistogram
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
+from faultlab.openapi.voter import openapi_document as voter_openapi
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
 from faultlab.web import ApiError, create_app, json_response, serve
@@ -315,7 +316,7 @@ class MajorityVoter:
 
 
 def build_app(settings: Settings, voter: MajorityVoter) -> web.Application:
-    app = create_app(settings, "voter", voter.log)
+    app = create_app(settings, "voter", voter.log, openapi=voter_openapi(settings))
     products = sorted(settings.initial_stock)
 
     async def voted_all(_request: web.Request) -> web.Response:

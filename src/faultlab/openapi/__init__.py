@@ -1,0 +1,74 @@
+"""OpenAPI 3.1 documents of the services' HTTP APIs, one module per service, served at `GET /openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faultlab.web import MAX_BODY_BYTES
+
+JSON = "application/json"
+PRODUCT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"
+ERROR_TEXT = {
+    400: "invalid input; nothing changed", 401: "operator token missing or wrong", 404: "not found",
+    405: "method not allowed on this path", 409: "conflicts with the current state; nothing changed",
+    413: f"body larger than {MAX_BODY_BYTES} bytes", 422: "well-formed but not acceptable; nothing changed",
+    500: "unexpected error (never expected: a JSON message and a log line)", 503: "a dependency is unavailable",
+}
+OPERATOR: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+ANY_OBJECT: dict[str, Any] = {"type": "object"}
+NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_body(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    """A response (or request body) whose content is JSON of this schema."""
+    return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
+
+
+def errors(*codes: int) -> dict[str, Any]:
+    """Error responses, each `{"error": message, ...}` as JSON."""
+    return {str(c): json_body(ref("Error"), ERROR_TEXT[c]) for c in codes}
+
+
+def request_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"required": True, "description": f"{description} (at most {MAX_BODY_BYTES} bytes)",
+            "content": {JSON: {"schema": schema}}}
+
+
+def common_paths(health: dict[str, Any]) -> dict[str, Any]:
+    """What `create_app` gives every service: health (per service), Prometheus metrics and this document."""
+    return {
+        "/health": {"get": {"summary": "Liveness and whether the service works", "operationId": "health",
+                            "responses": {"200": json_body(health, "the service answers")}}},
+        "/metrics": {"get": {"summary": "Request counters and latency histograms (Prometheus text format)",
+                             "operationId": "metrics",
+                             "responses": {"200": {"description": "metrics", "content": {
+                                 "text/plain": {"schema": {"type": "string"}}}}}}},
+        "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                  "responses": {"200": json_body(ANY_OBJECT, "the OpenAPI document")}}},
+    }
+
+
+def document(title: str, description: str, server: str, paths: dict[str, Any],
+             schemas: dict[str, Any], operator: bool = True) -> dict[str, Any]:
+    """A whole OpenAPI 3.1 document with the shared error schema and (optionally) the bearer scheme."""
+    components: dict[str, Any] = {"schemas": {
+        "Error": {"type": "object", "required": ["error"],
+                  "properties": {"error": {"type": "string", "minLength": 1}}},
+        **schemas,
+    }}
+    if operator:
+        components["securitySchemes"] = {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "the operator token (`faultlab up` writes it to <lab folder>/admin-token); "
+                           "`X-Admin-Token: <token>` is accepted too"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1", "description": description},
+        "servers": [{"url": server}],
+        "paths": paths,
+        "components": components,
+    }

@@ -1,0 +1,143 @@
+"""An inventory replica's API: stock reads with versions, health, and the operator's fault endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faultlab.config import Settings
+from faultlab.faults import ALIASES, FAULT_KINDS
+from faultlab.openapi import (
+    ANY_OBJECT,
+    OPERATOR,
+    PRODUCT_ID_PATTERN,
+    common_paths,
+    document,
+    errors,
+    json_body,
+    ref,
+    request_body,
+)
+from faultlab.services.inventory.state import HISTORY_LEN
+
+MAX_HISTORY_PARAM = 9999  # at most 4 digits; more than HISTORY_LEN gives all HISTORY_LEN kept versions
+MAX_APPLIED_IDS = 1000
+SEED = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "description": "seeds the fault's RNG (repeatable runs)"}
+
+
+def fault_request_schema() -> dict[str, Any]:
+    """A fault to inject: its kind plus that kind's parameters, with the ranges faults/ enforces."""
+    kinds = [*FAULT_KINDS, *ALIASES]
+    return {
+        "type": "object", "additionalProperties": False,
+        "anyOf": [{"required": ["kind"]}, {"required": ["type"]}, {"required": ["failure_type"]}],
+        "description": "crash: exit_code; latency: latency_ms, jitter_ms (≤ latency_ms); intermittent: "
+                       "probability; incorrect: product_id, delta (≠ 0); hang and stale: none. Every kind takes "
+                       "an optional seed. Aliases: " + ", ".join(f"{a} = {k}" for a, k in ALIASES.items()),
+        "properties": {
+            "kind": {"type": "string", "enum": kinds},
+            "type": {"type": "string", "enum": kinds, "description": "same as kind"},
+            "failure_type": {"type": "string", "enum": kinds, "description": "same as kind (the guide's name)"},
+            "seed": SEED,
+            "exit_code": {"type": "integer", "minimum": 1, "maximum": 255, "default": 1},
+            "latency_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 1200},
+            "jitter_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0},
+            "probability": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.3},
+            "product_id": {"type": "string", "pattern": PRODUCT_ID_PATTERN,
+                           "description": "incorrect: the product answered wrong (all when absent)"},
+            "delta": {"type": "integer", "minimum": -1_000_000, "maximum": 1_000_000, "not": {"const": 0},
+                      "default": 100},
+            "instance": {"description": "ignored (the guide's clients send it)"},
+            "instance_id": {"description": "ignored (the guide's clients send it)"},
+        },
+    }
+
+
+def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:
+    history = {"name": "history", "in": "query",
+               "schema": {"type": "integer", "minimum": 0, "maximum": MAX_HISTORY_PARAM, "default": 0},
+               "description": f"include the N most recent (version, available, reserved) triples; 1 = all "
+                              f"{HISTORY_LEN} kept, 0 = none"}
+    item = {
+        "type": "object", "required": ["product_id", "available_quantity", "reserved_quantity", "instance_id",
+                                       "replica", "timestamp", "position", "applied_seq"],
+        "properties": {
+            "product_id": {"type": "string"}, "available_quantity": {"type": "integer"},
+            "reserved_quantity": {"type": "integer"}, "instance_id": {"type": "string"},
+            "replica": {"type": "integer"}, "timestamp": {"type": "string"},
+            "position": {"type": "integer", "description": "how many events changed this product"},
+            "applied_seq": {"type": "integer", "description": "the last log position this replica applied"},
+            "history": {"type": "array", "maxItems": HISTORY_LEN, "items": {
+                "type": "array", "prefixItems": [{"type": "integer"}] * 3, "minItems": 3, "maxItems": 3}},
+        },
+    }
+    fault = {"type": "object", "required": ["kind", "params", "activated_at"], "properties": {
+        "kind": {"type": "string", "enum": list(FAULT_KINDS)}, "params": ANY_OBJECT,
+        "activated_at": {"type": "number"}}}
+    injected = {"type": "object", "required": ["replica", "fault"], "properties": {
+        "replica": {"const": replica}, "fault": fault, "activated_at": {"type": "number"}, "note": {"type": "string"}}}
+    cleared = {"type": "object", "required": ["replica", "cleared", "cleared_at"], "properties": {
+        "replica": {"const": replica}, "cleared": {"type": "array", "items": fault}, "cleared_at": {"type": "number"}}}
+    inject_responses = {"201": json_body(injected, "the fault is active (activated_at: when it took effect)"),
+                        "202": json_body(injected, "crash: the process exits in 10 ms"),
+                        **errors(400, 401, 413)}
+    fault_body = request_body(fault_request_schema(), "the fault")
+    guide_body = request_body({"anyOf": [
+        fault_request_schema(),
+        {"type": "object", "required": ["failure_type"], "properties": {
+            "failure_type": {"enum": ["clear", "none"]}}}]}, "the guide's form; failure_type clear (or none) clears")
+    health = {"type": "object", "required": ["status", "service", "replica", "working", "caught_up", "faults"],
+              "properties": {"status": {"const": "ok"}, "service": {"const": "inventory"},
+                             "replica": {"const": replica}, "working": {"type": "boolean"},
+                             "caught_up": {"type": "boolean"}, "applied_seq": {"type": "integer"},
+                             "faults": {"type": "array", "items": {"type": "string"}}}}
+    paths = {
+        "/inventory": {"get": {
+            "summary": "Every product's stock as this replica applied it", "operationId": "inventory",
+            "parameters": [history],
+            "responses": {"200": json_body({"type": "object", "required": ["replica", "applied_seq", "inventory"],
+                                            "properties": {"instance_id": {"type": "string"},
+                                                           "replica": {"const": replica},
+                                                           "applied_seq": {"type": "integer"},
+                                                           "inventory": {"type": "array", "items": ref("Item")}}},
+                                           "stock"), **errors(400)}}},
+        "/inventory/{product_id}": {"get": {
+            "summary": "One product's stock", "operationId": "product",
+            "parameters": [{"name": "product_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": PRODUCT_ID_PATTERN}}, history],
+            "responses": {"200": json_body(ref("Item"), "stock"), **errors(400, 404)}}},
+        "/applied": {"post": {
+            "summary": "What this replica applied for some orders (the orders service's reconciler asks)",
+            "operationId": "applied",
+            "requestBody": request_body({"type": "object", "required": ["order_ids"], "properties": {
+                "order_ids": {"type": "array", "minItems": 1, "maxItems": MAX_APPLIED_IDS,
+                              "items": {"type": "string", "format": "uuid"}}}}, "order ids"),
+            "responses": {"200": json_body({"type": "object", "required": ["replica", "applied"], "properties": {
+                "replica": {"const": replica}, "applied": {"type": "array", "items": {
+                    "type": "object", "required": ["seq", "order_id", "event_type", "outcome"]}}}},
+                "applied events, in log order"), **errors(400, 413)}}},
+        "/faults": {
+            "get": {"summary": "Active faults", "operationId": "listFaults", "security": OPERATOR,
+                    "responses": {"200": json_body({"type": "object", "required": ["replica", "faults"],
+                                                    "properties": {"replica": {"const": replica},
+                                                                   "faults": {"type": "array", "items": fault}}},
+                                                   "active faults"), **errors(401)}},
+            "post": {"summary": "Inject a fault (at most one per kind; a new one replaces the old)",
+                     "operationId": "injectFault", "security": OPERATOR, "requestBody": fault_body,
+                     "responses": inject_responses},
+            "delete": {"summary": "Clear one kind of fault, or all", "operationId": "clearFaults",
+                       "security": OPERATOR,
+                       "parameters": [{"name": "kind", "in": "query",
+                                       "schema": {"type": "string", "enum": list(FAULT_KINDS)}}],
+                       "responses": {"200": json_body(cleared, "what was cleared"), **errors(400, 401)}},
+        },
+        "/inject-failure": {"post": {
+            "summary": "The guide's injection endpoint: like POST /faults, and failure_type clear clears",
+            "operationId": "guideInjectFailure", "security": OPERATOR, "requestBody": guide_body,
+            "responses": {**inject_responses, "200": json_body(cleared, "failure_type clear: what was cleared")}}},
+        **common_paths(health),
+    }
+    return document(
+        f"faultlab inventory replica {replica}",
+        "One inventory replica: a deterministic state machine fed by the order-events log. Reads are open; "
+        "fault endpoints need the operator token. Faults act on /health and /inventory only.",
+        settings.replica_url(replica), paths, {"Item": item})

@@ -1,0 +1,77 @@
+"""The voter's API: majority-voted stock reads (or an explicit "quorum not reached") and voting statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faultlab.config import Settings
+from faultlab.openapi import ANY_OBJECT, PRODUCT_ID_PATTERN, common_paths, document, errors, json_body, ref
+
+REPLICAS = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    product_ids = sorted(settings.initial_stock)
+    vote_fields = {
+        "quorum": {"type": "boolean"}, "votes_needed": {"type": "integer"}, "agreed": REPLICAS,
+        "disagreed": REPLICAS, "behind": REPLICAS, "late": REPLICAS, "outliers": REPLICAS, "suspected": REPLICAS,
+        "failed": {"type": "object", "additionalProperties": {
+            "enum": ["refused", "timeout", "error", "malformed"]}},
+        "latency_ms": {"type": "number", "minimum": 0}, "timestamp": {"type": "string"},
+    }
+    required = ["quorum", "votes_needed", "agreed", "disagreed", "failed", "latency_ms"]
+    product_vote = {
+        "type": "object", "required": ["product_id", "quorum"],
+        "properties": {
+            "product_id": {"type": "string"}, "quorum": {"type": "boolean"},
+            "available_quantity": {"type": ["integer", "null"]}, "reserved_quantity": {"type": ["integer", "null"]},
+            "position": {"type": ["integer", "null"], "description": "the version the majority agreed on"},
+            "agreed": REPLICAS, "disagreed": REPLICAS, "behind": REPLICAS, "conflicting": REPLICAS},
+    }
+    voted_all = {"type": "object", "required": [*required, "inventory"],
+                 "properties": {**vote_fields, "quorum": {"const": True},
+                                "inventory": {"type": "array", "items": ref("ProductVote")}}}
+    voted_one = {"type": "object", "required": [*required, "product_id", "available_quantity", "position"],
+                 "properties": {**vote_fields, "quorum": {"const": True}, "product_id": {"type": "string"},
+                                "available_quantity": {"type": "integer"}, "reserved_quantity": {"type": "integer"},
+                                "position": {"type": "integer"}}}
+    no_quorum = json_body(ref("NoQuorum"), "quorum not reached: fewer than a majority of replicas agree; the voter "
+                                           "does not guess")
+    health = {"type": "object", "required": ["status", "service", "working"], "properties": {
+        "status": {"const": "ok"}, "service": {"const": "voter"}, "working": {"type": "boolean"},
+        "replicas": REPLICAS}}
+    stats = {"type": "object", "required": ["total_votes", "quorum_reached", "quorum_not_reached", "votes_needed",
+                                            "fan_out", "latency_ms", "replicas"],
+             "properties": {"total_votes": {"type": "integer"}, "quorum_reached": {"type": "integer"},
+                            "quorum_not_reached": {"type": "integer"}, "quorum_rate": {"type": ["number", "null"]},
+                            "votes_needed": {"type": "integer"}, "fan_out": {"type": "integer"},
+                            "latency_ms": ANY_OBJECT, "outliers_by_replica": ANY_OBJECT,
+                            "latency_outliers": REPLICAS, "replicas": ANY_OBJECT}}
+    paths = {
+        "/inventory/voted": {"get": {
+            "summary": "Every product's stock by value majority (2 of 3) at equal versions",
+            "operationId": "votedInventory",
+            "responses": {"200": json_body(voted_all, "the majority's answer, with outliers named"),
+                          "503": no_quorum}}},
+        "/inventory/voted/{product_id}": {"get": {
+            "summary": "One product's stock by value majority", "operationId": "votedProduct",
+            "parameters": [{"name": "product_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": PRODUCT_ID_PATTERN},
+                            "description": f"one of {', '.join(product_ids)}; another id is answered 404"}],
+            "responses": {"200": json_body(voted_one, "the majority's answer"), "503": no_quorum,
+                          "404": json_body({"allOf": [ref("Error"), {"type": "object", "properties": {
+                              "known": {"type": "array", "items": {"type": "string"}}}}]},
+                              "unknown product (`known` lists them)"), **errors(400)}}},
+        "/voting/stats": {"get": {"summary": "Votes, quorum rate, latency and each replica's record",
+                                  "operationId": "votingStats", "responses": {"200": json_body(stats, "stats")}}},
+        **common_paths(health),
+    }
+    schemas = {
+        "ProductVote": product_vote,
+        "NoQuorum": {"type": "object", "required": [*required, "error", "answered", "conflicting", "inventory"],
+                     "properties": {**vote_fields, "quorum": {"const": False}, "error": {"const": "quorum not reached"},
+                                    "answered": REPLICAS, "conflicting": REPLICAS,
+                                    "inventory": {"type": "array", "items": ref("ProductVote")}}},
+    }
+    return document("faultlab voter", "Majority voting over the inventory replicas. Read-only; no operator "
+                    "endpoint.", settings.service_url("voter"), paths, schemas, operator=False)

@@ -1,0 +1,182 @@
+"""The OpenAPI documents: valid OpenAPI 3.1, every registered route documented, limits equal to the code's."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import schemathesis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from faultlab.config import Settings
+from faultlab.faults import ALIASES, FAULT_KINDS, KNOWN_PARAMS, FaultSet
+from faultlab.faults import incorrect as incorrect_fault
+from faultlab.openapi import PRODUCT_ID_PATTERN
+from faultlab.openapi import inventory as inventory_doc
+from faultlab.openapi import monitor as monitor_doc
+from faultlab.openapi import orders as orders_doc
+from faultlab.openapi import supervisor as supervisor_doc
+from faultlab.openapi import voter as voter_doc
+from faultlab.runtime.lab import Lab
+from faultlab.services.inventory import app as inventory_app
+from faultlab.services.monitor import app as monitor_app
+from faultlab.services.orders import app as orders_app
+from faultlab.services.voter import app as voter_app
+from faultlab.web import MAX_BODY_BYTES
+
+METHODS = {"get", "post", "put", "delete", "patch"}
+
+
+class _Named:
+    """Stands in for a service object whose only use while routes are registered is its logger."""
+
+    def __init__(self) -> None:
+        from faultlab.log import get_logger
+
+        self.log = get_logger("test")
+
+
+def _settings(tmp_path: Path) -> Settings:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return Settings(home=tmp_path, supervisor_port=port, admin_token="t" * 32)
+
+
+def _routes(app: web.Application) -> set[tuple[str, str]]:
+    """(method, path) of every route the app answers, HEAD (added by aiohttp for each GET) left out."""
+    found = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        found.add((route.method.lower(), route.resource.canonical))  # type: ignore[union-attr]
+    return found
+
+
+def _documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(method, path) for path, item in doc["paths"].items() for method in item if method in METHODS}
+
+
+async def _apps(tmp_path: Path) -> dict[str, tuple[web.Application, dict[str, Any]]]:
+    """Each service's real app (built with stand-ins for what only handlers use) and its document."""
+    s = _settings(tmp_path)
+    apps: dict[str, tuple[web.Application, dict[str, Any]]] = {
+        "orders": (orders_app.build_app(s, None, None, None), orders_doc.openapi_document(s)),  # type: ignore[arg-type]
+        "inventory": (inventory_app.build_app(s, 2, None, FaultSet(), None),  # type: ignore[arg-type]
+                      inventory_doc.openapi_document(s, 2)),
+        "voter": (voter_app.build_app(s, _Named()), voter_doc.openapi_document(s)),  # type: ignore[arg-type]
+        "monitor": (monitor_app.build_app(s, _Named()), monitor_doc.openapi_document(s)),  # type: ignore[arg-type]
+    }
+    return apps
+
+
+async def _supervisor_app(tmp_path: Path) -> tuple[Lab, web.Application]:
+    lab = Lab(_settings(tmp_path))
+    await lab._start_control()
+    assert lab._runner is not None
+    return lab, lab._runner.app
+
+
+def _schemas(node: Any) -> list[dict[str, Any]]:
+    """Every `schema` object inside a document."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "schema" and isinstance(value, dict):
+                found.append(value)
+            found.extend(_schemas(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_schemas(value))
+    return found
+
+
+async def test_every_registered_route_is_documented_and_nothing_else(tmp_path: Path) -> None:
+    """The router's (method, path) pairs equal the document's operations, for every service and the supervisor."""
+    apps = await _apps(tmp_path)
+    lab, supervisor = await _supervisor_app(tmp_path / "lab")
+    try:
+        apps["supervisor"] = (supervisor, supervisor_doc.openapi_document(lab.settings))
+        for name, (app, doc) in apps.items():
+            routes = _routes(app)
+            assert ("get", "/openapi.json") in routes, name
+            assert routes == _documented(doc), f"{name}: undocumented {routes - _documented(doc)}, " \
+                                               f"documented but missing {_documented(doc) - routes}"
+    finally:
+        await lab._runner.cleanup()  # type: ignore[union-attr]
+
+
+async def test_documents_are_valid_openapi_with_valid_json_schemas(tmp_path: Path) -> None:
+    """Each document passes the OpenAPI 3.1 meta-schema and each schema in it is valid JSON Schema 2020-12."""
+    s = _settings(tmp_path)
+    docs = [orders_doc.openapi_document(s), inventory_doc.openapi_document(s, 1), voter_doc.openapi_document(s),
+            monitor_doc.openapi_document(s), supervisor_doc.openapi_document(s)]
+    for doc in docs:
+        schemathesis.openapi.from_dict(doc).validate()
+        for schema in [*_schemas(doc), *doc["components"]["schemas"].values()]:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        for path, item in doc["paths"].items():
+            for method, op in item.items():
+                assert op.get("summary"), f"{method} {path} has no summary"
+                for status, response in op["responses"].items():
+                    if int(status) >= 400:
+                        assert response["content"]["application/json"]["schema"], f"{method} {path} {status}"
+
+
+async def test_operator_security_is_declared_where_the_service_requires_the_token(tmp_path: Path) -> None:
+    """Fault, report and process-control operations carry the bearer scheme; reads and orders do not."""
+    s = _settings(tmp_path)
+    secured = {
+        "inventory": {("get", "/faults"), ("post", "/faults"), ("delete", "/faults"), ("post", "/inject-failure")},
+        "monitor": {("post", "/reports")},
+        "supervisor": {("post", f"/processes/{{name}}/{a}") for a in ("restart", "kill", "stop", "start")}
+        | {("post", "/shutdown")},
+        "orders": set(), "voter": set(),
+    }
+    docs = {"orders": orders_doc.openapi_document(s), "inventory": inventory_doc.openapi_document(s, 1),
+            "voter": voter_doc.openapi_document(s), "monitor": monitor_doc.openapi_document(s),
+            "supervisor": supervisor_doc.openapi_document(s)}
+    for name, doc in docs.items():
+        declared = {(m, p) for p, item in doc["paths"].items() for m, op in item.items() if op.get("security")}
+        assert declared == secured[name], name
+        for method, path in declared:
+            assert "401" in doc["paths"][path][method]["responses"]
+        if declared:
+            assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
+    """Quantity range, product id pattern, statuses, fault kinds and ranges, list sizes: as the handlers check them."""
+    s = _settings(tmp_path).model_copy(update={"max_quantity": 77})
+    orders = orders_doc.openapi_document(s)
+    body = orders["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 77}
+    assert body["properties"]["product_id"]["pattern"] == orders_app.PRODUCT_ID.pattern == PRODUCT_ID_PATTERN
+    assert incorrect_fault.PRODUCT_ID.pattern == PRODUCT_ID_PATTERN
+    assert body["additionalProperties"] is False and set(body["properties"]) == orders_app.ORDER_FIELDS
+    assert orders_doc.STATUSES == list(orders_app.STATUSES)
+    assert str(MAX_BODY_BYTES) in orders["paths"]["/orders"]["post"]["requestBody"]["description"]
+
+    fault = inventory_doc.fault_request_schema()
+    assert set(fault["properties"]) == KNOWN_PARAMS
+    assert set(fault["properties"]["kind"]["enum"]) == set(FAULT_KINDS) | set(ALIASES)
+    assert fault["properties"]["latency_ms"]["maximum"] == 60_000 and fault["properties"]["probability"]["maximum"] == 1
+    assert monitor_doc.MAX_OBSERVATIONS == monitor_app.MAX_OBSERVATIONS
+    assert re.fullmatch(PRODUCT_ID_PATTERN, "PROD-001") and not re.fullmatch(PRODUCT_ID_PATTERN, "prod-001")
+
+
+@pytest.mark.parametrize("service", ["orders", "inventory", "voter", "monitor"])
+async def test_each_service_serves_its_document(tmp_path: Path, service: str) -> None:
+    """`GET /openapi.json` answers the very document the module builds, as JSON."""
+    app, doc = (await _apps(tmp_path))[service]
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/openapi.json")
+        assert resp.status == 200 and resp.content_type == "application/json"
+        assert await resp.json() == doc
+        missing = await client.get("/no-such-path")
+        assert missing.status == 404 and "error" in await missing.json()
