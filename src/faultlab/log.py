@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 
 def _fmt(value: Any) -> str:
@@ -17,18 +17,23 @@ def _fmt(value: Any) -> str:
 class Logger:
     """A tiny structured logger writing to stderr (the supervisor sends it to the service's log file)."""
 
-    def __init__(self, **bound: Any) -> None:
+    def __init__(self, stream: TextIO | None = None, **bound: Any) -> None:
+        self.stream = stream
         self.bound = bound
 
     def bind(self, **more: Any) -> Logger:
-        return Logger(**{**self.bound, **more})
+        return Logger(self.stream, **{**self.bound, **more})
 
     def _emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
         parts = [f"ts={stamp}", f"level={level}", f"event={_fmt(event)}"]
         parts += [f"{k}={_fmt(v)}" for k, v in {**self.bound, **fields}.items() if v is not None]
-        sys.stderr.write(" ".join(parts) + "\n")
-        sys.stderr.flush()
+        stream = self.stream or sys.stderr
+        try:
+            stream.write(" ".join(parts) + "\n")
+            stream.flush()
+        except ValueError:  # the log file was closed at shutdown: the event goes to stderr instead
+            sys.stderr.write(" ".join(parts) + "\n")
 
     def info(self, event: str, **fields: Any) -> None:
         self._emit("info", event, fields)
@@ -40,5 +45,5 @@ class Logger:
         self._emit("error", event, fields)
 
 
-def get_logger(service: str, replica: int | None = None) -> Logger:
-    return Logger(service=service, replica=replica)
+def get_logger(service: str, replica: int | None = None, stream: TextIO | None = None) -> Logger:
+    return Logger(stream, service=service, replica=replica)

@@ -139,3 +139,26 @@ def test_shadow_detectors_record_their_own_ttd() -> None:
     assert t.episode is not None
     by = t.episode.ttd_by_detector()
     assert by["error-rate"] < by["consecutive"]
+
+
+def test_announced_crash_keeps_its_exit_moment_as_activation() -> None:
+    """Refused connections may reach the monitor before the supervisor's report: TTD stays positive."""
+    t, _ = tracker()
+    t.observe(obs("fault_injected", 700.0, fault={"kind": "crash", "params": {}}))
+    for i in range(3):
+        t.observe(obs("refused", 700.004 + i * 0.001))
+    assert t.status == "OFF"
+    t.observe(obs("process_exit", 700.010, code=1))
+    episode = t.episode
+    assert episode is not None and episode.activated_at == 700.0 and episode.cleared_at == 700.010
+    assert episode.ttd_ms is not None and 5.0 < episode.ttd_ms < 7.0
+    assert all(v >= episode.ttd_ms for v in episode.ttd_by_detector().values())
+
+
+def test_unannounced_death_starts_its_episode_at_the_death() -> None:
+    """A kill -9 nobody announced: activation and clear are the death the supervisor saw."""
+    t, events = tracker()
+    t.observe(obs("process_exit", 800.0, code=-9))
+    assert t.status == "OFF" and t.episode is not None
+    assert t.episode.fault_kind == "process_exit" and t.episode.activated_at == 800.0
+    assert [e["status"] for e in events if e["type"] == "state"][-1] == "OFF"

@@ -26,6 +26,7 @@ from faultlab.services.inventory.store import ReplicaStore
 from faultlab.web import ApiError, Handler, create_app, json_response, read_json, require_token, serve
 
 FAULTED_PREFIXES = ("/health", "/inventory")
+CRASH_DELAY_S = 0.02  # time to answer the operator before the process exits
 PRODUCT_MAX_LEN = 32
 
 
@@ -123,13 +124,16 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
         except FaultError as exc:
             raise ApiError(400, str(exc)) from None
         if fault.exits_process:
-            fault.activate()
+            # Announce the exact moment of the exit, then exit at that moment: the acknowledgement is the
+            # activation time, and it can never come after the evidence of the crash.
+            fault.activated_at = time.time() + CRASH_DELAY_S
             log.warning("fault_injected", kind=fault.kind, params=fault.describe()["params"])
             await reporter.send_now(observation(replica, "fault_injected", ok=False, source="replica",
                                                 at=fault.activated_at, fault=fault.describe()))
-            asyncio.get_running_loop().call_later(0.01, os._exit, getattr(fault, "exit_code", 1))
+            loop = asyncio.get_running_loop()
+            loop.call_later(max(0.0, fault.activated_at - time.time()), os._exit, getattr(fault, "exit_code", 1))
             return json_response({"replica": replica, "fault": fault.describe(),
-                                  "note": "the process exits in 10 ms"}, status=202)
+                                  "activated_at": fault.activated_at}, status=202)
         faults.add(fault)
         log.warning("fault_injected", kind=fault.kind, params=fault.describe()["params"])
         report_fault("fault_injected", fault, fault.activated_at)

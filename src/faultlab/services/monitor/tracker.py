@@ -169,20 +169,25 @@ class InstanceTracker:
                 self.episode.detections[name] = at
 
     def _process_exit(self, obs: dict[str, Any], at: float) -> None:
+        """The supervisor saw the process die at `at`; the monitor learns it now (that is the detection)."""
+        now = time.time()
         episode = self.episode
-        if episode is None or episode.fault_kind != "crash" or episode.recovered_at is not None:
+        announced = (episode is not None and episode.fault_kind == "crash" and episode.recovered_at is None
+                     and episode.activated_at is not None)
+        if not announced:  # an unannounced death (kill -9, a bug): it became active when it died
             self._open_episode({"kind": "process_exit", "params": {"code": obs.get("code")}}, at)
             episode = self.episode
-        assert episode is not None
-        episode.activated_at = at  # the process really died now
-        episode.cleared_at = at  # recovery (restart) can start from this moment
+        assert episode is not None and episode.activated_at is not None
+        # A crash fault announced its exit moment, which is never later than the death the supervisor saw.
+        episode.activated_at = min(episode.activated_at, at)
+        episode.cleared_at = at  # recovery (restart) can start from the death
         self.caught_up = False
         self.last_health = {}
-        self._shadow_all_off(at)
+        self._shadow_all_off(now)
         for detector in self.detectors.values():
             detector.reset()
-        if self.status != "OFF":  # detected when the monitor learns it, not when the process died
-            self._set("OFF", time.time(), "process exited", obs.get("source", "supervisor"))
+        if self.status != "OFF":
+            self._set("OFF", now, "process exited", obs.get("source", "supervisor"))
 
     # ---- transitions and episodes ------------------------------------------------------------------
 
