@@ -14,7 +14,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from faultlab.config import Settings
-from faultlab.faults import ALIASES, FAULT_KINDS, KNOWN_PARAMS, FaultSet
+from faultlab.faults import (
+    ALIASES,
+    COMMON_PARAMS,
+    FAULT_KINDS,
+    KIND_PARAMS,
+    KNOWN_PARAMS,
+    FaultError,
+    FaultSet,
+    parse_fault,
+)
 from faultlab.faults import incorrect as incorrect_fault
 from faultlab.openapi import PRODUCT_ID_PATTERN
 from faultlab.openapi import inventory as inventory_doc
@@ -162,10 +171,18 @@ def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
     assert orders_doc.STATUSES == list(orders_app.STATUSES)
     assert str(MAX_BODY_BYTES) in orders["paths"]["/orders"]["post"]["requestBody"]["description"]
 
-    fault = inventory_doc.fault_request_schema()
-    assert set(fault["properties"]) == KNOWN_PARAMS
-    assert set(fault["properties"]["kind"]["enum"]) == set(FAULT_KINDS) | set(ALIASES)
-    assert fault["properties"]["latency_ms"]["maximum"] == 60_000 and fault["properties"]["probability"]["maximum"] == 1
+    variants = {v["title"]: v for v in inventory_doc.fault_request_schema()["oneOf"]}
+    assert set(variants) == set(FAULT_KINDS)
+    assert set().union(*(v["properties"] for v in variants.values())) == KNOWN_PARAMS
+    assert {n for v in variants.values() for n in v["properties"]["kind"]["enum"]} == set(FAULT_KINDS) | set(ALIASES)
+    for kind, variant in variants.items():
+        assert set(variant["properties"]) == COMMON_PARAMS | KIND_PARAMS[kind]
+        for other in KIND_PARAMS.keys() - {kind}:  # another kind's parameter is refused, as documented
+            for name in KIND_PARAMS[other] - KIND_PARAMS[kind]:
+                with pytest.raises(FaultError, match="do not apply"):
+                    parse_fault({"kind": kind, name: 1})
+    assert variants["latency"]["properties"]["latency_ms"]["maximum"] == 60_000
+    assert variants["intermittent"]["properties"]["probability"]["maximum"] == 1
     assert monitor_doc.MAX_OBSERVATIONS == monitor_app.MAX_OBSERVATIONS
     assert re.fullmatch(PRODUCT_ID_PATTERN, "PROD-001") and not re.fullmatch(PRODUCT_ID_PATTERN, "prod-001")
 

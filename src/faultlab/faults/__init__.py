@@ -16,6 +16,9 @@ FAULT_KINDS: dict[str, Any] = {cls.kind: cls for cls in (Crash, Latency, Intermi
 ALIASES = {"incorrect_response": "incorrect", "delay": "latency", "error": "intermittent"}
 KNOWN_PARAMS = {"kind", "type", "failure_type", "seed", "exit_code", "latency_ms", "jitter_ms", "probability",
                 "product_id", "delta", "instance", "instance_id"}
+COMMON_PARAMS = {"kind", "type", "failure_type", "seed", "instance", "instance_id"}  # instance*: the guide's, ignored
+KIND_PARAMS = {"crash": {"exit_code"}, "latency": {"latency_ms", "jitter_ms"}, "intermittent": {"probability"},
+               "incorrect": {"product_id", "delta"}, "hang": set(), "stale": set()}
 
 
 def parse_fault(params: dict[str, Any]) -> Fault:
@@ -26,9 +29,15 @@ def parse_fault(params: dict[str, Any]) -> Fault:
     kind = ALIASES.get(kind, kind)
     if kind not in FAULT_KINDS:
         raise FaultError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+    named = [params[k] for k in ("kind", "type", "failure_type") if params.get(k) is not None]
+    if any(not isinstance(n, str) or ALIASES.get(n, n) != kind for n in named):
+        raise FaultError("kind, type and failure_type name different kinds: give one")
     unknown = set(params) - KNOWN_PARAMS
     if unknown:
-        raise FaultError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        raise FaultError(f"unknown parameter(s): {', '.join(sorted(map(str, unknown)))[:200]}")
+    foreign = set(params) - COMMON_PARAMS - KIND_PARAMS[kind]
+    if foreign:
+        raise FaultError(f"parameter(s) {', '.join(sorted(foreign))} do not apply to a {kind} fault")
     fault: Fault = FAULT_KINDS[kind].parse(params)
     return fault
 

@@ -53,7 +53,7 @@ def number(params: dict[str, Any], name: str, default: float | None, low: float,
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         try:
             value = float(value) if not integer else int(str(value))
-        except ValueError:
+        except (TypeError, ValueError):  # TypeError: a list or an object
             raise FaultError(f"{name} must be a number") from None
     if integer and (isinstance(value, float) and not value.is_integer()):
         raise FaultError(f"{name} must be an integer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.faults import ALIASES, FAULT_KINDS
+from faultlab.faults import ALIASES, FAULT_KINDS, KIND_PARAMS
 from faultlab.openapi import (
     ANY_OBJECT,
     OPERATOR,
@@ -24,32 +24,36 @@ MAX_APPLIED_IDS = 1000
 SEED = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "description": "seeds the fault's RNG (repeatable runs)"}
 
 
+PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "exit_code": {"type": "integer", "minimum": 1, "maximum": 255, "default": 1},
+    "latency_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 1200},
+    "jitter_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0,
+                  "description": "at most latency_ms"},
+    "probability": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.3},
+    "product_id": {"type": "string", "pattern": PRODUCT_ID_PATTERN,
+                   "description": "the product answered wrong (all when absent)"},
+    "delta": {"type": "integer", "minimum": -1_000_000, "maximum": 1_000_000, "not": {"const": 0}, "default": 100},
+}
+
+
 def fault_request_schema() -> dict[str, Any]:
-    """A fault to inject: its kind plus that kind's parameters, with the ranges faults/ enforces."""
-    kinds = [*FAULT_KINDS, *ALIASES]
-    return {
-        "type": "object", "additionalProperties": False,
-        "anyOf": [{"required": ["kind"]}, {"required": ["type"]}, {"required": ["failure_type"]}],
-        "description": "crash: exit_code; latency: latency_ms, jitter_ms (≤ latency_ms); intermittent: "
-                       "probability; incorrect: product_id, delta (≠ 0); hang and stale: none. Every kind takes "
-                       "an optional seed. Aliases: " + ", ".join(f"{a} = {k}" for a, k in ALIASES.items()),
-        "properties": {
-            "kind": {"type": "string", "enum": kinds},
-            "type": {"type": "string", "enum": kinds, "description": "same as kind"},
-            "failure_type": {"type": "string", "enum": kinds, "description": "same as kind (the guide's name)"},
-            "seed": SEED,
-            "exit_code": {"type": "integer", "minimum": 1, "maximum": 255, "default": 1},
-            "latency_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 1200},
-            "jitter_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0},
-            "probability": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.3},
-            "product_id": {"type": "string", "pattern": PRODUCT_ID_PATTERN,
-                           "description": "incorrect: the product answered wrong (all when absent)"},
-            "delta": {"type": "integer", "minimum": -1_000_000, "maximum": 1_000_000, "not": {"const": 0},
-                      "default": 100},
-            "instance": {"description": "ignored (the guide's clients send it)"},
-            "instance_id": {"description": "ignored (the guide's clients send it)"},
-        },
-    }
+    """A fault to inject: its kind plus that kind's own parameters, with the ranges faults/ enforces."""
+    variants = []
+    for kind in FAULT_KINDS:
+        names = {"enum": [kind, *(alias for alias, target in ALIASES.items() if target == kind)]}
+        variants.append({
+            "title": kind, "type": "object", "additionalProperties": False,
+            "anyOf": [{"required": ["kind"]}, {"required": ["type"]}, {"required": ["failure_type"]}],
+            "properties": {
+                "kind": names, "type": {**names, "description": "same as kind"},
+                "failure_type": {**names, "description": "same as kind (the guide's name)"}, "seed": SEED,
+                "instance": {"description": "ignored (the guide's clients send it)"},
+                "instance_id": {"description": "ignored (the guide's clients send it)"},
+                **{name: PARAM_SCHEMAS[name] for name in sorted(KIND_PARAMS[kind])},
+            },
+        })
+    return {"oneOf": variants, "description": "one kind with its own parameters; another kind's parameter, or "
+                                              "kind/type/failure_type naming different kinds, is answered 400"}
 
 
 def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:

@@ -19,23 +19,25 @@ from faultlab.services.monitor.tracker import OBSERVATION_KINDS
 
 MAX_OBSERVATIONS = 10_000
 MAX_EVENT_ID = 2**63 - 1
-MAX_SOURCE_LEN = 64
+SOURCE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
 def observation_schema(settings: Settings) -> dict[str, Any]:
     """One piece of evidence about a replica, as the voter, the supervisor or a replica reports it."""
     return {
         "type": "object", "required": ["replica", "kind", "at"],
+        "description": "strings must not contain NUL (PostgreSQL refuses it); other fields are kept as detail",
         "properties": {
             "replica": {"type": "integer", "enum": settings.replica_ids},
             "kind": {"type": "string", "enum": sorted(OBSERVATION_KINDS)},
             "at": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1e11,
                    "description": "UNIX time in seconds when it was seen"},
             "ok": {"type": "boolean"},
-            "source": {"type": "string", "minLength": 1, "maxLength": MAX_SOURCE_LEN},
+            "source": {"type": "string", "pattern": SOURCE_PATTERN, "description": "who saw it"},
             "count": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
             "fault": {"type": "object", "description": "fault_injected: the fault as the replica describes it",
-                      "properties": {"kind": {"type": "string", "maxLength": 32}}},
+                      "properties": {"kind": {"type": "string", "pattern": "^[a-z_]{1,32}$"},
+                                     "params": {"type": "object"}, "activated_at": {"type": "number"}}},
             "caught_up": {"type": "boolean"},
             "code": {"type": ["integer", "null"], "description": "process_exit: the exit code"},
         },

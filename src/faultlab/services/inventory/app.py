@@ -74,7 +74,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
     def wants_history(request: web.Request) -> int:
         """How many recent versions to include: ?history=N (1 = all kept), 0 or absent = none."""
         value = request.query.get("history", "0")
-        if not value.isdigit() or len(value) > 4:
+        if not (value.isascii() and value.isdigit()) or len(value) > 4:  # "²".isdigit() but int("²") fails
             raise ApiError(400, f"history must be a count of versions, 0 to {HISTORY_LEN}")
         count = int(value)
         return HISTORY_LEN if count == 1 else min(count, HISTORY_LEN)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from datetime import datetime, timezone
@@ -26,6 +27,8 @@ from faultlab.web import ApiError, create_app, json_response, read_json, require
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
 MAX_OBSERVATIONS = 10_000
+MAX_EVENT_ID = 2**63 - 1
+SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -281,7 +284,29 @@ def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
     count = raw.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
         raise ApiError(400, "count must be a positive integer")
+    source, fault = raw.get("source"), raw.get("fault")
+    if source is not None and (not isinstance(source, str) or not SOURCE.fullmatch(source)):
+        raise ApiError(400, "source must be a name like voter (letters, digits, _ . : -, at most 64)")
+    if fault is not None and (not isinstance(fault, dict) or not isinstance(fault.get("kind", ""), str)):
+        raise ApiError(400, "fault must be an object whose kind is a string")
+    for key in ("ok", "caught_up"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise ApiError(400, f"{key} must be true or false")
+    if raw.get("code") is not None and (isinstance(raw["code"], bool) or not isinstance(raw["code"], int)):
+        raise ApiError(400, "code must be an integer exit code")
+    if _has_nul(raw):  # PostgreSQL text and jsonb refuse NUL: one such row would block every later audit write
+        raise ApiError(400, "observations must not contain NUL characters")
     return raw
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
@@ -309,6 +334,10 @@ def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
             last = int(request.query.get("since", request.headers.get("Last-Event-ID", "0")))
         except ValueError:
             raise ApiError(400, "since must be an integer event id") from None
+        if not 0 <= last <= MAX_EVENT_ID:
+            raise ApiError(400, f"since must be an event id between 0 and {MAX_EVENT_ID}")
+        if request.query.get("format", "json") != "json":
+            raise ApiError(400, "format must be json (for a live stream, send Accept: text/event-stream instead)")
         if request.query.get("format") == "json" or "text/event-stream" not in request.headers.get("Accept", ""):
             return json_response({"events": monitor.events.since(last), "next": monitor.events.next_id})
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
