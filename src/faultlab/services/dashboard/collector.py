@@ -40,12 +40,11 @@ SERIES: dict[str, tuple[str, Selector]] = {
 
 
 def card_status(instance: dict[str, Any]) -> str:
-    """ON / OFF / UNKNOWN as the monitor decided, or SUSPECT: ON but with evidence against it."""
+    """ON / OFF / UNKNOWN as the monitor decided, or SUSPECT: ON but the voter saw wrong values or it fell behind."""
     status = str(instance.get("status") or "UNKNOWN")
     if status != "ON":
         return status
-    shadows = (instance.get("shadow_status") or {}).values()
-    if instance.get("value_suspect") or not instance.get("caught_up", True) or any(s == "OFF" for s in shadows):
+    if instance.get("value_suspect") or not instance.get("caught_up", True):
         return "SUSPECT"
     return "ON"
 
@@ -69,6 +68,8 @@ def instance_card(instance: dict[str, Any]) -> dict[str, Any]:
         "open_fault": episode.get("fault_kind"),
         "caught_up": instance.get("caught_up"),
         "value_suspect": instance.get("value_suspect"),
+        "detector": instance.get("detector"),
+        "shadow_off": sorted(n for n, s in (instance.get("shadow_status") or {}).items() if s == "OFF"),
     }
 
 
@@ -204,16 +205,18 @@ class LiveState:
 
     async def _scrape(self, name: str) -> None:
         service, selector = SERIES[name]
+        sent_at = time.monotonic()
         status, body = await self._get(f"{self.settings.service_url(service)}/metrics", POLL_TIMEOUT_S)
-        if status == 200:
-            self._scrapes[name].append((time.monotonic(), extract(parse_prometheus(body.decode()), selector)))
+        if status == 200:  # the counters were read somewhere between sending and receiving: take the middle
+            at = (sent_at + time.monotonic()) / 2
+            self._scrapes[name].append((at, extract(parse_prometheus(body.decode()), selector)))
 
     def _window(self, name: str) -> dict[str, Any] | None:
         scrapes = self._scrapes[name]
         if len(scrapes) < 2:
             return None
         newest_at, newest = scrapes[-1]
-        if time.monotonic() - newest_at > POLL_TIMEOUT_S + IDLE_TICK_S:  # the service stopped answering: no stale figure
+        if time.monotonic() - newest_at > POLL_TIMEOUT_S + IDLE_TICK_S:  # it stopped answering: no stale figure
             return None
         older_at, older = scrapes[0]
         for at, counts in reversed(scrapes):

@@ -41,7 +41,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/api/stream": {"get": {
                 "summary": "Live updates as server-sent events",
                 "description": "`snapshot` first (everything in /api/snapshot), then `tick` every 250 ms (instances, "
-                               "voting stats, experiment, and on every second tick `point`: a new chart point), `event` as soon as "
+                               "voting stats, experiment, and on every second tick `point`: a new chart point), "
+                               "`event` as soon as "
                                "the monitor emits one (state changes, fault episodes) and `health` every second "
                                "(services' /health and the monitor's failures).",
                 "responses": {"200": {"description": "event stream",
@@ -130,12 +131,14 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "lag": {"type": ["integer", "null"]}, "faults": {"type": "array", "items": {"type": "string"}},
                     "since": {"type": ["number", "null"]}, "reason": {"type": ["string", "null"]}}},
                 "Experiment": {"type": "object", "properties": {
-                    "state": {"type": "string", "enum": ["idle", "running", "finished", "missed", "interrupted", "failed"],
+                    "state": {"type": "string",
+                              "enum": ["idle", "running", "finished", "missed", "interrupted", "failed"],
                               "description": "finished: exit 0; missed: exit 1 (a threshold missed)"},
                     "exit_code": {"type": ["integer", "null"]}, "output": {"type": "array",
                                                                           "items": {"type": "string"}}}},
                 "RunSummary": {"type": "object", "properties": {
-                    "name": {"type": "string"}, "latest": {"type": "boolean"}, "start_time": {"type": ["string", "null"]},
+                    "name": {"type": "string"}, "latest": {"type": "boolean"},
+                    "start_time": {"type": ["string", "null"]},
                     "phases": {"type": "array"}, "valid": {"type": ["boolean", "null"]},
                     "has_report_html": {"type": "boolean"}}},
                 "Snapshot": {"type": "object", "properties": {

@@ -1,4 +1,4 @@
-"""The dashboard's two HTML pages and their stylesheet (scripts are in `scripts.py`; nothing loads from the internet)."""
+"""The dashboard's two HTML pages and their stylesheet (scripts: `scripts.py`); nothing loads from the internet."""
 
 from __future__ import annotations
 

@@ -17,12 +17,12 @@ function clock(t) {  // UNIX seconds -> local HH:MM:SS.mmm
   const d = new Date(t * 1000);
   return d.toTimeString().slice(0, 8) + "." + String(d.getMilliseconds()).padStart(3, "0");
 }
-function plotTime(t) {  // UNIX seconds -> "YYYY-MM-DD HH:MM:SS.mmm" in local time, the form Plotly dates take
-  const d = new Date(t * 1000);
-  const p = (n, w = 2) => String(n).padStart(w, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:` +
-    `${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+function plotTime(t) {
+  // UNIX seconds -> the number Plotly's date axis reads as this moment in local time (it treats numbers as UTC
+  // milliseconds, so the local offset is added). Numbers, not date strings: nothing to parse on every redraw.
+  return t * 1000 - TZ_OFFSET_MS;
 }
+const TZ_OFFSET_MS = new Date().getTimezoneOffset() * 60000;
 function ago(t, now) {
   if (!t) return "—";
   const ms = Math.max(0, (now - t) * 1000);
@@ -67,6 +67,8 @@ function renderCards(instances, now) {
     }
     const faults = inst.faults && inst.faults.length ? inst.faults.join(", ") : (inst.open_fault || "none");
     const faulty = (inst.faults && inst.faults.length) || inst.open_fault;
+    // shadow detectors that disagree with an ON (they run on the same evidence, for comparison)
+    const dissent = inst.monitor_status === "ON" ? (inst.shadow_off || []).filter((d) => d !== inst.detector) : [];
     card.dataset.status = inst.status;
     card.innerHTML = `<div class="top"><span class="name">inventory-${inst.replica}</span>
       <span class="badge" data-status="${esc(inst.status)}">${esc(inst.status)}</span></div>
@@ -75,7 +77,9 @@ function renderCards(instances, now) {
       <dt>applied position</dt><dd>${esc(inst.applied_seq ?? "—")} / log end ${esc(inst.log_end ?? "—")}
         (lag ${esc(inst.lag ?? "—")})</dd>
       <dt>active fault</dt><dd class="${faulty ? "fault" : ""}">${esc(faults)}</dd>
-      <dt>pid</dt><dd>${esc(inst.pid ?? "—")}</dd></dl>`;
+      <dt>pid</dt><dd>${esc(inst.pid ?? "—")}</dd>
+      <dt>detector</dt><dd>${esc(inst.detector ?? "—")}${dissent.length ? ` · ${esc(dissent.join(", "))} says OFF` : ""}
+        </dd></dl>`;
   }
 }
 
@@ -197,9 +201,10 @@ function faultMarks(now, from) {
     const color = REPLICA_COLORS[(e.replica - 1) % REPLICA_COLORS.length];
     shapes.push({type: "rect", xref: "x", yref: "paper", x0: plotTime(start), x1: plotTime(end), y0: 0, y1: 1,
       fillcolor: color, opacity: 0.14, line: {width: 0}, layer: "below"});
+    const nearEnd = start > now - (now - from) * 0.15;  // label to the left of a period that starts at the edge
     annotations.push({x: plotTime(Math.max(start, from)), y: 1 - 0.09 * ((e.replica - 1) % 4), xref: "x",
       yref: "paper", text: `R${e.replica} ${e.fault_kind || "fault"}`,
-      showarrow: false, xanchor: "left", yanchor: "top", font: {size: 10, color}});
+      showarrow: false, xanchor: nearEnd ? "right" : "left", yanchor: "top", font: {size: 11, color}});
     if (e.detected_at) shapes.push({type: "line", xref: "x", yref: "paper", x0: plotTime(e.detected_at),
       x1: plotTime(e.detected_at), y0: 0, y1: 1, line: {color: "#d62f2f", width: 1.5, dash: "dash"}});
     if (e.recovered_at) shapes.push({type: "line", xref: "x", yref: "paper", x0: plotTime(e.recovered_at),
