@@ -71,8 +71,8 @@ class MajorityVoter:
         self._slow_ms = float(settings.voter_slow_ms)
         self._slow_at = 0.0
         self.log = get_logger("voter")
-        host = settings.connect_host
-        self.pools = {r: ConnectionPool(host, settings.replica_port(r)) for r in self.replicas}
+        self.pools = {r: ConnectionPool(settings.service_host(f"inventory-{r}"), settings.replica_port(r))
+                      for r in self.replicas}
         self._background: set[asyncio.Task[None]] = set()
         self._events: list[tuple[Any, ...]] = []
         self._writer: asyncio.Task[None] | None = None
