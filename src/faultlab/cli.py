@@ -23,7 +23,12 @@ FAULT_HELP = """fault kinds and their parameters:
   incorrect     wrong values for a product (available + delta)   --product_id PROD-001 [--delta 100]
   hang          accepts connections, never answers               (no parameters)
   stale         stops applying the log, keeps answering          (no parameters)
-every kind takes --seed for repeatable randomness."""
+every kind takes --seed for repeatable randomness.
+network faults (a lab started with `up --netns`; applied by the supervisor, not the replica):
+  partition     cut the replica off the virtual network          --instance 2  (or --groups inventory-1,voter/host,...)
+  netem         delay / loss / duplication on the replica's link --delay_ms 200 [--jitter_ms 20] [--loss_pct 5]
+                                                                 [--duplicate_pct 1] [--seed 7]"""
+NETWORK_KINDS = ("partition", "netem")
 
 
 def _console() -> Any:
@@ -63,7 +68,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        lab = Lab(settings, progress=lambda msg: console.log(msg))
+        try:
+            lab = Lab(settings, progress=lambda msg: console.log(msg), netns=args.netns)
+        except LabError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            return 1
         started = time.perf_counter()
         start = asyncio.create_task(lab.start(timeout_s=args.timeout))
         stopper = asyncio.create_task(stop.wait())
@@ -108,6 +117,8 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "faultlab", "up", "--timeout", str(args.timeout)]
     if args.no_restart:
         argv.append("--no-restart")
+    if args.netns:
+        argv.append("--netns")
     env = {**os.environ, "FAULTLAB_HOME": str(home), "COLUMNS": "120"}
     with open(log_path, "ab") as log:
         child = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
@@ -216,7 +227,8 @@ def _print_status(console: Any, client: Any) -> None:
         table.add_column(column)
     for proc in procs["processes"]:
         name = proc["name"]
-        address = f"127.0.0.1:{ports[name]}" if name in ports else "-"
+        host = s.service_hosts.get(name, "127.0.0.1") if name in ("broker", "postgres") else s.service_host(name)
+        address = f"{host}:{ports[name]}" if name in ports else "-"
         state, when, detail = ("running" if proc["running"] else "[red]down[/]"), "-", ""
         if name in states:
             inst = states[name]
@@ -244,6 +256,11 @@ def cmd_inject(args: argparse.Namespace) -> int:
     from faultlab.client import ApiCallError, LabNotRunning
 
     console = _console()
+    if args.kind in NETWORK_KINDS:
+        return _inject_network(args, console)
+    if args.instance is None:
+        console.print("[red]not injected:[/] --instance is required")
+        return 2
     fault: dict[str, Any] = {"kind": args.kind}
     for name in ("latency_ms", "jitter_ms", "probability", "product_id", "delta", "seed", "exit_code"):
         value = getattr(args, name)
@@ -260,6 +277,49 @@ def cmd_inject(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inject_network(args: argparse.Namespace, console: Any) -> int:
+    """partition / netem go to the supervisor's POST /netfaults (it owns the virtual network)."""
+    from faultlab.client import ApiCallError, LabNotRunning
+
+    client = _client(args)
+    fault: dict[str, Any] = {"kind": args.kind}
+    if args.groups:
+        fault["groups"] = [[n.strip() for n in g.split(",") if n.strip()] for g in args.groups.split("/")]
+    if args.instance is not None:
+        fault["instance"] = args.instance
+    for name in ("delay_ms", "jitter_ms", "loss_pct", "duplicate_pct", "seed"):
+        if getattr(args, name) is not None:
+            fault[name] = getattr(args, name)
+    try:
+        answer = client.call("POST", f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults", fault, auth=True)
+    except (ApiCallError, LabNotRunning) as exc:
+        console.print(f"[red]not injected:[/] {exc}")
+        return 2 if isinstance(exc, ApiCallError) else 1
+    console.print(f"[bold]{args.kind}[/] in effect at {_fmt_time(answer['fault']['activated_at'])} "
+                  f"{answer['fault']['params']}")
+    return 0
+
+
+def _clear_network(client: Any, console: Any, instance: int | None, kind: str | None) -> int:
+    """Clear partition / netem through the supervisor; a lab without namespaces has none (409 is not an error)."""
+    from faultlab.client import ApiCallError, LabNotRunning
+
+    query = "&".join(f"{k}={v}" for k, v in (("instance", instance), ("kind", kind)) if v is not None)
+    url = f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults" + (f"?{query}" if query else "")
+    try:
+        answer = client.call("DELETE", url, auth=True)
+    except ApiCallError as exc:
+        if exc.status == 409:
+            return 0
+        console.print(f"[red]network faults not cleared:[/] {exc}")
+        return 2
+    except LabNotRunning:
+        return 0
+    for fault in answer["cleared"]:
+        console.print(f"cleared network fault {fault['kind']} {fault['params']}")
+    return 0
+
+
 def cmd_clear(args: argparse.Namespace) -> int:
     from faultlab.client import ApiCallError, LabNotRunning
 
@@ -267,6 +327,10 @@ def cmd_clear(args: argparse.Namespace) -> int:
     client = _client(args)
     instances = client.settings.replica_ids if args.all else [args.instance]
     status = 0
+    if args.kind is None or args.kind in NETWORK_KINDS:  # first: a partitioned replica cannot hear the clear below
+        status = _clear_network(client, console, None if args.all else args.instance, args.kind)
+        if args.kind is not None:
+            return status
     for instance in instances:
         try:
             answer = client.clear(instance, args.kind)
@@ -365,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--detach", action="store_true", help="return once every service is working")
     up.add_argument("--no-restart", action="store_true", help="do not restart crashed replicas (the guide's manual mode)")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the lab to work (default 60)")
+    up.add_argument("--netns", action="store_true",
+                    help="each service in its own network namespace on a private bridge (root; docs/deploy.md)")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop a lab started with `up --detach`")
@@ -376,8 +442,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     inject = sub.add_parser("inject", help="inject a fault into one replica", epilog=FAULT_HELP,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    inject.add_argument("kind", choices=["crash", "latency", "intermittent", "incorrect", "hang", "stale"])
-    inject.add_argument("--instance", type=int, required=True, help="replica number (1-3)")
+    inject.add_argument("kind", choices=["crash", "latency", "intermittent", "incorrect", "hang", "stale",
+                                         *NETWORK_KINDS])
+    inject.add_argument("--instance", type=int, help="replica number (1-3); required except for partition --groups")
+    inject.add_argument("--delay_ms", "--delay-ms", type=float)
+    inject.add_argument("--loss_pct", "--loss-pct", type=float)
+    inject.add_argument("--duplicate_pct", "--duplicate-pct", type=float)
+    inject.add_argument("--groups", help="partition: groups split by '/', nodes by ',' (inventory-N, orders, "
+                                         "monitor, voter, dashboard, host)")
     inject.add_argument("--latency_ms", "--latency-ms", type=float)
     inject.add_argument("--jitter_ms", "--jitter-ms", type=float)
     inject.add_argument("--probability", type=float)

@@ -5,9 +5,56 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.openapi import NULLABLE_NUMBER, OPERATOR, common_paths, document, errors, json_body, ref
+from faultlab.openapi import (
+    NULLABLE_NUMBER,
+    OPERATOR,
+    common_paths,
+    document,
+    errors,
+    json_body,
+    ref,
+    request_body,
+)
 
 PROCESS_NAME_MAX_LEN = 40
+
+
+def _netfault_paths(settings: Settings) -> dict[str, Any]:
+    """Network faults (runtime/lab.py, faults/network/): only a lab started with `--netns` applies them."""
+    replicas = {"type": "integer", "enum": settings.replica_ids}
+    nodes = [*[f"inventory-{r}" for r in settings.replica_ids], "orders", "monitor", "voter", "dashboard", "host"]
+    body = {"type": "object", "required": ["kind"], "properties": {
+        "kind": {"enum": ["partition", "netem"]}, "instance": replicas,
+        "groups": {"type": "array", "minItems": 2, "items": {"type": "array", "minItems": 1,
+                                                              "items": {"enum": nodes}}},
+        "delay_ms": {"type": "number", "minimum": 0, "maximum": 60_000},
+        "jitter_ms": {"type": "number", "minimum": 0, "maximum": 60_000},
+        "loss_pct": {"type": "number", "minimum": 0, "maximum": 100},
+        "duplicate_pct": {"type": "number", "minimum": 0, "maximum": 100},
+        "seed": {"type": "integer", "minimum": 0}}}
+    fault = {"type": "object", "required": ["kind", "params", "activated_at"], "properties": {
+        "kind": {"type": "string"}, "params": {"type": "object"}, "activated_at": {"type": "number"}}}
+    return {"/netfaults": {
+        "get": {"summary": "Network faults active now (empty unless the lab runs in namespaces)",
+                "operationId": "netfaults",
+                "responses": {"200": json_body({"type": "object", "required": ["netns", "faults"], "properties": {
+                    "netns": {"type": "boolean"}, "faults": {"type": "array", "items": fault}}}, "active faults")}},
+        "post": {"summary": "Partition or netem one replica (applied by the supervisor, reported to the monitor)",
+                 "operationId": "injectNetfault", "security": OPERATOR,
+                 "requestBody": request_body(body, "the fault"),
+                 "responses": {"200": json_body({"type": "object", "required": ["fault"],
+                                                 "properties": {"fault": fault}}, "the fault took effect"),
+                               **errors(400, 401, 409), "501": json_body(ref("Error"), "this kernel cannot apply it")}},
+        "delete": {"summary": "Clear network faults (of one replica with ?instance=N, of one kind with ?kind=)",
+                   "operationId": "clearNetfaults", "security": OPERATOR,
+                   "parameters": [{"name": "instance", "in": "query", "required": False, "schema": replicas},
+                                  {"name": "kind", "in": "query", "required": False,
+                                   "schema": {"enum": ["partition", "netem"]}}],
+                   "responses": {"200": json_body({"type": "object", "required": ["cleared", "cleared_at"],
+                                                   "properties": {"cleared": {"type": "array", "items": fault},
+                                                                  "cleared_at": {"type": "number"}}}, "cleared"),
+                                 **errors(400, 401, 409)}},
+    }}
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
@@ -62,6 +109,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                "responses": {"202": json_body({"type": "object", "required": ["stopping"],
                                                                "properties": {"stopping": {"const": True}}},
                                                               "the lab is stopping"), **errors(401)}}},
+        **_netfault_paths(settings),
         **common_paths(health),
     }
     return document("faultlab supervisor", "The supervisor's control API, on 127.0.0.1 only. The list is open; "

@@ -21,12 +21,15 @@ from aiohttp import web
 from faultlab import bus
 from faultlab.config import Settings
 from faultlab.db import ensure_database
+from faultlab.faults import FaultError
+from faultlab.faults.network import NET_FAULT_KINDS, NetFaults, NetFaultUnsupported, parse_net_fault
 from faultlab.log import get_logger
 from faultlab.openapi.supervisor import openapi_document as supervisor_openapi
 from faultlab.reporting import MonitorReporter, observation
-from faultlab.runtime import broker, postgres
+from faultlab.runtime import broker, netns, postgres
+from faultlab.runtime.netns import NetnsNetwork
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
-from faultlab.web import ApiError, create_app, json_response, require_token
+from faultlab.web import ApiError, create_app, json_response, read_json, require_token
 
 STATE_FILE = "lab.json"
 TOKEN_FILE = "admin-token"
@@ -72,14 +75,29 @@ async def wait_port(port: int, timeout_s: float, host: str = "127.0.0.1") -> Non
             await asyncio.sleep(0.01)
 
 
+def _claim_network(settings: Settings) -> NetnsNetwork:
+    """Namespaces for monitor, replicas, orders, voter and dashboard (claimed now, created by `start()`)."""
+    reason = netns.unavailable_reason()
+    if reason:
+        raise LabError(reason)
+    nodes = ["monitor", *[f"inventory-{r}" for r in settings.replica_ids], "orders", "voter", "dashboard"]
+    return netns.NetnsNetwork.allocate(nodes)
+
+
 class Lab:
     """Starts and supervises every process of the lab; `stop()` leaves nothing behind."""
 
-    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None,
+                 netns: bool = False) -> None:
         self.home = settings.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         token = settings.admin_token or load_or_create_token(self.home)
         self.settings = settings.model_copy(update={"admin_token": token, "home": self.home})
+        self.network: NetnsNetwork | None = None  # netns mode: each service on its own host, see runtime/netns.py
+        if netns:
+            self.network = _claim_network(self.settings)
+            self.settings = self.settings.model_copy(update={"service_hosts": self.network.service_hosts()})
+        self.netfaults = NetFaults(self.network) if self.network else None
         self.logs = self.home / "logs"
         self.logs.mkdir(exist_ok=True)
         self.progress = progress or (lambda _msg: None)
@@ -116,8 +134,9 @@ class Lab:
         restart = self.settings.restart_crashed if replica is not None else True
         # A restarted replica imports its modules at low priority so the survivors keep their latency.
         nice = 10 if replica is not None and os.geteuid() == 0 else 0
-        return ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
+        spec = ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
                            restart_nice=nice)
+        return self.network.place(spec, name) if self.network else spec
 
     async def _add(self, spec: ProcessSpec) -> ManagedProcess:
         proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit)
@@ -138,7 +157,7 @@ class Lab:
         await proc._respawned.wait()
         proc._respawned.clear()
         with contextlib.suppress(Exception):
-            await wait_port(self.settings.broker_port, 10)
+            await wait_port(self.settings.broker_port, 10, self.network.host_address if self.network else "127.0.0.1")
             await bus.ensure_topics(self.settings)
             self.log.info("broker_restarted_topics_created")
 
@@ -147,19 +166,24 @@ class Lab:
         self._check_ports()
         await self._start_control()
         s = self.settings
+        net = self.network
+        if net is not None:
+            self.progress(f"creating network namespaces on {netns.SUBNET.format(index=net.index)} ({net.bridge})")
+            await asyncio.to_thread(net.create)
         if not s.database_url:
             self.progress("starting PostgreSQL (embedded)")
             layout = postgres.PostgresLayout(self.home / "postgres", s.postgres_port)
             spec = await asyncio.to_thread(postgres.prepare, layout)
-            await self._add(spec)
+            await self._add(net.rebind(spec) if net else spec)
         if not s.kafka_bootstrap:
             self.progress("starting Kafka broker (embedded Tansu)")
-            await self._add(broker.prepare(s.broker_port))
+            spec = broker.prepare(s.broker_port)
+            await self._add(net.rebind(spec) if net else spec)
         if not s.database_url:
             await wait_port(s.postgres_port, 30)
             await ensure_database(s)
         if not s.kafka_bootstrap:
-            await wait_port(s.broker_port, 15)
+            await wait_port(s.broker_port, 15, net.host_address if net else "127.0.0.1")
         self.progress("creating topics")
         await bus.ensure_topics(s)
         self.progress("starting services")
@@ -276,10 +300,64 @@ class Lab:
         app.router.add_post("/processes/{name}/stop", stop)
         app.router.add_post("/processes/{name}/start", start)
         app.router.add_post("/shutdown", shutdown)
+        self._add_netfault_routes(app)
         app.router.add_get("/health", health)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.settings.supervisor_port).start()
+
+    def _add_netfault_routes(self, app: web.Application) -> None:
+        """GET/POST/DELETE /netfaults: partition and netem, applied here in the root namespace (netns mode only)."""
+
+        def active(request: web.Request) -> NetFaults:
+            require_token(request)
+            if self.netfaults is None:
+                raise ApiError(409, "network faults need the namespace lab: start it with `faultlab up --netns`")
+            return self.netfaults
+
+        async def list_faults(request: web.Request) -> web.Response:
+            return json_response({"netns": self.network is not None,
+                                  "faults": self.netfaults.describe() if self.netfaults else []})
+
+        async def inject(request: web.Request) -> web.Response:
+            faults = active(request)
+            try:
+                fault = parse_net_fault(await read_json(request), self.settings.replica_ids)
+                await asyncio.to_thread(faults.inject, fault)
+            except FaultError as exc:
+                raise ApiError(400, str(exc)) from None
+            except NetFaultUnsupported as exc:
+                raise ApiError(501, str(exc)) from None
+            except netns.NetnsError as exc:
+                raise ApiError(500, str(exc)) from None
+            described = fault.describe()
+            for replica in fault.replicas():  # the monitor opens an episode: TTD counts from the rule taking effect
+                self.reporter.report(observation(replica, "fault_injected", False, "supervisor", fault.activated_at,
+                                                 fault=described), urgent=True)
+            self.log.warning("netfault_injected", fault=described)
+            return json_response({"fault": described})
+
+        async def clear(request: web.Request) -> web.Response:
+            faults = active(request)
+            query = request.query
+            instance = None
+            if "instance" in query:
+                if not query["instance"].isdigit() or int(query["instance"]) not in self.settings.replica_ids:
+                    raise ApiError(400, f"instance must be one of {self.settings.replica_ids}")
+                instance = int(query["instance"])
+            kind = query.get("kind")
+            if kind is not None and kind not in NET_FAULT_KINDS:
+                raise ApiError(400, f"kind must be one of: {', '.join(NET_FAULT_KINDS)}")
+            cleared = await asyncio.to_thread(faults.clear, instance, kind)
+            cleared_at = time.time()
+            for replica in sorted({r for f in cleared for r in f.replicas()}):
+                self.reporter.report(observation(replica, "fault_cleared", True, "supervisor", cleared_at),
+                                     urgent=True)
+            return json_response({"cleared": [f.describe() for f in cleared], "cleared_at": cleared_at})
+
+        app.router.add_get("/netfaults", list_faults)
+        app.router.add_post("/netfaults", inject)
+        app.router.add_delete("/netfaults", clear)
 
     # ---- state and stop ---------------------------------------------------------------------------
 
@@ -299,6 +377,13 @@ class Lab:
         if self._stopped:
             return
         self._stopped = True
+        try:
+            await self._stop_processes()
+        finally:
+            if self.network is not None:
+                await asyncio.to_thread(self.network.destroy)
+
+    async def _stop_processes(self) -> None:
         order = ["dashboard", "voter", "orders", *[f"inventory-{r}" for r in self.settings.replica_ids], "monitor"]
         services = [self.processes[n] for n in order if n in self.processes]
         await asyncio.gather(*(p.stop() for p in services))
