@@ -101,7 +101,9 @@ class Lab:
         self.logs = self.home / "logs"
         self.logs.mkdir(exist_ok=True)
         self.progress = progress or (lambda _msg: None)
-        self.log = get_logger("supervisor")
+        # The supervisor's own events go to its log file, not into the console of whoever started the lab.
+        self._log_file = open(self.logs / "supervisor.log", "a", buffering=1)
+        self.log = get_logger("supervisor", stream=self._log_file)
         self.processes: dict[str, ManagedProcess] = {}
         self.reporter = MonitorReporter(self.settings)
         self.started_at: float | None = None
@@ -396,6 +398,7 @@ class Lab:
             await self._runner.cleanup()
         with contextlib.suppress(FileNotFoundError):
             (self.home / STATE_FILE).unlink()
+        self._log_file.close()
 
     async def __aenter__(self) -> Lab:
         try:
