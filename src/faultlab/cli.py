@@ -359,6 +359,25 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_psql(args: argparse.Namespace) -> int:
+    """psql on the lab's database (the embedded server's own client, or the external one's URL)."""
+    import shutil
+
+    from faultlab.client import running_settings
+    from faultlab.runtime.postgres import _bin_dir
+
+    settings = running_settings(_settings(args))
+    psql = _bin_dir() / "psql"
+    if not psql.exists():
+        found = shutil.which("psql")
+        if found is None:
+            print("no psql client found", file=sys.stderr)
+            return 1
+        psql = Path(found)
+    argv = [str(psql), settings.dsn, *(["-c", args.command] if args.command else [])]
+    return subprocess.call(argv)
+
+
 def cmd_failures(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -469,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     restart = sub.add_parser("restart", help="restart a replica by hand (the guide's manual recovery)")
     restart.add_argument("--instance", type=int, required=True)
     restart.set_defaults(func=cmd_restart)
+
+    psql = sub.add_parser("psql", help="psql on the lab's database (instance_status, failure_audit, request_metrics…)")
+    psql.add_argument("-c", dest="command", help="run one SQL command and exit")
+    psql.set_defaults(func=cmd_psql)
 
     failures = sub.add_parser("failures", help="fault episodes with TTD and TTR")
     failures.add_argument("--json", action="store_true")
