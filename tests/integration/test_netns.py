@@ -28,6 +28,12 @@ NO_NETNS = netns.unavailable_reason()
 needs_netns = pytest.mark.skipif(NO_NETNS is not None, reason=f"namespace lab unavailable: {NO_NETNS}")
 
 
+async def _sh(*argv: str) -> str:
+    """The output of one iproute2 command, run off the event loop."""
+    done = await asyncio.to_thread(subprocess.run, list(argv), capture_output=True, text=True, check=False)
+    return done.stdout
+
+
 def _ours(tag: str) -> dict[str, list[str]]:
     """Every namespace, link and claim whose name starts with this lab's tag (flab<N>-)."""
     return {"namespaces": [n for n in netns.namespaces() if n.startswith(f"{tag}-")],
@@ -199,7 +205,7 @@ async def _partition_and_heal(http: aiohttp.ClientSession, lab: Lab, inv2: netns
     assert lab.network is not None
     await asyncio.sleep(0.5)
     injected = (await _supervisor(http, lab, "POST", body={"kind": "partition", "instance": 2}))["fault"]
-    routes = subprocess.run(["ip", "-n", inv2.namespace, "route"], capture_output=True, text=True).stdout
+    routes = await _sh("ip", "-n", inv2.namespace, "route")
     assert f"blackhole {lab.network.host_address}" in routes
     detected = await _episode(http, lab, 2, "detected_at", timeout_s=10)
     assert detected["activated_at"] == pytest.approx(injected["activated_at"])
@@ -219,8 +225,7 @@ async def _partition_and_heal(http: aiohttp.ClientSession, lab: Lab, inv2: netns
 
     cleared = await _supervisor(http, lab, "DELETE", "?instance=2")
     assert [f["kind"] for f in cleared["cleared"]] == ["partition"]
-    assert "blackhole" not in subprocess.run(["ip", "-n", inv2.namespace, "route"], capture_output=True,
-                                             text=True).stdout
+    assert "blackhole" not in await _sh("ip", "-n", inv2.namespace, "route")
     recovered = await _episode(http, lab, 2, "recovered_at", timeout_s=30)
     assert recovered["cleared_at"] == pytest.approx(cleared["cleared_at"])
     assert recovered["ttr_ms"] is not None and recovered["recovered_at"] >= recovered["cleared_at"]
@@ -263,16 +268,15 @@ async def test_netem_is_applied_or_refused_with_the_reason(netns_lab: Lab) -> No
         async with http.post(url, json=body, headers=headers) as resp:
             answer = await resp.json()
             assert resp.status in (200, 501), answer
-        qdisc = subprocess.run(["tc", "qdisc", "show", "dev", node.host_link], capture_output=True, text=True).stdout
+        qdisc = await _sh("tc", "qdisc", "show", "dev", node.host_link)
         if resp.status == 501:
             assert "netem" in answer["error"] and "netem" not in qdisc
             assert (await get_json(http, url))[1]["faults"] == []
             return
         assert "netem" in qdisc and "delay 50ms" in qdisc
-        inside = subprocess.run(["tc", "-n", node.namespace, "qdisc", "show", "dev", node.ns_link],
-                                capture_output=True, text=True).stdout
+        inside = await _sh("tc", "-n", node.namespace, "qdisc", "show", "dev", node.ns_link)
         assert "netem" in inside
         async with http.delete(f"{url}?instance=1", headers=headers) as resp:
             assert resp.status == 200 and (await resp.json())["cleared"][0]["kind"] == "netem"
-        qdisc = subprocess.run(["tc", "qdisc", "show", "dev", node.host_link], capture_output=True, text=True).stdout
+        qdisc = await _sh("tc", "qdisc", "show", "dev", node.host_link)
         assert "netem" not in qdisc

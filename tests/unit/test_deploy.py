@@ -75,14 +75,14 @@ def _check_env(env: dict[str, str], where: str) -> Settings:
 def test_dockerfile_runs_the_cli_and_listens_on_its_interface() -> None:
     """One image: entrypoint `faultlab` (the pyproject script), FAULTLAB_HOST=0.0.0.0, the guide's ports exposed."""
     text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r'^ENTRYPOINT \["faultlab"\]$', text, re.M)
+    assert re.search(r'^ENTRYPOINT \["faultlab"\]$', text, re.MULTILINE)
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["faultlab"] == "faultlab.cli:main"
-    assert "FAULTLAB_HOST=0.0.0.0" in text and re.search(r"^USER \d+", text, re.M), "non-root, not loopback"
-    exposed = {int(p) for line in re.findall(r"^EXPOSE (.+)$", text, re.M) for p in line.split()}
+    assert "FAULTLAB_HOST=0.0.0.0" in text and re.search(r"^USER \d+", text, re.MULTILINE), "non-root, not loopback"
+    exposed = {int(p) for line in re.findall(r"^EXPOSE (.+)$", text, re.MULTILINE) for p in line.split()}
     assert exposed == {_expected_port(n) for n in FAULTLAB_PROCESSES}
     for copied in ("pyproject.toml", "src"):
-        assert re.search(rf"^COPY .*\b{copied}\b", text, re.M), copied
+        assert re.search(rf"^COPY .*\b{copied}\b", text, re.MULTILINE), copied
 
 
 # ---- compose ---------------------------------------------------------------------------------------------
