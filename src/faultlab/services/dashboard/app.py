@@ -111,7 +111,7 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
                 if item is None:

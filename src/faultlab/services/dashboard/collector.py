@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import orjson
@@ -66,6 +66,7 @@ def instance_card(instance: dict[str, Any]) -> dict[str, Any]:
         "pid": health.get("pid"),
         "faults": list(health.get("faults") or []),
         "open_fault": episode.get("fault_kind"),
+        "open_episode_start": episode.get("activated_at") or episode.get("detected_at"),
         "caught_up": instance.get("caught_up"),
         "value_suspect": instance.get("value_suspect"),
         "detector": instance.get("detector"),
@@ -79,7 +80,7 @@ class LiveState:
     def __init__(self, settings: Settings, log: Logger, extra: Callable[[], dict[str, Any]] | None = None) -> None:
         self.settings = settings
         self.log = log
-        self.extra = extra or (lambda: {})
+        self.extra = extra or dict
         self.instances: dict[int, dict[str, Any]] = {}
         self.services: dict[str, dict[str, Any]] = {}
         self.voting: dict[str, Any] | None = None
@@ -116,7 +117,7 @@ class LiveState:
             await self._session.close()
             self._session = None
 
-    async def __aenter__(self) -> LiveState:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -280,7 +281,7 @@ class LiveState:
             data = orjson.loads(body) if body else {}
             working = status == 200 and bool(data.get("working", True))
             entry.update(status="UP" if working else "DEGRADED", http_status=status)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             entry.update(status="DOWN", error="timeout")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             entry.update(status="DOWN", error=type(exc).__name__)
@@ -349,7 +350,7 @@ class LiveState:
                                 last = int(event.get("id", last))
                                 self.monitor_stream["last_event_id"] = last
                                 self.on_monitor_event(event)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
                 if self.monitor_stream["connected"]:
                     self.log.warning("monitor_stream_lost", error=repr(exc))
             self.monitor_stream["connected"] = False

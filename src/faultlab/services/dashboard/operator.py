@@ -58,7 +58,7 @@ class FaultProxy:
                 except orjson.JSONDecodeError:
                     data = {"error": raw[:200].decode(errors="replace")}
                 return resp.status, data if isinstance(data, dict) else {"answer": data}
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(504, f"replica {replica} did not answer within 3 s", replica=replica) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ApiError(502, f"replica {replica} is not reachable ({type(exc).__name__}); a crashed replica "
@@ -171,20 +171,20 @@ class ExperimentProcess:
             return
         try:
             await asyncio.wait_for(self.proc.wait(), timeout_s)
-        except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: whatever it started goes too
             await self.proc.wait()
         if self._reader is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._reader, 2.0)
 
-    async def stop(self) -> None:
-        """Leave no child behind when the dashboard stops; safe to call twice."""
+    async def stop(self, timeout_s: float = 3.0) -> None:
+        """Leave no child behind when the dashboard stops (within the supervisor's 5 s); safe to call twice."""
         if self.running and self.proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGINT)
-            await self._wait(15.0)
+            await self._wait(timeout_s)
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
 

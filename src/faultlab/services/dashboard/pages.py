@@ -193,6 +193,6 @@ button:disabled { opacity: .5; cursor: default; }
 .events { list-style: none; margin: 0; padding: 0; max-height: 330px; overflow: auto; font-size: 13px; }
 .events li { padding: 2px 0; border-bottom: 1px dotted var(--line); } .events .t { color: var(--muted); margin-right: 6px; }
 .ok-text { color: var(--on); font-weight: 600; } .bad-text { color: var(--off); font-weight: 600; }
-iframe#run-frame { width: 100%; height: 1400px; border: 1px solid var(--line); border-radius: 6px; margin-top: 10px; }
+iframe#run-frame { width: 100%; height: 85vh; border: 1px solid var(--line); border-radius: 6px; margin-top: 10px; }
 @media (max-width: 900px) { .charts { grid-template-columns: 1fr; } }
 """

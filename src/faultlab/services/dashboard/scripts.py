@@ -35,7 +35,8 @@ DASHBOARD_JS = r"""
 const TOKEN_KEY = "faultlab-admin-token";
 const WINDOW_S = 300;          // charts show the last five minutes
 const MIN_SPAN_S = 60;
-const CHART_EVERY_MS = 1000;   // each chart is redrawn about once a second; cards on every update
+const CHART_EVERY_MS = 2500;   // each chart is redrawn about every 2.5 s (plotly is costly); cards on every update
+const VOTING_EVERY_MS = 1000;  // the voting table at most once a second
 const REPLICA_COLORS = ["#2d5bd7", "#c2410c", "#7c3aed", "#0e7490", "#a16207", "#be185d", "#4d7c0f", "#334155",
   "#9f1239"];
 
@@ -44,7 +45,7 @@ const live = {
   received: [],           // [performance.now(), server time] of every tick: tells a late server from a busy page
   drawMs: [],             // how long each chart redraw took
   points: [], episodes: [], instances: [], lastChartAt: 0, chartsReady: false, drawPending: false, nextChart: 0,
-  chartEveryMs: CHART_EVERY_MS,
+  chartEveryMs: CHART_EVERY_MS, votingAt: -Infinity,
   serverAt: 0, replicas: [],
 };
 window.faultlabDashboard = live;
@@ -146,6 +147,9 @@ function addEvents(events) {
 
 function renderExperiment(x) {
   if (!x) return;
+  const key = `${x.state}|${x.exit_code}|${x.lines}|${x.running}`;
+  if (key === live.experimentKey) return;
+  live.experimentKey = key;
   const state = $("#experiment-state");
   const code = x.exit_code === null || x.exit_code === undefined ? "" : ` (exit ${x.exit_code})`;
   state.textContent = `${x.state}${code}${x.running ? ` · pid ${x.pid} · ${x.lines} lines` : ""}`;
@@ -183,7 +187,7 @@ function traceData(spec, points) {
 
 function layout(spec) {
   const l = {margin: {l: 50, r: spec.y2 ? 50 : 12, t: 8, b: 30}, height: 240, showlegend: true,
-    legend: {orientation: "h", y: 1.12, x: 0}, xaxis: {type: "date"},
+    legend: {orientation: "h", y: 1.12, x: 0}, xaxis: {type: "date", nticks: 7},
     yaxis: {title: {text: spec.y}, rangemode: "tozero", ...(spec.range ? {range: spec.range} : {})},
     shapes: [], annotations: [], uirevision: "keep"};
   if (spec.y2) l.yaxis2 = {title: {text: spec.y2}, overlaying: "y", side: "right", rangemode: "tozero", dtick: 1};
@@ -192,19 +196,26 @@ function layout(spec) {
 
 function faultMarks(now, from) {
   // Shaded fault periods (activation to recovery) and dashed lines at detection (red) and recovery (green).
+  // An episode without recovery is shaded up to now only while it is the replica's open episode; one the monitor
+  // closed unrecovered (superseded by the next fault) keeps only its detection line.
   const shapes = [], annotations = [];
+  const open = new Map(live.instances.map((i) => [i.replica, i.open_episode_start]));
+  let labelled = 0;
   for (const e of live.episodes) {
     const start = e.activated_at || e.detected_at;
     if (!start) continue;
-    const end = e.recovered_at || now;
+    const isOpen = !e.recovered_at && open.get(e.replica) === start;
+    const end = e.recovered_at || (isOpen ? now : Math.max(start, e.cleared_at || 0, e.detected_at || 0));
     if (end < from) continue;
     const color = REPLICA_COLORS[(e.replica - 1) % REPLICA_COLORS.length];
-    shapes.push({type: "rect", xref: "x", yref: "paper", x0: plotTime(start), x1: plotTime(end), y0: 0, y1: 1,
-      fillcolor: color, opacity: 0.14, line: {width: 0}, layer: "below"});
-    const nearEnd = start > now - (now - from) * 0.15;  // label to the left of a period that starts at the edge
-    annotations.push({x: plotTime(Math.max(start, from)), y: 1 - 0.09 * ((e.replica - 1) % 4), xref: "x",
-      yref: "paper", text: `R${e.replica} ${e.fault_kind || "fault"}`,
-      showarrow: false, xanchor: nearEnd ? "right" : "left", yanchor: "top", font: {size: 11, color}});
+    if (e.recovered_at || isOpen) {
+      shapes.push({type: "rect", xref: "x", yref: "paper", x0: plotTime(start), x1: plotTime(end), y0: 0, y1: 1,
+        fillcolor: color, opacity: 0.14, line: {width: 0}, layer: "below"});
+      const nearEnd = start > now - (now - from) * 0.15;  // label to the left of a period that starts at the edge
+      annotations.push({x: plotTime(Math.max(start, from)), y: 1 - 0.09 * (labelled++ % 4), xref: "x",
+        yref: "paper", text: `R${e.replica} ${e.fault_kind || "fault"}`,
+        showarrow: false, xanchor: nearEnd ? "right" : "left", yanchor: "top", font: {size: 11, color}});
+    }
     if (e.detected_at) shapes.push({type: "line", xref: "x", yref: "paper", x0: plotTime(e.detected_at),
       x1: plotTime(e.detected_at), y0: 0, y1: 1, line: {color: "#d62f2f", width: 1.5, dash: "dash"}});
     if (e.recovered_at) shapes.push({type: "line", xref: "x", yref: "paper", x0: plotTime(e.recovered_at),
@@ -246,8 +257,8 @@ function drawCharts() {
 }
 
 function drawNextChart() {
-  // Live redraws go one chart per task, in turn, spaced by three times the last redraw's cost (at least
-  // CHART_EVERY_MS / 5): each chart is fresh within about a second, and an update never waits behind five redraws.
+  // Live redraws go one chart per task, in turn, spaced by five times the last redraw's cost (at least
+  // CHART_EVERY_MS / 5): each chart is fresh within about 2.5 s, and an update never waits behind five redraws.
   const ids = Object.keys(CHARTS);
   const id = ids[live.nextChart % ids.length];
   live.nextChart += 1;
@@ -255,7 +266,8 @@ function drawNextChart() {
   const started = performance.now();
   drawChart(id, marks, range, false);
   const spent = performance.now() - started;
-  live.chartEveryMs = Math.min(4000, Math.max(CHART_EVERY_MS / ids.length, 3 * spent));
+  // at most a sixth of the page's time goes to charts, whatever the machine's load
+  live.chartEveryMs = Math.min(6000, Math.max(CHART_EVERY_MS / ids.length, 5 * spent));
   live.lastChartAt = performance.now();
   live.drawPending = false;
 }
@@ -283,7 +295,7 @@ function applyTick(d) {
   live.received.push([performance.now(), d.at]);
   if (live.received.length > 4000) live.received.splice(0, 1000);
   renderCards(d.instances, d.at);
-  renderVoting(d.voting);
+  if (performance.now() - live.votingAt >= VOTING_EVERY_MS) { renderVoting(d.voting); live.votingAt = performance.now(); }
   renderExperiment(d.experiment);
   if (d.point) addPoint(d.point);
   markUpdate(d.at);
