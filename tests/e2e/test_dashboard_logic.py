@@ -101,6 +101,13 @@ def test_card_status(instance: dict[str, object], expected: str) -> None:
     assert card_status(instance) == expected
 
 
+def test_recent_wrong_answers_make_an_on_card_suspect() -> None:
+    """The voter counting wrong answers from an ON replica (an incorrect fault on one product) shows SUSPECT."""
+    on = {"status": "ON", "caught_up": True, "value_suspect": False}
+    assert card_status(on, recent_wrong=2) == "SUSPECT" and card_status(on, recent_wrong=0) == "ON"
+    assert card_status({"status": "OFF"}, recent_wrong=2) == "OFF"
+
+
 def test_instance_card_shows_position_and_active_fault() -> None:
     """The card carries the replica's applied position, lag and active faults from its last health answer."""
     card = instance_card({"replica": 2, "status": "ON", "caught_up": True, "last_check": 5.0,

@@ -31,6 +31,7 @@ POLL_TIMEOUT_S = 1.0
 WINDOW_S = 1.0  # rates and percentiles are over the last second
 HISTORY_POINTS = int(15 * 60 / (TICK_S * POINT_EVERY))  # 15 minutes of chart points for a page that connects later
 EVENTS_KEPT = 300
+WRONG_RECENT_S = 3.0  # a replica the voter caught answering wrong values this recently is SUSPECT while ON
 SUBSCRIBER_QUEUE = 256
 
 SERIES: dict[str, tuple[str, Selector]] = {
@@ -39,23 +40,25 @@ SERIES: dict[str, tuple[str, Selector]] = {
 }
 
 
-def card_status(instance: dict[str, Any]) -> str:
-    """ON / OFF / UNKNOWN as the monitor decided, or SUSPECT: ON but the voter saw wrong values or it fell behind."""
+def card_status(instance: dict[str, Any], recent_wrong: int = 0) -> str:
+    """ON / OFF / UNKNOWN as the monitor decided, or SUSPECT: ON, but it fell behind, or the voter saw wrong values
+    from it (the monitor's value suspicion, or wrong answers counted in the voter's stats within WRONG_RECENT_S)."""
     status = str(instance.get("status") or "UNKNOWN")
     if status != "ON":
         return status
-    if instance.get("value_suspect") or not instance.get("caught_up", True):
+    if instance.get("value_suspect") or not instance.get("caught_up", True) or recent_wrong > 0:
         return "SUSPECT"
     return "ON"
 
 
-def instance_card(instance: dict[str, Any]) -> dict[str, Any]:
+def instance_card(instance: dict[str, Any], recent_wrong: int = 0) -> dict[str, Any]:
     """One replica's card: state, last check, applied position, active fault, and why."""
     health = instance.get("health") or {}
     episode = instance.get("open_episode") or {}
     return {
         "replica": instance["replica"],
-        "status": card_status(instance),
+        "status": card_status(instance, recent_wrong),
+        "recent_wrong": recent_wrong,
         "monitor_status": instance.get("status"),
         "since": instance.get("since"),
         "reason": instance.get("reason"),
@@ -96,6 +99,7 @@ class LiveState:
         self._tasks: list[asyncio.Task[None]] = []
         self._failures_due = asyncio.Event()
         self._polls: dict[str, asyncio.Task[None]] = {}
+        self._wrong_history: deque[tuple[float, dict[int, int]]] = deque(maxlen=64)
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -167,11 +171,22 @@ class LiveState:
     def _current(self) -> dict[str, Any]:
         return {
             "seq": self.seq, "at": time.time(),
-            "instances": [instance_card(self.instances[r]) for r in sorted(self.instances)],
+            "instances": self.cards(),
             "services": [self.services[n] for n in self.service_names() if n in self.services],
             "voting": self.voting, "monitor_stream": dict(self.monitor_stream),
             **self.extra(),
         }
+
+    def cards(self) -> list[dict[str, Any]]:
+        return [instance_card(self.instances[r], self.recent_wrong(r)) for r in sorted(self.instances)]
+
+    def recent_wrong(self, replica: int) -> int:
+        """Wrong answers the voter counted for this replica within the last WRONG_RECENT_S."""
+        if not self._wrong_history:
+            return 0
+        newest_at, newest = self._wrong_history[-1]
+        base = next((counts for at, counts in self._wrong_history if newest_at - at <= WRONG_RECENT_S), newest)
+        return max(0, newest.get(replica, 0) - base.get(replica, 0))
 
     def service_names(self) -> list[str]:
         return ["orders", *[f"inventory-{r}" for r in self.settings.replica_ids], "monitor", "voter", "dashboard"]
@@ -203,6 +218,9 @@ class LiveState:
         status, body = await self._get(f"{self.settings.service_url('voter')}/voting/stats", POLL_TIMEOUT_S)
         if status == 200:
             self.voting = orjson.loads(body)
+            replicas = (self.voting or {}).get("replicas") or {}
+            wrong = {int(r): int(s.get("wrong", 0)) for r, s in replicas.items() if str(r).isdigit()}
+            self._wrong_history.append((time.monotonic(), wrong))
 
     async def _scrape(self, name: str) -> None:
         service, selector = SERIES[name]
@@ -319,7 +337,7 @@ class LiveState:
                     instance["caught_up"] = False
         elif event.get("type") == "episode":
             self._failures_due.set()
-        cards = [instance_card(self.instances[r]) for r in sorted(self.instances)]
+        cards = self.cards()
         self.publish("event", {"event": event, "instances": cards, "at": time.time()})
 
     async def _stream_loop(self) -> None:

@@ -80,6 +80,7 @@ function renderCards(instances, now) {
       <dt>active fault</dt><dd class="${faulty ? "fault" : ""}">${esc(faults)}</dd>
       <dt>pid</dt><dd>${esc(inst.pid ?? "—")}</dd>
       <dt>detector</dt><dd>${esc(inst.detector ?? "—")}${dissent.length ? ` · ${esc(dissent.join(", "))} says OFF` : ""}
+        ${inst.recent_wrong ? ` · <span class="fault">voter: ${inst.recent_wrong} wrong answers in 3 s</span>` : ""}
         </dd></dl>`;
   }
 }
