@@ -21,6 +21,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faultlab.fanout import ConnectionPool
-from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.lab.load import Completion, OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
 from faultlab.services.inventory.state import CREATED
 from tests.conftest import lab_settings
@@ -80,6 +81,12 @@ class Soak:
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     seen: dict[int, float] = field(default_factory=dict)  # every pid ever sampled -> its create_time
     faults: list[dict[str, Any]] = field(default_factory=list)
+    active: str = "no fault"  # the fault in effect now, as "kind@replica"
+    failed: Counter[str] = field(default_factory=Counter)  # "request kind error during fault" -> count
+
+    def on_result(self, done: Completion) -> None:
+        if not done.ok:
+            self.failed[f"{done.kind} {done.error} during {self.active}"] += 1
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -135,12 +142,14 @@ async def fault_loop(lab: Lab, soak: Soak, args: argparse.Namespace, started: fl
             params = fault_params(kind, rng, products)
             record: dict[str, Any] = {"t_s": round(time.monotonic() - started, 1), "replica": replica, **params}
             try:
+                soak.active = f"{kind}@{replica}"
                 async with session.post(f"{s.replica_url(replica)}/faults", json=params) as resp:
                     record["status"] = resp.status
                 await asyncio.sleep(args.hold_s)
                 if kind != "crash":
                     async with session.delete(f"{s.replica_url(replica)}/faults") as resp:
                         record["cleared"] = resp.status
+                soak.active = f"after {kind}@{replica}"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 record["error"] = repr(exc)
             soak.faults.append(record)
@@ -239,7 +248,7 @@ async def main(args: argparse.Namespace) -> int:
             print(f"lab up; soak {args.minutes:g} min at {args.rate:g} req/s ({args.order_ratio:.0%} orders), "
                   f"a fault every {args.fault_every_s:g} s held {args.hold_s:g} s, seed {args.seed}", flush=True)
             load = OpenLoopLoad(request_factory(s, "mix", seed=args.seed, order_ratio=args.order_ratio), args.rate,
-                                args.minutes * 60, target="mix", timeout_s=5.0)
+                                args.minutes * 60, target="mix", timeout_s=5.0, on_result=soak.on_result)
             stop = asyncio.Event()
             await asyncio.sleep(args.sample_every_s)  # idle figures once the lab's start-up traffic is over
             sample_all(lab, soak, 0.0, "idle")
@@ -268,6 +277,8 @@ async def main(args: argparse.Namespace) -> int:
     print(f"load: {load_figures['requests']} requests, {load_figures['successful']} ok "
           f"({load_figures['success_rate']} %), p50 {load_figures['p50_latency_ms']} ms, "
           f"p99 {load_figures['p99_latency_ms']} ms, errors {load_figures['errors']}")
+    print("failed requests by fault window: " + (", ".join(f"{k}: {n}" for k, n in soak.failed.most_common())
+                                                  or "none"))
     print(f"faults: {len(soak.faults)} injected: " + ", ".join(f"{f['kind']}@{f['replica']}" for f in soak.faults))
     print(f"data: {data['accepted']} orders accepted, {data['stored']} stored, {data['pending_left']} left PENDING, "
           f"log seq {data['model_seq']}; per replica (order_created applied / distinct / events / distinct seqs / "
@@ -284,7 +295,7 @@ async def main(args: argparse.Namespace) -> int:
           f"data {'exact' if data['ok'] else 'WRONG'}, {'no' if not left else len(left)} process(es) left)")
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "args": vars(args), "load": load_figures, "faults": soak.faults, "data": data, "leftovers": left,
+            "args": vars(args), "load": load_figures, "faults": soak.faults, "failed": dict(soak.failed), "data": data, "leftovers": left,
             "samples": {n: [x.__dict__ for x in v] for n, v in soak.samples.items()}, "passed": passed}, indent=1))
     return 0 if passed else 1
 

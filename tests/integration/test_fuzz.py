@@ -255,6 +255,8 @@ FOUND = [
     ("monitor", "POST", "/reports", {"observations": [{"replica": 1, "kind": "wrong", "at": 1.0, "source": 7}]}),
     ("monitor", "POST", "/reports", {"observations": [{"replica": 1, "kind": "fault_injected", "at": 1.0,
                                                        "fault": "crash"}]}),  # fault.get() raised: 500
+    ("monitor", "POST", "/reports", {"observations": [{"replica": 1, "kind": "fault_cleared", "at": 1.0,
+                                                       "fault": {"params": True, "activated_at": [1]}}]}),
     ("monitor", "POST", "/reports", {"observations": [{"replica": 1, "kind": "wrong", "at": 1.0,
                                                        "source": "vo\x00ter"}]}),  # NUL: poisons audit writes
 ]

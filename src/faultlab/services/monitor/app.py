@@ -287,8 +287,11 @@ def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
     source, fault = raw.get("source"), raw.get("fault")
     if source is not None and (not isinstance(source, str) or not SOURCE.fullmatch(source)):
         raise ApiError(400, "source must be a name like voter (letters, digits, _ . : -, at most 64)")
-    if fault is not None and (not isinstance(fault, dict) or not isinstance(fault.get("kind", ""), str)):
-        raise ApiError(400, "fault must be an object whose kind is a string")
+    if fault is not None and (not isinstance(fault, dict) or not isinstance(fault.get("kind", ""), str)
+                              or not isinstance(fault.get("params", {}), dict)
+                              or isinstance(fault.get("activated_at"), bool)
+                              or not isinstance(fault.get("activated_at", 0), (int, float))):
+        raise ApiError(400, "fault must be an object: kind a string, params an object, activated_at a number")
     for key in ("ok", "caught_up"):
         if key in raw and not isinstance(raw[key], bool):
             raise ApiError(400, f"{key} must be true or false")
