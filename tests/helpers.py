@@ -78,7 +78,7 @@ async def model_state(lab: Lab) -> InventoryState:
 
 
 async def wait_converged(lab: Lab, session: aiohttp.ClientSession, timeout_s: float = 30) -> InventoryState:
-    """Wait until the outbox is fully numbered and every replica equals the model; return the model."""
+    """Wait until the outbox is fully published and every replica, served and stored, equals the model."""
     deadline = time.monotonic() + timeout_s
     last: Any = None
     while time.monotonic() < deadline:
@@ -98,8 +98,11 @@ async def wait_converged(lab: Lab, session: aiohttp.ClientSession, timeout_s: fl
                                    for i in body["inventory"]})
                 except (aiohttp.ClientError, OSError, KeyError):
                     states.append(None)
-            last = (want, states)
-            if all(s == want for s in states):
+            stored = [await replica_rows(lab, r) for r in lab.settings.replica_ids]
+            last = (want, states, [(r["stock"], r["max_seq"]) for r in stored])
+            # served (in memory) and stored (committed) states both equal the model
+            if all(s == want for s in states) and all(
+                    r["stock"] == want and r["max_seq"] == model.applied_seq for r in stored):
                 return model
         await asyncio.sleep(0.2)
     raise AssertionError(f"replicas did not converge to the model: {last}")

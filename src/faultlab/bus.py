@@ -43,7 +43,7 @@ async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
             missing = [settings.topic(t) for t in TOPICS if settings.topic(t) not in existing]
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics([NewTopic(t, 1, 1) for t in missing])
+                    await admin.create_topics([NewTopic(t, 1, settings.topic_replication) for t in missing])
             return
         except (KafkaError, OSError):
             if asyncio.get_running_loop().time() > deadline:
@@ -55,9 +55,9 @@ async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
-    """Producer for small JSON records: acks from the leader, tiny linger for batching under load."""
+    """Producer for small JSON records: acks from every in-sync replica, tiny linger for batching under load."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap, acks=1, linger_ms=1, request_timeout_ms=5000,
+        bootstrap_servers=settings.bootstrap, acks="all", linger_ms=1, request_timeout_ms=5000,
         max_batch_size=256 * 1024, retry_backoff_ms=50,
     )
 

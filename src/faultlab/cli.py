@@ -219,7 +219,7 @@ def _print_status(console: Any, client: Any) -> None:
     states = {f"inventory-{i['replica']}": i for i in monitor["instances"]}
     services = {s["service_name"].replace("-svc", ""): s for s in monitor.get("services", [])}
     s = client.settings
-    ports = {"orders": s.orders_port, "monitor": s.monitor_port, "voter": s.voter_port,
+    ports = {"orders": s.orders_port, "monitor": s.monitor_port, "voter": s.voter_port, "dashboard": s.dashboard_port,
              "broker": s.broker_port, "postgres": s.postgres_port}
     ports.update({f"inventory-{r}": s.replica_port(r) for r in s.replica_ids})
     table = Table(title=f"faultlab — services bound to {procs['host']} (loopback only unless FAULTLAB_HOST says so)")

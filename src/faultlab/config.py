@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(None, description="external Kafka; embedded Tansu when unset")
     db_name: str = "faultlab"
     topic_prefix: str = Field("", description="prepended to every topic name (tests use it)")
+    topic_replication: int = Field(1, ge=1, description="replication factor of topics the lab creates (3 on a cluster)")
 
     initial_stock: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_STOCK))
     max_quantity: int = Field(10_000, description="largest quantity one order may ask for")

@@ -5,8 +5,19 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+from asyncpg.exceptions import InsufficientResourcesError, OperatorInterventionError
+from asyncpg.exceptions._base import InternalClientError
 
 from faultlab.config import Settings
+
+# The database is unreachable, restarting or went away mid-operation: the caller may retry later.
+# (InternalClientError is what a pooled connection broken by a server crash raises on its next use.)
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    OperatorInterventionError, InsufficientResourcesError, InternalClientError,
+)
+# What a background loop survives and retries: the above and any error the server reports.
+RETRIABLE: tuple[type[BaseException], ...] = (*UNAVAILABLE, asyncpg.PostgresError)
 
 ORDERS_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS orders;

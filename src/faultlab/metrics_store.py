@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
+from faultlab.db import RETRIABLE
 from faultlab.log import Logger
 from faultlab.web import METRICS, RequestMetrics
 
@@ -49,7 +50,7 @@ class MetricsFlusher:
             await asyncio.sleep(self.interval_s)
             try:
                 await self.flush()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+            except RETRIABLE as exc:
                 self.log.warning("metrics_not_written", error=repr(exc))
 
     async def flush(self) -> int:

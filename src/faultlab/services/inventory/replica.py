@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from faultlab import bus
 from faultlab.config import Settings
+from faultlab.db import RETRIABLE
 from faultlab.faults import FaultSet
 from faultlab.log import Logger
 from faultlab.services.inventory.state import Applied, InventoryState
@@ -118,7 +119,7 @@ class LogApplier:
                 backoff = 0.05
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, asyncio.TimeoutError) as exc:
+            except (KafkaError, *RETRIABLE) as exc:
                 self.log.warning("apply_retry", error=repr(exc))
                 self.publish_error("apply_failed", repr(exc))
                 await self._recover()

@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 
 from faultlab import bus
 from faultlab.config import Settings
-from faultlab.db import MONITOR_SCHEMA, create_pool, migrate
+from faultlab.db import MONITOR_SCHEMA, RETRIABLE, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
@@ -226,7 +226,7 @@ class HealthMonitor:
             await asyncio.sleep(0.25)
             if not self._rows and time.monotonic() - last_full < 2.0:
                 continue
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            with contextlib.suppress(*RETRIABLE):
                 await self._flush()
                 last_full = time.monotonic()
 

@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp import web
 
 from faultlab.config import Settings
-from faultlab.db import ORDERS_SCHEMA, create_pool, migrate
+from faultlab.db import ORDERS_SCHEMA, UNAVAILABLE, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.orders import openapi_document as orders_openapi
@@ -22,8 +22,7 @@ from faultlab.web import ApiError, create_app, json_response, read_json, serve
 ORDER_FIELDS = {"product_id", "quantity"}
 PRODUCT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 STATUSES = ("PENDING", "CONFIRMED", "REJECTED", "CANCELLING", "CANCELLED")
-DB_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-             TimeoutError)
+DB_ERRORS = UNAVAILABLE
 
 
 def validate_order(body: dict[str, Any], settings: Settings) -> tuple[str, int]:

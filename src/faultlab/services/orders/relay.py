@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError
 
 from faultlab import bus
 from faultlab.config import Settings
+from faultlab.db import RETRIABLE
 from faultlab.log import Logger
 
 BATCH = 1000
@@ -80,7 +81,7 @@ class OutboxRelay:
                     self._wake.clear()
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+            except (KafkaError, *RETRIABLE) as exc:
                 self.connected = False
                 self.log.warning("relay_retry", error=repr(exc))
                 await asyncio.sleep(backoff)

@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 
 from faultlab import bus
 from faultlab.config import Settings
+from faultlab.db import RETRIABLE
 from faultlab.log import Logger
 
 OFFSET_NAME = "inventory-results"
@@ -67,8 +68,7 @@ class PendingReconciler:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
             while True:
                 await asyncio.sleep(self.after_s)
-                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                                         asyncio.TimeoutError, aiohttp.ClientError):
+                with contextlib.suppress(*RETRIABLE, aiohttp.ClientError):
                     await self.reconcile(session)
 
     async def reconcile(self, session: aiohttp.ClientSession) -> int:
@@ -137,7 +137,7 @@ class ResultsConsumer:
                 await self._consume_once()
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+            except (KafkaError, *RETRIABLE) as exc:
                 self.log.warning("results_retry", error=repr(exc))
                 await asyncio.sleep(0.2)
                 with contextlib.suppress(Exception):

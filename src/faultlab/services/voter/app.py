@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from faultlab.config import Settings
-from faultlab.db import create_pool
+from faultlab.db import RETRIABLE, create_pool
 from faultlab.fanout import ConnectionPool, Refused
 from faultlab.lab.histogram import LatencyHistogram
 from faultlab.log import get_logger
@@ -311,7 +311,7 @@ class MajorityVoter:
                     await conn.executemany(
                         """INSERT INTO monitor.voting_events ("timestamp", product_id, outcome, agreed, disagreed,
                            failed, details) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)""", batch)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+            except RETRIABLE as exc:
                 self.log.warning("voting_events_not_written", count=len(batch), error=repr(exc))
 
 
