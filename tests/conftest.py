@@ -21,7 +21,7 @@ PORT_NAMES = ("orders_port", "monitor_port", "voter_port", "dashboard_port", "br
 def _free_block(size: int) -> int:
     """A base port with `size` consecutive free ports after it."""
     for _ in range(200):
-        base = random.randint(20000, 60000 - size)
+        base = random.randint(20000, 32000 - size)  # below Linux's ephemeral ports (32768-60999)
         ok = True
         for port in range(base, base + size):
             with socket.socket() as sock:

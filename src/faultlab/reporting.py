@@ -54,7 +54,7 @@ class MonitorReporter:
         """Queue one observation; a run of successes of one kind for a replica travels as one, with a count."""
         if obs["ok"]:
             last = self._last_ok.get(obs["replica"])
-            if last is not None and last["kind"] == obs["kind"]:
+            if last is not None and last["kind"] == obs["kind"] and last.get("products") == obs.get("products"):
                 last["count"] = last.get("count", 1) + 1
                 last["at"] = obs["at"]
                 return

@@ -162,3 +162,26 @@ def test_unannounced_death_starts_its_episode_at_the_death() -> None:
     assert t.status == "OFF" and t.episode is not None
     assert t.episode.fault_kind == "process_exit" and t.episode.activated_at == 800.0
     assert [e["status"] for e in events if e["type"] == "state"][-1] == "OFF"
+
+
+def test_agreement_on_other_products_does_not_clear_a_wrong_value() -> None:
+    """A replica wrong about PROD-001 stays OFF while it only agrees about PROD-002."""
+    t, _ = tracker()
+    t.observe(obs("wrong", 900.0, products=["PROD-001"]))
+    assert t.status == "OFF"
+    t.observe(obs("agree", 900.1, products=["PROD-002"], count=50))
+    for i in range(5):
+        t.observe(obs("health", 900.2 + i * 0.01))
+    assert t.status == "OFF" and t.value_suspect
+    t.observe(obs("agree", 901.0, products=["PROD-001", "PROD-002"], count=5))
+    assert t.status == "ON"
+
+
+def test_evidence_that_overtakes_the_fault_report_joins_its_episode() -> None:
+    """A wrong value reported a moment before the fault's own acknowledgement: one episode, positive TTD."""
+    t, _ = tracker()
+    t.observe(obs("wrong", 950.010, products=["PROD-001"]))
+    t.observe(obs("fault_injected", 950.0, fault={"kind": "incorrect", "params": {}}))
+    assert t.episode is not None and t.episode.fault_kind == "incorrect"
+    assert t.episode.ttd_ms == 10.0
+    assert t.episodes == []

@@ -346,13 +346,18 @@ def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         while True:
-            for event in monitor.events.since(last):
+            pending = monitor.events.since(last)
+            for event in pending:
                 last = event["id"]
                 await response.write(b"id: %d\ndata: %s\n\n" % (last, orjson.dumps(event)))
+            if pending:
+                continue  # events may have arrived while writing: look again before waiting
             async with monitor.events.changed:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(monitor.events.changed.wait(), 15)
-            await response.write(b": keep-alive\n\n")
+                if not monitor.events.since(last):
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(monitor.events.changed.wait(), 15)
+            if not monitor.events.since(last):
+                await response.write(b": keep-alive\n\n")
 
     async def health(_request: web.Request) -> web.Response:
         return json_response({"status": "ok", "service": "monitor", "working": True,

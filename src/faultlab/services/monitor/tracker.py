@@ -82,6 +82,7 @@ class InstanceTracker:
         self.caught_up = False
         self.last_failed = False
         self.value_suspect = False
+        self.suspect_products: set[str] = set()  # the products it answered wrongly (what agreement must cover)
         self.agree_streak = 0
         self.verified_since_clear = 0  # successes seen since the fault was cleared (recovery must be fresh)
         self.episode: Episode | None = None
@@ -109,6 +110,8 @@ class InstanceTracker:
         elif kind in INFO_KINDS:
             self.served_errors += 1
         elif kind in CONCLUSIVE:
+            if kind == "wrong":
+                self.suspect_products |= set(obs.get("products") or ())
             self.value_suspect = True
             self.agree_streak = 0
             self._feed(False, at)
@@ -121,10 +124,17 @@ class InstanceTracker:
             self.caught_up = bool(obs.get("caught_up"))
             self._evidence(True, at, source)
         elif kind == "agree":
+            # Agreement vouches only for the products compared: a replica wrong about PROD-001 is not
+            # cleared by agreeing about PROD-002.
+            vouches = not self.suspect_products or bool(self.suspect_products & set(obs.get("products") or ()))
             for _ in range(min(int(obs.get("count", 1)), 1000)):  # a run of agreements arrives as one report
+                if not vouches:
+                    self._evidence(True, at, source)
+                    continue
                 self.agree_streak += 1
                 if self.value_suspect and self.agree_streak >= self.success_threshold:
                     self.value_suspect = False
+                    self.suspect_products = set()
                 self._evidence(True, at, source)
         elif kind in FAILURE_KINDS:
             if source == "monitor":
@@ -192,6 +202,13 @@ class InstanceTracker:
     # ---- transitions and episodes ------------------------------------------------------------------
 
     def _open_episode(self, fault: dict[str, Any], at: float) -> None:
+        e = self.episode
+        if (e is not None and e.fault_kind is None and e.activated_at is None and e.recovered_at is None
+                and e.detected_at is not None and e.detected_at >= at):
+            # The evidence overtook the fault's own acknowledgement on the way here: same episode.
+            e.fault_kind, e.fault, e.activated_at = fault.get("kind"), fault, at
+            self._emit_episode("opened")
+            return
         if self.episode is not None:
             self._close_episode("superseded")
         self.episode = Episode(self.replica, fault.get("kind"), fault, at)

@@ -162,6 +162,7 @@ class MajorityVoter:
                  quorum: bool, latency_ms: float) -> None:
         now = time.time()
         stats = self.stats
+        products = [v.product_id for v in votes]
         stats.reads += 1
         stats.latency.record(latency_ms)
         if quorum:
@@ -173,9 +174,9 @@ class MajorityVoter:
         for replica, fetched in answers.items():
             stats.samples[replica].append(fetched.latency_ms)
             if replica in wrong:
-                self._wrong(replica, now)
+                self._wrong(replica, now, products)
             elif replica in agreed:
-                self._agree(replica, now)
+                self._agree(replica, now, products)
             else:
                 stats.behind[replica] += 1
         for replica, fetched in failed.items():
@@ -186,15 +187,15 @@ class MajorityVoter:
                                  "quorum" if quorum else "no_quorum", sorted(agreed), sorted(wrong), sorted(failed),
                                  orjson.dumps({"latency_ms": round(latency_ms, 3)}).decode()))
 
-    def _wrong(self, replica: int, now: float) -> None:
+    def _wrong(self, replica: int, now: float, products: list[str]) -> None:
         self.stats.wrong[replica] += 1
         self.suspected.add(replica)
-        self.reporter.report(observation(replica, "wrong", False, "voter", now), urgent=True)
+        self.reporter.report(observation(replica, "wrong", False, "voter", now, products=products), urgent=True)
 
-    def _agree(self, replica: int, now: float) -> None:
+    def _agree(self, replica: int, now: float, products: list[str]) -> None:
         self.stats.agreed[replica] += 1
         self.suspected.discard(replica)
-        self.reporter.report(observation(replica, "agree", True, "voter", now))
+        self.reporter.report(observation(replica, "agree", True, "voter", now, products=products))
 
     def slow_threshold_ms(self) -> float:
         """How much later than the quorum a replica may answer before it counts as slow (cached 100 ms)."""
@@ -231,7 +232,7 @@ class MajorityVoter:
                     self.stats.failures[fetched.replica][fetched.failure] += 1
                 elif any(fetched.replica in v.disagreed for v in self._vote({**answers, fetched.replica: fetched},
                                                                             products)):
-                    self._wrong(fetched.replica, time.time())
+                    self._wrong(fetched.replica, time.time(), products)
         for task in done:
             fetched = self._interpret(tasks[task], task, started)
             replica = fetched.replica
@@ -242,9 +243,9 @@ class MajorityVoter:
             self.stats.samples[replica].append(fetched.latency_ms)
             votes = self._vote({**answers, replica: fetched}, products)
             if any(replica in v.disagreed for v in votes):
-                self._wrong(replica, now)
+                self._wrong(replica, now, products)
             elif any(replica in v.agreed for v in votes):
-                self._agree(replica, now)
+                self._agree(replica, now, products)
 
     def _body(self, votes: list[ProductVote], answers: dict[int, Fetch], failed: dict[int, Fetch], late: list[int],
               quorum: bool, latency_ms: float) -> dict[str, Any]:
