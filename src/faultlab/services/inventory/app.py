@@ -162,6 +162,9 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
 
     async def delete_faults(request: web.Request) -> web.Response:
         require_token(request)
+        unknown = set(request.query) - {"kind"}
+        if unknown or len(request.query.getall("kind", [])) > 1:
+            raise ApiError(400, "the only query parameter is one `kind`")
         kind = request.query.get("kind")
         if kind is not None and kind not in {"crash", "latency", "intermittent", "incorrect", "hang", "stale"}:
             raise ApiError(400, f"unknown fault kind {kind[:32]!r}")
