@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+PRODUCT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"  # what a product id may look like, everywhere
 DEFAULT_STOCK = {"PROD-001": 1000, "PROD-002": 500, "PROD-003": 750}
 SERVICE_NAMES = ("orders", "inventory", "monitor", "voter", "dashboard")
 HOSTED_SERVICES = ("orders", "monitor", "voter", "dashboard", "broker", "postgres")  # plus inventory-N

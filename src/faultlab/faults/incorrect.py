@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from faultlab.config import PRODUCT_ID_PATTERN
 from faultlab.faults.base import Fault, FaultError, number, seed_of
 
-PRODUCT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
 
 
 @dataclass

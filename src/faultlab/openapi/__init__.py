@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from faultlab.config import PRODUCT_ID_PATTERN  # noqa: F401  (re-exported for the documents)
 from faultlab.web import MAX_BODY_BYTES
 
 JSON = "application/json"
-PRODUCT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"
 ERROR_TEXT = {
     400: "invalid input; nothing changed", 401: "operator token missing or wrong", 404: "not found",
     405: "method not allowed on this path", 409: "conflicts with the current state; nothing changed",

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from faultlab.config import Settings
+from faultlab.config import PRODUCT_ID_PATTERN, Settings
 from faultlab.db import ORDERS_SCHEMA, UNAVAILABLE, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
@@ -20,7 +20,7 @@ from faultlab.services.orders.results import PendingReconciler, ResultsConsumer
 from faultlab.web import ApiError, create_app, json_response, read_json, serve
 
 ORDER_FIELDS = {"product_id", "quantity"}
-PRODUCT_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
 STATUSES = ("PENDING", "CONFIRMED", "REJECTED", "CANCELLING", "CANCELLED")
 DB_ERRORS = UNAVAILABLE
 
