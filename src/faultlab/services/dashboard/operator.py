@@ -105,7 +105,9 @@ class ExperimentProcess:
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
+        # One source of truth for the page: "running" from the spawn until the output is read and the exit code
+        # known, so a tick never shows state "running" with the start button enabled (or the reverse).
+        return self.state == "running"
 
     def command(self, phases: str | None) -> list[str]:
         argv = [sys.executable, "-m", "faultlab", "experiment", "--duration", "5", "--repeat", "1",
@@ -128,7 +130,7 @@ class ExperimentProcess:
         self.argv = argv
         self.exit_code, self.ended_at = None, None
         self.started_at = time.time()
-        self.state = "running"
+        self.proc, self.state = None, "running"
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -146,16 +148,18 @@ class ExperimentProcess:
 
     async def _follow(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
-        async for raw in proc.stdout:
-            for part in raw.decode(errors="replace").replace("\r", "\n").split("\n"):
-                line = ANSI_RE.sub("", part).rstrip()
-                if line:
-                    self.output.append(line)
-                    self.lines_seen += 1
-        self.exit_code = await proc.wait()
-        self.ended_at = time.time()
-        # `faultlab experiment` exits 0 when every threshold held, 1 when the run completed but missed one.
-        self.state = {0: "finished", 1: "missed", 130: "interrupted"}.get(self.exit_code, "failed")
+        try:
+            async for raw in proc.stdout:
+                for part in raw.decode(errors="replace").replace("\r", "\n").split("\n"):
+                    line = ANSI_RE.sub("", part).rstrip()
+                    if line:
+                        self.output.append(line)
+                        self.lines_seen += 1
+        finally:
+            self.exit_code = await proc.wait()
+            self.ended_at = time.time()
+            # `faultlab experiment` exits 0 when every threshold held, 1 when the run completed but missed one.
+            self.state = {0: "finished", 1: "missed", 130: "interrupted"}.get(self.exit_code, "failed")
 
     async def interrupt(self) -> dict[str, Any]:
         """Ctrl-C for the experiment (it clears its faults and writes a partial report), then wait for it."""
@@ -181,7 +185,7 @@ class ExperimentProcess:
 
     async def stop(self, timeout_s: float = 3.0) -> None:
         """Leave no child behind when the dashboard stops (within the supervisor's 5 s); safe to call twice."""
-        if self.running and self.proc is not None:
+        if self.proc is not None and self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGINT)
             await self._wait(timeout_s)
