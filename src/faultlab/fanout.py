@@ -152,6 +152,9 @@ class ConnectionPool:
             self.idle.remove(conn)
 
     def close(self) -> None:
+        """Close every connection; requests still waiting are cancelled (nobody will read their failure)."""
         for conn in list(self.all):
+            if conn.waiter is not None and not conn.waiter.done():
+                conn.waiter.cancel()
             conn.close()
         self.idle.clear()

@@ -45,6 +45,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
              "properties": {"total_votes": {"type": "integer"}, "quorum_reached": {"type": "integer"},
                             "quorum_not_reached": {"type": "integer"}, "quorum_rate": {"type": ["number", "null"]},
                             "votes_needed": {"type": "integer"}, "fan_out": {"type": "integer"},
+                            "lag_rounds": {"type": "integer", "description": "times replicas too far apart to "
+                                           "share a version were asked again (a laggard is not wrong)"},
                             "latency_ms": ANY_OBJECT, "outliers_by_replica": ANY_OBJECT,
                             "latency_outliers": REPLICAS, "replicas": ANY_OBJECT}}
     paths = {

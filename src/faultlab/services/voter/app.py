@@ -22,11 +22,13 @@ from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.voter import openapi_document as voter_openapi
 from faultlab.reporting import MonitorReporter, observation
+from faultlab.services.inventory.state import HISTORY_LEN
 from faultlab.services.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
 from faultlab.web import ApiError, create_app, json_response, serve
 
 FAILURE_KINDS = ("refused", "timeout", "error", "malformed")
 HISTORY = 24  # versions asked of each replica: enough overlap for replicas a few dozen events apart
+LAG_RETRY_S = 0.01  # between asking lagging replicas again (they apply the log in batches every few ms)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class VoteStats:
     failures: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     agreed: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     behind: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    lag_rounds: int = 0  # times replicas too far apart to share a version were asked again
     samples: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=200)))
 
 
@@ -122,14 +125,22 @@ class MajorityVoter:
         ]
 
     async def read(self, path: str, products: list[str]) -> tuple[int, dict[str, Any]]:
-        """One voted read: (HTTP status, body)."""
+        """One voted read: (HTTP status, body).
+
+        Answers as soon as a majority agrees. When enough replicas answered and none contradicts another
+        but they share no version (positions further apart than the history they sent), the ones that
+        answered are asked again — for every version they keep, then the laggards as they catch up — until
+        the deadline: a replica that is merely behind is not wrong, and must not cost the quorum.
+        """
         started = time.perf_counter()
         query = f"{path}?history={HISTORY}"
         tasks = {self.pools[r].get(query): r for r in self.replicas}
         answers: dict[int, Fetch] = {}
         failed: dict[int, Fetch] = {}
         votes: list[ProductVote] = []
-        pending = set(tasks)
+        pending: set[asyncio.Future[tuple[int, bytes]]] = set(tasks)
+        asked_again: set[asyncio.Future[tuple[int, bytes]]] = set()
+        rounds = 0
         deadline = started + self.timeout_s + 0.05
         while pending:
             done, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - time.perf_counter()),
@@ -138,13 +149,33 @@ class MajorityVoter:
                 break
             for task in done:
                 fetched = self._interpret(tasks[task], task, started)
+                if task in asked_again:
+                    asked_again.discard(task)
+                    if fetched.items is not None:  # fresher state; the replica's latency is its first answer's
+                        fetched.latency_ms = answers[fetched.replica].latency_ms
+                        answers[fetched.replica] = fetched
+                    continue
                 (failed if fetched.failure else answers)[fetched.replica] = fetched
             if len(answers) >= self.need:
                 votes = self._vote(answers, products)
                 if all(v.quorum for v in votes):
                     break
-            if len(answers) + len(pending) < self.need:
+                if not asked_again and not any(v.conflicting for v in votes):
+                    delay = 0.0 if rounds == 0 else LAG_RETRY_S
+                    if time.perf_counter() + delay < deadline:
+                        rounds += 1
+                        for replica in sorted(answers):
+                            again = self._ask_later(replica, f"{path}?history={HISTORY_LEN}", delay)
+                            tasks[again] = replica
+                            asked_again.add(again)
+                            pending.add(again)
+            if len(answers) + len(pending - asked_again) < self.need and not asked_again:
                 break
+        for task in asked_again:
+            task.cancel()
+        pending -= asked_again
+        if rounds:
+            self.stats.lag_rounds += rounds
         if not votes or not all(v.quorum for v in votes):
             votes = self._vote(answers, products) if answers else []
         latency_ms = (time.perf_counter() - started) * 1000
@@ -157,6 +188,17 @@ class MajorityVoter:
             task.add_done_callback(self._background.discard)
         body = self._body(votes, answers, failed, late, quorum, latency_ms)
         return (200 if quorum else 503), body
+
+    def _ask_later(self, replica: int, query: str, delay_s: float) -> asyncio.Future[tuple[int, bytes]]:
+        """The replica's answer to `query`, asked after `delay_s` (at once when 0)."""
+        if delay_s <= 0:
+            return self.pools[replica].get(query)
+
+        async def later() -> tuple[int, bytes]:
+            await asyncio.sleep(delay_s)
+            return await self.pools[replica].get(query)
+
+        return asyncio.ensure_future(later())
 
     def _account(self, answers: dict[int, Fetch], failed: dict[int, Fetch], votes: list[ProductVote],
                  quorum: bool, latency_ms: float) -> None:
@@ -292,7 +334,7 @@ class MajorityVoter:
         return {
             "total_votes": s.reads, "quorum_reached": s.quorum, "quorum_not_reached": s.no_quorum,
             "quorum_rate": round(100 * s.quorum / s.reads, 4) if s.reads else None,
-            "votes_needed": self.need, "fan_out": len(self.replicas),
+            "votes_needed": self.need, "fan_out": len(self.replicas), "lag_rounds": s.lag_rounds,
             "latency_ms": s.latency.summary(),
             "outliers_by_replica": {str(r): s.wrong[r] + s.slow[r] for r in self.replicas},
             "latency_outliers": latency_outliers({r: list(v) for r, v in s.samples.items()}),
