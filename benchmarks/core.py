@@ -1,6 +1,7 @@
 """Figures of the replicated core with the whole lab running on this machine.
 
-Prints: start-to-working time (cold and warm), idle CPU of the whole lab, voted reads/s and accepted
+Prints: start-to-working time (cold and warm), idle CPU of the whole lab, the apply delay of an order
+after a pause and while orders flow (the fetch-wait trade-off), voted reads/s and accepted
 orders/s at saturation (closed loop, all three replicas keeping up), and p50/p95/p99 at a fixed
 open-loop rate (300 req/s by default).
 
@@ -16,6 +17,7 @@ import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,6 +124,40 @@ async def replicas_caught_up(lab: Lab, session: aiohttp.ClientSession) -> float:
         await asyncio.sleep(0.05)
 
 
+async def apply_delay_ms(lab: Lab, session: aiohttp.ClientSession, product: str) -> float:
+    """Milliseconds from POST /orders to the order applied by every replica (their /health positions)."""
+    s = lab.settings
+
+    async def applied() -> list[int]:
+        out = []
+        for r in s.replica_ids:
+            async with session.get(f"{s.replica_url(r)}/health") as resp:
+                out.append((await resp.json())["applied_seq"])
+        return out
+
+    before = max(await applied())
+    started = time.perf_counter()
+    async with session.post(f"{s.service_url('orders')}/orders", json={"product_id": product, "quantity": 1}) as resp:
+        assert resp.status == 201, await resp.text()
+    while min(await applied()) <= before:
+        await asyncio.sleep(0.002)
+    return (time.perf_counter() - started) * 1000
+
+
+async def apply_delays(lab: Lab, product: str, count: int = 7) -> tuple[list[float], list[float]]:
+    """Apply delays of single orders after 2 s of quiet (the idle fetch wait) and 0.2 s apart (the busy one)."""
+    async with aiohttp.ClientSession() as session:
+        after_pause = []
+        for _ in range(count):
+            await asyncio.sleep(2.0)
+            after_pause.append(await apply_delay_ms(lab, session, product))
+        flowing = []
+        for _ in range(count):
+            await asyncio.sleep(0.2)
+            flowing.append(await apply_delay_ms(lab, session, product))
+    return after_pause, flowing
+
+
 async def main(args: argparse.Namespace) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
@@ -149,6 +185,11 @@ async def main(args: argparse.Namespace) -> None:
                   f"{idle:.1f} % of one core")
 
             products = sorted(s.initial_stock)
+            paused, flowing = await apply_delays(lab, products[0])
+            print(f"apply delay (POST /orders -> applied by all {len(s.replica_ids)} replicas), median / max of "
+                  f"{len(paused)}: after 2 s of quiet {statistics.median(paused):.0f} / {max(paused):.0f} ms "
+                  f"(fetch wait {s.fetch_idle_wait_ms} ms), orders 0.2 s apart {statistics.median(flowing):.0f} / "
+                  f"{max(flowing):.0f} ms (fetch wait {s.fetch_wait_ms} ms)")
             voter = s.service_url("voter")
             orders_url = f"{s.service_url('orders')}/orders"
             quoted = ", ".join(f'"{p}"' for p in products)

@@ -63,7 +63,10 @@ class Settings(BaseSettings):
     voter_timeout_ms: int = Field(400, ge=10, description="how long the voter waits for a replica")
     voter_slow_ms: int = Field(150, ge=5, description="answer later than this after quorum = slow")
 
-    fetch_wait_ms: int = Field(50, ge=1, description="Kafka fetch wait of the consumers (idle CPU vs. apply delay)")
+    fetch_wait_ms: int = Field(50, ge=1, description="Kafka fetch wait of the replicas while events flow "
+                                                     "(bounds the apply delay)")
+    fetch_idle_wait_ms: int = Field(250, ge=1, description="fetch wait once a topic has been quiet for 1 s "
+                                                           "(idle CPU vs. delay of the first event after a pause)")
     restart_crashed: bool = Field(True, description="supervisor restarts a crashed replica")
     runs_dir: Path = Field(Path("runs"), description="experiment run folders the dashboard's reports page lists")
 

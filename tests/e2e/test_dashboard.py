@@ -228,7 +228,8 @@ async def test_updates_stay_within_1s_at_500_rps(settled: Lab, probe: PageProbe,
               f"max {ordered[-1]:.0f} ms (server tick gaps max {max(seen['server_gaps'], default=0):.0f} ms, "
               f"chart redraw max {max(seen['draw_ms'], default=0):.0f} ms, monitor events "
               f"{seen['events'] - events_before}); load ok {result.ok}/{result.sent}, "
-              f"p99 {result.latency.summary()['p99']} ms; chart max voted rps {max(shown_rps):.0f}")
+              f"p99 {result.latency.summary()['p99']} ms; chart max voted rps {max(shown_rps):.0f}; errors "
+              f"{result.describe()['errors']}")
     assert result.sent >= 0.98 * 500 * 8
     if result.ok < 0.9 * result.sent:  # the premise is the lab taking 500 req/s; an overloaded machine is not that
         pytest.skip(f"the lab did not take 500 req/s here ({result.ok}/{result.sent} answered OK, p99 "

@@ -223,3 +223,29 @@ async def test_request_metrics_reach_postgresql_in_batches(settled: Lab, http: a
     assert rows and rows[0]["n"] >= 20
     assert rows[0]["n"] > rows[0]["batches"], "rows aggregate many requests each"
     assert {"voter", "inventory", "orders", "monitor"} <= services
+
+
+async def test_replicas_fetch_slowly_at_rest_and_quickly_once_events_flow(settled: Lab,
+                                                                          http: aiohttp.ClientSession) -> None:
+    """The fetch pacer really changes aiokafka's wait (a private attribute): idle -> the long wait, an order ->
+    the short one at once, and the order is applied by every replica."""
+    lab = settled
+    s = lab.settings
+
+    async def health(field: str) -> dict[int, int]:
+        return {r: (await get_json(http, f"{s.replica_url(r)}/health"))[1][field] for r in s.replica_ids}
+
+    deadline = time.monotonic() + 10
+    while (idle := await health("fetch_wait_ms")) != {r: s.fetch_idle_wait_ms for r in s.replica_ids}:
+        assert time.monotonic() < deadline, idle
+        await asyncio.sleep(0.2)
+    before = await health("applied_seq")
+    await post_orders(http, lab, [("PROD-004", 1)])
+    deadline = time.monotonic() + 5
+    while True:
+        applied = await health("applied_seq")
+        if all(applied[r] > before[r] for r in s.replica_ids):
+            break
+        assert time.monotonic() < deadline, (before, applied)
+        await asyncio.sleep(0.02)
+    assert await health("fetch_wait_ms") == {r: s.fetch_wait_ms for r in s.replica_ids}

@@ -93,6 +93,8 @@ def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:
               "properties": {"status": {"const": "ok"}, "service": {"const": "inventory"},
                              "replica": {"const": replica}, "working": {"type": "boolean"},
                              "caught_up": {"type": "boolean"}, "applied_seq": {"type": "integer"},
+                             "fetch_wait_ms": {"type": "integer", "description": "the Kafka fetch wait in use: "
+                                               "short while events flow, longer once the log has been quiet"},
                              "faults": {"type": "array", "items": {"type": "string"}}}}
     paths = {
         "/inventory": {"get": {

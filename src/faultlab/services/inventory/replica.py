@@ -45,6 +45,7 @@ class LogApplier:
         self.broker_resets = 0
         self.last_apply_at: float | None = None
         self.consumer = bus.make_consumer(settings)
+        self.pacer = bus.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms)
         self.producer = bus.make_producer(settings)
         self.tp = bus.partition(settings, bus.ORDER_EVENTS)
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
@@ -157,6 +158,7 @@ class LogApplier:
             return
         batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=2000)
         records = batch.get(self.tp, [])
+        self.pacer.note(len(records))
         end = self.consumer.highwater(self.tp)
         if end is not None:
             if end < self.offset + 1:  # broker restarted with an empty log: start over, dedup by seq
@@ -256,4 +258,5 @@ class LogApplier:
             "gap_rescans": self.gap_rescans,
             "broker_resets": self.broker_resets,
             "stale": self.faults.pauses_apply,
+            "fetch_wait_ms": self.pacer.current_ms,
         }

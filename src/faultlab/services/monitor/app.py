@@ -176,6 +176,7 @@ class HealthMonitor:
     async def _error_queue(self) -> None:
         """Errors the replicas put on `error-queue` (failed applies, failed answers) become observations."""
         consumer = bus.make_consumer(self.settings, fetch_wait_ms=4 * self.settings.fetch_wait_ms)
+        pacer = bus.FetchPacer(consumer, 4 * self.settings.fetch_wait_ms, 4 * self.settings.fetch_idle_wait_ms)
         tp = bus.partition(self.settings, bus.ERROR_QUEUE)
         try:
             while True:
@@ -192,6 +193,7 @@ class HealthMonitor:
                 except (KafkaError, OSError):
                     await asyncio.sleep(0.5)
                     continue
+                pacer.note(len(batch.get(tp, [])))
                 for record in batch.get(tp, []):
                     with contextlib.suppress(ValueError, KeyError, TypeError, ApiError):
                         error = bus.decode(record.value)

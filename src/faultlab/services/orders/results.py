@@ -103,8 +103,9 @@ class ResultsConsumer:
         self.pool = pool
         self.log = log
         self.majority = settings.replicas // 2 + 1
-        # Order statuses may follow a little later than the replicas apply: a longer fetch wait saves idle CPU.
+        # Order statuses may follow a little later than the replicas apply: longer fetch waits save idle CPU.
         self.consumer = bus.make_consumer(settings, fetch_wait_ms=4 * settings.fetch_wait_ms)
+        self.pacer = bus.FetchPacer(self.consumer, 4 * settings.fetch_wait_ms, 2 * settings.fetch_idle_wait_ms)
         self.tp = bus.partition(settings, bus.INVENTORY_RESULTS)
         self.next_offset = 0
         self.assigned = False
@@ -157,6 +158,7 @@ class ResultsConsumer:
     async def _consume_once(self) -> None:
         batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=5000)
         records = batch.get(self.tp, [])
+        self.pacer.note(len(records))
         end = self.consumer.highwater(self.tp)
         if end is not None and end < self.next_offset:  # the broker restarted: its results log is new
             self.log.warning("results_log_reset", next_offset=self.next_offset, log_end=end)

@@ -1,0 +1,35 @@
+"""The fetch pacer: the short wait while records flow, the long one once the topic is quiet."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+from faultlab.bus import FetchPacer
+
+
+def consumer(wait_ms: int) -> SimpleNamespace:
+    return SimpleNamespace(_fetcher=SimpleNamespace(_fetch_max_wait_ms=wait_ms))
+
+
+def test_quiet_topic_gets_the_long_wait_and_a_record_brings_the_short_one_back() -> None:
+    c = consumer(50)
+    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.05)
+    pacer.note(0)
+    assert c._fetcher._fetch_max_wait_ms == 50, "not quiet long enough yet"
+    time.sleep(0.06)
+    pacer.note(0)
+    assert c._fetcher._fetch_max_wait_ms == 250 and pacer.current_ms == 250
+    pacer.note(3)
+    assert c._fetcher._fetch_max_wait_ms == 50 and pacer.current_ms == 50
+
+
+def test_without_the_fetcher_attribute_the_pacer_changes_nothing() -> None:
+    c = SimpleNamespace(_fetcher=None)
+    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.0)  # type: ignore[arg-type]
+    pacer.note(0)
+    assert pacer.current_ms == 50, "reports the wait actually in use"
+
+
+def test_idle_wait_is_never_shorter_than_busy() -> None:
+    assert FetchPacer(consumer(200), busy_ms=200, idle_ms=100).idle_ms == 200  # type: ignore[arg-type]
