@@ -91,16 +91,22 @@ class FetchPacer:
         self.idle_ms = max(idle_ms, busy_ms)
         self.quiet_s = quiet_s
         self.current_ms = busy_ms
-        self.last_record_at = time.monotonic()
+        self.last_record_at: float | None = None  # quiet is counted from the first poll, not from start-up
 
     def note(self, records: int) -> None:
         """After each poll: how many records it brought."""
         now = time.monotonic()
-        if records:
+        if records or self.last_record_at is None:
             self.last_record_at = now
+        if records:
             self._set(self.busy_ms)
         elif now - self.last_record_at >= self.quiet_s:
             self._set(self.idle_ms)
+
+    def wake(self) -> None:
+        """Back to the short wait now (the consumer was just assigned or moved): it must learn the log end fast."""
+        self.last_record_at = None
+        self._set(self.busy_ms)
 
     def _set(self, wait_ms: int) -> None:
         if wait_ms == self.current_ms:

@@ -33,3 +33,24 @@ def test_without_the_fetcher_attribute_the_pacer_changes_nothing() -> None:
 
 def test_idle_wait_is_never_shorter_than_busy() -> None:
     assert FetchPacer(consumer(200), busy_ms=200, idle_ms=100).idle_ms == 200  # type: ignore[arg-type]
+
+
+def test_quiet_is_counted_from_the_first_poll_not_from_start_up() -> None:
+    c = consumer(50)
+    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.05)
+    time.sleep(0.06)  # a slow start-up (connecting, seeking) is not a quiet topic
+    pacer.note(0)
+    assert pacer.current_ms == 50
+
+
+def test_wake_brings_the_short_wait_back_and_restarts_the_quiet_timer() -> None:
+    c = consumer(50)
+    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.05)
+    pacer.note(0)
+    time.sleep(0.06)
+    pacer.note(0)
+    assert pacer.current_ms == 250
+    pacer.wake()  # e.g. the replica seeks after a restart or a broker reset
+    assert c._fetcher._fetch_max_wait_ms == 50
+    pacer.note(0)
+    assert pacer.current_ms == 50, "quiet again only after quiet_s from the wake"

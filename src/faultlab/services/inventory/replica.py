@@ -106,6 +106,7 @@ class LogApplier:
         else:
             self.consumer.seek(self.tp, offset + 1)
         self.log_end = end
+        self.pacer.wake()
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -167,6 +168,7 @@ class LogApplier:
                 self.offset = -1
                 self.rescan_from = None
                 self.consumer.seek(self.tp, 0)
+                self.pacer.wake()
                 return
             self.log_end = end
         if not records:
@@ -215,6 +217,7 @@ class LogApplier:
         self.applied_since_rescan = 0
         self.consumer.seek(self.tp, target)
         self.offset = target - 1
+        self.pacer.wake()
 
     async def _publish_results(self) -> None:
         """Tell the orders service what each event did here (its status follows the majority)."""
