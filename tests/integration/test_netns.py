@@ -17,7 +17,10 @@ from faultlab.config import Settings
 from faultlab.faults import FaultError
 from faultlab.faults.network import parse_net_fault
 from faultlab.faults.network.partition import Partition
+from faultlab.lab.experiment import ExperimentConfig, ExperimentRunner
 from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, Thresholds, select_phases
+from faultlab.lab.report import build_report, validate, write_run
 from faultlab.runtime import netns
 from faultlab.runtime.lab import Lab
 from tests.conftest import lab_settings
@@ -124,6 +127,25 @@ async def test_network_faults_answer_409_without_namespaces(tmp_path: Path) -> N
                 assert (await resp.json()) == {"netns": False, "faults": []}
     finally:
         await lab._runner.cleanup()  # type: ignore[union-attr]
+
+
+def test_network_phases_join_the_default_only_on_a_namespace_lab() -> None:
+    assert [p.name for p in select_phases(None)] == list(DEFAULT_PHASES)
+    assert [p.name for p in select_phases(None, netns=True)] == [*DEFAULT_PHASES, *NETWORK_PHASES]
+    assert NETWORK_PHASES == ("partition",) and select_phases("partition")[0].needs_netns
+
+
+async def test_a_network_phase_on_a_plain_lab_aborts_with_the_reason(tmp_path: Path) -> None:
+    """Asked for the partition phase, an experiment on a lab without namespaces stops before any load."""
+    lab = Lab(lab_settings(tmp_path))
+    await lab._start_control()
+    try:
+        runner = ExperimentRunner(lab.settings, ExperimentConfig(phases=select_phases("partition"), repeat=1))
+        data = await runner.run()
+    finally:
+        await lab._runner.cleanup()  # type: ignore[union-attr]
+    assert data["aborted"] and "--netns" in data["aborted"], data["aborted"]
+    assert data["results"] == [] and runner.load is None
 
 
 # ---- on the real network (root and iproute2) -------------------------------------------------------------
@@ -280,3 +302,30 @@ async def test_netem_is_applied_or_refused_with_the_reason(netns_lab: Lab) -> No
             assert resp.status == 200 and (await resp.json())["cleared"][0]["kind"] == "netem"
         qdisc = await _sh("tc", "qdisc", "show", "dev", node.host_link)
         assert "netem" not in qdisc
+
+
+@needs_netns
+async def test_the_experiment_runs_the_partition_phase(netns_lab: Lab, tmp_path: Path) -> None:
+    """`faultlab experiment` on a namespace lab: replica 3 partitioned under load, detected, healed, data exact."""
+    lab = netns_lab
+    config = ExperimentConfig(phases=select_phases("partition"), repeat=1, rate=40, duration_s=2.0, settle_s=0.5,
+                              seed=5)
+    steps: list[str] = []
+    data = await ExperimentRunner(lab.settings, config, on_step=steps.append).run()
+    assert data["aborted"] is None, data["aborted"]
+    [result] = data["results"]
+    assert result["phase"] == "partition" and result["fault"]["kind"] == "partition", result
+    assert result["ttd_ms"] is not None and result["ttr_ms"] is not None, result
+    assert result["load_test_result"]["success_rate"] >= 99.0, result["load_test_result"]
+    assert data["data_check"]["valid"] is True, data["data_check"]
+    assert [e["event"] for e in data["timeline"]] == ["fault_injected", "fault_cleared"]
+    report = build_report(data, {"replicas": 3, "netns": True}, Thresholds(), "netns test")
+    validate(report)
+    run_dir = write_run(report, data["events"], tmp_path / "runs", lab.logs)
+    assert "partition" in (run_dir / "report.html").read_text()
+    async with aiohttp.ClientSession() as http:
+        _s, listed = await get_json(http, f"http://127.0.0.1:{lab.settings.supervisor_port}/netfaults")
+    assert listed["faults"] == []
+    assert "blackhole" not in await _sh("ip", "-n", lab.network.nodes["inventory-3"].namespace, "route")
+    print(f"\nexperiment partition phase: TTD {result['ttd_ms']} ms, TTR {result['ttr_ms']} ms, "
+          f"success {result['load_test_result']['success_rate']} %")

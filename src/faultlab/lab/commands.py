@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 def register(sub: Any) -> None:
     """Add `load`, `experiment` and `report` to the CLI's subparsers."""
     from faultlab.lab.load import TARGETS
-    from faultlab.lab.phases import DEFAULT_PHASES, Thresholds
+    from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, Thresholds
 
     load = sub.add_parser("load", help="open-loop load at a fixed rate against the running lab")
     load.add_argument("--target", choices=TARGETS, default="mix",
@@ -37,9 +38,15 @@ def register(sub: Any) -> None:
                     "and two-down (1+2 stopped) under an open-loop mix of voted reads and orders. Starts the lab "
                     "itself when none is running (and stops it at the end). Writes runs/<UTC time>/report.json, "
                     "report.html, events.jsonl and logs/, and runs/latest. Exit code 1 when a threshold or the "
-                    "data check fails, 2 when the lab is not healthy, 130 on Ctrl-C (faults are cleared first).")
-    exp.add_argument("--phases", default=",".join(DEFAULT_PHASES),
-                     help=f"comma-separated, in order (default {','.join(DEFAULT_PHASES)})")
+                    "data check fails, 2 when the lab is not healthy, 130 on Ctrl-C (faults are cleared first). "
+                    "On a namespace lab (`faultlab up --netns`, or --netns here) the network phase "
+                    f"({', '.join(NETWORK_PHASES)}: replica 3 cut off the network) runs too.")
+    exp.add_argument("--phases", default=None,
+                     help=f"comma-separated, in order (default {','.join(DEFAULT_PHASES)}, then "
+                          f"{','.join(NETWORK_PHASES)} on a namespace lab)")
+    exp.add_argument("--netns", action="store_true",
+                     help="when no lab is running, start one with each service in its own network namespace "
+                          "(root; enables the network phases)")
     exp.add_argument("--repeat", type=int, default=3, help="repetitions of the phase list (default 3)")
     exp.add_argument("--rate", type=float, default=50.0, help="load in requests/s throughout (default 50)")
     exp.add_argument("--duration", type=float, default=5.0,
@@ -133,31 +140,59 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from faultlab.lab.phases import Thresholds, select_phases
 
     console = _console()
-    try:
-        config = ExperimentConfig(
-            phases=select_phases(args.phases), repeat=args.repeat, rate=args.rate, duration_s=args.duration,
-            settle_s=args.settle, seed=args.seed, order_ratio=args.order_ratio,
+
+    def configure(netns: bool) -> ExperimentConfig:
+        """The run's configuration; without --phases, the network phases join when the lab has a network."""
+        return ExperimentConfig(
+            phases=select_phases(args.phases, netns=netns), repeat=args.repeat, rate=args.rate,
+            duration_s=args.duration, settle_s=args.settle, seed=args.seed, order_ratio=args.order_ratio,
             thresholds=Thresholds(args.max_ttd_ms, args.max_ttr_ms, args.max_restart_ttr_ms, args.min_success_rate,
                                   args.max_p95_ms))
+
+    try:
+        configure(netns=False)  # bad arguments are refused before any lab starts
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return EXIT_ABORTED
     # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
-    return asyncio.run(_experiment(args, config, console))
+    return asyncio.run(_experiment(args, configure, console))
 
 
-async def _experiment(args: argparse.Namespace, config: Any, console: Any) -> int:
+def _lab_has_network(client: Any) -> bool:
+    """Whether the running lab was started in network namespaces (its supervisor applies network faults)."""
+    from faultlab.client import ApiCallError, LabNotRunning
+
+    try:
+        answer = client.call("GET", f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults")
+    except (ApiCallError, LabNotRunning):
+        return False
+    return bool(isinstance(answer, dict) and answer.get("netns"))
+
+
+async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any], console: Any) -> int:
     from faultlab.client import LabClient, LabNotRunning, running_settings
     from faultlab.runtime.lab import Lab, LabError
 
     settings = running_settings(_settings(args))
     lab: Lab | None = None
     try:
-        await asyncio.to_thread(LabClient(settings, timeout_s=2).processes)
-        console.print(f"using the running lab (lab folder {settings.home})")
+        client = LabClient(settings, timeout_s=2)
+        await asyncio.to_thread(client.processes)
+        netns = await asyncio.to_thread(_lab_has_network, client)
+        console.print(f"using the running lab (lab folder {settings.home}"
+                      f"{', services in network namespaces' if netns else ''})")
+        if args.netns and not netns:
+            console.print("[yellow]--netns ignored: the running lab is not a namespace lab "
+                          "(stop it first to start one with --netns)[/]")
     except LabNotRunning:
-        console.print("no lab running: starting one for this experiment (stopped at the end)")
-        lab = Lab(_settings(args), progress=lambda msg: console.log(msg))
+        netns = bool(args.netns)
+        console.print("no lab running: starting one for this experiment (stopped at the end)"
+                      + (" with each service in its own network namespace" if netns else ""))
+        try:
+            lab = Lab(_settings(args), progress=lambda msg: console.log(msg), netns=netns)
+        except (LabError, OSError) as exc:
+            console.print(f"[bold red]the lab cannot be set up here:[/] {exc}")
+            return EXIT_ABORTED
         started = time.perf_counter()
         try:
             await lab.start(timeout_s=args.startup_timeout)
@@ -171,7 +206,7 @@ async def _experiment(args: argparse.Namespace, config: Any, console: Any) -> in
         console.print(f"[green]lab working[/] in {time.perf_counter() - started:.1f} s")
         settings = lab.settings
     try:
-        return await _run_and_report(args, config, settings, console)
+        return await _run_and_report(args, configure(netns), settings, console)
     finally:
         if lab is not None:
             console.print("stopping the lab this experiment started…")

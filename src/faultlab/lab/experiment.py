@@ -254,6 +254,14 @@ class ExperimentRunner:
         down = [p["name"] for p in procs["processes"] if not p["running"]]
         if down:
             raise SteadyStateError(f"processes not running: {', '.join(down)} (see `faultlab status`)")
+        network = [p.name for p in self.config.phases if p.needs_netns]
+        if network:
+            status, answer = await self._call("GET", f"{self.supervisor}/netfaults", auth=True)
+            checks["netns"] = status == 200 and bool(answer.get("netns"))
+            if not checks["netns"]:
+                raise SteadyStateError(f"phase(s) {', '.join(network)} need the namespace lab, where each service has "
+                                       "its own network: start it with `sudo faultlab up --netns` (or run the "
+                                       "experiment with --netns)")
         problems = await self.wait_steady(self.config.steady_timeout_s)
         if problems:
             raise SteadyStateError("the lab is not healthy: " + "; ".join(problems))
@@ -296,6 +304,14 @@ class ExperimentRunner:
                 if status != 200:
                     raise RuntimeError(f"the supervisor did not stop inventory-{replica}: HTTP {status} {answer}")
                 self.timeline.append({"at": answer["stopping_at"], "event": "process_stopped", "replica": replica})
+        elif phase.action == "netfault":
+            body = dict(phase.fault)
+            status, answer = await self._call("POST", f"{self.supervisor}/netfaults", body, auth=True, timeout_s=15)
+            if status != 200:
+                raise RuntimeError(f"the supervisor did not apply the network fault: HTTP {status} {answer}")
+            for replica in phase.replicas:
+                self.timeline.append({"at": answer["fault"]["activated_at"], "event": "fault_injected",
+                                      "replica": replica, "fault": answer["fault"]})
 
     async def clear(self, phase: Phase) -> None:
         if phase.action == "fault" and not phase.restarts_process:
@@ -310,6 +326,12 @@ class ExperimentRunner:
                 if status == 200:
                     self.timeline.append({"at": answer["started_at"], "event": "process_started",
                                           "replica": replica})
+        elif phase.action == "netfault":
+            for replica in phase.replicas:
+                status, answer = await self._call("DELETE", f"{self.supervisor}/netfaults?instance={replica}",
+                                                  auth=True, timeout_s=15)
+                if status == 200:
+                    self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica})
 
     async def rollback(self) -> list[str]:
         """Clear every fault on every replica and start every stopped process; what could not be done."""
@@ -324,6 +346,14 @@ class ExperimentRunner:
                     if code == 200:
                         self.timeline.append({"at": answer["started_at"], "event": "process_started",
                                               "replica": proc.get("replica"), "rollback": True})
+        if any(p.needs_netns for p in self.config.phases):
+            try:
+                status, answer = await self._call("DELETE", f"{self.supervisor}/netfaults", auth=True, timeout_s=15)
+                for fault in answer.get("cleared", []) if status == 200 else []:
+                    self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "fault": fault,
+                                          "replica": fault["params"].get("instance"), "rollback": True})
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                problems.append(f"network faults not cleared ({type(exc).__name__})")
         for replica in self.settings.replica_ids:
             try:
                 status, answer = await self._call("DELETE", f"{self.settings.replica_url(replica)}/faults",

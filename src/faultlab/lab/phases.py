@@ -11,8 +11,9 @@ class Phase:
     """One step of the experiment: a fault (or none) on some replicas, and the checks that apply to it.
 
     `action` is "none" (baseline), "fault" (POST /faults on each replica, DELETE to clear; a crash is
-    cleared by the supervisor restarting the process) or "stop" (the supervisor stops the processes and
-    starts them again: replicas down, quorum lost and regained).
+    cleared by the supervisor restarting the process), "stop" (the supervisor stops the processes and
+    starts them again: replicas down, quorum lost and regained) or "netfault" (the supervisor applies a
+    network fault from outside the replica: only a lab started with `faultlab up --netns` has a network).
     """
 
     name: str
@@ -22,6 +23,10 @@ class Phase:
     restarts_process: bool = False
     expect_quorum_loss: bool = False
     description: str = ""
+
+    @property
+    def needs_netns(self) -> bool:
+        return self.action == "netfault"
 
     def describe(self) -> dict[str, Any]:
         data = asdict(self)
@@ -43,15 +48,20 @@ PHASES: dict[str, Phase] = {
               description="replica 1 serves wrong values for PROD-001; the majority outvotes it"),
         Phase("two-down", "stop", (1, 2), restarts_process=True, expect_quorum_loss=True,
               description="replicas 1 and 2 stopped: the voter answers 503 'quorum not reached', then regains quorum"),
+        Phase("partition", "netfault", (3,), {"kind": "partition", "instance": 3},
+              description="replica 3 cut off the network (namespace lab only): the process runs and answers nobody; "
+                          "the majority masks it; after healing it catches up"),
     )
 }
-DEFAULT_PHASES = tuple(PHASES)
+DEFAULT_PHASES = tuple(name for name, phase in PHASES.items() if not phase.needs_netns)  # the guide's phases
+NETWORK_PHASES = tuple(name for name, phase in PHASES.items() if phase.needs_netns)
 
 
-def select_phases(names: str | list[str] | None) -> list[Phase]:
-    """Phases by name, in the order given ("all" or None: every phase in the guide's order)."""
+def select_phases(names: str | list[str] | None, netns: bool = False) -> list[Phase]:
+    """Phases by name, in the order given ("all" or None: the guide's phases, then the network ones when the
+    lab runs in namespaces)."""
     if names is None or names == "all":
-        return [PHASES[n] for n in DEFAULT_PHASES]
+        return [PHASES[n] for n in (*DEFAULT_PHASES, *(NETWORK_PHASES if netns else ()))]
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in names if n not in PHASES]
