@@ -177,10 +177,9 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    with contextlib.suppress(OSError, ValueError):
-        with open(f"/proc/{pid}/stat") as handle:
-            if handle.read().split(")")[-1].split()[0] == "Z":
-                return False
+    with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/stat") as handle:
+        if handle.read().split(")")[-1].split()[0] == "Z":
+            return False
     return True
 
 

@@ -146,7 +146,7 @@ async def ensure_database(settings: Settings, timeout_s: float = 15.0) -> None:
         try:
             conn = await asyncpg.connect(admin_dsn, timeout=2)
             break
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.02)
@@ -171,7 +171,6 @@ async def create_pool(settings: Settings, min_size: int = 2, max_size: int = 10)
 
 async def migrate(pool: asyncpg.Pool, ddl: str, lock_key: int) -> None:
     """Apply idempotent DDL under an advisory lock, so services starting together do not race."""
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
-            await conn.execute(ddl)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
+        await conn.execute(ddl)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timezone
-
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
@@ -55,7 +54,7 @@ class MetricsFlusher:
 
     async def flush(self) -> int:
         """Write the rows accumulated since the last successful flush; returns how many."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         counts = dict(self.metrics.counts)
         sums = dict(self.metrics.status_sums)
         rows = []

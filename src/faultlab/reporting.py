@@ -96,5 +96,5 @@ class MonitorReporter:
         try:
             async with self._session.post(self.url, json={"observations": batch}, headers=self.headers) as resp:
                 return resp.status < 500
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return False

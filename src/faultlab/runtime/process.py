@@ -108,7 +108,7 @@ class ManagedProcess:
             self.signal(getattr(signal, self.spec.stop_signal))
             try:
                 await asyncio.wait_for(self.proc.wait(), timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.signal(signal.SIGKILL)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.proc.wait(), 2.0)

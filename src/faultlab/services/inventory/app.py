@@ -7,7 +7,7 @@ import contextlib
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +31,7 @@ PRODUCT_MAX_LEN = 32
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
 def build_app(settings: Settings, replica: int, applier: LogApplier, faults: FaultSet,

@@ -7,7 +7,7 @@ import contextlib
 import re
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -32,7 +32,7 @@ SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def _ts(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
 
 
 class EventLog:
@@ -133,7 +133,7 @@ class HealthMonitor:
                     return {"replica": replica, "kind": "health_failed", "ok": False, "at": time.time(),
                             "source": "monitor", "http_status": resp.status}
                 data = await resp.json(loads=orjson.loads)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return {"replica": replica, "kind": "timeout", "ok": False, "at": time.time(), "source": "monitor"}
         except aiohttp.ClientConnectorError:
             return {"replica": replica, "kind": "refused", "ok": False, "at": time.time(), "source": "monitor"}
@@ -215,7 +215,7 @@ class HealthMonitor:
                     async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=0.5)) as resp:
                         ok = resp.status == 200
                         status = "ON" if ok else "OFF"
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     status = "OFF"
                 self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
                                        "status": status, "last_check": at}

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -225,7 +225,7 @@ class MajorityVoter:
             stats.failures[replica][fetched.failure or "error"] += 1
             self.reporter.report(observation(replica, fetched.failure or "error", False, "voter", now), urgent=True)
         if not quorum or wrong or failed:
-            self._events.append((datetime.now(timezone.utc), None if len(votes) != 1 else votes[0].product_id,
+            self._events.append((datetime.now(UTC), None if len(votes) != 1 else votes[0].product_id,
                                  "quorum" if quorum else "no_quorum", sorted(agreed), sorted(wrong), sorted(failed),
                                  orjson.dumps({"latency_ms": round(latency_ms, 3)}).decode()))
 
@@ -309,7 +309,7 @@ class MajorityVoter:
             "outliers": wrong,
             "suspected": sorted(self.suspected),
             "latency_ms": round(latency_ms, 3),
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         if not quorum:
             body["error"] = "quorum not reached"
