@@ -202,7 +202,8 @@ class Lab:
         self.write_state()
 
     async def wait_working(self, timeout_s: float) -> None:
-        """Until every service says it works and the monitor has every replica ON (caught up)."""
+        """Until every service says it works and the monitor has every replica ON (caught up) and every other
+        service ON."""
         deadline = time.monotonic() + timeout_s
         s = self.settings
         urls = {name: f"{s.service_url(name)}/health" for name in ("orders", "voter", "monitor", "dashboard")}
@@ -219,12 +220,12 @@ class Lab:
                 if not pending:
                     with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
                         async with session.get(f"{s.service_url('monitor')}/status") as resp:
-                            instances = (await resp.json())["instances"]
-                            if all(i["status"] == "ON" for i in instances):
+                            status = await resp.json()
+                            if all(i["status"] == "ON" for i in status["instances"] + status.get("services", [])):
                                 return
                 dead = [p.spec.name for p in self.processes.values() if not p.running and p.exits]
                 if time.monotonic() > deadline or (dead and time.monotonic() > deadline - timeout_s + 20):
-                    waiting = ", ".join(pending) or "replicas to be ON in the monitor"
+                    waiting = ", ".join(pending) or "replicas and services to be ON in the monitor"
                     logs = ", ".join(str(self.processes[n].log_path) for n in dead) or str(self.logs)
                     raise LabError(f"the lab did not become ready in {timeout_s:.0f} s (waiting for: {waiting}); "
                                    f"see {logs}")
