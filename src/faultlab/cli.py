@@ -223,7 +223,8 @@ def _print_status(console: Any, client: Any) -> None:
     ports.update({f"inventory-{r}": s.replica_port(r) for r in s.replica_ids})
     table = Table(title=f"faultlab — services bound to {procs['host']} (loopback only unless FAULTLAB_HOST says so)")
     for column in ("process", "pid", "address", "state", "since / last check", "restarts", "detail"):
-        table.add_column(column)
+        # In a narrow terminal the names and addresses stay whole; the times and the detail wrap.
+        table.add_column(column, no_wrap=column in ("process", "pid", "address", "state"))
     for proc in procs["processes"]:
         name = proc["name"]
         host = s.service_hosts.get(name, "127.0.0.1") if name in ("broker", "postgres") else s.service_host(name)
