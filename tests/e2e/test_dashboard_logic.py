@@ -111,10 +111,11 @@ def test_recent_wrong_answers_make_an_on_card_suspect() -> None:
 def test_instance_card_shows_position_and_active_fault() -> None:
     """The card carries the replica's applied position, lag and active faults from its last health answer."""
     card = instance_card({"replica": 2, "status": "ON", "caught_up": True, "last_check": 5.0,
-                          "health": {"applied_seq": 41, "log_end": 42, "lag": 1, "faults": ["latency"], "pid": 9},
+                          "health": {"applied_seq": 41, "offset": 40, "log_end": 42, "lag": 1, "faults": ["latency"], "pid": 9},
                           "open_episode": {"fault_kind": "latency"}, "shadow_status": {"a": "OFF", "b": "ON"}})
     assert card["shadow_off"] == ["a"]
-    assert card["applied_seq"] == 41 and card["lag"] == 1 and card["faults"] == ["latency"]
+    assert card["applied_seq"] == 41 and card["offset"] == 40 and card["log_end"] == 42 and card["lag"] == 1
+    assert card["faults"] == ["latency"]
     assert card["open_fault"] == "latency" and card["status"] == "ON" and card["last_check"] == 5.0
 
 

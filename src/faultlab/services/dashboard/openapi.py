@@ -128,6 +128,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "replica": {"type": "integer"},
                     "status": {"type": "string", "enum": ["ON", "OFF", "UNKNOWN", "SUSPECT"]},
                     "last_check": {"type": ["number", "null"]}, "applied_seq": {"type": ["integer", "null"]},
+                    "offset": {"type": ["integer", "null"], "description": "broker offset of the last record read"},
+                    "log_end": {"type": ["integer", "null"], "description": "the topic's next offset"},
                     "lag": {"type": ["integer", "null"]}, "faults": {"type": "array", "items": {"type": "string"}},
                     "since": {"type": ["number", "null"]}, "reason": {"type": ["string", "null"]}}},
                 "Experiment": {"type": "object", "properties": {

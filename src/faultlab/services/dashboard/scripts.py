@@ -75,8 +75,8 @@ function renderCards(instances, now) {
       <span class="badge" data-status="${esc(inst.status)}">${esc(inst.status)}</span></div>
       <dl><dt>since</dt><dd>${clock(inst.since)}${inst.reason ? " · " + esc(inst.reason) : ""}</dd>
       <dt>last check</dt><dd>${clock(inst.last_check)} (${ago(inst.last_check, now)})</dd>
-      <dt>applied position</dt><dd>${esc(inst.applied_seq ?? "—")} / log end ${esc(inst.log_end ?? "—")}
-        (lag ${esc(inst.lag ?? "—")})</dd>
+      <dt>applied position</dt><dd>event ${esc(inst.applied_seq ?? "—")} · offset ${esc(inst.offset ?? "—")}
+        of ${esc(inst.log_end ?? "—")} (lag ${esc(inst.lag ?? "—")})</dd>
       <dt>active fault</dt><dd class="${faulty ? "fault" : ""}">${esc(faults)}</dd>
       <dt>pid</dt><dd>${esc(inst.pid ?? "—")}</dd>
       <dt>detector</dt><dd>${esc(inst.detector ?? "—")}${dissent.length ? ` · ${esc(dissent.join(", "))} says OFF` : ""}
