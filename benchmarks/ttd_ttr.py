@@ -43,16 +43,22 @@ class Window:
 
     def __init__(self) -> None:
         self.current: str | None = None
+        self.timed: dict[str, float] = {}  # windows open until a wall time, besides the current one
         self.latency: dict[str, LatencyHistogram] = {}
         self.counts: dict[str, list[int]] = {}
 
-    def record(self, latency_ms: float, ok: bool, _at: float) -> None:
-        if self.current is None:
-            return
-        self.latency.setdefault(self.current, LatencyHistogram()).record(latency_ms)
-        counts = self.counts.setdefault(self.current, [0, 0])
-        counts[0] += 1
-        counts[1] += ok
+    def open_for(self, label: str, seconds: float) -> None:
+        self.timed[label] = time.time() + seconds
+
+    def record(self, latency_ms: float, ok: bool, at: float) -> None:
+        labels = [label for label, until in self.timed.items() if at < until]
+        if self.current is not None:
+            labels.append(self.current)
+        for label in labels:
+            self.latency.setdefault(label, LatencyHistogram()).record(latency_ms)
+            counts = self.counts.setdefault(label, [0, 0])
+            counts[0] += 1
+            counts[1] += ok
 
 
 async def wait_episode(session: aiohttp.ClientSession, monitor: str, replica: int, since: float,
@@ -101,6 +107,8 @@ async def main(args: argparse.Namespace) -> int:
                             await lab.wait_working(30)
                             since = time.time()
                             window.current = kind
+                            if kind == "crash":  # the crash period is short now: also the 2 s after the crash
+                                window.open_for("crash +2 s", 2.0)
                             async with session.post(f"{s.replica_url(replica)}/faults", json=FAULTS[kind],
                                                     headers=auth) as resp:
                                 assert resp.status in (201, 202), await resp.text()

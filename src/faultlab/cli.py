@@ -242,6 +242,8 @@ def _print_status(console: Any, client: Any) -> None:
                 detail += f", fault: {','.join(faults)}"
             if inst["status"] != "ON" and inst.get("reason"):
                 detail += f" ({inst['reason']})"
+            if proc.get("spare_pid"):
+                detail += f", warm spare {proc['spare_pid']}"
         elif name in services:
             colour = "green" if services[name]["status"] == "ON" else "red"
             state = f"[{colour}]{services[name]['status']}[/]"
@@ -410,22 +412,25 @@ def cmd_failures(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from faultlab.web import run
 
-    settings = Settings()
-    if args.service == "inventory":
-        if args.replica is None or args.replica not in settings.replica_ids:
-            print(f"serve inventory needs --replica in {settings.replica_ids}", file=sys.stderr)
-            return 2
-        from faultlab.services.inventory.app import main as inventory_main
-
-        run(lambda: inventory_main(settings, args.replica))
-        return 0
-    module = {"orders": "faultlab.services.orders.app", "voter": "faultlab.services.voter.app",
-              "monitor": "faultlab.services.monitor.app",
-              "dashboard": "faultlab.services.dashboard.app"}[args.service]
     import importlib
 
+    settings = Settings()
+    if args.service == "inventory" and (args.replica is None or args.replica not in settings.replica_ids):
+        print(f"serve inventory needs --replica in {settings.replica_ids}", file=sys.stderr)
+        return 2
+    module = {"inventory": "faultlab.services.inventory.app", "orders": "faultlab.services.orders.app",
+              "voter": "faultlab.services.voter.app", "monitor": "faultlab.services.monitor.app",
+              "dashboard": "faultlab.services.dashboard.app"}[args.service]
     main = importlib.import_module(module).main
-    run(lambda: main(settings))
+    if args.spare:
+        with contextlib.suppress(ImportError):
+            import uvloop  # noqa: F401  (what `run` will use)
+        if sys.stdin.readline().strip() != "go":
+            return 0  # the supervisor let its spare go
+    if args.service == "inventory":
+        run(lambda: main(settings, args.replica))
+    else:
+        run(lambda: main(settings))
     return 0
 
 
@@ -500,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run one service in this process (used by the supervisor)")
     serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter", "dashboard"])
     serve.add_argument("--replica", type=int)
+    serve.add_argument("--spare", action="store_true",
+                       help="warm spare: import everything, then wait for a line 'go' on stdin before serving "
+                            "(end of input: exit)")
     serve.set_defaults(func=cmd_serve)
 
     from faultlab.lab.commands import register as register_lab_commands  # load, experiment, report

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     fetch_idle_wait_ms: int = Field(250, ge=1, description="fetch wait once a topic has been quiet for 1 s "
                                                            "(idle CPU vs. delay of the first event after a pause)")
     restart_crashed: bool = Field(True, description="supervisor restarts a crashed replica")
+    warm_spares: bool = Field(True, description="keep a warm spare per replica (imports done, waiting): a crashed "
+                                                "replica is replaced at once instead of starting a new Python")
     runs_dir: Path = Field(Path("runs"), description="experiment run folders the dashboard's reports page lists")
 
     @field_validator("initial_stock")

@@ -141,12 +141,12 @@ async def test_crash_turns_card_off_within_1s_and_back_on(settled: Lab, probe: P
         await page.wait_for_function(CARD_STATUS, arg=[2, "OFF"], timeout=5_000, polling="raf")
         off_after_s = time.perf_counter() - started
     shot = artifacts_dir(tmp_path_factory) / "dashboard-during-crash.png"
-    await page.screenshot(path=str(shot), full_page=True)  # the restart is quick: capture the OFF card now
+    await page.screenshot(path=str(shot), full_page=True)  # the takeover is quick: capture the OFF card now
     with capsys.disabled():
         print(f"\nscreenshot of the dashboard during a crash of replica 2: {shot} (card OFF after {off_after_s:.3f} s)")
     assert shot.stat().st_size > 50_000
     assert off_after_s <= 1.0, f"card 2 turned OFF {off_after_s:.3f} s after the crash was injected"
-    assert await page.text_content("#card-2 .badge") == "OFF"
+    # (the warm spare takes over in ~0.1 s: card 2 may already be ON again by now)
     assert await page.eval_on_selector("#card-1", "c => c.dataset.status") == "ON"
     # the fault period is shaded on the charts and the failure is listed
     await page.wait_for_function(

@@ -136,8 +136,10 @@ class Lab:
         restart = self.settings.restart_crashed if replica is not None else True
         # A restarted replica imports its modules at low priority so the survivors keep their latency.
         nice = 10 if replica is not None and os.geteuid() == 0 else 0
+        # A replica restarted after a crash is its warm spare, already past its imports (see runtime/process.py).
+        spare = [*argv, "--spare"] if replica is not None and restart and self.settings.warm_spares else None
         spec = ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
-                           restart_nice=nice)
+                           restart_nice=nice, spare_argv=spare)
         return self.network.place(spec, name) if self.network else spec
 
     async def _add(self, spec: ProcessSpec) -> ManagedProcess:
@@ -199,6 +201,8 @@ class Lab:
         self.write_state()
         await self.wait_working(timeout_s)
         self.ready_at = time.time()
+        for proc in self.processes.values():
+            proc.arm_spare_later(0.0)  # once everything works: the spares' imports must not slow the start
         self.write_state()
 
     async def wait_working(self, timeout_s: float) -> None:
@@ -282,6 +286,7 @@ class Lab:
             if proc.running:
                 raise ApiError(409, f"{proc.spec.name} is already running", process=proc.describe())
             await proc.start()
+            proc.arm_spare_later()
             assert proc.started_at is not None
             if proc.spec.replica is not None:
                 self.reporter.report(observation(proc.spec.replica, "fault_cleared", True, "supervisor",

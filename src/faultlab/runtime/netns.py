@@ -133,6 +133,8 @@ class NetnsNetwork:
     def place(self, spec: ProcessSpec, node: str) -> ProcessSpec:
         """The same process run inside `node`'s namespace, bound to its address."""
         spec.argv = [*self.exec_prefix(node), *spec.argv]
+        if spec.spare_argv:
+            spec.spare_argv = [*self.exec_prefix(node), *spec.spare_argv]
         spec.env = {**spec.env, "FAULTLAB_HOST": self.nodes[node].address}
         return spec
 

@@ -1,4 +1,11 @@
-"""Supervised child processes: spawn, watch, restart on exit, stop cleanly (SIGTERM, then SIGKILL)."""
+"""Supervised child processes: spawn, watch, restart on exit, stop cleanly (SIGTERM, then SIGKILL).
+
+A child with a `spare_argv` gets a *warm spare*: a second process, started once the child works, that has
+imported everything and waits for one line on its stdin. When the child dies the spare is told "go" and
+takes its place at once (a new Python process spends most of a second on imports on a busy 2-core
+machine); a new spare is started a little later. A crash before it is ready gets a new process after the
+usual backoff.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ExitCallback = Callable[["ManagedProcess", int, float], Awaitable[None]]
+SPARE_DELAY_S = 2.0  # after a promotion, the next spare waits this long (the promoted one starts first)
+SPARE_NICE = 19
 
 
 @dataclass
@@ -26,6 +35,7 @@ class ProcessSpec:
     restart: bool = True
     replica: int | None = None
     restart_nice: int = 0  # a restarted child starts at this niceness (it renices itself once working)
+    spare_argv: list[str] | None = None  # a warm spare: imports everything, then waits for "go" on its stdin
 
 
 class ManagedProcess:
@@ -43,6 +53,9 @@ class ManagedProcess:
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
         self._respawned = asyncio.Event()
+        self.spare: asyncio.subprocess.Process | None = None
+        self.promotions = 0
+        self._arming: asyncio.Task[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -55,6 +68,11 @@ class ManagedProcess:
     async def start(self, nice: int = 0) -> None:
         """Spawn the child (its own session, so a terminal's Ctrl-C reaches only the supervisor)."""
         self._stopping = False
+        self.proc = await self._spawn(self.spec.argv, nice, asyncio.subprocess.DEVNULL)
+        self.started_at = time.time()
+        self._watch = asyncio.create_task(self._watch_exit(self.proc), name=f"watch-{self.spec.name}")
+
+    async def _spawn(self, argv: list[str], nice: int, stdin: int) -> asyncio.subprocess.Process:
         log = open(self.log_path, "ab", buffering=0)
         env = {**os.environ, **self.spec.env}
         kwargs: dict[str, object] = {}
@@ -64,14 +82,68 @@ class ManagedProcess:
         if nice:
             kwargs["preexec_fn"] = lambda: os.nice(nice)
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+            return await asyncio.create_subprocess_exec(
+                *argv, stdin=stdin, stdout=log, stderr=log,
                 env=env, start_new_session=True, **kwargs,  # type: ignore[arg-type]
             )
         finally:
             log.close()
+
+    @property
+    def spare_pid(self) -> int | None:
+        return self.spare.pid if self.spare and self.spare.returncode is None else None
+
+    async def arm_spare(self, delay_s: float = 0.0) -> None:
+        """Start the warm spare (no-op without `spare_argv`, when restarts are off, or when one is waiting)."""
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        if not self.spec.spare_argv or not self.auto_restart or self._stopping or self.spare_pid is not None:
+            return
+        # At the lowest priority (when the restart niceness says we may renice): its imports must not slow the
+        # services that are working; it is raised to the restart niceness when it takes over.
+        nice = SPARE_NICE if self.spec.restart_nice else 0
+        self.spare = await self._spawn(self.spec.spare_argv, nice, asyncio.subprocess.PIPE)
+
+    def arm_spare_later(self, delay_s: float = SPARE_DELAY_S) -> None:
+        """Start the warm spare in the background after `delay_s`."""
+        if self.spec.spare_argv and (self._arming is None or self._arming.done()):
+            self._arming = asyncio.create_task(self.arm_spare(delay_s), name=f"spare-{self.spec.name}")
+
+    async def _promote(self) -> bool:
+        """The waiting spare becomes the child; False when there is none alive."""
+        spare, self.spare = self.spare, None
+        if spare is None or spare.returncode is not None or spare.stdin is None:
+            return False
+        if self.spec.restart_nice:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, spare.pid, self.spec.restart_nice)
+        try:
+            spare.stdin.write(b"go\n")
+            await spare.stdin.drain()
+            spare.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        self.proc = spare
+        self.promotions += 1
         self.started_at = time.time()
-        self._watch = asyncio.create_task(self._watch_exit(self.proc), name=f"watch-{self.spec.name}")
+        self._watch = asyncio.create_task(self._watch_exit(spare), name=f"watch-{self.spec.name}")
+        return True
+
+    async def _stop_spare(self) -> None:
+        if self._arming is not None:
+            self._arming.cancel()
+        spare, self.spare = self.spare, None
+        if spare is None or spare.returncode is not None:
+            return
+        if spare.stdin is not None:
+            spare.stdin.close()  # end of input: the spare exits by itself
+        try:
+            await asyncio.wait_for(spare.wait(), 2.0)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                spare.kill()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(spare.wait(), 2.0)
 
     async def _watch_exit(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()
@@ -84,10 +156,17 @@ class ManagedProcess:
                 await self.on_exit(self, code, died_at)
         if self.auto_restart and not self._stopping:
             self.restarts += 1
+            # The warm spare takes over now. A crash loop cannot spin on spares: the next one is started
+            # SPARE_DELAY_S later and needs its imports; without one, the backoff applies.
+            if await self._promote():
+                self._respawned.set()
+                self.arm_spare_later()
+                return
             await asyncio.sleep(min(0.05 * 2 ** min(self._recent_exits(), 6), 3.0))
             if not self._stopping:
                 await self.start(nice=self.spec.restart_nice)
                 self._respawned.set()
+                self.arm_spare_later()
 
     def _recent_exits(self) -> int:
         now = time.time()
@@ -102,8 +181,9 @@ class ManagedProcess:
         return True
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the child and do not restart it; safe to call twice."""
+        """Stop the child (and its spare) and do not restart it; safe to call twice."""
         self._stopping = True
+        await self._stop_spare()
         if self.running and self.proc is not None:
             self.signal(getattr(signal, self.spec.stop_signal))
             try:
@@ -121,6 +201,7 @@ class ManagedProcess:
         """Stop (if running) and start again: the operator's manual restart."""
         await self.stop()
         await self.start()
+        self.arm_spare_later()
 
     def describe(self) -> dict[str, object]:
         return {
@@ -130,6 +211,8 @@ class ManagedProcess:
             "replica": self.spec.replica,
             "restarts": self.restarts,
             "auto_restart": self.auto_restart,
+            "spare_pid": self.spare_pid,
+            "promotions": self.promotions,
             "started_at": self.started_at,
             "last_exit": (
                 {"pid": self.exits[-1][0], "code": self.exits[-1][1], "at": self.exits[-1][2]}

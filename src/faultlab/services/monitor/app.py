@@ -142,7 +142,7 @@ class HealthMonitor:
         caught_up = bool(data.get("caught_up"))
         health = {"replica": replica, "kind": "health" if caught_up else "behind", "ok": caught_up,
                   "at": time.time(), "source": "monitor", "caught_up": caught_up, "rtt_ms": round((time.time() - at) * 1000, 2)}
-        for key in ("pid", "applied_seq", "lag", "log_end", "faults", "started_at"):
+        for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at"):
             health[key] = data.get(key)
         return health
 
