@@ -242,11 +242,11 @@ def _print_status(console: Any, client: Any) -> None:
                 detail += f", fault: {','.join(faults)}"
             if inst["status"] != "ON" and inst.get("reason"):
                 detail += f" ({inst['reason']})"
-            if proc.get("spare_pid"):
-                detail += f", warm spare {proc['spare_pid']}"
         elif name in services:
             colour = "green" if services[name]["status"] == "ON" else "red"
             state = f"[{colour}]{services[name]['status']}[/]"
+        if proc.get("spare_pid"):
+            detail += f"{', ' if detail else ''}warm spare {proc['spare_pid']}"
         table.add_row(name, str(proc["pid"] or "-"), address, state, when, str(proc["restarts"]), detail)
     console.print(table)
 

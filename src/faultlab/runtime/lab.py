@@ -134,12 +134,14 @@ class Lab:
             argv += ["--replica", str(replica)]
             name = f"inventory-{replica}"
         restart = self.settings.restart_crashed if replica is not None else True
-        # A restarted replica imports its modules at low priority so the survivors keep their latency.
-        nice = 10 if replica is not None and os.geteuid() == 0 else 0
-        # A replica restarted after a crash is its warm spare, already past its imports (see runtime/process.py).
-        spare = [*argv, "--spare"] if replica is not None and restart and self.settings.warm_spares else None
+        # A restarted replica imports its modules at low priority so the survivors keep their latency (it
+        # renices itself once working; lowering a niceness again needs root, hence only then).
+        root = os.geteuid() == 0
+        nice = 10 if replica is not None and root else 0
+        # A crashed service is replaced by its warm spare, already past its imports (see runtime/process.py).
+        spare = [*argv, "--spare"] if restart and self.settings.warm_spares else None
         spec = ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
-                           restart_nice=nice, spare_argv=spare)
+                           restart_nice=nice, spare_argv=spare, spare_nice=19 if root else 0)
         return self.network.place(spec, name) if self.network else spec
 
     async def _add(self, spec: ProcessSpec) -> ManagedProcess:

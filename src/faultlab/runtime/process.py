@@ -20,7 +20,6 @@ from pathlib import Path
 
 ExitCallback = Callable[["ManagedProcess", int, float], Awaitable[None]]
 SPARE_DELAY_S = 2.0  # after a promotion, the next spare waits this long (the promoted one starts first)
-SPARE_NICE = 19
 
 
 @dataclass
@@ -36,6 +35,7 @@ class ProcessSpec:
     replica: int | None = None
     restart_nice: int = 0  # a restarted child starts at this niceness (it renices itself once working)
     spare_argv: list[str] | None = None  # a warm spare: imports everything, then waits for "go" on its stdin
+    spare_nice: int = 0  # the spare waits at this niceness; it is set to restart_nice when it takes over
 
 
 class ManagedProcess:
@@ -99,10 +99,8 @@ class ManagedProcess:
             await asyncio.sleep(delay_s)
         if not self.spec.spare_argv or not self.auto_restart or self._stopping or self.spare_pid is not None:
             return
-        # At the lowest priority (when the restart niceness says we may renice): its imports must not slow the
-        # services that are working; it is raised to the restart niceness when it takes over.
-        nice = SPARE_NICE if self.spec.restart_nice else 0
-        self.spare = await self._spawn(self.spec.spare_argv, nice, asyncio.subprocess.PIPE)
+        # At a low priority: its imports must not slow the services that are working.
+        self.spare = await self._spawn(self.spec.spare_argv, self.spec.spare_nice, asyncio.subprocess.PIPE)
 
     def arm_spare_later(self, delay_s: float = SPARE_DELAY_S) -> None:
         """Start the warm spare in the background after `delay_s`."""
@@ -114,7 +112,7 @@ class ManagedProcess:
         spare, self.spare = self.spare, None
         if spare is None or spare.returncode is not None or spare.stdin is None:
             return False
-        if self.spec.restart_nice:
+        if self.spec.spare_nice != self.spec.restart_nice:  # raising a priority needs root: set only then
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, spare.pid, self.spec.restart_nice)
         try:
