@@ -164,6 +164,15 @@ async def test_crash_turns_card_off_within_1s_and_back_on(settled: Lab, probe: P
         timeout=30_000)
     row = await page.text_content("#failures tbody tr[data-replica='2']")
     assert row is not None and "crash" in row
+    # each line of the event list carries the moment of its own phase, not the episode's first one
+    await page.wait_for_function("() => [...document.querySelectorAll('#events li')].some("
+                                 "(li) => li.textContent.includes('replica 2 fault crash recovered'))", timeout=5_000)
+    shown, expected = await page.evaluate("""() => {
+        const e = window.faultlabDashboard.episodes.filter((x) => x.replica === 2).pop();
+        const li = [...document.querySelectorAll('#events li')].find(
+            (l) => l.textContent.includes('replica 2 fault crash recovered'));
+        return [li.querySelector('.t').textContent, clock(e.recovered_at)]; }""")
+    assert shown == expected, (shown, expected)
     assert not probe.problems, probe.problems
 
 

@@ -135,11 +135,14 @@ function describeEvent(e) {
   return esc(JSON.stringify(e).slice(0, 160));
 }
 
+// An episode event carries the whole episode; its moment is the one its phase names.
+const EPISODE_TIME = {opened: "activated_at", detected: "detected_at", cleared: "cleared_at", recovered: "recovered_at"};
+
 function addEvents(events) {
   const list = $("#events");
   for (const e of events) {
     const li = document.createElement("li");
-    const at = e.at || e.detected_at || e.recovered_at || e.cleared_at || e.activated_at;
+    const at = e.at || e[EPISODE_TIME[e.phase]] || e.detected_at || e.activated_at;
     li.innerHTML = `<span class="t">${clock(at)}</span>${describeEvent(e)}`;
     list.insertBefore(li, list.firstChild);
   }
