@@ -108,9 +108,15 @@ class RequestMetrics:
         return "\n".join(lines) + "\n"
 
 
+PROBE_HEADER = "X-Faultlab-Probe"
+"""Set by the lab's own probes (the monitor's value audit): their requests are counted apart, so the
+dashboard's charts show the load's traffic, not the lab's."""
+
+
 def _route_name(request: web.Request) -> str:
     resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
+    route = resource.canonical if resource is not None else "unmatched"
+    return f"{route} (probe)" if PROBE_HEADER in request.headers else route
 
 
 def create_app(settings: Settings, service: str, log: Logger,

@@ -193,7 +193,7 @@ async def test_charts_have_points_while_load_runs(settled: Lab, probe: PageProbe
     voted_rps = await chart_values(page, "chart-throughput", 0)
     orders_rps = await chart_values(page, "chart-throughput", 1)
     success = await chart_values(page, "chart-success", 0)
-    assert len(voted_p95) > 8 and all(v > 0 for v in voted_p95)
+    assert len(voted_p95) >= 4 and all(v > 0 for v in voted_p95)  # a point a second of load (probes left out)
     assert len(orders_p50) > 3
     assert 50 <= max(voted_rps) <= 110, max(voted_rps)  # ~70 voted reads/s of the 80 sent
     assert 3 <= max(orders_rps) <= 25, max(orders_rps)  # ~10 orders/s

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
-from faultlab.services.dashboard.collector import card_status, instance_card
+from faultlab.config import Settings
+from faultlab.log import get_logger
+from faultlab.services.dashboard.collector import SERIES, card_status, instance_card
 from faultlab.services.dashboard.metrics import (
     Counts,
     Selector,
@@ -18,7 +23,7 @@ from faultlab.services.dashboard.metrics import (
     window_stats,
 )
 from faultlab.services.dashboard.reports import RunsFolder
-from faultlab.web import BUCKETS_MS, ApiError, RequestMetrics
+from faultlab.web import BUCKETS_MS, PROBE_HEADER, ApiError, RequestMetrics, create_app
 
 VOTED = Selector("GET", frozenset({"/inventory/voted", "/inventory/voted/{product_id}"}))
 
@@ -164,3 +169,24 @@ def test_runs_folder_serves_only_the_two_report_files(tmp_path: Path) -> None:
     with pytest.raises(ApiError):
         RunsFolder(tmp_path).run_dir("outside")  # symlinked folders (other than latest) are not followed
     assert RunsFolder(tmp_path / "missing").list() == []
+
+
+async def test_the_labs_own_probes_are_counted_apart_from_the_load(tmp_path: Path) -> None:
+    """The monitor's value-audit reads carry the probe header: the voter counts them under their own label, so
+    the dashboard's voted-read series shows the load's requests only."""
+    settings = Settings(home=tmp_path, admin_token="t" * 32)
+    app = create_app(settings, "voter", get_logger("voter", stream=io.StringIO()))
+
+    async def voted(_request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app.router.add_get("/inventory/voted", voted)
+    async with TestClient(TestServer(app)) as client:
+        for _ in range(3):
+            assert (await client.get("/inventory/voted")).status == 200
+        for _ in range(5):
+            assert (await client.get("/inventory/voted", headers={PROBE_HEADER: "value-audit"})).status == 200
+        text = await (await client.get("/metrics")).text()
+    _service, selector = SERIES["voted"]
+    assert extract(parse_prometheus(text), selector).total == 3
+    assert 'endpoint="/inventory/voted (probe)",status="200"} 5' in text

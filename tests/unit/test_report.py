@@ -282,3 +282,15 @@ async def test_unhealthy_lab_aborts_with_a_clear_message_and_a_valid_report(tmp_
     validate(report)
     assert report["verdict"]["valid"] is False
     assert report["verdict"]["missed"][0].startswith("aborted: the supervisor's control API does not answer")
+
+
+def test_banner_names_a_repetition_off_its_threshold_when_the_medians_pass() -> None:
+    """PASS is judged on medians; a single repetition that missed a threshold is still named at the top."""
+    results = full_results(3)
+    results[3]["missed"], results[3]["passed"] = ["TTD 2167 ms > 2000 ms"], False  # intermittent #1
+    report = build_report(experiment_data(results), {}, Thresholds(), "r")
+    assert report["verdict"]["valid"]
+    html = render_html(report)
+    assert "<b>PASS</b>" in html and "intermittent #1: TTD 2167 ms &gt; 2000 ms" in html
+    clean = render_html(build_report(experiment_data(full_results(3)), {}, Thresholds(), "r"))
+    assert "runs off a threshold" not in clean

@@ -323,7 +323,9 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
                   f"{dc.get('events_in_log', 0)} events in the log)")
     v = report["verdict"]
     if v["valid"]:
-        console.print("[bold green]verdict: PASS[/]")
+        single = [f"{r['phase']} #{r['repetition']}" for r in report.get("results", []) if r.get("missed")]
+        console.print("[bold green]verdict: PASS[/] (each phase judged on its medians"
+                      + (f"; off a threshold in a single run: {', '.join(single)})" if single else ")"))
     else:
         console.print("[bold red]verdict: FAIL[/] — " + escape("; ".join(v["missed"])))
 

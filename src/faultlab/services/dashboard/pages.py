@@ -37,7 +37,7 @@ INDEX_HTML = _HEAD.format(title="faultlab — live dashboard") + """
   <section class="charts">
     <div class="panel"><h2>Voted reads — latency (ms)</h2><div id="chart-voted-latency" class="chart"></div></div>
     <div class="panel"><h2>Orders — latency (ms)</h2><div id="chart-orders-latency" class="chart"></div></div>
-    <div class="panel"><h2>Throughput (requests/s)</h2><div id="chart-throughput" class="chart"></div></div>
+    <div class="panel"><h2>Throughput (requests/s) <span class="hint">the load's requests, the lab's own probes left out; none yet? run <code>faultlab load</code></span></h2><div id="chart-throughput" class="chart"></div></div>
     <div class="panel"><h2>Success rate (%)</h2><div id="chart-success" class="chart"></div></div>
     <div class="panel wide"><h2>Failures over time <span class="hint">failed requests/s and replicas not ON;
       shaded: fault periods, dashed: detection (red) and recovery (green)</span></h2>

@@ -23,7 +23,7 @@ from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
-from faultlab.web import ApiError, create_app, json_response, read_json, require_token, serve
+from faultlab.web import PROBE_HEADER, ApiError, create_app, json_response, read_json, require_token, serve
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
 MAX_OBSERVATIONS = 10_000
@@ -170,7 +170,8 @@ class HealthMonitor:
             suspect = any(t.value_suspect for t in self.trackers.values())
             await asyncio.sleep(self.settings.recovery_interval_ms / 1000 if suspect else 1.0)
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=1.0)) as resp:
+                async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=1.0),
+                                             headers={PROBE_HEADER: "value-audit"}) as resp:
                     await resp.read()
 
     async def _error_queue(self) -> None:
