@@ -185,3 +185,42 @@ def test_evidence_that_overtakes_the_fault_report_joins_its_episode() -> None:
     assert t.episode is not None and t.episode.fault_kind == "incorrect"
     assert t.episode.ttd_ms == 10.0
     assert t.episodes == []
+
+
+def test_an_unexplained_off_ends_when_the_replica_is_on_again() -> None:
+    """OFF on evidence with no fault announced, then ON: that episode closes, so the next fault gets its own
+    detection (not 'already OFF' with TTD 0 from a stale one)."""
+    t, events = tracker()
+    for i in range(3):
+        t.observe(obs("slow", 400.0 + i * 0.05))
+    assert t.status == "OFF" and t.episode is not None and t.episode.fault_kind is None
+    for i in range(5):
+        t.observe(obs("health", 400.5 + i * 0.02))
+    assert t.status == "ON" and t.episode is None
+    false_alarm = t.episodes[-1]
+    assert false_alarm.recovered_at == 400.58 and false_alarm.ttd_ms is None and false_alarm.ttr_ms is None
+    assert [e["phase"] for e in events if e["type"] == "episode"] == ["detected", "recovered"]
+    t.observe(obs("wrong", 420.040, products=["PROD-001"]))  # the new fault's evidence, before its report
+    t.observe(obs("fault_injected", 420.0, fault={"kind": "incorrect", "params": {}}))
+    assert t.episode is not None and t.episode.fault_kind == "incorrect" and t.episode.ttd_ms == 40.0
+
+
+def test_a_fault_reported_after_an_open_episodes_evidence_takes_that_detection() -> None:
+    """Another episode still open (cleared, not yet recovered) when a new fault's evidence put the replica OFF
+    before the fault's report arrived: the OFF moment is its detection, not its activation."""
+    t, _ = tracker()
+    t.observe(obs("fault_injected", 500.0, fault={"kind": "hang", "params": {}}))
+    for i in range(3):
+        t.observe(obs("timeout", 500.1 + i * 0.05))
+    t.observe(obs("fault_cleared", 501.0))
+    t.observe(obs("wrong", 501.030, products=["PROD-001"]))
+    t.observe(obs("fault_injected", 501.010, fault={"kind": "incorrect", "params": {}}))
+    assert t.episode is not None and t.episode.fault_kind == "incorrect"
+    assert t.episode.ttd_ms == 0.0 and t.episode.detected_by == "already OFF"  # it was OFF since 500.2
+    t2, _ = tracker()
+    t2.observe(obs("fault_injected", 600.0, fault={"kind": "stale", "params": {}}))
+    t2.observe(obs("fault_cleared", 600.5))  # cleared, recovery still awaited (no fresh evidence yet)
+    t2.observe(obs("wrong", 600.730, products=["PROD-001"]))
+    t2.observe(obs("fault_injected", 600.700, fault={"kind": "incorrect", "params": {}}))
+    assert t2.episode is not None and t2.episode.fault_kind == "incorrect"
+    assert t2.episode.ttd_ms == 30.0 and t2.episode.detected_by == "test: wrong values"

@@ -63,10 +63,14 @@ class MonitorEvents:
             await asyncio.sleep(self.poll_s)
 
     def episode_events(self, replica: int, since: float) -> list[dict[str, Any]]:
-        """Episode events of one replica for a fault that became active at or after `since`."""
+        """Episode events of one replica for a fault that became active at or after `since`.
+
+        An episode with no fault (OFF on evidence, nothing announced: a false alarm, or evidence that overtook
+        the fault's report, which the monitor then re-emits with the fault) is not a phase's fault.
+        """
         found = []
         for e in self.events:
-            if e.get("type") != "episode" or e.get("replica") != replica:
+            if e.get("type") != "episode" or e.get("replica") != replica or e.get("fault_kind") is None:
                 continue
             activated = e.get("activated_at")
             started = activated if activated is not None else e.get("detected_at")

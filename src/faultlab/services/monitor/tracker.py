@@ -212,7 +212,11 @@ class InstanceTracker:
         if self.episode is not None:
             self._close_episode("superseded")
         self.episode = Episode(self.replica, fault.get("kind"), fault, at)
-        if self.status == "OFF":  # already excluded when the fault began: detected at activation
+        if self.status == "OFF" and self.since is not None and self.since >= at:
+            # the evidence of this fault put it OFF before its acknowledgement arrived: that was the detection
+            self.episode.detected_at = self.since
+            self.episode.detected_by = f"{self.source}: {self.reason}"
+        elif self.status == "OFF":  # already excluded when the fault began: detected at activation
             self.episode.detected_at = at
             self.episode.detected_by = "already OFF"
         self._emit_episode("opened")
@@ -232,6 +236,15 @@ class InstanceTracker:
                 self._emit_episode("detected")
         elif status == "ON" and self._awaiting_recovery():
             self._recovered(at)
+        elif status == "ON" and self._unexplained():
+            # OFF on evidence, no fault ever announced, and now trusted again: that episode is over (a fault
+            # announced later is a new one, not "already OFF" on a stale detection)
+            self._recovered(at)
+
+    def _unexplained(self) -> bool:
+        e = self.episode
+        return (e is not None and e.fault_kind is None and e.activated_at is None and e.detected_at is not None
+                and e.recovered_at is None)
 
     def _recovered(self, at: float) -> None:
         assert self.episode is not None
