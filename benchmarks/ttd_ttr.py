@@ -23,6 +23,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.core import spares_settled  # noqa: E402
 from faultlab.lab.histogram import LatencyHistogram  # noqa: E402
 from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
 from faultlab.runtime.lab import Lab  # noqa: E402
@@ -94,6 +95,8 @@ async def main(args: argparse.Namespace) -> int:
                                 target="voted", timeout_s=2.0, on_complete=window.record)
             results: dict[str, dict[str, list[float]]] = {}
             async with aiohttp.ClientSession() as session:
+                await asyncio.sleep(0.5)  # the warm spares are started once the lab works: let them import
+                await spares_settled(lab)  # first, or their imports would inflate the no-fault baseline
                 load_task = asyncio.create_task(load.run())
                 try:
                     await asyncio.sleep(2)
