@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
 from faultlab.runtime.lab import Lab  # noqa: E402
+from faultlab.runtime.process import cpu_seconds, spares_idle  # noqa: E402
 from tests.conftest import lab_settings  # noqa: E402
 
 
@@ -48,26 +49,8 @@ def lab_processes(lab: Lab) -> list[psutil.Process]:
 async def spares_settled(lab: Lab, timeout_s: float = 60.0) -> float:
     """Wait until the warm spares (started once the lab works) are done importing; seconds waited."""
     started = time.perf_counter()
-    spares = [psutil.Process(m.spare_pid) for m in lab.processes.values() if m.spare_pid]
-    last = cpu_seconds(spares)
-    while time.perf_counter() - started < timeout_s:
-        await asyncio.sleep(0.5)
-        now = cpu_seconds(spares)
-        if now - last < 0.005:
-            break
-        last = now
+    await spares_idle([m.spare_pid for m in lab.processes.values() if m.spare_pid], timeout_s)
     return time.perf_counter() - started
-
-
-def cpu_seconds(procs: list[psutil.Process]) -> float:
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 async def closed_loop(make_url: object, seconds: float, concurrency: int, method: str = "GET") -> tuple[int, int]:
@@ -198,9 +181,9 @@ async def main(args: argparse.Namespace) -> None:
             print(f"warm spares ({sum(1 for m in lab.processes.values() if m.spare_pid)}) ready "
                   f"{settled + 0.5:.1f} s after the lab worked")
             await asyncio.sleep(3)
-            before = cpu_seconds(procs)
+            before = cpu_seconds([p.pid for p in procs])
             await asyncio.sleep(args.idle_seconds)
-            idle = (cpu_seconds(procs) - before) / args.idle_seconds * 100
+            idle = (cpu_seconds([p.pid for p in procs]) - before) / args.idle_seconds * 100
             print(f"idle CPU of the whole lab ({len(procs)} processes, {args.idle_seconds:.0f} s): "
                   f"{idle:.1f} % of one core")
 

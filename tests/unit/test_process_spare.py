@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from faultlab.runtime import process as process_module
-from faultlab.runtime.process import ManagedProcess, ProcessSpec
+from faultlab.runtime.process import ManagedProcess, ProcessSpec, spares_idle
 
 # A stand-in service: a spare waits for "go" (and leaves on anything else or end of input), then it runs.
 CHILD = """
@@ -126,3 +126,21 @@ async def test_no_spare_when_restarts_are_off(tmp_path: Path) -> None:
         assert proc.spare_pid is None
     finally:
         await proc.stop()
+
+
+async def test_spares_idle_waits_for_the_cpu_time_to_stop_growing() -> None:
+    """A spare still busy (importing) is not idle; one blocked on its stdin is; a gone one counts nothing."""
+    busy = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+    waiting = await asyncio.create_subprocess_exec(sys.executable, "-c", "import sys; sys.stdin.readline()",
+                                                   stdin=asyncio.subprocess.PIPE)
+    try:
+        assert not await spares_idle([busy.pid, waiting.pid], timeout_s=1.2, step_s=0.3)
+        assert await spares_idle([waiting.pid], timeout_s=5.0, step_s=0.3)
+        assert await spares_idle([], timeout_s=1.0, step_s=0.1)
+    finally:
+        busy.kill()
+        await busy.wait()
+        assert waiting.stdin is not None
+        waiting.stdin.close()
+        await waiting.wait()
+    assert await spares_idle([busy.pid], timeout_s=1.0, step_s=0.1)  # gone: nothing left to wait for

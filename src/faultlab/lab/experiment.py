@@ -24,6 +24,7 @@ from faultlab.lab.events import MonitorEvents
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.lab.phases import Phase, Thresholds, select_phases
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
+from faultlab.runtime.process import spares_idle
 
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 
@@ -240,6 +241,21 @@ class ExperimentRunner:
             await asyncio.sleep(0.1)
         return problems
 
+    async def wait_spares(self, timeout_s: float = 30.0) -> bool:
+        """A lab just started is still starting its warm spares (a Python process each, importing): wait until
+        they are idle, or the first baseline measures their imports, not the lab. False after the timeout."""
+        self.on_step("waiting for the warm spares to finish starting")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status, answer = await self._call("GET", f"{self.supervisor}/processes")
+            procs = answer.get("processes", []) if status == 200 else []
+            expected = [p for p in procs if p.get("warm_spare") and p.get("running")]
+            if all(p.get("spare_pid") for p in expected) or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.25)
+        pids = [p["spare_pid"] for p in expected if p.get("spare_pid")]
+        return await spares_idle(pids, max(0.5, deadline - time.monotonic())) and len(pids) == len(expected)
+
     async def check_steady_state(self) -> dict[str, Any]:
         """The hypothesis before anything is broken: replicas ON, a voted read and the orders API answer."""
         self.on_step("checking the steady state")
@@ -266,6 +282,7 @@ class ExperimentRunner:
         if problems:
             raise SteadyStateError("the lab is not healthy: " + "; ".join(problems))
         checks["replicas_on"] = True
+        checks["warm_spares_ready"] = await self.wait_spares()
         try:
             status, body = await self._call("GET", f"{self.settings.service_url('voter')}/inventory/voted")
             checks["voted_read"] = status

@@ -68,6 +68,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "name": {"type": "string"}, "pid": {"type": ["integer", "null"]}, "running": {"type": "boolean"},
         "replica": {"type": ["integer", "null"]}, "restarts": {"type": "integer", "minimum": 0},
         "auto_restart": {"type": "boolean"}, "started_at": NULLABLE_NUMBER,
+        "spare_pid": {"type": ["integer", "null"], "description": "the warm spare waiting to take over, if any"},
+        "warm_spare": {"type": "boolean", "description": "a warm spare is kept for this process (one may still "
+                                                         "be starting)"},
+        "promotions": {"type": "integer", "minimum": 0, "description": "times a warm spare took over"},
         "last_exit": {"type": ["object", "null"]}, "log": {"type": "string"}}}
     not_found = json_body({"allOf": [ref("Error"), {"type": "object", "properties": {
         "known": {"type": "array", "items": {"type": "string"}}}}]}, "no such process (`known` lists them)")

@@ -18,8 +18,33 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 ExitCallback = Callable[["ManagedProcess", int, float], Awaitable[None]]
 SPARE_DELAY_S = 2.0  # after a promotion, the next spare waits this long (the promoted one starts first)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (those gone count nothing)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+async def spares_idle(pids: list[int], timeout_s: float = 30.0, step_s: float = 0.5) -> bool:
+    """Wait until these warm spares are done importing: their CPU time stops growing. False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    last = cpu_seconds(pids)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(step_s)
+        now = cpu_seconds(pids)
+        if now - last < 0.005:
+            return True
+        last = now
+    return False
 
 
 @dataclass
@@ -210,6 +235,7 @@ class ManagedProcess:
             "restarts": self.restarts,
             "auto_restart": self.auto_restart,
             "spare_pid": self.spare_pid,
+            "warm_spare": bool(self.spec.spare_argv) and self.auto_restart,  # one is kept (or being started)
             "promotions": self.promotions,
             "started_at": self.started_at,
             "last_exit": (
