@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
 from faultlab.runtime.lab import Lab  # noqa: E402
-from faultlab.runtime.process import cpu_seconds, spares_idle  # noqa: E402
+from faultlab.runtime.process import cpu_seconds, wait_spares_ready  # noqa: E402
 from tests.conftest import lab_settings  # noqa: E402
 
 
@@ -47,9 +47,13 @@ def lab_processes(lab: Lab) -> list[psutil.Process]:
 
 
 async def spares_settled(lab: Lab, timeout_s: float = 60.0) -> float:
-    """Wait until the warm spares (started once the lab works) are done importing; seconds waited."""
+    """Wait until the warm spares (started once the lab works) are armed and done importing; seconds waited."""
     started = time.perf_counter()
-    await spares_idle([m.spare_pid for m in lab.processes.values() if m.spare_pid], timeout_s)
+
+    async def processes() -> list[dict[str, object]]:
+        return [m.describe() for m in lab.processes.values()]
+
+    await wait_spares_ready(processes, timeout_s)
     return time.perf_counter() - started
 
 
@@ -175,16 +179,15 @@ async def main(args: argparse.Namespace) -> None:
               f"cold {cold:.2f} s (first run: initdb), warm {warm:.2f} s")
         try:
             s = lab.settings
-            await asyncio.sleep(0.5)  # the spares are started once the lab works
             settled = await spares_settled(lab)
-            procs = lab_processes(lab)
+            pids = [p.pid for p in lab_processes(lab)]
             print(f"warm spares ({sum(1 for m in lab.processes.values() if m.spare_pid)}) ready "
-                  f"{settled + 0.5:.1f} s after the lab worked")
+                  f"{settled:.1f} s after the lab worked")
             await asyncio.sleep(3)
-            before = cpu_seconds([p.pid for p in procs])
+            before = cpu_seconds(pids)
             await asyncio.sleep(args.idle_seconds)
-            idle = (cpu_seconds([p.pid for p in procs]) - before) / args.idle_seconds * 100
-            print(f"idle CPU of the whole lab ({len(procs)} processes, {args.idle_seconds:.0f} s): "
+            idle = (cpu_seconds(pids) - before) / args.idle_seconds * 100
+            print(f"idle CPU of the whole lab ({len(pids)} processes, {args.idle_seconds:.0f} s): "
                   f"{idle:.1f} % of one core")
 
             products = sorted(s.initial_stock)

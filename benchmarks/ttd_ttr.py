@@ -95,8 +95,7 @@ async def main(args: argparse.Namespace) -> int:
                                 target="voted", timeout_s=2.0, on_complete=window.record)
             results: dict[str, dict[str, list[float]]] = {}
             async with aiohttp.ClientSession() as session:
-                await asyncio.sleep(0.5)  # the warm spares are started once the lab works: let them import
-                await spares_settled(lab)  # first, or their imports would inflate the no-fault baseline
+                await spares_settled(lab)  # first, or the spares' imports would inflate the no-fault baseline
                 load_task = asyncio.create_task(load.run())
                 try:
                     await asyncio.sleep(2)

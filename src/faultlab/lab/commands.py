@@ -323,7 +323,9 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
                   f"{dc.get('events_in_log', 0)} events in the log)")
     v = report["verdict"]
     if v["valid"]:
-        single = [f"{r['phase']} #{r['repetition']}" for r in report.get("results", []) if r.get("missed")]
+        from faultlab.lab.report import runs_off_threshold
+
+        single = [run for run, _missed in runs_off_threshold(report)]
         console.print("[bold green]verdict: PASS[/] (each phase judged on its medians"
                       + (f"; off a threshold in a single run: {', '.join(single)})" if single else ")"))
     else:

@@ -24,7 +24,7 @@ from faultlab.lab.events import MonitorEvents
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.lab.phases import Phase, Thresholds, select_phases
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
-from faultlab.runtime.process import spares_idle
+from faultlab.runtime.process import wait_spares_ready
 
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 
@@ -245,16 +245,12 @@ class ExperimentRunner:
         """A lab just started is still starting its warm spares (a Python process each, importing): wait until
         they are idle, or the first baseline measures their imports, not the lab. False after the timeout."""
         self.on_step("waiting for the warm spares to finish starting")
-        deadline = time.monotonic() + timeout_s
-        while True:
+
+        async def processes() -> list[dict[str, Any]]:
             status, answer = await self._call("GET", f"{self.supervisor}/processes")
-            procs = answer.get("processes", []) if status == 200 else []
-            expected = [p for p in procs if p.get("warm_spare") and p.get("running")]
-            if all(p.get("spare_pid") for p in expected) or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(0.25)
-        pids = [p["spare_pid"] for p in expected if p.get("spare_pid")]
-        return await spares_idle(pids, max(0.5, deadline - time.monotonic())) and len(pids) == len(expected)
+            return answer.get("processes", []) if status == 200 else []
+
+        return await wait_spares_ready(processes, timeout_s)
 
     async def check_steady_state(self) -> dict[str, Any]:
         """The hypothesis before anything is broken: replicas ON, a voted read and the orders API answer."""

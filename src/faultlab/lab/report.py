@@ -87,6 +87,11 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def runs_off_threshold(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """("phase #repetition", what it missed) of every run off a threshold; the phase may still pass on its median."""
+    return [(f"{r['phase']} #{r['repetition']}", r["missed"]) for r in report.get("results", []) if r.get("missed")]
+
+
 def phase_statistics(results: list[dict[str, Any]], thresholds: Thresholds) -> dict[str, Any]:
     """Per phase: each repetition's values, their distribution, and the thresholds checked on the medians."""
     names: list[str] = []

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from faultlab.lab.report import runs_off_threshold
+
 PHASE_COLOURS = {"crash": "#d62728", "latency": "#ff7f0e", "intermittent": "#9467bd", "incorrect": "#8c564b",
                  "two-down": "#e377c2", "baseline": "#2ca02c"}
 STYLE = """
@@ -227,8 +229,7 @@ def render_html(report: dict[str, Any]) -> str:
     banner_class = "pass" if verdict["valid"] else "fail"
     banner = ("<b>PASS</b> — every phase met its thresholds (on its medians) and the data check is valid"
               if verdict["valid"] else "<b>FAIL</b> — " + "; ".join(_e(m) for m in verdict["missed"]))
-    single = [f"{r['phase']} #{r['repetition']}: {'; '.join(r['missed'])}"
-              for r in report.get("results", []) if r.get("missed")]
+    single = [f"{run}: {'; '.join(missed)}" for run, missed in runs_off_threshold(report)]
     if single:  # a repetition off its threshold while the phase's median is within it: say so, do not hide it
         banner += ("<br><small>runs off a threshold (not the median): " + _e("; ".join(single)) + "</small>")
     detector = info.get("detector") or {}

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -45,6 +46,20 @@ async def spares_idle(pids: list[int], timeout_s: float = 30.0, step_s: float = 
             return True
         last = now
     return False
+
+
+async def wait_spares_ready(processes: Callable[[], Awaitable[list[dict[str, Any]]]], timeout_s: float = 30.0) -> bool:
+    """Wait until every running process that keeps a warm spare has one (a lab that has just started arms them
+    a moment later) and those spares are done importing. `processes` lists them as `describe()` does (in
+    process, or from the supervisor's `GET /processes`). False after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        expected = [p for p in await processes() if p.get("warm_spare") and p.get("running")]
+        if all(p.get("spare_pid") for p in expected) or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.25)
+    pids = [p["spare_pid"] for p in expected if p.get("spare_pid")]
+    return await spares_idle(pids, max(0.5, deadline - time.monotonic())) and len(pids) == len(expected)
 
 
 @dataclass
@@ -118,11 +133,16 @@ class ManagedProcess:
     def spare_pid(self) -> int | None:
         return self.spare.pid if self.spare and self.spare.returncode is None else None
 
+    @property
+    def keeps_spare(self) -> bool:
+        """A warm spare is kept for this process: it has a spare command and is restarted when it exits."""
+        return bool(self.spec.spare_argv) and self.auto_restart
+
     async def arm_spare(self, delay_s: float = 0.0) -> None:
         """Start the warm spare (no-op without `spare_argv`, when restarts are off, or when one is waiting)."""
         if delay_s:
             await asyncio.sleep(delay_s)
-        if not self.spec.spare_argv or not self.auto_restart or self._stopping or self.spare_pid is not None:
+        if not self.keeps_spare or self._stopping or self.spare_pid is not None:
             return
         # At a low priority: its imports must not slow the services that are working.
         self.spare = await self._spawn(self.spec.spare_argv, self.spec.spare_nice, asyncio.subprocess.PIPE)
@@ -235,7 +255,7 @@ class ManagedProcess:
             "restarts": self.restarts,
             "auto_restart": self.auto_restart,
             "spare_pid": self.spare_pid,
-            "warm_spare": bool(self.spec.spare_argv) and self.auto_restart,  # one is kept (or being started)
+            "warm_spare": self.keeps_spare,  # one is kept (or being started)
             "promotions": self.promotions,
             "started_at": self.started_at,
             "last_exit": (
