@@ -409,6 +409,9 @@ async def test_reports_page_lists_a_run_with_its_tables_and_charts(reports_dashb
     assert crash is not None and "crash" in crash and "12.5" in crash and "99.80" in crash
     frame = page.frame_locator("#run-frame")
     assert await frame.locator("#t").text_content(timeout=5_000) == "Fixture run charts"
+    # with no run to show (an empty runs folder) the run panel is hidden: `hidden` must beat the panel's flex box
+    assert await page.evaluate("""() => { const d = document.getElementById('run-detail'); d.hidden = true;
+        const gone = getComputedStyle(d).display === 'none' && d.offsetHeight === 0; d.hidden = false; return gone; }""")
     assert not probe.problems, probe.problems
     async with aiohttp.ClientSession() as session:
         for bad in ("/runs/..%2F..%2Fetc/report.html", "/runs/20260102T030405Z/events.jsonl", "/api/runs/.hidden",

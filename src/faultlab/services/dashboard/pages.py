@@ -147,6 +147,7 @@ header nav a { color: #c9d6ff; margin-right: 12px; text-decoration: none; } head
 .conn[data-state=live] { background: var(--on); } .conn[data-state=lost] { background: var(--off); }
 .updated { margin-left: auto; font-size: 13px; opacity: .85; }
 main { padding: 12px 16px; }
+[hidden] { display: none !important; }  /* `hidden` wins over a class's display (.row is a flex box) */
 .row { display: flex; gap: 12px; margin-bottom: 12px; flex-wrap: wrap; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 300px; }
 .panel.grow { flex: 1; } .panel h2 { font-size: 16px; margin: 0 0 8px; } .hint, .muted { color: var(--muted);
