@@ -224,3 +224,16 @@ def test_a_fault_reported_after_an_open_episodes_evidence_takes_that_detection()
     t2.observe(obs("fault_injected", 600.700, fault={"kind": "incorrect", "params": {}}))
     assert t2.episode is not None and t2.episode.fault_kind == "incorrect"
     assert t2.episode.ttd_ms == 30.0 and t2.episode.detected_by == "test: wrong values"
+
+
+def test_a_recent_failure_keeps_the_replica_on_the_fast_interval() -> None:
+    """Scattered failures (an intermittent fault) keep the checks fast for a while, even between successes."""
+    t, _ = tracker()
+    assert not t.urgent(200.0)
+    t.observe(obs("timeout", 200.0))
+    t.observe(obs("health", 200.05))
+    assert t.status == "ON" and not t.last_failed
+    assert t.urgent(200.5) and t.urgent(200.99)
+    assert not t.urgent(201.01)
+    t.observe(obs("agree", 201.2, products=["PROD-001"]))  # successes alone never make it urgent
+    assert not t.urgent(201.3)

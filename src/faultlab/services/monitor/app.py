@@ -153,8 +153,7 @@ class HealthMonitor:
         while True:
             started = time.perf_counter()
             self.ingest(await self._probe(replica))
-            urgent = tracker.status != "ON" or tracker.last_failed
-            wait = (fast if urgent else normal) - (time.perf_counter() - started)
+            wait = (fast if tracker.urgent(time.time()) else normal) - (time.perf_counter() - started)
             self._wake[replica].clear()
             if wait > 0:
                 with contextlib.suppress(asyncio.TimeoutError):

@@ -21,6 +21,7 @@ CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
 SUCCESS_KINDS = {"health", "agree"}
 FAULT_KINDS = {"fault_injected", "fault_cleared"}
 OBSERVATION_KINDS = FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | INFO_KINDS | {"process_start"}
+SUSPICION_S = 1.0  # after a failed observation the monitor keeps checking at its fast interval this long
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -81,6 +82,7 @@ class InstanceTracker:
         self.last_health: dict[str, Any] = {}
         self.caught_up = False
         self.last_failed = False
+        self.last_failure_at: float | None = None  # time of the last failed observation (any source)
         self.value_suspect = False
         self.suspect_products: set[str] = set()  # the products it answered wrongly (what agreement must cover)
         self.agree_streak = 0
@@ -143,8 +145,16 @@ class InstanceTracker:
                 self.caught_up = False
             self._evidence(False, at, source, kind)
 
+    def urgent(self, now: float) -> bool:
+        """Check this replica at the fast interval: not ON, or a failure seen in the last SUSPICION_S. Scattered
+        errors (an intermittent fault) then meet more checks, so a run of failures is found sooner."""
+        return (self.status != "ON" or self.last_failed
+                or (self.last_failure_at is not None and now - self.last_failure_at < SUSPICION_S))
+
     def _evidence(self, ok: bool, at: float, source: str, kind: str | None = None) -> None:
         self.last_failed = not ok
+        if not ok:
+            self.last_failure_at = at
         self.verified_since_clear = self.verified_since_clear + 1 if ok else 0
         self._feed(ok, at)
         primary = self.detectors[self.primary]
