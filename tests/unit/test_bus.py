@@ -54,3 +54,26 @@ def test_wake_brings_the_short_wait_back_and_restarts_the_quiet_timer() -> None:
     assert c._fetcher._fetch_max_wait_ms == 50
     pacer.note(0)
     assert pacer.current_ms == 50, "quiet again only after quiet_s from the wake"
+
+
+def test_a_sealed_record_opens_only_for_its_topic_and_key() -> None:
+    """Records are signed with the operator token: altered, moved, unsigned or foreign records are refused."""
+    import orjson
+    import pytest
+
+    from faultlab.bus import Sealer, Unsealed
+
+    sealer = Sealer("token-a")
+    raw = sealer.seal("error-queue", {"replica": 2, "kind": "apply_failed", "at": 1.5})
+    assert sealer.unseal("error-queue", raw) == {"replica": 2, "kind": "apply_failed", "at": 1.5}
+    forged = orjson.loads(raw)
+    forged["kind"] = "process_exit"
+    for bad in (orjson.dumps(forged), b"not json", b"[1]", orjson.dumps({"replica": 2, "kind": "process_exit"})):
+        with pytest.raises(Unsealed):
+            sealer.unseal("error-queue", bad)
+    with pytest.raises(Unsealed):
+        sealer.unseal("order-events", raw)  # moved to another topic
+    with pytest.raises(Unsealed):
+        Sealer("token-b").unseal("error-queue", raw)  # another lab's key
+    with pytest.raises(ValueError):
+        Sealer(None)

@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 import pytest
 
-from faultlab.services.inventory.state import CANCELLED, CREATED, InventoryState
+from faultlab.services.inventory.state import (
+    CANCELLED,
+    CREATED,
+    INVALID,
+    RESTOCKED,
+    InvalidEvent,
+    InventoryState,
+)
 
 STOCK = {"PROD-001": 10, "PROD-002": 5}
 
 
+def oid(name: str) -> str:
+    """A stable UUID for a short order name (order ids in the log are UUIDs)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
 def created(seq: int, order: str, product: str, qty: int) -> dict:
-    return {"seq": seq, "type": CREATED, "order_id": order, "product_id": product, "quantity": qty}
+    return {"seq": seq, "type": CREATED, "order_id": oid(order), "product_id": product, "quantity": qty}
 
 
-def cancelled(seq: int, order: str, product: str = "PROD-001", qty: int = 0) -> dict:
-    return {"seq": seq, "type": CANCELLED, "order_id": order, "product_id": product, "quantity": qty}
+def cancelled(seq: int, order: str, product: str = "PROD-001", qty: int = 1) -> dict:
+    return {"seq": seq, "type": CANCELLED, "order_id": oid(order), "product_id": product, "quantity": qty}
+
+
+def restocked(seq: int, product: str, qty: int) -> dict:
+    return {"seq": seq, "type": RESTOCKED, "order_id": oid(f"restock-{seq}"), "product_id": product, "quantity": qty}
 
 
 def test_reservation_succeeds_iff_enough_stock() -> None:
@@ -67,18 +84,67 @@ def test_versions_and_history_follow_the_log() -> None:
     assert state.products["PROD-002"].version == 2
 
 
+def test_restock_adds_available_stock_and_moves_the_version() -> None:
+    """A restock adds to available (reserved untouched) and is a new version of the product."""
+    state = InventoryState.initial(STOCK)
+    state.apply(created(1, "a", "PROD-002", 5))
+    applied = state.apply(restocked(2, "PROD-002", 7))
+    assert applied.outcome == "RESTOCKED"
+    assert (state.products["PROD-002"].available, state.products["PROD-002"].reserved) == (7, 5)
+    assert state.products["PROD-002"].version == 2
+    assert state.apply(restocked(3, "PROD-404", 7)).outcome == "REJECTED"
+    assert state.totals() == {"PROD-001": 10, "PROD-002": 12}
+
+
+@pytest.mark.parametrize("broken", [
+    {"type": "order_shipped"},
+    {"order_id": "not-a-uuid"},
+    {"order_id": 42},
+    {"quantity": 0},
+    {"quantity": "3"},
+    {"quantity": True},
+    {"product_id": ""},
+    {"product_id": None},
+])
+def test_an_unappliable_event_consumes_its_seq_and_changes_nothing(broken: dict) -> None:
+    """Unknown type or malformed field: outcome INVALID, the position moves on, no stock changes (same everywhere)."""
+    state = InventoryState.initial(STOCK)
+    applied = state.apply({**created(1, "a", "PROD-001", 2), **broken})
+    assert applied.outcome == INVALID and state.applied_seq == 1
+    assert state.totals() == STOCK and state.products["PROD-001"].version == 0
+    assert state.apply(created(2, "b", "PROD-001", 2)).outcome == "CONFIRMED"
+
+
+@pytest.mark.parametrize("record", [None, [], "x", {}, {"seq": "1"}, {"seq": 0}, {"seq": True}, {"seq": 1.0}])
+def test_a_record_without_a_usable_seq_is_not_an_event(record: object) -> None:
+    """Without a positive integer seq a record takes no place in the log: InvalidEvent, nothing applied."""
+    state = InventoryState.initial(STOCK)
+    with pytest.raises(InvalidEvent):
+        state.apply(record)  # type: ignore[arg-type]
+    assert state.applied_seq == 0
+
+
 def test_random_logs_conserve_stock_and_replicas_agree() -> None:
-    """Any log applied by two replicas gives identical states, with available + reserved constant."""
+    """Any log applied by two replicas gives identical states, with available + reserved = stock + restocks."""
     rng = random.Random(7)
     log = []
+    restocked_total = {p: 0 for p in STOCK}
     for seq in range(1, 2001):
-        if rng.random() < 0.2 and seq > 1:
+        roll = rng.random()
+        if roll < 0.2 and seq > 1:
             log.append(cancelled(seq, f"o{rng.randint(1, seq - 1)}"))
+        elif roll < 0.25:
+            product = rng.choice(list(STOCK))
+            restocked_total[product] += 5
+            log.append(restocked(seq, product, 5))
         else:
             log.append(created(seq, f"o{seq}", rng.choice(list(STOCK) + ["PROD-404"]), rng.randint(1, 4)))
     one, two = InventoryState.initial(STOCK), InventoryState.initial(STOCK)
+    added = {p: 0 for p in STOCK}
     for event in log:
         assert one.apply(event) == two.apply(event)
-        assert one.totals() == STOCK
+        if event["type"] == RESTOCKED:
+            added[event["product_id"]] += event["quantity"]
+        assert one.totals() == {p: STOCK[p] + added[p] for p in STOCK}
     assert {p: (s.available, s.reserved) for p, s in one.products.items()} == \
         {p: (s.available, s.reserved) for p, s in two.products.items()}

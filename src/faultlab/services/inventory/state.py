@@ -8,6 +8,7 @@ compare replicas that are at different positions "like with like".
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,9 +16,46 @@ from typing import Any
 HISTORY_LEN = 64
 CREATED = "order_created"
 CANCELLED = "order_cancelled"
+RESTOCKED = "restock"  # a delivery: available += quantity (order_id is the restock's own id)
+EVENT_TYPES = (CREATED, CANCELLED, RESTOCKED)
 CONFIRMED = "CONFIRMED"
 REJECTED = "REJECTED"
 CANCELLED_OUTCOME = "CANCELLED"
+RESTOCKED_OUTCOME = "RESTOCKED"
+INVALID = "INVALID"  # an authentic event with a payload no replica can apply: its seq is consumed, nothing changes
+NIL_ID = "00000000-0000-0000-0000-000000000000"
+MAX_QUANTITY = 2**31 - 1
+
+
+class InvalidEvent(ValueError):
+    """A record that is not an event of the log at all (no usable seq): set aside, it consumes nothing."""
+
+
+def event_seq(event: Any) -> int:
+    """The seq of a decoded record, or InvalidEvent."""
+    seq = event.get("seq") if isinstance(event, dict) else None
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise InvalidEvent(f"seq must be a positive integer, not {str(seq)[:40]!r}")
+    return seq
+
+
+def event_problem(event: dict[str, Any]) -> str | None:
+    """Why an event with a valid seq cannot be applied (None when it can); the same answer on every replica."""
+    kind = event.get("type")
+    if kind not in EVENT_TYPES:
+        return f"unknown event type {str(kind)[:40]!r}"
+    order_id = event.get("order_id")
+    try:
+        if not isinstance(order_id, str) or str(uuid.UUID(order_id)) != order_id.lower():
+            return "order_id must be a UUID"
+    except ValueError:
+        return "order_id must be a UUID"
+    if not isinstance(event.get("product_id"), str) or not event["product_id"]:
+        return "product_id must be a non-empty string"
+    quantity = event.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        return "quantity must be a positive integer"
+    return None
 
 
 @dataclass
@@ -64,16 +102,29 @@ class InventoryState:
         return cls({pid: ProductState(qty, 0, 0) for pid, qty in stock.items()})
 
     def apply(self, event: dict[str, Any]) -> Applied:
-        """Apply the next event of the log (its seq must be applied_seq + 1) and return the outcome."""
-        seq = int(event["seq"])
+        """Apply the next event of the log (its seq must be applied_seq + 1) and return the outcome.
+
+        An event whose payload cannot be applied (unknown type, malformed field) still takes its place in the
+        log: its seq is consumed with outcome INVALID and nothing else changes, identically on every replica.
+        """
+        seq = event_seq(event)
         if seq != self.applied_seq + 1:
             raise ValueError(f"event seq {seq} does not follow applied position {self.applied_seq}")
-        order_id = str(event["order_id"])
-        product_id = str(event["product_id"])
-        quantity = int(event["quantity"])
+        if event_problem(event) is not None:
+            self.applied_seq = seq
+            return Applied(seq, NIL_ID, str(event.get("type"))[:40], "", 0, INVALID)
+        order_id = event["order_id"].lower()
+        product_id = event["product_id"]
+        quantity = event["quantity"]
         kind = event["type"]
         product = self.products.get(product_id)
-        if kind == CREATED:
+        if kind == RESTOCKED:
+            if product is not None:
+                product.set(product.available + quantity, product.reserved, seq)
+                outcome = RESTOCKED_OUTCOME
+            else:
+                outcome = REJECTED
+        elif kind == CREATED:
             if product is not None and 0 < quantity <= product.available:
                 product.set(product.available - quantity, product.reserved + quantity, seq)
                 self.reservations[order_id] = (product_id, quantity)
@@ -87,11 +138,9 @@ class InventoryState:
                 held_product.set(held_product.available + held[1], held_product.reserved - held[1], seq)
                 product_id, quantity = held
             outcome = CANCELLED_OUTCOME
-        else:
-            raise ValueError(f"unknown event type {kind!r}")
         self.applied_seq = seq
         return Applied(seq, order_id, kind, product_id, quantity, outcome)
 
     def totals(self) -> dict[str, int]:
-        """available + reserved per product: must always equal the initial stock."""
+        """available + reserved per product: must always equal the initial stock plus what was restocked."""
         return {pid: p.available + p.reserved for pid, p in self.products.items()}
