@@ -58,7 +58,10 @@ class Settings(BaseSettings):
         20, ge=5, description="probe interval while a replica is OFF or suspect (fast confirmation)"
     )
     detector: Literal["consecutive", "error-rate"] = "consecutive"
-    catch_up_slack: int = Field(50, ge=0, description="events behind the log end still counted as caught up")
+    stale_after_ms: int = Field(500, ge=10, description="a replica that still lacks an event the others applied this "
+                                                      "long ago is OFF (stale)")
+    caught_up_ms: int = Field(200, ge=0, description="back ON only when it lacks no event the others applied more "
+                                                   "than this long ago")
 
     voter_timeout_ms: int = Field(400, ge=10, description="how long the voter waits for a replica")
     voter_slow_ms: int = Field(150, ge=5, description="answer later than this after quorum = slow")

@@ -108,7 +108,8 @@ CREATE TABLE IF NOT EXISTS monitor.voting_events (
 
 
 def inventory_schema(replica: int) -> str:
-    """Each replica's own tables: its stock, its log position, the events it applied (exactly once)."""
+    """Each replica's own tables: its stock, its log position, the events it applied (exactly once), the
+    reservations a cancel may release, and the records it set aside."""
     s = f"inventory_{replica}"
     return f"""
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -124,6 +125,8 @@ CREATE TABLE IF NOT EXISTS {s}.position (
     broker_offset bigint NOT NULL
 );
 INSERT INTO {s}.position VALUES (1, 0, -1) ON CONFLICT DO NOTHING;
+-- seq of the record at broker_offset: a restarted replica checks the log still holds it there
+ALTER TABLE {s}.position ADD COLUMN IF NOT EXISTS offset_seq bigint;
 CREATE TABLE IF NOT EXISTS {s}.applied_events (
     seq         bigint PRIMARY KEY,
     order_id    uuid NOT NULL,
@@ -133,6 +136,32 @@ CREATE TABLE IF NOT EXISTS {s}.applied_events (
     outcome     text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS applied_events_order ON {s}.applied_events (order_id);
+-- Confirmed orders not cancelled yet: what a cancel releases (looked up per batch, never loaded whole).
+CREATE TABLE IF NOT EXISTS {s}.reservations (
+    order_id    uuid PRIMARY KEY,
+    product_id  text NOT NULL,
+    quantity    integer NOT NULL
+);
+ALTER TABLE {s}.position ADD COLUMN IF NOT EXISTS layout integer NOT NULL DEFAULT 1;
+DO $$ BEGIN
+    IF (SELECT layout FROM {s}.position WHERE id = 1) < 2 THEN  -- data from before the reservations table
+        INSERT INTO {s}.reservations
+            SELECT c.order_id, c.product_id, c.quantity FROM {s}.applied_events c
+            WHERE c.event_type = 'order_created' AND c.outcome = 'CONFIRMED' AND NOT EXISTS (
+                SELECT 1 FROM {s}.applied_events x WHERE x.order_id = c.order_id AND x.event_type = 'order_cancelled')
+            ON CONFLICT DO NOTHING;
+        UPDATE {s}.position SET layout = 2 WHERE id = 1;
+    END IF;
+END $$;
+-- Records on order-events that are not events of the log (forged, malformed): kept apart, once each.
+CREATE TABLE IF NOT EXISTS {s}.dead_letters (
+    broker_offset bigint NOT NULL,
+    digest        bytea NOT NULL,
+    reason        text NOT NULL,
+    record        bytea NOT NULL,
+    seen_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (broker_offset, digest)
+);
 """
 
 

@@ -17,7 +17,11 @@ class FanoutError(ConnectionError):
 
 
 class Refused(FanoutError):
-    """Nothing accepted the connection."""
+    """Nothing accepted the connection (refused, or no answer to the connect within the connect timeout)."""
+
+
+class Saturated(FanoutError):
+    """Every connection allowed to this host is busy or still connecting: the request is not sent."""
 
 
 class _Connection(asyncio.Protocol):
@@ -101,14 +105,21 @@ class _Connection(asyncio.Protocol):
 
 
 class ConnectionPool:
-    """Idle keep-alive connections to one host:port."""
+    """Keep-alive connections to one host:port: at most `max_connections` open or connecting, each connect
+    bounded by `connect_timeout_s` (under a partition a connect gets no answer at all; without the bound each
+    read would leave a socket in SYN-SENT for minutes)."""
 
-    def __init__(self, host: str, port: int, max_idle: int = 128) -> None:
+    def __init__(self, host: str, port: int, max_idle: int = 128, max_connections: int = 64,
+                 connect_timeout_s: float = 0.5) -> None:
         self.host = host
         self.port = port
         self.max_idle = max_idle
+        self.max_connections = max_connections
+        self.connect_timeout_s = connect_timeout_s
         self.idle: list[_Connection] = []
         self.all: set[_Connection] = set()
+        self.connecting = 0
+        self.saturated = 0  # requests refused because every allowed connection was in use
         self.host_header = f"{host}:{port}".encode()
 
     def get(self, path: str) -> asyncio.Future[tuple[int, bytes]]:
@@ -121,17 +132,27 @@ class ConnectionPool:
             if not conn.closed:
                 conn.send(request, waiter)
                 return waiter
-        loop.create_task(self._connect_and_send(request, waiter))
+        if len(self.all) + self.connecting >= self.max_connections:
+            self.saturated += 1
+            waiter.set_exception(Saturated(f"{self.max_connections} connections to {self.host}:{self.port} "
+                                           "busy or connecting"))
+            return waiter
+        self.connecting += 1
+        task = loop.create_task(self._connect_and_send(request, waiter))
+        waiter.add_done_callback(lambda w: task.cancel() if w.cancelled() and not task.done() else None)
         return waiter
 
     async def _connect_and_send(self, request: bytes, waiter: asyncio.Future[tuple[int, bytes]]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            _transport, conn = await loop.create_connection(lambda: _Connection(self), self.host, self.port)
-        except OSError as exc:
+            _transport, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: _Connection(self), self.host, self.port), self.connect_timeout_s)
+        except (OSError, TimeoutError) as exc:
             if not waiter.done():
-                waiter.set_exception(Refused(str(exc)))
+                waiter.set_exception(Refused(str(exc) or f"no answer to connect in {self.connect_timeout_s:g} s"))
             return
+        finally:
+            self.connecting -= 1
         if waiter.done():  # cancelled (timed out) while connecting
             conn.close()
             return

@@ -89,3 +89,61 @@ async def test_refused_connection_is_typed() -> None:
     with pytest.raises(Refused):
         await asyncio.wait_for(pool.get("/x"), 2)
     assert issubclass(Refused, FanoutError)
+
+
+def _syn_sent_to(port: int) -> int:
+    import psutil
+
+    return sum(1 for c in psutil.Process().net_connections(kind="tcp")
+               if c.raddr and c.raddr.port == port and c.status == psutil.CONN_SYN_SENT)
+
+
+async def test_a_connect_nobody_answers_gives_up_at_the_connect_timeout_and_leaves_no_socket() -> None:
+    """A listener whose accept queue is full drops SYNs (as a partition does): the request fails as refused
+    after the connect timeout, and no socket stays in SYN-SENT."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    pool = ConnectionPool("127.0.0.1", port, connect_timeout_s=0.2)
+    try:
+        for _ in range(4):  # fill the accept queue (nobody accepts)
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        await asyncio.sleep(0.1)
+        fillers_waiting = _syn_sent_to(port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(Refused):
+            await asyncio.wait_for(pool.get("/ok"), 5)
+        assert loop.time() - started < 3.0
+        assert pool.connecting == 0
+        await asyncio.sleep(0.05)
+        assert _syn_sent_to(port) == fillers_waiting  # the pool's own attempt was closed
+    finally:
+        pool.close()
+        for sock in fillers:
+            sock.close()
+        listener.close()
+
+
+async def test_connections_to_one_host_are_capped(server) -> None:
+    """Beyond max_connections busy or connecting, a request fails at once as Saturated instead of piling up."""
+    from faultlab.fanout import Saturated
+
+    pool, _hits = server
+    capped = ConnectionPool(pool.host, pool.port, max_connections=2)
+    try:
+        futures = [capped.get("/slow") for _ in range(5)]
+        await asyncio.sleep(0.2)
+        refused = [f for f in futures if f.done() and isinstance(f.exception(), Saturated)]
+        assert len(refused) == 3 and capped.saturated == 3
+        assert len(capped.all) + capped.connecting == 2
+    finally:
+        capped.close()
+        for f in futures:
+            if not f.done():
+                f.cancel()

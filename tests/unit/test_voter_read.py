@@ -1,8 +1,8 @@
-"""The voter's read path against three small local replicas: a laggard is waited for, never called wrong.
+"""The voter's read path against three small local replicas: current answers, laggards waited for, never wrong.
 
 Each fake replica serves PROD-001's history the way a real one does; every correct replica holds the same
-value at the same version (value_at), so only the positions differ. Replica 3 hangs, so two replicas must
-agree: the case where one faulty replica and one lagging replica used to cost the quorum.
+value at the same version (value_at), so only the positions differ. Unless a test gives it a history,
+replica 3 hangs, so two replicas must agree: one faulty replica plus one lagging or stale one.
 """
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Fut
         await web.TCPSite(runner, "127.0.0.1", port).start()
         runners.append(runner)
 
-    async def make(first: History, second: History) -> MajorityVoter:
+    async def make(first: History, second: History, third: History | None = None) -> MajorityVoter:
         base = _free_block(3)
         settings = Settings(inventory_base_port=base, monitor_port=base + 3, voter_timeout_ms=400)
-        for port, history in zip(range(base, base + 3), (first, second, None), strict=True):
+        for port, history in zip(range(base, base + 3), (first, second, third), strict=True):
             await replica(port, history)
         voter = MajorityVoter(settings, MonitorReporter(settings), None)  # reporter not started: reports queue
         voters.append(voter)
@@ -89,26 +89,55 @@ async def read(voter: MajorityVoter) -> tuple[int, dict, float]:
     return status, body, (time.perf_counter() - started) * 1000
 
 
+class Switch:
+    """A replica whose history can be swapped between reads (a restart from older state, a fault)."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+
+    def __call__(self, count: int) -> list[list[int]]:
+        return self.history(count)
+
+
 async def test_a_laggard_that_catches_up_is_waited_for(voter_with) -> None:
-    voter = await voter_with(at(123), catching_up(30, 110, after_asks=2))
+    """One replica hangs, one lags: the laggard is asked again until it holds the newest version."""
+    voter = await voter_with(at(123), catching_up(30, 123, after_asks=2))
     status, body, _ = await read(voter)
     assert status == 200, body
     assert body["agreed"] == [1, 2] and body["disagreed"] == [] and body["late"] == [3]
-    assert body["position"] == 110 and body["available_quantity"] == 1000 - 110
+    assert body["position"] == 123 and body["available_quantity"] == 1000 - 123 and body["stale"] is False
     assert voter.stats.lag_rounds >= 2
 
 
-async def test_the_replica_ahead_is_asked_for_every_version_it_keeps(voter_with) -> None:
-    voter = await voter_with(at(123), at(80))  # 24 versions of the first: 100..123; all it keeps: 60..123
-    status, body, _ = await read(voter)
-    assert status == 200, body
-    assert body["agreed"] == [1, 2] and body["position"] == 80 and voter.stats.lag_rounds == 1
-
-
 async def test_replicas_in_step_need_no_second_round(voter_with) -> None:
-    voter = await voter_with(at(123), at(120))
-    status, body, _ = await read(voter)
-    assert status == 200 and body["position"] == 120 and voter.stats.lag_rounds == 0
+    """Two answers at the same newest version settle the read at once."""
+    voter = await voter_with(at(123), at(123))
+    status, body, ms = await read(voter)
+    assert status == 200 and body["position"] == 123 and body["stale"] is False
+    assert voter.stats.lag_rounds == 0 and ms < 300
+
+
+async def test_a_stale_replica_never_wins_when_the_third_answers(voter_with) -> None:
+    """The issue's case: replica 1 stopped applying; whichever two answer first, the answer is the newest version
+    replicas 2 and 3 hold, and replica 1 is behind, never agreed."""
+    for _ in range(20):
+        voter = await voter_with(at(100), at(123), at(123))
+        status, body, _ = await read(voter)
+        assert status == 200, body
+        assert body["position"] == 123 and body["stale"] is False
+        assert body["agreed"] == [2, 3] and body["behind"] == [1]
+        hints = [o for o in voter.reporter.queue if o["kind"] == "behind"]
+        assert [o["replica"] for o in hints] == [1]
+
+
+async def test_only_an_older_version_agreed_is_answered_as_stale(voter_with) -> None:
+    """Replica 3 hangs and replica 2 is stuck far behind: at the deadline the older agreed version is answered,
+    flagged stale with the newer position known, never passed off as current."""
+    voter = await voter_with(at(123), at(80))
+    status, body, ms = await read(voter)
+    assert status == 200, body
+    assert body["position"] == 80 and body["stale"] is True and body["newer_position"] == 123
+    assert ms >= 400 and voter.stats.lag_rounds >= 2 and voter.stats.stale_answers == 1
 
 
 async def test_conflicting_values_are_not_asked_again(voter_with) -> None:
@@ -119,9 +148,26 @@ async def test_conflicting_values_are_not_asked_again(voter_with) -> None:
     assert body["conflicting"] == [1, 2] and body["late"] == [3] and voter.stats.lag_rounds == 0
 
 
-async def test_a_laggard_that_never_catches_up_costs_the_quorum_only_at_the_deadline(voter_with) -> None:
+async def test_a_laggard_that_shares_no_version_costs_the_quorum_only_at_the_deadline(voter_with) -> None:
+    """Positions further apart than every version they keep: asked again until the deadline, then 503."""
     voter = await voter_with(at(123), at(30))
     status, body, ms = await read(voter)
     assert status == 503 and body["error"] == "quorum not reached" and body["conflicting"] == [], body
-    assert ms >= 400, ms
+    assert ms >= 400
     assert voter.stats.lag_rounds >= 2
+
+
+async def test_reads_never_go_back(voter_with) -> None:
+    """Once the voter answered version 123, replicas that only agree on 100 get "quorum not reached", not 100."""
+    first, second = Switch(at(123)), Switch(at(123))
+    voter = await voter_with(first, second)
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 123
+    first.history, second.history = at(100), at(100)
+    status, body, _ = await read(voter)
+    assert status == 503 and body["error"] == "quorum not reached", body
+    assert "older than one already answered" in body["reason"]
+    assert body["inventory"][0]["newer_position"] == 123
+    first.history, second.history = at(124), at(124)
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 124

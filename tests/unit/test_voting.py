@@ -79,3 +79,30 @@ def test_similar_latencies_are_not_outliers() -> None:
     """Ordinary jitter flags nobody."""
     samples = {1: [1.0, 2.0, 1.5, 3.0, 1.2] * 4, 2: [1.1, 2.2, 1.4, 2.5, 1.3] * 4, 3: [1.3, 1.9, 2.6, 1.2, 1.4] * 4}
     assert latency_outliers(samples) == []
+
+
+def test_all_replicas_answering_make_the_majority_version_current() -> None:
+    """With every answer in, the newest majority version is current even if one replica is a version ahead."""
+    r1 = [(5, 90, 10)]
+    r2 = [(5, 90, 10), (6, 88, 12)]
+    vote = vote_product("P", {1: r1, 2: r2, 3: r1}, 3)
+    assert vote.quorum and vote.version == 5 and not vote.stale
+    assert vote.newest_known == 6 and vote.older == [1, 3] and vote.behind == []
+
+
+def test_a_stale_replica_and_a_missing_one_give_a_stale_vote() -> None:
+    """Replica 1 stopped at 0, replica 3 did not answer: only version 0 is shared, and the vote says it is stale."""
+    stale = [(0, 100, 0)]
+    current = [(0, 100, 0), (3, 97, 3), (5, 95, 5)]
+    vote = vote_product("P", {1: stale, 2: current}, 3)
+    assert vote.quorum and vote.version == 0 and vote.stale and vote.newest_known == 5
+    assert vote.agreed == [1, 2] and vote.older == [1]
+
+
+def test_a_stale_replica_is_behind_never_agreed_when_the_others_answer() -> None:
+    """The issue's case with the third answer in: version 5 of replicas 2 and 3 wins, replica 1 is behind."""
+    stale = [(0, 100, 0)]
+    current = [(0, 100, 0), (3, 97, 3), (5, 95, 5)]
+    vote = vote_product("P", {1: stale, 2: current, 3: current}, 3)
+    assert vote.quorum and vote.version == 5 and not vote.stale
+    assert vote.agreed == [2, 3] and vote.behind == [1]

@@ -53,7 +53,8 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
     app.middlewares.append(inject)
 
     def product_item(product_id: str, history: int) -> dict[str, Any]:
-        product = applier.state.products[product_id]
+        view = applier.view
+        product = view.products[product_id]
         item: dict[str, Any] = {
             "product_id": product_id,
             "available_quantity": product.available,
@@ -62,7 +63,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             "replica": replica,
             "timestamp": _iso(time.time()),
             "position": product.version,
-            "applied_seq": applier.state.applied_seq,
+            "applied_seq": view.applied_seq,
         }
         if history:
             recent = product.history
@@ -81,14 +82,15 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
 
     async def inventory(request: web.Request) -> web.Response:
         history = wants_history(request)
-        items = [product_item(pid, history) for pid in sorted(applier.state.products)]
+        view = applier.view
+        items = [product_item(pid, history) for pid in sorted(view.products)]
         return json_response({"instance_id": f"inventory-svc-{replica}", "replica": replica,
-                              "applied_seq": applier.state.applied_seq, "inventory": items})
+                              "applied_seq": view.applied_seq, "inventory": items})
 
     async def one_product(request: web.Request) -> web.Response:
         product_id = request.match_info["product_id"]
         history = wants_history(request)
-        if len(product_id) > PRODUCT_MAX_LEN or product_id not in applier.state.products:
+        if len(product_id) > PRODUCT_MAX_LEN or product_id not in applier.view.products:
             raise ApiError(404, f"unknown product {product_id[:PRODUCT_MAX_LEN]!r}")
         return json_response(product_item(product_id, history))
 
@@ -189,9 +191,9 @@ async def main(settings: Settings, replica: int) -> None:
     log = get_logger("inventory", replica)
     pool = await create_pool(settings, min_size=1, max_size=4)
     faults = FaultSet()
-    applier = LogApplier(settings, replica, ReplicaStore(pool, replica), faults, log)
     reporter = MonitorReporter(settings)
     await reporter.start()
+    applier = LogApplier(settings, replica, ReplicaStore(pool, replica), faults, log, reporter)
     await applier.start()
     if os.getpriority(os.PRIO_PROCESS, 0) > 0:  # started niced after a crash: full priority once working
         with contextlib.suppress(PermissionError):

@@ -3,13 +3,26 @@
 Exactly once: an event is applied only when its seq is the next one (seq = applied + 1); older seqs are
 duplicates (skipped), a newer seq means a gap (the broker lost records, e.g. it restarted): the replica
 re-reads the log from the start until the relay's republished records fill the gap.
+
+Only records sealed by the relay are events; anything else on the topic (forged, malformed, without a seq)
+is set aside — a log line, a row in the replica's `dead_letters`, an observation for the monitor — the same
+way by every replica, and the replica goes on.
+
+The replica serves what it has *committed*: a batch becomes visible to readers once its transaction is in
+PostgreSQL, so an answer never shows a state a crash or a failed commit could take back.
+
+The broker lost its log only on proof: the record at the replica's stored offset is gone (the log ends
+before it on repeated fetches) or holds another seq. A reported end offset alone proves nothing (the
+embedded broker reports the base offset of its last batch, hundreds of records short under load).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
+from collections import deque
 from typing import Any
 
 import asyncpg
@@ -20,22 +33,42 @@ from faultlab.config import Settings
 from faultlab.db import RETRIABLE
 from faultlab.faults import FaultSet
 from faultlab.log import Logger
-from faultlab.services.inventory.state import Applied, InventoryState
+from faultlab.reporting import MonitorReporter, observation
+from faultlab.services.inventory.state import (
+    CANCELLED,
+    INVALID,
+    Applied,
+    InvalidEvent,
+    InventoryState,
+    InventoryView,
+    event_problem,
+    event_seq,
+)
 from faultlab.services.inventory.store import ReplicaStore
+
+COMMITS_KEPT = 16  # recent (last seq, committed at) pairs in /health: the monitor times staleness with them
+RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is gone before we call it a reset
+RESET_PROOF_S = 0.3  # ... spread over at least this long
+CANCEL_PROBE = {"type": CANCELLED, "product_id": "-", "quantity": 1}  # to check a cancel's order id like apply does
 
 
 class LogApplier:
     """Owns the replica's state; `run()` applies the log until stopped."""
 
-    def __init__(self, settings: Settings, replica: int, store: ReplicaStore, faults: FaultSet, log: Logger) -> None:
+    def __init__(self, settings: Settings, replica: int, store: ReplicaStore, faults: FaultSet, log: Logger,
+                 reporter: MonitorReporter | None = None) -> None:
         self.settings = settings
         self.replica = replica
         self.store = store
         self.faults = faults
         self.log = log
+        self.reporter = reporter
+        self.sealer = bus.Sealer(settings.admin_token)
         self.state = InventoryState.initial(settings.initial_stock)
-        self.offset = -1  # broker offset of the last record consumed and committed
-        self.log_end: int | None = None  # high watermark seen on the last fetch
+        self.view: InventoryView = self.state.view()  # what readers see: the last committed state
+        self.offset = -1  # broker offset of the last record consumed (committed with the state)
+        self.offset_seq: int | None = None  # seq of the record at `offset` (what proves the log is still ours)
+        self.log_end: int | None = None  # high watermark of the last fetch
         self.assigned = False
         self.applied_total = 0
         self.gap_rescans = 0
@@ -44,10 +77,16 @@ class LogApplier:
         self.dirty = False  # set when a batch failed: reload the committed state before going on
         self.broker_resets = 0
         self.last_apply_at: float | None = None
+        self.commits: deque[tuple[int, float]] = deque(maxlen=COMMITS_KEPT)
+        self.set_aside = 0
+        self._set_aside_seen: set[tuple[int, bytes]] = set()
+        self._verify: tuple[int, int | None] | None = None  # (offset, seq expected there) to check on next fetch
+        self._verify_misses: list[float] = []
         self.consumer = bus.make_consumer(settings)
         self.pacer = bus.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms)
         self.producer = bus.make_producer(settings)
         self.tp = bus.partition(settings, bus.ORDER_EVENTS)
+        self.events_topic = settings.topic(bus.ORDER_EVENTS)
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
         self.errors_topic = settings.topic(bus.ERROR_QUEUE)
         self._error_sends: set[asyncio.Task[None]] = set()
@@ -57,23 +96,26 @@ class LogApplier:
 
     @property
     def lag(self) -> int | None:
+        """Records between the last one consumed and the log end of the last fetch (the replica's own view)."""
         if self.log_end is None:
             return None
         return max(0, self.log_end - 1 - self.offset)
 
     @property
     def caught_up(self) -> bool:
-        lag = self.lag
-        return self.assigned and lag is not None and lag <= self.settings.catch_up_slack
+        """Whether the last fetch showed nothing left to read. The monitor judges catching up in time, from the
+        other replicas' commits; this is only the replica's own view."""
+        return self.assigned and self.lag == 0
 
     async def start(self) -> None:
         await self.store.migrate(self.settings.initial_stock)
-        self.state, self.offset = await self.store.load()
+        self.state, self.offset, self.offset_seq = await self.store.load()
+        self.view = self.state.view()
         await bus.ensure_topics(self.settings)
         await self.consumer.start()
         await self.producer.start()
         self.consumer.assign([self.tp])
-        await self._seek_after(self.offset)
+        self._resume()
         self.assigned = True
         self._tasks = [
             asyncio.create_task(self._run(), name="apply-log"),
@@ -96,16 +138,25 @@ class LogApplier:
             with contextlib.suppress(Exception):
                 await self._conn.close()
 
-    async def _seek_after(self, offset: int) -> None:
-        end = (await self.consumer.end_offsets([self.tp]))[self.tp]
-        if offset + 1 > end:  # the broker's log is shorter than our position: it restarted
-            self.broker_resets += 1
-            self.log.warning("log_shorter_than_position", offset=offset, log_end=end)
-            self.offset = -1
+    def _resume(self) -> None:
+        """Read again from the stored offset: its record first, which must still be there with its seq."""
+        if self.offset < 0:
             self.consumer.seek(self.tp, 0)
         else:
-            self.consumer.seek(self.tp, offset + 1)
-        self.log_end = end
+            self._verify = (self.offset, self.offset_seq)
+            self._verify_misses = []
+            self.consumer.seek(self.tp, self.offset)
+        self.pacer.wake()
+
+    def _log_reset(self, why: str) -> None:
+        """Proven: the broker lost the log we were reading. Start over from its beginning (dedup by seq)."""
+        self.broker_resets += 1
+        self.log.warning("broker_log_reset", offset=self.offset, applied_seq=self.state.applied_seq, proof=why)
+        self.offset = -1
+        self.offset_seq = None
+        self.rescan_from = None
+        self._verify = None
+        self.consumer.seek(self.tp, 0)
         self.pacer.wake()
 
     async def _connection(self) -> asyncpg.Connection:
@@ -143,60 +194,126 @@ class LogApplier:
 
     async def _reload(self) -> None:
         """Return to the last committed state and position (raises while the database is down)."""
-        self.state, self.offset = await self.store.load()
+        self.state, self.offset, self.offset_seq = await self.store.load()
+        self.view = self.state.view()
         self.rescan_from = None
         self.applied_since_rescan = 0
-        await self._seek_after(self.offset)
+        self._resume()
         self.dirty = False
         self.log.info("state_reloaded", applied_seq=self.state.applied_seq, offset=self.offset)
+
+    def _check_position(self, records: list[Any], end: int | None) -> bool:
+        """While a stored offset awaits proof: True once proven ours, False to wait; a disproof resets the log."""
+        assert self._verify is not None
+        offset, expected = self._verify
+        if records:
+            first = records[0]
+            seq = self._seq_of(first.value)
+            if first.offset == offset and (expected is None or seq == expected):
+                self._verify = None
+                return True
+            self._log_reset(f"record at offset {offset} has seq {seq} (expected {expected})"
+                            if first.offset == offset else f"the log skips from offset {first.offset} past {offset}")
+            return False
+        if end is not None and end <= offset:  # the fetch says the log ends before our record
+            now = time.monotonic()
+            self._verify_misses.append(now)
+            if len(self._verify_misses) >= RESET_PROOF_FETCHES and now - self._verify_misses[0] >= RESET_PROOF_S:
+                self._log_reset(f"the log ends at {end}, before offset {offset}, on {len(self._verify_misses)} "
+                                "fetches")
+        return False
+
+    def _seq_of(self, raw: bytes | None) -> int | None:
+        with contextlib.suppress(bus.Unsealed, InvalidEvent):
+            return event_seq(self.sealer.unseal(self.events_topic, raw))
+        return None
 
     async def _apply_once(self) -> None:
         if self.dirty:  # the in-memory state may hold a batch that never committed
             await self._reload()
-        if self.faults.pauses_apply:  # stale: apply nothing, but keep seeing the log grow (honest lag)
+        if self.faults.pauses_apply:  # stale: apply nothing, keep answering with what it has
             await asyncio.sleep(0.2)
-            self.log_end = (await self.consumer.end_offsets([self.tp]))[self.tp]
             return
         batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=2000)
         records = batch.get(self.tp, [])
+        if self.faults.pauses_apply:  # made stale while this fetch waited: these records stay unread
+            self.consumer.seek(self.tp, self._verify[0] if self._verify is not None else self.offset + 1)
+            return
         self.pacer.note(len(records))
         end = self.consumer.highwater(self.tp)
         if end is not None:
-            if end < self.offset + 1:  # broker restarted with an empty log: start over, dedup by seq
-                self.broker_resets += 1
-                self.log.warning("broker_log_reset", offset=self.offset, log_end=end)
-                self.offset = -1
-                self.rescan_from = None
-                self.consumer.seek(self.tp, 0)
-                self.pacer.wake()
-                return
             self.log_end = end
+        if self._verify is not None and not self._check_position(records, end):
+            return
         if not records:
-            if self.rescan_from is not None and end is not None and self.offset + 1 >= end:
+            if end is not None and end < self.offset + 1 and self._verify is None:
+                self._resume()  # the log now ends before our position: prove it before starting over
+            elif self.rescan_from is not None and end is not None and self.offset + 1 >= end:
                 await self._rescan()
             return
-        applied: list[Applied] = []
-        last_offset = self.offset
+        decoded: list[tuple[Any, dict[str, Any] | None, int | None]] = []
         for record in records:
-            event: dict[str, Any] = bus.decode(record.value)
-            seq = int(event["seq"])
+            try:
+                event = self.sealer.unseal(self.events_topic, record.value)
+                decoded.append((record, event, event_seq(event)))
+            except (bus.Unsealed, InvalidEvent) as exc:
+                await self._set_aside(record, str(exc))
+                decoded.append((record, None, None))
+        await self._fetch_reservations([e for _r, e, s in decoded if e is not None and s > self.state.applied_seq])
+        applied: list[Applied] = []
+        last_offset, last_seq = self.offset, self.offset_seq
+        for record, event, seq in decoded:
+            last_offset, last_seq = record.offset, seq
+            if event is None or seq is None:
+                continue
             if seq == self.state.applied_seq + 1:
                 applied.append(self.state.apply(event))
             elif seq > self.state.applied_seq + 1 and self.rescan_from is None:
                 self.rescan_from = record.offset  # an event is missing before this one: come back later
-            last_offset = record.offset
         if applied:
             conn = await self._connection()
             # With a skipped record pending, a restart must read again from before it.
-            resume = last_offset if self.rescan_from is None else min(last_offset, self.rescan_from - 1)
-            await self.store.persist(conn, applied, self.state, resume)
+            resume, resume_seq = (last_offset, last_seq) if self.rescan_from is None else (self.rescan_from - 1, None)
+            await self.store.persist(conn, applied, self.state, resume, resume_seq)
+            self.state.reservations.clear()  # in the table now; a later cancel looks its own up
+            self.view = self.state.view()
             self.applied_total += len(applied)
             self.applied_since_rescan += len(applied)
             self.last_apply_at = time.time()
-            self._results.put_nowait(applied)
-        self.offset = last_offset
+            self.commits.append((self.state.applied_seq, self.last_apply_at))
+            self._results.put_nowait([a for a in applied if a.outcome != INVALID])
+            invalid = [a.seq for a in applied if a.outcome == INVALID]
+            if invalid:
+                self.log.warning("invalid_events_consumed", seqs=invalid[:20], count=len(invalid))
+        self.offset, self.offset_seq = last_offset, last_seq
         if self.rescan_from is not None and end is not None and last_offset + 1 >= end:
             await self._rescan()
+
+    async def _fetch_reservations(self, events: list[dict[str, Any]]) -> None:
+        """Before applying a batch: the stored reservations its cancels will release (orders confirmed in this
+        batch are in memory already)."""
+        wanted = {e.get("order_id") for e in events if e.get("type") == CANCELLED} - set(self.state.reservations)
+        wanted = {o for o in wanted if isinstance(o, str) and event_problem({**CANCEL_PROBE, "order_id": o}) is None}
+        if wanted:
+            conn = await self._connection()
+            self.state.reservations.update(await self.store.reservations_for(conn, sorted(wanted)))
+
+    async def _set_aside(self, record: Any, reason: str) -> None:
+        """A record that is not an event of the log: keep it apart (once per record), tell the log and the monitor."""
+        digest = hashlib.sha256(record.value or b"").digest()
+        key = (record.offset, digest)
+        if key in self._set_aside_seen:  # met again on a rescan
+            return
+        self._set_aside_seen.add(key)
+        if len(self._set_aside_seen) > 100_000:
+            self._set_aside_seen.clear()
+        self.set_aside += 1
+        self.log.warning("record_set_aside", offset=record.offset, reason=reason, size=len(record.value or b""))
+        conn = await self._connection()
+        await self.store.set_aside(conn, record.offset, digest, reason, record.value or b"")
+        if self.reporter is not None:
+            self.reporter.report(observation(self.replica, "set_aside", True, "replica", time.time(),
+                                             detail=f"offset {record.offset}: {reason}"[:200]))
 
     async def _rescan(self) -> None:
         """At the log end with an event still missing: read again from where it should have been.
@@ -217,6 +334,7 @@ class LogApplier:
         self.applied_since_rescan = 0
         self.consumer.seek(self.tp, target)
         self.offset = target - 1
+        self.offset_seq = None
         self.pacer.wake()
 
     async def _publish_results(self) -> None:
@@ -227,8 +345,9 @@ class LogApplier:
                 futures = [
                     await self.producer.send(
                         self.results_topic,
-                        bus.encode({"seq": a.seq, "order_id": a.order_id, "type": a.event_type,
-                                    "replica": self.replica, "outcome": a.outcome}),
+                        self.sealer.seal(self.results_topic, {"seq": a.seq, "order_id": a.order_id,
+                                                              "type": a.event_type, "replica": self.replica,
+                                                              "outcome": a.outcome}),
                         key=a.order_id.encode(), partition=bus.PARTITION,
                     )
                     for a in applied
@@ -239,7 +358,8 @@ class LogApplier:
 
     def publish_error(self, kind: str, detail: str) -> None:
         """Put an error on `error-queue` for the monitor (fire and forget: the broker may be the problem)."""
-        record = bus.encode({"replica": self.replica, "kind": kind, "detail": detail[:300], "at": time.time()})
+        record = self.sealer.seal(self.errors_topic, {"replica": self.replica, "kind": kind, "detail": detail[:300],
+                                                      "at": time.time()})
 
         async def send() -> None:
             with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
@@ -251,7 +371,7 @@ class LogApplier:
 
     def status(self) -> dict[str, Any]:
         return {
-            "applied_seq": self.state.applied_seq,
+            "applied_seq": self.view.applied_seq,
             "offset": self.offset,
             "log_end": self.log_end,
             "lag": self.lag,
@@ -260,6 +380,8 @@ class LogApplier:
             "applied_total": self.applied_total,
             "gap_rescans": self.gap_rescans,
             "broker_resets": self.broker_resets,
+            "set_aside": self.set_aside,
+            "commits": [[seq, round(at, 6)] for seq, at in self.commits],
             "stale": self.faults.pauses_apply,
             "fetch_wait_ms": self.pacer.current_ms,
         }

@@ -76,6 +76,14 @@ class ProductState:
         self.history.append((version, available, reserved))
 
 
+@dataclass(frozen=True)
+class InventoryView:
+    """A read-only copy of the products and the position, taken after a commit: what the replica serves."""
+
+    products: dict[str, ProductState]
+    applied_seq: int
+
+
 @dataclass
 class Applied:
     """What applying one event did: recorded in the replica's table and published as a result."""
@@ -140,6 +148,12 @@ class InventoryState:
             outcome = CANCELLED_OUTCOME
         self.applied_seq = seq
         return Applied(seq, order_id, kind, product_id, quantity, outcome)
+
+    def view(self) -> InventoryView:
+        """Copy the products (a few small objects) so later, uncommitted applies do not show through."""
+        products = {pid: ProductState(p.available, p.reserved, p.version, deque(p.history, maxlen=HISTORY_LEN))
+                    for pid, p in self.products.items()}
+        return InventoryView(products, self.applied_seq)
 
     def totals(self) -> dict[str, int]:
         """available + reserved per product: must always equal the initial stock plus what was restocked."""

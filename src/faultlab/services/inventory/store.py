@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -26,26 +27,34 @@ class ReplicaStore:
                 list(initial_stock.items()),
             )
 
-    async def load(self) -> tuple[InventoryState, int]:
-        """The state as last committed, and the broker offset of the last applied record."""
+    async def load(self) -> tuple[InventoryState, int, int | None]:
+        """The state as last committed, the broker offset of the last consumed record and that record's seq.
+
+        Reservations stay in their table (a cancel's is looked up when it comes): start-up reads a few rows
+        whatever the length of the log.
+        """
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(f"SELECT product_id, available, reserved, version FROM {self.schema}.stock")
-            pos = await conn.fetchrow(f"SELECT applied_seq, broker_offset FROM {self.schema}.position WHERE id = 1")
-            held = await conn.fetch(
-                f"""SELECT c.order_id::text, c.product_id, c.quantity FROM {self.schema}.applied_events c
-                    WHERE c.event_type = $1 AND c.outcome = $2 AND NOT EXISTS (
-                        SELECT 1 FROM {self.schema}.applied_events x
-                        WHERE x.order_id = c.order_id AND x.event_type = $3)""",
-                CREATED, CONFIRMED, CANCELLED,
-            )
+            pos = await conn.fetchrow(
+                f"SELECT applied_seq, broker_offset, offset_seq FROM {self.schema}.position WHERE id = 1")
         stock = {r["product_id"]: ProductState(r["available"], r["reserved"], r["version"]) for r in rows}
-        reservations = {r["order_id"]: (r["product_id"], r["quantity"]) for r in held}
-        return InventoryState(stock, pos["applied_seq"], reservations), pos["broker_offset"]
+        return InventoryState(stock, pos["applied_seq"]), pos["broker_offset"], pos["offset_seq"]
+
+    async def reservations_for(self, conn: asyncpg.Connection, order_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """The open reservations of these orders (what their cancels will release)."""
+        rows = await conn.fetch(
+            f"SELECT order_id::text, product_id, quantity FROM {self.schema}.reservations "
+            "WHERE order_id = ANY($1::uuid[])", [uuid.UUID(o) for o in order_ids])
+        return {r["order_id"]: (r["product_id"], r["quantity"]) for r in rows}
 
     async def persist(self, conn: asyncpg.Connection, applied: list[Applied], state: InventoryState,
-                      broker_offset: int) -> None:
-        """Record a batch exactly once: the events, the new stock rows and the position, atomically."""
+                      broker_offset: int, offset_seq: int | None) -> None:
+        """Record a batch exactly once: the events, the new stock rows, the reservations and the position,
+        atomically."""
         touched = {a.product_id for a in applied}
+        opened = [(a.order_id, a.product_id, a.quantity) for a in applied
+                  if a.event_type == CREATED and a.outcome == CONFIRMED]
+        released = [a.order_id for a in applied if a.event_type == CANCELLED]
         async with conn.transaction():
             await conn.copy_records_to_table(
                 "applied_events", schema_name=self.schema,
@@ -57,10 +66,24 @@ class ReplicaStore:
                 [(p, state.products[p].available, state.products[p].reserved, state.products[p].version)
                  for p in touched if p in state.products],
             )
+            if opened:
+                await conn.executemany(
+                    f"""INSERT INTO {self.schema}.reservations VALUES ($1, $2, $3) ON CONFLICT (order_id)
+                        DO UPDATE SET product_id = EXCLUDED.product_id, quantity = EXCLUDED.quantity""", opened)
+            if released:
+                await conn.execute(f"DELETE FROM {self.schema}.reservations WHERE order_id = ANY($1::uuid[])",
+                                   released)
             await conn.execute(
-                f"UPDATE {self.schema}.position SET applied_seq = $1, broker_offset = $2 WHERE id = 1",
-                state.applied_seq, broker_offset,
+                f"UPDATE {self.schema}.position SET applied_seq = $1, broker_offset = $2, offset_seq = $3 WHERE id = 1",
+                state.applied_seq, broker_offset, offset_seq,
             )
+
+    async def set_aside(self, conn: asyncpg.Connection, broker_offset: int, digest: bytes, reason: str,
+                        record: bytes) -> None:
+        """Keep a record that is not an event of the log (once per offset and content)."""
+        await conn.execute(
+            f"INSERT INTO {self.schema}.dead_letters (broker_offset, digest, reason, record) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING", broker_offset, digest, reason[:500], record[:65536])
 
     async def applied_for(self, order_ids: list[Any]) -> list[dict[str, Any]]:
         """The events this replica applied for the given orders, with their outcomes."""

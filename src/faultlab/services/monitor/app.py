@@ -22,6 +22,7 @@ from faultlab.db import MONITOR_SCHEMA, RETRIABLE, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
+from faultlab.services.monitor.freshness import LogFrontier
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
 from faultlab.web import PROBE_HEADER, ApiError, create_app, json_response, read_json, require_token, serve
 
@@ -29,6 +30,8 @@ OTHER_SERVICES = ("orders", "voter", "dashboard")
 MAX_OBSERVATIONS = 10_000
 MAX_EVENT_ID = 2**63 - 1
 SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
+QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -67,12 +70,15 @@ class HealthMonitor:
         self.log = get_logger("monitor")
         self.events = EventLog()
         self.trackers = {r: InstanceTracker(r, settings, self._emit) for r in settings.replica_ids}
+        self.frontier = LogFrontier(settings.replica_ids)
         self.services: dict[str, dict[str, Any]] = {}
         self.observations = 0
+        self.rejected: dict[str, int] = {}  # error-queue records ignored, by why: forged, not allowed, malformed, old
         self._rows: list[tuple[Any, ...]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._wake = {r: asyncio.Event() for r in settings.replica_ids}
+        self._due = {r: 0.0 for r in settings.replica_ids}  # monotonic time of each replica's next probe
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -116,11 +122,32 @@ class HealthMonitor:
 
     def ingest(self, obs: dict[str, Any]) -> None:
         self.observations += 1
-        tracker = self.trackers[obs["replica"]]
+        replica = obs["replica"]
+        tracker = self.trackers[replica]
         before = tracker.status
         tracker.observe(obs)
-        if tracker.status != "ON" or before != tracker.status or tracker.last_failed:
-            self._wake[obs["replica"]].set()
+        if obs["kind"] == "health":
+            for other in self.trackers:
+                if other != replica:
+                    self._consider_deadline(other)
+        if obs["kind"] == "behind" or tracker.status != "ON" or before != tracker.status or tracker.last_failed:
+            self._probe_soon(replica, self.settings.recovery_interval_ms / 1000)
+
+    def _probe_soon(self, replica: int, delay_s: float) -> None:
+        """Bring the replica's next probe forward to at most `delay_s` from now."""
+        due = time.monotonic() + delay_s
+        if due < self._due[replica]:
+            self._due[replica] = due
+            self._wake[replica].set()
+
+    def _consider_deadline(self, replica: int) -> None:
+        """If the replica lacks an event the others applied, probe it when that becomes `stale_after_ms` old."""
+        applied = self.trackers[replica].applied_seq
+        if applied is None:
+            return
+        since = self.frontier.applied_by_others(replica, applied + 1)
+        if since is not None:
+            self._probe_soon(replica, max(0.0, since + self.settings.stale_after_ms / 1000 - time.time()) + 0.002)
 
     async def _probe(self, replica: int) -> dict[str, Any]:
         assert self._session is not None
@@ -139,10 +166,17 @@ class HealthMonitor:
             return {"replica": replica, "kind": "refused", "ok": False, "at": time.time(), "source": "monitor"}
         except (aiohttp.ClientError, OSError, ValueError):
             return {"replica": replica, "kind": "error", "ok": False, "at": time.time(), "source": "monitor"}
-        caught_up = bool(data.get("caught_up"))
-        health = {"replica": replica, "kind": "health" if caught_up else "behind", "ok": caught_up,
-                  "at": time.time(), "source": "monitor", "caught_up": caught_up, "rtt_ms": round((time.time() - at) * 1000, 2)}
-        for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at"):
+        now = time.time()
+        applied = data.get("applied_seq")
+        if isinstance(applied, bool) or not isinstance(applied, int):
+            return {"replica": replica, "kind": "malformed", "ok": False, "at": now, "source": "monitor"}
+        with contextlib.suppress(TypeError, ValueError):
+            self.frontier.note(replica, applied, [(s, t) for s, t in data.get("commits") or []], now)
+        behind_ms = round(self.frontier.behind_s(replica, applied, now) * 1000, 1)
+        health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",
+                  "behind_ms": behind_ms, "caught_up": behind_ms <= self.settings.caught_up_ms,
+                  "stale": behind_ms > self.settings.stale_after_ms, "rtt_ms": round((now - at) * 1000, 2)}
+        for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at", "set_aside"):
             health[key] = data.get(key)
         return health
 
@@ -151,15 +185,15 @@ class HealthMonitor:
         normal = self.settings.health_interval_ms / 1000
         fast = self.settings.recovery_interval_ms / 1000
         while True:
-            started = time.perf_counter()
+            self._due[replica] = float("inf")  # reports that arrive while probing may bring the next one forward
+            started = time.monotonic()
             self.ingest(await self._probe(replica))
-            wait = (fast if tracker.urgent(time.time()) else normal) - (time.perf_counter() - started)
-            self._wake[replica].clear()
-            if wait > 0:
+            self._due[replica] = min(self._due[replica], started + (fast if tracker.urgent(time.time()) else normal))
+            self._consider_deadline(replica)
+            while (wait := self._due[replica] - time.monotonic()) > 0:
+                self._wake[replica].clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake[replica].wait(), wait)
-                if self._wake[replica].is_set():
-                    await asyncio.sleep(min(fast, wait))
 
     async def _value_audit(self) -> None:
         """A voted read now and then (often while a replica is value-suspect): wrong values show up without load."""
@@ -178,6 +212,8 @@ class HealthMonitor:
         consumer = bus.make_consumer(self.settings, fetch_wait_ms=4 * self.settings.fetch_wait_ms)
         pacer = bus.FetchPacer(consumer, 4 * self.settings.fetch_wait_ms, 4 * self.settings.fetch_idle_wait_ms)
         tp = bus.partition(self.settings, bus.ERROR_QUEUE)
+        topic = self.settings.topic(bus.ERROR_QUEUE)
+        sealer = bus.Sealer(self.settings.admin_token)
         try:
             while True:
                 try:
@@ -195,15 +231,36 @@ class HealthMonitor:
                     continue
                 pacer.note(len(batch.get(tp, [])))
                 for record in batch.get(tp, []):
-                    with contextlib.suppress(ValueError, KeyError, TypeError, ApiError):
-                        error = bus.decode(record.value)
-                        self.ingest(validate_observation(
-                            {"replica": error["replica"], "kind": error["kind"], "ok": False,
-                             "source": "error-queue", "at": error["at"], "detail": error.get("detail")},
-                            self.settings.replica_ids))
+                    obs = self._queue_observation(sealer, topic, record.value)
+                    if obs is not None:
+                        self.ingest(obs)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    def _queue_observation(self, sealer: bus.Sealer, topic: str, raw: bytes | None) -> dict[str, Any] | None:
+        """An error a replica sealed on `error-queue`, as an observation; anything else is ignored and counted."""
+        try:
+            error = sealer.unseal(topic, raw)
+        except bus.Unsealed:
+            return self._reject("not sealed by the lab")
+        if error.get("kind") not in QUEUE_KINDS:
+            return self._reject("kind a replica cannot report")
+        at = error.get("at")
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or abs(time.time() - at) > QUEUE_MAX_AGE_S:
+            return self._reject("too old or from the future")
+        try:
+            return validate_observation({"replica": error.get("replica"), "kind": error["kind"], "ok": False,
+                                         "source": "error-queue", "at": at, "detail": str(error.get("detail"))[:300]},
+                                        self.settings.replica_ids)
+        except ApiError:
+            return self._reject("malformed")
+
+    def _reject(self, why: str) -> None:
+        self.rejected[why] = self.rejected.get(why, 0) + 1
+        if self.rejected[why] <= 5 or self.rejected[why] % 1000 == 0:
+            self.log.warning("record_ignored", topic="error-queue", why=why, count=self.rejected[why])
+        return None
 
     async def _service_loop(self) -> None:
         assert self._session is not None
@@ -264,6 +321,9 @@ class HealthMonitor:
             "instances": [t.describe() for t in self.trackers.values()],
             "services": list(self.services.values()),
             "detector": self.settings.detector,
+            "rejected_records": dict(self.rejected),
+            "stale_after_ms": self.settings.stale_after_ms,
+            "caught_up_ms": self.settings.caught_up_ms,
             "health_interval_ms": self.settings.health_interval_ms,
             "failure_threshold": self.settings.failure_threshold,
             "recovery_threshold": self.settings.recovery_threshold,

@@ -15,12 +15,14 @@ from typing import Any
 from faultlab.config import Settings
 from faultlab.services.monitor.detectors import DETECTORS, Detector, make_detector
 
-FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "behind", "health_failed", "apply_failed"}
-INFO_KINDS = {"served_error"}  # counted and shown, not evidence: the voter already sees those answers
+FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "health_failed", "apply_failed"}
+INFO_KINDS = {"served_error", "set_aside"}  # counted and shown, not evidence (the voter sees served errors itself)
+HINT_KINDS = {"behind"}  # the voter saw it behind the majority: probe it now, judge in time (not a failure)
 CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
 SUCCESS_KINDS = {"health", "agree"}
 FAULT_KINDS = {"fault_injected", "fault_cleared"}
-OBSERVATION_KINDS = FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | INFO_KINDS | {"process_start"}
+OBSERVATION_KINDS = (FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | INFO_KINDS | HINT_KINDS
+                     | {"process_start"})
 SUSPICION_S = 1.0  # after a failed observation the monitor keeps checking at its fast interval this long
 
 Emit = Callable[[dict[str, Any]], None]
@@ -81,6 +83,8 @@ class InstanceTracker:
         self.last_check: float | None = None
         self.last_health: dict[str, Any] = {}
         self.caught_up = False
+        self.applied_seq: int | None = None  # its position at the last health check
+        self.behind_ms: float | None = None  # how long ago the others applied the first event it lacks
         self.last_failed = False
         self.last_failure_at: float | None = None  # time of the last failed observation (any source)
         self.value_suspect = False
@@ -91,6 +95,8 @@ class InstanceTracker:
         self.episodes: list[Episode] = []
         self.transitions = {"ON": 0, "OFF": 0}
         self.served_errors = 0  # errors the replica reported on error-queue for answers it failed
+        self.set_aside = 0  # records on order-events it reported as not events of the log (forged, malformed)
+        self.hints = 0  # times the voter saw it behind the majority
 
     # ---- evidence -----------------------------------------------------------------------------
 
@@ -110,7 +116,13 @@ class InstanceTracker:
         elif kind == "process_start":
             self.last_health = {}
         elif kind in INFO_KINDS:
-            self.served_errors += 1
+            count = min(int(obs.get("count", 1)), 1_000_000)  # a run of reports can travel as one
+            if kind == "served_error":
+                self.served_errors += count
+            else:
+                self.set_aside += count
+        elif kind in HINT_KINDS:
+            self.hints += min(int(obs.get("count", 1)), 1_000_000)
         elif kind in CONCLUSIVE:
             if kind == "wrong":
                 self.suspect_products |= set(obs.get("products") or ())
@@ -124,7 +136,11 @@ class InstanceTracker:
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
             self.caught_up = bool(obs.get("caught_up"))
+            self.applied_seq = obs.get("applied_seq")
+            self.behind_ms = obs.get("behind_ms")
             self._evidence(True, at, source)
+            if obs.get("stale"):
+                self._stale(at, source)
         elif kind == "agree":
             # Agreement vouches only for the products compared: a replica wrong about PROD-001 is not
             # cleared by agreeing about PROD-002.
@@ -141,8 +157,6 @@ class InstanceTracker:
         elif kind in FAILURE_KINDS:
             if source == "monitor":
                 self.last_check = at
-            if kind == "behind":
-                self.caught_up = False
             self._evidence(False, at, source, kind)
 
     def urgent(self, now: float) -> bool:
@@ -187,6 +201,17 @@ class InstanceTracker:
             self.shadow_on[name] = False
             if self.episode is not None and name not in self.episode.detections:
                 self.episode.detections[name] = at
+
+    def _stale(self, at: float, source: str) -> None:
+        """It answers, but lacks an event the others applied more than `stale_after_ms` ago: OFF at once (the
+        waiting is in the rule itself), back only once caught up."""
+        self.last_failed = True
+        self.last_failure_at = at
+        self.verified_since_clear = 0
+        self._shadow_all_off(at)
+        if self.status == "ON":
+            self._set("OFF", at, f"stale: lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere "
+                                 f"{self.behind_ms:.0f} ms ago", source)
 
     def _process_exit(self, obs: dict[str, Any], at: float) -> None:
         """The supervisor saw the process die at `at`; the monitor learns it now (that is the detection)."""
@@ -281,5 +306,6 @@ class InstanceTracker:
             "last_check": self.last_check, "caught_up": self.caught_up, "value_suspect": self.value_suspect,
             "detector": self.primary, "shadow_status": {n: "ON" if on else "OFF" for n, on in self.shadow_on.items()},
             "health": self.last_health, "open_episode": self.episode.describe() if self.episode else None,
-            "transitions": self.transitions, "served_errors": self.served_errors,
+            "transitions": self.transitions, "served_errors": self.served_errors, "set_aside": self.set_aside,
+            "applied_seq": self.applied_seq, "behind_ms": self.behind_ms, "behind_hints": self.hints,
         }

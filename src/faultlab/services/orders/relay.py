@@ -32,6 +32,7 @@ class OutboxRelay:
         self.pool = pool
         self.log = log
         self.producer = bus.make_producer(settings)
+        self.sealer = bus.Sealer(settings.admin_token)
         self.probe = bus.make_consumer(settings)  # only asks the broker for the log end
         self.topic = settings.topic(bus.ORDER_EVENTS)
         self.tp = bus.partition(settings, bus.ORDER_EVENTS)
@@ -106,7 +107,7 @@ class OutboxRelay:
         for row in rows:
             event = {"seq": row["seq"], "type": row["event_type"], "order_id": row["order_id"],
                      "product_id": row["product_id"], "quantity": row["quantity"]}
-            futures.append(await self.producer.send(self.topic, bus.encode(event),
+            futures.append(await self.producer.send(self.topic, self.sealer.seal(self.topic, event),
                                                     key=row["product_id"].encode(), partition=bus.PARTITION))
         results = await asyncio.gather(*futures)
         first_offset = results[0].offset

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from faultlab.config import Settings
 from faultlab.db import RETRIABLE, create_pool
-from faultlab.fanout import ConnectionPool, Refused
+from faultlab.fanout import ConnectionPool, Refused, Saturated
 from faultlab.lab.histogram import LatencyHistogram
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
@@ -55,7 +55,8 @@ class VoteStats:
     failures: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     agreed: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     behind: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    lag_rounds: int = 0  # times replicas too far apart to share a version were asked again
+    lag_rounds: int = 0  # times a lagging replica was asked again
+    stale_answers: int = 0  # answers flagged stale: only an older version than one reported could be agreed
     samples: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=200)))
 
 
@@ -71,11 +72,12 @@ class MajorityVoter:
         self.timeout_s = settings.voter_timeout_ms / 1000
         self.stats = VoteStats()
         self.suspected: set[int] = set()  # replicas whose last compared answer was wrong
+        self.floor: dict[str, int] = {}  # per product, the newest version already answered (monotonic reads)
         self._slow_ms = float(settings.voter_slow_ms)
         self._slow_at = 0.0
         self.log = get_logger("voter")
-        self.pools = {r: ConnectionPool(settings.service_host(f"inventory-{r}"), settings.replica_port(r))
-                      for r in self.replicas}
+        self.pools = {r: ConnectionPool(settings.service_host(f"inventory-{r}"), settings.replica_port(r),
+                                        connect_timeout_s=self.timeout_s) for r in self.replicas}
         self._background: set[asyncio.Task[None]] = set()
         self._events: list[tuple[Any, ...]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -102,6 +104,8 @@ class MajorityVoter:
         exc = fut.exception()
         if isinstance(exc, Refused):
             return Fetch(replica, latency, failure="refused", detail=str(exc)[:120])
+        if isinstance(exc, Saturated):  # every allowed connection to it is still waiting for an answer
+            return Fetch(replica, latency, failure="timeout", detail=str(exc)[:120])
         if exc is not None:
             return Fetch(replica, latency, failure="error", detail=repr(exc)[:120])
         status, body = fut.result()
@@ -124,69 +128,112 @@ class MajorityVoter:
             for pid in products
         ]
 
+    def _settled(self, votes: list[ProductVote], answered_all: bool) -> bool:
+        """Every product agreed at a version that is current (all replicas answered, or nobody reported anything
+        newer) and not older than what this voter already answered for it."""
+        return bool(votes) and all(
+            v.quorum and v.version is not None and v.version >= self.floor.get(v.product_id, 0)
+            and (answered_all or v.version == v.newest_known)
+            for v in votes)
+
     async def read(self, path: str, products: list[str]) -> tuple[int, dict[str, Any]]:
         """One voted read: (HTTP status, body).
 
-        Answers as soon as a majority agrees. When enough replicas answered and none contradicts another
-        but they share no version (positions further apart than the history they sent), the ones that
-        answered are asked again — for every version they keep, then the laggards as they catch up — until
-        the deadline: a replica that is merely behind is not wrong, and must not cost the quorum.
+        Answers as soon as a majority agrees on the newest version any of them reported. When the first
+        answers differ on their newest version, it waits (within the deadline) for the others before settling
+        on an older one; a replica that answered but lags (it is behind the majority or behind the newest
+        answer, or the answers share no version) is asked again — at once when nothing else is awaited, else
+        every LAG_RETRY_S — for every version it keeps. At the deadline it answers with what a majority agrees
+        on, flagged `stale` when a newer version was reported; never with a version older than one it already
+        answered for that product (monotonic reads): then it is "quorum not reached".
         """
         started = time.perf_counter()
-        query = f"{path}?history={HISTORY}"
-        tasks = {self.pools[r].get(query): r for r in self.replicas}
+        deadline = started + self.timeout_s + 0.05
+        total = len(self.replicas)
+        tasks: dict[asyncio.Future[tuple[int, bytes]], int] = {}
+        originals: set[asyncio.Future[tuple[int, bytes]]] = set()
+        outstanding: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        for replica in self.replicas:
+            fut = self.pools[replica].get(f"{path}?history={HISTORY}")
+            tasks[fut] = replica
+            originals.add(fut)
+            outstanding[replica] = fut
         answers: dict[int, Fetch] = {}
         failed: dict[int, Fetch] = {}
+        answered_at: dict[int, float] = {}
         votes: list[ProductVote] = []
-        pending: set[asyncio.Future[tuple[int, bytes]]] = set(tasks)
-        asked_again: set[asyncio.Future[tuple[int, bytes]]] = set()
         rounds = 0
-        deadline = started + self.timeout_s + 0.05
-        while pending:
-            done, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - time.perf_counter()),
-                                               return_when=asyncio.FIRST_COMPLETED)
+        while outstanding:
+            done, _ = await asyncio.wait(set(outstanding.values()), timeout=max(0.0, deadline - time.perf_counter()),
+                                         return_when=asyncio.FIRST_COMPLETED)
             if not done:
                 break
-            for task in done:
-                fetched = self._interpret(tasks[task], task, started)
-                if task in asked_again:
-                    asked_again.discard(task)
-                    if fetched.items is not None:  # fresher state; the replica's latency is its first answer's
-                        fetched.latency_ms = answers[fetched.replica].latency_ms
-                        answers[fetched.replica] = fetched
+            now = time.perf_counter()
+            for fut in done:
+                replica = tasks[fut]
+                del outstanding[replica]
+                fetched = self._interpret(replica, fut, started)
+                if fut not in originals:  # asked again: fresher state; its latency stays its first answer's
+                    if fetched.items is not None:
+                        fetched.latency_ms = answers[replica].latency_ms
+                        answers[replica] = fetched
+                        answered_at[replica] = now
                     continue
-                (failed if fetched.failure else answers)[fetched.replica] = fetched
-            if len(answers) >= self.need:
-                votes = self._vote(answers, products)
-                if all(v.quorum for v in votes):
+                if fetched.failure:
+                    failed[replica] = fetched
+                else:
+                    answers[replica] = fetched
+                    answered_at[replica] = now
+            if len(answers) < self.need:
+                if len(answers) + len(outstanding) < self.need:
                     break
-                if not asked_again and not any(v.conflicting for v in votes):
-                    delay = 0.0 if rounds == 0 else LAG_RETRY_S
-                    if time.perf_counter() + delay < deadline:
-                        rounds += 1
-                        for replica in sorted(answers):
-                            again = self._ask_later(replica, f"{path}?history={HISTORY_LEN}", delay)
-                            tasks[again] = replica
-                            asked_again.add(again)
-                            pending.add(again)
-            if len(answers) + len(pending - asked_again) < self.need and not asked_again:
+                continue
+            votes = self._vote(answers, products)
+            if self._settled(votes, len(answers) == total):
                 break
-        for task in asked_again:
-            task.cancel()
-        pending -= asked_again
+            if any(v.conflicting for v in votes) and not any(v.quorum for v in votes):
+                if not outstanding:
+                    break
+                continue  # values clash: only another replica can settle it, asking again cannot
+            awaiting_others = any(f in originals for f in outstanding.values())
+            lagging = {r for v in votes for r in (v.behind + v.older)} | {
+                r for v in votes if not v.quorum for r in answers if r not in v.conflicting}
+            for replica in sorted(lagging - set(outstanding)):
+                if replica not in answers:
+                    continue
+                delay = LAG_RETRY_S if awaiting_others or rounds else 0.0
+                delay = max(0.0, delay - (now - answered_at[replica]))
+                if time.perf_counter() + delay >= deadline:
+                    continue
+                rounds += 1
+                again = self._ask_later(replica, f"{path}?history={HISTORY_LEN}", delay)
+                tasks[again] = replica
+                outstanding[replica] = again
+        pending = {f for f in outstanding.values() if f in originals}
+        for fut in outstanding.values():
+            if fut not in originals:
+                fut.cancel()
         if rounds:
             self.stats.lag_rounds += rounds
-        if not votes or not all(v.quorum for v in votes):
-            votes = self._vote(answers, products) if answers else []
+        if answers:
+            votes = self._vote(answers, products)
+        refused_older = [v.product_id for v in votes
+                         if v.quorum and v.version is not None and v.version < self.floor.get(v.product_id, 0)]
         latency_ms = (time.perf_counter() - started) * 1000
-        quorum = bool(votes) and all(v.quorum for v in votes)
+        quorum = bool(votes) and all(v.quorum for v in votes) and not refused_older
         late = sorted(tasks[t] for t in pending)
         self._account(answers, failed, votes, quorum, latency_ms)
+        if quorum:
+            for v in votes:
+                assert v.version is not None
+                self.floor[v.product_id] = max(self.floor.get(v.product_id, 0), v.version)
+            if any(v.stale for v in votes):
+                self.stats.stale_answers += 1
         if pending:
             task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, started))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        body = self._body(votes, answers, failed, late, quorum, latency_ms)
+        body = self._body(votes, answers, failed, late, quorum, latency_ms, refused_older)
         return (200 if quorum else 503), body
 
     def _ask_later(self, replica: int, query: str, delay_s: float) -> asyncio.Future[tuple[int, bytes]]:
@@ -212,15 +259,19 @@ class MajorityVoter:
         else:
             stats.no_quorum += 1
         wrong = {r for v in votes for r in v.disagreed}
-        agreed = {r for v in votes for r in v.agreed} - wrong
+        behind = {r for v in votes for r in v.behind}
+        stale_older = {r for v in votes if v.stale for r in v.older}
+        agreed = {r for v in votes for r in v.agreed} - wrong - behind
         for replica, fetched in answers.items():
             stats.samples[replica].append(fetched.latency_ms)
             if replica in wrong:
                 self._wrong(replica, now, products)
-            elif replica in agreed:
+            elif replica in agreed and replica not in stale_older:
                 self._agree(replica, now, products)
-            else:
+            if replica in behind or replica in stale_older:
+                # Behind is not wrong: a hint for the monitor, which judges in time how long it has lagged.
                 stats.behind[replica] += 1
+                self.reporter.report(observation(replica, "behind", True, "voter", now, products=products))
         for replica, fetched in failed.items():
             stats.failures[replica][fetched.failure or "error"] += 1
             self.reporter.report(observation(replica, fetched.failure or "error", False, "voter", now), urgent=True)
@@ -290,24 +341,28 @@ class MajorityVoter:
                 self._agree(replica, now, products)
 
     def _body(self, votes: list[ProductVote], answers: dict[int, Fetch], failed: dict[int, Fetch], late: list[int],
-              quorum: bool, latency_ms: float) -> dict[str, Any]:
-        items = [
-            {"product_id": v.product_id, "available_quantity": v.available, "reserved_quantity": v.reserved,
-             "position": v.version, "quorum": v.quorum, "agreed": v.agreed, "disagreed": v.disagreed,
-             "behind": v.behind, "conflicting": v.conflicting}
-            for v in votes
-        ]
+              quorum: bool, latency_ms: float, refused_older: list[str]) -> dict[str, Any]:
+        items = []
+        for v in votes:
+            item = {"product_id": v.product_id, "available_quantity": v.available, "reserved_quantity": v.reserved,
+                    "position": v.version, "quorum": v.quorum, "stale": v.stale, "agreed": v.agreed,
+                    "disagreed": v.disagreed, "behind": v.behind, "conflicting": v.conflicting}
+            if v.stale or v.product_id in refused_older:
+                item["newer_position"] = max(v.newest_known or 0, self.floor.get(v.product_id, 0))
+            items.append(item)
         wrong = sorted({r for v in votes for r in v.disagreed})
+        behind = sorted({r for v in votes for r in v.behind})
         body: dict[str, Any] = {
             "quorum": quorum,
             "votes_needed": self.need,
-            "agreed": sorted({r for v in votes for r in v.agreed} - set(wrong)),
+            "agreed": sorted({r for v in votes for r in v.agreed} - set(wrong) - set(behind)),
             "disagreed": wrong,
-            "behind": sorted({r for v in votes for r in v.behind}),
+            "behind": behind,
             "late": late,
             "failed": {str(r): f.failure for r, f in sorted(failed.items())},
             "outliers": wrong,
             "suspected": sorted(self.suspected),
+            "stale": quorum and any(v.stale for v in votes),
             "latency_ms": round(latency_ms, 3),
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
@@ -315,6 +370,9 @@ class MajorityVoter:
             body["error"] = "quorum not reached"
             body["answered"] = sorted(answers)
             body["conflicting"] = sorted({r for v in votes for r in v.conflicting})
+            if refused_older:
+                body["reason"] = ("only versions older than one already answered could be agreed for "
+                                  + ", ".join(refused_older))
         if quorum and len(items) == 1:
             body = {**items[0], **body}
         else:
@@ -335,6 +393,7 @@ class MajorityVoter:
             "total_votes": s.reads, "quorum_reached": s.quorum, "quorum_not_reached": s.no_quorum,
             "quorum_rate": round(100 * s.quorum / s.reads, 4) if s.reads else None,
             "votes_needed": self.need, "fan_out": len(self.replicas), "lag_rounds": s.lag_rounds,
+            "stale_answers": s.stale_answers,
             "latency_ms": s.latency.summary(),
             "outliers_by_replica": {str(r): s.wrong[r] + s.slow[r] for r in self.replicas},
             "latency_outliers": latency_outliers({r: list(v) for r, v in s.samples.items()}),

@@ -4,7 +4,11 @@ Each replica answers with the recent versions of a product: (version, available,
 version is the seq of the last event that touched it. Correct replicas hold identical values at the
 same version, whatever their progress, so the vote is taken at the highest version that a majority of
 replicas share with equal values. A replica holding that version with another value is *wrong*; a
-replica whose newest version is older is merely *behind*.
+replica whose newest version is older is merely *behind* (never counted as agreeing).
+
+With every replica's answer, that version is the current one by definition. With fewer, a newer version
+reported by one of them may be what the missing replica would have confirmed: such a vote is `stale`, and
+the voter waits, asks again, and says so rather than pass an older version off as current.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ Version = tuple[int, int, int]  # (version, available, reserved)
 
 @dataclass
 class ProductVote:
-    """The outcome of one product's vote."""
+    """The outcome of one product's vote.
+
+    `version` is the newest version a majority holds with equal values. `newest_known` is the newest version
+    any answering replica reported. When not every replica answered and one of them holds something newer
+    than the majority's version, the answer is `stale`: only an older version could be agreed.
+    """
 
     product_id: str
     quorum: bool
@@ -27,8 +36,11 @@ class ProductVote:
     reserved: int | None = None
     agreed: list[int] = field(default_factory=list)
     disagreed: list[int] = field(default_factory=list)
-    behind: list[int] = field(default_factory=list)
+    behind: list[int] = field(default_factory=list)  # newest version older than the majority's
     conflicting: list[int] = field(default_factory=list)  # without quorum: values clash, culprit unknown
+    newest_known: int | None = None
+    stale: bool = False
+    older: list[int] = field(default_factory=list)  # newest version older than the newest any replica reported
 
 
 def majority_of(total: int) -> int:
@@ -40,6 +52,8 @@ def vote_product(product_id: str, answers: Mapping[int, Sequence[Version]], tota
     need = majority_of(total_replicas)
     by_replica = {r: {v: (a, res) for v, a, res in hist} for r, hist in answers.items() if hist}
     newest = {r: max(versions) for r, versions in by_replica.items()}
+    newest_known = max(newest.values(), default=None)
+    older = sorted(r for r, n in newest.items() if newest_known is not None and n < newest_known)
     candidates: dict[int, int] = {}
     for versions in by_replica.values():
         for v in versions:
@@ -54,8 +68,11 @@ def vote_product(product_id: str, answers: Mapping[int, Sequence[Version]], tota
             continue
         disagreed = sorted(r for g, rs in groups.items() if g != value for r in rs)
         behind = sorted(r for r in by_replica if r not in members and r not in disagreed and newest[r] < version)
-        return ProductVote(product_id, True, version, value[0], value[1], sorted(members), disagreed, behind)
-    return ProductVote(product_id, False, conflicting=_split_replicas(by_replica))
+        stale = len(by_replica) < total_replicas and newest_known is not None and version < newest_known
+        return ProductVote(product_id, True, version, value[0], value[1], sorted(members), disagreed, behind,
+                           newest_known=newest_known, stale=stale, older=older)
+    return ProductVote(product_id, False, conflicting=_split_replicas(by_replica), newest_known=newest_known,
+                       older=older)
 
 
 def _split_replicas(by_replica: Mapping[int, Mapping[int, tuple[int, int]]]) -> list[int]:

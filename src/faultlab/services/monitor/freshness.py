@@ -1,0 +1,63 @@
+"""Staleness judged in time: how long ago did the other replicas apply the event a replica still lacks?
+
+Every replica reports in its health answer its applied position and its recent commits (last seq of each
+batch, with the moment the batch committed). From the others' reports the monitor knows, for any seq,
+the earliest moment another replica had applied it — the log end, known independently of the replica
+being judged. A replica is *behind by* `now - that moment` for the first seq it lacks (0 when it lacks
+none that others have): a few milliseconds under heavy load is normal, half a second is not. Counting
+events instead would call a healthy replica under heavy load failed, and a stopped one under light load
+healthy.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+
+
+class LogFrontier:
+    """Per replica, a rising list of (seq, time it had applied that seq): its commits and the positions probes saw."""
+
+    def __init__(self, replicas: Iterable[int], keep: int = 512) -> None:
+        self.keep = keep
+        self.seqs: dict[int, list[int]] = {r: [] for r in replicas}
+        self.times: dict[int, list[float]] = {r: [] for r in replicas}
+
+    def note(self, replica: int, applied_seq: int | None, commits: Iterable[tuple[int, float]], seen_at: float) -> None:
+        """What one health answer says: each commit (seq applied by then), and the position at `seen_at`."""
+        points = [(int(s), float(t)) for s, t in commits]
+        if applied_seq is not None:
+            points.append((int(applied_seq), seen_at))
+        seqs, times = self.seqs[replica], self.times[replica]
+        for seq, at in sorted(points):
+            i = bisect.bisect_left(seqs, seq)
+            if i < len(seqs) and seqs[i] == seq:  # known already: keep the earlier moment
+                times[i] = min(times[i], at)
+                continue
+            if i > 0 and times[i - 1] <= at and i == len(seqs):  # the usual case: a new, higher position
+                seqs.append(seq)
+                times.append(at)
+            else:  # out of order (a restarted replica re-applying, an old commit): keep the list consistent
+                seqs.insert(i, seq)
+                times.insert(i, at)
+        if len(seqs) > self.keep:
+            del seqs[: len(seqs) - self.keep]
+            del times[: len(times) - self.keep]
+
+    def applied_by(self, replica: int, seq: int) -> float | None:
+        """The earliest moment `replica` is known to have applied `seq` (None when not known to have)."""
+        seqs, times = self.seqs[replica], self.times[replica]
+        i = bisect.bisect_left(seqs, seq)
+        if i == len(seqs):
+            return None
+        return min(times[i:])  # a later position reached earlier (out-of-order notes) still counts
+
+    def applied_by_others(self, replica: int, seq: int) -> float | None:
+        """The earliest moment any replica other than `replica` is known to have applied `seq`."""
+        moments = [t for r in self.seqs if r != replica if (t := self.applied_by(r, seq)) is not None]
+        return min(moments) if moments else None
+
+    def behind_s(self, replica: int, applied_seq: int, now: float) -> float:
+        """How long the first event this replica lacks has been applied elsewhere (0 when it lacks none)."""
+        since = self.applied_by_others(replica, applied_seq + 1)
+        return max(0.0, now - since) if since is not None else 0.0

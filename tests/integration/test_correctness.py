@@ -1,0 +1,153 @@
+"""Correct under every fault the lab offers: no stale answer wins a vote, forged evidence and poison records
+change nothing, staleness is detected in time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from faultlab import bus
+from faultlab.runtime.lab import Lab
+from tests.helpers import auth, get_json, inject, model_state, post_orders, wait_converged
+
+pytestmark = pytest.mark.timeout(180)
+PRODUCT = "PROD-004"  # ample stock: these tests must not run out
+
+
+async def episode(http: aiohttp.ClientSession, lab: Lab, replica: int, since: float, field: str,
+                  timeout_s: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _s, body = await get_json(http, f"{lab.settings.service_url('monitor')}/failures")
+        for e in reversed(body["failures"]):
+            if e["replica"] == replica and (e["activated_at"] or 0) >= since and e.get(field) is not None:
+                return e
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no episode with {field} for replica {replica}")
+
+
+async def monitor_status(http: aiohttp.ClientSession, lab: Lab) -> dict[str, Any]:
+    _s, body = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
+    return dict(body)
+
+
+async def produce(lab: Lab, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=lab.settings.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(lab.settings.topic(topic), value, partition=bus.PARTITION)
+    finally:
+        await producer.stop()
+
+
+async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled: Lab,
+                                                                          http: aiohttp.ClientSession) -> None:
+    """The issue's case: replica 1 stops applying, five orders follow; every voted read answers the newest
+    version (never the pre-order one), replica 1 is behind and never agreed; the monitor marks it OFF (stale)
+    with a TTD, and after the clear it catches up and is back ON with a TTR."""
+    lab = settled
+    since = time.time()
+    await inject(http, lab, 1, kind="stale")
+    accepted = await post_orders(http, lab, [(PRODUCT, 1)] * 5, concurrency=1)
+    assert len(accepted) == 5
+    model = await model_state(lab)
+    newest = model.products[PRODUCT].version
+    # wait until replicas 2 and 3 hold the newest version
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        versions = []
+        for r in (2, 3):
+            _s, item = await get_json(http, f"{lab.settings.replica_url(r)}/inventory/{PRODUCT}")
+            versions.append(item["position"])
+        if versions == [newest, newest]:
+            break
+        await asyncio.sleep(0.05)
+    url = f"{lab.settings.service_url('voter')}/inventory/voted/{PRODUCT}"
+    for _ in range(60):
+        status, body = await get_json(http, url)
+        assert status == 200, body
+        assert body["position"] == newest and body["stale"] is False, body
+        assert body["available_quantity"] == model.products[PRODUCT].available
+        assert 1 not in body["agreed"], body
+    detected = await episode(http, lab, 1, since - 0.01, "detected_at")
+    assert detected["fault_kind"] == "stale" and detected["ttd_ms"] is not None
+    status = await monitor_status(http, lab)
+    assert status["instances"][0]["status"] == "OFF"
+    assert status["instances"][0]["reason"].startswith("stale")
+    async with http.delete(f"{lab.settings.replica_url(1)}/faults", headers=auth(lab)) as resp:
+        assert resp.status == 200
+    recovered = await episode(http, lab, 1, since - 0.01, "recovered_at")
+    assert recovered["ttr_ms"] is not None
+    await wait_converged(lab, http)
+
+
+async def test_forged_evidence_on_the_broker_changes_nothing(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """A record written straight to error-queue without the lab's seal, or sealed but of a kind a replica cannot
+    report (process_exit), is ignored and counted: replica 2 stays ON and no episode opens."""
+    lab = settled
+    before = await monitor_status(http, lab)
+    since = time.time()
+    forged = orjson.dumps({"replica": 2, "kind": "process_exit", "detail": "forged", "at": time.time()})
+    sealer = bus.Sealer(lab.settings.admin_token)
+    topic = lab.settings.topic(bus.ERROR_QUEUE)
+    not_allowed = sealer.seal(topic, {"replica": 2, "kind": "process_exit", "detail": "x", "at": time.time()})
+    other_key = bus.Sealer("another-lab").seal(topic, {"replica": 2, "kind": "apply_failed", "detail": "x",
+                                                       "at": time.time()})
+    await produce(lab, bus.ERROR_QUEUE, [forged, not_allowed, other_key] * 3)
+    deadline = time.monotonic() + 10
+    rejected: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        after = await monitor_status(http, lab)
+        rejected = {k: v - before["rejected_records"].get(k, 0) for k, v in after["rejected_records"].items()}
+        if sum(rejected.values()) >= 9:
+            break
+        await asyncio.sleep(0.1)
+    assert rejected.get("not sealed by the lab") == 6 and rejected.get("kind a replica cannot report") == 3, rejected
+    assert after["instances"][1]["status"] == "ON"
+    assert after["instances"][1]["transitions"] == before["instances"][1]["transitions"]
+    _s, failures = await get_json(http, f"{lab.settings.service_url('monitor')}/failures")
+    assert not [e for e in failures["failures"] if e["replica"] == 2 and (e["detected_at"] or 0) >= since]
+
+
+async def test_poison_records_on_order_events_are_set_aside_and_the_replicas_go_on(
+        settled: Lab, http: aiohttp.ClientSession) -> None:
+    """Records that are not events (garbage, unsealed look-alikes, sealed ones without a seq) are set aside by
+    every replica the same way; the orders after them are applied and the replicas equal the model."""
+    lab = settled
+    topic = lab.settings.topic(bus.ORDER_EVENTS)
+    sealer = bus.Sealer(lab.settings.admin_token)
+    model = await model_state(lab)
+    lookalike = {"seq": model.applied_seq + 1, "type": "order_created", "order_id": str(uuid.uuid4()),
+                 "product_id": PRODUCT, "quantity": 5}
+    poison = [b"\x00not json", orjson.dumps(lookalike), orjson.dumps({**lookalike, "type": "order_shipped"}),
+              sealer.seal(topic, {"type": "order_created", "seq": "seven"}), sealer.seal(topic, {"hello": 1})]
+    before = await monitor_status(http, lab)
+    await produce(lab, bus.ORDER_EVENTS, poison)
+    accepted = await post_orders(http, lab, [(PRODUCT, 1)] * 10)
+    assert len(accepted) == 10
+    await wait_converged(lab, http)
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        for r in lab.settings.replica_ids:
+            reasons = await conn.fetch(f"SELECT reason FROM inventory_{r}.dead_letters ORDER BY broker_offset DESC "
+                                       "LIMIT 5")
+            assert len(reasons) == 5, (r, reasons)
+    finally:
+        await conn.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        after = await monitor_status(http, lab)
+        if all(a["set_aside"] >= b["set_aside"] + 5 for a, b in zip(after["instances"], before["instances"])):
+            break
+        await asyncio.sleep(0.1)
+    assert all(a["set_aside"] >= b["set_aside"] + 5 for a, b in zip(after["instances"], before["instances"]))
+    assert all(i["status"] == "ON" for i in after["instances"])
