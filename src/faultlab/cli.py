@@ -376,8 +376,13 @@ def cmd_psql(args: argparse.Namespace) -> int:
             print("no psql client found", file=sys.stderr)
             return 1
         psql = Path(found)
-    argv = [str(psql), settings.dsn, *(["-c", args.command] if args.command else [])]
-    return subprocess.call(argv)
+    env = dict(os.environ)
+    dsn = settings.dsn
+    if settings.db_password and not settings.database_url:  # the password through the environment, not argv
+        env["PGPASSWORD"] = settings.db_password
+        dsn = settings.model_copy(update={"db_password": None}).dsn
+    argv = [str(psql), dsn, *(["-c", args.command] if args.command else [])]
+    return subprocess.call(argv, env=env)
 
 
 def cmd_failures(args: argparse.Namespace) -> int:

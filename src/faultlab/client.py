@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.runtime.lab import STATE_FILE, TOKEN_FILE
+from faultlab.runtime.lab import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE
 
 
 class LabNotRunning(RuntimeError):
@@ -42,6 +42,10 @@ def running_settings(settings: Settings) -> Settings:
     if not token and token_path.exists():
         token = token_path.read_text().strip()
     update["admin_token"] = token
+    password = settings.db_password or os.environ.get("FAULTLAB_DB_PASSWORD")
+    if not password and (home / DB_PASSWORD_FILE).exists():
+        password = (home / DB_PASSWORD_FILE).read_text().strip()
+    update["db_password"] = password
     update["home"] = home
     return settings.model_copy(update=update)
 

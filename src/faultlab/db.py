@@ -169,7 +169,7 @@ async def ensure_database(settings: Settings, timeout_s: float = 15.0) -> None:
     """Create the lab's database on the server if it does not exist (waits for the server)."""
     if settings.database_url:
         return
-    admin_dsn = f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/postgres"
+    admin_dsn = settings.admin_dsn()
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:

@@ -240,9 +240,9 @@ async def test_updates_stay_within_1s_at_500_rps(settled: Lab, probe: PageProbe,
               f"p99 {result.latency.summary()['p99']} ms; chart max voted rps {max(shown_rps):.0f}; errors "
               f"{result.describe()['errors']}")
     assert result.sent >= 0.98 * 500 * 8
-    if result.ok < 0.9 * result.sent:  # the premise is the lab taking 500 req/s; an overloaded machine is not that
-        pytest.skip(f"the lab did not take 500 req/s here ({result.ok}/{result.sent} answered OK, p99 "
-                    f"{result.latency.summary()['p99']} ms): the machine is overloaded, the page cannot be judged")
+    assert result.ok >= 0.9 * result.sent, (  # the premise: the lab takes 500 req/s (it does ~1,300 voted/s alone)
+        f"the lab did not take 500 req/s ({result.ok}/{result.sent} answered OK, p99 "
+        f"{result.latency.summary()['p99']} ms, errors {result.describe()['errors']})")
     assert len(gaps) >= 8 * 3, len(gaps)  # about four updates a second
     assert max(gaps) <= 1000, f"an update came {max(gaps):.0f} ms after the previous one"
     assert max(shown_rps) >= 0.5 * completed_reads_per_s, (max(shown_rps), completed_reads_per_s)

@@ -72,3 +72,26 @@ def test_every_service_listens_on_loopback_only(lab: Lab) -> None:
             listening += [(managed.spec.name, c.laddr.ip) for c in conns if c.status == psutil.CONN_LISTEN]
     assert listening
     assert all(ip in ("127.0.0.1", "::1") for _name, ip in listening), listening
+
+
+async def test_the_embedded_database_accepts_only_the_labs_credentials(lab: Lab) -> None:
+    """Without the lab's password (TCP or unix socket) or with a wrong one, PostgreSQL refuses the connection;
+    the password is not in lab.json, and its file is the lab user's only."""
+    import asyncpg
+
+    s = lab.settings
+    socket_dir = lab.home / "postgres" / "pgsock"
+    attempts = [
+        {"dsn": f"postgresql://postgres@127.0.0.1:{s.postgres_port}/{s.db_name}"},
+        {"dsn": f"postgresql://postgres:wrong@127.0.0.1:{s.postgres_port}/{s.db_name}"},
+        {"host": str(socket_dir), "port": s.postgres_port, "user": "postgres", "database": s.db_name},
+    ]
+    for attempt in attempts:
+        with pytest.raises((asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)):
+            conn = await asyncpg.connect(**attempt, timeout=5)  # type: ignore[arg-type]
+            await conn.close()
+    conn = await asyncpg.connect(s.dsn, timeout=5)
+    assert await conn.fetchval("SELECT 1") == 1
+    await conn.close()
+    assert s.db_password and s.db_password not in (lab.home / "lab.json").read_text()
+    assert (lab.home / "db-password").stat().st_mode & 0o077 == 0

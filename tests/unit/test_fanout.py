@@ -6,6 +6,7 @@ import asyncio
 import socket
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from faultlab.fanout import ConnectionPool, FanoutError, Refused
@@ -17,7 +18,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")  # the unit tests\' own loop (tests/unit/conftest.py)
 async def server() -> tuple[ConnectionPool, dict[str, int]]:
     hits = {"n": 0}
 

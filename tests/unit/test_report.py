@@ -211,7 +211,7 @@ def test_fault_periods_mark_detection_and_recovery() -> None:
     assert len(periods) == 1
     p = periods[0]
     assert (p["phase"], p["start"], p["end"]) == ("latency", T0 + 2, T0 + 7)
-    assert p["detected"] == [pytest.approx(T0 + 2.4)] and p["recovered"] == [pytest.approx(T0 + 7.2)]
+    assert p["detected"] == [pytest.approx(T0 + 2.4, abs=1e-6)] and p["recovered"] == [pytest.approx(T0 + 7.2, abs=1e-6)]
     html = render_html(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"))
     assert html.count('"type": "rect"') == 5  # five faulted phases shaded
 

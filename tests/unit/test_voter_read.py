@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from faultlab.config import Settings
@@ -48,7 +49,7 @@ def catching_up(before: int, after: int, after_asks: int) -> History:
 Scenario = Callable[[History, History], AsyncIterator[MajorityVoter]]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")  # the unit tests\' own loop (tests/unit/conftest.py)
 async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Future[MajorityVoter]]]:
     runners: list[web.AppRunner] = []
     voters: list[MajorityVoter] = []

@@ -33,15 +33,18 @@ from faultlab.web import ApiError, create_app, json_response, read_json, require
 
 STATE_FILE = "lab.json"
 TOKEN_FILE = "admin-token"
+DB_PASSWORD_FILE = "db-password"
+SECRETS = ("FAULTLAB_ADMIN_TOKEN", "FAULTLAB_DB_PASSWORD")  # never written to lab.json
 
 
 class LabError(RuntimeError):
     """The lab could not start; the message says what to look at."""
 
 
-def load_or_create_token(home: Path) -> str:
-    """The operator token: kept in the lab folder with mode 0600, created on first use."""
-    path = home / TOKEN_FILE
+def load_or_create_token(home: Path, name: str = TOKEN_FILE) -> str:
+    """A secret of the lab (the operator token, the database password): kept in the lab folder with mode 0600,
+    created on first use."""
+    path = home / name
     if path.exists():
         return path.read_text().strip()
     home.mkdir(parents=True, exist_ok=True)
@@ -92,7 +95,8 @@ class Lab:
         self.home = settings.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         token = settings.admin_token or load_or_create_token(self.home)
-        self.settings = settings.model_copy(update={"admin_token": token, "home": self.home})
+        password = settings.db_password or load_or_create_token(self.home, DB_PASSWORD_FILE)
+        self.settings = settings.model_copy(update={"admin_token": token, "db_password": password, "home": self.home})
         self.network: NetnsNetwork | None = None  # netns mode: each service on its own host, see runtime/netns.py
         if netns:
             self.network = _claim_network(self.settings)
@@ -179,7 +183,8 @@ class Lab:
         if not s.database_url:
             self.progress("starting PostgreSQL (embedded)")
             layout = postgres.PostgresLayout(self.home / "postgres", s.postgres_port)
-            spec = await asyncio.to_thread(postgres.prepare, layout)
+            assert s.db_password is not None
+            spec = await asyncio.to_thread(postgres.prepare, layout, s.db_password)
             await self._add(net.rebind(spec) if net else spec)
         if not s.kafka_bootstrap:
             self.progress("starting Kafka broker (embedded Tansu)")
@@ -374,7 +379,7 @@ class Lab:
     def write_state(self) -> None:
         state: dict[str, Any] = {
             "pid": os.getpid(), "started_at": self.started_at, "ready_at": self.ready_at,
-            "settings": {k: v for k, v in self.settings.to_env().items() if k != "FAULTLAB_ADMIN_TOKEN"},
+            "settings": {k: v for k, v in self.settings.to_env().items() if k not in SECRETS},
             "processes": {name: p.pid for name, p in self.processes.items()},
         }
         path = self.home / STATE_FILE

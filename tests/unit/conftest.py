@@ -1,0 +1,18 @@
+"""Unit tests run on an event loop of their own, one per test: nothing of the session lab's supervisor (which
+lives on the session loop) can stall them, and they stay fast on a busy machine. Their async fixtures say
+`@pytest_asyncio.fixture(loop_scope="function")` for the same reason (a fixture on the session loop would
+wait for a loop that is not running)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+UNIT = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if UNIT in Path(str(item.fspath)).parents and item.get_closest_marker("asyncio") is not None:
+            item.add_marker(pytest.mark.asyncio(loop_scope="function"), append=False)
