@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install experiment test up down status bench lint clean
+.PHONY: install experiment test test-js up down status bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # e2e tests; never `playwright install`
+	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)  # the JavaScript unit tests
 
 experiment: install  ## the lab's main job: the full experiment, dashboard up while it runs
 	$(BIN)/faultlab experiment
 
-test: install  ## the whole test suite against the real embedded broker and PostgreSQL
+test: install test-js  ## the whole test suite: the JavaScript's unit tests, then pytest against the real broker and PostgreSQL
 	$(BIN)/python -m pytest -q
+
+test-js:  ## the dashboard's and report's JavaScript, unit-tested by node's own runner (no npm package needed)
+	node --test --test-reporter=spec tests/js/
 
 up: install
 	$(BIN)/faultlab up
