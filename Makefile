@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# npm packages (eslint, and the source of the vendored Plotly bundle) as package-lock.json pins them
+NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 
-.PHONY: install experiment test up down status bench lint clean
+.PHONY: install experiment test test-js up down status bench lint lint-js vendor clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,14 +14,22 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
 install: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # e2e tests; never `playwright install`
+	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)  # the JavaScript unit tests
 
 experiment: install  ## the lab's main job: the full experiment, dashboard up while it runs
 	$(BIN)/faultlab experiment
 
-test: install  ## the whole test suite against the real embedded broker and PostgreSQL
+test: install test-js  ## the whole test suite: the JavaScript's unit tests, then pytest against the real broker and PostgreSQL
 	$(BIN)/python -m pytest -q
+
+test-js:  ## the dashboard's and report's JavaScript, unit-tested by node's own runner (no npm package needed)
+	node --test --test-reporter=spec tests/js/
 
 up: install
 	$(BIN)/faultlab up
@@ -35,5 +45,15 @@ bench: install  ## benchmark figures for the README (run on an otherwise idle ma
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/ttd_ttr.py
 
+lint: lint-js  ## every checker; each one is its own target, listed here
+
+lint-js: $(NODE_STAMP)  ## eslint on the JavaScript (eslint.config.js)
+	npx --no-install eslint
+
+vendor: $(NODE_STAMP)  ## copy Plotly's basic bundle into the package again after package.json's pin changes
+	cp node_modules/plotly.js-basic-dist-min/plotly-basic.min.js node_modules/plotly.js-basic-dist-min/LICENSE \
+		src/faultlab/vendor/plotly/
+	@echo "now set PLOTLY_VERSION in src/faultlab/vendor/__init__.py to the version package.json pins"
+
 clean:
-	rm -rf $(VENV) .faultlab runs
+	rm -rf $(VENV) .faultlab runs node_modules

@@ -63,7 +63,7 @@ class PageProbe:
 
 @pytest.fixture(scope="module")
 async def context(browser: Any) -> AsyncIterator[Any]:
-    """One browser profile for the module: plotly.min.js (4.8 MB) is fetched and compiled once, then cached."""
+    """One browser profile for the module: plotly.min.js (1.2 MB) is fetched and compiled once, then cached."""
     ctx = await browser.new_context(viewport={"width": 1600, "height": 1000})
     yield ctx
     await ctx.close()
@@ -167,7 +167,8 @@ async def test_crash_turns_card_off_within_1s_and_back_on(settled: Lab, probe: P
     # each line of the event list carries the moment of its own phase, not the episode's first one
     await page.wait_for_function("() => [...document.querySelectorAll('#events li')].some("
                                  "(li) => li.textContent.includes('replica 2 fault crash recovered'))", timeout=5_000)
-    shown, expected = await page.evaluate("""() => {
+    shown, expected = await page.evaluate("""async () => {
+        const {clock} = await import('/static/common.js');  // the page's own formatter
         const e = window.faultlabDashboard.episodes.filter((x) => x.replica === 2).pop();
         const li = [...document.querySelectorAll('#events li')].find(
             (l) => l.textContent.includes('replica 2 fault crash recovered'));

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from faultlab.lab.load import Completion
 from faultlab.lab.phases import PHASES, Thresholds, select_phases
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch
 from faultlab.lab.report import build_report, distribution, phase_statistics, summarize, validate, write_run
-from faultlab.lab.report_html import fault_periods, render_html
+from faultlab.lab.report_html import render_html
 
 T0 = 1_800_000_000.0
 
@@ -204,16 +205,47 @@ def test_write_run_makes_folder_latest_link_and_offline_html(tmp_path: Path) -> 
     assert "TTD and TTR per phase" in page and "crash" in page
 
 
-def test_fault_periods_mark_detection_and_recovery() -> None:
-    """The HTML shades [injection, fault end] per phase run and marks the episode's detection and recovery."""
-    report = {"results": [result("baseline", 1, None, None), result("latency", 1, 400.0, 200.0)]}
-    periods = fault_periods(report)
-    assert len(periods) == 1
-    p = periods[0]
-    assert (p["phase"], p["start"], p["end"]) == ("latency", T0 + 2, T0 + 7)
-    assert p["detected"] == [pytest.approx(T0 + 2.4, abs=1e-6)] and p["recovered"] == [pytest.approx(T0 + 7.2, abs=1e-6)]
-    html = render_html(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"))
-    assert html.count('"type": "rect"') == 5  # five faulted phases shaded
+def report_data_block(page: str) -> dict[str, Any]:
+    """The JSON the page's charts are drawn from (static/report.js reads the same block)."""
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.DOTALL)
+    assert match is not None and page.count('id="report-data"') == 1
+    return dict(json.loads(match.group(1)))
+
+
+def test_charts_get_the_reports_chart_data_once_as_json() -> None:
+    """The page carries the time series, phase runs (with their fault and episode times), statistics and thresholds
+    once, as JSON that parses back to report.json's values; the charts are drawn from it (tests/js/lab/)."""
+    report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "r")
+    data = report_data_block(render_html(report))
+    assert set(data) == {"timeseries", "results", "phases", "thresholds"}
+    assert data["timeseries"] == report["timeseries"] and data["thresholds"] == report["thresholds"]
+    assert len([r for r in data["results"] if r["injected_at"] is not None]) == 5  # five faulted phases to shade
+    latency = next(r for r in data["results"] if r["phase"] == "latency")
+    assert latency["episodes"][0]["detected_at"] == pytest.approx(latency["injected_at"] + 0.41, abs=1e-6)
+    assert data["phases"]["intermittent"]["ttd_ms"]["values"] == [600.0]
+
+
+def test_report_text_cannot_break_out_of_the_page() -> None:
+    """Text from report.json is escaped in the tables and cannot close the JSON block; NaN becomes null."""
+    results = full_results(1)
+    results[1]["missed"], results[1]["passed"] = ["</script><script>alert(1)</script>"], False
+    results[2]["load_test_result"]["p95_latency_ms"] = float("nan")
+    report = build_report(experiment_data(results), {}, Thresholds(), "<b>run</b>")
+    page = render_html(report)
+    assert "<script>alert(1)" not in page and "<b>run</b>" not in page
+    assert "crash #1: &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the banner names it
+    data = report_data_block(page)
+    assert data["results"][1]["missed"] == ["</script><script>alert(1)</script>"]
+    assert data["results"][2]["load_test_result"]["p95_latency_ms"] is None
+
+
+def test_page_is_self_contained() -> None:
+    """Plotly's basic bundle, the chart script and the stylesheet are inlined: the page loads nothing."""
+    page = render_html(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"))
+    assert "plotly.js (basic - minified) v" in page and "export function timeseriesFigure" in page
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=", page)
+    assert page.count("<script") == 3  # Plotly, the JSON block, the chart module
+    assert len(page) < 1_500_000  # Plotly's basic bundle, not the full 4.8 MB one
 
 
 def test_windows_count_late_completions_where_they_were_meant_to_leave() -> None:

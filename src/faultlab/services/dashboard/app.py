@@ -1,9 +1,8 @@
-"""Dashboard HTTP app (port 5007): the pages, plotly.js from the plotly package, the live stream and the JSON APIs."""
+"""Dashboard HTTP app (port 5007): the pages and their static files, the live stream and the JSON APIs."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +12,7 @@ from aiohttp import web
 
 from faultlab.config import Settings
 from faultlab.log import get_logger
-from faultlab.services.dashboard import pages, scripts
+from faultlab.services.dashboard import frontend
 from faultlab.services.dashboard.collector import LiveState
 from faultlab.services.dashboard.openapi import openapi_document
 from faultlab.services.dashboard.operator import ExperimentProcess, FaultProxy, replica_of
@@ -26,13 +25,6 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
             "connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 
 
-def plotly_js_path() -> Path:
-    """plotly.min.js as shipped inside the `plotly` Python package (no internet needed)."""
-    import plotly
-
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
 def sse_frame(kind: str, data: dict[str, Any]) -> bytes:
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
@@ -41,7 +33,8 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
               runs: RunsFolder) -> web.Application:
     log = get_logger("dashboard")
     app = create_app(settings, "dashboard", log)
-    plotly_js = plotly_js_path()
+    pages = frontend.render_pages()
+    static_files = frontend.static_files()
 
     @web.middleware
     async def same_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -58,30 +51,17 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
             "Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer"})
 
-    def static(text: str, content_type: str) -> web.Response:
-        return web.Response(text=text, content_type=content_type, headers={"Cache-Control": "no-cache"})
+    async def html_page(request: web.Request) -> web.Response:
+        return page(pages[request.path])
 
-    async def index(_request: web.Request) -> web.Response:
-        return page(pages.INDEX_HTML)
-
-    async def reports_page(_request: web.Request) -> web.Response:
-        return page(pages.REPORTS_HTML)
-
-    async def plotly(_request: web.Request) -> web.FileResponse:
-        if not plotly_js.is_file():
-            raise ApiError(500, f"plotly.min.js not found at {plotly_js}: is the plotly package installed?")
-        return web.FileResponse(plotly_js, headers={"Cache-Control": "public, max-age=86400",
-                                                    "Content-Type": "application/javascript"})
-
-    async def script(request: web.Request) -> web.Response:
+    async def static(request: web.Request) -> web.FileResponse:
         name = request.match_info["name"]
-        files = {"dashboard.js": (scripts.DASHBOARD_JS, "application/javascript"),
-                 "reports.js": (scripts.REPORTS_JS, "application/javascript"),
-                 "common.js": (scripts.COMMON_JS, "application/javascript"),
-                 "dashboard.css": (pages.STYLE_CSS, "text/css")}
-        if name not in files:
+        if name not in static_files:
             raise ApiError(404, f"no static file {name[:40]!r}")
-        return static(*files[name])
+        path, content_type = static_files[name]
+        # Plotly changes only with the package; the page's own files are revalidated (ETag) on every load.
+        cache = "public, max-age=86400" if name == "plotly.min.js" else "no-cache"
+        return web.FileResponse(path, headers={"Cache-Control": cache, "Content-Type": content_type})
 
     async def health(_request: web.Request) -> web.Response:
         return json_response({"status": "ok", "service": "dashboard", "working": True,
@@ -173,10 +153,9 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
 
     app.on_shutdown.append(close_streams)
     r = app.router
-    r.add_get("/", index)
-    r.add_get("/reports", reports_page)
-    r.add_get("/static/plotly.min.js", plotly)
-    r.add_get("/static/{name}", script)
+    for path in pages:
+        r.add_get(path, html_page)
+    r.add_get("/static/{name}", static)
     r.add_get("/health", health)
     r.add_get("/api/openapi.json", openapi)
     r.add_get("/api/snapshot", snapshot)

@@ -1,0 +1,44 @@
+// The reports page: the runs folder's list, one run's phase table and its report.html in a frame.
+
+import {$} from "./common.js";
+import {pickRun, resultRowsHtml, runRowHtml, runVerdictHtml} from "./runs.js";
+
+async function getJSON(url) {
+  const resp = await fetch(url, {cache: "no-store"});
+  const data = await resp.json();
+  if (!resp.ok) throw new Error(data.error || `HTTP ${resp.status}`);
+  return data;
+}
+
+async function showRun(name) {
+  document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.run === name));
+  const run = await getJSON(`/api/runs/${encodeURIComponent(name)}`);
+  $("#run-detail").hidden = false;
+  $("#run-name").textContent = run.name + (run.latest ? " (latest)" : "");
+  const base = `/runs/${encodeURIComponent(run.name)}`;
+  $("#run-html-link").href = `${base}/report.html`;
+  $("#run-json-link").href = `${base}/report.json`;
+  $("#run-html-link").hidden = !run.has_report_html;
+  $("#run-json-link").hidden = !run.has_report_json;
+  $("#run-verdict").innerHTML = runVerdictHtml(run);
+  $("#run-results tbody").innerHTML = resultRowsHtml(run.results);
+  const frame = $("#run-frame");
+  frame.hidden = !run.has_report_html;
+  if (run.has_report_html) frame.src = `${base}/report.html`;
+  history.replaceState(null, "", `#run=${encodeURIComponent(run.name)}`);
+}
+
+async function loadRuns() {
+  const data = await getJSON("/api/runs");
+  $("#runs-dir").textContent = data.runs_dir;
+  $("#no-runs").hidden = data.runs.length > 0;
+  $("#runs tbody").innerHTML = data.runs.map(runRowHtml).join("");
+  document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.addEventListener("click", () => showRun(tr.dataset.run)));
+  const pick = pickRun(data.runs, location.hash);
+  if (pick) await showRun(pick.name);
+}
+
+loadRuns().catch((err) => {
+  $("#no-runs").hidden = false;
+  $("#no-runs").textContent = `could not list runs: ${err.message}`;
+});

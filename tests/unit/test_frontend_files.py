@@ -1,0 +1,109 @@
+"""The front-end files: shipped as package data, served by the dashboard, and the vendored Plotly as pinned."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from faultlab.config import Settings
+from faultlab.log import get_logger
+from faultlab.services.dashboard import frontend
+from faultlab.services.dashboard.app import build_app
+from faultlab.services.dashboard.collector import LiveState
+from faultlab.services.dashboard.operator import ExperimentProcess, FaultProxy
+from faultlab.services.dashboard.reports import RunsFolder
+from faultlab.vendor import PLOTLY_JS, PLOTLY_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "src" / "faultlab"
+IMPORT = re.compile(r"""^import\s[^;]*?from\s+["'](\.[^"']+)["']""", re.MULTILINE)
+
+
+def package_data_files() -> set[Path]:
+    """Every file pyproject's package-data globs select (what a non-editable install ships besides modules)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    selected: set[Path] = set()
+    for package, patterns in config.items():
+        folder = ROOT / "src" / Path(*package.split("."))
+        for pattern in patterns:
+            selected.update(p for p in folder.glob(pattern) if p.is_file())
+    return selected
+
+
+def test_every_file_besides_python_modules_is_package_data() -> None:
+    """A template, script, stylesheet or vendored file not listed in package-data would be missing from a wheel."""
+    files = {p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
+    assert {p.relative_to(PACKAGE).as_posix() for p in files} >= {
+        "services/dashboard/static/dashboard.js", "services/dashboard/templates/index.html",
+        "lab/templates/report.html", "lab/static/report.js", "vendor/plotly/plotly-basic.min.js"}
+    missing = sorted(str(p.relative_to(ROOT)) for p in files - package_data_files())
+    assert not missing, f"not in pyproject's [tool.setuptools.package-data]: {missing}"
+
+
+def test_vendored_plotly_is_the_pinned_basic_bundle_with_its_licence() -> None:
+    """The bundle's header names the version package.json pins; its MIT licence ships beside it."""
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["plotly.js-basic-dist-min"]
+    header = PLOTLY_JS.read_text(encoding="utf-8")[:200]
+    assert f"plotly.js (basic - minified) v{PLOTLY_VERSION}" in header and pinned == PLOTLY_VERSION
+    assert "MIT License" in (PLOTLY_JS.parent / "LICENSE").read_text()
+    assert "</script" not in PLOTLY_JS.read_text(encoding="utf-8")  # inlined into report.html as it is
+
+
+def test_every_module_import_of_the_pages_is_a_served_file() -> None:
+    """The browser fetches `./x.js` imports from /static/: each must be a file the dashboard serves."""
+    served = frontend.static_files()
+    for name, (path, _content_type) in served.items():
+        if name == "plotly.min.js":
+            continue
+        for target in IMPORT.findall(path.read_text()):
+            assert target.startswith("./") and target[2:] in served, (name, target)
+    pages = frontend.render_pages()
+    scripts = re.findall(r'<script[^>]*src="/static/([^"]+)"', pages["/"]) + re.findall(
+        r'<script[^>]*src="/static/([^"]+)"', pages["/reports"])
+    assert scripts == ["plotly.min.js", "dashboard.js", "reports.js"]
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+    """The dashboard app on a test server, nothing started behind it (no lab needed for pages and files)."""
+    settings = Settings(home=tmp_path, admin_token="t" * 32, runs_dir=tmp_path / "runs")
+    log = get_logger("dashboard", stream=io.StringIO())
+    async with aiohttp.ClientSession() as session:
+        app = build_app(settings, LiveState(settings, log), FaultProxy(settings, session),
+                        ExperimentProcess(settings, settings.runs_dir), RunsFolder(settings.runs_dir))
+        async with TestClient(TestServer(app)) as test_client:
+            yield test_client
+
+
+async def test_dashboard_serves_its_pages_and_static_files(client: TestClient) -> None:
+    """Both pages come from the templates with the page CSP; scripts, stylesheet and Plotly from the package."""
+    for path, title in (("/", "faultlab — live dashboard"), ("/reports", "faultlab — reports")):
+        resp = await client.get(path)
+        assert resp.status == 200 and resp.content_type == "text/html"
+        assert f"<title>{title}</title>" in await resp.text()
+        assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    for name, content_type in (("dashboard.js", "application/javascript"), ("views.js", "application/javascript"),
+                               ("dashboard.css", "text/css")):
+        resp = await client.get(f"/static/{name}")
+        assert resp.status == 200 and resp.content_type == content_type, name
+        assert resp.headers["Cache-Control"] == "no-cache"
+        body = await resp.read()
+        assert body == (PACKAGE / "services" / "dashboard" / "static" / name).read_bytes()
+    resp = await client.get("/static/plotly.min.js")
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "public, max-age=86400"
+    assert (await resp.read()) == PLOTLY_JS.read_bytes()
+
+
+@pytest.mark.parametrize("name", ["frontend.py", "app.py", "..%2Fapp.py", "report.js", "index.html", "nope.js"])
+async def test_dashboard_serves_nothing_else_under_static(client: TestClient, name: str) -> None:
+    """Only the pages' own scripts, stylesheet and Plotly: no module source, template or other file."""
+    resp = await client.get(f"/static/{name}")
+    assert resp.status == 404
