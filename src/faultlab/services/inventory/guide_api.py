@@ -18,7 +18,8 @@ from faultlab.faults import ALIASES, FaultSet
 from faultlab.guide import GUIDE_FAULT_NAMES, replica_name
 from faultlab.web import ApiError, json_response, read_json, require_token
 
-CLEAR_ACTIONS = ("clear", "none")
+CLEAR = "clear"
+ACTION_ALIASES = {**ALIASES, "none": CLEAR}
 ACTION_FIELDS = ("type", "failure_type", "kind")
 
 Inject = Callable[[dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]]
@@ -40,7 +41,7 @@ def action_of(body: dict[str, Any]) -> str | None:
         return None
     if any(not isinstance(n, str) for n in named):
         raise ApiError(400, "type, failure_type and kind must be strings")
-    actions = {ALIASES.get(n, n) for n in named}
+    actions = {ACTION_ALIASES.get(n, n) for n in named}
     if len(actions) > 1:
         raise ApiError(400, "type, failure_type and kind name different actions: give one")
     return actions.pop()
@@ -54,7 +55,7 @@ def register(app: web.Application, replica: int, faults: FaultSet, inject: Injec
         require_token(request)
         body = await read_json(request)
         action = action_of(body)
-        if action in CLEAR_ACTIONS:
+        if action == CLEAR:
             extra = set(body) - {*ACTION_FIELDS, "instance", "instance_id"}
             if extra:
                 raise ApiError(400, f"clear takes no parameter(s): {', '.join(sorted(map(str, extra)))[:200]}")
