@@ -110,9 +110,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "/status/{service_name}/{instance_id}": {"get": {
             "summary": "One instance's row of /status (the guide's path: /status/inventory-svc/1)",
             "operationId": "instanceStatus",
-            "parameters": [{"name": "service_name", "in": "path", "required": True, "schema": {"type": "string"},
+            "parameters": [{"name": "service_name", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[a-z][a-z-]{0,31}$"},
                             "description": "inventory-svc (or orders-svc, voter-svc, dashboard)"},
-                           {"name": "instance_id", "in": "path", "required": True, "schema": {"type": "string"},
+                           {"name": "instance_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,31}$"},
                             "description": "1 to 3 (or inventory-svc-N; a service's own name for the others)"}],
             "responses": {"200": json_body({"type": "object", "required": ["service_name", "instance_id", "status"]},
                                            "the row"), **errors(404)}}},
