@@ -72,7 +72,7 @@ async def settled(lab: Lab) -> Lab:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "integration" in str(item.fspath) or "e2e" in str(item.fspath):
+        if any(part in str(item.fspath) for part in ("integration", "e2e", "compat")):
             item.add_marker(pytest.mark.integration)
 
 

@@ -411,6 +411,24 @@ def cmd_failures(args: argparse.Namespace) -> int:
     return 0
 
 
+def netrc_lines(token: str, host: str) -> list[str]:
+    """~/.netrc entries that make `requests` and `curl --netrc` send the token (as a Basic password) to the lab."""
+    hosts = dict.fromkeys(["localhost", "127.0.0.1", host])
+    return [f"machine {h} login faultlab password {token}" for h in hosts]
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from faultlab.client import running_settings
+
+    settings = running_settings(_settings(args))
+    if not settings.admin_token:
+        print(f"no operator token: start the lab first (`faultlab up` writes {settings.home}/admin-token)",
+              file=sys.stderr)
+        return 1
+    print("\n".join(netrc_lines(settings.admin_token, settings.host)) if args.netrc else settings.admin_token)
+    return 0
+
+
 # ---- internal: one service process --------------------------------------------------------------
 
 
@@ -502,6 +520,13 @@ def build_parser() -> argparse.ArgumentParser:
     psql = sub.add_parser("psql", help="psql on the lab's database (instance_status, failure_audit, request_metrics…)")
     psql.add_argument("-c", dest="command", help="run one SQL command and exit")
     psql.set_defaults(func=cmd_psql)
+
+    token = sub.add_parser("token", help="print the operator token (--netrc: as ~/.netrc lines for the guide's "
+                                         "scripts and curl --netrc)")
+    token.add_argument("--netrc", action="store_true",
+                       help="print `machine … login faultlab password <token>` lines: "
+                            "`faultlab token --netrc >> ~/.netrc` (docs/guide-mapping.md)")
+    token.set_defaults(func=cmd_token)
 
     failures = sub.add_parser("failures", help="fault episodes with TTD and TTR")
     failures.add_argument("--json", action="store_true")

@@ -81,6 +81,10 @@ CREATE TABLE IF NOT EXISTS monitor.failure_audit (
     details      jsonb
 );
 CREATE INDEX IF NOT EXISTS failure_audit_time ON monitor.failure_audit (detected_at);
+-- Replicas are keyed by the guide's instance id ('1'), not 'inventory-svc-1' (labs made before that changed).
+DELETE FROM monitor.instance_status WHERE service_name = 'inventory-svc' AND instance_id LIKE 'inventory-svc-%';
+UPDATE monitor.failure_audit SET instance_id = substr(instance_id, 15)
+    WHERE service_name = 'inventory-svc' AND instance_id LIKE 'inventory-svc-%';
 -- One row per service, endpoint and status every few seconds (requests = how many, latency_ms = their mean).
 CREATE TABLE IF NOT EXISTS monitor.request_metrics (
     id           bigserial PRIMARY KEY,

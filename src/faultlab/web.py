@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import bisect
 import contextlib
 import hmac
@@ -22,6 +24,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 16 * 1024
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 METRICS: web.AppKey[RequestMetrics] = web.AppKey("metrics")
+MetricsJson = Callable[[web.Request], Awaitable[dict[str, Any]]]
+METRICS_JSON: web.AppKey[MetricsJson] = web.AppKey("metrics_json")
+"""Optional: what `GET /metrics` answers a client that asks for JSON (default: this process's request counters)."""
 
 # Latency bucket bounds in ms (Prometheus-style, cumulative on export).
 BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -59,13 +64,35 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def require_token(request: web.Request) -> None:
-    """Operator endpoints: `Authorization: Bearer <token>` (or X-Admin-Token), compared in constant time."""
-    expected: str | None = request.app[SETTINGS].admin_token
+def _given_token(request: web.Request) -> str:
+    """The token the client sent: `Bearer <token>`, `Basic` credentials whose password is the token (what
+    `requests` and `curl --netrc` send from ~/.netrc), or `X-Admin-Token`."""
     header = request.headers.get("Authorization", "")
-    given = header[7:] if header.startswith("Bearer ") else request.headers.get("X-Admin-Token", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]  # any user name: the password is the token
+    return request.headers.get("X-Admin-Token", "")
+
+
+def require_token(request: web.Request) -> None:
+    """Operator endpoints: the token as `Authorization: Bearer <token>`, as the password of `Authorization: Basic`
+    (any user), or as `X-Admin-Token`; compared in constant time."""
+    expected: str | None = request.app[SETTINGS].admin_token
+    given = _given_token(request)
     if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "operator token required (Authorization: Bearer <token>)")
+        raise ApiError(401, "operator token required (Authorization: Bearer <token>, or Basic with the token as "
+                            "password: `faultlab token --netrc`)")
+
+
+def wants_json(request: web.Request) -> bool:
+    """The client asked for JSON: `Accept: application/json` (or `?format=json`)."""
+    return "application/json" in request.headers.get("Accept", "") or request.query.get("format") == "json"
 
 
 class RequestMetrics:
@@ -87,6 +114,14 @@ class RequestMetrics:
     def snapshot(self) -> list[dict[str, Any]]:
         return [
             {"method": m, "endpoint": r, "status": s, "requests": n}
+            for (m, r, s), n in sorted(self.counts.items())
+        ]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Requests and mean latency per endpoint and status since the process started (the guide's JSON shape)."""
+        return [
+            {"service_name": self.service, "endpoint": r, "method": m, "status_code": s, "request_count": n,
+             "avg_latency": round(self.status_sums[(m, r, s)] / n, 3)}
             for (m, r, s), n in sorted(self.counts.items())
         ]
 
@@ -147,7 +182,10 @@ def create_app(settings: Settings, service: str, log: Logger,
     app[SETTINGS] = settings
     app[METRICS] = metrics
 
-    async def prometheus(_request: web.Request) -> web.Response:
+    async def prometheus(request: web.Request) -> web.Response:
+        if wants_json(request):
+            provider = app.get(METRICS_JSON)
+            return json_response(await provider(request) if provider is not None else {"metrics": metrics.rows()})
         return web.Response(text=metrics.prometheus(), content_type="text/plain")
 
     app.router.add_get("/metrics", prometheus)

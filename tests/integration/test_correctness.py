@@ -39,6 +39,18 @@ async def monitor_status(http: aiohttp.ClientSession, lab: Lab) -> dict[str, Any
     return dict(body)
 
 
+async def outbox_numbered(lab: Lab, timeout_s: float = 10) -> None:
+    """Until the relay has numbered every outbox row (the model then covers every accepted order)."""
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while await conn.fetchval("SELECT count(*) FROM orders.outbox WHERE seq IS NULL"):
+            assert time.monotonic() < deadline, "the relay did not number the outbox"
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+
 async def produce(lab: Lab, topic: str, values: list[bytes]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=lab.settings.bootstrap, acks="all")
     await producer.start()
@@ -59,6 +71,7 @@ async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled
     await inject(http, lab, 1, kind="stale")
     accepted = await post_orders(http, lab, [(PRODUCT, 1)] * 5, concurrency=1)
     assert len(accepted) == 5
+    await outbox_numbered(lab)
     model = await model_state(lab)
     newest = model.products[PRODUCT].version
     # wait until replicas 2 and 3 hold the newest version

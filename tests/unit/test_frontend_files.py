@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from faultlab.config import Settings
@@ -71,7 +72,7 @@ def test_every_module_import_of_the_pages_is_a_served_file() -> None:
     assert scripts == ["plotly.min.js", "dashboard.js", "reports.js"]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")  # the unit tests' own loop (tests/unit/conftest.py)
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
     """The dashboard app on a test server, nothing started behind it (no lab needed for pages and files)."""
     settings = Settings(home=tmp_path, admin_token="t" * 32, runs_dir=tmp_path / "runs")

@@ -38,15 +38,37 @@ def request_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
             "content": {JSON: {"schema": schema}}}
 
 
-def common_paths(health: dict[str, Any]) -> dict[str, Any]:
-    """What `create_app` gives every service: health (per service), Prometheus metrics and this document."""
+def health_schema(component: str, guide_name: str, required: tuple[str, ...] = (),
+                  **properties: Any) -> dict[str, Any]:
+    """`GET /health`: the guide's status (UP / DOWN), service name and timestamp, plus faultlab's fields."""
+    return {"type": "object", "required": ["status", "service", "timestamp", "component", "working", *required],
+            "properties": {"status": {"enum": ["UP", "DOWN"], "description": "the guide's state: UP when working"},
+                           "service": {"const": guide_name, "description": "the guide's name of this service"},
+                           "timestamp": {"type": "string"}, "component": {"const": component},
+                           "working": {"type": "boolean"}, **properties}}
+
+
+GUIDE_METRIC_ROW: dict[str, Any] = {
+    "type": "object", "required": ["service_name", "endpoint", "method", "status_code", "request_count"],
+    "properties": {"service_name": {"type": "string"}, "endpoint": {"type": "string"}, "method": {"type": "string"},
+                   "status_code": {"type": "integer"}, "request_count": {"type": "integer"},
+                   "avg_latency": NULLABLE_NUMBER}}
+
+
+def common_paths(health: dict[str, Any], metrics_json: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `create_app` gives every service: health (per service), metrics (Prometheus text, or JSON for a client
+    that sends `Accept: application/json`) and this document."""
+    metrics_json = metrics_json or {"type": "object", "required": ["metrics"], "properties": {
+        "metrics": {"type": "array", "items": GUIDE_METRIC_ROW}}}
     return {
         "/health": {"get": {"summary": "Liveness and whether the service works", "operationId": "health",
                             "responses": {"200": json_body(health, "the service answers")}}},
-        "/metrics": {"get": {"summary": "Request counters and latency histograms (Prometheus text format)",
+        "/metrics": {"get": {"summary": "Request counters and latency histograms: Prometheus text, or JSON (the "
+                                        "guide's form) with `Accept: application/json`",
                              "operationId": "metrics",
                              "responses": {"200": {"description": "metrics", "content": {
-                                 "text/plain": {"schema": {"type": "string"}}}}}}},
+                                 "text/plain": {"schema": {"type": "string"}},
+                                 JSON: {"schema": metrics_json}}}}}},
         "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                                   "responses": {"200": json_body(ANY_OBJECT, "the OpenAPI document")}}},
     }

@@ -11,6 +11,7 @@ from faultlab.openapi import (
     OPERATOR,
     PRODUCT_ID_PATTERN,
     common_paths,
+    health_schema,
     document,
     errors,
     json_body,
@@ -85,17 +86,28 @@ def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:
                         "202": json_body(injected, "crash: the process exits in 10 ms"),
                         **errors(400, 401, 413)}
     fault_body = request_body(fault_request_schema(), "the fault")
+    clear_names = {"enum": ["clear", "none"]}
     guide_body = request_body({"anyOf": [
         fault_request_schema(),
-        {"type": "object", "required": ["failure_type"], "properties": {
-            "failure_type": {"enum": ["clear", "none"]}}}]}, "the guide's form; failure_type clear (or none) clears")
-    health = {"type": "object", "required": ["status", "service", "replica", "working", "caught_up", "faults"],
-              "properties": {"status": {"const": "ok"}, "service": {"const": "inventory"},
-                             "replica": {"const": replica}, "working": {"type": "boolean"},
-                             "caught_up": {"type": "boolean"}, "applied_seq": {"type": "integer"},
-                             "fetch_wait_ms": {"type": "integer", "description": "the Kafka fetch wait in use: "
-                                               "short while events flow, longer once the log has been quiet"},
-                             "faults": {"type": "array", "items": {"type": "string"}}}}
+        {"type": "object", "additionalProperties": False,
+         "anyOf": [{"required": ["type"]}, {"required": ["failure_type"]}, {"required": ["kind"]}],
+         "properties": {"type": clear_names, "failure_type": clear_names, "kind": clear_names,
+                        "instance": {"description": "ignored"}, "instance_id": {"description": "ignored"}}}]},
+        "the guide's form: {type: kind, ...} (failure_type or kind work too); type clear (or none) clears every fault")
+    guide_fields = {"message": {"type": "string"}, "failure_injected": {"type": "boolean"},
+                    "failure_type": {"type": ["string", "null"], "description": "the guide's name of the fault kind "
+                                     "(incorrect_response for incorrect)"}}
+    guide_answer = {"type": "object", "required": ["message", "failure_injected", "failure_type", "replica"],
+                    "properties": {**guide_fields, **injected["properties"], **cleared["properties"]}}
+    health = health_schema(
+        "inventory", f"inventory-svc-{replica}", ("replica", "instance_id", "caught_up", "faults", "failure_injected",
+                                                  "failure_type"),
+        replica={"const": replica}, instance_id={"const": str(replica)}, caught_up={"type": "boolean"},
+        applied_seq={"type": "integer"},
+        fetch_wait_ms={"type": "integer", "description": "the Kafka fetch wait in use: short while events flow, "
+                                                         "longer once the log has been quiet"},
+        faults={"type": "array", "items": {"type": "string"}}, failure_injected={"type": "boolean"},
+        failure_type={"type": ["string", "null"], "description": "the guide's name of the latest active fault"})
     paths = {
         "/inventory": {"get": {
             "summary": "Every product's stock as this replica applied it", "operationId": "inventory",
@@ -137,9 +149,11 @@ def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:
                        "responses": {"200": json_body(cleared, "what was cleared"), **errors(400, 401)}},
         },
         "/inject-failure": {"post": {
-            "summary": "The guide's injection endpoint: like POST /faults, and failure_type clear clears",
+            "summary": "The guide's injection endpoint: the same faults as POST /faults, answered 200 with the "
+                       "guide's fields (a crash too, then the process exits); type clear clears",
             "operationId": "guideInjectFailure", "security": OPERATOR, "requestBody": guide_body,
-            "responses": {**inject_responses, "200": json_body(cleared, "failure_type clear: what was cleared")}}},
+            "responses": {"200": json_body(guide_answer, "injected (fault, activated_at) or cleared (cleared)"),
+                          **errors(400, 401, 413)}}},
         **common_paths(health),
     }
     return document(

@@ -6,9 +6,11 @@ from typing import Any
 
 from faultlab.config import Settings
 from faultlab.openapi import (
+    GUIDE_METRIC_ROW,
     NULLABLE_NUMBER,
     OPERATOR,
     common_paths,
+    health_schema,
     document,
     errors,
     json_body,
@@ -46,7 +48,9 @@ def observation_schema(settings: Settings) -> dict[str, Any]:
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
     instance = {"type": "object", "required": ["replica", "instance_id", "status"], "properties": {
-        "replica": {"type": "integer"}, "service_name": {"type": "string"}, "instance_id": {"type": "string"},
+        "replica": {"type": "integer"}, "service_name": {"const": "inventory-svc"},
+        "instance_id": {"type": "string", "description": "the guide's instance id: \"1\" for inventory-svc-1"},
+        "instance_name": {"type": "string", "description": "inventory-svc-N"},
         "status": {"enum": ["ON", "OFF", "UNKNOWN"]}, "since": NULLABLE_NUMBER,
         "reason": {"type": ["string", "null"]}, "source": {"type": ["string", "null"]},
         "last_check": NULLABLE_NUMBER, "caught_up": {"type": "boolean"}, "value_suspect": {"type": "boolean"},
@@ -57,10 +61,14 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                               "fault": {"type": ["object", "null"]}, "activated_at": NULLABLE_NUMBER,
                               "detected_at": NULLABLE_NUMBER, "detected_by": {"type": ["string", "null"]},
                               "cleared_at": NULLABLE_NUMBER, "recovered_at": NULLABLE_NUMBER,
-                              "ttd_ms": NULLABLE_NUMBER, "ttr_ms": NULLABLE_NUMBER}}
-    health = {"type": "object", "required": ["status", "service", "working"], "properties": {
-        "status": {"const": "ok"}, "service": {"const": "monitor"}, "working": {"type": "boolean"},
-        "observations": {"type": "integer"}}}
+                              "ttd_ms": NULLABLE_NUMBER, "ttr_ms": NULLABLE_NUMBER,
+                              "service_name": {"const": "inventory-svc"}, "instance_id": {"type": "string"},
+                              "failure_type": {"type": "string", "description": "the guide's name of the fault"},
+                              "resolved_at": NULLABLE_NUMBER}}
+    metrics_json = {"type": "object", "required": ["metrics", "period_minutes", "since", "timestamp"], "properties": {
+        "metrics": {"type": "array", "items": GUIDE_METRIC_ROW}, "period_minutes": {"type": "integer"},
+        "since": {"type": "string"}, "timestamp": {"type": "string"}, "source": {"type": "string"}}}
+    health = health_schema("monitor", "monitor-svc", observations={"type": "integer"})
     paths = {
         "/status": {"get": {
             "summary": "Every replica's state (ON/OFF/UNKNOWN) with the evidence, and the other services'",
@@ -99,7 +107,18 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "observations"),
             "responses": {"202": json_body({"type": "object", "required": ["accepted"], "properties": {
                 "accepted": {"type": "integer", "minimum": 0}}}, "all used"), **errors(400, 401, 413)}}},
-        **common_paths(health),
+        "/status/{service_name}/{instance_id}": {"get": {
+            "summary": "One instance's row of /status (the guide's path: /status/inventory-svc/1)",
+            "operationId": "instanceStatus",
+            "parameters": [{"name": "service_name", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[a-z][a-z-]{0,31}$"},
+                            "description": "inventory-svc (or orders-svc, voter-svc, dashboard)"},
+                           {"name": "instance_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,31}$"},
+                            "description": "1 to 3 (or inventory-svc-N; a service's own name for the others)"}],
+            "responses": {"200": json_body({"type": "object", "required": ["service_name", "instance_id", "status"]},
+                                           "the row"), **errors(404)}}},
+        **common_paths(health, metrics_json),
     }
     return document("faultlab monitor", "Failure detection: active health checks plus passive evidence. Reads "
                     "are open; evidence reports need the operator token.", settings.service_url("monitor"), paths,

@@ -9,6 +9,7 @@ from faultlab.openapi import (
     ANY_OBJECT,
     PRODUCT_ID_PATTERN,
     common_paths,
+    health_schema,
     document,
     errors,
     json_body,
@@ -56,9 +57,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
               "parameters": [order_id],
               "responses": {"202": json_body(ref("Order"), "cancel accepted (status CANCELLING)"),
                             "409": conflict, **errors(400, 404, 503)}}
-    health = {"type": "object", "required": ["status", "service", "working"], "properties": {
-        "status": {"const": "ok"}, "service": {"const": "orders"}, "working": {"type": "boolean"},
-        "relay": ANY_OBJECT, "results_consumed": {"type": "integer"}}}
+    health = health_schema("orders", "orders-svc", relay=ANY_OBJECT, results_consumed={"type": "integer"})
     paths = {
         "/orders": {
             "post": {"summary": "Place an order (written with its outbox event in one transaction)",

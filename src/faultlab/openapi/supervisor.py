@@ -9,6 +9,7 @@ from faultlab.openapi import (
     NULLABLE_NUMBER,
     OPERATOR,
     common_paths,
+    health_schema,
     document,
     errors,
     json_body,
@@ -85,8 +86,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         return {"post": {"summary": summary, "operationId": op_id, "security": OPERATOR, "parameters": [name],
                          "responses": responses}}
 
-    health = {"type": "object", "required": ["status", "service", "working"], "properties": {
-        "status": {"const": "ok"}, "service": {"const": "supervisor"}, "working": {"type": "boolean"}}}
+    health = health_schema("supervisor", "supervisor")
     paths = {
         "/processes": {"get": {
             "summary": "Every supervised process: pid, running, restarts, last exit", "operationId": "processes",

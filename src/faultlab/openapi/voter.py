@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.openapi import ANY_OBJECT, PRODUCT_ID_PATTERN, common_paths, document, errors, json_body, ref
+from faultlab.openapi import (
+    ANY_OBJECT,
+    PRODUCT_ID_PATTERN,
+    common_paths,
+    document,
+    errors,
+    health_schema,
+    json_body,
+    ref,
+)
 
 REPLICAS = {"type": "array", "items": {"type": "integer", "minimum": 1}}
 
@@ -35,11 +44,19 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                  "properties": {**vote_fields, "quorum": {"const": True}, "product_id": {"type": "string"},
                                 "available_quantity": {"type": "integer"}, "reserved_quantity": {"type": "integer"},
                                 "position": {"type": "integer"}}}
+    guide_common = {"success": {"type": "boolean"}, "quorum_achieved": {"type": "boolean"},
+                    "successful_responses": {"type": "integer"}, "failed_responses": {"type": "integer"},
+                    "required_quorum": {"type": "integer"}, "outliers_detected": {"anyOf": [REPLICAS, {"type": "null"}]},
+                    "voting_metrics": ANY_OBJECT, "total_time_ms": {"type": "integer"}, "request_id": {"type": "string"}}
+    guide_ok = {"type": "object", "required": ["success", "data", "quorum_achieved", "request_id"],
+                "properties": {**guide_common, "success": {"const": True}, "data": ANY_OBJECT}}
+    guide_no_quorum = json_body({"allOf": [ref("NoQuorum"), {"type": "object", "required": ["success"],
+                                                              "properties": {**guide_common,
+                                                                             "success": {"const": False}}}]},
+                                "quorum not reached (the guide's fields added)")
     no_quorum = json_body(ref("NoQuorum"), "quorum not reached: fewer than a majority of replicas agree; the voter "
                                            "does not guess")
-    health = {"type": "object", "required": ["status", "service", "working"], "properties": {
-        "status": {"const": "ok"}, "service": {"const": "voter"}, "working": {"type": "boolean"},
-        "replicas": REPLICAS}}
+    health = health_schema("voter", "voter-svc", replicas=REPLICAS)
     stats = {"type": "object", "required": ["total_votes", "quorum_reached", "quorum_not_reached", "votes_needed",
                                             "fan_out", "latency_ms", "replicas"],
              "properties": {"total_votes": {"type": "integer"}, "quorum_reached": {"type": "integer"},
@@ -66,6 +83,25 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                               "unknown product (`known` lists them)"), **errors(400)}}},
         "/voting/stats": {"get": {"summary": "Votes, quorum rate, latency and each replica's record",
                                   "operationId": "votingStats", "responses": {"200": json_body(stats, "stats")}}},
+        "/inventory": {"get": {
+            "summary": "The guide's path: /inventory/voted with the guide's fields added", "operationId": "guideInventory",
+            "responses": {"200": json_body({"allOf": [voted_all, guide_ok]}, "the majority's answer"),
+                          "503": guide_no_quorum}}},
+        "/inventory/{product_id}": {"get": {
+            "summary": "The guide's path: /inventory/voted/{product_id} with the guide's fields added",
+            "operationId": "guideProduct",
+            "parameters": [{"name": "product_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": PRODUCT_ID_PATTERN},
+                            "description": f"one of {', '.join(product_ids)}; another id is answered 404"}],
+            "responses": {"200": json_body({"allOf": [voted_one, guide_ok]}, "the majority's answer"),
+                          "503": guide_no_quorum,
+                          "404": json_body(ref("Error"), "unknown product"), **errors(400)}}},
+        "/voting-stats": {"get": {
+            "summary": "The guide's path: /voting/stats plus the guide's voting_stats block",
+            "operationId": "guideVotingStats",
+            "responses": {"200": json_body({"allOf": [stats, {"type": "object", "required": ["voting_stats"],
+                                                              "properties": {"voting_stats": ANY_OBJECT}}]},
+                                           "stats")}}},
         **common_paths(health),
     }
     schemas = {

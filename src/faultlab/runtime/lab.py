@@ -23,6 +23,7 @@ from faultlab.config import Settings
 from faultlab.db import ensure_database
 from faultlab.faults import FaultError
 from faultlab.faults.network import NET_FAULT_KINDS, NetFaults, NetFaultUnsupported, parse_net_fault
+from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.openapi.supervisor import openapi_document as supervisor_openapi
 from faultlab.reporting import MonitorReporter, observation
@@ -307,7 +308,7 @@ class Lab:
             return json_response({"stopping": True}, status=202)
 
         async def health(_request: web.Request) -> web.Response:
-            return json_response({"status": "ok", "service": "supervisor", "working": self.ready_at is not None})
+            return json_response(health_body("supervisor", self.ready_at is not None))
 
         app.router.add_get("/processes", processes)
         app.router.add_post("/processes/{name}/restart", restart)

@@ -11,8 +11,9 @@ import orjson
 from aiohttp import web
 
 from faultlab.config import Settings
+from faultlab.guide import health_body
 from faultlab.log import get_logger
-from faultlab.services.dashboard import frontend
+from faultlab.services.dashboard import frontend, guide_api
 from faultlab.services.dashboard.collector import LiveState
 from faultlab.services.dashboard.openapi import openapi_document
 from faultlab.services.dashboard.operator import ExperimentProcess, FaultProxy, replica_of
@@ -64,8 +65,8 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
         return web.FileResponse(path, headers={"Cache-Control": cache, "Content-Type": content_type})
 
     async def health(_request: web.Request) -> web.Response:
-        return json_response({"status": "ok", "service": "dashboard", "working": True,
-                              "subscribers": live.subscriber_count, "monitor_stream": live.monitor_stream})
+        return json_response(health_body("dashboard", True, subscribers=live.subscriber_count,
+                                         monitor_stream=live.monitor_stream))
 
     async def openapi(_request: web.Request) -> web.Response:
         return json_response(openapi_document(settings))
@@ -171,6 +172,7 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
     r.add_get("/api/runs", list_runs)
     r.add_get("/api/runs/{name}", run_detail)
     r.add_get("/runs/{name}/{filename}", run_file)
+    guide_api.register(app, settings)
     return app
 
 

@@ -22,6 +22,34 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _json(ERROR, text[c]) for c in codes}
 
 
+def guide_paths() -> dict[str, Any]:
+    """The guide's dashboard API (services/dashboard/guide_api.py), gathered from the services when asked."""
+    hours = {"name": "hours", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 168}}
+    array = {"type": "array", "items": ANY_OBJECT}
+    upstream = _json(ERROR, "a service it asks did not answer")
+    return {
+        "/api/health": {"get": {
+            "summary": "The guide's service health: {name: {status UP/DOWN, response_time ms, data or error}}",
+            "responses": {"200": _json({"type": "object", "additionalProperties": {
+                "type": "object", "required": ["status", "response_time"],
+                "properties": {"status": {"enum": ["UP", "DOWN"]}, "response_time": {"type": "number"}}}},
+                "every service")}}},
+        "/api/instances": {"get": {"summary": "The monitor's instance rows (service_name, instance_id, status, ...)",
+                                   "responses": {"200": _json(array, "rows"), "503": upstream}}},
+        "/api/failures": {"get": {"summary": "Fault episodes of the last `hours` (default 24), newest first",
+                                  "parameters": [{**hours, "schema": {**hours["schema"], "default": 24}}],
+                                  "responses": {"200": _json(array, "episodes"), **_errors(400), "503": upstream}}},
+        "/api/metrics": {"get": {"summary": "Requests and mean latency per service and endpoint, last `hours` "
+                                            "(default 1)",
+                                 "parameters": [{**hours, "schema": {**hours["schema"], "default": 1}}],
+                                 "responses": {"200": _json(array, "rows"), **_errors(400), "503": upstream}}},
+        "/api/summary": {"get": {"summary": "The guide's summary: services, instances, failures, performance",
+                                 "responses": {"200": _json({"type": "object", "required": [
+                                     "services", "instances", "failures", "performance"]}, "summary"),
+                                     "503": upstream}}},
+    }
+
+
 def openapi_document(settings: Settings) -> dict[str, Any]:
     operator = [{"bearerAuth": []}]
     replica_param = {"name": "replica", "in": "query", "required": True,
@@ -102,7 +130,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "parameters": [run_name, {"name": "filename", "in": "path", "required": True,
                                           "schema": {"type": "string", "enum": ["report.html", "report.json"]}}],
                 "responses": {"200": {"description": "the file"}, **_errors(400, 404)}}},
-            "/health": {"get": {"summary": "Liveness", "responses": {"200": _json(ANY_OBJECT, "ok")}}},
+            "/health": {"get": {"summary": "Liveness: the guide's status (UP / DOWN), service and timestamp",
+                                "responses": {"200": _json(ANY_OBJECT, "ok")}}},
+            **guide_paths(),
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

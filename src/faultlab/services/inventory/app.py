@@ -16,10 +16,12 @@ from faultlab.config import Settings
 from faultlab.db import create_pool
 from faultlab.faults import FaultError, FaultSet, parse_fault
 from faultlab.faults.base import Fault
+from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.inventory import openapi_document as inventory_openapi
 from faultlab.reporting import MonitorReporter, observation
+from faultlab.services.inventory import guide_api
 from faultlab.services.inventory.replica import LogApplier
 from faultlab.services.inventory.state import HISTORY_LEN
 from faultlab.services.inventory.store import ReplicaStore
@@ -59,7 +61,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             "product_id": product_id,
             "available_quantity": product.available,
             "reserved_quantity": product.reserved,
-            "instance_id": f"inventory-svc-{replica}",
+            "instance_id": str(replica),  # the guide's INSTANCE_ID
             "replica": replica,
             "timestamp": _iso(time.time()),
             "position": product.version,
@@ -84,7 +86,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
         history = wants_history(request)
         view = applier.view
         items = [product_item(pid, history) for pid in sorted(view.products)]
-        return json_response({"instance_id": f"inventory-svc-{replica}", "replica": replica,
+        return json_response({"instance_id": str(replica), "replica": replica,
                               "applied_seq": view.applied_seq, "inventory": items})
 
     async def one_product(request: web.Request) -> web.Response:
@@ -109,18 +111,16 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
 
     async def health(_request: web.Request) -> web.Response:
         status = applier.status()
-        return json_response({
-            "status": "ok", "service": "inventory", "instance_id": f"inventory-svc-{replica}",
-            "replica": replica, "pid": os.getpid(), "started_at": started_at,
-            "working": applier.assigned, **status,
-            "faults": [f["kind"] for f in faults.describe()],
-        })
+        return json_response(health_body(
+            "inventory", applier.assigned, replica, pid=os.getpid(), started_at=started_at, **status,
+            faults=[f["kind"] for f in faults.describe()], **guide_api.failure_fields(faults)))
 
     def report_fault(kind: str, fault: Fault, at: float) -> None:
         reporter.report(observation(replica, kind, ok=kind == "fault_cleared", source="replica", at=at,
                                     fault=fault.describe()), urgent=True)
 
-    async def inject_fault(body: dict[str, Any]) -> web.Response:
+    async def inject_fault(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Activate the fault a body describes: (201, or 202 for a crash that exits in CRASH_DELAY_S; answer)."""
         try:
             fault = parse_fault(body)
         except FaultError as exc:
@@ -134,33 +134,24 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
                                                 at=fault.activated_at, fault=fault.describe()))
             loop = asyncio.get_running_loop()
             loop.call_later(max(0.0, fault.activated_at - time.time()), os._exit, getattr(fault, "exit_code", 1))
-            return json_response({"replica": replica, "fault": fault.describe(),
-                                  "activated_at": fault.activated_at}, status=202)
+            return 202, {"replica": replica, "fault": fault.describe(), "activated_at": fault.activated_at}
         faults.add(fault)
         log.warning("fault_injected", kind=fault.kind, params=fault.describe()["params"])
         report_fault("fault_injected", fault, fault.activated_at)
-        return json_response({"replica": replica, "fault": fault.describe(),
-                              "activated_at": fault.activated_at}, status=201)
+        return 201, {"replica": replica, "fault": fault.describe(), "activated_at": fault.activated_at}
 
     async def post_fault(request: web.Request) -> web.Response:
         require_token(request)
-        return await inject_fault(await read_json(request))
+        status, answer = await inject_fault(await read_json(request))
+        return json_response(answer, status=status)
 
-    async def guide_inject(request: web.Request) -> web.Response:
-        """The guide's `POST /inject-failure {failure_type, ...}`; failure_type "clear" clears."""
-        require_token(request)
-        body = await read_json(request)
-        if body.get("failure_type") in ("clear", "none"):
-            return clear_faults(None)
-        return await inject_fault(body)
-
-    def clear_faults(kind: str | None) -> web.Response:
+    def clear_faults(kind: str | None) -> dict[str, Any]:
         cleared = faults.remove(kind)
         now = time.time()
         for fault in cleared:
             log.warning("fault_cleared", kind=fault.kind)
             report_fault("fault_cleared", fault, now)
-        return json_response({"replica": replica, "cleared": [f.describe() for f in cleared], "cleared_at": now})
+        return {"replica": replica, "cleared": [f.describe() for f in cleared], "cleared_at": now}
 
     async def delete_faults(request: web.Request) -> web.Response:
         require_token(request)
@@ -170,7 +161,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
         kind = request.query.get("kind")
         if kind is not None and kind not in {"crash", "latency", "intermittent", "incorrect", "hang", "stale"}:
             raise ApiError(400, f"unknown fault kind {kind[:32]!r}")
-        return clear_faults(kind)
+        return json_response(clear_faults(kind))
 
     async def list_faults(request: web.Request) -> web.Response:
         require_token(request)
@@ -183,7 +174,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
     app.router.add_post("/faults", post_fault)
     app.router.add_delete("/faults", delete_faults)
     app.router.add_get("/faults", list_faults)
-    app.router.add_post("/inject-failure", guide_inject)
+    guide_api.register(app, replica, faults, inject_fault, clear_faults)
     return app
 
 

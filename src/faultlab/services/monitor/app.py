@@ -19,9 +19,11 @@ from aiokafka.errors import KafkaError
 from faultlab import bus
 from faultlab.config import Settings
 from faultlab.db import MONITOR_SCHEMA, RETRIABLE, create_pool, migrate
+from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
+from faultlab.services.monitor import guide_api
 from faultlab.services.monitor.freshness import LogFrontier
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
 from faultlab.web import PROBE_HEADER, ApiError, create_app, json_response, read_json, require_token, serve
@@ -106,13 +108,13 @@ class HealthMonitor:
         if event["type"] == "state":
             self.log.info("state_change", replica=event["replica"], status=event["status"], reason=event["reason"],
                           source=event["source"])
-            self._rows.append(("audit", "inventory-svc", f"inventory-svc-{event['replica']}",
+            self._rows.append(("audit", "inventory-svc", str(event["replica"]),
                                "marked_" + event["status"].lower(), _ts(event["at"]), event["source"],
                                event["reason"], None, None, None, None))
         elif event["type"] == "episode" and event["phase"] in ("detected", "recovered", "opened", "cleared"):
             at = {"opened": event["activated_at"], "detected": event["detected_at"],
                   "cleared": event["cleared_at"], "recovered": event["recovered_at"]}[event["phase"]]
-            self._rows.append(("audit", "inventory-svc", f"inventory-svc-{event['replica']}",
+            self._rows.append(("audit", "inventory-svc", str(event["replica"]),
                                {"opened": "fault_active", "detected": "detected", "cleared": "fault_cleared",
                                 "recovered": "recovered"}[event["phase"]],
                                _ts(at or time.time()), event.get("detected_by"), None, event.get("fault_kind"),
@@ -295,7 +297,7 @@ class HealthMonitor:
     async def _flush(self) -> None:
         assert self.pool is not None
         rows, self._rows = self._rows, []
-        statuses = [("inventory-svc", f"inventory-svc-{t.replica}", t.status, _ts(t.last_check), _ts(t.since), t.reason)
+        statuses = [("inventory-svc", str(t.replica), t.status, _ts(t.last_check), _ts(t.since), t.reason)
                     for t in self.trackers.values()]
         statuses += [(s["service_name"], s["service_name"], s["status"], _ts(s["last_check"]), None, None)
                      for s in self.services.values()]
@@ -333,7 +335,7 @@ class HealthMonitor:
     def failures(self) -> list[dict[str, Any]]:
         episodes = [e.describe() for t in self.trackers.values() for e in t.episodes]
         episodes += [t.episode.describe() for t in self.trackers.values() if t.episode is not None]
-        return sorted(episodes, key=lambda e: e["activated_at"] or e["detected_at"] or 0)
+        return sorted(map(guide_api.failure_row, episodes), key=lambda e: e["activated_at"] or e["detected_at"] or 0)
 
 
 def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
@@ -425,14 +427,14 @@ def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
                 await response.write(b": keep-alive\n\n")
 
     async def health(_request: web.Request) -> web.Response:
-        return json_response({"status": "ok", "service": "monitor", "working": True,
-                              "observations": monitor.observations})
+        return json_response(health_body("monitor", True, observations=monitor.observations))
 
     app.router.add_get("/status", status)
     app.router.add_get("/failures", failures)
     app.router.add_post("/reports", reports)
     app.router.add_get("/events", events)
     app.router.add_get("/health", health)
+    guide_api.register(app, monitor)
     return app
 
 

@@ -301,7 +301,8 @@ class InstanceTracker:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "replica": self.replica, "service_name": "inventory-svc", "instance_id": f"inventory-svc-{self.replica}",
+            "replica": self.replica, "service_name": "inventory-svc", "instance_id": str(self.replica),
+            "instance_name": f"inventory-svc-{self.replica}",
             "status": self.status, "since": self.since, "reason": self.reason, "source": self.source,
             "last_check": self.last_check, "caught_up": self.caught_up, "value_suspect": self.value_suspect,
             "detector": self.primary, "shadow_status": {n: "ON" if on else "OFF" for n, on in self.shadow_on.items()},

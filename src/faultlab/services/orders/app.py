@@ -11,6 +11,7 @@ from aiohttp import web
 
 from faultlab.config import PRODUCT_ID_PATTERN, Settings
 from faultlab.db import ORDERS_SCHEMA, UNAVAILABLE, create_pool, migrate
+from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.orders import openapi_document as orders_openapi
@@ -140,10 +141,8 @@ def build_app(settings: Settings, pool: asyncpg.Pool, relay: OutboxRelay, result
         return json_response(order_json(row), status=202)
 
     async def health(_request: web.Request) -> web.Response:
-        return json_response({
-            "status": "ok", "service": "orders", "working": relay.connected and results.assigned,
-            "relay": relay.status(), "results_consumed": results.consumed_total,
-        })
+        return json_response(health_body("orders", relay.connected and results.assigned, relay=relay.status(),
+                                         results_consumed=results.consumed_total))
 
     app.router.add_post("/orders", create_order)
     app.router.add_get("/orders", list_orders)

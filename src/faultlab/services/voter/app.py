@@ -17,12 +17,14 @@ from aiohttp import web
 from faultlab.config import Settings
 from faultlab.db import RETRIABLE, create_pool
 from faultlab.fanout import ConnectionPool, Refused, Saturated
+from faultlab.guide import health_body
 from faultlab.lab.histogram import LatencyHistogram
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.voter import openapi_document as voter_openapi
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory.state import HISTORY_LEN
+from faultlab.services.voter import guide_api
 from faultlab.services.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
 from faultlab.web import ApiError, create_app, json_response, serve
 
@@ -436,12 +438,13 @@ def build_app(settings: Settings, voter: MajorityVoter) -> web.Application:
         return json_response(voter.describe())
 
     async def health(_request: web.Request) -> web.Response:
-        return json_response({"status": "ok", "service": "voter", "working": True, "replicas": voter.replicas})
+        return json_response(health_body("voter", True, replicas=voter.replicas))
 
     app.router.add_get("/inventory/voted", voted_all)
     app.router.add_get("/inventory/voted/{product_id}", voted_one)
     app.router.add_get("/voting/stats", stats)
     app.router.add_get("/health", health)
+    guide_api.register(app, voter, products)
     return app
 
 
