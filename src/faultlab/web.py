@@ -90,9 +90,15 @@ def require_token(request: web.Request) -> None:
                             "password: `faultlab token --netrc`)")
 
 
-def wants_json(request: web.Request) -> bool:
-    """The client asked for JSON: `Accept: application/json` (or `?format=json`)."""
-    return "application/json" in request.headers.get("Accept", "") or request.query.get("format") == "json"
+def wants_json(request: web.Request, default: bool = False) -> bool:
+    """JSON when asked (`Accept: application/json`, `?format=json`), text when asked (`text/plain`, OpenMetrics: what
+    Prometheus sends); `default` when the client names neither (`*/*`, or no Accept at all)."""
+    accept = request.headers.get("Accept", "")
+    if request.query.get("format") == "json" or "application/json" in accept:
+        return True
+    if "text/plain" in accept or "openmetrics" in accept:
+        return False
+    return default
 
 
 class RequestMetrics:
@@ -183,7 +189,9 @@ def create_app(settings: Settings, service: str, log: Logger,
     app[METRICS] = metrics
 
     async def prometheus(request: web.Request) -> web.Response:
-        if wants_json(request):
+        # A service with a JSON view of its metrics (the monitor: the guide's clients read it with requests'
+        # `Accept: */*`) answers JSON unless the client asks for text, as Prometheus does.
+        if wants_json(request, default=METRICS_JSON in app):
             provider = app.get(METRICS_JSON)
             return json_response(await provider(request) if provider is not None else {"metrics": metrics.rows()})
         return web.Response(text=metrics.prometheus(), content_type="text/plain")

@@ -249,11 +249,16 @@ async def test_every_service_health_speaks_the_guide(settled: Lab, http: aiohttp
 
 async def test_monitor_metrics_json_when_asked_and_prometheus_otherwise(
         settled: Lab, http: aiohttp.ClientSession) -> None:
-    """GET :5004/metrics with Accept: application/json is the guide's JSON (every service's rows); else Prometheus."""
+    """GET :5004/metrics is the guide's JSON (every service's rows) unless the client asks for text (Prometheus
+    does): the guide's load test reads it with requests' `Accept: */*`."""
     lab = settled
     url = f"{lab.settings.service_url('monitor')}/metrics"
-    async with http.get(url) as resp:
-        assert resp.content_type == "text/plain" and "faultlab_requests_total" in await resp.text()
+    for accept in ("text/plain", "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5"):
+        async with http.get(url, headers={"Accept": accept}) as resp:
+            assert resp.content_type == "text/plain" and "faultlab_requests_total" in await resp.text()
+    for headers in ({"Accept": "*/*"}, {}):
+        async with http.get(url, headers=headers, skip_auto_headers=["Accept"]) as resp:
+            assert resp.content_type == "application/json" and "metrics" in await resp.json()
     deadline = time.monotonic() + 15  # every service writes its counts every 5 s
     services: set[str] = set()
     while time.monotonic() < deadline and not {"voter-svc", "inventory-svc-1"} <= services:

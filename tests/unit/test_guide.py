@@ -72,12 +72,17 @@ def test_netrc_lines_give_the_token_for_localhost_and_the_lab_host(tmp_path: Pat
     assert len(netrc_lines("t", "localhost")) == 2 and len(netrc_lines("t", "10.0.0.5")) == 3
 
 
-def test_wants_json_only_when_asked() -> None:
-    """/metrics is JSON for Accept: application/json or ?format=json, Prometheus text for */* or nothing."""
+def test_wants_json_when_asked_text_when_asked_else_the_default() -> None:
+    """JSON for Accept: application/json or ?format=json, text for text/plain or OpenMetrics (Prometheus), the
+    service's default for */* or nothing."""
     assert wants_json(make_mocked_request("GET", "/metrics", headers={"Accept": "application/json"}))
     assert wants_json(make_mocked_request("GET", "/metrics?format=json"))
-    assert not wants_json(make_mocked_request("GET", "/metrics", headers={"Accept": "*/*"}))
-    assert not wants_json(make_mocked_request("GET", "/metrics"))
+    for default in (False, True):
+        assert wants_json(make_mocked_request("GET", "/metrics", headers={"Accept": "*/*"}), default) is default
+        assert wants_json(make_mocked_request("GET", "/metrics"), default) is default
+        assert not wants_json(make_mocked_request("GET", "/metrics", headers={"Accept": "text/plain"}), default)
+        prometheus = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+        assert not wants_json(make_mocked_request("GET", "/metrics", headers={"Accept": prometheus}), default)
 
 
 def test_health_body_speaks_the_guide() -> None:

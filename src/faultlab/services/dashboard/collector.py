@@ -199,9 +199,10 @@ class LiveState:
 
     # ---- polls ------------------------------------------------------------------------------------
 
-    async def _get(self, url: str, timeout_s: float) -> tuple[int, bytes]:
+    async def _get(self, url: str, timeout_s: float, accept: str = "application/json") -> tuple[int, bytes]:
         assert self._session is not None
-        async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+        async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s),
+                                     headers={"Accept": accept}) as resp:
             return resp.status, await resp.read()
 
     async def _poll_status(self) -> None:
@@ -226,7 +227,7 @@ class LiveState:
     async def _scrape(self, name: str) -> None:
         service, selector = SERIES[name]
         sent_at = time.monotonic()
-        status, body = await self._get(f"{self.settings.service_url(service)}/metrics", POLL_TIMEOUT_S)
+        status, body = await self._get(f"{self.settings.service_url(service)}/metrics", POLL_TIMEOUT_S, "text/plain")
         if status == 200:  # the counters were read somewhere between sending and receiving: take the middle
             at = (sent_at + time.monotonic()) / 2
             self._scrapes[name].append((at, extract(parse_prometheus(body.decode()), selector)))
