@@ -326,3 +326,24 @@ def test_banner_names_a_repetition_off_its_threshold_when_the_medians_pass() -> 
     assert "<b>PASS</b>" in html and "intermittent #1: TTD 2167 ms &gt; 2000 ms" in html
     clean = render_html(build_report(experiment_data(full_results(3)), {}, Thresholds(), "r"))
     assert "runs off a threshold" not in clean
+
+
+def test_a_repetition_that_never_detected_the_fault_fails_the_phase() -> None:
+    """Undetected in 2 of 3 repetitions: +inf twice in the median (null, median_missed), each miss named, the phase
+    fails; undetected in 1 of 3: the median is the middle value, yet the miss still fails the phase."""
+    two_missed = [result("latency", 1, 300.0, 100.0), result("latency", 2, None, 100.0),
+                  result("latency", 3, None, 100.0)]
+    stats = phase_statistics(two_missed, Thresholds())["latency"]
+    assert stats["ttd_ms"]["median"] is None and stats["ttd_ms"]["median_missed"] is True
+    assert stats["ttd_ms"]["misses"] == 2 and stats["ttd_ms"]["min"] == 300.0
+    assert not stats["passed"]
+    assert "repetition 2: fault not detected" in stats["missed"] and "repetition 3: fault not detected" in stats["missed"]
+    one_missed = [result("latency", 1, 300.0, 100.0), result("latency", 2, 500.0, 100.0),
+                  result("latency", 3, None, None)]
+    stats = phase_statistics(one_missed, Thresholds())["latency"]
+    assert stats["ttd_ms"]["median"] == 500.0 and stats["ttd_ms"]["median_missed"] is False
+    assert not stats["passed"] and "repetition 3: did not recover" in stats["missed"]
+    report = build_report(experiment_data(one_missed), {}, Thresholds(), "r")
+    assert not report["verdict"]["valid"]
+    page = render_html(report)
+    assert "not detected ×1" in page and "not recovered</span>" in page

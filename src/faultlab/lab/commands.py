@@ -298,23 +298,30 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     for column in ("phase", "reps", "TTD ms", "TTR ms", "rps", "p95 ms", "p99 ms", "success %", "verdict"):
         table.add_column(column, justify="left" if column in ("phase", "verdict") else "right")
 
-    def dist(d: dict[str, Any], digits: int = 0, applies: bool = True) -> str:
+    def dist(d: dict[str, Any], digits: int = 0, applies: bool = True, miss: str = "missing") -> str:
+        misses = f" [red]{miss} ×{d['misses']}[/]" if d.get("misses") else ""
         if d["median"] is None:
-            return "n/a" if not applies else "-" if not d["missing"] else f"[red]missing ×{d['missing']}[/]"
+            if not applies:
+                return "n/a"
+            return f"[red]{miss} ×{d['missing']}[/]" if d["missing"] else "-"
         if d["n"] > 1:
-            return escape(f"{d['median']:.{digits}f} [{d['min']:.{digits}f}–{d['max']:.{digits}f}]")
-        return f"{d['median']:.{digits}f}"
+            return escape(f"{d['median']:.{digits}f} [{d['min']:.{digits}f}–{d['max']:.{digits}f}]") + misses
+        return f"{d['median']:.{digits}f}" + misses
 
     for name, st in report["phases"].items():
         verdict = "[green]pass[/]" if st["passed"] else "[red]" + escape("; ".join(st["missed"])) + "[/]"
         fault = st.get("has_fault", True)
-        table.add_row(name, str(st["repetitions"]), dist(st["ttd_ms"], applies=fault), dist(st["ttr_ms"], applies=fault),
+        table.add_row(name, str(st["repetitions"]), dist(st["ttd_ms"], applies=fault, miss="not detected"),
+                      dist(st["ttr_ms"], applies=fault, miss="not recovered"),
                       dist(st["rps"], 1),
                       dist(st["p95_latency_ms"], 1), dist(st["p99_latency_ms"], 1), dist(st["success_rate"], 2),
                       verdict)
     console.print(table)
     s = report["summary"]
-    console.print(f"summary: {s['successful_tests']}/{s['total_tests']} phase runs passed · avg TTD "
+    misses = ""
+    if s.get("not_detected") or s.get("not_recovered"):
+        misses = f" · [red]not detected {s.get('not_detected', 0)}, not recovered {s.get('not_recovered', 0)}[/]"
+    console.print(f"summary: {s['successful_tests']}/{s['total_tests']} phase runs passed{misses} · avg TTD "
                   f"{_fmt(s['avg_ttd_ms'])} ms · avg TTR {_fmt(s['avg_ttr_ms'])} ms · max p95 "
                   f"{_fmt(s['max_p95_ms'], 1)} ms · min success {_fmt(s['min_success_rate'], 2)} % · "
                   f"detector {report['experiment_info']['detector'].get('name')}")

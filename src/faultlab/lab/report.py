@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shutil
@@ -36,11 +37,24 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
-def distribution(values: list[float | None]) -> dict[str, Any]:
-    """Median, mean, spread (min, max, quartiles, stdev) of the values present; `missing` counts the Nones."""
+def distribution(values: list[float | None], misses: bool = False) -> dict[str, Any]:
+    """Median, mean, spread (min, max, quartiles, stdev) of the values present; `missing` counts the Nones.
+
+    With `misses` (a TTD or TTR of a faulted phase), a missing value is a repetition where the fault was not
+    detected or the replica did not recover: it enters the median as +∞ — never silently left out — and when
+    the median falls on one, `median` is null and `median_missed` true. The other figures describe the values
+    present.
+    """
     present = sorted(float(v) for v in values if v is not None)
     out: dict[str, Any] = {"values": [None if v is None else round(float(v), 3) for v in values],
                            "n": len(present), "missing": len(values) - len(present)}
+    median = statistics.median(present) if present else None
+    if misses:
+        ranked = sorted(math.inf if v is None else float(v) for v in values)
+        with_misses = statistics.median(ranked) if ranked else None
+        out["misses"] = out["missing"]
+        out["median_missed"] = with_misses is not None and math.isinf(with_misses)
+        median = None if with_misses is None or math.isinf(with_misses) else with_misses
     if not present:
         out.update(median=None, mean=None, min=None, max=None, stdev=None, p25=None, p75=None, iqr=None, spread=None)
         return out
@@ -49,7 +63,7 @@ def distribution(values: list[float | None]) -> dict[str, Any]:
         p25, p75 = q[0], q[2]
     else:
         p25 = p75 = present[0]
-    out.update(median=round(statistics.median(present), 3), mean=round(statistics.fmean(present), 3),
+    out.update(median=None if median is None else round(median, 3), mean=round(statistics.fmean(present), 3),
                min=round(present[0], 3), max=round(present[-1], 3),
                stdev=round(statistics.stdev(present), 3) if len(present) >= 2 else None,
                p25=round(p25, 3), p75=round(p75, 3), iqr=round(p75 - p25, 3), spread=round(present[-1] - present[0], 3))
@@ -70,16 +84,20 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The guide's summary: tests run and passed, mean TTD/TTR, worst p95 and success rate.
 
     max_p95_ms and min_success_rate leave out phases meant to lose quorum (two-down), whose reads fail by
-    design; avg_ttd_ms and avg_ttr_ms are over every phase run that has the value.
+    design; avg_ttd_ms and avg_ttr_ms are over every phase run that has the value, and the faulted runs without
+    one are counted in not_detected and not_recovered.
     """
     loaded = [r for r in results if _held_to_load_targets(r)]
     p95s = [r["load_test_result"].get("p95_latency_ms") for r in loaded]
     rates = [r["load_test_result"].get("success_rate") for r in loaded]
     p95_present = [v for v in p95s if v is not None]
     rate_present = [v for v in rates if v is not None]
+    faulted = [r for r in results if r.get("fault") is not None]
     return {
         "total_tests": len(results),
         "successful_tests": sum(1 for r in results if r.get("passed")),
+        "not_detected": sum(1 for r in faulted if r.get("ttd_ms") is None),
+        "not_recovered": sum(1 for r in faulted if r.get("ttr_ms") is None),
         "avg_ttd_ms": _mean([r.get("ttd_ms") for r in results]),
         "avg_ttr_ms": _mean([r.get("ttr_ms") for r in results]),
         "max_p95_ms": max(p95_present) if p95_present else None,
@@ -102,10 +120,12 @@ def phase_statistics(results: list[dict[str, Any]], thresholds: Thresholds) -> d
     for name in names:
         runs = [r for r in results if r["phase"] == name]
         loads = [r["load_test_result"] for r in runs]
+        phase = PHASES.get(name) or Phase(name, "fault")
+        faulted = phase.action != "none"
         stats = {
             "repetitions": len(runs),
-            "ttd_ms": distribution([r.get("ttd_ms") for r in runs]),
-            "ttr_ms": distribution([r.get("ttr_ms") for r in runs]),
+            "ttd_ms": distribution([r.get("ttd_ms") for r in runs], misses=faulted),
+            "ttr_ms": distribution([r.get("ttr_ms") for r in runs], misses=faulted),
             "rps": distribution([lr.get("rps") for lr in loads]),
             "avg_latency_ms": distribution([lr.get("avg_latency_ms") for lr in loads]),
             "p95_latency_ms": distribution([lr.get("p95_latency_ms") for lr in loads]),
@@ -113,7 +133,6 @@ def phase_statistics(results: list[dict[str, Any]], thresholds: Thresholds) -> d
             "success_rate": distribution([lr.get("success_rate") for lr in loads]),
             "runs_passed": sum(1 for r in runs if r.get("passed")),
         }
-        phase = PHASES.get(name) or Phase(name, "fault")
         quorums = [r.get("quorum") for r in runs if r.get("quorum") is not None]
         quorum = None
         if phase.expect_quorum_loss:
@@ -121,6 +140,9 @@ def phase_statistics(results: list[dict[str, Any]], thresholds: Thresholds) -> d
                       "regained": bool(quorums) and all(q["regained"] for q in quorums)}
         median_load = {"success_rate": stats["success_rate"]["median"], "p95_latency_ms": stats["p95_latency_ms"]["median"]}
         missed = thresholds.check(phase, stats["ttd_ms"]["median"], stats["ttr_ms"]["median"], median_load, quorum)
+        if faulted:  # a miss fails the phase, whatever its median: never a value silently left out
+            missed += [f"repetition {r['repetition']}: fault not detected" for r in runs if r.get("ttd_ms") is None]
+            missed += [f"repetition {r['repetition']}: did not recover" for r in runs if r.get("ttr_ms") is None]
         missed += [f"repetition {r['repetition']}: {m}" for r in runs for m in r.get("missed", []) if m.startswith("error")]
         stats["has_fault"] = phase.action != "none"
         stats["passed"] = not missed
