@@ -30,7 +30,8 @@ def result(phase: str, rep: int, ttd: float | None, ttr: float | None, p95: floa
            passed: bool = True, quorum: dict[str, Any] | None = None, offset: float = 0.0) -> dict[str, Any]:
     start = T0 + offset
     injected = None if phase == "baseline" else start + 2
-    return {"phase": phase, "repetition": rep, "replicas": list(PHASES[phase].replicas), "fault": PHASES[phase].fault,
+    return {"phase": phase, "repetition": rep, "replicas": list(PHASES[phase].replicas),
+            "fault": PHASES[phase].fault or None,
             "ttd_ms": ttd, "ttr_ms": ttr, "load_test_result": load_result(p95, rate), "during_fault": None,
             "started_at": start, "ended_at": start + 10, "injected_at": injected,
             "fault_ended_at": None if injected is None else injected + 5, "detected_by": None,
@@ -107,7 +108,7 @@ def test_summary_keeps_the_guides_fields() -> None:
                result("two-down", 1, 50.0, 3000.0, p95=900, rate=40.0)]
     s = summarize(results)
     assert s == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
-                 "max_p95_ms": 60, "min_success_rate": 97.0}
+                 "max_p95_ms": 60, "min_success_rate": 97.0, "not_detected": 0, "not_recovered": 1}
 
 
 def test_thresholds_apply_per_phase() -> None:

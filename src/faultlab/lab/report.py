@@ -92,7 +92,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     rates = [r["load_test_result"].get("success_rate") for r in loaded]
     p95_present = [v for v in p95s if v is not None]
     rate_present = [v for v in rates if v is not None]
-    faulted = [r for r in results if r.get("fault") is not None]
+    faulted = [r for r in results if r.get("injected_at") is not None]
     return {
         "total_tests": len(results),
         "successful_tests": sum(1 for r in results if r.get("passed")),
