@@ -106,6 +106,25 @@ async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
                 await admin.close()
 
 
+async def delete_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Delete the lab's topics (an external cluster's: the embedded broker is simply restarted) and wait until
+    the cluster no longer lists them."""
+    names = [settings.topic(t) for t in TOPICS]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        with contextlib.suppress(KafkaError):
+            await admin.delete_topics(names)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while set(names) & set(await admin.list_topics()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"topics {names} still listed {timeout_s:.0f} s after their deletion")
+            await asyncio.sleep(0.2)
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     """Producer for small JSON records: acks from every in-sync replica, tiny linger for batching under load."""
     return AIOKafkaProducer(

@@ -361,6 +361,30 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset(args: argparse.Namespace) -> int:
+    from faultlab.client import ApiCallError, LabNotRunning
+
+    console = _console()
+    if not args.yes and sys.stdin.isatty():
+        reply = console.input("reset the running lab's data (every order, every replica's stock back to the initial "
+                              "stock)? [y/N] ")
+        if reply.strip().lower() not in ("y", "yes"):
+            console.print("nothing changed")
+            return 1
+    client = _client(args)
+    client.timeout_s = 120
+    try:
+        with console.status("resetting the lab's data: services stopped, broker log emptied, schemas dropped, "
+                            "services started again…"):
+            answer = client.reset()
+    except (ApiCallError, LabNotRunning) as exc:
+        console.print(f"[red]not reset:[/] {exc}")
+        return 1
+    stock = ", ".join(f"{p} {q}" for p, q in answer["initial_stock"].items())
+    console.print(f"[green]lab reset[/] in {answer['seconds']:.1f} s: no orders, stock {stock}")
+    return 0
+
+
 def cmd_psql(args: argparse.Namespace) -> int:
     """psql on the lab's database (the embedded server's own client, or the external one's URL)."""
     import shutil
@@ -516,6 +540,11 @@ def build_parser() -> argparse.ArgumentParser:
     restart = sub.add_parser("restart", help="restart a replica by hand (the guide's manual recovery)")
     restart.add_argument("--instance", type=int, required=True)
     restart.set_defaults(func=cmd_restart)
+
+    reset = sub.add_parser("reset", help="fresh data in the running lab: orders, events and replica state gone, "
+                                         "initial stock (the experiment does this before it starts)")
+    reset.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    reset.set_defaults(func=cmd_reset)
 
     psql = sub.add_parser("psql", help="psql on the lab's database (instance_status, failure_audit, request_metrics…)")
     psql.add_argument("-c", dest="command", help="run one SQL command and exit")

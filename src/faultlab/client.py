@@ -112,6 +112,9 @@ class LabClient:
         return self.call("POST", f"http://127.0.0.1:{self.settings.supervisor_port}/processes/{name}/restart",
                          auth=True)
 
+    def reset(self) -> Any:
+        return self.call("POST", f"http://127.0.0.1:{self.settings.supervisor_port}/reset", auth=True)
+
     def shutdown(self) -> Any:
         return self.call("POST", f"http://127.0.0.1:{self.settings.supervisor_port}/shutdown", auth=True)
 

@@ -21,7 +21,7 @@ def protected(lab: Lab) -> list[tuple[str, str, object]]:
                   {"observations": [{"replica": 1, "kind": "process_exit", "ok": False, "at": 1.0}]}))
     sup = f"http://127.0.0.1:{s.supervisor_port}"
     calls += [("POST", f"{sup}/processes/inventory-1/kill", None), ("POST", f"{sup}/processes/inventory-1/restart", None),
-              ("POST", f"{sup}/shutdown", None)]
+              ("POST", f"{sup}/reset", None), ("POST", f"{sup}/shutdown", None)]
     return calls
 
 

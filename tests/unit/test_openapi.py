@@ -144,7 +144,7 @@ async def test_operator_security_is_declared_where_the_service_requires_the_toke
         "inventory": {("get", "/faults"), ("post", "/faults"), ("delete", "/faults"), ("post", "/inject-failure")},
         "monitor": {("post", "/reports")},
         "supervisor": {("post", f"/processes/{{name}}/{a}") for a in ("restart", "kill", "stop", "start")}
-        | {("post", "/shutdown"), ("post", "/netfaults"), ("delete", "/netfaults")},
+        | {("post", "/shutdown"), ("post", "/reset"), ("post", "/netfaults"), ("delete", "/netfaults")},
         "orders": set(), "voter": set(),
     }
     docs = {"orders": orders_doc.openapi_document(s), "inventory": inventory_doc.openapi_document(s, 1),

@@ -285,7 +285,7 @@ def test_quorum_watch_sees_loss_and_regain() -> None:
 def test_select_phases() -> None:
     """Phases by name in the order given; unknown names are an error that lists the known ones."""
     assert [p.name for p in select_phases(None)] == ["baseline", "crash", "latency", "intermittent", "incorrect",
-                                                     "two-down"]
+                                                     "stale", "hang", "two-down"]
     assert [p.name for p in select_phases("incorrect,baseline")] == ["incorrect", "baseline"]
     with pytest.raises(ValueError, match="known: baseline"):
         select_phases("crash,meteor")

@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
     exp = sub.add_parser(
         "experiment", help="the guide's phases under open-loop load, TTD/TTR, JSON + HTML report",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Runs baseline, crash (1), latency 1200 ms (2), intermittent 0.3 (3), incorrect PROD-001 (1) "
+        description="Starts from fresh data (as `faultlab reset`), then runs baseline, crash (1), latency 1200 ms (2), "
+                    "intermittent 0.3 (3), incorrect PROD-001 (1), stale (2), hang (3) "
                     "and two-down (1+2 stopped) under an open-loop mix of voted reads and orders. Starts the lab "
                     "itself when none is running (and stops it at the end). Writes runs/<UTC time>/report.json, "
                     "report.html, events.jsonl and logs/, and runs/latest. Exit code 1 when a threshold or the "
@@ -54,6 +55,9 @@ def register(sub: Any) -> None:
     exp.add_argument("--settle", type=float, default=2.0, help="seconds of load before each fault and after recovery")
     exp.add_argument("--seed", type=int, default=1, help="seeds the load mix and the faults' randomness")
     exp.add_argument("--order-ratio", type=float, default=0.2, help="share of orders in the load (default 0.2)")
+    exp.add_argument("--no-reset", action="store_true",
+                     help="keep the running lab's data (by default the experiment starts from fresh data: initial stock, "
+                          "empty log, as `faultlab reset`)")
     exp.add_argument("--runs-dir", help="where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)")
     exp.add_argument("--max-ttd-ms", type=float, default=t.max_ttd_ms)
     exp.add_argument("--max-ttr-ms", type=float, default=t.max_ttr_ms)
@@ -146,6 +150,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         return ExperimentConfig(
             phases=select_phases(args.phases, netns=netns), repeat=args.repeat, rate=args.rate,
             duration_s=args.duration, settle_s=args.settle, seed=args.seed, order_ratio=args.order_ratio,
+            reset=not args.no_reset,
             thresholds=Thresholds(args.max_ttd_ms, args.max_ttr_ms, args.max_restart_ttr_ms, args.min_success_rate,
                                   args.max_p95_ms))
 

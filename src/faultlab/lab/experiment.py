@@ -49,6 +49,7 @@ class ExperimentConfig:
     steady_timeout_s: float = 30.0
     request_timeout_s: float = 5.0
     thresholds: Thresholds = field(default_factory=Thresholds)
+    reset: bool = True  # start from fresh data (`faultlab reset`): every run measures the same shop
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -61,7 +62,7 @@ class ExperimentConfig:
                 "duration_s": self.duration_s, "settle_s": self.settle_s, "seed": self.seed,
                 "order_ratio": self.order_ratio, "detect_timeout_s": self.detect_timeout_s,
                 "recover_timeout_s": self.recover_timeout_s, "request_timeout_s": self.request_timeout_s,
-                "load_target": "mix"}
+                "load_target": "mix", "reset": self.reset}
 
 
 @dataclass
@@ -251,6 +252,20 @@ class ExperimentRunner:
             return answer.get("processes", []) if status == 200 else []
 
         return await wait_spares_ready(processes, timeout_s)
+
+    async def reset_lab(self) -> dict[str, Any]:
+        """Fresh data before the first phase (the supervisor's reset): known stock, empty log, so two runs in a row
+        measure the same shop."""
+        self.on_step("resetting the lab's data: fresh stock, empty log")
+        try:
+            status, answer = await self._call("POST", f"{self.supervisor}/reset", auth=True, timeout_s=120)
+        except (aiohttp.ClientConnectionError, OSError):
+            raise SteadyStateError(f"the supervisor's control API does not answer at {self.supervisor}") from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise SteadyStateError(f"the lab could not be reset: {exc!r}") from None
+        if status != 200:
+            raise SteadyStateError(f"the lab could not be reset: HTTP {status} {answer}")
+        return dict(answer)
 
     async def check_steady_state(self) -> dict[str, Any]:
         """The hypothesis before anything is broken: replicas ON, a voted read and the orders API answer."""
@@ -489,6 +504,8 @@ class ExperimentRunner:
         self._session = aiohttp.ClientSession()
         load_task: asyncio.Task[Any] | None = None
         try:
+            if cfg.reset:
+                data["reset"] = await self.reset_lab()
             data["steady_state_before"] = await self.check_steady_state()
             await self.events.start()
             data["monitor"] = await self.monitor_status()

@@ -46,6 +46,12 @@ PHASES: dict[str, Phase] = {
               description="replica 3 fails 30 % of its requests (HTTP 500)"),
         Phase("incorrect", "fault", (1,), {"kind": "incorrect", "product_id": "PROD-001"},
               description="replica 1 serves wrong values for PROD-001; the majority outvotes it"),
+        Phase("stale", "fault", (2,), {"kind": "stale"},
+              description="replica 2 stops applying the log but keeps answering: never agreed with the majority's "
+                          "newer version, OFF once it lacks an event the others applied stale_after_ms ago"),
+        Phase("hang", "fault", (3,), {"kind": "hang"},
+              description="replica 3 accepts connections and never answers: the voter answers without it, the "
+                          "monitor's checks time out"),
         Phase("two-down", "stop", (1, 2), restarts_process=True, expect_quorum_loss=True,
               description="replicas 1 and 2 stopped: the voter answers 503 'quorum not reached', then regains quorum"),
         Phase("partition", "netfault", (3,), {"kind": "partition", "instance": 3},

@@ -204,6 +204,7 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], thresholds
             "phase_definitions": {p: PHASES[p].describe() for p in cfg["phases"] if p in PHASES},
             "lab": settings_view, "versions": versions(),
             "interrupted": bool(data.get("interrupted")), "aborted": data.get("aborted"),
+            "reset": data.get("reset"),
         },
         "results": results,
         "summary": summarize(results),

@@ -108,6 +108,17 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                           {"type": "object", "required": ["started", "process"], "properties": {
                                               "started": {"const": True}, "started_at": {"type": "number"},
                                               "process": ref("Process")}}, conflicts=True),
+        "/reset": {"post": {"summary": "Fresh data in the running lab (what `faultlab reset` and the experiment send): "
+                                       "services holding data stopped, the broker's log emptied, the orders' and "
+                                       "replicas' schemas dropped, services started again",
+                            "operationId": "reset", "security": OPERATOR,
+                            "responses": {"200": json_body({"type": "object", "required": ["reset", "seconds"],
+                                                            "properties": {"reset": {"const": True},
+                                                                           "seconds": {"type": "number"},
+                                                                           "initial_stock": {"type": "object"}}},
+                                                           "the lab works again with fresh data"),
+                                          "409": json_body({"type": "object"}, "a reset is already running"),
+                                          **errors(401)}}},
         "/shutdown": {"post": {"summary": "Stop the whole lab (what `faultlab down` sends)", "operationId": "shutdown",
                                "security": OPERATOR,
                                "responses": {"202": json_body({"type": "object", "required": ["stopping"],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
 from faultlab import bus
@@ -115,6 +116,7 @@ class Lab:
         self.ready_at: float | None = None
         self._runner: web.AppRunner | None = None
         self._stopped = False
+        self._resetting = asyncio.Lock()
 
     # ---- start ------------------------------------------------------------------------------------
 
@@ -243,6 +245,52 @@ class Lab:
                                    f"see {logs}")
                 await asyncio.sleep(0.05)
 
+    # ---- reset ------------------------------------------------------------------------------------
+
+    async def reset(self) -> dict[str, Any]:
+        """Fresh data, the same lab: every order, event and replica state gone, stock back to the initial stock.
+
+        The services that hold lab data (monitor, replicas, orders, voter) stop, the broker's log is emptied (the
+        embedded broker restarts: it keeps nothing), the orders' and replicas' schemas are dropped, and the
+        services start again — through their warm spares, already past their imports. The dashboard keeps
+        running (pages stay open). The monitor's audit tables are kept: they are the lab's history.
+        """
+        started = time.perf_counter()
+        order = ["monitor", *[f"inventory-{r}" for r in self.settings.replica_ids], "orders", "voter"]
+        services = [self.processes[n] for n in order if n in self.processes]
+        self.progress("reset: stopping the services that hold data")
+        await asyncio.gather(*(p.stop(keep_spare=True) for p in services))
+        self.progress("reset: emptying the broker's log")
+        await self._empty_topics()
+        self.progress("reset: dropping the orders' and replicas' data")
+        conn = await asyncpg.connect(self.settings.dsn, timeout=10)
+        try:
+            schemas = ["orders", *[f"inventory_{r}" for r in self.settings.replica_ids]]
+            await conn.execute("DROP SCHEMA IF EXISTS " + ", ".join(schemas) + " CASCADE")
+            await conn.execute("DELETE FROM monitor.instance_status WHERE service_name = 'inventory-svc'")
+        except asyncpg.UndefinedTableError:
+            pass
+        finally:
+            await conn.close()
+        self.progress("reset: starting the services again")
+        for proc in services:
+            await proc.resume()
+        await self.wait_working(60)
+        took = time.perf_counter() - started
+        self.log.warning("lab_reset", seconds=round(took, 3))
+        return {"reset": True, "seconds": round(took, 3), "initial_stock": self.settings.initial_stock}
+
+    async def _empty_topics(self) -> None:
+        s = self.settings
+        if "broker" in self.processes:  # embedded: a restarted broker keeps nothing
+            broker_proc = self.processes["broker"]
+            await broker_proc.stop(timeout_s=5)
+            await broker_proc.start()
+            await wait_port(s.broker_port, 15, self.network.host_address if self.network else "127.0.0.1")
+        else:  # an external Kafka: delete the lab's topics and wait until they are gone
+            await bus.delete_topics(s)
+        await bus.ensure_topics(s)
+
     # ---- control API ------------------------------------------------------------------------------
 
     async def _start_control(self) -> None:
@@ -302,6 +350,14 @@ class Lab:
             self.log.warning("process_started", name=proc.spec.name)
             return json_response({"started": True, "started_at": proc.started_at, "process": proc.describe()})
 
+        async def reset(request: web.Request) -> web.Response:
+            """Fresh data for a new experiment (see Lab.reset)."""
+            require_token(request)
+            if self._resetting.locked():
+                raise ApiError(409, "a reset is already running")
+            async with self._resetting:
+                return json_response(await self.reset())
+
         async def shutdown(request: web.Request) -> web.Response:
             require_token(request)
             os.kill(os.getpid(), signal.SIGTERM)
@@ -315,6 +371,7 @@ class Lab:
         app.router.add_post("/processes/{name}/kill", kill)
         app.router.add_post("/processes/{name}/stop", stop)
         app.router.add_post("/processes/{name}/start", start)
+        app.router.add_post("/reset", reset)
         app.router.add_post("/shutdown", shutdown)
         self._add_netfault_routes(app)
         app.router.add_get("/health", health)

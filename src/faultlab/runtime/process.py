@@ -223,10 +223,11 @@ class ManagedProcess:
             os.kill(self.proc.pid, sig)
         return True
 
-    async def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the child (and its spare) and do not restart it; safe to call twice."""
+    async def stop(self, timeout_s: float = 5.0, keep_spare: bool = False) -> None:
+        """Stop the child (and its spare, unless `keep_spare`) and do not restart it; safe to call twice."""
         self._stopping = True
-        await self._stop_spare()
+        if not keep_spare:
+            await self._stop_spare()
         if self.running and self.proc is not None:
             self.signal(getattr(signal, self.spec.stop_signal))
             try:
@@ -239,6 +240,13 @@ class ManagedProcess:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watch
+
+    async def resume(self) -> None:
+        """Start a stopped child again: its waiting spare takes over at once when there is one."""
+        self._stopping = False
+        if not await self._promote():
+            await self.start()
+        self.arm_spare_later()
 
     async def restart(self) -> None:
         """Stop (if running) and start again: the operator's manual restart."""
