@@ -25,6 +25,7 @@ INVENTORY_RESULTS = "inventory-results"
 ERROR_QUEUE = "error-queue"
 TOPICS = (ORDER_EVENTS, INVENTORY_RESULTS, ERROR_QUEUE)
 PARTITION = 0
+QUIET_S = 1.0  # after this long without records a consumer's fetch wait grows to its idle value (FetchPacer)
 
 
 def encode(value: Any) -> bytes:
@@ -155,7 +156,7 @@ class FetchPacer:
     0.11 to 0.14); without that attribute the pacer does nothing and the consumer keeps its fixed wait.
     """
 
-    def __init__(self, consumer: AIOKafkaConsumer, busy_ms: int, idle_ms: int, quiet_s: float = 1.0) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, busy_ms: int, idle_ms: int, quiet_s: float = QUIET_S) -> None:
         self.consumer = consumer
         self.busy_ms = busy_ms
         self.idle_ms = max(idle_ms, busy_ms)

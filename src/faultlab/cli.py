@@ -34,7 +34,7 @@ NETWORK_KINDS = ("partition", "netem")
 def _console() -> Any:
     from rich.console import Console
 
-    return Console()
+    return Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
 
 
 def _settings(args: argparse.Namespace) -> Settings:

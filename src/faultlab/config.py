@@ -61,7 +61,11 @@ class Settings(BaseSettings):
     )
     detector: Literal["consecutive", "error-rate"] = "consecutive"
     stale_after_ms: int = Field(500, ge=10, description="a replica that still lacks an event the others applied this "
-                                                      "long ago is OFF (stale)")
+                                                      "long ago is OFF (stale); for an event after a quiet log, "
+                                                      "when replicas may be in their long fetch wait")
+    stale_after_busy_ms: int = Field(200, ge=10, description="the same while events flow (every replica fetches every "
+                                                           "fetch_wait_ms): an event after another less than 1 s "
+                                                           "before")
     caught_up_ms: int = Field(200, ge=0, description="back ON only when it lacks no event the others applied more "
                                                    "than this long ago")
 

@@ -85,8 +85,8 @@ def _console() -> Any:
     """A Rich console; wide enough for the summary table when the output is a file or a pipe."""
     from rich.console import Console
 
-    console = Console()
-    return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150)
+    console = Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
+    return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150, log_path=False)
 
 
 # ---- load ---------------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ MAX_OBSERVATIONS = 10_000
 MAX_EVENT_ID = 2**63 - 1
 SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
-QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
+QUEUE_MAX_AGE_S = 30.0
+QUIET_S = bus.QUIET_S  # a log quiet this long lets the replicas' fetch wait grow (FetchPacer)  # a sealed error older than this (or from the future) is a replay: ignored
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -142,14 +143,23 @@ class HealthMonitor:
             self._due[replica] = due
             self._wake[replica].set()
 
+    def stale_allowance_s(self, replica: int, applied_seq: int) -> float:
+        """How long a replica may lack the event after `applied_seq` once the others applied it: the busy allowance
+        when events were flowing (the others applied the previous one less than QUIET_S before), the longer one
+        after a quiet log (a healthy replica may then be in its long fetch wait)."""
+        gap = self.frontier.gap_before_s(replica, applied_seq + 1)
+        busy = gap is not None and gap < QUIET_S
+        return (self.settings.stale_after_busy_ms if busy else self.settings.stale_after_ms) / 1000
+
     def _consider_deadline(self, replica: int) -> None:
-        """If the replica lacks an event the others applied, probe it when that becomes `stale_after_ms` old."""
+        """If the replica lacks an event the others applied, probe it when its allowance runs out."""
         applied = self.trackers[replica].applied_seq
         if applied is None:
             return
         since = self.frontier.applied_by_others(replica, applied + 1)
         if since is not None:
-            self._probe_soon(replica, max(0.0, since + self.settings.stale_after_ms / 1000 - time.time()) + 0.002)
+            deadline = since + self.stale_allowance_s(replica, applied)
+            self._probe_soon(replica, max(0.0, deadline - time.time()) + 0.002)
 
     async def _probe(self, replica: int) -> dict[str, Any]:
         assert self._session is not None
@@ -175,9 +185,10 @@ class HealthMonitor:
         with contextlib.suppress(TypeError, ValueError):
             self.frontier.note(replica, applied, [(s, t) for s, t in data.get("commits") or []], now)
         behind_ms = round(self.frontier.behind_s(replica, applied, now) * 1000, 1)
+        allowance_ms = self.stale_allowance_s(replica, applied) * 1000
         health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",
                   "behind_ms": behind_ms, "caught_up": behind_ms <= self.settings.caught_up_ms,
-                  "stale": behind_ms > self.settings.stale_after_ms, "rtt_ms": round((now - at) * 1000, 2)}
+                  "stale": behind_ms > allowance_ms, "rtt_ms": round((now - at) * 1000, 2)}
         for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at", "set_aside"):
             health[key] = data.get(key)
         return health
@@ -325,6 +336,7 @@ class HealthMonitor:
             "detector": self.settings.detector,
             "rejected_records": dict(self.rejected),
             "stale_after_ms": self.settings.stale_after_ms,
+            "stale_after_busy_ms": self.settings.stale_after_busy_ms,
             "caught_up_ms": self.settings.caught_up_ms,
             "health_interval_ms": self.settings.health_interval_ms,
             "failure_threshold": self.settings.failure_threshold,

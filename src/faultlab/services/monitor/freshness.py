@@ -57,6 +57,13 @@ class LogFrontier:
         moments = [t for r in self.seqs if r != replica if (t := self.applied_by(r, seq)) is not None]
         return min(moments) if moments else None
 
+    def gap_before_s(self, replica: int, seq: int) -> float | None:
+        """How long the others' log was quiet before `seq`: the time between their applying seq - 1 and seq
+        (None when either is unknown)."""
+        after = self.applied_by_others(replica, seq)
+        before = self.applied_by_others(replica, seq - 1) if seq > 1 else None
+        return None if after is None or before is None else max(0.0, after - before)
+
     def behind_s(self, replica: int, applied_seq: int, now: float) -> float:
         """How long the first event this replica lacks has been applied elsewhere (0 when it lacks none)."""
         since = self.applied_by_others(replica, applied_seq + 1)

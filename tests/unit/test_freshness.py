@@ -1,0 +1,55 @@
+"""Staleness in time: when the others applied the first event a replica lacks, from literal commit reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from faultlab.services.monitor.freshness import LogFrontier
+
+
+def test_a_replica_lacking_nothing_is_not_behind() -> None:
+    """Every replica at the same position: nobody is behind, whatever the clock says."""
+    f = LogFrontier([1, 2, 3])
+    for r in (1, 2, 3):
+        f.note(r, 5, [(3, 10.0), (5, 10.1)], 10.2)
+    assert all(f.behind_s(r, 5, 99.0) == 0.0 for r in (1, 2, 3))
+
+
+def test_behind_is_counted_from_the_first_other_replica_that_applied_the_missing_event() -> None:
+    """Replica 1 stopped at 5; replica 2 applied 6 at 20.0, replica 3 at 20.3: replica 1 is behind since 20.0."""
+    f = LogFrontier([1, 2, 3])
+    f.note(1, 5, [(5, 10.0)], 10.5)
+    f.note(2, 9, [(6, 20.0), (9, 21.0)], 21.5)
+    f.note(3, 9, [(7, 20.3), (9, 21.2)], 21.5)
+    assert f.applied_by_others(1, 6) == 20.0
+    assert f.behind_s(1, 5, 20.45) == pytest.approx(0.45, abs=1e-9)
+    assert f.behind_s(1, 9, 30.0) == 0.0
+    assert f.behind_s(2, 9, 30.0) == 0.0
+
+
+def test_its_own_commits_never_vouch_for_itself() -> None:
+    """Only the others' commits tell the log end: a replica that alone applied seq 6 makes no one else behind
+    until another replica reports it, and is judged against the others, not itself."""
+    f = LogFrontier([1, 2])
+    f.note(1, 6, [(6, 5.0)], 5.1)
+    f.note(2, 5, [(5, 4.0)], 5.1)
+    assert f.behind_s(2, 5, 9.0) == 4.0  # replica 1 applied 6 at 5.0
+    assert f.behind_s(1, 6, 9.0) == 0.0
+
+
+def test_a_probe_position_is_a_point_too_and_the_earlier_moment_wins() -> None:
+    """The position seen by a probe counts as applied by then; a commit report of the same seq keeps the earlier time."""
+    f = LogFrontier([1, 2])
+    f.note(2, 8, [], 7.0)
+    f.note(2, 8, [(8, 6.5)], 7.2)
+    assert f.applied_by(2, 8) == 6.5
+    assert f.applied_by(2, 9) is None
+
+
+def test_the_gap_before_an_event_tells_a_flowing_log_from_a_quiet_one() -> None:
+    """Events 50 ms apart: a small gap (replicas fetch often); after 3 s of quiet: a large one."""
+    f = LogFrontier([1, 2])
+    f.note(2, 12, [(10, 100.0), (11, 100.05), (12, 103.05)], 103.1)
+    assert f.gap_before_s(1, 11) == pytest.approx(0.05, abs=1e-9)
+    assert f.gap_before_s(1, 12) == 3.0
+    assert f.gap_before_s(1, 13) is None
