@@ -164,3 +164,45 @@ async def test_poison_records_on_order_events_are_set_aside_and_the_replicas_go_
         await asyncio.sleep(0.1)
     assert all(a["set_aside"] >= b["set_aside"] + 5 for a, b in zip(after["instances"], before["instances"]))
     assert all(i["status"] == "ON" for i in after["instances"])
+
+
+async def test_a_restarted_replica_resumes_where_it_was_although_the_broker_reports_a_shorter_log(
+        settled: Lab, http: aiohttp.ClientSession) -> None:
+    """Thousands of events published in big batches leave the broker's reported end offset short of the log (it
+    reports its last batch's base); a replica killed then resumes from its stored offset — no broker reset, no
+    rescan of the log — and catches up."""
+    import signal
+
+    from aiokafka import AIOKafkaConsumer
+
+    lab = settled
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        await conn.execute(
+            """INSERT INTO orders.outbox (order_id, event_type, product_id, quantity)
+               SELECT gen_random_uuid(), 'restock', 'PROD-004', 1 FROM generate_series(1, 3000)""")
+    finally:
+        await conn.close()
+    await wait_converged(lab, http, timeout_s=60)
+    consumer = AIOKafkaConsumer(bootstrap_servers=lab.settings.bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = bus.partition(lab.settings, bus.ORDER_EVENTS)
+        consumer.assign([tp])
+        reported = (await consumer.end_offsets([tp]))[tp]
+        consumer.seek(tp, max(0, reported - 1))
+        await consumer.getmany(tp, timeout_ms=1000)
+        real = consumer.highwater(tp)
+    finally:
+        await consumer.stop()
+    assert real is not None and reported < real, (reported, real)  # the lag this test is about
+    _s, before = await get_json(http, f"{lab.settings.replica_url(2)}/health")
+    assert before["offset"] >= reported, "the replica's stored offset is past the reported end"
+    since = time.time()
+    lab.processes["inventory-2"].signal(signal.SIGKILL)
+    recovered = await episode(http, lab, 2, since - 1, "recovered_at", timeout_s=30)
+    assert recovered["ttr_ms"] is not None
+    _s, after = await get_json(http, f"{lab.settings.replica_url(2)}/health")
+    assert after["pid"] != before["pid"]
+    assert after["broker_resets"] == 0 and after["gap_rescans"] == 0, after
+    await wait_converged(lab, http)
