@@ -236,7 +236,8 @@ def _print_status(console: Any, client: Any) -> None:
             state = f"[{colour}]{inst['status']}[/]"
             when = f"{_fmt_time(inst['since'])} / {_fmt_time(inst['last_check'])}"
             health = inst.get("health") or {}
-            detail = f"applied {health.get('applied_seq', '-')}, lag {health.get('lag', '-')}"
+            behind = inst.get("behind_ms")
+            detail = f"applied {health.get('applied_seq', '-')}" + (f", behind {behind:.0f} ms" if behind else "")
             faults = health.get("faults") or []
             if faults:
                 detail += f", fault: {','.join(faults)}"
@@ -249,6 +250,12 @@ def _print_status(console: Any, client: Any) -> None:
             detail += f"{', ' if detail else ''}warm spare {proc['spare_pid']}"
         table.add_row(name, str(proc["pid"] or "-"), address, state, when, str(proc["restarts"]), detail)
     console.print(table)
+    rejected = monitor.get("rejected_records") or {}
+    set_aside = sum(i.get("set_aside", 0) for i in monitor["instances"])
+    if rejected or set_aside:
+        console.print("[yellow]records the lab did not trust:[/] "
+                      + ", ".join([*(f"error-queue {why}: {n}" for why, n in sorted(rejected.items())),
+                                   *([f"order-events set aside by the replicas: {set_aside}"] if set_aside else [])]))
 
 
 # ---- faults -------------------------------------------------------------------------------------

@@ -222,16 +222,38 @@ async def _model_when_published(lab: Lab) -> dict[str, tuple[int, int]]:
         await asyncio.sleep(0.05)
 
 
+async def voter_sockets_to(lab: Lab, node: netns.Node) -> dict[str, int]:
+    """The voter's TCP sockets to a node, by state."""
+    assert lab.network is not None
+    return await asyncio.to_thread(lab.network.sockets, "voter", node.name)
+
+
 async def _partition_and_heal(http: aiohttp.ClientSession, lab: Lab, inv2: netns.Node) -> Any:
     """Partition replica 2, check masking and detection, order while it is cut off, heal, check convergence."""
     assert lab.network is not None
     await asyncio.sleep(0.5)
+    _s, stats_before = await get_json(http, f"{lab.settings.service_url('voter')}/voting/stats")
+    _s, status_before = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
     injected = (await _supervisor(http, lab, "POST", body={"kind": "partition", "instance": 2}))["fault"]
     routes = await _sh("ip", "-n", inv2.namespace, "route")
     assert f"blackhole {lab.network.host_address}" in routes
     detected = await _episode(http, lab, 2, "detected_at", timeout_s=10)
     assert detected["activated_at"] == pytest.approx(injected["activated_at"], abs=1e-6)
     assert 0 <= detected["ttd_ms"] < 2000
+    # Under the partition each read's connect to replica 2 gets no answer: bounded by the connect timeout and the
+    # voter's cap per replica, not left in SYN-SENT for minutes; the healthy replicas get no evidence against them.
+    peak = 0
+    for _ in range(10):
+        await asyncio.sleep(0.5)
+        states = await voter_sockets_to(lab, inv2)
+        peak = max(peak, sum(states.values()))
+    assert 0 < peak <= 64, peak
+    _s, stats = await get_json(http, f"{lab.settings.service_url('voter')}/voting/stats")
+    for healthy in ("1", "3"):
+        assert stats["replicas"][healthy]["failures"] == stats_before["replicas"][healthy]["failures"], healthy
+    _s, status = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
+    for i in (0, 2):
+        assert status["instances"][i]["transitions"] == status_before["instances"][i]["transitions"]
 
     accepted = await post_orders(http, lab, [("PROD-002", 3)] * 20)  # replica 2 cannot see these
     assert len(accepted) == 20
@@ -249,6 +271,10 @@ async def _partition_and_heal(http: aiohttp.ClientSession, lab: Lab, inv2: netns
     assert [f["kind"] for f in cleared["cleared"]] == ["partition"]
     assert "blackhole" not in await _sh("ip", "-n", inv2.namespace, "route")
     recovered = await _episode(http, lab, 2, "recovered_at", timeout_s=30)
+    deadline = time.monotonic() + 5  # connects begun before the heal end within the connect timeout (0.4 s)
+    while (await voter_sockets_to(lab, inv2)).get("SYN-SENT", 0):
+        assert time.monotonic() < deadline, "the voter still has connects to replica 2 in SYN-SENT after the heal"
+        await asyncio.sleep(0.1)
     assert recovered["cleared_at"] == pytest.approx(cleared["cleared_at"], abs=1e-6)
     assert recovered["ttr_ms"] is not None and recovered["recovered_at"] >= recovered["cleared_at"]
     await wait_converged(lab, http)

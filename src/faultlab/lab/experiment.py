@@ -259,17 +259,16 @@ class ExperimentRunner:
         self.on_step("resetting the lab's data: fresh stock, empty log")
         try:
             status, answer = await self._call("POST", f"{self.supervisor}/reset", auth=True, timeout_s=120)
-        except (aiohttp.ClientConnectionError, OSError):
-            raise SteadyStateError(f"the supervisor's control API does not answer at {self.supervisor}") from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SteadyStateError(f"the lab could not be reset: {exc!r}") from None
         if status != 200:
             raise SteadyStateError(f"the lab could not be reset: HTTP {status} {answer}")
         return dict(answer)
 
-    async def check_steady_state(self) -> dict[str, Any]:
-        """The hypothesis before anything is broken: replicas ON, a voted read and the orders API answer."""
-        self.on_step("checking the steady state")
+    async def check_preconditions(self) -> dict[str, Any]:
+        """What must hold before anything is touched (the data reset included): the supervisor answers, every
+        process runs, and a lab with a network for the network phases."""
+        self.on_step("checking the lab")
         checks: dict[str, Any] = {}
         try:
             status, procs = await self._call("GET", f"{self.supervisor}/processes")
@@ -289,6 +288,12 @@ class ExperimentRunner:
                 raise SteadyStateError(f"phase(s) {', '.join(network)} need the namespace lab, where each service has "
                                        "its own network: start it with `sudo faultlab up --netns` (or run the "
                                        "experiment with --netns)")
+        return checks
+
+    async def check_steady_state(self, checks: dict[str, Any]) -> dict[str, Any]:
+        """The hypothesis before anything is broken: replicas ON, a voted read and the orders API answer."""
+        self.on_step("checking the steady state")
+        checks = dict(checks)
         problems = await self.wait_steady(self.config.steady_timeout_s)
         if problems:
             raise SteadyStateError("the lab is not healthy: " + "; ".join(problems))
@@ -504,9 +509,10 @@ class ExperimentRunner:
         self._session = aiohttp.ClientSession()
         load_task: asyncio.Task[Any] | None = None
         try:
+            checks = await self.check_preconditions()
             if cfg.reset:
                 data["reset"] = await self.reset_lab()
-            data["steady_state_before"] = await self.check_steady_state()
+            data["steady_state_before"] = await self.check_steady_state(checks)
             await self.events.start()
             data["monitor"] = await self.monitor_status()
             data["voting_before"] = await self.voter_stats()

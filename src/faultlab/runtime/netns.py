@@ -105,6 +105,18 @@ class NetnsNetwork:
     def address_of(self, node: str) -> str:
         return self.host_address if node == HOST_NODE else self.nodes[node].address
 
+    def sockets(self, source: str, destination: str) -> dict[str, int]:
+        """TCP sockets from one node to another, by state (`ss` inside the source's namespace): how many
+        connects a partition leaves waiting, say."""
+        out = run(["ip", "netns", "exec", self.nodes[source].namespace, "ss", "-tanH", "dst",
+                   self.address_of(destination)], check=False).stdout
+        states: dict[str, int] = {}
+        for line in out.splitlines():
+            if line.strip():
+                state = line.split()[0]
+                states[state] = states.get(state, 0) + 1
+        return states
+
     # ---- create / destroy ------------------------------------------------------------------------
 
     def create(self) -> None:
