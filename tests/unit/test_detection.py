@@ -87,8 +87,8 @@ def test_recovery_needs_caught_up() -> None:
     t, _ = tracker()
     t.observe(obs("process_exit", 300.0, code=1))
     assert t.status == "OFF"
-    for i in range(10):
-        t.observe(obs("behind", 300.5 + i * 0.02))
+    for i in range(10):  # answering, but lacking events the others applied more than caught_up_ms ago
+        t.observe(obs("health", 300.5 + i * 0.02, caught_up=False, behind_ms=350.0))
     assert t.status == "OFF"
     for i in range(5):
         t.observe(obs("health", 301 + i * 0.02))
@@ -237,3 +237,36 @@ def test_a_recent_failure_keeps_the_replica_on_the_fast_interval() -> None:
     assert not t.urgent(201.01)
     t.observe(obs("agree", 201.2, products=["PROD-001"]))  # successes alone never make it urgent
     assert not t.urgent(201.3)
+
+
+def test_a_stale_answer_is_off_at_once_and_back_only_when_caught_up() -> None:
+    """A health answer judged stale (it lacks an event applied elsewhere longer ago than the allowance): OFF at
+    once with reason stale; ON again after five answers caught up; the voter's 'behind' hints change nothing."""
+    t, events = tracker()
+    t.observe(obs("fault_injected", 400.0, ok=False, fault={"kind": "stale"}))
+    t.observe(obs("behind", 400.1))
+    assert t.status == "ON" and t.hints == 1
+    t.observe(obs("health", 400.6, caught_up=False, stale=True, behind_ms=520.0, applied_seq=7))
+    assert t.status == "OFF" and t.reason.startswith("stale: lacks seq 8")
+    assert t.episode is not None and t.episode.ttd_ms == 600.0
+    t.observe(obs("fault_cleared", 401.0))
+    for i in range(5):
+        t.observe(obs("health", 401.05 + i * 0.02, caught_up=False, behind_ms=300.0))
+    assert t.status == "OFF"
+    for i in range(5):
+        t.observe(obs("health", 401.2 + i * 0.02, behind_ms=0.0))
+    assert t.status == "ON" and t.episodes[-1].recovered_at is not None
+
+
+def test_failures_about_requests_sent_before_the_clear_are_not_news() -> None:
+    """After a latency fault is cleared, the voter's late reports about requests sent during the fault (sent_at
+    before the clear) are ignored; a failure about a request sent after the clear counts."""
+    t, _ = tracker()
+    t.observe(obs("fault_injected", 500.0, ok=False, fault={"kind": "latency"}))
+    t.observe(obs("fault_cleared", 502.0))
+    for i in range(5):
+        t.observe(obs("slow", 502.5 + i * 0.01, sent_at=501.5))
+    assert t.status == "ON" and t.late_evidence == 5
+    for i in range(3):
+        t.observe(obs("slow", 503.0 + i * 0.01, sent_at=502.9))
+    assert t.status == "OFF"

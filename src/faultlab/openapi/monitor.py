@@ -42,6 +42,9 @@ def observation_schema(settings: Settings) -> dict[str, Any]:
                                      "params": {"type": "object"}, "activated_at": {"type": "number"}}},
             "caught_up": {"type": "boolean"},
             "code": {"type": ["integer", "null"], "description": "process_exit: the exit code"},
+            "sent_at": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1e11,
+                        "description": "when the request this failure is about was sent (UNIX s): a failure about a "
+                                       "request sent before the replica's last fault was cleared is ignored"},
         },
     }
 

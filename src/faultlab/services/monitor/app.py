@@ -374,6 +374,10 @@ def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
     for key in ("ok", "caught_up"):
         if key in raw and not isinstance(raw[key], bool):
             raise ApiError(400, f"{key} must be true or false")
+    sent_at = raw.get("sent_at")
+    if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))
+                                or not 0 < sent_at < 1e11):
+        raise ApiError(400, "sent_at must be a UNIX timestamp in seconds")
     if raw.get("code") is not None and (isinstance(raw["code"], bool) or not isinstance(raw["code"], int)):
         raise ApiError(400, "code must be an integer exit code")
     if _has_nul(raw):  # PostgreSQL text and jsonb refuse NUL: one such row would block every later audit write

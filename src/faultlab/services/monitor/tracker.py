@@ -97,6 +97,8 @@ class InstanceTracker:
         self.served_errors = 0  # errors the replica reported on error-queue for answers it failed
         self.set_aside = 0  # records on order-events it reported as not events of the log (forged, malformed)
         self.hints = 0  # times the voter saw it behind the majority
+        self.last_cleared_at: float | None = None  # the last time a fault of this replica was cleared
+        self.late_evidence = 0  # failures reported late about requests sent before that clear (ignored)
 
     # ---- evidence -----------------------------------------------------------------------------
 
@@ -107,6 +109,7 @@ class InstanceTracker:
         if kind == "fault_injected":
             self._open_episode(obs.get("fault") or {}, at)
         elif kind == "fault_cleared":
+            self.last_cleared_at = max(self.last_cleared_at or 0.0, at)
             if self.episode is not None and self.episode.cleared_at is None:
                 self.episode.cleared_at = at
                 self.verified_since_clear = 0
@@ -157,6 +160,10 @@ class InstanceTracker:
         elif kind in FAILURE_KINDS:
             if source == "monitor":
                 self.last_check = at
+            sent_at = obs.get("sent_at")
+            if isinstance(sent_at, (int, float)) and self.last_cleared_at is not None and sent_at < self.last_cleared_at:
+                self.late_evidence += 1  # about a request sent while a fault now cleared was active: not news
+                return
             self._evidence(False, at, source, kind)
 
     def urgent(self, now: float) -> bool:
@@ -309,4 +316,5 @@ class InstanceTracker:
             "health": self.last_health, "open_episode": self.episode.describe() if self.episode else None,
             "transitions": self.transitions, "served_errors": self.served_errors, "set_aside": self.set_aside,
             "applied_seq": self.applied_seq, "behind_ms": self.behind_ms, "behind_hints": self.hints,
+            "late_evidence": self.late_evidence,
         }

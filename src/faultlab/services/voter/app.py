@@ -150,6 +150,7 @@ class MajorityVoter:
         answered for that product (monotonic reads): then it is "quorum not reached".
         """
         started = time.perf_counter()
+        sent_at = time.time()  # what the replicas' failures are about: a request sent now
         deadline = started + self.timeout_s + 0.05
         total = len(self.replicas)
         tasks: dict[asyncio.Future[tuple[int, bytes]], int] = {}
@@ -224,7 +225,7 @@ class MajorityVoter:
         latency_ms = (time.perf_counter() - started) * 1000
         quorum = bool(votes) and all(v.quorum for v in votes) and not refused_older
         late = sorted(tasks[t] for t in pending)
-        self._account(answers, failed, votes, quorum, latency_ms)
+        self._account(answers, failed, votes, quorum, latency_ms, sent_at)
         if quorum:
             for v in votes:
                 assert v.version is not None
@@ -232,7 +233,7 @@ class MajorityVoter:
             if any(v.stale for v in votes):
                 self.stats.stale_answers += 1
         if pending:
-            task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, started))
+            task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, started, sent_at))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         body = self._body(votes, answers, failed, late, quorum, latency_ms, refused_older)
@@ -250,7 +251,7 @@ class MajorityVoter:
         return asyncio.ensure_future(later())
 
     def _account(self, answers: dict[int, Fetch], failed: dict[int, Fetch], votes: list[ProductVote],
-                 quorum: bool, latency_ms: float) -> None:
+                 quorum: bool, latency_ms: float, sent_at: float) -> None:
         now = time.time()
         stats = self.stats
         products = [v.product_id for v in votes]
@@ -276,7 +277,8 @@ class MajorityVoter:
                 self.reporter.report(observation(replica, "behind", True, "voter", now, products=products))
         for replica, fetched in failed.items():
             stats.failures[replica][fetched.failure or "error"] += 1
-            self.reporter.report(observation(replica, fetched.failure or "error", False, "voter", now), urgent=True)
+            self.reporter.report(observation(replica, fetched.failure or "error", False, "voter", now, sent_at=sent_at),
+                                 urgent=True)
         if not quorum or wrong or failed:
             self._events.append((datetime.now(UTC), None if len(votes) != 1 else votes[0].product_id,
                                  "quorum" if quorum else "no_quorum", sorted(agreed), sorted(wrong), sorted(failed),
@@ -304,7 +306,7 @@ class MajorityVoter:
 
     async def _follow_late(self, pending: set[asyncio.Future[tuple[int, bytes]]],
                            tasks: dict[asyncio.Future[tuple[int, bytes]], int],
-                           products: list[str], answers: dict[int, Fetch], started: float) -> None:
+                           products: list[str], answers: dict[int, Fetch], started: float, sent_at: float) -> None:
         """Replicas that had not answered when the vote was given: slow, failed or wrong?
 
         A replica still silent `slow_threshold_ms` after the quorum is reported slow at that moment (the
@@ -315,7 +317,7 @@ class MajorityVoter:
         for task in still:
             replica = tasks[task]
             self.stats.slow[replica] += 1
-            self.reporter.report(observation(replica, "slow", False, "voter", now), urgent=True)
+            self.reporter.report(observation(replica, "slow", False, "voter", now, sent_at=sent_at), urgent=True)
         if still:
             late_done, never = await asyncio.wait(still, timeout=self.timeout_s + 0.1)
             for task in never:
@@ -333,7 +335,8 @@ class MajorityVoter:
             replica = fetched.replica
             if fetched.failure:
                 self.stats.failures[replica][fetched.failure] += 1
-                self.reporter.report(observation(replica, fetched.failure, False, "voter", now), urgent=True)
+                self.reporter.report(observation(replica, fetched.failure, False, "voter", now, sent_at=sent_at),
+                                     urgent=True)
                 continue
             self.stats.samples[replica].append(fetched.latency_ms)
             votes = self._vote({**answers, replica: fetched}, products)
