@@ -35,11 +35,11 @@ async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Pat
     assert (run_dir / "logs" / "monitor.log").exists() and (run_dir / "events.jsonl").stat().st_size > 0
 
     by_phase = {r["phase"]: r for r in report["results"]}
-    assert list(by_phase) == ["baseline", "crash", "latency", "intermittent", "incorrect", "two-down"]
+    assert list(by_phase) == ["baseline", "crash", "latency", "intermittent", "incorrect", "stale", "hang", "two-down"]
     assert by_phase["baseline"]["ttd_ms"] is None
     assert by_phase["baseline"]["load_test_result"]["success_rate"] >= 95
     assert 35 <= by_phase["baseline"]["load_test_result"]["rps"] <= 45
-    for name in ("crash", "latency", "intermittent", "incorrect", "two-down"):
+    for name in ("crash", "latency", "intermittent", "incorrect", "stale", "hang", "two-down"):
         r = by_phase[name]
         assert r["ttd_ms"] is not None and r["ttr_ms"] is not None, (name, r["episodes"], r["notes"])
         for episode in r["episodes"]:  # read from the monitor's events, not timed here
@@ -56,7 +56,7 @@ async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Pat
     assert report["data_check"]["valid"] is True, report["data_check"]
     assert report["data_check"]["accepted_orders"] > 20
     events = [e["event"] for e in report["fault_timeline"]]
-    assert events.count("fault_injected") == 4 and events.count("process_stopped") == 2
+    assert events.count("fault_injected") == 6 and events.count("process_stopped") == 2
     assert any("waiting for detection" in s for s in steps)
     status = await runner_status(lab)
     assert all(i["status"] == "ON" and not (i["health"] or {}).get("faults") for i in status["instances"])

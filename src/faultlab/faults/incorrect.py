@@ -21,8 +21,8 @@ class Incorrect(Fault):
     @classmethod
     def parse(cls, params: dict[str, Any]) -> Incorrect:
         product = params.get("product_id")
-        if product is not None and (not isinstance(product, str) or not PRODUCT_ID.match(product)):
-            raise FaultError("product_id must look like PROD-001")
+        if "product_id" in params and (not isinstance(product, str) or not PRODUCT_ID.match(product)):
+            raise FaultError("product_id must look like PROD-001 (leave it out for every product)")
         delta = number(params, "delta", 100, -1_000_000, 1_000_000, integer=True)
         if delta == 0:
             raise FaultError("delta must not be 0 (a zero shift is not a fault)")

@@ -24,6 +24,9 @@ MAX_EVENT_ID = 2**63 - 1
 SOURCE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
+FAULT_KIND_PATTERN = "^[a-z_-]{1,32}$"
+
+
 def observation_schema(settings: Settings) -> dict[str, Any]:
     """One piece of evidence about a replica, as the voter, the supervisor or a replica reports it."""
     return {
@@ -38,7 +41,7 @@ def observation_schema(settings: Settings) -> dict[str, Any]:
             "source": {"type": "string", "pattern": SOURCE_PATTERN, "description": "who saw it"},
             "count": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
             "fault": {"type": "object", "description": "fault_injected: the fault as the replica describes it",
-                      "properties": {"kind": {"type": "string", "pattern": "^[a-z_]{1,32}$"},
+                      "properties": {"kind": {"type": "string", "pattern": FAULT_KIND_PATTERN},
                                      "params": {"type": "object"}, "activated_at": {"type": "number"}}},
             "caught_up": {"type": "boolean"},
             "code": {"type": ["integer", "null"], "description": "process_exit: the exit code"},

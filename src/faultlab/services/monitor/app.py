@@ -22,6 +22,7 @@ from faultlab.db import MONITOR_SCHEMA, RETRIABLE, create_pool, migrate
 from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
+from faultlab.openapi.monitor import FAULT_KIND_PATTERN
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor import guide_api
 from faultlab.services.monitor.freshness import LogFrontier
@@ -32,6 +33,7 @@ OTHER_SERVICES = ("orders", "voter", "dashboard")
 MAX_OBSERVATIONS = 10_000
 MAX_EVENT_ID = 2**63 - 1
 SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+FAULT_KIND = re.compile(FAULT_KIND_PATTERN)
 QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
 QUEUE_MAX_AGE_S = 30.0
 QUIET_S = bus.QUIET_S  # a log quiet this long lets the replicas' fetch wait grow (FetchPacer)  # a sealed error older than this (or from the future) is a replay: ignored
@@ -367,10 +369,12 @@ def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
     if source is not None and (not isinstance(source, str) or not SOURCE.fullmatch(source)):
         raise ApiError(400, "source must be a name like voter (letters, digits, _ . : -, at most 64)")
     if fault is not None and (not isinstance(fault, dict) or not isinstance(fault.get("kind", ""), str)
+                              or (fault.get("kind") is not None and not FAULT_KIND.fullmatch(fault["kind"]))
                               or not isinstance(fault.get("params", {}), dict)
                               or isinstance(fault.get("activated_at"), bool)
                               or not isinstance(fault.get("activated_at", 0), (int, float))):
-        raise ApiError(400, "fault must be an object: kind a string, params an object, activated_at a number")
+        raise ApiError(400, "fault must be an object: kind a fault kind's name, params an object, activated_at a "
+                            "number")
     for key in ("ok", "caught_up"):
         if key in raw and not isinstance(raw[key], bool):
             raise ApiError(400, f"{key} must be true or false")
