@@ -20,7 +20,7 @@ antes cómo qué""".split())
 SKIPPED = frozenset({"script", "style", "code", "svg", "title"})
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
 QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
-WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", re.UNICODE)  # fan-out, guide's: one word
 
 
 class VisibleText(HTMLParser):

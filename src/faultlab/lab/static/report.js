@@ -86,7 +86,7 @@ export function timeseriesFigure(data, labels = DEFAULT_LABELS) {
   const layout = {
     height: 820, margin: {t: 70, l: 70, r: 20, b: 50}, hovermode: "x unified",
     legend: {orientation: "h", y: -0.08},
-    xaxis: {type: "date", anchor: "y3", title: {text: labels.time}},
+    xaxis: {type: "date", anchor: "y3", title: {text: labels.time}, tickformat: "%H:%M:%S"},
     yaxis: {domain: [0.68, 1.0], title: {text: labels.latency}, rangemode: "tozero"},
     yaxis2: {domain: [0.36, 0.62], title: {text: labels.rps}, rangemode: "tozero"},
     yaxis3: {domain: [0.0, 0.30], title: {text: labels.successAxis}, range: [0, 105]},
