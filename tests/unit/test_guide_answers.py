@@ -37,7 +37,7 @@ def test_two_of_three_down_gives_loss_share_of_503_and_regain_from_the_report() 
     replica was started again, orders still accepted; the guide's "manual intervention" beside it, and why not."""
     answer = by_id(two_down_report())["q13"]
     [line] = [m for m in answer["measured"] if m.startswith("Repetition 1:")]
-    assert "quorum lost 48 ms after the replicas were stopped" in line
+    assert "quorum lost 48 ms after the replicas began to be stopped" in line
     assert '60 of 100 voted reads (60.0 %) answered 503 "quorum not reached"' in line
     assert "regained 120 ms after the first replica was started again" in line
     assert "orders accepted meanwhile: 100.00 %" in line
@@ -54,7 +54,7 @@ def test_spanish_answers_ask_the_guides_own_questions() -> None:
                                                                      "¿Qué pasa si 2 de 3 instancias fallan?")
     assert answers["q10"]["question"] == "¿Cómo se mide el TTD?"
     assert answers["s2"]["title"] == "Escenario 2" and answers["s2"]["question"].startswith("Fallo de dos instancias")
-    assert any("(60,0 %)" in m and "quórum perdido 48 ms" in m for m in answers["q13"]["measured"])
+    assert any("(60,0 %)" in m and "quórum perdido 48 ms después de empezar" in m for m in answers["q13"]["measured"])
 
 
 def test_a_field_the_report_lacks_is_named_not_invented() -> None:

@@ -338,8 +338,10 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
         p95=_fmt(s["max_p95_ms"], 1), success=_fmt(s["min_success_rate"], 2),
         detector=report["experiment_info"]["detector"].get("name")))
     dc = report["data_check"]
+    valid = {True: _("valid"), False: _("not valid")}.get(dc.get("valid"), _("unknown")) \
+        if isinstance(dc.get("valid"), bool) or dc.get("valid") is None else str(dc.get("valid"))
     console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
-        valid=dc.get("valid"), orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
+        valid=valid, orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
     v = report["verdict"]
     if v["valid"]:
         from faultlab.lab.report import runs_off_threshold

@@ -67,8 +67,8 @@ class ReportReader:
             value = value[key]
         return value
 
-    def ms(self, value: Any) -> str:
-        return i18n.number(value, 0, self.lang) + " ms"
+    def ms(self, value: Any, digits: int = 0) -> str:
+        return i18n.number(value, digits, self.lang) + " ms"
 
     def pct(self, value: Any, digits: int = 1) -> str:
         return i18n.number(value, digits, self.lang) + " %"
@@ -242,6 +242,10 @@ def q_voting(rd: ReportReader) -> Answer:
                             "({rate}).").format(votes=votes, reached=reached, need=after.get("votes_needed", "-"),
                                                 fan_out=after.get("fan_out", "-"),
                                                 rate=rd.pct(100 * reached / votes if votes else None, 2)))
+        lost = after.get("quorum_not_reached", 0) - before.get("quorum_not_reached", 0)
+        if lost:
+            a.measured.append(_("The other {n} were answered \"quorum not reached\" (HTTP 503): fewer than two "
+                                "replicas agreed, as while two were down.").format(n=lost))
     for r in rd.runs("incorrect")[:1]:
         reads = rd.get("during_fault.by_kind.read", r)
         if isinstance(reads, dict):
@@ -312,7 +316,8 @@ def q_voter(rd: ReportReader) -> Answer:
         a.measured.append(_("Since the voter started: {votes} voted reads, {rate} reached quorum, {no} answered "
                             "\"quorum not reached\"; a vote took {p50} at the median, {p99} at p99.").format(
             votes=after.get("total_votes", "-"), rate=rd.pct(after.get("quorum_rate"), 2),
-            no=after.get("quorum_not_reached", "-"), p50=rd.ms(latency.get("p50")), p99=rd.ms(latency.get("p99"))))
+            no=after.get("quorum_not_reached", "-"), p50=rd.ms(latency.get("p50"), 1),
+            p99=rd.ms(latency.get("p99"), 1)))
     return a
 
 
@@ -396,7 +401,7 @@ def _quorum_lines(rd: ReportReader, a: Answer) -> None:
             continue
         parts = []
         if quorum.get("lost") and quorum.get("lost_at") is not None and r.get("injected_at") is not None:
-            parts.append(_("quorum lost {ms} after the replicas were stopped").format(
+            parts.append(_("quorum lost {ms} after the replicas began to be stopped").format(
                 ms=rd.ms(1000 * (quorum["lost_at"] - r["injected_at"]))))
         elif not quorum.get("lost"):
             parts.append(_("quorum was never lost"))

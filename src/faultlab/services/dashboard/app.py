@@ -136,7 +136,7 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
     async def experiment_start(request: web.Request) -> web.Response:
         require_token(request)
         body: dict[str, Any] = await read_json(request) if request.can_read_body else {}
-        return json_response(await experiment.start(body.get("phases")), status=202)
+        return json_response(await experiment.start(body.get("phases"), body.get("lang")), status=202)
 
     async def experiment_stop(request: web.Request) -> web.Response:
         require_token(request)

@@ -2,7 +2,7 @@
 // clear faults, start and stop a short experiment.
 
 import {$} from "./common.js";
-import {t} from "./i18n.js";
+import {lang, t} from "./i18n.js";
 
 export const TOKEN_KEY = "faultlab-admin-token";
 
@@ -95,7 +95,7 @@ export function setupOperator(renderExperiment) {
   $("#experiment-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const phases = $("#experiment-phases").value.trim();
-    const r = await operatorCall("POST", "/api/experiment", phases ? {phases} : {});
+    const r = await operatorCall("POST", "/api/experiment", phases ? {phases, lang: lang()} : {lang: lang()});
     const x = experimentOf(r);
     if (x) renderExperiment(x);
     showResult(r.ok ? t("operator.started") : t("operator.not_started", {status: r.status, error: r.data.error}), r.ok);
