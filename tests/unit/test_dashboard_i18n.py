@@ -58,7 +58,7 @@ def test_page_language_rules() -> None:
         frontend.page_language("xx", None, "en")
 
 
-def test_an_experiment_started_from_the_page_speaks_the_pages_language(tmp_path) -> None:
+async def test_an_experiment_started_from_the_page_speaks_the_pages_language(tmp_path) -> None:
     """The page sends its language: the experiment runs with --lang (its output and report.html in it); an unknown
     language is a 400 and starts nothing."""
     from faultlab.config import Settings
@@ -66,8 +66,7 @@ def test_an_experiment_started_from_the_page_speaks_the_pages_language(tmp_path)
     from faultlab.web import ApiError
 
     process = ExperimentProcess(Settings(home=tmp_path), tmp_path / "runs")
-    assert process.command("baseline", "es")[-4:] == ["--phases", "baseline", "--lang", "es"]
-    assert "--lang" not in process.command(None)
+    assert process.language_args("es") == ["--lang", "es"] and process.language_args(None) == []
     with pytest.raises(ApiError) as refused:
-        process.command(None, "fr")
-    assert refused.value.status == 400 and process.proc is None
+        await process.start(None, "fr")
+    assert refused.value.status == 400 and process.proc is None and not process.running

@@ -110,24 +110,29 @@ class ExperimentProcess:
         # known, so a tick never shows state "running" with the start button enabled (or the reverse).
         return self.state == "running"
 
-    def command(self, phases: str | None, lang: str | None = None) -> list[str]:
+    def command(self, phases: str | None) -> list[str]:
         argv = [sys.executable, "-m", "faultlab", "experiment", "--duration", "5", "--repeat", "1",
                 "--runs-dir", str(self.runs_dir)]
         if phases is not None:
             if not isinstance(phases, str) or not PHASES_RE.match(phases):
                 raise ApiError(400, "phases must be a comma-separated list of phase names, e.g. baseline,crash")
             argv += ["--phases", phases]
-        if lang is not None:  # the page's language: the output and report.html speak it
-            if lang not in LANGUAGES:
-                raise ApiError(400, f"lang must be one of {', '.join(LANGUAGES)}")
-            argv += ["--lang", lang]
         return argv
+
+    @staticmethod
+    def language_args(lang: str | None) -> list[str]:
+        """`--lang` for the page's language (the output and report.html speak it); none: the lab's language."""
+        if lang is None:
+            return []
+        if lang not in LANGUAGES:
+            raise ApiError(400, f"lang must be one of {', '.join(LANGUAGES)}")
+        return ["--lang", lang]
 
     async def start(self, phases: str | None = None, lang: str | None = None) -> dict[str, Any]:
         """Spawn the experiment; a command that exits at once (missing, bad arguments) is an error, not a run."""
         if self.running:
             raise ApiError(409, "an experiment is already running", experiment=self.describe())
-        argv = self.command(phases, lang)
+        argv = self.command(phases) + self.language_args(lang)
         env = {**os.environ, **self.settings.to_env(), "COLUMNS": "110", "TERM": "dumb", "NO_COLOR": "1",
                "PYTHONUNBUFFERED": "1"}
         self.output.clear()
