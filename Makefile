@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # npm packages (eslint, and the source of the vendored Plotly bundle) as package-lock.json pins them
 NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 
-.PHONY: install experiment test test-js up down status bench lint lint-js vendor clean
+.PHONY: install experiment test test-js up down status bench lint lint-js vendor catalogs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ vendor: $(NODE_STAMP)  ## copy Plotly's basic bundle into the package again afte
 	cp node_modules/plotly.js-basic-dist-min/plotly-basic.min.js node_modules/plotly.js-basic-dist-min/LICENSE \
 		src/faultlab/vendor/plotly/
 	@echo "now set PLOTLY_VERSION in src/faultlab/vendor/__init__.py to the version package.json pins"
+
+catalogs: install  ## Spanish and English: extract the messages, update src/faultlab/locale/*/LC_MESSAGES/faultlab.po, compile the .mo files (Babel); exit 1 while a Spanish message is untranslated
+	$(BIN)/python tools/catalogs.py
 
 clean:
 	rm -rf $(VENV) .faultlab runs node_modules

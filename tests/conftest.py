@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -13,6 +14,9 @@ import pytest
 
 from faultlab.config import Settings
 from faultlab.runtime.lab import Lab
+
+# The suite reads English messages (and the labs it starts inherit this); tests of Spanish choose it themselves.
+os.environ["FAULTLAB_LANG"] = "en"
 
 PORT_NAMES = ("orders_port", "monitor_port", "voter_port", "dashboard_port", "broker_port", "postgres_port",
               "supervisor_port")

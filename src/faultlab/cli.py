@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from faultlab import i18n
 from faultlab.config import Settings
+from faultlab.i18n import N_, _
 
-FAULT_HELP = """fault kinds and their parameters:
+FAULT_HELP = N_("""fault kinds and their parameters:
   crash         the replica process exits                        [--exit_code]
   latency       every request waits                              --latency_ms 1200 [--jitter_ms 100]
   intermittent  each request fails (HTTP 500) with a probability --probability 0.3
@@ -27,7 +29,7 @@ every kind takes --seed for repeatable randomness.
 network faults (a lab started with `up --netns`; applied by the supervisor, not the replica):
   partition     cut the replica off the virtual network          --instance 2  (or --groups inventory-1,voter/host,...)
   netem         delay / loss / duplication on the replica's link --delay_ms 200 [--jitter_ms 20] [--loss_pct 5]
-                                                                 [--duplicate_pct 1] [--seed 7]"""
+                                                                 [--duplicate_pct 1] [--seed 7]""")
 NETWORK_KINDS = ("partition", "netem")
 
 
@@ -71,7 +73,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         try:
             lab = Lab(settings, progress=lambda msg: console.log(msg), netns=args.netns)
         except LabError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            console.print("[bold red]" + _("error:") + f"[/] {exc}")
             return 1
         started = time.perf_counter()
         start = asyncio.create_task(lab.start(timeout_s=args.timeout))
@@ -79,25 +81,25 @@ def cmd_up(args: argparse.Namespace) -> int:
         try:
             await asyncio.wait({start, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if not start.done():
-                console.print("[yellow]interrupted while starting; stopping what was started[/]")
+                console.print("[yellow]" + _("interrupted while starting; stopping what was started") + "[/]")
                 start.cancel()
                 with contextlib.suppress(BaseException):
                     await start
                 return 130
             start.result()
-            console.print(f"[bold green]lab working[/] in {time.perf_counter() - started:.2f} s "
-                          f"(lab folder {lab.home}); Ctrl-C stops everything")
+            console.print(_("[bold green]lab working[/] in {seconds} s (lab folder {home}); Ctrl-C stops everything")
+                          .format(seconds=i18n.number(time.perf_counter() - started, 2), home=lab.home))
             await asyncio.to_thread(_print_status, console, _client(args))
             await stopper
-            console.print("stopping the lab…")
+            console.print(_("stopping the lab…"))
             return 0
         except LabError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            console.print("[bold red]" + _("error:") + f"[/] {exc}")
             return 1
         finally:
             stopper.cancel()
             await lab.stop()
-            console.print("lab stopped")
+            console.print(_("lab stopped"))
 
     # The supervisor uses the standard event loop: uvloop cannot spawn a child as another user (PostgreSQL).
     return asyncio.run(run())
@@ -111,7 +113,8 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
     (home / "logs").mkdir(parents=True, exist_ok=True)
     state = home / STATE_FILE
     if state.exists():
-        console.print(f"[yellow]a lab seems to be running already ({state}); `faultlab down` first[/]")
+        console.print("[yellow]" + _("a lab seems to be running already ({state}); `faultlab down` first").format(
+            state=state) + "[/]")
         return 1
     log_path = home / "logs" / "supervisor.log"
     argv = [sys.executable, "-m", "faultlab", "up", "--timeout", str(args.timeout)]
@@ -123,10 +126,10 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
     with open(log_path, "ab") as log:
         child = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     started = time.perf_counter()
-    with console.status("starting the lab…"):
+    with console.status(_("starting the lab…")):
         while True:
             if child.poll() is not None:
-                console.print(f"[bold red]the lab failed to start[/]; see {log_path}")
+                console.print(_("[bold red]the lab failed to start[/]; see {path}").format(path=log_path))
                 console.print(log_path.read_text()[-3000:])
                 return 1
             if state.exists():
@@ -135,10 +138,11 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
                         break
             if time.perf_counter() - started > args.timeout + 10:
                 child.terminate()
-                console.print(f"[bold red]the lab did not become ready in time[/]; see {log_path}")
+                console.print(_("[bold red]the lab did not become ready in time[/]; see {path}").format(path=log_path))
                 return 1
             time.sleep(0.05)
-    console.print(f"[bold green]lab working[/] in {time.perf_counter() - started:.2f} s; `faultlab down` stops it")
+    console.print(_("[bold green]lab working[/] in {seconds} s; `faultlab down` stops it").format(
+        seconds=i18n.number(time.perf_counter() - started, 2)))
     _print_status(console, _client(args))
     return 0
 
@@ -150,13 +154,13 @@ def cmd_down(args: argparse.Namespace) -> int:
     home = _settings(args).home.resolve()
     state_path = home / STATE_FILE
     if not state_path.exists():
-        console.print("no lab is running from this lab folder")
+        console.print(_("no lab is running from this lab folder"))
         return 0
     state = json.loads(state_path.read_text())
     pid = int(state["pid"])
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    with console.status("stopping the lab…"):
+    with console.status(_("stopping the lab…")):
         deadline = time.monotonic() + 30
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -166,7 +170,9 @@ def cmd_down(args: argparse.Namespace) -> int:
             os.kill(leftover, signal.SIGKILL)
     with contextlib.suppress(FileNotFoundError):
         state_path.unlink()
-    console.print("lab stopped" + (f" (killed {len(leftovers)} stuck process(es))" if leftovers else ""))
+    console.print(_("lab stopped") + ((" " + i18n.ngettext("(killed {n} stuck process)", "(killed {n} stuck processes)",
+                                                            len(leftovers)).format(n=len(leftovers)))
+                                    if leftovers else ""))
     return 0
 
 
@@ -194,7 +200,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             _print_status(console, client)
     except LabNotRunning as exc:
-        console.print(f"[red]the lab is not running[/] ({exc}); start it with `faultlab up`")
+        console.print(_("[red]the lab is not running[/] ({error}); start it with `faultlab up`").format(error=exc))
         return 1
     return 0
 
@@ -221,15 +227,17 @@ def _print_status(console: Any, client: Any) -> None:
     ports = {"orders": s.orders_port, "monitor": s.monitor_port, "voter": s.voter_port, "dashboard": s.dashboard_port,
              "broker": s.broker_port, "postgres": s.postgres_port}
     ports.update({f"inventory-{r}": s.replica_port(r) for r in s.replica_ids})
-    table = Table(title=f"faultlab — services bound to {procs['host']} (loopback only unless FAULTLAB_HOST says so)")
-    for column in ("process", "pid", "address", "state", "since / last check", "restarts", "detail"):
+    table = Table(title=_("faultlab — services bound to {host} (loopback only unless FAULTLAB_HOST says so)").format(
+        host=procs["host"]))
+    for column in (N_("process"), N_("pid"), N_("address"), N_("state"), N_("since / last check"), N_("restarts"),
+                   N_("detail")):
         # In a narrow terminal the names and addresses stay whole; the times and the detail wrap.
-        table.add_column(column, no_wrap=column in ("process", "pid", "address", "state"))
+        table.add_column(_(column), no_wrap=column in ("process", "pid", "address", "state"))
     for proc in procs["processes"]:
         name = proc["name"]
         host = s.service_hosts.get(name, "127.0.0.1") if name in ("broker", "postgres") else s.service_host(name)
         address = f"{host}:{ports[name]}" if name in ports else "-"
-        state, when, detail = ("running" if proc["running"] else "[red]down[/]"), "-", ""
+        state, when, detail = (_("running") if proc["running"] else "[red]" + _("down") + "[/]"), "-", ""
         if name in states:
             inst = states[name]
             colour = {"ON": "green", "OFF": "red"}.get(inst["status"], "yellow")
@@ -237,25 +245,28 @@ def _print_status(console: Any, client: Any) -> None:
             when = f"{_fmt_time(inst['since'])} / {_fmt_time(inst['last_check'])}"
             health = inst.get("health") or {}
             behind = inst.get("behind_ms")
-            detail = f"applied {health.get('applied_seq', '-')}" + (f", behind {behind:.0f} ms" if behind else "")
+            detail = _("applied {seq}").format(seq=health.get("applied_seq", "-"))
+            if behind:
+                detail += ", " + _("behind {ms} ms").format(ms=f"{behind:.0f}")
             faults = health.get("faults") or []
             if faults:
-                detail += f", fault: {','.join(faults)}"
+                detail += ", " + _("fault: {kinds}").format(kinds=",".join(faults))
             if inst["status"] != "ON" and inst.get("reason"):
                 detail += f" ({inst['reason']})"
         elif name in services:
             colour = "green" if services[name]["status"] == "ON" else "red"
             state = f"[{colour}]{services[name]['status']}[/]"
         if proc.get("spare_pid"):
-            detail += f"{', ' if detail else ''}warm spare {proc['spare_pid']}"
+            detail += (", " if detail else "") + _("warm spare {pid}").format(pid=proc["spare_pid"])
         table.add_row(name, str(proc["pid"] or "-"), address, state, when, str(proc["restarts"]), detail)
     console.print(table)
     rejected = monitor.get("rejected_records") or {}
     set_aside = sum(i.get("set_aside", 0) for i in monitor["instances"])
     if rejected or set_aside:
-        console.print("[yellow]records the lab did not trust:[/] "
-                      + ", ".join([*(f"error-queue {why}: {n}" for why, n in sorted(rejected.items())),
-                                   *([f"order-events set aside by the replicas: {set_aside}"] if set_aside else [])]))
+        parts = [_("error-queue, {why}: {n}").format(why=why, n=n) for why, n in sorted(rejected.items())]
+        if set_aside:
+            parts.append(_("order-events records set aside by the replicas: {n}").format(n=set_aside))
+        console.print("[yellow]" + _("records the lab did not trust:") + "[/] " + ", ".join(parts))
 
 
 # ---- faults -------------------------------------------------------------------------------------
@@ -268,7 +279,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
     if args.kind in NETWORK_KINDS:
         return _inject_network(args, console)
     if args.instance is None:
-        console.print("[red]not injected:[/] --instance is required")
+        console.print("[red]" + _("not injected:") + "[/] " + _("--instance is required"))
         return 2
     fault: dict[str, Any] = {"kind": args.kind}
     for name in ("latency_ms", "jitter_ms", "probability", "product_id", "delta", "seed", "exit_code"):
@@ -278,11 +289,11 @@ def cmd_inject(args: argparse.Namespace) -> int:
     try:
         answer = _client(args).inject(args.instance, fault)
     except (ApiCallError, LabNotRunning, ValueError) as exc:
-        console.print(f"[red]not injected:[/] {exc}")
+        console.print("[red]" + _("not injected:") + f"[/] {exc}")
         return 2 if isinstance(exc, (ApiCallError, ValueError)) else 1
     params = answer["fault"]["params"]
-    console.print(f"[bold]{args.kind}[/] injected on replica {args.instance} "
-                  f"at {_fmt_time(answer['fault']['activated_at'])} {params}")
+    console.print(_("[bold]{kind}[/] injected on replica {instance} at {time} {params}").format(
+        kind=args.kind, instance=args.instance, time=_fmt_time(answer["fault"]["activated_at"]), params=params))
     return 0
 
 
@@ -302,10 +313,10 @@ def _inject_network(args: argparse.Namespace, console: Any) -> int:
     try:
         answer = client.call("POST", f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults", fault, auth=True)
     except (ApiCallError, LabNotRunning) as exc:
-        console.print(f"[red]not injected:[/] {exc}")
+        console.print("[red]" + _("not injected:") + f"[/] {exc}")
         return 2 if isinstance(exc, ApiCallError) else 1
-    console.print(f"[bold]{args.kind}[/] in effect at {_fmt_time(answer['fault']['activated_at'])} "
-                  f"{answer['fault']['params']}")
+    console.print(_("[bold]{kind}[/] in effect at {time} {params}").format(
+        kind=args.kind, time=_fmt_time(answer["fault"]["activated_at"]), params=answer["fault"]["params"]))
     return 0
 
 
@@ -320,12 +331,12 @@ def _clear_network(client: Any, console: Any, instance: int | None, kind: str | 
     except ApiCallError as exc:
         if exc.status == 409:
             return 0
-        console.print(f"[red]network faults not cleared:[/] {exc}")
+        console.print("[red]" + _("network faults not cleared:") + f"[/] {exc}")
         return 2
     except LabNotRunning:
         return 0
     for fault in answer["cleared"]:
-        console.print(f"cleared network fault {fault['kind']} {fault['params']}")
+        console.print(_("cleared network fault {kind} {params}").format(kind=fault["kind"], params=fault["params"]))
     return 0
 
 
@@ -344,13 +355,14 @@ def cmd_clear(args: argparse.Namespace) -> int:
         try:
             answer = client.clear(instance, args.kind)
             cleared = [f["kind"] for f in answer["cleared"]]
-            console.print(f"replica {instance}: cleared {', '.join(cleared) or 'nothing (no active fault)'}")
+            console.print(_("replica {instance}: cleared {kinds}").format(
+                instance=instance, kinds=", ".join(cleared) or _("nothing (no active fault)")))
         except (ApiCallError, ValueError) as exc:
-            console.print(f"[red]replica {instance}:[/] {exc}")
+            console.print("[red]" + _("replica {instance}:").format(instance=instance) + f"[/] {exc}")
             status = 2
         except LabNotRunning as exc:
-            console.print(f"[yellow]replica {instance} did not answer[/] ({exc}); a crashed replica has no fault "
-                          "left to clear")
+            console.print(_("[yellow]replica {instance} did not answer[/] ({error}); a crashed replica has no fault "
+                            "left to clear").format(instance=instance, error=exc))
             status = status or 1
     return status
 
@@ -362,9 +374,9 @@ def cmd_restart(args: argparse.Namespace) -> int:
     try:
         answer = _client(args).restart(f"inventory-{args.instance}")
     except (ApiCallError, LabNotRunning) as exc:
-        console.print(f"[red]not restarted:[/] {exc}")
+        console.print("[red]" + _("not restarted:") + f"[/] {exc}")
         return 1
-    console.print(f"replica {args.instance} restarted (pid {answer['pid']})")
+    console.print(_("replica {instance} restarted (pid {pid})").format(instance=args.instance, pid=answer["pid"]))
     return 0
 
 
@@ -373,22 +385,23 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
     console = _console()
     if not args.yes and sys.stdin.isatty():
-        reply = console.input("reset the running lab's data (every order, every replica's stock back to the initial "
-                              "stock)? [y/N] ")
-        if reply.strip().lower() not in ("y", "yes"):
-            console.print("nothing changed")
+        reply = console.input(_("reset the running lab's data (every order gone, every replica's stock back to the "
+                                "initial stock)? [y/N] "))
+        if reply.strip().lower() not in ("y", "yes", "s", "si", "sí"):
+            console.print(_("nothing changed"))
             return 1
     client = _client(args)
     client.timeout_s = 120
     try:
-        with console.status("resetting the lab's data: services stopped, broker log emptied, schemas dropped, "
-                            "services started again…"):
+        with console.status(_("resetting the lab's data: services stopped, broker log emptied, schemas dropped, "
+                              "services started again…")):
             answer = client.reset()
     except (ApiCallError, LabNotRunning) as exc:
-        console.print(f"[red]not reset:[/] {exc}")
+        console.print("[red]" + _("not reset:") + f"[/] {exc}")
         return 1
     stock = ", ".join(f"{p} {q}" for p, q in answer["initial_stock"].items())
-    console.print(f"[green]lab reset[/] in {answer['seconds']:.1f} s: no orders, stock {stock}")
+    console.print("[green]" + _("lab reset") + "[/] " + _("in {seconds} s: no orders, stock {stock}").format(
+        seconds=f"{answer['seconds']:.1f}", stock=stock))
     return 0
 
 
@@ -404,7 +417,7 @@ def cmd_psql(args: argparse.Namespace) -> int:
     if not psql.exists():
         found = shutil.which("psql")
         if found is None:
-            print("no psql client found", file=sys.stderr)
+            print(_("no psql client found"), file=sys.stderr)
             return 1
         psql = Path(found)
     env = dict(os.environ)
@@ -425,14 +438,14 @@ def cmd_failures(args: argparse.Namespace) -> int:
     try:
         failures = _client(args).failures()["failures"]
     except LabNotRunning as exc:
-        console.print(f"[red]the lab is not running[/] ({exc})")
+        console.print(_("[red]the lab is not running[/] ({error})").format(error=exc))
         return 1
     if args.json:
         print(json.dumps(failures, indent=2))
         return 0
-    table = Table(title="fault episodes (TTD/TTR from event timestamps)")
-    for column in ("replica", "fault", "active at", "detected at", "by", "TTD ms", "cleared at", "recovered at",
-                   "TTR ms"):
+    table = Table(title=_("fault episodes (TTD/TTR from event timestamps)"))
+    for column in (_("replica"), _("fault"), _("active at"), _("detected at"), _("by"), _("TTD ms"), _("cleared at"),
+                   _("recovered at"), _("TTR ms")):
         table.add_column(column)
     for e in failures:
         table.add_row(str(e["replica"]), str(e["fault_kind"]), _fmt_time(e["activated_at"]),
@@ -453,8 +466,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     settings = running_settings(_settings(args))
     if not settings.admin_token:
-        print(f"no operator token: start the lab first (`faultlab up` writes {settings.home}/admin-token)",
-              file=sys.stderr)
+        print(_("no operator token: start the lab first (`faultlab up` writes {path})").format(
+            path=f"{settings.home}/admin-token"), file=sys.stderr)
         return 1
     print("\n".join(netrc_lines(settings.admin_token, settings.host)) if args.netrc else settings.admin_token)
     return 0
@@ -470,7 +483,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     if args.service == "inventory" and (args.replica is None or args.replica not in settings.replica_ids):
-        print(f"serve inventory needs --replica in {settings.replica_ids}", file=sys.stderr)
+        print(_("serve inventory needs --replica in {ids}").format(ids=settings.replica_ids), file=sys.stderr)
         return 2
     module = {"inventory": "faultlab.services.inventory.app", "orders": "faultlab.services.orders.app",
               "voter": "faultlab.services.voter.app", "monitor": "faultlab.services.monitor.app",
@@ -494,40 +507,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="faultlab",
-        description="A fault-tolerance lab: a replicated shop on real Kafka and PostgreSQL, with fault injection, "
-                    "failure detection, majority voting and TTD/TTR measurement.",
+        description=_("A fault-tolerance lab: a replicated shop on real Kafka and PostgreSQL, with fault injection, "
+                    "failure detection, majority voting and TTD/TTR measurement."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Settings come from FAULTLAB_* environment variables (see README), e.g. FAULTLAB_DATABASE_URL, "
-               "FAULTLAB_KAFKA_BOOTSTRAP, FAULTLAB_HOME.",
+        epilog=_("Settings come from FAULTLAB_* environment variables (see README), e.g. FAULTLAB_DATABASE_URL, "
+               "FAULTLAB_KAFKA_BOOTSTRAP, FAULTLAB_HOME."),
     )
-    parser.add_argument("--home", help="lab folder (default .faultlab, or FAULTLAB_HOME)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--home", help=_("lab folder (default .faultlab, or FAULTLAB_HOME)"))
+    _add_lang_option(parser, i18n.active())
+    sub = parser.add_subparsers(dest="command", required=True, metavar=_("COMMAND"))
 
-    up = sub.add_parser("up", help="start the whole lab (foreground; Ctrl-C stops everything)")
-    up.add_argument("--detach", action="store_true", help="return once every service is working")
-    up.add_argument("--no-restart", action="store_true", help="do not restart crashed replicas (the guide's manual mode)")
-    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the lab to work (default 60)")
+    up = sub.add_parser("up", help=_("start the whole lab (foreground; Ctrl-C stops everything)"))
+    up.add_argument("--detach", action="store_true", help=_("return once every service is working"))
+    up.add_argument("--no-restart", action="store_true",
+                    help=_("do not restart crashed replicas (the guide's manual mode)"))
+    up.add_argument("--timeout", type=float, default=60.0, help=_("seconds to wait for the lab to work (default 60)"))
     up.add_argument("--netns", action="store_true",
-                    help="each service in its own network namespace on a private bridge (root; docs/deploy.md)")
+                    help=_("each service in its own network namespace on a private bridge (root; docs/deploy.md)"))
     up.set_defaults(func=cmd_up)
 
-    down = sub.add_parser("down", help="stop a lab started with `up --detach`")
+    down = sub.add_parser("down", help=_("stop a lab started with `up --detach`"))
     down.set_defaults(func=cmd_down)
 
-    status = sub.add_parser("status", help="table of every process and instance state")
-    status.add_argument("--json", action="store_true", help="print raw JSON")
+    status = sub.add_parser("status", help=_("table of every process and instance state"))
+    status.add_argument("--json", action="store_true", help=_("print raw JSON"))
     status.set_defaults(func=cmd_status)
 
-    inject = sub.add_parser("inject", help="inject a fault into one replica", epilog=FAULT_HELP,
+    inject = sub.add_parser("inject", help=_("inject a fault into one replica"), epilog=_(FAULT_HELP),
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     inject.add_argument("kind", choices=["crash", "latency", "intermittent", "incorrect", "hang", "stale",
                                          *NETWORK_KINDS])
-    inject.add_argument("--instance", type=int, help="replica number (1-3); required except for partition --groups")
+    inject.add_argument("--instance", type=int, help=_("replica number (1-3); required except for partition --groups"))
     inject.add_argument("--delay_ms", "--delay-ms", type=float)
     inject.add_argument("--loss_pct", "--loss-pct", type=float)
     inject.add_argument("--duplicate_pct", "--duplicate-pct", type=float)
-    inject.add_argument("--groups", help="partition: groups split by '/', nodes by ',' (inventory-N, orders, "
-                                         "monitor, voter, dashboard, host)")
+    inject.add_argument("--groups", help=_("partition: groups split by '/', nodes by ',' (inventory-N, orders, "
+                                         "monitor, voter, dashboard, host)"))
     inject.add_argument("--latency_ms", "--latency-ms", type=float)
     inject.add_argument("--jitter_ms", "--jitter-ms", type=float)
     inject.add_argument("--probability", type=float)
@@ -537,52 +552,80 @@ def build_parser() -> argparse.ArgumentParser:
     inject.add_argument("--exit_code", "--exit-code", type=int)
     inject.set_defaults(func=cmd_inject)
 
-    clear = sub.add_parser("clear", help="clear the faults of one replica (or all)")
+    clear = sub.add_parser("clear", help=_("clear the faults of one replica (or all)"))
     target = clear.add_mutually_exclusive_group(required=True)
     target.add_argument("--instance", type=int)
     target.add_argument("--all", action="store_true")
-    clear.add_argument("--kind", help="clear only this kind")
+    clear.add_argument("--kind", help=_("clear only this kind"))
     clear.set_defaults(func=cmd_clear)
 
-    restart = sub.add_parser("restart", help="restart a replica by hand (the guide's manual recovery)")
+    restart = sub.add_parser("restart", help=_("restart a replica by hand (the guide's manual recovery)"))
     restart.add_argument("--instance", type=int, required=True)
     restart.set_defaults(func=cmd_restart)
 
-    reset = sub.add_parser("reset", help="fresh data in the running lab: orders, events and replica state gone, "
-                                         "initial stock (the experiment does this before it starts)")
-    reset.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    reset = sub.add_parser("reset", help=_("fresh data in the running lab: orders, events and replica state gone, "
+                                           "initial stock (the experiment does this before it starts)"))
+    reset.add_argument("--yes", "-y", action="store_true", help=_("do not ask for confirmation"))
     reset.set_defaults(func=cmd_reset)
 
-    psql = sub.add_parser("psql", help="psql on the lab's database (instance_status, failure_audit, request_metrics…)")
-    psql.add_argument("-c", dest="command", help="run one SQL command and exit")
+    psql = sub.add_parser("psql",
+                          help=_("psql on the lab's database (instance_status, failure_audit, request_metrics…)"))
+    psql.add_argument("-c", dest="command", help=_("run one SQL command and exit"))
     psql.set_defaults(func=cmd_psql)
 
-    token = sub.add_parser("token", help="print the operator token (--netrc: as ~/.netrc lines for the guide's "
-                                         "scripts and curl --netrc)")
+    token = sub.add_parser("token", help=_("print the operator token (--netrc: as ~/.netrc lines for the guide's "
+                                         "scripts and curl --netrc)"))
     token.add_argument("--netrc", action="store_true",
-                       help="print `machine … login faultlab password <token>` lines: "
-                            "`faultlab token --netrc >> ~/.netrc` (docs/guide-mapping.md)")
+                       help=_("print `machine … login faultlab password <token>` lines: "
+                            "`faultlab token --netrc >> ~/.netrc` (docs/guide-mapping.md)"))
     token.set_defaults(func=cmd_token)
 
-    failures = sub.add_parser("failures", help="fault episodes with TTD and TTR")
+    failures = sub.add_parser("failures", help=_("fault episodes with TTD and TTR"))
     failures.add_argument("--json", action="store_true")
     failures.set_defaults(func=cmd_failures)
 
-    serve = sub.add_parser("serve", help="run one service in this process (used by the supervisor)")
+    serve = sub.add_parser("serve", help=_("run one service in this process (used by the supervisor)"))
     serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter", "dashboard"])
     serve.add_argument("--replica", type=int)
     serve.add_argument("--spare", action="store_true",
-                       help="warm spare: import everything, then wait for a line 'go' on stdin before serving "
-                            "(end of input: exit)")
+                       help=_("warm spare: import everything, then wait for a line 'go' on stdin before serving "
+                            "(end of input: exit)"))
     serve.set_defaults(func=cmd_serve)
 
     from faultlab.lab.commands import register as register_lab_commands  # load, experiment, report
 
     register_lab_commands(sub)
+    for command in sub.choices.values():  # `faultlab status --lang es` as well as `faultlab --lang es status`
+        _add_lang_option(command, argparse.SUPPRESS)
     return parser
 
 
+def _add_lang_option(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, default=default,
+                        help=_("language of messages, help and tables: es or en (default: FAULTLAB_LANG, else the "
+                               "locale: LANG=es_* is Spanish)"))
+
+
+def _language_option(argv: list[str]) -> str | None:
+    """The value of --lang wherever it is in argv (the help texts need the language before the parser exists)."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        lang = i18n.resolve(_language_option(argv))
+    except ValueError as exc:
+        print(f"faultlab: {exc}", file=sys.stderr)
+        return 2
+    i18n.activate_for_cli(lang)
     args = build_parser().parse_args(argv)
     if args.home:
         os.environ["FAULTLAB_HOME"] = args.home

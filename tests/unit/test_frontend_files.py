@@ -66,7 +66,7 @@ def test_every_module_import_of_the_pages_is_a_served_file() -> None:
             continue
         for target in IMPORT.findall(path.read_text()):
             assert target.startswith("./") and target[2:] in served, (name, target)
-    pages = frontend.render_pages()
+    pages = frontend.render_pages()["en"]
     scripts = re.findall(r'<script[^>]*src="/static/([^"]+)"', pages["/"]) + re.findall(
         r'<script[^>]*src="/static/([^"]+)"', pages["/reports"])
     assert scripts == ["plotly.min.js", "dashboard.js", "reports.js"]

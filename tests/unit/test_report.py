@@ -215,10 +215,12 @@ def report_data_block(page: str) -> dict[str, Any]:
 
 def test_charts_get_the_reports_chart_data_once_as_json() -> None:
     """The page carries the time series, phase runs (with their fault and episode times), statistics and thresholds
-    once, as JSON that parses back to report.json's values; the charts are drawn from it (tests/js/lab/)."""
+    once, as JSON that parses back to report.json's values, with each language's chart labels; the charts are drawn
+    from it (tests/js/lab/)."""
     report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "r")
     data = report_data_block(render_html(report))
-    assert set(data) == {"timeseries", "results", "phases", "thresholds"}
+    assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels"}
+    assert set(data["labels"]) == {"en", "es"} and data["labels"]["es"]["p95"] == "latencia p95 (ms)"
     assert data["timeseries"] == report["timeseries"] and data["thresholds"] == report["thresholds"]
     assert len([r for r in data["results"] if r["injected_at"] is not None]) == 5  # five faulted phases to shade
     latency = next(r for r in data["results"] if r["phase"] == "latency")

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from faultlab import i18n
+from faultlab.i18n import N_, _
+from faultlab.lab.report_text import translate_message, translate_messages
+
 EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -20,57 +24,60 @@ def register(sub: Any) -> None:
     from faultlab.lab.load import TARGETS
     from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, Thresholds
 
-    load = sub.add_parser("load", help="open-loop load at a fixed rate against the running lab")
+    load = sub.add_parser("load", help=_("open-loop load at a fixed rate against the running lab"))
     load.add_argument("--target", choices=TARGETS, default="mix",
-                      help="orders, voted (one product), voted-all, or mix (voted reads + 20%% orders)")
-    load.add_argument("--rate", type=float, default=50.0, help="requests per second (default 50)")
-    load.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
+                      help=_("orders, voted (one product), voted-all, or mix (voted reads + 20%% orders)"))
+    load.add_argument("--rate", type=float, default=50.0, help=_("requests per second (default 50)"))
+    load.add_argument("--duration", type=float, default=10.0, help=_("seconds (default 10)"))
     load.add_argument("--seed", type=int, default=1)
-    load.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds")
-    load.add_argument("--json", action="store_true", help="print the full result (with per-second figures) as JSON")
+    load.add_argument("--timeout", type=float, default=5.0, help=_("per-request timeout in seconds"))
+    load.add_argument("--json", action="store_true", help=_("print the full result (with per-second figures) as JSON"))
     load.set_defaults(func=cmd_load)
 
     t = Thresholds()
     exp = sub.add_parser(
-        "experiment", help="the guide's phases under open-loop load, TTD/TTR, JSON + HTML report",
+        "experiment", help=_("the guide's phases under open-loop load, TTD/TTR, JSON + HTML report"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Starts from fresh data (as `faultlab reset`), then runs baseline, crash (1), latency 1200 ms (2), "
-                    "intermittent 0.3 (3), incorrect PROD-001 (1), stale (2), hang (3) "
-                    "and two-down (1+2 stopped) under an open-loop mix of voted reads and orders. Starts the lab "
-                    "itself when none is running (and stops it at the end). Writes runs/<UTC time>/report.json, "
-                    "report.html, events.jsonl and logs/, and runs/latest. Exit code 1 when a threshold or the "
-                    "data check fails, 2 when the lab is not healthy, 130 on Ctrl-C (faults are cleared first). "
-                    "On a namespace lab (`faultlab up --netns`, or --netns here) the network phase "
-                    f"({', '.join(NETWORK_PHASES)}: replica 3 cut off the network) runs too.")
+        description=_("Starts from fresh data (as `faultlab reset`), then runs baseline, crash (1), latency 1200 ms "
+                      "(2), intermittent 0.3 (3), incorrect PROD-001 (1), stale (2), hang (3) and two-down (1+2 "
+                      "stopped) under an open-loop mix of voted reads and orders. Starts the lab itself when none is "
+                      "running (and stops it at the end). Writes runs/<UTC time>/report.json, report.html, events.jsonl "
+                      "and logs/, and runs/latest. Exit code 1 when a threshold or the data check fails, 2 when the lab "
+                      "is not healthy, 130 on Ctrl-C (faults are cleared first). On a namespace lab (`faultlab up "
+                      "--netns`, or --netns here) the network phase ({phases}: replica 3 cut off the network) runs "
+                      "too.").format(phases=", ".join(NETWORK_PHASES)))
     exp.add_argument("--phases", default=None,
-                     help=f"comma-separated, in order (default {','.join(DEFAULT_PHASES)}, then "
-                          f"{','.join(NETWORK_PHASES)} on a namespace lab)")
+                     help=_("comma-separated, in order (default {phases}, then {network} on a namespace lab)").format(
+                         phases=",".join(DEFAULT_PHASES), network=",".join(NETWORK_PHASES)))
     exp.add_argument("--netns", action="store_true",
-                     help="when no lab is running, start one with each service in its own network namespace "
-                          "(root; enables the network phases)")
-    exp.add_argument("--repeat", type=int, default=3, help="repetitions of the phase list (default 3)")
-    exp.add_argument("--rate", type=float, default=50.0, help="load in requests/s throughout (default 50)")
+                     help=_("when no lab is running, start one with each service in its own network namespace "
+                            "(root; enables the network phases)"))
+    exp.add_argument("--repeat", type=int, default=3, help=_("repetitions of the phase list (default 3)"))
+    exp.add_argument("--rate", type=float, default=50.0, help=_("load in requests/s throughout (default 50)"))
     exp.add_argument("--duration", type=float, default=5.0,
-                     help="seconds each fault is held, and the baseline's length (default 5)")
-    exp.add_argument("--settle", type=float, default=2.0, help="seconds of load before each fault and after recovery")
-    exp.add_argument("--seed", type=int, default=1, help="seeds the load mix and the faults' randomness")
-    exp.add_argument("--order-ratio", type=float, default=0.2, help="share of orders in the load (default 0.2)")
+                     help=_("seconds each fault is held, and the baseline's length (default 5)"))
+    exp.add_argument("--settle", type=float, default=2.0,
+                     help=_("seconds of load before each fault and after recovery"))
+    exp.add_argument("--seed", type=int, default=1, help=_("seeds the load mix and the faults' randomness"))
+    exp.add_argument("--order-ratio", type=float, default=0.2, help=_("share of orders in the load (default 0.2)"))
     exp.add_argument("--no-reset", action="store_true",
-                     help="keep the running lab's data (by default the experiment starts from fresh data: initial stock, "
-                          "empty log, as `faultlab reset`)")
-    exp.add_argument("--runs-dir", help="where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)")
+                     help=_("keep the running lab's data (by default the experiment starts from fresh data: initial "
+                            "stock, empty log, as `faultlab reset`)"))
+    exp.add_argument("--runs-dir", help=_("where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)"))
     exp.add_argument("--max-ttd-ms", type=float, default=t.max_ttd_ms)
     exp.add_argument("--max-ttr-ms", type=float, default=t.max_ttr_ms)
     exp.add_argument("--max-restart-ttr-ms", type=float, default=t.max_restart_ttr_ms,
-                     help="TTR limit for phases that restart a process (crash, two-down)")
-    exp.add_argument("--min-success-rate", type=float, default=t.min_success_rate, help="percent")
+                     help=_("TTR limit for phases that restart a process (crash, two-down)"))
+    exp.add_argument("--min-success-rate", type=float, default=t.min_success_rate, help=_("percent"))
     exp.add_argument("--max-p95-ms", type=float, default=t.max_p95_ms)
-    exp.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for a lab it starts")
+    exp.add_argument("--startup-timeout", type=float, default=90.0, help=_("seconds to wait for a lab it starts"))
     exp.set_defaults(func=cmd_experiment)
 
-    rep = sub.add_parser("report", help="regenerate report.html from a run's report.json and print its table")
-    rep.add_argument("path", help="a run folder (e.g. runs/latest) or its report.json")
-    rep.add_argument("--validate", action="store_true", help="also validate report.json against its JSON Schema")
+    rep = sub.add_parser("report", help=_("regenerate report.html from a run's report.json and print its table, "
+                                          "with the answers to the guide's questions"))
+    rep.add_argument("path", help=_("a run folder (e.g. runs/latest) or its report.json"))
+    rep.add_argument("--validate", action="store_true", help=_("also validate report.json against its JSON Schema"))
+    rep.add_argument("--no-answers", action="store_true", help=_("print only the summary, not the guide's answers"))
     rep.set_defaults(func=cmd_report)
 
 
@@ -100,7 +107,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     console = _console()
     settings = running_settings(_settings(args))
-    console.print(f"open-loop {args.target} load: {args.rate:g} req/s for {args.duration:g} s → 127.0.0.1")
+    console.print(_("open-loop {target} load: {rate} req/s for {duration} s → 127.0.0.1").format(
+        target=args.target, rate=f"{args.rate:g}", duration=f"{args.duration:g}"))
     try:
         result = asyncio.run(run_load(settings, args.target, args.rate, args.duration, args.seed, args.timeout))
     except KeyboardInterrupt:
@@ -109,18 +117,19 @@ def cmd_load(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    table = Table(title=f"load: {args.target} at {args.rate:g} req/s (latency from intended send time)")
-    for column in ("requests", "ok", "rps", "avg ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "success %",
-                   "max send lag ms"):
+    table = Table(title=_("load: {target} at {rate} req/s (latency from intended send time)").format(
+        target=args.target, rate=f"{args.rate:g}"))
+    for column in (_("requests"), _("ok"), _("rps"), _("avg ms"), _("p50 ms"), _("p95 ms"), _("p99 ms"), _("max ms"),
+                   _("success %"), _("max send lag ms")):
         table.add_column(column, justify="right")
     table.add_row(str(data["requests"]), str(data["successful"]), str(data["rps"]), str(data["avg_latency_ms"]),
                   str(data["p50_latency_ms"]), str(data["p95_latency_ms"]), str(data["p99_latency_ms"]),
                   str(data["max_latency_ms"]), str(data["success_rate"]), str(data["max_send_lag_ms"]))
     console.print(table)
     if data["errors"]:
-        console.print("errors by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(data["errors"].items())))
+        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {v}" for k, v in sorted(data["errors"].items())))
     if not data["requests"] or data["successful"] == 0:
-        console.print("[red]no request succeeded: is the lab running? (`faultlab up`)[/]")
+        console.print("[red]" + _("no request succeeded: is the lab running? (`faultlab up`)") + "[/]")
         return 1
     return 0
 
@@ -184,37 +193,39 @@ async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any]
         client = LabClient(settings, timeout_s=2)
         await asyncio.to_thread(client.processes)
         netns = await asyncio.to_thread(_lab_has_network, client)
-        console.print(f"using the running lab (lab folder {settings.home}"
-                      f"{', services in network namespaces' if netns else ''})")
+        console.print((_("using the running lab (lab folder {home}, services in network namespaces)") if netns
+                       else _("using the running lab (lab folder {home})")).format(home=settings.home))
         if args.netns and not netns:
-            console.print("[yellow]--netns ignored: the running lab is not a namespace lab "
-                          "(stop it first to start one with --netns)[/]")
+            console.print("[yellow]" + _("--netns ignored: the running lab is not a namespace lab "
+                                         "(stop it first to start one with --netns)") + "[/]")
     except LabNotRunning:
         netns = bool(args.netns)
-        console.print("no lab running: starting one for this experiment (stopped at the end)"
-                      + (" with each service in its own network namespace" if netns else ""))
+        console.print(_("no lab running: starting one for this experiment (stopped at the end), with each service "
+                        "in its own network namespace") if netns
+                      else _("no lab running: starting one for this experiment (stopped at the end)"))
         try:
             lab = Lab(_settings(args), progress=lambda msg: console.log(msg), netns=netns)
         except (LabError, OSError) as exc:
-            console.print(f"[bold red]the lab cannot be set up here:[/] {exc}")
+            console.print("[bold red]" + _("the lab cannot be set up here:") + f"[/] {exc}")
             return EXIT_ABORTED
         started = time.perf_counter()
         try:
             await lab.start(timeout_s=args.startup_timeout)
         except (LabError, OSError) as exc:
-            console.print(f"[bold red]the lab did not start:[/] {exc}")
+            console.print("[bold red]" + _("the lab did not start:") + f"[/] {exc}")
             await lab.stop()
             return EXIT_ABORTED
         except (KeyboardInterrupt, asyncio.CancelledError):
             await lab.stop()
             return EXIT_INTERRUPTED
-        console.print(f"[green]lab working[/] in {time.perf_counter() - started:.1f} s")
+        console.print(_("[green]lab working[/] in {seconds} s").format(
+            seconds=i18n.number(time.perf_counter() - started, 1)))
         settings = lab.settings
     try:
         return await _run_and_report(args, configure(netns), settings, console)
     finally:
         if lab is not None:
-            console.print("stopping the lab this experiment started…")
+            console.print(_("stopping the lab this experiment started…"))
             await lab.stop()
 
 
@@ -229,14 +240,17 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}", style="bold"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[load]}"),
                         console=console, transient=False)
-    task = progress.add_task("starting", total=total, load="")
+    task = progress.add_task(_("starting"), total=total, load="")
 
     def on_phase(result: dict[str, Any]) -> None:
         lr = result["load_test_result"]
-        mark = "[green]ok[/]" if result["passed"] else "[red]missed[/]: " + escape("; ".join(result["missed"]))
-        progress.console.log(f"{result['phase']} #{result['repetition']}: TTD {_fmt(result['ttd_ms'])} ms, "
-                             f"TTR {_fmt(result['ttr_ms'])} ms, {lr['rps']} rps, p95 {_fmt(lr['p95_latency_ms'])} ms, "
-                             f"success {_fmt(lr['success_rate'], 2)} % — {mark}")
+        mark = "[green]" + _("ok") + "[/]" if result["passed"] else "[red]" + _("missed") + "[/]: " + escape(
+            "; ".join(translate_messages(result["missed"])))
+        progress.console.log(_("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, "
+                               "success {success} %").format(
+            phase=result["phase"], repetition=result["repetition"], ttd=_fmt(result["ttd_ms"]),
+            ttr=_fmt(result["ttr_ms"]), rps=_fmt(lr["rps"], 1), p95=_fmt(lr["p95_latency_ms"]),
+            success=_fmt(lr["success_rate"], 2)) + f" — {mark}")
         progress.advance(task)
 
     runner = ExperimentRunner(settings, config, on_step=lambda msg: progress.update(task, description=msg),
@@ -249,7 +263,7 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
             if main is not None:
                 main.cancel()  # a second Ctrl-C: stop waiting (the lab's own stop still runs)
             return
-        progress.console.log("[yellow]interrupted: clearing every fault, then writing a partial report[/]")
+        progress.console.log("[yellow]" + _("interrupted: clearing every fault, then writing a partial report") + "[/]")
         runner.interrupt()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -261,8 +275,10 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
             recent = [runner.recorder.seconds.get(int(time.time()) - k) for k in range(2, 7)]
             recent_ok = sum(s.ok for s in recent if s)
             recent_n = sum(s.requests for s in recent if s)
-            rate = f"{100 * recent_ok / recent_n:.1f} % ok (last 5 s)" if recent_n else ""
-            progress.update(task, load=f"{total_stats.requests} requests · {rate}")
+            rate = (_("{percent} % ok (last 5 s)").format(percent=_fmt(100 * recent_ok / recent_n, 1))
+                    if recent_n else "")
+            progress.update(task, load=i18n.ngettext("{n} request", "{n} requests", total_stats.requests).format(
+                n=total_stats.requests) + f" · {rate}")
             await asyncio.sleep(0.5)
 
     tick = asyncio.create_task(ticker())
@@ -276,12 +292,12 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
     report = build_report(data, _settings_view(settings), config.thresholds, run_id)
     runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
-    run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs")
+    run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
     print_summary(console, report)
-    console.print(f"report: {run_dir / 'report.json'}\n        {run_dir / 'report.html'}\n"
-                  f"        (also {runs_dir / 'latest'})")
+    console.print(_("report: {json}\n        {html}\n        (also {latest})").format(
+        json=run_dir / "report.json", html=run_dir / "report.html", latest=runs_dir / "latest"))
     if data["aborted"]:
-        console.print(f"[bold red]aborted:[/] {data['aborted']}")
+        console.print("[bold red]" + _("aborted:") + "[/] " + translate_message(data["aborted"]))
         return EXIT_ABORTED
     if data["interrupted"]:
         return EXIT_INTERRUPTED
@@ -289,9 +305,7 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}"
+    return i18n.number(value, digits)
 
 
 def print_summary(console: Any, report: dict[str, Any]) -> None:
@@ -299,25 +313,28 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape("experiment summary: median [min–max] over repetitions"))
-    for column in ("phase", "reps", "TTD ms", "TTR ms", "rps", "p95 ms", "p99 ms", "success %", "verdict"):
-        table.add_column(column, justify="left" if column in ("phase", "verdict") else "right")
+    table = Table(title=escape(_("experiment summary: median [min–max] over repetitions")))
+    for column in (N_("phase"), N_("reps"), N_("TTD ms"), N_("TTR ms"), N_("rps"), N_("p95 ms"), N_("p99 ms"),
+                   N_("success %"), N_("verdict")):
+        table.add_column(_(column), justify="left" if column in ("phase", "verdict") else "right")
 
-    def dist(d: dict[str, Any], digits: int = 0, applies: bool = True, miss: str = "missing") -> str:
-        misses = f" [red]{miss} ×{d['misses']}[/]" if d.get("misses") else ""
+    def dist(d: dict[str, Any], digits: int = 0, applies: bool = True, miss: str = N_("missing ×{n}")) -> str:
+        miss = _(miss)
+        misses = " [red]" + miss.format(n=d["misses"]) + "[/]" if d.get("misses") else ""
         if d["median"] is None:
             if not applies:
-                return "n/a"
-            return f"[red]{miss} ×{d['missing']}[/]" if d["missing"] else "-"
+                return _("n/a")
+            return "-" if not d["missing"] else "[red]" + miss.format(n=d["missing"]) + "[/]"
         if d["n"] > 1:
-            return escape(f"{d['median']:.{digits}f} [{d['min']:.{digits}f}–{d['max']:.{digits}f}]") + misses
-        return f"{d['median']:.{digits}f}" + misses
+            return escape(f"{_fmt(d['median'], digits)} [{_fmt(d['min'], digits)}–{_fmt(d['max'], digits)}]") + misses
+        return _fmt(d["median"], digits) + misses
 
     for name, st in report["phases"].items():
-        verdict = "[green]pass[/]" if st["passed"] else "[red]" + escape("; ".join(st["missed"])) + "[/]"
+        verdict = "[green]" + _("pass") + "[/]" if st["passed"] else "[red]" + escape(
+            "; ".join(translate_messages(st["missed"]))) + "[/]"
         fault = st.get("has_fault", True)
-        table.add_row(name, str(st["repetitions"]), dist(st["ttd_ms"], applies=fault, miss="not detected"),
-                      dist(st["ttr_ms"], applies=fault, miss="not recovered"),
+        table.add_row(name, str(st["repetitions"]), dist(st["ttd_ms"], applies=fault, miss=N_("not detected ×{n}")),
+                      dist(st["ttr_ms"], applies=fault, miss=N_("not recovered ×{n}")),
                       dist(st["rps"], 1),
                       dist(st["p95_latency_ms"], 1), dist(st["p99_latency_ms"], 1), dist(st["success_rate"], 2),
                       verdict)
@@ -325,23 +342,45 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     s = report["summary"]
     misses = ""
     if s.get("not_detected") or s.get("not_recovered"):
-        misses = f" · [red]not detected {s.get('not_detected', 0)}, not recovered {s.get('not_recovered', 0)}[/]"
-    console.print(f"summary: {s['successful_tests']}/{s['total_tests']} phase runs passed{misses} · avg TTD "
-                  f"{_fmt(s['avg_ttd_ms'])} ms · avg TTR {_fmt(s['avg_ttr_ms'])} ms · max p95 "
-                  f"{_fmt(s['max_p95_ms'], 1)} ms · min success {_fmt(s['min_success_rate'], 2)} % · "
-                  f"detector {report['experiment_info']['detector'].get('name')}")
+        misses = " · [red]" + _("not detected {detected}, not recovered {recovered}").format(
+            detected=s.get("not_detected", 0), recovered=s.get("not_recovered", 0)) + "[/]"
+    console.print(_("summary: {passed}/{total} phase runs passed · avg TTD {ttd} ms · avg TTR {ttr} ms · max p95 "
+                    "{p95} ms · min success {success} % · detector {detector}").format(
+        passed=s["successful_tests"], total=s["total_tests"], ttd=_fmt(s["avg_ttd_ms"]), ttr=_fmt(s["avg_ttr_ms"]),
+        p95=_fmt(s["max_p95_ms"], 1), success=_fmt(s["min_success_rate"], 2),
+        detector=report["experiment_info"]["detector"].get("name")) + misses)
     dc = report["data_check"]
-    console.print(f"data check: {dc.get('valid')} ({dc.get('accepted_orders', 0)} accepted orders, "
-                  f"{dc.get('events_in_log', 0)} events in the log)")
+    valid = {True: _("valid"), False: _("not valid")}.get(dc.get("valid"), _("unknown")) \
+        if isinstance(dc.get("valid"), bool) or dc.get("valid") is None else str(dc.get("valid"))
+    console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
+        valid=valid, orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
     v = report["verdict"]
     if v["valid"]:
         from faultlab.lab.report import runs_off_threshold
 
         single = [run for run, _missed in runs_off_threshold(report)]
-        console.print("[bold green]verdict: PASS[/] (each phase judged on its medians"
-                      + (f"; off a threshold in a single run: {', '.join(single)})" if single else ")"))
+        console.print(_("[bold green]verdict: PASS[/] (each phase judged on its medians)") if not single else
+                      _("[bold green]verdict: PASS[/] (each phase judged on its medians; off a threshold in a single "
+                        "run: {runs})").format(runs=", ".join(single)))
     else:
-        console.print("[bold red]verdict: FAIL[/] — " + escape("; ".join(v["missed"])))
+        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(translate_messages(v["missed"]))))
+
+
+def print_guide_answers(console: Any, report: dict[str, Any]) -> None:
+    """The guide's questions and scenarios this run answers, with its numbers (the report.html section, as text)."""
+    from rich.markup import escape
+
+    from faultlab.lab.guide_answers import guide_answers
+
+    console.print("\n[bold]" + escape(_("Answers to the study guide from this run")) + "[/]")
+    for answer in guide_answers(report, i18n.active()):
+        console.print(f"\n[bold cyan]{escape(answer['title'])}[/] {escape(answer['question'])}")
+        for line in answer["measured"]:
+            console.print("  " + escape(line))
+        if answer.get("expected"):
+            console.print("  [dim]" + escape(_("the guide expects:") + " " + answer["expected"]) + "[/]")
+        for line in answer.get("why", []):
+            console.print("  [yellow]" + escape(line) + "[/]")
 
 
 # ---- report -------------------------------------------------------------------------------------
@@ -362,11 +401,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         try:
             validate(report)
         except jsonschema.ValidationError as exc:
-            console.print(f"[red]report.json does not match its schema:[/] {exc.message} at "
-                          f"{'/'.join(map(str, exc.absolute_path))}")
+            where = _("{error} at {path}").format(error=exc.message, path="/".join(map(str, exc.absolute_path)))
+            console.print("[red]" + _("report.json does not match its schema:") + "[/] " + where)
             return 1
-        console.print("report.json matches report.schema.json")
-    out = regenerate_html(Path(args.path))
+        console.print(_("report.json matches report.schema.json"))
+    out = regenerate_html(Path(args.path), i18n.active())
     print_summary(console, report)
-    console.print(f"wrote {os.path.relpath(out)}")
+    if not args.no_answers:
+        print_guide_answers(console, report)
+    console.print(_("wrote {path}").format(path=os.path.relpath(out)))
     return 0

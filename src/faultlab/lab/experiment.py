@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from faultlab import i18n
 from faultlab.config import Settings
 from faultlab.lab.checkers import check_data
 from faultlab.lab.events import MonitorEvents
@@ -245,7 +246,7 @@ class ExperimentRunner:
     async def wait_spares(self, timeout_s: float = 30.0) -> bool:
         """A lab just started is still starting its warm spares (a Python process each, importing): wait until
         they are idle, or the first baseline measures their imports, not the lab. False after the timeout."""
-        self.on_step("waiting for the warm spares to finish starting")
+        self.on_step(i18n._("waiting for the warm spares to finish starting"))
 
         async def processes() -> list[dict[str, Any]]:
             status, answer = await self._call("GET", f"{self.supervisor}/processes")
@@ -256,7 +257,7 @@ class ExperimentRunner:
     async def reset_lab(self) -> dict[str, Any]:
         """Fresh data before the first phase (the supervisor's reset): known stock, empty log, so two runs in a row
         measure the same shop."""
-        self.on_step("resetting the lab's data: fresh stock, empty log")
+        self.on_step(i18n._("resetting the lab's data: fresh stock, empty log"))
         try:
             status, answer = await self._call("POST", f"{self.supervisor}/reset", auth=True, timeout_s=120)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -268,7 +269,7 @@ class ExperimentRunner:
     async def check_preconditions(self) -> dict[str, Any]:
         """What must hold before anything is touched (the data reset included): the supervisor answers, every
         process runs, and a lab with a network for the network phases."""
-        self.on_step("checking the lab")
+        self.on_step(i18n._("checking the lab"))
         checks: dict[str, Any] = {}
         try:
             status, procs = await self._call("GET", f"{self.supervisor}/processes")
@@ -292,7 +293,7 @@ class ExperimentRunner:
 
     async def check_steady_state(self, checks: dict[str, Any]) -> dict[str, Any]:
         """The hypothesis before anything is broken: replicas ON, a voted read and the orders API answer."""
-        self.on_step("checking the steady state")
+        self.on_step(i18n._("checking the steady state"))
         checks = dict(checks)
         problems = await self.wait_steady(self.config.steady_timeout_s)
         if problems:
@@ -368,7 +369,7 @@ class ExperimentRunner:
 
     async def rollback(self) -> list[str]:
         """Clear every fault on every replica and start every stopped process; what could not be done."""
-        self.on_step("rollback: clearing every fault")
+        self.on_step(i18n._("rollback: clearing every fault"))
         problems: list[str] = []
         with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
             status, procs = await self._call("GET", f"{self.supervisor}/processes")
@@ -402,8 +403,8 @@ class ExperimentRunner:
 
     async def run_phase(self, phase: Phase, repetition: int, index: int) -> PhaseRun:
         cfg = self.config
-        label = f"rep {repetition}/{cfg.repeat} · {phase.name}"
-        self.on_step(f"{label}: waiting for a steady lab")
+        label = i18n._("rep {n}/{total}").format(n=repetition, total=cfg.repeat) + f" · {phase.name}"
+        self.on_step(f"{label}: " + i18n._("waiting for a steady lab"))
         problems = await self.wait_steady(cfg.steady_timeout_s)
         start = time.time()
         run = PhaseRun(phase, repetition, self.recorder.open(f"{phase.name}#{repetition}", start))
@@ -411,14 +412,14 @@ class ExperimentRunner:
         if problems:
             run.notes.append("not steady before the phase: " + "; ".join(problems))
         run.voter_before = await self.voter_stats()
-        self.on_step(f"{label}: load before the fault")
+        self.on_step(f"{label}: " + i18n._("load before the fault"))
         await asyncio.sleep(cfg.settle_s)
         if phase.action == "none":
-            self.on_step(f"{label}: measuring ({cfg.duration_s:g} s)")
+            self.on_step(f"{label}: " + i18n._("measuring ({seconds} s)").format(seconds=f"{cfg.duration_s:g}"))
             await asyncio.sleep(cfg.duration_s)
         else:
             await self._fault_cycle(run, label, index)
-            self.on_step(f"{label}: load until steady")
+            self.on_step(f"{label}: " + i18n._("load until steady"))
             problems = await self.wait_steady(cfg.steady_timeout_s)
             if problems:
                 run.notes.append("not steady after the phase: " + "; ".join(problems))
@@ -435,33 +436,34 @@ class ExperimentRunner:
         if phase.expect_quorum_loss:
             run.quorum = QuorumWatch(since)
             self.recorder.listeners.append(run.quorum)
-        self.on_step(f"{label}: injecting on replica(s) {', '.join(map(str, phase.replicas))}")
+        self.on_step(f"{label}: " + i18n._("injecting on replica(s) {replicas}").format(
+            replicas=", ".join(map(str, phase.replicas))))
         try:
             await self.inject(phase, run.repetition, index)
         except (TimeoutError, RuntimeError, aiohttp.ClientError, OSError) as exc:
             run.error = f"injection failed: {exc}"
             self.recorder.close(run.fault_window, time.time())
             return
-        self.on_step(f"{label}: waiting for detection")
+        self.on_step(f"{label}: " + i18n._("waiting for detection"))
         detected = await asyncio.gather(*(self.events.wait_episode(r, since, "detected_at", cfg.detect_timeout_s)
                                           for r in phase.replicas))
         for replica, episode in zip(phase.replicas, detected):
             if episode is not None:
                 run.episodes[replica] = _episode(episode)
         if phase.restarts_process and phase.action == "fault":  # crash: the supervisor restarts it on its own
-            self.on_step(f"{label}: waiting for the restarted replica")
+            self.on_step(f"{label}: " + i18n._("waiting for the restarted replica"))
             await self._wait_recovered(run, since)
             run.fault_ended_at = max((e.get("recovered_at") or since for e in run.episodes.values()), default=since)
         hold = since + cfg.duration_s - time.time()
         if hold > 0:
-            self.on_step(f"{label}: fault held ({cfg.duration_s:g} s window)")
+            self.on_step(f"{label}: " + i18n._("fault held ({seconds} s window)").format(seconds=f"{cfg.duration_s:g}"))
             await asyncio.sleep(hold)
         if not (phase.restarts_process and phase.action == "fault"):
-            self.on_step(f"{label}: clearing")
+            self.on_step(f"{label}: " + i18n._("clearing"))
             await self.clear(phase)
             run.fault_ended_at = time.time()
             self.recorder.close(run.fault_window, run.fault_ended_at)
-            self.on_step(f"{label}: waiting for recovery")
+            self.on_step(f"{label}: " + i18n._("waiting for recovery"))
             await self._wait_recovered(run, since)
         self.recorder.close(run.fault_window, run.fault_ended_at or time.time())
 
@@ -538,9 +540,9 @@ class ExperimentRunner:
                 with contextlib.suppress(Exception):
                     await load_task
         if self.aborted is None:
-            self.on_step("waiting for the lab to be steady after the rollback")
+            self.on_step(i18n._("waiting for the lab to be steady after the rollback"))
             data["steady_state_after"] = {"problems": await self.wait_steady(cfg.steady_timeout_s)}
-            self.on_step("checking the data: every accepted order applied exactly once, replicas converged")
+            self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged"))
             accepted = self.load.result.accepted_order_ids if self.load else []
             data["data_check"] = await check_data(self.settings, accepted, timeout_s=60)
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):

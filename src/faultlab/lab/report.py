@@ -272,8 +272,9 @@ def copy_logs(log_dir: Path, dest: Path) -> list[str]:
 
 
 def write_run(report: dict[str, Any], events: list[dict[str, Any]], runs_dir: Path,
-              log_dir: Path | None = None) -> Path:
-    """Write report.json, events.jsonl, the logs and report.html into a new run folder; update runs/latest."""
+              log_dir: Path | None = None, lang: str | None = None) -> Path:
+    """Write report.json, events.jsonl, the logs and report.html (shown in `lang`) into a new run folder; update
+    runs/latest."""
     from faultlab.lab.report_html import render_html
 
     run_dir = new_run_dir(runs_dir, report["experiment_info"]["start_ts"])
@@ -283,7 +284,7 @@ def write_run(report: dict[str, Any], events: list[dict[str, Any]], runs_dir: Pa
     with open(run_dir / "events.jsonl", "w") as handle:
         handle.writelines(json.dumps(event) + "\n" for event in events)
     (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (run_dir / "report.html").write_text(render_html(report))
+    (run_dir / "report.html").write_text(render_html(report, lang))
     link_latest(runs_dir, run_dir)
     return run_dir
 
@@ -298,11 +299,11 @@ def load_report(path: Path) -> tuple[dict[str, Any], Path]:
     return json.loads(path.read_text()), path.parent
 
 
-def regenerate_html(path: Path) -> Path:
-    """`faultlab report PATH`: write report.html again from report.json."""
+def regenerate_html(path: Path, lang: str | None = None) -> Path:
+    """`faultlab report PATH`: write report.html again from report.json (shown in `lang`)."""
     from faultlab.lab.report_html import render_html
 
     report, run_dir = load_report(path)
     out = run_dir / "report.html"
-    out.write_text(render_html(report))
+    out.write_text(render_html(report, lang))
     return out

@@ -1,8 +1,10 @@
 """report.html: one self-contained page (works offline) rendered from report.json by templates/report.html.
 
-The tables are rendered here with autoescaping; the charts are drawn in the browser by static/report.js from the
-report's chart data, passed once as a JSON block. Plotly's basic bundle and the script are inlined: the page loads
-nothing.
+The tables and the answers to the study guide are rendered here with autoescaping, once per language
+(templates/report_body.html with that language's gettext catalog); the page shows the chosen language and
+switches to the other without a server. The charts are drawn in the browser by static/report.js from the report's
+chart data and both languages' chart labels, passed once as a JSON block. Plotly's basic bundle and the script are
+inlined: the page loads nothing.
 """
 
 from __future__ import annotations
@@ -14,23 +16,34 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
+from faultlab import i18n
+from faultlab.i18n import N_
+from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.report import runs_off_threshold
+from faultlab.lab.report_text import translate_messages
 from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent
 CHART_KEYS = ("timeseries", "results", "phases", "thresholds")  # what static/report.js draws from
 
 
-def num(value: Any, digits: int = 1) -> str:
-    """A number with thousands separators and fixed decimals; "-" for none."""
-    if value is None:
-        return "-"
-    if isinstance(value, (int, float)):
-        return f"{value:,.{digits}f}"
-    return str(value)
+# The phases' names are identifiers (`--phases`); in a language's text each has the guide's own name beside it.
+PHASE_LABELS = {"baseline": N_("baseline"), "crash": N_("crash"), "latency": N_("high latency"),
+                "intermittent": N_("intermittent fault"), "incorrect": N_("incorrect response"),
+                "two-down": N_("two instances down"), "hang": N_("hang"), "stale": N_("stale replica"),
+                "partition": N_("network partition")}
+LANGUAGE_NAMES = {"es": "Español", "en": "English"}
+LANGUAGE_ORDER = ("es", "en")  # the switch's order: the guide's language first
+
+
+@pass_context
+def num(context: Context, value: Any, digits: int = 1) -> str:
+    """A number with the page language's separators and fixed decimals; "-" for none."""
+    return i18n.number(value, digits, context.get("lang") or "en")
 
 
 def hms(ts: float | None) -> str:
@@ -44,6 +57,13 @@ def check_detail(check: dict[str, Any]) -> str:
     """A data check's findings (what is not empty, besides its verdict and model), as JSON cut at 400 characters."""
     detail = {k: v for k, v in check.items() if k not in ("valid", "model") and v not in ([], {}, None, 0)}
     return json.dumps(detail)[:400]
+
+
+def code_spans(text: str) -> Markup:
+    """Text with its `backquoted` parts (field names, commands) as <code>, the rest escaped."""
+    parts = str(text).split("`")
+    return Markup("").join(Markup('<code translate="no">{}</code>').format(part) if i % 2 else Markup.escape(part)
+                           for i, part in enumerate(parts))
 
 
 def finite(value: Any) -> Any:
@@ -65,8 +85,9 @@ def inline_script(source: str) -> Markup:
 @cache
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
-                      finalize=lambda value: "" if value is None else value, keep_trailing_newline=True)
-    env.filters.update(num=num, hms=hms, check_detail=check_detail, json=json.dumps)
+                      finalize=lambda value: "" if value is None else value, keep_trailing_newline=True,
+                      extensions=["jinja2.ext.i18n"])
+    env.filters.update(num=num, hms=hms, check_detail=check_detail, json=json.dumps, code=code_spans)
     env.policies["json.dumps_function"] = lambda obj, **kwargs: json.dumps(finite(obj), **kwargs)
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":")}
     return env
@@ -85,10 +106,45 @@ def chart_data(report: dict[str, Any]) -> dict[str, Any]:
     return {key: report.get(key) for key in CHART_KEYS}
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """The whole page as one string (Plotly's basic bundle and the chart script inlined)."""
+def chart_labels(lang: str) -> dict[str, str]:
+    """The charts' titles, axes and legends in one language (static/report.js draws with them)."""
+    _ = i18n.gettext_for(lang)
+    return {"p50": _("latency p50 (ms)"), "p95": _("latency p95 (ms)"), "p99": _("latency p99 (ms)"),
+            "requests": _("requests/s (intended)"), "ok": _("successful/s"), "success": _("success rate (%)"),
+            "reads": _("voted reads success (%)"), "detected": _("detected (monitor event)"),
+            "recovered": _("recovered (monitor event)"), "detectedAt": _("{run} detected"),
+            "recoveredAt": _("{run} recovered"), "time": _("time (UTC), by intended send time"),
+            "latency": _("latency ms"), "rps": _("requests/s"), "successAxis": _("success %"),
+            "ttdMedian": _("TTD median (ms)"), "ttrMedian": _("TTR median (ms)"), "ttdEach": _("TTD each repetition"),
+            "ttrEach": _("TTR each repetition"), "ms": "ms"}
+
+
+def render_body(report: dict[str, Any], lang: str) -> Markup:
+    """One language's view: tables, verdict, the guide's answers (templates/report_body.html)."""
+    env = environment()
+    gettext, ngettext = i18n.gettext_for(lang), i18n.ngettext_for(lang)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    try:
+        html = env.get_template("report_body.html").render(
+            lang=lang, report=report, info=report["experiment_info"], verdict=report["verdict"],
+            summary=report["summary"], th=report.get("thresholds", {}), off_threshold=runs_off_threshold(report),
+            answers=guide_answers(report, lang), missed_text=lambda texts: translate_messages(texts, gettext),
+            phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
+    finally:
+        env.uninstall_gettext_translations(None)  # type: ignore[attr-defined]
+    return Markup(html)
+
+
+def render_html(report: dict[str, Any], lang: str | None = None) -> str:
+    """The whole page as one string, shown in `lang` (the active language by default) and readable in every
+    language; Plotly's basic bundle and the chart script inlined."""
+    lang = lang or i18n.active()
     plotly_js, report_js, report_css = _assets()
+    order = [lang] + [code for code in LANGUAGE_ORDER if code != lang]
+    data = {**chart_data(report), "labels": {code: chart_labels(code) for code in order}}
+    _ = i18n.gettext_for(lang)
     return environment().get_template("report.html").render(
-        report=report, info=report["experiment_info"], verdict=report["verdict"], summary=report["summary"],
-        th=report.get("thresholds", {}), off_threshold=runs_off_threshold(report), chart_data=chart_data(report),
+        lang=lang, title=_("faultlab experiment") + " " + str(report["experiment_info"].get("run_id")),
+        switch_label=_("language"), languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGE_ORDER],
+        bodies=[(code, render_body(report, code)) for code in order], chart_data=data,
         plotly_js=plotly_js, report_js=report_js, report_css=report_css)

@@ -6,6 +6,10 @@ import {
   CHARTS, chartWindow, faultMarks, layout, MIN_SPAN_S, REPLICA_COLORS, traceData, WINDOW_S,
 } from "../../../src/faultlab/services/dashboard/static/charts.js";
 
+import {useLanguage} from "../catalog.js";
+
+useLanguage("en");  // the assertions below read English
+
 const NOW = 1_800_000_000;
 const UTC = 0;  // zone offset for the tests: plot time is UNIX milliseconds
 

@@ -4,6 +4,10 @@ import {test} from "node:test";
 
 import {ago, clock, esc, num, plotTime} from "../../../src/faultlab/services/dashboard/static/common.js";
 
+import {useLanguage} from "../catalog.js";
+
+useLanguage("en");  // the assertions below read English
+
 test("esc turns every HTML-special character into its entity and null into nothing", () => {
   assert.equal(esc(`<b a="1" b='2'>&</b>`), "&lt;b a=&quot;1&quot; b=&#39;2&#39;&gt;&amp;&lt;/b&gt;");
   assert.equal(esc(null), "");

@@ -4,6 +4,10 @@ import {test} from "node:test";
 
 import {clearedKinds, experimentOf, faultBody} from "../../../src/faultlab/services/dashboard/static/operator.js";
 
+import {useLanguage} from "../catalog.js";
+
+useLanguage("en");  // the assertions below read English
+
 const VALUES = {latency: "300", probability: "0.25", product: "  PROD-002 "};
 
 test("each fault kind sends only its own parameter, as numbers where the API wants numbers", () => {

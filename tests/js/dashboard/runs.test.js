@@ -6,6 +6,10 @@ import {
   passedText, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml, verdictHtml,
 } from "../../../src/faultlab/services/dashboard/static/runs.js";
 
+import {useLanguage} from "../catalog.js";
+
+useLanguage("en");  // the assertions below read English
+
 test("a run's verdict is valid, missed or unknown", () => {
   assert.match(verdictHtml(true), /ok-text">valid/);
   assert.match(verdictHtml(false), /bad-text">missed/);
@@ -32,7 +36,7 @@ test("phase results show each run's figures and passed flag, or a line when repo
     passed: false, missed: ["TTR", "p95 <x>"]}]);
   assert.match(html, /<td>crash<\/td><td>1<\/td>/);
   assert.match(html, /<td>12.5<\/td><td>—<\/td>/);
-  assert.match(html, /<td>no<\/td><td>TTR; p95 &lt;x&gt;<\/td>/);
+  assert.match(html, /<td>no<\/td><td translate="no">TTR; p95 &lt;x&gt;<\/td>/);  // report.json's own words
   assert.match(resultRowsHtml([]), /no phase results in report.json/);
   assert.deepEqual([passedText(true), passedText(false), passedText(undefined)], ["yes", "no", "—"]);
 });
@@ -40,9 +44,9 @@ test("phase results show each run's figures and passed flag, or a line when repo
 test("the verdict line adds what was missed and why report.json could not be read", () => {
   assert.equal(runVerdictHtml({valid: true, verdict: {missed: []}}), 'verdict: <span class="ok-text">valid</span>');
   assert.equal(runVerdictHtml({valid: false, verdict: {missed: ["TTD 3 s > 2 s", "data"]}, problem: null}),
-    'verdict: <span class="bad-text">missed</span> — TTD 3 s &gt; 2 s; data');
+    'verdict: <span class="bad-text">missed</span> — <span translate="no">TTD 3 s &gt; 2 s; data</span>');
   assert.match(runVerdictHtml({valid: null, verdict: null, problem: "unreadable report.json"}),
-    /— unreadable report.json$/);
+    /— <span translate="no">unreadable report.json<\/span>$/);
 });
 
 test("the run shown first is the one in the URL fragment, else the latest, else the newest", () => {

@@ -6,6 +6,10 @@ import {
   cardHtml, cardView, describeEvent, eventTime, experimentView, failureRowsHtml, servicesHtml, votingHtml,
 } from "../../../src/faultlab/services/dashboard/static/views.js";
 
+import {useLanguage} from "../catalog.js";
+
+useLanguage("en");  // the assertions below read English
+
 const ON = {replica: 2, status: "ON", monitor_status: "ON", detector: "consecutive", since: 100, last_check: 200,
   applied_seq: 41, offset: 40, log_end: 42, lag: 1, faults: [], open_fault: null, pid: 321, shadow_off: []};
 
@@ -70,14 +74,16 @@ test("recent failures show the last 30 episodes newest first, or a line saying t
 });
 
 test("an event line says the state change, or the episode phase with TTD on detection and TTR on recovery", () => {
+  // the monitor's own words (reason, source, fault kind) are marked as data, not to be translated
+  const data = (text) => `<span translate="no">${text}</span>`;
   assert.equal(describeEvent({type: "state", replica: 2, status: "OFF", reason: "timeout", source: "monitor"}),
-    "replica 2 → <b>OFF</b> (timeout, monitor)");
+    `replica 2 → <b>OFF</b> (${data("timeout")}, ${data("monitor")})`);
   assert.equal(describeEvent({type: "episode", replica: 1, fault_kind: "crash", phase: "detected", ttd_ms: 12.34}),
-    "replica 1 fault crash <b>detected</b> TTD 12.3 ms");
+    `replica 1 fault ${data("crash")} <b>detected</b> TTD 12.3 ms`);
   assert.equal(describeEvent({type: "episode", replica: 1, fault_kind: "crash", phase: "recovered", ttr_ms: 90}),
-    "replica 1 fault crash <b>recovered</b> TTR 90.0 ms");
+    `replica 1 fault ${data("crash")} <b>recovered</b> TTR 90.0 ms`);
   assert.equal(describeEvent({type: "episode", replica: 3, fault_kind: "stale", phase: "cleared"}),
-    "replica 3 fault stale <b>cleared</b>");
+    `replica 3 fault ${data("stale")} <b>cleared</b>`);
   assert.equal(describeEvent({type: "other", note: "<x>"}), "{&quot;type&quot;:&quot;other&quot;,&quot;note&quot;:&quot;&lt;x&gt;&quot;}");
 });
 

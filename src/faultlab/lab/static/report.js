@@ -1,21 +1,27 @@
-// report.html's charts, drawn from the page's JSON block (the chart parts of report.json). This file is inlined into
-// the page as a module after Plotly's bundle; the functions are exported for the unit tests (tests/js/lab/).
+// report.html's charts, drawn from the page's JSON block (the chart parts of report.json and each language's chart
+// labels), and its language switch. This file is inlined into the page as a module after Plotly's bundle; the
+// functions are exported for the unit tests (tests/js/lab/).
 
 export const PHASE_COLOURS = {crash: "#d62728", latency: "#ff7f0e", intermittent: "#9467bd", incorrect: "#8c564b",
   "two-down": "#e377c2", baseline: "#2ca02c"};
 
-const LATENCY_TRACES = [["p50_ms", "latency p50 (ms)", "#1f77b4"], ["p95_ms", "latency p95 (ms)", "#ff7f0e"],
-  ["p99_ms", "latency p99 (ms)", "#d62728"]];
+// The charts' words when the page gives none (the page passes each language's, from the gettext catalogs).
+export const DEFAULT_LABELS = {p50: "latency p50 (ms)", p95: "latency p95 (ms)", p99: "latency p99 (ms)",
+  requests: "requests/s (intended)", ok: "successful/s", success: "success rate (%)", reads: "voted reads success (%)",
+  detected: "detected (monitor event)", recovered: "recovered (monitor event)", detectedAt: "{run} detected",
+  recoveredAt: "{run} recovered", time: "time (UTC), by intended send time", latency: "latency ms", rps: "requests/s",
+  successAxis: "success %", ttdMedian: "TTD median (ms)", ttrMedian: "TTR median (ms)", ttdEach: "TTD each repetition",
+  ttrEach: "TTR each repetition", ms: "ms"};
+
+const LATENCY_TRACES = [["p50_ms", "p50", "#1f77b4"], ["p95_ms", "p95", "#ff7f0e"], ["p99_ms", "p99", "#d62728"]];
 // The monitor's moments marked on the load chart: a vertical line and a marker on the success-rate panel.
 const MOMENTS = [
-  {key: "detected", dash: "dash", colour: "#b3261e", symbol: "triangle-down", name: "detected (monitor event)",
-    label: (period) => `${period.phase} #${period.repetition} detected`},
-  {key: "recovered", dash: "dot", colour: "#137333", symbol: "triangle-up", name: "recovered (monitor event)",
-    label: (period) => `${period.phase} #${period.repetition} recovered`},
+  {key: "detected", dash: "dash", colour: "#b3261e", symbol: "triangle-down", name: "detected", label: "detectedAt"},
+  {key: "recovered", dash: "dot", colour: "#137333", symbol: "triangle-up", name: "recovered", label: "recoveredAt"},
 ];
 const DISTRIBUTIONS = [
-  {key: "ttd_ms", group: "TTD", colour: "#d62728", offset: -0.2, bars: "TTD median (ms)", dots: "TTD each repetition"},
-  {key: "ttr_ms", group: "TTR", colour: "#1f77b4", offset: 0.2, bars: "TTR median (ms)", dots: "TTR each repetition"},
+  {key: "ttd_ms", group: "TTD", colour: "#d62728", offset: -0.2, bars: "ttdMedian", dots: "ttdEach"},
+  {key: "ttr_ms", group: "TTR", colour: "#1f77b4", offset: 0.2, bars: "ttrMedian", dots: "ttrEach"},
 ];
 
 /** A UNIX time as a Plotly date string in UTC, to the millisecond ("2026-01-02 03:04:05.678"); null for none. */
@@ -43,16 +49,16 @@ function line(name, x, y, colour, yaxis, extra = {}) {
 }
 
 /** Latency, throughput and success rate per second, fault periods shaded, detection and recovery marked. */
-export function timeseriesFigure(data) {
+export function timeseriesFigure(data, labels = DEFAULT_LABELS) {
   const points = data.timeseries || [];
   const xs = points.map((p) => plotDate(p.t + 0.5));
   const series = (key) => points.map((p) => p[key] ?? null);
-  const traces = LATENCY_TRACES.map(([key, name, colour]) => line(name, xs, series(key), colour, "y"));
-  traces.push(line("requests/s (intended)", xs, series("requests"), "#7f7f7f", "y2"));
-  traces.push(line("successful/s", xs, series("ok"), "#2ca02c", "y2"));
-  traces.push(line("success rate (%)", xs, series("success_rate"), "#17becf", "y3"));
+  const traces = LATENCY_TRACES.map(([key, name, colour]) => line(labels[name], xs, series(key), colour, "y"));
+  traces.push(line(labels.requests, xs, series("requests"), "#7f7f7f", "y2"));
+  traces.push(line(labels.ok, xs, series("ok"), "#2ca02c", "y2"));
+  traces.push(line(labels.success, xs, series("success_rate"), "#17becf", "y3"));
   const reads = points.map((p) => (p.reads ? Number((100 * p.reads_ok / p.reads).toFixed(2)) : null));
-  traces.push(line("voted reads success (%)", xs, reads, "#9467bd", "y3", {width: 1, dash: "dot"}));
+  traces.push(line(labels.reads, xs, reads, "#9467bd", "y3", {width: 1, dash: "dot"}));
   const shapes = [], annotations = [];
   const marks = Object.fromEntries(MOMENTS.map((m) => [m.key, {x: [], text: []}]));
   for (const period of faultPeriods(data.results)) {
@@ -68,36 +74,36 @@ export function timeseriesFigure(data) {
         shapes.push({type: "line", xref: "x", yref: "paper", x0: plotDate(at), x1: plotDate(at), y0: 0, y1: 1,
           line: {color: moment.colour, width: 1.2, dash: moment.dash}});
         marks[moment.key].x.push(plotDate(at));
-        marks[moment.key].text.push(moment.label(period));
+        marks[moment.key].text.push(labels[moment.label].replace("{run}", `${period.phase} #${period.repetition}`));
       }
     }
   }
   for (const moment of MOMENTS) {
     const {x, text} = marks[moment.key];
-    traces.push({x, y: x.map(() => 100.0), text, name: moment.name, mode: "markers", yaxis: "y3",
+    traces.push({x, y: x.map(() => 100.0), text, name: labels[moment.name], mode: "markers", yaxis: "y3",
       marker: {symbol: moment.symbol, size: 9, color: moment.colour}, hoverinfo: "text+x"});
   }
   const layout = {
     height: 820, margin: {t: 70, l: 70, r: 20, b: 50}, hovermode: "x unified",
     legend: {orientation: "h", y: -0.08},
-    xaxis: {type: "date", anchor: "y3", title: {text: "time (UTC), by intended send time"}},
-    yaxis: {domain: [0.68, 1.0], title: {text: "latency ms"}, rangemode: "tozero"},
-    yaxis2: {domain: [0.36, 0.62], title: {text: "requests/s"}, rangemode: "tozero"},
-    yaxis3: {domain: [0.0, 0.30], title: {text: "success %"}, range: [0, 105]},
+    xaxis: {type: "date", anchor: "y3", title: {text: labels.time}, tickformat: "%H:%M:%S"},
+    yaxis: {domain: [0.68, 1.0], title: {text: labels.latency}, rangemode: "tozero"},
+    yaxis2: {domain: [0.36, 0.62], title: {text: labels.rps}, rangemode: "tozero"},
+    yaxis3: {domain: [0.0, 0.30], title: {text: labels.successAxis}, range: [0, 105]},
     shapes, annotations,
   };
   return {data: traces, layout};
 }
 
 /** Median TTD and TTR per phase (bars, min–max error bars) with each repetition as a dot, thresholds dashed. */
-export function ttdTtrFigure(data) {
+export function ttdTtrFigure(data, labels = DEFAULT_LABELS) {
   const phases = Object.fromEntries(Object.entries(data.phases || {})
     .filter(([, st]) => st.ttd_ms.n || st.ttr_ms.n));
   const names = Object.keys(phases);
   const traces = [];
   for (const dist of DISTRIBUTIONS) {
     const med = names.map((n) => phases[n][dist.key].median);
-    traces.push({type: "bar", x: names, y: med, name: dist.bars, marker: {color: dist.colour}, opacity: 0.75,
+    traces.push({type: "bar", x: names, y: med, name: labels[dist.bars], marker: {color: dist.colour}, opacity: 0.75,
       offsetgroup: dist.group,
       error_y: {type: "data", symmetric: false,
         array: names.map((n, i) => (phases[n][dist.key].max || 0) - (med[i] || 0)),
@@ -111,7 +117,7 @@ export function ttdTtrFigure(data) {
         }
       }
     });
-    traces.push({type: "scatter", mode: "markers", x: xs, y: ys, name: dist.dots,
+    traces.push({type: "scatter", mode: "markers", x: xs, y: ys, name: labels[dist.dots],
       marker: {color: "#222", size: 6, symbol: "circle-open"}, xaxis: "x2"});
   }
   const thresholds = data.thresholds || {};
@@ -119,20 +125,59 @@ export function ttdTtrFigure(data) {
     .map(([key, colour]) => ({type: "line", xref: "paper", x0: 0, x1: 1, y0: thresholds[key], y1: thresholds[key],
       line: {color: colour, dash: "dash", width: 1}}));
   const layout = {height: 420, barmode: "group", margin: {t: 30, l: 70, r: 20, b: 60},
-    yaxis: {title: {text: "ms"}, rangemode: "tozero"},
+    yaxis: {title: {text: labels.ms}, rangemode: "tozero"},
     xaxis: {type: "category"},
     xaxis2: {overlaying: "x", range: [-0.5, names.length - 0.5], visible: false},
     shapes, legend: {orientation: "h", y: -0.15}};
   return {data: traces, layout};
 }
 
-/** Both charts into their places on the page. */
-export function drawReport(data) {
-  const figures = {timeseries: timeseriesFigure(data), ttdttr: ttdTtrFigure(data)};
+/** Both charts of one language's view into their places (`timeseries-<lang>`, `ttdttr-<lang>`), once. */
+export function drawReport(data, lang, root = document) {
+  const labels = {...DEFAULT_LABELS, ...((data.labels || {})[lang] || {})};
+  const figures = {timeseries: timeseriesFigure(data, labels), ttdttr: ttdTtrFigure(data, labels)};
   for (const [id, fig] of Object.entries(figures)) {
-    Plotly.newPlot(id, fig.data, fig.layout, {responsive: true, displaylogo: false});
+    const el = root.getElementById(`${id}-${lang}`);
+    if (el && !el.dataset.drawn) {
+      Plotly.newPlot(el, fig.data, fig.layout, {responsive: true, displaylogo: false});
+      el.dataset.drawn = "yes";
+    }
+  }
+}
+
+export const LANG_KEY = "faultlab-lang";
+
+/** The language to show: `#lang=xx` in the address (the dashboard's frame passes it), else the reader's last
+ * choice, else the one the page was rendered in; only languages the page has. */
+export function pickLanguage(hash, stored, rendered, available) {
+  const wanted = [(hash.match(/lang=([a-z]{2})/) || [])[1], stored, rendered];
+  return wanted.find((lang) => lang && available.includes(lang)) || available[0];
+}
+
+function storedLanguage() {
+  try { return localStorage.getItem(LANG_KEY); } catch { return null; }  // a sandboxed frame has no storage
+}
+
+/** Show one language's view, hide the others, draw its charts (a hidden chart would be drawn at the wrong size). */
+export function showLanguage(data, lang, remember = false) {
+  for (const view of document.querySelectorAll("div.lang[data-lang]")) view.hidden = view.dataset.lang !== lang;
+  for (const button of document.querySelectorAll(".langs button[data-lang]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+  }
+  document.documentElement.lang = lang;
+  document.title = (document.querySelector(`div.lang[data-lang="${lang}"] h1`) || {}).textContent || document.title;
+  drawReport(data, lang);
+  if (remember) {
+    try { localStorage.setItem(LANG_KEY, lang); } catch { /* no storage: the choice lasts this visit */ }
   }
 }
 
 const block = typeof document === "undefined" ? null : document.getElementById("report-data");
-if (block) drawReport(JSON.parse(block.textContent));
+if (block) {
+  const data = JSON.parse(block.textContent);
+  const available = [...document.querySelectorAll("div.lang[data-lang]")].map((v) => v.dataset.lang);
+  showLanguage(data, pickLanguage(location.hash, storedLanguage(), document.documentElement.lang, available));
+  for (const button of document.querySelectorAll(".langs button[data-lang]")) {
+    button.addEventListener("click", () => showLanguage(data, button.dataset.lang, true));
+  }
+}

@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from faultlab import i18n
 from faultlab.config import Settings
 from faultlab.guide import health_body
 from faultlab.log import get_logger
@@ -35,6 +36,7 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
     log = get_logger("dashboard")
     app = create_app(settings, "dashboard", log)
     pages = frontend.render_pages()
+    default_lang = i18n.resolve(None)  # the lab's language (FAULTLAB_LANG or the locale) until a reader chooses
     static_files = frontend.static_files()
 
     @web.middleware
@@ -47,13 +49,18 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
 
     app.middlewares.append(same_origin)
 
-    def page(html: str) -> web.Response:
+    def page(html: str, lang: str) -> web.Response:
         return web.Response(text=html, content_type="text/html", headers={
             "Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer"})
+            "Referrer-Policy": "no-referrer", "Content-Language": lang})
 
     async def html_page(request: web.Request) -> web.Response:
-        return page(pages[request.path])
+        try:
+            lang = frontend.page_language(request.query.get("lang"), request.cookies.get(frontend.LANG_COOKIE),
+                                          default_lang)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        return page(pages[lang][request.path], lang)
 
     async def static(request: web.Request) -> web.FileResponse:
         name = request.match_info["name"]
@@ -129,7 +136,7 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
     async def experiment_start(request: web.Request) -> web.Response:
         require_token(request)
         body: dict[str, Any] = await read_json(request) if request.can_read_body else {}
-        return json_response(await experiment.start(body.get("phases")), status=202)
+        return json_response(await experiment.start(body.get("phases"), body.get("lang")), status=202)
 
     async def experiment_stop(request: web.Request) -> web.Response:
         require_token(request)
@@ -154,7 +161,7 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
 
     app.on_shutdown.append(close_streams)
     r = app.router
-    for path in pages:
+    for path in frontend.PAGES:
         r.add_get(path, html_page)
     r.add_get("/static/{name}", static)
     r.add_get("/health", health)

@@ -110,7 +110,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                          "requestBody": {"required": False, "content": {"application/json": {"schema": {
                              "type": "object", "properties": {"phases": {
                                  "type": "string", "description": "comma-separated phases (default: all)",
-                                 "examples": ["baseline,crash"]}}}}}},
+                                 "examples": ["baseline,crash"]}, "lang": {
+                                 "type": "string", "enum": ["en", "es"],
+                                 "description": "language of the output and of report.html (default: the lab's)"}}}}}},
                          "responses": {"202": _json({"$ref": "#/components/schemas/Experiment"}, "started"),
                                        **_errors(400, 401, 403, 409, 502)}},
                 "delete": {"summary": "Interrupt it (Ctrl-C: faults cleared, partial report written)",

@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from faultlab.config import Settings
+from faultlab.i18n import LANGUAGES
 from faultlab.web import ApiError
 
 FAULT_KINDS = ("crash", "latency", "intermittent", "incorrect", "hang", "stale")
@@ -118,11 +119,20 @@ class ExperimentProcess:
             argv += ["--phases", phases]
         return argv
 
-    async def start(self, phases: str | None = None) -> dict[str, Any]:
+    @staticmethod
+    def language_args(lang: str | None) -> list[str]:
+        """`--lang` for the page's language (the output and report.html speak it); none: the lab's language."""
+        if lang is None:
+            return []
+        if lang not in LANGUAGES:
+            raise ApiError(400, f"lang must be one of {', '.join(LANGUAGES)}")
+        return ["--lang", lang]
+
+    async def start(self, phases: str | None = None, lang: str | None = None) -> dict[str, Any]:
         """Spawn the experiment; a command that exits at once (missing, bad arguments) is an error, not a run."""
         if self.running:
             raise ApiError(409, "an experiment is already running", experiment=self.describe())
-        argv = self.command(phases)
+        argv = self.command(phases) + self.language_args(lang)
         env = {**os.environ, **self.settings.to_env(), "COLUMNS": "110", "TERM": "dumb", "NO_COLOR": "1",
                "PYTHONUNBUFFERED": "1"}
         self.output.clear()

@@ -1,5 +1,7 @@
 // Helpers shared by the dashboard's pages: HTML escaping, number and time formatting. No DOM work at import.
 
+import {formatNumber, t} from "./i18n.js";
+
 export const $ = (sel) => document.querySelector(sel);
 
 const HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"};
@@ -9,9 +11,9 @@ export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
-/** A number with fixed decimals, or "—" when there is none. */
+/** A number with fixed decimals in the page's language ("3.1" / "3,1"), or "—" when there is none. */
 export function num(value, digits = 1) {
-  return value === null || value === undefined || Number.isNaN(value) ? "—" : Number(value).toFixed(digits);
+  return value === null || value === undefined || Number.isNaN(value) ? "—" : formatNumber(Number(value), digits);
 }
 
 /** UNIX seconds -> local HH:MM:SS.mmm ("—" for none). */
@@ -32,9 +34,9 @@ export function plotTime(t, offsetMs = TZ_OFFSET_MS) {
   return t * 1000 - offsetMs;
 }
 
-/** How long before `now` (both UNIX seconds) `t` was: "250 ms ago", "3.2 s ago", or "—". */
-export function ago(t, now) {
-  if (!t) return "—";
-  const ms = Math.max(0, (now - t) * 1000);
-  return ms < 1000 ? `${ms.toFixed(0)} ms ago` : `${(ms / 1000).toFixed(1)} s ago`;
+/** How long before `now` (both UNIX seconds) `at` was: "250 ms ago", "3.2 s ago" (in the page's language), or "—". */
+export function ago(at, now) {
+  if (!at) return "—";
+  const ms = Math.max(0, (now - at) * 1000);
+  return ms < 1000 ? t("time.ms_ago", {n: num(ms, 0)}) : t("time.s_ago", {n: num(ms / 1000, 1)});
 }

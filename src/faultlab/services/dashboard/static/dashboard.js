@@ -2,6 +2,7 @@
 
 import {$, clock, plotTime} from "./common.js";
 import {CHARTS, chartWindow, faultMarks, layout, traceData} from "./charts.js";
+import {setupLanguageSwitch, t} from "./i18n.js";
 import {fillReplicaSelect, setupOperator} from "./operator.js";
 import {
   cardHtml, describeEvent, eventTime, experimentView, failureRowsHtml, servicesHtml, votingHtml,
@@ -157,8 +158,8 @@ function applyTick(d) {
 function connect() {
   const conn = $("#conn");
   const source = new EventSource("/api/stream");
-  source.addEventListener("open", () => { conn.dataset.state = "live"; conn.textContent = "live"; });
-  source.addEventListener("error", () => { conn.dataset.state = "lost"; conn.textContent = "reconnecting…"; });
+  source.addEventListener("open", () => { conn.dataset.state = "live"; conn.textContent = t("conn.live"); });
+  source.addEventListener("error", () => { conn.dataset.state = "lost"; conn.textContent = t("conn.lost"); });
   source.addEventListener("snapshot", (m) => {
     const d = JSON.parse(m.data);
     live.replicas = d.replicas;
@@ -185,6 +186,7 @@ function connect() {
   });
 }
 
+setupLanguageSwitch();
 setupOperator(renderExperiment);
 connect();
 setInterval(scheduleChart, CHART_EVERY_MS);  // keeps the time axis moving while no update comes (stream lost)

@@ -2,6 +2,7 @@
 // clear faults, start and stop a short experiment.
 
 import {$} from "./common.js";
+import {lang, t} from "./i18n.js";
 
 export const TOKEN_KEY = "faultlab-admin-token";
 
@@ -16,7 +17,7 @@ export function faultBody(replica, kind, values) {
 
 /** What DELETE /api/faults cleared, as a list of fault kinds ("nothing active" when none). */
 export function clearedKinds(data) {
-  return (data.cleared || []).map((f) => f.kind).join(", ") || "nothing active";
+  return (data.cleared || []).map((f) => f.kind).join(", ") || t("operator.nothing_active");
 }
 
 /** The experiment's description in an /api/experiment answer (POST and DELETE wrap it, GET does not). */
@@ -44,7 +45,7 @@ function showResult(text, ok) {
 }
 
 function showTokenState() {
-  $("#token-state").textContent = token() ? "token set for this tab" : "no token (kept in this tab only)";
+  $("#token-state").textContent = token() ? t("operator.token_set") : t("operator.no_token");
 }
 
 function showParams() {
@@ -73,7 +74,7 @@ export function setupOperator(renderExperiment) {
     const r = await operatorCall("GET", "/api/auth");
     if (!r.ok) sessionStorage.removeItem(TOKEN_KEY);
     showTokenState();
-    showResult(r.ok ? "token accepted" : `token refused: ${r.data.error}`, r.ok);
+    showResult(r.ok ? t("operator.token_accepted") : t("operator.token_refused", {error: r.data.error}), r.ok);
   });
   $("#forget-token").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); showTokenState(); });
   $("#fault-form").addEventListener("submit", async (ev) => {
@@ -82,26 +83,28 @@ export function setupOperator(renderExperiment) {
     const body = faultBody($("#fault-replica").value, kind, {latency: $("#fault-latency").value,
       probability: $("#fault-probability").value, product: $("#fault-product").value});
     const r = await operatorCall("POST", "/api/faults", body);
-    showResult(r.ok ? `${kind} injected on inventory-${body.replica}` : `not injected (${r.status}): ${r.data.error}`, r.ok);
+    showResult(r.ok ? t("operator.injected", {kind, replica: body.replica})
+      : t("operator.not_injected", {status: r.status, error: r.data.error}), r.ok);
   });
   $("#clear").addEventListener("click", async () => {
     const replica = $("#fault-replica").value;
     const r = await operatorCall("DELETE", `/api/faults?replica=${encodeURIComponent(replica)}`);
-    showResult(r.ok ? `inventory-${replica}: cleared ${clearedKinds(r.data)}` : `not cleared (${r.status}): ${r.data.error}`,
-      r.ok);
+    showResult(r.ok ? t("operator.cleared", {replica, kinds: clearedKinds(r.data)})
+      : t("operator.not_cleared", {status: r.status, error: r.data.error}), r.ok);
   });
   $("#experiment-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const phases = $("#experiment-phases").value.trim();
-    const r = await operatorCall("POST", "/api/experiment", phases ? {phases} : {});
+    const r = await operatorCall("POST", "/api/experiment", phases ? {phases, lang: lang()} : {lang: lang()});
     const x = experimentOf(r);
     if (x) renderExperiment(x);
-    showResult(r.ok ? "experiment started" : `experiment not started (${r.status}): ${r.data.error}`, r.ok);
+    showResult(r.ok ? t("operator.started") : t("operator.not_started", {status: r.status, error: r.data.error}), r.ok);
   });
   $("#experiment-stop").addEventListener("click", async () => {
     const r = await operatorCall("DELETE", "/api/experiment");
     const x = experimentOf(r);
     if (x) renderExperiment(x);
-    showResult(r.ok ? "experiment interrupted" : `not stopped (${r.status}): ${r.data.error}`, r.ok);
+    showResult(r.ok ? t("operator.interrupted") : t("operator.not_stopped", {status: r.status, error: r.data.error}),
+      r.ok);
   });
 }

@@ -1,6 +1,7 @@
 // The reports page: the runs folder's list, one run's phase table and its report.html in a frame.
 
 import {$} from "./common.js";
+import {lang, setupLanguageSwitch, t} from "./i18n.js";
 import {pickRun, resultRowsHtml, runRowHtml, runVerdictHtml} from "./runs.js";
 
 async function getJSON(url) {
@@ -14,7 +15,7 @@ async function showRun(name) {
   document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.run === name));
   const run = await getJSON(`/api/runs/${encodeURIComponent(name)}`);
   $("#run-detail").hidden = false;
-  $("#run-name").textContent = run.name + (run.latest ? " (latest)" : "");
+  $("#run-name").textContent = run.name + (run.latest ? ` ${t("runs.latest_mark")}` : "");
   const base = `/runs/${encodeURIComponent(run.name)}`;
   $("#run-html-link").href = `${base}/report.html`;
   $("#run-json-link").href = `${base}/report.json`;
@@ -24,7 +25,7 @@ async function showRun(name) {
   $("#run-results tbody").innerHTML = resultRowsHtml(run.results);
   const frame = $("#run-frame");
   frame.hidden = !run.has_report_html;
-  if (run.has_report_html) frame.src = `${base}/report.html`;
+  if (run.has_report_html) frame.src = `${base}/report.html#lang=${lang()}`;  // report.html shows this language
   history.replaceState(null, "", `#run=${encodeURIComponent(run.name)}`);
 }
 
@@ -38,7 +39,8 @@ async function loadRuns() {
   if (pick) await showRun(pick.name);
 }
 
+setupLanguageSwitch();
 loadRuns().catch((err) => {
   $("#no-runs").hidden = false;
-  $("#no-runs").textContent = `could not list runs: ${err.message}`;
+  $("#no-runs").textContent = t("runs.cannot_list", {error: err.message});
 });

@@ -1,19 +1,20 @@
 // The reports page's tables from /api/runs and /api/runs/{name}, as HTML strings (no DOM here).
 
 import {esc, num} from "./common.js";
+import {t} from "./i18n.js";
 
 /** A run's verdict: valid, missed, or unknown. */
 export function verdictHtml(valid) {
-  if (valid === true) return '<span class="ok-text">valid</span>';
-  if (valid === false) return '<span class="bad-text">missed</span>';
+  if (valid === true) return `<span class="ok-text">${t("runs.valid")}</span>`;
+  if (valid === false) return `<span class="bad-text">${t("runs.missed")}</span>`;
   return '<span class="muted">—</span>';
 }
 
 /** One row of the past-runs table. */
 export function runRowHtml(r) {
   const s = r.summary || {};
-  return `<tr data-run="${esc(r.name)}"><td>${esc(r.name)}${r.latest ? " <b>latest</b>" : ""}</td>
-      <td>${esc(r.start_time ?? "—")}</td><td>${num(r.duration_s, 1)}</td><td>${esc((r.phases || []).join(", "))}</td>
+  return `<tr data-run="${esc(r.name)}"><td><span translate="no">${esc(r.name)}</span>${r.latest ? ` <b>${t("runs.latest")}</b>` : ""}</td>
+      <td>${esc(r.start_time ?? "—")}</td><td>${num(r.duration_s, 1)}</td><td translate="no">${esc((r.phases || []).join(", "))}</td>
       <td>${verdictHtml(r.valid)}</td><td>${esc(s.successful_tests ?? "—")}/${esc(s.total_tests ?? "—")}</td>
       <td>${num(s.avg_ttd_ms, 1)}</td><td>${num(s.avg_ttr_ms, 1)}</td><td>${num(s.max_p95_ms, 1)}</td>
       <td>${num(s.min_success_rate, 2)}</td></tr>`;
@@ -21,8 +22,8 @@ export function runRowHtml(r) {
 
 /** "yes", "no" or "—" for a phase run's passed flag. */
 export function passedText(passed) {
-  if (passed === true) return "yes";
-  if (passed === false) return "no";
+  if (passed === true) return t("runs.yes");
+  if (passed === false) return t("runs.no");
   return "—";
 }
 
@@ -31,15 +32,16 @@ export function resultRowsHtml(results) {
   return results.map((r) => `<tr><td>${esc(r.phase)}</td><td>${esc(r.repetition ?? "")}</td>
     <td>${num(r.ttd_ms, 1)}</td><td>${num(r.ttr_ms, 1)}</td><td>${num(r.rps, 1)}</td><td>${num(r.p50_ms, 1)}</td>
     <td>${num(r.p95_ms, 1)}</td><td>${num(r.p99_ms, 1)}</td><td>${num(r.success_rate, 2)}</td>
-    <td>${passedText(r.passed)}</td><td>${esc((r.missed || []).join("; "))}</td></tr>`)
-    .join("") || '<tr><td colspan="11" class="muted">no phase results in report.json</td></tr>';
+    <td>${passedText(r.passed)}</td><td translate="no">${esc((r.missed || []).join("; "))}</td></tr>`)
+    .join("") || `<tr><td colspan="11" class="muted">${t("runs.no_results")}</td></tr>`;
 }
 
 /** The verdict line of one run: the verdict, what it missed, and why report.json could not be read. */
 export function runVerdictHtml(run) {
   const missed = (run.verdict && run.verdict.missed) || [];
-  return `verdict: ${verdictHtml(run.valid)}` + (missed.length ? ` — ${missed.map(esc).join("; ")}` : "")
-    + (run.problem ? ` — ${esc(run.problem)}` : "");
+  return `${t("runs.verdict")} ${verdictHtml(run.valid)}`
+    + (missed.length ? ` — <span translate="no">${missed.map(esc).join("; ")}</span>` : "")
+    + (run.problem ? ` — <span translate="no">${esc(run.problem)}</span>` : "");
 }
 
 /** The run to show first: the one named in the page's #run= fragment, else the latest, else the newest. */

@@ -1,6 +1,7 @@
 // What the live page shows, as HTML strings and plain decisions from the snapshot's data (no DOM here).
 
 import {ago, clock, esc, num} from "./common.js";
+import {t} from "./i18n.js";
 
 /** A card's decisions: the active fault text, whether to mark it, and the shadow detectors that disagree. */
 export function cardView(inst) {
@@ -16,29 +17,30 @@ export function cardView(inst) {
 /** The inside of one replica's card. */
 export function cardHtml(inst, now) {
   const {faults, faulty, dissent} = cardView(inst);
-  return `<div class="top"><span class="name">inventory-${esc(inst.replica)}</span>
+  const position = t("card.position_value", {seq: esc(inst.applied_seq ?? "—"), offset: esc(inst.offset ?? "—"),
+    end: esc(inst.log_end ?? "—"), lag: esc(inst.lag ?? "—")});
+  return `<div class="top"><span class="name" translate="no">inventory-${esc(inst.replica)}</span>
       <span class="badge" data-status="${esc(inst.status)}">${esc(inst.status)}</span></div>
-      <dl><dt>since</dt><dd>${clock(inst.since)}${inst.reason ? ` · ${esc(inst.reason)}` : ""}</dd>
-      <dt>last check</dt><dd>${clock(inst.last_check)} (${ago(inst.last_check, now)})</dd>
-      <dt>applied position</dt><dd>event ${esc(inst.applied_seq ?? "—")} · offset ${esc(inst.offset ?? "—")}
-        of ${esc(inst.log_end ?? "—")} (lag ${esc(inst.lag ?? "—")})</dd>
-      <dt>active fault</dt><dd class="${faulty ? "fault" : ""}">${esc(faults)}</dd>
-      <dt>pid</dt><dd>${esc(inst.pid ?? "—")}</dd>
-      <dt>detector</dt><dd>${esc(inst.detector ?? "—")}${dissent.length ? ` · ${esc(dissent.join(", "))} says OFF` : ""}
-        ${inst.recent_wrong ? ` · <span class="fault">voter: ${esc(inst.recent_wrong)} wrong answers in 3 s</span>` : ""}
+      <dl><dt>${t("card.since")}</dt><dd>${clock(inst.since)}${inst.reason ? ` · <span translate="no">${esc(inst.reason)}</span>` : ""}</dd>
+      <dt>${t("card.last_check")}</dt><dd>${clock(inst.last_check)} (${ago(inst.last_check, now)})</dd>
+      <dt>${t("card.position")}</dt><dd>${position}</dd>
+      <dt>${t("card.fault")}</dt><dd class="${faulty ? "fault" : ""}">${faulty ? esc(faults) : t("card.none")}</dd>
+      <dt>${t("card.pid")}</dt><dd>${esc(inst.pid ?? "—")}</dd>
+      <dt>${t("card.detector")}</dt><dd><span translate="no">${esc(inst.detector ?? "—")}</span>${dissent.length ? ` · ${t("card.says_off", {detectors: esc(dissent.join(", "))})}` : ""}
+        ${inst.recent_wrong ? ` · <span class="fault">${t("card.wrong", {n: esc(inst.recent_wrong)})}</span>` : ""}
         </dd></dl>`;
 }
 
 /** The services panel: one line per service with its /health state and round-trip time. */
 export function servicesHtml(services) {
   return services.map((s) => `<div class="svc" data-service="${esc(s.name)}">
-    <span><span class="dot" data-status="${esc(s.status)}"></span><b>${esc(s.name)}</b></span>
+    <span><span class="dot" data-status="${esc(s.status)}"></span><b translate="no">${esc(s.name)}</b></span>
     <span>${esc(s.status)} · ${num(s.rtt_ms, 0)} ms</span></div>`).join("");
 }
 
 /** The voting panel from the voter's /voting/stats (null: the voter does not answer). */
 export function votingHtml(v) {
-  if (!v) return '<span class="muted">voter not answering</span>';
+  if (!v) return `<span class="muted">${t("voting.not_answering")}</span>`;
   const lat = v.latency_ms || {};
   const outliers = v.outliers_by_replica || {};
   const most = Math.max(1, ...Object.values(outliers));
@@ -50,37 +52,37 @@ export function votingHtml(v) {
       <td>${esc(s.behind)}</td><td>${num(s.median_latency_ms, 2)}</td></tr>`;
   }).join("");
   return `<div class="stat"><div class="v" id="quorum-rate">${num(v.quorum_rate, 2)}%</div>
-      <div class="k">quorum rate</div></div>
-    <div class="stat"><div class="v">${esc(v.total_votes)}</div><div class="k">voted reads</div></div>
-    <div class="stat"><div class="v">${esc(v.quorum_not_reached)}</div><div class="k">quorum not reached</div></div>
-    <div class="stat"><div class="v">${esc(v.votes_needed)}/${esc(v.fan_out)}</div><div class="k">votes needed / fan-out</div></div>
-    <div class="stat"><div class="v">${num(lat.p50, 1)} / ${num(lat.p99, 1)}</div><div class="k">vote p50 / p99 ms</div></div>
-    <table class="table" id="outliers"><thead><tr><th>replica</th><th>outliers</th><th>wrong</th><th>slow</th>
-      <th>failed</th><th>agreed</th><th>behind</th><th>median ms</th></tr></thead><tbody>${rows}</tbody></table>`;
+      <div class="k">${t("voting.quorum_rate")}</div></div>
+    <div class="stat"><div class="v">${esc(v.total_votes)}</div><div class="k">${t("voting.voted_reads")}</div></div>
+    <div class="stat"><div class="v">${esc(v.quorum_not_reached)}</div><div class="k">${t("voting.quorum_not_reached")}</div></div>
+    <div class="stat"><div class="v">${esc(v.votes_needed)}/${esc(v.fan_out)}</div><div class="k">${t("voting.votes_needed")}</div></div>
+    <div class="stat"><div class="v">${num(lat.p50, 1)} / ${num(lat.p99, 1)}</div><div class="k">${t("voting.latency")}</div></div>
+    <table class="table" id="outliers"><thead><tr><th>${t("col.replica")}</th><th>${t("col.outliers")}</th>
+      <th>${t("col.wrong")}</th><th>${t("col.slow")}</th><th>${t("col.failed")}</th><th>${t("col.agreed")}</th>
+      <th>${t("col.behind")}</th><th>${t("col.median_ms")}</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 /** The recent-failures table body: the last 30 episodes, newest first. */
 export function failureRowsHtml(failures) {
   const rows = failures.slice(-30).reverse().map((e) => `<tr data-replica="${esc(e.replica)}">
     <td>inventory-${esc(e.replica)}</td><td>${esc(e.fault_kind ?? "—")}</td><td>${clock(e.activated_at)}</td>
-    <td>${clock(e.detected_at)}</td><td>${esc(e.detected_by ?? "—")}</td><td>${num(e.ttd_ms, 1)}</td>
+    <td>${clock(e.detected_at)}</td><td translate="no">${esc(e.detected_by ?? "—")}</td><td>${num(e.ttd_ms, 1)}</td>
     <td>${clock(e.cleared_at)}</td><td>${clock(e.recovered_at)}</td><td>${num(e.ttr_ms, 1)}</td></tr>`);
-  return rows.join("") || '<tr><td colspan="9" class="muted">no fault episodes yet</td></tr>';
+  return rows.join("") || `<tr><td colspan="9" class="muted">${t("failures.none")}</td></tr>`;
 }
 
 /** One monitor event as a line of HTML. */
 export function describeEvent(e) {
+  const data = (value) => `<span translate="no">${esc(value)}</span>`;  // the monitor's words, as it sent them
   if (e.type === "state") {
-    return `replica ${esc(e.replica)} → <b>${esc(e.status)}</b> (${esc(e.reason)}, ${esc(e.source)})`;
+    return t("event.state", {replica: esc(e.replica), status: esc(e.status), reason: data(e.reason),
+      source: data(e.source)});
   }
   if (e.type === "episode") {
-    if (e.phase === "detected") {
-      return `replica ${esc(e.replica)} fault ${esc(e.fault_kind ?? "")} <b>${esc(e.phase)}</b> TTD ${num(e.ttd_ms, 1)} ms`;
-    }
-    if (e.phase === "recovered") {
-      return `replica ${esc(e.replica)} fault ${esc(e.fault_kind ?? "")} <b>${esc(e.phase)}</b> TTR ${num(e.ttr_ms, 1)} ms`;
-    }
-    return `replica ${esc(e.replica)} fault ${esc(e.fault_kind ?? "")} <b>${esc(e.phase)}</b>`;
+    const params = {replica: esc(e.replica), kind: data(e.fault_kind ?? ""), ttd: num(e.ttd_ms, 1),
+      ttr: num(e.ttr_ms, 1), phase: data(e.phase)};
+    const key = `event.${e.phase}`;
+    return t(["detected", "recovered", "opened", "cleared"].includes(e.phase) ? key : "event.other", params);
   }
   return esc(JSON.stringify(e).slice(0, 160));
 }
@@ -95,10 +97,12 @@ export function eventTime(e) {
 
 /** The experiment line and buttons from /api/experiment's description. */
 export function experimentView(x) {
-  const code = x.exit_code === null || x.exit_code === undefined ? "" : ` (exit ${x.exit_code})`;
+  const code = x.exit_code === null || x.exit_code === undefined ? "" : ` ${t("experiment.exit", {code: x.exit_code})}`;
+  const known = ["idle", "running", "finished", "missed", "interrupted", "failed"].includes(x.state);
   return {
     key: `${x.state}|${x.exit_code}|${x.lines}|${x.running}`,  // what changes the view
-    state: `${x.state}${code}${x.running ? ` · pid ${x.pid} · ${x.lines} lines` : ""}`,
+    state: `${known ? t(`experiment.state.${x.state}`) : x.state}${code}`
+      + (x.running ? ` · ${t("experiment.running", {pid: x.pid, lines: x.lines})}` : ""),
     startDisabled: Boolean(x.running),
     stopDisabled: !x.running,
     output: (x.output || []).join("\n"),

@@ -1,0 +1,78 @@
+// The pages' two JSON catalogs: the same keys and fields in both, every key the pages use present, and the pages'
+// words in Spanish when the catalog is Spanish.
+import assert from "node:assert/strict";
+import {readdirSync, readFileSync} from "node:fs";
+import {test} from "node:test";
+
+import {LOCALE, messages, useLanguage} from "../catalog.js";
+import {ago, num} from "../../../src/faultlab/services/dashboard/static/common.js";
+import {languageCookie, t} from "../../../src/faultlab/services/dashboard/static/i18n.js";
+import {clearedKinds} from "../../../src/faultlab/services/dashboard/static/operator.js";
+import {passedText, resultRowsHtml, verdictHtml} from "../../../src/faultlab/services/dashboard/static/runs.js";
+import {cardHtml, describeEvent, experimentView, votingHtml} from "../../../src/faultlab/services/dashboard/static/views.js";
+
+const FIELD = /\{(\w+)\}/g;
+const STATIC = new URL("../../../src/faultlab/services/dashboard/static/", import.meta.url);
+const TEMPLATES = new URL("../../../src/faultlab/services/dashboard/templates/", import.meta.url);
+
+test("both catalogs have the same keys, each translated, with the same {fields}", () => {
+  const en = messages("en"), es = messages("es");
+  assert.deepEqual(Object.keys(es).sort(), Object.keys(en).sort());
+  for (const [key, text] of Object.entries(en)) {
+    assert.ok(text && es[key], `empty message ${key}`);
+    assert.deepEqual([...es[key].matchAll(FIELD)].map((m) => m[1]).sort(),
+      [...text.matchAll(FIELD)].map((m) => m[1]).sort(), key);
+  }
+  assert.deepEqual(readdirSync(LOCALE).sort(), ["en.json", "es.json"]);
+});
+
+test("every key the scripts and templates say is in the catalog", () => {
+  const keys = new Set(Object.keys(messages("en")));
+  const used = new Set();
+  for (const name of readdirSync(STATIC).filter((f) => f.endsWith(".js"))) {
+    const source = readFileSync(new URL(name, STATIC), "utf8");
+    for (const m of source.matchAll(/\bt\("([a-z0-9_.]+)"/g)) used.add(m[1]);
+    for (const m of source.matchAll(/"(chart\.(?:trace|axis)\.[a-z_]+)"/g)) used.add(m[1]);  // charts.js's keys
+  }
+  for (const name of readdirSync(TEMPLATES)) {
+    for (const m of readFileSync(new URL(name, TEMPLATES), "utf8").matchAll(/t\("([a-z0-9_.]+)"\)/g)) used.add(m[1]);
+  }
+  const states = ["idle", "running", "finished", "missed", "interrupted", "failed"].map((s) => `experiment.state.${s}`);
+  const events = ["detected", "recovered", "opened", "cleared"].map((p) => `event.${p}`);
+  for (const key of [...states, ...events]) used.add(key);  // keys built from a value
+  const missing = [...used].filter((k) => !keys.has(k));
+  assert.deepEqual(missing, []);
+  assert.ok(used.size > 100, `only ${used.size} keys found in use`);
+});
+
+test("in Spanish the cards, voting panel, events and reports tables speak the guide's words", () => {
+  useLanguage("es");
+  try {
+    const card = cardHtml({replica: 1, status: "OFF", since: 100, last_check: 200, applied_seq: 4, offset: 3,
+      log_end: 5, lag: 1, faults: [], recent_wrong: 2, detector: "consecutive", shadow_off: []}, 200.25);
+    assert.match(card, /<dt>posición aplicada<\/dt><dd>evento 4 · offset 3 de 5 \(retraso 1\)<\/dd>/);
+    assert.match(card, /<dd class="">ninguno<\/dd>/);
+    assert.match(card, /voter: 2 respuestas incorrectas en 3 s/);
+    assert.match(card, /\(hace 250 ms\)/);
+    assert.match(votingHtml({quorum_rate: 99.5, total_votes: 3, quorum_not_reached: 0, votes_needed: 2, fan_out: 3,
+      replicas: {}}), /99,50%.*tasa de quórum.*lecturas votadas.*sin quórum \("quorum not reached"\)/s);
+    assert.equal(describeEvent({type: "episode", replica: 2, fault_kind: "crash", phase: "recovered", ttr_ms: 90}),
+      'réplica 2 fallo <span translate="no">crash</span> <b>recuperado</b> TTR 90,0 ms');
+    assert.equal(experimentView({state: "missed", exit_code: 1, running: false}).state,
+      "no cumplido (código de salida 1)");
+    assert.equal(verdictHtml(true), '<span class="ok-text">válido</span>');
+    assert.equal(passedText(true), "sí");
+    assert.match(resultRowsHtml([]), /report.json no tiene resultados de fases/);
+    assert.equal(clearedKinds({cleared: []}), "ningún fallo activo");
+    assert.equal(num(1234.5, 1), "1234,5");
+    assert.equal(ago(10, 13.25), "hace 3,3 s");
+  } finally {
+    useLanguage("en");
+  }
+});
+
+test("a message fills its fields, and a key missing from the catalog shows as itself", () => {
+  assert.equal(t("operator.injected", {kind: "crash", replica: 2}), "crash injected on inventory-2");
+  assert.equal(t("no.such.key"), "no.such.key");
+  assert.equal(languageCookie("es"), "faultlab_lang=es; path=/; max-age=31536000; samesite=lax");
+});
