@@ -59,7 +59,9 @@ async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Fut
             if history is None:  # hang: accept, never answer
                 await asyncio.sleep(30)
             count = int(request.query.get("history", "0"))
-            return web.json_response({"product_id": PRODUCT, "history": history(count)})
+            rows = history(count)  # the state when the request arrived...
+            await asyncio.sleep(getattr(history, "delay_s", 0.0))  # ...answered this much later
+            return web.json_response({"product_id": PRODUCT, "history": rows})
 
         app = web.Application()
         app.router.add_get("/inventory/{product_id}", one)
@@ -91,10 +93,12 @@ async def read(voter: MajorityVoter) -> tuple[int, dict, float]:
 
 
 class Switch:
-    """A replica whose history can be swapped between reads (a restart from older state, a fault)."""
+    """A replica whose history can be swapped between reads (a restart from older state, a fault), and whose
+    answers can be delayed."""
 
-    def __init__(self, history: History) -> None:
+    def __init__(self, history: History, delay_s: float = 0.0) -> None:
         self.history = history
+        self.delay_s = delay_s
 
     def __call__(self, count: int) -> list[list[int]]:
         return self.history(count)
@@ -171,4 +175,20 @@ async def test_reads_never_go_back(voter_with) -> None:
     assert body["inventory"][0]["newer_position"] == 123
     first.history, second.history = at(124), at(124)
     status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 124
+
+
+async def test_overlapping_reads_may_answer_in_either_order(voter_with) -> None:
+    """A read that began before another answered a newer version may still answer the older one (the reads
+    overlap): monotonic reads bind a read only to what was answered before it began."""
+    first, second = Switch(at(100), delay_s=0.2), Switch(at(100), delay_s=0.2)
+    voter = await voter_with(first, second)
+    slow = asyncio.create_task(read(voter))
+    await asyncio.sleep(0.05)  # the slow read's requests saw version 100
+    first.history, second.history, first.delay_s, second.delay_s = at(124), at(124), 0.0, 0.0
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 124
+    status, body, _ = await slow
+    assert status == 200 and body["position"] == 100, body
+    status, body, _ = await read(voter)  # began after 124 was answered
     assert status == 200 and body["position"] == 124

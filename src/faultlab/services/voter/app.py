@@ -130,11 +130,12 @@ class MajorityVoter:
             for pid in products
         ]
 
-    def _settled(self, votes: list[ProductVote], answered_all: bool) -> bool:
+    @staticmethod
+    def _settled(votes: list[ProductVote], answered_all: bool, floor: dict[str, int]) -> bool:
         """Every product agreed at a version that is current (all replicas answered, or nobody reported anything
-        newer) and not older than what this voter already answered for it."""
+        newer) and not older than what this voter had already answered for it when the read began."""
         return bool(votes) and all(
-            v.quorum and v.version is not None and v.version >= self.floor.get(v.product_id, 0)
+            v.quorum and v.version is not None and v.version >= floor.get(v.product_id, 0)
             and (answered_all or v.version == v.newest_known)
             for v in votes)
 
@@ -151,6 +152,9 @@ class MajorityVoter:
         """
         started = time.perf_counter()
         sent_at = time.time()  # what the replicas' failures are about: a request sent now
+        # Monotonic reads: never older than what was answered before this read began (a read answered meanwhile
+        # overlaps this one, and either order is right for overlapping reads).
+        floor = {p: self.floor[p] for p in products if p in self.floor}
         deadline = started + self.timeout_s + 0.05
         total = len(self.replicas)
         tasks: dict[asyncio.Future[tuple[int, bytes]], int] = {}
@@ -192,7 +196,7 @@ class MajorityVoter:
                     break
                 continue
             votes = self._vote(answers, products)
-            if self._settled(votes, len(answers) == total):
+            if self._settled(votes, len(answers) == total, floor):
                 break
             if any(v.conflicting for v in votes) and not any(v.quorum for v in votes):
                 if not outstanding:
@@ -221,7 +225,7 @@ class MajorityVoter:
         if answers:
             votes = self._vote(answers, products)
         refused_older = [v.product_id for v in votes
-                         if v.quorum and v.version is not None and v.version < self.floor.get(v.product_id, 0)]
+                         if v.quorum and v.version is not None and v.version < floor.get(v.product_id, 0)]
         latency_ms = (time.perf_counter() - started) * 1000
         quorum = bool(votes) and all(v.quorum for v in votes) and not refused_older
         late = sorted(tasks[t] for t in pending)
