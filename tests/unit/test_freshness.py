@@ -53,3 +53,20 @@ def test_the_gap_before_an_event_tells_a_flowing_log_from_a_quiet_one() -> None:
     assert f.gap_before_s(1, 11) == pytest.approx(0.05, abs=1e-9)
     assert f.gap_before_s(1, 12) == 3.0
     assert f.gap_before_s(1, 13) is None
+
+
+def test_the_healthy_apply_skew_is_sampled_from_later_commits_and_forgotten_after_a_while() -> None:
+    """Replica 2 commits each batch 80 ms after replica 1: the skew's p99 is 80 ms; a replica that is not healthy
+    adds nothing, a catching-up lag is capped, and samples older than the window are dropped."""
+    f = LogFrontier([1, 2, 3])
+    f.note(1, 40, [(10 * k, 100.0 + k) for k in range(1, 5)], 104.1)
+    f.sample_skew(2, [(10 * k, 100.08 + k) for k in range(1, 5)], healthy=True, ceiling_s=0.5)
+    assert f.skew_p99_s(105.0) == pytest.approx(0.08, abs=1e-9)
+    f.sample_skew(3, [(10 * k, 103.0 + k) for k in range(1, 5)], healthy=False, ceiling_s=0.5)
+    assert f.skew_p99_s(105.0) == pytest.approx(0.08, abs=1e-9)
+    f.sample_skew(3, [(50, 110.0)], healthy=True, ceiling_s=0.5)  # nothing known about seq 50 elsewhere yet
+    assert len(f.skews) == 4
+    f.note(1, 60, [(60, 107.0)], 107.1)
+    f.sample_skew(3, [(60, 109.0)], healthy=True, ceiling_s=0.5)
+    assert max(lag for _at, lag in f.skews) == 0.5
+    assert f.skew_p99_s(200.0) == 0.0

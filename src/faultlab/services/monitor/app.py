@@ -36,7 +36,8 @@ SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 FAULT_KIND = re.compile(FAULT_KIND_PATTERN)
 QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
 QUEUE_MAX_AGE_S = 30.0
-QUIET_S = bus.QUIET_S  # a log quiet this long lets the replicas' fetch wait grow (FetchPacer)  # a sealed error older than this (or from the future) is a replay: ignored
+QUIET_S = bus.QUIET_S  # a log quiet this long lets the replicas' fetch wait grow (FetchPacer)
+SKEW_MARGIN = 2.0  # the busy allowance grows to this many times the healthy replicas' apply skew (p99, last 10 s)  # a sealed error older than this (or from the future) is a replay: ignored
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -150,8 +151,12 @@ class HealthMonitor:
         when events were flowing (the others applied the previous one less than QUIET_S before), the longer one
         after a quiet log (a healthy replica may then be in its long fetch wait)."""
         gap = self.frontier.gap_before_s(replica, applied_seq + 1)
-        busy = gap is not None and gap < QUIET_S
-        return (self.settings.stale_after_busy_ms if busy else self.settings.stale_after_ms) / 1000
+        if gap is None or gap >= QUIET_S:
+            return self.settings.stale_after_ms / 1000
+        # While events flow: at least the busy allowance, more when the healthy replicas themselves apply further
+        # apart (a loaded machine), never more than the quiet one.
+        floor, ceiling = self.settings.stale_after_busy_ms / 1000, self.settings.stale_after_ms / 1000
+        return min(ceiling, max(floor, SKEW_MARGIN * self.frontier.skew_p99_s(time.time())))
 
     def _consider_deadline(self, replica: int) -> None:
         """If the replica lacks an event the others applied, probe it when its allowance runs out."""
@@ -185,7 +190,10 @@ class HealthMonitor:
         if isinstance(applied, bool) or not isinstance(applied, int):
             return {"replica": replica, "kind": "malformed", "ok": False, "at": now, "source": "monitor"}
         with contextlib.suppress(TypeError, ValueError):
-            self.frontier.note(replica, applied, [(s, t) for s, t in data.get("commits") or []], now)
+            commits = [(int(s), float(t)) for s, t in data.get("commits") or []]
+            self.frontier.note(replica, applied, commits, now)
+            self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
+                                      self.settings.stale_after_ms / 1000)
         behind_ms = round(self.frontier.behind_s(replica, applied, now) * 1000, 1)
         allowance_ms = self.stale_allowance_s(replica, applied) * 1000
         health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",
@@ -339,6 +347,7 @@ class HealthMonitor:
             "rejected_records": dict(self.rejected),
             "stale_after_ms": self.settings.stale_after_ms,
             "stale_after_busy_ms": self.settings.stale_after_busy_ms,
+            "apply_skew_p99_ms": round(self.frontier.skew_p99_s(time.time()) * 1000, 1),
             "caught_up_ms": self.settings.caught_up_ms,
             "health_interval_ms": self.settings.health_interval_ms,
             "failure_threshold": self.settings.failure_threshold,

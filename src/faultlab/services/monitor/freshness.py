@@ -12,7 +12,10 @@ healthy.
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Iterable
+
+SKEW_WINDOW_S = 10.0  # how far back the healthy replicas' apply skew is remembered
 
 
 class LogFrontier:
@@ -22,6 +25,31 @@ class LogFrontier:
         self.keep = keep
         self.seqs: dict[int, list[int]] = {r: [] for r in replicas}
         self.times: dict[int, list[float]] = {r: [] for r in replicas}
+        self.skews: deque[tuple[float, float]] = deque(maxlen=2000)  # (when, how late a healthy replica applied)
+        self._sampled: dict[int, int] = {r: 0 for r in replicas}  # the last seq of each replica already sampled
+
+    def sample_skew(self, replica: int, commits: Iterable[tuple[int, float]], healthy: bool, ceiling_s: float) -> None:
+        """Remember how much later than the first other replica this one committed each batch it reports (only
+        while it is healthy, and never more than `ceiling_s`: a replica catching up after a fault is not the
+        norm)."""
+        for seq, at in commits:
+            if seq <= self._sampled[replica]:
+                continue
+            first = self.applied_by_others(replica, seq)
+            if first is None:
+                continue
+            self._sampled[replica] = seq
+            if healthy:
+                self.skews.append((at, min(ceiling_s, max(0.0, at - first))))
+
+    def skew_p99_s(self, now: float) -> float:
+        """The 99th percentile of the healthy replicas' apply skew over the last SKEW_WINDOW_S (0 when none)."""
+        while self.skews and self.skews[0][0] < now - SKEW_WINDOW_S:
+            self.skews.popleft()
+        if not self.skews:
+            return 0.0
+        ordered = sorted(lag for _at, lag in self.skews)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
     def note(self, replica: int, applied_seq: int | None, commits: Iterable[tuple[int, float]], seen_at: float) -> None:
         """What one health answer says: each commit (seq applied by then), and the position at `seen_at`."""
