@@ -1,4 +1,5 @@
-"""Orders on the real lab: idempotent retries, an ambiguous COMMIT answered as such, restocks end to end."""
+"""Orders on the real lab: idempotent retries, an ambiguous COMMIT answered as such, restocks end to end, cancels
+and restocks in the data check."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from faultlab.lab.checkers import check_data
 from faultlab.runtime.lab import Lab
 from tests.helpers import auth, get_json, wait_converged
 
@@ -223,3 +225,34 @@ async def test_a_restock_reaches_every_replica_and_the_voted_read(settled: Lab, 
     status, voted = await get_json(http, f"{s.service_url('voter')}/inventory/voted/PROD-002")
     assert status == 200 and voted["position"] >= seq
     assert voted["available_quantity"] == model.products["PROD-002"].available
+
+
+async def test_cancels_and_restocks_pass_the_data_check(settled: Lab, http: aiohttp.ClientSession,
+                                                        orders_url: str) -> None:
+    """Orders, cancels of some of them and restocks: every replica equals the model, stock is conserved with what
+    was restocked, and every order ends with the model's status (the cancelled ones CANCELLED)."""
+    lab = settled
+    accepted = []
+    for i in range(30):
+        status, answer, _ = await post(http, orders_url, {"product_id": ["PROD-001", "PROD-004"][i % 2],
+                                                          "quantity": 1 + i % 3}, f"dc-{uuid.uuid4()}")
+        assert status == 201
+        accepted.append(answer["order_id"])
+    cancelled = accepted[::3]
+    for order_id in cancelled:
+        async with http.post(f"{orders_url}/{order_id}/cancel") as resp:
+            assert resp.status == 202
+    for product in ("PROD-001", "PROD-004"):
+        status, _answer, _ = await post(http, f"{lab.settings.service_url('orders')}/restocks",
+                                        {"product_id": product, "quantity": 25}, headers=auth(lab))
+        assert status == 202
+    verdict = await check_data(lab.settings, accepted, timeout_s=60)
+    assert verdict["valid"] is True, {k: v for k, v in verdict["checks"].items() if v.get("valid") is not True}
+    statuses = verdict["checks"]["order_statuses"]
+    assert statuses["by_status"].get("CANCELLED", 0) >= len(cancelled)
+    assert statuses["left_undecided"] == 0 and statuses["differing_from_model"] == 0
+    converged = verdict["checks"]["converged"]
+    assert converged["stock_conserved"] and converged["restocked"]["PROD-001"] >= 25
+    for order_id in cancelled:
+        _status, order = await get_json(http, f"{orders_url}/{order_id}")
+        assert order["status"] == "CANCELLED"

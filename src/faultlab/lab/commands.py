@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
 
     load = sub.add_parser("load", help="open-loop load at a fixed rate against the running lab")
     load.add_argument("--target", choices=TARGETS, default="mix",
-                      help="orders, voted (one product), voted-all, or mix (voted reads + 20%% orders)")
+                      help="orders, voted (one product), voted-all, or mix (voted reads, 20%% orders, cancels of "
+                           "accepted orders and restocks: the stock never runs out)")
     load.add_argument("--rate", type=float, default=50.0, help="requests per second (default 50)")
     load.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
     load.add_argument("--seed", type=int, default=1)
@@ -115,6 +116,12 @@ def cmd_load(args: argparse.Namespace) -> int:
     console.print(table)
     if data["errors"]:
         console.print("errors by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(data["errors"].items())))
+    if data["ambiguous"]:
+        console.print("writes of unknown outcome (may be stored): "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(data["ambiguous"].items())))
+    if len(data["by_kind"]) > 1:
+        console.print("by kind: " + "; ".join(f"{k} {v['sent']} sent, {v['ok']} ok, {v['fail']} failed, "
+                                              f"{v['info']} unknown" for k, v in data["by_kind"].items()))
     if not data["requests"] or data["successful"] == 0:
         console.print("[red]no request succeeded: is the lab running? (`faultlab up`)[/]")
         return 1
@@ -321,6 +328,16 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
     dc = report["data_check"]
     console.print(f"data check: {dc.get('valid')} ({dc.get('accepted_orders', 0)} accepted orders, "
                   f"{dc.get('events_in_log', 0)} events in the log)")
+    checks = dc.get("checks") or {}
+    if "read_history" in checks:
+        rh = checks["read_history"]
+        console.print(f"read history: {rh.get('valid')} — {rh['answered_200']} voted reads checked, {rh['violations']} "
+                      f"violations ({rh['wrong_values']} wrong values, {rh['unknown_positions']} unknown positions, "
+                      f"{rh['older_than_acknowledged']} older than already acknowledged)")
+    if "ambiguous_writes" in checks:
+        aw = checks["ambiguous_writes"]
+        console.print(f"writes of unknown outcome: {aw['ambiguous']} ({aw['stored_once']} stored once, "
+                      f"{aw['not_stored']} not stored, {aw['stored_more_than_once']} more than once)")
     v = report["verdict"]
     if v["valid"]:
         from faultlab.lab.report import runs_off_threshold

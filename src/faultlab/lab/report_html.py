@@ -212,8 +212,8 @@ def _data_check(report: dict[str, Any]) -> str:
     dc = report.get("data_check") or {}
     rows = []
     for name, check in (dc.get("checks") or {}).items():
-        detail = {k: v for k, v in check.items() if k not in ("valid", "model") and v not in ([], {}, None, 0)}
-        rows.append([_e(name), _verdict(check.get("valid")), f'<code>{_e(json.dumps(detail)[:400])}</code>'])
+        detail = {k: v for k, v in check.items() if k not in ("valid", "model") and v not in ([], {}, None)}
+        rows.append([_e(name), _verdict(check.get("valid")), f'<code>{_e(json.dumps(detail)[:1500])}</code>'])
     why = f'<p class="muted">{_e(dc.get("why"))}</p>' if dc.get("why") else ""
     return (f"<p>data verdict: {_verdict(dc.get('valid'))} — {dc.get('accepted_orders', '-')} accepted orders, "
             f"{dc.get('events_in_log', '-')} events in the log</p>{why}" + _table(["check", "valid", "detail"], rows))

@@ -125,7 +125,7 @@ class OutboxRelay:
                                                     key=row["product_id"].encode(), partition=bus.PARTITION))
         offsets = [int(r.offset) for r in await asyncio.gather(*futures)]
         lowest = max(end, self.next_offset)
-        if offsets[0] < lowest or any(b <= a for a, b in zip(offsets, offsets[1:])):
+        if offsets[0] < lowest or any(b <= a for a, b in zip(offsets, offsets[1:], strict=False)):
             # The log was reset during this send: part of it (or what came before) went to a log that is gone.
             await self._republish_unconfirmed(f"acknowledged offsets {offsets[0]}..{offsets[-1]} "
                                               f"(expected from {lowest}, rising)")
