@@ -13,6 +13,7 @@ from faultlab.lab.checkers import (
     check_order_statuses,
     check_orders_stored,
     check_read_history,
+    check_refusals,
     compose,
     single_copy_model,
 )
@@ -204,3 +205,11 @@ def test_no_answered_read_proves_nothing() -> None:
     assert check_read_history([read(None, None, None, 0.0, 0.1, status=503)], model)["valid"] == "unknown"
     assert check_read_history([{"client": "c", "product_id": "P", "status": 200, "invoked_at": 0.0,
                                 "completed_at": 0.1, "position": 1, "available": 2, "reserved": 3}], model)["valid"]
+
+
+def test_a_refused_write_must_not_be_stored() -> None:
+    """Writes the client was told failed pass when none of their keys is stored, and fail when one is."""
+    assert check_refusals(["k1", "k2"], ["k9"]) == {"valid": True, "refused": 2, "stored_anyway": 0,
+                                                    "stored_anyway_sample": []}
+    verdict = check_refusals(["k1", "k2"], ["k2"])
+    assert verdict["valid"] is False and verdict["stored_anyway_sample"] == ["k2"]

@@ -160,11 +160,13 @@ def test_the_mix_gives_back_and_restocks_more_than_it_takes() -> None:
     assert mix_shares(0.2) == pytest.approx({"order": 0.2, "cancel": 0.1, "restock": 0.01, "read": 0.69})
 
 
-def test_five_minutes_of_the_default_mix_never_run_out_of_stock() -> None:
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_five_minutes_of_the_default_mix_never_run_out_of_stock(seed: int) -> None:
     """The default experiment's load (50 req/s, 20 % orders of 1-3 units) for 5 minutes, applied to the replicas'
-    state machine with the guide's stock: no order is ever rejected and every product keeps most of its stock."""
+    state machine with the guide's stock: no order is ever rejected, no product strays far below its initial
+    stock (restocks go where the load took most), and none ends below it by more than a restock or two."""
     settings = _settings()
-    workload = Workload(settings, "mix", seed=1, order_ratio=0.2)
+    workload = Workload(settings, "mix", seed=seed, order_ratio=0.2)
     state = InventoryState.initial(settings.initial_stock)
     lowest = dict(settings.initial_stock)
     kinds: Counter[str] = Counter()
@@ -191,9 +193,9 @@ def test_five_minutes_of_the_default_mix_never_run_out_of_stock() -> None:
             lowest[product] = min(lowest[product], p.available)
     assert kinds["order"] > 2800 and kinds["cancel"] > 1400 and kinds["restock"] > 100, kinds
     assert outcomes["REJECTED"] == 0, outcomes
-    for product, initial in settings.initial_stock.items():  # each product a random walk with a slight rise
-        assert lowest[product] > initial // 2, (product, lowest)
-    assert sum(p.available for p in state.products.values()) > 0.9 * sum(settings.initial_stock.values())
+    for product, initial in settings.initial_stock.items():
+        assert lowest[product] > initial - 150, (product, lowest)
+        assert state.products[product].available > initial - 70, (product, state.products[product])
 
 
 def test_cancels_only_accepted_orders_once_and_keys_are_unique_per_run() -> None:
@@ -259,7 +261,9 @@ async def test_reads_and_ambiguous_writes_are_kept_for_the_checkers(server: Serv
     assert result.ok == 0 and dict(result.ambiguous) == {"unknown_outcome": 10} and not result.errors
     assert result.by_kind["order"] == {"sent": 10, "ok": 0, "fail": 0, "info": 10}
     assert result.ambiguous_writes[0] == AmbiguousWrite("order", "k", "PROD-001", 2, "unknown_outcome", "abc")
+    assert result.refused_keys == []
     server.body = {"error": "x", "outcome": "not_accepted"}
-    refused = await OpenLoopLoad(lambda: Request("POST", server.url, b"{}", kind="order"), rate=50,
+    refused = await OpenLoopLoad(lambda: Request("POST", server.url, b"{}", kind="order", key="r"), rate=50,
                                  duration_s=0.2).run()
     assert dict(refused.errors) == {"http_503": 10} and not refused.ambiguous and not refused.ambiguous_writes
+    assert refused.refused_keys == ["r"] * 10

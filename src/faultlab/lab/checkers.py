@@ -230,6 +230,15 @@ def check_ambiguous(writes: Sequence[AmbiguousWrite | Mapping[str, Any]], stored
             "without_key": unkeyed, "by_kind": dict(Counter(w.kind for w in items))}
 
 
+def check_refusals(refused_keys: Sequence[str], stored_keys: Iterable[str]) -> Verdict:
+    """A write the client was told failed (4xx, 503 "not_accepted", connection refused) is not stored: none of the
+    Idempotency-Keys of refused writes is found on an order or a restock."""
+    stored = set(stored_keys)
+    found = sorted(k for k in set(refused_keys) if k in stored)
+    return {"valid": not found, "refused": len(refused_keys), "stored_anyway": len(found),
+            "stored_anyway_sample": found[:SAMPLE]}
+
+
 def _read(r: ReadRecord | Mapping[str, Any]) -> ReadRecord:
     if isinstance(r, ReadRecord):
         return r
@@ -376,11 +385,20 @@ async def ambiguous_evidence(conn: asyncpg.Connection, writes: Sequence[Ambiguou
     return stored, events
 
 
+async def stored_keys(conn: asyncpg.Connection, keys: Sequence[str]) -> list[str]:
+    """Which of these Idempotency-Keys an order or a restock was stored with."""
+    rows = await conn.fetch("""SELECT idempotency_key FROM orders.orders WHERE idempotency_key = ANY($1::text[])
+                               UNION ALL SELECT idempotency_key FROM orders.restocks
+                               WHERE idempotency_key = ANY($1::text[])""", list(keys))
+    return [r["idempotency_key"] for r in rows]
+
+
 async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_s: float = 60.0,
                      reads: Sequence[ReadRecord] | None = None,
-                     ambiguous: Sequence[AmbiguousWrite] | None = None) -> Verdict:
+                     ambiguous: Sequence[AmbiguousWrite] | None = None,
+                     refused_keys: Sequence[str] | None = None) -> Verdict:
     """The full data verdict after an experiment (the lab must be up, faults cleared); with the load's history,
-    the read-history and ambiguous-write checks too."""
+    the read-history, ambiguous-write and refusal checks too."""
     try:
         conn = await asyncpg.connect(settings.dsn, timeout=10)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
@@ -413,6 +431,8 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
         if ambiguous is not None:
             stored_by_key, events = await ambiguous_evidence(conn, ambiguous)
             checks["ambiguous_writes"] = check_ambiguous(ambiguous, stored_by_key, events)
+        if refused_keys is not None:
+            checks["refusals"] = check_refusals(refused_keys, await stored_keys(conn, refused_keys))
         if reads is not None:
             checks["read_history"] = check_read_history(reads, model)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:

@@ -522,7 +522,8 @@ class ExperimentRunner:
             history = self.load.result if self.load else None
             data["data_check"] = await check_data(self.settings, history.accepted_order_ids if history else [],
                                                   timeout_s=60, reads=history.reads if history else [],
-                                                  ambiguous=history.ambiguous_writes if history else [])
+                                                  ambiguous=history.ambiguous_writes if history else [],
+                                                  refused_keys=history.refused_keys if history else [])
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/failures")
                 data["failures"] = body.get("failures", []) if status == 200 else []

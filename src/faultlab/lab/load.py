@@ -128,6 +128,7 @@ class LoadResult:
     accepted_order_ids: list[str] = field(default_factory=list)
     reads: list[ReadRecord] = field(default_factory=list)
     ambiguous_writes: list[AmbiguousWrite] = field(default_factory=list)
+    refused_keys: list[str] = field(default_factory=list)  # Idempotency-Keys of writes the client knows failed
     wall_s: float = 0.0
 
     @property
@@ -155,7 +156,8 @@ def mix_shares(order_ratio: float) -> dict[str, float]:
 
     Cancels are half the orders and restocks a twentieth (of 15-35 units): per request the orders take 2·o units
     on average, the cancels give back about o and the restocks add 1.25·o, so the stock grows slowly instead of
-    running out. When those writes would pass 100 %, all three shrink in proportion.
+    running out (restocks go where the load took most: see `Workload`). When those writes would pass 100 %, all
+    three shrink in proportion.
     """
     if not 0 <= order_ratio <= 1:
         raise ValueError("order_ratio must be between 0 and 1")
@@ -183,7 +185,9 @@ class Workload:
 
     Orders and restocks carry an Idempotency-Key unique to this run (a random tag, not the seed, so that a
     second run never meets the first run's keys); cancels pick an order this workload had accepted and not
-    cancelled yet; restocks need the operator token (without one, the mix sends reads instead).
+    cancelled yet; restocks need the operator token (without one, the mix sends reads instead) and go to the
+    product this load has taken the most of (its accepted orders, less its cancels and restocks) — a reorder
+    policy, so that no product drifts away on a random walk while the others fill up.
     """
 
     def __init__(self, settings: Settings, target: str, seed: int | None = None, order_ratio: float = 0.2) -> None:
@@ -198,7 +202,8 @@ class Workload:
         self.shares = mix_shares(order_ratio)
         self.tag = uuid.uuid4().hex[:12]
         self._numbers = itertools.count(1)
-        self.cancellable: list[str] = []
+        self.cancellable: list[tuple[str, str, int]] = []  # (order id, product, quantity) accepted, not cancelled
+        self.taken = dict.fromkeys(self.products, 0)  # units: accepted orders - cancels - restocks, per product
 
     def __call__(self) -> Request:
         if self.target == "orders":
@@ -223,26 +228,33 @@ class Workload:
     def order(self) -> Request:
         product, quantity = self.rng.choice(self.products), self.rng.randint(*ORDER_UNITS)
         key = self._key("order")
+
+        def accepted(status: int | None, body: bytes) -> None:
+            if status not in (200, 201):
+                return
+            try:
+                self.cancellable.append((str(orjson.loads(body)["order_id"]), product, quantity))
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return
+            self.taken[product] += quantity
+
         return Request("POST", f"{self.orders_url}/orders",
                        orjson.dumps({"product_id": product, "quantity": quantity}), kind="order",
                        headers={"Idempotency-Key": key}, product_id=product, quantity=quantity, key=key,
-                       on_done=self._order_done)
-
-    def _order_done(self, status: int | None, body: bytes) -> None:
-        if status in (200, 201):
-            try:
-                self.cancellable.append(str(orjson.loads(body)["order_id"]))
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                pass
+                       on_done=accepted)
 
     def cancel(self) -> Request:
         i = self.rng.randrange(len(self.cancellable))
         self.cancellable[i], self.cancellable[-1] = self.cancellable[-1], self.cancellable[i]
-        order_id = self.cancellable.pop()
-        return Request("POST", f"{self.orders_url}/orders/{order_id}/cancel", kind="cancel")
+        order_id, product, quantity = self.cancellable.pop()
+        self.taken[product] -= quantity
+        return Request("POST", f"{self.orders_url}/orders/{order_id}/cancel", kind="cancel", product_id=product,
+                       quantity=quantity)
 
     def restock(self) -> Request:
-        product, quantity = self.rng.choice(self.products), self.rng.randint(*RESTOCK_UNITS)
+        product = max(self.products, key=lambda p: self.taken[p])
+        quantity = self.rng.randint(*RESTOCK_UNITS)
+        self.taken[product] -= quantity
         key = self._key("restock")
         return Request("POST", f"{self.orders_url}/restocks",
                        orjson.dumps({"product_id": product, "quantity": quantity}), kind="restock",
@@ -403,6 +415,8 @@ class OpenLoopLoad:
             self._reads(request, status, data, invoked_at, completed_at)
         elif request.kind == "order" and outcome == "ok" and isinstance(data, dict):
             result.accepted_order_ids.append(data["order_id"])
+        if outcome == "fail" and request.key is not None:
+            result.refused_keys.append(request.key)
         if outcome == "info" and request.kind in ("order", "restock"):
             attempted = (data.get("order_id") or data.get("restock_id")) if isinstance(data, dict) else None
             result.ambiguous_writes.append(AmbiguousWrite(request.kind, request.key, request.product_id,

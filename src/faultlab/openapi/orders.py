@@ -44,7 +44,8 @@ def write_unavailable(what: str, id_field: str) -> dict[str, Any]:
                     "description": f"not_accepted: the database failed before the commit, the {what} is not "
                                    "stored; unknown: the connection was lost while committing, it may be stored "
                                    f"(retry with the same Idempotency-Key, or GET it by `{id_field}`)"},
-        id_field: {"type": "string", "format": "uuid", "description": f"the id the {what} would have (unknown only)"},
+        id_field: {"type": "string", "format": "uuid",
+                   "description": f"the id of the {what} whose outcome is unknown (with outcome unknown only)"},
         "retry": {"type": "string", "description": "what to do now (unknown only)"}}}]},
         f"{ERROR_TEXT[503]}: the {what} was not accepted, or its outcome is unknown (`outcome`)")
 
