@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import signal
 import sys
 import tempfile
@@ -184,6 +185,9 @@ async def main(args: argparse.Namespace) -> int:
                       f"{'ok' if row['ok'] else 'FAIL ' + ','.join(row['failed_checks'])}", flush=True)
         finally:
             await lab.stop()
+            if args.keep_logs:
+                shutil.copytree(lab.logs, Path(args.keep_logs), dirs_exist_ok=True)
+                print(f"the lab's logs: {args.keep_logs}")
     print()
     print(f"{'round':>5} {'accepted':>8} {'refused':>7} {'unknown':>7} {'gap s':>6} {'lost':>5} "
           f"{'pending':>7} {'dup':>4} {'applied s':>9}  data check")
@@ -206,6 +210,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200.0, help="orders per second (default 200)")
     parser.add_argument("--seconds", type=float, default=12.0, help="load per round (default 12)")
     parser.add_argument("--kill-at", type=float, default=5.0, help="first kill, seconds into the load (default 5)")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the lab's logs here at the end")
     parser.add_argument("--pending-after", type=float, default=30.0,
                         help="count orders still PENDING this long after the load (default 30)")
     try:
