@@ -3,12 +3,15 @@
 Starts its own lab on free ports. For each victim (every replica, the voter, the monitor, the orders
 service, the broker, PostgreSQL, the dashboard; or `--victims`) it runs an open-loop order load
 (`--rate` orders/s for `--seconds`), sends SIGKILL to the victim `--kill-at` seconds in, lets the
-supervisor restart it, and after the load waits for the lab to be working again. Then the data checker
-of the experiment (`faultlab.lab.checkers.check_data`) proves, for the orders answered 201 in that
-round: every one stored in PostgreSQL with one outbox event, applied exactly once by every replica, the
-replicas equal to the single-copy model; and no order is left PENDING. Printed per victim: orders
-accepted, refused (503 or no answer: the client knows they were not taken), lost, duplicated, left
-PENDING, the time until the victim ran again and until the whole lab was working, and the verdict.
+supervisor restart it, and after the load waits for the lab to be working again. Every order carries an
+Idempotency-Key. Then the data checker of the experiment (`faultlab.lab.checkers.check_data`) proves,
+for the orders answered 201 in that round: every one stored in PostgreSQL with one outbox event, applied
+exactly once by every replica, the replicas equal to the single-copy model, every order's status the
+model's and none left PENDING; every refused order (503 "not_accepted" or connection refused: the client
+knows it was not taken) is not stored; every order of unknown outcome (503 "outcome": "unknown", a
+timeout or a connection lost after sending: Jepsen's info) is stored exactly once or not at all. Printed
+per victim: orders accepted, refused, unknown (and how many of those were stored), lost, duplicated,
+left PENDING, the time until the victim ran again and until the whole lab was working, and the verdict.
 
     .venv/bin/python benchmarks/kill_anything.py [--rounds 1] [--rate 100] [--seconds 12] [--victims broker,postgres]
 
@@ -98,13 +101,18 @@ async def one_round(lab: Lab, victim: str, args: argparse.Namespace, seed: int) 
     working_s = time.monotonic() - killed_at
     result = await running
     accepted = result.accepted_order_ids
-    verdict = await check_data(s, accepted, timeout_s=120)
+    verdict = await check_data(s, accepted, timeout_s=120, ambiguous=result.ambiguous_writes,
+                               refused_keys=result.refused_keys)
     checks = verdict["checks"]
     lost = checks.get("orders_stored", {}).get("missing")
     dup = await duplicates(s.dsn, s.replica_ids, accepted)
     pending = await pending_left(s.dsn, accepted, 30)
+    ambiguous = checks.get("ambiguous_writes", {})
     ok = verdict["valid"] is True and dup == 0 and pending == 0
     return {"victim": victim, "sent": result.sent, "accepted": len(accepted), "refused": dict(result.errors),
+            "unknown": dict(result.ambiguous), "unknown_stored": ambiguous.get("stored_once"),
+            "unknown_twice": ambiguous.get("stored_more_than_once"),
+            "refused_stored": checks.get("refusals", {}).get("stored_anyway"),
             "lost": lost, "duplicated": dup, "pending": pending, "restarted_s": restarted_s,
             "working_again_s": working_s if restarted_s is not None else None, "data_valid": verdict["valid"],
             "failed_checks": [k for k, c in checks.items() if c.get("valid") is not True], "ok": ok}
@@ -133,23 +141,29 @@ async def main(args: argparse.Namespace) -> int:
                     row = await one_round(lab, victim, args, seed=1000 * rnd + i)
                     rows.append(row)
                     print(f"  {victim:<12} accepted {row['accepted']:>5}  refused {sum(row['refused'].values()):>4}  "
+                          f"unknown {sum(row['unknown'].values()):>3} (stored {row['unknown_stored']})  "
                           f"lost {row['lost']}  duplicated {row['duplicated']}  pending {row['pending']}  "
                           f"running again {fmt_s(row['restarted_s'])} s  lab working {fmt_s(row['working_again_s'])} s"
                           f"  {'ok' if row['ok'] else 'FAIL ' + ','.join(row['failed_checks'])}", flush=True)
         finally:
             await lab.stop()
     print()
-    print(f"{'killed':<12} {'accepted':>8} {'refused':>8} {'lost':>5} {'dup':>4} {'pending':>7} "
-          f"{'restart s':>9} {'working s':>9}  refusals by kind")
+    print(f"{'killed':<12} {'accepted':>8} {'refused':>8} {'unknown':>8} {'stored':>6} {'lost':>5} {'dup':>4} "
+          f"{'pending':>7} {'restart s':>9} {'working s':>9}  refusals and unknown outcomes by kind")
     for row in rows:
-        print(f"{row['victim']:<12} {row['accepted']:>8} {sum(row['refused'].values()):>8} {row['lost']!s:>5} "
+        print(f"{row['victim']:<12} {row['accepted']:>8} {sum(row['refused'].values()):>8} "
+              f"{sum(row['unknown'].values()):>8} {row['unknown_stored']!s:>6} {row['lost']!s:>5} "
               f"{row['duplicated']:>4} {row['pending']:>7} {fmt_s(row['restarted_s']):>9} "
-              f"{fmt_s(row['working_again_s']):>9}  {row['refused'] or '-'}")
+              f"{fmt_s(row['working_again_s']):>9}  {row['refused'] or '-'} {row['unknown'] or ''}")
     passed = all(r["ok"] for r in rows)
     total = sum(r["accepted"] for r in rows)
     print(f"verdict: {'PASS' if passed else 'FAIL'} — {total} orders accepted over {len(rows)} kills, "
           f"{sum(r['lost'] or 0 for r in rows)} lost, {sum(r['duplicated'] for r in rows)} duplicated, "
-          f"{sum(r['pending'] for r in rows)} left PENDING")
+          f"{sum(r['pending'] for r in rows)} left PENDING; "
+          f"{sum(sum(r['unknown'].values()) for r in rows)} of unknown outcome "
+          f"({sum(r['unknown_stored'] or 0 for r in rows)} stored once, "
+          f"{sum(r['unknown_twice'] or 0 for r in rows)} more than once); "
+          f"{sum(r['refused_stored'] or 0 for r in rows)} refused but stored")
     return 0 if passed else 1
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from faultlab.lab.checkers import single_copy_model
 from faultlab.runtime.lab import Lab
 from faultlab.services.inventory.state import InventoryState
 
@@ -75,6 +76,17 @@ async def model_state(lab: Lab) -> InventoryState:
         state.apply({"seq": r["seq"], "type": r["event_type"], "order_id": r["order_id"],
                      "product_id": r["product_id"], "quantity": r["quantity"]})
     return state
+
+
+async def expected_totals(lab: Lab) -> dict[str, int]:
+    """available + reserved per product that stock conservation requires: the initial stock plus every restock."""
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        rows = await conn.fetch("""SELECT seq, event_type, order_id::text, product_id, quantity FROM orders.outbox
+                                   WHERE seq IS NOT NULL ORDER BY seq""")
+    finally:
+        await conn.close()
+    return single_copy_model([dict(r) for r in rows], lab.settings.initial_stock).totals()
 
 
 async def wait_converged(lab: Lab, session: aiohttp.ClientSession, timeout_s: float = 30) -> InventoryState:

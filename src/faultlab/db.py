@@ -27,9 +27,21 @@ CREATE TABLE IF NOT EXISTS orders.orders (
     quantity    integer NOT NULL CHECK (quantity > 0),
     status      text NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    idempotency_key text
 );
 CREATE INDEX IF NOT EXISTS orders_pending ON orders.orders (created_at) WHERE status IN ('PENDING', 'CANCELLING');
+-- The client's Idempotency-Key: one order per key (a retry finds the order its first attempt stored).
+ALTER TABLE orders.orders ADD COLUMN IF NOT EXISTS idempotency_key text;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_idempotency_key ON orders.orders (idempotency_key);
+-- Deliveries (operator): each one is an outbox event of type 'restock' whose order_id is the restock's id.
+CREATE TABLE IF NOT EXISTS orders.restocks (
+    restock_id      uuid PRIMARY KEY,
+    product_id      text NOT NULL,
+    quantity        integer NOT NULL CHECK (quantity > 0),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    idempotency_key text UNIQUE
+);
 -- The outbox: written in the order's transaction; the relay numbers rows (seq) and publishes them.
 CREATE TABLE IF NOT EXISTS orders.outbox (
     id          bigserial PRIMARY KEY,

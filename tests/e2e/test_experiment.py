@@ -55,6 +55,11 @@ async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Pat
     assert by_phase["two-down"]["during_fault"]["by_kind"]["order"]["success_rate"] == 100.0
     assert report["data_check"]["valid"] is True, report["data_check"]
     assert report["data_check"]["accepted_orders"] > 20
+    reads = report["data_check"]["checks"]["read_history"]  # every voted read of the load, checked against the model
+    assert reads["answered_200"] > 100 and reads["violations"] == 0, reads
+    assert report["data_check"]["checks"]["order_statuses"]["left_undecided"] == 0
+    kinds = report["load_total"]["requests_by_kind"]  # the mix keeps the shop alive: cancels and restocks too
+    assert kinds["cancel"]["ok"] > 0 and kinds["restock"]["ok"] > 0, kinds
     events = [e["event"] for e in report["fault_timeline"]]
     assert events.count("fault_injected") == 6 and events.count("process_stopped") == 2
     assert any("waiting for detection" in s for s in steps)

@@ -12,7 +12,7 @@ import pytest
 
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
-from tests.helpers import get_json, inject, post_orders, replica_rows, wait_converged
+from tests.helpers import expected_totals, get_json, inject, post_orders, replica_rows, wait_converged
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -23,17 +23,20 @@ def random_orders(count: int, products: list[str], seed: int) -> list[tuple[str,
 
 
 async def test_thousand_orders_converge_to_single_copy_model(settled: Lab, http: aiohttp.ClientSession) -> None:
-    """1,000 orders over 3 products: every replica equals the single-copy model, stock is conserved."""
+    """1,000 orders over 3 products: every replica equals the single-copy model, stock is conserved (available +
+    reserved = the initial stock plus what earlier tests restocked)."""
     lab = settled
     products = ["PROD-001", "PROD-002", "PROD-003"]
     accepted = await post_orders(http, lab, random_orders(1000, products, seed=1))
     assert len(accepted) == 1000
     model = await wait_converged(lab, http)
+    totals = await expected_totals(lab)
+    assert all(totals[p] >= q for p, q in lab.settings.initial_stock.items())
     for replica in lab.settings.replica_ids:
         rows = await replica_rows(lab, replica)
         assert rows["stock"] == {p: (s.available, s.reserved) for p, s in model.products.items()}
         assert rows["events"] == rows["distinct"] == rows["max_seq"] == model.applied_seq
-        assert {p: a + r for p, (a, r) in rows["stock"].items()} == lab.settings.initial_stock
+        assert {p: a + r for p, (a, r) in rows["stock"].items()} == totals
     # every accepted order is in PostgreSQL and reaches a majority decision
     conn = await asyncpg.connect(lab.settings.dsn)
     try:

@@ -229,7 +229,7 @@ async def test_documented_security_is_enforced(lab: Lab) -> None:
                     if method not in METHODS or path == "/events":  # /events may stream: covered by the fuzzer
                         continue
                     url = base + path.replace("{name}", "no-such-process").replace("{order_id}", "x") \
-                        .replace("{product_id}", "NO-SUCH")
+                        .replace("{restock_id}", "x").replace("{product_id}", "NO-SUCH")
                     async with session.request(method.upper(), url) as resp:
                         status = resp.status
                         body = await resp.read()

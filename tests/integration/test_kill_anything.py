@@ -1,4 +1,4 @@
-"""Kill -9 any process under a steady order load: no accepted order is lost, duplicated or left PENDING."""
+"""Kill -9 any process under a steady order load: no accepted order lost, duplicated or left PENDING; refusals true."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 import random
 import signal
 import time
+import uuid
+from dataclasses import dataclass, field
 
 import aiohttp
 import asyncpg
@@ -19,43 +21,61 @@ pytestmark = pytest.mark.timeout(300)
 VICTIMS = ["inventory-1", "voter", "monitor", "orders", "broker", "postgres"]
 
 
-async def order_load(session: aiohttp.ClientSession, lab: Lab, seconds: float, rate: float) -> tuple[list[str], int]:
-    """Post orders at a steady rate; the ids answered 201 and the count of refusals (never a silent loss)."""
-    url = f"{lab.settings.service_url('orders')}/orders"
-    accepted: list[str] = []
-    refused = 0
-    rng = random.Random(11)
+@dataclass
+class Outcomes:
+    """What the client learned of each order it sent, by Idempotency-Key."""
 
-    async def one() -> None:
-        nonlocal refused
+    sent: int = 0
+    accepted: list[str] = field(default_factory=list)  # order ids answered 201
+    refused: dict[str, str] = field(default_factory=dict)  # key -> why: the client knows nothing was stored
+    unknown: dict[str, str] = field(default_factory=dict)  # key -> why: it may have been stored (Jepsen's info)
+
+
+async def order_load(session: aiohttp.ClientSession, lab: Lab, seconds: float, rate: float) -> Outcomes:
+    """Post orders with Idempotency-Keys at a steady rate, and sort every answer: accepted, refused or unknown."""
+    url = f"{lab.settings.service_url('orders')}/orders"
+    outcomes = Outcomes()
+    rng = random.Random(11)
+    tag = uuid.uuid4().hex[:8]
+
+    async def one(i: int) -> None:
         body = {"product_id": rng.choice(["PROD-001", "PROD-002", "PROD-003", "PROD-004"]), "quantity": 1}
+        key = f"kill-{tag}-{i}"
+        outcomes.sent += 1
         try:
-            async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            async with session.post(url, json=body, headers={"Idempotency-Key": key},
+                                    timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                answer = await resp.json()
                 if resp.status == 201:
-                    accepted.append((await resp.json())["order_id"])
+                    outcomes.accepted.append(answer["order_id"])
                 else:
-                    assert resp.status == 503, await resp.text()  # database down: a clear refusal
-                    refused += 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            refused += 1  # orders service itself down: the client knows it was not accepted
+                    assert resp.status == 503, answer  # the database went away: a clear answer, one way or the other
+                    assert answer["outcome"] in ("not_accepted", "unknown"), answer
+                    (outcomes.refused if answer["outcome"] == "not_accepted" else outcomes.unknown)[key] = "503"
+        except aiohttp.ClientConnectorError:
+            outcomes.refused[key] = "connection refused"  # the orders service was down: nothing was sent
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            outcomes.unknown[key] = type(exc).__name__  # sent, then the answer was lost: it may be stored
 
     tasks = []
     start = time.monotonic()
     for i in range(int(seconds * rate)):
         await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-        tasks.append(asyncio.create_task(one()))
+        tasks.append(asyncio.create_task(one(i)))
     await asyncio.gather(*tasks)
-    return accepted, refused
+    return outcomes
 
 
 @pytest.mark.parametrize("victim", VICTIMS)
 async def test_kill_dash_nine_loses_nothing(settled: Lab, http: aiohttp.ClientSession, victim: str) -> None:
-    """Every 201 order is stored, applied exactly once by every replica, and decided by majority."""
+    """Every 201 order is stored, applied exactly once by every replica, and decided by majority; a refused order is
+    never stored and one of unknown outcome at most once; only the orders service and PostgreSQL may refuse."""
     lab = settled
     load = asyncio.create_task(order_load(http, lab, seconds=4, rate=100))
     await asyncio.sleep(1.5)
     assert lab.processes[victim].signal(signal.SIGKILL)
-    accepted, _refused = await load
+    outcomes = await load
+    accepted = outcomes.accepted
     await lab.wait_working(60)
     model = await wait_converged(lab, http, timeout_s=60)
     for replica in lab.settings.replica_ids:
@@ -64,6 +84,11 @@ async def test_kill_dash_nine_loses_nothing(settled: Lab, http: aiohttp.ClientSe
     conn = await asyncpg.connect(lab.settings.dsn)
     try:
         stored = await conn.fetchval("SELECT count(*) FROM orders.orders WHERE order_id = ANY($1::uuid[])", accepted)
+        by_key = {r["idempotency_key"]: r["n"] for r in await conn.fetch(
+            """SELECT o.idempotency_key, count(x.id) AS n FROM orders.orders o
+               JOIN orders.outbox x ON x.order_id = o.order_id AND x.event_type = 'order_created'
+               WHERE o.idempotency_key = ANY($1::text[]) GROUP BY o.idempotency_key""",
+            [*outcomes.refused, *outcomes.unknown])}
         deadline = time.monotonic() + 20
         while True:
             pending = await conn.fetchval(
@@ -74,7 +99,12 @@ async def test_kill_dash_nine_loses_nothing(settled: Lab, http: aiohttp.ClientSe
             await asyncio.sleep(0.25)
     finally:
         await conn.close()
+    assert outcomes.sent == 400 == len(accepted) + len(outcomes.refused) + len(outcomes.unknown)
     assert len(accepted) > 100
     assert stored == len(accepted)
     assert pending == 0
+    assert [k for k in outcomes.refused if k in by_key] == [], "an order answered 'not accepted' was stored"
+    assert all(n == 1 for n in by_key.values()), by_key  # unknown outcomes: stored once, or not at all
+    if victim not in ("orders", "postgres"):  # nothing else is on the path of an order's acceptance
+        assert outcomes.refused == {} and outcomes.unknown == {}, (outcomes.refused, outcomes.unknown)
     assert lab.processes[victim].restarts >= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import asyncpg
 import psutil
 import pytest
 
@@ -19,10 +20,19 @@ def protected(lab: Lab) -> list[tuple[str, str, object]]:
                   ("GET", f"{base}/faults", None), ("POST", f"{base}/inject-failure", {"failure_type": "crash"})]
     calls.append(("POST", f"{s.service_url('monitor')}/reports",
                   {"observations": [{"replica": 1, "kind": "process_exit", "ok": False, "at": 1.0}]}))
+    calls.append(("POST", f"{s.service_url('orders')}/restocks", {"product_id": "PROD-001", "quantity": 5}))
     sup = f"http://127.0.0.1:{s.supervisor_port}"
     calls += [("POST", f"{sup}/processes/inventory-1/kill", None), ("POST", f"{sup}/processes/inventory-1/restart", None),
               ("POST", f"{sup}/reset", None), ("POST", f"{sup}/shutdown", None)]
     return calls
+
+
+async def restocks(lab: Lab) -> int:
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM orders.outbox WHERE event_type = 'restock'"))
+    finally:
+        await conn.close()
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}, {"X-Admin-Token": ""},
@@ -32,6 +42,7 @@ async def test_operator_endpoints_answer_401_and_change_nothing(settled: Lab, ht
     """Every fault and admin endpoint: 401 without the right token; no fault, no kill, no state change."""
     lab = settled
     pids = {name: p.pid for name, p in lab.processes.items()}
+    restocks_before = await restocks(lab)
     _status, before = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
     for method, url, body in protected(lab):
         async with http.request(method, url, json=body, headers=headers) as resp:
@@ -41,6 +52,7 @@ async def test_operator_endpoints_answer_401_and_change_nothing(settled: Lab, ht
         _s, faults = await get_json(http, f"{lab.settings.replica_url(r)}/faults", headers=auth(lab))
         assert faults["faults"] == []
     assert {name: p.pid for name, p in lab.processes.items()} == pids
+    assert await restocks(lab) == restocks_before, "a restock without the token was stored"
     _status, after = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
     assert [i["transitions"] for i in after["instances"]] == [i["transitions"] for i in before["instances"]]
 

@@ -138,14 +138,14 @@ async def test_documents_are_valid_openapi_with_valid_json_schemas(tmp_path: Pat
 
 
 async def test_operator_security_is_declared_where_the_service_requires_the_token(tmp_path: Path) -> None:
-    """Fault, report and process-control operations carry the bearer scheme; reads and orders do not."""
+    """Fault, report, process-control and restock operations carry the bearer scheme; reads and orders do not."""
     s = _settings(tmp_path)
     secured = {
         "inventory": {("get", "/faults"), ("post", "/faults"), ("delete", "/faults"), ("post", "/inject-failure")},
         "monitor": {("post", "/reports")},
         "supervisor": {("post", f"/processes/{{name}}/{a}") for a in ("restart", "kill", "stop", "start")}
         | {("post", "/shutdown"), ("post", "/reset"), ("post", "/netfaults"), ("delete", "/netfaults")},
-        "orders": set(), "voter": set(),
+        "orders": {("post", "/restocks")}, "voter": set(),
     }
     docs = {"orders": orders_doc.openapi_document(s), "inventory": inventory_doc.openapi_document(s, 1),
             "voter": voter_doc.openapi_document(s), "monitor": monitor_doc.openapi_document(s),
@@ -170,6 +170,14 @@ def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
     assert body["additionalProperties"] is False and set(body["properties"]) == orders_app.ORDER_FIELDS
     assert orders_doc.STATUSES == list(orders_app.STATUSES)
     assert str(MAX_BODY_BYTES) in orders["paths"]["/orders"]["post"]["requestBody"]["description"]
+    for path in ("/orders", "/restocks"):
+        [key] = [p for p in orders["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
+        assert key["in"] == "header" and not key["required"]
+        assert key["schema"]["pattern"] == orders_app.IDEMPOTENCY_KEY_PATTERN
+        assert key["schema"]["maxLength"] == orders_app.IDEMPOTENCY_KEY_MAX
+    assert re.fullmatch(orders_app.IDEMPOTENCY_KEY_PATTERN, "k" * orders_app.IDEMPOTENCY_KEY_MAX)
+    for bad in ("", "k" * (orders_app.IDEMPOTENCY_KEY_MAX + 1), "two words", "tab\tkey", "clé"):
+        assert not re.fullmatch(orders_app.IDEMPOTENCY_KEY_PATTERN, bad), bad
 
     variants = {v["title"]: v for v in inventory_doc.fault_request_schema()["oneOf"]}
     assert set(variants) == set(FAULT_KINDS)

@@ -1,24 +1,43 @@
-"""Data checkers run after an experiment: no accepted order lost, each applied exactly once, replicas converged.
+"""Data checkers run after an experiment: nothing lost, nothing applied twice, replicas converged, reads right.
 
-Each checker returns {"valid": True | False | "unknown", ...} (Jepsen's verdicts: "unknown" when the
-evidence could not be read); `compose` folds several into one verdict. The reference is the single-copy
-model: every numbered outbox event applied once, in `seq` order, to the initial stock.
+Each checker returns {"valid": True | False | "unknown", counts..., samples...} (Jepsen's verdicts: "unknown"
+when the evidence could not be read or there was nothing to check); `compose` folds several into one verdict.
+The reference is the single-copy model: every numbered outbox event applied once, in `seq` order, to the
+initial stock, by the replicas' own state machine (orders, cancels, restocks, and events no replica can
+apply, which consume their seq as INVALID).
+
+The checkers are pure functions of literal histories (lists of rows and reads), so that each is unit-tested on
+small examples that must pass and examples that must fail; `check_data` reads those histories from the lab.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import asyncpg
 
 from faultlab.config import Settings
-from faultlab.services.inventory.state import InventoryState
+from faultlab.lab.load import AmbiguousWrite, ReadRecord
+from faultlab.services.inventory.state import (
+    CANCELLED,
+    CANCELLED_OUTCOME,
+    CREATED,
+    INVALID,
+    RESTOCKED,
+    RESTOCKED_OUTCOME,
+    InventoryState,
+)
 
 Verdict = dict[str, Any]
 SAMPLE = 10
+UNDECIDED = ("PENDING", "CANCELLING")
 
 
 def compose(checks: dict[str, Verdict]) -> Verdict:
@@ -28,71 +47,308 @@ def compose(checks: dict[str, Verdict]) -> Verdict:
     return {"valid": valid, "checks": checks}
 
 
-async def model_state(conn: asyncpg.Connection, initial_stock: dict[str, int]) -> tuple[InventoryState, dict[int, str]]:
-    """The single-copy model from the outbox, and the outcome it gives each seq."""
-    rows = await conn.fetch("""SELECT seq, event_type, order_id::text, product_id, quantity FROM orders.outbox
-                               WHERE seq IS NOT NULL ORDER BY seq""")
-    state = InventoryState.initial(initial_stock)
-    outcomes = {}
-    for r in rows:
-        applied = state.apply({"seq": r["seq"], "type": r["event_type"], "order_id": r["order_id"],
-                               "product_id": r["product_id"], "quantity": r["quantity"]})
-        outcomes[applied.seq] = applied.outcome
-    return state, outcomes
+# ---- the single-copy model ------------------------------------------------------------------------------------
 
 
-async def check_orders_stored(conn: asyncpg.Connection, accepted: list[str]) -> Verdict:
-    """Every order answered 201 is in orders.orders and has exactly one order_created event in the outbox."""
-    missing = await conn.fetch(
-        """SELECT a.id::text AS id FROM unnest($1::uuid[]) AS a(id)
-           LEFT JOIN orders.orders o ON o.order_id = a.id WHERE o.order_id IS NULL""", accepted)
-    odd_outbox = await conn.fetch(
-        """SELECT a.id::text AS id, count(x.id) AS n FROM unnest($1::uuid[]) AS a(id)
-           LEFT JOIN orders.outbox x ON x.order_id = a.id AND x.event_type = 'order_created'
-           GROUP BY a.id HAVING count(x.id) <> 1""", accepted)
-    return {"valid": not missing and not odd_outbox, "accepted": len(accepted), "missing": len(missing),
-            "missing_sample": [r["id"] for r in missing[:SAMPLE]],
-            "outbox_not_once": len(odd_outbox), "outbox_not_once_sample": [r["id"] for r in odd_outbox[:SAMPLE]]}
+@dataclass
+class Model:
+    """What one correct copy holds after the log: state, each seq's outcome, each product's every version."""
+
+    state: InventoryState
+    outcomes: dict[int, str] = field(default_factory=dict)
+    versions: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)  # product -> seq -> (avail, res)
+    restocked: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)  # order id -> CONFIRMED / REJECTED / CANCELLED
+    created: Counter[str] = field(default_factory=Counter)  # order id -> order_created events
+    log_end: int = 0  # the highest seq numbered
+    gaps: list[int] = field(default_factory=list)  # seqs missing below log_end (the model stops before the first)
+
+    @property
+    def applied_seq(self) -> int:
+        return self.state.applied_seq
+
+    def totals(self) -> dict[str, int]:
+        """What available + reserved must be per product: the initial stock plus what was restocked."""
+        return {p: self.versions[p][0][0] + self.restocked.get(p, 0) for p in self.versions}
 
 
-async def wait_applied(conn: asyncpg.Connection, replicas: list[int], timeout_s: float) -> Verdict:
-    """Until the outbox is numbered and published and every replica has applied up to its end."""
+def event_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox row as the event the relay publishes."""
+    return {"seq": row["seq"], "type": row.get("type", row.get("event_type")), "order_id": row["order_id"],
+            "product_id": row["product_id"], "quantity": row["quantity"]}
+
+
+def single_copy_model(events: Iterable[Mapping[str, Any]], initial_stock: Mapping[str, int]) -> Model:
+    """Apply the events in seq order to the initial stock with the replicas' own state machine.
+
+    A seq missing from the log is recorded in `gaps` and the model stops before it (as every replica must);
+    it is reported by `check_log`, never a crash.
+    """
+    rows = sorted((event_of(e) for e in events), key=lambda e: e["seq"])
+    state = InventoryState.initial(dict(initial_stock))
+    model = Model(state, versions={p: {0: (q, 0)} for p, q in initial_stock.items()})
+    model.log_end = max((e["seq"] for e in rows), default=0)
+    present = {e["seq"] for e in rows}
+    model.gaps = [s for s in range(1, model.log_end + 1) if s not in present]
+    stop = model.gaps[0] if model.gaps else model.log_end + 1
+    for event in rows:
+        if event["seq"] >= stop:
+            break
+        applied = state.apply(event)
+        model.outcomes[applied.seq] = applied.outcome
+        product = state.products.get(applied.product_id)
+        if product is not None and product.version == applied.seq:
+            model.versions[applied.product_id][applied.seq] = (product.available, product.reserved)
+        if applied.outcome == INVALID:
+            continue
+        if applied.event_type == CREATED:
+            model.created[applied.order_id] += 1
+            model.statuses.setdefault(applied.order_id, applied.outcome)
+        elif applied.event_type == CANCELLED and applied.outcome == CANCELLED_OUTCOME:
+            model.statuses[applied.order_id] = CANCELLED_OUTCOME
+        elif applied.event_type == RESTOCKED and applied.outcome == RESTOCKED_OUTCOME:
+            model.restocked[applied.product_id] = model.restocked.get(applied.product_id, 0) + applied.quantity
+    return model
+
+
+# ---- checkers on literal histories -----------------------------------------------------------------------------
+
+
+def check_log(model: Model) -> Verdict:
+    """The outbox's seqs run 1..end without a gap (a gap stops every replica for good)."""
+    invalid = sum(1 for o in model.outcomes.values() if o == INVALID)
+    return {"valid": not model.gaps, "log_end": model.log_end, "modelled_to": model.applied_seq,
+            "gaps": len(model.gaps), "gap_sample": model.gaps[:SAMPLE], "invalid_events": invalid}
+
+
+def check_orders_stored(accepted: Sequence[str], stored: Iterable[str], model: Model) -> Verdict:
+    """Every order answered 201 is in orders.orders and has exactly one order_created event in the log."""
+    stored_ids = set(stored)
+    ids = sorted(set(accepted))
+    missing = [i for i in ids if i not in stored_ids]
+    odd = [i for i in ids if model.created.get(i, 0) != 1]
+    return {"valid": not missing and not odd,
+            "accepted": len(accepted), "missing": len(missing), "missing_sample": missing[:SAMPLE],
+            "outbox_not_once": len(odd), "outbox_not_once_sample": odd[:SAMPLE]}
+
+
+def check_exactly_once(applied: Sequence[Mapping[str, Any]], accepted: Sequence[str], model: Model) -> Verdict:
+    """A replica applied every seq of the model once, without gaps, each accepted order once, with the model's
+    outcome. `applied` rows: seq, order_id, event_type, outcome (the replica's applied_events)."""
+    seqs = [int(r["seq"]) for r in applied]
+    distinct, top = len(set(seqs)), max(seqs, default=0)
+    created = Counter(str(r["order_id"]) for r in applied if r["event_type"] == CREATED)
+    not_once = [(i, created.get(i, 0)) for i in sorted(set(accepted)) if created.get(i, 0) != 1]
+    differ = sorted(int(r["seq"]) for r in applied if model.outcomes.get(int(r["seq"])) != r["outcome"])
+    valid = len(seqs) == distinct == top == model.applied_seq and not not_once and not differ
+    return {"valid": valid, "applied": len(seqs), "distinct": distinct, "max_seq": top,
+            "log_end": model.applied_seq, "orders_not_applied_once": len(not_once),
+            "orders_not_applied_once_sample": [f"{i}×{n}" for i, n in not_once[:SAMPLE]],
+            "outcomes_differing_from_model": len(differ), "outcomes_differing_sample": differ[:SAMPLE]}
+
+
+def check_converged(stored: Mapping[int, Mapping[str, Sequence[int]]],
+                    served: Mapping[int, Mapping[str, Sequence[int]] | None], model: Model) -> Verdict:
+    """Every replica's stored and served stock equals the model's; available + reserved equals the initial stock
+    plus what was restocked, in the model and in every replica."""
+    want = {p: [s.available, s.reserved] for p, s in sorted(model.state.products.items())}
+    totals = model.totals()
+    norm = {r: {p: list(v) for p, v in rows.items()} for r, rows in stored.items()}
+    conserved = {p: a + res for p, (a, res) in want.items()} == totals
+    unconserved = [f"replica {r} {p}: {a + res} != {totals.get(p)}" for r, rows in norm.items()
+                   for p, (a, res) in sorted(rows.items()) if a + res != totals.get(p)]
+    answers = {r: {p: list(v) for p, v in a.items()} for r, a in served.items() if a is not None}
+    stored_ok = all(rows == want for rows in norm.values())
+    served_ok = all(a == want for a in answers.values())
+    valid: bool | str = stored_ok and served_ok and conserved and not unconserved
+    if valid and len(answers) < len(served):
+        valid = "unknown"  # stored state is right, but a replica did not answer to show what it serves
+    return {"valid": valid, "model": want, "stored_equal_model": {str(r): rows == want for r, rows in norm.items()},
+            "served_equal_model": {str(r): (answers[r] == want if r in answers else None) for r in served},
+            "stock_conserved": conserved and not unconserved, "expected_totals": totals,
+            "restocked": dict(sorted(model.restocked.items())), "unconserved": unconserved[:SAMPLE],
+            "differing": {str(r): rows for r, rows in norm.items() if rows != want}}
+
+
+def check_order_statuses(orders: Iterable[tuple[str, str]], model: Model) -> Verdict:
+    """Every order's final status (orders.orders) is the model's — CONFIRMED, REJECTED or CANCELLED — and none is
+    left PENDING or CANCELLING. `orders`: (order_id, status) pairs."""
+    counts: Counter[str] = Counter()
+    undecided: list[str] = []
+    differ: list[str] = []
+    no_event: list[str] = []
+    beyond_model = 0
+    for order_id, status in orders:
+        counts[status] += 1
+        expected = model.statuses.get(order_id)
+        if status in UNDECIDED:
+            undecided.append(f"{order_id} {status}" + (f" (model: {expected})" if expected else ""))
+        elif expected is None:
+            if model.gaps:
+                beyond_model += 1  # its events may lie after the gap: the model cannot say
+            else:
+                no_event.append(f"{order_id} {status}")
+        elif status != expected:
+            differ.append(f"{order_id} {status} (model: {expected})")
+    valid: bool | str = not undecided and not differ and not no_event
+    if valid and beyond_model:
+        valid = "unknown"
+    return {"valid": valid, "orders": sum(counts.values()), "by_status": dict(sorted(counts.items())),
+            "left_undecided": len(undecided), "left_undecided_sample": undecided[:SAMPLE],
+            "differing_from_model": len(differ), "differing_sample": differ[:SAMPLE],
+            "without_event": len(no_event), "without_event_sample": no_event[:SAMPLE],
+            "beyond_the_model": beyond_model}
+
+
+def check_ambiguous(writes: Sequence[AmbiguousWrite | Mapping[str, Any]], stored_by_key: Mapping[str, Sequence[str]],
+                    events_by_id: Mapping[str, int]) -> Verdict:
+    """Every write whose outcome was unknown (Jepsen's info) is stored exactly once or not at all: at most one
+    row carries its Idempotency-Key, and a stored one has exactly one event in the log.
+
+    `stored_by_key`: Idempotency-Key -> ids of the orders (or restocks) stored with it; `events_by_id`: id -> how
+    many order_created (or restock) events the log holds for it.
+    """
+    items = [w if isinstance(w, AmbiguousWrite) else AmbiguousWrite(**w) for w in writes]
+    stored = not_stored = 0
+    twice: list[str] = []
+    unkeyed = 0
+    for w in items:
+        if w.key is None:
+            unkeyed += 1
+            continue
+        ids = list(stored_by_key.get(w.key, []))
+        if not ids:
+            not_stored += 1
+        elif len(ids) == 1 and events_by_id.get(ids[0], 0) == 1:
+            stored += 1
+        else:
+            twice.append(f"{w.kind} key {w.key}: {len(ids)} stored, "
+                         f"{sum(events_by_id.get(i, 0) for i in ids)} event(s)")
+    valid: bool | str = False if twice else "unknown" if unkeyed else True  # a write without a key: unknowable
+    return {"valid": valid, "ambiguous": len(items), "stored_once": stored, "not_stored": not_stored,
+            "stored_more_than_once": len(twice), "stored_more_than_once_sample": twice[:SAMPLE],
+            "without_key": unkeyed, "by_kind": dict(Counter(w.kind for w in items))}
+
+
+def check_refusals(refused_keys: Sequence[str], stored_keys: Iterable[str]) -> Verdict:
+    """A write the client was told failed (4xx, 503 "not_accepted", connection refused) is not stored: none of the
+    Idempotency-Keys of refused writes is found on an order or a restock."""
+    stored = set(stored_keys)
+    found = sorted(k for k in set(refused_keys) if k in stored)
+    return {"valid": not found, "refused": len(refused_keys), "stored_anyway": len(found),
+            "stored_anyway_sample": found[:SAMPLE]}
+
+
+def _read(r: ReadRecord | Mapping[str, Any]) -> ReadRecord:
+    if isinstance(r, ReadRecord):
+        return r
+    fields = ("client", "product_id", "status", "invoked_at", "completed_at", "position", "available", "reserved",
+              "stale")
+    return ReadRecord(**{k: r.get(k) for k in fields if k in r})  # type: ignore[arg-type]
+
+
+def _describe_read(r: ReadRecord) -> dict[str, Any]:
+    return {"client": r.client, "product_id": r.product_id, "position": r.position, "available": r.available,
+            "reserved": r.reserved, "stale": r.stale, "invoked_at": round(r.invoked_at, 6),
+            "completed_at": round(r.completed_at, 6)}
+
+
+def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: Model) -> Verdict:
+    """Every voted read answered 200 names a position at which its values equal the model's for that product,
+    and is never older than the newest position already acknowledged to the same client for that product —
+    acknowledged meaning a read that *completed* before this one was *invoked* (monotonic reads, Jepsen style).
+    """
+    history = [_read(r) for r in reads]
+    answered = [r for r in history if r.status == 200]
+    wrong: list[dict[str, Any]] = []
+    unknown_position: list[dict[str, Any]] = []
+    for r in answered:
+        versions = model.versions.get(r.product_id, {})
+        if r.position is None or r.position not in versions:
+            if r.position is not None and r.position > model.applied_seq and model.gaps:
+                continue  # past a gap the model cannot say (reported by the log check)
+            unknown_position.append({**_describe_read(r), "why": "no such version of the product in the model"})
+        elif versions[r.position] != (r.available, r.reserved):
+            a, res = versions[r.position]
+            wrong.append({**_describe_read(r), "model_available": a, "model_reserved": res})
+    older = _non_monotonic(answered)
+    violations = len(wrong) + len(unknown_position) + len(older)
+    valid: bool | str = violations == 0
+    if valid and not answered:
+        valid = "unknown"  # nothing was read: nothing is proven
+    return {"valid": valid, "reads": len(history), "answered_200": len(answered),
+            "not_answered": len(history) - len(answered),
+            "stale_flagged": sum(1 for r in answered if r.stale), "violations": violations,
+            "wrong_values": len(wrong), "wrong_values_sample": wrong[:SAMPLE],
+            "unknown_positions": len(unknown_position), "unknown_positions_sample": unknown_position[:SAMPLE],
+            "older_than_acknowledged": len(older), "older_than_acknowledged_sample": older[:SAMPLE]}
+
+
+def _non_monotonic(reads: Sequence[ReadRecord]) -> list[dict[str, Any]]:
+    """Reads older than the newest position a read of the same client and product had completed with before it
+    was invoked."""
+    by_key: dict[tuple[str, str], list[ReadRecord]] = defaultdict(list)
+    for r in reads:
+        if r.position is not None:
+            by_key[(r.client, r.product_id)].append(r)
+    found: list[dict[str, Any]] = []
+    for group in by_key.values():
+        done = sorted(group, key=lambda r: r.completed_at)
+        completed = [r.completed_at for r in done]
+        newest: list[tuple[int, ReadRecord]] = []  # prefix maximum of positions, with the read that had it
+        for r in done:
+            assert r.position is not None
+            newest.append((r.position, r) if not newest or r.position > newest[-1][0] else newest[-1])
+        for r in group:
+            i = bisect.bisect_left(completed, r.invoked_at)
+            if i and r.position is not None and r.position < newest[i - 1][0]:
+                position, before = newest[i - 1]
+                found.append({**_describe_read(r), "acknowledged_position": position,
+                              "acknowledged_at": round(before.completed_at, 6)})
+    return sorted(found, key=lambda v: v["invoked_at"])
+
+
+# ---- reading the lab ---------------------------------------------------------------------------------------------
+
+
+async def wait_published(conn: asyncpg.Connection, timeout_s: float) -> int:
+    """Until every outbox row is numbered and published; the rows still not after the timeout."""
     deadline = time.monotonic() + timeout_s
     while True:
-        pending = await conn.fetchval("SELECT count(*) FROM orders.outbox WHERE seq IS NULL OR NOT published")
-        log_end = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM orders.outbox")
-        positions = {}
-        for r in replicas:
-            positions[str(r)] = await conn.fetchval(f"SELECT applied_seq FROM inventory_{r}.position WHERE id = 1")
-        if pending == 0 and all(p == log_end for p in positions.values()):
-            return {"valid": True, "log_end": log_end, "positions": positions}
+        pending = int(await conn.fetchval("SELECT count(*) FROM orders.outbox WHERE seq IS NULL OR NOT published"))
+        if pending == 0 or time.monotonic() > deadline:
+            return pending
+        await asyncio.sleep(0.25)
+
+
+async def wait_applied(conn: asyncpg.Connection, replicas: list[int], target: int, unpublished: int,
+                       timeout_s: float) -> Verdict:
+    """Until every replica has applied up to `target` (the model's end: the log's, or the seq before a gap)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        positions = {str(r): await conn.fetchval(f"SELECT applied_seq FROM inventory_{r}.position WHERE id = 1")
+                     for r in replicas}
+        if unpublished == 0 and all(p == target for p in positions.values()):
+            return {"valid": True, "log_end": target, "positions": positions}
         if time.monotonic() > deadline:
-            return {"valid": False, "log_end": log_end, "unpublished": pending, "positions": positions,
+            return {"valid": False, "log_end": target, "unpublished": unpublished, "positions": positions,
                     "why": f"replicas did not reach the end of the log in {timeout_s:.0f} s"}
         await asyncio.sleep(0.25)
 
 
-async def check_exactly_once(conn: asyncpg.Connection, replica: int, accepted: list[str],
-                             outcomes: dict[int, str]) -> Verdict:
-    """The replica applied every seq once, without gaps, each accepted order once, with the model's outcome."""
-    s = f"inventory_{replica}"
-    count, distinct, top = await conn.fetchrow(
-        f"SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM {s}.applied_events")
-    not_once = await conn.fetch(
-        f"""SELECT a.id::text AS id, count(e.seq) AS n FROM unnest($1::uuid[]) AS a(id)
-            LEFT JOIN {s}.applied_events e ON e.order_id = a.id AND e.event_type = 'order_created'
-            GROUP BY a.id HAVING count(e.seq) <> 1""", accepted)
-    rows = await conn.fetch(f"SELECT seq, outcome FROM {s}.applied_events ORDER BY seq")
-    differ = [r["seq"] for r in rows if outcomes.get(r["seq"]) != r["outcome"]]
-    log_end = max(outcomes, default=0)
-    valid = count == distinct == top == log_end and not not_once and not differ
-    return {"valid": valid, "applied": count, "distinct": distinct, "max_seq": top, "log_end": log_end,
-            "orders_not_applied_once": len(not_once),
-            "orders_not_applied_once_sample": [f"{r['id']}×{r['n']}" for r in not_once[:SAMPLE]],
-            "outcomes_differing_from_model": len(differ), "outcomes_differing_sample": differ[:SAMPLE]}
+async def wait_decided(conn: asyncpg.Connection, timeout_s: float) -> int:
+    """Until no order is PENDING or CANCELLING (the replicas' results, or the reconciler, decide them)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = int(await conn.fetchval("SELECT count(*) FROM orders.orders WHERE status = ANY($1::text[])",
+                                       list(UNDECIDED)))
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(0.25)
 
 
-async def replica_answer(session: aiohttp.ClientSession, settings: Settings, replica: int) -> dict[str, list[int]] | None:
+async def replica_answer(session: aiohttp.ClientSession, settings: Settings,
+                         replica: int) -> dict[str, list[int]] | None:
     """What the replica serves (GET /inventory), or None when it does not answer."""
     try:
         async with session.get(f"{settings.replica_url(replica)}/inventory",
@@ -105,47 +361,90 @@ async def replica_answer(session: aiohttp.ClientSession, settings: Settings, rep
     return {i["product_id"]: [i["available_quantity"], i["reserved_quantity"]] for i in body["inventory"]}
 
 
-async def check_converged(conn: asyncpg.Connection, settings: Settings, model: InventoryState) -> Verdict:
-    """Every replica's stored and served stock equals the model; available + reserved equals the initial stock."""
-    want = {p: [s.available, s.reserved] for p, s in sorted(model.products.items())}
-    stored: dict[int, dict[str, list[int]]] = {}
-    served: dict[int, dict[str, list[int]] | None] = {}
-    async with aiohttp.ClientSession() as session:
-        for r in settings.replica_ids:
-            rows = await conn.fetch(f"SELECT product_id, available, reserved FROM inventory_{r}.stock")
-            stored[r] = {row["product_id"]: [row["available"], row["reserved"]] for row in rows}
-            served[r] = await replica_answer(session, settings, r)
-    conserved = {p: a + res for p, (a, res) in want.items()} == dict(settings.initial_stock)
-    stored_ok = all(stored[r] == want for r in stored)
-    answers = [a for a in served.values() if a is not None]
-    served_ok = all(a == want for a in answers)
-    valid: bool | str = stored_ok and served_ok and conserved
-    if valid and len(answers) < len(served):
-        valid = "unknown"  # stored state is right, but a replica did not answer to show what it serves
-    return {"valid": valid, "model": want, "stored_equal_model": {str(r): stored[r] == want for r in stored},
-            "served_equal_model": {str(r): (a == want if a is not None else None) for r, a in served.items()},
-            "stock_conserved": conserved,
-            "differing": {str(r): stored[r] for r in stored if stored[r] != want}}
+async def load_model(conn: asyncpg.Connection, initial_stock: Mapping[str, int]) -> Model:
+    """The single-copy model from the outbox."""
+    rows = await conn.fetch("""SELECT seq, event_type, order_id::text, product_id, quantity FROM orders.outbox
+                               WHERE seq IS NOT NULL ORDER BY seq""")
+    return single_copy_model([dict(r) for r in rows], initial_stock)
 
 
-async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_s: float = 60.0) -> Verdict:
-    """The full data verdict after an experiment (the lab must be up, faults cleared)."""
+async def ambiguous_evidence(conn: asyncpg.Connection, writes: Sequence[AmbiguousWrite]) -> tuple[
+        dict[str, list[str]], dict[str, int]]:
+    """For the keys of the writes of unknown outcome: the ids stored with each key, and each id's events."""
+    keys = [w.key for w in writes if w.key is not None]
+    stored: dict[str, list[str]] = defaultdict(list)
+    for row in await conn.fetch("""SELECT idempotency_key, order_id::text AS id FROM orders.orders
+                                   WHERE idempotency_key = ANY($1::text[])
+                                   UNION ALL SELECT idempotency_key, restock_id::text FROM orders.restocks
+                                   WHERE idempotency_key = ANY($1::text[])""", keys):
+        stored[row["idempotency_key"]].append(row["id"])
+    ids = [i for found in stored.values() for i in found]
+    events = {row["id"]: int(row["n"]) for row in await conn.fetch(
+        """SELECT order_id::text AS id, count(*) AS n FROM orders.outbox WHERE order_id = ANY($1::uuid[])
+           AND event_type IN ($2, $3) GROUP BY order_id""", ids, CREATED, RESTOCKED)}
+    return stored, events
+
+
+async def stored_keys(conn: asyncpg.Connection, keys: Sequence[str]) -> list[str]:
+    """Which of these Idempotency-Keys an order or a restock was stored with."""
+    rows = await conn.fetch("""SELECT idempotency_key FROM orders.orders WHERE idempotency_key = ANY($1::text[])
+                               UNION ALL SELECT idempotency_key FROM orders.restocks
+                               WHERE idempotency_key = ANY($1::text[])""", list(keys))
+    return [r["idempotency_key"] for r in rows]
+
+
+async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_s: float = 60.0,
+                     reads: Sequence[ReadRecord] | None = None,
+                     ambiguous: Sequence[AmbiguousWrite] | None = None,
+                     refused_keys: Sequence[str] | None = None) -> Verdict:
+    """The full data verdict after an experiment (the lab must be up, faults cleared); with the load's history,
+    the read-history, ambiguous-write and refusal checks too."""
     try:
         conn = await asyncpg.connect(settings.dsn, timeout=10)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return {"valid": "unknown", "checks": {}, "why": f"database not reached: {exc!r}"}
     try:
-        checks: dict[str, Verdict] = {"orders_stored": await check_orders_stored(conn, accepted_order_ids)}
-        checks["log_applied"] = await wait_applied(conn, settings.replica_ids, timeout_s)
-        model, outcomes = await model_state(conn, settings.initial_stock)
+        unpublished = await wait_published(conn, timeout_s)
+        model = await load_model(conn, settings.initial_stock)
+        stored = [r["id"] for r in await conn.fetch(
+            "SELECT order_id::text AS id FROM orders.orders WHERE order_id = ANY($1::uuid[])", accepted_order_ids)]
+        checks: dict[str, Verdict] = {"log": check_log(model),
+                                      "orders_stored": check_orders_stored(accepted_order_ids, stored, model)}
+        checks["log_applied"] = await wait_applied(conn, settings.replica_ids, model.applied_seq, unpublished,
+                                                   timeout_s)
         for r in settings.replica_ids:
-            checks[f"replica_{r}_exactly_once"] = await check_exactly_once(conn, r, accepted_order_ids, outcomes)
-        checks["converged"] = await check_converged(conn, settings, model)
+            applied = await conn.fetch(f"""SELECT seq, order_id::text, event_type, outcome
+                                           FROM inventory_{r}.applied_events""")
+            checks[f"replica_{r}_exactly_once"] = check_exactly_once(applied, accepted_order_ids, model)
+        stock: dict[int, dict[str, list[int]]] = {}
+        served: dict[int, dict[str, list[int]] | None] = {}
+        async with aiohttp.ClientSession() as session:
+            for r in settings.replica_ids:
+                rows = await conn.fetch(f"SELECT product_id, available, reserved FROM inventory_{r}.stock")
+                stock[r] = {row["product_id"]: [row["available"], row["reserved"]] for row in rows}
+                served[r] = await replica_answer(session, settings, r)
+        checks["converged"] = check_converged(stock, served, model)
+        await wait_decided(conn, min(timeout_s, 30.0))
+        orders = [(r["id"], r["status"]) for r in await conn.fetch(
+            "SELECT order_id::text AS id, status FROM orders.orders")]
+        checks["order_statuses"] = check_order_statuses(orders, model)
+        if ambiguous is not None:
+            stored_by_key, events = await ambiguous_evidence(conn, ambiguous)
+            checks["ambiguous_writes"] = check_ambiguous(ambiguous, stored_by_key, events)
+        if refused_keys is not None:
+            checks["refusals"] = check_refusals(refused_keys, await stored_keys(conn, refused_keys))
+        if reads is not None:
+            checks["read_history"] = check_read_history(reads, model)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return {"valid": "unknown", "checks": {}, "why": f"check interrupted: {exc!r}"}
     finally:
         await conn.close()
     verdict = compose(checks)
     verdict["accepted_orders"] = len(accepted_order_ids)
-    verdict["events_in_log"] = max(outcomes, default=0)
+    verdict["events_in_log"] = model.log_end
+    verdict["restocked"] = dict(sorted(model.restocked.items()))
+    if ambiguous is not None:
+        verdict["ambiguous_writes"] = len(ambiguous)
+    if reads is not None:
+        verdict["reads_checked"] = checks["read_history"]["answered_200"]
     return verdict

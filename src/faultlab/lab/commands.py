@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
 
     load = sub.add_parser("load", help=_("open-loop load at a fixed rate against the running lab"))
     load.add_argument("--target", choices=TARGETS, default="mix",
-                      help=_("orders, voted (one product), voted-all, or mix (voted reads + 20%% orders)"))
+                      help=_("orders, voted (one product), voted-all, or mix (voted reads, 20%% orders, cancels of "
+                             "accepted orders and restocks: the stock never runs out)"))
     load.add_argument("--rate", type=float, default=50.0, help=_("requests per second (default 50)"))
     load.add_argument("--duration", type=float, default=10.0, help=_("seconds (default 10)"))
     load.add_argument("--seed", type=int, default=1)
@@ -128,6 +129,14 @@ def cmd_load(args: argparse.Namespace) -> int:
     console.print(table)
     if data["errors"]:
         console.print(_("errors by kind:") + " " + ", ".join(f"{k} {v}" for k, v in sorted(data["errors"].items())))
+    if data["ambiguous"]:
+        console.print(_("writes of unknown outcome (may be stored):") + " "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(data["ambiguous"].items())))
+    if len(data["by_kind"]) > 1:
+        console.print(_("by kind:") + " " + "; ".join(
+            _("{kind} {sent} sent, {ok} ok, {failed} failed, {unknown} unknown").format(
+                kind=k, sent=v["sent"], ok=v["ok"], failed=v["fail"], unknown=v["info"])
+            for k, v in data["by_kind"].items()))
     if not data["requests"] or data["successful"] == 0:
         console.print("[red]" + _("no request succeeded: is the lab running? (`faultlab up`)") + "[/]")
         return 1
@@ -354,6 +363,18 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
         if isinstance(dc.get("valid"), bool) or dc.get("valid") is None else str(dc.get("valid"))
     console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
         valid=valid, orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
+    checks = dc.get("checks") or {}
+    if "read_history" in checks:
+        rh = checks["read_history"]
+        console.print(_("read history: {valid} — {checked} voted reads checked, {violations} violations ({wrong} "
+                        "wrong values, {unknown} unknown positions, {older} older than already acknowledged)").format(
+            valid=rh.get("valid"), checked=rh["answered_200"], violations=rh["violations"], wrong=rh["wrong_values"],
+            unknown=rh["unknown_positions"], older=rh["older_than_acknowledged"]))
+    if "ambiguous_writes" in checks:
+        aw = checks["ambiguous_writes"]
+        console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
+                        "than once)").format(n=aw["ambiguous"], once=aw["stored_once"], not_stored=aw["not_stored"],
+                                             more=aw["stored_more_than_once"]))
     v = report["verdict"]
     if v["valid"]:
         from faultlab.lab.report import runs_off_threshold

@@ -542,9 +542,13 @@ class ExperimentRunner:
         if self.aborted is None:
             self.on_step(i18n._("waiting for the lab to be steady after the rollback"))
             data["steady_state_after"] = {"problems": await self.wait_steady(cfg.steady_timeout_s)}
-            self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged"))
-            accepted = self.load.result.accepted_order_ids if self.load else []
-            data["data_check"] = await check_data(self.settings, accepted, timeout_s=60)
+            self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
+                                "every voted read right and monotonic"))
+            history = self.load.result if self.load else None
+            data["data_check"] = await check_data(self.settings, history.accepted_order_ids if history else [],
+                                                  timeout_s=60, reads=history.reads if history else [],
+                                                  ambiguous=history.ambiguous_writes if history else [],
+                                                  refused_keys=history.refused_keys if history else [])
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/failures")
                 data["failures"] = body.get("failures", []) if status == 200 else []
@@ -563,4 +567,6 @@ class ExperimentRunner:
         if self.load is not None:
             data["load_total"]["max_send_lag_ms"] = round(self.load.result.max_send_lag_ms, 3)
             data["load_total"]["accepted_orders"] = len(self.load.result.accepted_order_ids)
+            data["load_total"]["ambiguous"] = dict(self.load.result.ambiguous)  # writes of unknown outcome (info)
+            data["load_total"]["requests_by_kind"] = {k: dict(v) for k, v in sorted(self.load.result.by_kind.items())}
         return data

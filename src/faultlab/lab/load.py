@@ -2,13 +2,20 @@
 
 A stalled server therefore shows up as latency (requests keep being scheduled and wait), never as fewer
 requests — no coordinated omission. Latencies go into HdrHistograms, per run and per second.
+
+Like a Jepsen client, the load keeps a history for the checkers: every voted read of one product with what it
+answered (position, values, `stale`) and when it was invoked and completed (wall clock), the orders accepted,
+and the writes whose outcome is unknown (Jepsen's *info*: a timeout, a lost connection, or the orders service's
+503 `"outcome": "unknown"`), counted apart from the failures (*fail*: the client knows nothing was stored).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,25 +28,67 @@ from faultlab.config import Settings
 from faultlab.lab.histogram import LatencyHistogram
 
 TARGETS = ("orders", "voted", "voted-all", "mix")
+WRITES = ("order", "cancel", "restock")
+CLIENT = "load"  # the history's client name: one open-loop load is one client (its reads must be monotonic)
+ORDER_UNITS = (1, 3)  # quantity of an order: uniform, mean 2
+RESTOCK_UNITS = (15, 35)  # quantity of a restock: uniform, mean 25
 
 
 @dataclass
 class Request:
+    """One request to send; `kind` is read, order, cancel or restock."""
+
     method: str
     url: str
     body: bytes | None = None
     kind: str = "read"
+    headers: dict[str, str] | None = None
+    product_id: str | None = None  # a voted read of one product, or what a write is about
+    quantity: int | None = None
+    key: str | None = None  # the Idempotency-Key sent
+    on_done: Callable[[int | None, bytes], None] | None = None  # (HTTP status or None, body) once answered
 
 
 @dataclass(frozen=True)
 class Completion:
-    """One finished request: when it was *meant* to leave (wall clock), how long it took from then, and how it ended."""
+    """One finished request: when it was *meant* to leave (wall clock), how long it took from then, and how it ended.
+
+    `ambiguous` marks a write whose outcome is unknown (Jepsen's info): not ok, and not known to have failed.
+    """
 
     intended_at: float
     latency_ms: float
     ok: bool
     kind: str
     error: str | None = None
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    """A voted read in the history: what it answered and when (wall clock) it was invoked and completed."""
+
+    client: str
+    product_id: str
+    status: int | None
+    invoked_at: float
+    completed_at: float
+    position: int | None = None
+    available: int | None = None
+    reserved: int | None = None
+    stale: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmbiguousWrite:
+    """A write whose outcome the client cannot know: it may be stored (once, by its key) or not at all."""
+
+    kind: str
+    key: str | None
+    product_id: str | None
+    quantity: int | None
+    error: str
+    attempted_id: str | None = None  # the id the service said it tried (503 "outcome": "unknown")
 
 
 @dataclass
@@ -61,7 +110,7 @@ class SecondStats:
 
 @dataclass
 class LoadResult:
-    """Totals of one open-loop run (the guide's load_test_result plus more)."""
+    """Totals of one open-loop run (the guide's load_test_result plus more) and the history for the checkers."""
 
     target: str
     rate: float
@@ -70,15 +119,21 @@ class LoadResult:
     sent: int = 0
     ok: int = 0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    ambiguous: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_kind: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: {"sent": 0, "ok": 0, "fail": 0, "info": 0}))
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     seconds: dict[int, SecondStats] = field(default_factory=dict)
     max_send_lag_ms: float = 0.0
     accepted_order_ids: list[str] = field(default_factory=list)
+    reads: list[ReadRecord] = field(default_factory=list)
+    ambiguous_writes: list[AmbiguousWrite] = field(default_factory=list)
+    refused_keys: list[str] = field(default_factory=list)  # Idempotency-Keys of writes the client knows failed
     wall_s: float = 0.0
 
     @property
     def completed(self) -> int:
-        return self.ok + sum(self.errors.values())
+        return self.ok + sum(self.errors.values()) + sum(self.ambiguous.values())
 
     def describe(self) -> dict[str, Any]:
         s = self.latency.summary()
@@ -89,38 +144,155 @@ class LoadResult:
             "avg_latency_ms": s["avg"], "p50_latency_ms": s["p50"], "p95_latency_ms": s["p95"],
             "p99_latency_ms": s["p99"], "max_latency_ms": s["max"],
             "success_rate": round(100 * self.ok / self.sent, 3) if self.sent else None,
-            "errors": dict(self.errors), "max_send_lag_ms": round(self.max_send_lag_ms, 3),
+            "errors": dict(self.errors), "ambiguous": dict(self.ambiguous),
+            "by_kind": {k: dict(v) for k, v in sorted(self.by_kind.items())},
+            "accepted_orders": len(self.accepted_order_ids), "max_send_lag_ms": round(self.max_send_lag_ms, 3),
             "per_second": [self.seconds[k].describe() for k in sorted(self.seconds)],
         }
 
 
+def mix_shares(order_ratio: float) -> dict[str, float]:
+    """Share of each request kind in the mix: orders, cancels of accepted orders, restocks, voted reads.
+
+    Cancels are half the orders and restocks a twentieth (of 15-35 units): per request the orders take 2·o units
+    on average, the cancels give back about o and the restocks add 1.25·o, so the stock grows slowly instead of
+    running out (restocks go where the load took most: see `Workload`). When those writes would pass 100 %, all
+    three shrink in proportion.
+    """
+    if not 0 <= order_ratio <= 1:
+        raise ValueError("order_ratio must be between 0 and 1")
+    writes = {"order": order_ratio, "cancel": order_ratio / 2, "restock": order_ratio / 20}
+    total = sum(writes.values())
+    if total > 1:
+        writes = {k: v / total for k, v in writes.items()}
+    return {**writes, "read": max(0.0, 1 - sum(writes.values()))}
+
+
+def expected_flow(order_ratio: float) -> dict[str, float]:
+    """Units of stock per request of the mix, in expectation (every product alike): taken by orders, given back by
+    cancels (each cancels an accepted order, which reserved stock), added by restocks, and the net."""
+    shares = mix_shares(order_ratio)
+    order_mean = sum(ORDER_UNITS) / 2
+    restock_mean = sum(RESTOCK_UNITS) / 2
+    flow = {"taken": shares["order"] * order_mean, "returned": shares["cancel"] * order_mean,
+            "restocked": shares["restock"] * restock_mean}
+    flow["net"] = flow["returned"] + flow["restocked"] - flow["taken"]
+    return flow
+
+
+class Workload:
+    """Builds the next request of a target (seeded choices, Jepsen's generator) and learns from the answers.
+
+    Orders and restocks carry an Idempotency-Key unique to this run (a random tag, not the seed, so that a
+    second run never meets the first run's keys); cancels pick an order this workload had accepted and not
+    cancelled yet; restocks need the operator token (without one, the mix sends reads instead) and go to the
+    product this load has taken the most of (its accepted orders, less its cancels and restocks) — a reorder
+    policy, so that no product drifts away on a random walk while the others fill up.
+    """
+
+    def __init__(self, settings: Settings, target: str, seed: int | None = None, order_ratio: float = 0.2) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
+        self.target = target
+        self.rng = random.Random(seed)
+        self.products = sorted(settings.initial_stock)
+        self.orders_url = settings.service_url("orders")
+        self.voter_url = settings.service_url("voter")
+        self.token = settings.admin_token
+        self.shares = mix_shares(order_ratio)
+        self.tag = uuid.uuid4().hex[:12]
+        self._numbers = itertools.count(1)
+        self.cancellable: list[tuple[str, str, int]] = []  # (order id, product, quantity) accepted, not cancelled
+        self.taken = dict.fromkeys(self.products, 0)  # units: accepted orders - cancels - restocks, per product
+
+    def __call__(self) -> Request:
+        if self.target == "orders":
+            return self.order()
+        if self.target == "voted":
+            return self.voted()
+        if self.target == "voted-all":
+            return Request("GET", f"{self.voter_url}/inventory/voted")
+        u = self.rng.random()
+        s = self.shares
+        if u < s["order"]:
+            return self.order()
+        if u < s["order"] + s["cancel"] and self.cancellable:
+            return self.cancel()
+        if s["order"] + s["cancel"] <= u < s["order"] + s["cancel"] + s["restock"] and self.token:
+            return self.restock()
+        return self.voted()
+
+    def _key(self, kind: str) -> str:
+        return f"{kind}-{self.tag}-{next(self._numbers)}"
+
+    def order(self) -> Request:
+        product, quantity = self.rng.choice(self.products), self.rng.randint(*ORDER_UNITS)
+        key = self._key("order")
+
+        def accepted(status: int | None, body: bytes) -> None:
+            if status not in (200, 201):
+                return
+            try:
+                self.cancellable.append((str(orjson.loads(body)["order_id"]), product, quantity))
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return
+            self.taken[product] += quantity
+
+        return Request("POST", f"{self.orders_url}/orders",
+                       orjson.dumps({"product_id": product, "quantity": quantity}), kind="order",
+                       headers={"Idempotency-Key": key}, product_id=product, quantity=quantity, key=key,
+                       on_done=accepted)
+
+    def cancel(self) -> Request:
+        i = self.rng.randrange(len(self.cancellable))
+        self.cancellable[i], self.cancellable[-1] = self.cancellable[-1], self.cancellable[i]
+        order_id, product, quantity = self.cancellable.pop()
+        self.taken[product] -= quantity
+        return Request("POST", f"{self.orders_url}/orders/{order_id}/cancel", kind="cancel", product_id=product,
+                       quantity=quantity)
+
+    def restock(self) -> Request:
+        product = max(self.products, key=lambda p: self.taken[p])
+        quantity = self.rng.randint(*RESTOCK_UNITS)
+        self.taken[product] -= quantity
+        key = self._key("restock")
+        return Request("POST", f"{self.orders_url}/restocks",
+                       orjson.dumps({"product_id": product, "quantity": quantity}), kind="restock",
+                       headers={"Idempotency-Key": key, "Authorization": f"Bearer {self.token}"},
+                       product_id=product, quantity=quantity, key=key)
+
+    def voted(self) -> Request:
+        product = self.rng.choice(self.products)
+        return Request("GET", f"{self.voter_url}/inventory/voted/{product}", product_id=product)
+
+
 def request_factory(settings: Settings, target: str, seed: int | None = None,
                     order_ratio: float = 0.2) -> Callable[[], Request]:
-    """Builds the next request for a target: orders, voted reads of one product, of all, or a mix."""
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
-    rng = random.Random(seed)
-    products = sorted(settings.initial_stock)
-    orders_url = f"{settings.service_url('orders')}/orders"
-    voter = settings.service_url("voter")
+    """Builds the next request for a target: orders, voted reads of one product, of all, or the mix (reads,
+    orders, cancels and restocks: see `mix_shares`)."""
+    return Workload(settings, target, seed, order_ratio)
 
-    def order() -> Request:
-        body = orjson.dumps({"product_id": rng.choice(products), "quantity": rng.randint(1, 3)})
-        return Request("POST", orders_url, body, kind="order")
 
-    def voted() -> Request:
-        return Request("GET", f"{voter}/inventory/voted/{rng.choice(products)}")
-
-    def voted_all() -> Request:
-        return Request("GET", f"{voter}/inventory/voted")
-
-    if target == "orders":
-        return order
-    if target == "voted":
-        return voted
-    if target == "voted-all":
-        return voted_all
-    return lambda: order() if rng.random() < order_ratio else voted()
+def classify(kind: str, status: int | None, body: bytes, error: str | None) -> tuple[str, str | None]:
+    """Jepsen's outcome of one request — ok, fail (nothing happened) or info (a write that may have happened) —
+    and its error kind."""
+    if error is not None:
+        # Refused before anything was sent: a failure. After sending (timeout, dropped connection): unknown.
+        return ("fail" if kind not in WRITES or error == "connection_refused" else "info"), error
+    assert status is not None
+    if status < 400:
+        return "ok", None
+    if kind in WRITES and status >= 500:
+        if status == 503:
+            try:
+                outcome = orjson.loads(body).get("outcome")
+            except (orjson.JSONDecodeError, AttributeError):
+                outcome = None
+            if outcome != "unknown":
+                return "fail", f"http_{status}"  # "not_accepted": the service knows nothing was stored
+            return "info", "unknown_outcome"
+        return "info", f"http_{status}"
+    return "fail", f"http_{status}"
 
 
 class OpenLoopLoad:
@@ -129,7 +301,7 @@ class OpenLoopLoad:
     def __init__(self, make_request: Callable[[], Request], rate: float, duration_s: float, target: str = "custom",
                  timeout_s: float = 5.0, max_in_flight: int = 20_000,
                  on_complete: Callable[[float, bool, float], None] | None = None,
-                 on_result: Callable[[Completion], None] | None = None) -> None:
+                 on_result: Callable[[Completion], None] | None = None, client: str = CLIENT) -> None:
         if rate <= 0 or duration_s <= 0:
             raise ValueError("rate and duration must be positive")
         self.make_request = make_request
@@ -139,6 +311,7 @@ class OpenLoopLoad:
         self.max_in_flight = max_in_flight
         self.on_complete = on_complete
         self.on_result = on_result
+        self.client = client
         self._wall_offset = 0.0
         self.result = LoadResult(target, rate, duration_s)
         self._stop = asyncio.Event()
@@ -176,8 +349,9 @@ class OpenLoopLoad:
                 result.sent += 1
                 second.sent += 1
                 request = self.make_request()
+                result.by_kind[request.kind]["sent"] += 1
                 if self.in_flight >= self.max_in_flight:
-                    self._record(second, intended, False, "client_overload", request.kind)
+                    self._record(second, intended, "fail", "client_overload", request.kind)
                     continue
                 task = asyncio.create_task(self._one(session, request, intended, second))
                 tasks.add(task)
@@ -200,46 +374,93 @@ class OpenLoopLoad:
     async def _one(self, session: aiohttp.ClientSession, request: Request, intended: float,
                    second: SecondStats) -> None:
         self.in_flight += 1
-        kind: str | None = None
+        status: int | None = None
+        body = b""
+        error: str | None = None
+        headers = dict(request.headers or {})
+        if request.body:
+            headers["Content-Type"] = "application/json"
+        invoked_at = time.time()
         try:
-            async with session.request(request.method, request.url, data=request.body,
-                                       headers={"Content-Type": "application/json"} if request.body else None,
+            async with session.request(request.method, request.url, data=request.body, headers=headers or None,
                                        timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
                 body = await resp.read()
-                if resp.status >= 400:
-                    kind = f"http_{resp.status}"
-                elif request.kind == "order":
-                    self.result.accepted_order_ids.append(orjson.loads(body)["order_id"])
+                status = resp.status
         except TimeoutError:
-            kind = "timeout"
+            error = "timeout"
         except aiohttp.ClientConnectorError:
-            kind = "connection_refused"
+            error = "connection_refused"
         except (aiohttp.ClientError, OSError) as exc:
-            kind = type(exc).__name__
+            error = type(exc).__name__
         finally:
             self.in_flight -= 1
-        self._record(second, intended, kind is None, kind, request.kind)
+        completed_at = time.time()
+        outcome, kind = classify(request.kind, status, body, error)
+        self._history(request, status, body, outcome, kind, invoked_at, completed_at)
+        self._record(second, intended, outcome, kind, request.kind)
 
-    def _record(self, second: SecondStats, intended: float, ok: bool, kind: str | None,
+    def _history(self, request: Request, status: int | None, body: bytes, outcome: str, error: str | None,
+                 invoked_at: float, completed_at: float) -> None:
+        """What the checkers need: reads with their answers, accepted orders, writes of unknown outcome."""
+        result = self.result
+        data: Any = None
+        if status is not None and (status < 400 or outcome == "info"):
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                data = None
+        if request.on_done is not None:
+            request.on_done(status if outcome == "ok" else None, body)
+        if request.kind == "read":
+            self._reads(request, status, data, invoked_at, completed_at)
+        elif request.kind == "order" and outcome == "ok" and isinstance(data, dict):
+            result.accepted_order_ids.append(data["order_id"])
+        if outcome == "fail" and request.key is not None:
+            result.refused_keys.append(request.key)
+        if outcome == "info" and request.kind in ("order", "restock"):
+            attempted = (data.get("order_id") or data.get("restock_id")) if isinstance(data, dict) else None
+            result.ambiguous_writes.append(AmbiguousWrite(request.kind, request.key, request.product_id,
+                                                          request.quantity, error or "unknown", attempted))
+
+    def _reads(self, request: Request, status: int | None, data: Any, invoked_at: float, completed_at: float) -> None:
+        reads = self.result.reads
+        items = []
+        if status == 200 and isinstance(data, dict):
+            items = data["inventory"] if "inventory" in data else [data]
+        elif request.product_id is not None:
+            reads.append(ReadRecord(self.client, request.product_id, status, invoked_at, completed_at))
+            return
+        for item in items:
+            try:
+                reads.append(ReadRecord(self.client, str(item["product_id"]), status, invoked_at, completed_at,
+                                        item.get("position"), item.get("available_quantity"),
+                                        item.get("reserved_quantity"), item.get("stale")))
+            except (KeyError, TypeError):
+                continue
+
+    def _record(self, second: SecondStats, intended: float, outcome: str, error: str | None,
                 request_kind: str = "read") -> None:
         latency_ms = (time.perf_counter() - intended) * 1000
         result = self.result
         result.latency.record(latency_ms)
         second.latency.record(latency_ms)
+        result.by_kind[request_kind][outcome] += 1
+        ok = outcome == "ok"
         if ok:
             result.ok += 1
             second.ok += 1
         else:
-            result.errors[kind or "error"] += 1
+            (result.ambiguous if outcome == "info" else result.errors)[error or "error"] += 1
             second.failed += 1
         if self.on_complete:
             self.on_complete(latency_ms, ok, time.time())
         if self.on_result:
             self.on_result(Completion(intended + self._wall_offset, latency_ms, ok, request_kind,
-                                      None if ok else (kind or "error")))
+                                      None if ok else (error or "error"), ambiguous=outcome == "info"))
 
 
 async def run_load(settings: Settings, target: str, rate: float, duration_s: float, seed: int | None = None,
-                   timeout_s: float = 5.0) -> LoadResult:
-    load = OpenLoopLoad(request_factory(settings, target, seed), rate, duration_s, target=target, timeout_s=timeout_s)
+                   timeout_s: float = 5.0, order_ratio: float = 0.2) -> LoadResult:
+    load = OpenLoopLoad(request_factory(settings, target, seed, order_ratio), rate, duration_s, target=target,
+                        timeout_s=timeout_s)
     return await load.run()

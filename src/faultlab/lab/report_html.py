@@ -55,8 +55,8 @@ def hms(ts: float | None) -> str:
 
 def check_detail(check: dict[str, Any]) -> str:
     """A data check's findings (what is not empty, besides its verdict and model), as JSON cut at 400 characters."""
-    detail = {k: v for k, v in check.items() if k not in ("valid", "model") and v not in ([], {}, None, 0)}
-    return json.dumps(detail)[:400]
+    detail = {k: v for k, v in check.items() if k not in ("valid", "model") and v not in ([], {}, None)}
+    return json.dumps(detail)[:1500]
 
 
 def code_spans(text: str) -> Markup:
