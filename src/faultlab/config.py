@@ -65,9 +65,9 @@ class Settings(BaseSettings):
                                                       "when replicas may be in their long fetch wait")
     stale_after_busy_ms: int = Field(200, ge=10, description="the same while events flow (every replica fetches every "
                                                            "fetch_wait_ms: an event after another less than 1 s "
-                                                           "before); grows to twice the healthy replicas' apply skew "
-                                                           "(p99 of the last 10 s) on a loaded machine, up to "
-                                                           "stale_after_ms")
+                                                           "before); grows with the healthy replicas' apply skew "
+                                                           "on a loaded machine (twice its p99, 1.5 times its worst, "
+                                                           "over the last 10 s), up to stale_after_ms")
     caught_up_ms: int = Field(200, ge=0, description="back ON only when it lacks no event the others applied more "
                                                    "than this long ago")
 

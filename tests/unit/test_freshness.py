@@ -61,12 +61,12 @@ def test_the_healthy_apply_skew_is_sampled_from_later_commits_and_forgotten_afte
     f = LogFrontier([1, 2, 3])
     f.note(1, 40, [(10 * k, 100.0 + k) for k in range(1, 5)], 104.1)
     f.sample_skew(2, [(10 * k, 100.08 + k) for k in range(1, 5)], healthy=True, ceiling_s=0.5)
-    assert f.skew_p99_s(105.0) == pytest.approx(0.08, abs=1e-9)
+    assert f.skew_s(105.0) == pytest.approx(0.08, abs=1e-9)
     f.sample_skew(3, [(10 * k, 103.0 + k) for k in range(1, 5)], healthy=False, ceiling_s=0.5)
-    assert f.skew_p99_s(105.0) == pytest.approx(0.08, abs=1e-9)
+    assert f.skew_s(105.0) == pytest.approx(0.08, abs=1e-9)
     f.sample_skew(3, [(50, 110.0)], healthy=True, ceiling_s=0.5)  # nothing known about seq 50 elsewhere yet
     assert len(f.skews) == 4
     f.note(1, 60, [(60, 107.0)], 107.1)
     f.sample_skew(3, [(60, 109.0)], healthy=True, ceiling_s=0.5)
     assert max(lag for _at, lag in f.skews) == 0.5
-    assert f.skew_p99_s(200.0) == 0.0
+    assert f.skew_s(200.0) == 0.0

@@ -35,9 +35,8 @@ MAX_EVENT_ID = 2**63 - 1
 SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 FAULT_KIND = re.compile(FAULT_KIND_PATTERN)
 QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
-QUEUE_MAX_AGE_S = 30.0
+QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
 QUIET_S = bus.QUIET_S  # a log quiet this long lets the replicas' fetch wait grow (FetchPacer)
-SKEW_MARGIN = 2.0  # the busy allowance grows to this many times the healthy replicas' apply skew (p99, last 10 s)  # a sealed error older than this (or from the future) is a replay: ignored
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -154,9 +153,12 @@ class HealthMonitor:
         if gap is None or gap >= QUIET_S:
             return self.settings.stale_after_ms / 1000
         # While events flow: at least the busy allowance, more when the healthy replicas themselves apply further
-        # apart (a loaded machine), never more than the quiet one.
+        # apart (a loaded machine: twice their p99 skew, half again their worst, over the last 10 s), never more
+        # than the quiet one.
+        now = time.time()
         floor, ceiling = self.settings.stale_after_busy_ms / 1000, self.settings.stale_after_ms / 1000
-        return min(ceiling, max(floor, SKEW_MARGIN * self.frontier.skew_p99_s(time.time())))
+        skew = max(2.0 * self.frontier.skew_s(now, 0.99), 1.5 * self.frontier.skew_s(now, 1.0))
+        return min(ceiling, max(floor, skew))
 
     def _consider_deadline(self, replica: int) -> None:
         """If the replica lacks an event the others applied, probe it when its allowance runs out."""
@@ -347,7 +349,7 @@ class HealthMonitor:
             "rejected_records": dict(self.rejected),
             "stale_after_ms": self.settings.stale_after_ms,
             "stale_after_busy_ms": self.settings.stale_after_busy_ms,
-            "apply_skew_p99_ms": round(self.frontier.skew_p99_s(time.time()) * 1000, 1),
+            "apply_skew_p99_ms": round(self.frontier.skew_s(time.time()) * 1000, 1),
             "caught_up_ms": self.settings.caught_up_ms,
             "health_interval_ms": self.settings.health_interval_ms,
             "failure_threshold": self.settings.failure_threshold,

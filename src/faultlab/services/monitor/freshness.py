@@ -42,14 +42,15 @@ class LogFrontier:
             if healthy:
                 self.skews.append((at, min(ceiling_s, max(0.0, at - first))))
 
-    def skew_p99_s(self, now: float) -> float:
-        """The 99th percentile of the healthy replicas' apply skew over the last SKEW_WINDOW_S (0 when none)."""
+    def skew_s(self, now: float, quantile: float = 0.99) -> float:
+        """A quantile (1.0: the largest) of the healthy replicas' apply skew over the last SKEW_WINDOW_S (0 when
+        none)."""
         while self.skews and self.skews[0][0] < now - SKEW_WINDOW_S:
             self.skews.popleft()
         if not self.skews:
             return 0.0
         ordered = sorted(lag for _at, lag in self.skews)
-        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+        return ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
 
     def note(self, replica: int, applied_seq: int | None, commits: Iterable[tuple[int, float]], seen_at: float) -> None:
         """What one health answer says: each commit (seq applied by then), and the position at `seen_at`."""
