@@ -266,7 +266,8 @@ async def test_operator_injects_and_clears_through_the_page(settled: Lab, probe:
     await open_live_page(probe, dashboard(lab), lab.settings.replica_ids)
     await page.select_option("#fault-replica", "3")
     await page.select_option("#fault-kind", "latency")
-    await page.fill("#fault-latency", "300")
+    await page.wait_for_selector("#fault-latency_ms")  # the form is built from GET /api/fault-kinds
+    await page.fill("#fault-latency_ms", "300")
     await page.click("#inject")  # no token yet: refused, nothing injected
     await page.wait_for_function("() => document.querySelector('#fault-result').textContent.includes('401')",
                                  timeout=5_000)

@@ -2,7 +2,7 @@
 
 import {$} from "./common.js";
 import {lang, setupLanguageSwitch, t} from "./i18n.js";
-import {pickRun, resultRowsHtml, runRowHtml, runVerdictHtml} from "./runs.js";
+import {compareUrl, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml} from "./runs.js";
 
 async function getJSON(url) {
   const resp = await fetch(url, {cache: "no-store"});
@@ -34,10 +34,26 @@ async function loadRuns() {
   $("#runs-dir").textContent = data.runs_dir;
   $("#no-runs").hidden = data.runs.length > 0;
   $("#runs tbody").innerHTML = data.runs.map(runRowHtml).join("");
-  document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.addEventListener("click", () => showRun(tr.dataset.run)));
+  document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.addEventListener("click", (ev) => {
+    if (!ev.target.classList.contains("pick")) showRun(tr.dataset.run);  // ticking a run does not open it
+  }));
+  document.querySelectorAll("#runs input.pick").forEach((box) => box.addEventListener("change", updateCompare));
   const pick = pickRun(data.runs, location.hash);
   if (pick) await showRun(pick.name);
 }
+
+function ticked() {
+  return [...document.querySelectorAll("#runs input.pick")].filter((box) => box.checked).map((box) => box.dataset.run);
+}
+
+function updateCompare() {
+  $("#compare-runs").disabled = compareUrl(ticked(), lang()) === null;
+}
+
+$("#compare-runs").addEventListener("click", () => {
+  const url = compareUrl(ticked(), lang());
+  if (url) window.open(url, "_blank", "noopener");
+});
 
 setupLanguageSwitch();
 loadRuns().catch((err) => {

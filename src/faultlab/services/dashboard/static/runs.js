@@ -10,10 +10,11 @@ export function verdictHtml(valid) {
   return '<span class="muted">—</span>';
 }
 
-/** One row of the past-runs table. */
+/** One row of the past-runs table (its first cell ticks the run for a comparison). */
 export function runRowHtml(r) {
   const s = r.summary || {};
-  return `<tr data-run="${esc(r.name)}"><td><span translate="no">${esc(r.name)}</span>${r.latest ? ` <b>${t("runs.latest")}</b>` : ""}</td>
+  const pick = r.has_report_json ? `<input type="checkbox" class="pick" data-run="${esc(r.name)}">` : "";
+  return `<tr data-run="${esc(r.name)}"><td>${pick}</td><td><span translate="no">${esc(r.name)}</span>${r.latest ? ` <b>${t("runs.latest")}</b>` : ""}</td>
       <td>${esc(r.start_time ?? "—")}</td><td>${num(r.duration_s, 1)}</td><td translate="no">${esc((r.phases || []).join(", "))}</td>
       <td>${verdictHtml(r.valid)}</td><td>${esc(s.successful_tests ?? "—")}/${esc(s.total_tests ?? "—")}</td>
       <td>${num(s.avg_ttd_ms, 1)}</td><td>${num(s.avg_ttr_ms, 1)}</td><td>${num(s.max_p95_ms, 1)}</td>
@@ -42,6 +43,12 @@ export function runVerdictHtml(run) {
   return `${t("runs.verdict")} ${verdictHtml(run.valid)}`
     + (missed.length ? ` — <span translate="no">${missed.map(esc).join("; ")}</span>` : "")
     + (run.problem ? ` — <span translate="no">${esc(run.problem)}</span>` : "");
+}
+
+/** The comparison page of the ticked runs (in the page's order), or null while fewer than two are ticked. */
+export function compareUrl(names, lang) {
+  if (names.length < 2) return null;
+  return `/compare?runs=${names.map(encodeURIComponent).join(",")}&lang=${encodeURIComponent(lang)}`;
 }
 
 /** The run to show first: the one named in the page's #run= fragment, else the latest, else the newest. */
