@@ -18,6 +18,7 @@ from faultlab import i18n
 from faultlab.config import Settings
 from faultlab.i18n import N_, _
 
+
 def _console() -> Any:
     from rich.console import Console
 
@@ -364,9 +365,9 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from faultlab.web import run
-
     import importlib
+
+    from faultlab.web import run
 
     settings = Settings()
     if args.service == "inventory" and (args.replica is None or args.replica not in settings.replica_ids):

@@ -24,8 +24,9 @@ def fault_help() -> str:
                                                    "supervisor, not the replica):"),
               PROCESS.name: N_("process faults (applied by the supervisor):")}
     for target in (REPLICA, NETWORK, PROCESS):
-        if titles[target.name]:
-            lines.append(_(titles[target.name]))
+        title = titles[target.name]
+        if title:
+            lines.append(_(title))
         for kind, spec in of_target(target).items():
             params = " ".join(_argument(f) for f in spec.fields() if f["name"] != "seed") or _("(no parameters)")
             summary = _(spec.summary)

@@ -5,7 +5,6 @@ the dashboard reaching the supervisor's kinds."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 
@@ -118,10 +117,9 @@ async def test_the_reset_refuses_bad_settings_and_restarts_nothing(settled: Lab)
     lab = settled
     pids = {name: p.pid for name, p in lab.processes.items()}
     url = f"http://127.0.0.1:{lab.settings.supervisor_port}/reset"
-    async with aiohttp.ClientSession(headers=auth(lab)) as http:
-        async with http.post(url, json={"settings": {"health_interval_ms": 1, "detector": "psychic",
-                                                     "admin_token": "x"}}) as resp:
-            body = await resp.json()
+    bad = {"settings": {"health_interval_ms": 1, "detector": "psychic", "admin_token": "x"}}
+    async with aiohttp.ClientSession(headers=auth(lab)) as http, http.post(url, json=bad) as resp:
+        body = await resp.json()
     assert resp.status == 400
     assert "settings.health_interval_ms: must be ≥ 10" in body["error"]
     assert "settings.admin_token: unknown field" in body["error"]

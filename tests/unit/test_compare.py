@@ -92,11 +92,11 @@ def test_faultlab_compare_prints_the_table_and_writes_the_page(tmp_path: Path) -
     """`faultlab compare A B` prints each phase's figures side by side and writes the HTML page."""
     out = tmp_path / "cmp.html"
     done = subprocess.run([sys.executable, "-m", "faultlab", "compare", *map(str, RECORDED), "--html", str(out)],
-                          capture_output=True, text=True, timeout=60, env={"COLUMNS": "220", "PATH": "/usr/bin:/bin",
+                          check=False, capture_output=True, text=True, timeout=60, env={"COLUMNS": "220", "PATH": "/usr/bin:/bin",
                                                                            "FAULTLAB_LANG": "en"})
     assert done.returncode == 0, done.stderr
     assert "worse, beyond the noise" in done.stdout and "within the noise" in done.stdout
     assert "intermittent" in done.stdout and out.stat().st_size > 1_000_000
-    one = subprocess.run([sys.executable, "-m", "faultlab", "compare", str(RECORDED[0])], capture_output=True,
+    one = subprocess.run([sys.executable, "-m", "faultlab", "compare", str(RECORDED[0])], check=False, capture_output=True,
                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "FAULTLAB_LANG": "en"})
     assert one.returncode == 2 and "two runs or more" in one.stdout

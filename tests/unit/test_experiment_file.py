@@ -80,14 +80,14 @@ abort:
     assert found == [
         "repeat: must be ≥ 1",
         "load.rate_rps: must be > 0",
-        "load.colour: unknown field (known here: duration_s, order_ratio, rate_rps, request_timeout_s, settle_s, "
-        "target)",
+        ("load.colour: unknown field (known here: duration_s, order_ratio, rate_rps, request_timeout_s, settle_s, "
+         "target)"),
         "abort[0]: give exactly one of below and above",
         "phases[1].name: must match ^[a-z][a-z0-9-]{0,31}$",
         "phases[1].fault.replicas: must have at least 1 item(s)",
         "phases[1].fault.latency_ms: must be ≥ 0",
-        "phases[2].fault: unknown kind meteor (known: crash, latency, intermittent, incorrect, hang, stale, netem, "
-        "partition, slow-apply, stop)",
+        ("phases[2].fault: unknown kind meteor (known: crash, latency, intermittent, incorrect, hang, stale, netem, "
+         "partition, slow-apply, stop)"),
         "phases[3].fault.replicas: must not name a replica twice",
         "phases[3].fault.exit_cod: unknown field (known here: exit_code, hold_s, kind, replicas, seed, start_s)",
         "phases[4]: give fault (one) or faults (several), not both",
@@ -100,8 +100,8 @@ def test_coherence_checks_name_the_phase(tmp_path: Path) -> None:
         "phase names must be unique: a more than once"]
     late = problems(tmp_path, "load: {duration_s: 3}\nphases:\n  - name: late\n"
                               "    faults: [{kind: latency, replicas: [1], start_s: 4}]\n")
-    assert late == ["phase late: a latency fault starts at 4 s, when the phase's hold (3 s) is over: give it hold_s, "
-                    "or a longer phase hold_s"]
+    assert late == [("phase late: a latency fault starts at 4 s, when the phase's hold (3 s) is over: give it hold_s, "
+                     "or a longer phase hold_s")]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -158,13 +158,13 @@ def test_faultlab_experiment_check_validates_without_starting_anything(tmp_path:
     """--check: exit 0 and a summary for a valid file, exit 2 with every problem's place for an invalid one."""
     ok = subprocess.run([sys.executable, "-m", "faultlab", "experiment", "--file", str(ROOT / "experiments" /
                                                                                    "two-down.yaml"), "--check"],
-                        capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin",
+                        check=False, capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin",
                                                                          "FAULTLAB_HOME": str(tmp_path)})
     assert ok.returncode == 0 and "a valid experiment — 4 phases × 2 repetitions" in ok.stdout, ok.stdout + ok.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("phases:\n  - name: x\n    fault: {kind: latency, latency_ms: -1, replicas: [9]}\n")
     refused = subprocess.run([sys.executable, "-m", "faultlab", "--lang", "es", "experiment", "--file", str(bad)],
-                             capture_output=True, text=True, timeout=60,
+                             check=False, capture_output=True, text=True, timeout=60,
                              env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "FAULTLAB_HOME": str(tmp_path)})
     assert refused.returncode == 2
     assert "no es un experimento válido" in refused.stdout

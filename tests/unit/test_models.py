@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import Field
@@ -25,7 +25,7 @@ class Branch(Message):
 
 class Tree(Message):
     name: str
-    parts: list[Annotated[Union[Leaf, Branch], Field(discriminator="kind")]] = []
+    parts: list[Annotated[Leaf | Branch, Field(discriminator="kind")]] = Field(default_factory=list)
 
 
 def texts(model: type[Message], data: object) -> list[str]:

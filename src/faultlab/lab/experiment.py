@@ -420,13 +420,15 @@ class ExperimentRunner:
         detected: dict[int, asyncio.Task[None]] = {}  # one wait per replica, from its first fault's injection
 
         async def one(number: int, step: Any) -> None:
-            """A fault's life: wait its start, inject, (detection waited beside it), hold, clear."""
+            """A fault's life: wait its start, inject, hold it until it is detected (at most timeouts.detect_s) and
+            its hold is over, clear it."""
             await asyncio.sleep(max(0.0, since + step.start_s - time.time()))
             for replica, at in await self.inject_step(run, step, number, index):
                 if replica not in detected:
                     detected[replica] = asyncio.create_task(self._wait_detected(run, replica, at))
             if not step.spec.clears:  # a crash: the supervisor restarts the process on its own
                 return
+            await asyncio.gather(*(detected[r] for r in step.replicas if r in detected))
             until = since + step.start_s + (step.hold_s if step.hold_s is not None else hold - step.start_s)
             if until > time.time():
                 self.on_step(f"{label}: " + i18n._("fault held ({seconds} s window)").format(seconds=f"{hold:g}"))
@@ -454,8 +456,8 @@ class ExperimentRunner:
             if since + hold > time.time():
                 self.on_step(f"{label}: " + i18n._("fault held ({seconds} s window)").format(seconds=f"{hold:g}"))
                 await asyncio.sleep(since + hold - time.time())
-        cleared = [f["cleared_at"] for f in run.faults if f.get("cleared_at") is not None]
-        recovered = [e.get("recovered_at") for e in run.episodes.values() if e.get("recovered_at") is not None]
+        cleared: list[float] = [f["cleared_at"] for f in run.faults if f.get("cleared_at") is not None]
+        recovered: list[float] = [e["recovered_at"] for e in run.episodes.values() if e.get("recovered_at") is not None]
         run.fault_ended_at = max(cleared) if cleared else (max(recovered) if recovered else time.time())
         self.recorder.close(run.fault_window, run.fault_ended_at)
         self.on_step(f"{label}: " + i18n._("waiting for recovery"))

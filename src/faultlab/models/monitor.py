@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from faultlab.models import Message, Open
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS
@@ -30,7 +30,7 @@ class Observation(Message):
     Strings must not contain NUL (PostgreSQL refuses it); fields beyond these are kept as detail.
     """
 
-    model_config = {**Message.model_config, "extra": "allow"}
+    model_config = ConfigDict(**{**Message.model_config, "extra": "allow"})
 
     replica: int = Field(ge=1, description="a replica of this lab")
     kind: ObservationKind  # type: ignore[valid-type]

@@ -12,7 +12,6 @@ from faultlab.openapi import (
     ANY_OBJECT,
     ERROR_TEXT,
     OPERATOR,
-    PRODUCT_ID_PATTERN,
     common_paths,
     health_schema,
     document,

@@ -13,9 +13,9 @@ from aiohttp import web
 from faultlab import i18n
 from faultlab.config import Settings
 from faultlab.guide import health_body
-from faultlab.log import get_logger
 from faultlab.lab.compare import compare
 from faultlab.lab.compare_html import render_compare
+from faultlab.log import get_logger
 from faultlab.services.dashboard import frontend, guide_api
 from faultlab.services.dashboard.collector import LiveState
 from faultlab.services.dashboard.openapi import openapi_document

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import copy
+from typing import Any
 
 from faultlab.config import Settings
 from faultlab.faults.registry import kinds
