@@ -438,15 +438,20 @@ class ExperimentRunner:
 
         steps = [asyncio.create_task(one(n, step)) for n, step in enumerate(phase.steps)]
         self.on_step(f"{label}: " + i18n._("waiting for detection"))
-        outcomes = await asyncio.gather(*steps, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
-            if isinstance(outcome, BaseException):
-                if not isinstance(outcome, (TimeoutError, RuntimeError, aiohttp.ClientError, OSError)):
+        try:
+            outcomes = await asyncio.gather(*steps, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, asyncio.CancelledError):
                     raise outcome
-                run.error = run.error or f"injection failed: {outcome}"
-        await asyncio.gather(*detected.values())
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, (TimeoutError, RuntimeError, aiohttp.ClientError, OSError)):
+                        raise outcome
+                    run.error = run.error or f"injection failed: {outcome}"
+            await asyncio.gather(*detected.values())
+        except BaseException:  # Ctrl-C or an abort condition: no wait outlives the phase
+            for task in [*steps, *detected.values()]:
+                task.cancel()
+            raise
         if run.error and not run.episodes:
             self.recorder.close(run.fault_window, time.time())
             return

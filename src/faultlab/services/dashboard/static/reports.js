@@ -42,8 +42,10 @@ async function loadRuns() {
   if (pick) await showRun(pick.name);
 }
 
+/** The ticked runs, oldest first (the table lists the newest first): the oldest is the comparison's reference. */
 function ticked() {
-  return [...document.querySelectorAll("#runs input.pick")].filter((box) => box.checked).map((box) => box.dataset.run);
+  return [...document.querySelectorAll("#runs input.pick")].filter((box) => box.checked).map((box) => box.dataset.run)
+    .reverse();
 }
 
 function updateCompare() {
