@@ -71,14 +71,14 @@ def test_group_partition_keeps_the_broker_side_as_anchor() -> None:
 @pytest.mark.parametrize("params, message", [
     ({"kind": "partition"}, "either instance"),
     ({"kind": "partition", "instance": 4}, "instance must be one of"),
-    ({"kind": "partition", "groups": [["inventory-1"]]}, "at least two"),
+    ({"kind": "partition", "groups": [["inventory-1"]]}, "groups: must have at least 2 item"),
     ({"kind": "partition", "groups": [["inventory-1"], ["inventory-1"]]}, "in two groups"),
     ({"kind": "partition", "groups": [["inventory-1"], ["8.8.8.8"]]}, "unknown node"),
-    ({"kind": "partition", "instance": 1, "delay_ms": 5}, "instance or groups only"),
+    ({"kind": "partition", "instance": 1, "delay_ms": 5}, "delay_ms: unknown field"),
     ({"kind": "netem", "instance": 1}, "needs delay_ms"),
-    ({"kind": "netem", "instance": 1, "loss_pct": 101}, "loss_pct must be between"),
+    ({"kind": "netem", "instance": 1, "loss_pct": 101}, "loss_pct: must be ≤ 100"),
     ({"kind": "netem", "instance": 1, "delay_ms": 10, "jitter_ms": 20}, "jitter_ms must not exceed"),
-    ({"kind": "netem", "instance": 1, "delay_ms": 10, "rate": 1}, "unknown parameter"),
+    ({"kind": "netem", "instance": 1, "delay_ms": 10, "rate": 1}, "rate: unknown field"),
 ])
 def test_bad_network_fault_parameters_are_refused(params: dict[str, Any], message: str) -> None:
     """Invalid network-fault parameters raise FaultError naming the problem (the supervisor answers 400)."""

@@ -104,12 +104,11 @@ function formValues() {
   return values;
 }
 
-async function loadKinds() {
+/** The fault registry the page carries (the dashboard renders it in, in the page's language; the same as GET
+ * /api/fault-kinds). */
+function loadKinds() {
   try {
-    const resp = await fetch(`/api/fault-kinds?lang=${encodeURIComponent(lang())}`, {cache: "no-store"});
-    const data = await resp.json();
-    if (!resp.ok) throw new Error(data.error || `HTTP ${resp.status}`);
-    KINDS = data.kinds;
+    KINDS = JSON.parse($("#fault-kinds").textContent).kinds;
     $("#fault-kind").innerHTML = kindOptionsHtml(KINDS);
     showParams();
   } catch (err) {
