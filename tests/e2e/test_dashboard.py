@@ -91,11 +91,15 @@ async def open_live_page(probe: PageProbe, url: str, replicas: list[int]) -> Non
     await page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 5", timeout=10_000)
 
 
-async def wait_chart_max(page: Any, chart: str, trace: int, at_least: float, timeout_ms: int = 20_000) -> None:
-    """Until the chart, as drawn, has a point of that trace at or above the value (charts redraw in turn)."""
-    await page.wait_for_function(
-        "([id, i, min]) => Math.max(-1, ...(document.getElementById(id).data[i].y || []).filter((v) => v !== null))"
-        " >= min", arg=[chart, trace, at_least], timeout=timeout_ms)
+async def wait_chart_max(page: Any, chart: str, trace: int, at_least: float, timeout_ms: int = 20_000,
+                         since: float = 0.0) -> None:
+    """Until the chart, as drawn, has a point of that trace at or above the value (charts redraw in turn), among the
+    points at or after `since` (UNIX s): an earlier test's load on the chart's five minutes must not answer."""
+    first_x = await page.evaluate("async (since) => (await import('/static/common.js')).plotTime(since)", since)
+    await page.wait_for_function(  # a plain predicate: polling treats a returned promise as true at once
+        "([id, i, min, firstX]) => { const t = document.getElementById(id).data[i], xs = t.x || [], ys = t.y || [];"
+        " return Math.max(-1, ...ys.filter((v, k) => v !== null && xs[k] >= firstX)) >= min; }",
+        arg=[chart, trace, at_least, first_x], timeout=timeout_ms)
 
 
 async def chart_values(page: Any, chart: str, trace: int, since: float = 0.0) -> list[float]:
@@ -193,10 +197,12 @@ async def test_charts_have_points_while_load_runs(settled: Lab, probe: PageProbe
     load = OpenLoopLoad(mixed_requests(lab, seed=5), rate=80, duration_s=4, target="mix")
     result = await load.run()
     assert result.ok > 250
-    await wait_chart_max(page, "chart-throughput", 0, 50)
-    await wait_chart_max(page, "chart-throughput", 1, 3)
-    await wait_chart_max(page, "chart-orders-latency", 0, 0.001)
-    await wait_chart_max(page, "chart-success", 1, 100)
+    await wait_chart_max(page, "chart-throughput", 0, 50, since=started)
+    await wait_chart_max(page, "chart-throughput", 1, 3, since=started)
+    await wait_chart_max(page, "chart-orders-latency", 0, 0.001, since=started)
+    await wait_chart_max(page, "chart-success", 0, 100, since=started)
+    await wait_chart_max(page, "chart-success", 1, 100, since=started)
+    await wait_chart_max(page, "chart-voted-latency", 1, 0.001, since=started)
     voted_p95 = await chart_values(page, "chart-voted-latency", 1, started)
     orders_p50 = await chart_values(page, "chart-orders-latency", 0, started)
     voted_rps = await chart_values(page, "chart-throughput", 0, started)
