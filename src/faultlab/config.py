@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PRODUCT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"  # what a product id may look like, everywhere
@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     recovery_interval_ms: int = Field(
         20, ge=5, description="probe interval while a replica is OFF or suspect (fast confirmation)"
     )
-    detector: Literal["consecutive", "error-rate"] = "consecutive"
+    detector: Literal["consecutive", "error-rate", "phi-accrual", "success-rate"] = Field(
+        "consecutive", description="the detector that decides ON/OFF (the others shadow it); docs/detector-study.md")
+    detector_params: dict[str, float] = Field(
+        default_factory=dict, description='parameters of the configured detector beyond failure_threshold and '
+                                          'recovery_threshold, e.g. {"window": 20, "max_failures": 5} (JSON)')
     catch_up_slack: int = Field(50, ge=0, description="events behind the log end still counted as caught up")
 
     voter_timeout_ms: int = Field(400, ge=10, description="how long the voter waits for a replica")
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
             if qty < 0:
                 raise ValueError(f"initial stock of {product} is negative")
         return value
+
+    @model_validator(mode="after")
+    def _detector_params_known(self) -> Settings:
+        from faultlab.services.monitor.detectors import settings_params
+
+        settings_params(self.detector, self.failure_threshold, self.recovery_threshold, self.detector_params)
+        return self
 
     @field_validator("service_hosts")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import ConsecutiveDetector, ErrorRateDetector
+from faultlab.services.monitor.detectors import ConsecutiveDetector, ErrorRateDetector, Sample
 from faultlab.services.monitor.tracker import InstanceTracker
 
 
@@ -28,29 +28,29 @@ def tracker(**settings: Any) -> tuple[InstanceTracker, list[dict[str, Any]]]:
 
 def test_consecutive_detector_needs_three_failures_and_five_successes() -> None:
     """The guide's rule: 3 consecutive failures suspect, 5 consecutive successes trust; a success resets."""
-    d = ConsecutiveDetector(3, 5)
-    for ok in (False, False, True, False, False):
-        d.observe(ok)
+    d = ConsecutiveDetector(failures=3, successes=5)
+    for i, ok in enumerate((False, False, True, False, False)):
+        d.observe(Sample(i, ok))
     assert not d.suspects()
-    d.observe(False)
+    d.observe(Sample(5, False))
     assert d.suspects()
-    for _ in range(4):
-        d.observe(True)
+    for i in range(4):
+        d.observe(Sample(6 + i, True))
     assert not d.trusts()
-    d.observe(True)
+    d.observe(Sample(10, True))
     assert d.trusts()
 
 
 def test_error_rate_detector_catches_scattered_failures() -> None:
     """Five failures in a window of twenty suspect even when never three in a row; flapping is not trusted."""
-    d = ErrorRateDetector(3, 5, window=20, max_failures=5)
-    c = ConsecutiveDetector(3, 5)
-    for ok in [False, True, False, True, True, False, True, False, True, False]:
-        d.observe(ok)
-        c.observe(ok)
+    d = ErrorRateDetector(failures=3, successes=5, window=20, max_failures=5)
+    c = ConsecutiveDetector(failures=3, successes=5)
+    for i, ok in enumerate([False, True, False, True, True, False, True, False, True, False]):
+        d.observe(Sample(i, ok))
+        c.observe(Sample(i, ok))
     assert d.suspects() and not c.suspects()
-    for _ in range(5):
-        d.observe(True)
+    for i in range(5):
+        d.observe(Sample(20 + i, True))
     assert not d.trusts(), "five successes after scattered failures do not clear the window"
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import DETECTORS, Detector, make_detector
+from faultlab.services.monitor.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
 
 FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "behind", "health_failed", "apply_failed"}
 INFO_KINDS = {"served_error"}  # counted and shown, not evidence: the voter already sees those answers
@@ -63,16 +63,23 @@ class Episode:
 
 
 class InstanceTracker:
-    """Feeds every observation to every detector; the configured one decides ON/OFF, the others shadow it."""
+    """Feeds every observation to every detector; the configured one decides ON/OFF, the others shadow it.
 
-    def __init__(self, replica: int, settings: Settings, emit: Emit) -> None:
+    `detector` given (the detector study's replay): that one decides, and there are no shadows.
+    """
+
+    def __init__(self, replica: int, settings: Settings, emit: Emit, detector: Detector | None = None) -> None:
         self.replica = replica
         self.emit = emit
-        self.primary = settings.detector
-        self.detectors: dict[str, Detector] = {
-            name: make_detector(name, settings.failure_threshold, settings.recovery_threshold) for name in DETECTORS
-        }
-        self.shadow_on: dict[str, bool] = {name: True for name in DETECTORS}
+        if detector is not None:
+            self.primary = detector.name
+            self.detectors: dict[str, Detector] = {detector.name: detector}
+        else:
+            self.primary = settings.detector
+            self.detectors = {name: make_detector(name, settings_params(
+                name, settings.failure_threshold, settings.recovery_threshold,
+                settings.detector_params if name == settings.detector else None)) for name in DETECTORS}
+        self.shadow_on: dict[str, bool] = {name: True for name in self.detectors}
         self.success_threshold = settings.recovery_threshold
         self.status = "UNKNOWN"
         self.since: float | None = None
@@ -116,7 +123,7 @@ class InstanceTracker:
                 self.suspect_products |= set(obs.get("products") or ())
             self.value_suspect = True
             self.agree_streak = 0
-            self._feed(False, at)
+            self._feed(Sample(at, False, source))
             self._shadow_all_off(at)
             if self.status != "OFF":
                 self._set("OFF", at, CONCLUSIVE[kind], source)
@@ -124,7 +131,7 @@ class InstanceTracker:
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
             self.caught_up = bool(obs.get("caught_up"))
-            self._evidence(True, at, source)
+            self._evidence(True, at, source, rtt_ms=obs.get("rtt_ms"))
         elif kind == "agree":
             # Agreement vouches only for the products compared: a replica wrong about PROD-001 is not
             # cleared by agreeing about PROD-002.
@@ -151,12 +158,13 @@ class InstanceTracker:
         return (self.status != "ON" or self.last_failed
                 or (self.last_failure_at is not None and now - self.last_failure_at < SUSPICION_S))
 
-    def _evidence(self, ok: bool, at: float, source: str, kind: str | None = None) -> None:
+    def _evidence(self, ok: bool, at: float, source: str, kind: str | None = None,
+                  rtt_ms: float | None = None) -> None:
         self.last_failed = not ok
         if not ok:
             self.last_failure_at = at
         self.verified_since_clear = self.verified_since_clear + 1 if ok else 0
-        self._feed(ok, at)
+        self._feed(Sample(at, ok, source, rtt_ms))
         primary = self.detectors[self.primary]
         if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
             self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
@@ -172,9 +180,10 @@ class InstanceTracker:
         e = self.episode
         return e is not None and e.cleared_at is not None and e.recovered_at is None
 
-    def _feed(self, ok: bool, at: float) -> None:
+    def _feed(self, sample: Sample) -> None:
+        at = sample.at
         for name, detector in self.detectors.items():
-            detector.observe(ok)
+            detector.observe(sample)
             if self.shadow_on[name] and detector.suspects():
                 self.shadow_on[name] = False
                 if self.episode is not None and name not in self.episode.detections:
