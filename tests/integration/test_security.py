@@ -19,6 +19,8 @@ def protected(lab: Lab) -> list[tuple[str, str, object]]:
                   ("GET", f"{base}/faults", None), ("POST", f"{base}/inject-failure", {"failure_type": "crash"})]
     calls.append(("POST", f"{s.service_url('monitor')}/reports",
                   {"observations": [{"replica": 1, "kind": "process_exit", "ok": False, "at": 1.0}]}))
+    calls += [("POST", f"{s.service_url('monitor')}/trace", {"lease_s": 5}),
+              ("GET", f"{s.service_url('monitor')}/trace", None), ("DELETE", f"{s.service_url('monitor')}/trace", None)]
     sup = f"http://127.0.0.1:{s.supervisor_port}"
     calls += [("POST", f"{sup}/processes/inventory-1/kill", None), ("POST", f"{sup}/processes/inventory-1/restart", None),
               ("POST", f"{sup}/shutdown", None)]

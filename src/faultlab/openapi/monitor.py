@@ -15,6 +15,7 @@ from faultlab.openapi import (
     ref,
     request_body,
 )
+from faultlab.services.monitor.trace import openapi_paths as trace_paths
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS
 
 MAX_OBSERVATIONS = 10_000
@@ -99,6 +100,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "observations"),
             "responses": {"202": json_body({"type": "object", "required": ["accepted"], "properties": {
                 "accepted": {"type": "integer", "minimum": 0}}}, "all used"), **errors(400, 401, 413)}}},
+        **trace_paths(),
         **common_paths(health),
     }
     return document("faultlab monitor", "Failure detection: active health checks plus passive evidence. Reads "

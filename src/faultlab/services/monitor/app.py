@@ -22,6 +22,8 @@ from faultlab.db import MONITOR_SCHEMA, RETRIABLE, create_pool, migrate
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
+from faultlab.services.monitor.trace import ObservationTrace
+from faultlab.services.monitor.trace import add_routes as add_trace_routes
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
 from faultlab.web import PROBE_HEADER, ApiError, create_app, json_response, read_json, require_token, serve
 
@@ -69,6 +71,7 @@ class HealthMonitor:
         self.trackers = {r: InstanceTracker(r, settings, self._emit) for r in settings.replica_ids}
         self.services: dict[str, dict[str, Any]] = {}
         self.observations = 0
+        self.trace = ObservationTrace()  # the detector study's recording of every observation ingested
         self._rows: list[tuple[Any, ...]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -116,6 +119,7 @@ class HealthMonitor:
 
     def ingest(self, obs: dict[str, Any]) -> None:
         self.observations += 1
+        self.trace.record(obs, time.time())
         tracker = self.trackers[obs["replica"]]
         before = tracker.status
         tracker.observe(obs)
@@ -373,6 +377,7 @@ def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
     app.router.add_post("/reports", reports)
     app.router.add_get("/events", events)
     app.router.add_get("/health", health)
+    add_trace_routes(app, lambda: monitor.trace)  # looked up per request: the app is built before it is used
     return app
 
 

@@ -101,7 +101,9 @@ class InstanceTracker:
 
     # ---- evidence -----------------------------------------------------------------------------
 
-    def observe(self, obs: dict[str, Any]) -> None:
+    def observe(self, obs: dict[str, Any], now: float | None = None) -> None:
+        """One observation; `now` is when the monitor received it (the detector study's replay passes the
+        recorded moment; live, it is the present)."""
         kind = obs["kind"]
         at = float(obs["at"])
         source = obs.get("source", "?")
@@ -113,7 +115,7 @@ class InstanceTracker:
                 self.verified_since_clear = 0
                 self._emit_episode("cleared")
         elif kind == "process_exit":
-            self._process_exit(obs, at)
+            self._process_exit(obs, at, time.time() if now is None else now)
         elif kind == "process_start":
             self.last_health = {}
         elif kind in INFO_KINDS:
@@ -197,9 +199,8 @@ class InstanceTracker:
             if self.episode is not None and name not in self.episode.detections:
                 self.episode.detections[name] = at
 
-    def _process_exit(self, obs: dict[str, Any], at: float) -> None:
-        """The supervisor saw the process die at `at`; the monitor learns it now (that is the detection)."""
-        now = time.time()
+    def _process_exit(self, obs: dict[str, Any], at: float, now: float) -> None:
+        """The supervisor saw the process die at `at`; the monitor learns it `now` (that is the detection)."""
         episode = self.episode
         announced = (episode is not None and episode.fault_kind == "crash" and episode.recovered_at is None
                      and episode.activated_at is not None)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(NamedTuple):
     """One observation as a detector sees it: when, whether it went well, who saw it, and the probe's round trip.
 
     `source` is "monitor" for the monitor's own health probes (the heartbeats of an accrual detector); the voter,
     error-queue and the supervisor are other sources. `count` > 1 stands for a run of equal outcomes at `at`
-    (the voter reports a run of agreements as one observation).
+    (the voter reports a run of agreements as one observation). A tuple: one is made per observation.
     """
 
     at: float

@@ -1,0 +1,178 @@
+"""Offline replay: a recorded segment fed, in arrival order, to the monitor's own tracker with one detector setting.
+
+The tracker is the monitor's (`InstanceTracker`, given the detector to judge and no shadows), so conclusive
+evidence (a process exit, a wrong value), "caught up" and value suspicion act exactly as they do live; only the
+detector differs. Nothing here reads a clock: the same files and setting give the same transitions.
+
+What the trace fixes, and a replay cannot change: the monitor's probe schedule (it probes a replica faster while
+that replica is OFF or recently failed, as decided live by the lab's own detector) and what the voter saw.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from faultlab.config import Settings
+from faultlab.services.monitor.detectors import make_detector
+from faultlab.services.monitor.tracker import InstanceTracker
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One detector with one set of parameters (what the grid enumerates)."""
+
+    detector: str
+    params: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def of(cls, detector: str, params: dict[str, Any]) -> Setting:
+        return cls(detector, tuple(sorted((k, _clean(v)) for k, v in params.items())))
+
+    @property
+    def label(self) -> str:
+        shown = " ".join(f"{k}={v:g}" for k, v in self.params if k != "successes")
+        return f"{self.detector} {shown}".strip()
+
+    def describe(self) -> dict[str, Any]:
+        return {"detector": self.detector, "params": dict(self.params), "label": self.label}
+
+
+def _clean(value: Any) -> float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+Transitions = dict[int, list[tuple[float, str]]]
+
+
+def replay_segment(entries: list[dict[str, Any]], setting: Setting, settings: Settings,
+                   replicas: list[int]) -> Transitions:
+    """Feed one segment to fresh trackers (one per replica) deciding with `setting`; each replica's (time, status)."""
+    transitions: Transitions = {r: [] for r in replicas}
+    trackers: dict[int, InstanceTracker] = {}
+    for r in replicas:
+        def emit(event: dict[str, Any], out: list[tuple[float, str]] = transitions[r]) -> None:
+            if event["type"] == "state":
+                out.append((event["at"], event["status"]))
+        trackers[r] = InstanceTracker(r, settings, emit, detector=make_detector(setting.detector, dict(setting.params)))
+    for obs in entries:
+        tracker = trackers.get(obs["replica"])
+        if tracker is not None:
+            tracker.observe(obs, now=obs["t"])
+    return transitions
+
+
+def status_at(transitions: list[tuple[float, str]], at: float) -> str:
+    """The replica's status just before `at` (UNKNOWN before its first transition)."""
+    status = "UNKNOWN"
+    for t, s in transitions:
+        if t >= at:
+            break
+        status = s
+    return status
+
+
+@dataclass
+class FaultVerdict:
+    """One repetition of one fault judged for one setting: TTD (None: missed or not judged) and flaps."""
+
+    kind: str
+    replica: int
+    ttd_ms: float | None
+    missed: bool
+    not_on: bool  # the replica was not ON when the fault began (in this setting's replay): not judged
+    flaps: int  # times the faulty replica was let back in (ON) while the fault lasted
+
+
+def judge_fault(transitions: list[tuple[float, str]], fault: dict[str, Any]) -> FaultVerdict:
+    """First OFF in [activation, deadline] is the detection; each ON after it and before the deadline is a flap."""
+    start, deadline = fault["activated_at"], fault["deadline"]
+    if status_at(transitions, start) != "ON":
+        return FaultVerdict(fault["kind"], fault["replica"], None, False, True, 0)
+    detected: float | None = None
+    flaps = 0
+    for t, s in transitions:
+        if t < start or t > deadline:
+            continue
+        if s == "OFF" and detected is None:
+            detected = t
+        elif s == "ON" and detected is not None:
+            flaps += 1
+    ttd = None if detected is None else round((detected - start) * 1000, 3)
+    return FaultVerdict(fault["kind"], fault["replica"], ttd, detected is None, False, flaps)
+
+
+@dataclass
+class Mistakes:
+    """False OFFs on a fault-free stretch (Chen, Toueg and Aguilera's mistake rate, duration and query accuracy)."""
+
+    hours: float
+    replicas: int
+    durations_s: list[float] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.durations_s)
+
+    def describe(self) -> dict[str, Any]:
+        wrong_s = sum(self.durations_s)
+        return {
+            "mistakes": self.count, "hours": round(self.hours, 5),
+            "per_hour": round(self.count / self.hours, 3) if self.hours > 0 else None,
+            "mean_duration_ms": round(1000 * statistics.fmean(self.durations_s), 1) if self.durations_s else None,
+            "max_duration_ms": round(1000 * max(self.durations_s), 1) if self.durations_s else None,
+            "query_accuracy": (round(1 - wrong_s / (self.hours * 3600 * self.replicas), 6)
+                               if self.hours > 0 and self.replicas else None),
+        }
+
+
+def count_mistakes(transitions: Transitions, start: float, end: float) -> Mistakes:
+    """Every OFF in [start, end) of a fault-free stretch is a mistake, lasting until the next ON (or the end);
+    a replica not ON at `start` counts as one mistake from `start`."""
+    out = Mistakes(max(0.0, end - start) / 3600, len(transitions))
+    for trans in transitions.values():
+        off_since = start if status_at(trans, start) != "ON" else None
+        for t, s in trans:
+            if t < start or t >= end:
+                continue
+            if s == "OFF" and off_since is None:
+                off_since = t
+            elif s == "ON" and off_since is not None:
+                out.durations_s.append(t - off_since)
+                off_since = None
+        if off_since is not None:
+            out.durations_s.append(end - off_since)
+    return out
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100); a miss counts as +inf, so one miss in ten makes p95 infinite."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low, high = math.floor(pos), math.ceil(pos)
+    if math.isinf(ordered[high]) or math.isinf(ordered[low]):
+        return math.inf
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def ttd_summary(verdicts: list[FaultVerdict]) -> dict[str, Any]:
+    """TTD median and p95 over the judged repetitions (misses as +inf), with misses, unjudged and flaps counted."""
+    judged = [v for v in verdicts if not v.not_on]
+    values = [math.inf if v.ttd_ms is None else v.ttd_ms for v in judged]
+    median = percentile(values, 50)
+    p95 = percentile(values, 95)
+    return {
+        "n": len(judged), "missed": sum(v.missed for v in judged), "not_judged": len(verdicts) - len(judged),
+        "median_ms": _finite(median), "p95_ms": _finite(p95),
+        "flaps": sum(v.flaps for v in judged),
+        "values_ms": [v.ttd_ms for v in verdicts],
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: an infinite percentile (misses) is written as null and judged as missing."""
+    return None if value is None or math.isinf(value) else round(value, 3)
