@@ -87,8 +87,10 @@ class FaultVerdict:
 
 
 def judge_fault(transitions: list[tuple[float, str]], fault: dict[str, Any]) -> FaultVerdict:
-    """First OFF in [activation, deadline] is the detection; each ON after it and before the deadline is a flap."""
+    """First OFF in [activation, deadline] is the detection; each ON after it while the fault lasted (until it was
+    cleared: a crashed process is replaced, its replica coming back is recovery, not a flap) is a flap."""
     start, deadline = fault["activated_at"], fault["deadline"]
+    cleared = fault.get("cleared_at", deadline)
     if status_at(transitions, start) != "ON":
         return FaultVerdict(fault["kind"], fault["replica"], None, False, True, 0)
     detected: float | None = None
@@ -98,7 +100,7 @@ def judge_fault(transitions: list[tuple[float, str]], fault: dict[str, Any]) -> 
             continue
         if s == "OFF" and detected is None:
             detected = t
-        elif s == "ON" and detected is not None:
+        elif s == "ON" and detected is not None and t <= cleared:
             flaps += 1
     ttd = None if detected is None else round((detected - start) * 1000, 3)
     return FaultVerdict(fault["kind"], fault["replica"], ttd, detected is None, False, flaps)

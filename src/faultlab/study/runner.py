@@ -240,6 +240,7 @@ class StudyRunner:
         episode = await self._episode(replica, activated)
         self.faults.append({"segment": segment.name, "kind": kind, "rep": rep + 1, "replica": replica,
                             "params": body, "activated_at": activated, "deadline": cleared,
+                            "cleared_at": activated if kind == "crash" else cleared,  # a crash is over once it died
                             "monitor_ttd_ms": episode.get("ttd_ms"), "monitor_ttr_ms": episode.get("ttr_ms"),
                             "recovered": not problems})
 
