@@ -120,7 +120,11 @@ def test_the_trace_records_only_while_its_lease_is_held() -> None:
     trace.expires_at = 0.0  # nobody read it for the lease: the study died
     trace.record({"replica": 1, "kind": "health", "at": 9.0}, 9.0)
     assert not trace.recording and trace.next_id == 4
-    assert trace.close() == 3 and trace.since(0, 100) == []
+    assert trace.since(0, 100) == []  # what nobody came to read is forgotten with the lease
+    trace.open(30)
+    trace.record({"replica": 2, "kind": "agree", "at": 10.0}, 10.0)
+    assert [e["n"] for e in trace.since(0, 100)] == [4]
+    assert trace.close() == 4 and trace.since(0, 100) == []
 
 
 def test_the_trace_buffer_is_bounded_and_counts_what_it_dropped() -> None:
@@ -198,13 +202,15 @@ def test_noisy_timeouts_are_mistakes_for_k1_not_for_k3() -> None:
 
 
 def test_a_fault_that_starts_on_an_off_replica_is_not_judged() -> None:
-    """A replica already OFF when the fault begins has no detection to measure: counted apart, not as TTD 0."""
+    """A replica already OFF when the fault begins has no detection to measure: counted apart, not as TTD 0; a
+    flapping one has its flap and the time it took to come back after the clear."""
     verdict = judge_fault([(1.0, "ON"), (4.0, "OFF")], {"kind": "hang", "replica": 1, "activated_at": 5.0,
                                                         "deadline": 8.0})
     assert verdict.not_on and verdict.ttd_ms is None and not verdict.missed
     flapping = judge_fault([(1.0, "ON"), (5.1, "OFF"), (5.5, "ON"), (5.6, "OFF"), (9.0, "ON")],
                            {"kind": "intermittent", "replica": 1, "activated_at": 5.0, "deadline": 8.0})
     assert flapping.ttd_ms == pytest.approx(100.0) and flapping.flaps == 1
+    assert flapping.back_on_ms == pytest.approx(1000.0)  # OFF at the clear (8.0), ON again at 9.0
 
 
 def test_percentiles_count_a_miss_as_infinite() -> None:

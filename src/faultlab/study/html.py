@@ -74,11 +74,13 @@ def _row(r: dict[str, Any], kind: str) -> list[str]:
     noisy, quiet = r["mistakes"].get("noisy") or {}, r["mistakes"].get("quiet") or {}
     mark = " ★" if r.get("current") else ""
     return [_e(r["setting"]["label"]) + mark, _num(t["median_ms"]), _num(t["p95_ms"]), str(t["missed"]),
-            str(t["flaps"]), _num(noisy.get("per_hour"), 2), _num(noisy.get("mean_duration_ms")),
+            str(t["flaps"]), _num(t.get("back_on_median_ms")), _num(noisy.get("per_hour"), 2),
+            _num(noisy.get("mean_duration_ms")),
             _num(quiet.get("per_hour"), 2), _num(quiet.get("mean_duration_ms"))]
 
 
-HEAD = ["setting", "TTD median ms", "TTD p95 ms", "missed", "flaps", "false OFF/h noisy", "mean mistake ms noisy",
+HEAD = ["setting", "TTD median ms", "TTD p95 ms", "missed", "flaps", "back ON after clear, median ms",
+        "false OFF/h noisy", "mean mistake ms noisy",
         "false OFF/h quiet", "mean mistake ms quiet"]
 
 

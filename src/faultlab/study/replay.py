@@ -84,6 +84,7 @@ class FaultVerdict:
     missed: bool
     not_on: bool  # the replica was not ON when the fault began (in this setting's replay): not judged
     flaps: int  # times the faulty replica was let back in (ON) while the fault lasted
+    back_on_ms: float | None = None  # OFF when the fault was cleared: the time until it was ON again
 
 
 def judge_fault(transitions: list[tuple[float, str]], fault: dict[str, Any]) -> FaultVerdict:
@@ -93,6 +94,10 @@ def judge_fault(transitions: list[tuple[float, str]], fault: dict[str, Any]) -> 
     cleared = fault.get("cleared_at", deadline)
     if status_at(transitions, start) != "ON":
         return FaultVerdict(fault["kind"], fault["replica"], None, False, True, 0)
+    back_on = None
+    if status_at(transitions, cleared + 1e-9) == "OFF":
+        again = next((t for t, s in transitions if t > cleared and s == "ON"), None)
+        back_on = None if again is None else round((again - cleared) * 1000, 3)
     detected: float | None = None
     flaps = 0
     for t, s in transitions:
@@ -103,7 +108,7 @@ def judge_fault(transitions: list[tuple[float, str]], fault: dict[str, Any]) -> 
         elif s == "ON" and detected is not None and t <= cleared:
             flaps += 1
     ttd = None if detected is None else round((detected - start) * 1000, 3)
-    return FaultVerdict(fault["kind"], fault["replica"], ttd, detected is None, False, flaps)
+    return FaultVerdict(fault["kind"], fault["replica"], ttd, detected is None, False, flaps, back_on)
 
 
 @dataclass
@@ -172,6 +177,7 @@ def ttd_summary(verdicts: list[FaultVerdict]) -> dict[str, Any]:
         "median_ms": _finite(median), "p95_ms": _finite(p95),
         "flaps": sum(v.flaps for v in judged),
         "values_ms": [v.ttd_ms for v in verdicts],
+        "back_on_median_ms": _finite(percentile([v.back_on_ms for v in judged if v.back_on_ms is not None], 50)),
     }
 
 
