@@ -256,10 +256,14 @@ def test_the_pick_is_the_fastest_setting_within_the_budget() -> None:
 
 
 def test_the_grid_covers_every_detector_and_the_labs_setting() -> None:
-    """Each detector contributes its grid; invalid combinations are left out; an off-grid current setting is added."""
+    """Each detector contributes its grid, and its lab defaults at slower probe intervals (only slower than the
+    recording's); invalid combinations are left out; an off-grid current setting is added."""
     settings = grid_settings(5)
-    by = {name: [s for s in settings if s.detector == name] for name in
+    by = {name: [s for s in settings if s.detector == name and s.probe_interval_ms is None] for name in
           ("consecutive", "error-rate", "phi-accrual", "success-rate")}
+    slower = [s for s in settings if s.probe_interval_ms]
+    assert sorted({s.probe_interval_ms for s in slower}) == [400, 1000] and len(slower) == 8
+    assert not [s for s in grid_settings(5, recorded_interval_ms=500) if s.probe_interval_ms == 400]
     assert [dict(s.params)["failures"] for s in by["consecutive"]] == [1, 2, 3, 4, 5, 6]
     assert len(by["phi-accrual"]) == 36 and len(by["success-rate"]) == 45
     assert all(dict(s.params)["max_failures"] <= dict(s.params)["window"] for s in by["error-rate"])
@@ -268,6 +272,28 @@ def test_the_grid_covers_every_detector_and_the_labs_setting() -> None:
 
 
 # ---- outputs ---------------------------------------------------------------------------------------
+
+
+def test_a_slower_prober_sees_fewer_probes_and_detects_later() -> None:
+    """Probe interval 400 ms keeps every other recorded probe of a healthy replica (recorded every 200 ms), so the
+    hang's first timeout is not seen; once a failure is seen the replica is suspect and every probe counts."""
+    start = 500.0
+    # probes at +0.0 ... +3.0; all kept until the replica is ON (+0.3, its agreements), then a 400 ms prober keeps
+    # +0.6, +1.0, ... +3.0
+    entries = healthy(start, 3.2, replicas=(1,))
+    t0 = start + 3.1
+    entries += [probe(1, round(start + 3.2 + 0.2 * k, 6), False) for k in range(7)]  # timeouts at +3.2, +3.4, ...
+    meta, _ = study_meta()
+    from faultlab.study.grid import replay_settings
+
+    lab = replay_settings(meta)
+    fault = {"kind": "hang", "replica": 1, "activated_at": t0, "deadline": t0 + 2.0}
+    base = judge_fault(replay_segment(entries, CONSECUTIVE_3, lab, [1])[1], fault)
+    slow = Setting.of("consecutive", {"failures": 3, "successes": 5}, probe_interval_ms=400)
+    slower = judge_fault(replay_segment(entries, slow, lab, [1])[1], fault)
+    assert base.ttd_ms == pytest.approx(500.0)  # failures at +3.2, +3.4, +3.6
+    assert slower.ttd_ms == pytest.approx(700.0)  # +3.2 not sent (0.2 s after +3.0); +3.4, then suspect: +3.6, +3.8
+    assert slow.label == "consecutive failures=3 probe=400ms"
 
 
 def test_the_page_is_self_contained_and_marks_the_current_setting(tmp_path: Path) -> None:

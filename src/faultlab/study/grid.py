@@ -12,14 +12,18 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import DETECTORS, make_detector
+from faultlab.services.monitor.detectors import DETECTORS, make_detector, settings_params
 from faultlab.study.pareto import pareto_front
 from faultlab.study.replay import FaultVerdict, Setting, count_mistakes, judge_fault, replay_segment, ttd_summary
 
+PROBE_INTERVALS_MS = (400, 1000)  # tried when slower than the recorded interval (a trace cannot show faster probing)
 
-def grid_settings(recovery_threshold: int, extra: list[Setting] | None = None) -> list[Setting]:
+
+def grid_settings(recovery_threshold: int, extra: list[Setting] | None = None, failure_threshold: int = 3,
+                  recorded_interval_ms: int = 200) -> list[Setting]:
     """Each detector's grid (the `grid` of each parameter; its default where none), `successes` fixed to the lab's
-    recovery threshold (recovery is not what the study compares), invalid combinations left out; then `extra`."""
+    recovery threshold (recovery is not what the study compares), invalid combinations left out; each detector at
+    the lab's defaults with slower probe intervals; then `extra`."""
     out: list[Setting] = []
     for name, cls in DETECTORS.items():
         axes = {k: (p.grid or (p.default,)) for k, p in cls.PARAMS.items()}
@@ -32,6 +36,9 @@ def grid_settings(recovery_threshold: int, extra: list[Setting] | None = None) -
             except ValueError:
                 continue
             out.append(Setting.of(name, params))
+    for name in DETECTORS:  # slower probing, each detector at its lab defaults
+        params = settings_params(name, failure_threshold, recovery_threshold)
+        out += [Setting.of(name, params, ms) for ms in PROBE_INTERVALS_MS if ms > recorded_interval_ms]
     for setting in extra or []:
         if setting not in out:
             out.append(setting)
@@ -44,6 +51,7 @@ def replay_settings(meta: dict[str, Any]) -> Settings:
     lab = meta.get("lab") or {}
     return Settings.model_construct(recovery_threshold=int(lab.get("recovery_threshold", 5)),
                                     failure_threshold=int(lab.get("failure_threshold", 3)),
+                                    health_interval_ms=int(lab.get("health_interval_ms", 200)),
                                     replicas=int(lab.get("replicas", 3)))
 
 
@@ -109,7 +117,7 @@ def run_grid(meta: dict[str, Any], traces: dict[str, list[dict[str, Any]]], curr
     """The whole grid: results per setting, fronts per fault kind, and where the lab's current setting lies
     (`jobs` processes, default one per core)."""
     lab = replay_settings(meta)
-    settings_list = grid_settings(lab.recovery_threshold, [current])
+    settings_list = grid_settings(lab.recovery_threshold, [current], lab.failure_threshold, lab.health_interval_ms)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     started = time.perf_counter()
     results = evaluate(meta, traces, settings_list, progress, jobs)

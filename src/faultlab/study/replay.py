@@ -22,22 +22,27 @@ from faultlab.services.monitor.tracker import InstanceTracker
 
 @dataclass(frozen=True)
 class Setting:
-    """One detector with one set of parameters (what the grid enumerates)."""
+    """One detector with one set of parameters (what the grid enumerates), and optionally a slower probe interval:
+    the replay then keeps only the recorded probes that interval apart while the replica is not suspect (while it
+    is, every recorded probe: the monitor's fast interval)."""
 
     detector: str
     params: tuple[tuple[str, float], ...]
+    probe_interval_ms: int | None = None
 
     @classmethod
-    def of(cls, detector: str, params: dict[str, Any]) -> Setting:
-        return cls(detector, tuple(sorted((k, _clean(v)) for k, v in params.items())))
+    def of(cls, detector: str, params: dict[str, Any], probe_interval_ms: int | None = None) -> Setting:
+        return cls(detector, tuple(sorted((k, _clean(v)) for k, v in params.items())), probe_interval_ms)
 
     @property
     def label(self) -> str:
         shown = " ".join(f"{k}={v:g}" for k, v in self.params if k != "successes")
-        return f"{self.detector} {shown}".strip()
+        probes = f" probe={self.probe_interval_ms}ms" if self.probe_interval_ms else ""
+        return f"{self.detector} {shown}{probes}".strip()
 
     def describe(self) -> dict[str, Any]:
-        return {"detector": self.detector, "params": dict(self.params), "label": self.label}
+        return {"detector": self.detector, "params": dict(self.params), "label": self.label,
+                "probe_interval_ms": self.probe_interval_ms}
 
 
 def _clean(value: Any) -> float:
@@ -45,6 +50,7 @@ def _clean(value: Any) -> float:
 
 
 Transitions = dict[int, list[tuple[float, str]]]
+PROBE_KINDS = {"health", "behind", "timeout", "refused", "error", "health_failed"}  # what a monitor probe yields
 
 
 def replay_segment(entries: list[dict[str, Any]], setting: Setting, settings: Settings,
@@ -57,10 +63,18 @@ def replay_segment(entries: list[dict[str, Any]], setting: Setting, settings: Se
             if event["type"] == "state":
                 out.append((event["at"], event["status"]))
         trackers[r] = InstanceTracker(r, settings, emit, detector=make_detector(setting.detector, dict(setting.params)))
+    interval_s = setting.probe_interval_ms / 1000 if setting.probe_interval_ms else None
+    last_probe: dict[int, float] = {}
     for obs in entries:
         tracker = trackers.get(obs["replica"])
-        if tracker is not None:
-            tracker.observe(obs, now=obs["t"])
+        if tracker is None:
+            continue
+        if interval_s is not None and obs.get("source") == "monitor" and obs["kind"] in PROBE_KINDS:
+            previous = last_probe.get(obs["replica"])
+            if previous is not None and not tracker.urgent(obs["t"]) and obs["t"] - previous < 0.9 * interval_s:
+                continue  # a slower prober would not have sent this one
+            last_probe[obs["replica"]] = obs["t"]
+        tracker.observe(obs, now=obs["t"])
     return transitions
 
 
