@@ -40,9 +40,10 @@ def register(sub: Any) -> None:
     det.add_argument("--noisy-s", type=float, default=d.noisy_s,
                      help=f"seconds of the fault-free stretch on a noisy host (default {d.noisy_s:g}; 0 skips it)")
     det.add_argument("--hog-procs", type=int, default=d.hog_procs,
-                     help=f"busy processes of the CPU hog during the noisy stretch (default {d.hog_procs}: one per core)")
+                     help=f"busy processes of the CPU hog in the noisy stretch (default {d.hog_procs}: one per core)")
     det.add_argument("--reps", type=int, default=d.reps, help=f"repetitions of each fault kind (default {d.reps})")
-    det.add_argument("--kinds", default=",".join(d.kinds), help=f"fault kinds, comma-separated (of {', '.join(FAULTS)})")
+    det.add_argument("--kinds", default=",".join(d.kinds),
+                     help=f"fault kinds, comma-separated (of {', '.join(FAULTS)})")
     det.add_argument("--hold-s", type=float, default=d.hold_s,
                      help=f"seconds each fault is held (default {d.hold_s:g}); a detection later than that is a miss")
     det.add_argument("--settle-s", type=float, default=d.settle_s, help="seconds between repetitions")

@@ -1,4 +1,4 @@
-"""Every detector × a grid of its parameters, replayed over the study's segments; the figures and fronts per setting."""
+"""Every detector × a grid of its parameters, replayed over the study's segments; figures and fronts per setting."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ SPIN = "import time,sys\nd=float(sys.argv[1])\nwhile time.time()<d:\n    pass\n"
 
 
 class CpuHog:
-    """`procs` busy processes for at most `duration_s`; `async with`-free on purpose: start() / stop(), stop() twice ok."""
+    """`procs` busy processes for at most `duration_s`: start(), then stop() (safe to call twice)."""
 
     def __init__(self, procs: int, duration_s: float) -> None:
         if procs < 0:

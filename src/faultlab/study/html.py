@@ -129,8 +129,8 @@ def render_html(study: dict[str, Any]) -> str:
         front = sorted((r for r in results if r["on_front"].get(kind)),
                        key=lambda r: (_rate(r, "noisy") or 0, r["ttd"][kind]["p95_ms"] or 0))
         parts += [f"<h2>{_e(kind)}</h2>", f"<div id='scatter-{_e(kind)}'></div>",
-                  f"<p class='muted'>The front for {_e(kind)} ({len(front)} of {len(results)} settings; ★ the lab's "
-                  "current setting):</p>", _table(HEAD, [_row(r, kind) for r in front])]
+                  (f"<p class='muted'>The front for {_e(kind)} ({len(front)} of {len(results)} settings; ★ the lab's "
+                   "current setting):</p>"), _table(HEAD, [_row(r, kind) for r in front])]
     parts += [
         "<h2>Method</h2>",
         ("<p>The study ran the lab under an open-loop load and recorded every observation its monitor ingested (its "

@@ -1,4 +1,5 @@
-"""The Pareto front of detector settings (fewer false alarms, faster detection) and the pick for a false-alarm budget."""
+"""The Pareto front of detector settings (fewer false alarms, faster detection) and the pick for a false-alarm
+budget."""
 
 from __future__ import annotations
 

@@ -80,7 +80,8 @@ class TraceRecorder:
 
     async def _read_once(self) -> bool:
         assert self._session is not None
-        async with self._session.get(self.url, params={"since": self._next, "limit": READ_LIMIT}, headers=self.headers) as resp:
+        query = {"since": self._next, "limit": READ_LIMIT}
+        async with self._session.get(self.url, params=query, headers=self.headers) as resp:
             body = await resp.json()
             if resp.status != 200:
                 raise RuntimeError(f"the monitor's trace: HTTP {resp.status} {body}")

@@ -1,4 +1,4 @@
-"""Phi accrual (Hayashibara et al., 2004) on the monitor's probe answers: suspicion grows with the wait for the next one.
+"""Phi accrual (Hayashibara et al., 2004) on the monitor's probe answers: suspicion grows with the wait for the next.
 
 The heartbeats are the monitor's successful health probes, stamped when their answer arrived — so a slow answer
 arrives late just as a missing one does. The detector learns the distribution of the intervals between them
