@@ -37,7 +37,7 @@ def grid_settings(recovery_threshold: int, extra: list[Setting] | None = None, f
                 continue
             out.append(Setting.of(name, params))
     for name in DETECTORS:  # slower probing, each detector at its lab defaults
-        params = settings_params(name, failure_threshold, recovery_threshold)
+        params = make_detector(name, settings_params(name, failure_threshold, recovery_threshold)).params()
         out += [Setting.of(name, params, ms) for ms in PROBE_INTERVALS_MS if ms > recorded_interval_ms]
     for setting in extra or []:
         if setting not in out:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from faultlab.services.monitor.detectors import make_detector
 from faultlab.study.grid import run_grid
 from faultlab.study.pareto import recommend
 from faultlab.study.replay import Setting
@@ -27,7 +28,8 @@ def analyse(run_dir: Path, meta: dict[str, Any], budget_per_hour: float = DEFAUL
             focus: str = DEFAULT_FOCUS, progress: Any = None) -> dict[str, Any]:
     """Replay the folder's traces through the grid and add the results, the fronts and the pick to `meta`."""
     traces = load_traces(run_dir, meta)
-    current = Setting.of(meta["current"]["detector"], meta["current"]["params"])
+    detector = meta["current"]["detector"]
+    current = Setting.of(detector, make_detector(detector, meta["current"]["params"]).params())  # every parameter
     grid = run_grid(meta, traces, current, progress)
     kinds = grid["kinds"]
     focus = focus if focus in kinds else (kinds[0] if kinds else focus)
