@@ -30,7 +30,8 @@ class ObservationTrace:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
         self.next_id = 1
-        self.dropped = 0
+        self.dropped = 0  # entries pushed out of the buffer before anyone read them
+        self.read_up_to = 0
         self.expires_at: float | None = None  # monotonic; None: not recording
         self._lease_s = 30.0
 
@@ -60,7 +61,7 @@ class ObservationTrace:
         entry = {"n": self.next_id, "t": arrived_at}
         entry.update((k, obs[k]) for k in KEPT if k in obs)
         self.next_id += 1
-        if len(self.entries) == self.entries.maxlen:
+        if len(self.entries) == self.entries.maxlen and self.entries[0]["n"] > self.read_up_to:
             self.dropped += 1
         self.entries.append(entry)
 
@@ -76,6 +77,8 @@ class ObservationTrace:
             out.append(self.entries[i])
             if len(out) >= limit:
                 break
+        if out:
+            self.read_up_to = max(self.read_up_to, out[-1]["n"])
         return out
 
 

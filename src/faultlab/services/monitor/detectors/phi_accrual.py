@@ -27,7 +27,7 @@ class PhiAccrualDetector:
 
     name: ClassVar[str] = "phi-accrual"
     PARAMS: ClassVar[dict[str, Param]] = {
-        "threshold": Param(8.0, 0.1, 50.0, grid=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12), integer=False,
+        "threshold": Param(8.0, 0.1, 50.0, grid=(1, 2, 3, 4, 5, 6, 8, 10, 12), integer=False,
                            help="phi at which the replica is suspected (Akka: 8)"),
         "window": Param(100, MIN_INTERVALS, 10_000, grid=(100,), help="intervals the distribution is learned from"),
         "min_std_ms": Param(30.0, 1.0, 10_000.0, grid=(10, 30, 100), integer=False,

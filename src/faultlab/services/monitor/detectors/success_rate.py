@@ -22,9 +22,9 @@ class SuccessRateDetector:
     name: ClassVar[str] = "success-rate"
     PARAMS: ClassVar[dict[str, Param]] = {
         "window_ms": Param(1000, 50, 600_000, grid=(500, 1000, 2000), help="how far back the rate looks"),
-        "min_success_pct": Param(70.0, 1.0, 100.0, grid=(50, 60, 70, 80, 90), integer=False,
+        "min_success_pct": Param(70.0, 1.0, 100.0, grid=(50, 70, 80, 90), integer=False,
                                  help="success rate below which the replica is suspected"),
-        "min_samples": Param(5, 1, 100_000, grid=(3, 5, 10), help="observations needed in the window to judge"),
+        "min_samples": Param(5, 1, 100_000, grid=(3, 10), help="observations needed in the window to judge"),
         "successes": SUCCESSES,
     }
 
