@@ -38,7 +38,8 @@ async def test_a_short_study_records_replays_and_cleans_up(settled: Lab, http: a
         assert all(seg["start"] <= e["t"] < seg["end"] for e in entries)
         assert {e["source"] for e in entries} >= {"monitor", "voter"}
     assert runner.hog is not None and runner.hog.children == [] and meta["hog"]["stopped_at"] is not None
-    assert not [p for p in psutil.Process().children(recursive=True) if "while time.time()" in " ".join(p.cmdline())]
+    hogs = [p for p in psutil.Process().children(recursive=True) if "deadline, burst, period" in " ".join(p.cmdline())]
+    assert hogs == []
     for replica in lab.settings.replica_ids:
         _s, faults = await get_json(http, f"{lab.settings.replica_url(replica)}/faults", headers=auth(lab))
         assert faults["faults"] == []
@@ -50,6 +51,6 @@ async def test_a_short_study_records_replays_and_cleans_up(settled: Lab, http: a
     study = analyse(tmp_path, meta)
     write_study(tmp_path, study)
     assert study["fidelity"]["compared"] == 2 and study["fidelity"]["within_1_ms"] == 2, study["fidelity"]
-    assert len(study["results"]) == study["grid"]["settings"] > 100
+    assert len(study["results"]) == study["grid"]["settings"] > 50
     assert study["current_result"]["ttd"]["crash"]["missed"] == 0
     assert (tmp_path / "study.html").stat().st_size > 100_000

@@ -186,15 +186,16 @@ def test_a_study_folder_replays_to_the_same_study(tmp_path: Path) -> None:
 
 
 def test_mistakes_are_counted_with_their_durations() -> None:
-    """Every OFF on a fault-free stretch is a mistake until the next ON; one still OFF at the end is cut there."""
-    transitions = {1: [(0.5, "ON"), (10.0, "OFF"), (10.4, "ON"), (20.0, "OFF")], 2: [(0.5, "ON")],
-                   3: [(0.5, "ON"), (3.0, "OFF"), (3.2, "ON")]}
+    """Every OFF on a fault-free stretch is a mistake until the next ON, on the monitor's clock (an ON whose
+    evidence is older than the OFF's still lasts from one to the other); one still OFF at the end is cut there."""
+    transitions = {1: [(0.5, "ON", 0.5), (10.0, "OFF", 10.0), (10.4, "ON", 9.9), (20.0, "OFF", 20.0)],
+                   2: [(0.5, "ON", 0.5)], 3: [(0.5, "ON", 0.5), (3.0, "OFF", 3.0), (3.2, "ON", 3.2)]}
     m = count_mistakes(transitions, start=5.0, end=25.0)
     assert m.count == 2 and m.durations_s == pytest.approx([0.4, 5.0])
     d = m.describe()
     assert d["per_hour"] == pytest.approx(2 / (20 / 3600), rel=1e-3)
     assert d["query_accuracy"] == pytest.approx(1 - 5.4 / 60, rel=1e-6)
-    assert count_mistakes({1: [(0.5, "OFF")]}, 1.0, 2.0).durations_s == [1.0]  # not ON when judging starts
+    assert count_mistakes({1: [(0.5, "OFF", 0.5)]}, 1.0, 2.0).durations_s == [1.0]  # not ON when judging starts
 
 
 def test_noisy_timeouts_are_mistakes_for_k1_not_for_k3() -> None:
@@ -208,12 +209,13 @@ def test_noisy_timeouts_are_mistakes_for_k1_not_for_k3() -> None:
 def test_a_fault_that_starts_on_an_off_replica_is_not_judged() -> None:
     """A replica already OFF when the fault begins has no detection to measure: counted apart, not as TTD 0; a
     flapping one has its flap and the time it took to come back after the clear."""
-    verdict = judge_fault([(1.0, "ON"), (4.0, "OFF")], {"kind": "hang", "replica": 1, "activated_at": 5.0,
-                                                        "deadline": 8.0})
+    verdict = judge_fault([(1.0, "ON", 1.0), (4.0, "OFF", 4.0)], {"kind": "hang", "replica": 1, "activated_at": 5.0,
+                                                                  "deadline": 8.0})
     assert verdict.not_on and verdict.ttd_ms is None and not verdict.missed
-    flapping = judge_fault([(1.0, "ON"), (5.1, "OFF"), (5.5, "ON"), (5.6, "OFF"), (9.0, "ON")],
+    flapping = judge_fault([(1.0, "ON", 1.0), (5.12, "OFF", 5.1), (5.5, "ON", 5.5), (5.6, "OFF", 5.6),
+                            (9.0, "ON", 9.0)],
                            {"kind": "intermittent", "replica": 1, "activated_at": 5.0, "deadline": 8.0})
-    assert flapping.ttd_ms == pytest.approx(100.0) and flapping.flaps == 1
+    assert flapping.ttd_ms == pytest.approx(100.0) and flapping.flaps == 1  # TTD from the evidence's own time
     assert flapping.back_on_ms == pytest.approx(1000.0)  # OFF at the clear (8.0), ON again at 9.0
 
 
@@ -242,19 +244,24 @@ def test_pareto_front_keeps_the_undominated_points() -> None:
     assert sorted(front) == ["a", "b", "c", "g"]
 
 
-def result(label: str, p95: float | None, noisy: float, quiet: float = 0.0, other: float = 100.0) -> dict[str, Any]:
+def result(label: str, p95: float | None, noisy: float, quiet: float = 0.0, other: float = 100.0,
+           flaps: int = 0) -> dict[str, Any]:
     return {"setting": {"label": label}, "mistakes": {"noisy": {"per_hour": noisy}, "quiet": {"per_hour": quiet}},
-            "ttd": {"intermittent": {"p95_ms": p95}, "hang": {"p95_ms": other}}}
+            "ttd": {"intermittent": {"p95_ms": p95, "flaps": flaps}, "hang": {"p95_ms": other, "flaps": 0}}}
 
 
 def test_the_pick_is_the_fastest_setting_within_the_budget() -> None:
-    """Over budget or missing a fault rules a setting out; among the rest the focus kind's p95 decides, then the
-    others' sum."""
+    """Over budget on the noisy stretch or missing a fault rules a setting out; among the rest the focus kind's p95
+    decides, then fewer flaps, then the others' sum, then fewer quiet-stretch mistakes."""
     results = [result("fast but noisy", 50, noisy=6.0), result("missed", None, noisy=0.0),
                result("good", 200, noisy=0.5), result("good, slower elsewhere", 200, noisy=0.0, other=300),
-               result("slow", 900, noisy=0.0), result("quiet too noisy", 100, noisy=0.0, quiet=3.0)]
+               result("good but flapping", 200, noisy=0.0, flaps=9), result("good, quiet mistakes", 200, noisy=0.0,
+                                                                          quiet=6.0),
+               result("slow", 900, noisy=0.0)]
     pick = recommend(results, 1.0, "intermittent", ["intermittent", "hang"])
     assert pick is not None and pick["setting"]["label"] == "good"
+    results.remove(pick)
+    assert recommend(results, 1.0, "intermittent", ["intermittent", "hang"])["setting"]["label"] == "good, quiet mistakes"
     assert recommend(results, 10.0, "intermittent", ["intermittent", "hang"])["setting"]["label"] == "fast but noisy"
     assert recommend([result("x", 10, noisy=2.0)], 1.0, "intermittent", ["intermittent"]) is None
 

@@ -14,7 +14,8 @@ EXIT_OK, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 2, 130
 DESCRIPTION = """\
 Records the monitor's raw observations on the lab under an open-loop load (every probe, vote and passive
 signal, with its timestamp and outcome) through: a fault-free stretch (--quiet-s), the same with a CPU hog of
---hog-procs busy processes on the host (--noisy-s; the study starts the hog and always stops it), and each fault
+--hog-procs busy processes on the host, in bursts at a high priority (--noisy-s; the study starts the hog and
+always stops it; each hog process also ends by itself), and each fault
 kind x --reps repetitions (each held --hold-s; stale twice as long) with known activation and clear times.
 Then replays the traces offline through every detector (consecutive, error-rate, phi-accrual, success-rate) and a
 grid of its parameters, and writes runs/<UTC time>-detectors/: study.json, study.html (per fault kind a scatter of
@@ -41,6 +42,13 @@ def register(sub: Any) -> None:
                      help=f"seconds of the fault-free stretch on a noisy host (default {d.noisy_s:g}; 0 skips it)")
     det.add_argument("--hog-procs", type=int, default=d.hog_procs,
                      help=f"busy processes of the CPU hog in the noisy stretch (default {d.hog_procs}: one per core)")
+    det.add_argument("--hog-nice", type=int, default=d.hog_nice,
+                     help=f"the hog's priority (default {d.hog_nice}, when allowed: a hog at normal priority barely "
+                          "delays a lab whose processes mostly sleep)")
+    det.add_argument("--hog-burst-ms", type=float, default=d.hog_burst_ms,
+                     help=f"the hog spins this long in every period (default {d.hog_burst_ms:g})")
+    det.add_argument("--hog-period-ms", type=float, default=d.hog_period_ms,
+                     help=f"the period of its bursts (default {d.hog_period_ms:g}; equal to the burst: always busy)")
     det.add_argument("--reps", type=int, default=d.reps, help=f"repetitions of each fault kind (default {d.reps})")
     det.add_argument("--kinds", default=",".join(d.kinds),
                      help=f"fault kinds, comma-separated (of {', '.join(FAULTS)})")
@@ -86,7 +94,8 @@ def cmd_detectors(args: argparse.Namespace) -> int:
         config = StudyConfig(quiet_s=args.quiet_s, noisy_s=args.noisy_s, reps=args.reps,
                              kinds=[k.strip() for k in args.kinds.split(",") if k.strip()], hold_s=args.hold_s,
                              settle_s=args.settle_s, warmup_s=args.warmup_s, rate=args.rate,
-                             order_ratio=args.order_ratio, hog_procs=args.hog_procs, seed=args.seed)
+                             order_ratio=args.order_ratio, hog_procs=args.hog_procs, hog_nice=args.hog_nice,
+                             hog_burst_ms=args.hog_burst_ms, hog_period_ms=args.hog_period_ms, seed=args.seed)
         if args.budget < 0:
             raise ValueError("budget must not be negative")
     except ValueError as exc:

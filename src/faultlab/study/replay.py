@@ -49,19 +49,23 @@ def _clean(value: Any) -> float:
     return int(value) if float(value).is_integer() else float(value)
 
 
-Transitions = dict[int, list[tuple[float, str]]]
+Transition = tuple[float, str, float]  # (when the monitor received the evidence, new status, the evidence's own time)
+Transitions = dict[int, list[Transition]]
 PROBE_KINDS = {"health", "behind", "timeout", "refused", "error", "health_failed"}  # what a monitor probe yields
 
 
 def replay_segment(entries: list[dict[str, Any]], setting: Setting, settings: Settings,
                    replicas: list[int]) -> Transitions:
-    """Feed one segment to fresh trackers (one per replica) deciding with `setting`; each replica's (time, status)."""
+    """Feed one segment to fresh trackers (one per replica) deciding with `setting`; each replica's transitions, in
+    the order the monitor would have made them (arrival times never go back; evidence times may: the voter's
+    report of an earlier read can arrive after a probe)."""
     transitions: Transitions = {r: [] for r in replicas}
     trackers: dict[int, InstanceTracker] = {}
+    arrived = [0.0]
     for r in replicas:
-        def emit(event: dict[str, Any], out: list[tuple[float, str]] = transitions[r]) -> None:
+        def emit(event: dict[str, Any], out: list[Transition] = transitions[r]) -> None:
             if event["type"] == "state":
-                out.append((event["at"], event["status"]))
+                out.append((arrived[0], event["status"], event["at"]))
         trackers[r] = InstanceTracker(r, settings, emit, detector=make_detector(setting.detector, dict(setting.params)))
     interval_s = setting.probe_interval_ms / 1000 if setting.probe_interval_ms else None
     last_probe: dict[int, float] = {}
@@ -74,14 +78,15 @@ def replay_segment(entries: list[dict[str, Any]], setting: Setting, settings: Se
             if previous is not None and not tracker.urgent(obs["t"]) and obs["t"] - previous < 0.9 * interval_s:
                 continue  # a slower prober would not have sent this one
             last_probe[obs["replica"]] = obs["t"]
+        arrived[0] = obs["t"]
         tracker.observe(obs, now=obs["t"])
     return transitions
 
 
-def status_at(transitions: list[tuple[float, str]], at: float) -> str:
-    """The replica's status just before `at` (UNKNOWN before its first transition)."""
+def status_at(transitions: list[Transition], at: float) -> str:
+    """The replica's status as the monitor had it just before `at` (UNKNOWN before its first transition)."""
     status = "UNKNOWN"
-    for t, s in transitions:
+    for t, s, _evidence in transitions:
         if t >= at:
             break
         status = s
@@ -101,27 +106,28 @@ class FaultVerdict:
     back_on_ms: float | None = None  # OFF when the fault was cleared: the time until it was ON again
 
 
-def judge_fault(transitions: list[tuple[float, str]], fault: dict[str, Any]) -> FaultVerdict:
-    """First OFF in [activation, deadline] is the detection; each ON after it while the fault lasted (until it was
-    cleared: a crashed process is replaced, its replica coming back is recovery, not a flap) is a flap."""
+def judge_fault(transitions: list[Transition], fault: dict[str, Any]) -> FaultVerdict:
+    """The first OFF the monitor made in [activation, deadline] is the detection, its TTD from the evidence's own time
+    (as the live monitor measures it); each ON after it while the fault lasted (until it was cleared: a crashed
+    process is replaced, its replica coming back is recovery, not a flap) is a flap."""
     start, deadline = fault["activated_at"], fault["deadline"]
     cleared = fault.get("cleared_at", deadline)
     if status_at(transitions, start) != "ON":
         return FaultVerdict(fault["kind"], fault["replica"], None, False, True, 0)
     back_on = None
     if status_at(transitions, cleared + 1e-9) == "OFF":
-        again = next((t for t, s in transitions if t > cleared and s == "ON"), None)
-        back_on = None if again is None else round((again - cleared) * 1000, 3)
+        again = next((evidence for t, s, evidence in transitions if t > cleared and s == "ON"), None)
+        back_on = None if again is None else round(max(0.0, again - cleared) * 1000, 3)
     detected: float | None = None
     flaps = 0
-    for t, s in transitions:
+    for t, s, evidence in transitions:
         if t < start or t > deadline:
             continue
         if s == "OFF" and detected is None:
-            detected = t
+            detected = evidence
         elif s == "ON" and detected is not None and t <= cleared:
             flaps += 1
-    ttd = None if detected is None else round((detected - start) * 1000, 3)
+    ttd = None if detected is None else round(max(0.0, detected - start) * 1000, 3)
     return FaultVerdict(fault["kind"], fault["replica"], ttd, detected is None, False, flaps, back_on)
 
 
@@ -150,12 +156,12 @@ class Mistakes:
 
 
 def count_mistakes(transitions: Transitions, start: float, end: float) -> Mistakes:
-    """Every OFF in [start, end) of a fault-free stretch is a mistake, lasting until the next ON (or the end);
-    a replica not ON at `start` counts as one mistake from `start`."""
+    """Every OFF the monitor made in [start, end) of a fault-free stretch is a mistake, lasting (on the monitor's
+    clock) until the next ON, or the end; a replica not ON at `start` counts as one mistake from `start`."""
     out = Mistakes(max(0.0, end - start) / 3600, len(transitions))
     for trans in transitions.values():
         off_since = start if status_at(trans, start) != "ON" else None
-        for t, s in trans:
+        for t, s, _evidence in trans:
             if t < start or t >= end:
                 continue
             if s == "OFF" and off_since is None:

@@ -52,6 +52,9 @@ class StudyConfig:
     rate: float = 50.0
     order_ratio: float = 0.2
     hog_procs: int = field(default_factory=lambda: os.cpu_count() or 2)
+    hog_nice: int = -10
+    hog_burst_ms: float = 300.0
+    hog_period_ms: float = 3000.0
     seed: int = 1
     steady_timeout_s: float = 30.0
 
@@ -63,6 +66,8 @@ class StudyConfig:
             raise ValueError("durations, repetitions and hog processes must not be negative")
         if self.rate <= 0 or self.hold_s <= 0 or self.warmup_s < 1:
             raise ValueError("rate and hold must be positive, warm-up at least 1 s")
+        if not 0 < self.hog_burst_ms <= self.hog_period_ms or not -20 <= self.hog_nice <= 19:
+            raise ValueError("the hog needs 0 < burst <= period and a nice value in -20..19")
         if not self.kinds and not self.quiet_s and not self.noisy_s:
             raise ValueError("nothing to record: no fault-free stretch and no fault kind")
 
@@ -148,7 +153,8 @@ class StudyRunner:
             if cfg.quiet_s:
                 await self._stretch(recorder, "quiet", cfg.quiet_s)
             if cfg.noisy_s:
-                self.hog = CpuHog(cfg.hog_procs, cfg.warmup_s + cfg.noisy_s)
+                self.hog = CpuHog(cfg.hog_procs, cfg.warmup_s + cfg.noisy_s, cfg.hog_nice, cfg.hog_burst_ms,
+                                  cfg.hog_period_ms)
                 self.hog.start()
                 try:
                     await self._stretch(recorder, "noisy", cfg.noisy_s)
@@ -196,7 +202,8 @@ class StudyRunner:
         segment = Segment(kind, kind, now, now + self.config.warmup_s)
         recorder.begin(segment)
         self.on_step(f"{kind} stretch: {seconds:g} s (+{self.config.warmup_s:g} s warm-up)"
-                     + (f", CPU hog of {self.config.hog_procs} process(es)" if kind == "noisy" else ""))
+                     + (f", CPU hog of {self.config.hog_procs} process(es), {self.config.hog_burst_ms:g} ms busy every "
+                        f"{self.config.hog_period_ms:g} ms at nice {self.config.hog_nice}" if kind == "noisy" else ""))
         await asyncio.sleep(self.config.warmup_s + seconds)
         segment.end = time.time()
         await recorder.drain()
