@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from faultlab.services.dashboard.reports import RunsFolder
+from faultlab.study.hog import CpuHog
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.study.grid import evaluate, grid_settings, judge_setting
 from faultlab.study.html import render_html
@@ -261,7 +263,8 @@ def test_the_pick_is_the_fastest_setting_within_the_budget() -> None:
     pick = recommend(results, 1.0, "intermittent", ["intermittent", "hang"])
     assert pick is not None and pick["setting"]["label"] == "good"
     results.remove(pick)
-    assert recommend(results, 1.0, "intermittent", ["intermittent", "hang"])["setting"]["label"] == "good, quiet mistakes"
+    second = recommend(results, 1.0, "intermittent", ["intermittent", "hang"])
+    assert second is not None and second["setting"]["label"] == "good, quiet mistakes"
     assert recommend(results, 10.0, "intermittent", ["intermittent", "hang"])["setting"]["label"] == "fast but noisy"
     assert recommend([result("x", 10, noisy=2.0)], 1.0, "intermittent", ["intermittent"]) is None
 
@@ -339,3 +342,18 @@ def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
         runs.file("20261129T000000Z", "study.json")
     detail = runs.detail("20261130T000000Z-detectors")
     assert detail["front"] and all(row["kind"] == "intermittent" for row in detail["front"])
+
+
+def test_the_hog_ends_by_itself_and_stop_kills_it() -> None:
+    """A hog process spins until its own deadline even if nobody stops it; stop() ends the others at once."""
+    lone = CpuHog(1, 0.2, burst_ms=20, period_ms=50)
+    lone.start()
+    child = lone.children[0]
+    assert child.poll() is None
+    assert child.wait(timeout=10) == 0  # deadline: 0.2 s + the 1 s margin
+    hog = CpuHog(2, 60.0, burst_ms=20, period_ms=50)
+    hog.start()
+    started = time.monotonic()
+    hog.stop()
+    hog.stop()
+    assert hog.children == [] and time.monotonic() - started < 5 and hog.describe()["stopped_at"] is not None

@@ -17,9 +17,12 @@ import subprocess
 import sys
 import time
 
-SPIN = """import sys, time
-deadline, burst, period = (float(a) for a in sys.argv[1:4])
-start = float(sys.argv[4])
+SPIN = """import os, sys, time
+deadline, burst, period, start = (float(a) for a in sys.argv[1:5])
+try:
+    os.setpriority(os.PRIO_PROCESS, 0, int(sys.argv[5]))
+except OSError:  # not allowed (not root): normal priority
+    pass
 while time.time() < deadline:
     begin = start + ((time.time() - start) // period) * period
     while time.time() < begin + burst:
@@ -45,22 +48,20 @@ class CpuHog:
         self.started_at: float | None = None
         self.stopped_at: float | None = None
 
-    def _renice(self) -> None:
-        with contextlib.suppress(PermissionError, OSError):  # not allowed (not root): normal priority
-            os.setpriority(os.PRIO_PROCESS, 0, self.nice)
-
     def start(self) -> None:
         self.started_at = time.time()
         deadline = self.started_at + self.duration_s + 1.0  # a margin: stop() is the normal end
-        args = [repr(deadline), repr(self.burst_ms / 1000), repr(self.period_ms / 1000), repr(self.started_at)]
+        args = [repr(deadline), repr(self.burst_ms / 1000), repr(self.period_ms / 1000), repr(self.started_at),
+                str(self.nice)]
         for _ in range(self.procs):
             self.children.append(subprocess.Popen([sys.executable, "-c", SPIN, *args], stdin=subprocess.DEVNULL,
-                                                  stdout=subprocess.DEVNULL, preexec_fn=self._renice))
-        if self.children:
-            with contextlib.suppress(OSError):
-                self.effective_nice = os.getpriority(os.PRIO_PROCESS, self.children[0].pid)
+                                                  stdout=subprocess.DEVNULL))
+
 
     def stop(self) -> None:
+        for child in self.children[:1]:  # each child set its own priority first thing: what did it get?
+            with contextlib.suppress(OSError):
+                self.effective_nice = os.getpriority(os.PRIO_PROCESS, child.pid)
         for child in self.children:
             if child.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
