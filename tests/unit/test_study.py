@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from faultlab.services.dashboard.reports import RunsFolder
-from faultlab.study.hog import CpuHog
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.study.grid import evaluate, grid_settings, judge_setting
+from faultlab.study.hog import CpuHog
 from faultlab.study.html import render_html
 from faultlab.study.pareto import pareto_front, recommend
 from faultlab.study.replay import (
