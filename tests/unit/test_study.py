@@ -206,6 +206,9 @@ def test_noisy_timeouts_are_mistakes_for_k1_not_for_k3() -> None:
     noisy = {k: judge_setting(meta, traces, Setting.of("consecutive", {"failures": k, "successes": 5}))
              ["mistakes"]["noisy"]["mistakes"] for k in (1, 2, 3)}
     assert noisy == {1: 3, 2: 1, 3: 0}
+    both = judge_setting(meta, traces, Setting.of("consecutive", {"failures": 1, "successes": 5}))["mistakes"]
+    assert both["fault-free"]["mistakes"] == 3
+    assert both["fault-free"]["hours"] == pytest.approx(2 * 8.5 / 3600, rel=1e-3)
 
 
 def test_a_fault_that_starts_on_an_off_replica_is_not_judged() -> None:
@@ -246,27 +249,26 @@ def test_pareto_front_keeps_the_undominated_points() -> None:
     assert sorted(front) == ["a", "b", "c", "g"]
 
 
-def result(label: str, p95: float | None, noisy: float, quiet: float = 0.0, other: float = 100.0,
-           flaps: int = 0) -> dict[str, Any]:
-    return {"setting": {"label": label}, "mistakes": {"noisy": {"per_hour": noisy}, "quiet": {"per_hour": quiet}},
+def result(label: str, p95: float | None, per_hour: float, other: float = 100.0, flaps: int = 0) -> dict[str, Any]:
+    return {"setting": {"label": label}, "mistakes": {"fault-free": {"per_hour": per_hour}},
             "ttd": {"intermittent": {"p95_ms": p95, "flaps": flaps}, "hang": {"p95_ms": other, "flaps": 0}}}
 
 
 def test_the_pick_is_the_fastest_setting_within_the_budget() -> None:
-    """Over budget on the noisy stretch or missing a fault rules a setting out; among the rest the focus kind's p95
-    decides, then fewer flaps, then the others' sum, then fewer quiet-stretch mistakes."""
-    results = [result("fast but noisy", 50, noisy=6.0), result("missed", None, noisy=0.0),
-               result("good", 200, noisy=0.5), result("good, slower elsewhere", 200, noisy=0.0, other=300),
-               result("good but flapping", 200, noisy=0.0, flaps=9), result("good, quiet mistakes", 200, noisy=0.0,
-                                                                          quiet=6.0),
-               result("slow", 900, noisy=0.0)]
-    pick = recommend(results, 1.0, "intermittent", ["intermittent", "hang"])
-    assert pick is not None and pick["setting"]["label"] == "good"
-    results.remove(pick)
-    second = recommend(results, 1.0, "intermittent", ["intermittent", "hang"])
-    assert second is not None and second["setting"]["label"] == "good, quiet mistakes"
-    assert recommend(results, 10.0, "intermittent", ["intermittent", "hang"])["setting"]["label"] == "fast but noisy"
-    assert recommend([result("x", 10, noisy=2.0)], 1.0, "intermittent", ["intermittent"]) is None
+    """Over budget (fault-free stretches together) or missing a fault rules a setting out; among the rest the focus
+    kind's p95 decides, then fewer false OFFs (the pick is on the front), then fewer flaps, then the others' sum."""
+    results = [result("fast but noisy", 50, 6.0), result("missed", None, 0.0),
+               result("good", 200, 0.0), result("good, slower elsewhere", 200, 0.0, other=300),
+               result("good but flapping", 200, 0.0, flaps=9), result("good, some false OFFs", 200, 0.5),
+               result("slow", 900, 0.0)]
+    kinds = ["intermittent", "hang"]
+    order = []
+    while (pick := recommend(results, 1.0, "intermittent", kinds)) is not None:
+        order.append(pick["setting"]["label"])
+        results.remove(pick)
+    assert order == ["good", "good, slower elsewhere", "good but flapping", "good, some false OFFs", "slow"]
+    assert recommend([result("fast but noisy", 50, 6.0)], 10.0, "intermittent", kinds) is not None
+    assert recommend([result("x", 10, 2.0)], 1.0, "intermittent", ["intermittent"]) is None
 
 
 def test_the_grid_covers_every_detector_and_the_labs_setting() -> None:

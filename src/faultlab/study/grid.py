@@ -14,7 +14,16 @@ from typing import Any
 from faultlab.config import Settings
 from faultlab.services.monitor.detectors import DETECTORS, make_detector, settings_params
 from faultlab.study.pareto import pareto_front
-from faultlab.study.replay import FaultVerdict, Setting, count_mistakes, judge_fault, replay_segment, ttd_summary
+from faultlab.study.replay import (
+    FAULT_FREE,
+    FaultVerdict,
+    Mistakes,
+    Setting,
+    count_mistakes,
+    judge_fault,
+    replay_segment,
+    ttd_summary,
+)
 
 PROBE_INTERVALS_MS = (400, 1000)  # tried when slower than the recorded interval (a trace cannot show faster probing)
 
@@ -61,13 +70,18 @@ def judge_setting(meta: dict[str, Any], traces: dict[str, list[dict[str, Any]]],
     replicas = list(range(1, lab.replicas + 1))
     verdicts: dict[str, list[FaultVerdict]] = defaultdict(list)
     mistakes: dict[str, Any] = {}
+    fault_free: Mistakes | None = None
     for seg in meta["segments"]:
         transitions = replay_segment(traces[seg["name"]], setting, lab, replicas)
         if seg["kind"] in ("quiet", "noisy"):
-            mistakes[seg["kind"]] = count_mistakes(transitions, seg["measure_from"], seg["end"]).describe()
+            counted = count_mistakes(transitions, seg["measure_from"], seg["end"])
+            mistakes[seg["kind"]] = counted.describe()
+            fault_free = counted if fault_free is None else fault_free.plus(counted)
         for fault in meta.get("faults", []):
             if fault["segment"] == seg["name"]:
                 verdicts[fault["kind"]].append(judge_fault(transitions[fault["replica"]], fault))
+    if fault_free is not None:
+        mistakes[FAULT_FREE] = fault_free.describe()
     return {"setting": setting.describe(), "ttd": {k: ttd_summary(v) for k, v in verdicts.items()},
             "mistakes": mistakes}
 
@@ -102,8 +116,9 @@ def evaluate(meta: dict[str, Any], traces: dict[str, list[dict[str, Any]]], sett
     return results
 
 
-def fronts(results: list[dict[str, Any]], kinds: list[str], stretch: str = "noisy") -> dict[str, list[str]]:
-    """Per fault kind, the labels of the settings on the front of (mistakes per hour on `stretch`, TTD p95)."""
+def fronts(results: list[dict[str, Any]], kinds: list[str], stretch: str = FAULT_FREE) -> dict[str, list[str]]:
+    """Per fault kind, the labels of the settings on the front of (false OFFs per hour on `stretch` — by default every
+    fault-free stretch together — and TTD p95)."""
     out = {}
     for kind in kinds:
         front = pareto_front(results, lambda r, k=kind: (r["mistakes"].get(stretch, {}).get("per_hour"),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faultlab.lab.report_html import STYLE, _e, _kv, _num, _table
+from faultlab.study.replay import FAULT_FREE
 
 COLOURS = {"consecutive": "#1f77b4", "error-rate": "#ff7f0e", "phi-accrual": "#2ca02c", "success-rate": "#9467bd"}
 
@@ -20,7 +21,7 @@ def _rate(r: dict[str, Any], stretch: str) -> float | None:
 
 
 def scatter(study: dict[str, Any], kind: str) -> dict[str, Any]:
-    """TTD p95 of `kind` against false OFFs per hour on the noisy stretch: one mark per setting, coloured by detector,
+    """TTD p95 of `kind` against false OFFs per hour (fault-free stretches): one mark per setting, coloured by detector,
     the front as a line, the lab's current setting and the recommended one ringed. Settings that missed a fault
     (p95 infinite) sit on a 'missed' row above the rest."""
     results = study["results"]
@@ -31,7 +32,7 @@ def scatter(study: dict[str, Any], kind: str) -> dict[str, Any]:
         rows = [r for r in results if r["setting"]["detector"] == detector and kind in r["ttd"]]
         if not rows:
             continue
-        xs = [_rate(r, "noisy") for r in rows]
+        xs = [_rate(r, FAULT_FREE) for r in rows]
         ys = [r["ttd"][kind]["p95_ms"] if r["ttd"][kind]["p95_ms"] is not None else missed_y for r in rows]
         text = [f"{r['setting']['label']}<br>TTD p95 {_num(r['ttd'][kind]['p95_ms'])} ms · median "
                 f"{_num(r['ttd'][kind]['median_ms'])} ms · missed {r['ttd'][kind]['missed']}<br>false OFF/h noisy "
@@ -40,9 +41,9 @@ def scatter(study: dict[str, Any], kind: str) -> dict[str, Any]:
         data.append({"type": "scatter", "mode": "markers", "name": detector, "x": xs, "y": ys, "text": text,
                      "hoverinfo": "text", "marker": {"color": colour, "size": 9, "symbol": symbols, "opacity": 0.8}})
     front = [r for r in results if r.get("on_front", {}).get(kind)]
-    front.sort(key=lambda r: (_rate(r, "noisy") or 0, r["ttd"][kind]["p95_ms"] or 0))
+    front.sort(key=lambda r: (_rate(r, FAULT_FREE) or 0, r["ttd"][kind]["p95_ms"] or 0))
     data.append({"type": "scatter", "mode": "lines", "name": "Pareto front", "line": {"color": "#222", "width": 1.5,
-                 "shape": "hv"}, "x": [_rate(r, "noisy") for r in front],
+                 "shape": "hv"}, "x": [_rate(r, FAULT_FREE) for r in front],
                  "y": [r["ttd"][kind]["p95_ms"] for r in front], "hoverinfo": "skip"})
     for key, name, symbol, colour in (("current", "the lab's current setting", "star", "#d62728"),
                                       ("recommended", "recommended", "diamond-open", "#000")):
@@ -53,12 +54,13 @@ def scatter(study: dict[str, Any], kind: str) -> dict[str, Any]:
             r = chosen[0]
             y = r["ttd"][kind]["p95_ms"]
             data.append({"type": "scatter", "mode": "markers", "name": f"{name}: {r['setting']['label']}",
-                         "x": [_rate(r, "noisy")], "y": [y if y is not None else missed_y], "hoverinfo": "name",
+                         "x": [_rate(r, FAULT_FREE)], "y": [y if y is not None else missed_y], "hoverinfo": "name",
                          "marker": {"symbol": symbol, "size": 18, "color": colour, "line": {"width": 2,
                                                                                             "color": colour}}})
     layout = {"height": 460, "margin": {"t": 40, "l": 70, "r": 20, "b": 60},
               "title": {"text": f"{kind}: detection time against false alarms", "font": {"size": 15}},
-              "xaxis": {"title": {"text": "false OFFs per hour, noisy fault-free stretch"}, "rangemode": "tozero"},
+              "xaxis": {"title": {"text": "false OFFs per hour, fault-free stretches (quiet and noisy together)"},
+                        "rangemode": "tozero"},
               "yaxis": {"title": {"text": f"TTD p95 (ms), {kind}"}, "rangemode": "tozero"},
               "legend": {"orientation": "h", "y": -0.2}, "hovermode": "closest",
               "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": missed_y, "y1": missed_y,
@@ -74,13 +76,14 @@ def _row(r: dict[str, Any], kind: str) -> list[str]:
     noisy, quiet = r["mistakes"].get("noisy") or {}, r["mistakes"].get("quiet") or {}
     mark = " ★" if r.get("current") else ""
     return [_e(r["setting"]["label"]) + mark, _num(t["median_ms"]), _num(t["p95_ms"]), str(t["missed"]),
-            str(t["flaps"]), _num(t.get("back_on_median_ms")), _num(noisy.get("per_hour"), 2),
+            str(t["flaps"]), _num(t.get("back_on_median_ms")), _num(_rate(r, FAULT_FREE), 2),
+            _num(noisy.get("per_hour"), 2),
             _num(noisy.get("mean_duration_ms")),
             _num(quiet.get("per_hour"), 2), _num(quiet.get("mean_duration_ms"))]
 
 
 HEAD = ["setting", "TTD median ms", "TTD p95 ms", "missed", "flaps", "back ON after clear, median ms",
-        "false OFF/h noisy", "mean mistake ms noisy",
+        "false OFF/h (fault-free)", "false OFF/h noisy", "mean mistake ms noisy",
         "false OFF/h quiet", "mean mistake ms quiet"]
 
 
@@ -104,7 +107,7 @@ def render_html(study: dict[str, Any]) -> str:
             continue
         compare.append([f"<b>{label}</b>: {_e(r['setting']['label'])}"]
                        + [f"{_num(r['ttd'][k]['median_ms'])} / {_num(r['ttd'][k]['p95_ms'])}" for k in kinds]
-                       + [_num(_rate(r, "noisy"), 2), _num(_rate(r, "quiet"), 2)])
+                       + [_num(_rate(r, FAULT_FREE), 2), _num(_rate(r, "noisy"), 2), _num(_rate(r, "quiet"), 2)])
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>faultlab detector study {_e(study.get('run_id'))}</title><style>{STYLE}</style>",
@@ -115,7 +118,7 @@ def render_html(study: dict[str, Any]) -> str:
          f"replayed over {study['grid']['observations']:,} recorded observations in {study['grid']['replay_s']} s · "
          f"load {cfg['rate']:g} req/s (mix, {100 * cfg['order_ratio']:g} % orders)</div>"),
         "<div class='banner " + ("pass" if pick else "fail") + "'>" + (
-            f"<b>Recommended</b> for at most {study['budget_per_hour']:g} false OFF per hour on the noisy stretch, "
+            f"<b>Recommended</b> for at most {study['budget_per_hour']:g} false OFF per hour (fault-free stretches), "
             f"missing no fault, fastest on {_e(study['focus'])}: <b>{_e(pick['setting']['label'])}</b>"
             if pick else f"No setting stays within {study['budget_per_hour']:g} false OFF per hour without missing "
                          "a fault.") +
@@ -123,11 +126,11 @@ def render_html(study: dict[str, Any]) -> str:
         f"{_e(json.dumps(study['current']['params']))}) is on the front for: "
         f"{_e(', '.join(k for k, on in study['current_on_front'].items() if on) or 'no fault kind')}.</small></div>",
         "<h2>Current and recommended, per fault kind (TTD median / p95 ms)</h2>",
-        _table(["setting", *kinds, "false OFF/h noisy", "false OFF/h quiet"], compare),
+        _table(["setting", *kinds, "false OFF/h (fault-free)", "noisy", "quiet"], compare),
     ]
     for kind in kinds:
         front = sorted((r for r in results if r["on_front"].get(kind)),
-                       key=lambda r: (_rate(r, "noisy") or 0, r["ttd"][kind]["p95_ms"] or 0))
+                       key=lambda r: (_rate(r, FAULT_FREE) or 0, r["ttd"][kind]["p95_ms"] or 0))
         parts += [f"<h2>{_e(kind)}</h2>", f"<div id='scatter-{_e(kind)}'></div>",
                   (f"<p class='muted'>The front for {_e(kind)} ({len(front)} of {len(results)} settings; ★ the lab's "
                    "current setting):</p>"), _table(HEAD, [_row(r, kind) for r in front])]

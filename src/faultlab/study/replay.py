@@ -49,6 +49,7 @@ def _clean(value: Any) -> float:
     return int(value) if float(value).is_integer() else float(value)
 
 
+FAULT_FREE = "fault-free"  # the quiet and noisy stretches together: the most time, the finest false-alarm rate
 Transition = tuple[float, str, float]  # (when the monitor received the evidence, new status, the evidence's own time)
 Transitions = dict[int, list[Transition]]
 PROBE_KINDS = {"health", "behind", "timeout", "refused", "error", "health_failed"}  # what a monitor probe yields
@@ -142,6 +143,11 @@ class Mistakes:
     @property
     def count(self) -> int:
         return len(self.durations_s)
+
+    def plus(self, other: Mistakes) -> Mistakes:
+        """Two stretches' mistakes as one (their hours added)."""
+        return Mistakes(self.hours + other.hours, max(self.replicas, other.replicas),
+                        self.durations_s + other.durations_s)
 
     def describe(self) -> dict[str, Any]:
         wrong_s = sum(self.durations_s)
