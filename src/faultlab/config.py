@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         "error-rate", description="the detector that decides ON/OFF (the others shadow it); docs/detector-study.md")
     detector_params: dict[str, float] = Field(
         default_factory=dict, description='parameters of the configured detector beyond failure_threshold and '
-                                          'recovery_threshold, e.g. {"window": 20, "max_failures": 5} (JSON)')
+                                          'recovery_threshold, e.g. {"window": 40} (JSON)')
     catch_up_slack: int = Field(50, ge=0, description="events behind the log end still counted as caught up")
 
     voter_timeout_ms: int = Field(400, ge=10, description="how long the voter waits for a replica")

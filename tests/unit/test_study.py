@@ -359,3 +359,37 @@ def test_the_hog_ends_by_itself_and_stop_kills_it() -> None:
     hog.stop()
     hog.stop()
     assert hog.children == [] and time.monotonic() - started < 5 and hog.describe()["stopped_at"] is not None
+
+
+async def test_the_trace_endpoints_need_the_token_and_refuse_bad_queries() -> None:
+    """Open, read and close answer 401 without the token; an unknown or repeated query parameter, a bad `since` or
+    lease is a 400 that changes nothing; with the token a recording opens, is read, and closes."""
+    import io
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from faultlab.config import Settings
+    from faultlab.log import get_logger
+    from faultlab.services.monitor.trace import add_routes
+    from faultlab.web import create_app
+
+    trace = ObservationTrace()
+    app = create_app(Settings(admin_token="t" * 32), "monitor", get_logger("monitor", stream=io.StringIO()))
+    add_routes(app, lambda: trace)
+    token = {"Authorization": "Bearer " + "t" * 32}
+    async with TestClient(TestServer(app)) as client:
+        for method in ("POST", "GET", "DELETE"):
+            assert (await client.request(method, "/trace", json={})).status == 401
+        for method, url, body in (("GET", "/trace?since=1&x=2", None), ("GET", "/trace?since=1&since=2", None),
+                                  ("GET", "/trace?since=-1", None), ("GET", "/trace?limit=nope", None),
+                                  ("POST", "/trace?x=1", {}), ("POST", "/trace", {"lease_s": 0}),
+                                  ("POST", "/trace", {"lease_s": True}), ("DELETE", "/trace?all=1", None)):
+            resp = await client.request(method, url, json=body, headers=token)
+            assert resp.status == 400, (method, url, body)
+            assert (await resp.json())["error"]
+        assert not trace.recording
+        assert (await client.post("/trace", json={"lease_s": 5}, headers=token)).status == 201
+        trace.record({"replica": 1, "kind": "health", "at": 1.0, "ok": True}, 1.5)
+        body = await (await client.get("/trace?since=0", headers=token)).json()
+        assert [e["n"] for e in body["observations"]] == [1] and body["next"] == 1 and body["recording"] is True
+        assert (await (await client.delete("/trace", headers=token)).json()) == {"recording": False, "recorded": 1}

@@ -82,6 +82,13 @@ class ObservationTrace:
         return out
 
 
+def _only_query(request: web.Request, *allowed: str) -> None:
+    """Unknown or repeated query parameters are a mistake the caller should hear about (400), never ignored."""
+    unknown = set(request.query) - set(allowed)
+    if unknown or any(len(request.query.getall(name, [])) > 1 for name in allowed):
+        raise ApiError(400, f"query parameters: at most one each of {', '.join(allowed) or 'none'}")
+
+
 def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
     try:
         value = int(request.query.get(name, default))
@@ -97,6 +104,7 @@ def add_routes(app: web.Application, get_trace: Callable[[], ObservationTrace]) 
 
     async def open_trace(request: web.Request) -> web.Response:
         require_token(request)
+        _only_query(request)
         body = await read_json(request)
         lease = body.get("lease_s", 30)
         if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 1 <= lease <= MAX_LEASE_S:
@@ -107,6 +115,7 @@ def add_routes(app: web.Application, get_trace: Callable[[], ObservationTrace]) 
 
     async def read_trace(request: web.Request) -> web.Response:
         require_token(request)
+        _only_query(request, "since", "limit")
         since = _int_query(request, "since", 0, 2**62)
         limit = _int_query(request, "limit", MAX_READ, MAX_READ)
         trace = get_trace()
@@ -116,6 +125,7 @@ def add_routes(app: web.Application, get_trace: Callable[[], ObservationTrace]) 
 
     async def close_trace(request: web.Request) -> web.Response:
         require_token(request)
+        _only_query(request)
         return json_response({"recording": False, "recorded": get_trace().close()})
 
     app.router.add_post("/trace", open_trace)
@@ -157,5 +167,5 @@ def openapi_paths() -> dict[str, Any]:
                    "responses": {"200": json_body({"type": "object", "required": ["recording", "recorded"],
                                                    "properties": {"recording": {"const": False},
                                                                   "recorded": {"type": "integer"}}}, "closed"),
-                                 **errors(401)}},
+                                 **errors(400, 401)}},
     }}
