@@ -21,7 +21,7 @@ Then replays the traces offline through every detector (consecutive, error-rate,
 grid of its parameters, and writes runs/<UTC time>-detectors/: study.json, study.html (per fault kind a scatter of
 TTD p95 against false OFFs per hour, the Pareto front, the lab's current setting marked) and traces/.
 It prints the setting it recommends for --budget false OFFs per hour. Uses the running lab, or starts one (and
-stops it at the end). The defaults make a real study of about 35 minutes; for a quick look:
+stops it at the end). The defaults make a real study of about 30 minutes; for a quick look (~6 minutes):
   faultlab study detectors --quiet-s 60 --noisy-s 60 --reps 3
 `faultlab study replay runs/<folder>` judges the recorded traces again (another budget, a changed detector)."""
 
