@@ -595,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
     from faultlab.lab.commands import register as register_lab_commands  # load, experiment, report
 
     register_lab_commands(sub)
+    from faultlab.study.commands import register as register_study_commands  # study detectors, study replay
+
+    register_study_commands(sub)
     for command in sub.choices.values():  # `faultlab status --lang es` as well as `faultlab --lang es status`
         _add_lang_option(command, argparse.SUPPRESS)
     return parser

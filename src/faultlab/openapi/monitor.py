@@ -17,6 +17,7 @@ from faultlab.openapi import (
     ref,
     request_body,
 )
+from faultlab.services.monitor.trace import openapi_paths as trace_paths
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS
 
 MAX_OBSERVATIONS = 10_000
@@ -124,6 +125,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "description": "1 to 3 (or inventory-svc-N; a service's own name for the others)"}],
             "responses": {"200": json_body({"type": "object", "required": ["service_name", "instance_id", "status"]},
                                            "the row"), **errors(404)}}},
+        **trace_paths(),
         **common_paths(health, metrics_json),
     }
     return document("faultlab monitor", "Failure detection: active health checks plus passive evidence. Reads "

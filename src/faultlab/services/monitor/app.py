@@ -26,6 +26,8 @@ from faultlab.openapi.monitor import FAULT_KIND_PATTERN
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor import guide_api
 from faultlab.services.monitor.freshness import LogFrontier
+from faultlab.services.monitor.trace import ObservationTrace
+from faultlab.services.monitor.trace import add_routes as add_trace_routes
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
 from faultlab.web import PROBE_HEADER, ApiError, create_app, json_response, read_json, require_token, serve
 
@@ -79,6 +81,7 @@ class HealthMonitor:
         self.services: dict[str, dict[str, Any]] = {}
         self.observations = 0
         self.rejected: dict[str, int] = {}  # error-queue records ignored, by why: forged, not allowed, malformed, old
+        self.trace = ObservationTrace()  # the detector study's recording of every observation ingested
         self._rows: list[tuple[Any, ...]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -127,6 +130,7 @@ class HealthMonitor:
 
     def ingest(self, obs: dict[str, Any]) -> None:
         self.observations += 1
+        self.trace.record(obs, time.time())
         replica = obs["replica"]
         tracker = self.trackers[replica]
         before = tracker.status
@@ -466,6 +470,7 @@ def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
     app.router.add_get("/events", events)
     app.router.add_get("/health", health)
     guide_api.register(app, monitor)
+    add_trace_routes(app, lambda: monitor.trace)  # looked up per request: the app is built before it is used
     return app
 
 

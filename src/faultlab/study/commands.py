@@ -1,0 +1,262 @@
+"""`faultlab study detectors` (record on the lab, replay the grid, write the page) and `faultlab study replay PATH`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 2, 130
+
+DESCRIPTION = """\
+Records the monitor's raw observations on the lab under an open-loop load (every probe, vote and passive
+signal, with its timestamp and outcome) through: a fault-free stretch (--quiet-s), the same with a CPU hog of
+--hog-procs busy processes on the host, in bursts at a high priority (--noisy-s; the study starts the hog and
+always stops it; each hog process also ends by itself), and each fault
+kind x --reps repetitions (each held --hold-s; stale twice as long) with known activation and clear times.
+Then replays the traces offline through every detector (consecutive, error-rate, phi-accrual, success-rate) and a
+grid of its parameters, and writes runs/<UTC time>-detectors/: study.json, study.html (per fault kind a scatter of
+TTD p95 against false OFFs per hour, the Pareto front, the lab's current setting marked) and traces/.
+It prints the setting it recommends for --budget false OFFs per hour. Uses the running lab, or starts one (and
+stops it at the end). The defaults make a real study of about 30 minutes; for a quick look (~6 minutes):
+  faultlab study detectors --quiet-s 60 --noisy-s 60 --reps 3
+`faultlab study replay runs/<folder>` judges the recorded traces again (another budget, a changed detector)."""
+
+
+def register(sub: Any) -> None:
+    """Add `study` (with `detectors` and `replay`) to the CLI's subparsers."""
+    from faultlab.study.report import DEFAULT_BUDGET, DEFAULT_FOCUS
+    from faultlab.study.runner import FAULTS, StudyConfig
+
+    d = StudyConfig()
+    study = sub.add_parser("study", help="the detector study: detection time against false alarms, on recorded traces")
+    kinds = study.add_subparsers(dest="study", required=True, metavar="STUDY")
+    det = kinds.add_parser("detectors", help="record traces on the lab, replay every detector setting, write the page",
+                           description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    det.add_argument("--quiet-s", type=float, default=d.quiet_s,
+                     help=f"seconds of the fault-free stretch (default {d.quiet_s:g}; 0 skips it)")
+    det.add_argument("--noisy-s", type=float, default=d.noisy_s,
+                     help=f"seconds of the fault-free stretch on a noisy host (default {d.noisy_s:g}; 0 skips it)")
+    det.add_argument("--hog-procs", type=int, default=d.hog_procs,
+                     help=f"busy processes of the CPU hog in the noisy stretch (default {d.hog_procs}: one per core)")
+    det.add_argument("--hog-nice", type=int, default=d.hog_nice,
+                     help=f"the hog's priority (default {d.hog_nice}, when allowed: a hog at normal priority barely "
+                          "delays a lab whose processes mostly sleep)")
+    det.add_argument("--hog-burst-ms", type=float, default=d.hog_burst_ms,
+                     help=f"the hog spins this long in every period (default {d.hog_burst_ms:g})")
+    det.add_argument("--hog-period-ms", type=float, default=d.hog_period_ms,
+                     help=f"the period of its bursts (default {d.hog_period_ms:g}; equal to the burst: always busy)")
+    det.add_argument("--reps", type=int, default=d.reps, help=f"repetitions of each fault kind (default {d.reps})")
+    det.add_argument("--kinds", default=",".join(d.kinds),
+                     help=f"fault kinds, comma-separated (of {', '.join(FAULTS)})")
+    det.add_argument("--hold-s", type=float, default=d.hold_s,
+                     help=f"seconds each fault is held (default {d.hold_s:g}); a detection later than that is a miss")
+    det.add_argument("--settle-s", type=float, default=d.settle_s, help="seconds between repetitions")
+    det.add_argument("--warmup-s", type=float, default=d.warmup_s,
+                     help="seconds at the start of each segment that are replayed but not judged (detectors learn)")
+    det.add_argument("--rate", type=float, default=d.rate, help=f"load in requests/s (default {d.rate:g})")
+    det.add_argument("--order-ratio", type=float, default=d.order_ratio, help="share of orders in the load")
+    det.add_argument("--seed", type=int, default=d.seed)
+    _judging(det, DEFAULT_BUDGET, DEFAULT_FOCUS)
+    det.add_argument("--runs-dir", help="where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)")
+    det.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to wait for a lab it starts")
+    det.set_defaults(func=cmd_detectors)
+
+    rep = kinds.add_parser("replay", help="judge a study's recorded traces again and rewrite study.json and study.html")
+    rep.add_argument("path", help="a study folder (runs/<UTC time>-detectors) or its study.json")
+    _judging(rep, None, None)
+    rep.set_defaults(func=cmd_replay)
+
+
+def _judging(parser: argparse.ArgumentParser, budget: float | None, focus: str | None) -> None:
+    own = "the study's own"
+    parser.add_argument("--budget", type=float, default=budget,
+                        help="false OFFs per hour (quiet and noisy stretches together) allowed for the recommendation "
+                             f"(default {own if budget is None else budget})")
+    parser.add_argument("--focus", default=focus,
+                        help=f"the fault kind whose TTD p95 the recommendation minimises (default {focus or own})")
+
+
+def _console() -> Any:
+    from faultlab.lab.commands import _console as console
+
+    return console()
+
+
+def cmd_detectors(args: argparse.Namespace) -> int:
+    from faultlab.study.runner import StudyConfig
+
+    console = _console()
+    try:
+        config = StudyConfig(quiet_s=args.quiet_s, noisy_s=args.noisy_s, reps=args.reps,
+                             kinds=[k.strip() for k in args.kinds.split(",") if k.strip()], hold_s=args.hold_s,
+                             settle_s=args.settle_s, warmup_s=args.warmup_s, rate=args.rate,
+                             order_ratio=args.order_ratio, hog_procs=args.hog_procs, hog_nice=args.hog_nice,
+                             hog_burst_ms=args.hog_burst_ms, hog_period_ms=args.hog_period_ms, seed=args.seed)
+        if args.budget < 0:
+            raise ValueError("budget must not be negative")
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        return EXIT_ABORTED
+    return asyncio.run(_with_lab(args, config, console))
+
+
+async def _with_lab(args: argparse.Namespace, config: Any, console: Any) -> int:
+    from faultlab.client import LabClient, LabNotRunning, running_settings
+    from faultlab.lab.commands import _settings
+    from faultlab.runtime.lab import Lab, LabError
+
+    settings = running_settings(_settings(args))
+    lab: Lab | None = None
+    try:
+        await asyncio.to_thread(LabClient(settings, timeout_s=2).processes)
+        console.print(f"using the running lab (lab folder {settings.home})")
+    except LabNotRunning:
+        console.print("no lab running: starting one for this study (stopped at the end)")
+        try:
+            lab = Lab(_settings(args), progress=lambda msg: console.log(msg))
+            await lab.start(timeout_s=args.startup_timeout)
+        except (LabError, OSError) as exc:
+            console.print(f"[bold red]the lab did not start:[/] {exc}")
+            if lab is not None:
+                await lab.stop()
+            return EXIT_ABORTED
+        settings = lab.settings
+    try:
+        return await _record_and_judge(args, config, settings, console)
+    finally:
+        if lab is not None:
+            console.print("stopping the lab this study started…")
+            await lab.stop()
+
+
+async def _record_and_judge(args: argparse.Namespace, config: Any, settings: Any, console: Any) -> int:
+    from faultlab.lab.report import new_run_dir
+    from faultlab.study.report import analyse, write_study
+    from faultlab.study.runner import StudyRunner
+
+    runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
+    started = time.time()
+    run_dir = new_run_dir(runs_dir, started)
+    run_dir = run_dir.rename(run_dir.with_name(run_dir.name + "-detectors"))
+    runner = StudyRunner(settings, config, run_dir, on_step=lambda msg: console.log(msg))
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
+    try:
+        meta = await runner.run()
+    except asyncio.CancelledError:
+        console.print(f"[yellow]interrupted: faults cleared, hog stopped; partial traces in {run_dir}[/]")
+        return EXIT_INTERRUPTED
+    except (RuntimeError, OSError) as exc:
+        console.print(f"[bold red]the study stopped:[/] {exc}")
+        return EXIT_ABORTED
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    meta["run_id"] = run_dir.name
+    meta["lab"] = {k: getattr(settings, k) for k in ("replicas", "health_interval_ms", "health_timeout_ms",
+                                                     "failure_threshold", "recovery_threshold", "recovery_interval_ms",
+                                                     "detector", "detector_params", "voter_timeout_ms",
+                                                     "voter_slow_ms", "catch_up_slack")}
+    console.log("replaying every detector setting over the recorded traces")
+    study = await asyncio.to_thread(analyse, run_dir, meta, args.budget, args.focus)
+    write_study(run_dir, study)
+    print_summary(console, study)
+    console.print(f"study: {run_dir / 'study.json'}\n       {run_dir / 'study.html'}\n       traces in "
+                  f"{run_dir / 'traces'}")
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from faultlab.study.report import analyse, load_study, recording_only, write_study
+
+    console = _console()
+    try:
+        study, run_dir = load_study(Path(args.path))
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return EXIT_ABORTED
+    budget = study.get("budget_per_hour") if args.budget is None else args.budget
+    focus = study.get("focus") if args.focus is None else args.focus
+    try:
+        fresh = analyse(run_dir, recording_only(study), budget, focus)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        console.print(f"[red]cannot replay {run_dir}: {exc}[/]")
+        return EXIT_ABORTED
+    write_study(run_dir, fresh)
+    print_summary(console, fresh)
+    console.print(f"rewrote {run_dir / 'study.json'} and {run_dir / 'study.html'}")
+    return EXIT_OK
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def print_summary(console: Any, study: dict[str, Any]) -> None:
+    """The front on the focus kind, then the current and the recommended settings on every kind."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    focus, kinds = study["focus"], study["grid"]["kinds"]
+    grid = study["grid"]
+    console.print(f"replayed {grid['settings']} settings over {grid['observations']:,} observations in "
+                  f"{grid['replay_s']} s")
+    if focus in kinds:
+        table = Table(title=escape(f"Pareto front on {focus}: TTD p95 against false OFFs per hour (fault-free)"))
+        for column in ("setting", "TTD median ms", "TTD p95 ms", "missed", "flaps", "false OFF/h",
+                       "false OFF/h noisy", "false OFF/h quiet"):
+            table.add_column(column, justify="left" if column == "setting" else "right")
+        front = sorted((r for r in study["results"] if r["on_front"].get(focus)),
+                       key=lambda r: (r["mistakes"].get("fault-free", {}).get("per_hour") or 0,
+                                      r["ttd"][focus]["p95_ms"]))
+        for r in front:
+            t = r["ttd"][focus]
+            table.add_row(escape(r["setting"]["label"]) + (" ★" if r["current"] else ""), _fmt(t["median_ms"]),
+                          _fmt(t["p95_ms"]), str(t["missed"]), str(t["flaps"]),
+                          _fmt(r["mistakes"].get("fault-free", {}).get("per_hour"), 2),
+                          _fmt(r["mistakes"].get("noisy", {}).get("per_hour"), 2),
+                          _fmt(r["mistakes"].get("quiet", {}).get("per_hour"), 2))
+        console.print(table)
+    table = Table(title="TTD median / p95 (ms) per fault kind")
+    table.add_column("setting")
+    for kind in kinds:
+        table.add_column(kind, justify="right")
+    table.add_column("false OFF/h (noisy / quiet)", justify="right")
+    for name, r in (("current", study.get("current_result")), ("recommended", study.get("recommended_result"))):
+        if r is None:
+            continue
+        table.add_row(f"{name}: {escape(r['setting']['label'])}",
+                      *[f"{_fmt(r['ttd'][k]['median_ms'])} / {_fmt(r['ttd'][k]['p95_ms'])}" for k in kinds],
+                      f"{_fmt(r['mistakes'].get('fault-free', {}).get('per_hour'), 2)} "
+                      f"({_fmt(r['mistakes'].get('noisy', {}).get('per_hour'), 2)} / "
+                      f"{_fmt(r['mistakes'].get('quiet', {}).get('per_hour'), 2)})")
+    console.print(table)
+    on = [k for k, v in study["current_on_front"].items() if v]
+    console.print(f"the lab's current setting is on the front for: {', '.join(on) or 'no fault kind'}")
+    pick = study.get("recommended")
+    if pick:
+        console.print(f"[bold]recommended[/] for ≤ {study['budget_per_hour']:g} false OFF/h (fault-free stretches), "
+                      f"fastest on {focus}: "
+                      f"[bold]{escape(pick['label'])}[/]  ({escape(setting_env(pick))})")
+    else:
+        console.print(f"[yellow]no setting stays within {study['budget_per_hour']:g} false OFF/h without a miss[/]")
+
+
+def setting_env(setting: dict[str, Any]) -> str:
+    """The FAULTLAB_* variables that give the lab this setting."""
+    import json
+
+    params = setting["params"]
+    env = [f"FAULTLAB_DETECTOR={setting['detector']}"]
+    if "failures" in params:
+        env.append(f"FAULTLAB_FAILURE_THRESHOLD={params['failures']}")
+    rest = {k: v for k, v in params.items() if k not in ("failures", "successes")}
+    if rest:
+        env.append(f"FAULTLAB_DETECTOR_PARAMS='{json.dumps(rest, separators=(',', ':'))}'")
+    return " ".join(env)
