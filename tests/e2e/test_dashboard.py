@@ -90,11 +90,15 @@ async def open_live_page(probe: PageProbe, url: str, replicas: list[int]) -> Non
     await page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 5", timeout=10_000)
 
 
-async def wait_chart_max(page: Any, chart: str, trace: int, at_least: float, timeout_ms: int = 20_000) -> None:
-    """Until the chart, as drawn, has a point of that trace at or above the value (charts redraw in turn)."""
+async def wait_chart_max(page: Any, chart: str, trace: int, at_least: float, timeout_ms: int = 20_000,
+                         since: float = 0.0) -> None:
+    """Until the chart, as drawn, has a point of that trace at or above the value, at or after `since` (UNIX s)
+    (charts redraw in turn)."""
+    since_x = await page.evaluate("async (since) => (await import('/static/common.js')).plotTime(since)", since)
     await page.wait_for_function(
-        "([id, i, min]) => Math.max(-1, ...(document.getElementById(id).data[i].y || []).filter((v) => v !== null))"
-        " >= min", arg=[chart, trace, at_least], timeout=timeout_ms)
+        """([id, i, min, sinceX]) => { const t = document.getElementById(id).data[i], xs = t.x || [];
+               return Math.max(-1, ...(t.y || []).filter((v, k) => v !== null && xs[k] >= sinceX)) >= min; }""",
+        arg=[chart, trace, at_least, since_x], timeout=timeout_ms)
 
 
 async def chart_values(page: Any, chart: str, trace: int, since: float = 0.0) -> list[float]:
@@ -192,10 +196,11 @@ async def test_charts_have_points_while_load_runs(settled: Lab, probe: PageProbe
     load = OpenLoopLoad(mixed_requests(lab, seed=5), rate=80, duration_s=4, target="mix")
     result = await load.run()
     assert result.ok > 250
-    await wait_chart_max(page, "chart-throughput", 0, 50)
-    await wait_chart_max(page, "chart-throughput", 1, 3)
-    await wait_chart_max(page, "chart-orders-latency", 0, 0.001)
-    await wait_chart_max(page, "chart-success", 1, 100)
+    await wait_chart_max(page, "chart-throughput", 0, 50, since=started)
+    await wait_chart_max(page, "chart-throughput", 1, 3, since=started)
+    await wait_chart_max(page, "chart-orders-latency", 0, 0.001, since=started)
+    await wait_chart_max(page, "chart-success", 0, 100, since=started)
+    await wait_chart_max(page, "chart-success", 1, 100, since=started)
     voted_p95 = await chart_values(page, "chart-voted-latency", 1, started)
     orders_p50 = await chart_values(page, "chart-orders-latency", 0, started)
     voted_rps = await chart_values(page, "chart-throughput", 0, started)
@@ -226,6 +231,7 @@ async def test_updates_stay_within_1s_at_500_rps(settled: Lab, probe: PageProbe,
     await open_live_page(probe, dashboard(lab), lab.settings.replica_ids)
     await page.evaluate("() => { window.faultlabDashboard.received.length = 0; }")
     events_before = await page.evaluate("() => document.querySelectorAll('#events li').length")
+    started = time.time() - 1  # the chart's points are per second
     load = OpenLoopLoad(mixed_requests(lab, seed=9), rate=500, duration_s=8, target="mix")
     result = await load.run()
     # the regular updates (ticks), as applied by the page; monitor events in between are not counted
@@ -237,8 +243,8 @@ async def test_updates_stay_within_1s_at_500_rps(settled: Lab, probe: PageProbe,
     # the page measured the load: its busiest second shows at least half the voted reads/s the lab completed
     completed_reads_per_s = result.ok * 7 / 8 / 8
     with contextlib.suppress(playwright_api.TimeoutError):
-        await wait_chart_max(page, "chart-throughput", 0, 0.5 * completed_reads_per_s)
-    shown_rps = await chart_values(page, "chart-throughput", 0)
+        await wait_chart_max(page, "chart-throughput", 0, 0.5 * completed_reads_per_s, since=started)
+    shown_rps = await chart_values(page, "chart-throughput", 0, started)
     ordered = sorted(gaps) or [float("nan")]
     with capsys.disabled():
         print(f"\nupdates during 500 req/s: {len(gaps) + 1}, gap p50 {ordered[len(ordered) // 2]:.0f} ms, "
