@@ -75,6 +75,9 @@ class Settings(BaseSettings):
                                                            "before); grows with the healthy replicas' apply skew "
                                                            "on a loaded machine (twice its p99, 1.5 times its worst, "
                                                            "over the last 10 s), up to stale_after_ms")
+    lag_limit_ms: int = Field(2000, ge=10, description="a replica still applying but lagging further behind than this "
+                                                       "is OFF all the same (it cannot keep up); below it, one that "
+                                                       "keeps applying is not stale, however loaded the machine")
     caught_up_ms: int = Field(200, ge=0, description="back ON only when it lacks no event the others applied more "
                                                    "than this long ago")
 

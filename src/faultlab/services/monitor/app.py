@@ -25,7 +25,7 @@ from faultlab.metrics_store import flushing
 from faultlab.openapi.monitor import FAULT_KIND_PATTERN
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor import guide_api
-from faultlab.services.monitor.freshness import LogFrontier
+from faultlab.services.monitor.freshness import LogFrontier, staleness
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.services.monitor.trace import add_routes as add_trace_routes
 from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
@@ -195,16 +195,20 @@ class HealthMonitor:
         applied = data.get("applied_seq")
         if isinstance(applied, bool) or not isinstance(applied, int):
             return {"replica": replica, "kind": "malformed", "ok": False, "at": now, "source": "monitor"}
-        with contextlib.suppress(TypeError, ValueError):
+        try:
             commits = [(int(s), float(t)) for s, t in data.get("commits") or []]
-            self.frontier.note(replica, applied, commits, now)
-            self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
-                                      self.settings.stale_after_ms / 1000)
-        behind_ms = round(self.frontier.behind_s(replica, applied, now) * 1000, 1)
-        allowance_ms = self.stale_allowance_s(replica, applied) * 1000
+        except (TypeError, ValueError):
+            commits = []
+        self.frontier.note(replica, applied, commits, now)
+        self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
+                                  self.settings.stale_after_ms / 1000)
+        behind_s = self.frontier.behind_s(replica, applied, now)
+        allowance_s = self.stale_allowance_s(replica, applied)
+        why = staleness(behind_s, allowance_s, max((t for _s, t in commits), default=None), now,
+                        self.settings.lag_limit_ms / 1000)
         health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",
-                  "behind_ms": behind_ms, "caught_up": behind_ms <= self.settings.caught_up_ms,
-                  "stale": behind_ms > allowance_ms, "rtt_ms": round((now - at) * 1000, 2)}
+                  "behind_ms": round(behind_s * 1000, 1), "caught_up": behind_s * 1000 <= self.settings.caught_up_ms,
+                  "stale": why is not None, "stale_reason": why, "rtt_ms": round((now - at) * 1000, 2)}
         for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at", "set_aside"):
             health[key] = data.get(key)
         return health
@@ -353,6 +357,7 @@ class HealthMonitor:
             "rejected_records": dict(self.rejected),
             "stale_after_ms": self.settings.stale_after_ms,
             "stale_after_busy_ms": self.settings.stale_after_busy_ms,
+            "lag_limit_ms": self.settings.lag_limit_ms,
             "apply_skew_p99_ms": round(self.frontier.skew_s(time.time()) * 1000, 1),
             "caught_up_ms": self.settings.caught_up_ms,
             "health_interval_ms": self.settings.health_interval_ms,

@@ -152,7 +152,7 @@ class InstanceTracker:
             self.behind_ms = obs.get("behind_ms")
             self._evidence(True, at, source, rtt_ms=obs.get("rtt_ms"))
             if obs.get("stale"):
-                self._stale(at, source)
+                self._stale(at, source, obs.get("stale_reason"))
         elif kind == "agree":
             # Agreement vouches only for the products compared: a replica wrong about PROD-001 is not
             # cleared by agreeing about PROD-002.
@@ -220,16 +220,19 @@ class InstanceTracker:
             if self.episode is not None and name not in self.episode.detections:
                 self.episode.detections[name] = at
 
-    def _stale(self, at: float, source: str) -> None:
-        """It answers, but lacks an event the others applied more than `stale_after_ms` ago: OFF at once (the
-        waiting is in the rule itself), back only once caught up."""
+    def _stale(self, at: float, source: str, why: str | None = None) -> None:
+        """It answers, but lacks an event the others applied longer ago than its allowance and has stopped
+        applying (or lags past lag_limit_ms): OFF at once (the waiting is in the rule itself), back only once
+        caught up."""
         self.last_failed = True
         self.last_failure_at = at
         self.verified_since_clear = 0
         self._shadow_all_off(at)
         if self.status == "ON":
-            self._set("OFF", at, f"stale: lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere "
-                                 f"{self.behind_ms:.0f} ms ago", source)
+            behind = f"lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere {self.behind_ms or 0:.0f} ms ago"
+            reason = (f"lagging: {behind}, it applies but cannot keep up" if why == "lagging"
+                      else f"stale: {behind}, nothing applied since")
+            self._set("OFF", at, reason, source)
 
     def _process_exit(self, obs: dict[str, Any], at: float, now: float) -> None:
         """The supervisor saw the process die at `at`; the monitor learns it `now` (that is the detection)."""
