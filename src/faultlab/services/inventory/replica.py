@@ -41,15 +41,14 @@ from faultlab.services.inventory.state import (
     InvalidEvent,
     InventoryState,
     InventoryView,
-    event_problem,
     event_seq,
+    is_order_id,
 )
 from faultlab.services.inventory.store import ReplicaStore
 
 COMMITS_KEPT = 16  # recent (last seq, committed at) pairs in /health: the monitor times staleness with them
 RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is gone before we call it a reset
 RESET_PROOF_S = 0.3  # ... spread over at least this long
-CANCEL_PROBE = {"type": CANCELLED, "product_id": "-", "quantity": 1}  # to check a cancel's order id like apply does
 
 
 class LogApplier:
@@ -292,8 +291,8 @@ class LogApplier:
     async def _fetch_reservations(self, events: list[dict[str, Any]]) -> None:
         """Before applying a batch: the stored reservations its cancels will release (orders confirmed in this
         batch are in memory already)."""
-        wanted = {e.get("order_id") for e in events if e.get("type") == CANCELLED} - set(self.state.reservations)
-        wanted = {o for o in wanted if isinstance(o, str) and event_problem({**CANCEL_PROBE, "order_id": o}) is None}
+        wanted = {e["order_id"] for e in events if e.get("type") == CANCELLED and is_order_id(e.get("order_id"))}
+        wanted -= set(self.state.reservations)
         if wanted:
             conn = await self._connection()
             self.state.reservations.update(await self.store.reservations_for(conn, sorted(wanted)))
