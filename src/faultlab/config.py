@@ -74,7 +74,7 @@ class Settings(BaseSettings):
                                                            "fetch_wait_ms: an event after another less than 1 s "
                                                            "before); grows with the healthy replicas' apply skew "
                                                            "on a loaded machine (twice its p99, 1.5 times its worst, "
-                                                           "over the last 10 s), up to stale_after_ms")
+                                                           "over the last minute), up to stale_after_ms")
     lag_limit_ms: int = Field(2000, ge=10, description="a replica still applying but lagging further behind than this "
                                                        "is OFF all the same (it cannot keep up); below it, one that "
                                                        "keeps applying is not stale, however loaded the machine")

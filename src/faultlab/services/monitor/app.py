@@ -157,7 +157,7 @@ class HealthMonitor:
         if gap is None or gap >= QUIET_S:
             return self.settings.stale_after_ms / 1000
         # While events flow: at least the busy allowance, more when the healthy replicas themselves apply further
-        # apart (a loaded machine: twice their p99 skew, half again their worst, over the last 10 s), never more
+        # apart (a loaded machine: twice their p99 skew, half again their worst, over the last minute), never more
         # than the quiet one.
         now = time.time()
         floor, ceiling = self.settings.stale_after_busy_ms / 1000, self.settings.stale_after_ms / 1000

@@ -15,7 +15,7 @@ import bisect
 from collections import deque
 from collections.abc import Iterable
 
-SKEW_WINDOW_S = 10.0  # how far back the healthy replicas' apply skew is remembered
+SKEW_WINDOW_S = 60.0  # how far back the healthy replicas' apply skew is remembered (a loaded minute)
 
 
 class LogFrontier:
