@@ -71,7 +71,7 @@ class Settings(BaseSettings):
                                                       "long ago is OFF (stale); for an event after a quiet log, "
                                                       "when replicas may be in their long fetch wait")
     stale_after_busy_ms: int = Field(200, ge=10, description="the same while events flow (every replica fetches every "
-                                                           "fetch_wait_ms: an event after another less than 1 s "
+                                                           "fetch_wait_ms: an event after another less than 0.5 s "
                                                            "before); grows with the healthy replicas' apply skew "
                                                            "on a loaded machine (twice its p99, 1.5 times its worst, "
                                                            "over the last minute), up to stale_after_ms")

@@ -38,7 +38,9 @@ SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 FAULT_KIND = re.compile(FAULT_KIND_PATTERN)
 QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
 QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
-QUIET_S = bus.QUIET_S  # a log quiet this long lets the replicas' fetch wait grow (FetchPacer)
+# A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
+# the previous one finds every replica still on its short wait.
+BUSY_GAP_S = bus.QUIET_S / 2
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -151,10 +153,10 @@ class HealthMonitor:
 
     def stale_allowance_s(self, replica: int, applied_seq: int) -> float:
         """How long a replica may lack the event after `applied_seq` once the others applied it: the busy allowance
-        when events were flowing (the others applied the previous one less than QUIET_S before), the longer one
+        when events were flowing (the others applied the previous one less than BUSY_GAP_S before), the longer one
         after a quiet log (a healthy replica may then be in its long fetch wait)."""
         gap = self.frontier.gap_before_s(replica, applied_seq + 1)
-        if gap is None or gap >= QUIET_S:
+        if gap is None or gap >= BUSY_GAP_S:
             return self.settings.stale_after_ms / 1000
         # While events flow: at least the busy allowance, more when the healthy replicas themselves apply further
         # apart (a loaded machine: twice their p99 skew, half again their worst, over the last minute), never more
