@@ -1,5 +1,5 @@
 """The detector study's pure parts on literal inputs: the monitor's trace buffer, replay and its verdicts, the Pareto
-front and the pick, the grid, the page, and the dashboard's listing of study folders."""
+front and the pick, the grid, and the dashboard's listing of study folders (the page: test_study_page.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from faultlab.services.dashboard.reports import RunsFolder
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.study.grid import evaluate, grid_settings, judge_setting
 from faultlab.study.hog import CpuHog
-from faultlab.study.html import render_html
 from faultlab.study.pareto import pareto_front, recommend
 from faultlab.study.replay import (
     Setting,
@@ -310,17 +309,6 @@ def test_a_slower_prober_sees_fewer_probes_and_detects_later() -> None:
     assert base.ttd_ms == pytest.approx(500.0)  # failures at +3.2, +3.4, +3.6
     assert slower.ttd_ms == pytest.approx(700.0)  # +3.2 not sent (0.2 s after +3.0); +3.4, then suspect: +3.6, +3.8
     assert slow.label == "consecutive failures=3 probe=400ms"
-
-
-def test_the_page_is_self_contained_and_marks_the_current_setting(tmp_path: Path) -> None:
-    """study.html inlines plotly, draws one scatter per fault kind with the front and the lab's setting marked."""
-    run = write_folder(tmp_path)
-    page = (run / "study.html").read_text()
-    assert "Plotly.newPlot" in page and "https://" not in page.split("<script>const FIGS")[1]
-    assert "id='scatter-intermittent'" in page and "Pareto front" in page
-    assert "the lab&#x27;s current setting" in page or "the lab's current setting" in page
-    study = json.loads((run / "study.json").read_text())
-    assert render_html(study) == page
 
 
 def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
