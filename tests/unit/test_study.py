@@ -312,7 +312,8 @@ def test_a_slower_prober_sees_fewer_probes_and_detects_later() -> None:
 
 
 def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
-    """A study folder is listed with kind "study" and its own files; an experiment keeps kind "experiment"."""
+    """A study folder is listed with kind "study" and its own files; an experiment keeps kind "experiment"; a study's
+    detail has its focus kind's front in study.html's order, the recommended setting marked."""
     write_folder(tmp_path)
     exp = tmp_path / "20261129T000000Z"
     exp.mkdir()
@@ -332,6 +333,14 @@ def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
         runs.file("20261129T000000Z", "study.json")
     detail = runs.detail("20261130T000000Z-detectors")
     assert detail["front"] and all(row["kind"] == "intermittent" for row in detail["front"])
+    study_json = json.loads((tmp_path / "20261130T000000Z-detectors" / "study.json").read_text())
+    from faultlab.study.html import front
+
+    assert [row["setting"] for row in detail["front"]] == [r["setting"]["label"] for r in front(study_json,
+                                                                                                 "intermittent")]
+    assert [row["setting"] for row in detail["front"] if row["recommended"]] == [study_json["recommended"]["label"]]
+    assert {"ttd_p95_ms", "missed", "flaps", "false_off_per_hour", "false_off_per_hour_noisy"} <= set(
+        detail["front"][0])
 
 
 def test_the_hog_ends_by_itself_and_stop_kills_it() -> None:

@@ -4,7 +4,7 @@ import {test} from "node:test";
 
 import {pickLanguage} from "../../../src/faultlab/lab/static/langs.js";
 
-test("the address's #lang wins, then the reader's last choice, then the rendered language; only ones the page has", () => {
+test("#lang in the address wins, then the reader's choice, then the rendered language; only ones the page has", () => {
   assert.equal(pickLanguage("#lang=en", "es", "es", ["es", "en"]), "en");
   assert.equal(pickLanguage("#run=x&lang=es", null, "en", ["es", "en"]), "es");
   assert.equal(pickLanguage("", "en", "es", ["es", "en"]), "en");
