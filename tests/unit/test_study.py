@@ -343,6 +343,17 @@ def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
         detail["front"][0])
 
 
+def test_the_study_records_settings_the_lab_has() -> None:
+    """study.json's `lab` names settings that exist (a renamed one made `faultlab study detectors` fail after the
+    whole recording)."""
+    from faultlab.config import Settings
+    from faultlab.study.commands import LAB_SETTINGS
+
+    settings = Settings()
+    assert {name: getattr(settings, name) for name in LAB_SETTINGS}["failure_threshold"] == settings.failure_threshold
+    assert set(LAB_SETTINGS) <= set(Settings.model_fields)
+
+
 def test_the_hog_ends_by_itself_and_stop_kills_it() -> None:
     """A hog process spins until its own deadline even if nobody stops it; stop() ends the others at once."""
     lone = CpuHog(1, 0.2, burst_ms=20, period_ms=50)

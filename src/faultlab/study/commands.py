@@ -13,6 +13,10 @@ from faultlab import i18n
 from faultlab.i18n import N_, _
 
 EXIT_OK, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 2, 130
+# The lab's settings a study records beside its traces (study.json's `lab`): what the monitor judged with.
+LAB_SETTINGS = ("replicas", "health_interval_ms", "health_timeout_ms", "failure_threshold", "recovery_threshold",
+                "recovery_interval_ms", "detector", "detector_params", "stale_after_ms", "stale_after_busy_ms",
+                "caught_up_ms", "voter_timeout_ms", "voter_slow_ms")
 
 DESCRIPTION = N_("""\
 Records the monitor's raw observations on the lab under an open-loop load (every probe, vote and passive
@@ -177,10 +181,7 @@ async def _record_and_judge(args: argparse.Namespace, config: Any, settings: Any
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     meta["run_id"] = run_dir.name
-    meta["lab"] = {k: getattr(settings, k) for k in ("replicas", "health_interval_ms", "health_timeout_ms",
-                                                     "failure_threshold", "recovery_threshold", "recovery_interval_ms",
-                                                     "detector", "detector_params", "voter_timeout_ms",
-                                                     "voter_slow_ms", "catch_up_slack")}
+    meta["lab"] = {k: getattr(settings, k) for k in LAB_SETTINGS}
     console.log(_("replaying every detector setting over the recorded traces"))
     study = await asyncio.to_thread(analyse, run_dir, meta, args.budget, args.focus)
     write_study(run_dir, study)
@@ -227,7 +228,7 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
     focus, kinds = study["focus"], study["grid"]["kinds"]
     grid = study["grid"]
     console.print(_("replayed {settings} settings over {observations} observations in {seconds} s").format(
-        settings=grid["settings"], observations=_fmt(grid["observations"]), seconds=grid["replay_s"]))
+        settings=grid["settings"], observations=_fmt(grid["observations"]), seconds=_fmt(grid["replay_s"], 2)))
     if focus in kinds:
         table = Table(title=escape(_("Pareto front on {kind}: TTD p95 against false OFFs per hour "
                                      "(fault-free)").format(kind=focus)))

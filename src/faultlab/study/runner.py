@@ -33,8 +33,8 @@ FAULTS: dict[str, dict[str, Any]] = {
     "incorrect": {"kind": "incorrect", "product_id": "PROD-001"},
     "stale": {"kind": "stale"},
 }
-# A stale replica is found once it falls catch_up_slack events behind, which takes as long as the orders take to
-# make that many: it is held twice as long as the others.
+# A stale replica is found once it lacks an event the others applied stale_after_ms ago, so only once the orders make
+# events it lacks: it is held twice as long as the others.
 HOLD_FACTOR = {"stale": 2.0}
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 
