@@ -1,5 +1,5 @@
 """The detector study's pure parts on literal inputs: the monitor's trace buffer, replay and its verdicts, the Pareto
-front and the pick, the grid, the page, and the dashboard's listing of study folders."""
+front and the pick, the grid, and the dashboard's listing of study folders (the page: test_study_page.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from faultlab.services.dashboard.reports import RunsFolder
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.study.grid import evaluate, grid_settings, judge_setting
 from faultlab.study.hog import CpuHog
-from faultlab.study.html import render_html
 from faultlab.study.pareto import pareto_front, recommend
 from faultlab.study.replay import (
     Setting,
@@ -312,19 +311,9 @@ def test_a_slower_prober_sees_fewer_probes_and_detects_later() -> None:
     assert slow.label == "consecutive failures=3 probe=400ms"
 
 
-def test_the_page_is_self_contained_and_marks_the_current_setting(tmp_path: Path) -> None:
-    """study.html inlines plotly, draws one scatter per fault kind with the front and the lab's setting marked."""
-    run = write_folder(tmp_path)
-    page = (run / "study.html").read_text()
-    assert "Plotly.newPlot" in page and "https://" not in page.split("<script>const FIGS")[1]
-    assert "id='scatter-intermittent'" in page and "Pareto front" in page
-    assert "the lab&#x27;s current setting" in page or "the lab's current setting" in page
-    study = json.loads((run / "study.json").read_text())
-    assert render_html(study) == page
-
-
 def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
-    """A study folder is listed with kind "study" and its own files; an experiment keeps kind "experiment"."""
+    """A study folder is listed with kind "study" and its own files; an experiment keeps kind "experiment"; a study's
+    detail has its focus kind's front in study.html's order, the recommended setting marked."""
     write_folder(tmp_path)
     exp = tmp_path / "20261129T000000Z"
     exp.mkdir()
@@ -344,6 +333,25 @@ def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
         runs.file("20261129T000000Z", "study.json")
     detail = runs.detail("20261130T000000Z-detectors")
     assert detail["front"] and all(row["kind"] == "intermittent" for row in detail["front"])
+    study_json = json.loads((tmp_path / "20261130T000000Z-detectors" / "study.json").read_text())
+    from faultlab.study.html import front
+
+    assert [row["setting"] for row in detail["front"]] == [r["setting"]["label"] for r in front(study_json,
+                                                                                                 "intermittent")]
+    assert [row["setting"] for row in detail["front"] if row["recommended"]] == [study_json["recommended"]["label"]]
+    assert {"ttd_p95_ms", "missed", "flaps", "false_off_per_hour", "false_off_per_hour_noisy"} <= set(
+        detail["front"][0])
+
+
+def test_the_study_records_settings_the_lab_has() -> None:
+    """study.json's `lab` names settings that exist (a renamed one made `faultlab study detectors` fail after the
+    whole recording)."""
+    from faultlab.config import Settings
+    from faultlab.study.commands import LAB_SETTINGS
+
+    settings = Settings()
+    assert {name: getattr(settings, name) for name in LAB_SETTINGS}["failure_threshold"] == settings.failure_threshold
+    assert set(LAB_SETTINGS) <= set(Settings.model_fields)
 
 
 def test_the_hog_ends_by_itself_and_stop_kills_it() -> None:

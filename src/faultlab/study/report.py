@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from faultlab.i18n import _
 from faultlab.services.monitor.detectors import make_detector
 from faultlab.study.grid import run_grid
 from faultlab.study.pareto import recommend
@@ -79,7 +80,7 @@ def load_study(path: Path) -> tuple[dict[str, Any], Path]:
     if path.is_dir():
         path = path / STUDY_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"no {STUDY_FILE} at {path}")
+        raise FileNotFoundError(_("no {file} at {path}").format(file=STUDY_FILE, path=path))
     return json.loads(path.read_text()), path.parent
 
 
@@ -88,3 +89,15 @@ def recording_only(study: dict[str, Any]) -> dict[str, Any]:
     drop = {"grid", "results", "budget_per_hour", "focus", "recommended", "current_on_front", "current_result",
             "recommended_result", "schema_version", "kind", "study", "run_dir"}
     return {k: v for k, v in study.items() if k not in drop}
+
+
+def setting_env(setting: dict[str, Any]) -> str:
+    """The FAULTLAB_* variables that give the lab this setting."""
+    params = setting["params"]
+    env = [f"FAULTLAB_DETECTOR={setting['detector']}"]
+    if "failures" in params:
+        env.append(f"FAULTLAB_FAILURE_THRESHOLD={params['failures']}")
+    rest = {k: v for k, v in params.items() if k not in ("failures", "successes")}
+    if rest:
+        env.append(f"FAULTLAB_DETECTOR_PARAMS='{json.dumps(rest, separators=(',', ':'))}'")
+    return " ".join(env)

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from faultlab.config import Settings
+from faultlab.i18n import _
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.services.monitor.detectors import settings_params
 from faultlab.study.hog import CpuHog
@@ -32,8 +33,8 @@ FAULTS: dict[str, dict[str, Any]] = {
     "incorrect": {"kind": "incorrect", "product_id": "PROD-001"},
     "stale": {"kind": "stale"},
 }
-# A stale replica is found once it falls catch_up_slack events behind, which takes as long as the orders take to
-# make that many: it is held twice as long as the others.
+# A stale replica is found once it lacks an event the others applied stale_after_ms ago, so only once the orders make
+# events it lacks: it is held twice as long as the others.
 HOLD_FACTOR = {"stale": 2.0}
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 
@@ -61,15 +62,16 @@ class StudyConfig:
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in FAULTS]
         if unknown:
-            raise ValueError(f"unknown fault kind(s) {', '.join(unknown)}; known: {', '.join(FAULTS)}")
+            raise ValueError(_("unknown fault kind(s) {unknown}; known: {known}").format(
+                unknown=", ".join(unknown), known=", ".join(FAULTS)))
         if self.reps < 0 or self.quiet_s < 0 or self.noisy_s < 0 or self.hog_procs < 0:
-            raise ValueError("durations, repetitions and hog processes must not be negative")
+            raise ValueError(_("durations, repetitions and hog processes must not be negative"))
         if self.rate <= 0 or self.hold_s <= 0 or self.warmup_s < 1:
-            raise ValueError("rate and hold must be positive, warm-up at least 1 s")
+            raise ValueError(_("rate and hold must be positive, warm-up at least 1 s"))
         if not 0 < self.hog_burst_ms <= self.hog_period_ms or not -20 <= self.hog_nice <= 19:
-            raise ValueError("the hog needs 0 < burst <= period and a nice value in -20..19")
+            raise ValueError(_("the hog needs 0 < burst <= period and a nice value in -20..19"))
         if not self.kinds and not self.quiet_s and not self.noisy_s:
-            raise ValueError("nothing to record: no fault-free stretch and no fault kind")
+            raise ValueError(_("nothing to record: no fault-free stretch and no fault kind"))
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,7 +89,7 @@ class StudyRunner:
     def __init__(self, settings: Settings, config: StudyConfig, run_dir: Path,
                  on_step: Callable[[str], None] | None = None) -> None:
         if not settings.admin_token:
-            raise ValueError("the study needs the operator token (start the lab, or set FAULTLAB_ADMIN_TOKEN)")
+            raise ValueError(_("the study needs the operator token (start the lab, or set FAULTLAB_ADMIN_TOKEN)"))
         self.settings = settings
         self.config = config
         self.run_dir = run_dir
@@ -143,10 +145,10 @@ class StudyRunner:
         load_task: asyncio.Task[Any] | None = None
         sampler = asyncio.create_task(self._sample_load())
         try:
-            self.on_step("waiting for a steady lab")
+            self.on_step(_("waiting for a steady lab"))
             problems = await self.wait_steady()
             if problems:
-                raise RuntimeError("the lab is not steady: " + "; ".join(problems))
+                raise RuntimeError(_("the lab is not steady:") + " " + "; ".join(problems))
             meta["current"] = self.current_setting(await self.monitor_status())
             load_task = asyncio.create_task(load.run())
             await recorder.start()
@@ -165,7 +167,7 @@ class StudyRunner:
                 if cfg.reps:
                     await self._fault_segment(recorder, kind)
         finally:
-            self.on_step("rollback: clearing every fault, stopping the hog, the recording and the load")
+            self.on_step(_("rollback: clearing every fault, stopping the hog, the recording and the load"))
             if self.hog is not None:
                 self.hog.stop()
             await self._clear_all()
@@ -201,9 +203,13 @@ class StudyRunner:
         now = time.time()
         segment = Segment(kind, kind, now, now + self.config.warmup_s)
         recorder.begin(segment)
-        self.on_step(f"{kind} stretch: {seconds:g} s (+{self.config.warmup_s:g} s warm-up)"
-                     + (f", CPU hog of {self.config.hog_procs} process(es), {self.config.hog_burst_ms:g} ms busy every "
-                        f"{self.config.hog_period_ms:g} ms at nice {self.config.hog_nice}" if kind == "noisy" else ""))
+        cfg = self.config
+        step = _("{kind} stretch: {seconds} s (+{warmup} s warm-up)").format(
+            kind=kind, seconds=f"{seconds:g}", warmup=f"{cfg.warmup_s:g}")
+        if kind == "noisy":
+            step += ", " + _("CPU hog of {procs} process(es), {burst} ms busy every {period} ms at nice {nice}").format(
+                procs=cfg.hog_procs, burst=f"{cfg.hog_burst_ms:g}", period=f"{cfg.hog_period_ms:g}", nice=cfg.hog_nice)
+        self.on_step(step)
         await asyncio.sleep(self.config.warmup_s + seconds)
         segment.end = time.time()
         await recorder.drain()
@@ -219,7 +225,8 @@ class StudyRunner:
         await asyncio.sleep(cfg.warmup_s)
         for rep in range(cfg.reps):
             replica = self.settings.replica_ids[rep % len(self.settings.replica_ids)]
-            self.on_step(f"{kind} #{rep + 1}/{cfg.reps} on replica {replica}")
+            self.on_step(_("{kind} #{rep}/{reps} on replica {replica}").format(kind=kind, rep=rep + 1, reps=cfg.reps,
+                                                                                replica=replica))
             problems = await self.wait_steady()
             if problems:
                 self.notes.append(f"{kind} #{rep + 1}: not steady before injecting: {'; '.join(problems)}")

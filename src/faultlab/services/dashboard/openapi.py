@@ -124,7 +124,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "runs_dir": {"type": "string"},
                     "runs": {"type": "array", "items": {"$ref": "#/components/schemas/RunSummary"}}}}, "runs")}}},
             "/api/runs/{name}": {"get": {
-                "summary": "One run: summary, per-phase results table, verdict, episodes",
+                "summary": "One run: summary, per-phase results table, verdict, episodes; for a detector study, "
+                           "`front`: the settings on the front of its focus fault kind",
                 "parameters": [run_name],
                 "responses": {"200": _json(ANY_OBJECT, "run"), **_errors(400, 404)}}},
             "/runs/{name}/{filename}": {"get": {

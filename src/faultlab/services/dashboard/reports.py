@@ -119,7 +119,7 @@ class RunsFolder:
             "study": {"settings": grid.get("settings"), "budget_per_hour": study.get("budget_per_hour"),
                       "focus": study.get("focus"), "current": current.get("label") or current.get("detector"),
                       "recommended": recommended.get("label"),
-                      "current_on_front": sorted(k for k, v in on_front.items() if v)},
+                      "current_on_front": [k for k, v in on_front.items() if v]},  # in the study's order
             "modified_at": path.stat().st_mtime,
         }
 
@@ -165,16 +165,23 @@ class RunsFolder:
 
 
 def study_front(study: dict[str, Any]) -> list[dict[str, Any]]:
-    """The settings on the front of the study's focus fault kind: label, TTD median/p95, false OFFs per hour."""
+    """The settings on the front of the study's focus fault kind, as study.html orders them (false OFFs per hour on
+    the fault-free stretches, then TTD p95): label, whether it is the lab's or the recommended setting, TTD
+    median/p95, faults not detected, flaps, false OFFs per hour (fault-free, noisy, quiet)."""
     focus = study.get("focus")
+    recommended = (study.get("recommended") or {}).get("label") if isinstance(study.get("recommended"), dict) else None
     rows = []
     for r in study.get("results") or []:
         if not isinstance(r, dict) or not (r.get("on_front") or {}).get(focus):
             continue
         ttd = (r.get("ttd") or {}).get(focus) or {}
         mistakes = r.get("mistakes") or {}
-        rows.append({"setting": (r.get("setting") or {}).get("label"), "current": bool(r.get("current")),
-                     "kind": focus, "ttd_median_ms": ttd.get("median_ms"), "ttd_p95_ms": ttd.get("p95_ms"),
+        label = (r.get("setting") or {}).get("label")
+        rows.append({"setting": label, "current": bool(r.get("current")),
+                     "recommended": label is not None and label == recommended, "kind": focus,
+                     "ttd_median_ms": ttd.get("median_ms"), "ttd_p95_ms": ttd.get("p95_ms"),
+                     "missed": ttd.get("missed"), "flaps": ttd.get("flaps"),
+                     "false_off_per_hour": (mistakes.get("fault-free") or {}).get("per_hour"),
                      "false_off_per_hour_noisy": (mistakes.get("noisy") or {}).get("per_hour"),
                      "false_off_per_hour_quiet": (mistakes.get("quiet") or {}).get("per_hour")})
-    return sorted(rows, key=lambda row: (row["false_off_per_hour_noisy"] or 0, row["ttd_p95_ms"] or 0))
+    return sorted(rows, key=lambda row: (row["false_off_per_hour"] or 0, row["ttd_p95_ms"] or 0))
