@@ -67,6 +67,18 @@ def test_error_rate_counts_scattered_failures_in_its_window() -> None:
     assert d2.failed_in_window == 0
 
 
+def test_error_rate_leaves_scattered_lateness_to_the_consecutive_rule() -> None:
+    """Timeouts and slow answers scattered among successes (a loaded machine) never fill the error window; the same
+    pattern of errors suspects at the second; three late answers in a row still suspect (a hung replica)."""
+    pattern = [False, True, True, False, True, False, True, True, False, True]
+    late = [Sample(20.0 + i * 0.05, ok, late=not ok) for i, ok in enumerate(pattern)]
+    assert first_suspicion(ErrorRateDetector(), clean(20.0) + late) is None
+    errors = [Sample(20.0 + i * 0.05, ok) for i, ok in enumerate(pattern)]
+    assert first_suspicion(ErrorRateDetector(), clean(20.0) + errors) == 20.15
+    hung = [Sample(30.0 + i * 0.02, False, late=True) for i in range(3)]
+    assert first_suspicion(ErrorRateDetector(), clean(30.0) + hung) == 30.04
+
+
 def test_phi_accrual_suspects_when_the_wait_for_a_probe_answer_is_improbable() -> None:
     """Probes answer every 0.2 s exactly; a hang: the first timeout (0.35 s after the last answer) gives phi 6.5,
     the next one (0.52 s) phi ~ 26. Threshold 6 detects at the first, 8 at the second."""

@@ -17,6 +17,7 @@ from faultlab.services.monitor.detectors import DETECTORS, Detector, Sample, mak
 
 FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "health_failed", "apply_failed"}
 INFO_KINDS = {"served_error", "set_aside"}  # counted and shown, not evidence (the voter sees served errors itself)
+LATE_KINDS = {"timeout", "slow"}  # failures that are lateness, not errors (a loaded machine makes some)
 HINT_KINDS = {"behind"}  # the voter saw it behind the majority: probe it now, judge in time (not a failure)
 CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
 SUCCESS_KINDS = {"health", "agree"}
@@ -187,7 +188,7 @@ class InstanceTracker:
         if not ok:
             self.last_failure_at = at
         self.verified_since_clear = self.verified_since_clear + 1 if ok else 0
-        self._feed(Sample(at, ok, source, rtt_ms))
+        self._feed(Sample(at, ok, source, rtt_ms, late=kind in LATE_KINDS))
         primary = self.detectors[self.primary]
         if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
             self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)

@@ -11,7 +11,9 @@ class Sample(NamedTuple):
 
     `source` is "monitor" for the monitor's own health probes (the heartbeats of an accrual detector); the voter,
     error-queue and the supervisor are other sources. `count` > 1 stands for a run of equal outcomes at `at`
-    (the voter reports a run of agreements as one observation). A tuple: one is made per observation.
+    (the voter reports a run of agreements as one observation). `late` marks a failure that is lateness (a
+    timeout, a slow answer) rather than an error: a loaded machine makes those too. A tuple: one is made per
+    observation.
     """
 
     at: float
@@ -19,6 +21,7 @@ class Sample(NamedTuple):
     source: str = "monitor"
     rtt_ms: float | None = None
     count: int = 1
+    late: bool = False
 
     @property
     def probe(self) -> bool:

@@ -10,8 +10,12 @@ from faultlab.services.monitor.detectors.consecutive import SUCCESSES, Consecuti
 
 
 class ErrorRateDetector(ConsecutiveDetector):
-    """Consecutive rule, or at least `max_failures` failures among the last `window` observations; back in only with
-    `successes` consecutive successes and at most one failure left in the window (a flapping replica stays out)."""
+    """Consecutive rule, or at least `max_failures` errors among the last `window` observations; back in only with
+    `successes` consecutive successes and at most one error left in the window (a flapping replica stays out).
+
+    As Envoy's outlier detection, the window counts errors (5xx, refused, malformed answers) and leaves lateness
+    (timeouts, slow answers) to the consecutive rule: scattered late answers are what a loaded machine gives, a
+    hung or slowed replica is late every time."""
 
     name: ClassVar[str] = "error-rate"
     PARAMS: ClassVar[dict[str, Param]] = {
@@ -40,8 +44,9 @@ class ErrorRateDetector(ConsecutiveDetector):
         for _ in range(min(sample.count, maxlen)):  # a run longer than the window fills it
             if len(self.window) == maxlen and not self.window[0]:
                 self.failed_in_window -= 1
-            self.window.append(sample.ok)
-            self.failed_in_window += not sample.ok
+            error = not sample.ok and not sample.late
+            self.window.append(not error)
+            self.failed_in_window += error
 
     def suspects(self) -> bool:
         return super().suspects() or self.failed_in_window >= self.max_failures
