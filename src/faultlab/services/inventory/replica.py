@@ -46,6 +46,7 @@ from faultlab.services.inventory.state import (
 )
 from faultlab.services.inventory.store import ReplicaStore
 
+RESULTS_PER_RECORD = 1000  # results of one applied batch travel together (a record stays well under 1 MB)
 COMMITS_KEPT = 16  # recent (last seq, committed at) pairs in /health: the monitor times staleness with them
 RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is gone before we call it a reset
 RESET_PROOF_S = 0.3  # ... spread over at least this long
@@ -280,7 +281,9 @@ class LogApplier:
             self.applied_since_rescan += len(applied)
             self.last_apply_at = time.time()
             self.commits.append((self.state.applied_seq, self.last_apply_at))
-            self._results.put_nowait([a for a in applied if a.outcome != INVALID])
+            published = [a for a in applied if a.outcome != INVALID]
+            if published:
+                self._results.put_nowait(published)
             invalid = [a.seq for a in applied if a.outcome == INVALID]
             if invalid:
                 self.log.warning("invalid_events_consumed", seqs=invalid[:20], count=len(invalid))
@@ -337,20 +340,19 @@ class LogApplier:
         self.pacer.wake()
 
     async def _publish_results(self) -> None:
-        """Tell the orders service what each event did here (its status follows the majority)."""
+        """Tell the orders service what each event did here (its status follows the majority): one sealed record per
+        applied batch (up to RESULTS_PER_RECORD results), not one per event."""
         while True:
             applied = await self._results.get()
             try:
-                futures = [
-                    await self.producer.send(
-                        self.results_topic,
-                        self.sealer.seal(self.results_topic, {"seq": a.seq, "order_id": a.order_id,
-                                                              "type": a.event_type, "replica": self.replica,
-                                                              "outcome": a.outcome}),
-                        key=a.order_id.encode(), partition=bus.PARTITION,
-                    )
-                    for a in applied
-                ]
+                futures = []
+                for start in range(0, len(applied), RESULTS_PER_RECORD):
+                    chunk = applied[start:start + RESULTS_PER_RECORD]
+                    payload = {"replica": self.replica,
+                               "results": [[a.seq, a.order_id, a.event_type, a.outcome] for a in chunk]}
+                    futures.append(await self.producer.send(self.results_topic,
+                                                            self.sealer.seal(self.results_topic, payload),
+                                                            partition=bus.PARTITION))
                 await asyncio.gather(*futures)
             except (KafkaError, OSError) as exc:
                 self.log.warning("results_not_published", count=len(applied), error=repr(exc))
