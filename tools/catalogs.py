@@ -1,9 +1,9 @@
 """`make catalogs`: extract the messages, update the es and en gettext catalogs, compile them (Babel's API).
 
-Messages come from faultlab's Python sources (`_`, `N_`, `ngettext`), report.html's Jinja templates, and argparse
-(its "usage:", "options", errors: the CLI's help is translated whole). The English catalog says each message as
-its msgid; the Spanish one is written by hand in `src/faultlab/locale/es/LC_MESSAGES/faultlab.po`. Run it after
-changing a message, translate what it leaves empty in es, run it again to compile. tests/unit/test_i18n.py fails
+Messages come from faultlab's Python sources (`_`, `N_`, `ngettext`), report.html's and study.html's Jinja templates,
+and argparse (its "usage:", "options", errors: the CLI's help is translated whole). The English catalog says each
+message as its msgid; the Spanish one is written by hand in `src/faultlab/locale/es/LC_MESSAGES/faultlab.po`. Run it
+after changing a message, translate what it leaves empty in es, run it again to compile. tests/unit/test_i18n.py fails
 while a message is missing or untranslated, or a .mo is older than its .po.
 """
 
@@ -24,7 +24,7 @@ PACKAGE = ROOT / "src" / "faultlab"
 LOCALE = PACKAGE / "locale"
 DOMAIN = "faultlab"
 LANGUAGES = ("en", "es")
-METHODS = [("**.py", "python"), ("lab/templates/**.html", "jinja2")]
+METHODS = [("**.py", "python"), ("lab/templates/**.html", "jinja2"), ("study/templates/**.html", "jinja2")]
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 

@@ -461,9 +461,22 @@ def build_parser() -> argparse.ArgumentParser:
     from faultlab.lab.commands import register as register_lab_commands  # load, experiment, report
 
     register_lab_commands(sub)
-    for command in sub.choices.values():  # `faultlab status --lang es` as well as `faultlab --lang es status`
+    from faultlab.study.commands import register as register_study_commands  # study detectors, study replay
+
+    register_study_commands(sub)
+    for command in _subcommands(parser):  # `faultlab status --lang es` as well as `faultlab --lang es status`
         _add_lang_option(command, argparse.SUPPRESS)
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every subcommand's parser, nested ones too (`study detectors`)."""
+    found = []
+    for action in parser._actions:  # argparse keeps its subparsers there, and only there
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                found += [command, *_subcommands(command)]
+    return found
 
 
 def _add_lang_option(parser: argparse.ArgumentParser, default: Any) -> None:

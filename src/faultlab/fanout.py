@@ -12,6 +12,10 @@ import asyncio
 import contextlib
 
 
+MAX_HEAD_BYTES = 64 * 1024  # a status line and headers longer than this are not a replica's answer
+MAX_BODY_BYTES = 8 * 1024 * 1024  # nor a body larger than this (an inventory answer is a few kilobytes)
+
+
 class FanoutError(ConnectionError):
     """The request failed at the transport or protocol level (refused, reset, malformed)."""
 
@@ -68,6 +72,8 @@ class _Connection(asyncio.Protocol):
             return
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
+            if len(self.buffer) > MAX_HEAD_BYTES:
+                self._fail(FanoutError(f"malformed response: no end of headers in {MAX_HEAD_BYTES} bytes"))
             return
         try:
             head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
@@ -82,6 +88,8 @@ class _Connection(asyncio.Protocol):
                     self.keep_alive = False
             if length < 0:
                 raise ValueError("response without Content-Length")
+            if length > MAX_BODY_BYTES:
+                raise ValueError(f"Content-Length {length} over {MAX_BODY_BYTES}")
         except (ValueError, IndexError) as exc:
             self._fail(FanoutError(f"malformed response: {exc}"))
             return

@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import bisect
 import contextlib
 import hmac
 import signal
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 from pydantic import BaseModel
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from faultlab.config import Settings
 from faultlab.log import Logger
@@ -30,6 +36,7 @@ MetricsJson = Callable[[web.Request], Awaitable[dict[str, Any]]]
 METRICS_JSON: web.AppKey[MetricsJson] = web.AppKey("metrics_json")
 """Optional: what `GET /metrics` answers a client that asks for JSON (default: this process's request counters)."""
 
+disable_created_metrics()  # no *_created series: nothing here reads them, every scrape would carry them
 # Latency bucket bounds in ms (Prometheus-style, cumulative on export).
 BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
@@ -121,51 +128,57 @@ def wants_json(request: web.Request, default: bool = False) -> bool:
 
 
 class RequestMetrics:
-    """In-memory request counters and latency histograms, exported in Prometheus text format."""
+    """Request counters and latency histograms per method, route and status, exposed with prometheus_client.
+
+    `faultlab_requests_total` and `faultlab_request_latency_ms` (histogram, BUCKETS_MS) are what the dashboard
+    and any Prometheus scrape; `faultlab_request_time_ms_total` (the latency summed per status) gives each
+    status's mean latency to `monitor.request_metrics` and the guide's JSON.
+    """
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self.counts: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS_MS) + 1))
-        self.sums: dict[tuple[str, str], float] = defaultdict(float)
-        self.status_sums: dict[tuple[str, str, int], float] = defaultdict(float)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._requests = Counter("faultlab_requests", "requests answered", ["service", "method", "endpoint", "status"],
+                                 registry=self.registry)
+        self._time = Counter("faultlab_request_time_ms", "latency summed, ms", ["service", "method", "endpoint",
+                                                                               "status"], registry=self.registry)
+        self._latency = Histogram("faultlab_request_latency_ms", "request latency, ms",
+                                  ["service", "method", "endpoint"], buckets=BUCKETS_MS, registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, latency_ms: float) -> None:
-        self.counts[(method, route, status)] += 1
-        self.buckets[(method, route)][bisect.bisect_left(BUCKETS_MS, latency_ms)] += 1
-        self.sums[(method, route)] += latency_ms
-        self.status_sums[(method, route, status)] += latency_ms
+        self._requests.labels(self.service, method, route, str(status)).inc()
+        self._time.labels(self.service, method, route, str(status)).inc(latency_ms)
+        self._latency.labels(self.service, method, route).observe(latency_ms)
+
+    def _per_status(self, metric: Counter) -> dict[tuple[str, str, int], float]:
+        return {(s.labels["method"], s.labels["endpoint"], int(s.labels["status"])): s.value
+                for family in metric.collect() for s in family.samples if s.name.endswith("_total")}
+
+    @property
+    def counts(self) -> dict[tuple[str, str, int], int]:
+        """Requests per (method, route, status) since the process started."""
+        return {key: int(value) for key, value in self._per_status(self._requests).items()}
+
+    @property
+    def status_sums(self) -> dict[tuple[str, str, int], float]:
+        """Latency summed per (method, route, status), ms."""
+        return self._per_status(self._time)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        return [
-            {"method": m, "endpoint": r, "status": s, "requests": n}
-            for (m, r, s), n in sorted(self.counts.items())
-        ]
+        return [{"method": m, "endpoint": r, "status": s, "requests": n} for (m, r, s), n in sorted(self.counts.items())]
 
     def rows(self) -> list[dict[str, Any]]:
         """Requests and mean latency per endpoint and status since the process started (the guide's JSON shape)."""
+        sums = self.status_sums
         return [
             {"service_name": self.service, "endpoint": r, "method": m, "status_code": s, "request_count": n,
-             "avg_latency": round(self.status_sums[(m, r, s)] / n, 3)}
+             "avg_latency": round(sums.get((m, r, s), 0.0) / n, 3)}
             for (m, r, s), n in sorted(self.counts.items())
         ]
 
     def prometheus(self) -> str:
-        lines = ["# TYPE faultlab_requests_total counter"]
-        for (m, r, s), n in sorted(self.counts.items()):
-            lines.append(f'faultlab_requests_total{{service="{self.service}",method="{m}",endpoint="{r}",status="{s}"}} {n}')
-        lines.append("# TYPE faultlab_request_latency_ms histogram")
-        for (m, r), counts in sorted(self.buckets.items()):
-            labels = f'service="{self.service}",method="{m}",endpoint="{r}"'
-            total = 0
-            for bound, count in zip(BUCKETS_MS, counts):
-                total += count
-                lines.append(f'faultlab_request_latency_ms_bucket{{{labels},le="{bound}"}} {total}')
-            total += counts[-1]
-            lines.append(f'faultlab_request_latency_ms_bucket{{{labels},le="+Inf"}} {total}')
-            lines.append(f"faultlab_request_latency_ms_sum{{{labels}}} {self.sums[(m, r)]:.3f}")
-            lines.append(f"faultlab_request_latency_ms_count{{{labels}}} {total}")
-        return "\n".join(lines) + "\n"
+        """The text exposition (Prometheus 0.0.4 format)."""
+        return generate_latest(self.registry).decode()
 
 
 PROBE_HEADER = "X-Faultlab-Probe"
@@ -213,7 +226,7 @@ def create_app(settings: Settings, service: str, log: Logger,
         if wants_json(request, default=METRICS_JSON in app):
             provider = app.get(METRICS_JSON)
             return json_response(await provider(request) if provider is not None else {"metrics": metrics.rows()})
-        return web.Response(text=metrics.prometheus(), content_type="text/plain")
+        return web.Response(body=metrics.prometheus().encode(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.router.add_get("/metrics", prometheus)
     if openapi is not None:

@@ -47,10 +47,12 @@ def test_extract_sums_the_selected_routes_and_splits_outcomes() -> None:
     assert counts.buckets[5.0] == 5 and counts.buckets[2.0] == 0 and counts.buckets[50.0] == 7
 
 
-def test_parse_ignores_comments_and_malformed_lines() -> None:
-    """Only labelled samples with a numeric value come out."""
-    samples = parse_prometheus('# TYPE x counter\nx{a="1",b="q\\"uote"} 3\nbroken{a="1"} notanumber\n\nplain 4\n')
-    assert samples == [("x", {"a": "1", "b": 'q\\"uote'}, 3.0)]
+def test_parse_undoes_escapes_and_stops_at_a_malformed_line() -> None:
+    """Samples with their labels unescaped (prometheus_client's parser); a malformed line ends the parse, keeping
+    what came before it instead of failing the dashboard's poll."""
+    samples = parse_prometheus('# HELP x a comment\nx{a="1",b="q\\"uote"} 3\nplain 4\nbroken{a="1"} notanumber\n'
+                               'after 5\n')
+    assert samples == [("x", {"a": "1", "b": 'q"uote'}, 3.0), ("plain", {}, 4.0)]
 
 
 def test_histogram_quantile_interpolates_inside_a_bucket() -> None:
@@ -189,4 +191,6 @@ async def test_the_labs_own_probes_are_counted_apart_from_the_load(tmp_path: Pat
         text = await (await client.get("/metrics")).text()
     _service, selector = SERIES["voted"]
     assert extract(parse_prometheus(text), selector).total == 3
-    assert 'endpoint="/inventory/voted (probe)",status="200"} 5' in text
+    probes = [v for name, labels, v in parse_prometheus(text)
+              if name == "faultlab_requests_total" and labels["endpoint"] == "/inventory/voted (probe)"]
+    assert probes == [5.0]

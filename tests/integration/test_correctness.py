@@ -206,3 +206,30 @@ async def test_a_restarted_replica_resumes_where_it_was_although_the_broker_repo
     assert after["pid"] != before["pid"]
     assert after["broker_resets"] == 0 and after["gap_rescans"] == 0, after
     await wait_converged(lab, http)
+
+
+async def test_forged_results_change_no_order_and_stop_nothing(settled: Lab, http: aiohttp.ClientSession) -> None:
+    """Records written straight to inventory-results — garbage, an unsealed 'REJECTED' for a real order, a sealed
+    one from another lab — are set aside by the orders service; its orders are decided by the replicas' own
+    results as before."""
+    lab = settled
+    [order_id] = await post_orders(http, lab, [(PRODUCT, 1)])
+    _s, health = await get_json(http, f"{lab.settings.service_url('orders')}/health")
+    before = health["results_set_aside"]
+    topic = lab.settings.topic(bus.INVENTORY_RESULTS)
+    forged = {"replica": 1, "results": [[10**9, order_id, "order_created", "REJECTED"]]}
+    await produce(lab, bus.INVENTORY_RESULTS, [b"{not json", orjson.dumps(forged),
+                                               bus.Sealer("another-lab").seal(topic, forged)])
+    more = await post_orders(http, lab, [(PRODUCT, 1)] * 3)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        statuses = []
+        for oid in [order_id, *more]:
+            _s, order = await get_json(http, f"{lab.settings.service_url('orders')}/orders/{oid}")
+            statuses.append(order["status"])
+        if statuses == ["CONFIRMED"] * 4:
+            break
+        await asyncio.sleep(0.1)
+    assert statuses == ["CONFIRMED"] * 4
+    _s, health = await get_json(http, f"{lab.settings.service_url('orders')}/health")
+    assert health["results_set_aside"] == before + 3

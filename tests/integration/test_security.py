@@ -21,6 +21,8 @@ def protected(lab: Lab) -> list[tuple[str, str, object]]:
     calls.append(("POST", f"{s.service_url('monitor')}/reports",
                   {"observations": [{"replica": 1, "kind": "process_exit", "ok": False, "at": 1.0}]}))
     calls.append(("POST", f"{s.service_url('orders')}/restocks", {"product_id": "PROD-001", "quantity": 5}))
+    calls += [("POST", f"{s.service_url('monitor')}/trace", {"lease_s": 5}),
+              ("GET", f"{s.service_url('monitor')}/trace", None), ("DELETE", f"{s.service_url('monitor')}/trace", None)]
     sup = f"http://127.0.0.1:{s.supervisor_port}"
     calls += [("POST", f"{sup}/processes/inventory-1/kill", None), ("POST", f"{sup}/processes/inventory-1/restart", None),
               ("POST", f"{sup}/reset", None), ("POST", f"{sup}/shutdown", None)]

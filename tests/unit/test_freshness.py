@@ -70,3 +70,17 @@ def test_the_healthy_apply_skew_is_sampled_from_later_commits_and_forgotten_afte
     f.sample_skew(3, [(60, 109.0)], healthy=True, ceiling_s=0.5)
     assert max(lag for _at, lag in f.skews) == 0.5
     assert f.skew_s(200.0) == 0.0
+
+
+def test_behind_and_still_applying_is_not_stale_until_it_cannot_keep_up() -> None:
+    """Lacking an event applied elsewhere 350 ms ago (allowance 200 ms): stale if it committed nothing for the
+    allowance, not if it committed 50 ms ago (a loaded machine, catching up); past the lag limit it is 'lagging'
+    whatever it commits; within its allowance it is nothing at all."""
+    now = 1000.0
+    from faultlab.services.monitor.freshness import staleness
+
+    assert staleness(0.35, 0.2, now - 3.0, now, 2.0) == "stopped"
+    assert staleness(0.35, 0.2, None, now, 2.0) == "stopped"
+    assert staleness(0.35, 0.2, now - 0.05, now, 2.0) is None
+    assert staleness(2.5, 0.2, now - 0.05, now, 2.0) == "lagging"
+    assert staleness(0.15, 0.2, now - 3.0, now, 2.0) is None

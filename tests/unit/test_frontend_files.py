@@ -44,7 +44,8 @@ def test_every_file_besides_python_modules_is_package_data() -> None:
     files = {p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
     assert {p.relative_to(PACKAGE).as_posix() for p in files} >= {
         "services/dashboard/static/dashboard.js", "services/dashboard/templates/index.html",
-        "lab/templates/report.html", "lab/static/report.js", "vendor/plotly/plotly-basic.min.js"}
+        "lab/templates/report.html", "lab/static/report.js", "lab/static/langs.js", "study/templates/study.html",
+        "study/templates/study_body.html", "study/static/study.js", "vendor/plotly/plotly-basic.min.js"}
     missing = sorted(str(p.relative_to(ROOT)) for p in files - package_data_files())
     assert not missing, f"not in pyproject's [tool.setuptools.package-data]: {missing}"
 
@@ -56,6 +57,28 @@ def test_vendored_plotly_is_the_pinned_basic_bundle_with_its_licence() -> None:
     assert f"plotly.js (basic - minified) v{PLOTLY_VERSION}" in header and pinned == PLOTLY_VERSION
     assert "MIT License" in (PLOTLY_JS.parent / "LICENSE").read_text()
     assert "</script" not in PLOTLY_JS.read_text(encoding="utf-8")  # inlined into report.html as it is
+
+
+def test_self_contained_pages_inline_their_modules_in_order(tmp_path: Path) -> None:
+    """A module's imports of modules inlined before it are dropped (their names are in scope); importing one that is
+    not inlined, or inlined after it, is refused: a self-contained page loads nothing."""
+    from faultlab.lab.report_html import inline_modules
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.js").write_text('export const A = "</script>";\n')
+    (tmp_path / "b.js").write_text('import {A} from "./lib/a.js";\nimport {\n  C,\n} from "./lib/a.js";\n'
+                                   'export const B = A;\n')
+    (tmp_path / "c.js").write_text('import {Z} from "./z.js";\n')
+    (tmp_path / "d.js").write_text('import Plotly from "plotly";\n')
+    page = inline_modules(tmp_path / "lib" / "a.js", tmp_path / "b.js")
+    assert "import" not in page and "export const B = A;" in page and "</script" not in page
+    assert page.index("export const A") < page.index("export const B")
+    for wrong in ((tmp_path / "b.js", tmp_path / "lib" / "a.js"), (tmp_path / "c.js",), (tmp_path / "d.js",)):
+        with pytest.raises(ValueError):
+            inline_modules(*wrong)
+    for path in (PACKAGE / "lab" / "static" / "report.js", PACKAGE / "study" / "static" / "study.js"):
+        source = path.read_text()  # the pages' own modules import nothing but langs.js
+        assert {target.rsplit("/", 1)[-1] for target in IMPORT.findall(source)} == {"langs.js"}, path
 
 
 def test_every_module_import_of_the_pages_is_a_served_file() -> None:

@@ -128,16 +128,15 @@ def test_recorded_sentences_of_a_report_are_said_in_spanish() -> None:
 
 
 def cli_help(lang: str) -> str:
-    """The help of the CLI and of every subcommand, in one language (the parser built with that language active)."""
-    from faultlab.cli import build_parser
+    """The help of the CLI and of every subcommand, nested ones too (`study detectors`), in one language (the parser
+    built with that language active)."""
+    from faultlab.cli import _subcommands, build_parser
 
     previous = i18n.active()
     i18n.activate(lang)
     try:
         parser = build_parser()
-        texts = [parser.format_help()]
-        sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-        texts += [command.format_help() for command in sub.choices.values()]
+        texts = [parser.format_help()] + [command.format_help() for command in _subcommands(parser)]
     finally:
         i18n.activate(previous)
     return "\n".join(texts)
@@ -151,7 +150,17 @@ def test_cli_help_in_spanish_has_no_english_sentence() -> None:
              and line.strip() not in ("options:", "positional arguments:")]
     assert not leftovers(lines, "es"), leftovers(lines, "es")
     assert "Un laboratorio de tolerancia a fallas" in spanish and "tipos de fallo y sus parámetros" in spanish
+    assert "Graba las observaciones en bruto del monitor" in spanish and "OFF falsos por hora" in spanish
     assert not leftovers(cli_help("en").splitlines(), "en")
+
+
+def test_every_subcommand_takes_the_lang_option() -> None:
+    """`--lang` works after any subcommand, nested ones too (`faultlab study replay PATH --lang es`)."""
+    from faultlab.cli import build_parser
+
+    args = build_parser().parse_args(["study", "replay", "runs/x", "--lang", "es"])
+    assert args.lang == "es" and args.path == "runs/x"
+    assert build_parser().parse_args(["study", "detectors", "--lang", "en", "--reps", "2"]).lang == "en"
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -245,3 +254,26 @@ def test_no_message_hides_inside_an_f_string() -> None:
                         and re.search(r"\b(_|N_|ngettext)\(", token.string):
                     hidden.append(f"{path.relative_to(ROOT)}:{token.start[0]}")
     assert not hidden, hidden
+
+
+def test_the_study_summary_in_spanish(tmp_path: Path) -> None:
+    """`faultlab study` prints its front, the current and the recommended setting in Spanish, decimal commas."""
+    from rich.console import Console
+
+    from faultlab.study.commands import print_summary
+    from faultlab.study.report import load_study
+    from tests.unit.test_study_page import write_study_folder
+
+    study, _folder = load_study(write_study_folder(tmp_path))
+    buffer = io.StringIO()
+    previous = i18n.active()
+    i18n.activate("es")
+    try:
+        print_summary(Console(file=buffer, width=200, color_system=None), study)
+    finally:
+        i18n.activate(previous)
+    text = buffer.getvalue()
+    assert "Frente de Pareto en intermittent: TTD p95 frente a OFF falsos por hora (sin fallos)" in text
+    assert "actual: consecutive failures=3" in text and "recomendada: " in text and "0,00 (0,00 / 0,00)" in text
+    assert "la configuración actual del laboratorio está en el frente de: crash" in text
+    assert "FAULTLAB_DETECTOR=" in text and not leftovers(text.splitlines(), "es")

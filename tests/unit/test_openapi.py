@@ -135,7 +135,7 @@ async def test_operator_security_is_declared_where_the_service_requires_the_toke
     s = _settings(tmp_path)
     secured = {
         "inventory": {("get", "/faults"), ("post", "/faults"), ("delete", "/faults"), ("post", "/inject-failure")},
-        "monitor": {("post", "/reports")},
+        "monitor": {("post", "/reports"), ("post", "/trace"), ("get", "/trace"), ("delete", "/trace")},
         "supervisor": {("post", f"/processes/{{name}}/{a}") for a in ("restart", "kill", "stop", "start")}
         | {("post", "/shutdown"), ("post", "/reset"), ("post", "/netfaults"), ("delete", "/netfaults")},
         "orders": {("post", "/restocks")}, "voter": set(),

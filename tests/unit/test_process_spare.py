@@ -144,3 +144,30 @@ async def test_spares_idle_waits_for_the_cpu_time_to_stop_growing() -> None:
         waiting.stdin.close()
         await waiting.wait()
     assert await spares_idle([busy.pid], timeout_s=1.0, step_s=0.1)  # gone: nothing left to wait for
+
+
+def test_a_stale_postgres_lock_file_is_cleared_unless_a_postgres_holds_it(tmp_path) -> None:
+    """postmaster.pid naming a dead process, a malformed one, or a PID now used by another program (PIDs come round
+    on a busy machine) is removed before postgres starts again; one naming a live postgres is kept."""
+    import os
+    import subprocess
+
+    from faultlab.runtime.postgres import _clear_stale_pidfile
+
+    pidfile = tmp_path / "postmaster.pid"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for content in (f"{dead.pid}\n/data\n", "garbage\n", f"{os.getpid()}\n/data\n"):
+        pidfile.write_text(content)
+        _clear_stale_pidfile(pidfile)
+        assert not pidfile.exists(), content
+    fake = tmp_path / "postgres"  # a live process whose name is postgres
+    fake.symlink_to("/bin/sleep")
+    holder = subprocess.Popen([str(fake), "5"])
+    try:
+        pidfile.write_text(f"{holder.pid}\n/data\n")
+        _clear_stale_pidfile(pidfile)
+        assert pidfile.exists()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -168,7 +168,8 @@ def _settings_view(settings: Any) -> dict[str, Any]:
     """The lab settings worth keeping in a report (no token, no DSN with credentials)."""
     keep = ("replicas", "orders_port", "inventory_base_port", "monitor_port", "voter_port", "supervisor_port",
             "initial_stock", "health_interval_ms", "health_timeout_ms", "failure_threshold", "recovery_threshold",
-            "recovery_interval_ms", "detector", "voter_timeout_ms", "voter_slow_ms", "restart_crashed")
+            "recovery_interval_ms", "detector", "detector_params", "voter_timeout_ms", "voter_slow_ms",
+            "restart_crashed")
     view = {k: getattr(settings, k) for k in keep}
     view["database"] = "external" if settings.database_url else "embedded PostgreSQL"
     view["broker"] = "external Kafka" if settings.kafka_bootstrap else "embedded Tansu"

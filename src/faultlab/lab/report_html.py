@@ -2,15 +2,17 @@
 
 The tables and the answers to the study guide are rendered here with autoescaping, once per language
 (templates/report_body.html with that language's gettext catalog); the page shows the chosen language and
-switches to the other without a server. The charts are drawn in the browser by static/report.js from the report's
-chart data and both languages' chart labels, passed once as a JSON block. Plotly's basic bundle and the script are
-inlined: the page loads nothing.
+switches to the other without a server (static/langs.js). The charts are drawn in the browser by static/report.js
+from the report's chart data and both languages' chart labels, passed once as a JSON block. Plotly's basic bundle
+and the scripts are inlined: the page loads nothing. The helpers for such pages (the Jinja environment, rendering
+in one language, inlining) serve study.html too (faultlab.study.html).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -29,6 +31,7 @@ from faultlab.lab.report_text import translate_messages
 from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent
+STATIC = HERE / "static"
 CHART_KEYS = ("timeseries", "results", "phases", "thresholds")  # what static/report.js draws from
 
 
@@ -83,23 +86,66 @@ def inline_script(source: str) -> Markup:
     return Markup(source.replace("</script", "<\\/script"))
 
 
-@cache
-def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
+RELATIVE_IMPORT = re.compile(r"""^import\s[^;]*?\sfrom\s+["'](\.{1,2}/[^"']+)["'];?[ \t]*\n?""", re.MULTILINE)
+
+
+def inline_modules(*paths: Path) -> Markup:
+    """ES modules as one inline module, in order: a module's imports of the ones before it (`./langs.js`,
+    `../../lab/static/langs.js`) are dropped, their names being already in scope; an import of anything else is an
+    error (the page loads nothing)."""
+    parts, seen = [], set()
+    for path in paths:
+        source = path.read_text(encoding="utf-8")
+        for target in RELATIVE_IMPORT.findall(source):
+            if (path.parent / target).resolve() not in seen:
+                raise ValueError(f"{path.name} imports {target}, which is not inlined before it")
+        body = RELATIVE_IMPORT.sub("", source)
+        if re.search(r"^import[\s{]", body, re.MULTILINE):
+            raise ValueError(f"{path.name} imports a module that is not inlined")
+        parts.append(f"// ---- {path.name}\n{body}")
+        seen.add(path.resolve())
+    return inline_script("\n".join(parts))
+
+
+def inline_style(source: str) -> Markup:
+    """CSS to put inside a <style> element."""
+    return Markup(source.replace("</style", "<\\/style"))
+
+
+def page_environment(folder: Path) -> Environment:
+    """The Jinja environment of a self-contained page's templates: autoescaped, strict, gettext's `_()` (installed
+    per language by `render_translated`), numbers in the page's language, JSON without NaN."""
+    env = Environment(loader=FileSystemLoader(folder), autoescape=True, undefined=StrictUndefined,
                       finalize=lambda value: "" if value is None else value, keep_trailing_newline=True,
                       extensions=["jinja2.ext.i18n"])
-    env.filters.update(num=num, hms=hms, check_detail=check_detail, json=json.dumps, code=code_spans)
+    env.filters.update(num=num, hms=hms, json=json.dumps, code=code_spans)
     env.policies["json.dumps_function"] = lambda obj, **kwargs: json.dumps(finite(obj), **kwargs)
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":")}
     return env
 
 
+def render_translated(env: Environment, template: str, lang: str, **context: Any) -> Markup:
+    """One template rendered in one language (its `_()` and `ngettext()` bound to that language's catalog)."""
+    gettext, ngettext = i18n.gettext_for(lang), i18n.ngettext_for(lang)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    try:
+        return Markup(env.get_template(template).render(lang=lang, **context))
+    finally:
+        env.uninstall_gettext_translations(None)  # type: ignore[attr-defined]
+
+
+@cache
+def environment() -> Environment:
+    env = page_environment(HERE / "templates")
+    env.filters.update(check_detail=check_detail)
+    return env
+
+
 @cache
 def _assets() -> tuple[Markup, Markup, Markup]:
-    static = HERE / "static"
     return (inline_script(PLOTLY_JS.read_text(encoding="utf-8")),
-            inline_script((static / "report.js").read_text(encoding="utf-8")),
-            Markup((static / "report.css").read_text(encoding="utf-8").replace("</style", "<\\/style")))
+            inline_modules(STATIC / "langs.js", STATIC / "report.js"),
+            inline_style((STATIC / "report.css").read_text(encoding="utf-8")))
 
 
 def chart_data(report: dict[str, Any]) -> dict[str, Any]:
@@ -123,18 +169,13 @@ def chart_labels(lang: str) -> dict[str, str]:
 
 def render_body(report: dict[str, Any], lang: str) -> Markup:
     """One language's view: tables, verdict, the guide's answers (templates/report_body.html)."""
-    env = environment()
-    gettext, ngettext = i18n.gettext_for(lang), i18n.ngettext_for(lang)
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    try:
-        html = env.get_template("report_body.html").render(
-            lang=lang, report=report, info=report["experiment_info"], verdict=report["verdict"],
-            summary=report["summary"], th=report.get("thresholds", {}), off_threshold=runs_off_threshold(report),
-            answers=guide_answers(report, lang), missed_text=lambda texts: translate_messages(texts, gettext),
-            phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
-    finally:
-        env.uninstall_gettext_translations(None)  # type: ignore[attr-defined]
-    return Markup(html)
+    gettext = i18n.gettext_for(lang)
+    return render_translated(
+        environment(), "report_body.html", lang, report=report, info=report["experiment_info"],
+        verdict=report["verdict"], summary=report["summary"], th=report.get("thresholds", {}),
+        off_threshold=runs_off_threshold(report), answers=guide_answers(report, lang),
+        missed_text=lambda texts: translate_messages(texts, gettext),
+        phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
 
 
 def render_html(report: dict[str, Any], lang: str | None = None) -> str:

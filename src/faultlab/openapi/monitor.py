@@ -26,6 +26,7 @@ from faultlab.openapi import (
     ref,
     request_body,
 )
+from faultlab.services.monitor.trace import openapi_paths as trace_paths
 
 MAX_EVENT_ID = 2**63 - 1
 __all__ = ["FAULT_KIND_PATTERN", "MAX_OBSERVATIONS", "SOURCE_PATTERN", "openapi_document"]
@@ -90,6 +91,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "description": "1 to 3 (or inventory-svc-N; a service's own name for the others)"}],
             "responses": {"200": json_body({"type": "object", "required": ["service_name", "instance_id", "status"]},
                                            "the row"), **errors(404)}}},
+        **trace_paths(),
         **common_paths(health, metrics_json),
     }
     return document("faultlab monitor", "Failure detection: active health checks plus passive evidence. Reads "

@@ -16,6 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from faultlab.runtime.process import ProcessSpec
 
 SYSTEM_USER = "embedded_postgres"
@@ -144,15 +146,25 @@ def prepare(layout: PostgresLayout, password: str) -> ProcessSpec:
         "-c", "max_connections=300", "-c", "shared_buffers=64MB",
         "-c", "logging_collector=off", "-c", "log_min_messages=warning",
     ]
-    return ProcessSpec(name="postgres", argv=argv, uid_gid=uid_gid, stop_signal="SIGINT")
+    return ProcessSpec(name="postgres", argv=argv, uid_gid=uid_gid, stop_signal="SIGINT",
+                       before_start=lambda: _clear_stale_pidfile(stale_pid))
 
 
 def _clear_stale_pidfile(pidfile: Path) -> None:
-    """Remove postmaster.pid left by a killed server whose process is gone."""
+    """Remove postmaster.pid left by a killed server: its process is gone, or its PID now belongs to another program
+    (on a busy machine PIDs come round again, and postgres would then refuse to start for as long as that one
+    lives)."""
     try:
         pid = int(pidfile.read_text().splitlines()[0])
-        os.kill(pid, 0)
-    except (ValueError, IndexError, ProcessLookupError):
+    except (OSError, ValueError, IndexError):
         pidfile.unlink(missing_ok=True)
-    except PermissionError:
-        pass
+        return
+    try:
+        name = psutil.Process(pid).name()
+    except psutil.NoSuchProcess:
+        pidfile.unlink(missing_ok=True)
+        return
+    except psutil.Error:
+        return
+    if "postgres" not in name:
+        pidfile.unlink(missing_ok=True)

@@ -76,6 +76,7 @@ class ProcessSpec:
     restart_nice: int = 0  # a restarted child starts at this niceness (it renices itself once working)
     spare_argv: list[str] | None = None  # a warm spare: imports everything, then waits for "go" on its stdin
     spare_nice: int = 0  # the spare waits at this niceness; it is set to restart_nice when it takes over
+    before_start: Callable[[], None] | None = None  # run before every spawn (postgres: clear a stale lock file)
 
 
 class ManagedProcess:
@@ -108,6 +109,8 @@ class ManagedProcess:
     async def start(self, nice: int = 0) -> None:
         """Spawn the child (its own session, so a terminal's Ctrl-C reaches only the supervisor)."""
         self._stopping = False
+        if self.spec.before_start is not None:
+            await asyncio.to_thread(self.spec.before_start)
         self.proc = await self._spawn(self.spec.argv, nice, asyncio.subprocess.DEVNULL)
         self.started_at = time.time()
         self._watch = asyncio.create_task(self._watch_exit(self.proc), name=f"watch-{self.spec.name}")

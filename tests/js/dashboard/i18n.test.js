@@ -8,7 +8,9 @@ import {LOCALE, messages, useLanguage} from "../catalog.js";
 import {ago, num} from "../../../src/faultlab/services/dashboard/static/common.js";
 import {languageCookie, t} from "../../../src/faultlab/services/dashboard/static/i18n.js";
 import {clearedKinds} from "../../../src/faultlab/services/dashboard/static/operator.js";
-import {passedText, resultRowsHtml, verdictHtml} from "../../../src/faultlab/services/dashboard/static/runs.js";
+import {
+  frontRowsHtml, passedText, resultRowsHtml, runRowHtml, verdictHtml,
+} from "../../../src/faultlab/services/dashboard/static/runs.js";
 import {cardHtml, describeEvent, experimentView, votingHtml} from "../../../src/faultlab/services/dashboard/static/views.js";
 
 const FIELD = /\{(\w+)\}/g;
@@ -63,6 +65,13 @@ test("in Spanish the cards, voting panel, events and reports tables speak the gu
     assert.equal(verdictHtml(true), '<span class="ok-text">válido</span>');
     assert.equal(passedText(true), "sí");
     assert.match(resultRowsHtml([]), /report.json no tiene resultados de fases/);
+    const study = runRowHtml({name: "s", kind: "study", phases: ["hang"], study: {current: "consecutive failures=3",
+      recommended: null, current_on_front: ["hang"]}});
+    assert.match(study, /estudio de detectores<\/span>/);
+    assert.match(study, /configuración del laboratorio <code translate="no">consecutive failures=3<\/code> \(<span class="ok-text">en el frente de<\/span>/);
+    assert.match(study, /recomendada <span class="muted">ninguna dentro del presupuesto de falsas alarmas<\/span>/);
+    assert.match(frontRowsHtml([{setting: "x", current: true, false_off_per_hour: 1.5}]),
+      /title="la configuración actual del laboratorio">★.*<td>1,50<\/td>/s);
     assert.equal(clearedKinds({cleared: []}), "ningún fallo activo");
     assert.equal(num(1234.5, 1), "1234,5");
     assert.equal(ago(10, 13.25), "hace 3,3 s");

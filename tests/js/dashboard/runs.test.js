@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import {test} from "node:test";
 
 import {
-  compareUrl, passedText, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml, verdictHtml,
+  compareUrl, frontRowsHtml, kindBadgeHtml, passedText, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml,
+  studyLineHtml, studySummaryHtml, verdictHtml,
 } from "../../../src/faultlab/services/dashboard/static/runs.js";
 
 import {useLanguage} from "../catalog.js";
@@ -65,4 +66,55 @@ test("two or more ticked runs open the comparison page in the page's language; f
   assert.equal(compareUrl(["x", "y", "z"], "en"), "/compare?runs=x,y,z&lang=en");
   assert.equal(compareUrl(["x"], "en"), null);
   assert.equal(compareUrl([], "en"), null);
+});
+
+const STUDY = {name: "2026-detectors", kind: "study", html: "study.html", latest: false,
+  start_time: "2026-11-30T09:21:00.000+00:00", duration_s: 1742.5, phases: ["crash", "intermittent"],
+  study: {settings: 83, budget_per_hour: 1, focus: "intermittent", current: "error-rate failures=3 window=20",
+    recommended: "error-rate <w>=40", current_on_front: ["crash", "intermittent"]}};
+
+test("runs show their kind: an experiment or a detector study", () => {
+  assert.equal(kindBadgeHtml("study"), '<span class="kind" data-kind="study">detector study</span>');
+  assert.equal(kindBadgeHtml("experiment"), '<span class="kind" data-kind="experiment">experiment</span>');
+  assert.match(kindBadgeHtml(undefined), /data-kind="experiment"/);  // runs listed before kinds existed
+  assert.match(runRowHtml({name: "e", kind: "experiment", phases: ["baseline"]}), /data-kind="experiment">.*experiment/s);
+});
+
+test("a study row shows its start, duration, fault kinds, the lab's and the recommended setting and the front", () => {
+  const html = runRowHtml(STUDY);
+  assert.match(html, /<tr data-run="2026-detectors" data-kind="study">/);
+  assert.match(html, /detector study<\/span><\/td><td>2026-11-30T09:21:00.000\+00:00<\/td><td>1742.5<\/td>/);
+  assert.match(html, /<td translate="no">crash, intermittent<\/td>/);
+  assert.match(html, /<td colspan="6" class="study">lab's setting <code translate="no">error-rate failures=3 window=20<\/code>/);
+  assert.match(html, /\(<span class="ok-text">on the front for<\/span> <span translate="no">crash, intermittent<\/span>\)/);
+  assert.match(html, /recommended <code translate="no">error-rate &lt;w&gt;=40<\/code><\/td><\/tr>$/);
+  assert.doesNotMatch(html, /valid|missed|\/—/);  // no experiment verdict or tests-passed cell
+});
+
+test("a study whose setting is on no front, or with no pick, says so", () => {
+  const line = studyLineHtml({current: "consecutive failures=3", recommended: null, current_on_front: []});
+  assert.match(line, /<span class="bad-text">on no fault kind's front<\/span>/);
+  assert.match(line, /recommended <span class="muted">none within the false-alarm budget<\/span>/);
+  assert.match(studyLineHtml(undefined), /lab's setting <code translate="no">—<\/code>/);  // unreadable study.json
+});
+
+test("a study's front lists its settings with the lab's ★ and the recommended ◆, or a line when there is none", () => {
+  const html = frontRowsHtml([
+    {setting: "error-rate w=40", current: false, recommended: true, ttd_median_ms: 142, ttd_p95_ms: 329.25, missed: 0,
+      flaps: 0, false_off_per_hour: 0, false_off_per_hour_noisy: 0, false_off_per_hour_quiet: 0},
+    {setting: "consecutive <k>=1", current: true, recommended: false, ttd_median_ms: 82, ttd_p95_ms: 275, missed: 0,
+      flaps: 218, false_off_per_hour: 3, false_off_per_hour_noisy: null, false_off_per_hour_quiet: 6}]);
+  const rows = html.split("</tr>").filter((r) => r.includes("<tr"));
+  assert.equal(rows.length, 2);
+  assert.match(rows[0], /^<tr><td><span translate="no">error-rate w=40<\/span> <span title="the recommended setting">◆<\/span><\/td><td>142.0<\/td><td>329.3<\/td><td>0<\/td>/);
+  assert.match(rows[1], /^<tr class="current"><td><span translate="no">consecutive &lt;k&gt;=1<\/span> <span title="the lab's current setting">★<\/span>/);
+  assert.match(rows[1], /<td>218<\/td><td>3.00<\/td>\s*<td>—<\/td><td>6.00<\/td>$/);
+  assert.match(frontRowsHtml([]), /no setting on the front in study.json/);
+  assert.match(frontRowsHtml(undefined), /colspan="8"/);
+});
+
+test("a study's summary names its focus kind, settings and budget, then its answer and any problem", () => {
+  const html = studySummaryHtml({...STUDY, problem: "unreadable study.json: JSONDecodeError"});
+  assert.match(html, /^Pareto front on <span translate="no">intermittent<\/span> \(83 settings replayed; recommended: the fastest there with at most 1.0 false OFF per hour\)<br>lab's setting/);
+  assert.match(html, / — <span translate="no">unreadable study.json: JSONDecodeError<\/span>$/);
 });

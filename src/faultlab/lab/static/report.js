@@ -1,6 +1,8 @@
 // report.html's charts, drawn from the page's JSON block (the chart parts of report.json and each language's chart
-// labels), and its language switch. This file is inlined into the page as a module after Plotly's bundle; the
-// functions are exported for the unit tests (tests/js/lab/).
+// labels); the language switch is langs.js's. This file is inlined into the page as a module after Plotly's bundle
+// and langs.js; the functions are exported for the unit tests (tests/js/lab/).
+
+import {startLanguageSwitch} from "./langs.js";
 
 // A fault period's colour is its fault kind's (the registry's colour, passed in the page's `colours`); grey without.
 export const NO_COLOUR = "#999999";
@@ -145,39 +147,8 @@ export function drawReport(data, lang, root = document) {
   }
 }
 
-export const LANG_KEY = "faultlab-lang";
-
-/** The language to show: `#lang=xx` in the address (the dashboard's frame passes it), else the reader's last
- * choice, else the one the page was rendered in; only languages the page has. */
-export function pickLanguage(hash, stored, rendered, available) {
-  const wanted = [(hash.match(/lang=([a-z]{2})/) || [])[1], stored, rendered];
-  return wanted.find((lang) => lang && available.includes(lang)) || available[0];
-}
-
-function storedLanguage() {
-  try { return localStorage.getItem(LANG_KEY); } catch { return null; }  // a sandboxed frame has no storage
-}
-
-/** Show one language's view, hide the others, draw its charts (a hidden chart would be drawn at the wrong size). */
-export function showLanguage(data, lang, remember = false) {
-  for (const view of document.querySelectorAll("div.lang[data-lang]")) view.hidden = view.dataset.lang !== lang;
-  for (const button of document.querySelectorAll(".langs button[data-lang]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
-  }
-  document.documentElement.lang = lang;
-  document.title = (document.querySelector(`div.lang[data-lang="${lang}"] h1`) || {}).textContent || document.title;
-  drawReport(data, lang);
-  if (remember) {
-    try { localStorage.setItem(LANG_KEY, lang); } catch { /* no storage: the choice lasts this visit */ }
-  }
-}
-
 const block = typeof document === "undefined" ? null : document.getElementById("report-data");
 if (block) {
   const data = JSON.parse(block.textContent);
-  const available = [...document.querySelectorAll("div.lang[data-lang]")].map((v) => v.dataset.lang);
-  showLanguage(data, pickLanguage(location.hash, storedLanguage(), document.documentElement.lang, available));
-  for (const button of document.querySelectorAll(".langs button[data-lang]")) {
-    button.addEventListener("click", () => showLanguage(data, button.dataset.lang, true));
-  }
+  startLanguageSwitch((lang) => drawReport(data, lang));
 }

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\}\s+(\S+)$')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
+from prometheus_client.parser import text_string_to_metric_families
 
 def parse_prometheus(text: str) -> list[tuple[str, dict[str, str], float]]:
-    """The labelled samples of a Prometheus text exposition: (metric name, labels, value)."""
-    samples = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.match(line.strip())
-        if match is None:
-            continue
-        name, labels, value = match.groups()
-        try:
-            number = float(value)
-        except ValueError:
-            continue
-        samples.append((name, dict(_LABEL.findall(labels)), number))
+    """The labelled samples of a Prometheus text exposition (prometheus_client's parser): (sample name, labels,
+    value). A malformed exposition gives what was parsed before the fault."""
+    samples: list[tuple[str, dict[str, str], float]] = []
+    try:
+        for family in text_string_to_metric_families(text):
+            samples.extend((s.name, dict(s.labels), float(s.value)) for s in family.samples)
+    except ValueError:
+        pass
     return samples
 
 

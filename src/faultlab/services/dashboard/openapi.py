@@ -148,7 +148,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "runs_dir": {"type": "string"},
                     "runs": {"type": "array", "items": {"$ref": "#/components/schemas/RunSummary"}}}}, "runs")}}},
             "/api/runs/{name}": {"get": {
-                "summary": "One run: summary, per-phase results table, verdict, episodes",
+                "summary": "One run: summary, per-phase results table, verdict, episodes; for a detector study, "
+                           "`front`: the settings on the front of its focus fault kind",
                 "parameters": [run_name],
                 "responses": {"200": _json(ANY_OBJECT, "run"), **_errors(400, 404)}}},
             "/api/compare": {"get": {
@@ -164,9 +165,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "responses": {"200": {"description": "the page", "content": {"text/html": {
                     "schema": {"type": "string"}}}}, **_errors(400, 404)}}},
             "/runs/{name}/{filename}": {"get": {
-                "summary": "A run's report.html (charts and tables, self-contained) or report.json",
+                "summary": "A run's report.html (charts and tables, self-contained) or report.json; a detector study's "
+                           "study.html or study.json",
                 "parameters": [run_name, {"name": "filename", "in": "path", "required": True,
-                                          "schema": {"type": "string", "enum": ["report.html", "report.json"]}}],
+                                          "schema": {"type": "string", "enum": ["report.html", "report.json",
+                                                                                "study.html", "study.json"]}}],
                 "responses": {"200": {"description": "the file"}, **_errors(400, 404)}}},
             "/health": {"get": {"summary": "Liveness: the guide's status (UP / DOWN), service and timestamp",
                                 "responses": {"200": _json(ANY_OBJECT, "ok")}}},
@@ -202,6 +205,12 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                                                           "items": {"type": "string"}}}},
                 "RunSummary": {"type": "object", "properties": {
                     "name": {"type": "string"}, "latest": {"type": "boolean"},
+                    "kind": {"type": "string", "enum": ["experiment", "study"],
+                             "description": "an experiment (report.*) or a detector study (study.*)"},
+                    "html": {"type": "string", "description": "the run's page: report.html or study.html"},
+                    "study": {"type": "object", "description": "a study: settings replayed, the lab's setting, the "
+                                                               "recommended one, the fault kinds where the lab's "
+                                                               "setting is on the front"},
                     "start_time": {"type": ["string", "null"]},
                     "phases": {"type": "array"}, "valid": {"type": ["boolean", "null"]},
                     "has_report_html": {"type": "boolean"}}},

@@ -1,9 +1,11 @@
-"""Past runs from the runs folder (`runs/<UTC time>/report.json`, `report.html`, `runs/latest`), read safely."""
+"""Past runs from the runs folder, read safely: experiments (`runs/<UTC time>/report.json`, `report.html`,
+`runs/latest`) and detector studies (`runs/<UTC time>-detectors/study.json`, `study.html`), each with its `kind`."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,13 @@ from faultlab.web import ApiError
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$")
 MIN_COMPARED, MAX_COMPARED = 2, 8
+
+FILES = {"experiment": ("report.json", "report.html"), "study": ("study.json", "study.html")}
+
+
+def run_kind(path: Path) -> str:
+    """"study" for a detector study's folder, "experiment" otherwise."""
+    return "study" if any((path / f).is_file() for f in FILES["study"]) else "experiment"
 
 
 class RunsFolder:
@@ -45,12 +54,13 @@ class RunsFolder:
         return path
 
     def report(self, path: Path) -> tuple[dict[str, Any] | None, str | None]:
-        """(report.json as a dict, or None; the reason it could not be read, or None)."""
-        file = path / "report.json"
+        """(report.json — study.json for a study — as a dict, or None; the reason it could not be read, or None)."""
+        name = FILES[run_kind(path)][0]
+        file = path / name
         try:
             mtime = file.stat().st_mtime
         except OSError:
-            return None, "no report.json"
+            return None, f"no {name}"
         cached = self._cache.get(file)
         if cached is not None and cached[0] == mtime:
             return cached[1], cached[2]
@@ -58,17 +68,21 @@ class RunsFolder:
             data = json.loads(file.read_text())
             report, problem = (data, None) if isinstance(data, dict) else (None, "report.json is not an object")
         except (OSError, ValueError) as exc:
-            report, problem = None, f"unreadable report.json: {type(exc).__name__}"
+            report, problem = None, f"unreadable {name}: {type(exc).__name__}"
         self._cache[file] = (mtime, report, problem)
         return report, problem
 
     def summary(self, path: Path, latest: str | None) -> dict[str, Any]:
+        if run_kind(path) == "study":
+            return self.study_summary(path, latest)
         report, problem = self.report(path)
         info = (report or {}).get("experiment_info") or {}
         verdict = (report or {}).get("verdict") or {}
         results = (report or {}).get("results") or []
         return {
             "name": path.name,
+            "kind": "experiment",
+            "html": "report.html",
             "latest": path.name == latest,
             "has_report_json": (path / "report.json").is_file(),
             "has_report_html": (path / "report.html").is_file(),
@@ -83,19 +97,50 @@ class RunsFolder:
             "modified_at": path.stat().st_mtime,
         }
 
+    def study_summary(self, path: Path, latest: str | None) -> dict[str, Any]:
+        """A detector study: when, which fault kinds, the lab's setting and the recommended one."""
+        study, problem = self.report(path)
+        study = study or {}
+        started, ended = study.get("started_at"), study.get("ended_at")
+        current_result = study.get("current_result") if isinstance(study.get("current_result"), dict) else {}
+        current = current_result.get("setting") if isinstance(current_result.get("setting"), dict) else {}
+        recommended = study.get("recommended") if isinstance(study.get("recommended"), dict) else {}
+        grid = study.get("grid") if isinstance(study.get("grid"), dict) else {}
+        on_front = study.get("current_on_front") if isinstance(study.get("current_on_front"), dict) else {}
+        return {
+            "name": path.name, "kind": "study", "html": "study.html", "latest": path.name == latest,
+            "has_report_json": (path / "study.json").is_file(), "has_report_html": (path / "study.html").is_file(),
+            "problem": problem,
+            "start_time": datetime.fromtimestamp(started, UTC).isoformat(timespec="milliseconds")
+            if isinstance(started, (int, float)) else None,
+            "start_ts": started if isinstance(started, (int, float)) else None,
+            "duration_s": round(ended - started, 3) if isinstance(started, (int, float))
+            and isinstance(ended, (int, float)) else None,
+            "phases": grid.get("kinds") or [], "repeat": (study.get("config") or {}).get("reps"), "valid": None,
+            "summary": None,
+            "study": {"settings": grid.get("settings"), "budget_per_hour": study.get("budget_per_hour"),
+                      "focus": study.get("focus"), "current": current.get("label") or current.get("detector"),
+                      "recommended": recommended.get("label"),
+                      "current_on_front": [k for k, v in on_front.items() if v]},  # in the study's order
+            "modified_at": path.stat().st_mtime,
+        }
+
     def list(self) -> list[dict[str, Any]]:
         if not self.root.is_dir():
             return []
         latest = self.latest_name()
         runs = [self.summary(p, latest) for p in self.root.iterdir()
                 if p.is_dir() and not p.is_symlink() and RUN_NAME.match(p.name)
-                and ((p / "report.json").is_file() or (p / "report.html").is_file())]
+                and any((p / f).is_file() for files in FILES.values() for f in files)]
         return sorted(runs, key=lambda r: (r["start_ts"] or r["modified_at"]), reverse=True)
 
     def detail(self, name: str) -> dict[str, Any]:
         """One run: its summary plus the tables of report.json (phase results and statistics)."""
         path = self.run_dir(name)
         report, _problem = self.report(path)
+        if run_kind(path) == "study":
+            return {**self.summary(path, self.latest_name()), "results": [], "verdict": None, "episodes": [],
+                    "front": study_front(report or {})}
         rows = []
         for r in (report or {}).get("results") or []:
             if not isinstance(r, dict):
@@ -123,9 +168,35 @@ class RunsFolder:
         return found
 
     def file(self, name: str, filename: str) -> Path:
-        if filename not in ("report.html", "report.json"):
-            raise ApiError(404, "only report.html and report.json are served")
-        path = self.run_dir(name) / filename
+        if filename not in FILES["experiment"] + FILES["study"]:
+            raise ApiError(404, "only report.html and report.json (study.html and study.json for a study) are served")
+        folder = self.run_dir(name)
+        if filename not in FILES[run_kind(folder)]:
+            raise ApiError(404, f"run {name!r} is a {run_kind(folder)}: it has {' and '.join(FILES[run_kind(folder)])}")
+        path = folder / filename
         if not path.is_file():
             raise ApiError(404, f"run {name!r} has no {filename}")
         return path
+
+
+def study_front(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """The settings on the front of the study's focus fault kind, as study.html orders them (false OFFs per hour on
+    the fault-free stretches, then TTD p95): label, whether it is the lab's or the recommended setting, TTD
+    median/p95, faults not detected, flaps, false OFFs per hour (fault-free, noisy, quiet)."""
+    focus = study.get("focus")
+    recommended = (study.get("recommended") or {}).get("label") if isinstance(study.get("recommended"), dict) else None
+    rows = []
+    for r in study.get("results") or []:
+        if not isinstance(r, dict) or not (r.get("on_front") or {}).get(focus):
+            continue
+        ttd = (r.get("ttd") or {}).get(focus) or {}
+        mistakes = r.get("mistakes") or {}
+        label = (r.get("setting") or {}).get("label")
+        rows.append({"setting": label, "current": bool(r.get("current")),
+                     "recommended": label is not None and label == recommended, "kind": focus,
+                     "ttd_median_ms": ttd.get("median_ms"), "ttd_p95_ms": ttd.get("p95_ms"),
+                     "missed": ttd.get("missed"), "flaps": ttd.get("flaps"),
+                     "false_off_per_hour": (mistakes.get("fault-free") or {}).get("per_hour"),
+                     "false_off_per_hour_noisy": (mistakes.get("noisy") or {}).get("per_hour"),
+                     "false_off_per_hour_quiet": (mistakes.get("quiet") or {}).get("per_hour")})
+    return sorted(rows, key=lambda row: (row["false_off_per_hour"] or 0, row["ttd_p95_ms"] or 0))

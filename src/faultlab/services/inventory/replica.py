@@ -41,15 +41,15 @@ from faultlab.services.inventory.state import (
     InvalidEvent,
     InventoryState,
     InventoryView,
-    event_problem,
     event_seq,
+    is_order_id,
 )
 from faultlab.services.inventory.store import ReplicaStore
 
+RESULTS_PER_RECORD = 1000  # results of one applied batch travel together (a record stays well under 1 MB)
 COMMITS_KEPT = 16  # recent (last seq, committed at) pairs in /health: the monitor times staleness with them
 RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is gone before we call it a reset
 RESET_PROOF_S = 0.3  # ... spread over at least this long
-CANCEL_PROBE = {"type": CANCELLED, "product_id": "-", "quantity": 1}  # to check a cancel's order id like apply does
 
 
 class LogApplier:
@@ -287,7 +287,9 @@ class LogApplier:
             self.applied_since_rescan += len(applied)
             self.last_apply_at = time.time()
             self.commits.append((self.state.applied_seq, self.last_apply_at))
-            self._results.put_nowait([a for a in applied if a.outcome != INVALID])
+            published = [a for a in applied if a.outcome != INVALID]
+            if published:
+                self._results.put_nowait(published)
             invalid = [a.seq for a in applied if a.outcome == INVALID]
             if invalid:
                 self.log.warning("invalid_events_consumed", seqs=invalid[:20], count=len(invalid))
@@ -298,8 +300,8 @@ class LogApplier:
     async def _fetch_reservations(self, events: list[dict[str, Any]]) -> None:
         """Before applying a batch: the stored reservations its cancels will release (orders confirmed in this
         batch are in memory already)."""
-        wanted = {e.get("order_id") for e in events if e.get("type") == CANCELLED} - set(self.state.reservations)
-        wanted = {o for o in wanted if isinstance(o, str) and event_problem({**CANCEL_PROBE, "order_id": o}) is None}
+        wanted = {e["order_id"] for e in events if e.get("type") == CANCELLED and is_order_id(e.get("order_id"))}
+        wanted -= set(self.state.reservations)
         if wanted:
             conn = await self._connection()
             self.state.reservations.update(await self.store.reservations_for(conn, sorted(wanted)))
@@ -344,20 +346,19 @@ class LogApplier:
         self.pacer.wake()
 
     async def _publish_results(self) -> None:
-        """Tell the orders service what each event did here (its status follows the majority)."""
+        """Tell the orders service what each event did here (its status follows the majority): one sealed record per
+        applied batch (up to RESULTS_PER_RECORD results), not one per event."""
         while True:
             applied = await self._results.get()
             try:
-                futures = [
-                    await self.producer.send(
-                        self.results_topic,
-                        self.sealer.seal(self.results_topic, {"seq": a.seq, "order_id": a.order_id,
-                                                              "type": a.event_type, "replica": self.replica,
-                                                              "outcome": a.outcome}),
-                        key=a.order_id.encode(), partition=bus.PARTITION,
-                    )
-                    for a in applied
-                ]
+                futures = []
+                for start in range(0, len(applied), RESULTS_PER_RECORD):
+                    chunk = applied[start:start + RESULTS_PER_RECORD]
+                    payload = {"replica": self.replica,
+                               "results": [[a.seq, a.order_id, a.event_type, a.outcome] for a in chunk]}
+                    futures.append(await self.producer.send(self.results_topic,
+                                                            self.sealer.seal(self.results_topic, payload),
+                                                            partition=bus.PARTITION))
                 await asyncio.gather(*futures)
             except (KafkaError, OSError) as exc:
                 self.log.warning("results_not_published", count=len(applied), error=repr(exc))

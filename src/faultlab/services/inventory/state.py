@@ -39,16 +39,20 @@ def event_seq(event: Any) -> int:
     return seq
 
 
+def is_order_id(value: Any) -> bool:
+    """A UUID in its canonical text form (what the relay publishes and the replicas' tables store)."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
 def event_problem(event: dict[str, Any]) -> str | None:
     """Why an event with a valid seq cannot be applied (None when it can); the same answer on every replica."""
     kind = event.get("type")
     if kind not in EVENT_TYPES:
         return f"unknown event type {str(kind)[:40]!r}"
-    order_id = event.get("order_id")
-    try:
-        if not isinstance(order_id, str) or str(uuid.UUID(order_id)) != order_id.lower():
-            return "order_id must be a UUID"
-    except ValueError:
+    if not is_order_id(event.get("order_id")):
         return "order_id must be a UUID"
     if not isinstance(event.get("product_id"), str) or not event["product_id"]:
         return "product_id must be a non-empty string"

@@ -52,8 +52,10 @@ class ReplicaStore:
         """Record a batch exactly once: the events, the new stock rows, the reservations and the position,
         atomically."""
         touched = {a.product_id for a in applied}
-        opened = [(a.order_id, a.product_id, a.quantity) for a in applied
-                  if a.event_type == CREATED and a.outcome == CONFIRMED]
+        # keyed by order: the last reservation of an order wins, as in the replica's memory (one statement cannot
+        # touch a row twice)
+        opened = list({a.order_id: (a.order_id, a.product_id, a.quantity) for a in applied
+                       if a.event_type == CREATED and a.outcome == CONFIRMED}.values())
         released = [a.order_id for a in applied if a.event_type == CANCELLED]
         async with conn.transaction():
             await conn.copy_records_to_table(
@@ -66,10 +68,12 @@ class ReplicaStore:
                 [(p, state.products[p].available, state.products[p].reserved, state.products[p].version)
                  for p in touched if p in state.products],
             )
-            if opened:
-                await conn.executemany(
-                    f"""INSERT INTO {self.schema}.reservations VALUES ($1, $2, $3) ON CONFLICT (order_id)
-                        DO UPDATE SET product_id = EXCLUDED.product_id, quantity = EXCLUDED.quantity""", opened)
+            if opened:  # one statement for the batch, not one per order
+                await conn.execute(
+                    f"""INSERT INTO {self.schema}.reservations
+                        SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[]) ON CONFLICT (order_id)
+                        DO UPDATE SET product_id = EXCLUDED.product_id, quantity = EXCLUDED.quantity""",
+                    [o for o, _p, _q in opened], [p for _o, p, _q in opened], [q for _o, _p, q in opened])
             if released:
                 await conn.execute(f"DELETE FROM {self.schema}.reservations WHERE order_id = ANY($1::uuid[])",
                                    released)

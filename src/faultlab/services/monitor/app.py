@@ -25,7 +25,9 @@ from faultlab.models import Refused, parse
 from faultlab.models.monitor import MAX_OBSERVATIONS, Observation, ObservationReport  # noqa: F401  (MAX_OBSERVATIONS: the documented limit)
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor import guide_api
-from faultlab.services.monitor.freshness import LogFrontier
+from faultlab.services.monitor.freshness import LogFrontier, staleness
+from faultlab.services.monitor.trace import ObservationTrace
+from faultlab.services.monitor.trace import add_routes as add_trace_routes
 from faultlab.services.monitor.tracker import InstanceTracker
 from faultlab.web import PROBE_HEADER, ApiError, checked, create_app, json_response, read_json, require_token, serve
 
@@ -33,7 +35,9 @@ OTHER_SERVICES = ("orders", "voter", "dashboard")
 MAX_EVENT_ID = 2**63 - 1
 QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
 QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
-QUIET_S = bus.QUIET_S  # a log quiet this long lets the replicas' fetch wait grow (FetchPacer)
+# A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
+# the previous one finds every replica still on its short wait.
+BUSY_GAP_S = bus.QUIET_S / 2
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -76,6 +80,7 @@ class HealthMonitor:
         self.services: dict[str, dict[str, Any]] = {}
         self.observations = 0
         self.rejected: dict[str, int] = {}  # error-queue records ignored, by why: forged, not allowed, malformed, old
+        self.trace = ObservationTrace()  # the detector study's recording of every observation ingested
         self._rows: list[tuple[Any, ...]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -124,6 +129,7 @@ class HealthMonitor:
 
     def ingest(self, obs: dict[str, Any]) -> None:
         self.observations += 1
+        self.trace.record(obs, time.time())
         replica = obs["replica"]
         tracker = self.trackers[replica]
         before = tracker.status
@@ -144,13 +150,13 @@ class HealthMonitor:
 
     def stale_allowance_s(self, replica: int, applied_seq: int) -> float:
         """How long a replica may lack the event after `applied_seq` once the others applied it: the busy allowance
-        when events were flowing (the others applied the previous one less than QUIET_S before), the longer one
+        when events were flowing (the others applied the previous one less than BUSY_GAP_S before), the longer one
         after a quiet log (a healthy replica may then be in its long fetch wait)."""
         gap = self.frontier.gap_before_s(replica, applied_seq + 1)
-        if gap is None or gap >= QUIET_S:
+        if gap is None or gap >= BUSY_GAP_S:
             return self.settings.stale_after_ms / 1000
         # While events flow: at least the busy allowance, more when the healthy replicas themselves apply further
-        # apart (a loaded machine: twice their p99 skew, half again their worst, over the last 10 s), never more
+        # apart (a loaded machine: twice their p99 skew, half again their worst, over the last minute), never more
         # than the quiet one.
         now = time.time()
         floor, ceiling = self.settings.stale_after_busy_ms / 1000, self.settings.stale_after_ms / 1000
@@ -188,16 +194,20 @@ class HealthMonitor:
         applied = data.get("applied_seq")
         if isinstance(applied, bool) or not isinstance(applied, int):
             return {"replica": replica, "kind": "malformed", "ok": False, "at": now, "source": "monitor"}
-        with contextlib.suppress(TypeError, ValueError):
+        try:
             commits = [(int(s), float(t)) for s, t in data.get("commits") or []]
-            self.frontier.note(replica, applied, commits, now)
-            self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
-                                      self.settings.stale_after_ms / 1000)
-        behind_ms = round(self.frontier.behind_s(replica, applied, now) * 1000, 1)
-        allowance_ms = self.stale_allowance_s(replica, applied) * 1000
+        except (TypeError, ValueError):
+            commits = []
+        self.frontier.note(replica, applied, commits, now)
+        self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
+                                  self.settings.stale_after_ms / 1000)
+        behind_s = self.frontier.behind_s(replica, applied, now)
+        allowance_s = self.stale_allowance_s(replica, applied)
+        why = staleness(behind_s, allowance_s, max((t for _s, t in commits), default=None), now,
+                        self.settings.lag_limit_ms / 1000)
         health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",
-                  "behind_ms": behind_ms, "caught_up": behind_ms <= self.settings.caught_up_ms,
-                  "stale": behind_ms > allowance_ms, "rtt_ms": round((now - at) * 1000, 2)}
+                  "behind_ms": round(behind_s * 1000, 1), "caught_up": behind_s * 1000 <= self.settings.caught_up_ms,
+                  "stale": why is not None, "stale_reason": why, "rtt_ms": round((now - at) * 1000, 2)}
         for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at", "set_aside"):
             health[key] = data.get(key)
         return health
@@ -347,6 +357,7 @@ class HealthMonitor:
             "rejected_records": dict(self.rejected),
             "stale_after_ms": self.settings.stale_after_ms,
             "stale_after_busy_ms": self.settings.stale_after_busy_ms,
+            "lag_limit_ms": self.settings.lag_limit_ms,
             "apply_skew_p99_ms": round(self.frontier.skew_s(time.time()) * 1000, 1),
             "caught_up_ms": self.settings.caught_up_ms,
             "health_interval_ms": self.settings.health_interval_ms,
@@ -420,6 +431,7 @@ def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
     app.router.add_get("/events", events)
     app.router.add_get("/health", health)
     guide_api.register(app, monitor)
+    add_trace_routes(app, lambda: monitor.trace)  # looked up per request: the app is built before it is used
     return app
 
 

@@ -15,7 +15,7 @@ import bisect
 from collections import deque
 from collections.abc import Iterable
 
-SKEW_WINDOW_S = 10.0  # how far back the healthy replicas' apply skew is remembered
+SKEW_WINDOW_S = 60.0  # how far back the healthy replicas' apply skew is remembered (a loaded minute)
 
 
 class LogFrontier:
@@ -97,3 +97,16 @@ class LogFrontier:
         """How long the first event this replica lacks has been applied elsewhere (0 when it lacks none)."""
         since = self.applied_by_others(replica, applied_seq + 1)
         return max(0.0, now - since) if since is not None else 0.0
+
+
+def staleness(behind_s: float, allowance_s: float, last_commit_at: float | None, now: float,
+              lag_limit_s: float) -> str | None:
+    """"stopped" when the replica lacks an event applied elsewhere longer ago than its allowance and has committed
+    nothing for that long; "lagging" when it lacks one applied elsewhere more than `lag_limit_s` ago, committing or
+    not (it cannot keep up); None otherwise — behind is not failed: a replica that keeps committing is catching up."""
+    progressing = last_commit_at is not None and now - last_commit_at < allowance_s
+    if behind_s > allowance_s and not progressing:
+        return "stopped"
+    if behind_s > lag_limit_s:
+        return "lagging"
+    return None

@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import DETECTORS, Detector, make_detector
+from faultlab.services.monitor.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
 
 FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "health_failed", "apply_failed"}
 INFO_KINDS = {"served_error", "set_aside"}  # counted and shown, not evidence (the voter sees served errors itself)
+LATE_KINDS = {"timeout", "slow"}  # failures that are lateness, not errors (a loaded machine makes some)
 HINT_KINDS = {"behind"}  # the voter saw it behind the majority: probe it now, judge in time (not a failure)
 CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
 SUCCESS_KINDS = {"health", "agree"}
@@ -65,16 +66,23 @@ class Episode:
 
 
 class InstanceTracker:
-    """Feeds every observation to every detector; the configured one decides ON/OFF, the others shadow it."""
+    """Feeds every observation to every detector; the configured one decides ON/OFF, the others shadow it.
 
-    def __init__(self, replica: int, settings: Settings, emit: Emit) -> None:
+    `detector` given (the detector study's replay): that one decides, and there are no shadows.
+    """
+
+    def __init__(self, replica: int, settings: Settings, emit: Emit, detector: Detector | None = None) -> None:
         self.replica = replica
         self.emit = emit
-        self.primary = settings.detector
-        self.detectors: dict[str, Detector] = {
-            name: make_detector(name, settings.failure_threshold, settings.recovery_threshold) for name in DETECTORS
-        }
-        self.shadow_on: dict[str, bool] = {name: True for name in DETECTORS}
+        if detector is not None:
+            self.primary = detector.name
+            self.detectors: dict[str, Detector] = {detector.name: detector}
+        else:
+            self.primary = settings.detector
+            self.detectors = {name: make_detector(name, settings_params(
+                name, settings.failure_threshold, settings.recovery_threshold,
+                settings.detector_params if name == settings.detector else None)) for name in DETECTORS}
+        self.shadow_on: dict[str, bool] = {name: True for name in self.detectors}
         self.success_threshold = settings.recovery_threshold
         self.status = "UNKNOWN"
         self.since: float | None = None
@@ -102,7 +110,9 @@ class InstanceTracker:
 
     # ---- evidence -----------------------------------------------------------------------------
 
-    def observe(self, obs: dict[str, Any]) -> None:
+    def observe(self, obs: dict[str, Any], now: float | None = None) -> None:
+        """One observation; `now` is when the monitor received it (the detector study's replay passes the
+        recorded moment; live, it is the present)."""
         kind = obs["kind"]
         at = float(obs["at"])
         source = obs.get("source", "?")
@@ -115,7 +125,7 @@ class InstanceTracker:
                 self.verified_since_clear = 0
                 self._emit_episode("cleared")
         elif kind == "process_exit":
-            self._process_exit(obs, at)
+            self._process_exit(obs, at, time.time() if now is None else now)
         elif kind == "process_start":
             self.last_health = {}
         elif kind in INFO_KINDS:
@@ -131,7 +141,7 @@ class InstanceTracker:
                 self.suspect_products |= set(obs.get("products") or ())
             self.value_suspect = True
             self.agree_streak = 0
-            self._feed(False, at)
+            self._feed(Sample(at, False, source))
             self._shadow_all_off(at)
             if self.status != "OFF":
                 self._set("OFF", at, CONCLUSIVE[kind], source)
@@ -141,9 +151,9 @@ class InstanceTracker:
             self.caught_up = bool(obs.get("caught_up"))
             self.applied_seq = obs.get("applied_seq")
             self.behind_ms = obs.get("behind_ms")
-            self._evidence(True, at, source)
+            self._evidence(True, at, source, rtt_ms=obs.get("rtt_ms"))
             if obs.get("stale"):
-                self._stale(at, source)
+                self._stale(at, source, obs.get("stale_reason"))
         elif kind == "agree":
             # Agreement vouches only for the products compared: a replica wrong about PROD-001 is not
             # cleared by agreeing about PROD-002.
@@ -172,12 +182,13 @@ class InstanceTracker:
         return (self.status != "ON" or self.last_failed
                 or (self.last_failure_at is not None and now - self.last_failure_at < SUSPICION_S))
 
-    def _evidence(self, ok: bool, at: float, source: str, kind: str | None = None) -> None:
+    def _evidence(self, ok: bool, at: float, source: str, kind: str | None = None,
+                  rtt_ms: float | None = None) -> None:
         self.last_failed = not ok
         if not ok:
             self.last_failure_at = at
         self.verified_since_clear = self.verified_since_clear + 1 if ok else 0
-        self._feed(ok, at)
+        self._feed(Sample(at, ok, source, rtt_ms, late=kind in LATE_KINDS))
         primary = self.detectors[self.primary]
         if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
             self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
@@ -193,9 +204,10 @@ class InstanceTracker:
         e = self.episode
         return e is not None and e.cleared_at is not None and e.recovered_at is None
 
-    def _feed(self, ok: bool, at: float) -> None:
+    def _feed(self, sample: Sample) -> None:
+        at = sample.at
         for name, detector in self.detectors.items():
-            detector.observe(ok)
+            detector.observe(sample)
             if self.shadow_on[name] and detector.suspects():
                 self.shadow_on[name] = False
                 if self.episode is not None and name not in self.episode.detections:
@@ -209,20 +221,22 @@ class InstanceTracker:
             if self.episode is not None and name not in self.episode.detections:
                 self.episode.detections[name] = at
 
-    def _stale(self, at: float, source: str) -> None:
-        """It answers, but lacks an event the others applied more than `stale_after_ms` ago: OFF at once (the
-        waiting is in the rule itself), back only once caught up."""
+    def _stale(self, at: float, source: str, why: str | None = None) -> None:
+        """It answers, but lacks an event the others applied longer ago than its allowance and has stopped
+        applying (or lags past lag_limit_ms): OFF at once (the waiting is in the rule itself), back only once
+        caught up."""
         self.last_failed = True
         self.last_failure_at = at
         self.verified_since_clear = 0
         self._shadow_all_off(at)
         if self.status == "ON":
-            self._set("OFF", at, f"stale: lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere "
-                                 f"{self.behind_ms:.0f} ms ago", source)
+            behind = f"lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere {self.behind_ms or 0:.0f} ms ago"
+            reason = (f"lagging: {behind}, it applies but cannot keep up" if why == "lagging"
+                      else f"stale: {behind}, nothing applied since")
+            self._set("OFF", at, reason, source)
 
-    def _process_exit(self, obs: dict[str, Any], at: float) -> None:
-        """The supervisor saw the process die at `at`; the monitor learns it now (that is the detection)."""
-        now = time.time()
+    def _process_exit(self, obs: dict[str, Any], at: float, now: float) -> None:
+        """The supervisor saw the process die at `at`; the monitor learns it `now` (that is the detection)."""
         episode = self.episode
         announced = (episode is not None and episode.fault_kind == "crash" and episode.recovered_at is None
                      and episode.activated_at is not None)

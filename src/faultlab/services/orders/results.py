@@ -175,9 +175,7 @@ class ResultsConsumer:
             return
         rows = []
         for record in records:
-            row = self._result_row(record)
-            if row is not None:
-                rows.append(row)
+            rows.extend(self._result_rows(record))
         progress: dict[int, int] = {}
         for seq, replica, _order, _outcome in rows:
             progress[replica] = max(progress.get(replica, 0), seq)
@@ -194,18 +192,24 @@ class ResultsConsumer:
         self.next_offset = next_offset
         self.consumed_total += len(rows)
 
-    def _result_row(self, record: Any) -> tuple[int, int, str, str] | None:
-        """(seq, replica, order_id, outcome) of a result sealed by a replica; anything else is set aside (counted,
-        logged), never allowed to stop the consumer."""
+    def _result_rows(self, record: Any) -> list[tuple[int, int, str, str]]:
+        """(seq, replica, order_id, outcome) of each result a replica sealed in one record (a batch: `{"replica",
+        "results": [[seq, order_id, type, outcome], ...]}`); anything else is set aside (counted, logged), never
+        allowed to stop the consumer."""
         try:
-            result = self.sealer.unseal(self.topic, record.value)
-            seq, replica, order_id, outcome = result["seq"], result["replica"], result["order_id"], result["outcome"]
-            if (isinstance(seq, bool) or not isinstance(seq, int) or seq < 1 or replica not in self.replicas
-                    or not isinstance(outcome, str) or not isinstance(order_id, str)):
-                raise ValueError("fields of the wrong type")
-            return seq, replica, str(uuid.UUID(order_id)), outcome
-        except (bus.Unsealed, KeyError, ValueError, AttributeError) as exc:
+            sealed = self.sealer.unseal(self.topic, record.value)
+            replica, results = sealed["replica"], sealed["results"]
+            if isinstance(replica, bool) or replica not in self.replicas or not isinstance(results, list):
+                raise ValueError("replica or results of the wrong type")
+            rows = []
+            for seq, order_id, _kind, outcome in results:
+                if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1 or not isinstance(outcome, str) \
+                        or not isinstance(order_id, str):
+                    raise ValueError("a result of the wrong type")
+                rows.append((seq, replica, str(uuid.UUID(order_id)), outcome))
+            return rows
+        except (bus.Unsealed, KeyError, ValueError, TypeError, AttributeError) as exc:
             self.set_aside += 1
             if self.set_aside <= 10 or self.set_aside % 1000 == 0:
                 self.log.warning("result_set_aside", offset=record.offset, reason=str(exc)[:120], total=self.set_aside)
-            return None
+            return []

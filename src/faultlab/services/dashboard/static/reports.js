@@ -1,8 +1,11 @@
-// The reports page: the runs folder's list, one run's phase table and its report.html in a frame.
+// The reports page: the runs folder's list (experiments and detector studies), one run's phase table and its
+// report.html, or one study's front and its study.html, in a frame.
 
 import {$} from "./common.js";
 import {lang, setupLanguageSwitch, t} from "./i18n.js";
-import {compareUrl, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml} from "./runs.js";
+import {
+  compareUrl, frontRowsHtml, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml, studySummaryHtml,
+} from "./runs.js";
 
 async function getJSON(url) {
   const resp = await fetch(url, {cache: "no-store"});
@@ -14,18 +17,31 @@ async function getJSON(url) {
 async function showRun(name) {
   document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.classList.toggle("selected", tr.dataset.run === name));
   const run = await getJSON(`/api/runs/${encodeURIComponent(name)}`);
+  const study = run.kind === "study";
+  const [page, json] = study ? ["study.html", "study.json"] : ["report.html", "report.json"];
   $("#run-detail").hidden = false;
+  $("#run-label").textContent = study ? t("runs.study") : t("runs.run");
   $("#run-name").textContent = run.name + (run.latest ? ` ${t("runs.latest_mark")}` : "");
   const base = `/runs/${encodeURIComponent(run.name)}`;
-  $("#run-html-link").href = `${base}/report.html`;
-  $("#run-json-link").href = `${base}/report.json`;
+  $("#run-html-link").href = `${base}/${page}`;
+  $("#run-html-link").textContent = t("runs.open_file", {file: page});
+  $("#run-json-link").href = `${base}/${json}`;
+  $("#run-json-link").textContent = json;
   $("#run-html-link").hidden = !run.has_report_html;
   $("#run-json-link").hidden = !run.has_report_json;
-  $("#run-verdict").innerHTML = runVerdictHtml(run);
-  $("#run-results tbody").innerHTML = resultRowsHtml(run.results);
+  $("#experiment-detail").hidden = study;
+  $("#study-detail").hidden = !study;
+  if (study) {
+    $("#study-summary").innerHTML = studySummaryHtml(run);
+    $("#study-front tbody").innerHTML = frontRowsHtml(run.front);
+  } else {
+    $("#run-verdict").innerHTML = runVerdictHtml(run);
+    $("#run-results tbody").innerHTML = resultRowsHtml(run.results);
+  }
   const frame = $("#run-frame");
   frame.hidden = !run.has_report_html;
-  if (run.has_report_html) frame.src = `${base}/report.html#lang=${lang()}`;  // report.html shows this language
+  frame.title = page;
+  if (run.has_report_html) frame.src = `${base}/${page}#lang=${lang()}`;  // the page shows this language
   history.replaceState(null, "", `#run=${encodeURIComponent(run.name)}`);
 }
 

@@ -1,0 +1,171 @@
+"""The monitor's observation trace: while a recording is open, every observation it ingests, numbered, as it arrived.
+
+The detector study opens a recording (`POST /trace`), reads it as it grows (`GET /trace?since=N`) into files in
+its run folder, and closes it (`DELETE /trace`). A recording is a lease: nobody reading it for `lease_s` (the
+study died) closes it and forgets its entries, and the buffer is bounded (the oldest entries go first, counted as
+dropped), so a forgotten recording costs the monitor nothing for long.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from faultlab.openapi import OPERATOR, errors, json_body, request_body
+from faultlab.web import ApiError, json_response, read_json, require_token
+
+MAX_ENTRIES = 50_000  # ~6 minutes of a lab under load (~130 observations/s); a study reads every 0.5 s
+MAX_LEASE_S = 600.0
+MAX_READ = 50_000
+KEPT = ("replica", "kind", "ok", "at", "source", "count", "rtt_ms", "caught_up", "products", "fault", "code")
+
+
+class ObservationTrace:
+    """A bounded, numbered record of ingested observations, kept only while someone holds the lease."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
+        self.next_id = 1
+        self.dropped = 0  # entries pushed out of the buffer before anyone read them
+        self.read_up_to = 0
+        self.expires_at: float | None = None  # monotonic; None: not recording
+        self._lease_s = 30.0
+
+    @property
+    def recording(self) -> bool:
+        if self.expires_at is not None and time.monotonic() > self.expires_at:
+            self.expires_at = None  # the lease ran out: nobody is reading, nobody will
+            self.entries.clear()
+        return self.expires_at is not None
+
+    def open(self, lease_s: float) -> None:
+        """Start recording (or renew the lease of the recording already open)."""
+        self.expires_at = time.monotonic() + lease_s
+        self._lease_s = lease_s
+
+    def close(self) -> int:
+        """Stop recording and forget the entries; how many were recorded in all."""
+        recorded = self.next_id - 1
+        self.expires_at = None
+        self.entries.clear()
+        return recorded
+
+    def record(self, obs: dict[str, Any], arrived_at: float) -> None:
+        """The hook where the monitor ingests an observation (cheap when nobody records)."""
+        if self.expires_at is None or not self.recording:
+            return
+        entry = {"n": self.next_id, "t": arrived_at}
+        entry.update((k, obs[k]) for k in KEPT if k in obs)
+        self.next_id += 1
+        if len(self.entries) == self.entries.maxlen and self.entries[0]["n"] > self.read_up_to:
+            self.dropped += 1
+        self.entries.append(entry)
+
+    def since(self, last: int, limit: int) -> list[dict[str, Any]]:
+        """Entries numbered after `last` (at most `limit`); reading renews the lease."""
+        if self.expires_at is not None and self.recording:
+            self.expires_at = time.monotonic() + self._lease_s
+        if not self.entries or self.entries[-1]["n"] <= last:
+            return []
+        skip = max(0, last - self.entries[0]["n"] + 1)
+        out = []
+        for i in range(skip, len(self.entries)):
+            out.append(self.entries[i])
+            if len(out) >= limit:
+                break
+        if out:
+            self.read_up_to = max(self.read_up_to, out[-1]["n"])
+        return out
+
+
+def _only_query(request: web.Request, *allowed: str) -> None:
+    """Unknown or repeated query parameters are a mistake the caller should hear about (400), never ignored."""
+    unknown = set(request.query) - set(allowed)
+    if unknown or any(len(request.query.getall(name, [])) > 1 for name in allowed):
+        raise ApiError(400, f"query parameters: at most one each of {', '.join(allowed) or 'none'}")
+
+
+def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
+    try:
+        value = int(request.query.get(name, default))
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer") from None
+    if not 0 <= value <= high:
+        raise ApiError(400, f"{name} must be between 0 and {high}")
+    return value
+
+
+def add_routes(app: web.Application, get_trace: Callable[[], ObservationTrace]) -> None:
+    """POST /trace (open or renew), GET /trace?since=N (read), DELETE /trace (close): operator only."""
+
+    async def open_trace(request: web.Request) -> web.Response:
+        require_token(request)
+        _only_query(request)
+        body = await read_json(request)
+        lease = body.get("lease_s", 30)
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 1 <= lease <= MAX_LEASE_S:
+            raise ApiError(400, f"lease_s must be a number of seconds between 1 and {MAX_LEASE_S:g}")
+        trace = get_trace()
+        trace.open(float(lease))
+        return json_response({"recording": True, "next": trace.next_id, "lease_s": lease}, status=201)
+
+    async def read_trace(request: web.Request) -> web.Response:
+        require_token(request)
+        _only_query(request, "since", "limit")
+        since = _int_query(request, "since", 0, 2**62)
+        limit = _int_query(request, "limit", MAX_READ, MAX_READ)
+        trace = get_trace()
+        entries = trace.since(since, max(1, limit))
+        return json_response({"observations": entries, "next": entries[-1]["n"] if entries else since,
+                              "dropped": trace.dropped, "recording": trace.recording})
+
+    async def close_trace(request: web.Request) -> web.Response:
+        require_token(request)
+        _only_query(request)
+        return json_response({"recording": False, "recorded": get_trace().close()})
+
+    app.router.add_post("/trace", open_trace)
+    app.router.add_get("/trace", read_trace)
+    app.router.add_delete("/trace", close_trace)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The /trace operations for the monitor's OpenAPI document."""
+    entry = {"type": "object", "required": ["n", "t", "replica", "kind", "at"], "properties": {
+        "n": {"type": "integer"}, "t": {"type": "number", "description": "UNIX time it reached the monitor"},
+        "replica": {"type": "integer"}, "kind": {"type": "string"}, "at": {"type": "number"},
+        "ok": {"type": "boolean"}, "source": {"type": "string"}}}
+    return {"/trace": {
+        "post": {"summary": "Open (or renew) a recording of every observation the monitor ingests",
+                 "operationId": "openTrace", "security": OPERATOR,
+                 "requestBody": request_body({"type": "object", "properties": {
+                     "lease_s": {"type": "number", "minimum": 1, "maximum": MAX_LEASE_S, "default": 30,
+                                 "description": "the recording closes when nobody reads it this long"}}},
+                     "the lease"),
+                 "responses": {"201": json_body({"type": "object", "required": ["recording", "next"], "properties": {
+                     "recording": {"const": True}, "next": {"type": "integer"}, "lease_s": {"type": "number"}}},
+                     "recording"), **errors(400, 401, 413)}},
+        "get": {"summary": "Recorded observations numbered after `since` (renews the lease)",
+                "operationId": "readTrace", "security": OPERATOR,
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**62,
+                                                                 "default": 0}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                 "maximum": MAX_READ, "default": MAX_READ}}],
+                "responses": {"200": json_body({"type": "object", "required": ["observations", "next", "recording"],
+                                                "properties": {"observations": {"type": "array", "items": entry},
+                                                               "next": {"type": "integer"},
+                                                               "dropped": {"type": "integer"},
+                                                               "recording": {"type": "boolean"}}}, "entries"),
+                              **errors(400, 401)}},
+        "delete": {"summary": "Close the recording and forget its entries", "operationId": "closeTrace",
+                   "security": OPERATOR,
+                   "responses": {"200": json_body({"type": "object", "required": ["recording", "recorded"],
+                                                   "properties": {"recording": {"const": False},
+                                                                  "recorded": {"type": "integer"}}}, "closed"),
+                                 **errors(400, 401)}},
+    }}
