@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # npm packages (eslint, and the source of the vendored Plotly bundle) as package-lock.json pins them
 NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 
-.PHONY: install experiment test test-js up down status bench lint lint-js vendor catalogs clean
+.PHONY: install experiment test test-js up down status bench lint lint-js vendor catalogs schemas clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ install: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # e2e tests; never `playwright install`
 	@command -v node >/dev/null || (apt-get update && apt-get install -y nodejs)  # the JavaScript unit tests
 
-experiment: install  ## the lab's main job: the full experiment, dashboard up while it runs
-	$(BIN)/faultlab experiment
+experiment: install  ## the lab's main job: the guide's experiment (experiments/guide.yaml), dashboard up while it runs
+	$(BIN)/faultlab experiment --file experiments/guide.yaml
 
 test: install test-js  ## the whole test suite: the JavaScript's unit tests, then pytest against the real broker and PostgreSQL
 	$(BIN)/python -m pytest -q
@@ -57,6 +57,9 @@ vendor: $(NODE_STAMP)  ## copy Plotly's basic bundle into the package again afte
 
 catalogs: install  ## Spanish and English: extract the messages, update src/faultlab/locale/*/LC_MESSAGES/faultlab.po, compile the .mo files (Babel); exit 1 while a Spanish message is untranslated
 	$(BIN)/python tools/catalogs.py
+
+schemas: install  ## write the JSON Schemas generated from the models: report.schema.json, experiments/experiment.schema.json
+	$(BIN)/python tools/schemas.py
 
 clean:
 	rm -rf $(VENV) .faultlab runs node_modules

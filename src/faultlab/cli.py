@@ -18,20 +18,6 @@ from faultlab import i18n
 from faultlab.config import Settings
 from faultlab.i18n import N_, _
 
-FAULT_HELP = N_("""fault kinds and their parameters:
-  crash         the replica process exits                        [--exit_code]
-  latency       every request waits                              --latency_ms 1200 [--jitter_ms 100]
-  intermittent  each request fails (HTTP 500) with a probability --probability 0.3
-  incorrect     wrong values for a product (available + delta)   --product_id PROD-001 [--delta 100]
-  hang          accepts connections, never answers               (no parameters)
-  stale         stops applying the log, keeps answering          (no parameters)
-every kind takes --seed for repeatable randomness.
-network faults (a lab started with `up --netns`; applied by the supervisor, not the replica):
-  partition     cut the replica off the virtual network          --instance 2  (or --groups inventory-1,voter/host,...)
-  netem         delay / loss / duplication on the replica's link --delay_ms 200 [--jitter_ms 20] [--loss_pct 5]
-                                                                 [--duplicate_pct 1] [--seed 7]""")
-NETWORK_KINDS = ("partition", "netem")
-
 
 def _console() -> Any:
     from rich.console import Console
@@ -269,104 +255,6 @@ def _print_status(console: Any, client: Any) -> None:
         console.print("[yellow]" + _("records the lab did not trust:") + "[/] " + ", ".join(parts))
 
 
-# ---- faults -------------------------------------------------------------------------------------
-
-
-def cmd_inject(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiCallError, LabNotRunning
-
-    console = _console()
-    if args.kind in NETWORK_KINDS:
-        return _inject_network(args, console)
-    if args.instance is None:
-        console.print("[red]" + _("not injected:") + "[/] " + _("--instance is required"))
-        return 2
-    fault: dict[str, Any] = {"kind": args.kind}
-    for name in ("latency_ms", "jitter_ms", "probability", "product_id", "delta", "seed", "exit_code"):
-        value = getattr(args, name)
-        if value is not None:
-            fault[name] = value
-    try:
-        answer = _client(args).inject(args.instance, fault)
-    except (ApiCallError, LabNotRunning, ValueError) as exc:
-        console.print("[red]" + _("not injected:") + f"[/] {exc}")
-        return 2 if isinstance(exc, (ApiCallError, ValueError)) else 1
-    params = answer["fault"]["params"]
-    console.print(_("[bold]{kind}[/] injected on replica {instance} at {time} {params}").format(
-        kind=args.kind, instance=args.instance, time=_fmt_time(answer["fault"]["activated_at"]), params=params))
-    return 0
-
-
-def _inject_network(args: argparse.Namespace, console: Any) -> int:
-    """partition / netem go to the supervisor's POST /netfaults (it owns the virtual network)."""
-    from faultlab.client import ApiCallError, LabNotRunning
-
-    client = _client(args)
-    fault: dict[str, Any] = {"kind": args.kind}
-    if args.groups:
-        fault["groups"] = [[n.strip() for n in g.split(",") if n.strip()] for g in args.groups.split("/")]
-    if args.instance is not None:
-        fault["instance"] = args.instance
-    for name in ("delay_ms", "jitter_ms", "loss_pct", "duplicate_pct", "seed"):
-        if getattr(args, name) is not None:
-            fault[name] = getattr(args, name)
-    try:
-        answer = client.call("POST", f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults", fault, auth=True)
-    except (ApiCallError, LabNotRunning) as exc:
-        console.print("[red]" + _("not injected:") + f"[/] {exc}")
-        return 2 if isinstance(exc, ApiCallError) else 1
-    console.print(_("[bold]{kind}[/] in effect at {time} {params}").format(
-        kind=args.kind, time=_fmt_time(answer["fault"]["activated_at"]), params=answer["fault"]["params"]))
-    return 0
-
-
-def _clear_network(client: Any, console: Any, instance: int | None, kind: str | None) -> int:
-    """Clear partition / netem through the supervisor; a lab without namespaces has none (409 is not an error)."""
-    from faultlab.client import ApiCallError, LabNotRunning
-
-    query = "&".join(f"{k}={v}" for k, v in (("instance", instance), ("kind", kind)) if v is not None)
-    url = f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults" + (f"?{query}" if query else "")
-    try:
-        answer = client.call("DELETE", url, auth=True)
-    except ApiCallError as exc:
-        if exc.status == 409:
-            return 0
-        console.print("[red]" + _("network faults not cleared:") + f"[/] {exc}")
-        return 2
-    except LabNotRunning:
-        return 0
-    for fault in answer["cleared"]:
-        console.print(_("cleared network fault {kind} {params}").format(kind=fault["kind"], params=fault["params"]))
-    return 0
-
-
-def cmd_clear(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiCallError, LabNotRunning
-
-    console = _console()
-    client = _client(args)
-    instances = client.settings.replica_ids if args.all else [args.instance]
-    status = 0
-    if args.kind is None or args.kind in NETWORK_KINDS:  # first: a partitioned replica cannot hear the clear below
-        status = _clear_network(client, console, None if args.all else args.instance, args.kind)
-        if args.kind is not None:
-            return status
-    for instance in instances:
-        try:
-            answer = client.clear(instance, args.kind)
-            cleared = [f["kind"] for f in answer["cleared"]]
-            console.print(_("replica {instance}: cleared {kinds}").format(
-                instance=instance, kinds=", ".join(cleared) or _("nothing (no active fault)")))
-        except (ApiCallError, ValueError) as exc:
-            console.print("[red]" + _("replica {instance}:").format(instance=instance) + f"[/] {exc}")
-            status = 2
-        except LabNotRunning as exc:
-            console.print(_("[yellow]replica {instance} did not answer[/] ({error}); a crashed replica has no fault "
-                            "left to clear").format(instance=instance, error=exc))
-            status = status or 1
-    return status
-
-
 def cmd_restart(args: argparse.Namespace) -> int:
     from faultlab.client import ApiCallError, LabNotRunning
 
@@ -477,9 +365,9 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from faultlab.web import run
-
     import importlib
+
+    from faultlab.web import run
 
     settings = Settings()
     if args.service == "inventory" and (args.replica is None or args.replica not in settings.replica_ids):
@@ -533,31 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help=_("print raw JSON"))
     status.set_defaults(func=cmd_status)
 
-    inject = sub.add_parser("inject", help=_("inject a fault into one replica"), epilog=_(FAULT_HELP),
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    inject.add_argument("kind", choices=["crash", "latency", "intermittent", "incorrect", "hang", "stale",
-                                         *NETWORK_KINDS])
-    inject.add_argument("--instance", type=int, help=_("replica number (1-3); required except for partition --groups"))
-    inject.add_argument("--delay_ms", "--delay-ms", type=float)
-    inject.add_argument("--loss_pct", "--loss-pct", type=float)
-    inject.add_argument("--duplicate_pct", "--duplicate-pct", type=float)
-    inject.add_argument("--groups", help=_("partition: groups split by '/', nodes by ',' (inventory-N, orders, "
-                                         "monitor, voter, dashboard, host)"))
-    inject.add_argument("--latency_ms", "--latency-ms", type=float)
-    inject.add_argument("--jitter_ms", "--jitter-ms", type=float)
-    inject.add_argument("--probability", type=float)
-    inject.add_argument("--product_id", "--product-id")
-    inject.add_argument("--delta", type=int)
-    inject.add_argument("--seed", type=int)
-    inject.add_argument("--exit_code", "--exit-code", type=int)
-    inject.set_defaults(func=cmd_inject)
+    from faultlab.fault_commands import register as register_fault_commands  # inject, clear
 
-    clear = sub.add_parser("clear", help=_("clear the faults of one replica (or all)"))
-    target = clear.add_mutually_exclusive_group(required=True)
-    target.add_argument("--instance", type=int)
-    target.add_argument("--all", action="store_true")
-    clear.add_argument("--kind", help=_("clear only this kind"))
-    clear.set_defaults(func=cmd_clear)
+    register_fault_commands(sub)
 
     restart = sub.add_parser("restart", help=_("restart a replica by hand (the guide's manual recovery)"))
     restart.add_argument("--instance", type=int, required=True)

@@ -9,8 +9,14 @@ from typing import Any
 GUIDE_SERVICE_NAMES = {"orders": "orders-svc", "monitor": "monitor-svc", "voter": "voter-svc",
                        "dashboard": "dashboard", "supervisor": "supervisor"}
 REPLICA_SERVICE = "inventory-svc"
-# faultlab's fault kinds under the names the guide's replicas reported as `failure_type`.
-GUIDE_FAULT_NAMES = {"incorrect": "incorrect_response"}
+
+
+def guide_fault_name(kind: str) -> str:
+    """A fault kind under the name the guide's replicas reported as `failure_type` (the registry's `guide_name`)."""
+    from faultlab.faults.registry import kinds
+
+    spec = kinds().get(kind)
+    return (spec.guide_name if spec is not None else None) or kind
 
 
 def replica_name(replica: int) -> str:

@@ -10,10 +10,11 @@ import hmac
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,6 +26,7 @@ from prometheus_client import (
 
 from faultlab.config import Settings
 from faultlab.log import Logger
+from faultlab.models import Refused, parse
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 16 * 1024
@@ -69,6 +71,23 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
     return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def checked(model: type[M], data: Any, context: dict[str, Any] | None = None, status: int = 400) -> M:
+    """`data` validated by its message model, or a 4xx whose `error` says every problem with its place (and
+    `problems` lists them apart)."""
+    try:
+        return parse(model, data, context)  # type: ignore[no-any-return]
+    except Refused as exc:
+        raise ApiError(status, str(exc)[:2000], problems=[p.describe() for p in exc.problems[:50]]) from None
+
+
+async def read_model(request: web.Request, model: type[M], context: dict[str, Any] | None = None) -> M:
+    """The request's JSON body as a message of `model` (see `checked`)."""
+    return checked(model, await read_json(request), context)
 
 
 def _given_token(request: web.Request) -> str:

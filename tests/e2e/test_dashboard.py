@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import socket
 import sys
 import time
@@ -201,6 +202,7 @@ async def test_charts_have_points_while_load_runs(settled: Lab, probe: PageProbe
     await wait_chart_max(page, "chart-orders-latency", 0, 0.001, since=started)
     await wait_chart_max(page, "chart-success", 0, 100, since=started)
     await wait_chart_max(page, "chart-success", 1, 100, since=started)
+    await wait_chart_max(page, "chart-voted-latency", 1, 0.001, since=started)
     voted_p95 = await chart_values(page, "chart-voted-latency", 1, started)
     orders_p50 = await chart_values(page, "chart-orders-latency", 0, started)
     voted_rps = await chart_values(page, "chart-throughput", 0, started)
@@ -272,7 +274,8 @@ async def test_operator_injects_and_clears_through_the_page(settled: Lab, probe:
     await open_live_page(probe, dashboard(lab), lab.settings.replica_ids)
     await page.select_option("#fault-replica", "3")
     await page.select_option("#fault-kind", "latency")
-    await page.fill("#fault-latency", "300")
+    await page.wait_for_selector("#fault-latency_ms")  # the form is built from GET /api/fault-kinds
+    await page.fill("#fault-latency_ms", "300")
     await page.click("#inject")  # no token yet: refused, nothing injected
     await page.wait_for_function("() => document.querySelector('#fault-result').textContent.includes('401')",
                                  timeout=5_000)
@@ -432,6 +435,34 @@ async def test_reports_page_lists_a_run_with_its_tables_and_charts(reports_dashb
                     "/api/runs/nope"):
             async with session.get(url + bad) as resp:
                 assert resp.status in (400, 404), bad
+
+
+async def test_reports_page_compares_the_ticked_runs(reports_dashboard: tuple[str, Path], probe: PageProbe) -> None:
+    """Ticking two runs enables "Compare selected", which opens their comparison page in the page's language."""
+    url, runs = reports_dashboard
+    recorded = sorted((Path(__file__).resolve().parents[1] / "data" / "runs").iterdir())
+    for run in recorded:
+        if not (runs / run.name).exists():
+            shutil.copytree(run, runs / run.name)
+    page = probe.page
+    await page.goto(url + "/reports?lang=en")
+    first, second = (page.locator(f"#runs input.pick[data-run='{run.name}']") for run in recorded)
+    await first.wait_for(timeout=5_000)
+    assert await page.is_disabled("#compare-runs")
+    await first.check()
+    assert await page.is_disabled("#compare-runs")  # one run is not a comparison
+    await second.check()
+    assert await page.is_enabled("#compare-runs")
+    async with page.context.expect_page(timeout=10_000) as opened:
+        await page.click("#compare-runs")
+    compared = await opened.value
+    await compared.wait_for_load_state()
+    assert "/compare?runs=" in compared.url and compared.url.endswith("&lang=en")
+    assert (await compared.title()).startswith("faultlab comparison")
+    await compared.wait_for_selector("#compare-ttd_ms-en .main-svg", timeout=10_000)  # its charts drawn
+    assert "worse, beyond the noise" in (await compared.text_content("body") or "")
+    await compared.close()
+    assert not probe.problems, probe.problems
 
 
 async def test_experiment_button_runs_a_short_experiment_into_the_reports(

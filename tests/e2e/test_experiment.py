@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.lab.experiment import ExperimentConfig, ExperimentRunner
-from faultlab.lab.phases import Thresholds, select_phases
+from faultlab.lab.experiment import ExperimentRunner
+from faultlab.lab.phases import build_experiment
 from faultlab.lab.report import build_report, validate, write_run
 from faultlab.runtime.lab import Lab
 
@@ -20,13 +20,12 @@ pytestmark = pytest.mark.timeout(240)
 async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Path) -> None:
     """Every guide phase plus two-down: TTD and TTR from the monitor, quorum lost and regained, data valid."""
     lab = settled
-    config = ExperimentConfig(phases=select_phases(None), repeat=1, rate=40, duration_s=1.5, settle_s=0.5, seed=3,
-                              thresholds=Thresholds())
+    config = build_experiment(repeat=1, rate=40, duration_s=1.5, settle_s=0.5, seed=3)
     steps: list[str] = []
     runner = ExperimentRunner(lab.settings, config, on_step=steps.append)
     data = await runner.run()
     assert data["aborted"] is None and not data["interrupted"]
-    report = build_report(data, {"replicas": 3}, config.thresholds, "e2e")
+    report = build_report(data, {"replicas": 3}, "e2e")
     validate(report)
     run_dir = write_run(report, data["events"], tmp_path / "runs", lab.logs)
     assert (tmp_path / "runs" / "latest").resolve() == run_dir.resolve()
@@ -99,7 +98,7 @@ async def test_cli_experiment_uses_the_running_lab(settled: Lab, tmp_path: Path)
 async def test_interrupt_rolls_back_and_keeps_a_partial_report(settled: Lab) -> None:
     """Ctrl-C while two replicas are stopped: both are started again, the cut phase is reported as interrupted."""
     lab = settled
-    config = ExperimentConfig(phases=select_phases("two-down"), repeat=2, rate=30, duration_s=60, settle_s=0.3)
+    config = build_experiment(phases="two-down", repeat=2, rate=30, duration_s=60, settle_s=0.3)
     steps: list[str] = []
     runner = ExperimentRunner(lab.settings, config, on_step=steps.append)
     task = asyncio.create_task(runner.run())
@@ -117,6 +116,6 @@ async def test_interrupt_rolls_back_and_keeps_a_partial_report(settled: Lab) -> 
     assert [e["event"] for e in data["timeline"] if e.get("rollback")] == ["process_started", "process_started"]
     assert data["steady_state_after"]["problems"] == []
     assert data["data_check"]["valid"] is True
-    report = build_report(data, {}, config.thresholds, "interrupted")
+    report = build_report(data, {}, "interrupted")
     validate(report)
     assert report["verdict"]["valid"] is False and "interrupted" in report["verdict"]["missed"][0]

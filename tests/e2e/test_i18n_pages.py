@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from faultlab.lab.phases import Thresholds
 from faultlab.lab.report import build_report, write_run
 from faultlab.runtime.lab import Lab
 from tests.e2e.test_dashboard import (  # noqa: F401  (fixtures: one browser and one reports dashboard for this module)
@@ -107,7 +106,7 @@ def spanish_run(reports_dashboard: tuple[str, Path]) -> tuple[str, str]:  # noqa
     url, runs = reports_dashboard
     results = full_results(3)
     results[3]["missed"], results[3]["passed"] = ["TTD 2167 ms > 2000 ms"], False
-    report = build_report(experiment_data(results), {"replicas": 3, "orders_port": 5006}, Thresholds(), "i18n")
+    report = build_report(experiment_data(results), {"replicas": 3, "orders_port": 5006}, "i18n")
     run = write_run(report, [], runs, lang="es")
     return url, run.name
 

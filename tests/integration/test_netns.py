@@ -17,9 +17,9 @@ from faultlab.config import Settings
 from faultlab.faults import FaultError
 from faultlab.faults.network import parse_net_fault
 from faultlab.faults.network.partition import Partition
-from faultlab.lab.experiment import ExperimentConfig, ExperimentRunner
+from faultlab.lab.experiment import ExperimentRunner
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, Thresholds, select_phases
+from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, build_experiment, select_phases
 from faultlab.lab.report import build_report, validate, write_run
 from faultlab.runtime import netns
 from faultlab.runtime.lab import Lab
@@ -71,14 +71,14 @@ def test_group_partition_keeps_the_broker_side_as_anchor() -> None:
 @pytest.mark.parametrize("params, message", [
     ({"kind": "partition"}, "either instance"),
     ({"kind": "partition", "instance": 4}, "instance must be one of"),
-    ({"kind": "partition", "groups": [["inventory-1"]]}, "at least two"),
+    ({"kind": "partition", "groups": [["inventory-1"]]}, "groups: must have at least 2 item"),
     ({"kind": "partition", "groups": [["inventory-1"], ["inventory-1"]]}, "in two groups"),
     ({"kind": "partition", "groups": [["inventory-1"], ["8.8.8.8"]]}, "unknown node"),
-    ({"kind": "partition", "instance": 1, "delay_ms": 5}, "instance or groups only"),
+    ({"kind": "partition", "instance": 1, "delay_ms": 5}, "delay_ms: unknown field"),
     ({"kind": "netem", "instance": 1}, "needs delay_ms"),
-    ({"kind": "netem", "instance": 1, "loss_pct": 101}, "loss_pct must be between"),
+    ({"kind": "netem", "instance": 1, "loss_pct": 101}, "loss_pct: must be ≤ 100"),
     ({"kind": "netem", "instance": 1, "delay_ms": 10, "jitter_ms": 20}, "jitter_ms must not exceed"),
-    ({"kind": "netem", "instance": 1, "delay_ms": 10, "rate": 1}, "unknown parameter"),
+    ({"kind": "netem", "instance": 1, "delay_ms": 10, "rate": 1}, "rate: unknown field"),
 ])
 def test_bad_network_fault_parameters_are_refused(params: dict[str, Any], message: str) -> None:
     """Invalid network-fault parameters raise FaultError naming the problem (the supervisor answers 400)."""
@@ -140,7 +140,7 @@ async def test_a_network_phase_on_a_plain_lab_aborts_with_the_reason(tmp_path: P
     lab = Lab(lab_settings(tmp_path))
     await lab._start_control()
     try:
-        runner = ExperimentRunner(lab.settings, ExperimentConfig(phases=select_phases("partition"), repeat=1))
+        runner = ExperimentRunner(lab.settings, build_experiment(phases="partition", repeat=1))
         data = await runner.run()
     finally:
         await lab._runner.cleanup()  # type: ignore[union-attr]
@@ -334,8 +334,7 @@ async def test_netem_is_applied_or_refused_with_the_reason(netns_lab: Lab) -> No
 async def test_the_experiment_runs_the_partition_phase(netns_lab: Lab, tmp_path: Path) -> None:
     """`faultlab experiment` on a namespace lab: replica 3 partitioned under load, detected, healed, data exact."""
     lab = netns_lab
-    config = ExperimentConfig(phases=select_phases("partition"), repeat=1, rate=40, duration_s=2.0, settle_s=0.5,
-                              seed=5)
+    config = build_experiment(phases="partition", repeat=1, rate=40, duration_s=2.0, settle_s=0.5, seed=5)
     steps: list[str] = []
     data = await ExperimentRunner(lab.settings, config, on_step=steps.append).run()
     assert data["aborted"] is None, data["aborted"]
@@ -345,7 +344,7 @@ async def test_the_experiment_runs_the_partition_phase(netns_lab: Lab, tmp_path:
     assert result["load_test_result"]["success_rate"] >= 99.0, result["load_test_result"]
     assert data["data_check"]["valid"] is True, data["data_check"]
     assert [e["event"] for e in data["timeline"]] == ["fault_injected", "fault_cleared"]
-    report = build_report(data, {"replicas": 3, "netns": True}, Thresholds(), "netns test")
+    report = build_report(data, {"replicas": 3, "netns": True}, "netns test")
     validate(report)
     run_dir = write_run(report, data["events"], tmp_path / "runs", lab.logs)
     assert "partition" in (run_dir / "report.html").read_text()

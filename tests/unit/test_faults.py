@@ -6,30 +6,42 @@ import asyncio
 
 import pytest
 
-from faultlab.faults import FAULT_KINDS, FaultError, FaultSet, parse_fault
+from faultlab.faults import FaultError, FaultSet, parse_fault, replica_kinds
+from faultlab.faults.registry import kinds
 
 
 def test_every_guide_kind_and_more_is_registered() -> None:
-    """crash, latency, intermittent, incorrect (the guide's) plus hang and stale."""
-    assert set(FAULT_KINDS) == {"crash", "latency", "intermittent", "incorrect", "hang", "stale"}
+    """crash, latency, intermittent, incorrect (the guide's) first, then hang, stale, slow-apply on the replica, the
+    network kinds and the supervisor's stop."""
+    assert list(replica_kinds()) == ["crash", "latency", "intermittent", "incorrect", "hang", "stale", "slow-apply"]
+    assert set(kinds()) == {*replica_kinds(), "partition", "netem", "stop"}
 
 
 @pytest.mark.parametrize("params, message", [
-    ({}, "kind is required"),
-    ({"kind": "meteor"}, "unknown fault kind"),
-    ({"kind": "latency", "latency_ms": -1}, "latency_ms must be between"),
-    ({"kind": "latency", "latency_ms": "soon"}, "latency_ms must be a number"),
-    ({"kind": "latency", "latency_ms": 10, "jitter_ms": 20}, "jitter_ms must not exceed"),
-    ({"kind": "intermittent", "probability": 1.5}, "probability must be between"),
-    ({"kind": "incorrect", "product_id": "x; drop"}, "product_id must look like"),
-    ({"kind": "incorrect", "delta": 0}, "delta must not be 0"),
-    ({"kind": "crash", "exit_code": 0}, "exit_code must be between"),
-    ({"kind": "hang", "volume": 11}, "unknown parameter"),
+    ({}, "kind: is required (one of: crash, latency"),
+    ({"kind": "meteor"}, "kind: unknown fault kind 'meteor'"),
+    ({"kind": "latency", "latency_ms": -1}, "latency_ms: must be ≥ 0"),
+    ({"kind": "latency", "latency_ms": 60_001}, "latency_ms: must be ≤ 60000"),
+    ({"kind": "latency", "latency_ms": "soon"}, "latency_ms: must be a number"),
+    ({"kind": "latency", "latency_ms": True}, "latency_ms: must be a number"),
+    ({"kind": "latency", "latency_ms": 10, "jitter_ms": 20}, "jitter_ms must not exceed latency_ms"),
+    ({"kind": "intermittent", "probability": 1.5}, "probability: must be ≤ 1"),
+    ({"kind": "incorrect", "product_id": "x; drop"}, "product_id: must look like PROD-001"),
+    ({"kind": "incorrect", "product_id": None}, "product_id: must look like PROD-001"),
+    ({"kind": "incorrect", "delta": 0}, "delta: must not be 0"),
+    ({"kind": "crash", "exit_code": 0}, "exit_code: must be ≥ 1"),
+    ({"kind": "crash", "exit_code": 1.5}, "exit_code: must be an integer"),
+    ({"kind": "hang", "volume": 11}, "volume: unknown field (known here: kind, seed)"),
+    ({"kind": "stale", "latency_ms": 5}, "latency_ms: unknown field"),
+    ({"kind": "slow-apply", "delay_ms": 0}, "delay_ms: must be > 0"),
+    ({"kind": "intermittent", "type": "incorrect"}, "kind, type and failure_type name different kinds"),
+    ({"kind": "partition"}, "unknown fault kind 'partition'"),  # a network kind: the supervisor applies it
 ])
 def test_bad_parameters_are_refused_with_a_clear_message(params: dict, message: str) -> None:
     """Invalid parameters raise FaultError naming the problem (the API answers 400)."""
-    with pytest.raises(FaultError, match=message):
+    with pytest.raises(FaultError) as refused:
         parse_fault(params)
+    assert message in str(refused.value)
 
 
 def test_guide_names_are_accepted() -> None:
@@ -93,3 +105,17 @@ def test_stale_pauses_the_log() -> None:
     assert not faults.pauses_apply
     faults.add(parse_fault({"kind": "stale"}))
     assert faults.pauses_apply
+
+
+def test_slow_apply_delays_each_event_without_pausing_the_log() -> None:
+    """slow-apply asks the replica to wait delay_ms before each event; the log keeps being applied."""
+    faults = FaultSet()
+    assert faults.apply_delay_s() == 0.0
+    faults.add(parse_fault({"kind": "latency", "latency_ms": 1}))
+    assert faults.apply_delay_s() == 0.0
+    fault = faults.add(parse_fault({"kind": "slow-apply", "delay_ms": 750, "seed": 3}))
+    assert faults.apply_delay_s() == 0.75 and not faults.pauses_apply
+    assert fault.describe() == {"kind": "slow-apply", "params": {"seed": 3, "delay_ms": 750.0},
+                                "activated_at": fault.activated_at}
+    faults.remove("slow-apply")
+    assert faults.apply_delay_s() == 0.0

@@ -7,7 +7,6 @@ import copy
 from typing import Any
 
 from faultlab.lab.guide_answers import guide_answers
-from faultlab.lab.phases import Thresholds
 from faultlab.lab.report import build_report
 from tests.unit.test_report import T0, experiment_data, full_results
 
@@ -29,7 +28,7 @@ def two_down_report() -> dict[str, Any]:
     data["timeline"] = [{"at": T0 + 2, "event": "process_stopped", "replica": 1},
                         {"at": T0 + 4.6, "event": "process_started", "replica": 2},
                         {"at": T0 + 4.5, "event": "process_started", "replica": 1}]
-    return build_report(data, {"replicas": 3}, Thresholds(), "two-down")
+    return build_report(data, {"replicas": 3}, "two-down")
 
 
 def test_two_of_three_down_gives_loss_share_of_503_and_regain_from_the_report() -> None:
@@ -75,7 +74,7 @@ def test_a_field_the_report_lacks_is_named_not_invented() -> None:
 def test_answers_read_reports_with_fields_and_phases_they_do_not_know() -> None:
     """New fields and phases (a later runner's `stale`, a read-history check) are passed over, and a new phase gets
     a row with "not in the guide" as its expectation."""
-    report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "r")
+    report = build_report(experiment_data(full_results(1)), {}, "r")
     report = copy.deepcopy(report)
     report["read_history"] = {"valid": True}
     report["phases"]["stale"] = copy.deepcopy(report["phases"]["latency"])
@@ -91,7 +90,7 @@ def test_each_scenario_sets_the_guides_expectation_beside_the_measured_value_and
     for r in results:
         if r["phase"] == "crash":
             r["detected_by"] = ["supervisor: process exited"]
-    report = build_report(experiment_data(results), {}, Thresholds(), "r")
+    report = build_report(experiment_data(results), {}, "r")
     answers = by_id(report)
     s3 = answers["s3"]
     assert "~70 %" in s3["expected"] and s3["rows"][0]["ttd"] == "1,200 ms [600–1,800], median of 3"
@@ -109,7 +108,7 @@ def test_an_undetected_fault_is_called_a_miss() -> None:
     for r in results:
         if r["phase"] == "latency" and r["repetition"] == 2:
             r["ttd_ms"] = None
-    rows = {row["phase"]: row for row in by_id(build_report(experiment_data(results), {}, Thresholds(), "r"))
+    rows = {row["phase"]: row for row in by_id(build_report(experiment_data(results), {}, "r"))
             ["phases"]["rows"]}
     assert "1 repetition without a value" in rows["latency"]["ttd"]
     assert "not detected in at least one repetition" in rows["latency"]["why"]

@@ -19,7 +19,6 @@ from faultlab import i18n
 from faultlab.lab.report import build_report, write_run
 from faultlab.lab.report_html import render_html
 from faultlab.lab.report_text import translate_message
-from faultlab.lab.phases import Thresholds
 from tests.unit.test_report import experiment_data, full_results
 from tests.untranslated import leftovers, visible_texts
 
@@ -185,7 +184,7 @@ def test_the_locale_makes_the_cli_spanish_and_the_option_wins(tmp_path: Path) ->
 def test_faultlab_report_answers_the_guide_in_the_chosen_language(tmp_path: Path) -> None:
     """`faultlab report` prints the summary and the guide's answers in Spanish (FAULTLAB_LANG=es) and writes a
     report.html shown in Spanish; report.json stays as it was."""
-    report = build_report(experiment_data(full_results(1)), {"replicas": 3, "orders_port": 5006}, Thresholds(), "r")
+    report = build_report(experiment_data(full_results(1)), {"replicas": 3, "orders_port": 5006}, "r")
     run = write_run(report, [], tmp_path / "runs", lang="en")
     before = (run / "report.json").read_text()
     out = run_cli("report", str(run), env={"FAULTLAB_LANG": "es"})
@@ -202,7 +201,7 @@ def test_report_page_has_no_text_of_the_other_language(lang: str) -> None:
     language outside data (phase, field and detector names); the view shown first is the one asked for."""
     results = full_results(3)
     results[3]["missed"], results[3]["passed"] = ["TTD 2167 ms > 2000 ms"], False
-    report = build_report(experiment_data(results), {"replicas": 3, "orders_port": 5006}, Thresholds(), "r")
+    report = build_report(experiment_data(results), {"replicas": 3, "orders_port": 5006}, "r")
     page = render_html(report, lang)
     assert f'<html lang="{lang}">' in page
     assert re.search(rf'<div class="lang" lang="{lang}" data-lang="{lang}">', page)  # shown (not hidden)
@@ -215,7 +214,7 @@ def test_report_page_has_no_text_of_the_other_language(lang: str) -> None:
 
 def test_spanish_report_uses_the_guides_words() -> None:
     """The Spanish view asks the guide's own questions and names its scenarios and vocabulary."""
-    page = render_html(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"), "es")
+    page = render_html(build_report(experiment_data(full_results(1)), {}, "r"), "es")
     spanish = " ".join(visible_texts(page, {"class": "lang", "data-lang": "es"}))
     for words in ("¿Qué pasa si 2 de 3 instancias fallan?", "¿Cómo se mide el TTD?", "Escenario 2",
                   "Fallo de dos instancias", "votación por mayoría", "línea base", "fallo intermitente",
@@ -229,7 +228,7 @@ def test_cli_output_in_spanish_formats_numbers_the_spanish_way() -> None:
 
     from faultlab.lab.commands import print_summary
 
-    report = build_report(experiment_data(full_results(3)), {}, Thresholds(), "r")
+    report = build_report(experiment_data(full_results(3)), {}, "r")
     buffer = io.StringIO()
     previous = i18n.active()
     i18n.activate("es")

@@ -14,17 +14,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from faultlab.config import Settings
-from faultlab.faults import (
-    ALIASES,
-    COMMON_PARAMS,
-    FAULT_KINDS,
-    KIND_PARAMS,
-    KNOWN_PARAMS,
-    FaultError,
-    FaultSet,
-    parse_fault,
-)
-from faultlab.faults import incorrect as incorrect_fault
+from faultlab.faults import NAME_FIELDS, FaultError, FaultSet, parse_fault, replica_kinds
+from faultlab.faults.registry import NETWORK, of_target
+from faultlab.models import components, schema_of
+from faultlab.models.orders import NewOrder
 from faultlab.openapi import PRODUCT_ID_PATTERN
 from faultlab.openapi import inventory as inventory_doc
 from faultlab.openapi import monitor as monitor_doc
@@ -159,14 +152,20 @@ async def test_operator_security_is_declared_where_the_service_requires_the_toke
             assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].split("/")[-1]]
+    return schema
+
+
 def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
     """Quantity range, product id pattern, statuses, fault kinds and ranges, list sizes: as the handlers check them."""
     s = _settings(tmp_path).model_copy(update={"max_quantity": 77})
     orders = orders_doc.openapi_document(s)
-    body = orders["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 77}
+    body = _resolve(orders, orders["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    assert body["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 77,
+                                              "description": "at most the lab's max_quantity", "title": "Quantity"}
     assert body["properties"]["product_id"]["pattern"] == orders_app.PRODUCT_ID.pattern == PRODUCT_ID_PATTERN
-    assert incorrect_fault.PRODUCT_ID.pattern == PRODUCT_ID_PATTERN
     assert body["additionalProperties"] is False and set(body["properties"]) == orders_app.ORDER_FIELDS
     assert orders_doc.STATUSES == list(orders_app.STATUSES)
     assert str(MAX_BODY_BYTES) in orders["paths"]["/orders"]["post"]["requestBody"]["description"]
@@ -180,19 +179,39 @@ def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
         assert not re.fullmatch(orders_app.IDEMPOTENCY_KEY_PATTERN, bad), bad
 
     variants = {v["title"]: v for v in inventory_doc.fault_request_schema()["oneOf"]}
-    assert set(variants) == set(FAULT_KINDS)
-    assert set().union(*(v["properties"] for v in variants.values())) == KNOWN_PARAMS
-    assert {n for v in variants.values() for n in v["properties"]["kind"]["enum"]} == set(FAULT_KINDS) | set(ALIASES)
-    for kind, variant in variants.items():
-        assert set(variant["properties"]) == COMMON_PARAMS | KIND_PARAMS[kind]
-        for other in KIND_PARAMS.keys() - {kind}:  # another kind's parameter is refused, as documented
-            for name in KIND_PARAMS[other] - KIND_PARAMS[kind]:
-                with pytest.raises(FaultError, match="do not apply"):
+    assert set(variants) == set(replica_kinds())
+    for kind, variant in variants.items():  # each variant is its kind's model, named the guide's ways
+        spec = replica_kinds()[kind]
+        params = set(schema_of(spec.params)["properties"]) - {"kind"}
+        assert set(variant["properties"]) == {*NAME_FIELDS, "instance", "instance_id", *params}
+        assert variant["properties"]["kind"]["enum"] == [kind, *spec.aliases]
+        for other_spec in replica_kinds().values():  # another kind's parameter is refused, as documented
+            for name in set(schema_of(other_spec.params)["properties"]) - params - {"kind"}:
+                with pytest.raises(FaultError, match="unknown field"):
                     parse_fault({"kind": kind, name: 1})
     assert variants["latency"]["properties"]["latency_ms"]["maximum"] == 60_000
     assert variants["intermittent"]["properties"]["probability"]["maximum"] == 1
     assert monitor_doc.MAX_OBSERVATIONS == monitor_app.MAX_OBSERVATIONS
     assert re.fullmatch(PRODUCT_ID_PATTERN, "PROD-001") and not re.fullmatch(PRODUCT_ID_PATTERN, "prod-001")
+
+
+def test_components_are_generated_from_the_message_models(tmp_path: Path) -> None:
+    """Every document's message components are its models' JSON Schemas (lab limits added), not hand-written."""
+    s = _settings(tmp_path)
+    orders = orders_doc.openapi_document(s)["components"]["schemas"]
+    generated = components([NewOrder])["NewOrder"]
+    assert orders["NewOrder"]["properties"]["product_id"]["pattern"] == generated["properties"]["product_id"]["pattern"]
+    assert orders["NewOrder"]["required"] == generated["required"] == ["product_id", "quantity"]
+    monitor = monitor_doc.openapi_document(s)["components"]["schemas"]
+    assert monitor["Observation"]["properties"]["replica"]["enum"] == s.replica_ids
+    assert "ObservationReport" in monitor and "GuideEpisode" in monitor
+    inventory = inventory_doc.openapi_document(s, 1)["components"]["schemas"]
+    for spec in replica_kinds().values():
+        assert inventory[spec.params.__name__]["properties"] == schema_of(spec.params)["properties"]
+    supervisor = supervisor_doc.openapi_document(s)
+    body = supervisor["paths"]["/netfaults"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert [v["title"] for v in body["oneOf"]] == list(of_target(NETWORK))
+    assert {"Process", "ResetRequest", "ResetAnswer"} <= set(supervisor["components"]["schemas"])
 
 
 @pytest.mark.parametrize("service", ["orders", "inventory", "voter", "monitor"])

@@ -9,12 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 import pytest
 
+from faultlab.lab.experiment_file import Experiment, Thresholds
 from faultlab.lab.load import Completion
-from faultlab.lab.phases import PHASES, Thresholds, select_phases
+from faultlab.lab.phases import PHASES, build_experiment, select_phases
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch
-from faultlab.lab.report import build_report, distribution, phase_statistics, summarize, validate, write_run
+from faultlab.lab.report import (
+    SCHEMA_PATH,
+    build_report,
+    distribution,
+    phase_statistics,
+    summarize,
+    validate,
+    write_run,
+)
 from faultlab.lab.report_html import render_html
 
 T0 = 1_800_000_000.0
@@ -30,8 +40,10 @@ def result(phase: str, rep: int, ttd: float | None, ttr: float | None, p95: floa
            passed: bool = True, quorum: dict[str, Any] | None = None, offset: float = 0.0) -> dict[str, Any]:
     start = T0 + offset
     injected = None if phase == "baseline" else start + 2
+    step = PHASES[phase].fault
     return {"phase": phase, "repetition": rep, "replicas": list(PHASES[phase].replicas),
-            "fault": PHASES[phase].fault or None,
+            "fault": {"kind": step.kind, **step.fault_params()} if step is not None else None,
+            "expects_quorum_loss": PHASES[phase].expect_quorum_loss,
             "ttd_ms": ttd, "ttr_ms": ttr, "load_test_result": load_result(p95, rate), "during_fault": None,
             "started_at": start, "ended_at": start + 10, "injected_at": injected,
             "fault_ended_at": None if injected is None else injected + 5, "detected_by": None,
@@ -51,9 +63,7 @@ def experiment_data(results: list[dict[str, Any]], data_valid: Any = True) -> di
             names.append(r["phase"])
     return {
         "started_at": T0, "ended_at": T0 + 120,
-        "config": {"phases": names, "repeat": max(r["repetition"] for r in results), "rate": 50.0,
-                   "duration_s": 5.0, "settle_s": 2.0, "seed": 7, "order_ratio": 0.2, "detect_timeout_s": 15,
-                   "recover_timeout_s": 30, "request_timeout_s": 5.0, "load_target": "mix"},
+        "experiment": experiment(names, max(r["repetition"] for r in results)).as_run(),
         "monitor": {"detector": "consecutive", "health_interval_ms": 200, "failure_threshold": 3,
                     "recovery_threshold": 5},
         "results": results,
@@ -64,6 +74,11 @@ def experiment_data(results: list[dict[str, Any]], data_valid: Any = True) -> di
         "data_check": {"valid": data_valid, "checks": {"converged": {"valid": data_valid}}},
         "failures": [], "events": [], "interrupted": False, "aborted": None,
     }
+
+
+def experiment(names: list[str], repeat: int = 1, **thresholds: float) -> Experiment:
+    """The guide's experiment with these phases (seed 7), as the runner would have run it."""
+    return build_experiment(phases=names, repeat=repeat, seed=7, thresholds=thresholds or None)
 
 
 def full_results(reps: int = 3) -> list[dict[str, Any]]:
@@ -134,21 +149,22 @@ def test_thresholds_apply_per_phase() -> None:
 def test_phase_statistics_check_medians() -> None:
     """Per phase: the values of every repetition, their median; one bad repetition does not fail the median."""
     results = full_results(3)
-    stats = phase_statistics(results, Thresholds())
-    assert list(stats) == ["baseline", "crash", "latency", "intermittent", "incorrect", "two-down"]
+    names = ["baseline", "crash", "latency", "intermittent", "incorrect", "two-down"]
+    stats = phase_statistics(results, experiment(names, 3))
+    assert list(stats) == names
     inter = stats["intermittent"]
     assert inter["ttd_ms"]["values"] == [600.0, 1200.0, 1800.0]
     assert inter["ttd_ms"]["median"] == 1200.0 and inter["passed"]
     assert stats["crash"]["ttr_ms"]["median"] == 1502.0
     assert stats["baseline"]["has_fault"] is False and stats["baseline"]["passed"]
     assert all(s["passed"] for s in stats.values())
-    slow = phase_statistics(results, Thresholds(max_ttd_ms=1000))
+    slow = phase_statistics(results, experiment(names, 3, max_ttd_ms=1000))
     assert not slow["intermittent"]["passed"] and slow["intermittent"]["missed"] == ["TTD 1200 ms > 1000 ms"]
 
 
 def test_report_is_schema_valid_and_keeps_guide_fields() -> None:
     """build_report's document validates against report.schema.json and has the guide's top-level fields."""
-    report = build_report(experiment_data(full_results(2)), {"replicas": 3}, Thresholds(), "run-1")
+    report = build_report(experiment_data(full_results(2)), {"replicas": 3}, "run-1")
     validate(report)
     assert report["experiment_info"]["start_time"].startswith("2027-01-15T08:00:00")
     assert report["experiment_info"]["total_duration_seconds"] == 120.0
@@ -164,25 +180,27 @@ def test_report_is_schema_valid_and_keeps_guide_fields() -> None:
 
 def test_schema_rejects_a_report_without_guide_fields() -> None:
     """A report missing summary.avg_ttd_ms or with a success rate above 100 % does not validate."""
-    report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "run-2")
+    report = build_report(experiment_data(full_results(1)), {}, "run-2")
     broken = copy.deepcopy(report)
     del broken["summary"]["avg_ttd_ms"]
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(pydantic.ValidationError, match="avg_ttd_ms"):
         validate(broken)
     broken = copy.deepcopy(report)
     broken["results"][0]["load_test_result"]["success_rate"] = 120
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(pydantic.ValidationError, match="success_rate"):
         validate(broken)
+    with pytest.raises(jsonschema.ValidationError):  # the committed schema says the same
+        jsonschema.validate(broken, json.loads(SCHEMA_PATH.read_text()))
 
 
 def test_verdict_fails_on_bad_data_or_missing_runs() -> None:
     """An invalid data check, an interrupted run or missing phase runs make the verdict false."""
-    bad = build_report(experiment_data(full_results(1), data_valid=False), {}, Thresholds(), "r")
+    bad = build_report(experiment_data(full_results(1), data_valid=False), {}, "r")
     assert bad["verdict"]["valid"] is False and bad["verdict"]["thresholds_met"] is True
     assert "data check: False" in bad["verdict"]["missed"]
     data = experiment_data(full_results(1))
-    data["config"]["repeat"] = 2
-    short = build_report(data, {}, Thresholds(), "r")
+    data["experiment"]["repeat"] = 2
+    short = build_report(data, {}, "r")
     assert short["verdict"]["valid"] is False
     assert "only 6 of 12 phase runs completed" in short["verdict"]["missed"]
 
@@ -192,10 +210,10 @@ def test_write_run_makes_folder_latest_link_and_offline_html(tmp_path: Path) -> 
     logs = tmp_path / "lab-logs"
     logs.mkdir()
     (logs / "voter.log").write_text("ts=1 event=listening\n")
-    report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "r")
+    report = build_report(experiment_data(full_results(1)), {}, "r")
     runs = tmp_path / "runs"
     first = write_run(report, [{"id": 1, "type": "state"}], runs, logs)
-    second = write_run(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"), [], runs, logs)
+    second = write_run(build_report(experiment_data(full_results(1)), {}, "r"), [], runs, logs)
     assert first.name == "20270115T080000Z" and second.name == "20270115T080000Z-2"
     assert (runs / "latest").resolve() == second.resolve()
     assert json.loads((first / "report.json").read_text())["summary"]["total_tests"] == 6
@@ -217,9 +235,10 @@ def test_charts_get_the_reports_chart_data_once_as_json() -> None:
     """The page carries the time series, phase runs (with their fault and episode times), statistics and thresholds
     once, as JSON that parses back to report.json's values, with each language's chart labels; the charts are drawn
     from it (tests/js/lab/)."""
-    report = build_report(experiment_data(full_results(1)), {}, Thresholds(), "r")
+    report = build_report(experiment_data(full_results(1)), {}, "r")
     data = report_data_block(render_html(report))
-    assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels"}
+    assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels", "colours"}
+    assert data["colours"]["crash"] == "#d62728" and set(data["colours"]) >= {"slow-apply", "partition", "stop"}
     assert set(data["labels"]) == {"en", "es"} and data["labels"]["es"]["p95"] == "latencia p95 (ms)"
     assert data["timeseries"] == report["timeseries"] and data["thresholds"] == report["thresholds"]
     assert len([r for r in data["results"] if r["injected_at"] is not None]) == 5  # five faulted phases to shade
@@ -233,7 +252,7 @@ def test_report_text_cannot_break_out_of_the_page() -> None:
     results = full_results(1)
     results[1]["missed"], results[1]["passed"] = ["</script><script>alert(1)</script>"], False
     results[2]["load_test_result"]["p95_latency_ms"] = float("nan")
-    report = build_report(experiment_data(results), {}, Thresholds(), "<b>run</b>")
+    report = build_report(experiment_data(results), {}, "<b>run</b>")
     page = render_html(report)
     assert "<script>alert(1)" not in page and "<b>run</b>" not in page
     assert "crash #1: &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the banner names it
@@ -244,7 +263,7 @@ def test_report_text_cannot_break_out_of_the_page() -> None:
 
 def test_page_is_self_contained() -> None:
     """Plotly's basic bundle, the chart script and the stylesheet are inlined: the page loads nothing."""
-    page = render_html(build_report(experiment_data(full_results(1)), {}, Thresholds(), "r"))
+    page = render_html(build_report(experiment_data(full_results(1)), {}, "r"))
     assert "plotly.js (basic - minified) v" in page and "export function timeseriesFigure" in page
     assert not re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=", page)
     assert page.count("<script") == 3  # Plotly, the JSON block, the chart module
@@ -291,10 +310,11 @@ def test_select_phases() -> None:
     assert [p.name for p in select_phases("incorrect,baseline")] == ["incorrect", "baseline"]
     with pytest.raises(ValueError, match="known: baseline"):
         select_phases("crash,meteor")
-    assert PHASES["latency"].fault == {"kind": "latency", "latency_ms": 1200}
-    assert PHASES["intermittent"].fault == {"kind": "intermittent", "probability": 0.3}
-    assert PHASES["incorrect"].fault == {"kind": "incorrect", "product_id": "PROD-001"}
-    assert PHASES["two-down"].replicas == (1, 2)
+    assert PHASES["latency"].fault.kind == "latency" and PHASES["latency"].fault.latency_ms == 1200
+    assert PHASES["intermittent"].fault.probability == 0.3 and PHASES["intermittent"].fault.replicas == [3]
+    assert PHASES["incorrect"].fault.product_id == "PROD-001"
+    assert PHASES["two-down"].replicas == (1, 2) and PHASES["two-down"].fault.kind == "stop"
+    assert PHASES["two-down"].expect_quorum_loss and PHASES["two-down"].restarts_process
 
 
 async def test_unhealthy_lab_aborts_with_a_clear_message_and_a_valid_report(tmp_path: Path) -> None:
@@ -302,18 +322,20 @@ async def test_unhealthy_lab_aborts_with_a_clear_message_and_a_valid_report(tmp_
     import socket
 
     from faultlab.config import Settings
-    from faultlab.lab.experiment import ExperimentConfig, ExperimentRunner
+    from faultlab.lab.experiment import ExperimentRunner
+    from faultlab.lab.experiment_file import SteadyState
 
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = Settings(home=tmp_path, admin_token="t", supervisor_port=port, monitor_port=port, voter_port=port,
                         orders_port=port, inventory_base_port=port)
-    runner = ExperimentRunner(settings, ExperimentConfig(repeat=1, steady_timeout_s=0.5))
+    runner = ExperimentRunner(settings, build_experiment(repeat=1).model_copy(
+        update={"steady_state": SteadyState(timeout_s=0.5)}))
     data = await runner.run()
     assert data["aborted"] == f"the supervisor's control API does not answer at http://127.0.0.1:{port}"
     assert data["results"] == [] and "data_check" not in data
-    report = build_report(data, {}, Thresholds(), "aborted")
+    report = build_report(data, {}, "aborted")
     validate(report)
     assert report["verdict"]["valid"] is False
     assert report["verdict"]["missed"][0].startswith("aborted: the supervisor's control API does not answer")
@@ -323,11 +345,11 @@ def test_banner_names_a_repetition_off_its_threshold_when_the_medians_pass() -> 
     """PASS is judged on medians; a single repetition that missed a threshold is still named at the top."""
     results = full_results(3)
     results[3]["missed"], results[3]["passed"] = ["TTD 2167 ms > 2000 ms"], False  # intermittent #1
-    report = build_report(experiment_data(results), {}, Thresholds(), "r")
+    report = build_report(experiment_data(results), {}, "r")
     assert report["verdict"]["valid"]
     html = render_html(report)
     assert "<b>PASS</b>" in html and "intermittent #1: TTD 2167 ms &gt; 2000 ms" in html
-    clean = render_html(build_report(experiment_data(full_results(3)), {}, Thresholds(), "r"))
+    clean = render_html(build_report(experiment_data(full_results(3)), {}, "r"))
     assert "runs off a threshold" not in clean
 
 
@@ -336,17 +358,17 @@ def test_a_repetition_that_never_detected_the_fault_fails_the_phase() -> None:
     fails; undetected in 1 of 3: the median is the middle value, yet the miss still fails the phase."""
     two_missed = [result("latency", 1, 300.0, 100.0), result("latency", 2, None, 100.0),
                   result("latency", 3, None, 100.0)]
-    stats = phase_statistics(two_missed, Thresholds())["latency"]
+    stats = phase_statistics(two_missed, experiment(["latency"], 3))["latency"]
     assert stats["ttd_ms"]["median"] is None and stats["ttd_ms"]["median_missed"] is True
     assert stats["ttd_ms"]["misses"] == 2 and stats["ttd_ms"]["min"] == 300.0
     assert not stats["passed"]
     assert "repetition 2: fault not detected" in stats["missed"] and "repetition 3: fault not detected" in stats["missed"]
     one_missed = [result("latency", 1, 300.0, 100.0), result("latency", 2, 500.0, 100.0),
                   result("latency", 3, None, None)]
-    stats = phase_statistics(one_missed, Thresholds())["latency"]
+    stats = phase_statistics(one_missed, experiment(["latency"], 3))["latency"]
     assert stats["ttd_ms"]["median"] == 500.0 and stats["ttd_ms"]["median_missed"] is False
     assert not stats["passed"] and "repetition 3: did not recover" in stats["missed"]
-    report = build_report(experiment_data(one_missed), {}, Thresholds(), "r")
+    report = build_report(experiment_data(one_missed), {}, "r")
     assert not report["verdict"]["valid"]
     page = render_html(report)
     assert "not detected ×1" in page and "not recovered</span>" in page

@@ -1,44 +1,58 @@
-"""Fault kinds, one small module each, registered by name; `FaultSet` holds what a replica has active."""
+"""Fault kinds, one small module each, registered by name (`registry`); `FaultSet` holds what a replica has active.
+
+`parse_fault` reads a replica's `POST /faults` body: the kind named by `kind`, `type` or `failure_type` (the
+guide's names and aliases work), the guide's `instance` / `instance_id` ignored, then the kind's own model.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from faultlab.faults.base import Fault, FaultError
-from faultlab.faults.crash import Crash
-from faultlab.faults.hang import Hang
-from faultlab.faults.incorrect import Incorrect
-from faultlab.faults.intermittent import Intermittent
-from faultlab.faults.latency import Latency
-from faultlab.faults.stale import Stale
+from faultlab.faults.base import Fault, FaultError, FaultParams
+from faultlab.faults.registry import REPLICA, aliases, kinds, lookup, of_target
+from faultlab.i18n import N_
+from faultlab.models import Problem, Refused, parse
 
-FAULT_KINDS: dict[str, Any] = {cls.kind: cls for cls in (Crash, Latency, Intermittent, Incorrect, Hang, Stale)}
-ALIASES = {"incorrect_response": "incorrect", "delay": "latency", "error": "intermittent"}
-KNOWN_PARAMS = {"kind", "type", "failure_type", "seed", "exit_code", "latency_ms", "jitter_ms", "probability",
-                "product_id", "delta", "instance", "instance_id"}
-COMMON_PARAMS = {"kind", "type", "failure_type", "seed", "instance", "instance_id"}  # instance*: the guide's, ignored
-KIND_PARAMS = {"crash": {"exit_code"}, "latency": {"latency_ms", "jitter_ms"}, "intermittent": {"probability"},
-               "incorrect": {"product_id", "delta"}, "hang": set(), "stale": set()}
+NAME_FIELDS = ("kind", "type", "failure_type")  # the guide's clients name the kind `type` or `failure_type`
+IGNORED_FIELDS = ("instance", "instance_id")  # the guide's clients send them; the URL names the replica
 
 
-def parse_fault(params: dict[str, Any]) -> Fault:
-    """Build a fault from a request body such as {"kind": "latency", "latency_ms": 1200}."""
-    kind = params.get("kind") or params.get("type") or params.get("failure_type")
-    if not isinstance(kind, str) or not kind:
-        raise FaultError(f"kind is required, one of: {', '.join(FAULT_KINDS)}")
-    kind = ALIASES.get(kind, kind)
-    if kind not in FAULT_KINDS:
-        raise FaultError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
-    named = [params[k] for k in ("kind", "type", "failure_type") if params.get(k) is not None]
-    if any(not isinstance(n, str) or ALIASES.get(n, n) != kind for n in named):
-        raise FaultError("kind, type and failure_type name different kinds: give one")
-    unknown = set(params) - KNOWN_PARAMS
-    if unknown:
-        raise FaultError(f"unknown parameter(s): {', '.join(sorted(map(str, unknown)))[:200]}")
-    foreign = set(params) - COMMON_PARAMS - KIND_PARAMS[kind]
-    if foreign:
-        raise FaultError(f"parameter(s) {', '.join(sorted(foreign))} do not apply to a {kind} fault")
-    fault: Fault = FAULT_KINDS[kind].parse(params)
+def replica_kinds() -> dict[str, Any]:
+    return of_target(REPLICA)
+
+
+def request_kind(body: dict[str, Any]) -> str | None:
+    """The kind a body names (by kind, type or failure_type, aliases resolved), checking the names agree."""
+    named = [body[k] for k in NAME_FIELDS if k in body]
+    if not named:
+        return None
+    wrong = [k for k in NAME_FIELDS if k in body and not isinstance(body[k], str)]  # null too: documented a name
+    if wrong:
+        raise Refused([Problem(k, N_("must be a string")) for k in wrong])
+    found = {aliases().get(n, n) for n in named}
+    if len(found) > 1:
+        raise Refused([Problem("", N_("kind, type and failure_type name different kinds: give one"))])
+    return found.pop()
+
+
+def parse_params(body: dict[str, Any]) -> FaultParams:
+    """A replica fault's parameters from an API body; `Refused` with every problem."""
+    kind = request_kind(body)
+    if kind is None:
+        raise Refused([Problem("kind", N_("is required (one of: {known})"), {"known": ", ".join(replica_kinds())})])
+    spec = lookup(kind, REPLICA)
+    data = {k: v for k, v in body.items() if k not in NAME_FIELDS and k not in IGNORED_FIELDS}
+    params: FaultParams = parse(spec.params, {"kind": spec.kind, **data})
+    return params
+
+
+def parse_fault(body: dict[str, Any]) -> Fault[Any]:
+    """A replica fault ready to activate, from an API body such as {"kind": "latency", "latency_ms": 1200}."""
+    try:
+        params = parse_params(body)
+    except Refused as exc:
+        raise FaultError(str(exc)) from None
+    fault: Fault[Any] = kinds()[params.kind].behaviour(params)
     return fault
 
 
@@ -46,29 +60,32 @@ class FaultSet:
     """The faults active on one replica, at most one per kind."""
 
     def __init__(self) -> None:
-        self.active: dict[str, Fault] = {}
+        self.active: dict[str, Fault[Any]] = {}
 
-    def add(self, fault: Fault) -> Fault:
+    def add(self, fault: Fault[Any]) -> Fault[Any]:
         self.remove(fault.kind)
         fault.activate()
         self.active[fault.kind] = fault
         return fault
 
-    def remove(self, kind: str | None = None) -> list[Fault]:
+    def remove(self, kind: str | None = None) -> list[Fault[Any]]:
         """Clear one kind, or every fault when kind is None; returns what was cleared."""
-        kinds = list(self.active) if kind is None else [kind] if kind in self.active else []
-        cleared = [self.active.pop(k) for k in kinds]
+        kinds_ = list(self.active) if kind is None else [kind] if kind in self.active else []
+        cleared = [self.active.pop(k) for k in kinds_]
         for fault in cleared:
-            if isinstance(fault, Hang):
-                fault.release()
+            fault.release()
         return cleared
 
     @property
     def pauses_apply(self) -> bool:
         return any(f.pauses_apply for f in self.active.values())
 
+    def apply_delay_s(self) -> float:
+        """How long to wait before applying each event (the longest of the active faults' delays)."""
+        return max((f.apply_delay_s() for f in self.active.values()), default=0.0)
+
     def describe(self) -> list[dict[str, Any]]:
         return [f.describe() for f in self.active.values()]
 
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultError", "FaultSet", "parse_fault"]
+__all__ = ["Fault", "FaultError", "FaultParams", "FaultSet", "parse_fault", "parse_params", "replica_kinds"]

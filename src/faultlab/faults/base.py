@@ -1,32 +1,63 @@
-"""The shape every fault kind shares: typed parameters, an optional seed, and hooks the replica calls."""
+"""The shape every fault kind shares: typed parameters (a pydantic model keyed on `kind`) and a replica-side behaviour.
+
+A kind's parameters are a `FaultParams` model: the HTTP APIs, the CLI, the dashboard's form, the experiment files
+and the OpenAPI documents all read them from it. A replica fault's behaviour is a `Fault`: small hooks the replica
+calls (on each request, on each answer, before applying the log, when the fault is cleared); a kind overrides only
+the hooks it needs.
+"""
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from aiohttp import web
+from pydantic import Field
+
+from faultlab.i18n import N_
+from faultlab.models import Message
 
 
 class FaultError(ValueError):
     """Invalid fault parameters (answered as HTTP 400, nothing changes)."""
 
 
-@dataclass
-class Fault:
+class FaultParams(Message):
+    """A fault's parameters; each kind's model adds its own, with units in their names, and a `kind` literal."""
+
+    kind: str
+
+    def params(self) -> dict[str, Any]:
+        """The parameters without the kind, as a fault's description carries them."""
+        return self.model_dump(exclude={"kind"})
+
+
+class Seeded(FaultParams):
+    """Parameters of a kind that takes a seed (every replica kind does: the lab records it with the fault)."""
+
+    seed: int | None = Field(None, ge=0, le=2**63 - 1,
+                             description=N_("seeds the fault's randomness (the same seed repeats the same run)"))
+
+
+P = TypeVar("P", bound=FaultParams)
+
+
+class Fault(Generic[P]):
     """A fault active on one replica; `activated_at` is the wall time it took effect."""
 
     kind: ClassVar[str] = ""
-    pauses_apply: ClassVar[bool] = False
-    exits_process: ClassVar[bool] = False
+    pauses_apply: ClassVar[bool] = False  # the replica applies nothing from the log while it is active
+    exits_process: ClassVar[bool] = False  # the replica exits at activation (answered 202)
 
-    seed: int | None = None
-    activated_at: float = field(default=0.0)
+    def __init__(self, params: P) -> None:
+        self.params = params
+        self.rng = random.Random(getattr(params, "seed", None))
+        self.activated_at = 0.0
 
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+    @property
+    def seed(self) -> int | None:
+        return getattr(self.params, "seed", None)
 
     def activate(self) -> None:
         self.activated_at = time.time()
@@ -39,30 +70,12 @@ class Fault:
         """Rewrite one product answer (only the incorrect fault does)."""
         return item
 
+    def apply_delay_s(self) -> float:
+        """Seconds the replica waits before applying each event of the log (slow-apply)."""
+        return 0.0
+
+    def release(self) -> None:
+        """The fault is cleared: let go of whatever it holds (hang releases its requests)."""
+
     def describe(self) -> dict[str, Any]:
-        params = {k: v for k, v in asdict(self).items() if k not in ("activated_at",)}
-        return {"kind": self.kind, "params": params, "activated_at": self.activated_at}
-
-
-def number(params: dict[str, Any], name: str, default: float | None, low: float, high: float,
-           integer: bool = False) -> Any:
-    """Read one numeric parameter and check its range, with an error that names it."""
-    value = params.get(name, default)
-    if value is None:
-        raise FaultError(f"{name} is required")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(value) if not integer else int(str(value))
-        except (TypeError, ValueError):  # TypeError: a list or an object
-            raise FaultError(f"{name} must be a number") from None
-    if integer and (isinstance(value, float) and not value.is_integer()):
-        raise FaultError(f"{name} must be an integer")
-    if not low <= value <= high:
-        raise FaultError(f"{name} must be between {low:g} and {high:g}")
-    return int(value) if integer else float(value)
-
-
-def seed_of(params: dict[str, Any]) -> int | None:
-    if params.get("seed") is None:
-        return None
-    return number(params, "seed", None, 0, 2**63 - 1, integer=True)
+        return {"kind": self.kind, "params": self.params.params(), "activated_at": self.activated_at}

@@ -1,19 +1,27 @@
-"""crash: the replica process exits at once (the guide's `os._exit(1)`)."""
+"""crash: the replica process exits at once (the guide's `os._exit(1)`); the supervisor restarts it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
-from faultlab.faults.base import Fault, number, seed_of
+from pydantic import Field
+
+from faultlab.faults.base import Fault, Seeded
+from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.i18n import N_
 
 
-@dataclass
-class Crash(Fault):
+class CrashParams(Seeded):
+    kind: Literal["crash"] = "crash"
+    exit_code: int = Field(1, ge=1, le=255, description=N_("the process's exit code"))
+
+
+class Crash(Fault[CrashParams]):
     kind = "crash"
     exits_process = True
-    exit_code: int = 1
 
-    @classmethod
-    def parse(cls, params: dict[str, Any]) -> Crash:
-        return cls(seed=seed_of(params), exit_code=number(params, "exit_code", 1, 1, 255, integer=True))
+
+SPEC = register(KindSpec(
+    CrashParams, REPLICA, N_("the replica process exits"),
+    N_("nothing to clear: the supervisor restarts the process, which resumes from its stored log position"),
+    "#d62728", Crash, clears=False, restarts_process=True))

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 from aiohttp import web
 
-from faultlab.faults.base import Fault, seed_of
+from faultlab.faults.base import Fault, Seeded
+from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.i18n import N_
 
 
-@dataclass
-class Hang(Fault):
+class HangParams(Seeded):
+    kind: Literal["hang"] = "hang"
+
+
+class Hang(Fault[HangParams]):
     kind = "hang"
-    released: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
-    @classmethod
-    def parse(cls, params: dict[str, Any]) -> Hang:
-        return cls(seed=seed_of(params))
+    def __init__(self, params: HangParams) -> None:
+        super().__init__(params)
+        self.released = asyncio.Event()
 
     async def on_request(self, request: web.Request) -> web.StreamResponse | None:
         await self.released.wait()
@@ -27,5 +30,6 @@ class Hang(Fault):
     def release(self) -> None:
         self.released.set()
 
-    def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "params": {"seed": self.seed}, "activated_at": self.activated_at}
+
+SPEC = register(KindSpec(HangParams, REPLICA, N_("accepts connections, never answers"),
+                         N_("DELETE /faults on the replica: held requests are answered"), "#17becf", Hang))

@@ -3,36 +3,56 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, WithJsonSchema, field_validator
 
 from faultlab.config import PRODUCT_ID_PATTERN
-from faultlab.faults.base import Fault, FaultError, number, seed_of
+from faultlab.faults.base import Fault, Seeded
+from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.i18n import N_
 
-PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
+PRODUCT_HELP = N_("the product answered wrong (every product when left out)")
 
 
-@dataclass
-class Incorrect(Fault):
-    kind = "incorrect"
-    product_id: str | None = None
-    delta: int = 100
+class IncorrectParams(Seeded):
+    kind: Literal["incorrect"] = "incorrect"
+    # Left out: every product. An explicit null is refused, as the documented type (a string) says.
+    product_id: Annotated[str | None, WithJsonSchema({"type": "string", "pattern": PRODUCT_ID_PATTERN,
+                                                      "description": PRODUCT_HELP})] = None
+    delta: int = Field(100, ge=-1_000_000, le=1_000_000, json_schema_extra={"not": {"const": 0}},
+                       description=N_("added to the available quantity (not 0)"))
 
+    @field_validator("product_id", mode="before")
     @classmethod
-    def parse(cls, params: dict[str, Any]) -> Incorrect:
-        product = params.get("product_id")
-        if "product_id" in params and (not isinstance(product, str) or not PRODUCT_ID.match(product)):
-            raise FaultError("product_id must look like PROD-001 (leave it out for every product)")
-        delta = number(params, "delta", 100, -1_000_000, 1_000_000, integer=True)
-        if delta == 0:
-            raise FaultError("delta must not be 0 (a zero shift is not a fault)")
-        return cls(seed=seed_of(params), product_id=product, delta=delta)
+    def _product(cls, value: Any) -> Any:
+
+        if not isinstance(value, str) or not re.match(PRODUCT_ID_PATTERN, value):
+            raise ValueError("must look like PROD-001 (leave it out for every product)")
+        return value
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be 0 (a zero shift is not a fault)")
+        return value
+
+
+class Incorrect(Fault[IncorrectParams]):
+    kind = "incorrect"
 
     def transform(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.product_id is not None and item.get("product_id") != self.product_id:
+        product, delta = self.params.product_id, self.params.delta
+        if product is not None and item.get("product_id") != product:
             return item
         item = dict(item)
-        item["available_quantity"] += self.delta
+        item["available_quantity"] += delta
         if "history" in item:
-            item["history"] = [[v, a + self.delta, r] for v, a, r in item["history"]]
+            item["history"] = [[v, a + delta, r] for v, a, r in item["history"]]
         return item
+
+
+SPEC = register(KindSpec(IncorrectParams, REPLICA, N_("wrong values for a product (available + delta)"),
+                         N_("DELETE /faults on the replica"), "#8c564b", Incorrect, aliases=("incorrect_response",),
+                         guide_name="incorrect_response", example={"product_id": "PROD-001"}))

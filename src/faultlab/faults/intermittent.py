@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from aiohttp import web
+from pydantic import Field
 
-from faultlab.faults.base import Fault, number, seed_of
+from faultlab.faults.base import Fault, Seeded
+from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.i18n import N_
 
 
-@dataclass
-class Intermittent(Fault):
+class IntermittentParams(Seeded):
+    kind: Literal["intermittent"] = "intermittent"
+    probability: float = Field(0.3, ge=0, le=1, description=N_("chance that a request fails with HTTP 500"))
+
+
+class Intermittent(Fault[IntermittentParams]):
     kind = "intermittent"
-    probability: float = 0.3
-
-    @classmethod
-    def parse(cls, params: dict[str, Any]) -> Intermittent:
-        return cls(seed=seed_of(params), probability=number(params, "probability", 0.3, 0.0, 1.0))
 
     async def on_request(self, request: web.Request) -> web.StreamResponse | None:
-        if self.rng.random() < self.probability:
+        if self.rng.random() < self.params.probability:
             return web.json_response({"error": "Intermittent error (injected fault)"}, status=500)
         return None
+
+
+SPEC = register(KindSpec(IntermittentParams, REPLICA, N_("each request fails (HTTP 500) with a probability"),
+                         N_("DELETE /faults on the replica"), "#9467bd", Intermittent, aliases=("error",)))

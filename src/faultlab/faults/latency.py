@@ -3,31 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from aiohttp import web
+from pydantic import Field, model_validator
 
-from faultlab.faults.base import Fault, FaultError, number, seed_of
+from faultlab.faults.base import Fault, Seeded
+from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.i18n import N_
 
 
-@dataclass
-class Latency(Fault):
+class LatencyParams(Seeded):
+    kind: Literal["latency"] = "latency"
+    latency_ms: float = Field(1200.0, ge=0, le=60_000, description=N_("every request waits this long"))
+    jitter_ms: float = Field(0.0, ge=0, le=60_000, description=N_("± this much, uniform (at most latency_ms)"))
+
+    @model_validator(mode="after")
+    def _jitter_within(self) -> LatencyParams:
+        if self.jitter_ms > self.latency_ms:
+            raise ValueError("jitter_ms must not exceed latency_ms")
+        return self
+
+
+class Latency(Fault[LatencyParams]):
     kind = "latency"
-    latency_ms: float = 1200.0
-    jitter_ms: float = 0.0
-
-    @classmethod
-    def parse(cls, params: dict[str, Any]) -> Latency:
-        latency = number(params, "latency_ms", 1200, 0, 60_000)
-        jitter = number(params, "jitter_ms", 0, 0, 60_000)
-        if jitter > latency:
-            raise FaultError("jitter_ms must not exceed latency_ms")
-        return cls(seed=seed_of(params), latency_ms=latency, jitter_ms=jitter)
 
     def delay_s(self) -> float:
-        return max(0.0, self.latency_ms + self.rng.uniform(-self.jitter_ms, self.jitter_ms)) / 1000
+        p = self.params
+        return max(0.0, p.latency_ms + self.rng.uniform(-p.jitter_ms, p.jitter_ms)) / 1000
 
     async def on_request(self, request: web.Request) -> web.StreamResponse | None:
         await asyncio.sleep(self.delay_s())
         return None
+
+
+SPEC = register(KindSpec(LatencyParams, REPLICA, N_("every request waits"), N_("DELETE /faults on the replica"),
+                         "#ff7f0e", Latency, aliases=("delay",), example={"latency_ms": 1200}))

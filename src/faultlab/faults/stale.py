@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
-from faultlab.faults.base import Fault, seed_of
+from faultlab.faults.base import Fault, Seeded
+from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.i18n import N_
 
 
-@dataclass
-class Stale(Fault):
+class StaleParams(Seeded):
+    kind: Literal["stale"] = "stale"
+
+
+class Stale(Fault[StaleParams]):
     kind = "stale"
     pauses_apply = True
 
-    @classmethod
-    def parse(cls, params: dict[str, Any]) -> Stale:
-        return cls(seed=seed_of(params))
+
+SPEC = register(KindSpec(StaleParams, REPLICA, N_("stops applying the log, keeps answering"),
+                         N_("DELETE /faults on the replica: it catches up with the log"), "#bcbd22", Stale))

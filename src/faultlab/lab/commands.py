@@ -22,7 +22,7 @@ EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 def register(sub: Any) -> None:
     """Add `load`, `experiment` and `report` to the CLI's subparsers."""
     from faultlab.lab.load import TARGETS
-    from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, Thresholds
+    from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, guide_experiment
 
     load = sub.add_parser("load", help=_("open-loop load at a fixed rate against the running lab"))
     load.add_argument("--target", choices=TARGETS, default="mix",
@@ -35,44 +35,62 @@ def register(sub: Any) -> None:
     load.add_argument("--json", action="store_true", help=_("print the full result (with per-second figures) as JSON"))
     load.set_defaults(func=cmd_load)
 
-    t = Thresholds()
+    guide = guide_experiment()
+    t, load = guide.thresholds, guide.load
     exp = sub.add_parser(
-        "experiment", help=_("the guide's phases under open-loop load, TTD/TTR, JSON + HTML report"),
+        "experiment", help=_("run an experiment (the guide's phases, or a file's) under open-loop load: TTD/TTR, "
+                             "JSON + HTML report"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=_("Starts from fresh data (as `faultlab reset`), then runs baseline, crash (1), latency 1200 ms "
-                      "(2), intermittent 0.3 (3), incorrect PROD-001 (1), stale (2), hang (3) and two-down (1+2 "
-                      "stopped) under an open-loop mix of voted reads and orders. Starts the lab itself when none is "
-                      "running (and stops it at the end). Writes runs/<UTC time>/report.json, report.html, events.jsonl "
-                      "and logs/, and runs/latest. Exit code 1 when a threshold or the data check fails, 2 when the lab "
-                      "is not healthy, 130 on Ctrl-C (faults are cleared first). On a namespace lab (`faultlab up "
-                      "--netns`, or --netns here) the network phase ({phases}: replica 3 cut off the network) runs "
-                      "too.").format(phases=", ".join(NETWORK_PHASES)))
+        description=_("Runs an experiment: the guide's (baseline, crash (1), latency 1200 ms (2), intermittent 0.3 "
+                      "(3), incorrect PROD-001 (1), stale (2), hang (3) and two-down (1+2 stopped) under an open-loop "
+                      "mix of voted reads and orders; experiments/guide.yaml), or the one a file describes (--file: "
+                      "YAML or JSON, or a past run's report.json to repeat it). Starts from fresh data (as `faultlab "
+                      "reset`), with the file's lab settings. Starts the lab itself when none is running (and stops "
+                      "it at the end). Writes runs/<UTC time>/report.json, report.html, events.jsonl and logs/, and "
+                      "runs/latest. Exit code 1 when a threshold, the data check or the steady state after the run "
+                      "fails, 2 when the file is not valid or the lab is not healthy (nothing started or broken), 130 "
+                      "on Ctrl-C (faults are cleared first). On a namespace lab (`faultlab up --netns`, or --netns "
+                      "here) the guide's network phase ({phases}: replica 3 cut off the network) runs too. The "
+                      "options below change the experiment (the guide's or the file's) for this run.").format(
+            phases=", ".join(NETWORK_PHASES)))
+    exp.add_argument("--file", "-f", help=_("the experiment to run: a YAML or JSON file (docs/experiment.md), or a run's "
+                                            "report.json (the same experiment again, same seeds)"))
+    exp.add_argument("--check", action="store_true",
+                     help=_("only validate the experiment (every problem with its place in the file); exit 2 when "
+                            "it is not valid; starts nothing"))
     exp.add_argument("--phases", default=None,
-                     help=_("comma-separated, in order (default {phases}, then {network} on a namespace lab)").format(
-                         phases=",".join(DEFAULT_PHASES), network=",".join(NETWORK_PHASES)))
+                     help=_("comma-separated, in order (default: the file's phases, else {phases}, then {network} on "
+                            "a namespace lab)").format(phases=",".join(DEFAULT_PHASES),
+                                                       network=",".join(NETWORK_PHASES)))
     exp.add_argument("--netns", action="store_true",
                      help=_("when no lab is running, start one with each service in its own network namespace "
                             "(root; enables the network phases)"))
-    exp.add_argument("--repeat", type=int, default=3, help=_("repetitions of the phase list (default 3)"))
-    exp.add_argument("--rate", type=float, default=50.0, help=_("load in requests/s throughout (default 50)"))
-    exp.add_argument("--duration", type=float, default=5.0,
-                     help=_("seconds each fault is held, and the baseline's length (default 5)"))
-    exp.add_argument("--settle", type=float, default=2.0,
-                     help=_("seconds of load before each fault and after recovery"))
-    exp.add_argument("--seed", type=int, default=1, help=_("seeds the load mix and the faults' randomness"))
-    exp.add_argument("--order-ratio", type=float, default=0.2, help=_("share of orders in the load (default 0.2)"))
+    exp.add_argument("--repeat", type=int, help=_("repetitions of the phase list (default {n})").format(n=guide.repeat))
+    exp.add_argument("--rate", type=float, help=_("load in requests/s throughout (default {n})").format(
+        n=f"{load.rate_rps:g}"))
+    exp.add_argument("--duration", type=float,
+                     help=_("seconds each fault is held, and the baseline's length (default {n})").format(
+                         n=f"{load.duration_s:g}"))
+    exp.add_argument("--settle", type=float, help=_("seconds of load before each fault and after recovery"))
+    exp.add_argument("--seed", type=int, help=_("seeds the load mix and the faults' randomness"))
+    exp.add_argument("--order-ratio", type=float, help=_("share of orders in the load (default {n})").format(
+        n=f"{load.order_ratio:g}"))
     exp.add_argument("--no-reset", action="store_true",
                      help=_("keep the running lab's data (by default the experiment starts from fresh data: initial "
                             "stock, empty log, as `faultlab reset`)"))
     exp.add_argument("--runs-dir", help=_("where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)"))
-    exp.add_argument("--max-ttd-ms", type=float, default=t.max_ttd_ms)
-    exp.add_argument("--max-ttr-ms", type=float, default=t.max_ttr_ms)
-    exp.add_argument("--max-restart-ttr-ms", type=float, default=t.max_restart_ttr_ms,
+    exp.add_argument("--max-ttd-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttd_ms:g}"))
+    exp.add_argument("--max-ttr-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttr_ms:g}"))
+    exp.add_argument("--max-restart-ttr-ms", type=float,
                      help=_("TTR limit for phases that restart a process (crash, two-down)"))
-    exp.add_argument("--min-success-rate", type=float, default=t.min_success_rate, help=_("percent"))
-    exp.add_argument("--max-p95-ms", type=float, default=t.max_p95_ms)
+    exp.add_argument("--min-success-rate", type=float, help=_("percent"))
+    exp.add_argument("--max-p95-ms", type=float, help=_("default {n}").format(n=f"{t.max_p95_ms:g}"))
     exp.add_argument("--startup-timeout", type=float, default=90.0, help=_("seconds to wait for a lab it starts"))
     exp.set_defaults(func=cmd_experiment)
+
+    from faultlab.lab.compare_command import register as register_compare
+
+    register_compare(sub)
 
     rep = sub.add_parser("report", help=_("regenerate report.html from a run's report.json and print its table, "
                                           "with the answers to the guide's questions"))
@@ -158,28 +176,65 @@ def _settings_view(settings: Any) -> dict[str, Any]:
     return view
 
 
+def experiment_of(args: argparse.Namespace, netns: bool) -> tuple[Any, Any]:
+    """The experiment this command runs, and where it came from: the file's (or the guide's) with the command
+    line's options applied. `Refused` (every problem, with its place) when it is not valid."""
+    from faultlab.lab.experiment_file import load_experiment
+    from faultlab.lab.phases import build_experiment
+
+    base, source = (None, None)
+    if args.file:
+        base, source = load_experiment(Path(args.file))
+    thresholds = {"max_ttd_ms": args.max_ttd_ms, "max_ttr_ms": args.max_ttr_ms,
+                  "max_restart_ttr_ms": args.max_restart_ttr_ms, "min_success_rate": args.min_success_rate,
+                  "max_p95_ms": args.max_p95_ms}
+    try:
+        experiment = build_experiment(base, phases=args.phases, netns=netns, repeat=args.repeat, rate=args.rate,
+                                      duration_s=args.duration, settle_s=args.settle, seed=args.seed,
+                                      order_ratio=args.order_ratio, reset=False if args.no_reset else None,
+                                      thresholds=thresholds)
+    except ValueError as exc:
+        from faultlab.models import Problem, Refused
+
+        if isinstance(exc, Refused):
+            raise
+        raise Refused([Problem("--phases", str(exc))]) from None
+    return experiment, source
+
+
+def print_problems(console: Any, problems: list[Any], where: str | None) -> None:
+    from rich.markup import escape
+
+    console.print("[bold red]" + (_("{file} is not a valid experiment:").format(file=where) if where
+                                  else _("not a valid experiment:")) + "[/]")
+    for problem in problems:
+        console.print("  " + escape(problem.text(_)))
+
+
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from faultlab.lab.experiment import ExperimentConfig
-    from faultlab.lab.phases import Thresholds, select_phases
+    from faultlab.models import Refused
 
     console = _console()
-
-    def configure(netns: bool) -> ExperimentConfig:
-        """The run's configuration; without --phases, the network phases join when the lab has a network."""
-        return ExperimentConfig(
-            phases=select_phases(args.phases, netns=netns), repeat=args.repeat, rate=args.rate,
-            duration_s=args.duration, settle_s=args.settle, seed=args.seed, order_ratio=args.order_ratio,
-            reset=not args.no_reset,
-            thresholds=Thresholds(args.max_ttd_ms, args.max_ttr_ms, args.max_restart_ttr_ms, args.min_success_rate,
-                                  args.max_p95_ms))
-
     try:
-        configure(netns=False)  # bad arguments are refused before any lab starts
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/]")
+        experiment, _source = experiment_of(args, netns=False)  # a bad file or option is refused before any lab starts
+    except Refused as exc:
+        print_problems(console, exc.problems, args.file)
         return EXIT_ABORTED
+    if args.check:
+        console.print(_("{file}: a valid experiment — {phases} phases × {repeat} repetitions, about {minutes} min "
+                        "of load").format(file=args.file or _("the guide's experiment"), phases=len(experiment.phases),
+                                          repeat=experiment.repeat, minutes=i18n.number(_estimate_s(experiment) / 60,
+                                                                                         1)))
+        return EXIT_OK
     # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
-    return asyncio.run(_experiment(args, configure, console))
+    return asyncio.run(_experiment(args, lambda netns: experiment_of(args, netns), console))
+
+
+def _estimate_s(experiment: Any) -> float:
+    """Roughly how long the phases take (settle twice, hold, a little for detection and recovery)."""
+    per_phase = [2 * experiment.load.settle_s + experiment.hold_s(p) + (1.5 if p.has_fault else 0)
+                 for p in experiment.phases]
+    return sum(per_phase) * experiment.repeat
 
 
 def _lab_has_network(client: Any) -> bool:
@@ -232,21 +287,23 @@ async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any]
             seconds=i18n.number(time.perf_counter() - started, 1)))
         settings = lab.settings
     try:
-        return await _run_and_report(args, configure(netns), settings, console)
+        experiment, source = configure(netns)
+        return await _run_and_report(args, experiment, source, settings, console, restore=lab is None)
     finally:
         if lab is not None:
             console.print(_("stopping the lab this experiment started…"))
             await lab.stop()
 
 
-async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, console: Any) -> int:
+async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any, settings: Any, console: Any,
+                          restore: bool = True) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from faultlab.lab.experiment import ExperimentRunner
     from faultlab.lab.report import build_report, write_run
 
-    total = len(config.phases) * config.repeat
+    total = len(experiment.phases) * experiment.repeat
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}", style="bold"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[load]}"),
                         console=console, transient=False)
@@ -263,8 +320,8 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
             success=_fmt(lr["success_rate"], 2)) + f" — {mark}")
         progress.advance(task)
 
-    runner = ExperimentRunner(settings, config, on_step=lambda msg: progress.update(task, description=msg),
-                              on_phase=on_phase)
+    runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
+                              on_phase=on_phase, restore_settings=restore)
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
 
@@ -300,7 +357,8 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
-    report = build_report(data, _settings_view(settings), config.thresholds, run_id)
+    view = {**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)}
+    report = build_report(data, view, run_id, source.model_dump() if source is not None else None)
     runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
     run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
     print_summary(console, report)
@@ -311,6 +369,8 @@ async def _run_and_report(args: argparse.Namespace, config: Any, settings: Any, 
         return EXIT_ABORTED
     if data["interrupted"]:
         return EXIT_INTERRUPTED
+    if data.get("stopped_by"):
+        console.print("[bold red]" + _("stopped by an abort condition:") + "[/] " + data["stopped_by"])
     return EXIT_OK if report["verdict"]["valid"] else EXIT_MISSED
 
 
@@ -419,9 +479,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     if args.validate:
         import jsonschema
+        import pydantic
+
+        from faultlab.models import problems
 
         try:
             validate(report)
+        except pydantic.ValidationError as exc:
+            console.print("[red]" + _("report.json does not match its schema:") + "[/] "
+                          + "; ".join(p.text(_) for p in problems(exc, report)))
+            return 1
         except jsonschema.ValidationError as exc:
             where = _("{error} at {path}").format(error=exc.message, path="/".join(map(str, exc.absolute_path)))
             console.print("[red]" + _("report.json does not match its schema:") + "[/] " + where)

@@ -1,9 +1,11 @@
-"""The experiment runner: open-loop load throughout, the guide's phases repeated, TTD/TTR from the monitor's events.
+"""The experiment runner: an experiment (`lab/experiment_file.py`) run against the lab, TTD/TTR from the monitor.
 
-Shaped like a Chaos Toolkit experiment: a steady-state check first (abort when the lab is not healthy),
-then the method (phases), and rollbacks that always run — every fault cleared and every stopped replica
-started again, Ctrl-C included. Each phase: load keeps running; inject; TTD from the monitor's episode for
-that replica; hold the fault; clear; TTR from the episode; keep the load until the lab is steady again.
+Shaped like a Chaos Toolkit experiment: the steady-state hypothesis first (abort when it does not hold), then the
+method (the phases, repeated), and rollbacks that always run — every fault cleared, every stopped replica started
+again and the lab's own settings back, Ctrl-C and abort conditions included — then the hypothesis again and the
+data check. Each phase: the load keeps running; its faults are injected (staggered when they say so) where their
+kind is applied (the fault registry's targets); TTD from the monitor's episode for each replica; each fault is held,
+then cleared; TTR from the episodes; load until the lab is steady again.
 """
 
 from __future__ import annotations
@@ -20,14 +22,18 @@ import orjson
 
 from faultlab import i18n
 from faultlab.config import Settings
+from faultlab.faults.registry import NETWORK, PROCESS, Call
+from faultlab.lab.abort import AbortWatch
 from faultlab.lab.checkers import check_data
 from faultlab.lab.events import MonitorEvents
+from faultlab.lab.experiment_file import Experiment, PhaseSpec
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.lab.phases import Phase, Thresholds, select_phases
+from faultlab.lab.probes import Probes, failures, unsteady
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
 from faultlab.runtime.process import wait_spares_ready
 
 LOAD_FOREVER_S = 7 * 24 * 3600.0
+STEP_SEED = 1_000_000  # the seed of a phase's second fault is the first's plus this (the first keeps the old seeds)
 
 
 class SteadyStateError(RuntimeError):
@@ -35,42 +41,10 @@ class SteadyStateError(RuntimeError):
 
 
 @dataclass
-class ExperimentConfig:
-    """What to run: phases, repetitions, load rate and the time each fault is held."""
-
-    phases: list[Phase] = field(default_factory=lambda: select_phases(None))
-    repeat: int = 3
-    rate: float = 50.0
-    duration_s: float = 5.0
-    settle_s: float = 2.0
-    seed: int = 1
-    order_ratio: float = 0.2
-    detect_timeout_s: float = 15.0
-    recover_timeout_s: float = 30.0
-    steady_timeout_s: float = 30.0
-    request_timeout_s: float = 5.0
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    reset: bool = True  # start from fresh data (`faultlab reset`): every run measures the same shop
-
-    def __post_init__(self) -> None:
-        if self.repeat < 1:
-            raise ValueError("repeat must be at least 1")
-        if self.rate <= 0 or self.duration_s <= 0 or self.settle_s < 0:
-            raise ValueError("rate and duration must be positive, settle not negative")
-
-    def describe(self) -> dict[str, Any]:
-        return {"phases": [p.name for p in self.phases], "repeat": self.repeat, "rate": self.rate,
-                "duration_s": self.duration_s, "settle_s": self.settle_s, "seed": self.seed,
-                "order_ratio": self.order_ratio, "detect_timeout_s": self.detect_timeout_s,
-                "recover_timeout_s": self.recover_timeout_s, "request_timeout_s": self.request_timeout_s,
-                "load_target": "mix", "reset": self.reset}
-
-
-@dataclass
 class PhaseRun:
     """What happened in one phase of one repetition; load figures are read from its windows at the end."""
 
-    phase: Phase
+    phase: PhaseSpec
     repetition: int
     window: Window
     fault_window: Window | None = None
@@ -78,6 +52,7 @@ class PhaseRun:
     injected_at: float | None = None
     fault_ended_at: float | None = None
     episodes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)  # each fault as injected: kind, replicas, params, times
     voter_before: dict[str, Any] | None = None
     voter_after: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
@@ -91,14 +66,14 @@ class PhaseRun:
         values = [e.get("ttr_ms") if e.get("recovered_at") is not None else None for e in self.episodes.values()]
         return _longest(values, len(self.phase.replicas))
 
-    def describe(self, thresholds: Thresholds) -> dict[str, Any]:
+    def describe(self, experiment: Experiment) -> dict[str, Any]:
         load = self.window.describe()
         quorum = self.quorum.describe() if self.quorum else None
         if quorum is not None and self.voter_before and self.voter_after:
             quorum["voter_quorum_not_reached"] = (self.voter_after.get("quorum_not_reached", 0)
                                                   - self.voter_before.get("quorum_not_reached", 0))
         ttd, ttr = self.ttd_ms(), self.ttr_ms()
-        missed = thresholds.check(self.phase, ttd, ttr, load, quorum)
+        missed = experiment.thresholds_of(self.phase).check(self.phase, ttd, ttr, load, quorum)
         if self.error:
             missed.insert(0, f"error: {self.error}")
         notes = list(self.notes)
@@ -112,9 +87,12 @@ class PhaseRun:
             for name, value in (e.get("ttd_ms_by_detector") or {}).items():
                 if value is not None:
                     by_detector[name] = max(by_detector.get(name) or 0.0, value)
+        first = self.phase.steps[0] if self.phase.steps else None
         return {
             "phase": self.phase.name, "repetition": self.repetition, "replicas": list(self.phase.replicas),
-            "fault": self.phase.fault or ({"kind": "stop"} if self.phase.action == "stop" else None),
+            "fault": {"kind": first.kind, **first.fault_params()} if first is not None else None,
+            "faults": self.faults, "expects_quorum_loss": self.phase.expect_quorum_loss,
+            "restarts_process": self.phase.restarts_process,
             "ttd_ms": ttd, "ttr_ms": ttr, "load_test_result": load,
             "during_fault": self.fault_window.describe() if self.fault_window else None,
             "started_at": self.window.start, "ended_at": self.window.end,
@@ -155,22 +133,24 @@ def _voting_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -
 
 
 class ExperimentRunner:
-    """Runs the configured phases against a running lab (reached over HTTP with the operator token)."""
+    """Runs an experiment against a running lab (reached over HTTP with the operator token)."""
 
-    def __init__(self, settings: Settings, config: ExperimentConfig,
+    def __init__(self, settings: Settings, experiment: Experiment,
                  on_step: Callable[[str], None] | None = None,
-                 on_phase: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_phase: Callable[[dict[str, Any]], None] | None = None, restore_settings: bool = True) -> None:
         if not settings.admin_token:
             raise ValueError("the experiment needs the operator token (start the lab, or set FAULTLAB_ADMIN_TOKEN)")
         self.settings = settings
-        self.config = config
+        self.experiment = experiment
         self.on_step = on_step or (lambda _msg: None)
         self.on_phase = on_phase or (lambda _result: None)
+        self.restore_settings = restore_settings  # False when the lab is stopped after the run anyway
         self.recorder = LoadRecorder()
         self.events = MonitorEvents(settings.service_url("monitor"))
         self.runs: list[PhaseRun] = []
         self.interrupted = False
         self.aborted: str | None = None
+        self.stopped_by: str | None = None  # the abort condition that stopped the run
         self.load: OpenLoopLoad | None = None
         self.timeline: list[dict[str, Any]] = []
         self._auth = {"Authorization": f"Bearer {settings.admin_token}"}
@@ -178,6 +158,7 @@ class ExperimentRunner:
         self._phases_task: asyncio.Task[None] | None = None
         self._current: PhaseRun | None = None
         self._interrupt = False
+        self.probes = Probes(settings, self._call)
 
     @property
     def supervisor(self) -> str:
@@ -186,6 +167,13 @@ class ExperimentRunner:
     def interrupt(self) -> None:
         """Stop after rolling back (the CLI calls this on Ctrl-C): faults cleared, a partial report written."""
         self._interrupt = True
+        if self._phases_task is not None:
+            self._phases_task.cancel()
+
+    def _abort_now(self, reason: str) -> None:
+        """An abort condition holds: stop the phases (the rollback runs as for Ctrl-C)."""
+        self.stopped_by = reason
+        self.on_step(i18n._("abort condition: {reason}; rolling back").format(reason=reason))
         if self._phases_task is not None:
             self._phases_task.cancel()
 
@@ -204,6 +192,9 @@ class ExperimentRunner:
             except orjson.JSONDecodeError:
                 return resp.status, raw.decode(errors="replace")
 
+    async def _send(self, call: Call) -> tuple[int, Any]:
+        return await self._call(call.method, call.url, call.body, auth=True, timeout_s=call.timeout_s)
+
     async def monitor_status(self) -> dict[str, Any]:
         status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/status")
         if status != 200:
@@ -219,17 +210,7 @@ class ExperimentRunner:
 
     # ---- steady state ---------------------------------------------------------------------------
 
-    @staticmethod
-    def unsteady(status: dict[str, Any]) -> list[str]:
-        """Why the lab is not steady: replicas not ON or with a fault still active (empty when steady)."""
-        problems = []
-        for inst in status.get("instances", []):
-            faults = (inst.get("health") or {}).get("faults") or []
-            if inst.get("status") != "ON":
-                problems.append(f"replica {inst['replica']} is {inst.get('status')} ({inst.get('reason') or '-'})")
-            elif faults:
-                problems.append(f"replica {inst['replica']} has faults {', '.join(faults)}")
-        return problems
+    unsteady = staticmethod(unsteady)
 
     async def wait_steady(self, timeout_s: float) -> list[str]:
         """Wait until every replica is ON, caught up and fault-free; the remaining problems after the timeout."""
@@ -237,7 +218,7 @@ class ExperimentRunner:
         problems: list[str] = ["monitor not reached"]
         while time.monotonic() < deadline:
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, SteadyStateError):
-                problems = self.unsteady(await self.monitor_status())
+                problems = unsteady(await self.monitor_status())
                 if not problems:
                     return []
             await asyncio.sleep(0.1)
@@ -254,12 +235,14 @@ class ExperimentRunner:
 
         return await wait_spares_ready(processes, timeout_s)
 
-    async def reset_lab(self) -> dict[str, Any]:
-        """Fresh data before the first phase (the supervisor's reset): known stock, empty log, so two runs in a row
-        measure the same shop."""
-        self.on_step(i18n._("resetting the lab's data: fresh stock, empty log"))
+    async def reset_lab(self, settings: dict[str, Any], keep_data: bool) -> dict[str, Any]:
+        """Fresh data before the first phase (the supervisor's reset), the services restarted with this run's lab
+        settings: known stock, empty log, so two runs in a row measure the same shop."""
+        self.on_step(i18n._("restarting the services with this run's lab settings") if keep_data
+                     else i18n._("resetting the lab's data: fresh stock, empty log"))
+        body = {"settings": settings, "keep_data": keep_data}
         try:
-            status, answer = await self._call("POST", f"{self.supervisor}/reset", auth=True, timeout_s=120)
+            status, answer = await self._call("POST", f"{self.supervisor}/reset", body, auth=True, timeout_s=120)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise SteadyStateError(f"the lab could not be reset: {exc!r}") from None
         if status != 200:
@@ -268,7 +251,7 @@ class ExperimentRunner:
 
     async def check_preconditions(self) -> dict[str, Any]:
         """What must hold before anything is touched (the data reset included): the supervisor answers, every
-        process runs, and a lab with a network for the network phases."""
+        process runs, the replicas the phases name exist, and a lab with a network for the network phases."""
         self.on_step(i18n._("checking the lab"))
         checks: dict[str, Any] = {}
         try:
@@ -281,7 +264,12 @@ class ExperimentRunner:
         down = [p["name"] for p in procs["processes"] if not p["running"]]
         if down:
             raise SteadyStateError(f"processes not running: {', '.join(down)} (see `faultlab status`)")
-        network = [p.name for p in self.config.phases if p.needs_netns]
+        missing = sorted({(p.name, r) for p in self.experiment.phases for r in p.replicas
+                          if r not in self.settings.replica_ids})
+        if missing:
+            raise SteadyStateError("phase(s) name replicas this lab does not have: " + ", ".join(
+                f"{name} replica {r}" for name, r in missing) + f" (its replicas: {self.settings.replica_ids})")
+        network = [p.name for p in self.experiment.phases if p.needs_netns]
         if network:
             status, answer = await self._call("GET", f"{self.supervisor}/netfaults", auth=True)
             checks["netns"] = status == 200 and bool(answer.get("netns"))
@@ -292,83 +280,73 @@ class ExperimentRunner:
         return checks
 
     async def check_steady_state(self, checks: dict[str, Any]) -> dict[str, Any]:
-        """The hypothesis before anything is broken: replicas ON, a voted read and the orders API answer."""
+        """The hypothesis before anything is broken: every probe of the experiment's steady state passes."""
         self.on_step(i18n._("checking the steady state"))
+        steady = self.experiment.steady_state
         checks = dict(checks)
-        problems = await self.wait_steady(self.config.steady_timeout_s)
-        if problems:
-            raise SteadyStateError("the lab is not healthy: " + "; ".join(problems))
-        checks["replicas_on"] = True
-        checks["warm_spares_ready"] = await self.wait_spares()
-        try:
-            status, body = await self._call("GET", f"{self.settings.service_url('voter')}/inventory/voted")
-            checks["voted_read"] = status
-            status_orders, _ = await self._call("GET", f"{self.settings.service_url('orders')}/health")
-            checks["orders_health"] = status_orders
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise SteadyStateError(f"a service does not answer: {exc!r}") from None
-        if checks["voted_read"] != 200:
-            raise SteadyStateError(f"the voter did not reach quorum on a read (HTTP {checks['voted_read']}): {body}")
-        if checks["orders_health"] != 200:
-            raise SteadyStateError(f"the orders service is not healthy (HTTP {checks['orders_health']})")
+        hypothesis = await self.probes.hypothesis(steady)
+        checks["hypothesis"] = hypothesis
+        if not hypothesis["ok"]:
+            raise SteadyStateError("the lab is not healthy: " + "; ".join(failures(hypothesis)))
+        if steady.wait_for_spares:
+            checks["warm_spares_ready"] = await self.wait_spares()
         checks["ok"] = True
         return checks
 
     # ---- faults ---------------------------------------------------------------------------------
 
-    def _fault_body(self, phase: Phase, repetition: int, index: int) -> dict[str, Any]:
-        body = dict(phase.fault)
-        body.setdefault("seed", self.config.seed * 10_000 + repetition * 100 + index)
-        return body
+    def _seed(self, repetition: int, index: int, step: int) -> int:
+        return self.experiment.seed * 10_000 + repetition * 100 + index + STEP_SEED * step
 
-    async def inject(self, phase: Phase, repetition: int, index: int) -> None:
-        if phase.action == "fault":
-            body = self._fault_body(phase, repetition, index)
-            for replica in phase.replicas:
-                status, answer = await self._call("POST", f"{self.settings.replica_url(replica)}/faults", body,
-                                                  auth=True)
-                if status not in (201, 202):
-                    raise RuntimeError(f"replica {replica} refused the fault: HTTP {status} {answer}")
-                self.timeline.append({"at": answer["fault"]["activated_at"], "event": "fault_injected",
-                                      "replica": replica, "fault": answer["fault"]})
-        elif phase.action == "stop":
-            answers = await asyncio.gather(*(self._call("POST", f"{self.supervisor}/processes/inventory-{r}/stop",
-                                                        auth=True, timeout_s=15) for r in phase.replicas))
-            for replica, (status, answer) in zip(phase.replicas, answers):
-                if status != 200:
-                    raise RuntimeError(f"the supervisor did not stop inventory-{replica}: HTTP {status} {answer}")
-                self.timeline.append({"at": answer["stopping_at"], "event": "process_stopped", "replica": replica})
-        elif phase.action == "netfault":
-            body = dict(phase.fault)
-            status, answer = await self._call("POST", f"{self.supervisor}/netfaults", body, auth=True, timeout_s=15)
-            if status != 200:
-                raise RuntimeError(f"the supervisor did not apply the network fault: HTTP {status} {answer}")
-            for replica in phase.replicas:
-                self.timeline.append({"at": answer["fault"]["activated_at"], "event": "fault_injected",
-                                      "replica": replica, "fault": answer["fault"]})
+    async def inject_step(self, run: PhaseRun, step: Any, number: int, index: int) -> list[tuple[int, float]]:
+        """One fault of a phase on each of its replicas (one call for a partition by groups); (replica, local time
+        just before its injection) for the detection waits. Raises RuntimeError when a target refuses it."""
+        spec = step.spec
+        params = step.fault_params()
+        if "seed" in spec.params.model_fields and "seed" not in params:
+            params["seed"] = self._seed(run.repetition, index, number)
+        record = {"kind": spec.kind, "replicas": list(step.replicas), "params": params, "start_s": step.start_s,
+                  "hold_s": step.hold_s, "injected_at": None, "cleared_at": None}
+        run.faults.append(record)
+        targets: list[int | None] = [None] if spec.target is NETWORK and "groups" in params else list(step.replicas)
 
-    async def clear(self, phase: Phase) -> None:
-        if phase.action == "fault" and not phase.restarts_process:
-            for replica in phase.replicas:
-                status, answer = await self._call("DELETE", f"{self.settings.replica_url(replica)}/faults", auth=True)
-                if status == 200:
-                    self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica})
-        elif phase.action == "stop":
-            answers = await asyncio.gather(*(self._call("POST", f"{self.supervisor}/processes/inventory-{r}/start",
-                                                        auth=True) for r in phase.replicas))
-            for replica, (status, answer) in zip(phase.replicas, answers):
-                if status == 200:
-                    self.timeline.append({"at": answer["started_at"], "event": "process_started",
-                                          "replica": replica})
-        elif phase.action == "netfault":
-            for replica in phase.replicas:
-                status, answer = await self._call("DELETE", f"{self.supervisor}/netfaults?instance={replica}",
-                                                  auth=True, timeout_s=15)
-                if status == 200:
-                    self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica})
+        async def inject(replica: int | None) -> list[tuple[int, float]]:
+            since = time.time()
+            status, answer = await self._send(spec.target.inject(self.settings, spec.kind, replica, params))
+            if status not in (200, 201, 202):
+                raise RuntimeError(f"{spec.kind} on replica {replica} refused: HTTP {status} {answer}")
+            at = spec.target.read(answer, spec.target.activated_field)
+            record["injected_at"] = min(filter(None, (record["injected_at"], at)), default=None)
+            detail = {"fault": answer["fault"]} if isinstance(answer, dict) and "fault" in answer else {"kind": spec.kind}
+            replicas = [replica] if replica is not None else list(step.replicas)
+            self.timeline.extend({"at": at, "event": spec.target.injected_event, "replica": r, **detail}
+                                 for r in replicas)
+            return [(r, since) for r in replicas]
+
+        answers = await asyncio.gather(*(inject(r) for r in targets))  # together, as two replicas fail together
+        return [pair for pairs in answers for pair in pairs]
+
+    async def clear_step(self, run: PhaseRun, step: Any) -> None:
+        spec = step.spec
+        record = next((f for f in run.faults if f["kind"] == spec.kind and f["replicas"] == list(step.replicas)), None)
+
+        async def clear(replica: int) -> None:
+            try:
+                status, answer = await self._send(spec.target.clear(self.settings, spec.kind, replica))
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                run.notes.append(f"{spec.kind} on replica {replica} not cleared: {type(exc).__name__}")
+                return
+            if status == 200:
+                at = spec.target.read(answer, spec.target.cleared_field)
+                if record is not None:
+                    record["cleared_at"] = max(at, record["cleared_at"] or 0.0)
+                self.timeline.append({"at": at, "event": spec.target.cleared_event, "replica": replica})
+
+        await asyncio.gather(*(clear(r) for r in step.replicas))
 
     async def rollback(self) -> list[str]:
-        """Clear every fault on every replica and start every stopped process; what could not be done."""
+        """Clear every fault on every replica, start every stopped process, heal the network; what could not be
+        done."""
         self.on_step(i18n._("rollback: clearing every fault"))
         problems: list[str] = []
         with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
@@ -378,13 +356,13 @@ class ExperimentRunner:
                     code, answer = await self._call("POST", f"{self.supervisor}/processes/{proc['name']}/start",
                                                     auth=True)
                     if code == 200:
-                        self.timeline.append({"at": answer["started_at"], "event": "process_started",
+                        self.timeline.append({"at": answer["started_at"], "event": PROCESS.cleared_event,
                                               "replica": proc.get("replica"), "rollback": True})
-        if any(p.needs_netns for p in self.config.phases):
+        if self.experiment.needs_netns:
             try:
                 status, answer = await self._call("DELETE", f"{self.supervisor}/netfaults", auth=True, timeout_s=15)
                 for fault in answer.get("cleared", []) if status == 200 else []:
-                    self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "fault": fault,
+                    self.timeline.append({"at": answer["cleared_at"], "event": NETWORK.cleared_event, "fault": fault,
                                           "replica": fault["params"].get("instance"), "rollback": True})
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 problems.append(f"network faults not cleared ({type(exc).__name__})")
@@ -401,11 +379,11 @@ class ExperimentRunner:
 
     # ---- phases ---------------------------------------------------------------------------------
 
-    async def run_phase(self, phase: Phase, repetition: int, index: int) -> PhaseRun:
-        cfg = self.config
-        label = i18n._("rep {n}/{total}").format(n=repetition, total=cfg.repeat) + f" · {phase.name}"
+    async def run_phase(self, phase: PhaseSpec, repetition: int, index: int) -> PhaseRun:
+        exp = self.experiment
+        label = i18n._("rep {n}/{total}").format(n=repetition, total=exp.repeat) + f" · {phase.name}"
         self.on_step(f"{label}: " + i18n._("waiting for a steady lab"))
-        problems = await self.wait_steady(cfg.steady_timeout_s)
+        problems = await self.wait_steady(exp.timeouts.steady_s)
         start = time.time()
         run = PhaseRun(phase, repetition, self.recorder.open(f"{phase.name}#{repetition}", start))
         self._current = run
@@ -413,63 +391,91 @@ class ExperimentRunner:
             run.notes.append("not steady before the phase: " + "; ".join(problems))
         run.voter_before = await self.voter_stats()
         self.on_step(f"{label}: " + i18n._("load before the fault"))
-        await asyncio.sleep(cfg.settle_s)
-        if phase.action == "none":
-            self.on_step(f"{label}: " + i18n._("measuring ({seconds} s)").format(seconds=f"{cfg.duration_s:g}"))
-            await asyncio.sleep(cfg.duration_s)
+        await asyncio.sleep(exp.load.settle_s)
+        if not phase.has_fault:
+            self.on_step(f"{label}: " + i18n._("measuring ({seconds} s)").format(seconds=f"{exp.hold_s(phase):g}"))
+            await asyncio.sleep(exp.hold_s(phase))
         else:
             await self._fault_cycle(run, label, index)
             self.on_step(f"{label}: " + i18n._("load until steady"))
-            problems = await self.wait_steady(cfg.steady_timeout_s)
+            problems = await self.wait_steady(exp.timeouts.steady_s)
             if problems:
                 run.notes.append("not steady after the phase: " + "; ".join(problems))
-        await asyncio.sleep(cfg.settle_s)
+        await asyncio.sleep(exp.load.settle_s)
         self.recorder.close(run.window, time.time())
         run.voter_after = await self.voter_stats()
         return run
 
     async def _fault_cycle(self, run: PhaseRun, label: str, index: int) -> None:
-        cfg, phase = self.config, run.phase
+        exp, phase = self.experiment, run.phase
         since = time.time()
         run.injected_at = since
         run.fault_window = self.recorder.open(f"{phase.name}#{run.repetition}:fault", since)
         if phase.expect_quorum_loss:
             run.quorum = QuorumWatch(since)
             self.recorder.listeners.append(run.quorum)
+        hold = exp.hold_s(phase)
         self.on_step(f"{label}: " + i18n._("injecting on replica(s) {replicas}").format(
             replicas=", ".join(map(str, phase.replicas))))
+        detected: dict[int, asyncio.Task[None]] = {}  # one wait per replica, from its first fault's injection
+
+        async def one(number: int, step: Any) -> None:
+            """A fault's life: wait its start, inject, hold it until it is detected (at most timeouts.detect_s) and
+            its hold is over, clear it."""
+            await asyncio.sleep(max(0.0, since + step.start_s - time.time()))
+            for replica, at in await self.inject_step(run, step, number, index):
+                if replica not in detected:
+                    detected[replica] = asyncio.create_task(self._wait_detected(run, replica, at))
+            if not step.spec.clears:  # a crash: the supervisor restarts the process on its own
+                return
+            await asyncio.gather(*(detected[r] for r in step.replicas if r in detected))
+            until = since + step.start_s + (step.hold_s if step.hold_s is not None else hold - step.start_s)
+            if until > time.time():
+                self.on_step(f"{label}: " + i18n._("fault held ({seconds} s window)").format(seconds=f"{hold:g}"))
+                await asyncio.sleep(until - time.time())
+            self.on_step(f"{label}: " + i18n._("clearing"))
+            await self.clear_step(run, step)
+
+        steps = [asyncio.create_task(one(n, step)) for n, step in enumerate(phase.steps)]
+        self.on_step(f"{label}: " + i18n._("waiting for detection"))
         try:
-            await self.inject(phase, run.repetition, index)
-        except (TimeoutError, RuntimeError, aiohttp.ClientError, OSError) as exc:
-            run.error = f"injection failed: {exc}"
+            outcomes = await asyncio.gather(*steps, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, asyncio.CancelledError):
+                    raise outcome
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, (TimeoutError, RuntimeError, aiohttp.ClientError, OSError)):
+                        raise outcome
+                    run.error = run.error or f"injection failed: {outcome}"
+            await asyncio.gather(*detected.values())
+        except BaseException:  # Ctrl-C or an abort condition: no wait outlives the phase
+            for task in [*steps, *detected.values()]:
+                task.cancel()
+            raise
+        if run.error and not run.episodes:
             self.recorder.close(run.fault_window, time.time())
             return
-        self.on_step(f"{label}: " + i18n._("waiting for detection"))
-        detected = await asyncio.gather(*(self.events.wait_episode(r, since, "detected_at", cfg.detect_timeout_s)
-                                          for r in phase.replicas))
-        for replica, episode in zip(phase.replicas, detected):
-            if episode is not None:
-                run.episodes[replica] = _episode(episode)
-        if phase.restarts_process and phase.action == "fault":  # crash: the supervisor restarts it on its own
+        if any(not step.spec.clears for step in phase.steps):  # a crash: held until the phase's hold is over
             self.on_step(f"{label}: " + i18n._("waiting for the restarted replica"))
             await self._wait_recovered(run, since)
-            run.fault_ended_at = max((e.get("recovered_at") or since for e in run.episodes.values()), default=since)
-        hold = since + cfg.duration_s - time.time()
-        if hold > 0:
-            self.on_step(f"{label}: " + i18n._("fault held ({seconds} s window)").format(seconds=f"{cfg.duration_s:g}"))
-            await asyncio.sleep(hold)
-        if not (phase.restarts_process and phase.action == "fault"):
-            self.on_step(f"{label}: " + i18n._("clearing"))
-            await self.clear(phase)
-            run.fault_ended_at = time.time()
-            self.recorder.close(run.fault_window, run.fault_ended_at)
-            self.on_step(f"{label}: " + i18n._("waiting for recovery"))
-            await self._wait_recovered(run, since)
-        self.recorder.close(run.fault_window, run.fault_ended_at or time.time())
+            if since + hold > time.time():
+                self.on_step(f"{label}: " + i18n._("fault held ({seconds} s window)").format(seconds=f"{hold:g}"))
+                await asyncio.sleep(since + hold - time.time())
+        cleared: list[float] = [f["cleared_at"] for f in run.faults if f.get("cleared_at") is not None]
+        recovered: list[float] = [e["recovered_at"] for e in run.episodes.values() if e.get("recovered_at") is not None]
+        run.fault_ended_at = max(cleared) if cleared else (max(recovered) if recovered else time.time())
+        self.recorder.close(run.fault_window, run.fault_ended_at)
+        self.on_step(f"{label}: " + i18n._("waiting for recovery"))
+        await self._wait_recovered(run, since)
+
+    async def _wait_detected(self, run: PhaseRun, replica: int, since: float) -> None:
+        episode = await self.events.wait_episode(replica, since, "detected_at", self.experiment.timeouts.detect_s)
+        if episode is not None:
+            run.episodes[replica] = _episode(episode)
 
     async def _wait_recovered(self, run: PhaseRun, since: float) -> None:
         recovered = await asyncio.gather(*(self.events.wait_episode(r, since, "recovered_at",
-                                                                    self.config.recover_timeout_s)
+                                                                    self.experiment.timeouts.recover_s)
                                            for r in run.phase.replicas))
         for replica, episode in zip(run.phase.replicas, recovered):
             if episode is not None:
@@ -477,17 +483,17 @@ class ExperimentRunner:
 
     async def _run_phases(self) -> None:
         index = 0
-        for repetition in range(1, self.config.repeat + 1):
-            for phase in self.config.phases:
+        for repetition in range(1, self.experiment.repeat + 1):
+            for phase in self.experiment.phases:
                 index += 1
                 run = await self.run_phase(phase, repetition, index)
                 self.runs.append(run)
                 if run.quorum is not None:
                     run.quorum.until = run.window.end
-                self.on_phase(run.describe(self.config.thresholds))
+                self.on_phase(run.describe(self.experiment))
 
-    def _keep_interrupted_phase(self) -> None:
-        """The phase Ctrl-C cut short goes into the report too, marked as interrupted."""
+    def _keep_cut_phase(self, why: str) -> None:
+        """The phase Ctrl-C or an abort condition cut short goes into the report too, marked as such."""
         run = self._current
         if run is None or run in self.runs:
             return
@@ -498,41 +504,55 @@ class ExperimentRunner:
             self.recorder.close(run.fault_window, now)
         if run.quorum is not None:
             run.quorum.until = now
-        run.error = "interrupted (Ctrl-C) during this phase"
+        run.error = why
         self.runs.append(run)
 
     # ---- the whole run --------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
-        """Steady-state check, load, phases, rollback, data check; returns everything the report needs."""
-        cfg = self.config
+        """Hypothesis, load, phases, rollback, hypothesis again, data check; returns everything the report needs."""
+        exp = self.experiment
         started_at = time.time()
-        data: dict[str, Any] = {"started_at": started_at, "config": cfg.describe()}
+        data: dict[str, Any] = {"started_at": started_at, "experiment": exp.as_run()}
         self._session = aiohttp.ClientSession()
         load_task: asyncio.Task[Any] | None = None
+        watch: AbortWatch | None = None
+        watch_task: asyncio.Task[None] | None = None
+        lab_settings = exp.lab_settings.model_dump(exclude_none=True)
+        settings_applied = False
         try:
             checks = await self.check_preconditions()
-            if cfg.reset:
-                data["reset"] = await self.reset_lab()
+            if exp.reset or lab_settings:
+                settings_applied = bool(lab_settings)
+                data["reset"] = await self.reset_lab(lab_settings, keep_data=not exp.reset)
             data["steady_state_before"] = await self.check_steady_state(checks)
             await self.events.start()
             data["monitor"] = await self.monitor_status()
             data["voting_before"] = await self.voter_stats()
-            factory = request_factory(self.settings, "mix", cfg.seed, order_ratio=cfg.order_ratio)
-            self.load = OpenLoopLoad(factory, cfg.rate, LOAD_FOREVER_S, target="mix",
-                                     timeout_s=cfg.request_timeout_s, on_result=self.recorder)
+            factory = request_factory(self.settings, exp.load.target, exp.seed, order_ratio=exp.load.order_ratio)
+            self.load = OpenLoopLoad(factory, exp.load.rate_rps, LOAD_FOREVER_S, target=exp.load.target,
+                                     timeout_s=exp.load.request_timeout_s, on_result=self.recorder)
             load_task = asyncio.create_task(self.load.run(), name="load")
             self._phases_task = asyncio.create_task(self._run_phases(), name="phases")
+            watch = AbortWatch(exp.abort, self.recorder.seconds, self._abort_now)
+            watch_task = asyncio.create_task(watch.run(), name="abort-conditions")
             try:
                 await self._phases_task
             except asyncio.CancelledError:
-                if not self._interrupt:
+                if self._interrupt:
+                    self.interrupted = True
+                    self._keep_cut_phase("interrupted (Ctrl-C) during this phase")
+                elif self.stopped_by is not None:
+                    self._keep_cut_phase(f"stopped by an abort condition: {self.stopped_by}")
+                else:
                     raise
-                self.interrupted = True
-                self._keep_interrupted_phase()
         except SteadyStateError as exc:
             self.aborted = str(exc)
         finally:
+            if watch_task is not None:
+                watch_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch_task
             data["rollback_problems"] = await self.rollback()
             if self.load is not None:
                 self.load.stop()
@@ -540,8 +560,10 @@ class ExperimentRunner:
                 with contextlib.suppress(Exception):
                     await load_task
         if self.aborted is None:
-            self.on_step(i18n._("waiting for the lab to be steady after the rollback"))
-            data["steady_state_after"] = {"problems": await self.wait_steady(cfg.steady_timeout_s)}
+            self.on_step(i18n._("checking the steady state again after the rollback"))
+            problems = await self.wait_steady(exp.timeouts.steady_s)
+            hypothesis = await self.probes.hypothesis(exp.steady_state)
+            data["steady_state_after"] = {"problems": problems, "hypothesis": hypothesis}
             self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
                                 "every voted read right and monotonic"))
             history = self.load.result if self.load else None
@@ -553,12 +575,18 @@ class ExperimentRunner:
                 status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/failures")
                 data["failures"] = body.get("failures", []) if status == 200 else []
             data["voting_after"] = await self.voter_stats()
+        if settings_applied and self.restore_settings:
+            try:
+                data["lab_settings_restored"] = await self.reset_lab({}, keep_data=True)
+            except SteadyStateError as exc:
+                data["rollback_problems"].append(f"the lab's own settings not restored: {exc}")
         await self.events.stop()
         await self._session.close()
         data["ended_at"] = time.time()
         data["interrupted"] = self.interrupted
         data["aborted"] = self.aborted
-        data["results"] = [run.describe(cfg.thresholds) for run in self.runs]
+        data["stopped_by"] = self.stopped_by
+        data["results"] = [run.describe(exp) for run in self.runs]
         data["timeseries"] = self.recorder.timeseries()[1:-1]  # the first and last seconds are partial
         data["events"] = self.events.events
         data["timeline"] = sorted(self.timeline, key=lambda e: e["at"] or 0)

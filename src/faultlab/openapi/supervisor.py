@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from faultlab.config import Settings
+from faultlab.faults.network import request_model
+from faultlab.faults.registry import NETWORK, of_target
+from faultlab.models import components, schema_of
+from faultlab.models.inventory import ActiveFault
+from faultlab.models.supervisor import Process, ResetAnswer, ResetRequest
 from faultlab.openapi import (
     NULLABLE_NUMBER,
     OPERATOR,
@@ -24,17 +30,21 @@ def _netfault_paths(settings: Settings) -> dict[str, Any]:
     """Network faults (runtime/lab.py, faults/network/): only a lab started with `--netns` applies them."""
     replicas = {"type": "integer", "enum": settings.replica_ids}
     nodes = [*[f"inventory-{r}" for r in settings.replica_ids], "orders", "monitor", "voter", "dashboard", "host"]
-    body = {"type": "object", "required": ["kind"], "properties": {
-        "kind": {"enum": ["partition", "netem"]}, "instance": replicas,
-        "groups": {"type": "array", "minItems": 2, "items": {"type": "array", "minItems": 1,
-                                                              "items": {"enum": nodes}}},
-        "delay_ms": {"type": "number", "minimum": 0, "maximum": 60_000},
-        "jitter_ms": {"type": "number", "minimum": 0, "maximum": 60_000},
-        "loss_pct": {"type": "number", "minimum": 0, "maximum": 100},
-        "duplicate_pct": {"type": "number", "minimum": 0, "maximum": 100},
-        "seed": {"type": "integer", "minimum": 0}}}
-    fault = {"type": "object", "required": ["kind", "params", "activated_at"], "properties": {
-        "kind": {"type": "string"}, "params": {"type": "object"}, "activated_at": {"type": "number"}}}
+    variants = []
+    for kind in of_target(NETWORK):
+        schema = copy.deepcopy(schema_of(request_model(kind)))
+        schema["properties"]["instance"] = {**replicas, "description": "the replica it targets"}
+        schema["properties"]["kind"] = {"const": kind}
+        if "groups" in schema["properties"]:
+            schema["properties"]["groups"] = {"type": "array", "minItems": 2, "items": {
+                "type": "array", "minItems": 1, "items": {"enum": nodes}},
+                "description": schema["properties"]["groups"].get("description", "")}
+        schema["required"] = ["kind"]
+        schema.pop("title", None)
+        variants.append({**schema, "title": kind})
+    body = {"oneOf": variants, "description": "one network kind with its own parameters (the fault registry's "
+                                              "models)"}
+    fault = ref("ActiveFault")
     return {"/netfaults": {
         "get": {"summary": "Network faults active now (empty unless the lab runs in namespaces)",
                 "operationId": "netfaults",
@@ -50,7 +60,7 @@ def _netfault_paths(settings: Settings) -> dict[str, Any]:
                    "operationId": "clearNetfaults", "security": OPERATOR,
                    "parameters": [{"name": "instance", "in": "query", "required": False, "schema": replicas},
                                   {"name": "kind", "in": "query", "required": False,
-                                   "schema": {"enum": ["partition", "netem"]}}],
+                                   "schema": {"enum": list(of_target(NETWORK))}}],
                    "responses": {"200": json_body({"type": "object", "required": ["cleared", "cleared_at"],
                                                    "properties": {"cleared": {"type": "array", "items": fault},
                                                                   "cleared_at": {"type": "number"}}}, "cleared"),
@@ -65,15 +75,6 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1, "maxLength": PROCESS_NAME_MAX_LEN},
             "description": f"a process of the lab ({', '.join(names)}; postgres and broker only when embedded); "
                            "another name is answered 404"}
-    process = {"type": "object", "required": ["name", "pid", "running", "restarts", "auto_restart"], "properties": {
-        "name": {"type": "string"}, "pid": {"type": ["integer", "null"]}, "running": {"type": "boolean"},
-        "replica": {"type": ["integer", "null"]}, "restarts": {"type": "integer", "minimum": 0},
-        "auto_restart": {"type": "boolean"}, "started_at": NULLABLE_NUMBER,
-        "spare_pid": {"type": ["integer", "null"], "description": "the warm spare waiting to take over, if any"},
-        "warm_spare": {"type": "boolean", "description": "a warm spare is kept for this process (one may still "
-                                                         "be starting)"},
-        "promotions": {"type": "integer", "minimum": 0, "description": "times a warm spare took over"},
-        "last_exit": {"type": ["object", "null"]}, "log": {"type": "string"}}}
     not_found = json_body({"allOf": [ref("Error"), {"type": "object", "properties": {
         "known": {"type": "array", "items": {"type": "string"}}}}]}, "no such process (`known` lists them)")
     conflict = json_body({"allOf": [ref("Error"), {"type": "object", "properties": {"process": ref("Process")}}]},
@@ -110,15 +111,14 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                               "process": ref("Process")}}, conflicts=True),
         "/reset": {"post": {"summary": "Fresh data in the running lab (what `faultlab reset` and the experiment send): "
                                        "services holding data stopped, the broker's log emptied, the orders' and "
-                                       "replicas' schemas dropped, services started again",
+                                       "replicas' schemas dropped, services started again — with the lab settings "
+                                       "the body names (an experiment's), or the lab's own",
                             "operationId": "reset", "security": OPERATOR,
-                            "responses": {"200": json_body({"type": "object", "required": ["reset", "seconds"],
-                                                            "properties": {"reset": {"const": True},
-                                                                           "seconds": {"type": "number"},
-                                                                           "initial_stock": {"type": "object"}}},
-                                                           "the lab works again with fresh data"),
+                            "requestBody": {**request_body(ref("ResetRequest"), "settings for the restarted services "
+                                                                                "(optional)"), "required": False},
+                            "responses": {"200": json_body(ref("ResetAnswer"), "the lab works again with fresh data"),
                                           "409": json_body({"type": "object"}, "a reset is already running"),
-                                          **errors(401)}}},
+                                          **errors(400, 401, 413)}}},
         "/shutdown": {"post": {"summary": "Stop the whole lab (what `faultlab down` sends)", "operationId": "shutdown",
                                "security": OPERATOR,
                                "responses": {"202": json_body({"type": "object", "required": ["stopping"],
@@ -129,4 +129,4 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     }
     return document("faultlab supervisor", "The supervisor's control API, on 127.0.0.1 only. The list is open; "
                     "every action needs the operator token.", f"http://127.0.0.1:{settings.supervisor_port}", paths,
-                    {"Process": process})
+                    components([Process, ResetRequest, ResetAnswer, ActiveFault]))

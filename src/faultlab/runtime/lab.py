@@ -23,15 +23,17 @@ from faultlab import bus
 from faultlab.config import Settings
 from faultlab.db import ensure_database
 from faultlab.faults import FaultError
-from faultlab.faults.network import NET_FAULT_KINDS, NetFaults, NetFaultUnsupported, parse_net_fault
+from faultlab.faults.network import NetFaults, NetFaultUnsupported, parse_net_fault
+from faultlab.faults.registry import NETWORK, kinds, of_target
 from faultlab.guide import health_body
 from faultlab.log import get_logger
+from faultlab.models.supervisor import LAB_SETTINGS, ResetRequest
 from faultlab.openapi.supervisor import openapi_document as supervisor_openapi
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.runtime import broker, netns, postgres
 from faultlab.runtime.netns import NetnsNetwork
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
-from faultlab.web import ApiError, create_app, json_response, read_json, require_token
+from faultlab.web import ApiError, checked, create_app, json_response, read_json, require_token
 
 STATE_FILE = "lab.json"
 TOKEN_FILE = "admin-token"
@@ -104,6 +106,7 @@ class Lab:
             self.network = _claim_network(self.settings)
             self.settings = self.settings.model_copy(update={"service_hosts": self.network.service_hosts()})
         self.netfaults = NetFaults(self.network) if self.network else None
+        self.base_settings = self.settings  # what a reset without lab settings goes back to
         self.logs = self.home / "logs"
         self.logs.mkdir(exist_ok=True)
         self.progress = progress or (lambda _msg: None)
@@ -247,38 +250,54 @@ class Lab:
 
     # ---- reset ------------------------------------------------------------------------------------
 
-    async def reset(self) -> dict[str, Any]:
+    async def reset(self, overrides: dict[str, Any] | None = None, keep_data: bool = False) -> dict[str, Any]:
         """Fresh data, the same lab: every order, event and replica state gone, stock back to the initial stock.
 
         The services that hold lab data (monitor, replicas, orders, voter) stop, the broker's log is emptied (the
         embedded broker restarts: it keeps nothing), the orders' and replicas' schemas are dropped, and the
         services start again — through their warm spares, already past their imports. The dashboard keeps
         running (pages stay open). The monitor's audit tables are kept: they are the lab's history.
+
+        `overrides` (an experiment's lab settings: detector, intervals, thresholds, voter timeouts) are the settings
+        those services start with, until the next reset (none: the lab's own); a service whose settings change gets
+        a new process (its waiting spare has the old ones). `keep_data` restarts them without dropping anything.
         """
         started = time.perf_counter()
         order = ["monitor", *[f"inventory-{r}" for r in self.settings.replica_ids], "orders", "voter"]
         services = [self.processes[n] for n in order if n in self.processes]
+        settings = self.base_settings.model_copy(update=overrides or {})
+        env = settings.to_env()
+        changed = {k: v for k, v in env.items() if k not in SECRETS and self.settings.to_env().get(k) != v}
         self.progress("reset: stopping the services that hold data")
-        await asyncio.gather(*(p.stop(keep_spare=True) for p in services))
-        self.progress("reset: emptying the broker's log")
-        await self._empty_topics()
-        self.progress("reset: dropping the orders' and replicas' data")
-        conn = await asyncpg.connect(self.settings.dsn, timeout=10)
-        try:
-            schemas = ["orders", *[f"inventory_{r}" for r in self.settings.replica_ids]]
-            await conn.execute("DROP SCHEMA IF EXISTS " + ", ".join(schemas) + " CASCADE")
-            await conn.execute("DELETE FROM monitor.instance_status WHERE service_name = 'inventory-svc'")
-        except asyncpg.UndefinedTableError:
-            pass
-        finally:
-            await conn.close()
+        await asyncio.gather(*(p.stop(keep_spare=not changed) for p in services))
+        if not keep_data:
+            self.progress("reset: emptying the broker's log")
+            await self._empty_topics()
+            self.progress("reset: dropping the orders' and replicas' data")
+            conn = await asyncpg.connect(self.settings.dsn, timeout=10)
+            try:
+                schemas = ["orders", *[f"inventory_{r}" for r in self.settings.replica_ids]]
+                await conn.execute("DROP SCHEMA IF EXISTS " + ", ".join(schemas) + " CASCADE")
+                await conn.execute("DELETE FROM monitor.instance_status WHERE service_name = 'inventory-svc'")
+            except asyncpg.UndefinedTableError:
+                pass
+            finally:
+                await conn.close()
+        if changed:
+            self.settings = settings
+            for proc in services:
+                proc.spec.env = {**proc.spec.env, **changed}
+            self.write_state()
         self.progress("reset: starting the services again")
         for proc in services:
             await proc.resume()
         await self.wait_working(60)
         took = time.perf_counter() - started
-        self.log.warning("lab_reset", seconds=round(took, 3))
-        return {"reset": True, "seconds": round(took, 3), "initial_stock": self.settings.initial_stock}
+        differing = {k: v for k, v in settings.model_dump(include=set(LAB_SETTINGS)).items()
+                     if getattr(self.base_settings, k) != v}
+        self.log.warning("lab_reset", seconds=round(took, 3), kept_data=keep_data, settings=differing)
+        return {"reset": True, "seconds": round(took, 3), "initial_stock": self.settings.initial_stock,
+                "kept_data": keep_data, "settings": differing}
 
     async def _empty_topics(self) -> None:
         s = self.settings
@@ -327,8 +346,9 @@ class Lab:
                 raise ApiError(409, f"{proc.spec.name} is not running", process=proc.describe())
             stopping_at = time.time()
             if proc.spec.replica is not None:  # the monitor opens the episode: TTD counts from this moment
+                stop = kinds()["stop"].params()
                 self.reporter.report(observation(proc.spec.replica, "fault_injected", False, "supervisor",
-                                                 stopping_at, fault={"kind": "stop", "params": {},
+                                                 stopping_at, fault={"kind": stop.kind, "params": stop.params(),
                                                                      "activated_at": stopping_at}), urgent=True)
             await proc.stop()
             self.log.warning("process_stopped", name=proc.spec.name)
@@ -351,12 +371,14 @@ class Lab:
             return json_response({"started": True, "started_at": proc.started_at, "process": proc.describe()})
 
         async def reset(request: web.Request) -> web.Response:
-            """Fresh data for a new experiment (see Lab.reset)."""
+            """Fresh data for a new experiment, with its lab settings (see Lab.reset)."""
             require_token(request)
+            body = checked(ResetRequest, await read_json(request)) if request.can_read_body else ResetRequest()
             if self._resetting.locked():
                 raise ApiError(409, "a reset is already running")
             async with self._resetting:
-                return json_response(await self.reset())
+                overrides = body.settings.model_dump(exclude_none=True)
+                return json_response(await self.reset(overrides, body.keep_data))
 
         async def shutdown(request: web.Request) -> web.Response:
             require_token(request)
@@ -419,8 +441,8 @@ class Lab:
                     raise ApiError(400, f"instance must be one of {self.settings.replica_ids}")
                 instance = int(query["instance"])
             kind = query.get("kind")
-            if kind is not None and kind not in NET_FAULT_KINDS:
-                raise ApiError(400, f"kind must be one of: {', '.join(NET_FAULT_KINDS)}")
+            if kind is not None and kind not in of_target(NETWORK):
+                raise ApiError(400, f"kind must be one of: {', '.join(of_target(NETWORK))}")
             cleared = await asyncio.to_thread(faults.clear, instance, kind)
             cleared_at = time.time()
             for replica in sorted({r for f in cleared for r in f.replicas()}):

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import {test} from "node:test";
 
 import {
-  frontRowsHtml, kindBadgeHtml, passedText, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml, studyLineHtml,
-  studySummaryHtml, verdictHtml,
+  compareUrl, frontRowsHtml, kindBadgeHtml, passedText, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml,
+  studyLineHtml, studySummaryHtml, verdictHtml,
 } from "../../../src/faultlab/services/dashboard/static/runs.js";
 
 import {useLanguage} from "../catalog.js";
@@ -29,6 +29,8 @@ test("a run row shows its name, latest mark, phases and summary figures, escaped
   assert.match(html, /<td>99.80<\/td>/);
   const bare = runRowHtml({name: "r", latest: false});
   assert.doesNotMatch(bare, /latest/);
+  assert.doesNotMatch(bare, /checkbox/);  // no report.json: nothing to compare
+  assert.match(runRowHtml({name: "a<b", has_report_json: true}), /<td><input type="checkbox" class="pick" data-run="a&lt;b"><\/td>/);
   assert.match(bare, /<td>—\/—<\/td>/);
 });
 
@@ -57,6 +59,13 @@ test("the run shown first is the one in the URL fragment, else the latest, else 
   assert.equal(pickRun(runs, "").name, "b");
   assert.equal(pickRun([{name: "x"}, {name: "y"}], "").name, "x");
   assert.equal(pickRun([], ""), undefined);
+});
+
+test("two or more ticked runs open the comparison page in the page's language; fewer open nothing", () => {
+  assert.equal(compareUrl(["20261130T111803Z", "a b"], "es"), "/compare?runs=20261130T111803Z,a%20b&lang=es");
+  assert.equal(compareUrl(["x", "y", "z"], "en"), "/compare?runs=x,y,z&lang=en");
+  assert.equal(compareUrl(["x"], "en"), null);
+  assert.equal(compareUrl([], "en"), null);
 });
 
 const STUDY = {name: "2026-detectors", kind: "study", html: "study.html", latest: false,

@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import {test} from "node:test";
 
 import {
-  faultPeriods, PHASE_COLOURS, plotDate, timeseriesFigure, ttdTtrFigure,
+  faultPeriods, NO_COLOUR, plotDate, timeseriesFigure, ttdTtrFigure,
 } from "../../../src/faultlab/lab/static/report.js";
 
 const T0 = 1_800_000_000;  // 2027-01-15 08:00:00 UTC
 
 function result(phase, repetition, injectedAt, episodes = [], extra = {}) {
   return {phase, repetition, injected_at: injectedAt, fault_ended_at: injectedAt === null ? null : injectedAt + 5,
-    ended_at: T0 + 100, episodes, ...extra};
+    ended_at: T0 + 100, episodes, fault: injectedAt === null ? null : {kind: phase}, ...extra};
 }
 
 function dist(values) {
@@ -33,8 +33,8 @@ test("plotDate gives UTC to the millisecond, rounding to the microsecond first, 
 test("a fault period runs from injection to the fault's end, with the episode's detection and recovery", () => {
   const episode = {detected_at: T0 + 2.4, recovered_at: T0 + 7.2};
   const periods = faultPeriods([result("baseline", 1, null), result("latency", 1, T0 + 2, [episode, {detected_at: null}])]);
-  assert.deepEqual(periods, [{phase: "latency", repetition: 1, start: T0 + 2, end: T0 + 7, detected: [T0 + 2.4],
-    recovered: [T0 + 7.2]}]);
+  assert.deepEqual(periods, [{phase: "latency", repetition: 1, kind: "latency", start: T0 + 2, end: T0 + 7,
+    detected: [T0 + 2.4], recovered: [T0 + 7.2]}]);
   const unended = faultPeriods([result("crash", 2, T0, [], {fault_ended_at: null})]);
   assert.equal(unended[0].end, T0 + 100);  // the phase's end when the fault's end was not recorded
   assert.deepEqual(faultPeriods(undefined), []);
@@ -57,29 +57,30 @@ test("the load chart has latency, throughput and success traces per second, by i
   assert.deepEqual(fig.layout.yaxis3.range, [0, 105]);
 });
 
-test("each faulted phase run is shaded in its phase's colour and labelled, its moments drawn and listed", () => {
+test("each faulted phase run is shaded in its fault kind's colour and labelled, its moments drawn and listed", () => {
   const results = [result("baseline", 1, null),
     result("crash", 1, T0 + 10, [{detected_at: T0 + 10.01, recovered_at: T0 + 11}]),
-    result("incorrect", 2, T0 + 20, [{detected_at: T0 + 20.2, recovered_at: null}])];
-  const fig = timeseriesFigure({timeseries: [], results});
+    result("wrong-values", 2, T0 + 20, [{detected_at: T0 + 20.2, recovered_at: null}], {fault: {kind: "incorrect"}})];
+  const colours = {crash: "#d62728", incorrect: "#8c564b"};  // the registry's, as the page passes them
+  const fig = timeseriesFigure({timeseries: [], results, colours});
   const rects = fig.layout.shapes.filter((s) => s.type === "rect");
-  assert.deepEqual(rects.map((s) => s.fillcolor), [PHASE_COLOURS.crash, PHASE_COLOURS.incorrect]);
-  assert.deepEqual(fig.layout.annotations.map((a) => a.text), ["crash #1", "incorrect #2"]);
+  assert.deepEqual(rects.map((s) => s.fillcolor), ["#d62728", "#8c564b"]);
+  assert.deepEqual(fig.layout.annotations.map((a) => a.text), ["crash #1", "wrong-values #2"]);
   const lines = fig.layout.shapes.filter((s) => s.type === "line");
   assert.deepEqual(lines.map((s) => [s.x0, s.line.dash]), [["2027-01-15 08:00:10.010", "dash"],
     ["2027-01-15 08:00:11.000", "dot"], ["2027-01-15 08:00:20.200", "dash"]]);
   const detected = fig.data.find((tr) => tr.name === "detected (monitor event)");
-  assert.deepEqual(detected.text, ["crash #1 detected", "incorrect #2 detected"]);
+  assert.deepEqual(detected.text, ["crash #1 detected", "wrong-values #2 detected"]);
   assert.deepEqual(detected.y, [100, 100]);
   const recovered = fig.data.find((tr) => tr.name === "recovered (monitor event)");
   assert.deepEqual(recovered.text, ["crash #1 recovered"]);
 });
 
-test("a fault that ended as it began is still shaded 50 ms wide, and an unknown phase is grey", () => {
+test("a fault that ended as it began is still shaded 50 ms wide, and a kind without a colour is grey", () => {
   const fig = timeseriesFigure({results: [result("meteor", 1, T0, [], {fault_ended_at: T0})]});
   const rect = fig.layout.shapes[0];
   assert.deepEqual([rect.x0, rect.x1, rect.fillcolor], ["2027-01-15 08:00:00.000", "2027-01-15 08:00:00.050",
-    "#999999"]);
+    NO_COLOUR]);
 });
 
 test("the TTD/TTR chart has median bars with min-max error bars and a dot per repetition, phases without either left out", () => {

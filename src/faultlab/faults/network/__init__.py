@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 from typing import Any
+
+from pydantic import BaseModel, Field, create_model
 
 from faultlab.faults.base import FaultError
 from faultlab.faults.network.netem import Netem
 from faultlab.faults.network.partition import Partition
+from faultlab.faults.registry import NETWORK, lookup, of_target
+from faultlab.i18n import N_
+from faultlab.models import Problem, Refused, parse
 from faultlab.runtime.netns import HOST_NODE, NetnsError, NetnsNetwork, run
 
 NetFault = Partition | Netem
-NET_FAULT_KINDS: dict[str, Any] = {"partition": Partition, "netem": Netem}
-KNOWN_PARAMS = {"kind", "instance", "groups", "delay_ms", "jitter_ms", "loss_pct", "duplicate_pct", "seed"}
 
 
 class NetFaultUnsupported(RuntimeError):
     """This machine cannot apply the fault (a kernel without the netem qdisc, say); nothing changed."""
 
 
-def parse_net_fault(params: dict[str, Any], replica_ids: list[int]) -> NetFault:
+@cache
+def request_model(kind: str) -> type[BaseModel]:
+    """`POST /netfaults`'s body for one kind: the kind's parameters plus the replica it targets (`instance`)."""
+    spec = lookup(kind, NETWORK)
+    model: type[BaseModel] = create_model(
+        f"{spec.params.__name__.removesuffix('Params')}Request", __base__=spec.params,
+        instance=(int | None, Field(None, ge=1, description=N_("the replica it targets"))))
+    return model
+
+
+def parse_net_fault(body: dict[str, Any], replica_ids: list[int]) -> NetFault:
     """Build a network fault from a body such as {"kind": "netem", "instance": 1, "delay_ms": 200}."""
-    kind = params.get("kind")
-    if kind not in NET_FAULT_KINDS:
-        raise FaultError(f"kind must be one of: {', '.join(NET_FAULT_KINDS)}")
-    unknown = set(params) - KNOWN_PARAMS
-    if unknown:
-        raise FaultError(f"unknown parameter(s): {', '.join(sorted(unknown))}")
-    if kind == "partition" and set(params) & {"delay_ms", "jitter_ms", "loss_pct", "duplicate_pct", "seed"}:
-        raise FaultError("partition takes instance or groups only")
-    fault: NetFault = NET_FAULT_KINDS[kind].parse(params, replica_ids)
+    kind = body.get("kind")
+    try:
+        if not isinstance(kind, str):
+            raise Refused([Problem("kind", N_("is required (one of: {known})"),
+                                   {"known": ", ".join(of_target(NETWORK))})])
+        spec = lookup(kind, NETWORK)
+        request = parse(request_model(spec.kind), body)
+    except Refused as exc:
+        raise FaultError(str(exc)) from None
+    params = spec.params.model_validate(request.model_dump(exclude={"instance"}))
+    fault: NetFault = spec.behaviour(params, request.instance, replica_ids)  # type: ignore[attr-defined]
     return fault
 
 

@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from faultlab.faults.base import FaultError, number, seed_of
+from pydantic import Field, model_validator
+
+from faultlab.faults.base import FaultError, Seeded
+from faultlab.faults.registry import NETWORK, KindSpec, register
+from faultlab.i18n import N_
+
+
+class NetemParams(Seeded):
+    kind: Literal["netem"] = "netem"
+    delay_ms: float = Field(0.0, ge=0, le=60_000, description=N_("each direction waits this long (a round trip twice)"))
+    jitter_ms: float = Field(0.0, ge=0, le=60_000, description=N_("± this much (at most delay_ms)"))
+    loss_pct: float = Field(0.0, ge=0, le=100, description=N_("share of packets dropped, each direction"))
+    duplicate_pct: float = Field(0.0, ge=0, le=100, description=N_("share of packets sent twice, each direction"))
+
+    @model_validator(mode="after")
+    def _a_fault(self) -> NetemParams:
+        if self.jitter_ms > self.delay_ms:
+            raise ValueError("jitter_ms must not exceed delay_ms")
+        if not (self.delay_ms or self.loss_pct or self.duplicate_pct):
+            raise ValueError("netem needs delay_ms, loss_pct or duplicate_pct above 0 (else it is not a fault)")
+        return self
 
 
 @dataclass
@@ -24,19 +44,11 @@ class Netem:
     activated_at: float = 0.0
 
     @classmethod
-    def parse(cls, params: dict[str, Any], replica_ids: list[int]) -> Netem:
-        instance = params.get("instance")
-        if isinstance(instance, bool) or not isinstance(instance, int) or instance not in replica_ids:
+    def build(cls, params: NetemParams, instance: int | None, replica_ids: list[int]) -> Netem:
+        if instance is None or instance not in replica_ids:
             raise FaultError(f"instance must be one of {replica_ids}")
-        fault = cls(instance=instance, delay_ms=number(params, "delay_ms", 0, 0, 60_000),
-                    jitter_ms=number(params, "jitter_ms", 0, 0, 60_000),
-                    loss_pct=number(params, "loss_pct", 0, 0, 100),
-                    duplicate_pct=number(params, "duplicate_pct", 0, 0, 100), seed=seed_of(params))
-        if fault.jitter_ms > fault.delay_ms:
-            raise FaultError("jitter_ms must not exceed delay_ms")
-        if not (fault.delay_ms or fault.loss_pct or fault.duplicate_pct):
-            raise FaultError("netem needs delay_ms, loss_pct or duplicate_pct above 0 (else it is not a fault)")
-        return fault
+        return cls(instance=instance, delay_ms=params.delay_ms, jitter_ms=params.jitter_ms, loss_pct=params.loss_pct,
+                   duplicate_pct=params.duplicate_pct, seed=params.seed)
 
     def tc_args(self, seed_supported: bool) -> list[str]:
         """The netem arguments of `tc qdisc replace dev X root netem ...`."""
@@ -64,3 +76,8 @@ class Netem:
                   "loss_pct": self.loss_pct, "duplicate_pct": self.duplicate_pct, "seed": self.seed,
                   "seed_applied": self.seed_applied if self.seed is not None else None}
         return {"kind": self.kind, "params": params, "activated_at": self.activated_at}
+
+
+SPEC = register(KindSpec(NetemParams, NETWORK, N_("delay / loss / duplication on the replica's link (namespace lab)"),
+                         N_("DELETE /netfaults on the supervisor: the qdisc is removed"), "#7f7f7f", Netem.build,
+                         example={"delay_ms": 200}))

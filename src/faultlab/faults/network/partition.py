@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from faultlab.faults.base import FaultError
+from pydantic import Field
+
+from faultlab.faults.base import FaultError, FaultParams
+from faultlab.faults.registry import NETWORK, KindSpec, register
+from faultlab.i18n import N_
 
 HOST = "host"  # the bridge address in the root namespace: broker, PostgreSQL, supervisor
 NODE_NAMES = ("orders", "monitor", "voter", "dashboard", HOST)  # plus inventory-N
+
+
+class PartitionParams(FaultParams):
+    kind: Literal["partition"] = "partition"
+    groups: list[list[str]] | None = Field(
+        None, min_length=2, description=N_("split these nodes into groups that cannot reach each other (inventory-N, "
+                                           "orders, monitor, voter, dashboard, host); without groups the replica is "
+                                           "cut off from every other node"))
+
+
+def parse_groups(text: str) -> list[list[str]]:
+    """The command line's spelling of groups: groups split by '/', nodes by ','."""
+    return [[n.strip() for n in g.split(",") if n.strip()] for g in text.split("/")]
 
 
 @dataclass
@@ -25,16 +42,17 @@ class Partition:
     activated_at: float = 0.0
 
     @classmethod
-    def parse(cls, params: dict[str, Any], replica_ids: list[int]) -> Partition:
-        instance, groups = params.get("instance"), params.get("groups")
+    def build(cls, params: PartitionParams, instance: int | None, replica_ids: list[int]) -> Partition:
+        groups = params.groups
         if (instance is None) == (groups is None):
             raise FaultError("partition needs either instance (cut one replica off) or groups (split the nodes)")
         if instance is not None:
-            if isinstance(instance, bool) or not isinstance(instance, int) or instance not in replica_ids:
+            if instance not in replica_ids:
                 raise FaultError(f"instance must be one of {replica_ids}")
             return cls(instance=instance)
+        assert groups is not None
         known = {*NODE_NAMES, *(f"inventory-{r}" for r in replica_ids)}
-        if not isinstance(groups, list) or len(groups) < 2 or not all(isinstance(g, list) and g for g in groups):
+        if not all(groups):
             raise FaultError("groups must be at least two non-empty lists of node names")
         seen: set[str] = set()
         for group in groups:
@@ -75,3 +93,8 @@ class Partition:
     def describe(self) -> dict[str, Any]:
         params: dict[str, Any] = {"instance": self.instance} if self.instance is not None else {"groups": self.groups}
         return {"kind": self.kind, "params": params, "activated_at": self.activated_at}
+
+
+SPEC = register(KindSpec(PartitionParams, NETWORK, N_("cut the replica off the virtual network (namespace lab)"),
+                         N_("DELETE /netfaults on the supervisor: the routes are removed, the replica catches up"),
+                         "#393b79", Partition.build, cli={"groups": parse_groups}))

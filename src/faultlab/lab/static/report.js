@@ -4,8 +4,8 @@
 
 import {startLanguageSwitch} from "./langs.js";
 
-export const PHASE_COLOURS = {crash: "#d62728", latency: "#ff7f0e", intermittent: "#9467bd", incorrect: "#8c564b",
-  "two-down": "#e377c2", baseline: "#2ca02c"};
+// A fault period's colour is its fault kind's (the registry's colour, passed in the page's `colours`); grey without.
+export const NO_COLOUR = "#999999";
 
 // The charts' words when the page gives none (the page passes each language's, from the gettext catalogs).
 export const DEFAULT_LABELS = {p50: "latency p50 (ms)", p95: "latency p95 (ms)", p99: "latency p99 (ms)",
@@ -38,7 +38,7 @@ export function faultPeriods(results) {
   return (results || []).filter((r) => r.injected_at !== null && r.injected_at !== undefined).map((r) => {
     const episodes = r.episodes || [];
     return {
-      phase: r.phase, repetition: r.repetition, start: r.injected_at,
+      phase: r.phase, repetition: r.repetition, kind: r.fault ? r.fault.kind : null, start: r.injected_at,
       end: r.fault_ended_at || r.ended_at || r.injected_at,
       detected: episodes.filter((e) => e.detected_at).map((e) => e.detected_at),
       recovered: episodes.filter((e) => e.recovered_at).map((e) => e.recovered_at),
@@ -64,7 +64,7 @@ export function timeseriesFigure(data, labels = DEFAULT_LABELS) {
   const shapes = [], annotations = [];
   const marks = Object.fromEntries(MOMENTS.map((m) => [m.key, {x: [], text: []}]));
   for (const period of faultPeriods(data.results)) {
-    const colour = PHASE_COLOURS[period.phase] || "#999999";
+    const colour = (data.colours || {})[period.kind] || NO_COLOUR;
     shapes.push({type: "rect", xref: "x", yref: "paper", x0: plotDate(period.start),
       x1: plotDate(Math.max(period.end, period.start + 0.05)), y0: 0, y1: 1, fillcolor: colour, opacity: 0.13,
       line: {width: 0}, layer: "below"});

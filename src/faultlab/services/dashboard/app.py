@@ -13,11 +13,13 @@ from aiohttp import web
 from faultlab import i18n
 from faultlab.config import Settings
 from faultlab.guide import health_body
+from faultlab.lab.compare import compare
+from faultlab.lab.compare_html import render_compare
 from faultlab.log import get_logger
 from faultlab.services.dashboard import frontend, guide_api
 from faultlab.services.dashboard.collector import LiveState
 from faultlab.services.dashboard.openapi import openapi_document
-from faultlab.services.dashboard.operator import ExperimentProcess, FaultProxy, replica_of
+from faultlab.services.dashboard.operator import ExperimentProcess, FaultProxy, kinds_json, replica_of
 from faultlab.services.dashboard.reports import RunsFolder
 from faultlab.web import ApiError, Handler, create_app, json_response, read_json, require_token, serve
 
@@ -25,6 +27,11 @@ KEEPALIVE_S = 15.0
 # The pages load scripts only from the dashboard itself; plotly needs inline styles, nothing needs eval.
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
             "connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+
+
+# report.html and the comparison are self-contained (plotly inlined): they may run their own inline scripts, nothing else.
+SELF_CONTAINED_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+                      "img-src data: blob:; frame-ancestors 'self'")
 
 
 def sse_frame(kind: str, data: dict[str, Any]) -> bytes:
@@ -124,6 +131,12 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
         status, data = await faults.inject(await read_json(request))
         return json_response(data, status=status)
 
+    async def fault_kinds(request: web.Request) -> web.Response:
+        lang = request.query.get("lang", default_lang)
+        if lang not in i18n.LANGUAGES:
+            raise ApiError(400, f"lang must be one of {', '.join(i18n.LANGUAGES)}")
+        return json_response(kinds_json(lang))
+
     async def clear(request: web.Request) -> web.Response:
         require_token(request)
         replica = replica_of(request.query.get("replica"), settings)
@@ -148,13 +161,30 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
     async def run_detail(request: web.Request) -> web.Response:
         return json_response(runs.detail(request.match_info["name"]))
 
+    def compared(request: web.Request) -> dict[str, Any]:
+        names = [n for n in request.query.get("runs", "").split(",") if n]
+        return compare(runs.reports(names))
+
+    async def compare_json(request: web.Request) -> web.Response:
+        return json_response(compared(request))
+
+    async def compare_page(request: web.Request) -> web.Response:
+        """The comparison page (self-contained, as `faultlab compare` writes it), in the reader's language."""
+        try:
+            lang = frontend.page_language(request.query.get("lang"), request.cookies.get(frontend.LANG_COOKIE),
+                                          default_lang)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        html = await asyncio.to_thread(render_compare, compared(request), lang)
+        return web.Response(text=html, content_type="text/html", headers={
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Language": lang,
+            "Content-Security-Policy": SELF_CONTAINED_CSP})
+
     async def run_file(request: web.Request) -> web.FileResponse:
         path = runs.file(request.match_info["name"], request.match_info["filename"])
-        # report.html is self-contained (plotly inlined): it may run its own inline scripts, nothing else.
         return web.FileResponse(path, headers={
             "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
-                                       "style-src 'unsafe-inline'; img-src data: blob:; frame-ancestors 'self'"})
+            "Content-Security-Policy": SELF_CONTAINED_CSP})
 
     async def close_streams(_app: web.Application) -> None:
         live.close_subscribers()
@@ -173,12 +203,15 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
     r.add_get("/api/faults", list_faults)
     r.add_post("/api/faults", inject)
     r.add_delete("/api/faults", clear)
+    r.add_get("/api/fault-kinds", fault_kinds)
     r.add_get("/api/experiment", experiment_status)
     r.add_post("/api/experiment", experiment_start)
     r.add_delete("/api/experiment", experiment_stop)
     r.add_get("/api/runs", list_runs)
     r.add_get("/api/runs/{name}", run_detail)
     r.add_get("/runs/{name}/{filename}", run_file)
+    r.add_get("/api/compare", compare_json)
+    r.add_get("/compare", compare_page)
     guide_api.register(app, settings)
     return app
 

@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from faultlab import i18n
+from faultlab.services.dashboard.operator import kinds_json
 from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent
@@ -32,15 +33,16 @@ def catalogs() -> dict[str, dict[str, str]]:
 
 
 def render_pages() -> dict[str, dict[str, str]]:
-    """Each page's HTML by language and path; the templates take no data but the words (the pages fetch
-    everything else from the JSON APIs)."""
+    """Each page's HTML by language and path; the templates take no data but the words and the fault registry (the
+    pages fetch everything else from the JSON APIs)."""
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined)
     pages: dict[str, dict[str, str]] = {}
     for lang, messages in catalogs().items():
         def t(key: str, messages: dict[str, Any] = messages) -> str:
             return messages[key]  # a key missing from a catalog fails here, when the dashboard starts
 
-        context = {"lang": lang, "t": t, "languages": LANGUAGE_NAMES, "catalog": {"lang": lang, "messages": messages}}
+        context = {"lang": lang, "t": t, "languages": LANGUAGE_NAMES, "catalog": {"lang": lang, "messages": messages},
+                   "fault_kinds": kinds_json(lang)}  # the fault registry, for the operator's form
         pages[lang] = {path: env.get_template(name).render(**context) for path, name in PAGES.items()}
     return pages
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.dashboard.operator import FAULT_KINDS
+from faultlab.faults.registry import kinds
+from faultlab.models import schema_of
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -48,6 +50,19 @@ def guide_paths() -> dict[str, Any]:
                                      "services", "instances", "failures", "performance"]}, "summary"),
                                      "503": upstream}}},
     }
+
+
+def fault_request(settings: Settings) -> dict[str, Any]:
+    """`POST /api/faults`: one replica and a fault of any registered kind, with that kind's own parameters."""
+    variants = []
+    for kind, spec in kinds().items():
+        schema = copy.deepcopy(schema_of(spec.params))
+        schema["properties"] = {"replica": {"type": "integer", "enum": settings.replica_ids},
+                                **schema["properties"], "kind": {"const": kind}}
+        schema["required"] = ["replica", "kind", *schema.get("required", [])]
+        schema.pop("title", None)
+        variants.append({**schema, "title": kind, "description": spec.summary})
+    return {"oneOf": variants}
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
@@ -99,9 +114,18 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "delete": {"summary": "Clear the faults of one replica (forwarded to its DELETE /faults)",
                            "security": operator,
                            "parameters": [replica_param, {"name": "kind", "in": "query",
-                                                          "schema": {"type": "string", "enum": list(FAULT_KINDS)}}],
+                                                          "schema": {"type": "string", "enum": list(kinds())},
+                                                          "description": "undo this kind where it was applied "
+                                                                         "(default: every fault the replica holds)"}],
                            "responses": {"200": _json(ANY_OBJECT, "what was cleared"),
                                          **_errors(400, 401, 403, 502, 504)}}},
+            "/api/fault-kinds": {"get": {
+                "summary": "The fault registry: each kind's parameters, form fields, target, inverse and colour",
+                "parameters": [{"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["en", "es"]},
+                                "description": "language of the words (default: the lab's)"}],
+                "responses": {"200": _json({"type": "object", "required": ["lang", "kinds"], "properties": {
+                    "lang": {"type": "string"}, "kinds": {"type": "array", "items": ANY_OBJECT}}}, "the kinds"),
+                    **_errors(400)}}},
             "/api/experiment": {
                 "get": {"summary": "The experiment started from the page: state, exit code, output",
                         "responses": {"200": _json({"$ref": "#/components/schemas/Experiment"}, "state")}},
@@ -128,6 +152,18 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                            "`front`: the settings on the front of its focus fault kind",
                 "parameters": [run_name],
                 "responses": {"200": _json(ANY_OBJECT, "run"), **_errors(400, 404)}}},
+            "/api/compare": {"get": {
+                "summary": "Two or more runs side by side (what `faultlab compare` prints): per phase, each metric's "
+                           "median, spread and bootstrap interval; each run against the first",
+                "parameters": [{"name": "runs", "in": "query", "required": True, "schema": {"type": "string"},
+                                "description": "2 to 8 run names, comma-separated (the first is the reference)"}],
+                "responses": {"200": _json(ANY_OBJECT, "the comparison"), **_errors(400, 404)}}},
+            "/compare": {"get": {
+                "summary": "The comparison as a self-contained page (compare.html), in the reader's language",
+                "parameters": [{"name": "runs", "in": "query", "required": True, "schema": {"type": "string"}},
+                               {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["en", "es"]}}],
+                "responses": {"200": {"description": "the page", "content": {"text/html": {
+                    "schema": {"type": "string"}}}}, **_errors(400, 404)}}},
             "/runs/{name}/{filename}": {"get": {
                 "summary": "A run's report.html (charts and tables, self-contained) or report.json; a detector study's "
                            "study.html or study.json",
@@ -144,13 +180,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                                                "description": "the lab's admin token (FAULTLAB_HOME/admin-token)"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-                "FaultRequest": {"type": "object", "required": ["replica", "kind"], "properties": {
-                    "replica": {"type": "integer", "enum": settings.replica_ids},
-                    "kind": {"type": "string", "enum": list(FAULT_KINDS)},
-                    "latency_ms": {"type": "number"}, "jitter_ms": {"type": "number"},
-                    "probability": {"type": "number", "minimum": 0, "maximum": 1},
-                    "product_id": {"type": "string"}, "delta": {"type": "integer"}, "seed": {"type": "integer"},
-                    "exit_code": {"type": "integer"}}},
+                "FaultRequest": fault_request(settings),
                 "Window": {"type": ["object", "null"], "description": "requests over the last second", "properties": {
                     "rps": {"type": "number"}, "failed_per_s": {"type": "number"},
                     "success_rate": {"type": ["number", "null"]}, "p50": {"type": ["number", "null"]},

@@ -16,11 +16,13 @@ from typing import Any
 import aiohttp
 import orjson
 
+from faultlab import i18n
 from faultlab.config import Settings
+from faultlab.faults.registry import Call, kinds, lookup, parse_params
 from faultlab.i18n import LANGUAGES
+from faultlab.models import Refused
 from faultlab.web import ApiError
 
-FAULT_KINDS = ("crash", "latency", "intermittent", "incorrect", "hang", "stale")
 OUTPUT_LINES = 400
 PHASES_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}(,[a-z][a-z0-9-]{0,31}){0,15}$")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -37,7 +39,8 @@ def replica_of(value: Any, settings: Settings) -> int:
 
 
 class FaultProxy:
-    """Calls a replica's /faults API with the admin token, which never leaves the dashboard's process."""
+    """Sends the operator's faults where their kind is applied (the replica, or the supervisor for network and
+    process faults: the fault registry's targets) with the admin token, which never leaves the dashboard's process."""
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self.settings = settings
@@ -46,13 +49,12 @@ class FaultProxy:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.admin_token}"}
 
-    async def _call(self, method: str, replica: int, query: dict[str, str] | None = None,
-                    body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        url = f"{self.settings.replica_url(replica)}/faults"
+    async def send(self, call: Call, replica: int) -> tuple[int, dict[str, Any]]:
         try:
-            async with self.session.request(method, url, params=query, data=orjson.dumps(body) if body else None,
+            async with self.session.request(call.method, call.url,
+                                            data=orjson.dumps(call.body) if call.body is not None else None,
                                             headers={**self._headers(), "Content-Type": "application/json"},
-                                            timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                                            timeout=aiohttp.ClientTimeout(total=call.timeout_s)) as resp:
                 raw = await resp.read()
                 try:
                     data = orjson.loads(raw) if raw else {}
@@ -60,32 +62,49 @@ class FaultProxy:
                     data = {"error": raw[:200].decode(errors="replace")}
                 return resp.status, data if isinstance(data, dict) else {"answer": data}
         except TimeoutError:
-            raise ApiError(504, f"replica {replica} did not answer within 3 s", replica=replica) from None
+            raise ApiError(504, f"replica {replica}'s fault was not answered within {call.timeout_s:g} s",
+                           replica=replica) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ApiError(502, f"replica {replica} is not reachable ({type(exc).__name__}); a crashed replica "
                                 "has no fault left to clear", replica=replica) from None
 
     async def inject(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A fault of any registered kind on one replica: its parameters checked by its model first (a 400)."""
         replica = replica_of(body.get("replica"), self.settings)
         fault = {k: v for k, v in body.items() if k != "replica"}
-        if fault.get("kind") not in FAULT_KINDS:
-            raise ApiError(400, f"kind must be one of {', '.join(FAULT_KINDS)}")
-        return await self._call("POST", replica, body=fault)
+        try:
+            params = parse_params(fault)
+        except Refused as exc:
+            raise ApiError(400, str(exc), problems=[p.describe() for p in exc.problems]) from None
+        spec = kinds()[params.kind]
+        return await self.send(spec.target.inject(self.settings, spec.kind, replica, params.params()), replica)
 
     async def clear(self, replica: int, kind: str | None) -> tuple[int, dict[str, Any]]:
-        if kind is not None and kind not in FAULT_KINDS:
-            raise ApiError(400, f"kind must be one of {', '.join(FAULT_KINDS)}")
-        return await self._call("DELETE", replica, query={"kind": kind} if kind else None)
+        """One kind undone where it was applied; without a kind, every fault the replica itself holds."""
+        if kind is None:
+            return await self.send(Call("DELETE", f"{self.settings.replica_url(replica)}/faults"), replica)
+        try:
+            spec = lookup(kind)
+        except Refused as exc:
+            raise ApiError(400, str(exc)) from None
+        return await self.send(spec.target.clear(self.settings, spec.kind, replica), replica)
 
     async def list(self) -> dict[str, Any]:
         async def one(replica: int) -> dict[str, Any]:
             try:
-                status, data = await self._call("GET", replica)
+                status, data = await self.send(Call("GET", f"{self.settings.replica_url(replica)}/faults", None, 3.0),
+                                               replica)
                 return {"replica": replica, "reachable": True, "http_status": status, "faults": data.get("faults")}
             except ApiError as exc:
                 return {"replica": replica, "reachable": False, "error": exc.message}
 
         return {"replicas": list(await asyncio.gather(*(one(r) for r in self.settings.replica_ids)))}
+
+
+def kinds_json(lang: str) -> dict[str, Any]:
+    """The fault registry as the page reads it (`GET /api/fault-kinds`): each kind, its form and its words."""
+    gettext = i18n.gettext_for(lang)
+    return {"lang": lang, "kinds": [spec.describe(gettext) for spec in kinds().values()]}
 
 
 class ExperimentProcess:

@@ -12,6 +12,8 @@ from typing import Any
 from faultlab.web import ApiError
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$")
+MIN_COMPARED, MAX_COMPARED = 2, 8
+
 FILES = {"experiment": ("report.json", "report.html"), "study": ("study.json", "study.html")}
 
 
@@ -151,6 +153,19 @@ class RunsFolder:
                          "missed": r.get("missed") or []})
         return {**self.summary(path, self.latest_name()), "results": rows,
                 "verdict": (report or {}).get("verdict"), "episodes": (report or {}).get("episodes") or []}
+
+    def reports(self, names: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """The reports of 2 to MAX_COMPARED runs by name (`latest` allowed), for a comparison; a 4xx otherwise."""
+        if not MIN_COMPARED <= len(names) <= MAX_COMPARED:
+            raise ApiError(400, f"runs must name {MIN_COMPARED} to {MAX_COMPARED} runs, comma-separated")
+        found = []
+        for name in names:
+            path = self.run_dir(name)
+            report, problem = self.report(path)
+            if report is None:
+                raise ApiError(404, f"run {path.name!r} has no readable report.json ({problem})")
+            found.append((path.name, report))
+        return found
 
     def file(self, name: str, filename: str) -> Path:
         if filename not in FILES["experiment"] + FILES["study"]:

@@ -14,18 +14,19 @@ from aiohttp import web
 
 from faultlab.config import Settings
 from faultlab.db import create_pool
-from faultlab.faults import FaultError, FaultSet, parse_fault
+from faultlab.faults import FaultError, FaultSet, parse_fault, replica_kinds
 from faultlab.faults.base import Fault
 from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
+from faultlab.models.inventory import AppliedRequest
 from faultlab.openapi.inventory import openapi_document as inventory_openapi
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory import guide_api
 from faultlab.services.inventory.replica import LogApplier
 from faultlab.services.inventory.state import HISTORY_LEN
 from faultlab.services.inventory.store import ReplicaStore
-from faultlab.web import ApiError, Handler, create_app, json_response, read_json, require_token, serve
+from faultlab.web import ApiError, Handler, create_app, json_response, read_json, read_model, require_token, serve
 
 FAULTED_PREFIXES = ("/health", "/inventory")
 CRASH_DELAY_S = 0.02  # time to answer the operator before the process exits
@@ -98,14 +99,8 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
 
     async def applied(request: web.Request) -> web.Response:
         """What this replica applied for some orders (the orders service's reconciler asks)."""
-        body = await read_json(request)
-        ids = body.get("order_ids")
-        if not isinstance(ids, list) or not 1 <= len(ids) <= 1000:
-            raise ApiError(400, "order_ids must be a list of 1 to 1000 order ids")
-        try:
-            parsed = [uuid.UUID(str(i)) for i in ids]
-        except ValueError:
-            raise ApiError(400, "order_ids must be UUIDs") from None
+        asked = await read_model(request, AppliedRequest)
+        parsed = [uuid.UUID(i) for i in asked.order_ids]
         rows = await applier.store.applied_for(parsed)
         return json_response({"replica": replica, "applied": rows})
 
@@ -133,7 +128,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             await reporter.send_now(observation(replica, "fault_injected", ok=False, source="replica",
                                                 at=fault.activated_at, fault=fault.describe()))
             loop = asyncio.get_running_loop()
-            loop.call_later(max(0.0, fault.activated_at - time.time()), os._exit, getattr(fault, "exit_code", 1))
+            loop.call_later(max(0.0, fault.activated_at - time.time()), os._exit, fault.params.exit_code)
             return 202, {"replica": replica, "fault": fault.describe(), "activated_at": fault.activated_at}
         faults.add(fault)
         log.warning("fault_injected", kind=fault.kind, params=fault.describe()["params"])
@@ -159,8 +154,8 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
         if unknown or len(request.query.getall("kind", [])) > 1:
             raise ApiError(400, "the only query parameter is one `kind`")
         kind = request.query.get("kind")
-        if kind is not None and kind not in {"crash", "latency", "intermittent", "incorrect", "hang", "stale"}:
-            raise ApiError(400, f"unknown fault kind {kind[:32]!r}")
+        if kind is not None and kind not in replica_kinds():
+            raise ApiError(400, f"unknown fault kind {kind[:32]!r}; known: {', '.join(replica_kinds())}")
         return json_response(clear_faults(kind))
 
     async def list_faults(request: web.Request) -> web.Response:

@@ -14,12 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from faultlab.faults import ALIASES, FaultSet
-from faultlab.guide import GUIDE_FAULT_NAMES, replica_name
+from faultlab.faults import FaultSet
+from faultlab.faults.registry import aliases
+from faultlab.guide import guide_fault_name, replica_name
 from faultlab.web import ApiError, json_response, read_json, require_token
 
 CLEAR = "clear"
-ACTION_ALIASES = {**ALIASES, "none": CLEAR}
+CLEAR_ALIASES = {"none": CLEAR}
 ACTION_FIELDS = ("type", "failure_type", "kind")
 
 Inject = Callable[[dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]]
@@ -31,17 +32,18 @@ def failure_fields(faults: FaultSet, injected: str | None = None) -> dict[str, A
     kinds = list(faults.active)
     kind = injected or (kinds[-1] if kinds else None)
     return {"failure_injected": bool(kinds) or injected is not None,
-            "failure_type": GUIDE_FAULT_NAMES.get(kind, kind) if kind else None}
+            "failure_type": guide_fault_name(kind) if kind else None}
 
 
 def action_of(body: dict[str, Any]) -> str | None:
     """The action a body names (clear, or a fault kind), checking that its names agree; None when none is named."""
-    named = [body[k] for k in ACTION_FIELDS if body.get(k) is not None]
+    named = [body[k] for k in ACTION_FIELDS if k in body]  # an explicit null is not a name (the documents say so)
     if not named:
         return None
     if any(not isinstance(n, str) for n in named):
         raise ApiError(400, "type, failure_type and kind must be strings")
-    actions = {ACTION_ALIASES.get(n, n) for n in named}
+    names = {**aliases(), **CLEAR_ALIASES}
+    actions = {names.get(n, n) for n in named}
     if len(actions) > 1:
         raise ApiError(400, "type, failure_type and kind name different actions: give one")
     return actions.pop()

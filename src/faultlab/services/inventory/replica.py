@@ -245,6 +245,12 @@ class LogApplier:
             self.log_end = end
         if self._verify is not None and not self._check_position(records, end):
             return
+        delay_s = self.faults.apply_delay_s()
+        if delay_s and records:  # slow-apply: one event per delay, the rest read again next round
+            if len(records) > 1:
+                self.consumer.seek(self.tp, records[1].offset)
+                records = records[:1]
+            await asyncio.sleep(delay_s)
         if not records:
             if end is not None and end < self.offset + 1 and self._verify is None:
                 self._resume()  # the log now ends before our position: prove it before starting over

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -22,20 +21,18 @@ from faultlab.db import MONITOR_SCHEMA, RETRIABLE, create_pool, migrate
 from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
-from faultlab.openapi.monitor import FAULT_KIND_PATTERN
+from faultlab.models import Refused, parse
+from faultlab.models.monitor import MAX_OBSERVATIONS, Observation, ObservationReport  # noqa: F401  (MAX_OBSERVATIONS: the documented limit)
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor import guide_api
 from faultlab.services.monitor.freshness import LogFrontier, staleness
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.services.monitor.trace import add_routes as add_trace_routes
-from faultlab.services.monitor.tracker import OBSERVATION_KINDS, InstanceTracker
-from faultlab.web import PROBE_HEADER, ApiError, create_app, json_response, read_json, require_token, serve
+from faultlab.services.monitor.tracker import InstanceTracker
+from faultlab.web import PROBE_HEADER, ApiError, checked, create_app, json_response, read_json, require_token, serve
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
-MAX_OBSERVATIONS = 10_000
 MAX_EVENT_ID = 2**63 - 1
-SOURCE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-FAULT_KIND = re.compile(FAULT_KIND_PATTERN)
 QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
 QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
 # A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
@@ -284,12 +281,13 @@ class HealthMonitor:
         at = error.get("at")
         if isinstance(at, bool) or not isinstance(at, (int, float)) or abs(time.time() - at) > QUEUE_MAX_AGE_S:
             return self._reject("too old or from the future")
+        obs = {"replica": error.get("replica"), "kind": error["kind"], "ok": False, "source": "error-queue", "at": at,
+               "detail": str(error.get("detail"))[:300]}
         try:
-            return validate_observation({"replica": error.get("replica"), "kind": error["kind"], "ok": False,
-                                         "source": "error-queue", "at": at, "detail": str(error.get("detail"))[:300]},
-                                        self.settings.replica_ids)
-        except ApiError:
+            parse(Observation, obs, {"replica_ids": self.settings.replica_ids})
+        except Refused:
             return self._reject("malformed")
+        return obs
 
     def _reject(self, why: str) -> None:
         self.rejected[why] = self.rejected.get(why, 0) + 1
@@ -374,51 +372,11 @@ class HealthMonitor:
         return sorted(map(guide_api.failure_row, episodes), key=lambda e: e["activated_at"] or e["detected_at"] or 0)
 
 
-def validate_observation(raw: Any, replicas: list[int]) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ApiError(400, "each observation must be an object")
-    replica, kind, at = raw.get("replica"), raw.get("kind"), raw.get("at")
-    if isinstance(replica, bool) or replica not in replicas:
-        raise ApiError(400, f"replica must be one of {replicas}")
-    if kind not in OBSERVATION_KINDS:
-        raise ApiError(400, f"unknown observation kind {str(kind)[:32]!r}")
-    if isinstance(at, bool) or not isinstance(at, (int, float)) or not 0 < at < 1e11:
-        raise ApiError(400, "at must be a UNIX timestamp in seconds")
-    count = raw.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1_000_000:
-        raise ApiError(400, "count must be a positive integer")
-    source, fault = raw.get("source"), raw.get("fault")
-    if source is not None and (not isinstance(source, str) or not SOURCE.fullmatch(source)):
-        raise ApiError(400, "source must be a name like voter (letters, digits, _ . : -, at most 64)")
-    if fault is not None and (not isinstance(fault, dict) or not isinstance(fault.get("kind", ""), str)
-                              or (fault.get("kind") is not None and not FAULT_KIND.fullmatch(fault["kind"]))
-                              or not isinstance(fault.get("params", {}), dict)
-                              or isinstance(fault.get("activated_at"), bool)
-                              or not isinstance(fault.get("activated_at", 0), (int, float))):
-        raise ApiError(400, "fault must be an object: kind a fault kind's name, params an object, activated_at a "
-                            "number")
-    for key in ("ok", "caught_up"):
-        if key in raw and not isinstance(raw[key], bool):
-            raise ApiError(400, f"{key} must be true or false")
-    sent_at = raw.get("sent_at")
-    if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))
-                                or not 0 < sent_at < 1e11):
-        raise ApiError(400, "sent_at must be a UNIX timestamp in seconds")
-    if raw.get("code") is not None and (isinstance(raw["code"], bool) or not isinstance(raw["code"], int)):
-        raise ApiError(400, "code must be an integer exit code")
-    if _has_nul(raw):  # PostgreSQL text and jsonb refuse NUL: one such row would block every later audit write
-        raise ApiError(400, "observations must not contain NUL characters")
-    return raw
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def observations_of(body: Any, replicas: list[int]) -> list[dict[str, Any]]:
+    """The observations of a `POST /reports` body, each checked by the Observation model (a 400 names every
+    problem); passed on as sent (fields beyond the model's are kept as detail)."""
+    checked(ObservationReport, body, {"replica_ids": replicas})
+    return list(body["observations"])
 
 
 def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
@@ -432,14 +390,10 @@ def build_app(settings: Settings, monitor: HealthMonitor) -> web.Application:
 
     async def reports(request: web.Request) -> web.Response:
         require_token(request)
-        body = await read_json(request)
-        observations = body.get("observations")
-        if not isinstance(observations, list) or len(observations) > MAX_OBSERVATIONS:
-            raise ApiError(400, f"observations must be a list of at most {MAX_OBSERVATIONS} items")
-        checked = [validate_observation(o, settings.replica_ids) for o in observations]
-        for obs in checked:
+        observations = observations_of(await read_json(request), settings.replica_ids)
+        for obs in observations:
             monitor.ingest(obs)
-        return json_response({"accepted": len(checked)}, status=202)
+        return json_response({"accepted": len(observations)}, status=202)
 
     async def events(request: web.Request) -> web.StreamResponse:
         try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from faultlab.db import RETRIABLE
-from faultlab.guide import GUIDE_FAULT_NAMES, REPLICA_SERVICE, iso
+from faultlab.guide import REPLICA_SERVICE, guide_fault_name, iso
 from faultlab.web import METRICS, METRICS_JSON, ApiError, json_response
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def failure_row(episode: dict[str, Any]) -> dict[str, Any]:
     """An episode with the guide's failure_audit fields beside faultlab's (times stay UNIX seconds)."""
     kind = episode.get("fault_kind")
     return {**episode, "service_name": REPLICA_SERVICE, "instance_id": str(episode["replica"]),
-            "failure_type": GUIDE_FAULT_NAMES.get(kind, kind) if kind else "unannounced",
+            "failure_type": guide_fault_name(kind) if kind else "unannounced",
             "resolved_at": episode.get("recovered_at")}
 
 

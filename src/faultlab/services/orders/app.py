@@ -22,16 +22,16 @@ from faultlab.db import ORDERS_SCHEMA, UNAVAILABLE, create_pool, migrate
 from faultlab.guide import health_body
 from faultlab.log import Logger, get_logger
 from faultlab.metrics_store import flushing
+from faultlab.models.orders import STATUSES, NewOrder
 from faultlab.openapi.orders import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 from faultlab.openapi.orders import openapi_document as orders_openapi
 from faultlab.services.inventory.state import CANCELLED, CREATED, RESTOCKED
 from faultlab.services.orders.relay import OutboxRelay
 from faultlab.services.orders.results import PendingReconciler, ResultsConsumer
-from faultlab.web import ApiError, create_app, json_response, read_json, require_token, serve
+from faultlab.web import ApiError, checked, create_app, json_response, read_json, require_token, serve
 
-ORDER_FIELDS = {"product_id", "quantity"}
+ORDER_FIELDS = set(NewOrder.model_fields)
 PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
-STATUSES = ("PENDING", "CONFIRMED", "REJECTED", "CANCELLING", "CANCELLED")
 DB_ERRORS = UNAVAILABLE
 IDEMPOTENCY_HEADER = "Idempotency-Key"  # 1-255 visible ASCII characters, no spaces (a UUID fits)
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -39,21 +39,14 @@ T = TypeVar("T")
 
 
 def validate_order(body: dict[str, Any], settings: Settings) -> tuple[str, int]:
-    """The product and quantity of a new order (or restock), or a 4xx that names the problem."""
-    unknown = set(body) - ORDER_FIELDS
-    if unknown:
-        raise ApiError(400, f"unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}")
-    product_id = body.get("product_id")
-    if not isinstance(product_id, str) or not PRODUCT_ID.match(product_id):
-        raise ApiError(400, "product_id must be a string like PROD-001")
-    if product_id not in settings.initial_stock:
-        raise ApiError(422, f"unknown product {product_id!r}", known=sorted(settings.initial_stock))
-    quantity = body.get("quantity")
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise ApiError(400, "quantity must be an integer")
-    if not 1 <= quantity <= settings.max_quantity:
+    """The product and quantity of a new order (or restock): its shape checked by the NewOrder model (a 400 names
+    every problem), then the lab's own rules (a 422: a product of its stock, 1 to max_quantity units)."""
+    order = checked(NewOrder, body)
+    if order.product_id not in settings.initial_stock:
+        raise ApiError(422, f"unknown product {order.product_id!r}", known=sorted(settings.initial_stock))
+    if not 1 <= order.quantity <= settings.max_quantity:
         raise ApiError(422, f"quantity must be between 1 and {settings.max_quantity}")
-    return product_id, quantity
+    return order.product_id, order.quantity
 
 
 def idempotency_key(request: web.Request) -> str | None:

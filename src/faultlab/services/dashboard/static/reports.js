@@ -4,7 +4,7 @@
 import {$} from "./common.js";
 import {lang, setupLanguageSwitch, t} from "./i18n.js";
 import {
-  frontRowsHtml, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml, studySummaryHtml,
+  compareUrl, frontRowsHtml, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml, studySummaryHtml,
 } from "./runs.js";
 
 async function getJSON(url) {
@@ -50,10 +50,28 @@ async function loadRuns() {
   $("#runs-dir").textContent = data.runs_dir;
   $("#no-runs").hidden = data.runs.length > 0;
   $("#runs tbody").innerHTML = data.runs.map(runRowHtml).join("");
-  document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.addEventListener("click", () => showRun(tr.dataset.run)));
+  document.querySelectorAll("#runs tbody tr").forEach((tr) => tr.addEventListener("click", (ev) => {
+    if (!ev.target.classList.contains("pick")) showRun(tr.dataset.run);  // ticking a run does not open it
+  }));
+  document.querySelectorAll("#runs input.pick").forEach((box) => box.addEventListener("change", updateCompare));
   const pick = pickRun(data.runs, location.hash);
   if (pick) await showRun(pick.name);
 }
+
+/** The ticked runs, oldest first (the table lists the newest first): the oldest is the comparison's reference. */
+function ticked() {
+  return [...document.querySelectorAll("#runs input.pick")].filter((box) => box.checked).map((box) => box.dataset.run)
+    .reverse();
+}
+
+function updateCompare() {
+  $("#compare-runs").disabled = compareUrl(ticked(), lang()) === null;
+}
+
+$("#compare-runs").addEventListener("click", () => {
+  const url = compareUrl(ticked(), lang());
+  if (url) window.open(url, "_blank", "noopener");
+});
 
 setupLanguageSwitch();
 loadRuns().catch((err) => {

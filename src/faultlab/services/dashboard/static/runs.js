@@ -29,11 +29,14 @@ export function studyLineHtml(study) {
   return `${t("study.current")} ${setting(s.current)} (${onFront}) · ${t("study.recommended")} ${pick}`;
 }
 
-/** One row of the past-runs table: an experiment's verdict and summary figures, or a study's answer. */
+/** One row of the past-runs table: an experiment's verdict and summary figures, or a study's answer (an
+ * experiment's first cell ticks it for a comparison). */
 export function runRowHtml(r) {
   const s = r.summary || {};
+  const pick = r.kind !== "study" && r.has_report_json
+    ? `<input type="checkbox" class="pick" data-run="${esc(r.name)}">` : "";
   const head = `<tr data-run="${esc(r.name)}" data-kind="${r.kind === "study" ? "study" : "experiment"}">`
-    + `<td><span translate="no">${esc(r.name)}</span>${r.latest ? ` <b>${t("runs.latest")}</b>` : ""}</td>
+    + `<td>${pick}</td><td><span translate="no">${esc(r.name)}</span>${r.latest ? ` <b>${t("runs.latest")}</b>` : ""}</td>
       <td>${kindBadgeHtml(r.kind)}</td><td>${esc(r.start_time ?? "—")}</td><td>${num(r.duration_s, 1)}</td>
       <td translate="no">${esc((r.phases || []).join(", "))}</td>`;
   if (r.kind === "study") return `${head}<td colspan="6" class="study">${studyLineHtml(r.study)}</td></tr>`;
@@ -86,6 +89,12 @@ export function runVerdictHtml(run) {
   return `${t("runs.verdict")} ${verdictHtml(run.valid)}`
     + (missed.length ? ` — <span translate="no">${missed.map(esc).join("; ")}</span>` : "")
     + (run.problem ? ` — <span translate="no">${esc(run.problem)}</span>` : "");
+}
+
+/** The comparison page of the ticked runs (in the page's order), or null while fewer than two are ticked. */
+export function compareUrl(names, lang) {
+  if (names.length < 2) return null;
+  return `/compare?runs=${names.map(encodeURIComponent).join(",")}&lang=${encodeURIComponent(lang)}`;
 }
 
 /** The run to show first: the one named in the page's #run= fragment, else the latest, else the newest. */

@@ -1,0 +1,75 @@
+"""compare.html: runs side by side in one self-contained page (works offline), rendered like report.html.
+
+The tables are rendered with autoescaping once per language (templates/compare_body.html with that language's
+gettext catalog); the charts are drawn in the browser by static/compare.js from the comparison, passed once as a
+JSON block with each language's labels. Plotly's basic bundle and the script are inlined: the page loads nothing.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from markupsafe import Markup
+
+from faultlab import i18n
+from faultlab.lab.compare import METRICS
+from faultlab.lab.report_html import HERE, LANGUAGE_NAMES, LANGUAGE_ORDER, PHASE_LABELS, environment, inline_script
+from faultlab.vendor import PLOTLY_JS
+
+
+@cache
+def _assets() -> tuple[Markup, Markup, Markup]:
+    static = HERE / "static"
+    return (inline_script(PLOTLY_JS.read_text(encoding="utf-8")),
+            inline_script((static / "compare.js").read_text(encoding="utf-8")),
+            Markup((static / "report.css").read_text(encoding="utf-8").replace("</style", "<\\/style")))
+
+
+def signed(value: Any, digits: int = 1, lang: str = "en") -> str:
+    """A difference with its sign, in the language's number format ("+1,5", "−0,3")."""
+    if value is None:
+        return "-"
+    text = i18n.number(abs(value), digits, lang)
+    return ("+" if value > 0 else "−" if value < 0 else "±") + text
+
+
+def render_body(comparison: dict[str, Any], lang: str) -> Markup:
+    """One language's view: the runs, the method, and per phase each metric side by side."""
+    env = environment()
+    gettext, ngettext = i18n.gettext_for(lang), i18n.ngettext_for(lang)
+    by_phase: dict[str, list[dict[str, Any]]] = {}
+    for row in comparison["rows"]:
+        by_phase.setdefault(row["phase"], []).append(row)
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    try:
+        html = env.get_template("compare_body.html").render(
+            lang=lang, comparison=comparison, names=[r["name"] for r in comparison["runs"]],
+            by_phase=list(by_phase.items()), metrics=[(key, label) for key, label, _path, _better in METRICS],
+            tr=gettext,  # a metric's label (a msgid from compare.METRICS), said without %-formatting
+            signed=lambda value, digits: signed(value, digits, lang),
+            phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
+    finally:
+        env.uninstall_gettext_translations(None)  # type: ignore[attr-defined]
+    return Markup(html)
+
+
+def labels(lang: str) -> dict[str, Any]:
+    """The charts' titles in one language."""
+    gettext = i18n.gettext_for(lang)
+    return {"metrics": {key: gettext(label) for key, label, _path, _better in METRICS}}
+
+
+def render_compare(comparison: dict[str, Any], lang: str | None = None) -> str:
+    """The whole page as one string, shown in `lang` (the active language by default), readable in every language."""
+    lang = lang or i18n.active()
+    plotly_js, compare_js, css = _assets()
+    order = [lang] + [code for code in LANGUAGE_ORDER if code != lang]
+    _ = i18n.gettext_for(lang)
+    names = " · ".join(r["name"] for r in comparison["runs"])
+    return environment().get_template("compare.html").render(
+        lang=lang, title=_("faultlab comparison") + " " + names, switch_label=_("language"),
+        languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGE_ORDER],
+        bodies=[(code, render_body(comparison, code)) for code in order],
+        chart_data={"comparison": comparison, "labels": {code: labels(code) for code in order}},
+        plotly_js=plotly_js, compare_js=compare_js, report_css=css)

@@ -1,0 +1,395 @@
+"""An experiment as data: the model of the file `faultlab experiment --file` reads (YAML or JSON), and its loading.
+
+A file names the load, the steady-state hypothesis (probes with tolerances, checked before and after), the phases
+(any fault kind of the registry on any replicas, several at once, staggered, each held and cleared when it says),
+repetitions, thresholds (per phase where they differ), lab settings for this run and abort conditions. It is
+validated whole before anything starts: every problem is reported with its place in the file. A run's
+report.json embeds the experiment as it ran, and is itself a file this module reads (the same run again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+
+from faultlab.faults.registry import KindSpec, kinds
+from faultlab.i18n import N_
+from faultlab.models import Message, Problem, Refused, parse, schema_of
+from faultlab.models.supervisor import LabSettings
+
+VERSION = 1
+PHASE_NAME = r"^[a-z][a-z0-9-]{0,31}$"
+LOAD_TARGETS = ("mix", "voted", "voted-all", "orders")
+
+
+class Load(Message):
+    """The open-loop load that runs through the whole experiment."""
+
+    target: Literal["mix", "voted", "voted-all", "orders"] = Field(
+        "mix", description="mix: voted reads, orders, cancels and restocks; voted: reads of one product; "
+                           "voted-all: reads of every product; orders: orders only")
+    rate_rps: float = Field(50.0, gt=0, le=5000, description="requests per second, whatever the lab does")
+    order_ratio: float = Field(0.2, ge=0, le=1, description="mix: share of orders (cancels and restocks follow)")
+    duration_s: float = Field(5.0, gt=0, le=3600, description="each phase's window: a baseline's length, and how "
+                                                              "long a fault is held unless its phase says")
+    settle_s: float = Field(2.0, ge=0, le=600, description="load before each fault and after the lab is steady again")
+    request_timeout_s: float = Field(5.0, gt=0, le=60, description="a request not answered by then failed")
+
+
+class Timeouts(Message):
+    """How long to wait for the monitor's events before a repetition counts as a miss."""
+
+    detect_s: float = Field(15.0, gt=0, le=600, description="from injection to the detection event")
+    recover_s: float = Field(30.0, gt=0, le=600, description="from the clear to the recovery event")
+    steady_s: float = Field(30.0, gt=0, le=600, description="for the lab to be steady between phases")
+
+
+class Thresholds(Message):
+    """The guide's "acceptable" values (TTD < 2000 ms, TTR < 1000 ms, success > 95 %, p95 < 500 ms).
+
+    A phase that restarts a process (crash, stop) is held to `max_restart_ttr_ms` instead: the guide itself exempts
+    crash from the TTR target (its reference needed a manual restart). A phase meant to lose quorum (two-down) is
+    not held to the success-rate and p95 targets; it must instead show the loss ("quorum not reached") and the
+    recovery.
+    """
+
+    max_ttd_ms: float = Field(2000.0, ge=0)
+    max_ttr_ms: float = Field(1000.0, ge=0)
+    max_restart_ttr_ms: float = Field(5000.0, ge=0)
+    min_success_rate: float = Field(95.0, ge=0, le=100, description="percent")
+    max_p95_ms: float = Field(500.0, ge=0)
+
+    def describe(self) -> dict[str, float]:
+        return self.model_dump()
+
+    def merged(self, override: PhaseThresholds | None) -> Thresholds:
+        """These thresholds with a phase's own values in place of the ones it sets."""
+        return self if override is None else self.model_copy(update=override.model_dump(exclude_none=True))
+
+    def check(self, phase: PhaseSpec, ttd_ms: float | None, ttr_ms: float | None, load: dict[str, Any],
+              quorum: dict[str, Any] | None = None) -> list[str]:
+        """The targets this phase result misses (empty when it meets all that apply to it)."""
+        missed: list[str] = []
+        if phase.has_fault:
+            if ttd_ms is None:
+                missed.append("fault not detected (no TTD)")
+            elif ttd_ms > self.max_ttd_ms:
+                missed.append(f"TTD {ttd_ms:.0f} ms > {self.max_ttd_ms:.0f} ms")
+            limit = self.max_restart_ttr_ms if phase.restarts_process else self.max_ttr_ms
+            if ttr_ms is None:
+                missed.append("no recovery (no TTR)")
+            elif ttr_ms > limit:
+                missed.append(f"TTR {ttr_ms:.0f} ms > {limit:.0f} ms")
+        if phase.expect_quorum_loss:
+            if not quorum or not quorum.get("lost"):
+                missed.append("quorum loss not observed (the voter never answered 'quorum not reached')")
+            elif not quorum.get("regained"):
+                missed.append("quorum not regained after the replicas came back")
+            return missed
+        rate = load.get("success_rate")
+        if rate is None:
+            missed.append("no request completed")
+        elif rate < self.min_success_rate:
+            missed.append(f"success rate {rate:.2f} % < {self.min_success_rate:g} %")
+        p95 = load.get("p95_latency_ms")
+        if p95 is not None and p95 > self.max_p95_ms:
+            missed.append(f"p95 {p95:.0f} ms > {self.max_p95_ms:.0f} ms")
+        return missed
+
+
+class PhaseThresholds(Message):
+    """A phase's own thresholds: each one given replaces the experiment's."""
+
+    max_ttd_ms: float | None = Field(None, ge=0)
+    max_ttr_ms: float | None = Field(None, ge=0)
+    max_restart_ttr_ms: float | None = Field(None, ge=0)
+    min_success_rate: float | None = Field(None, ge=0, le=100)
+    max_p95_ms: float | None = Field(None, ge=0)
+
+
+# ---- the steady-state hypothesis -------------------------------------------------------------------------
+
+
+class ReplicasOn(Message):
+    """The monitor has replicas ON, caught up and without an active fault."""
+
+    probe: Literal["replicas_on"] = "replicas_on"
+    min_on: int | None = Field(None, ge=1, le=9, description="tolerance: at least this many (default: all)")
+
+
+class HttpProbe(Message):
+    """A service answers a GET with one of the expected statuses."""
+
+    probe: Literal["http"] = "http"
+    service: Literal["orders", "voter", "monitor", "dashboard"]
+    path: str = Field(pattern=r"^/[A-Za-z0-9/_.?=&%-]{0,200}$")
+    status: list[Annotated[int, Field(ge=100, le=599)]] = Field([200], min_length=1,
+                                                                description="tolerance: the statuses that pass")
+
+
+class VotedReads(Message):
+    """A short burst of voted reads (one after another) succeeds often enough and fast enough."""
+
+    probe: Literal["voted_reads"] = "voted_reads"
+    count: int = Field(20, ge=1, le=1000)
+    min_success_rate: float = Field(100.0, ge=0, le=100, description="tolerance: percent of reads answered 200")
+    max_p95_ms: float | None = Field(None, gt=0, description="tolerance: p95 latency of the burst")
+
+
+Probe = Annotated[ReplicasOn | HttpProbe | VotedReads, Field(discriminator="probe")]
+
+
+def _default_probes() -> list[Any]:
+    return [ReplicasOn(), HttpProbe(service="voter", path="/inventory/voted"),
+            HttpProbe(service="orders", path="/health")]
+
+
+class SteadyState(Message):
+    """The hypothesis: checked before anything is broken (the run aborts when it does not hold) and after the
+    rollback (a run after which it does not hold again is not valid)."""
+
+    timeout_s: float = Field(30.0, gt=0, le=600, description="how long the probes may take to pass")
+    wait_for_spares: bool = Field(True, description="before: wait until the warm spares of a lab that just started "
+                                                    "have finished importing (else the first baseline measures them)")
+    probes: list[Probe] = Field(default_factory=_default_probes)
+
+
+# ---- abort conditions ------------------------------------------------------------------------------------
+
+
+class AbortCondition(Message):
+    """Stop the run and roll back when a load figure stays on the wrong side of a limit, second after second."""
+
+    metric: Literal["success_rate", "p95_latency_ms"]
+    below: float | None = Field(None, description="abort when the metric stays under this")
+    above: float | None = Field(None, description="abort when the metric stays over this")
+    for_s: float = Field(gt=0, le=3600, description="for this many consecutive seconds")
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> AbortCondition:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below and above")
+        return self
+
+    def describe(self) -> str:
+        limit = f"under {self.below:g}" if self.below is not None else f"over {self.above:g}"
+        unit = " %" if self.metric == "success_rate" else " ms"
+        return f"{self.metric} {limit}{unit} for {self.for_s:g} s"
+
+
+# ---- faults and phases -----------------------------------------------------------------------------------
+
+
+class StepTiming(Message):
+    """Where a fault of a phase goes and when: replicas, start after the phase's injection, how long it is held."""
+
+    replicas: list[Annotated[int, Field(ge=1, le=9)]] = Field(min_length=1, description="the replicas it breaks")
+    start_s: float = Field(0.0, ge=0, le=3600, description="seconds after the phase's injection moment (staggered "
+                                                           "starts)")
+    hold_s: float | None = Field(None, gt=0, le=3600, description="how long it is held before it is cleared "
+                                                                  "(default: until the phase's hold ends)")
+
+    @field_validator("replicas")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not name a replica twice")
+        return value
+
+    @property
+    def spec(self) -> KindSpec:
+        return kinds()[self.kind]  # type: ignore[attr-defined]
+
+    def fault_params(self) -> dict[str, Any]:
+        """The fault's own parameters (no kind, no timing), as its target's API takes them."""
+        return self.model_dump(exclude={"kind", "replicas", "start_s", "hold_s"}, exclude_none=True)
+
+
+def _step_model(spec: KindSpec) -> type[BaseModel]:
+    name = spec.params.__name__.removesuffix("Params") + "Step"
+    model: type[BaseModel] = create_model(name, __base__=(spec.params, StepTiming))
+    model.__doc__ = f"A {spec.kind} fault in a phase: {spec.summary}."
+    return model
+
+
+STEP_MODELS = {kind: _step_model(spec) for kind, spec in kinds().items()}
+# The registry's kinds, known at run time: typing's Union takes a tuple, `|` does not.
+FaultStep = Annotated[Union[tuple(STEP_MODELS.values())], Field(discriminator="kind")]  # type: ignore  # noqa: UP007
+
+
+class PhaseSpec(Message):
+    """One step of the experiment: faults (or none: a baseline) on some replicas, and the checks that apply."""
+
+    name: str = Field(pattern=PHASE_NAME)
+    description: str = ""
+    fault: FaultStep | None = Field(None, description="one fault (or use faults: several)")  # type: ignore[valid-type]
+    faults: list[FaultStep] = Field(default_factory=list)  # type: ignore[valid-type]
+    hold_s: float | None = Field(None, gt=0, le=3600, description="seconds the faults are held after the injection "
+                                                                  "(default: load.duration_s)")
+    expect_quorum_loss: bool = Field(False, description="the voter must answer 'quorum not reached' and then reach "
+                                                        "quorum again (instead of the success-rate and p95 targets)")
+    thresholds: PhaseThresholds | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PhaseSpec:
+        if self.fault is not None and self.faults:
+            raise ValueError("give fault (one) or faults (several), not both")
+        return self
+
+    @property
+    def steps(self) -> list[Any]:
+        return [self.fault] if self.fault is not None else list(self.faults)
+
+    @property
+    def has_fault(self) -> bool:
+        return bool(self.steps)
+
+    @property
+    def restarts_process(self) -> bool:
+        return any(step.spec.restarts_process for step in self.steps)
+
+    @property
+    def needs_netns(self) -> bool:
+        return any(step.spec.target.name == "network" for step in self.steps)
+
+    @property
+    def replicas(self) -> tuple[int, ...]:
+        return tuple(sorted({r for step in self.steps for r in step.replicas}))
+
+    def describe(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Experiment(Message):
+    """A whole experiment: what `faultlab experiment --file` runs."""
+
+    version: Literal[1] = Field(VERSION, description="the format's version")
+    title: str = ""
+    description: str = ""
+    seed: int = Field(1, ge=0, le=2**31, description="seeds the load mix and every fault's randomness")
+    repeat: int = Field(3, ge=1, le=100, description="repetitions of the phase list")
+    reset: bool = Field(True, description="start from fresh data (initial stock, empty log), as `faultlab reset`")
+    load: Load = Field(default_factory=Load)
+    steady_state: SteadyState = Field(default_factory=SteadyState)
+    lab_settings: LabSettings = Field(default_factory=LabSettings,  # type: ignore[valid-type]
+                                      description="the lab's settings for this run (the services restart with them "
+                                                  "through the reset, and with the lab's own after the run)")
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    abort: list[AbortCondition] = Field(default_factory=list, description="stop conditions: the run stops and rolls "
+                                                                          "back when one holds")
+    phases: list[PhaseSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Experiment:
+        names = [p.name for p in self.phases]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"phase names must be unique: {', '.join(twice)} more than once")
+        for phase in self.phases:
+            hold = phase.hold_s or self.load.duration_s
+            for step in phase.steps:
+                if step.hold_s is None and step.start_s >= hold and step.spec.clears:
+                    raise ValueError(f"phase {phase.name}: a {step.kind} fault starts at {step.start_s:g} s, when the "
+                                     f"phase's hold ({hold:g} s) is over: give it hold_s, or a longer phase hold_s")
+        return self
+
+    def hold_s(self, phase: PhaseSpec) -> float:
+        return phase.hold_s or self.load.duration_s
+
+    def thresholds_of(self, phase: PhaseSpec) -> Thresholds:
+        return self.thresholds.merged(phase.thresholds)
+
+    @property
+    def needs_netns(self) -> bool:
+        return any(p.needs_netns for p in self.phases)
+
+    def as_run(self) -> dict[str, Any]:
+        """The experiment as report.json embeds it (every default written out)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# ---- loading -----------------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML would keep the last one silently)."""
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", mark)
+        seen[key] = loader.construct_object(value_node, deep=deep)
+    return seen
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+class Source(BaseModel):
+    """Where an experiment came from: a file (its path and digest), a past run's report.json, or the built-in one."""
+
+    path: str | None = None
+    sha256: str | None = None
+    from_report: str | None = None  # the run id of the report it was read from
+
+
+def read_data(path: Path) -> tuple[Any, Source]:
+    """The data of an experiment file (YAML or JSON) or of a report.json (its embedded experiment)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise Refused([Problem("", N_("cannot read {path}: {error}"),
+                               {"path": str(path), "error": exc.strerror or type(exc).__name__})]) from None
+    source = Source(path=str(path), sha256=hashlib.sha256(raw).hexdigest())
+    try:
+        data = json.loads(raw) if path.suffix == ".json" else yaml.load(raw, Loader=_UniqueKeyLoader)
+    except json.JSONDecodeError as exc:
+        raise Refused([Problem(f"{exc.lineno}:{exc.colno}", N_("not JSON: {error}"),
+                               {"error": exc.msg})]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        place = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else ""  # line:column, as compilers say
+        what = getattr(exc, "problem", None) or str(exc)
+        raise Refused([Problem(place, N_("not YAML: {error}"), {"error": what})]) from None
+    if isinstance(data, dict) and "experiment_info" in data:  # a run's report.json: the experiment it embeds
+        info = data.get("experiment_info") or {}
+        embedded = info.get("experiment") if isinstance(info, dict) else None
+        if not isinstance(embedded, dict):
+            raise Refused([Problem("experiment_info.experiment", N_(
+                "this report.json embeds no experiment (a run from before experiments were embedded)"))])
+        return embedded, Source(path=str(path), sha256=source.sha256, from_report=str(info.get("run_id")))
+    if not isinstance(data, dict):
+        raise Refused([Problem("", N_("an experiment file is a mapping (phases:, load:, ...), not {what}"),
+                               {"what": type(data).__name__})])
+    return data, source
+
+
+def load_experiment(path: Path) -> tuple[Experiment, Source]:
+    """An experiment file (YAML or JSON) or a past run's report.json, validated whole; `Refused` lists every
+    problem with its place in the file."""
+    data, source = read_data(path)
+    experiment: Experiment = parse(Experiment, data)
+    return experiment, source
+
+
+def experiment_schema() -> dict[str, Any]:
+    """The experiment file's JSON Schema (experiments/experiment.schema.json is this, written out)."""
+    schema = dict(schema_of(Experiment))
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://faultlab.invalid/experiment.schema.json",
+            "title": "faultlab experiment file", **{k: v for k, v in schema.items() if k != "title"}}
+
+
+__all__ = ["AbortCondition", "Experiment", "HttpProbe", "Load", "PhaseSpec", "PhaseThresholds", "ReplicasOn",
+           "Source", "SteadyState", "Thresholds", "Timeouts", "VotedReads", "experiment_schema", "load_experiment",
+           "read_data"]

@@ -1,0 +1,99 @@
+"""The steady-state hypothesis: probes with tolerances, checked before anything is broken and after the rollback.
+
+Each probe answers ok or not with what it saw; the hypothesis holds when every probe passes. Before the run the
+probes are tried until they pass or the hypothesis' timeout is over (a lab that has just started needs a moment);
+after the rollback the same, and what still fails is reported as the lab not steady again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from faultlab.config import Settings
+from faultlab.lab.experiment_file import HttpProbe, ReplicasOn, SteadyState, VotedReads
+
+Call = Callable[..., Awaitable[tuple[int, Any]]]
+
+
+def unsteady(status: dict[str, Any]) -> list[str]:
+    """Why the lab is not steady: replicas not ON or with a fault still active (empty when steady)."""
+    problems = []
+    for inst in status.get("instances", []):
+        faults = (inst.get("health") or {}).get("faults") or []
+        if inst.get("status") != "ON":
+            problems.append(f"replica {inst['replica']} is {inst.get('status')} ({inst.get('reason') or '-'})")
+        elif faults:
+            problems.append(f"replica {inst['replica']} has faults {', '.join(faults)}")
+    return problems
+
+
+class Probes:
+    """Runs a hypothesis' probes against the lab (`call` is the runner's HTTP helper)."""
+
+    def __init__(self, settings: Settings, call: Call) -> None:
+        self.settings = settings
+        self.call = call
+
+    async def replicas_on(self, probe: ReplicasOn) -> dict[str, Any]:
+        status, body = await self.call("GET", f"{self.settings.service_url('monitor')}/status")
+        if status != 200:
+            return {"ok": False, "detail": f"the monitor answered HTTP {status}"}
+        instances = body.get("instances", [])
+        problems = unsteady(body)
+        healthy = len(instances) - len(problems)
+        needed = probe.min_on or len(instances)
+        return {"ok": healthy >= needed and bool(instances), "on": healthy, "needed": needed,
+                "detail": "; ".join(problems) or f"{healthy} replicas ON"}
+
+    async def http(self, probe: HttpProbe) -> dict[str, Any]:
+        status, body = await self.call("GET", f"{self.settings.service_url(probe.service)}{probe.path}")
+        detail = f"{probe.service} {probe.path}: HTTP {status}"
+        if status not in probe.status and isinstance(body, dict) and body.get("error"):
+            detail += f" ({str(body['error'])[:120]})"
+        return {"ok": status in probe.status, "status": status, "detail": detail}
+
+    async def voted_reads(self, probe: VotedReads) -> dict[str, Any]:
+        url = f"{self.settings.service_url('voter')}/inventory/voted"
+        latencies, ok = [], 0
+        for _ in range(probe.count):
+            started = time.perf_counter()
+            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                status, _body = await self.call("GET", url, timeout_s=2.0)
+                ok += status == 200
+            latencies.append((time.perf_counter() - started) * 1000)
+        rate = 100 * ok / probe.count
+        p95 = statistics.quantiles(latencies, n=20, method="inclusive")[18] if len(latencies) > 1 else latencies[0]
+        passed = rate >= probe.min_success_rate and (probe.max_p95_ms is None or p95 <= probe.max_p95_ms)
+        return {"ok": passed, "success_rate": round(rate, 2), "p95_ms": round(p95, 2),
+                "detail": f"{ok}/{probe.count} voted reads answered, p95 {p95:.1f} ms"}
+
+    async def run(self, probe: Any) -> dict[str, Any]:
+        handler = getattr(self, probe.probe.replace("-", "_"))
+        try:
+            result: dict[str, Any] = await handler(probe)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            result = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
+        return {"probe": probe.probe, **result}
+
+    async def hypothesis(self, steady: SteadyState) -> dict[str, Any]:
+        """Every probe, tried again until all pass or `timeout_s` is over: {"ok", "probes": [...], "seconds"}."""
+        started = time.monotonic()
+        deadline = started + steady.timeout_s
+        while True:
+            results = [await self.run(probe) for probe in steady.probes]
+            passed = all(r["ok"] for r in results)
+            if passed or time.monotonic() >= deadline:
+                return {"ok": passed, "probes": results, "seconds": round(time.monotonic() - started, 3)}
+            await asyncio.sleep(0.2)
+
+
+def failures(hypothesis: dict[str, Any]) -> list[str]:
+    """What did not hold, one line per failing probe."""
+    return [f"{r['probe']}: {r.get('detail')}" for r in hypothesis.get("probes", []) if not r.get("ok")]
