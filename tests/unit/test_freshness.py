@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faultlab.services.monitor.freshness import LogFrontier
+from faultlab.services.monitor.freshness import LogFrontier, last_progress, staleness
 
 
 def test_a_replica_lacking_nothing_is_not_behind() -> None:
@@ -77,10 +77,32 @@ def test_behind_and_still_applying_is_not_stale_until_it_cannot_keep_up() -> Non
     allowance, not if it committed 50 ms ago (a loaded machine, catching up); past the lag limit it is 'lagging'
     whatever it commits; within its allowance it is nothing at all."""
     now = 1000.0
-    from faultlab.services.monitor.freshness import staleness
 
     assert staleness(0.35, 0.2, now - 3.0, now, 2.0) == "stopped"
     assert staleness(0.35, 0.2, None, now, 2.0) == "stopped"
     assert staleness(0.35, 0.2, now - 0.05, now, 2.0) is None
     assert staleness(2.5, 0.2, now - 0.05, now, 2.0) == "lagging"
     assert staleness(0.15, 0.2, now - 3.0, now, 2.0) is None
+
+
+def test_progress_is_a_commit_records_taken_in_or_a_batch_being_applied() -> None:
+    """A replica moves on the log when it commits, takes records in, or applies a batch taken less than the lag limit
+    ago; a stale replica, which takes nothing in, shows only its old commits."""
+    now = 100.0
+    assert last_progress([(5, 90.0), (7, 95.0)], {}, now, 2.0) == 95.0
+    assert last_progress([(7, 95.0)], {"taken_at": 99.6, "applying_since": None}, now, 2.0) == 99.6
+    assert last_progress([(7, 95.0)], {"taken_at": 99.4, "applying_since": 99.4}, now, 2.0) == now
+    assert last_progress([(7, 95.0)], {"taken_at": 97.0, "applying_since": 97.0}, now, 2.0) == 97.0  # too long
+    assert last_progress([], {"taken_at": "x", "applying_since": True}, now, 2.0) is None  # garbage is no progress
+    assert last_progress([], {}, now, 2.0) is None
+
+
+def test_a_slow_commit_is_not_a_stopped_replica_but_a_batch_slower_than_the_lag_limit_is_lagging() -> None:
+    """Behind 600 ms while applying the batch it took 550 ms ago: not stopped; behind 2.5 s: lagging whatever it
+    does; a stale replica (nothing taken since its last commit 3 s ago) is stopped."""
+    now = 100.0
+    applying = last_progress([(7, 99.0)], {"taken_at": 99.45, "applying_since": 99.45}, now, 2.0)
+    assert staleness(0.6, 0.5, applying, now, 2.0) is None
+    assert staleness(2.5, 0.5, applying, now, 2.0) == "lagging"
+    stale = last_progress([(7, 97.0)], {"taken_at": 97.0, "applying_since": None}, now, 2.0)
+    assert staleness(0.6, 0.5, stale, now, 2.0) == "stopped"

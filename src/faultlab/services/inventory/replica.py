@@ -77,6 +77,11 @@ class LogApplier:
         self.dirty = False  # set when a batch failed: reload the committed state before going on
         self.broker_resets = 0
         self.last_apply_at: float | None = None
+        # Progress short of a commit, for the monitor's staleness rule: when records last came in from the log, and
+        # since when the batch in hand is being applied (None between batches). A healthy replica whose commit is
+        # slow (a loaded machine) is taking the log in; a stale one takes nothing.
+        self.taken_at: float | None = None
+        self.applying_since: float | None = None
         self.commits: deque[tuple[int, float]] = deque(maxlen=COMMITS_KEPT)
         self.set_aside = 0
         self._set_aside_seen: set[tuple[int, bytes]] = set()
@@ -229,6 +234,12 @@ class LogApplier:
         return None
 
     async def _apply_once(self) -> None:
+        try:
+            await self._take_and_apply()
+        finally:
+            self.applying_since = None
+
+    async def _take_and_apply(self) -> None:
         if self.dirty:  # the in-memory state may hold a batch that never committed
             await self._reload()
         if self.faults.pauses_apply:  # stale: apply nothing, keep answering with what it has
@@ -240,6 +251,8 @@ class LogApplier:
             self.consumer.seek(self.tp, self._verify[0] if self._verify is not None else self.offset + 1)
             return
         self.pacer.note(len(records))
+        if records:
+            self.taken_at = self.applying_since = time.time()
         end = self.consumer.highwater(self.tp)
         if end is not None:
             self.log_end = end
@@ -389,6 +402,8 @@ class LogApplier:
             "broker_resets": self.broker_resets,
             "set_aside": self.set_aside,
             "commits": [[seq, round(at, 6)] for seq, at in self.commits],
+            "taken_at": None if self.taken_at is None else round(self.taken_at, 6),
+            "applying_since": None if self.applying_since is None else round(self.applying_since, 6),
             "stale": self.faults.pauses_apply,
             "fetch_wait_ms": self.pacer.current_ms,
         }

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 SKEW_WINDOW_S = 60.0  # how far back the healthy replicas' apply skew is remembered (a loaded minute)
 
@@ -97,6 +98,20 @@ class LogFrontier:
         """How long the first event this replica lacks has been applied elsewhere (0 when it lacks none)."""
         since = self.applied_by_others(replica, applied_seq + 1)
         return max(0.0, now - since) if since is not None else 0.0
+
+
+def last_progress(commits: list[tuple[int, float]], health: Mapping[str, Any], now: float, lag_limit_s: float
+                  ) -> float | None:
+    """The last moment a replica's health answer shows it moving on the log: a commit, records taken in from the
+    log, or now while it applies a batch it took less than `lag_limit_s` ago (a commit slowed by a loaded machine is
+    not a stopped replica; a batch that takes longer than that is lagging)."""
+    moments = [t for _s, t in commits]
+    taken, applying = health.get("taken_at"), health.get("applying_since")
+    if isinstance(taken, (int, float)) and not isinstance(taken, bool):
+        moments.append(float(taken))
+    if isinstance(applying, (int, float)) and not isinstance(applying, bool) and now - applying < lag_limit_s:
+        moments.append(now)
+    return max(moments, default=None)
 
 
 def staleness(behind_s: float, allowance_s: float, last_commit_at: float | None, now: float,

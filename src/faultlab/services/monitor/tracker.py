@@ -232,7 +232,7 @@ class InstanceTracker:
         if self.status == "ON":
             behind = f"lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere {self.behind_ms or 0:.0f} ms ago"
             reason = (f"lagging: {behind}, it applies but cannot keep up" if why == "lagging"
-                      else f"stale: {behind}, nothing applied since")
+                      else f"stale: {behind}, nothing taken in since")
             self._set("OFF", at, reason, source)
 
     def _process_exit(self, obs: dict[str, Any], at: float, now: float) -> None:
