@@ -249,7 +249,7 @@ def test_a_stale_answer_is_off_at_once_and_back_only_when_caught_up() -> None:
     assert t.status == "ON" and t.hints == 1
     t.observe(obs("health", 400.6, caught_up=False, stale=True, stale_reason="stopped", behind_ms=520.0,
                   applied_seq=7))
-    assert t.status == "OFF" and t.reason.startswith("stale: lacks seq 8") and "nothing applied since" in t.reason
+    assert t.status == "OFF" and t.reason.startswith("stale: lacks seq 8") and "nothing taken in since" in t.reason
     assert t.episode is not None and t.episode.ttd_ms == 600.0
     t.observe(obs("fault_cleared", 401.0))
     for i in range(5):
