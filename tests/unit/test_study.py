@@ -165,6 +165,35 @@ def test_replay_finds_the_exact_detection_of_each_setting() -> None:
     assert k6.missed and k6.ttd_ms is None
 
 
+def test_a_recorded_stale_verdict_is_replayed_as_a_detection_by_every_setting() -> None:
+    """The trace keeps a probe's staleness verdict (not only ok and rtt): replayed, a stale replica is OFF at that
+    probe whatever the detector, and a probe without the verdict leaves it ON."""
+    trace = ObservationTrace()
+    trace.open(30)
+    t0 = 1003.0
+    stale_probe = {"replica": 2, "kind": "health", "ok": True, "at": t0 + 0.6, "source": "monitor", "caught_up": False,
+                   "rtt_ms": 1.0, "applied_seq": 41, "behind_ms": 600.0, "stale": True, "stale_reason": "stopped",
+                   "pid": 123}
+    trace.record(stale_probe, t0 + 0.601)
+    kept = trace.since(0, 10)[0]
+    assert {k: kept[k] for k in ("stale", "stale_reason", "behind_ms", "applied_seq")} == {
+        "stale": True, "stale_reason": "stopped", "behind_ms": 600.0, "applied_seq": 41}
+    assert "pid" not in kept
+    entries = healthy(1000.0, 3.0) + [
+        {"replica": 2, "kind": "fault_injected", "ok": False, "at": t0, "source": "replica", "t": t0,
+         "fault": {"kind": "stale", "params": {}}}, kept]
+    fault = {"replica": 2, "kind": "stale", "activated_at": t0, "cleared_at": t0 + 2.0, "deadline": t0 + 2.0}
+    meta, _ = study_meta()
+    from faultlab.study.grid import replay_settings
+
+    lab = replay_settings(meta)
+    for setting in (CONSECUTIVE_3, Setting.of("error-rate", {"failures": 3, "max_failures": 2, "window": 20})):
+        verdict = judge_fault(replay_segment(entries, setting, lab, [1, 2, 3])[2], fault)
+        assert not verdict.missed and verdict.ttd_ms == pytest.approx(600.0, abs=0.01)
+    unjudged = [e for e in entries if e is not kept] + [{**kept, "stale": False, "stale_reason": None}]
+    assert judge_fault(replay_segment(unjudged, CONSECUTIVE_3, lab, [1, 2, 3])[2], fault).missed
+
+
 def test_replay_is_deterministic_and_the_same_from_files() -> None:
     """The same traces and settings give the same figures: twice in a row, in forked workers, and read back from
     the folder's files by `study replay`."""

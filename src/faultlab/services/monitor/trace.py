@@ -21,7 +21,10 @@ from faultlab.web import ApiError, json_response, read_json, require_token
 MAX_ENTRIES = 50_000  # ~6 minutes of a lab under load (~130 observations/s); a study reads every 0.5 s
 MAX_LEASE_S = 600.0
 MAX_READ = 50_000
-KEPT = ("replica", "kind", "ok", "at", "source", "count", "rtt_ms", "caught_up", "products", "fault", "code")
+# What a replay needs of each observation: the evidence itself and, from probes, the staleness verdict (the same for
+# every detector setting, and a detection of its own: without it a replay misses every stale fault).
+KEPT = ("replica", "kind", "ok", "at", "source", "count", "rtt_ms", "caught_up", "products", "fault", "code",
+        "applied_seq", "behind_ms", "stale", "stale_reason")
 
 
 class ObservationTrace:
