@@ -24,7 +24,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled  # noqa: E402
-from faultlab.lab.histogram import LatencyHistogram  # noqa: E402
+from faultlab.histogram import LatencyHistogram  # noqa: E402
 from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
 from faultlab.runtime.lab import Lab  # noqa: E402
 from tests.conftest import lab_settings  # noqa: E402

@@ -11,7 +11,7 @@ import asyncpg
 
 from faultlab.lab.checkers import single_copy_model
 from faultlab.runtime.lab import Lab
-from faultlab.services.inventory.state import InventoryState
+from faultlab.protocol import InventoryState
 
 
 def auth(lab: Lab) -> dict[str, str]:

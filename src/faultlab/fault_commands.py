@@ -80,7 +80,9 @@ def _given(args: argparse.Namespace, spec: KindSpec) -> tuple[dict[str, Any], li
 
 
 def cmd_inject(args: argparse.Namespace) -> int:
-    from faultlab.cli import _client, _console, _fmt_time
+    from faultlab.terminal import client as _client
+    from faultlab.terminal import console as _console
+    from faultlab.terminal import fmt_time as _fmt_time
     from faultlab.client import ApiCallError, LabNotRunning
 
     console = _console()
@@ -163,7 +165,8 @@ def _start_stopped(client: Any, console: Any, instances: list[int]) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    from faultlab.cli import _client, _console
+    from faultlab.terminal import client as _client
+    from faultlab.terminal import console as _console
     from faultlab.client import ApiCallError, LabNotRunning
 
     console = _console()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import ConsecutiveDetector, ErrorRateDetector, Sample
+from faultlab.detectors import ConsecutiveDetector, ErrorRateDetector, Sample
 from faultlab.services.monitor.tracker import InstanceTracker
 
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from faultlab.services.inventory.state import (
+from faultlab.protocol import (
     CANCELLED,
     CREATED,
     INVALID,

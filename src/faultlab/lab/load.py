@@ -25,7 +25,7 @@ import aiohttp
 import orjson
 
 from faultlab.config import Settings
-from faultlab.lab.histogram import LatencyHistogram
+from faultlab.histogram import LatencyHistogram
 
 TARGETS = ("orders", "voted", "voted-all", "mix")
 WRITES = ("order", "cancel", "restock")

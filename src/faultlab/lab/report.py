@@ -103,11 +103,6 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def runs_off_threshold(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """("phase #repetition", what it missed) of every run off a threshold; the phase may still pass on its median."""
-    return [(f"{r['phase']} #{r['repetition']}", r["missed"]) for r in report.get("results", []) if r.get("missed")]
-
-
 def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> dict[str, Any]:
     """Per phase: each repetition's values, their distribution, and the thresholds (the experiment's, or the phase's
     own) checked on the medians."""

@@ -102,9 +102,9 @@ def _judging(parser: argparse.ArgumentParser, budget: float | None, focus: str |
 
 
 def _console() -> Any:
-    from faultlab.lab.commands import _console as console
+    from faultlab.terminal import wide_console
 
-    return console()
+    return wide_console()
 
 
 def cmd_detectors(args: argparse.Namespace) -> int:
@@ -223,7 +223,7 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
     from rich.table import Table
 
     from faultlab.study.html import front, rate
-    from faultlab.study.report import setting_env
+    from faultlab.study.replay import setting_env
 
     focus, kinds = study["focus"], study["grid"]["kinds"]
     grid = study["grid"]

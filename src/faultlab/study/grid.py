@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import DETECTORS, make_detector, settings_params
+from faultlab.detectors import DETECTORS, make_detector, settings_params
 from faultlab.study.pareto import pareto_front
 from faultlab.study.replay import (
     FAULT_FREE,

@@ -14,7 +14,7 @@ from faultlab.faults.network.partition import Partition
 from faultlab.faults.registry import NETWORK, lookup, of_target
 from faultlab.i18n import N_
 from faultlab.models import Problem, Refused, parse
-from faultlab.runtime.netns import HOST_NODE, NetnsError, NetnsNetwork, run
+from faultlab.netns import HOST_NODE, NetnsError, NetnsNetwork, run
 
 NetFault = Partition | Netem
 

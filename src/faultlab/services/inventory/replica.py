@@ -34,7 +34,7 @@ from faultlab.db import RETRIABLE
 from faultlab.faults import FaultSet
 from faultlab.log import Logger
 from faultlab.reporting import MonitorReporter, observation
-from faultlab.services.inventory.state import (
+from faultlab.protocol import (
     CANCELLED,
     INVALID,
     Applied,

@@ -18,12 +18,12 @@ from faultlab.config import Settings
 from faultlab.db import RETRIABLE, create_pool
 from faultlab.fanout import ConnectionPool, Refused, Saturated
 from faultlab.guide import health_body
-from faultlab.lab.histogram import LatencyHistogram
+from faultlab.histogram import LatencyHistogram
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.voter import openapi_document as voter_openapi
 from faultlab.reporting import MonitorReporter, observation
-from faultlab.services.inventory.state import HISTORY_LEN
+from faultlab.protocol import HISTORY_LEN
 from faultlab.services.voter import guide_api
 from faultlab.services.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
 from faultlab.web import ApiError, create_app, json_response, serve
