@@ -22,7 +22,6 @@ from faultlab.terminal import console as _console
 from faultlab.terminal import fmt_time as _fmt_time
 from faultlab.terminal import settings as _settings
 
-
 # ---- up / down / status -------------------------------------------------------------------------
 
 
@@ -42,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            lab = Lab(settings, progress=lambda msg: console.log(msg), netns=args.netns)
+            lab = Lab(settings, progress=console.log, netns=args.netns)
         except LabError as exc:
             console.print("[bold red]" + _("error:") + f"[/] {exc}")
             return 1

@@ -80,10 +80,10 @@ def _given(args: argparse.Namespace, spec: KindSpec) -> tuple[dict[str, Any], li
 
 
 def cmd_inject(args: argparse.Namespace) -> int:
+    from faultlab.client import ApiCallError, LabNotRunning
     from faultlab.terminal import client as _client
     from faultlab.terminal import console as _console
     from faultlab.terminal import fmt_time as _fmt_time
-    from faultlab.client import ApiCallError, LabNotRunning
 
     console = _console()
     spec = kinds()[args.kind]
@@ -165,9 +165,9 @@ def _start_stopped(client: Any, console: Any, instances: list[int]) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
+    from faultlab.client import ApiCallError, LabNotRunning
     from faultlab.terminal import client as _client
     from faultlab.terminal import console as _console
-    from faultlab.client import ApiCallError, LabNotRunning
 
     console = _console()
     client = _client(args)

@@ -11,7 +11,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-
 PREFIX = "flab"  # every namespace and link this module creates is named flab<index>-...
 SUBNET = "10.213.{index}.0/24"  # private; one /24 per running lab
 CLAIMS = Path("/run/faultlab-netns")  # <index>.pid: the process that owns network <index>

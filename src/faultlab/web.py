@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +22,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from pydantic import BaseModel
 
 from faultlab.config import Settings
 from faultlab.log import Logger

@@ -262,7 +262,7 @@ async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any]
                         "in its own network namespace") if netns
                       else _("no lab running: starting one for this experiment (stopped at the end)"))
         try:
-            lab = Lab(_settings(args), progress=lambda msg: console.log(msg), netns=netns)
+            lab = Lab(_settings(args), progress=console.log, netns=netns)
         except (LabError, OSError) as exc:
             console.print("[bold red]" + _("the lab cannot be set up here:") + f"[/] {exc}")
             return EXIT_ABORTED

@@ -426,7 +426,7 @@ class OpenLoopLoad:
         reads = self.result.reads
         items = []
         if status == 200 and isinstance(data, dict):
-            items = data["inventory"] if "inventory" in data else [data]
+            items = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (reads as the shape)
         elif request.product_id is not None:
             reads.append(ReadRecord(self.client, request.product_id, status, invoked_at, completed_at))
             return

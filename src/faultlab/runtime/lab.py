@@ -19,7 +19,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
-from faultlab import bus
+from faultlab import bus, netns
 from faultlab.config import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE, Settings
 from faultlab.db import ensure_database
 from faultlab.faults import FaultError
@@ -28,11 +28,10 @@ from faultlab.faults.registry import NETWORK, kinds, of_target
 from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.models.supervisor import LAB_SETTINGS, ResetRequest
+from faultlab.netns import NetnsNetwork
 from faultlab.openapi.supervisor import openapi_document as supervisor_openapi
 from faultlab.reporting import MonitorReporter, observation
-from faultlab import netns
 from faultlab.runtime import broker, postgres
-from faultlab.netns import NetnsNetwork
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
 from faultlab.web import ApiError, checked, create_app, json_response, read_json, require_token
 
@@ -138,7 +137,7 @@ class Lab:
         self.logs.mkdir(exist_ok=True)
         self.progress = progress or (lambda _msg: None)
         # The supervisor's own events go to its log file, not into the console of whoever started the lab.
-        self._log_file = open(self.logs / "supervisor.log", "a", buffering=1)
+        self._log_file = open(self.logs / "supervisor.log", "a", buffering=1)  # noqa: SIM115 (open until stop())
         self.log = get_logger("supervisor", stream=self._log_file)
         self.processes: dict[str, ManagedProcess] = {}
         self.reporter = MonitorReporter(self.settings)

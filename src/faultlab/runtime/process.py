@@ -116,7 +116,7 @@ class ManagedProcess:
         self._watch = asyncio.create_task(self._watch_exit(self.proc), name=f"watch-{self.spec.name}")
 
     async def _spawn(self, argv: list[str], nice: int, stdin: int) -> asyncio.subprocess.Process:
-        log = open(self.log_path, "ab", buffering=0)
+        log = open(self.log_path, "ab", buffering=0)  # noqa: ASYNC230, SIM115 (the child's stdout; a local file)
         env = {**os.environ, **self.spec.env}
         kwargs: dict[str, object] = {}
         if self.spec.uid_gid:

@@ -138,7 +138,7 @@ async def _with_lab(args: argparse.Namespace, config: Any, console: Any) -> int:
     except LabNotRunning:
         console.print(_("no lab running: starting one for this study (stopped at the end)"))
         try:
-            lab = Lab(_settings(args), progress=lambda msg: console.log(msg))
+            lab = Lab(_settings(args), progress=console.log)
             await lab.start(timeout_s=args.startup_timeout)
         except (LabError, OSError) as exc:
             console.print("[bold red]" + _("the lab did not start:") + f"[/] {exc}")
@@ -163,7 +163,7 @@ async def _record_and_judge(args: argparse.Namespace, config: Any, settings: Any
     started = time.time()
     run_dir = new_run_dir(runs_dir, started)
     run_dir = run_dir.rename(run_dir.with_name(run_dir.name + "-detectors"))
-    runner = StudyRunner(settings, config, run_dir, on_step=lambda msg: console.log(msg))
+    runner = StudyRunner(settings, config, run_dir, on_step=console.log)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from faultlab.i18n import _
 from faultlab.detectors import make_detector
+from faultlab.i18n import _
 from faultlab.study.grid import run_grid
 from faultlab.study.pareto import recommend
 from faultlab.study.replay import Setting

@@ -33,7 +33,6 @@ from faultlab.config import Settings
 from faultlab.db import RETRIABLE
 from faultlab.faults import FaultSet
 from faultlab.log import Logger
-from faultlab.reporting import MonitorReporter, observation
 from faultlab.protocol import (
     CANCELLED,
     INVALID,
@@ -44,6 +43,7 @@ from faultlab.protocol import (
     event_seq,
     is_order_id,
 )
+from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory.store import ReplicaStore
 
 RESULTS_PER_RECORD = 1000  # results of one applied batch travel together (a record stays well under 1 MB)

@@ -13,17 +13,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from faultlab.config import Settings
+from faultlab.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
 from faultlab.reporting import (
     CONCLUSIVE,
     FAILURE_KINDS,
-    FAULT_KINDS,
     HINT_KINDS,
     INFO_KINDS,
     LATE_KINDS,
-    OBSERVATION_KINDS,
-    SUCCESS_KINDS,
 )
-from faultlab.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
 
 SUSPICION_S = 1.0  # after a failed observation the monitor keeps checking at its fast interval this long
 
@@ -195,7 +192,7 @@ class InstanceTracker:
             self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
         elif ok and self.status != "ON" and primary.trusts() and self.caught_up and not self.value_suspect:
             self._set("ON", at, "healthy and caught up", source)
-        elif ok and self.status == "ON" and self._awaiting_recovery():
+        elif ok and self.status == "ON" and self._awaiting_recovery():  # noqa: SIM102 (the comment below is on the inner test)
             # ON already when the fault was cleared (a detector that lets a flapping replica back in):
             # recovery counts once enough fresh evidence after the clear confirms it.
             if self.verified_since_clear >= self.success_threshold and self.caught_up and not self.value_suspect:
