@@ -20,7 +20,7 @@ class Sample(NamedTuple):
     ok: bool
     source: str = "monitor"
     rtt_ms: float | None = None
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # a field named like tuple.count; nothing calls the method
     late: bool = False
 
     @property

@@ -424,7 +424,7 @@ class OpenLoopLoad:
 
     def _reads(self, request: Request, status: int | None, data: Any, invoked_at: float, completed_at: float) -> None:
         reads = self.result.reads
-        items = []
+        items: list[Any] = []
         if status == 200 and isinstance(data, dict):
             items = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (reads as the shape)
         elif request.product_id is not None:

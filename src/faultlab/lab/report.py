@@ -118,7 +118,7 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
         phase = defined.get(name) or PhaseSpec(name=name)
         thresholds = experiment.thresholds_of(phase)
         faulted = phase.has_fault
-        stats = {
+        stats: dict[str, Any] = {
             "repetitions": len(runs),
             "ttd_ms": distribution([r.get("ttd_ms") for r in runs], misses=faulted),
             "ttr_ms": distribution([r.get("ttr_ms") for r in runs], misses=faulted),
@@ -129,8 +129,8 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
             "success_rate": distribution([lr.get("success_rate") for lr in loads]),
             "runs_passed": sum(1 for r in runs if r.get("passed")),
         }
-        quorums = [r.get("quorum") for r in runs if r.get("quorum") is not None]
-        quorum = None
+        quorums: list[dict[str, Any]] = [r["quorum"] for r in runs if r.get("quorum") is not None]
+        quorum: dict[str, bool] | None = None
         if phase.expect_quorum_loss:
             quorum = {"lost": bool(quorums) and all(q["lost"] for q in quorums),
                       "regained": bool(quorums) and all(q["regained"] for q in quorums)}

@@ -372,7 +372,7 @@ class Lab:
                 raise ApiError(409, f"{proc.spec.name} is not running", process=proc.describe())
             stopping_at = time.time()
             if proc.spec.replica is not None:  # the monitor opens the episode: TTD counts from this moment
-                stop = kinds()["stop"].params()
+                stop = kinds()["stop"].params()  # type: ignore[call-arg]  # the stop fault has no parameter
                 self.reporter.report(observation(proc.spec.replica, "fault_injected", False, "supervisor",
                                                  stopping_at, fault={"kind": stop.kind, "params": stop.params(),
                                                                      "activated_at": stopping_at}), urgent=True)

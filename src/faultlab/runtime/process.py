@@ -148,7 +148,7 @@ class ManagedProcess:
         if not self.keeps_spare or self._stopping or self.spare_pid is not None:
             return
         # At a low priority: its imports must not slow the services that are working.
-        self.spare = await self._spawn(self.spec.spare_argv, self.spec.spare_nice, asyncio.subprocess.PIPE)
+        self.spare = await self._spawn(self.spec.spare_argv or [], self.spec.spare_nice, asyncio.subprocess.PIPE)
 
     def arm_spare_later(self, delay_s: float = SPARE_DELAY_S) -> None:
         """Start the warm spare in the background after `delay_s`."""

@@ -203,7 +203,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     budget = study.get("budget_per_hour") if args.budget is None else args.budget
     focus = study.get("focus") if args.focus is None else args.focus
     try:
-        fresh = analyse(run_dir, recording_only(study), budget, focus)
+        fresh = analyse(run_dir, recording_only(study), budget, focus)  # type: ignore[arg-type]  # study.json has both
     except (FileNotFoundError, KeyError, ValueError) as exc:
         console.print("[red]" + _("cannot replay {folder}:").format(folder=run_dir) + f" {exc}[/]")
         return EXIT_ABORTED

@@ -45,7 +45,7 @@ def parse_net_fault(body: dict[str, Any], replica_ids: list[int]) -> NetFault:
     except Refused as exc:
         raise FaultError(str(exc)) from None
     params = spec.params.model_validate(request.model_dump(exclude={"instance"}))
-    fault: NetFault = spec.behaviour(params, request.instance, replica_ids)  # type: ignore[attr-defined]
+    fault: NetFault = spec.behaviour(params, request.instance, replica_ids)
     return fault
 
 

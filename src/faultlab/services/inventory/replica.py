@@ -265,10 +265,11 @@ class LogApplier:
             except (bus.Unsealed, InvalidEvent) as exc:
                 await self._set_aside(record, str(exc))
                 decoded.append((record, None, None))
-        await self._fetch_reservations([e for _r, e, s in decoded if e is not None and s > self.state.applied_seq])
+        await self._fetch_reservations([e for _r, e, s in decoded
+                                        if e is not None and s is not None and s > self.state.applied_seq])
         applied: list[Applied] = []
         last_offset, last_seq = self.offset, self.offset_seq
-        for record, event, seq in decoded:
+        for record, event, seq in decoded:  # type: ignore[assignment]  # event is None for a set-aside record
             last_offset, last_seq = record.offset, seq
             if event is None or seq is None:
                 continue
