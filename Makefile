@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # npm packages (eslint, and the source of the vendored Plotly bundle) as package-lock.json pins them
 NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 
-.PHONY: install experiment test test-js up down status bench lint lint-js vendor catalogs schemas clean
+.PHONY: install experiment test test-js up down status bench lint lint-py lint-types lint-imports lint-js vendor catalogs schemas clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,lint]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -45,7 +45,16 @@ bench: install  ## benchmark figures for the README (run on an otherwise idle ma
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/ttd_ttr.py
 
-lint: lint-js  ## every checker; each one is its own target, listed here
+lint: lint-py lint-types lint-imports lint-js  ## every checker; each one is its own target, listed here
+
+lint-py: install  ## ruff on the Python (rules in pyproject.toml [tool.ruff.lint])
+	$(BIN)/ruff check src tests benchmarks tools
+
+lint-types: install  ## mypy on src/ (pyproject.toml [tool.mypy])
+	$(BIN)/mypy
+
+lint-imports: install  ## the layers and import contracts of docs/architecture.md (pyproject.toml [tool.importlinter])
+	$(BIN)/lint-imports
 
 lint-js: $(NODE_STAMP)  ## eslint on the JavaScript (eslint.config.js)
 	npx --no-install eslint

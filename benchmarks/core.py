@@ -29,10 +29,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
-from faultlab.runtime.lab import Lab  # noqa: E402
-from faultlab.runtime.process import cpu_seconds, wait_spares_ready  # noqa: E402
-from tests.conftest import lab_settings  # noqa: E402
+from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.runtime.lab import Lab
+from faultlab.runtime.process import cpu_seconds, wait_spares_ready
+from tests.conftest import lab_settings
 
 
 def lab_processes(lab: Lab) -> list[psutil.Process]:

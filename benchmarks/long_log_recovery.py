@@ -25,11 +25,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.core import spares_settled  # noqa: E402
-from benchmarks.ttd_ttr import wait_episode  # noqa: E402
-from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
-from faultlab.runtime.lab import Lab  # noqa: E402
-from tests.conftest import lab_settings  # noqa: E402
+from benchmarks.core import spares_settled
+from benchmarks.ttd_ttr import wait_episode
+from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.runtime.lab import Lab
+from tests.conftest import lab_settings
 
 
 async def crash_ttrs(lab: Lab, session: aiohttp.ClientSession, reps: int, label: str) -> list[float]:

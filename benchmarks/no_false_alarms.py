@@ -21,10 +21,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faultlab.lab.histogram import LatencyHistogram  # noqa: E402
-from faultlab.lab.load import LoadResult, OpenLoopLoad, request_factory  # noqa: E402
-from faultlab.runtime.lab import Lab  # noqa: E402
-from tests.conftest import lab_settings  # noqa: E402
+from faultlab.histogram import LatencyHistogram
+from faultlab.lab.load import LoadResult, OpenLoopLoad, request_factory
+from faultlab.runtime.lab import Lab
+from tests.conftest import lab_settings
 
 
 async def paced_workers(session: aiohttp.ClientSession, make: object, rate: float, seconds: float,
@@ -96,7 +96,7 @@ async def main(args: argparse.Namespace) -> int:
                     kinds = [(t, r) for t, r in (("orders", args.orders_rate), ("voted", args.reads_rate)) if r]
                     done = await asyncio.gather(*(paced_workers(session, request_factory(s, t, seed=7), r,
                                                                 args.minutes * 60, args.workers) for t, r in kinds))
-                    closed = [(t, d) for (t, _r), d in zip(kinds, done)]
+                    closed = [(t, d) for (t, _r), d in zip(kinds, done, strict=True)]
                     result = {"requests": sum(d["sent"] for _t, d in closed), "successful": sum(d["ok"] for _t, d in closed)}
                 elif args.orders_rate or args.reads_rate:
                     loads = [OpenLoopLoad(request_factory(s, target, seed=7), rate=rate, duration_s=args.minutes * 60,
@@ -114,7 +114,7 @@ async def main(args: argparse.Namespace) -> int:
                 after = await get(f"{s.service_url('monitor')}/status")
                 stats = await get(f"{s.service_url('voter')}/voting/stats")
                 failures = await get(f"{s.service_url('monitor')}/failures")
-    off = sum(a["transitions"]["OFF"] - b["transitions"]["OFF"] for a, b in zip(after["instances"], before["instances"]))
+    off = sum(a["transitions"]["OFF"] - b["transitions"]["OFF"] for a, b in zip(after["instances"], before["instances"], strict=True))
     flags = {r: (stats["replicas"][r]["wrong"] - stats_before["replicas"][r]["wrong"],
                  stats["replicas"][r]["slow"] - stats_before["replicas"][r]["slow"]) for r in stats["replicas"]}
     votes = stats["total_votes"] - stats_before["total_votes"]

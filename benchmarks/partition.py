@@ -23,10 +23,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
-from faultlab.runtime import netns  # noqa: E402
-from faultlab.runtime.lab import Lab  # noqa: E402
-from tests.conftest import lab_settings  # noqa: E402
+from faultlab import netns
+from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.runtime.lab import Lab
+from tests.conftest import lab_settings
 
 REPLICA = 3
 
@@ -78,7 +78,7 @@ async def main(args: argparse.Namespace) -> int:
     charged = {r: {k: v - stats_before["replicas"][r]["failures"].get(k, 0)
                    for k, v in stats["replicas"][r]["failures"].items()} for r in healthy}
     off = {i["replica"]: i["transitions"].get("OFF", 0) - b["transitions"].get("OFF", 0)
-           for i, b in zip(status["instances"], status_before["instances"]) if str(i["replica"]) in healthy}
+           for i, b in zip(status["instances"], status_before["instances"], strict=True) if str(i["replica"]) in healthy}
     print(f"partition of replica {REPLICA} for {args.seconds:g} s under {args.rate:g} voted reads/s")
     print(f"  peak voter sockets to it, by state: {peak} (cap 64 per replica)")
     print(f"  sockets left 2 s after the heal: {left}")

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faultlab.fanout import ConnectionPool
 from faultlab.lab.load import Completion, OpenLoopLoad, request_factory
+from faultlab.protocol import CREATED
 from faultlab.runtime.lab import Lab
-from faultlab.services.inventory.state import CREATED
 from tests.conftest import lab_settings
 from tests.helpers import auth, clear_all_faults, replica_rows, wait_converged
 

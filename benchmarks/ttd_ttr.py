@@ -23,11 +23,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.core import spares_settled  # noqa: E402
-from faultlab.lab.histogram import LatencyHistogram  # noqa: E402
-from faultlab.lab.load import OpenLoopLoad, request_factory  # noqa: E402
-from faultlab.runtime.lab import Lab  # noqa: E402
-from tests.conftest import lab_settings  # noqa: E402
+from benchmarks.core import spares_settled
+from faultlab.histogram import LatencyHistogram
+from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.runtime.lab import Lab
+from tests.conftest import lab_settings
 
 FAULTS: dict[str, dict[str, Any]] = {
     "crash": {"kind": "crash"},

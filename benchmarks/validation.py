@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from faultlab.faults import parse_fault  # noqa: E402
-from faultlab.lab.experiment_file import load_experiment  # noqa: E402
-from faultlab.models import parse  # noqa: E402
-from faultlab.models.monitor import ObservationReport  # noqa: E402
-from faultlab.models.orders import NewOrder  # noqa: E402
+from faultlab.faults import parse_fault
+from faultlab.lab.experiment_file import load_experiment
+from faultlab.models import parse
+from faultlab.models.monitor import ObservationReport
+from faultlab.models.orders import NewOrder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,8 +10,8 @@ import aiohttp
 import asyncpg
 
 from faultlab.lab.checkers import single_copy_model
+from faultlab.protocol import InventoryState
 from faultlab.runtime.lab import Lab
-from faultlab.services.inventory.state import InventoryState
 
 
 def auth(lab: Lab) -> dict[str, str]:
@@ -30,7 +30,7 @@ async def clear_all_faults(lab: Lab) -> None:
                 async with session.delete(f"{lab.settings.replica_url(replica)}/faults", headers=auth(lab),
                                           timeout=aiohttp.ClientTimeout(total=2)) as resp:
                     await resp.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 pass
     for proc in lab.processes.values():
         if not proc.running and proc.spec.restart:

@@ -10,13 +10,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-ENGLISH_ONLY = frozenset("""the of and with from each every when which while this that these those are is was were has
-have its their after before only into than then not by for to on in at or be been it an off out until still also
-again how what why where there here does did should would could will can must per over under between without within
-your you yet already whose shown show""".split())
-SPANISH_ONLY = frozenset("""el la los las que del por para una cada sin más está están también cuando desde hasta
-entre sobre según aquí ningún ninguna réplica réplicas fallo fallos ejecución veredicto tiempo mientras después
-antes cómo qué""".split())
+ENGLISH_ONLY = frozenset(["the", "of", "and", "with", "from", "each", "every", "when", "which", "while", "this", "that", "these", "those", "are", "is", "was", "were", "has", "have", "its", "their", "after", "before", "only", "into", "than", "then", "not", "by", "for", "to", "on", "in", "at", "or", "be", "been", "it", "an", "off", "out", "until", "still", "also", "again", "how", "what", "why", "where", "there", "here", "does", "did", "should", "would", "could", "will", "can", "must", "per", "over", "under", "between", "without", "within", "your", "you", "yet", "already", "whose", "shown", "show"])
+SPANISH_ONLY = frozenset(["el", "la", "los", "las", "que", "del", "por", "para", "una", "cada", "sin", "más", "está", "están", "también", "cuando", "desde", "hasta", "entre", "sobre", "según", "aquí", "ningún", "ninguna", "réplica", "réplicas", "fallo", "fallos", "ejecución", "veredicto", "tiempo", "mientras", "después", "antes", "cómo", "qué"])
 SKIPPED = frozenset({"script", "style", "code", "svg", "title"})
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
 QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')

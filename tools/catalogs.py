@@ -33,7 +33,7 @@ def extract() -> Catalog:
     template = Catalog(project="faultlab", domain=DOMAIN, fuzzy=False)
     for _file, _line, message, comments, context in extract_from_dir(PACKAGE, METHODS, KEYWORDS):
         template.add(message, None, auto_comments=comments, context=context)
-    for _line, message, comments, context in extract_from_file("python", argparse.__file__, KEYWORDS):
+    for _line, message, _comments, context in extract_from_file("python", argparse.__file__, KEYWORDS):
         if message and message not in template:
             template.add(message, None, auto_comments=["argparse"], context=context)
     return template

@@ -17,26 +17,10 @@ from typing import Any
 from faultlab import i18n
 from faultlab.config import Settings
 from faultlab.i18n import N_, _
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "home", None):
-        overrides["home"] = Path(args.home)
-    return Settings(**overrides)
-
-
-def _client(args: argparse.Namespace) -> Any:
-    from faultlab.client import LabClient, running_settings
-
-    return LabClient(running_settings(_settings(args)))
-
+from faultlab.terminal import client as _client
+from faultlab.terminal import console as _console
+from faultlab.terminal import fmt_time as _fmt_time
+from faultlab.terminal import settings as _settings
 
 # ---- up / down / status -------------------------------------------------------------------------
 
@@ -57,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            lab = Lab(settings, progress=lambda msg: console.log(msg), netns=args.netns)
+            lab = Lab(settings, progress=console.log, netns=args.netns)
         except LabError as exc:
             console.print("[bold red]" + _("error:") + f"[/] {exc}")
             return 1
@@ -92,7 +76,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
-    from faultlab.runtime.lab import STATE_FILE
+    from faultlab.config import STATE_FILE
 
     console = _console()
     home = settings.home.resolve()
@@ -134,7 +118,7 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from faultlab.runtime.lab import STATE_FILE
+    from faultlab.config import STATE_FILE
 
     console = _console()
     home = _settings(args).home.resolve()
@@ -189,12 +173,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(_("[red]the lab is not running[/] ({error}); start it with `faultlab up`").format(error=exc))
         return 1
     return 0
-
-
-def _fmt_time(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
 
 
 def _print_status(console: Any, client: Any) -> None:

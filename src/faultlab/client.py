@@ -9,8 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from faultlab.config import Settings
-from faultlab.runtime.lab import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE
+from faultlab.config import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE, Settings
 
 
 class LabNotRunning(RuntimeError):

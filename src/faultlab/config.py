@@ -9,10 +9,16 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from faultlab.detectors import settings_params
+
 PRODUCT_ID_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"  # what a product id may look like, everywhere
 DEFAULT_STOCK = {"PROD-001": 1000, "PROD-002": 500, "PROD-003": 750}
 SERVICE_NAMES = ("orders", "inventory", "monitor", "voter", "dashboard")
 HOSTED_SERVICES = ("orders", "monitor", "voter", "dashboard", "broker", "postgres")  # plus inventory-N
+# Files in the lab folder (Settings.home): written by the supervisor, read by the CLI and the lab's client.
+STATE_FILE = "lab.json"  # the running lab's settings and supervisor port, without secrets
+TOKEN_FILE = "admin-token"
+DB_PASSWORD_FILE = "db-password"
 
 
 class Settings(BaseSettings):
@@ -105,8 +111,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _detector_params_known(self) -> Settings:
-        from faultlab.services.monitor.detectors import settings_params
-
         settings_params(self.detector, self.failure_threshold, self.recovery_threshold, self.detector_params)
         return self
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-
 MAX_HEAD_BYTES = 64 * 1024  # a status line and headers longer than this are not a replica's answer
 MAX_BODY_BYTES = 8 * 1024 * 1024  # nor a body larger than this (an inventory answer is a few kilobytes)
 

@@ -80,8 +80,10 @@ def _given(args: argparse.Namespace, spec: KindSpec) -> tuple[dict[str, Any], li
 
 
 def cmd_inject(args: argparse.Namespace) -> int:
-    from faultlab.cli import _client, _console, _fmt_time
     from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.terminal import client as _client
+    from faultlab.terminal import console as _console
+    from faultlab.terminal import fmt_time as _fmt_time
 
     console = _console()
     spec = kinds()[args.kind]
@@ -163,8 +165,9 @@ def _start_stopped(client: Any, console: Any, instances: list[int]) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    from faultlab.cli import _client, _console
     from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.terminal import client as _client
+    from faultlab.terminal import console as _console
 
     console = _console()
     client = _client(args)

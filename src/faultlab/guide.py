@@ -37,7 +37,7 @@ def iso(ts: float | None = None) -> str:
 def health_body(component: str, working: bool, replica: int | None = None, **fields: Any) -> dict[str, Any]:
     """`GET /health` in the guide's words (status UP / DOWN, its service name, a timestamp) plus faultlab's
     (`component`, `working` and whatever the service adds)."""
-    body = {"status": "UP" if working else "DOWN", "service": guide_name(component, replica),
+    body: dict[str, Any] = {"status": "UP" if working else "DOWN", "service": guide_name(component, replica),
             "timestamp": iso(), "component": component, "working": working}
     if replica is not None:
         body.update(instance_id=str(replica), replica=replica)

@@ -59,7 +59,7 @@ def translations(lang: str) -> gettext.NullTranslations:
 
 def activate(lang: str) -> None:
     """Make `lang` the language of `_` and `ngettext` in this process."""
-    global _active
+    global _active  # noqa: PLW0603 (the active language is one per process, by design)
     if lang not in LANGUAGES:
         raise ValueError(f"unsupported language {lang!r}")
     _active = lang

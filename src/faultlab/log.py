@@ -37,7 +37,7 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-class _SafeStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _SafeStreamHandler(logging.StreamHandler):
     """A stream handler whose stream may be closed at shutdown: the line goes to stderr instead of an error."""
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -11,6 +11,17 @@ import aiohttp
 
 from faultlab.config import Settings
 
+# The kinds of observation the monitor accepts, by what they say about a replica.
+FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "health_failed", "apply_failed"}
+INFO_KINDS = {"served_error", "set_aside"}  # counted and shown, not evidence (the voter sees served errors itself)
+LATE_KINDS = {"timeout", "slow"}  # failures that are lateness, not errors (a loaded machine makes some)
+HINT_KINDS = {"behind"}  # the voter saw it behind the majority: probe it now, judge in time (not a failure)
+CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
+SUCCESS_KINDS = {"health", "agree"}
+FAULT_KINDS = {"fault_injected", "fault_cleared"}
+OBSERVATION_KINDS = (FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | INFO_KINDS | HINT_KINDS
+                     | {"process_start"})
+
 
 def observation(replica: int, kind: str, ok: bool, source: str, at: float | None = None, **detail: Any) -> dict:
     """One piece of evidence about a replica, stamped with the moment it was seen."""

@@ -9,12 +9,11 @@ import contextlib
 import hmac
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +22,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from pydantic import BaseModel
 
 from faultlab.config import Settings
 from faultlab.log import Logger
@@ -80,7 +80,7 @@ def checked(model: type[M], data: Any, context: dict[str, Any] | None = None, st
     """`data` validated by its message model, or a 4xx whose `error` says every problem with its place (and
     `problems` lists them apart)."""
     try:
-        return parse(model, data, context)  # type: ignore[no-any-return]
+        return parse(model, data, context)
     except Refused as exc:
         raise ApiError(status, str(exc)[:2000], problems=[p.describe() for p in exc.problems[:50]]) from None
 
@@ -258,7 +258,7 @@ async def serve(app: web.Application, host: str, port: int, log: Logger) -> None
             await runner.cleanup()
 
 
-def run(main: Callable[[], Awaitable[None]]) -> None:
+def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run a service's main coroutine on uvloop when available."""
     try:
         import uvloop

@@ -135,7 +135,7 @@ async def test_steady_load_has_quorum_and_no_false_alarms(settled: Lab, http: ai
         key = str(r)
         assert after["replicas"][key]["wrong"] == before["replicas"][key]["wrong"]
         assert after["replicas"][key]["slow"] == before["replicas"][key]["slow"]
-    for b, a in zip(mon_before["instances"], mon_after["instances"]):
+    for b, a in zip(mon_before["instances"], mon_after["instances"], strict=True):
         assert a["status"] == "ON"
         assert a["transitions"]["OFF"] == b["transitions"]["OFF"], a
     await wait_converged(lab, http)

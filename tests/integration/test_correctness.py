@@ -159,10 +159,10 @@ async def test_poison_records_on_order_events_are_set_aside_and_the_replicas_go_
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         after = await monitor_status(http, lab)
-        if all(a["set_aside"] >= b["set_aside"] + 5 for a, b in zip(after["instances"], before["instances"])):
+        if all(a["set_aside"] >= b["set_aside"] + 5 for a, b in zip(after["instances"], before["instances"], strict=True)):
             break
         await asyncio.sleep(0.1)
-    assert all(a["set_aside"] >= b["set_aside"] + 5 for a, b in zip(after["instances"], before["instances"]))
+    assert all(a["set_aside"] >= b["set_aside"] + 5 for a, b in zip(after["instances"], before["instances"], strict=True))
     assert all(i["status"] == "ON" for i in after["instances"])
 
 

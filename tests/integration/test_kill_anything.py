@@ -54,7 +54,7 @@ async def order_load(session: aiohttp.ClientSession, lab: Lab, seconds: float, r
                     (outcomes.refused if answer["outcome"] == "not_accepted" else outcomes.unknown)[key] = "503"
         except aiohttp.ClientConnectorError:
             outcomes.refused[key] = "connection refused"  # the orders service was down: nothing was sent
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             outcomes.unknown[key] = type(exc).__name__  # sent, then the answer was lost: it may be stored
 
     tasks = []

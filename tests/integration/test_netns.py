@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from faultlab import netns
 from faultlab.config import Settings
 from faultlab.faults import FaultError
 from faultlab.faults.network import parse_net_fault
@@ -21,7 +22,6 @@ from faultlab.lab.experiment import ExperimentRunner
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, build_experiment, select_phases
 from faultlab.lab.report import build_report, validate, write_run
-from faultlab.runtime import netns
 from faultlab.runtime.lab import Lab
 from tests.conftest import lab_settings
 from tests.helpers import get_json, model_state, post_orders, wait_converged

@@ -54,7 +54,7 @@ def test_two_recorded_runs_side_by_side() -> None:
                                                                              "success_rate")} \
         | {("baseline", "p95_latency_ms"), ("baseline", "success_rate")}
     for (phase, metric), row in rows.items():  # the medians are the reports' own
-        for (_name, report), cell in zip(runs, row["runs"]):
+        for (_name, report), cell in zip(runs, row["runs"], strict=True):
             stats = report["phases"][phase][metric]
             assert cell["median"] == stats["median"] and cell["min"] == stats["min"], (phase, metric)
             assert cell["interval"][0] <= cell["median"] <= cell["interval"][1]

@@ -56,7 +56,7 @@ def _interpolate(value: str) -> str:
 
 def _check_env(env: dict[str, str], where: str) -> Settings:
     """Every required variable set, every FAULTLAB_* name a real setting, and the addresses they give."""
-    assert REQUIRED_ENV <= set(env), f"{where}: missing {REQUIRED_ENV - set(env)}"
+    assert set(env) >= REQUIRED_ENV, f"{where}: missing {REQUIRED_ENV - set(env)}"
     fields = {f"FAULTLAB_{name.upper()}" for name in Settings.model_fields}
     unknown = {k for k in env if k.startswith("FAULTLAB_")} - fields
     assert not unknown, f"{where}: unknown settings {unknown}"
@@ -98,7 +98,7 @@ def test_compose_runs_every_faultlab_process_on_the_guides_port(compose: dict[st
     """Each process: built from the Dockerfile, `serve` command the CLI accepts, port = Settings default, health
     check on that port, a restart policy, started after PostgreSQL is healthy and the topics exist."""
     services = compose["services"]
-    assert FAULTLAB_PROCESSES <= set(services)
+    assert set(services) >= FAULTLAB_PROCESSES
     served = set()
     for name in FAULTLAB_PROCESSES:
         svc = services[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import ConsecutiveDetector, ErrorRateDetector, Sample
+from faultlab.detectors import ConsecutiveDetector, ErrorRateDetector, Sample
 from faultlab.services.monitor.tracker import InstanceTracker
 
 
@@ -243,7 +243,7 @@ def test_a_recent_failure_keeps_the_replica_on_the_fast_interval() -> None:
 def test_a_stale_answer_is_off_at_once_and_back_only_when_caught_up() -> None:
     """A health answer judged stale (it lacks an event applied elsewhere longer ago than the allowance): OFF at
     once with reason stale; ON again after five answers caught up; the voter's 'behind' hints change nothing."""
-    t, events = tracker()
+    t, _events = tracker()
     t.observe(obs("fault_injected", 400.0, ok=False, fault={"kind": "stale"}))
     t.observe(obs("behind", 400.1))
     assert t.status == "ON" and t.hints == 1

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import (
+from faultlab.detectors import (
     DETECTORS,
     ConsecutiveDetector,
     ErrorRateDetector,

@@ -7,6 +7,7 @@ and a connection that carried anything odd is never reused for the next request.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -133,7 +134,7 @@ def test_an_answer_split_anywhere_is_read_whole(cuts: list[int]) -> None:
     """However the answer is split into TCP writes (inside the status line, a header, CRLFCRLF or the body), the
     client returns it intact."""
     points = [0, *sorted(cuts), len(OK)]
-    chunks = [(OK[a:b], 0.001) for a, b in zip(points, points[1:])]
+    chunks = [(OK[a:b], 0.001) for a, b in itertools.pairwise(points)]
 
     async def run() -> object:
         server = ScriptedServer()

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from faultlab.services.inventory.state import (
+from faultlab.protocol import (
     CANCELLED,
     CREATED,
     INVALID,
@@ -138,7 +138,7 @@ def test_random_logs_conserve_stock_and_replicas_agree() -> None:
             restocked_total[product] += 5
             log.append(restocked(seq, product, 5))
         else:
-            log.append(created(seq, f"o{seq}", rng.choice(list(STOCK) + ["PROD-404"]), rng.randint(1, 4)))
+            log.append(created(seq, f"o{seq}", rng.choice([*STOCK, "PROD-404"]), rng.randint(1, 4)))
     one, two = InventoryState.initial(STOCK), InventoryState.initial(STOCK)
     added = {p: 0 for p in STOCK}
     for event in log:

@@ -27,7 +27,7 @@ from faultlab.lab.load import (
     mix_shares,
 )
 from faultlab.lab.recorder import LoadRecorder
-from faultlab.services.inventory.state import InventoryState
+from faultlab.protocol import InventoryState
 
 pytestmark = pytest.mark.timeout(60)
 

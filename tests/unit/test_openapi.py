@@ -167,7 +167,7 @@ def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
                                               "description": "at most the lab's max_quantity", "title": "Quantity"}
     assert body["properties"]["product_id"]["pattern"] == orders_app.PRODUCT_ID.pattern == PRODUCT_ID_PATTERN
     assert body["additionalProperties"] is False and set(body["properties"]) == orders_app.ORDER_FIELDS
-    assert orders_doc.STATUSES == list(orders_app.STATUSES)
+    assert list(orders_app.STATUSES) == orders_doc.STATUSES
     assert str(MAX_BODY_BYTES) in orders["paths"]["/orders"]["post"]["requestBody"]["description"]
     for path in ("/orders", "/restocks"):
         [key] = [p for p in orders["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"]

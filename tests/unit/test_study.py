@@ -198,7 +198,7 @@ def test_replay_is_deterministic_and_the_same_from_files() -> None:
     """The same traces and settings give the same figures: twice in a row, in forked workers, and read back from
     the folder's files by `study replay`."""
     meta, traces = study_meta()
-    settings = grid_settings(5)[:20] + [CONSECUTIVE_3]
+    settings = [*grid_settings(5)[:20], CONSECUTIVE_3]
     once = evaluate(meta, traces, settings)
     assert evaluate(meta, traces, settings) == once
     assert evaluate(meta, traces, settings, jobs=2) == once
@@ -260,7 +260,7 @@ def test_percentiles_count_a_miss_as_infinite() -> None:
     from faultlab.study.replay import FaultVerdict
 
     verdicts = [FaultVerdict("hang", 1, float(v), False, False, 0) for v in range(100, 1000, 100)]
-    summary = ttd_summary(verdicts + [FaultVerdict("hang", 1, None, True, False, 2)])
+    summary = ttd_summary([*verdicts, FaultVerdict("hang", 1, None, True, False, 2)])
     assert summary["missed"] == 1 and summary["p95_ms"] is None and summary["median_ms"] == 550.0
     assert summary["flaps"] == 2
 

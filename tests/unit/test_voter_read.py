@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
-import pytest
 import pytest_asyncio
 from aiohttp import web
 

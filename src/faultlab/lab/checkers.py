@@ -25,7 +25,7 @@ import asyncpg
 
 from faultlab.config import Settings
 from faultlab.lab.load import AmbiguousWrite, ReadRecord
-from faultlab.services.inventory.state import (
+from faultlab.protocol import (
     CANCELLED,
     CANCELLED_OUTCOME,
     CREATED,

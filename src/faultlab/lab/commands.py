@@ -15,6 +15,7 @@ from typing import Any
 from faultlab import i18n
 from faultlab.i18n import N_, _
 from faultlab.lab.report_text import translate_message, translate_messages
+from faultlab.terminal import wide_console as _console
 
 EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -105,14 +106,6 @@ def _settings(args: argparse.Namespace) -> Any:
 
     overrides: dict[str, Any] = {"home": Path(args.home)} if getattr(args, "home", None) else {}
     return Settings(**overrides)
-
-
-def _console() -> Any:
-    """A Rich console; wide enough for the summary table when the output is a file or a pipe."""
-    from rich.console import Console
-
-    console = Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
-    return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150, log_path=False)
 
 
 # ---- load ---------------------------------------------------------------------------------------
@@ -269,7 +262,7 @@ async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any]
                         "in its own network namespace") if netns
                       else _("no lab running: starting one for this experiment (stopped at the end)"))
         try:
-            lab = Lab(_settings(args), progress=lambda msg: console.log(msg), netns=netns)
+            lab = Lab(_settings(args), progress=console.log, netns=netns)
         except (LabError, OSError) as exc:
             console.print("[bold red]" + _("the lab cannot be set up here:") + f"[/] {exc}")
             return EXIT_ABORTED
@@ -438,7 +431,7 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
                                              more=aw["stored_more_than_once"]))
     v = report["verdict"]
     if v["valid"]:
-        from faultlab.lab.report import runs_off_threshold
+        from faultlab.lab.report_model import runs_off_threshold
 
         single = [run for run, _missed in runs_off_threshold(report)]
         console.print(_("[bold green]verdict: PASS[/] (each phase judged on its medians)") if not single else

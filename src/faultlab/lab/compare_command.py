@@ -31,9 +31,9 @@ def register(sub: Any) -> None:
 
 
 def _console() -> Any:
-    from faultlab.lab.commands import _console as console
+    from faultlab.terminal import wide_console
 
-    return console()
+    return wide_console()
 
 
 def _fmt(value: Any, digits: int = 0) -> str:

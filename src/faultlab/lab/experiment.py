@@ -477,7 +477,7 @@ class ExperimentRunner:
         recovered = await asyncio.gather(*(self.events.wait_episode(r, since, "recovered_at",
                                                                     self.experiment.timeouts.recover_s)
                                            for r in run.phase.replicas))
-        for replica, episode in zip(run.phase.replicas, recovered):
+        for replica, episode in zip(run.phase.replicas, recovered, strict=True):
             if episode is not None:
                 run.episodes[replica] = _episode(episode)
 

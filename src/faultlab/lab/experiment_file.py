@@ -22,7 +22,7 @@ from faultlab.i18n import N_
 from faultlab.models import Message, Problem, Refused, parse, schema_of
 from faultlab.models.supervisor import LabSettings
 
-VERSION = 1
+VERSION: Literal[1] = 1
 PHASE_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 LOAD_TARGETS = ("mix", "voted", "voted-all", "orders")
 
@@ -276,7 +276,7 @@ class Experiment(Message):
     reset: bool = Field(True, description="start from fresh data (initial stock, empty log), as `faultlab reset`")
     load: Load = Field(default_factory=Load)
     steady_state: SteadyState = Field(default_factory=SteadyState)
-    lab_settings: LabSettings = Field(default_factory=LabSettings,  # type: ignore[valid-type]
+    lab_settings: LabSettings = Field(default_factory=LabSettings,
                                       description="the lab's settings for this run (the services restart with them "
                                                   "through the reset, and with the lab's own after the run)")
     thresholds: Thresholds = Field(default_factory=Thresholds)

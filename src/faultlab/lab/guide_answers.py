@@ -110,7 +110,8 @@ def _detected_by(runs: list[dict[str, Any]]) -> list[str]:
 
 def _verdict_word(rd: ReportReader, value: Any) -> str:
     _ = rd._
-    return {True: _("valid"), False: _("not valid")}.get(value, _("unknown")) if isinstance(value, bool) or \
+    words: dict[bool | None, str] = {True: _("valid"), False: _("not valid")}
+    return words.get(value, _("unknown")) if isinstance(value, bool) or \
         value is None else str(value)
 
 
@@ -392,7 +393,7 @@ def _quorum_lines(rd: ReportReader, a: Answer) -> None:
         return
     timeline = rd.get("fault_timeline")
     for r in runs:
-        quorum = r.get("quorum") if "quorum" in r else MISSING
+        quorum: Any = r.get("quorum") if "quorum" in r else MISSING
         if quorum is MISSING:
             rd.lacks(a, "results[].quorum")
             continue

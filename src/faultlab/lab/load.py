@@ -25,7 +25,7 @@ import aiohttp
 import orjson
 
 from faultlab.config import Settings
-from faultlab.lab.histogram import LatencyHistogram
+from faultlab.histogram import LatencyHistogram
 
 TARGETS = ("orders", "voted", "voted-all", "mix")
 WRITES = ("order", "cancel", "restock")
@@ -424,9 +424,9 @@ class OpenLoopLoad:
 
     def _reads(self, request: Request, status: int | None, data: Any, invoked_at: float, completed_at: float) -> None:
         reads = self.result.reads
-        items = []
+        items: list[Any] = []
         if status == 200 and isinstance(data, dict):
-            items = data["inventory"] if "inventory" in data else [data]
+            items = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (reads as the shape)
         elif request.product_id is not None:
             reads.append(ReadRecord(self.client, request.product_id, status, invoked_at, completed_at))
             return

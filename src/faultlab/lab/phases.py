@@ -80,7 +80,7 @@ def build_experiment(base: Experiment | None = None, *, phases: str | list[str] 
     if phases is not None:
         chosen = phases if isinstance(phases, list) and phases and isinstance(phases[0], PhaseSpec) else \
             select_phases(phases, netns, None if base is None else {p.name: p for p in experiment.phases})  # type: ignore[arg-type]
-        data["phases"] = [p.model_dump(exclude_none=True) for p in chosen]  # type: ignore[union-attr]
+        data["phases"] = [p.model_dump(exclude_none=True) for p in chosen]
     load = data["load"]
     for key, value in (("rate_rps", rate), ("duration_s", duration_s), ("settle_s", settle_s),
                        ("order_ratio", order_ratio)):

@@ -103,11 +103,6 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def runs_off_threshold(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """("phase #repetition", what it missed) of every run off a threshold; the phase may still pass on its median."""
-    return [(f"{r['phase']} #{r['repetition']}", r["missed"]) for r in report.get("results", []) if r.get("missed")]
-
-
 def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> dict[str, Any]:
     """Per phase: each repetition's values, their distribution, and the thresholds (the experiment's, or the phase's
     own) checked on the medians."""
@@ -123,7 +118,7 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
         phase = defined.get(name) or PhaseSpec(name=name)
         thresholds = experiment.thresholds_of(phase)
         faulted = phase.has_fault
-        stats = {
+        stats: dict[str, Any] = {
             "repetitions": len(runs),
             "ttd_ms": distribution([r.get("ttd_ms") for r in runs], misses=faulted),
             "ttr_ms": distribution([r.get("ttr_ms") for r in runs], misses=faulted),
@@ -134,8 +129,8 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
             "success_rate": distribution([lr.get("success_rate") for lr in loads]),
             "runs_passed": sum(1 for r in runs if r.get("passed")),
         }
-        quorums = [r.get("quorum") for r in runs if r.get("quorum") is not None]
-        quorum = None
+        quorums: list[dict[str, Any]] = [r["quorum"] for r in runs if r.get("quorum") is not None]
+        quorum: dict[str, bool] | None = None
         if phase.expect_quorum_loss:
             quorum = {"lost": bool(quorums) and all(q["lost"] for q in quorums),
                       "regained": bool(quorums) and all(q["regained"] for q in quorums)}

@@ -26,7 +26,7 @@ from faultlab import i18n
 from faultlab.faults.registry import colours
 from faultlab.i18n import N_
 from faultlab.lab.guide_answers import guide_answers
-from faultlab.lab.report import runs_off_threshold
+from faultlab.lab.report_model import runs_off_threshold
 from faultlab.lab.report_text import translate_messages
 from faultlab.vendor import PLOTLY_JS
 

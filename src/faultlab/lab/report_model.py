@@ -291,3 +291,8 @@ def report_schema() -> dict[str, Any]:
     schema = Report.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://faultlab.invalid/report.schema.json",
             "title": "faultlab experiment report (report.json)", **{k: v for k, v in schema.items() if k != "title"}}
+
+
+def runs_off_threshold(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """("phase #repetition", what it missed) of every run off a threshold; the phase may still pass on its median."""
+    return [(f"{r['phase']} #{r['repetition']}", r["missed"]) for r in report.get("results", []) if r.get("missed")]

@@ -161,8 +161,8 @@ def _variants(node: dict[str, Any], defs: dict[str, Any]) -> list[dict[str, Any]
     found = []
     for key in ("oneOf", "anyOf"):
         for variant in node.get(key, []):
-            variant = _resolve(variant, defs) or {}
-            found.extend(_variants(variant, defs) if ("oneOf" in variant or "anyOf" in variant) else [variant])
+            resolved = _resolve(variant, defs) or {}
+            found.extend(_variants(resolved, defs) if ("oneOf" in resolved or "anyOf" in resolved) else [resolved])
     return found
 
 

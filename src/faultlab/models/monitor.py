@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from faultlab.models import Message, Open
-from faultlab.services.monitor.tracker import OBSERVATION_KINDS
+from faultlab.reporting import OBSERVATION_KINDS
 
 SOURCE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 FAULT_KIND_PATTERN = r"^[a-z_-]{1,32}$"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, create_model
 from pydantic.fields import FieldInfo
@@ -24,20 +24,23 @@ def lab_settings_model() -> type[BaseModel]:
     for name in LAB_SETTINGS:
         original = Settings.model_fields[name]
         copy = FieldInfo.merge_field_infos(original, default=None)
-        fields[name] = (original.annotation | None, copy)
+        fields[name] = (original.annotation | None, copy)  # type: ignore[operator]  # every field is annotated
     model: type[BaseModel] = create_model("LabSettings", __base__=Message, **fields)
     model.__doc__ = "Lab settings for one experiment: the services holding data restart with them (reset)."
     return model
 
 
-LabSettings = lab_settings_model()
+if TYPE_CHECKING:
+    LabSettings = Message  # to the type checker, a model; its fields are made from Settings at run time
+else:
+    LabSettings = lab_settings_model()
 
 
 class ResetRequest(Message):
     """`POST /reset`'s optional body: settings to restart with (the lab's own when left out) and whether the data
     stays (a restart with other settings) or goes (fresh stock, empty log: what an experiment starts from)."""
 
-    settings: LabSettings = Field(default_factory=LabSettings)  # type: ignore[valid-type]
+    settings: LabSettings = Field(default_factory=LabSettings)
     keep_data: bool = Field(False, description="restart the services with these settings but keep orders, log and "
                                                "replica state")
 

@@ -29,7 +29,7 @@ from faultlab.openapi import (
     ref,
     request_body,
 )
-from faultlab.services.inventory.state import HISTORY_LEN
+from faultlab.protocol import HISTORY_LEN
 
 MAX_HISTORY_PARAM = 9999  # at most 4 digits; more than HISTORY_LEN gives all HISTORY_LEN kept versions
 GUIDE_FIELDS = {"type": "same as kind", "failure_type": "same as kind (the guide's name)"}

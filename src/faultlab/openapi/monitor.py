@@ -26,9 +26,10 @@ from faultlab.openapi import (
     ref,
     request_body,
 )
-from faultlab.services.monitor.trace import openapi_paths as trace_paths
 
 MAX_EVENT_ID = 2**63 - 1
+MAX_LEASE_S = 600.0  # /trace: a recording closes when nobody reads it this long
+MAX_READ = 50_000  # /trace: observations in one read
 __all__ = ["FAULT_KIND_PATTERN", "MAX_OBSERVATIONS", "SOURCE_PATTERN", "openapi_document"]
 
 
@@ -97,3 +98,41 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     return document("faultlab monitor", "Failure detection: active health checks plus passive evidence. Reads "
                     "are open; evidence reports need the operator token.", settings.service_url("monitor"), paths,
                     schemas(settings))
+
+
+def trace_paths() -> dict[str, Any]:
+    """The /trace operations for the monitor's OpenAPI document."""
+    entry = {"type": "object", "required": ["n", "t", "replica", "kind", "at"], "properties": {
+        "n": {"type": "integer"}, "t": {"type": "number", "description": "UNIX time it reached the monitor"},
+        "replica": {"type": "integer"}, "kind": {"type": "string"}, "at": {"type": "number"},
+        "ok": {"type": "boolean"}, "source": {"type": "string"}}}
+    return {"/trace": {
+        "post": {"summary": "Open (or renew) a recording of every observation the monitor ingests",
+                 "operationId": "openTrace", "security": OPERATOR,
+                 "requestBody": request_body({"type": "object", "properties": {
+                     "lease_s": {"type": "number", "minimum": 1, "maximum": MAX_LEASE_S, "default": 30,
+                                 "description": "the recording closes when nobody reads it this long"}}},
+                     "the lease"),
+                 "responses": {"201": json_body({"type": "object", "required": ["recording", "next"], "properties": {
+                     "recording": {"const": True}, "next": {"type": "integer"}, "lease_s": {"type": "number"}}},
+                     "recording"), **errors(400, 401, 413)}},
+        "get": {"summary": "Recorded observations numbered after `since` (renews the lease)",
+                "operationId": "readTrace", "security": OPERATOR,
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**62,
+                                                                 "default": 0}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                 "maximum": MAX_READ, "default": MAX_READ}}],
+                "responses": {"200": json_body({"type": "object", "required": ["observations", "next", "recording"],
+                                                "properties": {"observations": {"type": "array", "items": entry},
+                                                               "next": {"type": "integer"},
+                                                               "dropped": {"type": "integer"},
+                                                               "recording": {"type": "boolean"}}}, "entries"),
+                              **errors(400, 401)}},
+        "delete": {"summary": "Close the recording and forget its entries", "operationId": "closeTrace",
+                   "security": OPERATOR,
+                   "responses": {"200": json_body({"type": "object", "required": ["recording", "recorded"],
+                                                   "properties": {"recording": {"const": False},
+                                                                  "recorded": {"type": "integer"}}}, "closed"),
+                                 **errors(400, 401)}},
+    }}

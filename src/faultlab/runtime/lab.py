@@ -19,8 +19,8 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
-from faultlab import bus
-from faultlab.config import Settings
+from faultlab import bus, netns
+from faultlab.config import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE, Settings
 from faultlab.db import ensure_database
 from faultlab.faults import FaultError
 from faultlab.faults.network import NetFaults, NetFaultUnsupported, parse_net_fault
@@ -28,16 +28,13 @@ from faultlab.faults.registry import NETWORK, kinds, of_target
 from faultlab.guide import health_body
 from faultlab.log import get_logger
 from faultlab.models.supervisor import LAB_SETTINGS, ResetRequest
+from faultlab.netns import NetnsNetwork
 from faultlab.openapi.supervisor import openapi_document as supervisor_openapi
 from faultlab.reporting import MonitorReporter, observation
-from faultlab.runtime import broker, netns, postgres
-from faultlab.runtime.netns import NetnsNetwork
+from faultlab.runtime import broker, postgres
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
 from faultlab.web import ApiError, checked, create_app, json_response, read_json, require_token
 
-STATE_FILE = "lab.json"
-TOKEN_FILE = "admin-token"
-DB_PASSWORD_FILE = "db-password"
 SECRETS = ("FAULTLAB_ADMIN_TOKEN", "FAULTLAB_DB_PASSWORD")  # never written to lab.json
 
 
@@ -91,6 +88,35 @@ def _claim_network(settings: Settings) -> NetnsNetwork:
     return netns.NetnsNetwork.allocate(nodes)
 
 
+def _place(network: NetnsNetwork, spec: ProcessSpec, node: str) -> ProcessSpec:
+    """The same process run inside `node`'s namespace, bound to its address (netns mode)."""
+    spec.argv = [*network.exec_prefix(node), *spec.argv]
+    if spec.spare_argv:
+        spec.spare_argv = [*network.exec_prefix(node), *spec.spare_argv]
+    spec.env = {**spec.env, "FAULTLAB_HOST": network.nodes[node].address}
+    return spec
+
+
+def _rebind(network: NetnsNetwork, spec: ProcessSpec) -> ProcessSpec:
+    """The embedded broker or PostgreSQL listening on the bridge address (PostgreSQL also on loopback)."""
+    argv = list(spec.argv)
+    if spec.name == "postgres":
+        at = argv.index("-h")
+        argv[at + 1] = f"127.0.0.1,{network.host_address}"
+        data_dir = Path(argv[argv.index("-D") + 1])
+        hba = data_dir.parent / "pg_hba_netns.conf"
+        hba.write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n"
+                       f"host all all {netns.SUBNET.format(index=network.index)} trust\n")
+        hba.chmod(0o644)
+        if spec.uid_gid:
+            os.chown(hba, *spec.uid_gid)
+        argv += ["-c", f"hba_file={hba}"]
+    else:
+        argv = [a.replace("tcp://127.0.0.1:", f"tcp://{network.host_address}:") for a in argv]
+    spec.argv = argv
+    return spec
+
+
 class Lab:
     """Starts and supervises every process of the lab; `stop()` leaves nothing behind."""
 
@@ -101,7 +127,7 @@ class Lab:
         token = settings.admin_token or load_or_create_token(self.home)
         password = settings.db_password or load_or_create_token(self.home, DB_PASSWORD_FILE)
         self.settings = settings.model_copy(update={"admin_token": token, "db_password": password, "home": self.home})
-        self.network: NetnsNetwork | None = None  # netns mode: each service on its own host, see runtime/netns.py
+        self.network: NetnsNetwork | None = None  # netns mode: each service on its own host, see netns.py
         if netns:
             self.network = _claim_network(self.settings)
             self.settings = self.settings.model_copy(update={"service_hosts": self.network.service_hosts()})
@@ -111,7 +137,7 @@ class Lab:
         self.logs.mkdir(exist_ok=True)
         self.progress = progress or (lambda _msg: None)
         # The supervisor's own events go to its log file, not into the console of whoever started the lab.
-        self._log_file = open(self.logs / "supervisor.log", "a", buffering=1)
+        self._log_file = open(self.logs / "supervisor.log", "a", buffering=1)  # noqa: SIM115 (open until stop())
         self.log = get_logger("supervisor", stream=self._log_file)
         self.processes: dict[str, ManagedProcess] = {}
         self.reporter = MonitorReporter(self.settings)
@@ -152,7 +178,7 @@ class Lab:
         spare = [*argv, "--spare"] if restart and self.settings.warm_spares else None
         spec = ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
                            restart_nice=nice, spare_argv=spare, spare_nice=19 if root else 0)
-        return self.network.place(spec, name) if self.network else spec
+        return _place(self.network, spec, name) if self.network else spec
 
     async def _add(self, spec: ProcessSpec) -> ManagedProcess:
         proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit)
@@ -191,11 +217,11 @@ class Lab:
             layout = postgres.PostgresLayout(self.home / "postgres", s.postgres_port)
             assert s.db_password is not None
             spec = await asyncio.to_thread(postgres.prepare, layout, s.db_password)
-            await self._add(net.rebind(spec) if net else spec)
+            await self._add(_rebind(net, spec) if net else spec)
         if not s.kafka_bootstrap:
             self.progress("starting Kafka broker (embedded Tansu)")
             spec = broker.prepare(s.broker_port)
-            await self._add(net.rebind(spec) if net else spec)
+            await self._add(_rebind(net, spec) if net else spec)
         if not s.database_url:
             await wait_port(s.postgres_port, 30)
             await ensure_database(s)
@@ -346,7 +372,7 @@ class Lab:
                 raise ApiError(409, f"{proc.spec.name} is not running", process=proc.describe())
             stopping_at = time.time()
             if proc.spec.replica is not None:  # the monitor opens the episode: TTD counts from this moment
-                stop = kinds()["stop"].params()
+                stop = kinds()["stop"].params()  # type: ignore[call-arg]  # the stop fault has no parameter
                 self.reporter.report(observation(proc.spec.replica, "fault_injected", False, "supervisor",
                                                  stopping_at, fault={"kind": stop.kind, "params": stop.params(),
                                                                      "activated_at": stopping_at}), urgent=True)

@@ -116,7 +116,7 @@ class ManagedProcess:
         self._watch = asyncio.create_task(self._watch_exit(self.proc), name=f"watch-{self.spec.name}")
 
     async def _spawn(self, argv: list[str], nice: int, stdin: int) -> asyncio.subprocess.Process:
-        log = open(self.log_path, "ab", buffering=0)
+        log = open(self.log_path, "ab", buffering=0)  # noqa: ASYNC230, SIM115 (the child's stdout; a local file)
         env = {**os.environ, **self.spec.env}
         kwargs: dict[str, object] = {}
         if self.spec.uid_gid:
@@ -148,7 +148,7 @@ class ManagedProcess:
         if not self.keeps_spare or self._stopping or self.spare_pid is not None:
             return
         # At a low priority: its imports must not slow the services that are working.
-        self.spare = await self._spawn(self.spec.spare_argv, self.spec.spare_nice, asyncio.subprocess.PIPE)
+        self.spare = await self._spawn(self.spec.spare_argv or [], self.spec.spare_nice, asyncio.subprocess.PIPE)
 
     def arm_spare_later(self, delay_s: float = SPARE_DELAY_S) -> None:
         """Start the warm spare in the background after `delay_s`."""

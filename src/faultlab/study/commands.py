@@ -102,9 +102,9 @@ def _judging(parser: argparse.ArgumentParser, budget: float | None, focus: str |
 
 
 def _console() -> Any:
-    from faultlab.lab.commands import _console as console
+    from faultlab.terminal import wide_console
 
-    return console()
+    return wide_console()
 
 
 def cmd_detectors(args: argparse.Namespace) -> int:
@@ -138,7 +138,7 @@ async def _with_lab(args: argparse.Namespace, config: Any, console: Any) -> int:
     except LabNotRunning:
         console.print(_("no lab running: starting one for this study (stopped at the end)"))
         try:
-            lab = Lab(_settings(args), progress=lambda msg: console.log(msg))
+            lab = Lab(_settings(args), progress=console.log)
             await lab.start(timeout_s=args.startup_timeout)
         except (LabError, OSError) as exc:
             console.print("[bold red]" + _("the lab did not start:") + f"[/] {exc}")
@@ -163,7 +163,7 @@ async def _record_and_judge(args: argparse.Namespace, config: Any, settings: Any
     started = time.time()
     run_dir = new_run_dir(runs_dir, started)
     run_dir = run_dir.rename(run_dir.with_name(run_dir.name + "-detectors"))
-    runner = StudyRunner(settings, config, run_dir, on_step=lambda msg: console.log(msg))
+    runner = StudyRunner(settings, config, run_dir, on_step=console.log)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -203,7 +203,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     budget = study.get("budget_per_hour") if args.budget is None else args.budget
     focus = study.get("focus") if args.focus is None else args.focus
     try:
-        fresh = analyse(run_dir, recording_only(study), budget, focus)
+        fresh = analyse(run_dir, recording_only(study), budget, focus)  # type: ignore[arg-type]  # study.json has both
     except (FileNotFoundError, KeyError, ValueError) as exc:
         console.print("[red]" + _("cannot replay {folder}:").format(folder=run_dir) + f" {exc}[/]")
         return EXIT_ABORTED
@@ -223,7 +223,7 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
     from rich.table import Table
 
     from faultlab.study.html import front, rate
-    from faultlab.study.report import setting_env
+    from faultlab.study.replay import setting_env
 
     focus, kinds = study["focus"], study["grid"]["kinds"]
     grid = study["grid"]

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import DETECTORS, make_detector, settings_params
+from faultlab.detectors import DETECTORS, make_detector, settings_params
 from faultlab.study.pareto import pareto_front
 from faultlab.study.replay import (
     FAULT_FREE,
@@ -121,7 +121,8 @@ def fronts(results: list[dict[str, Any]], kinds: list[str], stretch: str = FAULT
     fault-free stretch together — and TTD p95)."""
     out = {}
     for kind in kinds:
-        front = pareto_front(results, lambda r, k=kind: (r["mistakes"].get(stretch, {}).get("per_hour"),
+        front = pareto_front(results, lambda r, k=kind: (  # type: ignore[misc]
+                                                          r["mistakes"].get(stretch, {}).get("per_hour"),
                                                           r["ttd"].get(k, {}).get("p95_ms")))
         out[kind] = [r["setting"]["label"] for r in front]
     return out

@@ -34,8 +34,7 @@ from faultlab.lab.report_html import (
     page_environment,
     render_translated,
 )
-from faultlab.study.replay import FAULT_FREE
-from faultlab.study.report import setting_env
+from faultlab.study.replay import FAULT_FREE, setting_env
 from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent

@@ -10,13 +10,14 @@ that replica is OFF or recently failed, as decided live by the lab's own detecto
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import make_detector
+from faultlab.detectors import make_detector
 from faultlab.services.monitor.tracker import InstanceTracker
 
 
@@ -210,3 +211,15 @@ def ttd_summary(verdicts: list[FaultVerdict]) -> dict[str, Any]:
 def _finite(value: float | None) -> float | None:
     """JSON has no infinity: an infinite percentile (misses) is written as null and judged as missing."""
     return None if value is None or math.isinf(value) else round(value, 3)
+
+
+def setting_env(setting: dict[str, Any]) -> str:
+    """The FAULTLAB_* variables that give the lab this setting."""
+    params = setting["params"]
+    env = [f"FAULTLAB_DETECTOR={setting['detector']}"]
+    if "failures" in params:
+        env.append(f"FAULTLAB_FAILURE_THRESHOLD={params['failures']}")
+    rest = {k: v for k, v in params.items() if k not in ("failures", "successes")}
+    if rest:
+        env.append(f"FAULTLAB_DETECTOR_PARAMS='{json.dumps(rest, separators=(',', ':'))}'")
+    return " ".join(env)

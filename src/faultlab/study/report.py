@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from faultlab.detectors import make_detector
 from faultlab.i18n import _
-from faultlab.services.monitor.detectors import make_detector
 from faultlab.study.grid import run_grid
 from faultlab.study.pareto import recommend
 from faultlab.study.replay import Setting
@@ -91,13 +91,3 @@ def recording_only(study: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in study.items() if k not in drop}
 
 
-def setting_env(setting: dict[str, Any]) -> str:
-    """The FAULTLAB_* variables that give the lab this setting."""
-    params = setting["params"]
-    env = [f"FAULTLAB_DETECTOR={setting['detector']}"]
-    if "failures" in params:
-        env.append(f"FAULTLAB_FAILURE_THRESHOLD={params['failures']}")
-    rest = {k: v for k, v in params.items() if k not in ("failures", "successes")}
-    if rest:
-        env.append(f"FAULTLAB_DETECTOR_PARAMS='{json.dumps(rest, separators=(',', ':'))}'")
-    return " ".join(env)

@@ -19,9 +19,9 @@ from typing import Any
 import aiohttp
 
 from faultlab.config import Settings
+from faultlab.detectors import settings_params
 from faultlab.i18n import _
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.services.monitor.detectors import settings_params
 from faultlab.study.hog import CpuHog
 from faultlab.study.traces import Segment, TraceRecorder
 

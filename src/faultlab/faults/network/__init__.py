@@ -14,7 +14,7 @@ from faultlab.faults.network.partition import Partition
 from faultlab.faults.registry import NETWORK, lookup, of_target
 from faultlab.i18n import N_
 from faultlab.models import Problem, Refused, parse
-from faultlab.runtime.netns import HOST_NODE, NetnsError, NetnsNetwork, run
+from faultlab.netns import HOST_NODE, NetnsError, NetnsNetwork, run
 
 NetFault = Partition | Netem
 
@@ -45,7 +45,7 @@ def parse_net_fault(body: dict[str, Any], replica_ids: list[int]) -> NetFault:
     except Refused as exc:
         raise FaultError(str(exc)) from None
     params = spec.params.model_validate(request.model_dump(exclude={"instance"}))
-    fault: NetFault = spec.behaviour(params, request.instance, replica_ids)  # type: ignore[attr-defined]
+    fault: NetFault = spec.behaviour(params, request.instance, replica_ids)
     return fault
 
 

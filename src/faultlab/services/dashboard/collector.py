@@ -91,7 +91,7 @@ class LiveState:
         self.failures: list[dict[str, Any]] = []
         self.events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
         self.series: deque[dict[str, Any]] = deque(maxlen=HISTORY_POINTS)
-        self.monitor_stream = {"connected": False, "last_event_id": 0, "since": None}
+        self.monitor_stream: dict[str, Any] = {"connected": False, "last_event_id": 0, "since": None}
         self.seq = 0
         self._scrapes: dict[str, deque[tuple[float, Counts]]] = {name: deque(maxlen=64) for name in SERIES}
         self._state_event_at: dict[int, float] = {}
@@ -251,7 +251,7 @@ class LiveState:
     def _start_polls(self) -> None:
         """One poll of each kind in flight at most: a slow service delays its own figures, never the tick."""
         polls = {"status": self._poll_status, "voting": self._poll_voting,
-                 **{f"metrics-{n}": (lambda n=n: self._scrape(n)) for n in SERIES}}
+                 **{f"metrics-{n}": (lambda n=n: self._scrape(n)) for n in SERIES}}  # type: ignore[misc]
         for name, poll in polls.items():
             task = self._polls.get(name)
             if task is None or task.done():

@@ -8,6 +8,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+
 def parse_prometheus(text: str) -> list[tuple[str, dict[str, str], float]]:
     """The labelled samples of a Prometheus text exposition (prometheus_client's parser): (sample name, labels,
     value). A malformed exposition gives what was parsed before the fault."""

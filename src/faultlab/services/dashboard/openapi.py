@@ -26,7 +26,7 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def guide_paths() -> dict[str, Any]:
     """The guide's dashboard API (services/dashboard/guide_api.py), gathered from the services when asked."""
-    hours = {"name": "hours", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 168}}
+    hours: dict[str, Any] = {"name": "hours", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 168}}
     array = {"type": "array", "items": ANY_OBJECT}
     upstream = _json(ERROR, "a service it asks did not answer")
     return {
@@ -66,7 +66,7 @@ def fault_request(settings: Settings) -> dict[str, Any]:
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
-    operator = [{"bearerAuth": []}]
+    operator: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     replica_param = {"name": "replica", "in": "query", "required": True,
                      "schema": {"type": "integer", "enum": settings.replica_ids}}
     run_name = {"name": "name", "in": "path", "required": True,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins  # `list` below is also a method of RunsFolder
 import json
 import re
 from datetime import UTC, datetime
@@ -99,13 +100,13 @@ class RunsFolder:
 
     def study_summary(self, path: Path, latest: str | None) -> dict[str, Any]:
         """A detector study: when, which fault kinds, the lab's setting and the recommended one."""
-        study, problem = self.report(path)
-        study = study or {}
+        found, problem = self.report(path)
+        study: Any = found or {}
         started, ended = study.get("started_at"), study.get("ended_at")
-        current_result = study.get("current_result") if isinstance(study.get("current_result"), dict) else {}
-        current = current_result.get("setting") if isinstance(current_result.get("setting"), dict) else {}
-        recommended = study.get("recommended") if isinstance(study.get("recommended"), dict) else {}
-        grid = study.get("grid") if isinstance(study.get("grid"), dict) else {}
+        current_result: Any = study.get("current_result") if isinstance(study.get("current_result"), dict) else {}
+        current: Any = current_result.get("setting") if isinstance(current_result.get("setting"), dict) else {}
+        recommended: Any = study.get("recommended") if isinstance(study.get("recommended"), dict) else {}
+        grid: Any = study.get("grid") if isinstance(study.get("grid"), dict) else {}
         on_front = study.get("current_on_front") if isinstance(study.get("current_on_front"), dict) else {}
         return {
             "name": path.name, "kind": "study", "html": "study.html", "latest": path.name == latest,
@@ -154,7 +155,7 @@ class RunsFolder:
         return {**self.summary(path, self.latest_name()), "results": rows,
                 "verdict": (report or {}).get("verdict"), "episodes": (report or {}).get("episodes") or []}
 
-    def reports(self, names: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    def reports(self, names: builtins.list[str]) -> builtins.list[tuple[str, dict[str, Any]]]:
         """The reports of 2 to MAX_COMPARED runs by name (`latest` allowed), for a comparison; a 4xx otherwise."""
         if not MIN_COMPARED <= len(names) <= MAX_COMPARED:
             raise ApiError(400, f"runs must name {MIN_COMPARED} to {MAX_COMPARED} runs, comma-separated")

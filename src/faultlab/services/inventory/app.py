@@ -21,10 +21,10 @@ from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.models.inventory import AppliedRequest
 from faultlab.openapi.inventory import openapi_document as inventory_openapi
+from faultlab.protocol import HISTORY_LEN
 from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory import guide_api
 from faultlab.services.inventory.replica import LogApplier
-from faultlab.services.inventory.state import HISTORY_LEN
 from faultlab.services.inventory.store import ReplicaStore
 from faultlab.web import ApiError, Handler, create_app, json_response, read_json, read_model, require_token, serve
 

@@ -33,8 +33,7 @@ from faultlab.config import Settings
 from faultlab.db import RETRIABLE
 from faultlab.faults import FaultSet
 from faultlab.log import Logger
-from faultlab.reporting import MonitorReporter, observation
-from faultlab.services.inventory.state import (
+from faultlab.protocol import (
     CANCELLED,
     INVALID,
     Applied,
@@ -44,6 +43,7 @@ from faultlab.services.inventory.state import (
     event_seq,
     is_order_id,
 )
+from faultlab.reporting import MonitorReporter, observation
 from faultlab.services.inventory.store import ReplicaStore
 
 RESULTS_PER_RECORD = 1000  # results of one applied batch travel together (a record stays well under 1 MB)
@@ -278,10 +278,11 @@ class LogApplier:
             except (bus.Unsealed, InvalidEvent) as exc:
                 await self._set_aside(record, str(exc))
                 decoded.append((record, None, None))
-        await self._fetch_reservations([e for _r, e, s in decoded if e is not None and s > self.state.applied_seq])
+        await self._fetch_reservations([e for _r, e, s in decoded
+                                        if e is not None and s is not None and s > self.state.applied_seq])
         applied: list[Applied] = []
         last_offset, last_seq = self.offset, self.offset_seq
-        for record, event, seq in decoded:
+        for record, event, seq in decoded:  # type: ignore[assignment]  # event is None for a set-aside record
             last_offset, last_seq = record.offset, seq
             if event is None or seq is None:
                 continue

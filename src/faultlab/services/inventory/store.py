@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from faultlab.db import inventory_schema, migrate
-from faultlab.services.inventory.state import CANCELLED, CONFIRMED, CREATED, Applied, InventoryState, ProductState
+from faultlab.protocol import CANCELLED, CONFIRMED, CREATED, Applied, InventoryState, ProductState
 
 
 class ReplicaStore:

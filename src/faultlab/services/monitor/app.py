@@ -275,18 +275,22 @@ class HealthMonitor:
         try:
             error = sealer.unseal(topic, raw)
         except bus.Unsealed:
-            return self._reject("not sealed by the lab")
+            self._reject("not sealed by the lab")
+            return None
         if error.get("kind") not in QUEUE_KINDS:
-            return self._reject("kind a replica cannot report")
+            self._reject("kind a replica cannot report")
+            return None
         at = error.get("at")
         if isinstance(at, bool) or not isinstance(at, (int, float)) or abs(time.time() - at) > QUEUE_MAX_AGE_S:
-            return self._reject("too old or from the future")
+            self._reject("too old or from the future")
+            return None
         obs = {"replica": error.get("replica"), "kind": error["kind"], "ok": False, "source": "error-queue", "at": at,
                "detail": str(error.get("detail"))[:300]}
         try:
             parse(Observation, obs, {"replica_ids": self.settings.replica_ids})
         except Refused:
-            return self._reject("malformed")
+            self._reject("malformed")
+            return None
         return obs
 
     def _reject(self, why: str) -> None:

@@ -73,7 +73,7 @@ def register(app: web.Application, monitor: HealthMonitor) -> None:
                 records = await conn.fetch(METRICS_SQL, datetime.fromtimestamp(since, UTC))
             rows = [{**dict(r), "avg_latency": round(r["avg_latency"], 3) if r["avg_latency"] is not None else None}
                     for r in records]
-        except (*RETRIABLE, ConnectionError):  # the database is away: this process's own counters at least
+        except (*RETRIABLE, ConnectionError):  # type: ignore[misc]  # RETRIABLE is a tuple of exception types  # the database is away: this process's own counters at least
             rows, source = app[METRICS].rows(), "monitor process (database unavailable)"
         return {"metrics": rows, "period_minutes": minutes, "since": iso(since), "timestamp": iso(),
                 "source": source}

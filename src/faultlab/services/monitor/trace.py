@@ -15,12 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from faultlab.openapi import OPERATOR, errors, json_body, request_body
+from faultlab.openapi.monitor import MAX_LEASE_S, MAX_READ
 from faultlab.web import ApiError, json_response, read_json, require_token
 
 MAX_ENTRIES = 50_000  # ~6 minutes of a lab under load (~130 observations/s); a study reads every 0.5 s
-MAX_LEASE_S = 600.0
-MAX_READ = 50_000
 # What a replay needs of each observation: the evidence itself and, from probes, the staleness verdict (the same for
 # every detector setting, and a detection of its own: without it a replay misses every stale fault).
 KEPT = ("replica", "kind", "ok", "at", "source", "count", "rtt_ms", "caught_up", "products", "fault", "code",
@@ -134,41 +132,3 @@ def add_routes(app: web.Application, get_trace: Callable[[], ObservationTrace]) 
     app.router.add_post("/trace", open_trace)
     app.router.add_get("/trace", read_trace)
     app.router.add_delete("/trace", close_trace)
-
-
-def openapi_paths() -> dict[str, Any]:
-    """The /trace operations for the monitor's OpenAPI document."""
-    entry = {"type": "object", "required": ["n", "t", "replica", "kind", "at"], "properties": {
-        "n": {"type": "integer"}, "t": {"type": "number", "description": "UNIX time it reached the monitor"},
-        "replica": {"type": "integer"}, "kind": {"type": "string"}, "at": {"type": "number"},
-        "ok": {"type": "boolean"}, "source": {"type": "string"}}}
-    return {"/trace": {
-        "post": {"summary": "Open (or renew) a recording of every observation the monitor ingests",
-                 "operationId": "openTrace", "security": OPERATOR,
-                 "requestBody": request_body({"type": "object", "properties": {
-                     "lease_s": {"type": "number", "minimum": 1, "maximum": MAX_LEASE_S, "default": 30,
-                                 "description": "the recording closes when nobody reads it this long"}}},
-                     "the lease"),
-                 "responses": {"201": json_body({"type": "object", "required": ["recording", "next"], "properties": {
-                     "recording": {"const": True}, "next": {"type": "integer"}, "lease_s": {"type": "number"}}},
-                     "recording"), **errors(400, 401, 413)}},
-        "get": {"summary": "Recorded observations numbered after `since` (renews the lease)",
-                "operationId": "readTrace", "security": OPERATOR,
-                "parameters": [
-                    {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**62,
-                                                                 "default": 0}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0,
-                                                                 "maximum": MAX_READ, "default": MAX_READ}}],
-                "responses": {"200": json_body({"type": "object", "required": ["observations", "next", "recording"],
-                                                "properties": {"observations": {"type": "array", "items": entry},
-                                                               "next": {"type": "integer"},
-                                                               "dropped": {"type": "integer"},
-                                                               "recording": {"type": "boolean"}}}, "entries"),
-                              **errors(400, 401)}},
-        "delete": {"summary": "Close the recording and forget its entries", "operationId": "closeTrace",
-                   "security": OPERATOR,
-                   "responses": {"200": json_body({"type": "object", "required": ["recording", "recorded"],
-                                                   "properties": {"recording": {"const": False},
-                                                                  "recorded": {"type": "integer"}}}, "closed"),
-                                 **errors(400, 401)}},
-    }}

@@ -13,17 +13,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from faultlab.config import Settings
-from faultlab.services.monitor.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
+from faultlab.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
+from faultlab.reporting import (
+    CONCLUSIVE,
+    FAILURE_KINDS,
+    HINT_KINDS,
+    INFO_KINDS,
+    LATE_KINDS,
+)
 
-FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "health_failed", "apply_failed"}
-INFO_KINDS = {"served_error", "set_aside"}  # counted and shown, not evidence (the voter sees served errors itself)
-LATE_KINDS = {"timeout", "slow"}  # failures that are lateness, not errors (a loaded machine makes some)
-HINT_KINDS = {"behind"}  # the voter saw it behind the majority: probe it now, judge in time (not a failure)
-CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
-SUCCESS_KINDS = {"health", "agree"}
-FAULT_KINDS = {"fault_injected", "fault_cleared"}
-OBSERVATION_KINDS = (FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | INFO_KINDS | HINT_KINDS
-                     | {"process_start"})
 SUSPICION_S = 1.0  # after a failed observation the monitor keeps checking at its fast interval this long
 
 Emit = Callable[[dict[str, Any]], None]
@@ -194,7 +192,7 @@ class InstanceTracker:
             self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
         elif ok and self.status != "ON" and primary.trusts() and self.caught_up and not self.value_suspect:
             self._set("ON", at, "healthy and caught up", source)
-        elif ok and self.status == "ON" and self._awaiting_recovery():
+        elif ok and self.status == "ON" and self._awaiting_recovery():  # noqa: SIM102 (the comment below is on the inner test)
             # ON already when the fault was cleared (a detector that lets a flapping replica back in):
             # recovery counts once enough fresh evidence after the clear confirms it.
             if self.verified_since_clear >= self.success_threshold and self.caught_up and not self.value_suspect:

@@ -25,7 +25,7 @@ from faultlab.metrics_store import flushing
 from faultlab.models.orders import STATUSES, NewOrder
 from faultlab.openapi.orders import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 from faultlab.openapi.orders import openapi_document as orders_openapi
-from faultlab.services.inventory.state import CANCELLED, CREATED, RESTOCKED
+from faultlab.protocol import CANCELLED, CREATED, RESTOCKED
 from faultlab.services.orders.relay import OutboxRelay
 from faultlab.services.orders.results import PendingReconciler, ResultsConsumer
 from faultlab.web import ApiError, checked, create_app, json_response, read_json, require_token, serve

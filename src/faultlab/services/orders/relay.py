@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from typing import Any
 
 import asyncpg
@@ -126,7 +127,7 @@ class OutboxRelay:
                                                     key=row["product_id"].encode(), partition=bus.PARTITION))
         offsets = [int(r.offset) for r in await asyncio.gather(*futures)]
         lowest = max(end, self.next_offset)
-        if offsets[0] < lowest or any(b <= a for a, b in zip(offsets, offsets[1:], strict=False)):
+        if offsets[0] < lowest or any(b <= a for a, b in itertools.pairwise(offsets)):
             # The log was reset during this send: part of it (or what came before) went to a log that is gone.
             await self._republish_unconfirmed(f"acknowledged offsets {offsets[0]}..{offsets[-1]} "
                                               f"(expected from {lowest}, rising)")

@@ -18,12 +18,12 @@ from faultlab.config import Settings
 from faultlab.db import RETRIABLE, create_pool
 from faultlab.fanout import ConnectionPool, Refused, Saturated
 from faultlab.guide import health_body
-from faultlab.lab.histogram import LatencyHistogram
+from faultlab.histogram import LatencyHistogram
 from faultlab.log import get_logger
 from faultlab.metrics_store import flushing
 from faultlab.openapi.voter import openapi_document as voter_openapi
+from faultlab.protocol import HISTORY_LEN
 from faultlab.reporting import MonitorReporter, observation
-from faultlab.services.inventory.state import HISTORY_LEN
 from faultlab.services.voter import guide_api
 from faultlab.services.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
 from faultlab.web import ApiError, create_app, json_response, serve
@@ -117,7 +117,7 @@ class MajorityVoter:
             return Fetch(replica, latency, failure="malformed", detail=f"HTTP {status}")
         try:
             data = orjson.loads(body)
-            rows = data["inventory"] if "inventory" in data else [data]
+            rows = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (a list body has no .get)
             items = {row["product_id"]: [tuple(h) for h in row["history"]] for row in rows}
         except (KeyError, TypeError, ValueError):
             return Fetch(replica, latency, failure="malformed", detail="unexpected answer shape")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
-from faultlab.services.monitor.detectors.base import Param, Sample, check_params
-from faultlab.services.monitor.detectors.consecutive import SUCCESSES
+from faultlab.detectors.base import Param, Sample, check_params
+from faultlab.detectors.consecutive import SUCCESSES
 
 
 class SuccessRateDetector:

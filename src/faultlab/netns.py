@@ -11,8 +11,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultlab.runtime.process import ProcessSpec
-
 PREFIX = "flab"  # every namespace and link this module creates is named flab<index>-...
 SUBNET = "10.213.{index}.0/24"  # private; one /24 per running lab
 CLAIMS = Path("/run/faultlab-netns")  # <index>.pid: the process that owns network <index>
@@ -141,33 +139,6 @@ class NetnsNetwork:
 
     def exec_prefix(self, node: str) -> list[str]:
         return ["ip", "netns", "exec", self.nodes[node].namespace]
-
-    def place(self, spec: ProcessSpec, node: str) -> ProcessSpec:
-        """The same process run inside `node`'s namespace, bound to its address."""
-        spec.argv = [*self.exec_prefix(node), *spec.argv]
-        if spec.spare_argv:
-            spec.spare_argv = [*self.exec_prefix(node), *spec.spare_argv]
-        spec.env = {**spec.env, "FAULTLAB_HOST": self.nodes[node].address}
-        return spec
-
-    def rebind(self, spec: ProcessSpec) -> ProcessSpec:
-        """The embedded broker or PostgreSQL listening on the bridge address (PostgreSQL also on loopback)."""
-        argv = list(spec.argv)
-        if spec.name == "postgres":
-            at = argv.index("-h")
-            argv[at + 1] = f"127.0.0.1,{self.host_address}"
-            data_dir = Path(argv[argv.index("-D") + 1])
-            hba = data_dir.parent / "pg_hba_netns.conf"
-            hba.write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n"
-                           f"host all all {SUBNET.format(index=self.index)} trust\n")
-            hba.chmod(0o644)
-            if spec.uid_gid:
-                os.chown(hba, *spec.uid_gid)
-            argv += ["-c", f"hba_file={hba}"]
-        else:
-            argv = [a.replace("tcp://127.0.0.1:", f"tcp://{self.host_address}:") for a in argv]
-        spec.argv = argv
-        return spec
 
 
 # ---- leftovers ---------------------------------------------------------------------------------------

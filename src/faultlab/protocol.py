@@ -1,4 +1,5 @@
-"""A replica's state machine: the deterministic rule that turns the ordered log into stock levels.
+"""The order-events protocol, shared by the replicas, the orders service, the voter and the lab's checker: event
+types, outcomes, and a replica's state machine, the deterministic rule that turns the ordered log into stock levels.
 
 Every replica applies the same events in the same order (by `seq`), so every correct replica holds
 the same state at the same position. `version` of a product is the `seq` of the last event that

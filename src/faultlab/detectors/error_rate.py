@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
-from faultlab.services.monitor.detectors.base import Param, Sample, check_params
-from faultlab.services.monitor.detectors.consecutive import SUCCESSES, ConsecutiveDetector
+from faultlab.detectors.base import Param, Sample, check_params
+from faultlab.detectors.consecutive import SUCCESSES, ConsecutiveDetector
 
 
 class ErrorRateDetector(ConsecutiveDetector):

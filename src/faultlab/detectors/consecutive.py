@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from faultlab.services.monitor.detectors.base import Param, Sample, check_params
+from faultlab.detectors.base import Param, Sample, check_params
 
 SUCCESSES = Param(5, 1, 50, help="consecutive successes before ON again (the guide: 5)")
 

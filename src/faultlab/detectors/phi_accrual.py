@@ -15,8 +15,8 @@ import math
 from collections import deque
 from typing import Any, ClassVar
 
-from faultlab.services.monitor.detectors.base import Param, Sample, check_params
-from faultlab.services.monitor.detectors.consecutive import SUCCESSES
+from faultlab.detectors.base import Param, Sample, check_params
+from faultlab.detectors.consecutive import SUCCESSES
 
 MIN_INTERVALS = 3  # no suspicion before this many intervals are known (a new replica has no history)
 

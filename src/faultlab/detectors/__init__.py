@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.services.monitor.detectors.base import Detector, Param, Sample, check_params
-from faultlab.services.monitor.detectors.consecutive import ConsecutiveDetector
-from faultlab.services.monitor.detectors.error_rate import ErrorRateDetector
-from faultlab.services.monitor.detectors.phi_accrual import PhiAccrualDetector
-from faultlab.services.monitor.detectors.success_rate import SuccessRateDetector
+from faultlab.detectors.base import Detector, Param, Sample, check_params
+from faultlab.detectors.consecutive import ConsecutiveDetector
+from faultlab.detectors.error_rate import ErrorRateDetector
+from faultlab.detectors.phi_accrual import PhiAccrualDetector
+from faultlab.detectors.success_rate import SuccessRateDetector
 
 DETECTORS: dict[str, type[Any]] = {
     cls.name: cls for cls in (ConsecutiveDetector, ErrorRateDetector, PhiAccrualDetector, SuccessRateDetector)
