@@ -179,9 +179,9 @@ def test_a_recorded_stale_verdict_is_replayed_as_a_detection_by_every_setting() 
     assert {k: kept[k] for k in ("stale", "stale_reason", "behind_ms", "applied_seq")} == {
         "stale": True, "stale_reason": "stopped", "behind_ms": 600.0, "applied_seq": 41}
     assert "pid" not in kept
-    entries = healthy(1000.0, 3.0) + [
-        {"replica": 2, "kind": "fault_injected", "ok": False, "at": t0, "source": "replica", "t": t0,
-         "fault": {"kind": "stale", "params": {}}}, kept]
+    injected = {"replica": 2, "kind": "fault_injected", "ok": False, "at": t0, "source": "replica", "t": t0,
+                "fault": {"kind": "stale", "params": {}}}
+    entries = [*healthy(1000.0, 3.0), injected, kept]
     fault = {"replica": 2, "kind": "stale", "activated_at": t0, "cleared_at": t0 + 2.0, "deadline": t0 + 2.0}
     meta, _ = study_meta()
     from faultlab.study.grid import replay_settings
