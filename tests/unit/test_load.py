@@ -78,10 +78,11 @@ async def test_keeps_its_rate(server: Server) -> None:
     per_second = [result.seconds[s].sent for s in sorted(result.seconds)]
     assert per_second == [200, 200]
     span = server.received[-1] - server.received[0]
-    # bounds with a busy 2-core machine's margins: the exact counts above are the real check
-    assert 1.9 < span < 3.0, span
-    assert result.max_send_lag_ms < 1000
-    assert 130 < result.describe()["rps"] <= 205
+    # Spread over the 2 s, not sent in a burst; longer only by what the load itself measured as send lag (a stalled
+    # machine delays sends, and the load must say so): the exact counts above are the real check.
+    lag_s = result.max_send_lag_ms / 1000
+    assert 1.9 < span <= 2.0 + lag_s + 0.5, (span, lag_s)
+    assert 400 / (2.0 + lag_s + 0.5) < result.describe()["rps"] <= 205
 
 
 async def test_server_stall_is_latency_not_fewer_requests(server: Server) -> None:
