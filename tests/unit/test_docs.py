@@ -88,7 +88,7 @@ def test_dead_links_are_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_dead_relative_links(page: Path) -> None:
-    """Every relative link in README.md and the pages under docs/ names an existing file, and heading."""
+    """Every relative link in README.md and under docs/ names a file, and a heading, that exist."""
     assert dead_links(page) == []
 
 
