@@ -162,6 +162,10 @@ class LabClient:
             raise ApiError(status, f"the answer is not JSON: {answer[:200]!r}", answer, url=url)
         return answer
 
+    async def send_call(self, call: HttpCall, *, auth: bool = True) -> tuple[int, Any]:
+        """`send` for a request described as data (a fault kind's inject or clear), with its own timeout."""
+        return await self.send(call.method, call.url, call.body, auth=auth, timeout_s=call.timeout_s)
+
     async def call(self, call: HttpCall, *, auth: bool = True) -> Any:
         """A request described as data (a fault kind's inject or clear), with its own timeout."""
         return await self.request(call.method, call.url, call.body, auth=auth, timeout_s=call.timeout_s)

@@ -77,7 +77,8 @@ def status_table(processes: dict[str, Any], monitor: dict[str, Any], settings: S
     host = processes.get("host", "127.0.0.1")
     wide, narrow = width >= WIDE, width < NARROW
     if wide:
-        title = _("faultlab — services bound to {host} (loopback only unless FAULTLAB_HOST says so)").format(host=host)
+        title = _("faultlab — services bound to {host} (loopback only unless FAULTLAB_HOST says so)")
+        title = title.format(host=host)
     else:
         title = _("faultlab — services on {host}").format(host=host)
     # Wide: the full table. Narrower: no pid, the state change time without milliseconds and no vertical rules.
