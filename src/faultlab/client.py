@@ -43,6 +43,7 @@ class Unreachable(ApiError):
 
     def __init__(self, url: str, reason: str, timed_out: bool = False) -> None:
         super().__init__(None, f"{url}: {reason}", url=url)
+        self.reason = reason
         self.timed_out = timed_out
 
 
