@@ -8,7 +8,6 @@ hand-written (measured and fuzzed on its own).
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -147,7 +146,7 @@ class LabClient:
         try:
             async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as resp:
                 return resp.status, decode(await resp.read())
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise Unreachable(url, f"no answer in {timeout.total:g} s", timed_out=True) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise Unreachable(url, str(exc) or type(exc).__name__) from None

@@ -146,14 +146,14 @@ class ExperimentRunner:
         self.on_phase = on_phase or (lambda _result: None)
         self.restore_settings = restore_settings  # False when the lab is stopped after the run anyway
         self.recorder = LoadRecorder()
-        self.events = MonitorEvents(settings.service_url("monitor"))
+        self.client = LabClient(settings)
+        self.events = MonitorEvents(self.client)
         self.runs: list[PhaseRun] = []
         self.interrupted = False
         self.aborted: str | None = None
         self.stopped_by: str | None = None  # the abort condition that stopped the run
         self.load: OpenLoopLoad | None = None
         self.timeline: list[dict[str, Any]] = []
-        self.client = LabClient(settings)
         self._phases_task: asyncio.Task[None] | None = None
         self._current: PhaseRun | None = None
         self._interrupt = False

@@ -130,7 +130,7 @@ class StudyRunner:
         started = time.time()
         meta: dict[str, Any] = {"started_at": started, "config": cfg.describe(), "machine_before": machine()}
         await self.client.start()
-        recorder = TraceRecorder(self.settings.service_url("monitor"), self.settings.admin_token or "", self.run_dir)
+        recorder = TraceRecorder(self.client, self.run_dir)
         load = OpenLoopLoad(request_factory(self.settings, "mix", seed=cfg.seed, order_ratio=cfg.order_ratio),
                             rate=cfg.rate, duration_s=LOAD_FOREVER_S, target="mix", timeout_s=2.0)
         load_task: asyncio.Task[Any] | None = None
