@@ -225,12 +225,12 @@ async def _print_status(console: Any, client: Any) -> None:
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiError
+    from faultlab.client import ApiCallError
 
     console = _console()
     try:
         answer = _with_client(args, lambda client: client.restart(f"inventory-{args.instance}"))
-    except ApiError as exc:
+    except ApiCallError as exc:
         console.print("[red]" + _("not restarted:") + f"[/] {exc}")
         return 1
     console.print(_("replica {instance} restarted (pid {pid})").format(instance=args.instance, pid=answer["pid"]))
@@ -238,7 +238,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiError
+    from faultlab.client import ApiCallError
 
     console = _console()
     if not args.yes and sys.stdin.isatty():
@@ -251,7 +251,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         with console.status(_("resetting the lab's data: services stopped, broker log emptied, schemas dropped, "
                               "services started again…")):
             answer = _with_client(args, lambda client: client.reset(timeout_s=120))
-    except ApiError as exc:
+    except ApiCallError as exc:
         console.print("[red]" + _("not reset:") + f"[/] {exc}")
         return 1
     stock = ", ".join(f"{p} {q}" for p, q in answer["initial_stock"].items())

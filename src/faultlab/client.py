@@ -20,7 +20,7 @@ from faultlab.config import Settings
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 502, 503, 504})
 
 
-class ApiError(RuntimeError):
+class ApiCallError(RuntimeError):
     """A call that did not succeed: `status` is the HTTP status (None when no answer came) and `error` the server's
     `error` message, or what went wrong on the way."""
 
@@ -37,7 +37,7 @@ class ApiError(RuntimeError):
         return self.status is None or self.status in RETRIABLE_STATUSES
 
 
-class Unreachable(ApiError):
+class Unreachable(ApiCallError):
     """No answer: nothing listens at the address, the connection broke, or the timeout passed."""
 
     def __init__(self, url: str, reason: str, timed_out: bool = False) -> None:
@@ -135,7 +135,7 @@ class LabClient:
         headers = {"Accept": "application/json"}
         if auth:
             if not self.settings.admin_token:
-                raise ApiError(401, "no operator token: start the lab or set FAULTLAB_ADMIN_TOKEN", url=url)
+                raise ApiCallError(401, "no operator token: start the lab or set FAULTLAB_ADMIN_TOKEN", url=url)
             headers["Authorization"] = f"Bearer {self.settings.admin_token}"
         data = None
         if body is not None:
@@ -153,13 +153,13 @@ class LabClient:
 
     async def request(self, method: str, url: str, body: Any = None, *, auth: bool = False,
                       timeout_s: float | None = None) -> Any:
-        """The decoded JSON answer of a call that succeeded (2xx); `ApiError` with the server's message otherwise,
+        """The decoded JSON answer of a call that succeeded (2xx); `ApiCallError` with the server's message otherwise,
         and for a 2xx answer that is not JSON."""
         status, answer = await self.send(method, url, body, auth=auth, timeout_s=timeout_s)
         if not 200 <= status < 300:
-            raise ApiError(status, error_message(answer), answer, url=url)
+            raise ApiCallError(status, error_message(answer), answer, url=url)
         if isinstance(answer, str):
-            raise ApiError(status, f"the answer is not JSON: {answer[:200]!r}", answer, url=url)
+            raise ApiCallError(status, f"the answer is not JSON: {answer[:200]!r}", answer, url=url)
         return answer
 
     async def send_call(self, call: HttpCall, *, auth: bool = True) -> tuple[int, Any]:
@@ -218,4 +218,4 @@ class LabClient:
         return await self.request("POST", self.url("supervisor", "/shutdown"), auth=True)
 
 
-__all__ = ["ApiError", "HttpCall", "LabClient", "Unreachable", "decode", "error_message"]
+__all__ = ["ApiCallError", "HttpCall", "LabClient", "Unreachable", "decode", "error_message"]

@@ -81,7 +81,7 @@ def _given(args: argparse.Namespace, spec: KindSpec) -> tuple[dict[str, Any], li
 
 def cmd_inject(args: argparse.Namespace) -> int:
     from faultlab.cli import _client, _console, _with_client
-    from faultlab.client import ApiError, Unreachable
+    from faultlab.client import ApiCallError, Unreachable
     from faultlab.status_table import fmt_time as _fmt_time
 
     console = _console()
@@ -107,7 +107,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
     call = spec.target.inject(client.settings, spec.kind, args.instance, params)
     try:
         answer = _with_client(args, lambda client: client.call(call))
-    except ApiError as exc:
+    except ApiCallError as exc:
         console.print("[red]" + _("not injected:") + f"[/] {exc}")
         return 1 if isinstance(exc, Unreachable) else 2
     at = spec.target.read(answer, spec.target.activated_field)
@@ -123,13 +123,13 @@ def cmd_inject(args: argparse.Namespace) -> int:
 
 async def _clear_network(client: Any, console: Any, instance: int | None, kind: str | None) -> int:
     """Clear partition / netem through the supervisor; a lab without namespaces has none (409 is not an error)."""
-    from faultlab.client import ApiError, Unreachable
+    from faultlab.client import ApiCallError, Unreachable
 
     try:
         answer = await client.clear_netfaults(instance, kind)
     except Unreachable:
         return 0
-    except ApiError as exc:
+    except ApiCallError as exc:
         if exc.status == 409:
             return 0
         console.print("[red]" + _("network faults not cleared:") + f"[/] {exc}")
@@ -141,7 +141,7 @@ async def _clear_network(client: Any, console: Any, instance: int | None, kind: 
 
 async def _start_stopped(client: Any, console: Any, instances: list[int]) -> int:
     """Start the replicas a `stop` fault keeps stopped (the process kinds' clear)."""
-    from faultlab.client import ApiError, Unreachable
+    from faultlab.client import ApiCallError, Unreachable
 
     try:
         processes = (await client.processes())["processes"]
@@ -155,7 +155,7 @@ async def _start_stopped(client: Any, console: Any, instances: list[int]) -> int
             try:
                 await client.call(call)
                 console.print(_("replica {instance}: started again").format(instance=proc["replica"]))
-            except ApiError as exc:
+            except ApiCallError as exc:
                 console.print("[red]" + _("replica {instance}:").format(instance=proc["replica"]) + f"[/] {exc}")
                 status = 2
     return status
@@ -169,7 +169,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
 
 
 async def _clear(args: argparse.Namespace, client: Any, console: Any) -> int:
-    from faultlab.client import ApiError, Unreachable
+    from faultlab.client import ApiCallError, Unreachable
 
     instances = client.settings.replica_ids if args.all else [args.instance]
     spec = kinds()[args.kind] if args.kind else None
@@ -192,7 +192,7 @@ async def _clear(args: argparse.Namespace, client: Any, console: Any) -> int:
             console.print(_("[yellow]replica {instance} did not answer[/] ({error}); a crashed replica has no fault "
                             "left to clear").format(instance=instance, error=exc))
             status = status or 1
-        except (ApiError, ValueError) as exc:
+        except (ApiCallError, ValueError) as exc:
             console.print("[red]" + _("replica {instance}:").format(instance=instance) + f"[/] {exc}")
             status = 2
     return status

@@ -12,7 +12,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from faultlab.client import ApiError, LabClient, Unreachable
+from faultlab.client import ApiCallError, LabClient, Unreachable
 from faultlab.config import Settings
 from faultlab.faults.registry import Call
 from faultlab.models.supervisor import ResetRequest
@@ -95,10 +95,10 @@ async def test_operator_calls_send_the_token_and_a_model_body_as_json(server: An
 
 
 async def test_a_wrong_token_is_an_api_error_with_the_servers_message(server: Any) -> None:
-    """A 401 becomes ApiError carrying status 401 and the server's `error` text, not retriable."""
+    """A 401 becomes ApiCallError carrying status 401 and the server's `error` text, not retriable."""
     test_server, _seen = server
     async with LabClient(settings_for(test_server.port, token="wrong")) as client:
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(ApiCallError) as caught:
             await client.reset()
     assert caught.value.status == 401
     assert caught.value.error == "operator token required"
@@ -110,17 +110,17 @@ async def test_no_token_refuses_before_sending(server: Any) -> None:
     """Without an operator token an operator call fails with 401 and nothing reaches the server."""
     test_server, seen = server
     async with LabClient(settings_for(test_server.port, token=None)) as client:
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(ApiCallError) as caught:
             await client.reset()
     assert caught.value.status == 401 and "no operator token" in caught.value.error
     assert seen == []
 
 
 async def test_a_refused_body_maps_to_400_and_a_data_call_uses_the_same_path(server: Any) -> None:
-    """A 400 answer to a call described as data (a fault kind's Call) raises ApiError with the server's message."""
+    """A 400 answer to a call described as data (a fault kind's Call) raises ApiCallError with the server's message."""
     test_server, seen = server
     async with LabClient(settings_for(test_server.port)) as client:
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(ApiCallError) as caught:
             await client.call(Call("POST", f"http://127.0.0.1:{test_server.port}/faults", {"kind": "melt"}))
     assert (caught.value.status, caught.value.error) == (400, "unknown fault kind 'melt'")
     assert seen[0]["body"] == {"kind": "melt"} and seen[0]["auth"] == f"Bearer {TOKEN}"
@@ -135,19 +135,19 @@ async def test_send_returns_any_status_and_text_bodies(server: Any) -> None:
 
 
 async def test_an_error_without_json_keeps_its_text_and_is_retriable(server: Any) -> None:
-    """A 503 with a plain-text body raises ApiError whose message is that text, marked retriable."""
+    """A 503 with a plain-text body raises ApiCallError whose message is that text, marked retriable."""
     test_server, _seen = server
     async with LabClient(settings_for(test_server.port)) as client:
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(ApiCallError) as caught:
             await client.request("GET", client.url("supervisor", "/plain-error"))
     assert (caught.value.status, caught.value.error, caught.value.retriable) == (503, "upstream gone", True)
 
 
 async def test_a_success_that_is_not_json_is_an_error(server: Any) -> None:
-    """A 200 answer whose body is not JSON raises ApiError saying so rather than returning text as data."""
+    """A 200 answer whose body is not JSON raises ApiCallError saying so rather than returning text as data."""
     test_server, _seen = server
     async with LabClient(settings_for(test_server.port)) as client:
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(ApiCallError) as caught:
             await client.request("GET", client.url("supervisor", "/not-json"))
     assert caught.value.status == 200 and "not JSON" in caught.value.error
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from faultlab.client import ApiError, LabClient
+from faultlab.client import ApiCallError, LabClient
 from faultlab.config import Settings
 from faultlab.lab.load import AmbiguousWrite, ReadRecord
 from faultlab.services.inventory.state import (
@@ -351,7 +351,7 @@ async def replica_answer(client: LabClient, replica: int) -> dict[str, list[int]
     """What the replica serves (GET /inventory), or None when it does not answer."""
     try:
         body = await client.request("GET", f"{client.replica(replica)}/inventory", timeout_s=3)
-    except ApiError:
+    except ApiCallError:
         return None
     return {i["product_id"]: [i["available_quantity"], i["reserved_quantity"]] for i in body["inventory"]}
 

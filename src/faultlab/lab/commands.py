@@ -239,11 +239,11 @@ def _estimate_s(experiment: Any) -> float:
 
 async def _lab_has_network(client: Any) -> bool:
     """Whether the running lab was started in network namespaces (its supervisor applies network faults)."""
-    from faultlab.client import ApiError
+    from faultlab.client import ApiCallError
 
     try:
         answer = await client.request("GET", client.url("supervisor", "/netfaults"))
-    except ApiError:
+    except ApiCallError:
         return False
     return bool(isinstance(answer, dict) and answer.get("netns"))
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from faultlab.client import ApiError, LabClient
+from faultlab.client import ApiCallError, LabClient
 
 
 class MonitorEvents:
@@ -35,7 +35,7 @@ class MonitorEvents:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-            with contextlib.suppress(ApiError, KeyError, TypeError):
+            with contextlib.suppress(ApiCallError, KeyError, TypeError):
                 await self._fetch()  # whatever arrived since the last poll
 
     async def _fetch(self) -> None:
@@ -51,7 +51,7 @@ class MonitorEvents:
         while True:
             try:
                 await self._fetch()
-            except (ApiError, KeyError, TypeError):
+            except (ApiCallError, KeyError, TypeError):
                 self.errors += 1
             await asyncio.sleep(self.poll_s)
 

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from faultlab import i18n
-from faultlab.client import ApiError, LabClient
+from faultlab.client import ApiCallError, LabClient
 from faultlab.config import Settings
 from faultlab.faults.registry import NETWORK, PROCESS
 from faultlab.lab.abort import AbortWatch
@@ -185,7 +185,7 @@ class ExperimentRunner:
         return dict(body)
 
     async def voter_stats(self) -> dict[str, Any] | None:
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(ApiCallError):
             status, body = await self.client.send("GET", f"{self.settings.service_url('voter')}/voting/stats")
             if status == 200:
                 return dict(body)
@@ -200,7 +200,7 @@ class ExperimentRunner:
         deadline = time.monotonic() + timeout_s
         problems: list[str] = ["monitor not reached"]
         while time.monotonic() < deadline:
-            with contextlib.suppress(ApiError, SteadyStateError):
+            with contextlib.suppress(ApiCallError, SteadyStateError):
                 problems = unsteady(await self.monitor_status())
                 if not problems:
                     return []
@@ -227,7 +227,7 @@ class ExperimentRunner:
         try:
             status, answer = await self.client.send("POST", f"{self.supervisor}/reset", body, auth=True,
                                                     timeout_s=120)
-        except ApiError as exc:
+        except ApiCallError as exc:
             raise SteadyStateError(f"the lab could not be reset: {exc!r}") from None
         if status != 200:
             raise SteadyStateError(f"the lab could not be reset: HTTP {status} {answer}")
@@ -241,7 +241,7 @@ class ExperimentRunner:
         try:
             status, procs = await self.client.send("GET", f"{self.supervisor}/processes")
             checks["supervisor"] = status == 200
-        except ApiError:
+        except ApiCallError:
             checks["supervisor"] = False
         if not checks["supervisor"]:
             raise SteadyStateError(f"the supervisor's control API does not answer at {self.supervisor}")
@@ -317,7 +317,7 @@ class ExperimentRunner:
         async def clear(replica: int) -> None:
             try:
                 status, answer = await self.client.send_call(spec.target.clear(self.settings, spec.kind, replica))
-            except ApiError as exc:
+            except ApiCallError as exc:
                 run.notes.append(f"{spec.kind} on replica {replica} not cleared: {type(exc).__name__}")
                 return
             if status == 200:
@@ -333,7 +333,7 @@ class ExperimentRunner:
         done."""
         self.on_step(i18n._("rollback: clearing every fault"))
         problems: list[str] = []
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(ApiCallError):
             status, procs = await self.client.send("GET", f"{self.supervisor}/processes")
             for proc in procs["processes"] if status == 200 else []:
                 if not proc["running"]:
@@ -349,7 +349,7 @@ class ExperimentRunner:
                 for fault in answer.get("cleared", []) if status == 200 else []:
                     self.timeline.append({"at": answer["cleared_at"], "event": NETWORK.cleared_event, "fault": fault,
                                           "replica": fault["params"].get("instance"), "rollback": True})
-            except ApiError as exc:
+            except ApiCallError as exc:
                 problems.append(f"network faults not cleared ({type(exc).__name__})")
         for replica in self.settings.replica_ids:
             try:
@@ -358,7 +358,7 @@ class ExperimentRunner:
                 if status == 200 and answer.get("cleared"):
                     self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica,
                                           "rollback": True})
-            except ApiError as exc:
+            except ApiCallError as exc:
                 problems.append(f"replica {replica}: faults not cleared ({type(exc).__name__}); it may be restarting")
         return problems
 
@@ -556,7 +556,7 @@ class ExperimentRunner:
                                                   timeout_s=60, reads=history.reads if history else [],
                                                   ambiguous=history.ambiguous_writes if history else [],
                                                   refused_keys=history.refused_keys if history else [])
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiCallError):
                 status, body = await self.client.send("GET", f"{self.settings.service_url('monitor')}/failures")
                 data["failures"] = body.get("failures", []) if status == 200 else []
             data["voting_after"] = await self.voter_stats()

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faultlab.client import ApiError, LabClient
+from faultlab.client import ApiCallError, LabClient
 from faultlab.config import Settings
 from faultlab.i18n import _
 from faultlab.lab.load import OpenLoopLoad, request_factory
@@ -108,7 +108,7 @@ class StudyRunner:
         deadline = time.monotonic() + self.config.steady_timeout_s
         problems = ["monitor not reached"]
         while time.monotonic() < deadline:
-            with contextlib.suppress(ApiError, KeyError, TypeError):
+            with contextlib.suppress(ApiCallError, KeyError, TypeError):
                 status = await self.monitor_status()
                 problems = [f"replica {i['replica']} is {i['status']}" for i in status["instances"]
                             if i["status"] != "ON" or (i.get("health") or {}).get("faults")]
@@ -251,7 +251,7 @@ class StudyRunner:
 
     async def _episode(self, replica: int, activated: float) -> dict[str, Any]:
         """The live monitor's episode for this fault (its TTD with the lab's own detector), if it has one."""
-        with contextlib.suppress(ApiError, KeyError, TypeError):
+        with contextlib.suppress(ApiCallError, KeyError, TypeError):
             body = await self.client.failures()
             for e in reversed(body["failures"]):
                 if e["replica"] == replica and e.get("activated_at") and abs(e["activated_at"] - activated) < 0.5:
@@ -260,5 +260,5 @@ class StudyRunner:
 
     async def _clear_all(self) -> None:
         for replica in self.settings.replica_ids:
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiCallError):
                 await self.client.clear(replica, timeout_s=3)

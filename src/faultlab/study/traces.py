@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from faultlab.client import ApiError, LabClient
+from faultlab.client import ApiCallError, LabClient
 
 POLL_S = 0.5
 READ_LIMIT = 10_000
@@ -104,7 +104,7 @@ class TraceRecorder:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(POLL_S)
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiCallError):
                 await self.drain()
 
     async def stop(self) -> None:
@@ -115,9 +115,9 @@ class TraceRecorder:
                 await self._task
             self._task = None
         if self._started:
-            with contextlib.suppress(RuntimeError):  # ApiError included
+            with contextlib.suppress(RuntimeError):  # ApiCallError included
                 await self.drain()
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiCallError):
                 await self.client.send("DELETE", self.url, auth=True, timeout_s=TIMEOUT_S)
             self._started = False
         for handle in self._files.values():

@@ -12,8 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from faultlab.client import ApiError as ClientError
-from faultlab.client import LabClient, Unreachable
+from faultlab.client import ApiCallError, LabClient, Unreachable
 from faultlab.config import Settings
 from faultlab.guide import iso, replica_name
 from faultlab.web import ApiError, json_response
@@ -99,7 +98,7 @@ def register(app: web.Application, settings: Settings) -> None:
         """A JSON answer from another service, or a 503 that says which did not answer."""
         try:
             status, body = await get(url)
-        except (ClientError, ValueError) as exc:
+        except (ApiCallError, ValueError) as exc:
             why = ("timeout" if exc.timed_out else exc.reason) if isinstance(exc, Unreachable) else type(exc).__name__
             raise ApiError(503, f"{url} did not answer: {why}") from None
         if status != 200:
@@ -112,7 +111,7 @@ def register(app: web.Application, settings: Settings) -> None:
             status, data = await get(f"{url}/health")
         except Unreachable as exc:
             return name, {"status": "DOWN", "response_time": 0, "error": exc.reason}
-        except (ClientError, ValueError) as exc:
+        except (ApiCallError, ValueError) as exc:
             return name, {"status": "DOWN", "response_time": 0, "error": str(exc) or type(exc).__name__}
         elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
         if status != 200:

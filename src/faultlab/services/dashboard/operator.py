@@ -16,8 +16,7 @@ from typing import Any
 import aiohttp
 
 from faultlab import i18n
-from faultlab.client import ApiError as ClientError
-from faultlab.client import LabClient, Unreachable
+from faultlab.client import ApiCallError, LabClient, Unreachable
 from faultlab.config import Settings
 from faultlab.faults.registry import Call, kinds, lookup, parse_params
 from faultlab.i18n import LANGUAGES
@@ -58,7 +57,7 @@ class FaultProxy:
                                replica=replica) from None
             raise ApiError(502, f"replica {replica} is not reachable ({exc.reason}); a crashed replica has no fault "
                                 "left to clear", replica=replica) from None
-        except ClientError as exc:
+        except ApiCallError as exc:
             raise ApiError(exc.status or 502, exc.error, replica=replica) from None
         if data is None:
             data = {}
