@@ -49,10 +49,14 @@ class Unreachable(ApiCallError):
 class HttpCall(Protocol):
     """A request described as data (a fault kind's inject/clear call): method, url, JSON body, timeout."""
 
-    method: str
-    url: str
-    body: dict[str, Any] | None
-    timeout_s: float
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+    @property
+    def timeout_s(self) -> float: ...
 
 
 def error_message(body: Any) -> str:
