@@ -29,6 +29,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from faultlab.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
 from faultlab.runtime.process import cpu_seconds, wait_spares_ready
@@ -110,38 +111,31 @@ def wrk(url: str, script: str, seconds: float, concurrency: int) -> tuple[float,
     return rate, errors
 
 
-async def replicas_caught_up(lab: Lab, session: aiohttp.ClientSession) -> float:
+async def replicas_caught_up(client: LabClient) -> float:
     """Seconds until every replica has applied everything the relay has published."""
     start = time.perf_counter()
     while True:
         positions = []
-        for r in lab.settings.replica_ids:
-            async with session.get(f"{lab.settings.replica_url(r)}/health") as resp:
-                health = await resp.json()
-                positions.append((health["applied_seq"], health["lag"]))
-        async with session.get(f"{lab.settings.service_url('orders')}/health") as resp:
-            orders = await resp.json()
+        for r in client.settings.replica_ids:
+            health = await client.health(f"inventory-{r}")
+            positions.append((health["applied_seq"], health["lag"]))
+        orders = await client.health("orders")
         if all(lag == 0 for _seq, lag in positions) and len({seq for seq, _ in positions}) == 1 and \
                 orders["relay"]["published_total"] >= positions[0][0]:
             return time.perf_counter() - start
         await asyncio.sleep(0.05)
 
 
-async def apply_delay_ms(lab: Lab, session: aiohttp.ClientSession, product: str) -> float:
+async def apply_delay_ms(client: LabClient, product: str) -> float:
     """Milliseconds from POST /orders to the order applied by every replica (their /health positions)."""
-    s = lab.settings
 
     async def applied() -> list[int]:
-        out = []
-        for r in s.replica_ids:
-            async with session.get(f"{s.replica_url(r)}/health") as resp:
-                out.append((await resp.json())["applied_seq"])
-        return out
+        return [(await client.health(f"inventory-{r}"))["applied_seq"] for r in client.settings.replica_ids]
 
     before = max(await applied())
     started = time.perf_counter()
-    async with session.post(f"{s.service_url('orders')}/orders", json={"product_id": product, "quantity": 1}) as resp:
-        assert resp.status == 201, await resp.text()
+    status, answer = await client.send("POST", client.url("orders", "/orders"), {"product_id": product, "quantity": 1})
+    assert status == 201, answer
     while min(await applied()) <= before:
         await asyncio.sleep(0.002)
     return (time.perf_counter() - started) * 1000
@@ -149,15 +143,15 @@ async def apply_delay_ms(lab: Lab, session: aiohttp.ClientSession, product: str)
 
 async def apply_delays(lab: Lab, product: str, count: int = 7) -> tuple[list[float], list[float]]:
     """Apply delays of single orders after 2 s of quiet (the idle fetch wait) and 0.2 s apart (the busy one)."""
-    async with aiohttp.ClientSession() as session:
+    async with LabClient(lab.settings) as client:
         after_pause = []
         for _ in range(count):
             await asyncio.sleep(2.0)
-            after_pause.append(await apply_delay_ms(lab, session, product))
+            after_pause.append(await apply_delay_ms(client, product))
         flowing = []
         for _ in range(count):
             await asyncio.sleep(0.2)
-            flowing.append(await apply_delay_ms(lab, session, product))
+            flowing.append(await apply_delay_ms(client, product))
     return after_pause, flowing
 
 
@@ -220,8 +214,8 @@ async def main(args: argparse.Namespace) -> None:
                     lambda: (orders_url, {"product_id": random.choice(products), "quantity": 1}),
                     args.seconds, args.concurrency, method="POST")
                 rate = ok / args.seconds
-            async with aiohttp.ClientSession() as session:
-                settle = await replicas_caught_up(lab, session)
+            async with LabClient(s) as api:
+                settle = await replicas_caught_up(api)
             print(f"accepted orders at saturation ({client}, {args.concurrency} connections, {args.seconds:.0f} s): "
                   f"{rate:,.0f} /s, {failed} failed; all three replicas caught up "
                   f"{settle * 1000:.0f} ms after the load stopped")

@@ -20,32 +20,29 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
 from benchmarks.ttd_ttr import wait_episode
+from faultlab.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
 from tests.conftest import lab_settings
 
 
-async def crash_ttrs(lab: Lab, session: aiohttp.ClientSession, reps: int, label: str) -> list[float]:
+async def crash_ttrs(lab: Lab, client: LabClient, reps: int, label: str) -> list[float]:
     s = lab.settings
-    auth = {"Authorization": f"Bearer {s.admin_token}"}
     ttrs: list[float] = []
     for rep in range(reps):
         replica = s.replica_ids[rep % len(s.replica_ids)]
         await lab.wait_working(60)
         await spares_settled(lab)  # each crash is taken over by a ready warm spare
         since = time.time()
-        async with session.post(f"{s.replica_url(replica)}/faults", json={"kind": "crash"}, headers=auth) as resp:
-            assert resp.status == 202, await resp.text()
-        recovered = await wait_episode(session, s.service_url("monitor"), replica, since, "recovered_at", 60)
-        async with session.get(f"{s.replica_url(replica)}/health") as resp:
-            health = await resp.json()
+        await client.inject(replica, {"kind": "crash"})  # ApiCallError unless accepted
+        recovered = await wait_episode(client, replica, since, "recovered_at", 60)
+        health = await client.health(f"inventory-{replica}")
         ttr = recovered["ttr_ms"] if recovered else None
         print(f"{label}: crash of replica {replica}: TTR {ttr} ms (broker resets seen by the new process "
               f"{health.get('broker_resets')}, rescans {health.get('gap_rescans')}, applied {health.get('applied_seq')})",
@@ -84,13 +81,13 @@ async def main(args: argparse.Namespace) -> int:
         async with Lab(lab_settings(Path(home))) as lab:
             load = OpenLoopLoad(request_factory(lab.settings, "voted", seed=3), rate=args.rate, duration_s=24 * 3600,
                                 target="voted")
-            async with aiohttp.ClientSession() as session:
+            async with LabClient(lab.settings) as client:
                 task = asyncio.create_task(load.run())
                 try:
-                    fresh = await crash_ttrs(lab, session, args.reps, "fresh lab")
+                    fresh = await crash_ttrs(lab, client, args.reps, "fresh lab")
                     took = await fill_log(lab, args.events)
                     print(f"{args.events} events applied by every replica in {took:.1f} s", flush=True)
-                    long = await crash_ttrs(lab, session, args.reps, f"{args.events} events in the log")
+                    long = await crash_ttrs(lab, client, args.reps, f"{args.events} events in the log")
                 finally:
                     load.stop()
                     await task

@@ -20,13 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
 from benchmarks.ttd_ttr import wait_episode
+from faultlab.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, Request
 from faultlab.runtime.lab import Lab
 from tests.conftest import lab_settings
@@ -40,9 +40,8 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):7.0f}  min {min(values):7.0f}  max {max(values):7.0f}  (n={len(values)})"
 
 
-async def off_transitions(session: aiohttp.ClientSession, monitor: str) -> int:
-    async with session.get(f"{monitor}/status") as resp:
-        status = await resp.json()
+async def off_transitions(client: LabClient) -> int:
+    status = await client.monitor_status()
     return sum(i["transitions"].get("OFF", 0) for i in status["instances"])
 
 
@@ -52,12 +51,10 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as home:
         async with Lab(lab_settings(Path(home), initial_stock=STOCK)) as lab:
             s = lab.settings
-            auth = {"Authorization": f"Bearer {s.admin_token}"}
-            monitor = s.service_url("monitor")
             print(f"stale_after_ms {s.stale_after_ms} (after a quiet log), stale_after_busy_ms "
                   f"{s.stale_after_busy_ms} (while events flow), caught_up_ms {s.caught_up_ms}", flush=True)
             await spares_settled(lab)
-            async with aiohttp.ClientSession() as session:
+            async with LabClient(s) as client:
                 for rate in rates:
                     body = orjson.dumps({"product_id": "PROD-001", "quantity": 1})
                     load = OpenLoopLoad(lambda b=body: Request("POST", f"{s.service_url('orders')}/orders", b,
@@ -66,9 +63,9 @@ async def main(args: argparse.Namespace) -> int:
                     task = asyncio.create_task(load.run())
                     try:
                         await lab.wait_working(30)
-                        before = await off_transitions(session, monitor)
+                        before = await off_transitions(client)
                         await asyncio.sleep(args.quiet_s)
-                        false_off = await off_transitions(session, monitor) - before
+                        false_off = await off_transitions(client) - before
                         ttds: list[float] = []
                         ttrs: list[float] = []
                         for rep in range(args.reps):
@@ -76,14 +73,11 @@ async def main(args: argparse.Namespace) -> int:
                             await lab.wait_working(30)
                             await asyncio.sleep(args.settle_s)
                             since = time.time()
-                            async with session.post(f"{s.replica_url(replica)}/faults", json={"kind": "stale"},
-                                                    headers=auth) as resp:
-                                assert resp.status == 201, await resp.text()
-                            detected = await wait_episode(session, monitor, replica, since, "detected_at", 15)
+                            await client.inject(replica, {"kind": "stale"})  # ApiCallError unless accepted
+                            detected = await wait_episode(client, replica, since, "detected_at", 15)
                             await asyncio.sleep(args.hold_s)
-                            async with session.delete(f"{s.replica_url(replica)}/faults", headers=auth) as resp:
-                                await resp.read()
-                            recovered = await wait_episode(session, monitor, replica, since, "recovered_at", 15)
+                            await client.clear(replica)
+                            recovered = await wait_episode(client, replica, since, "recovered_at", 15)
                             ttd = detected["ttd_ms"] if detected else None
                             ttr = recovered["ttr_ms"] if recovered else None
                             if ttd is not None:

@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
+from faultlab.client import LabClient
 from faultlab.histogram import LatencyHistogram
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
@@ -62,12 +61,11 @@ class Window:
             counts[1] += ok
 
 
-async def wait_episode(session: aiohttp.ClientSession, monitor: str, replica: int, since: float,
-                       field: str, timeout_s: float) -> dict[str, Any] | None:
+async def wait_episode(client: LabClient, replica: int, since: float, field: str,
+                       timeout_s: float) -> dict[str, Any] | None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        async with session.get(f"{monitor}/failures") as resp:
-            episodes = (await resp.json())["failures"]
+        episodes = (await client.failures())["failures"]
         for e in reversed(episodes):
             if e["replica"] == replica and (e["activated_at"] or 0) >= since - 0.5 and e.get(field) is not None:
                 return e
@@ -88,13 +86,11 @@ async def main(args: argparse.Namespace) -> int:
         settings = lab_settings(Path(home))
         async with Lab(settings) as lab:
             s = lab.settings
-            auth = {"Authorization": f"Bearer {s.admin_token}"}
-            monitor = s.service_url("monitor")
             window = Window()
             load = OpenLoopLoad(request_factory(s, "voted", seed=1), rate=args.rate, duration_s=24 * 3600,
                                 target="voted", timeout_s=2.0, on_complete=window.record)
             results: dict[str, dict[str, list[float]]] = {}
-            async with aiohttp.ClientSession() as session:
+            async with LabClient(s) as client:
                 await spares_settled(lab)  # first, or the spares' imports would inflate the no-fault baseline
                 load_task = asyncio.create_task(load.run())
                 try:
@@ -111,15 +107,12 @@ async def main(args: argparse.Namespace) -> int:
                             window.current = kind
                             if kind == "crash":  # the crash period is short now: also the 2 s after the crash
                                 window.open_for("crash +2 s", 2.0)
-                            async with session.post(f"{s.replica_url(replica)}/faults", json=FAULTS[kind],
-                                                    headers=auth) as resp:
-                                assert resp.status in (201, 202), await resp.text()
-                            detected = await wait_episode(session, monitor, replica, since, "detected_at", 10)
+                            await client.inject(replica, FAULTS[kind])  # ApiCallError unless accepted
+                            detected = await wait_episode(client, replica, since, "detected_at", 10)
                             if kind != "crash":
                                 await asyncio.sleep(args.hold_s)
-                                async with session.delete(f"{s.replica_url(replica)}/faults", headers=auth) as resp:
-                                    await resp.read()
-                            recovered = await wait_episode(session, monitor, replica, since, "recovered_at", 15)
+                                await client.clear(replica)
+                            recovered = await wait_episode(client, replica, since, "recovered_at", 15)
                             window.current = None
                             ttd = detected["ttd_ms"] if detected else None
                             ttr = recovered["ttr_ms"] if recovered else None

@@ -16,11 +16,11 @@ from typing import Any
 
 from faultlab import i18n
 from faultlab.config import Settings
-from faultlab.i18n import N_, _
+from faultlab.i18n import _
 from faultlab.terminal import client as _client
 from faultlab.terminal import console as _console
-from faultlab.terminal import fmt_time as _fmt_time
 from faultlab.terminal import settings as _settings
+from faultlab.terminal import with_client as _with_client
 
 # ---- up / down / status -------------------------------------------------------------------------
 
@@ -59,7 +59,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             start.result()
             console.print(_("[bold green]lab working[/] in {seconds} s (lab folder {home}); Ctrl-C stops everything")
                           .format(seconds=i18n.number(time.perf_counter() - started, 2), home=lab.home))
-            await asyncio.to_thread(_print_status, console, _client(args))
+            async with _client(args) as client:
+                await _print_status(console, client)
             await stopper
             console.print(_("stopping the lab…"))
             return 0
@@ -113,7 +114,7 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
             time.sleep(0.05)
     console.print(_("[bold green]lab working[/] in {seconds} s; `faultlab down` stops it").format(
         seconds=i18n.number(time.perf_counter() - started, 2)))
-    _print_status(console, _client(args))
+    _with_client(args, lambda client: _print_status(console, client))
     return 0
 
 
@@ -160,86 +161,45 @@ def _alive(pid: int) -> bool:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from faultlab.client import LabNotRunning
+    from faultlab.client import Unreachable
 
     console = _console()
-    client = _client(args)
-    try:
+
+    async def show(client: Any) -> None:
         if args.json:
-            print(json.dumps({"processes": client.processes(), "monitor": client.monitor_status()}, indent=2))
+            print(json.dumps({"processes": await client.processes(), "monitor": await client.monitor_status()},
+                             indent=2))
         else:
-            _print_status(console, client)
-    except LabNotRunning as exc:
+            await _print_status(console, client)
+
+    try:
+        _with_client(args, show)
+    except Unreachable as exc:
         console.print(_("[red]the lab is not running[/] ({error}); start it with `faultlab up`").format(error=exc))
         return 1
     return 0
 
 
-def _print_status(console: Any, client: Any) -> None:
-    from rich.table import Table
+async def _print_status(console: Any, client: Any) -> None:
+    """The status table of the lab the client calls (the monitor's part left empty when it does not answer)."""
+    from faultlab.client import Unreachable
+    from faultlab.status_table import print_status
 
-    from faultlab.client import LabNotRunning
-
-    procs = client.processes()
+    processes = await client.processes()
     try:
-        monitor = client.monitor_status()
-    except LabNotRunning:
+        monitor = await client.monitor_status()
+    except Unreachable:
         monitor = {"instances": [], "services": []}
-    states = {f"inventory-{i['replica']}": i for i in monitor["instances"]}
-    services = {s["service_name"].replace("-svc", ""): s for s in monitor.get("services", [])}
-    s = client.settings
-    ports = {"orders": s.orders_port, "monitor": s.monitor_port, "voter": s.voter_port, "dashboard": s.dashboard_port,
-             "broker": s.broker_port, "postgres": s.postgres_port}
-    ports.update({f"inventory-{r}": s.replica_port(r) for r in s.replica_ids})
-    table = Table(title=_("faultlab — services bound to {host} (loopback only unless FAULTLAB_HOST says so)").format(
-        host=procs["host"]))
-    for column in (N_("process"), N_("pid"), N_("address"), N_("state"), N_("since / last check"), N_("restarts"),
-                   N_("detail")):
-        # In a narrow terminal the names and addresses stay whole; the times and the detail wrap.
-        table.add_column(_(column), no_wrap=column in ("process", "pid", "address", "state"))
-    for proc in procs["processes"]:
-        name = proc["name"]
-        host = s.service_hosts.get(name, "127.0.0.1") if name in ("broker", "postgres") else s.service_host(name)
-        address = f"{host}:{ports[name]}" if name in ports else "-"
-        state, when, detail = (_("running") if proc["running"] else "[red]" + _("down") + "[/]"), "-", ""
-        if name in states:
-            inst = states[name]
-            colour = {"ON": "green", "OFF": "red"}.get(inst["status"], "yellow")
-            state = f"[{colour}]{inst['status']}[/]"
-            when = f"{_fmt_time(inst['since'])} / {_fmt_time(inst['last_check'])}"
-            health = inst.get("health") or {}
-            behind = inst.get("behind_ms")
-            detail = _("applied {seq}").format(seq=health.get("applied_seq", "-"))
-            if behind:
-                detail += ", " + _("behind {ms} ms").format(ms=f"{behind:.0f}")
-            faults = health.get("faults") or []
-            if faults:
-                detail += ", " + _("fault: {kinds}").format(kinds=",".join(faults))
-            if inst["status"] != "ON" and inst.get("reason"):
-                detail += f" ({inst['reason']})"
-        elif name in services:
-            colour = "green" if services[name]["status"] == "ON" else "red"
-            state = f"[{colour}]{services[name]['status']}[/]"
-        if proc.get("spare_pid"):
-            detail += (", " if detail else "") + _("warm spare {pid}").format(pid=proc["spare_pid"])
-        table.add_row(name, str(proc["pid"] or "-"), address, state, when, str(proc["restarts"]), detail)
-    console.print(table)
-    rejected = monitor.get("rejected_records") or {}
-    set_aside = sum(i.get("set_aside", 0) for i in monitor["instances"])
-    if rejected or set_aside:
-        parts = [_("error-queue, {why}: {n}").format(why=why, n=n) for why, n in sorted(rejected.items())]
-        if set_aside:
-            parts.append(_("order-events records set aside by the replicas: {n}").format(n=set_aside))
-        console.print("[yellow]" + _("records the lab did not trust:") + "[/] " + ", ".join(parts))
+    print_status(console, processes, monitor, client.settings)
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.client import ApiCallError
 
     console = _console()
     try:
-        answer = _client(args).restart(f"inventory-{args.instance}")
-    except (ApiCallError, LabNotRunning) as exc:
+        answer = _with_client(args, lambda client: client.restart(f"inventory-{args.instance}"))
+    except ApiCallError as exc:
         console.print("[red]" + _("not restarted:") + f"[/] {exc}")
         return 1
     console.print(_("replica {instance} restarted (pid {pid})").format(instance=args.instance, pid=answer["pid"]))
@@ -247,7 +207,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.client import ApiCallError
 
     console = _console()
     if not args.yes and sys.stdin.isatty():
@@ -256,13 +216,11 @@ def cmd_reset(args: argparse.Namespace) -> int:
         if reply.strip().lower() not in ("y", "yes", "s", "si", "sí"):
             console.print(_("nothing changed"))
             return 1
-    client = _client(args)
-    client.timeout_s = 120
     try:
         with console.status(_("resetting the lab's data: services stopped, broker log emptied, schemas dropped, "
                               "services started again…")):
-            answer = client.reset()
-    except (ApiCallError, LabNotRunning) as exc:
+            answer = _with_client(args, lambda client: client.reset(timeout_s=120))
+    except ApiCallError as exc:
         console.print("[red]" + _("not reset:") + f"[/] {exc}")
         return 1
     stock = ", ".join(f"{p} {q}" for p, q in answer["initial_stock"].items())
@@ -275,7 +233,7 @@ def cmd_psql(args: argparse.Namespace) -> int:
     """psql on the lab's database (the embedded server's own client, or the external one's URL)."""
     import shutil
 
-    from faultlab.client import running_settings
+    from faultlab.running import running_settings
     from faultlab.runtime.postgres import _bin_dir
 
     settings = running_settings(_settings(args))
@@ -298,12 +256,13 @@ def cmd_psql(args: argparse.Namespace) -> int:
 def cmd_failures(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from faultlab.client import LabNotRunning
+    from faultlab.client import Unreachable
+    from faultlab.status_table import fmt_time as _fmt_time
 
     console = _console()
     try:
-        failures = _client(args).failures()["failures"]
-    except LabNotRunning as exc:
+        failures = _with_client(args, lambda client: client.failures())["failures"]
+    except Unreachable as exc:
         console.print(_("[red]the lab is not running[/] ({error})").format(error=exc))
         return 1
     if args.json:
@@ -328,7 +287,7 @@ def netrc_lines(token: str, host: str) -> list[str]:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from faultlab.client import running_settings
+    from faultlab.running import running_settings
 
     settings = running_settings(_settings(args))
     if not settings.admin_token:

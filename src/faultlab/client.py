@@ -1,122 +1,225 @@
-"""The operator's client: finds the running lab (its lab.json and token) and calls its APIs."""
+"""The lab's own async API client: one session, the operator's token, timeouts, JSON, one error type.
+
+The CLI, the experiment and study runners and their phases call the services through it. It knows the
+services' addresses (from `Settings`) and the shape of their answers, nothing of how the lab is run: it imports
+only the settings and the message models, so it can sit in the lowest layer. The voter's fan-out client stays
+hand-written (measured and fuzzed on its own).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import urllib.error
-import urllib.request
-from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
-from faultlab.config import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE, Settings
+import aiohttp
+import orjson
+from pydantic import BaseModel
 
+from faultlab.config import Settings
 
-class LabNotRunning(RuntimeError):
-    """No lab answers at the configured address."""
+RETRIABLE_STATUSES = frozenset({408, 425, 429, 502, 503, 504})
 
 
 class ApiCallError(RuntimeError):
-    """A service answered with an error status."""
+    """A call that did not succeed: `status` is the HTTP status (None when no answer came) and `error` the server's
+    `error` message, or what went wrong on the way."""
 
-    def __init__(self, status: int, body: Any) -> None:
-        message = body.get("error") if isinstance(body, dict) else body
-        super().__init__(f"HTTP {status}: {message}")
+    def __init__(self, status: int | None, error: str, body: Any = None, url: str = "") -> None:
+        super().__init__(f"HTTP {status}: {error}" if status is not None else error)
         self.status = status
+        self.error = error
         self.body = body
+        self.url = url
+
+    @property
+    def retriable(self) -> bool:
+        """Whether the same call may succeed later (no answer, a timeout, or a status that says "try again")."""
+        return self.status is None or self.status in RETRIABLE_STATUSES
 
 
-def running_settings(settings: Settings) -> Settings:
-    """The settings of the lab running from this lab folder (ports, token), else the given ones."""
-    home = settings.home.resolve()
-    state_path = home / STATE_FILE
-    update: dict[str, Any] = {}
-    if state_path.exists():
-        state = json.loads(state_path.read_text())
-        env = state.get("settings", {})
-        saved = Settings.model_validate({k[len("FAULTLAB_"):].lower(): _parse(v) for k, v in env.items()})
-        update = saved.model_dump()
-    token_path = home / TOKEN_FILE
-    token = settings.admin_token or os.environ.get("FAULTLAB_ADMIN_TOKEN")
-    if not token and token_path.exists():
-        token = token_path.read_text().strip()
-    update["admin_token"] = token
-    password = settings.db_password or os.environ.get("FAULTLAB_DB_PASSWORD")
-    if not password and (home / DB_PASSWORD_FILE).exists():
-        password = (home / DB_PASSWORD_FILE).read_text().strip()
-    update["db_password"] = password
-    update["home"] = home
-    return settings.model_copy(update=update)
+class Unreachable(ApiCallError):
+    """No answer: nothing listens at the address, the connection broke, or the timeout passed."""
+
+    def __init__(self, url: str, reason: str, timed_out: bool = False) -> None:
+        super().__init__(None, f"{url}: {reason}", url=url)
+        self.reason = reason
+        self.timed_out = timed_out
 
 
-def _parse(value: str) -> Any:
+class HttpCall(Protocol):
+    """A request described as data (a fault kind's inject/clear call): method, url, JSON body, timeout."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+    @property
+    def timeout_s(self) -> float: ...
+
+
+def error_message(body: Any) -> str:
+    """The server's `error` field, else the body itself, as one line."""
+    if isinstance(body, dict) and body.get("error") is not None:
+        return str(body["error"])
+    return str(body) if body not in (None, "") else "no message"
+
+
+def decode(raw: bytes) -> Any:
+    """A JSON body decoded, None when empty; text (replacement characters for bad bytes) when it is not JSON."""
+    if not raw:
+        return None
     try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode(errors="replace")
 
 
 class LabClient:
-    """Small synchronous HTTP client for the CLI."""
+    """Calls the running lab's services. `async with LabClient(settings) as client:` or `start()`/`stop()`; a session
+    passed in is used and left open (the caller owns it)."""
 
-    def __init__(self, settings: Settings, timeout_s: float = 5.0) -> None:
+    def __init__(self, settings: Settings, timeout_s: float = 5.0,
+                 session: aiohttp.ClientSession | None = None) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
+        self._session = session
+        self._owns_session = session is None
 
-    def call(self, method: str, url: str, body: Any = None, auth: bool = False) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        if auth:
-            if not self.settings.admin_token:
-                raise ApiCallError(401, {"error": "no operator token: start the lab or set FAULTLAB_ADMIN_TOKEN"})
-            request.add_header("Authorization", f"Bearer {self.settings.admin_token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                parsed = raw.decode(errors="replace")
-            raise ApiCallError(exc.code, parsed) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-            raise LabNotRunning(f"{url}: {getattr(exc, 'reason', exc)}") from None
+    # ---- life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> LabClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+        return self
+
+    async def stop(self) -> None:
+        """Close the session this client opened (safe to call twice)."""
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def __aenter__(self) -> LabClient:
+        return await self.start()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    # ---- addresses --------------------------------------------------------------------------------
+
+    @property
+    def supervisor(self) -> str:
+        return f"http://127.0.0.1:{self.settings.supervisor_port}"
+
+    def url(self, service: str, path: str = "") -> str:
+        """`service`'s base URL ("orders", "monitor", "voter", "dashboard", "supervisor", "inventory-2") + path."""
+        if service == "supervisor":
+            base = self.supervisor
+        elif service.startswith("inventory-"):
+            base = self.settings.replica_url(int(service.removeprefix("inventory-")))
+        else:
+            base = self.settings.service_url(service)
+        return base + path
 
     def replica(self, instance: int) -> str:
+        """A replica's base URL; ValueError for a replica this lab does not have."""
         if instance not in self.settings.replica_ids:
             raise ValueError(f"--instance must be one of {self.settings.replica_ids}")
         return self.settings.replica_url(instance)
 
-    def inject(self, instance: int, fault: dict[str, Any]) -> Any:
-        return self.call("POST", f"{self.replica(instance)}/faults", fault, auth=True)
+    # ---- requests ---------------------------------------------------------------------------------
 
-    def clear(self, instance: int, kind: str | None = None) -> Any:
+    async def send(self, method: str, url: str, body: Any = None, *, auth: bool = False,
+                   timeout_s: float | None = None) -> tuple[int, Any]:
+        """The status and decoded body, whatever the status; `Unreachable` when no answer came in time."""
+        if self._session is None:
+            raise RuntimeError("LabClient used before start() (or `async with`)")
+        headers = {"Accept": "application/json"}
+        if auth:
+            if not self.settings.admin_token:
+                raise ApiCallError(401, "no operator token: start the lab or set FAULTLAB_ADMIN_TOKEN", url=url)
+            headers["Authorization"] = f"Bearer {self.settings.admin_token}"
+        data = None
+        if body is not None:
+            payload = body.model_dump(mode="json", exclude_none=True) if isinstance(body, BaseModel) else body
+            data = orjson.dumps(payload)
+            headers["Content-Type"] = "application/json"
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s if timeout_s is None else timeout_s)
+        try:
+            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as resp:
+                return resp.status, decode(await resp.read())
+        except TimeoutError:
+            raise Unreachable(url, f"no answer in {timeout.total:g} s", timed_out=True) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise Unreachable(url, str(exc) or type(exc).__name__) from None
+
+    async def request(self, method: str, url: str, body: Any = None, *, auth: bool = False,
+                      timeout_s: float | None = None) -> Any:
+        """The decoded JSON answer of a call that succeeded (2xx); `ApiCallError` with the server's message otherwise,
+        and for a 2xx answer that is not JSON."""
+        status, answer = await self.send(method, url, body, auth=auth, timeout_s=timeout_s)
+        if not 200 <= status < 300:
+            raise ApiCallError(status, error_message(answer), answer, url=url)
+        if isinstance(answer, str):
+            raise ApiCallError(status, f"the answer is not JSON: {answer[:200]!r}", answer, url=url)
+        return answer
+
+    async def send_call(self, call: HttpCall, *, auth: bool = True) -> tuple[int, Any]:
+        """`send` for a request described as data (a fault kind's inject or clear), with its own timeout."""
+        return await self.send(call.method, call.url, call.body, auth=auth, timeout_s=call.timeout_s)
+
+    async def call(self, call: HttpCall, *, auth: bool = True) -> Any:
+        """A request described as data (a fault kind's inject or clear), with its own timeout."""
+        return await self.request(call.method, call.url, call.body, auth=auth, timeout_s=call.timeout_s)
+
+    # ---- the calls the lab makes ------------------------------------------------------------------
+
+    async def health(self, service: str) -> Any:
+        return await self.request("GET", self.url(service, "/health"))
+
+    async def inject(self, instance: int, fault: dict[str, Any]) -> Any:
+        return await self.request("POST", f"{self.replica(instance)}/faults", fault, auth=True)
+
+    async def clear(self, instance: int, kind: str | None = None, timeout_s: float | None = None) -> Any:
         suffix = f"?kind={kind}" if kind else ""
-        return self.call("DELETE", f"{self.replica(instance)}/faults{suffix}", auth=True)
+        return await self.request("DELETE", f"{self.replica(instance)}/faults{suffix}", auth=True,
+                                  timeout_s=timeout_s)
 
-    def monitor_status(self) -> Any:
-        return self.call("GET", f"{self.settings.service_url('monitor')}/status")
+    async def monitor_status(self) -> Any:
+        return await self.request("GET", self.url("monitor", "/status"))
 
-    def failures(self) -> Any:
-        return self.call("GET", f"{self.settings.service_url('monitor')}/failures")
+    async def failures(self) -> Any:
+        return await self.request("GET", self.url("monitor", "/failures"))
 
-    def processes(self) -> Any:
-        return self.call("GET", f"http://127.0.0.1:{self.settings.supervisor_port}/processes")
+    async def voting_stats(self) -> Any:
+        return await self.request("GET", self.url("voter", "/voting/stats"))
 
-    def restart(self, name: str) -> Any:
-        return self.call("POST", f"http://127.0.0.1:{self.settings.supervisor_port}/processes/{name}/restart",
-                         auth=True)
+    async def processes(self) -> Any:
+        return await self.request("GET", self.url("supervisor", "/processes"))
 
-    def reset(self) -> Any:
-        return self.call("POST", f"http://127.0.0.1:{self.settings.supervisor_port}/reset", auth=True)
+    async def restart(self, name: str) -> Any:
+        return await self.request("POST", self.url("supervisor", f"/processes/{name}/restart"), auth=True)
 
-    def shutdown(self) -> Any:
-        return self.call("POST", f"http://127.0.0.1:{self.settings.supervisor_port}/shutdown", auth=True)
+    async def start_process(self, name: str) -> Any:
+        return await self.request("POST", self.url("supervisor", f"/processes/{name}/start"), auth=True)
+
+    async def reset(self, body: BaseModel | dict[str, Any] | None = None, timeout_s: float = 120.0) -> Any:
+        """The supervisor's reset (`ResetRequest`): fresh data, or the services restarted with other settings."""
+        return await self.request("POST", self.url("supervisor", "/reset"), body, auth=True, timeout_s=timeout_s)
+
+    async def netfaults(self) -> Any:
+        return await self.request("GET", self.url("supervisor", "/netfaults"), auth=True)
+
+    async def clear_netfaults(self, instance: int | None = None, kind: str | None = None,
+                              timeout_s: float | None = None) -> Any:
+        query = "&".join(f"{k}={v}" for k, v in (("instance", instance), ("kind", kind)) if v is not None)
+        return await self.request("DELETE", self.url("supervisor", "/netfaults" + (f"?{query}" if query else "")),
+                                  auth=True, timeout_s=timeout_s)
+
+    async def shutdown(self) -> Any:
+        return await self.request("POST", self.url("supervisor", "/shutdown"), auth=True)
 
 
-def lab_folder_exists(home: Path) -> bool:
-    return (home / STATE_FILE).exists()
+__all__ = ["ApiCallError", "HttpCall", "LabClient", "Unreachable", "decode", "error_message"]

@@ -80,10 +80,11 @@ def _given(args: argparse.Namespace, spec: KindSpec) -> tuple[dict[str, Any], li
 
 
 def cmd_inject(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.client import ApiCallError, Unreachable
+    from faultlab.status_table import fmt_time as _fmt_time
     from faultlab.terminal import client as _client
     from faultlab.terminal import console as _console
-    from faultlab.terminal import fmt_time as _fmt_time
+    from faultlab.terminal import with_client as _with_client
 
     console = _console()
     spec = kinds()[args.kind]
@@ -107,10 +108,10 @@ def cmd_inject(args: argparse.Namespace) -> int:
         return 2
     call = spec.target.inject(client.settings, spec.kind, args.instance, params)
     try:
-        answer = client.call(call.method, call.url, call.body, auth=True)
-    except (ApiCallError, LabNotRunning) as exc:
+        answer = _with_client(args, lambda client: client.call(call))
+    except ApiCallError as exc:
         console.print("[red]" + _("not injected:") + f"[/] {exc}")
-        return 2 if isinstance(exc, ApiCallError) else 1
+        return 1 if isinstance(exc, Unreachable) else 2
     at = spec.target.read(answer, spec.target.activated_field)
     shown = spec.target.read(answer, ("fault", "params")) or params
     if args.instance is None:
@@ -122,33 +123,31 @@ def cmd_inject(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clear_network(client: Any, console: Any, instance: int | None, kind: str | None) -> int:
+async def _clear_network(client: Any, console: Any, instance: int | None, kind: str | None) -> int:
     """Clear partition / netem through the supervisor; a lab without namespaces has none (409 is not an error)."""
-    from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.client import ApiCallError, Unreachable
 
-    query = "&".join(f"{k}={v}" for k, v in (("instance", instance), ("kind", kind)) if v is not None)
-    url = f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults" + (f"?{query}" if query else "")
     try:
-        answer = client.call("DELETE", url, auth=True)
+        answer = await client.clear_netfaults(instance, kind)
+    except Unreachable:
+        return 0
     except ApiCallError as exc:
         if exc.status == 409:
             return 0
         console.print("[red]" + _("network faults not cleared:") + f"[/] {exc}")
         return 2
-    except LabNotRunning:
-        return 0
     for fault in answer["cleared"]:
         console.print(_("cleared network fault {kind} {params}").format(kind=fault["kind"], params=fault["params"]))
     return 0
 
 
-def _start_stopped(client: Any, console: Any, instances: list[int]) -> int:
+async def _start_stopped(client: Any, console: Any, instances: list[int]) -> int:
     """Start the replicas a `stop` fault keeps stopped (the process kinds' clear)."""
-    from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.client import ApiCallError, Unreachable
 
     try:
-        processes = client.processes()["processes"]
-    except LabNotRunning:
+        processes = (await client.processes())["processes"]
+    except Unreachable:
         return 0
     status = 0
     for proc in processes:
@@ -156,45 +155,49 @@ def _start_stopped(client: Any, console: Any, instances: list[int]) -> int:
         if proc.get("replica") in instances and not proc["running"] and proc.get("auto_restart"):
             call = PROCESS.clear(client.settings, "stop", proc["replica"])
             try:
-                client.call(call.method, call.url, auth=True)
+                await client.call(call)
                 console.print(_("replica {instance}: started again").format(instance=proc["replica"]))
-            except (ApiCallError, LabNotRunning) as exc:
+            except ApiCallError as exc:
                 console.print("[red]" + _("replica {instance}:").format(instance=proc["replica"]) + f"[/] {exc}")
                 status = 2
     return status
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    from faultlab.client import ApiCallError, LabNotRunning
-    from faultlab.terminal import client as _client
     from faultlab.terminal import console as _console
+    from faultlab.terminal import with_client as _with_client
 
     console = _console()
-    client = _client(args)
+    return _with_client(args, lambda client: _clear(args, client, console))
+
+
+async def _clear(args: argparse.Namespace, client: Any, console: Any) -> int:
+    from faultlab.client import ApiCallError, Unreachable
+
     instances = client.settings.replica_ids if args.all else [args.instance]
     spec = kinds()[args.kind] if args.kind else None
     status = 0
     if spec is None or spec.target is NETWORK:  # first: a partitioned replica cannot hear the clear below
-        status = _clear_network(client, console, None if args.all else args.instance, args.kind)
+        status = await _clear_network(client, console, None if args.all else args.instance, args.kind)
         if spec is not None:
             return status
     if spec is None or spec.target is PROCESS:
-        status = _start_stopped(client, console, instances) or status
+        status = await _start_stopped(client, console, instances) or status
         if spec is not None:
             return status
     for instance in instances:
         try:
-            answer = client.clear(instance, args.kind)
+            answer = await client.clear(instance, args.kind)
             cleared = [f["kind"] for f in answer["cleared"]]
             console.print(_("replica {instance}: cleared {kinds}").format(
                 instance=instance, kinds=", ".join(cleared) or _("nothing (no active fault)")))
-        except (ApiCallError, ValueError) as exc:
-            console.print("[red]" + _("replica {instance}:").format(instance=instance) + f"[/] {exc}")
-            status = 2
-        except LabNotRunning as exc:
+        except Unreachable as exc:
             console.print(_("[yellow]replica {instance} did not answer[/] ({error}); a crashed replica has no fault "
                             "left to clear").format(instance=instance, error=exc))
             status = status or 1
+        except (ApiCallError, ValueError) as exc:
+            console.print("[red]" + _("replica {instance}:").format(instance=instance) + f"[/] {exc}")
+            status = 2
     return status
 
 

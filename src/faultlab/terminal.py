@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
-import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from faultlab.config import Settings
+
+T = TypeVar("T")
 
 
 def console() -> Any:
@@ -24,16 +27,22 @@ def settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def client(args: argparse.Namespace) -> Any:
-    from faultlab.client import LabClient, running_settings
+def client(args: argparse.Namespace, timeout_s: float = 5.0) -> Any:
+    """The API client for the lab running from this lab folder (not started: `async with` it)."""
+    from faultlab.client import LabClient
+    from faultlab.running import running_settings
 
-    return LabClient(running_settings(settings(args)))
+    return LabClient(running_settings(settings(args)), timeout_s=timeout_s)
 
 
-def fmt_time(ts: float | None) -> str:
-    if not ts:
-        return "-"
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+def with_client(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]], timeout_s: float = 5.0) -> T:
+    """Run `work(client)` on an event loop of its own, the client opened and closed around it."""
+
+    async def run() -> T:
+        async with client(args, timeout_s) as lab:
+            return await work(lab)
+
+    return asyncio.run(run())
 
 
 def wide_console() -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from faultlab.client import LabClient
+from faultlab.config import Settings
 from faultlab.lab.events import MonitorEvents
 
 
@@ -15,7 +17,7 @@ def episode(phase: str, kind: str | None, activated: float | None, detected: flo
 
 def test_a_false_alarm_is_not_the_phases_fault() -> None:
     """An OFF with no fault announced (and its recovery) between injection and detection is skipped."""
-    events = MonitorEvents("http://127.0.0.1:9")
+    events = MonitorEvents(LabClient(Settings(monitor_port=9)))
     events.events = [
         episode("detected", None, None, detected=10.0),                      # false alarm, before the fault
         episode("recovered", None, None, detected=10.0, recovered=10.5),

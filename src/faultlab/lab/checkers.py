@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import asyncpg
 
+from faultlab.client import ApiCallError, LabClient
 from faultlab.config import Settings
 from faultlab.lab.load import AmbiguousWrite, ReadRecord
 from faultlab.protocol import (
@@ -347,16 +347,11 @@ async def wait_decided(conn: asyncpg.Connection, timeout_s: float) -> int:
         await asyncio.sleep(0.25)
 
 
-async def replica_answer(session: aiohttp.ClientSession, settings: Settings,
-                         replica: int) -> dict[str, list[int]] | None:
+async def replica_answer(client: LabClient, replica: int) -> dict[str, list[int]] | None:
     """What the replica serves (GET /inventory), or None when it does not answer."""
     try:
-        async with session.get(f"{settings.replica_url(replica)}/inventory",
-                               timeout=aiohttp.ClientTimeout(total=3)) as resp:
-            if resp.status != 200:
-                return None
-            body = await resp.json()
-    except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
+        body = await client.request("GET", f"{client.replica(replica)}/inventory", timeout_s=3)
+    except ApiCallError:
         return None
     return {i["product_id"]: [i["available_quantity"], i["reserved_quantity"]] for i in body["inventory"]}
 
@@ -418,11 +413,11 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
             checks[f"replica_{r}_exactly_once"] = check_exactly_once(applied, accepted_order_ids, model)
         stock: dict[int, dict[str, list[int]]] = {}
         served: dict[int, dict[str, list[int]] | None] = {}
-        async with aiohttp.ClientSession() as session:
+        async with LabClient(settings) as client:
             for r in settings.replica_ids:
                 rows = await conn.fetch(f"SELECT product_id, available, reserved FROM inventory_{r}.stock")
                 stock[r] = {row["product_id"]: [row["available"], row["reserved"]] for row in rows}
-                served[r] = await replica_answer(session, settings, r)
+                served[r] = await replica_answer(client, r)
         checks["converged"] = check_converged(stock, served, model)
         await wait_decided(conn, min(timeout_s, 30.0))
         orders = [(r["id"], r["status"]) for r in await conn.fetch(

@@ -114,8 +114,8 @@ def _settings(args: argparse.Namespace) -> Any:
 def cmd_load(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from faultlab.client import running_settings
     from faultlab.lab.load import run_load
+    from faultlab.running import running_settings
 
     console = _console()
     settings = running_settings(_settings(args))
@@ -230,33 +230,34 @@ def _estimate_s(experiment: Any) -> float:
     return sum(per_phase) * experiment.repeat
 
 
-def _lab_has_network(client: Any) -> bool:
+async def _lab_has_network(client: Any) -> bool:
     """Whether the running lab was started in network namespaces (its supervisor applies network faults)."""
-    from faultlab.client import ApiCallError, LabNotRunning
+    from faultlab.client import ApiCallError
 
     try:
-        answer = client.call("GET", f"http://127.0.0.1:{client.settings.supervisor_port}/netfaults")
-    except (ApiCallError, LabNotRunning):
+        answer = await client.request("GET", client.url("supervisor", "/netfaults"))
+    except ApiCallError:
         return False
     return bool(isinstance(answer, dict) and answer.get("netns"))
 
 
 async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any], console: Any) -> int:
-    from faultlab.client import LabClient, LabNotRunning, running_settings
+    from faultlab.client import LabClient, Unreachable
+    from faultlab.running import running_settings
     from faultlab.runtime.lab import Lab, LabError
 
     settings = running_settings(_settings(args))
     lab: Lab | None = None
     try:
-        client = LabClient(settings, timeout_s=2)
-        await asyncio.to_thread(client.processes)
-        netns = await asyncio.to_thread(_lab_has_network, client)
+        async with LabClient(settings, timeout_s=2) as client:
+            await client.processes()
+            netns = await _lab_has_network(client)
         console.print((_("using the running lab (lab folder {home}, services in network namespaces)") if netns
                        else _("using the running lab (lab folder {home})")).format(home=settings.home))
         if args.netns and not netns:
             console.print("[yellow]" + _("--netns ignored: the running lab is not a namespace lab "
                                          "(stop it first to start one with --netns)") + "[/]")
-    except LabNotRunning:
+    except Unreachable:
         netns = bool(args.netns)
         console.print(_("no lab running: starting one for this experiment (stopped at the end), with each service "
                         "in its own network namespace") if netns

@@ -10,25 +10,22 @@ import asyncio
 import contextlib
 from typing import Any
 
-import aiohttp
-import orjson
+from faultlab.client import ApiCallError, LabClient
 
 
 class MonitorEvents:
     """Keeps every monitor event since `start()`; `wait_episode` blocks until a matching one arrives."""
 
-    def __init__(self, monitor_url: str, poll_s: float = 0.1) -> None:
-        self.url = f"{monitor_url}/events"
+    def __init__(self, client: LabClient, poll_s: float = 0.1) -> None:
+        self.client = client  # started and stopped by its owner (the runner), around start() and stop()
         self.poll_s = poll_s
         self.events: list[dict[str, Any]] = []
         self.next_id = 0
         self.errors = 0
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
         await self._fetch()
         self._task = asyncio.create_task(self._follow(), name="monitor-events")
 
@@ -38,16 +35,12 @@ class MonitorEvents:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+            with contextlib.suppress(ApiCallError, KeyError, TypeError):
                 await self._fetch()  # whatever arrived since the last poll
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def _fetch(self) -> None:
-        assert self._session is not None
-        async with self._session.get(self.url, params={"format": "json", "since": str(self.next_id)}) as resp:
-            data = orjson.loads(await resp.read())
+        url = self.client.url("monitor", f"/events?format=json&since={self.next_id}")
+        data = await self.client.request("GET", url, timeout_s=2)
         fresh = [e for e in data["events"] if e["id"] > self.next_id]
         if fresh:
             self.events.extend(fresh)
@@ -58,7 +51,7 @@ class MonitorEvents:
         while True:
             try:
                 await self._fetch()
-            except (TimeoutError, aiohttp.ClientError, OSError, ValueError, KeyError):
+            except (ApiCallError, KeyError, TypeError):
                 self.errors += 1
             await asyncio.sleep(self.poll_s)
 

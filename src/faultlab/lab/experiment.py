@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import orjson
 
 from faultlab import i18n
+from faultlab.client import ApiCallError, LabClient
 from faultlab.config import Settings
-from faultlab.faults.registry import NETWORK, PROCESS, Call
+from faultlab.faults.registry import NETWORK, PROCESS
 from faultlab.lab.abort import AbortWatch
 from faultlab.lab.checkers import check_data
 from faultlab.lab.events import MonitorEvents
@@ -146,19 +146,18 @@ class ExperimentRunner:
         self.on_phase = on_phase or (lambda _result: None)
         self.restore_settings = restore_settings  # False when the lab is stopped after the run anyway
         self.recorder = LoadRecorder()
-        self.events = MonitorEvents(settings.service_url("monitor"))
+        self.client = LabClient(settings)
+        self.events = MonitorEvents(self.client)
         self.runs: list[PhaseRun] = []
         self.interrupted = False
         self.aborted: str | None = None
         self.stopped_by: str | None = None  # the abort condition that stopped the run
         self.load: OpenLoopLoad | None = None
         self.timeline: list[dict[str, Any]] = []
-        self._auth = {"Authorization": f"Bearer {settings.admin_token}"}
-        self._session: aiohttp.ClientSession | None = None
         self._phases_task: asyncio.Task[None] | None = None
         self._current: PhaseRun | None = None
         self._interrupt = False
-        self.probes = Probes(settings, self._call)
+        self.probes = Probes(settings, self.client.send)
 
     @property
     def supervisor(self) -> str:
@@ -179,31 +178,15 @@ class ExperimentRunner:
 
     # ---- HTTP helpers ---------------------------------------------------------------------------
 
-    async def _call(self, method: str, url: str, body: Any = None, auth: bool = False,
-                    timeout_s: float = 5.0) -> tuple[int, Any]:
-        assert self._session is not None
-        async with self._session.request(method, url, data=orjson.dumps(body) if body is not None else None,
-                                         headers={**(self._auth if auth else {}),
-                                                  **({"Content-Type": "application/json"} if body else {})},
-                                         timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-            raw = await resp.read()
-            try:
-                return resp.status, orjson.loads(raw) if raw else None
-            except orjson.JSONDecodeError:
-                return resp.status, raw.decode(errors="replace")
-
-    async def _send(self, call: Call) -> tuple[int, Any]:
-        return await self._call(call.method, call.url, call.body, auth=True, timeout_s=call.timeout_s)
-
     async def monitor_status(self) -> dict[str, Any]:
-        status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/status")
+        status, body = await self.client.send("GET", f"{self.settings.service_url('monitor')}/status")
         if status != 200:
             raise SteadyStateError(f"the monitor answered HTTP {status}")
         return dict(body)
 
     async def voter_stats(self) -> dict[str, Any] | None:
-        with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-            status, body = await self._call("GET", f"{self.settings.service_url('voter')}/voting/stats")
+        with contextlib.suppress(ApiCallError):
+            status, body = await self.client.send("GET", f"{self.settings.service_url('voter')}/voting/stats")
             if status == 200:
                 return dict(body)
         return None
@@ -217,7 +200,7 @@ class ExperimentRunner:
         deadline = time.monotonic() + timeout_s
         problems: list[str] = ["monitor not reached"]
         while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, SteadyStateError):
+            with contextlib.suppress(ApiCallError, SteadyStateError):
                 problems = unsteady(await self.monitor_status())
                 if not problems:
                     return []
@@ -230,7 +213,7 @@ class ExperimentRunner:
         self.on_step(i18n._("waiting for the warm spares to finish starting"))
 
         async def processes() -> list[dict[str, Any]]:
-            status, answer = await self._call("GET", f"{self.supervisor}/processes")
+            status, answer = await self.client.send("GET", f"{self.supervisor}/processes")
             return answer.get("processes", []) if status == 200 else []
 
         return await wait_spares_ready(processes, timeout_s)
@@ -242,8 +225,9 @@ class ExperimentRunner:
                      else i18n._("resetting the lab's data: fresh stock, empty log"))
         body = {"settings": settings, "keep_data": keep_data}
         try:
-            status, answer = await self._call("POST", f"{self.supervisor}/reset", body, auth=True, timeout_s=120)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            status, answer = await self.client.send("POST", f"{self.supervisor}/reset", body, auth=True,
+                                                    timeout_s=120)
+        except ApiCallError as exc:
             raise SteadyStateError(f"the lab could not be reset: {exc!r}") from None
         if status != 200:
             raise SteadyStateError(f"the lab could not be reset: HTTP {status} {answer}")
@@ -255,9 +239,9 @@ class ExperimentRunner:
         self.on_step(i18n._("checking the lab"))
         checks: dict[str, Any] = {}
         try:
-            status, procs = await self._call("GET", f"{self.supervisor}/processes")
+            status, procs = await self.client.send("GET", f"{self.supervisor}/processes")
             checks["supervisor"] = status == 200
-        except (TimeoutError, aiohttp.ClientError, OSError):
+        except ApiCallError:
             checks["supervisor"] = False
         if not checks["supervisor"]:
             raise SteadyStateError(f"the supervisor's control API does not answer at {self.supervisor}")
@@ -271,7 +255,7 @@ class ExperimentRunner:
                 f"{name} replica {r}" for name, r in missing) + f" (its replicas: {self.settings.replica_ids})")
         network = [p.name for p in self.experiment.phases if p.needs_netns]
         if network:
-            status, answer = await self._call("GET", f"{self.supervisor}/netfaults", auth=True)
+            status, answer = await self.client.send("GET", f"{self.supervisor}/netfaults", auth=True)
             checks["netns"] = status == 200 and bool(answer.get("netns"))
             if not checks["netns"]:
                 raise SteadyStateError(f"phase(s) {', '.join(network)} need the namespace lab, where each service has "
@@ -312,7 +296,7 @@ class ExperimentRunner:
 
         async def inject(replica: int | None) -> list[tuple[int, float]]:
             since = time.time()
-            status, answer = await self._send(spec.target.inject(self.settings, spec.kind, replica, params))
+            status, answer = await self.client.send_call(spec.target.inject(self.settings, spec.kind, replica, params))
             if status not in (200, 201, 202):
                 raise RuntimeError(f"{spec.kind} on replica {replica} refused: HTTP {status} {answer}")
             at = spec.target.read(answer, spec.target.activated_field)
@@ -332,8 +316,8 @@ class ExperimentRunner:
 
         async def clear(replica: int) -> None:
             try:
-                status, answer = await self._send(spec.target.clear(self.settings, spec.kind, replica))
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                status, answer = await self.client.send_call(spec.target.clear(self.settings, spec.kind, replica))
+            except ApiCallError as exc:
                 run.notes.append(f"{spec.kind} on replica {replica} not cleared: {type(exc).__name__}")
                 return
             if status == 200:
@@ -349,31 +333,32 @@ class ExperimentRunner:
         done."""
         self.on_step(i18n._("rollback: clearing every fault"))
         problems: list[str] = []
-        with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-            status, procs = await self._call("GET", f"{self.supervisor}/processes")
+        with contextlib.suppress(ApiCallError):
+            status, procs = await self.client.send("GET", f"{self.supervisor}/processes")
             for proc in procs["processes"] if status == 200 else []:
                 if not proc["running"]:
-                    code, answer = await self._call("POST", f"{self.supervisor}/processes/{proc['name']}/start",
+                    code, answer = await self.client.send("POST", f"{self.supervisor}/processes/{proc['name']}/start",
                                                     auth=True)
                     if code == 200:
                         self.timeline.append({"at": answer["started_at"], "event": PROCESS.cleared_event,
                                               "replica": proc.get("replica"), "rollback": True})
         if self.experiment.needs_netns:
             try:
-                status, answer = await self._call("DELETE", f"{self.supervisor}/netfaults", auth=True, timeout_s=15)
+                status, answer = await self.client.send("DELETE", f"{self.supervisor}/netfaults", auth=True,
+                                                        timeout_s=15)
                 for fault in answer.get("cleared", []) if status == 200 else []:
                     self.timeline.append({"at": answer["cleared_at"], "event": NETWORK.cleared_event, "fault": fault,
                                           "replica": fault["params"].get("instance"), "rollback": True})
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except ApiCallError as exc:
                 problems.append(f"network faults not cleared ({type(exc).__name__})")
         for replica in self.settings.replica_ids:
             try:
-                status, answer = await self._call("DELETE", f"{self.settings.replica_url(replica)}/faults",
+                status, answer = await self.client.send("DELETE", f"{self.settings.replica_url(replica)}/faults",
                                                   auth=True, timeout_s=3)
                 if status == 200 and answer.get("cleared"):
                     self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica,
                                           "rollback": True})
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except ApiCallError as exc:
                 problems.append(f"replica {replica}: faults not cleared ({type(exc).__name__}); it may be restarting")
         return problems
 
@@ -514,7 +499,7 @@ class ExperimentRunner:
         exp = self.experiment
         started_at = time.time()
         data: dict[str, Any] = {"started_at": started_at, "experiment": exp.as_run()}
-        self._session = aiohttp.ClientSession()
+        await self.client.start()
         load_task: asyncio.Task[Any] | None = None
         watch: AbortWatch | None = None
         watch_task: asyncio.Task[None] | None = None
@@ -571,8 +556,8 @@ class ExperimentRunner:
                                                   timeout_s=60, reads=history.reads if history else [],
                                                   ambiguous=history.ambiguous_writes if history else [],
                                                   refused_keys=history.refused_keys if history else [])
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/failures")
+            with contextlib.suppress(ApiCallError):
+                status, body = await self.client.send("GET", f"{self.settings.service_url('monitor')}/failures")
                 data["failures"] = body.get("failures", []) if status == 200 else []
             data["voting_after"] = await self.voter_stats()
         if settings_applied and self.restore_settings:
@@ -581,7 +566,7 @@ class ExperimentRunner:
             except SteadyStateError as exc:
                 data["rollback_problems"].append(f"the lab's own settings not restored: {exc}")
         await self.events.stop()
-        await self._session.close()
+        await self.client.stop()
         data["ended_at"] = time.time()
         data["interrupted"] = self.interrupted
         data["aborted"] = self.aborted

@@ -14,8 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-
+from faultlab.client import ApiCallError
 from faultlab.config import Settings
 from faultlab.lab.experiment_file import HttpProbe, ReplicasOn, SteadyState, VotedReads
 
@@ -35,7 +34,7 @@ def unsteady(status: dict[str, Any]) -> list[str]:
 
 
 class Probes:
-    """Runs a hypothesis' probes against the lab (`call` is the runner's HTTP helper)."""
+    """Runs a hypothesis' probes against the lab (`call` is the API client's `send`)."""
 
     def __init__(self, settings: Settings, call: Call) -> None:
         self.settings = settings
@@ -64,7 +63,7 @@ class Probes:
         latencies, ok = [], 0
         for _ in range(probe.count):
             started = time.perf_counter()
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            with contextlib.suppress(ApiCallError):
                 status, _body = await self.call("GET", url, timeout_s=2.0)
                 ok += status == 200
             latencies.append((time.perf_counter() - started) * 1000)
@@ -78,7 +77,7 @@ class Probes:
         handler = getattr(self, probe.probe.replace("-", "_"))
         try:
             result: dict[str, Any] = await handler(probe)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except ApiCallError as exc:
             result = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
         return {"probe": probe.probe, **result}
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 from aiohttp import web
 
 from faultlab import bus, netns
+from faultlab.client import ApiCallError, LabClient
 from faultlab.config import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE, Settings
 from faultlab.db import ensure_database
 from faultlab.faults import FaultError
@@ -249,23 +249,20 @@ class Lab:
         service ON."""
         deadline = time.monotonic() + timeout_s
         s = self.settings
-        urls = {name: f"{s.service_url(name)}/health" for name in ("orders", "voter", "monitor", "dashboard")}
-        urls.update({f"inventory-{r}": f"{s.replica_url(r)}/health" for r in s.replica_ids})
-        pending = dict(urls)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+        pending = ["orders", "voter", "monitor", "dashboard", *(f"inventory-{r}" for r in s.replica_ids)]
+        async with LabClient(s, timeout_s=1) as client:
             while True:
-                for name, url in list(pending.items()):
-                    with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
-                        async with session.get(url) as resp:
-                            if resp.status == 200 and (await resp.json()).get("working"):
-                                del pending[name]
-                                self.progress(f"{name} working")
+                for name in list(pending):
+                    with contextlib.suppress(ApiCallError):
+                        health = await client.health(name)
+                        if isinstance(health, dict) and health.get("working"):
+                            pending.remove(name)
+                            self.progress(f"{name} working")
                 if not pending:
-                    with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
-                        async with session.get(f"{s.service_url('monitor')}/status") as resp:
-                            status = await resp.json()
-                            if all(i["status"] == "ON" for i in status["instances"] + status.get("services", [])):
-                                return
+                    with contextlib.suppress(ApiCallError):
+                        status = await client.monitor_status()
+                        if all(i["status"] == "ON" for i in status["instances"] + status.get("services", [])):
+                            return
                 dead = [p.spec.name for p in self.processes.values() if not p.running and p.exits]
                 if time.monotonic() > deadline or (dead and time.monotonic() > deadline - timeout_s + 20):
                     waiting = ", ".join(pending) or "replicas and services to be ON in the monitor"

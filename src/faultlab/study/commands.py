@@ -126,16 +126,18 @@ def cmd_detectors(args: argparse.Namespace) -> int:
 
 
 async def _with_lab(args: argparse.Namespace, config: Any, console: Any) -> int:
-    from faultlab.client import LabClient, LabNotRunning, running_settings
+    from faultlab.client import LabClient, Unreachable
     from faultlab.lab.commands import _settings
+    from faultlab.running import running_settings
     from faultlab.runtime.lab import Lab, LabError
 
     settings = running_settings(_settings(args))
     lab: Lab | None = None
     try:
-        await asyncio.to_thread(LabClient(settings, timeout_s=2).processes)
+        async with LabClient(settings, timeout_s=2) as client:
+            await client.processes()
         console.print(_("using the running lab (lab folder {home})").format(home=settings.home))
-    except LabNotRunning:
+    except Unreachable:
         console.print(_("no lab running: starting one for this study (stopped at the end)"))
         try:
             lab = Lab(_settings(args), progress=console.log)

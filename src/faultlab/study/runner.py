@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
+from faultlab.client import ApiCallError, LabClient
 from faultlab.config import Settings
 from faultlab.detectors import settings_params
 from faultlab.i18n import _
@@ -94,30 +93,22 @@ class StudyRunner:
         self.config = config
         self.run_dir = run_dir
         self.on_step = on_step or (lambda _msg: None)
-        self.auth = {"Authorization": f"Bearer {settings.admin_token}"}
         self.faults: list[dict[str, Any]] = []
         self.loads: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.hog: CpuHog | None = None
         self.load_samples: list[tuple[float, float]] = []
-        self._session: aiohttp.ClientSession | None = None
-
-    async def _call(self, method: str, url: str, body: Any = None, timeout_s: float = 5.0) -> tuple[int, Any]:
-        assert self._session is not None
-        async with self._session.request(method, url, json=body, headers=self.auth,
-                                         timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-            return resp.status, await resp.json(content_type=None)
+        self.client = LabClient(settings)
 
     async def monitor_status(self) -> dict[str, Any]:
-        _status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/status")
-        return dict(body)
+        return dict(await self.client.monitor_status())
 
     async def wait_steady(self) -> list[str]:
         """Every replica ON and fault-free; the problems left after the timeout (empty when steady)."""
         deadline = time.monotonic() + self.config.steady_timeout_s
         problems = ["monitor not reached"]
         while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, KeyError, TypeError):
+            with contextlib.suppress(ApiCallError, KeyError, TypeError):
                 status = await self.monitor_status()
                 problems = [f"replica {i['replica']} is {i['status']}" for i in status["instances"]
                             if i["status"] != "ON" or (i.get("health") or {}).get("faults")]
@@ -138,8 +129,8 @@ class StudyRunner:
         cfg = self.config
         started = time.time()
         meta: dict[str, Any] = {"started_at": started, "config": cfg.describe(), "machine_before": machine()}
-        self._session = aiohttp.ClientSession()
-        recorder = TraceRecorder(self.settings.service_url("monitor"), self.settings.admin_token or "", self.run_dir)
+        await self.client.start()
+        recorder = TraceRecorder(self.client, self.run_dir)
         load = OpenLoopLoad(request_factory(self.settings, "mix", seed=cfg.seed, order_ratio=cfg.order_ratio),
                             rate=cfg.rate, duration_s=LOAD_FOREVER_S, target="mix", timeout_s=2.0)
         load_task: asyncio.Task[Any] | None = None
@@ -177,7 +168,7 @@ class StudyRunner:
             if load_task is not None:
                 result = await load_task
                 self.loads.append(result.describe())
-            await self._session.close()
+            await self.client.stop()
         meta.update(ended_at=time.time(), machine_after=machine(), segments=[s.describe() for s in recorder.segments],
                     faults=self.faults, observations=recorder.counts, outside_segments=recorder.outside,
                     dropped=recorder.dropped, notes=self.notes, host_load=self._host_load(recorder.segments),
@@ -239,7 +230,7 @@ class StudyRunner:
     async def _fault(self, segment: Segment, kind: str, rep: int, replica: int) -> None:
         cfg = self.config
         body = {**FAULTS[kind], "seed": cfg.seed * 1000 + rep}
-        status, answer = await self._call("POST", f"{self.settings.replica_url(replica)}/faults", body)
+        status, answer = await self.client.send("POST", f"{self.client.replica(replica)}/faults", body, auth=True)
         if status not in (201, 202):
             raise RuntimeError(f"replica {replica} refused {kind}: HTTP {status} {answer}")
         activated = float(answer["fault"]["activated_at"])
@@ -247,7 +238,7 @@ class StudyRunner:
         await asyncio.sleep(max(0.0, activated + hold - time.time()))
         cleared = activated + hold  # a crash ends by itself: its deadline is the same hold
         if kind != "crash":
-            status, answer = await self._call("DELETE", f"{self.settings.replica_url(replica)}/faults")
+            status, answer = await self.client.send("DELETE", f"{self.client.replica(replica)}/faults", auth=True)
             if status == 200:
                 cleared = float(answer["cleared_at"])
         problems = await self.wait_steady()
@@ -260,8 +251,8 @@ class StudyRunner:
 
     async def _episode(self, replica: int, activated: float) -> dict[str, Any]:
         """The live monitor's episode for this fault (its TTD with the lab's own detector), if it has one."""
-        with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, KeyError, TypeError):
-            _status, body = await self._call("GET", f"{self.settings.service_url('monitor')}/failures")
+        with contextlib.suppress(ApiCallError, KeyError, TypeError):
+            body = await self.client.failures()
             for e in reversed(body["failures"]):
                 if e["replica"] == replica and e.get("activated_at") and abs(e["activated_at"] - activated) < 0.5:
                     return dict(e)
@@ -269,5 +260,5 @@ class StudyRunner:
 
     async def _clear_all(self) -> None:
         for replica in self.settings.replica_ids:
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                await self._call("DELETE", f"{self.settings.replica_url(replica)}/faults", timeout_s=3)
+            with contextlib.suppress(ApiCallError):
+                await self.client.clear(replica, timeout_s=3)

@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import aiohttp
+from faultlab.client import ApiCallError, LabClient
 
 POLL_S = 0.5
 READ_LIMIT = 10_000
 LEASE_S = 60.0
+TIMEOUT_S = 10.0  # a read of READ_LIMIT observations, on a busy machine
 
 
 @dataclass
@@ -45,9 +46,9 @@ class Segment:
 class TraceRecorder:
     """Holds the monitor's recording open and writes what it reads into the current segments' files."""
 
-    def __init__(self, monitor_url: str, token: str, run_dir: Path) -> None:
-        self.url = f"{monitor_url}/trace"
-        self.headers = {"Authorization": f"Bearer {token}"}
+    def __init__(self, client: LabClient, run_dir: Path) -> None:
+        self.client = client  # started and stopped by its owner (the study runner), around start() and stop()
+        self.url = client.url("monitor", "/trace")
         self.run_dir = run_dir
         self.segments: list[Segment] = []
         self.counts: dict[str, int] = {}
@@ -56,15 +57,14 @@ class TraceRecorder:
         self._files: dict[str, IO[str]] = {}
         self._next = 0
         self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._started = False
 
     async def start(self) -> None:
         (self.run_dir / "traces").mkdir(parents=True, exist_ok=True)
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        async with self._session.post(self.url, json={"lease_s": LEASE_S}, headers=self.headers) as resp:
-            body = await resp.json()
-            if resp.status != 201:
-                raise RuntimeError(f"the monitor refused to record: HTTP {resp.status} {body}")
+        status, body = await self.client.send("POST", self.url, {"lease_s": LEASE_S}, auth=True, timeout_s=TIMEOUT_S)
+        if status != 201:
+            raise RuntimeError(f"the monitor refused to record: HTTP {status} {body}")
+        self._started = True
         self._next = int(body["next"]) - 1
         self._task = asyncio.create_task(self._poll(), name="trace-recorder")
 
@@ -79,12 +79,10 @@ class TraceRecorder:
             pass
 
     async def _read_once(self) -> bool:
-        assert self._session is not None
-        query = {"since": self._next, "limit": READ_LIMIT}
-        async with self._session.get(self.url, params=query, headers=self.headers) as resp:
-            body = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(f"the monitor's trace: HTTP {resp.status} {body}")
+        status, body = await self.client.send("GET", f"{self.url}?since={self._next}&limit={READ_LIMIT}", auth=True,
+                                              timeout_s=TIMEOUT_S)
+        if status != 200 or not isinstance(body, dict):
+            raise RuntimeError(f"the monitor's trace: HTTP {status} {body}")
         entries = body["observations"]
         self.dropped = int(body.get("dropped", 0))
         if entries:
@@ -106,7 +104,7 @@ class TraceRecorder:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(POLL_S)
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            with contextlib.suppress(ApiCallError):
                 await self.drain()
 
     async def stop(self) -> None:
@@ -116,14 +114,12 @@ class TraceRecorder:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        if self._session is not None:
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError, RuntimeError):
+        if self._started:
+            with contextlib.suppress(RuntimeError):  # ApiCallError included
                 await self.drain()
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                async with self._session.delete(self.url, headers=self.headers) as resp:
-                    await resp.read()
-            await self._session.close()
-            self._session = None
+            with contextlib.suppress(ApiCallError):
+                await self.client.send("DELETE", self.url, auth=True, timeout_s=TIMEOUT_S)
+            self._started = False
         for handle in self._files.values():
             handle.close()
         self._files = {}

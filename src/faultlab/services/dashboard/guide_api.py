@@ -10,17 +10,16 @@ import asyncio
 import time
 from typing import Any
 
-import aiohttp
-import orjson
 from aiohttp import web
 
+from faultlab.client import ApiCallError, LabClient, Unreachable
 from faultlab.config import Settings
 from faultlab.guide import iso, replica_name
 from faultlab.web import ApiError, json_response
 
 TIMEOUT_S = 2.0
 MAX_HOURS = 7 * 24
-SESSION: web.AppKey[list[aiohttp.ClientSession]] = web.AppKey("guide_session")
+CLIENT: web.AppKey[list[LabClient]] = web.AppKey("guide_client")
 
 
 def hours_of(request: web.Request, default: int) -> int:
@@ -73,32 +72,35 @@ def summary(health: dict[str, dict[str, Any]], instances: list[dict[str, Any]], 
 
 
 def register(app: web.Application, settings: Settings) -> None:
-    """Add the guide's /api routes to the dashboard's app (with their own HTTP client session)."""
+    """Add the guide's /api routes to the dashboard's app (with their own API client)."""
     urls = service_urls(settings)
     monitor, voter = settings.service_url("monitor"), settings.service_url("voter")
-    app[SESSION] = []
+    app[CLIENT] = []
 
-    async def open_session(_app: web.Application) -> None:
-        app[SESSION].append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)))
+    async def open_client(_app: web.Application) -> None:
+        app[CLIENT].append(await LabClient(settings, timeout_s=TIMEOUT_S).start())
 
-    async def close_session(_app: web.Application) -> None:
-        for session in app[SESSION]:
-            await session.close()
+    async def close_client(_app: web.Application) -> None:
+        for client in app[CLIENT]:
+            await client.stop()
 
-    app.on_startup.append(open_session)
-    app.on_cleanup.append(close_session)
+    app.on_startup.append(open_client)
+    app.on_cleanup.append(close_client)
 
-    async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        async with app[SESSION][0].get(url, headers=headers) as resp:
-            body = await resp.read()
-            return resp.status, orjson.loads(body) if body else None
+    async def get(url: str) -> tuple[int, Any]:
+        """The status and JSON answer (JSON asked for); ValueError for an answer that is not JSON."""
+        status, body = await app[CLIENT][0].send("GET", url)
+        if isinstance(body, str):
+            raise ValueError(f"not JSON: {body[:80]!r}")
+        return status, body
 
-    async def upstream(url: str, headers: dict[str, str] | None = None) -> Any:
+    async def upstream(url: str) -> Any:
         """A JSON answer from another service, or a 503 that says which did not answer."""
         try:
-            status, body = await get(url, headers)
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            raise ApiError(503, f"{url} did not answer: {type(exc).__name__}") from None
+            status, body = await get(url)
+        except (ApiCallError, ValueError) as exc:
+            why = ("timeout" if exc.timed_out else exc.reason) if isinstance(exc, Unreachable) else type(exc).__name__
+            raise ApiError(503, f"{url} did not answer: {why}") from None
         if status != 200:
             raise ApiError(503, f"{url} answered HTTP {status}")
         return body
@@ -107,7 +109,9 @@ def register(app: web.Application, settings: Settings) -> None:
         started = time.perf_counter()
         try:
             status, data = await get(f"{url}/health")
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        except Unreachable as exc:
+            return name, {"status": "DOWN", "response_time": 0, "error": exc.reason}
+        except (ApiCallError, ValueError) as exc:
             return name, {"status": "DOWN", "response_time": 0, "error": str(exc) or type(exc).__name__}
         elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
         if status != 200:
@@ -127,7 +131,7 @@ def register(app: web.Application, settings: Settings) -> None:
         return [f for f in reversed(rows) if (f.get("activated_at") or f.get("detected_at") or 0) >= since]
 
     async def metrics(hours: int) -> list[dict[str, Any]]:
-        answer = await upstream(f"{monitor}/metrics?minutes={hours * 60}", {"Accept": "application/json"})
+        answer = await upstream(f"{monitor}/metrics?minutes={hours * 60}")  # the client asks for JSON
         return list(answer["metrics"])
 
     async def api_health(_request: web.Request) -> web.Response:

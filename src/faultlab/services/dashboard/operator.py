@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 
 from faultlab import i18n
+from faultlab.client import ApiCallError, LabClient, Unreachable
 from faultlab.config import Settings
 from faultlab.faults.registry import Call, kinds, lookup, parse_params
 from faultlab.i18n import LANGUAGES
@@ -44,29 +44,26 @@ class FaultProxy:
 
     def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         self.settings = settings
-        self.session = session
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.settings.admin_token}"}
+        self.client = LabClient(settings, session=session)  # the dashboard's session, closed by the dashboard
 
     async def send(self, call: Call, replica: int) -> tuple[int, dict[str, Any]]:
+        """The target's status and answer (an answer that is not an object wrapped); 504 / 502 when it does not
+        answer, the client's own refusal (no token) with its status."""
         try:
-            async with self.session.request(call.method, call.url,
-                                            data=orjson.dumps(call.body) if call.body is not None else None,
-                                            headers={**self._headers(), "Content-Type": "application/json"},
-                                            timeout=aiohttp.ClientTimeout(total=call.timeout_s)) as resp:
-                raw = await resp.read()
-                try:
-                    data = orjson.loads(raw) if raw else {}
-                except orjson.JSONDecodeError:
-                    data = {"error": raw[:200].decode(errors="replace")}
-                return resp.status, data if isinstance(data, dict) else {"answer": data}
-        except TimeoutError:
-            raise ApiError(504, f"replica {replica}'s fault was not answered within {call.timeout_s:g} s",
-                           replica=replica) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ApiError(502, f"replica {replica} is not reachable ({type(exc).__name__}); a crashed replica "
-                                "has no fault left to clear", replica=replica) from None
+            status, data = await self.client.send_call(call)
+        except Unreachable as exc:
+            if exc.timed_out:
+                raise ApiError(504, f"replica {replica}'s fault was not answered within {call.timeout_s:g} s",
+                               replica=replica) from None
+            raise ApiError(502, f"replica {replica} is not reachable ({exc.reason}); a crashed replica has no fault "
+                                "left to clear", replica=replica) from None
+        except ApiCallError as exc:
+            raise ApiError(exc.status or 502, exc.error, replica=replica) from None
+        if data is None:
+            data = {}
+        elif isinstance(data, str):
+            data = {"error": data[:200]}
+        return status, data if isinstance(data, dict) else {"answer": data}
 
     async def inject(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """A fault of any registered kind on one replica: its parameters checked by its model first (a 400)."""
