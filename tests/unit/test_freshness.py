@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
-from faultlab.services.monitor.freshness import LogFrontier, last_progress, staleness
+from faultlab.services.inventory.replica import LoopWatch
+from faultlab.services.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
 
 
 def test_a_replica_lacking_nothing_is_not_behind() -> None:
@@ -106,3 +110,39 @@ def test_a_slow_commit_is_not_a_stopped_replica_but_a_batch_slower_than_the_lag_
     assert staleness(2.5, 0.5, applying, now, 2.0) == "lagging"
     stale = last_progress([(7, 97.0)], {"taken_at": 97.0, "applying_since": None}, now, 2.0)
     assert staleness(0.6, 0.5, stale, now, 2.0) == "stopped"
+
+
+def test_a_replica_starved_of_cpu_gets_its_stall_on_top_of_the_allowance() -> None:
+    """The loop watch notes how late its ticks come (and an overdue one); the monitor adds that stall, capped at the
+    lag limit, to the allowance: behind 600 ms after a 400 ms stall is not stopped, with no stall it is."""
+    watch = LoopWatch(interval_s=0.05, keep_s=1.0)
+    watch.last_tick = 100.0
+    watch.tick(100.05)  # on time
+    assert watch.stall_s(100.06) == 0.0
+    watch.tick(100.5)  # 400 ms late: the machine did not run this process
+    assert watch.stall_s(100.52) == pytest.approx(0.4)
+    assert watch.stall_s(101.6) == pytest.approx(1.6 - 0.5 - 0.05)  # no tick since: the current stall counts
+    watch.tick(101.62)
+    assert watch.stall_s(102.0) == pytest.approx(1.07)  # that long tick, remembered for keep_s
+    assert watch.stall_s(102.7) == pytest.approx(1.03)  # both remembered stalls forgotten: the overdue tick counts
+    now = 1000.0
+    progress = last_progress([(7, 999.3)], {}, now, 2.0)
+    stall = loop_stall_s({"loop_stall_ms": 400.0}, 2.0)
+    assert staleness(0.6, 0.5 + stall, progress, now, 2.0) is None
+    assert staleness(0.6, 0.5 + loop_stall_s({}, 2.0), progress, now, 2.0) == "stopped"
+    assert loop_stall_s({"loop_stall_ms": 9e9}, 2.0) == 2.0
+    assert loop_stall_s({"loop_stall_ms": True}, 2.0) == 0.0
+    assert loop_stall_s({"loop_stall_ms": float("nan")}, 2.0) == 0.0
+
+
+async def test_the_loop_watch_sees_a_blocked_event_loop() -> None:
+    """A 300 ms blocking call in the replica's process shows as a stall of about that long."""
+    watch = LoopWatch(interval_s=0.02, keep_s=5.0)
+    task = asyncio.get_running_loop().create_task(watch.run())
+    try:
+        await asyncio.sleep(0.1)
+        time.sleep(0.3)  # noqa: ASYNC251 -- the point: the loop is kept from running, as a starved process is
+        await asyncio.sleep(0.1)
+        assert 0.25 <= watch.stall_s() <= 5.0
+    finally:
+        task.cancel()

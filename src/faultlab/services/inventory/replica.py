@@ -52,6 +52,36 @@ RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is g
 RESET_PROOF_S = 0.3  # ... spread over at least this long
 
 
+class LoopWatch:
+    """How long this process's event loop went without running lately: a replica the machine did not run (a loaded
+    host, a CPU hog) took nothing in for that long without being stopped. A tick every `interval_s`; a stall is
+    how much later than asked a tick came, or how long the current tick is overdue."""
+
+    def __init__(self, interval_s: float = 0.05, keep_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self.keep_s = keep_s
+        self.last_tick = time.monotonic()
+        self.stalls: deque[tuple[float, float]] = deque(maxlen=256)  # (when noticed, how long), the recent ones
+
+    def tick(self, now: float) -> None:
+        """A tick ran at `now` (monotonic): remember how late it was."""
+        late = now - self.last_tick - self.interval_s
+        self.last_tick = now
+        if late > 0.01:
+            self.stalls.append((now, late))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self.tick(time.monotonic())
+
+    def stall_s(self, now: float | None = None) -> float:
+        """The longest stall over the last `keep_s`, the one still going on included."""
+        now = time.monotonic() if now is None else now
+        ongoing = max(0.0, now - self.last_tick - self.interval_s)
+        return max([ongoing] + [late for at, late in self.stalls if at >= now - self.keep_s])
+
+
 class LogApplier:
     """Owns the replica's state; `run()` applies the log until stopped."""
 
@@ -82,6 +112,7 @@ class LogApplier:
         # slow (a loaded machine) is taking the log in; a stale one takes nothing.
         self.taken_at: float | None = None
         self.applying_since: float | None = None
+        self.loop_watch = LoopWatch()
         self.commits: deque[tuple[int, float]] = deque(maxlen=COMMITS_KEPT)
         self.set_aside = 0
         self._set_aside_seen: set[tuple[int, bytes]] = set()
@@ -125,6 +156,7 @@ class LogApplier:
         self._tasks = [
             asyncio.create_task(self._run(), name="apply-log"),
             asyncio.create_task(self._publish_results(), name="publish-results"),
+            asyncio.create_task(self.loop_watch.run(), name="loop-watch"),
         ]
         self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset)
 
@@ -405,6 +437,7 @@ class LogApplier:
             "commits": [[seq, round(at, 6)] for seq, at in self.commits],
             "taken_at": None if self.taken_at is None else round(self.taken_at, 6),
             "applying_since": None if self.applying_since is None else round(self.applying_since, 6),
+            "loop_stall_ms": round(self.loop_watch.stall_s() * 1000, 1),
             "stale": self.faults.pauses_apply,
             "fetch_wait_ms": self.pacer.current_ms,
         }

@@ -25,7 +25,7 @@ from faultlab.models import Refused, parse
 from faultlab.models.monitor import MAX_OBSERVATIONS, Observation, ObservationReport  # noqa: F401  (MAX_OBSERVATIONS: the documented limit)
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.services.monitor import guide_api
-from faultlab.services.monitor.freshness import LogFrontier, last_progress, staleness
+from faultlab.services.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.services.monitor.trace import add_routes as add_trace_routes
 from faultlab.services.monitor.tracker import InstanceTracker
@@ -202,7 +202,8 @@ class HealthMonitor:
         self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
                                   self.settings.stale_after_ms / 1000)
         behind_s = self.frontier.behind_s(replica, applied, now)
-        allowance_s = self.stale_allowance_s(replica, applied)
+        # A replica whose own event loop did not run lately (the machine starved it) gets that time on top.
+        allowance_s = self.stale_allowance_s(replica, applied) + loop_stall_s(data, self.settings.lag_limit_ms / 1000)
         why = staleness(behind_s, allowance_s, last_progress(commits, data, now, self.settings.lag_limit_ms / 1000),
                         now, self.settings.lag_limit_ms / 1000)
         health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",

@@ -114,6 +114,15 @@ def last_progress(commits: list[tuple[int, float]], health: Mapping[str, Any], n
     return max(moments, default=None)
 
 
+def loop_stall_s(health: Mapping[str, Any], ceiling_s: float) -> float:
+    """How long the replica's own event loop went without running lately, as its health answer says (0 when it
+    does not say; never more than `ceiling_s`): time the machine did not give it is not time it stopped."""
+    stall = health.get("loop_stall_ms")
+    if isinstance(stall, bool) or not isinstance(stall, (int, float)) or not stall > 0:
+        return 0.0
+    return min(ceiling_s, float(stall) / 1000)
+
+
 def staleness(behind_s: float, allowance_s: float, last_commit_at: float | None, now: float,
               lag_limit_s: float) -> str | None:
     """"stopped" when the replica lacks an event applied elsewhere longer ago than its allowance and has committed
