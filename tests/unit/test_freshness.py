@@ -146,3 +146,26 @@ async def test_the_loop_watch_sees_a_blocked_event_loop() -> None:
         assert 0.25 <= watch.stall_s() <= 5.0
     finally:
         task.cancel()
+
+
+def test_a_deadline_already_judged_is_looked_at_again_at_the_fast_interval_not_at_once() -> None:
+    """Replica 1 lacks seq 6, applied by replica 2 a second ago: never probed since, it is probed at once; once an
+    answer after that deadline judged it (moving, so not stale), the next look waits the fast interval."""
+    from faultlab.config import Settings
+    from faultlab.services.monitor.app import HealthMonitor
+
+    settings = Settings()
+    monitor = HealthMonitor(settings, None)
+    now = time.time()
+    monitor.frontier.note(2, 6, [(6, now - 1.0)], now - 0.9)
+    monitor.trackers[1].applied_seq = 5
+    fast = settings.recovery_interval_ms / 1000
+    monitor._due[1] = float("inf")
+    before = time.monotonic()
+    monitor._consider_deadline(1)
+    assert before + 0.002 - 1e-6 <= monitor._due[1] <= time.monotonic() + 0.002 + 1e-6
+    monitor._answered_at[1] = time.time()
+    monitor._due[1] = float("inf")
+    before = time.monotonic()
+    monitor._consider_deadline(1)
+    assert before + fast + 0.002 - 1e-6 <= monitor._due[1] <= time.monotonic() + fast + 0.002 + 1e-6

@@ -86,6 +86,7 @@ class HealthMonitor:
         self._session: aiohttp.ClientSession | None = None
         self._wake = {r: asyncio.Event() for r in settings.replica_ids}
         self._due = {r: 0.0 for r in settings.replica_ids}  # monotonic time of each replica's next probe
+        self._answered_at = {r: 0.0 for r in settings.replica_ids}  # wall time of each replica's last health answer
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -171,7 +172,12 @@ class HealthMonitor:
         since = self.frontier.applied_by_others(replica, applied + 1)
         if since is not None:
             deadline = since + self.stale_allowance_s(replica, applied)
-            self._probe_soon(replica, max(0.0, deadline - time.time()) + 0.002)
+            wait = deadline - time.time()
+            if wait <= 0 and self._answered_at[replica] >= deadline:
+                # An answer after that deadline judged it already (behind but moving, or starved): look again at the
+                # fast interval, not at once (re-probing every few ms would load a host that is already busy).
+                wait = self.settings.recovery_interval_ms / 1000
+            self._probe_soon(replica, max(0.0, wait) + 0.002)
 
     async def _probe(self, replica: int) -> dict[str, Any]:
         assert self._session is not None
@@ -199,6 +205,7 @@ class HealthMonitor:
         except (TypeError, ValueError):
             commits = []
         self.frontier.note(replica, applied, commits, now)
+        self._answered_at[replica] = now
         self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
                                   self.settings.stale_after_ms / 1000)
         behind_s = self.frontier.behind_s(replica, applied, now)
