@@ -44,7 +44,7 @@ def test_every_file_besides_python_modules_is_package_data() -> None:
     files = {p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
     assert {p.relative_to(PACKAGE).as_posix() for p in files} >= {
         "services/dashboard/static/dashboard.js", "services/dashboard/templates/index.html",
-        "lab/templates/report.html", "lab/static/report.js", "lab/static/langs.js", "study/templates/study.html",
+        "lab/templates/page.html", "lab/static/report.js", "lab/static/langs.js", "lab/templates/compare_body.html",
         "study/templates/study_body.html", "study/static/study.js", "vendor/plotly/plotly-basic.min.js"}
     missing = sorted(str(p.relative_to(ROOT)) for p in files - package_data_files())
     assert not missing, f"not in pyproject's [tool.setuptools.package-data]: {missing}"

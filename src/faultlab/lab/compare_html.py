@@ -14,16 +14,21 @@ from markupsafe import Markup
 
 from faultlab import i18n
 from faultlab.lab.compare import METRICS
-from faultlab.lab.report_html import HERE, LANGUAGE_NAMES, LANGUAGE_ORDER, PHASE_LABELS, environment, inline_script
-from faultlab.vendor import PLOTLY_JS
+from faultlab.lab.report_html import (
+    HERE,
+    PHASE_LABELS,
+    environment,
+    inline_script,
+    inline_style,
+    render_page,
+    render_translated,
+)
 
 
 @cache
-def _assets() -> tuple[Markup, Markup, Markup]:
-    static = HERE / "static"
-    return (inline_script(PLOTLY_JS.read_text(encoding="utf-8")),
-            inline_script((static / "compare.js").read_text(encoding="utf-8")),
-            Markup((static / "report.css").read_text(encoding="utf-8").replace("</style", "<\\/style")))
+def _assets() -> tuple[Markup, Markup]:
+    return (inline_script((HERE / "static" / "compare.js").read_text(encoding="utf-8")),
+            inline_style((HERE / "static" / "report.css").read_text(encoding="utf-8")))
 
 
 def signed(value: Any, digits: int = 1, lang: str = "en") -> str:
@@ -36,22 +41,17 @@ def signed(value: Any, digits: int = 1, lang: str = "en") -> str:
 
 def render_body(comparison: dict[str, Any], lang: str) -> Markup:
     """One language's view: the runs, the method, and per phase each metric side by side."""
-    env = environment()
-    gettext, ngettext = i18n.gettext_for(lang), i18n.ngettext_for(lang)
+    gettext = i18n.gettext_for(lang)
     by_phase: dict[str, list[dict[str, Any]]] = {}
     for row in comparison["rows"]:
         by_phase.setdefault(row["phase"], []).append(row)
-    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    try:
-        html = env.get_template("compare_body.html").render(
-            lang=lang, comparison=comparison, names=[r["name"] for r in comparison["runs"]],
-            by_phase=list(by_phase.items()), metrics=[(key, label) for key, label, _path, _better in METRICS],
-            tr=gettext,  # a metric's label (a msgid from compare.METRICS), said without %-formatting
-            signed=lambda value, digits: signed(value, digits, lang),
-            phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
-    finally:
-        env.uninstall_gettext_translations(None)  # type: ignore[attr-defined]
-    return Markup(html)
+    return render_translated(
+        environment(), "compare_body.html", lang, comparison=comparison,
+        names=[r["name"] for r in comparison["runs"]], by_phase=list(by_phase.items()),
+        metrics=[(key, label) for key, label, _path, _better in METRICS],
+        tr=gettext,  # a metric's label (a msgid from compare.METRICS), said without %-formatting
+        signed=lambda value, digits: signed(value, digits, lang),
+        phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
 
 
 def labels(lang: str) -> dict[str, Any]:
@@ -63,13 +63,8 @@ def labels(lang: str) -> dict[str, Any]:
 def render_compare(comparison: dict[str, Any], lang: str | None = None) -> str:
     """The whole page as one string, shown in `lang` (the active language by default), readable in every language."""
     lang = lang or i18n.active()
-    plotly_js, compare_js, css = _assets()
-    order = [lang] + [code for code in LANGUAGE_ORDER if code != lang]
+    compare_js, css = _assets()
     _ = i18n.gettext_for(lang)
-    names = " · ".join(r["name"] for r in comparison["runs"])
-    return environment().get_template("compare.html").render(
-        lang=lang, title=_("faultlab comparison") + " " + names, switch_label=_("language"),
-        languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGE_ORDER],
-        bodies=[(code, render_body(comparison, code)) for code in order],
-        chart_data={"comparison": comparison, "labels": {code: labels(code) for code in order}},
-        plotly_js=plotly_js, compare_js=compare_js, report_css=css)
+    title = _("faultlab comparison") + " " + " · ".join(r["name"] for r in comparison["runs"])
+    return render_page(lang, title, lambda code: render_body(comparison, code), {"comparison": comparison}, labels,
+                       "compare-data", compare_js, css)

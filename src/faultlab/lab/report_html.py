@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -142,10 +143,28 @@ def environment() -> Environment:
 
 
 @cache
-def _assets() -> tuple[Markup, Markup, Markup]:
-    return (inline_script(PLOTLY_JS.read_text(encoding="utf-8")),
-            inline_modules(STATIC / "langs.js", STATIC / "report.js"),
+def plotly_script() -> Markup:
+    """Plotly's basic bundle, to inline in a page."""
+    return inline_script(PLOTLY_JS.read_text(encoding="utf-8"))
+
+
+@cache
+def _assets() -> tuple[Markup, Markup]:
+    return (inline_modules(STATIC / "langs.js", STATIC / "report.js"),
             inline_style((STATIC / "report.css").read_text(encoding="utf-8")))
+
+
+def render_page(lang: str, title: str, body: Callable[[str], Markup], data: dict[str, Any],
+                labels: Callable[[str], Any], data_id: str, script: Markup, css: Markup) -> str:
+    """A self-contained page (templates/page.html) shown in `lang` and readable in every language: each language's
+    body, the switch, the data as one JSON block with each language's `labels`, the script and Plotly inlined."""
+    order = [lang] + [code for code in LANGUAGE_ORDER if code != lang]
+    return environment().get_template("page.html").render(
+        lang=lang, title=title, switch_label=i18n.gettext_for(lang)(N_("language")),
+        languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGE_ORDER],
+        bodies=[(code, body(code)) for code in order], data_id=data_id,
+        data={**data, "labels": {code: labels(code) for code in order}},
+        plotly_js=plotly_script(), script=script, css=css)
 
 
 def chart_data(report: dict[str, Any]) -> dict[str, Any]:
@@ -182,12 +201,8 @@ def render_html(report: dict[str, Any], lang: str | None = None) -> str:
     """The whole page as one string, shown in `lang` (the active language by default) and readable in every
     language; Plotly's basic bundle and the chart script inlined."""
     lang = lang or i18n.active()
-    plotly_js, report_js, report_css = _assets()
-    order = [lang] + [code for code in LANGUAGE_ORDER if code != lang]
-    data = {**chart_data(report), "labels": {code: chart_labels(code) for code in order}}
+    report_js, report_css = _assets()
     _ = i18n.gettext_for(lang)
-    return environment().get_template("report.html").render(
-        lang=lang, title=_("faultlab experiment") + " " + str(report["experiment_info"].get("run_id")),
-        switch_label=_("language"), languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGE_ORDER],
-        bodies=[(code, render_body(report, code)) for code in order], chart_data=data,
-        plotly_js=plotly_js, report_js=report_js, report_css=report_css)
+    title = _("faultlab experiment") + " " + str(report["experiment_info"].get("run_id"))
+    return render_page(lang, title, lambda code: render_body(report, code), chart_data(report), chart_labels,
+                       "report-data", report_js, report_css)

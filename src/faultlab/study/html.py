@@ -24,18 +24,15 @@ from faultlab import i18n
 from faultlab.i18n import N_
 from faultlab.lab import report_html
 from faultlab.lab.report_html import (
-    LANGUAGE_NAMES,
-    LANGUAGE_ORDER,
     PHASE_LABELS,
     finite,
     inline_modules,
-    inline_script,
     inline_style,
     page_environment,
+    render_page,
     render_translated,
 )
 from faultlab.study.replay import FAULT_FREE, setting_env
-from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent
 STRETCHES = ("quiet", "noisy")  # the fault-free stretches, each with its own false-alarm figures
@@ -111,9 +108,8 @@ def environment() -> Environment:
 
 
 @cache
-def _assets() -> tuple[Markup, Markup, Markup]:
-    return (inline_script(PLOTLY_JS.read_text(encoding="utf-8")),
-            inline_modules(report_html.STATIC / "langs.js", HERE / "static" / "study.js"),
+def _assets() -> tuple[Markup, Markup]:
+    return (inline_modules(report_html.STATIC / "langs.js", HERE / "static" / "study.js"),
             inline_style((report_html.STATIC / "report.css").read_text(encoding="utf-8")))  # report.html's look
 
 
@@ -138,13 +134,9 @@ def render_html(study: dict[str, Any], lang: str | None = None) -> str:
     """The whole page as one string, shown in `lang` (the active language by default) and readable in every
     language; Plotly's basic bundle and the scatter script inlined."""
     lang = lang or i18n.active()
-    plotly_js, study_js, css = _assets()
-    order = [lang] + [code for code in LANGUAGE_ORDER if code != lang]
+    study_js, css = _assets()
     kinds = study["grid"]["kinds"]
-    page_data = {**chart_data(study), "labels": {code: chart_labels(code, kinds) for code in order}}
     _ = i18n.gettext_for(lang)
-    return environment().get_template("study.html").render(
-        lang=lang, title=_("faultlab detector study") + " " + str(study.get("run_id")),
-        switch_label=_("language"), languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGE_ORDER],
-        bodies=[(code, render_body(study, code)) for code in order], page_data=page_data,
-        plotly_js=plotly_js, study_js=study_js, css=css)
+    title = _("faultlab detector study") + " " + str(study.get("run_id"))
+    return render_page(lang, title, lambda code: render_body(study, code), chart_data(study),
+                       lambda code: chart_labels(code, kinds), "study-data", study_js, css)
