@@ -5,7 +5,6 @@ study.html's own language switch."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from tests.e2e.test_dashboard import (  # noqa: F401  (fixtures: one browser and
     browser,
     reports_dashboard,
 )
-from tests.e2e.test_i18n_pages import VISIBLE_TEXT
+from tests.e2e.test_i18n_pages import VISIBLE_TEXT, tab  # noqa: F401  (fixture: a fresh browser profile's tab)
 from tests.unit.test_study_page import write_study_folder
 from tests.untranslated import leftovers
 
@@ -44,15 +43,6 @@ def study_run(reports_dashboard: tuple[str, Path]) -> tuple[str, dict[str, Any]]
     return url, json.loads((run / "study.json").read_text())
 
 
-@pytest.fixture
-async def tab(browser: Any) -> AsyncIterator[PageProbe]:  # noqa: F811
-    """A fresh browser profile (no language cookie, no storage) and one tab in it."""
-    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = await context.new_page()
-    yield PageProbe(page)
-    await context.close()
-
-
 async def shot(probe: PageProbe, tmp_path_factory: pytest.TempPathFactory, name: str, capsys: Any) -> None:
     path = artifacts_dir(tmp_path_factory) / name
     await probe.page.screenshot(path=str(path), full_page=True)
@@ -61,7 +51,7 @@ async def shot(probe: PageProbe, tmp_path_factory: pytest.TempPathFactory, name:
 
 
 async def test_a_study_is_listed_beside_experiments_with_its_front_and_page(
-        study_run: tuple[str, dict[str, Any]], tab: PageProbe, tmp_path_factory: pytest.TempPathFactory,
+        study_run: tuple[str, dict[str, Any]], tab: PageProbe, tmp_path_factory: pytest.TempPathFactory,  # noqa: F811 (fixture)
         capsys: Any) -> None:
     """The reports page lists the study with its kind, start, duration, fault kinds, the lab's and the recommended
     setting and where the lab's setting is on the front; selected, it shows the front from /api/runs/<name> (not a
@@ -118,7 +108,7 @@ async def test_a_study_is_listed_beside_experiments_with_its_front_and_page(
     assert not [p for p in tab.problems if "favicon" not in p], tab.problems
 
 
-async def test_the_study_on_the_reports_page_in_spanish(study_run: tuple[str, dict[str, Any]], tab: PageProbe,
+async def test_the_study_on_the_reports_page_in_spanish(study_run: tuple[str, dict[str, Any]], tab: PageProbe,  # noqa: F811 (fixture)
                                                          tmp_path_factory: pytest.TempPathFactory,
                                                          capsys: Any) -> None:
     """In Spanish the study's row, its front and its framed study.html (scatters included) are Spanish, with no word
@@ -146,7 +136,7 @@ async def test_the_study_on_the_reports_page_in_spanish(study_run: tuple[str, di
 
 
 async def test_study_html_switches_language_by_itself_and_remembers(study_run: tuple[str, dict[str, Any]],
-                                                                     tab: PageProbe) -> None:
+                                                                     tab: PageProbe) -> None:  # noqa: F811 (fixture)
     """Opened on its own from the dashboard, study.html shows Spanish (the language it was rendered in), draws its
     scatters; its English button shows the English view with its scatters and keeps that choice on reload. The
     dashboard serves nothing else of the study's folder."""

@@ -61,12 +61,16 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
             "Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "Content-Language": lang})
 
-    async def html_page(request: web.Request) -> web.Response:
+    def reader_language(request: web.Request) -> str:
+        """The page's language: ?lang=, else the reader's remembered choice, else the lab's (a 400 for a bad one)."""
         try:
-            lang = frontend.page_language(request.query.get("lang"), request.cookies.get(frontend.LANG_COOKIE),
+            return frontend.page_language(request.query.get("lang"), request.cookies.get(frontend.LANG_COOKIE),
                                           default_lang)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
+
+    async def html_page(request: web.Request) -> web.Response:
+        lang = reader_language(request)
         return page(pages[lang][request.path], lang)
 
     async def static(request: web.Request) -> web.FileResponse:
@@ -170,11 +174,7 @@ def build_app(settings: Settings, live: LiveState, faults: FaultProxy, experimen
 
     async def compare_page(request: web.Request) -> web.Response:
         """The comparison page (self-contained, as `faultlab compare` writes it), in the reader's language."""
-        try:
-            lang = frontend.page_language(request.query.get("lang"), request.cookies.get(frontend.LANG_COOKIE),
-                                          default_lang)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from None
+        lang = reader_language(request)
         html = await asyncio.to_thread(render_compare, compared(request), lang)
         return web.Response(text=html, content_type="text/html", headers={
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Language": lang,
