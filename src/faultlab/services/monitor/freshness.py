@@ -106,10 +106,10 @@ def last_progress(commits: list[tuple[int, float]], health: Mapping[str, Any], n
     log, or now while it applies a batch it took less than `lag_limit_s` ago (a commit slowed by a loaded machine is
     not a stopped replica; a batch that takes longer than that is lagging)."""
     moments = [t for _s, t in commits]
-    taken, applying = health.get("taken_at"), health.get("applying_since")
-    if isinstance(taken, (int, float)) and not isinstance(taken, bool):
-        moments.append(float(taken))
-    if isinstance(applying, (int, float)) and not isinstance(applying, bool) and now - applying < lag_limit_s:
+    taken, applying = _number(health.get("taken_at")), _number(health.get("applying_since"))
+    if taken is not None:
+        moments.append(taken)
+    if applying is not None and now - applying < lag_limit_s:
         moments.append(now)
     return max(moments, default=None)
 
@@ -117,10 +117,15 @@ def last_progress(commits: list[tuple[int, float]], health: Mapping[str, Any], n
 def loop_stall_s(health: Mapping[str, Any], ceiling_s: float) -> float:
     """How long the replica's own event loop went without running lately, as its health answer says (0 when it
     does not say; never more than `ceiling_s`): time the machine did not give it is not time it stopped."""
-    stall = health.get("loop_stall_ms")
-    if isinstance(stall, bool) or not isinstance(stall, (int, float)) or not stall > 0:
-        return 0.0
-    return min(ceiling_s, float(stall) / 1000)
+    stall = _number(health.get("loop_stall_ms"))
+    return 0.0 if stall is None or not stall > 0 else min(ceiling_s, stall / 1000)  # NaN is no stall
+
+
+def _number(value: Any) -> float | None:
+    """A number from a replica's health answer, else None (a bool or a string is no figure)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def staleness(behind_s: float, allowance_s: float, last_commit_at: float | None, now: float,
