@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faultlab.detectors import settings_params
@@ -60,8 +60,8 @@ class Settings(BaseSettings):
 
     health_interval_ms: int = Field(200, ge=10)
     health_timeout_ms: int = Field(150, ge=5)
-    failure_threshold: int = Field(3, ge=1, description="consecutive failures before OFF")
-    recovery_threshold: int = Field(5, ge=1, description="consecutive successes before ON")
+    failure_threshold: int = Field(3, ge=1, le=50, description="consecutive failures before OFF")
+    recovery_threshold: int = Field(5, ge=1, le=50, description="consecutive successes before ON")
     recovery_interval_ms: int = Field(
         20, ge=5, description="probe interval while a replica is OFF or suspect (fast confirmation)"
     )
@@ -113,6 +113,19 @@ class Settings(BaseSettings):
     def _detector_params_known(self) -> Settings:
         settings_params(self.detector, self.failure_threshold, self.recovery_threshold, self.detector_params)
         return self
+
+    def changed(self, update: dict[str, Any]) -> Settings:
+        """A copy with `update` applied and checked as a whole: each value against its field's limits and the
+        settings against each other (the detector's parameters); ValueError naming what is wrong, before anything
+        uses them. (`model_copy(update=...)` checks nothing: a service started with such settings would fail.)"""
+        merged = self.model_dump()
+        merged.update(update)
+        try:
+            checked = type(self).model_validate(merged)
+        except ValidationError as e:
+            raise ValueError("; ".join(f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}"
+                                       for err in e.errors())) from None
+        return self.model_copy(update={k: getattr(checked, k) for k in update})
 
     @field_validator("service_hosts")
     @classmethod

@@ -45,3 +45,19 @@ async def test_reset_gives_fresh_stock_an_empty_log_and_a_working_lab(settled: L
     assert model.applied_seq == 5 and model.products["PROD-001"].available == 995
     _s, status_body = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
     assert all(i["status"] == "ON" for i in status_body["instances"])
+
+
+async def test_a_reset_with_settings_that_do_not_fit_is_refused_and_stops_nothing(settled: Lab,
+                                                                                  http: aiohttp.ClientSession) -> None:
+    """Settings the services would refuse at start (a threshold off its limits) are a 400 naming the setting, and no
+    service is stopped or restarted: such a reset once left every service of the lab exiting at start, forever."""
+    lab = settled
+    sup = f"http://127.0.0.1:{lab.settings.supervisor_port}"
+    before = {p.spec.name: p.describe()["pid"] for p in lab.processes.values()}
+    for settings in ({"recovery_threshold": 51}, {"failure_threshold": 0}, {"detector": "no-such"}):
+        async with http.post(f"{sup}/reset", json={"settings": settings, "keep_data": True}, headers=auth(lab)) as resp:
+            body = await resp.json()
+            assert resp.status == 400 and next(iter(settings)) in body["error"], (settings, body)
+    assert {p.spec.name: p.describe()["pid"] for p in lab.processes.values()} == before
+    _s, status_body = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
+    assert all(i["status"] == "ON" for i in status_body["instances"])

@@ -142,3 +142,18 @@ def test_parameters_are_checked_by_name_and_bounds() -> None:
         Settings(detector="phi-accrual", detector_params={"failures": 3})
     s = Settings(detector="phi-accrual", detector_params={"threshold": 4})
     assert settings_params(s.detector, 3, 5, s.detector_params) == {"successes": 5, "threshold": 4}
+
+
+def test_changed_settings_are_checked_as_a_whole_before_use() -> None:
+    """`Settings.changed` (what a reset restarts the services with) refuses a value off its field's limits and a
+    combination the services would refuse at start (parameters of another detector), naming it; the original is
+    untouched and an accepted change keeps everything else."""
+    s = Settings(detector="phi-accrual", detector_params={"threshold": 4}, health_interval_ms=300)
+    with pytest.raises(ValueError, match="recovery_threshold"):
+        s.changed({"recovery_threshold": 51})
+    with pytest.raises(ValueError, match="has no parameter threshold"):
+        s.changed({"detector": "consecutive"})
+    assert s.detector == "phi-accrual" and s.recovery_threshold == 5
+    changed = s.changed({"recovery_threshold": 7})
+    assert changed.recovery_threshold == 7 and changed.health_interval_ms == 300
+    assert changed.detector_params == {"threshold": 4}

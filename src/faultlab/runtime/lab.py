@@ -288,7 +288,7 @@ class Lab:
         started = time.perf_counter()
         order = ["monitor", *[f"inventory-{r}" for r in self.settings.replica_ids], "orders", "voter"]
         services = [self.processes[n] for n in order if n in self.processes]
-        settings = self.base_settings.model_copy(update=overrides or {})
+        settings = self.base_settings.changed(overrides or {})  # ValueError (nothing stopped) if they do not fit
         env = settings.to_env()
         changed = {k: v for k, v in env.items() if k not in SECRETS and self.settings.to_env().get(k) != v}
         self.progress("reset: stopping the services that hold data")
@@ -399,8 +399,12 @@ class Lab:
             body = checked(ResetRequest, await read_json(request)) if request.can_read_body else ResetRequest()
             if self._resetting.locked():
                 raise ApiError(409, "a reset is already running")
+            overrides = body.settings.model_dump(exclude_none=True)
+            try:
+                self.base_settings.changed(overrides)
+            except ValueError as e:
+                raise ApiError(400, f"these settings do not fit together: {e}") from None
             async with self._resetting:
-                overrides = body.settings.model_dump(exclude_none=True)
                 return json_response(await self.reset(overrides, body.keep_data))
 
         async def shutdown(request: web.Request) -> web.Response:
