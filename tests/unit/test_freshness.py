@@ -89,15 +89,18 @@ def test_behind_and_still_applying_is_not_stale_until_it_cannot_keep_up() -> Non
     assert staleness(0.15, 0.2, now - 3.0, now, 2.0) is None
 
 
-def test_progress_is_a_commit_records_taken_in_or_a_batch_being_applied() -> None:
-    """A replica moves on the log when it commits, takes records in, or applies a batch taken less than the lag limit
-    ago; a stale replica, which takes nothing in, shows only its old commits."""
+def test_progress_is_a_commit_records_taken_in_a_batch_being_applied_or_a_fetch_awaited() -> None:
+    """A replica moves on the log when it commits, takes records in, applies a batch taken less than the lag limit
+    ago or waits on a fetch begun less than the lag limit ago (a loaded broker answering late); a stale replica,
+    which neither fetches nor takes anything in, shows only its old commits."""
     now = 100.0
     assert last_progress([(5, 90.0), (7, 95.0)], {}, now, 2.0) == 95.0
     assert last_progress([(7, 95.0)], {"taken_at": 99.6, "applying_since": None}, now, 2.0) == 99.6
     assert last_progress([(7, 95.0)], {"taken_at": 99.4, "applying_since": 99.4}, now, 2.0) == now
     assert last_progress([(7, 95.0)], {"taken_at": 97.0, "applying_since": 97.0}, now, 2.0) == 97.0  # too long
-    assert last_progress([], {"taken_at": "x", "applying_since": True}, now, 2.0) is None  # garbage is no progress
+    assert last_progress([(7, 95.0)], {"taken_at": 97.0, "fetching_since": 99.9}, now, 2.0) == now
+    assert last_progress([(7, 95.0)], {"taken_at": 97.0, "fetching_since": 97.5}, now, 2.0) == 97.0  # too long
+    assert last_progress([], {"taken_at": "x", "applying_since": True, "fetching_since": "y"}, now, 2.0) is None
     assert last_progress([], {}, now, 2.0) is None
 
 
@@ -108,7 +111,7 @@ def test_a_slow_commit_is_not_a_stopped_replica_but_a_batch_slower_than_the_lag_
     applying = last_progress([(7, 99.0)], {"taken_at": 99.45, "applying_since": 99.45}, now, 2.0)
     assert staleness(0.6, 0.5, applying, now, 2.0) is None
     assert staleness(2.5, 0.5, applying, now, 2.0) == "lagging"
-    stale = last_progress([(7, 97.0)], {"taken_at": 97.0, "applying_since": None}, now, 2.0)
+    stale = last_progress([(7, 97.0)], {"taken_at": 97.0, "applying_since": None, "fetching_since": None}, now, 2.0)
     assert staleness(0.6, 0.5, stale, now, 2.0) == "stopped"
 
 

@@ -112,6 +112,7 @@ class LogApplier:
         # slow (a loaded machine) is taking the log in; a stale one takes nothing.
         self.taken_at: float | None = None
         self.applying_since: float | None = None
+        self.fetching_since: float | None = None  # when the fetch it waits on began (None: not waiting on the log)
         self.loop_watch = LoopWatch()
         self.commits: deque[tuple[int, float]] = deque(maxlen=COMMITS_KEPT)
         self.set_aside = 0
@@ -277,7 +278,11 @@ class LogApplier:
         if self.faults.pauses_apply:  # stale: apply nothing, keep answering with what it has
             await asyncio.sleep(0.2)
             return
-        batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=2000)
+        self.fetching_since = time.time()
+        try:
+            batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=2000)
+        finally:
+            self.fetching_since = None
         records = batch.get(self.tp, [])
         if self.faults.pauses_apply:  # made stale while this fetch waited: these records stay unread
             self.consumer.seek(self.tp, self._verify[0] if self._verify is not None else self.offset + 1)
@@ -437,6 +442,7 @@ class LogApplier:
             "commits": [[seq, round(at, 6)] for seq, at in self.commits],
             "taken_at": None if self.taken_at is None else round(self.taken_at, 6),
             "applying_since": None if self.applying_since is None else round(self.applying_since, 6),
+            "fetching_since": None if self.fetching_since is None else round(self.fetching_since, 6),
             "loop_stall_ms": round(self.loop_watch.stall_s() * 1000, 1),
             "stale": self.faults.pauses_apply,
             "fetch_wait_ms": self.pacer.current_ms,

@@ -103,14 +103,16 @@ class LogFrontier:
 def last_progress(commits: list[tuple[int, float]], health: Mapping[str, Any], now: float, lag_limit_s: float
                   ) -> float | None:
     """The last moment a replica's health answer shows it moving on the log: a commit, records taken in from the
-    log, or now while it applies a batch it took less than `lag_limit_s` ago (a commit slowed by a loaded machine is
-    not a stopped replica; a batch that takes longer than that is lagging)."""
+    log, or now while it applies a batch it took, or waits on a fetch it began, less than `lag_limit_s` ago (a commit
+    slowed by a loaded machine, or a fetch the loaded broker answers late, is not a stopped replica: the log is
+    late, not the replica; a batch or a fetch that takes longer than that is lagging)."""
     moments = [t for _s, t in commits]
-    taken, applying = _number(health.get("taken_at")), _number(health.get("applying_since"))
+    taken = _number(health.get("taken_at"))
     if taken is not None:
         moments.append(taken)
-    if applying is not None and now - applying < lag_limit_s:
-        moments.append(now)
+    for since in (_number(health.get("applying_since")), _number(health.get("fetching_since"))):
+        if since is not None and now - since < lag_limit_s:
+            moments.append(now)
     return max(moments, default=None)
 
 
