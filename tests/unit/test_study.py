@@ -15,7 +15,7 @@ from faultlab.services.dashboard.reports import RunsFolder
 from faultlab.services.monitor.trace import ObservationTrace
 from faultlab.study.grid import evaluate, grid_settings, judge_setting
 from faultlab.study.hog import CpuHog
-from faultlab.study.pareto import pareto_front, recommend
+from faultlab.study.pareto import flaps_per_fault, pareto_front, recommend
 from faultlab.study.replay import (
     Setting,
     count_mistakes,
@@ -215,6 +215,24 @@ def test_a_study_folder_replays_to_the_same_study(tmp_path: Path) -> None:
     assert study["current_result"]["ttd"]["intermittent"]["values_ms"] == [160.0]
 
 
+def test_study_replay_takes_the_flap_budget_and_keeps_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`faultlab study replay --flap-budget` judges again with that budget and writes it into study.json; a replay
+    without the option keeps the study's own; a negative budget is refused and rewrites nothing."""
+    from faultlab.cli import main
+
+    run = write_folder(tmp_path)
+    assert json.loads((run / "study.json").read_text())["flap_budget"] == 1.0
+    assert main(["study", "replay", str(run), "--flap-budget", "0", "--lang", "en"]) == 0
+    assert "0 flaps per fault" in capsys.readouterr().out
+    assert json.loads((run / "study.json").read_text())["flap_budget"] == 0.0
+    assert main(["study", "replay", str(run), "--lang", "en"]) == 0
+    assert json.loads((run / "study.json").read_text())["flap_budget"] == 0.0
+    before = (run / "study.json").read_text()
+    assert main(["study", "replay", str(run), "--flap-budget", "-1", "--lang", "en"]) != 0
+    assert "must not be negative" in capsys.readouterr().out
+    assert (run / "study.json").read_text() == before
+
+
 def test_mistakes_are_counted_with_their_durations() -> None:
     """Every OFF on a fault-free stretch is a mistake until the next ON, on the monitor's clock (an ON whose
     evidence is older than the OFF's still lasts from one to the other); one still OFF at the end is cut there."""
@@ -279,7 +297,8 @@ def test_pareto_front_keeps_the_undominated_points() -> None:
 
 def result(label: str, p95: float | None, per_hour: float, other: float = 100.0, flaps: int = 0) -> dict[str, Any]:
     return {"setting": {"label": label}, "mistakes": {"fault-free": {"per_hour": per_hour}},
-            "ttd": {"intermittent": {"p95_ms": p95, "flaps": flaps}, "hang": {"p95_ms": other, "flaps": 0}}}
+            "ttd": {"intermittent": {"p95_ms": p95, "flaps": flaps, "n": 10}, "hang": {"p95_ms": other, "flaps": 0,
+                                                                                      "n": 10}}}
 
 
 def test_the_pick_is_the_fastest_setting_within_the_budget() -> None:
@@ -297,6 +316,19 @@ def test_the_pick_is_the_fastest_setting_within_the_budget() -> None:
     assert order == ["good", "good, slower elsewhere", "good but flapping", "good, some false OFFs", "slow"]
     assert recommend([result("fast but noisy", 50, 6.0)], 10.0, "intermittent", kinds) is not None
     assert recommend([result("x", 10, 2.0)], 1.0, "intermittent", ["intermittent"]) is None
+
+
+def test_a_setting_that_keeps_letting_the_faulty_replica_back_in_is_not_recommended() -> None:
+    """The flap budget counts flaps per fault on the kind where they are most (here 205 over 10 intermittent faults,
+    none on hang: 20.5, not 10.25 over both kinds); a setting over it is not picked however fast, unless the budget
+    allows it; none within both budgets: no pick."""
+    kinds = ["intermittent", "hang"]
+    fast_flapping, steady = result("failures=1", 80, 0.0, flaps=205), result("window=20", 300, 0.0, flaps=10)
+    assert flaps_per_fault(fast_flapping, kinds) == 20.5 and flaps_per_fault(steady, kinds) == 1.0
+    assert recommend([fast_flapping, steady], 1.0, "intermittent", kinds)["setting"]["label"] == "window=20"
+    assert recommend([fast_flapping, steady], 1.0, "intermittent", kinds, 25.0)["setting"]["label"] == "failures=1"
+    assert recommend([fast_flapping, steady], 1.0, "intermittent", kinds, 0.5) is None
+    assert flaps_per_fault({"ttd": {"hang": {"flaps": 0, "n": 0}}}, ["hang"]) == 0.0  # nothing judged
 
 
 def test_the_grid_covers_every_detector_and_the_labs_setting() -> None:

@@ -35,6 +35,7 @@ stops it at the end). The defaults make a real study of about 30 minutes; for a 
 
 def register(sub: Any) -> None:
     """Add `study` (with `detectors` and `replay`) to the CLI's subparsers."""
+    from faultlab.study.pareto import DEFAULT_FLAP_BUDGET
     from faultlab.study.report import DEFAULT_BUDGET, DEFAULT_FOCUS
     from faultlab.study.runner import FAULTS, StudyConfig
 
@@ -78,7 +79,7 @@ def register(sub: Any) -> None:
                      help=_("load in requests/s (default {default})").format(default=f"{d.rate:g}"))
     det.add_argument("--order-ratio", type=float, default=d.order_ratio, help=_("share of orders in the load"))
     det.add_argument("--seed", type=int, default=d.seed, help=_("seeds the load mix and the faults' randomness"))
-    _judging(det, DEFAULT_BUDGET, DEFAULT_FOCUS)
+    _judging(det, DEFAULT_BUDGET, DEFAULT_FOCUS, DEFAULT_FLAP_BUDGET)
     det.add_argument("--runs-dir", help=_("where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)"))
     det.add_argument("--startup-timeout", type=float, default=90.0, help=_("seconds to wait for a lab it starts"))
     det.set_defaults(func=cmd_detectors)
@@ -86,16 +87,21 @@ def register(sub: Any) -> None:
     rep = kinds.add_parser("replay", help=_("judge a study's recorded traces again and rewrite study.json and "
                                             "study.html"))
     rep.add_argument("path", help=_("a study folder (runs/<UTC time>-detectors) or its study.json"))
-    _judging(rep, None, None)
+    _judging(rep, None, None, None)
     rep.set_defaults(func=cmd_replay)
 
 
-def _judging(parser: argparse.ArgumentParser, budget: float | None, focus: str | None) -> None:
+def _judging(parser: argparse.ArgumentParser, budget: float | None, focus: str | None,
+             flap_budget: float | None) -> None:
     own = _("the study's own")
     parser.add_argument("--budget", type=float, default=budget,
                         help=_("false OFFs per hour (quiet and noisy stretches together) allowed for the "
                                "recommendation (default {default})").format(
                             default=own if budget is None else f"{budget:g}"))
+    parser.add_argument("--flap-budget", type=float, default=flap_budget,
+                        help=_("times per fault the faulty replica may be let back in while its fault lasts, on the "
+                               "kind where that is most, allowed for the recommendation (default {default})").format(
+                            default=own if flap_budget is None else f"{flap_budget:g}"))
     parser.add_argument("--focus", default=focus,
                         help=_("the fault kind whose TTD p95 the recommendation minimises (default {default})").format(
                             default=focus or own))
@@ -117,7 +123,7 @@ def cmd_detectors(args: argparse.Namespace) -> int:
                              settle_s=args.settle_s, warmup_s=args.warmup_s, rate=args.rate,
                              order_ratio=args.order_ratio, hog_procs=args.hog_procs, hog_nice=args.hog_nice,
                              hog_burst_ms=args.hog_burst_ms, hog_period_ms=args.hog_period_ms, seed=args.seed)
-        if args.budget < 0:
+        if args.budget < 0 or args.flap_budget < 0:
             raise ValueError(_("the budget must not be negative"))
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
@@ -185,7 +191,7 @@ async def _record_and_judge(args: argparse.Namespace, config: Any, settings: Any
     meta["run_id"] = run_dir.name
     meta["lab"] = {k: getattr(settings, k) for k in LAB_SETTINGS}
     console.log(_("replaying every detector setting over the recorded traces"))
-    study = await asyncio.to_thread(analyse, run_dir, meta, args.budget, args.focus)
+    study = await asyncio.to_thread(analyse, run_dir, meta, args.budget, args.focus, None, args.flap_budget)
     write_study(run_dir, study)
     print_summary(console, study)
     console.print(_("study: {json}\n       {html}\n       traces in {traces}").format(
@@ -194,6 +200,7 @@ async def _record_and_judge(args: argparse.Namespace, config: Any, settings: Any
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from faultlab.study.pareto import flap_budget_of
     from faultlab.study.report import analyse, load_study, recording_only, write_study
 
     console = _console()
@@ -204,8 +211,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_ABORTED
     budget = study.get("budget_per_hour") if args.budget is None else args.budget
     focus = study.get("focus") if args.focus is None else args.focus
+    flap_budget = flap_budget_of(study) if args.flap_budget is None else args.flap_budget
+    if (budget is not None and budget < 0) or flap_budget < 0:
+        console.print("[red]" + _("the budget must not be negative") + "[/]")
+        return EXIT_ABORTED
     try:
-        fresh = analyse(run_dir, recording_only(study), budget, focus)  # type: ignore[arg-type]  # study.json has both
+        fresh = analyse(run_dir, recording_only(study), budget, focus,  # type: ignore[arg-type]  # study.json has both
+                        None, flap_budget)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         console.print("[red]" + _("cannot replay {folder}:").format(folder=run_dir) + f" {exc}[/]")
         return EXIT_ABORTED
@@ -225,6 +237,7 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
     from rich.table import Table
 
     from faultlab.study.html import front, rate
+    from faultlab.study.pareto import flap_budget_of
     from faultlab.study.replay import setting_env
 
     focus, kinds = study["focus"], study["grid"]["kinds"]
@@ -262,10 +275,11 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
         kinds=", ".join(on) or _("no fault kind")))
     pick = study.get("recommended")
     if pick:
-        console.print(_("[bold]recommended[/] for ≤ {budget} false OFF/h (fault-free stretches), fastest on {focus}: "
-                        "[bold]{setting}[/]  ({env})").format(
-            budget=f"{study['budget_per_hour']:g}", focus=focus, setting=escape(pick["label"]),
-            env=escape(setting_env(pick))))
+        console.print(_("[bold]recommended[/] for ≤ {budget} false OFF/h (fault-free stretches) and ≤ {flaps} flaps "
+                        "per fault, fastest on {focus}: [bold]{setting}[/]  ({env})").format(
+            budget=f"{study['budget_per_hour']:g}", flaps=f"{flap_budget_of(study):g}", focus=focus,
+            setting=escape(pick["label"]), env=escape(setting_env(pick))))
     else:
-        console.print("[yellow]" + _("no setting stays within {budget} false OFF/h without a miss").format(
-            budget=f"{study['budget_per_hour']:g}") + "[/]")
+        console.print("[yellow]" + _("no setting stays within {budget} false OFF/h and {flaps} flaps per fault "
+                                     "without a miss").format(
+            budget=f"{study['budget_per_hour']:g}", flaps=f"{flap_budget_of(study):g}") + "[/]")

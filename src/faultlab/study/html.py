@@ -32,6 +32,7 @@ from faultlab.lab.report_html import (
     render_page,
     render_translated,
 )
+from faultlab.study.pareto import flap_budget_of
 from faultlab.study.replay import FAULT_FREE, setting_env
 
 HERE = Path(__file__).parent
@@ -122,7 +123,7 @@ def render_body(study: dict[str, Any], lang: str) -> Markup:
         environment(), "study_body.html", lang, study=study, grid=study["grid"], kinds=study["grid"]["kinds"],
         results=study["results"], cfg=study["config"], pick=pick, current=current, compare=compare,
         detectors=len({r["setting"]["detector"] for r in study["results"]}),
-        pick_env=setting_env(pick["setting"]) if pick else None,
+        pick_env=setting_env(pick["setting"]) if pick else None, flap_budget=flap_budget_of(study),
         on_front=[kind_label(k, lang) for k, on in study["current_on_front"].items() if on],
         fidelity=study.get("fidelity") or {}, host=study.get("host_load") or {}, stretches=STRETCHES,
         front=lambda kind: front(study, kind), rate=rate, json=lambda value: json.dumps(value, sort_keys=True),

@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 from faultlab.study.replay import FAULT_FREE
 
 T = TypeVar("T")
+# At most one readmission of the faulty replica per fault: the fastest settings flap ~20 times per intermittent
+# fault (each time the voter must out-vote it again); the guide's rule ~6.
+DEFAULT_FLAP_BUDGET = 1.0
 
 
 def pareto_front(points: Sequence[T], key: Callable[[T], tuple[float | None, float | None]]) -> list[T]:
@@ -24,15 +27,30 @@ def pareto_front(points: Sequence[T], key: Callable[[T], tuple[float | None, flo
     return front
 
 
+def flaps_per_fault(result: dict[str, Any], kinds: list[str]) -> float:
+    """Times the faulty replica was let back in while its fault lasted, per fault, on the kind where that is most
+    (0 when nothing was judged): a replica readmitted to the vote while still faulty is the study's other mistake."""
+    rates = [t["flaps"] / t["n"] for k in kinds if (t := result["ttd"].get(k)) and t.get("n")]
+    return max(rates, default=0.0)
+
+
+def flap_budget_of(study: dict[str, Any]) -> float:
+    """The study's flap budget (a study.json written before there was one: the default)."""
+    value = study.get("flap_budget")
+    return DEFAULT_FLAP_BUDGET if value is None else float(value)
+
+
 def recommend(results: list[dict[str, Any]], budget_per_hour: float, focus: str,
-              kinds: list[str]) -> dict[str, Any] | None:
-    """Among settings within the false-alarm budget (false OFFs per hour over every fault-free stretch together) and
-    missing no fault, the one with the lowest TTD p95 on `focus`; ties go to fewer false OFFs (so the pick is on the
-    front of `focus`), then fewer flaps during faults, then the lower sum of the other kinds' TTD p95."""
+              kinds: list[str], flap_budget: float = DEFAULT_FLAP_BUDGET) -> dict[str, Any] | None:
+    """Among settings within the false-alarm budget (false OFFs per hour over every fault-free stretch together),
+    within the flap budget (flaps per fault on any kind: `flaps_per_fault`) and missing no fault, the one with the
+    lowest TTD p95 on `focus`; ties go to fewer false OFFs (so the pick is on the front of `focus`), then fewer
+    flaps during faults, then the lower sum of the other kinds' TTD p95."""
     def within(r: dict[str, Any]) -> bool:
         rate = r["mistakes"].get(FAULT_FREE, {}).get("per_hour")
         complete = all(r["ttd"][k]["p95_ms"] is not None for k in kinds if k in r["ttd"])
-        return complete and rate is not None and rate <= budget_per_hour
+        return (complete and rate is not None and rate <= budget_per_hour
+                and flaps_per_fault(r, kinds) <= flap_budget)
 
     candidates = [r for r in results if within(r)]
     if not candidates:

@@ -10,7 +10,7 @@ from typing import Any
 from faultlab.detectors import make_detector
 from faultlab.i18n import _
 from faultlab.study.grid import run_grid
-from faultlab.study.pareto import recommend
+from faultlab.study.pareto import DEFAULT_FLAP_BUDGET, recommend
 from faultlab.study.replay import Setting
 from faultlab.study.traces import read_trace
 
@@ -26,7 +26,8 @@ def load_traces(run_dir: Path, meta: dict[str, Any]) -> dict[str, list[dict[str,
 
 
 def analyse(run_dir: Path, meta: dict[str, Any], budget_per_hour: float = DEFAULT_BUDGET,
-            focus: str = DEFAULT_FOCUS, progress: Any = None) -> dict[str, Any]:
+            focus: str = DEFAULT_FOCUS, progress: Any = None,
+            flap_budget: float = DEFAULT_FLAP_BUDGET) -> dict[str, Any]:
     """Replay the folder's traces through the grid and add the results, the fronts and the pick to `meta`."""
     traces = load_traces(run_dir, meta)
     detector = meta["current"]["detector"]
@@ -34,14 +35,14 @@ def analyse(run_dir: Path, meta: dict[str, Any], budget_per_hour: float = DEFAUL
     grid = run_grid(meta, traces, current, progress)
     kinds = grid["kinds"]
     focus = focus if focus in kinds else (kinds[0] if kinds else focus)
-    pick = recommend(grid["results"], budget_per_hour, focus, kinds)
+    pick = recommend(grid["results"], budget_per_hour, focus, kinds, flap_budget)
     current_result = next(r for r in grid["results"] if r["current"])
     return {
         "fidelity": fidelity(meta, current_result),
         "schema_version": SCHEMA_VERSION, "kind": "study", "study": "detectors", **meta,
         "grid": {k: v for k, v in grid.items() if k != "results"},
         "results": grid["results"],
-        "budget_per_hour": budget_per_hour, "focus": focus,
+        "budget_per_hour": budget_per_hour, "flap_budget": flap_budget, "focus": focus,
         "recommended": pick["setting"] if pick else None,
         "current_on_front": current_result["on_front"],
         "current_result": current_result,
@@ -86,7 +87,7 @@ def load_study(path: Path) -> tuple[dict[str, Any], Path]:
 
 def recording_only(study: dict[str, Any]) -> dict[str, Any]:
     """What the recording wrote (a replay starts again from it: the results are recomputed)."""
-    drop = {"grid", "results", "budget_per_hour", "focus", "recommended", "current_on_front", "current_result",
+    drop = {"grid", "results", "budget_per_hour", "flap_budget", "focus", "recommended", "current_on_front", "current_result",
             "recommended_result", "schema_version", "kind", "study", "run_dir"}
     return {k: v for k, v in study.items() if k not in drop}
 
