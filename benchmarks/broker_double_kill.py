@@ -36,6 +36,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import run
 from faultlab.lab.checkers import check_data
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
@@ -213,7 +214,4 @@ if __name__ == "__main__":
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the lab's logs here at the end")
     parser.add_argument("--pending-after", type=float, default=30.0,
                         help="count orders still PENDING this long after the load (default 30)")
-    try:
-        raise SystemExit(asyncio.run(main(parser.parse_args())))
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+    raise SystemExit(run(main(parser.parse_args())))

@@ -29,6 +29,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import run
 from faultlab.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
@@ -239,4 +240,4 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--python-client", action="store_true", help="saturate with aiohttp even if wrk is installed")
-    asyncio.run(main(parser.parse_args()))
+    raise SystemExit(run(main(parser.parse_args())))

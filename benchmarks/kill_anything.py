@@ -34,6 +34,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import run
 from faultlab.lab.checkers import check_data
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
@@ -174,7 +175,4 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=100.0, help="orders per second (default 100)")
     parser.add_argument("--seconds", type=float, default=12.0, help="load per victim (default 12)")
     parser.add_argument("--kill-at", type=float, default=4.0, help="seconds into the load (default 4)")
-    try:
-        raise SystemExit(asyncio.run(main(parser.parse_args())))
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+    raise SystemExit(run(main(parser.parse_args())))

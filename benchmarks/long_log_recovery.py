@@ -25,6 +25,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
+from benchmarks.harness import run
 from benchmarks.ttd_ttr import wait_episode
 from faultlab.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
@@ -108,4 +109,4 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--rate", type=float, default=50.0, help="voted reads/s throughout")
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    raise SystemExit(run(main(parser.parse_args())))

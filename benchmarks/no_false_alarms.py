@@ -21,6 +21,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import run
 from faultlab.histogram import LatencyHistogram
 from faultlab.lab.load import LoadResult, OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
@@ -151,4 +152,4 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=0,
                         help="closed loop with this many clients per kind, paced to the rates above (as the guide's "
                              "load test: the lab is never asked for more than it answers); 0: open loop")
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    raise SystemExit(run(main(parser.parse_args())))

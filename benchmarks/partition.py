@@ -23,6 +23,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import run
 from faultlab import netns
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.lab import Lab
@@ -95,4 +96,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=100.0)
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    raise SystemExit(run(main(parser.parse_args())))

@@ -32,6 +32,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.harness import run
 from faultlab.fanout import ConnectionPool
 from faultlab.lab.load import Completion, OpenLoopLoad, request_factory
 from faultlab.protocol import CREATED
@@ -314,4 +315,4 @@ if __name__ == "__main__":
     parser.add_argument("--fd-bound", type=int, default=20)
     parser.add_argument("--tcp-bound", type=int, default=20)
     parser.add_argument("--json", help="write every sample, fault and check here")
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    raise SystemExit(run(main(parser.parse_args())))

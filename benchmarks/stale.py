@@ -25,6 +25,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
+from benchmarks.harness import run
 from benchmarks.ttd_ttr import wait_episode
 from faultlab.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, Request
@@ -107,4 +108,4 @@ if __name__ == "__main__":
     parser.add_argument("--hold-s", type=float, default=1.0, help="seconds the fault is held after its detection")
     parser.add_argument("--settle-s", type=float, default=2.0, help="seconds of orders before each fault")
     parser.add_argument("--quiet-s", type=float, default=30.0, help="seconds without a fault, counting OFF transitions")
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    raise SystemExit(run(main(parser.parse_args())))

@@ -22,6 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
+from benchmarks.harness import run
 from faultlab.client import LabClient
 from faultlab.histogram import LatencyHistogram
 from faultlab.lab.load import OpenLoopLoad, request_factory
@@ -150,4 +151,4 @@ if __name__ == "__main__":
     parser.add_argument("--hold-s", type=float, default=1.5)
     parser.add_argument("--baseline-s", type=float, default=10.0)
     parser.add_argument("--kinds", default="crash,hang,latency,intermittent,incorrect")
-    raise SystemExit(asyncio.run(main(parser.parse_args())))
+    raise SystemExit(run(main(parser.parse_args())))
