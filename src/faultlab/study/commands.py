@@ -275,11 +275,11 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
         kinds=", ".join(on) or _("no fault kind")))
     pick = study.get("recommended")
     if pick:
-        console.print(_("[bold]recommended[/] for ≤ {budget} false OFF/h (fault-free stretches) and ≤ {flaps} flaps "
-                        "per fault, fastest on {focus}: [bold]{setting}[/]  ({env})").format(
+        console.print(_("[bold]recommended[/] for ≤ {budget} false OFF/h (fault-free stretches) and flaps per fault "
+                        "≤ {flaps}, fastest on {focus}: [bold]{setting}[/]  ({env})").format(
             budget=f"{study['budget_per_hour']:g}", flaps=f"{flap_budget_of(study):g}", focus=focus,
             setting=escape(pick["label"]), env=escape(setting_env(pick))))
     else:
-        console.print("[yellow]" + _("no setting stays within {budget} false OFF/h and {flaps} flaps per fault "
+        console.print("[yellow]" + _("no setting stays within {budget} false OFF/h and flaps per fault ≤ {flaps} "
                                      "without a miss").format(
             budget=f"{study['budget_per_hour']:g}", flaps=f"{flap_budget_of(study):g}") + "[/]")
