@@ -50,7 +50,11 @@ async def browser() -> AsyncIterator[Any]:
 
 
 class PageProbe:
-    """A page plus everything it complained about: console errors, uncaught exceptions, failed requests."""
+    """A page plus everything it complained about: console errors, uncaught exceptions, failed requests.
+
+    A request the browser aborted (net::ERR_ABORTED: the page was navigated away while it loaded, as a test's next
+    `goto` does) is no failure of the server: a server's failure is an HTTP error or a refused, reset or empty
+    connection, and those count."""
 
     def __init__(self, page: Any) -> None:
         self.page = page
@@ -58,7 +62,7 @@ class PageProbe:
         page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} {r.failure}")
-                if "/api/stream" not in r.url else None)
+                if "/api/stream" not in r.url and r.failure != "net::ERR_ABORTED" else None)
         page.on("response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
 
 

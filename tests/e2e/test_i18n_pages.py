@@ -86,7 +86,8 @@ async def test_live_page_speaks_each_language_and_the_switch_is_remembered(
     assert not leftovers(texts, "es"), leftovers(texts, "es")
     await shot(tab, tmp_path_factory, "dashboard-es.png", capsys)
 
-    await page.click("[data-set-lang=en]")
+    async with page.expect_navigation(wait_until="load", timeout=30_000):  # the switch loads the page again
+        await page.click("[data-set-lang=en]")
     await page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=15_000)
     await wait_live(tab, base + "/", lab.settings.replica_ids)  # no ?lang: the cookie decides
     assert await page.evaluate("document.documentElement.lang") == "en"
@@ -94,7 +95,8 @@ async def test_live_page_speaks_each_language_and_the_switch_is_remembered(
     texts = await page.evaluate(VISIBLE_TEXT)
     assert not leftovers(texts, "en"), leftovers(texts, "en")
     await shot(tab, tmp_path_factory, "dashboard-en.png", capsys)
-    await page.click("[data-set-lang=es]")
+    async with page.expect_navigation(wait_until="load", timeout=30_000):
+        await page.click("[data-set-lang=es]")
     await page.wait_for_function("() => document.documentElement.lang === 'es'", timeout=15_000)
     assert not tab.problems, tab.problems
 
