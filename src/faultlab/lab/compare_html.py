@@ -19,16 +19,14 @@ from faultlab.lab.report_html import (
     PHASE_LABELS,
     environment,
     inline_script,
-    inline_style,
     render_page,
     render_translated,
 )
 
 
 @cache
-def _assets() -> tuple[Markup, Markup]:
-    return (inline_script((HERE / "static" / "compare.js").read_text(encoding="utf-8")),
-            inline_style((HERE / "static" / "report.css").read_text(encoding="utf-8")))
+def _script() -> Markup:
+    return inline_script((HERE / "static" / "compare.js").read_text(encoding="utf-8"))
 
 
 def signed(value: Any, digits: int = 1, lang: str = "en") -> str:
@@ -63,8 +61,7 @@ def labels(lang: str) -> dict[str, Any]:
 def render_compare(comparison: dict[str, Any], lang: str | None = None) -> str:
     """The whole page as one string, shown in `lang` (the active language by default), readable in every language."""
     lang = lang or i18n.active()
-    compare_js, css = _assets()
     _ = i18n.gettext_for(lang)
     title = _("faultlab comparison") + " " + " · ".join(r["name"] for r in comparison["runs"])
     return render_page(lang, title, lambda code: render_body(comparison, code), {"comparison": comparison}, labels,
-                       "compare-data", compare_js, css)
+                       "compare-data", _script())

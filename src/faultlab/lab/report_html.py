@@ -149,22 +149,28 @@ def plotly_script() -> Markup:
 
 
 @cache
-def _assets() -> tuple[Markup, Markup]:
-    return (inline_modules(STATIC / "langs.js", STATIC / "report.js"),
-            inline_style((STATIC / "report.css").read_text(encoding="utf-8")))
+def page_style() -> Markup:
+    """The self-contained pages' one stylesheet (report.html's look, shared by compare.html and study.html)."""
+    return inline_style((STATIC / "report.css").read_text(encoding="utf-8"))
+
+
+@cache
+def _script() -> Markup:
+    return inline_modules(STATIC / "langs.js", STATIC / "report.js")
 
 
 def render_page(lang: str, title: str, body: Callable[[str], Markup], data: dict[str, Any],
-                labels: Callable[[str], Any], data_id: str, script: Markup, css: Markup) -> str:
+                labels: Callable[[str], Any], data_id: str, script: Markup) -> str:
     """A self-contained page (templates/page.html) shown in `lang` and readable in every language: each language's
-    body, the switch, the data as one JSON block with each language's `labels`, the script and Plotly inlined."""
+    body, the switch, the data as one JSON block with each language's `labels`, the script, the stylesheet and
+    Plotly inlined."""
     order = [lang] + [code for code in LANGUAGE_ORDER if code != lang]
     return environment().get_template("page.html").render(
         lang=lang, title=title, switch_label=i18n.gettext_for(lang)(N_("language")),
         languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGE_ORDER],
         bodies=[(code, body(code)) for code in order], data_id=data_id,
         data={**data, "labels": {code: labels(code) for code in order}},
-        plotly_js=plotly_script(), script=script, css=css)
+        plotly_js=plotly_script(), script=script, css=page_style())
 
 
 def chart_data(report: dict[str, Any]) -> dict[str, Any]:
@@ -201,8 +207,7 @@ def render_html(report: dict[str, Any], lang: str | None = None) -> str:
     """The whole page as one string, shown in `lang` (the active language by default) and readable in every
     language; Plotly's basic bundle and the chart script inlined."""
     lang = lang or i18n.active()
-    report_js, report_css = _assets()
     _ = i18n.gettext_for(lang)
     title = _("faultlab experiment") + " " + str(report["experiment_info"].get("run_id"))
     return render_page(lang, title, lambda code: render_body(report, code), chart_data(report), chart_labels,
-                       "report-data", report_js, report_css)
+                       "report-data", _script())

@@ -27,7 +27,6 @@ from faultlab.lab.report_html import (
     PHASE_LABELS,
     finite,
     inline_modules,
-    inline_style,
     page_environment,
     render_page,
     render_translated,
@@ -109,9 +108,8 @@ def environment() -> Environment:
 
 
 @cache
-def _assets() -> tuple[Markup, Markup]:
-    return (inline_modules(report_html.STATIC / "langs.js", HERE / "static" / "study.js"),
-            inline_style((report_html.STATIC / "report.css").read_text(encoding="utf-8")))  # report.html's look
+def _script() -> Markup:
+    return inline_modules(report_html.STATIC / "langs.js", HERE / "static" / "study.js")
 
 
 def render_body(study: dict[str, Any], lang: str) -> Markup:
@@ -135,9 +133,8 @@ def render_html(study: dict[str, Any], lang: str | None = None) -> str:
     """The whole page as one string, shown in `lang` (the active language by default) and readable in every
     language; Plotly's basic bundle and the scatter script inlined."""
     lang = lang or i18n.active()
-    study_js, css = _assets()
     kinds = study["grid"]["kinds"]
     _ = i18n.gettext_for(lang)
     title = _("faultlab detector study") + " " + str(study.get("run_id"))
     return render_page(lang, title, lambda code: render_body(study, code), chart_data(study),
-                       lambda code: chart_labels(code, kinds), "study-data", study_js, css)
+                       lambda code: chart_labels(code, kinds), "study-data", _script())
