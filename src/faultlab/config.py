@@ -118,14 +118,11 @@ class Settings(BaseSettings):
         """A copy with `update` applied and checked as a whole: each value against its field's limits and the
         settings against each other (the detector's parameters); ValueError naming what is wrong, before anything
         uses them. (`model_copy(update=...)` checks nothing: a service started with such settings would fail.)"""
-        merged = self.model_dump()
-        merged.update(update)
         try:
-            checked = type(self).model_validate(merged)
+            return type(self).model_validate({**self.model_dump(), **update})
         except ValidationError as e:
             raise ValueError("; ".join(f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}"
                                        for err in e.errors())) from None
-        return self.model_copy(update={k: getattr(checked, k) for k in update})
 
     @field_validator("service_hosts")
     @classmethod

@@ -191,7 +191,8 @@ async def _record_and_judge(args: argparse.Namespace, config: Any, settings: Any
     meta["run_id"] = run_dir.name
     meta["lab"] = {k: getattr(settings, k) for k in LAB_SETTINGS}
     console.log(_("replaying every detector setting over the recorded traces"))
-    study = await asyncio.to_thread(analyse, run_dir, meta, args.budget, args.focus, None, args.flap_budget)
+    study = await asyncio.to_thread(lambda: analyse(run_dir, meta, args.budget, args.focus,
+                                                    flap_budget=args.flap_budget))
     write_study(run_dir, study)
     print_summary(console, study)
     console.print(_("study: {json}\n       {html}\n       traces in {traces}").format(
@@ -217,7 +218,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_ABORTED
     try:
         fresh = analyse(run_dir, recording_only(study), budget, focus,  # type: ignore[arg-type]  # study.json has both
-                        None, flap_budget)
+                        flap_budget=flap_budget)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         console.print("[red]" + _("cannot replay {folder}:").format(folder=run_dir) + f" {exc}[/]")
         return EXIT_ABORTED

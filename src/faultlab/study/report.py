@@ -87,8 +87,8 @@ def load_study(path: Path) -> tuple[dict[str, Any], Path]:
 
 def recording_only(study: dict[str, Any]) -> dict[str, Any]:
     """What the recording wrote (a replay starts again from it: the results are recomputed)."""
-    drop = {"grid", "results", "budget_per_hour", "flap_budget", "focus", "recommended", "current_on_front", "current_result",
-            "recommended_result", "schema_version", "kind", "study", "run_dir"}
+    drop = {"grid", "results", "budget_per_hour", "flap_budget", "focus", "recommended", "current_on_front",
+            "current_result", "recommended_result", "schema_version", "kind", "study", "run_dir"}
     return {k: v for k, v in study.items() if k not in drop}
 
 
