@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.harness import run
 from faultlab.lab.checkers import check_data
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 
@@ -73,7 +73,7 @@ async def pending_at(dsn: str, accepted: list[str], at: float) -> int:
         await conn.close()
 
 
-async def caught_up_after(lab: Lab, since: float, timeout_s: float) -> float | None:
+async def caught_up_after(lab: Supervisor, since: float, timeout_s: float) -> float | None:
     """Seconds from `since` (monotonic) until every replica had applied the whole outbox (None: not in time)."""
     deadline = time.monotonic() + timeout_s
     conn = await asyncpg.connect(lab.settings.dsn)
@@ -91,7 +91,7 @@ async def caught_up_after(lab: Lab, since: float, timeout_s: float) -> float | N
         await conn.close()
 
 
-async def health(lab: Lab) -> dict[str, Any]:
+async def health(lab: Supervisor) -> dict[str, Any]:
     """The relay's and each replica's count of log resets (from their /health)."""
     s = lab.settings
     out: dict[str, Any] = {}
@@ -105,7 +105,7 @@ async def health(lab: Lab) -> dict[str, Any]:
     return out
 
 
-async def kill_broker(lab: Lab, restarts_before: int, timeout_s: float = 10.0) -> float:
+async def kill_broker(lab: Supervisor, restarts_before: int, timeout_s: float = 10.0) -> float:
     """SIGKILL the broker once the supervisor has it running (after `restarts_before` restarts); when it died."""
     proc = lab.processes["broker"]
     deadline = time.monotonic() + timeout_s
@@ -117,7 +117,7 @@ async def kill_broker(lab: Lab, restarts_before: int, timeout_s: float = 10.0) -
     return time.monotonic()
 
 
-async def one_round(lab: Lab, args: argparse.Namespace, gap_s: float, seed: int) -> dict[str, Any]:
+async def one_round(lab: Supervisor, args: argparse.Namespace, gap_s: float, seed: int) -> dict[str, Any]:
     s = lab.settings
     before = await health(lab)
     load = OpenLoopLoad(request_factory(s, "orders", seed=seed), args.rate, args.seconds, target="orders",
@@ -169,7 +169,7 @@ async def main(args: argparse.Namespace) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as home:
         stock = {"PROD-001": 10_000_000, "PROD-002": 10_000_000, "PROD-003": 10_000_000}
-        lab = Lab(lab_settings(Path(home), initial_stock=stock))
+        lab = Supervisor(lab_settings(Path(home), initial_stock=stock))
         try:
             await lab.start()
             print(f"lab up; {len(gaps)} round(s): {args.rate:g} orders/s for {args.seconds:g} s, broker killed at "

@@ -30,14 +30,14 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import run
-from faultlab.client import LabClient
+from faultlab.core.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
 from faultlab.runtime.process import cpu_seconds, wait_spares_ready
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 
-def lab_processes(lab: Lab) -> list[psutil.Process]:
+def lab_processes(lab: Supervisor) -> list[psutil.Process]:
     """Every process of the lab: the services with their children, and the warm spares."""
     procs = []
     for managed in lab.processes.values():
@@ -48,7 +48,7 @@ def lab_processes(lab: Lab) -> list[psutil.Process]:
     return procs
 
 
-async def spares_settled(lab: Lab, timeout_s: float = 60.0) -> float:
+async def spares_settled(lab: Supervisor, timeout_s: float = 60.0) -> float:
     """Wait until the warm spares (started once the lab works) are armed and done importing; seconds waited."""
     started = time.perf_counter()
 
@@ -142,7 +142,7 @@ async def apply_delay_ms(client: LabClient, product: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def apply_delays(lab: Lab, product: str, count: int = 7) -> tuple[list[float], list[float]]:
+async def apply_delays(lab: Supervisor, product: str, count: int = 7) -> tuple[list[float], list[float]]:
     """Apply delays of single orders after 2 s of quiet (the idle fetch wait) and 0.2 s apart (the busy one)."""
     async with LabClient(lab.settings) as client:
         after_pause = []
@@ -162,12 +162,12 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as home:
         settings = lab_settings(Path(home))
         started = time.perf_counter()
-        lab = Lab(settings)
+        lab = Supervisor(settings)
         await lab.start()
         cold = time.perf_counter() - started
         await lab.stop()
         started = time.perf_counter()
-        lab = Lab(settings)
+        lab = Supervisor(settings)
         await lab.start()
         warm = time.perf_counter() - started
         print(f"start to working (services answering, consumers assigned, replicas ON): "

@@ -1,6 +1,6 @@
 """What every benchmark that starts a lab shares: its main runs until done, Ctrl-C or SIGTERM.
 
-SIGTERM is handled as Ctrl-C: the main task is cancelled, so the `async with Lab(...)` (or `finally: lab.stop()`)
+SIGTERM is handled as Ctrl-C: the main task is cancelled, so the `async with Supervisor(...)` (or `finally: lab.stop()`)
 around the measurement stops every process the benchmark started — a `kill` or a job runner's timeout leaves
 nothing behind. Exit code 130 when interrupted, the main's own otherwise.
 """

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.harness import run
 from faultlab.lab.checkers import check_data
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 VICTIMS = ("inventory-1", "inventory-2", "inventory-3", "voter", "monitor", "orders", "broker", "postgres",
@@ -74,7 +74,7 @@ async def pending_left(dsn: str, accepted: list[str], wait_s: float) -> int:
         await asyncio.sleep(0.5)
 
 
-async def back_running(lab: Lab, victim: str, restarts_before: int, timeout_s: float) -> float | None:
+async def back_running(lab: Supervisor, victim: str, restarts_before: int, timeout_s: float) -> float | None:
     """Seconds from now until the supervisor has the victim running again (None: not in time)."""
     start = time.monotonic()
     proc = lab.processes[victim]
@@ -85,7 +85,7 @@ async def back_running(lab: Lab, victim: str, restarts_before: int, timeout_s: f
     return None
 
 
-async def one_round(lab: Lab, victim: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+async def one_round(lab: Supervisor, victim: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     s = lab.settings
     load = OpenLoopLoad(request_factory(s, "orders", seed=seed), args.rate, args.seconds, target="orders",
                         timeout_s=5.0)
@@ -132,7 +132,7 @@ async def main(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as home:
         stock = {"PROD-001": 1_000_000, "PROD-002": 1_000_000, "PROD-003": 1_000_000}
-        lab = Lab(lab_settings(Path(home), initial_stock=stock))
+        lab = Supervisor(lab_settings(Path(home), initial_stock=stock))
         try:
             await lab.start()
             print(f"lab up; {len(victims)} victim(s) × {args.rounds} round(s): {args.rate:g} orders/s for "

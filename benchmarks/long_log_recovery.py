@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.core import spares_settled
 from benchmarks.harness import run
 from benchmarks.ttd_ttr import wait_episode
-from faultlab.client import LabClient
+from faultlab.core.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 
-async def crash_ttrs(lab: Lab, client: LabClient, reps: int, label: str) -> list[float]:
+async def crash_ttrs(lab: Supervisor, client: LabClient, reps: int, label: str) -> list[float]:
     s = lab.settings
     ttrs: list[float] = []
     for rep in range(reps):
@@ -53,7 +53,7 @@ async def crash_ttrs(lab: Lab, client: LabClient, reps: int, label: str) -> list
     return ttrs
 
 
-async def fill_log(lab: Lab, events: int) -> float:
+async def fill_log(lab: Supervisor, events: int) -> float:
     """Write `events` restock events into the outbox; seconds until every replica applied them."""
     started = time.perf_counter()
     conn = await asyncpg.connect(lab.settings.dsn)
@@ -79,7 +79,7 @@ async def fill_log(lab: Lab, events: int) -> float:
 
 async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as home:
-        async with Lab(lab_settings(Path(home))) as lab:
+        async with Supervisor(lab_settings(Path(home))) as lab:
             load = OpenLoopLoad(request_factory(lab.settings, "voted", seed=3), rate=args.rate, duration_s=24 * 3600,
                                 target="voted")
             async with LabClient(lab.settings) as client:

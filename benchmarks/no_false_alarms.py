@@ -22,9 +22,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import run
-from faultlab.histogram import LatencyHistogram
+from faultlab.core.histogram import LatencyHistogram
 from faultlab.lab.load import LoadResult, OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 
@@ -80,7 +80,7 @@ def merged(results: list[LoadResult]) -> dict:
 async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as home:
         stock = {"PROD-001": 10_000_000, "PROD-002": 10_000_000, "PROD-003": 10_000_000}  # every order a change
-        async with Lab(lab_settings(Path(home), initial_stock=stock)) as lab:
+        async with Supervisor(lab_settings(Path(home), initial_stock=stock)) as lab:
             s = lab.settings
             async with aiohttp.ClientSession() as session:
                 async def get(url: str) -> dict:

@@ -24,9 +24,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import run
-from faultlab import netns
+from faultlab.core import netns
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 REPLICA = 3
@@ -38,7 +38,7 @@ async def main(args: argparse.Namespace) -> int:
         print(f"the namespace lab cannot run here: {reason}")
         return 2
     with tempfile.TemporaryDirectory() as home:
-        async with Lab(lab_settings(Path(home)), netns=True) as lab:
+        async with Supervisor(lab_settings(Path(home)), netns=True) as lab:
             assert lab.network is not None
             s = lab.settings
             sup = f"http://127.0.0.1:{s.supervisor_port}/netfaults"

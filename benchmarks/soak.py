@@ -33,17 +33,17 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import run
-from faultlab.fanout import ConnectionPool
+from faultlab.core.protocol import CREATED
 from faultlab.lab.load import Completion, OpenLoopLoad, request_factory
-from faultlab.protocol import CREATED
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
+from faultlab.shop.voter.fanout import ConnectionPool
 from tests.conftest import lab_settings
 from tests.helpers import auth, clear_all_faults, replica_rows, wait_converged
 
 FANOUT_MAX_IDLE: int = inspect.signature(ConnectionPool).parameters["max_idle"].default
 KINDS = ("crash", "latency", "intermittent", "incorrect", "hang", "stale")
 MIB = 1024 * 1024
-SELF = "load+supervisor"  # this process: the Lab object, its control API and the load generator
+SELF = "load+supervisor"  # this process: the Supervisor object, its control API and the load generator
 
 
 @dataclass
@@ -95,10 +95,10 @@ def _tree(pid: int) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def sample_all(lab: Lab, soak: Soak, t_s: float, phase: str) -> None:
+def sample_all(lab: Supervisor, soak: Soak, t_s: float, phase: str) -> None:
     """RSS and descriptors of each main process; TCP connections of its tree (PostgreSQL's are its backends').
 
-    This process (the Lab and the load) is sampled alone: every service is its child.
+    This process (the Supervisor and the load) is sampled alone: every service is its child.
     """
     pids = {name: p.pid for name, p in lab.processes.items() if p.pid is not None}
     for name, pid in [*pids.items(), (SELF, psutil.Process().pid)]:
@@ -127,7 +127,7 @@ def fault_params(kind: str, rng: random.Random, products: list[str]) -> dict[str
     return params
 
 
-async def fault_loop(lab: Lab, soak: Soak, args: argparse.Namespace, started: float, stop: asyncio.Event) -> None:
+async def fault_loop(lab: Supervisor, soak: Soak, args: argparse.Namespace, started: float, stop: asyncio.Event) -> None:
     """A fault every `fault_every_s`, cleared after `hold_s` (a crash is undone by the supervisor's restart)."""
     rng = random.Random(args.seed)
     s = lab.settings
@@ -159,7 +159,7 @@ async def fault_loop(lab: Lab, soak: Soak, args: argparse.Namespace, started: fl
             index += 1
 
 
-async def sample_loop(lab: Lab, soak: Soak, every_s: float, started: float, stop: asyncio.Event) -> None:
+async def sample_loop(lab: Supervisor, soak: Soak, every_s: float, started: float, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), every_s)
@@ -167,7 +167,7 @@ async def sample_loop(lab: Lab, soak: Soak, every_s: float, started: float, stop
             await asyncio.to_thread(sample_all, lab, soak, time.monotonic() - started, "load")
 
 
-async def check_data(lab: Lab, accepted: list[str]) -> dict[str, Any]:
+async def check_data(lab: Supervisor, accepted: list[str]) -> dict[str, Any]:
     """Every 201 order in PostgreSQL once, applied exactly once by every replica; replicas equal the model."""
     s = lab.settings
     async with aiohttp.ClientSession() as session:
@@ -242,7 +242,7 @@ async def main(args: argparse.Namespace) -> int:
     soak = Soak()
     with tempfile.TemporaryDirectory() as home:
         stock = {"PROD-001": 1_000_000, "PROD-002": 1_000_000, "PROD-003": 1_000_000}
-        lab = Lab(lab_settings(Path(home), initial_stock=stock))
+        lab = Supervisor(lab_settings(Path(home), initial_stock=stock))
         try:
             await lab.start()
             s = lab.settings

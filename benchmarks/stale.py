@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.core import spares_settled
 from benchmarks.harness import run
 from benchmarks.ttd_ttr import wait_episode
-from faultlab.client import LabClient
+from faultlab.core.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, Request
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 STOCK = {"PROD-001": 10_000_000, "PROD-002": 10_000_000, "PROD-003": 10_000_000}
@@ -50,7 +50,7 @@ async def main(args: argparse.Namespace) -> int:
     rates = [float(r) for r in args.rates.split(",")]
     summary: dict[float, dict[str, list[float] | int]] = {}
     with tempfile.TemporaryDirectory() as home:
-        async with Lab(lab_settings(Path(home), initial_stock=STOCK)) as lab:
+        async with Supervisor(lab_settings(Path(home), initial_stock=STOCK)) as lab:
             s = lab.settings
             print(f"stale_after_ms {s.stale_after_ms} (after a quiet log), stale_after_busy_ms "
                   f"{s.stale_after_busy_ms} (while events flow), caught_up_ms {s.caught_up_ms}", flush=True)

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
 from benchmarks.harness import run
-from faultlab.client import LabClient
-from faultlab.histogram import LatencyHistogram
+from faultlab.core.client import LabClient
+from faultlab.core.histogram import LatencyHistogram
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 
 FAULTS: dict[str, dict[str, Any]] = {
@@ -85,7 +85,7 @@ async def main(args: argparse.Namespace) -> int:
     kinds = args.kinds.split(",")
     with tempfile.TemporaryDirectory() as home:
         settings = lab_settings(Path(home))
-        async with Lab(settings) as lab:
+        async with Supervisor(settings) as lab:
             s = lab.settings
             window = Window()
             load = OpenLoopLoad(request_factory(s, "voted", seed=1), rate=args.rate, duration_s=24 * 3600,

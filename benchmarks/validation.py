@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from faultlab.core.messages import parse
+from faultlab.core.messages.monitor import ObservationReport
+from faultlab.core.messages.orders import NewOrder
 from faultlab.faults import parse_fault
 from faultlab.lab.experiment_file import load_experiment
-from faultlab.models import parse
-from faultlab.models.monitor import ObservationReport
-from faultlab.models.orders import NewOrder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from faultlab.config import Settings
-from faultlab.runtime.lab import Lab
+from faultlab.core.config import Settings
+from faultlab.runtime.supervisor import Supervisor
 
 # The suite reads English messages (and the labs it starts inherit this); tests of Spanish choose it themselves.
 os.environ["FAULTLAB_LANG"] = "en"
@@ -47,14 +47,14 @@ def lab_settings(home: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
+async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Supervisor]:
     """One running lab shared by the integration tests (each test restores what it changes).
 
     It has the guide's three products plus PROD-004 with ample stock, for tests that must not run out.
     """
     home = tmp_path_factory.mktemp("lab")
     stock = {"PROD-001": 1000, "PROD-002": 500, "PROD-003": 750, "PROD-004": 1_000_000}
-    async with Lab(lab_settings(home, initial_stock=stock)) as running:
+    async with Supervisor(lab_settings(home, initial_stock=stock)) as running:
         yield running
 
 
@@ -65,7 +65,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def settled(lab: Lab) -> Lab:
+async def settled(lab: Supervisor) -> Supervisor:
     """The lab with every fault cleared and every replica ON again before a test starts."""
     from tests.helpers import clear_all_faults
 

@@ -9,12 +9,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from faultlab.core.protocol import InventoryState
 from faultlab.lab.checkers import single_copy_model
-from faultlab.protocol import InventoryState
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 
 
-def auth(lab: Lab) -> dict[str, str]:
+def auth(lab: Supervisor) -> dict[str, str]:
     return {"Authorization": f"Bearer {lab.settings.admin_token}"}
 
 
@@ -23,7 +23,7 @@ async def get_json(session: aiohttp.ClientSession, url: str, **kw: Any) -> tuple
         return resp.status, await resp.json()
 
 
-async def clear_all_faults(lab: Lab) -> None:
+async def clear_all_faults(lab: Supervisor) -> None:
     async with aiohttp.ClientSession() as session:
         for replica in lab.settings.replica_ids:
             try:
@@ -38,14 +38,14 @@ async def clear_all_faults(lab: Lab) -> None:
             await proc.start()
 
 
-async def inject(session: aiohttp.ClientSession, lab: Lab, replica: int, **fault: Any) -> dict[str, Any]:
+async def inject(session: aiohttp.ClientSession, lab: Supervisor, replica: int, **fault: Any) -> dict[str, Any]:
     async with session.post(f"{lab.settings.replica_url(replica)}/faults", json=fault, headers=auth(lab)) as resp:
         assert resp.status in (201, 202), await resp.text()
         data: dict[str, Any] = await resp.json()
         return data
 
 
-async def post_orders(session: aiohttp.ClientSession, lab: Lab, orders: list[tuple[str, int]],
+async def post_orders(session: aiohttp.ClientSession, lab: Supervisor, orders: list[tuple[str, int]],
                       concurrency: int = 32) -> list[str]:
     """Post orders concurrently; the ids of those answered 201."""
     url = f"{lab.settings.service_url('orders')}/orders"
@@ -63,7 +63,7 @@ async def post_orders(session: aiohttp.ClientSession, lab: Lab, orders: list[tup
     return accepted
 
 
-async def model_state(lab: Lab) -> InventoryState:
+async def model_state(lab: Supervisor) -> InventoryState:
     """The single-copy model: every numbered outbox event applied once, in seq order, to the initial stock."""
     conn = await asyncpg.connect(lab.settings.dsn)
     try:
@@ -78,7 +78,7 @@ async def model_state(lab: Lab) -> InventoryState:
     return state
 
 
-async def expected_totals(lab: Lab) -> dict[str, int]:
+async def expected_totals(lab: Supervisor) -> dict[str, int]:
     """available + reserved per product that stock conservation requires: the initial stock plus every restock."""
     conn = await asyncpg.connect(lab.settings.dsn)
     try:
@@ -89,7 +89,7 @@ async def expected_totals(lab: Lab) -> dict[str, int]:
     return single_copy_model([dict(r) for r in rows], lab.settings.initial_stock).totals()
 
 
-async def wait_converged(lab: Lab, session: aiohttp.ClientSession, timeout_s: float = 30) -> InventoryState:
+async def wait_converged(lab: Supervisor, session: aiohttp.ClientSession, timeout_s: float = 30) -> InventoryState:
     """Wait until the outbox is fully published and every replica, served and stored, equals the model."""
     deadline = time.monotonic() + timeout_s
     last: Any = None
@@ -120,7 +120,7 @@ async def wait_converged(lab: Lab, session: aiohttp.ClientSession, timeout_s: fl
     raise AssertionError(f"replicas did not converge to the model: {last}")
 
 
-async def replica_rows(lab: Lab, replica: int) -> dict[str, Any]:
+async def replica_rows(lab: Supervisor, replica: int) -> dict[str, Any]:
     """What a replica stored: its stock rows, applied event count and distinct seqs (exactly-once check)."""
     conn = await asyncpg.connect(lab.settings.dsn)
     schema = f"inventory_{replica}"

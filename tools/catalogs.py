@@ -24,7 +24,7 @@ PACKAGE = ROOT / "src" / "faultlab"
 LOCALE = PACKAGE / "locale"
 DOMAIN = "faultlab"
 LANGUAGES = ("en", "es")
-METHODS = [("**.py", "python"), ("lab/templates/**.html", "jinja2"), ("study/templates/**.html", "jinja2")]
+METHODS = [("**.py", "python"), ("lab/templates/**.html", "jinja2"), ("lab/study/templates/**.html", "jinja2")]
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,25 +25,25 @@ pytestmark = pytest.mark.timeout(120)
 GUIDE_NAMES = {"orders": "orders-svc", "monitor": "monitor-svc", "voter": "voter-svc", "dashboard": "dashboard"}
 
 
-def basic(lab: Lab, password: str | None = None) -> dict[str, str]:
+def basic(lab: Supervisor, password: str | None = None) -> dict[str, str]:
     """What `requests` sends from a netrc line `machine localhost login faultlab password <token>`."""
     raw = f"faultlab:{lab.settings.admin_token if password is None else password}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
-async def guide_inject(http: aiohttp.ClientSession, lab: Lab, replica: int, body: dict[str, Any],
+async def guide_inject(http: aiohttp.ClientSession, lab: Supervisor, replica: int, body: dict[str, Any],
                        headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     async with http.post(f"{lab.settings.replica_url(replica)}/inject-failure", json=body,
                          headers=basic(lab) if headers is None else headers) as resp:
         return resp.status, await resp.json()
 
 
-async def active_kinds(http: aiohttp.ClientSession, lab: Lab, replica: int) -> list[str]:
+async def active_kinds(http: aiohttp.ClientSession, lab: Supervisor, replica: int) -> list[str]:
     _s, body = await get_json(http, f"{lab.settings.replica_url(replica)}/faults", headers=auth(lab))
     return [f["kind"] for f in body["faults"]]
 
 
-async def wait_instance(http: aiohttp.ClientSession, lab: Lab, instance_id: str, status: str,
+async def wait_instance(http: aiohttp.ClientSession, lab: Supervisor, instance_id: str, status: str,
                         timeout_s: float = 15) -> dict[str, Any]:
     """Poll the monitor's /status the way the guide's experiment runner does, until the instance has `status`."""
     deadline = time.monotonic() + timeout_s
@@ -68,7 +68,7 @@ async def wait_instance(http: aiohttp.ClientSession, lab: Lab, instance_id: str,
     ({"type": "stale"}, "stale", "stale"),
 ])
 async def test_inject_failure_answers_200_with_the_guide_fields_and_clear_clears(
-        settled: Lab, http: aiohttp.ClientSession, body: dict[str, Any], guide_type: str, kind: str) -> None:
+        settled: Supervisor, http: aiohttp.ClientSession, body: dict[str, Any], guide_type: str, kind: str) -> None:
     """Every kind the guide's script sends (type or failure_type) is active after a 200; type clear removes it."""
     lab = settled
     status, answer = await guide_inject(http, lab, 3, body)
@@ -84,7 +84,7 @@ async def test_inject_failure_answers_200_with_the_guide_fields_and_clear_clears
     assert await active_kinds(http, lab, 3) == []
 
 
-async def test_inject_failure_refuses_bad_actions_and_changes_nothing(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_inject_failure_refuses_bad_actions_and_changes_nothing(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """An unknown kind, names that disagree or a parameter of another kind: 400, and no fault is active."""
     lab = settled
     for body in ({"type": "meteor"}, {"type": "clear", "failure_type": "latency"}, {"type": "clear", "latency_ms": 5},
@@ -95,7 +95,7 @@ async def test_inject_failure_refuses_bad_actions_and_changes_nothing(settled: L
 
 
 async def test_fault_requests_need_the_token_and_take_it_as_basic_password(
-        settled: Lab, http: aiohttp.ClientSession) -> None:
+        settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """No token, a wrong Basic password or a malformed Basic header: 401 and nothing changes; the right one: 200."""
     lab = settled
     body = {"type": "latency", "latency_ms": 1200}
@@ -112,14 +112,14 @@ async def test_fault_requests_need_the_token_and_take_it_as_basic_password(
     assert status == 200 and await active_kinds(http, lab, 1) == []
 
 
-async def test_requests_sends_the_token_from_a_netrc_file(settled: Lab, tmp_path: Any) -> None:
+async def test_requests_sends_the_token_from_a_netrc_file(settled: Supervisor, tmp_path: Any) -> None:
     """The guide's unchanged client code (requests.post without auth) passes with the lines `faultlab token --netrc`
     prints in a netrc file: the one-line set-up the guide mapping documents."""
     import os
 
     import requests
 
-    from faultlab.cli import netrc_lines
+    from faultlab.cli.control import netrc_lines
 
     lab = settled
     netrc = tmp_path / "netrc"
@@ -145,7 +145,7 @@ async def test_requests_sends_the_token_from_a_netrc_file(settled: Lab, tmp_path
 
 
 async def test_crash_answers_200_and_the_monitor_shows_instance_1_off_then_on(
-        settled: Lab, http: aiohttp.ClientSession) -> None:
+        settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Crash via the guide's request: 200, the monitor turns instance "1" OFF, then ON once the replica is back;
     its failure row has the guide's fields."""
     lab = settled
@@ -175,7 +175,7 @@ async def test_crash_answers_200_and_the_monitor_shows_instance_1_off_then_on(
     assert crash[-1]["detected_at"] is not None
 
 
-async def test_latency_is_seen_off_and_on_as_the_guide_runner_polls(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_latency_is_seen_off_and_on_as_the_guide_runner_polls(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """The guide's latency phase: instance "2" OFF in /status after the injection, ON after type clear."""
     lab = settled
     status, _answer = await guide_inject(http, lab, 2, {"type": "latency", "latency_ms": 1200})
@@ -188,7 +188,7 @@ async def test_latency_is_seen_off_and_on_as_the_guide_runner_polls(settled: Lab
 
 
 async def test_voted_reads_on_the_guide_paths_answer_with_the_guide_fields(
-        settled: Lab, http: aiohttp.ClientSession) -> None:
+        settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """GET /inventory/{id} and /inventory on the voter: 200 with success, data and the vote; /voting-stats counts them."""
     lab = settled
     voter = lab.settings.service_url("voter")
@@ -212,7 +212,7 @@ async def test_voted_reads_on_the_guide_paths_answer_with_the_guide_fields(
     assert after["voting_stats"]["avg_response_time"] > 0
 
 
-async def test_two_of_three_down_gives_quorum_not_reached(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_two_of_three_down_gives_quorum_not_reached(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """The guide's scenario 2: with two replicas failing, a guide read answers 503 "quorum not reached"; cleared,
     the reads are answered again."""
     lab = settled
@@ -236,7 +236,7 @@ async def test_two_of_three_down_gives_quorum_not_reached(settled: Lab, http: ai
     assert status == 200 and body["success"] is True
 
 
-async def test_every_service_health_speaks_the_guide(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_every_service_health_speaks_the_guide(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """curl localhost:500N/health of every service: 200, status UP, the guide's service name and a timestamp."""
     lab = settled
     targets = {**{name: lab.settings.service_url(c) for c, name in GUIDE_NAMES.items()},
@@ -248,7 +248,7 @@ async def test_every_service_health_speaks_the_guide(settled: Lab, http: aiohttp
 
 
 async def test_monitor_metrics_json_when_asked_and_prometheus_otherwise(
-        settled: Lab, http: aiohttp.ClientSession) -> None:
+        settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """GET :5004/metrics is the guide's JSON (every service's rows) unless the client asks for text (Prometheus
     does): the guide's load test reads it with requests' `Accept: */*`."""
     lab = settled
@@ -273,7 +273,7 @@ async def test_monitor_metrics_json_when_asked_and_prometheus_otherwise(
     assert status == 400 and body["error"]
 
 
-async def test_monitor_status_of_one_instance(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_monitor_status_of_one_instance(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """GET /status/inventory-svc/{n} is that instance's row; an unknown instance is 404 with a message."""
     lab = settled
     monitor = lab.settings.service_url("monitor")
@@ -287,7 +287,7 @@ async def test_monitor_status_of_one_instance(settled: Lab, http: aiohttp.Client
     assert status == 404 and body["error"] == "Instance not found"
 
 
-async def test_dashboard_guide_api(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_dashboard_guide_api(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """The guide's dashboard API: /api/health (what its cleanup reads), /api/instances, /api/summary."""
     lab = settled
     base = lab.settings.service_url("dashboard")

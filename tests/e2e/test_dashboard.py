@@ -21,7 +21,7 @@ import pytest
 from playwright import async_api as playwright_api
 
 from faultlab.lab.load import OpenLoopLoad, Request, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, inject
 
 pytestmark = pytest.mark.timeout(120)
@@ -82,7 +82,7 @@ async def probe(context: Any) -> AsyncIterator[PageProbe]:
     await page.close()
 
 
-def dashboard(lab: Lab) -> str:
+def dashboard(lab: Supervisor) -> str:
     return lab.settings.service_url("dashboard")
 
 
@@ -117,7 +117,7 @@ async def chart_values(page: Any, chart: str, trace: int, since: float = 0.0) ->
         [chart, trace, since])
 
 
-async def test_page_loads_live_without_console_errors(settled: Lab, probe: PageProbe) -> None:
+async def test_page_loads_live_without_console_errors(settled: Supervisor, probe: PageProbe) -> None:
     """The page loads (plotly.js from the lab itself), shows all replicas and seven services, and logs no error."""
     lab = settled
     await open_live_page(probe, dashboard(lab), lab.settings.replica_ids)
@@ -143,7 +143,7 @@ async def test_page_loads_live_without_console_errors(settled: Lab, probe: PageP
                 assert lab.settings.admin_token not in await resp.text(), path
 
 
-async def test_crash_turns_card_off_within_1s_and_back_on(settled: Lab, probe: PageProbe,
+async def test_crash_turns_card_off_within_1s_and_back_on(settled: Supervisor, probe: PageProbe,
                                                           tmp_path_factory: pytest.TempPathFactory,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """A crash injected through the replica's fault API shows OFF within 1 s, is shaded on the charts, then ON."""
@@ -192,7 +192,7 @@ async def test_crash_turns_card_off_within_1s_and_back_on(settled: Lab, probe: P
     assert not probe.problems, probe.problems
 
 
-async def test_charts_have_points_while_load_runs(settled: Lab, probe: PageProbe) -> None:
+async def test_charts_have_points_while_load_runs(settled: Supervisor, probe: PageProbe) -> None:
     """Latency, throughput and success charts get points from the voter's and orders' /metrics during load."""
     lab = settled
     page = probe.page
@@ -220,7 +220,7 @@ async def test_charts_have_points_while_load_runs(settled: Lab, probe: PageProbe
     assert not probe.problems, probe.problems
 
 
-def mixed_requests(lab: Lab, seed: int) -> Any:
+def mixed_requests(lab: Supervisor, seed: int) -> Any:
     """Voted reads of any product plus one order in eight, on the product with ample stock (others' stock stays)."""
     rng = random.Random(seed)
     reads = request_factory(lab.settings, "voted", seed)
@@ -229,7 +229,7 @@ def mixed_requests(lab: Lab, seed: int) -> Any:
     return lambda: Request("POST", order_url, body, kind="order") if rng.random() < 0.125 else reads()
 
 
-async def test_updates_stay_within_1s_at_500_rps(settled: Lab, probe: PageProbe,
+async def test_updates_stay_within_1s_at_500_rps(settled: Supervisor, probe: PageProbe,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """While the lab takes 500 requests/s the page keeps receiving and applying updates at most 1 s apart."""
     lab = settled
@@ -269,7 +269,7 @@ async def test_updates_stay_within_1s_at_500_rps(settled: Lab, probe: PageProbe,
     assert not probe.problems, probe.problems
 
 
-async def test_operator_injects_and_clears_through_the_page(settled: Lab, probe: PageProbe,
+async def test_operator_injects_and_clears_through_the_page(settled: Supervisor, probe: PageProbe,
                                                             tmp_path_factory: pytest.TempPathFactory,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """With the token typed once, the page injects a latency fault via /api/faults and clears it; no token, no fault."""
@@ -322,7 +322,7 @@ async def test_operator_injects_and_clears_through_the_page(settled: Lab, probe:
     assert not probe.problems, probe.problems
 
 
-async def test_operator_api_refuses_without_token_and_bad_input(settled: Lab) -> None:
+async def test_operator_api_refuses_without_token_and_bad_input(settled: Supervisor) -> None:
     """/api/faults and /api/experiment need the token, refuse cross-origin writes and say what is wrong with input."""
     lab = settled
     url = dashboard(lab)
@@ -385,7 +385,7 @@ def write_fixture_run(runs: Path, name: str, started_at: float) -> Path:
 
 
 @pytest.fixture(scope="module")
-async def reports_dashboard(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, Path]]:
+async def reports_dashboard(lab: Supervisor, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, Path]]:
     """`python -m faultlab serve dashboard` on a free port, reading a temporary runs folder (one older run in it)."""
     runs = tmp_path_factory.mktemp("dashboard-runs")
     write_fixture_run(runs, "20260102T030405Z", 1767323045.0)
@@ -470,7 +470,7 @@ async def test_reports_page_compares_the_ticked_runs(reports_dashboard: tuple[st
 
 
 async def test_experiment_button_runs_a_short_experiment_into_the_reports(
-        settled: Lab, reports_dashboard: tuple[str, Path], probe: PageProbe) -> None:
+        settled: Supervisor, reports_dashboard: tuple[str, Path], probe: PageProbe) -> None:
     """The button spawns `faultlab experiment --duration 5 --repeat 1`; the page shows it run and exit; it is listed."""
     lab = settled
     url, runs = reports_dashboard

@@ -11,10 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from faultlab.config import Settings
-from faultlab.log import get_logger
-from faultlab.services.dashboard.collector import SERIES, card_status, instance_card
-from faultlab.services.dashboard.metrics import (
+from faultlab.core.config import Settings
+from faultlab.core.log import get_logger
+from faultlab.core.web import BUCKETS_MS, PROBE_HEADER, ApiError, RequestMetrics, create_app
+from faultlab.lab.dashboard.collector import SERIES, card_status, instance_card
+from faultlab.lab.dashboard.metrics import (
     Counts,
     Selector,
     extract,
@@ -22,8 +23,7 @@ from faultlab.services.dashboard.metrics import (
     parse_prometheus,
     window_stats,
 )
-from faultlab.services.dashboard.reports import RunsFolder
-from faultlab.web import BUCKETS_MS, PROBE_HEADER, ApiError, RequestMetrics, create_app
+from faultlab.lab.dashboard.reports import RunsFolder
 
 VOTED = Selector("GET", frozenset({"/inventory/voted", "/inventory/voted/{product_id}"}))
 

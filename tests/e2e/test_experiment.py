@@ -12,12 +12,12 @@ import pytest
 from faultlab.lab.experiment import ExperimentRunner
 from faultlab.lab.phases import build_experiment
 from faultlab.lab.report import build_report, validate, write_run
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 
 pytestmark = pytest.mark.timeout(240)
 
 
-async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Path) -> None:
+async def test_short_experiment_measures_every_phase(settled: Supervisor, tmp_path: Path) -> None:
     """Every guide phase plus two-down: TTD and TTR from the monitor, quorum lost and regained, data valid."""
     lab = settled
     config = build_experiment(repeat=1, rate=40, duration_s=1.5, settle_s=0.5, seed=3)
@@ -66,7 +66,7 @@ async def test_short_experiment_measures_every_phase(settled: Lab, tmp_path: Pat
     assert all(i["status"] == "ON" and not (i["health"] or {}).get("faults") for i in status["instances"])
 
 
-async def runner_status(lab: Lab) -> dict:
+async def runner_status(lab: Supervisor) -> dict:
     import aiohttp
 
     async with aiohttp.ClientSession() as session, session.get(
@@ -74,7 +74,7 @@ async def runner_status(lab: Lab) -> dict:
         return dict(await resp.json())
 
 
-async def test_cli_experiment_uses_the_running_lab(settled: Lab, tmp_path: Path) -> None:
+async def test_cli_experiment_uses_the_running_lab(settled: Supervisor, tmp_path: Path) -> None:
     """`faultlab experiment` finds the running lab, writes runs/latest, exits 0; `faultlab report` validates it."""
     runs = tmp_path / "runs"
     proc = await asyncio.create_subprocess_exec(
@@ -95,7 +95,7 @@ async def test_cli_experiment_uses_the_running_lab(settled: Lab, tmp_path: Path)
     assert "matches report.schema.json" in out.decode()
 
 
-async def test_interrupt_rolls_back_and_keeps_a_partial_report(settled: Lab) -> None:
+async def test_interrupt_rolls_back_and_keeps_a_partial_report(settled: Supervisor) -> None:
     """Ctrl-C while two replicas are stopped: both are started again, the cut phase is reported as interrupted."""
     lab = settled
     config = build_experiment(phases="two-down", repeat=2, rate=30, duration_s=60, settle_s=0.3)

@@ -14,7 +14,7 @@ import pytest
 from faultlab.lab.experiment import ExperimentRunner
 from faultlab.lab.experiment_file import load_experiment
 from faultlab.lab.report import build_report, validate, write_run
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json
 
 pytestmark = pytest.mark.timeout(180)
@@ -44,13 +44,13 @@ phases:
 """
 
 
-async def monitor_status(lab: Lab) -> dict:
+async def monitor_status(lab: Supervisor) -> dict:
     async with aiohttp.ClientSession() as http:
         _status, body = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
         return dict(body)
 
 
-async def test_a_short_experiment_from_a_file(settled: Lab, tmp_path: Path) -> None:
+async def test_a_short_experiment_from_a_file(settled: Supervisor, tmp_path: Path) -> None:
     """The file's lab settings are the monitor's during the run and the lab's own after; each phase measured, the
     staggered fault injected a second after the first, slow-apply detected; report.json embeds the file's
     experiment, which loads back equal."""
@@ -87,7 +87,7 @@ async def test_a_short_experiment_from_a_file(settled: Lab, tmp_path: Path) -> N
     print(f"\nshort experiment from a file: {took:.1f} s (reset with settings, 3 phases, restore, data check)")
 
 
-async def test_an_abort_condition_stops_the_run_and_rolls_back(settled: Lab) -> None:
+async def test_an_abort_condition_stops_the_run_and_rolls_back(settled: Supervisor) -> None:
     """p95 over 0 ms for 1 s holds at once: the run stops in its first phase, the fault is cleared, the cut phase
     and the verdict say why."""
     lab = settled
@@ -112,7 +112,7 @@ async def test_an_abort_condition_stops_the_run_and_rolls_back(settled: Lab) -> 
     assert report["verdict"]["missed"][0] == "stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
 
 
-async def test_the_reset_refuses_bad_settings_and_restarts_nothing(settled: Lab) -> None:
+async def test_the_reset_refuses_bad_settings_and_restarts_nothing(settled: Supervisor) -> None:
     """POST /reset with settings its model refuses is a 400 naming each one; no process restarted."""
     lab = settled
     pids = {name: p.pid for name, p in lab.processes.items()}
@@ -128,7 +128,7 @@ async def test_the_reset_refuses_bad_settings_and_restarts_nothing(settled: Lab)
     assert {name: p.pid for name, p in lab.processes.items()} == pids
 
 
-async def test_the_dashboard_reaches_the_supervisors_kinds(settled: Lab) -> None:
+async def test_the_dashboard_reaches_the_supervisors_kinds(settled: Supervisor) -> None:
     """The dashboard's form stops a replica through the supervisor and starts it again (stop's inverse); a network
     kind on a plain lab is the supervisor's 409, passed on."""
     lab = settled

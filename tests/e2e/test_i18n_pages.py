@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from faultlab.lab.report import build_report, write_run
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.e2e.test_dashboard import (  # noqa: F401  (fixtures: one browser and one reports dashboard for this module)
     CARD_STATUS,
     PageProbe,
@@ -72,7 +72,7 @@ async def wait_live(probe: PageProbe, url: str, replicas: list[int]) -> None:
 
 
 async def test_live_page_speaks_each_language_and_the_switch_is_remembered(
-        settled: Lab, tab: PageProbe, tmp_path_factory: pytest.TempPathFactory, capsys: Any) -> None:
+        settled: Supervisor, tab: PageProbe, tmp_path_factory: pytest.TempPathFactory, capsys: Any) -> None:
     """?lang=es renders the live page in Spanish (cards, panels, charts' legends, operator) with no English word;
     the English button reloads it in English, and the choice holds on the next visit without ?lang."""
     lab, page = settled, tab.page

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from faultlab import i18n
-from faultlab.study.html import front
+from faultlab.core import i18n
+from faultlab.lab.study.html import front
 from tests.e2e.test_dashboard import (  # noqa: F401  (fixtures: one browser and one reports dashboard for this module)
     PageProbe,
     artifacts_dir,

@@ -9,15 +9,16 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from faultlab import cli, i18n
-from faultlab.runtime.lab import Lab
+from faultlab import cli
+from faultlab.core import i18n
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def cli_env(settled: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+def cli_env(settled: Supervisor, monkeypatch: pytest.MonkeyPatch) -> Iterator[Supervisor]:
     """The CLI pointed at the session lab's folder, in English; the environment and language restored after."""
     monkeypatch.setenv("FAULTLAB_HOME", str(settled.home))
     monkeypatch.setenv("FAULTLAB_LANG", "en")
@@ -33,13 +34,13 @@ async def run_cli(*argv: str) -> int:
     return await asyncio.to_thread(cli.main, list(argv))
 
 
-async def replica_faults(http: aiohttp.ClientSession, lab: Lab, replica: int) -> list[str]:
+async def replica_faults(http: aiohttp.ClientSession, lab: Supervisor, replica: int) -> list[str]:
     status, body = await get_json(http, f"{lab.settings.replica_url(replica)}/faults", headers=auth(lab))
     assert status == 200
     return [f["kind"] for f in body["faults"]]
 
 
-async def test_status_json_lists_every_process_and_replica(cli_env: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_status_json_lists_every_process_and_replica(cli_env: Supervisor, capsys: pytest.CaptureFixture[str]) -> None:
     """`faultlab status --json` prints the supervisor's processes and the monitor's instances of the running lab."""
     assert await run_cli("status", "--json") == 0
     data = json.loads(capsys.readouterr().out)
@@ -49,7 +50,7 @@ async def test_status_json_lists_every_process_and_replica(cli_env: Lab, capsys:
     assert sorted(i["replica"] for i in data["monitor"]["instances"]) == cli_env.settings.replica_ids
 
 
-async def test_status_table_fits_80_columns(cli_env: Lab, capsys: pytest.CaptureFixture[str],
+async def test_status_table_fits_80_columns(cli_env: Supervisor, capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """`faultlab status` in an 80-column terminal prints every replica with no line longer than 80."""
     monkeypatch.setenv("COLUMNS", "80")
@@ -60,7 +61,7 @@ async def test_status_table_fits_80_columns(cli_env: Lab, capsys: pytest.Capture
         assert f"inventory-{r}" in out
 
 
-async def test_inject_then_clear_changes_the_replicas_faults(cli_env: Lab, http: aiohttp.ClientSession,
+async def test_inject_then_clear_changes_the_replicas_faults(cli_env: Supervisor, http: aiohttp.ClientSession,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """`inject latency` puts a latency fault on that replica only, and `clear` takes it away again."""
     assert await run_cli("inject", "latency", "--instance", "2", "--latency_ms", "5") == 0
@@ -71,7 +72,7 @@ async def test_inject_then_clear_changes_the_replicas_faults(cli_env: Lab, http:
     assert "cleared latency" in capsys.readouterr().out
 
 
-async def test_a_wrong_token_is_refused_with_the_servers_message(cli_env: Lab, http: aiohttp.ClientSession,
+async def test_a_wrong_token_is_refused_with_the_servers_message(cli_env: Supervisor, http: aiohttp.ClientSession,
                                                                  capsys: pytest.CaptureFixture[str],
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """With a wrong operator token `inject` exits 2 showing the 401, and the replica has no fault."""

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import expected_totals, get_json, inject, post_orders, replica_rows, wait_converged
 
 pytestmark = pytest.mark.timeout(240)
@@ -22,7 +22,7 @@ def random_orders(count: int, products: list[str], seed: int) -> list[tuple[str,
     return [(rng.choice(products), rng.randint(1, 5)) for _ in range(count)]
 
 
-async def test_thousand_orders_converge_to_single_copy_model(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_thousand_orders_converge_to_single_copy_model(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """1,000 orders over 3 products: every replica equals the single-copy model, stock is conserved (available +
     reserved = the initial stock plus what earlier tests restocked)."""
     lab = settled
@@ -54,7 +54,7 @@ async def test_thousand_orders_converge_to_single_copy_model(settled: Lab, http:
     assert pending == 0
 
 
-async def test_stopped_replica_catches_up_without_double_apply(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_stopped_replica_catches_up_without_double_apply(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """A replica stopped during the load and started again resumes from its position and converges."""
     lab = settled
     products = sorted(lab.settings.initial_stock)
@@ -74,7 +74,7 @@ async def test_stopped_replica_catches_up_without_double_apply(settled: Lab, htt
     await lab.wait_working(30)
 
 
-async def test_wrong_replica_is_outvoted_and_named(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_wrong_replica_is_outvoted_and_named(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """A replica serving wrong values: the voted answer is still the model's value, and the replica is named."""
     lab = settled
     model = await wait_converged(lab, http)
@@ -96,7 +96,7 @@ async def test_wrong_replica_is_outvoted_and_named(settled: Lab, http: aiohttp.C
     assert stats["replicas"]["1"]["wrong"] >= 1
 
 
-async def test_two_replicas_down_means_no_quorum_then_recovers(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_two_replicas_down_means_no_quorum_then_recovers(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Two replicas stopped: HTTP 503 "quorum not reached"; once they are back the voter answers again."""
     lab = settled
     voted = f"{lab.settings.service_url('voter')}/inventory/voted"
@@ -116,7 +116,7 @@ async def test_two_replicas_down_means_no_quorum_then_recovers(settled: Lab, htt
     assert status == 200 and body["quorum"] is True
 
 
-async def test_steady_load_has_quorum_and_no_false_alarms(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_steady_load_has_quorum_and_no_false_alarms(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Under steady writes with no fault: >= 99.9 % of voted reads reach quorum; nobody is flagged or OFF."""
     lab = settled
     s = lab.settings
@@ -154,7 +154,7 @@ async def test_steady_load_has_quorum_and_no_false_alarms(settled: Lab, http: ai
     ({"product_id": "PROD-001", "quantity": 1, "price": 3}, 400),
     ([1, 2], 400),
 ])
-async def test_bad_orders_are_refused_and_change_nothing(settled: Lab, http: aiohttp.ClientSession,
+async def test_bad_orders_are_refused_and_change_nothing(settled: Supervisor, http: aiohttp.ClientSession,
                                                          body: object, status: int) -> None:
     """Invalid orders get a clear 4xx JSON error and write nothing."""
     lab = settled
@@ -170,7 +170,7 @@ async def test_bad_orders_are_refused_and_change_nothing(settled: Lab, http: aio
 
 
 @pytest.mark.parametrize("raw", [b"{bad json", b"", b"x" * 20000, b"null"])
-async def test_malformed_bodies_are_refused(settled: Lab, http: aiohttp.ClientSession, raw: bytes) -> None:
+async def test_malformed_bodies_are_refused(settled: Supervisor, http: aiohttp.ClientSession, raw: bytes) -> None:
     """Malformed, empty, oversized or non-object bodies: 400/413 with a message."""
     async with http.post(f"{settled.settings.service_url('orders')}/orders", data=raw,
                          headers={"Content-Type": "application/json"}) as resp:
@@ -178,7 +178,7 @@ async def test_malformed_bodies_are_refused(settled: Lab, http: aiohttp.ClientSe
         assert "error" in await resp.json()
 
 
-async def test_cancel_releases_stock_and_follows_majority(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_cancel_releases_stock_and_follows_majority(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """DELETE and POST /cancel release the reservation on every replica; a second cancel is a 409."""
     lab = settled
     orders_url = f"{lab.settings.service_url('orders')}/orders"
@@ -205,7 +205,7 @@ async def test_cancel_releases_stock_and_follows_majority(settled: Lab, http: ai
         assert resp.status == 400
 
 
-async def test_request_metrics_reach_postgresql_in_batches(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_request_metrics_reach_postgresql_in_batches(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Every service's request counts land in monitor.request_metrics a few seconds later, aggregated."""
     lab = settled
     for _ in range(20):
@@ -228,7 +228,7 @@ async def test_request_metrics_reach_postgresql_in_batches(settled: Lab, http: a
     assert {"voter", "inventory", "orders", "monitor"} <= services
 
 
-async def test_replicas_fetch_slowly_at_rest_and_quickly_once_events_flow(settled: Lab,
+async def test_replicas_fetch_slowly_at_rest_and_quickly_once_events_flow(settled: Supervisor,
                                                                           http: aiohttp.ClientSession) -> None:
     """The fetch pacer really changes aiokafka's wait (a private attribute): idle -> the long wait, an order ->
     the short one at once, and the order is applied by every replica."""

@@ -14,15 +14,15 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from faultlab import bus
-from faultlab.runtime.lab import Lab
+from faultlab.core import bus
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json, inject, model_state, post_orders, wait_converged
 
 pytestmark = pytest.mark.timeout(180)
 PRODUCT = "PROD-004"  # ample stock: these tests must not run out
 
 
-async def episode(http: aiohttp.ClientSession, lab: Lab, replica: int, since: float, field: str,
+async def episode(http: aiohttp.ClientSession, lab: Supervisor, replica: int, since: float, field: str,
                   timeout_s: float = 10) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -34,12 +34,12 @@ async def episode(http: aiohttp.ClientSession, lab: Lab, replica: int, since: fl
     raise AssertionError(f"no episode with {field} for replica {replica}")
 
 
-async def monitor_status(http: aiohttp.ClientSession, lab: Lab) -> dict[str, Any]:
+async def monitor_status(http: aiohttp.ClientSession, lab: Supervisor) -> dict[str, Any]:
     _s, body = await get_json(http, f"{lab.settings.service_url('monitor')}/status")
     return dict(body)
 
 
-async def outbox_numbered(lab: Lab, timeout_s: float = 10) -> None:
+async def outbox_numbered(lab: Supervisor, timeout_s: float = 10) -> None:
     """Until the relay has numbered every outbox row (the model then covers every accepted order)."""
     conn = await asyncpg.connect(lab.settings.dsn)
     try:
@@ -51,7 +51,7 @@ async def outbox_numbered(lab: Lab, timeout_s: float = 10) -> None:
         await conn.close()
 
 
-async def produce(lab: Lab, topic: str, values: list[bytes]) -> None:
+async def produce(lab: Supervisor, topic: str, values: list[bytes]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=lab.settings.bootstrap, acks="all")
     await producer.start()
     try:
@@ -61,7 +61,7 @@ async def produce(lab: Lab, topic: str, values: list[bytes]) -> None:
         await producer.stop()
 
 
-async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled: Lab,
+async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled: Supervisor,
                                                                           http: aiohttp.ClientSession) -> None:
     """The issue's case: replica 1 stops applying, five orders follow; every voted read answers the newest
     version (never the pre-order one), replica 1 is behind and never agreed; the monitor marks it OFF (stale)
@@ -103,7 +103,7 @@ async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled
     await wait_converged(lab, http)
 
 
-async def test_forged_evidence_on_the_broker_changes_nothing(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_forged_evidence_on_the_broker_changes_nothing(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """A record written straight to error-queue without the lab's seal, or sealed but of a kind a replica cannot
     report (process_exit), is ignored and counted: replica 2 stays ON and no episode opens."""
     lab = settled
@@ -132,7 +132,7 @@ async def test_forged_evidence_on_the_broker_changes_nothing(settled: Lab, http:
 
 
 async def test_poison_records_on_order_events_are_set_aside_and_the_replicas_go_on(
-        settled: Lab, http: aiohttp.ClientSession) -> None:
+        settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Records that are not events (garbage, unsealed look-alikes, sealed ones without a seq) are set aside by
     every replica the same way; the orders after them are applied and the replicas equal the model."""
     lab = settled
@@ -167,7 +167,7 @@ async def test_poison_records_on_order_events_are_set_aside_and_the_replicas_go_
 
 
 async def test_a_restarted_replica_resumes_where_it_was_although_the_broker_reports_a_shorter_log(
-        settled: Lab, http: aiohttp.ClientSession) -> None:
+        settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Thousands of events published in big batches leave the broker's reported end offset short of the log (it
     reports its last batch's base); a replica killed then resumes from its stored offset — no broker reset, no
     rescan of the log — and catches up."""
@@ -208,7 +208,7 @@ async def test_a_restarted_replica_resumes_where_it_was_although_the_broker_repo
     await wait_converged(lab, http)
 
 
-async def test_forged_results_change_no_order_and_stop_nothing(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_forged_results_change_no_order_and_stop_nothing(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Records written straight to inventory-results — garbage, an unsealed 'REJECTED' for a real order, a sealed
     one from another lab — are set aside by the orders service; its orders are decided by the replicas' own
     results as before."""

@@ -10,13 +10,13 @@ import aiohttp
 import pytest
 
 from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json, inject
 
 pytestmark = pytest.mark.timeout(180)
 
 
-async def episode(http: aiohttp.ClientSession, lab: Lab, replica: int, since: float, field: str,
+async def episode(http: aiohttp.ClientSession, lab: Supervisor, replica: int, since: float, field: str,
                   timeout_s: float = 10) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -35,7 +35,7 @@ async def episode(http: aiohttp.ClientSession, lab: Lab, replica: int, since: fl
     ({"kind": "incorrect", "product_id": "PROD-001"}, 1),
     ({"kind": "crash"}, 2),
 ])
-async def test_fault_is_detected_masked_and_recovered(settled: Lab, http: aiohttp.ClientSession,
+async def test_fault_is_detected_masked_and_recovered(settled: Supervisor, http: aiohttp.ClientSession,
                                                       fault: dict[str, Any], replica: int) -> None:
     """Under voted-read load: detected (TTD from the fault's own timestamp), every read right, recovered after clear."""
     lab = settled
@@ -61,7 +61,7 @@ async def test_fault_is_detected_masked_and_recovered(settled: Lab, http: aiohtt
     assert status["instances"][replica - 1]["status"] == "ON"
 
 
-async def test_two_faulty_replicas_are_both_detected(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_two_faulty_replicas_are_both_detected(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Two replicas hung: both go OFF, the voter says quorum not reached, and both come back."""
     lab = settled
     since = time.time()
@@ -80,7 +80,7 @@ async def test_two_faulty_replicas_are_both_detected(settled: Lab, http: aiohttp
     assert status == 200
 
 
-async def test_crash_without_automatic_restart_waits_for_the_operator(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_crash_without_automatic_restart_waits_for_the_operator(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """With restarts off (the guide's manual mode) a crashed replica stays OFF until restarted by hand."""
     lab = settled
     proc = lab.processes["inventory-3"]
@@ -100,7 +100,7 @@ async def test_crash_without_automatic_restart_waits_for_the_operator(settled: L
         proc.auto_restart = True
 
 
-async def test_error_queue_reaches_the_monitor(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_error_queue_reaches_the_monitor(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """Errors a replica answers are put on error-queue and counted by the monitor for that replica."""
     lab = settled
     _s, before = await get_json(http, f"{lab.settings.service_url('monitor')}/status")

@@ -27,10 +27,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from faultlab.core.messages import Refused
+from faultlab.core.messages.supervisor import ResetRequest
 from faultlab.faults import request_kind
-from faultlab.models import Refused
-from faultlab.models.supervisor import ResetRequest
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, clear_all_faults
 
 # Examples per operation and mode: ~40 operations x 2 modes keep the whole file well under 3 minutes.
@@ -154,7 +154,7 @@ def _fuzz_operation(target: Target, operation: Any, mode: GenerationMode, header
     run()
 
 
-def _resets(lab: Lab, body: Any) -> bool:
+def _resets(lab: Supervisor, body: Any) -> bool:
     """Whether the supervisor would carry out POST /reset with this body (none: a reset with the lab's settings)."""
     if body is None or isinstance(body, NotSet):
         return True
@@ -166,7 +166,7 @@ def _resets(lab: Lab, body: Any) -> bool:
     return True
 
 
-def _targets(lab: Lab, headers: dict[str, str]) -> list[Target]:
+def _targets(lab: Supervisor, headers: dict[str, str]) -> list[Target]:
     s = lab.settings
     replica_url = s.replica_url(FUZZ_REPLICA)
     supervisor_url = f"http://127.0.0.1:{s.supervisor_port}"
@@ -213,7 +213,7 @@ def _targets(lab: Lab, headers: dict[str, str]) -> list[Target]:
 
 
 @pytest.mark.timeout(900)  # every operation of five services, valid and invalid: minutes on a busy 2-core machine
-async def test_fuzz_every_service_no_5xx_and_clear_4xx(lab: Lab) -> None:
+async def test_fuzz_every_service_no_5xx_and_clear_4xx(lab: Supervisor) -> None:
     """Valid and invalid requests to every documented operation: no 5xx, 4xx with a message, schemas honoured."""
     await clear_all_faults(lab)
     await lab.wait_working(30)
@@ -237,7 +237,7 @@ async def test_fuzz_every_service_no_5xx_and_clear_4xx(lab: Lab) -> None:
     await lab.wait_working(30)
 
 
-async def test_documented_security_is_enforced(lab: Lab) -> None:
+async def test_documented_security_is_enforced(lab: Supervisor) -> None:
     """Every operation the documents mark with the bearer scheme answers 401 without the token; no other does."""
     s = lab.settings
     bases = {"orders": s.service_url("orders"), "voter": s.service_url("voter"),
@@ -286,7 +286,7 @@ FOUND = [
 ]
 
 
-async def test_inputs_the_fuzzer_found_are_refused_and_change_nothing(lab: Lab) -> None:
+async def test_inputs_the_fuzzer_found_are_refused_and_change_nothing(lab: Supervisor) -> None:
     """Each input below once got a 500 or a 2xx; now a 400 with a message, and no fault becomes active."""
     s = lab.settings
     bases = {"inventory": s.replica_url(FUZZ_REPLICA), "monitor": s.service_url("monitor")}

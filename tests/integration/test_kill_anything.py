@@ -13,7 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import replica_rows, wait_converged
 
 pytestmark = pytest.mark.timeout(300)
@@ -31,7 +31,7 @@ class Outcomes:
     unknown: dict[str, str] = field(default_factory=dict)  # key -> why: it may have been stored (Jepsen's info)
 
 
-async def order_load(session: aiohttp.ClientSession, lab: Lab, seconds: float, rate: float) -> Outcomes:
+async def order_load(session: aiohttp.ClientSession, lab: Supervisor, seconds: float, rate: float) -> Outcomes:
     """Post orders with Idempotency-Keys at a steady rate, and sort every answer: accepted, refused or unknown."""
     url = f"{lab.settings.service_url('orders')}/orders"
     outcomes = Outcomes()
@@ -67,7 +67,7 @@ async def order_load(session: aiohttp.ClientSession, lab: Lab, seconds: float, r
 
 
 @pytest.mark.parametrize("victim", VICTIMS)
-async def test_kill_dash_nine_loses_nothing(settled: Lab, http: aiohttp.ClientSession, victim: str) -> None:
+async def test_kill_dash_nine_loses_nothing(settled: Supervisor, http: aiohttp.ClientSession, victim: str) -> None:
     """Every 201 order is stored, applied exactly once by every replica, and decided by majority; a refused order is
     never stored and one of unknown outcome at most once; only the orders service and PostgreSQL may refuse."""
     lab = settled

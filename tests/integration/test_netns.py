@@ -13,8 +13,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from faultlab import netns
-from faultlab.config import Settings
+from faultlab.core import netns
+from faultlab.core.config import Settings
 from faultlab.faults import FaultError
 from faultlab.faults.network import parse_net_fault
 from faultlab.faults.network.partition import Partition
@@ -22,7 +22,7 @@ from faultlab.lab.experiment import ExperimentRunner
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, build_experiment, select_phases
 from faultlab.lab.report import build_report, validate, write_run
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 from tests.helpers import get_json, model_state, post_orders, wait_converged
 
@@ -111,8 +111,8 @@ def test_service_hosts_default_keeps_loopback_and_maps_each_service() -> None:
 
 async def test_network_faults_answer_409_without_namespaces(tmp_path: Path) -> None:
     """A lab without --netns: POST/DELETE /netfaults need the token (401), then answer 409 with the reason."""
-    lab = Lab(lab_settings(tmp_path))
-    await lab._start_control()
+    lab = Supervisor(lab_settings(tmp_path))
+    await lab.api.start("127.0.0.1", lab.settings.supervisor_port)
     url = f"http://127.0.0.1:{lab.settings.supervisor_port}/netfaults"
     token = {"Authorization": f"Bearer {lab.settings.admin_token}"}
     try:
@@ -126,7 +126,7 @@ async def test_network_faults_answer_409_without_namespaces(tmp_path: Path) -> N
             async with http.get(url) as resp:
                 assert (await resp.json()) == {"netns": False, "faults": []}
     finally:
-        await lab._runner.cleanup()  # type: ignore[union-attr]
+        await lab.api.stop()
 
 
 def test_network_phases_join_the_default_only_on_a_namespace_lab() -> None:
@@ -137,13 +137,13 @@ def test_network_phases_join_the_default_only_on_a_namespace_lab() -> None:
 
 async def test_a_network_phase_on_a_plain_lab_aborts_with_the_reason(tmp_path: Path) -> None:
     """Asked for the partition phase, an experiment on a lab without namespaces stops before any load."""
-    lab = Lab(lab_settings(tmp_path))
-    await lab._start_control()
+    lab = Supervisor(lab_settings(tmp_path))
+    await lab.api.start("127.0.0.1", lab.settings.supervisor_port)
     try:
         runner = ExperimentRunner(lab.settings, build_experiment(phases="partition", repeat=1))
         data = await runner.run()
     finally:
-        await lab._runner.cleanup()  # type: ignore[union-attr]
+        await lab.api.stop()
     assert data["aborted"] and "--netns" in data["aborted"], data["aborted"]
     assert data["results"] == [] and runner.load is None
 
@@ -168,10 +168,10 @@ def test_a_crashed_owners_network_is_removed_by_the_next_allocation() -> None:
 
 
 @pytest.fixture(scope="module")
-async def netns_lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
+async def netns_lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Supervisor]:
     """A lab of its own with each service in a namespace; on exit, checks that every trace of it is gone."""
     stock = {"PROD-001": 1000, "PROD-002": 500, "PROD-003": 750}
-    lab = Lab(lab_settings(tmp_path_factory.mktemp("netns"), initial_stock=stock), netns=True)
+    lab = Supervisor(lab_settings(tmp_path_factory.mktemp("netns"), initial_stock=stock), netns=True)
     assert lab.network is not None
     tag = lab.network.tag
     try:
@@ -182,7 +182,7 @@ async def netns_lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[L
     assert _ours(tag) == {"namespaces": [], "links": [], "claims": []}
 
 
-async def _supervisor(http: aiohttp.ClientSession, lab: Lab, method: str, query: str = "",
+async def _supervisor(http: aiohttp.ClientSession, lab: Supervisor, method: str, query: str = "",
                       body: dict[str, Any] | None = None) -> Any:
     url = f"http://127.0.0.1:{lab.settings.supervisor_port}/netfaults{query}"
     headers = {"Authorization": f"Bearer {lab.settings.admin_token}"}
@@ -191,7 +191,7 @@ async def _supervisor(http: aiohttp.ClientSession, lab: Lab, method: str, query:
         return await resp.json()
 
 
-async def _episode(http: aiohttp.ClientSession, lab: Lab, replica: int, field: str, timeout_s: float) -> Any:
+async def _episode(http: aiohttp.ClientSession, lab: Supervisor, replica: int, field: str, timeout_s: float) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         _s, body = await get_json(http, f"{lab.settings.service_url('monitor')}/failures")
@@ -202,13 +202,13 @@ async def _episode(http: aiohttp.ClientSession, lab: Lab, replica: int, field: s
     raise AssertionError(f"no partition episode with {field} for replica {replica}")
 
 
-async def _voted(http: aiohttp.ClientSession, lab: Lab) -> dict[str, tuple[int, int]]:
+async def _voted(http: aiohttp.ClientSession, lab: Supervisor) -> dict[str, tuple[int, int]]:
     status, body = await get_json(http, f"{lab.settings.service_url('voter')}/inventory/voted")
     assert status == 200, body
     return {i["product_id"]: (i["available_quantity"], i["reserved_quantity"]) for i in body["inventory"]}
 
 
-async def _model_when_published(lab: Lab) -> dict[str, tuple[int, int]]:
+async def _model_when_published(lab: Supervisor) -> dict[str, tuple[int, int]]:
     """The single-copy model once every accepted order is numbered and published."""
     while True:
         conn = await asyncpg.connect(lab.settings.dsn)
@@ -222,13 +222,13 @@ async def _model_when_published(lab: Lab) -> dict[str, tuple[int, int]]:
         await asyncio.sleep(0.05)
 
 
-async def voter_sockets_to(lab: Lab, node: netns.Node) -> dict[str, int]:
+async def voter_sockets_to(lab: Supervisor, node: netns.Node) -> dict[str, int]:
     """The voter's TCP sockets to a node, by state."""
     assert lab.network is not None
     return await asyncio.to_thread(lab.network.sockets, "voter", node.name)
 
 
-async def _partition_and_heal(http: aiohttp.ClientSession, lab: Lab, inv2: netns.Node) -> Any:
+async def _partition_and_heal(http: aiohttp.ClientSession, lab: Supervisor, inv2: netns.Node) -> Any:
     """Partition replica 2, check masking and detection, order while it is cut off, heal, check convergence."""
     assert lab.network is not None
     await asyncio.sleep(0.5)
@@ -285,7 +285,7 @@ async def _partition_and_heal(http: aiohttp.ClientSession, lab: Lab, inv2: netns
 
 
 @needs_netns
-async def test_partitioned_replica_is_masked_detected_and_converges(netns_lab: Lab) -> None:
+async def test_partitioned_replica_is_masked_detected_and_converges(netns_lab: Supervisor) -> None:
     """Replica 2 cut off under voted-read load: every read answered right, OFF within 2 s, equal again after heal."""
     lab = netns_lab
     assert lab.network is not None
@@ -308,7 +308,7 @@ async def test_partitioned_replica_is_masked_detected_and_converges(netns_lab: L
 
 
 @needs_netns
-async def test_netem_is_applied_or_refused_with_the_reason(netns_lab: Lab) -> None:
+async def test_netem_is_applied_or_refused_with_the_reason(netns_lab: Supervisor) -> None:
     """netem on replica 1: both veth ends get the qdisc, or (a kernel without sch_netem) 501 and nothing changes."""
     lab = netns_lab
     assert lab.network is not None
@@ -335,7 +335,7 @@ async def test_netem_is_applied_or_refused_with_the_reason(netns_lab: Lab) -> No
 
 
 @needs_netns
-async def test_the_experiment_runs_the_partition_phase(netns_lab: Lab, tmp_path: Path) -> None:
+async def test_the_experiment_runs_the_partition_phase(netns_lab: Supervisor, tmp_path: Path) -> None:
     """`faultlab experiment` on a namespace lab: replica 3 partitioned under load, detected, healed, data exact."""
     lab = netns_lab
     config = build_experiment(phases="partition", repeat=1, rate=40, duration_s=2.0, settle_s=0.5, seed=5)

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from faultlab.lab.checkers import check_data
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json, wait_converged
 
 pytestmark = pytest.mark.timeout(180)
@@ -30,7 +30,7 @@ async def post(session: aiohttp.ClientSession, url: str, body: Any, key: str | N
         return resp.status, await resp.json(), resp.headers
 
 
-async def stored_with_key(lab: Lab, key: str, table: str = "orders") -> list[asyncpg.Record]:
+async def stored_with_key(lab: Supervisor, key: str, table: str = "orders") -> list[asyncpg.Record]:
     """The orders (or restocks) stored with this key, each with its count of outbox events."""
     conn = await asyncpg.connect(lab.settings.dsn)
     try:
@@ -44,11 +44,11 @@ async def stored_with_key(lab: Lab, key: str, table: str = "orders") -> list[asy
 
 
 @pytest.fixture
-async def orders_url(settled: Lab) -> str:
+async def orders_url(settled: Supervisor) -> str:
     return f"{settled.settings.service_url('orders')}/orders"
 
 
-async def test_a_retry_with_the_same_key_returns_the_original_order(settled: Lab, http: aiohttp.ClientSession,
+async def test_a_retry_with_the_same_key_returns_the_original_order(settled: Supervisor, http: aiohttp.ClientSession,
                                                                     orders_url: str) -> None:
     """Sent twice with one Idempotency-Key: 201 then 200 with the same order (Idempotent-Replayed), one order stored."""
     key = f"retry-{uuid.uuid4()}"
@@ -62,7 +62,7 @@ async def test_a_retry_with_the_same_key_returns_the_original_order(settled: Lab
     assert (row["id"], row["events"]) == (first["order_id"], 1)
 
 
-async def test_the_same_key_with_another_body_is_422_and_stores_nothing(settled: Lab, http: aiohttp.ClientSession,
+async def test_the_same_key_with_another_body_is_422_and_stores_nothing(settled: Supervisor, http: aiohttp.ClientSession,
                                                                         orders_url: str) -> None:
     """A key already used for another order is refused with a message naming that order; nothing new is stored."""
     key = f"reuse-{uuid.uuid4()}"
@@ -74,7 +74,7 @@ async def test_the_same_key_with_another_body_is_422_and_stores_nothing(settled:
     assert [r["id"] for r in await stored_with_key(settled, key)] == [first["order_id"]]
 
 
-async def test_concurrent_requests_with_one_key_create_one_order(settled: Lab, http: aiohttp.ClientSession,
+async def test_concurrent_requests_with_one_key_create_one_order(settled: Supervisor, http: aiohttp.ClientSession,
                                                                  orders_url: str) -> None:
     """Twenty requests with one key at once: one 201, nineteen 200 naming the same order, one order and one event."""
     key = f"together-{uuid.uuid4()}"
@@ -87,7 +87,7 @@ async def test_concurrent_requests_with_one_key_create_one_order(settled: Lab, h
 
 
 @pytest.mark.parametrize("key", ["", "two words", "k" * 256, "tab\tkey"])
-async def test_malformed_keys_are_400_and_store_nothing(settled: Lab, http: aiohttp.ClientSession, orders_url: str,
+async def test_malformed_keys_are_400_and_store_nothing(settled: Supervisor, http: aiohttp.ClientSession, orders_url: str,
                                                        key: str) -> None:
     """An Idempotency-Key that is empty, has spaces or control characters, or passes 255 characters: 400, nothing
     stored."""
@@ -101,7 +101,7 @@ async def test_malformed_keys_are_400_and_store_nothing(settled: Lab, http: aioh
         await conn.close()
 
 
-async def test_a_key_sent_twice_in_one_request_is_400(settled: Lab, http: aiohttp.ClientSession,
+async def test_a_key_sent_twice_in_one_request_is_400(settled: Supervisor, http: aiohttp.ClientSession,
                                                       orders_url: str) -> None:
     """Two Idempotency-Key headers in one request: which one counts is unclear, so it is refused."""
     headers = [("Idempotency-Key", "a"), ("Idempotency-Key", "b"), ("Content-Type", "application/json")]
@@ -111,7 +111,7 @@ async def test_a_key_sent_twice_in_one_request_is_400(settled: Lab, http: aiohtt
 
 
 @contextlib.asynccontextmanager
-async def sleeping_trigger(lab: Lab, key_prefix: str, deferred: bool) -> AsyncIterator[asyncpg.Connection]:
+async def sleeping_trigger(lab: Supervisor, key_prefix: str, deferred: bool) -> AsyncIterator[asyncpg.Connection]:
     """Installs a trigger on orders.orders that sleeps 30 s for orders whose key starts with `key_prefix` — in
     COMMIT (a deferred constraint trigger) or in the INSERT (before the commit) — and removes it afterwards."""
     name = f"faultlab_test_{'commit' if deferred else 'insert'}_sleep"
@@ -148,7 +148,7 @@ async def terminate_sleeper(conn: asyncpg.Connection, statement: str, timeout_s:
     raise AssertionError(f"no backend slept in {statement} within {timeout_s} s")
 
 
-async def test_a_connection_lost_in_commit_is_answered_outcome_unknown(settled: Lab, http: aiohttp.ClientSession,
+async def test_a_connection_lost_in_commit_is_answered_outcome_unknown(settled: Supervisor, http: aiohttp.ClientSession,
                                                                        orders_url: str) -> None:
     """The database connection dies while COMMIT runs: 503 with "outcome": "unknown", the order id it tried and
     "retry with the same Idempotency-Key"; the retry then leaves exactly one order."""
@@ -169,7 +169,7 @@ async def test_a_connection_lost_in_commit_is_answered_outcome_unknown(settled: 
     await wait_converged(settled, http)
 
 
-async def test_a_connection_lost_before_commit_is_not_accepted(settled: Lab, http: aiohttp.ClientSession,
+async def test_a_connection_lost_before_commit_is_not_accepted(settled: Supervisor, http: aiohttp.ClientSession,
                                                                orders_url: str) -> None:
     """The connection dies during the INSERT, before COMMIT: a clear 503 "not accepted", and nothing is stored."""
     key = f"sleep-in-insert-{uuid.uuid4()}"
@@ -183,7 +183,7 @@ async def test_a_connection_lost_before_commit_is_not_accepted(settled: Lab, htt
     assert await stored_with_key(settled, key) == []
 
 
-async def test_a_restock_reaches_every_replica_and_the_voted_read(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_a_restock_reaches_every_replica_and_the_voted_read(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """POST /restocks needs the token; accepted, every replica applies it (RESTOCKED) and the voted read shows the
     new stock at a position at or after the restock's seq; a retry with its key names the same restock."""
     lab = settled
@@ -227,7 +227,7 @@ async def test_a_restock_reaches_every_replica_and_the_voted_read(settled: Lab, 
     assert voted["available_quantity"] == model.products["PROD-002"].available
 
 
-async def test_cancels_and_restocks_pass_the_data_check(settled: Lab, http: aiohttp.ClientSession,
+async def test_cancels_and_restocks_pass_the_data_check(settled: Supervisor, http: aiohttp.ClientSession,
                                                         orders_url: str) -> None:
     """Orders, cancels of some of them and restocks: every replica equals the model, stock is conserved with what
     was restocked, and every order ends with the model's status (the cancelled ones CANCELLED)."""

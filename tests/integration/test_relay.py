@@ -14,15 +14,15 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from faultlab import bus
-from faultlab.config import Settings
-from faultlab.db import ORDERS_SCHEMA, create_pool, ensure_database, migrate
-from faultlab.log import get_logger
+from faultlab.core import bus
+from faultlab.core.config import Settings
+from faultlab.core.db import ORDERS_SCHEMA, create_pool, ensure_database, migrate
+from faultlab.core.log import get_logger
 from faultlab.runtime import postgres
-from faultlab.runtime.lab import wait_port
 from faultlab.runtime.process import ManagedProcess
-from faultlab.services.orders import relay as relay_module
-from faultlab.services.orders.relay import OutboxRelay
+from faultlab.runtime.supervisor import wait_port
+from faultlab.shop.orders import relay as relay_module
+from faultlab.shop.orders.relay import OutboxRelay
 from tests.conftest import lab_settings
 
 pytestmark = pytest.mark.timeout(90)

@@ -6,13 +6,13 @@ import aiohttp
 import asyncpg
 import pytest
 
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json, post_orders, wait_converged
 
 pytestmark = pytest.mark.timeout(180)
 
 
-async def test_reset_gives_fresh_stock_an_empty_log_and_a_working_lab(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_reset_gives_fresh_stock_an_empty_log_and_a_working_lab(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """After orders, a reset leaves no order, no event, every replica at position 0 with the initial stock; the voter
     answers position 0 again (its memory of newer positions went with the data) and new orders flow as before."""
     lab = settled
@@ -47,7 +47,7 @@ async def test_reset_gives_fresh_stock_an_empty_log_and_a_working_lab(settled: L
     assert all(i["status"] == "ON" for i in status_body["instances"])
 
 
-async def test_a_reset_with_settings_that_do_not_fit_is_refused_and_stops_nothing(settled: Lab,
+async def test_a_reset_with_settings_that_do_not_fit_is_refused_and_stops_nothing(settled: Supervisor,
                                                                                   http: aiohttp.ClientSession) -> None:
     """Settings the services would refuse at start (a threshold off its limits) are a 400 naming the setting, and no
     service is stopped or restarted: such a reset once left every service of the lab exiting at start, forever."""

@@ -7,11 +7,11 @@ import asyncpg
 import psutil
 import pytest
 
-from faultlab.runtime.lab import Lab
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json
 
 
-def protected(lab: Lab) -> list[tuple[str, str, object]]:
+def protected(lab: Supervisor) -> list[tuple[str, str, object]]:
     s = lab.settings
     calls: list[tuple[str, str, object]] = []
     for r in s.replica_ids:
@@ -29,7 +29,7 @@ def protected(lab: Lab) -> list[tuple[str, str, object]]:
     return calls
 
 
-async def restocks(lab: Lab) -> int:
+async def restocks(lab: Supervisor) -> int:
     conn = await asyncpg.connect(lab.settings.dsn)
     try:
         return int(await conn.fetchval("SELECT count(*) FROM orders.outbox WHERE event_type = 'restock'"))
@@ -39,7 +39,7 @@ async def restocks(lab: Lab) -> int:
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}, {"X-Admin-Token": ""},
                                      {"Authorization": "Basic x"}])
-async def test_operator_endpoints_answer_401_and_change_nothing(settled: Lab, http: aiohttp.ClientSession,
+async def test_operator_endpoints_answer_401_and_change_nothing(settled: Supervisor, http: aiohttp.ClientSession,
                                                                 headers: dict[str, str]) -> None:
     """Every fault and admin endpoint: 401 without the right token; no fault, no kill, no state change."""
     lab = settled
@@ -59,7 +59,7 @@ async def test_operator_endpoints_answer_401_and_change_nothing(settled: Lab, ht
     assert [i["transitions"] for i in after["instances"]] == [i["transitions"] for i in before["instances"]]
 
 
-async def test_bad_fault_parameters_are_400_and_inject_nothing(settled: Lab, http: aiohttp.ClientSession) -> None:
+async def test_bad_fault_parameters_are_400_and_inject_nothing(settled: Supervisor, http: aiohttp.ClientSession) -> None:
     """With the token but bad parameters: 400 with a message, and no fault becomes active."""
     url = f"{settled.settings.replica_url(2)}/faults"
     for body in ({"kind": "latency", "latency_ms": -5}, {"kind": "nope"}, {"kind": "intermittent", "probability": 2},
@@ -71,7 +71,7 @@ async def test_bad_fault_parameters_are_400_and_inject_nothing(settled: Lab, htt
     assert faults["faults"] == []
 
 
-def test_every_service_listens_on_loopback_only(lab: Lab) -> None:
+def test_every_service_listens_on_loopback_only(lab: Supervisor) -> None:
     """No socket of the lab's processes listens on a non-loopback address."""
     listening = []
     for managed in lab.processes.values():
@@ -88,7 +88,7 @@ def test_every_service_listens_on_loopback_only(lab: Lab) -> None:
     assert all(ip in ("127.0.0.1", "::1") for _name, ip in listening), listening
 
 
-async def test_the_embedded_database_accepts_only_the_labs_credentials(lab: Lab) -> None:
+async def test_the_embedded_database_accepts_only_the_labs_credentials(lab: Supervisor) -> None:
     """Without the lab's password (TCP or unix socket) or with a wrong one, PostgreSQL refuses the connection;
     the password is not in lab.json, and its file is the lab user's only."""
     import asyncpg

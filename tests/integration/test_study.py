@@ -9,16 +9,16 @@ import aiohttp
 import psutil
 import pytest
 
-from faultlab.runtime.lab import Lab
-from faultlab.study.report import analyse, write_study
-from faultlab.study.runner import StudyConfig, StudyRunner
-from faultlab.study.traces import read_trace
+from faultlab.lab.study.report import analyse, write_study
+from faultlab.lab.study.runner import StudyConfig, StudyRunner
+from faultlab.lab.study.traces import read_trace
+from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def test_a_short_study_records_replays_and_cleans_up(settled: Lab, http: aiohttp.ClientSession,
+async def test_a_short_study_records_replays_and_cleans_up(settled: Supervisor, http: aiohttp.ClientSession,
                                                            tmp_path: Path) -> None:
     """Quiet, noisy (CPU hog) and hang + crash segments recorded under load into their files; afterwards no hog
     process, no fault and no open recording is left; the lab's own setting, replayed, detects each fault when the

@@ -1,9 +1,9 @@
 // The dashboard's JSON catalogs for the node tests: the pages get theirs from a block the dashboard renders.
 import {readFileSync} from "node:fs";
 
-import {useCatalog} from "../../src/faultlab/services/dashboard/static/i18n.js";
+import {useCatalog} from "../../src/faultlab/lab/dashboard/static/i18n.js";
 
-export const LOCALE = new URL("../../src/faultlab/services/dashboard/locale/", import.meta.url);
+export const LOCALE = new URL("../../src/faultlab/lab/dashboard/locale/", import.meta.url);
 
 /** The messages of one language, by key. */
 export function messages(lang) {

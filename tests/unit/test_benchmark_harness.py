@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent("""
             print("started", flush=True)
             await asyncio.sleep(120)
         finally:
-            print("cleaned up", flush=True)  # where a benchmark's `async with Lab(...)` stops the lab
+            print("cleaned up", flush=True)  # where a benchmark's `async with Supervisor(...)` stops the lab
 
     raise SystemExit(run(main()))
 """)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-from faultlab.bus import FetchPacer
+from faultlab.core.bus import FetchPacer
 
 
 def consumer(wait_ms: int) -> SimpleNamespace:
@@ -61,7 +61,7 @@ def test_a_sealed_record_opens_only_for_its_topic_and_key() -> None:
     import orjson
     import pytest
 
-    from faultlab.bus import Sealer, Unsealed
+    from faultlab.core.bus import Sealer, Unsealed
 
     sealer = Sealer("token-a")
     raw = sealer.seal("error-queue", {"replica": 2, "kind": "apply_failed", "at": 1.5})

@@ -12,10 +12,10 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from faultlab.client import ApiCallError, LabClient, Unreachable
-from faultlab.config import Settings
+from faultlab.core.client import ApiCallError, LabClient, Unreachable
+from faultlab.core.config import Settings
+from faultlab.core.messages.supervisor import ResetRequest
 from faultlab.faults.registry import Call
-from faultlab.models.supervisor import ResetRequest
 
 TOKEN = "t0ken-for-the-test"
 

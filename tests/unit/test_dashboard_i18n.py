@@ -8,7 +8,7 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient
 
-from faultlab.services.dashboard import frontend
+from faultlab.lab.dashboard import frontend
 from tests.unit.test_frontend_files import client  # noqa: F401  (the dashboard app on a test server)
 from tests.untranslated import leftovers, visible_texts
 
@@ -61,9 +61,9 @@ def test_page_language_rules() -> None:
 async def test_an_experiment_started_from_the_page_speaks_the_pages_language(tmp_path) -> None:
     """The page sends its language: the experiment runs with --lang (its output and report.html in it); an unknown
     language is a 400 and starts nothing."""
-    from faultlab.config import Settings
-    from faultlab.services.dashboard.operator import ExperimentProcess
-    from faultlab.web import ApiError
+    from faultlab.core.config import Settings
+    from faultlab.core.web import ApiError
+    from faultlab.lab.dashboard.operator import ExperimentProcess
 
     process = ExperimentProcess(Settings(home=tmp_path), tmp_path / "runs")
     assert process.language_args("es") == ["--lang", "es"] and process.language_args(None) == []

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from faultlab import bus
 from faultlab.cli import build_parser
-from faultlab.config import Settings
+from faultlab.core import bus
+from faultlab.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
+from faultlab.core.tracker import InstanceTracker
 from faultlab.detectors import ConsecutiveDetector, ErrorRateDetector, Sample
-from faultlab.services.monitor.tracker import InstanceTracker
 
 
 def obs(kind: str, at: float, **extra: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
 from faultlab.detectors import (
     DETECTORS,
     ConsecutiveDetector,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from faultlab.core.messages import Refused
 from faultlab.lab.experiment_file import Experiment, load_experiment
 from faultlab.lab.phases import PHASES, build_experiment, guide_experiment
-from faultlab.models import Refused
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "experiments").glob("*.yaml"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from faultlab.config import Settings
-from faultlab.services.dashboard.operator import ExperimentProcess
-from faultlab.web import ApiError
+from faultlab.core.config import Settings
+from faultlab.core.web import ApiError
+from faultlab.lab.dashboard.operator import ExperimentProcess
 
 
 class Scripted(ExperimentProcess):

@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from faultlab.fanout import ConnectionPool, FanoutError, Refused
+from faultlab.shop.voter.fanout import ConnectionPool, FanoutError, Refused
 
 
 def free_port() -> int:
@@ -133,7 +133,7 @@ async def test_a_connect_nobody_answers_gives_up_at_the_connect_timeout_and_leav
 
 async def test_connections_to_one_host_are_capped(server) -> None:
     """Beyond max_connections busy or connecting, a request fails at once as Saturated instead of piling up."""
-    from faultlab.fanout import Saturated
+    from faultlab.shop.voter.fanout import Saturated
 
     pool, _hits = server
     capped = ConnectionPool(pool.host, pool.port, max_connections=2)

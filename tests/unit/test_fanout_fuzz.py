@@ -15,7 +15,7 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faultlab.fanout import MAX_HEAD_BYTES, ConnectionPool, FanoutError
+from faultlab.shop.voter.fanout import MAX_HEAD_BYTES, ConnectionPool, FanoutError
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"ok\": true}"
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from faultlab.services.inventory.replica import LoopWatch
-from faultlab.services.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
+from faultlab.shop.inventory.replica import LoopWatch
+from faultlab.shop.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
 
 
 def test_a_replica_lacking_nothing_is_not_behind() -> None:
@@ -154,8 +154,8 @@ async def test_the_loop_watch_sees_a_blocked_event_loop() -> None:
 def test_a_deadline_already_judged_is_looked_at_again_at_the_fast_interval_not_at_once() -> None:
     """Replica 1 lacks seq 6, applied by replica 2 a second ago: never probed since, it is probed at once; once an
     answer after that deadline judged it (moving, so not stale), the next look waits the fast interval."""
-    from faultlab.config import Settings
-    from faultlab.services.monitor.app import HealthMonitor
+    from faultlab.core.config import Settings
+    from faultlab.shop.monitor.health_monitor import HealthMonitor
 
     settings = Settings()
     monitor = HealthMonitor(settings, None)

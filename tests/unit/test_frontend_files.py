@@ -14,13 +14,13 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from faultlab.config import Settings
-from faultlab.log import get_logger
-from faultlab.services.dashboard import frontend
-from faultlab.services.dashboard.app import build_app
-from faultlab.services.dashboard.collector import LiveState
-from faultlab.services.dashboard.operator import ExperimentProcess, FaultProxy
-from faultlab.services.dashboard.reports import RunsFolder
+from faultlab.core.config import Settings
+from faultlab.core.log import get_logger
+from faultlab.lab.dashboard import frontend
+from faultlab.lab.dashboard.app import build_app
+from faultlab.lab.dashboard.collector import LiveState
+from faultlab.lab.dashboard.operator import ExperimentProcess, FaultProxy
+from faultlab.lab.dashboard.reports import RunsFolder
 from faultlab.vendor import PLOTLY_JS, PLOTLY_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +43,9 @@ def test_every_file_besides_python_modules_is_package_data() -> None:
     """A template, script, stylesheet or vendored file not listed in package-data would be missing from a wheel."""
     files = {p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
     assert {p.relative_to(PACKAGE).as_posix() for p in files} >= {
-        "services/dashboard/static/dashboard.js", "services/dashboard/templates/index.html",
+        "lab/dashboard/static/dashboard.js", "lab/dashboard/templates/index.html",
         "lab/templates/page.html", "lab/static/report.js", "lab/static/langs.js", "lab/templates/compare_body.html",
-        "study/templates/study_body.html", "study/static/study.js", "vendor/plotly/plotly-basic.min.js"}
+        "lab/study/templates/study_body.html", "lab/study/static/study.js", "vendor/plotly/plotly-basic.min.js"}
     missing = sorted(str(p.relative_to(ROOT)) for p in files - package_data_files())
     assert not missing, f"not in pyproject's [tool.setuptools.package-data]: {missing}"
 
@@ -76,7 +76,7 @@ def test_self_contained_pages_inline_their_modules_in_order(tmp_path: Path) -> N
     for wrong in ((tmp_path / "b.js", tmp_path / "lib" / "a.js"), (tmp_path / "c.js",), (tmp_path / "d.js",)):
         with pytest.raises(ValueError):
             inline_modules(*wrong)
-    for path in (PACKAGE / "lab" / "static" / "report.js", PACKAGE / "study" / "static" / "study.js"):
+    for path in (PACKAGE / "lab" / "static" / "report.js", PACKAGE / "lab" / "study" / "static" / "study.js"):
         source = path.read_text()  # the pages' own modules import nothing but langs.js
         assert {target.rsplit("/", 1)[-1] for target in IMPORT.findall(source)} == {"langs.js"}, path
 
@@ -120,7 +120,7 @@ async def test_dashboard_serves_its_pages_and_static_files(client: TestClient) -
         assert resp.status == 200 and resp.content_type == content_type, name
         assert resp.headers["Cache-Control"] == "no-cache"
         body = await resp.read()
-        assert body == (PACKAGE / "services" / "dashboard" / "static" / name).read_bytes()
+        assert body == (PACKAGE / "lab" / "dashboard" / "static" / name).read_bytes()
     resp = await client.get("/static/plotly.min.js")
     assert resp.status == 200 and resp.headers["Cache-Control"] == "public, max-age=86400"
     assert (await resp.read()) == PLOTLY_JS.read_bytes()

@@ -12,14 +12,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from faultlab.cli import netrc_lines
-from faultlab.config import Settings
-from faultlab.guide import health_body
-from faultlab.services.dashboard.guide_api import summary
-from faultlab.services.inventory.guide_api import action_of
-from faultlab.services.monitor.guide_api import failure_row
-from faultlab.services.voter.guide_api import guide_fields, voting_stats
-from faultlab.web import SETTINGS, ApiError, require_token, wants_json
+from faultlab.cli.control import netrc_lines
+from faultlab.core.config import Settings
+from faultlab.core.guide import health_body
+from faultlab.core.web import SETTINGS, ApiError, require_token, wants_json
+from faultlab.lab.dashboard.guide_api import summary
+from faultlab.shop.inventory.guide_api import action_of
+from faultlab.shop.monitor.guide_api import failure_row
+from faultlab.shop.voter.guide_api import guide_fields, voting_stats
 
 
 def request_with(headers: dict[str, str], token: str = "s3cret") -> web.Request:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from faultlab import i18n
+from faultlab.core import i18n
 from faultlab.lab.report import build_report, write_run
 from faultlab.lab.report_html import render_html
 from faultlab.lab.report_text import translate_message
@@ -226,7 +226,7 @@ def test_cli_output_in_spanish_formats_numbers_the_spanish_way() -> None:
     """The end-of-run summary printed in Spanish uses decimal commas and the Spanish labels."""
     from rich.console import Console
 
-    from faultlab.lab.commands import print_summary
+    from faultlab.cli.measure import print_summary
 
     report = build_report(experiment_data(full_results(3)), {}, "r")
     buffer = io.StringIO()
@@ -260,8 +260,8 @@ def test_the_study_summary_in_spanish(tmp_path: Path) -> None:
     """`faultlab study` prints its front, the current and the recommended setting in Spanish, decimal commas."""
     from rich.console import Console
 
-    from faultlab.study.commands import print_summary
-    from faultlab.study.report import load_study
+    from faultlab.cli.study import print_summary
+    from faultlab.lab.study.report import load_study
     from tests.unit.test_study_page import write_study_folder
 
     study, _folder = load_study(write_study_folder(tmp_path))

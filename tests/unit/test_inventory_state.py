@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from faultlab.protocol import (
+from faultlab.core.protocol import (
     CANCELLED,
     CREATED,
     INVALID,

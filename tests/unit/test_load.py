@@ -15,7 +15,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
+from faultlab.core.protocol import InventoryState
 from faultlab.lab.load import (
     AmbiguousWrite,
     Completion,
@@ -27,7 +28,6 @@ from faultlab.lab.load import (
     mix_shares,
 )
 from faultlab.lab.recorder import LoadRecorder
-from faultlab.protocol import InventoryState
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from faultlab.log import KeyValueFormatter, get_logger
+from faultlab.core.log import KeyValueFormatter, get_logger
 
 
 def test_an_event_is_one_key_value_line_with_bound_fields() -> None:

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import Field
 
-from faultlab.models import Message, Problem, Refused, parse, place_of
-from faultlab.models.monitor import ObservationReport
-from faultlab.models.orders import NewOrder
-from faultlab.models.supervisor import ResetRequest
+from faultlab.core.messages import Message, Problem, Refused, parse, place_of
+from faultlab.core.messages.monitor import ObservationReport
+from faultlab.core.messages.orders import NewOrder
+from faultlab.core.messages.supervisor import ResetRequest
 
 
 class Leaf(Message):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.client import LabClient
-from faultlab.config import Settings
+from faultlab.core.client import LabClient
+from faultlab.core.config import Settings
 from faultlab.lab.events import MonitorEvents
 
 

@@ -13,23 +13,24 @@ import schemathesis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
+from faultlab.core.messages import components, schema_of
+from faultlab.core.messages import monitor as monitor_messages
+from faultlab.core.messages.orders import NewOrder
+from faultlab.core.web import MAX_BODY_BYTES
 from faultlab.faults import NAME_FIELDS, FaultError, FaultSet, parse_fault, replica_kinds
 from faultlab.faults.registry import NETWORK, of_target
-from faultlab.models import components, schema_of
-from faultlab.models.orders import NewOrder
 from faultlab.openapi import PRODUCT_ID_PATTERN
 from faultlab.openapi import inventory as inventory_doc
 from faultlab.openapi import monitor as monitor_doc
 from faultlab.openapi import orders as orders_doc
 from faultlab.openapi import supervisor as supervisor_doc
 from faultlab.openapi import voter as voter_doc
-from faultlab.runtime.lab import Lab
-from faultlab.services.inventory import app as inventory_app
-from faultlab.services.monitor import app as monitor_app
-from faultlab.services.orders import app as orders_app
-from faultlab.services.voter import app as voter_app
-from faultlab.web import MAX_BODY_BYTES
+from faultlab.runtime.supervisor import Supervisor
+from faultlab.shop.inventory import app as inventory_app
+from faultlab.shop.monitor.api import MonitorApi
+from faultlab.shop.orders import app as orders_app
+from faultlab.shop.voter.api import VoterApi
 
 METHODS = {"get", "post", "put", "delete", "patch"}
 
@@ -38,7 +39,7 @@ class _Named:
     """Stands in for a service object whose only use while routes are registered is its logger."""
 
     def __init__(self) -> None:
-        from faultlab.log import get_logger
+        from faultlab.core.log import get_logger
 
         self.log = get_logger("test")
 
@@ -71,17 +72,17 @@ async def _apps(tmp_path: Path) -> dict[str, tuple[web.Application, dict[str, An
         "orders": (orders_app.build_app(s, None, None, None), orders_doc.openapi_document(s)),  # type: ignore[arg-type]
         "inventory": (inventory_app.build_app(s, 2, None, FaultSet(), None),  # type: ignore[arg-type]
                       inventory_doc.openapi_document(s, 2)),
-        "voter": (voter_app.build_app(s, _Named()), voter_doc.openapi_document(s)),  # type: ignore[arg-type]
-        "monitor": (monitor_app.build_app(s, _Named()), monitor_doc.openapi_document(s)),  # type: ignore[arg-type]
+        "voter": (VoterApi(s, _Named()).build(), voter_doc.openapi_document(s)),  # type: ignore[arg-type]
+        "monitor": (MonitorApi(s, _Named()).build(), monitor_doc.openapi_document(s)),  # type: ignore[arg-type]
     }
     return apps
 
 
-async def _supervisor_app(tmp_path: Path) -> tuple[Lab, web.Application]:
-    lab = Lab(_settings(tmp_path))
-    await lab._start_control()
-    assert lab._runner is not None
-    return lab, lab._runner.app
+async def _supervisor_app(tmp_path: Path) -> tuple[Supervisor, web.Application]:
+    supervisor = Supervisor(_settings(tmp_path))
+    await supervisor.api.start("127.0.0.1", supervisor.settings.supervisor_port)
+    assert supervisor.api._runner is not None
+    return supervisor, supervisor.api._runner.app
 
 
 def _schemas(node: Any) -> list[dict[str, Any]]:
@@ -110,7 +111,7 @@ async def test_every_registered_route_is_documented_and_nothing_else(tmp_path: P
             assert routes == _documented(doc), f"{name}: undocumented {routes - _documented(doc)}, " \
                                                f"documented but missing {_documented(doc) - routes}"
     finally:
-        await lab._runner.cleanup()  # type: ignore[union-attr]
+        await lab.api.stop()
 
 
 async def test_documents_are_valid_openapi_with_valid_json_schemas(tmp_path: Path) -> None:
@@ -191,7 +192,7 @@ def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
                     parse_fault({"kind": kind, name: 1})
     assert variants["latency"]["properties"]["latency_ms"]["maximum"] == 60_000
     assert variants["intermittent"]["properties"]["probability"]["maximum"] == 1
-    assert monitor_doc.MAX_OBSERVATIONS == monitor_app.MAX_OBSERVATIONS
+    assert monitor_doc.MAX_OBSERVATIONS == monitor_messages.MAX_OBSERVATIONS
     assert re.fullmatch(PRODUCT_ID_PATTERN, "PROD-001") and not re.fullmatch(PRODUCT_ID_PATTERN, "prod-001")
 
 

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from faultlab.cli import build_parser
-from faultlab.config import Settings
-from faultlab.fault_commands import _given
+from faultlab.cli.faults import _given
+from faultlab.core.config import Settings
+from faultlab.core.messages import parse
 from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, kinds, lookup, of_target
+from faultlab.lab.dashboard.operator import kinds_json
 from faultlab.lab.experiment_file import STEP_MODELS, Experiment
 from faultlab.lab.report_html import chart_data
-from faultlab.models import parse
 from faultlab.openapi import inventory as inventory_doc
 from faultlab.openapi import supervisor as supervisor_doc
-from faultlab.services.dashboard.openapi import openapi_document as dashboard_doc
-from faultlab.services.dashboard.operator import kinds_json
+from faultlab.openapi.dashboard import openapi_document as dashboard_doc
 
 ALL = list(kinds())
 
@@ -116,13 +116,13 @@ register(KindSpec(GremlinParams, REPLICA, "a test kind", "DELETE /faults", "#123
 
 # Nothing below knows the gremlin: each reads the registry.
 from faultlab.cli import build_parser
-from faultlab.config import Settings
+from faultlab.core.config import Settings
 from faultlab.faults import parse_fault
 from faultlab.lab.experiment_file import Experiment
 from faultlab.lab.report_html import chart_data
-from faultlab.models import Refused, parse
+from faultlab.core.messages import Refused, parse
 from faultlab.openapi.inventory import fault_request_schema
-from faultlab.services.dashboard.operator import kinds_json
+from faultlab.lab.dashboard.operator import kinds_json
 
 args = build_parser().parse_args(["inject", "gremlin", "--instance", "1", "--mood-ms", "42"])
 try:

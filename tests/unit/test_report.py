@@ -321,7 +321,7 @@ async def test_unhealthy_lab_aborts_with_a_clear_message_and_a_valid_report(tmp_
     """No lab answering: the runner breaks nothing, says what is wrong, and its report still validates."""
     import socket
 
-    from faultlab.config import Settings
+    from faultlab.core.config import Settings
     from faultlab.lab.experiment import ExperimentRunner
     from faultlab.lab.experiment_file import SteadyState
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from faultlab import i18n
-from faultlab.config import Settings
-from faultlab.status_table import print_status, status_rows
+from faultlab.cli.status_table import print_status, status_rows
+from faultlab.core import i18n
+from faultlab.core.config import Settings
 
 SETTINGS = Settings(replicas=3)
 T0 = 1_780_000_000.25

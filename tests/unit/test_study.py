@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from faultlab.services.dashboard.reports import RunsFolder
-from faultlab.services.monitor.trace import ObservationTrace
-from faultlab.study.grid import evaluate, grid_settings, judge_setting
-from faultlab.study.hog import CpuHog
-from faultlab.study.pareto import flaps_per_fault, pareto_front, recommend
-from faultlab.study.replay import (
+from faultlab.lab.dashboard.reports import RunsFolder
+from faultlab.lab.study.grid import evaluate, grid_settings, judge_setting
+from faultlab.lab.study.hog import CpuHog
+from faultlab.lab.study.pareto import flaps_per_fault, pareto_front, recommend
+from faultlab.lab.study.replay import (
     Setting,
     count_mistakes,
     judge_fault,
@@ -24,7 +23,8 @@ from faultlab.study.replay import (
     replay_segment,
     ttd_summary,
 )
-from faultlab.study.report import analyse, load_study, recording_only, write_study
+from faultlab.lab.study.report import analyse, load_study, recording_only, write_study
+from faultlab.shop.monitor.trace import ObservationTrace
 
 CONSECUTIVE_3 = Setting.of("consecutive", {"failures": 3, "successes": 5})
 
@@ -151,7 +151,7 @@ def test_replay_finds_the_exact_detection_of_each_setting() -> None:
     the first (20 ms), k=6 never; the successes that follow let it back in once while the fault lasts (a flap)."""
     entries, faults = intermittent_segment(1000.0)
     meta, _ = study_meta()
-    from faultlab.study.grid import replay_settings
+    from faultlab.lab.study.grid import replay_settings
 
     lab = replay_settings(meta)
     k3 = judge_fault(replay_segment(entries, CONSECUTIVE_3, lab, [1, 2, 3])[2], faults[0])
@@ -184,7 +184,7 @@ def test_a_recorded_stale_verdict_is_replayed_as_a_detection_by_every_setting() 
     entries = [*healthy(1000.0, 3.0), injected, kept]
     fault = {"replica": 2, "kind": "stale", "activated_at": t0, "cleared_at": t0 + 2.0, "deadline": t0 + 2.0}
     meta, _ = study_meta()
-    from faultlab.study.grid import replay_settings
+    from faultlab.lab.study.grid import replay_settings
 
     lab = replay_settings(meta)
     for setting in (CONSECUTIVE_3, Setting.of("error-rate", {"failures": 3, "max_failures": 2, "window": 20})):
@@ -275,7 +275,7 @@ def test_percentiles_count_a_miss_as_infinite() -> None:
     assert percentile([10, 20, 30, 40], 50) == 25
     assert percentile([1.0] * 9 + [math.inf], 95) == math.inf
     assert percentile([], 50) is None
-    from faultlab.study.replay import FaultVerdict
+    from faultlab.lab.study.replay import FaultVerdict
 
     verdicts = [FaultVerdict("hang", 1, float(v), False, False, 0) for v in range(100, 1000, 100)]
     summary = ttd_summary([*verdicts, FaultVerdict("hang", 1, None, True, False, 2)])
@@ -360,7 +360,7 @@ def test_a_slower_prober_sees_fewer_probes_and_detects_later() -> None:
     t0 = start + 3.1
     entries += [probe(1, round(start + 3.2 + 0.2 * k, 6), False) for k in range(7)]  # timeouts at +3.2, +3.4, ...
     meta, _ = study_meta()
-    from faultlab.study.grid import replay_settings
+    from faultlab.lab.study.grid import replay_settings
 
     lab = replay_settings(meta)
     fault = {"kind": "hang", "replica": 1, "activated_at": t0, "deadline": t0 + 2.0}
@@ -386,7 +386,7 @@ def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
     assert study["study"]["current"] == "consecutive failures=3" and study["start_ts"] == 100.0
     assert listed["20261129T000000Z"]["kind"] == "experiment"
     assert runs.file("20261130T000000Z-detectors", "study.html").name == "study.html"
-    from faultlab.web import ApiError
+    from faultlab.core.web import ApiError
 
     with pytest.raises(ApiError):
         runs.file("20261130T000000Z-detectors", "report.html")
@@ -395,7 +395,7 @@ def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
     detail = runs.detail("20261130T000000Z-detectors")
     assert detail["front"] and all(row["kind"] == "intermittent" for row in detail["front"])
     study_json = json.loads((tmp_path / "20261130T000000Z-detectors" / "study.json").read_text())
-    from faultlab.study.html import front
+    from faultlab.lab.study.html import front
 
     assert [row["setting"] for row in detail["front"]] == [r["setting"]["label"] for r in front(study_json,
                                                                                                  "intermittent")]
@@ -407,8 +407,8 @@ def test_the_dashboard_lists_studies_beside_experiments(tmp_path: Path) -> None:
 def test_the_study_records_settings_the_lab_has() -> None:
     """study.json's `lab` names settings that exist (a renamed one made `faultlab study detectors` fail after the
     whole recording)."""
-    from faultlab.config import Settings
-    from faultlab.study.commands import LAB_SETTINGS
+    from faultlab.cli.study import LAB_SETTINGS
+    from faultlab.core.config import Settings
 
     settings = Settings()
     assert {name: getattr(settings, name) for name in LAB_SETTINGS}["failure_threshold"] == settings.failure_threshold
@@ -434,17 +434,17 @@ async def test_the_trace_endpoints_need_the_token_and_refuse_bad_queries() -> No
     """Open, read and close answer 401 without the token; an unknown or repeated query parameter, a bad `since` or
     lease is a 400 that changes nothing; with the token a recording opens, is read, and closes."""
     import io
+    from types import SimpleNamespace
 
     from aiohttp.test_utils import TestClient, TestServer
 
-    from faultlab.config import Settings
-    from faultlab.log import get_logger
-    from faultlab.services.monitor.trace import add_routes
-    from faultlab.web import create_app
+    from faultlab.core.config import Settings
+    from faultlab.core.log import get_logger
+    from faultlab.shop.monitor.api import MonitorApi
 
     trace = ObservationTrace()
-    app = create_app(Settings(admin_token="t" * 32), "monitor", get_logger("monitor", stream=io.StringIO()))
-    add_routes(app, lambda: trace)
+    monitor = SimpleNamespace(trace=trace, log=get_logger("monitor", stream=io.StringIO()))
+    app = MonitorApi(Settings(admin_token="t" * 32), monitor).build()  # type: ignore[arg-type]  # only the trace
     token = {"Authorization": "Bearer " + "t" * 32}
     async with TestClient(TestServer(app)) as client:
         for method in ("POST", "GET", "DELETE"):

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from faultlab.study.html import chart_data, front, render_html
-from faultlab.study.report import analyse, load_study, write_study
+from faultlab.lab.study.html import chart_data, front, render_html
+from faultlab.lab.study.report import analyse, load_study, write_study
 from tests.unit.test_study import healthy, probe, study_meta
 from tests.untranslated import leftovers, visible_texts
 

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest_asyncio
 from aiohttp import web
 
-from faultlab.config import Settings
-from faultlab.reporting import MonitorReporter
-from faultlab.services.voter.app import MajorityVoter
+from faultlab.core.config import Settings
+from faultlab.core.evidence import MonitorReporter
+from faultlab.shop.voter.majority_voter import MajorityVoter
 from tests.conftest import _free_block
 
 PRODUCT = "PROD-001"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faultlab.services.voter.voting import latency_outliers, majority_of, vote_product
+from faultlab.shop.voter.voting import latency_outliers, majority_of, vote_product
 
 
 def test_majority_of_three_is_two() -> None:

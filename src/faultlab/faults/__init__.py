@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Problem, Refused, parse
 from faultlab.faults.base import Fault, FaultError, FaultParams
 from faultlab.faults.registry import REPLICA, aliases, kinds, lookup, of_target
-from faultlab.i18n import N_
-from faultlab.models import Problem, Refused, parse
 
 NAME_FIELDS = ("kind", "type", "failure_type")  # the guide's clients name the kind `type` or `failure_type`
 IGNORED_FIELDS = ("instance", "instance_id")  # the guide's clients send them; the URL names the replica

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 from aiohttp import web
 from pydantic import Field
 
-from faultlab.i18n import N_
-from faultlab.models import Message
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Message
 
 
 class FaultError(ValueError):

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from faultlab.core.i18n import N_
 from faultlab.faults.base import Fault, Seeded
 from faultlab.faults.registry import REPLICA, KindSpec, register
-from faultlab.i18n import N_
 
 
 class CrashParams(Seeded):

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema, field_validator
 
-from faultlab.config import PRODUCT_ID_PATTERN
+from faultlab.core.config import PRODUCT_ID_PATTERN
+from faultlab.core.i18n import N_
 from faultlab.faults.base import Fault, Seeded
 from faultlab.faults.registry import REPLICA, KindSpec, register
-from faultlab.i18n import N_
 
 PRODUCT_HELP = N_("the product answered wrong (every product when left out)")
 

@@ -8,9 +8,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field, model_validator
 
+from faultlab.core.i18n import N_
 from faultlab.faults.base import Fault, Seeded
 from faultlab.faults.registry import REPLICA, KindSpec, register
-from faultlab.i18n import N_
 
 
 class LatencyParams(Seeded):

@@ -17,10 +17,10 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Problem, Refused, parse
 from faultlab.faults.base import FaultParams
-from faultlab.i18n import N_
-from faultlab.models import Problem, Refused, parse
 
 
 @dataclass(frozen=True)
@@ -228,3 +228,9 @@ def colours() -> dict[str, str]:
 
 __all__ = ["NETWORK", "PROCESS", "REPLICA", "Call", "KindSpec", "Target", "aliases", "colours", "kinds", "lookup",
            "of_target", "parse_params", "register"]
+
+
+def guide_fault_name(kind: str) -> str:
+    """A fault kind under the name the guide's replicas reported as `failure_type` (the registry's `guide_name`)."""
+    spec = kinds().get(kind)
+    return (spec.guide_name if spec is not None else None) or kind

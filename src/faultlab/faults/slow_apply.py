@@ -1,7 +1,7 @@
 """slow-apply: the replica applies each event of the log `delay_ms` after the previous one — behind, never stopped.
 
 It keeps answering and keeps applying, one event per delay: while events arrive faster than that it falls further
-behind the others. The monitor's staleness rule (services/monitor/freshness.py) marks it OFF once it lacks an event
+behind the others. The monitor's staleness rule (shop/monitor/freshness.py) marks it OFF once it lacks an event
 the others applied longer ago than the allowance; a small delay stays inside the allowance and is only *behind*.
 """
 
@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from faultlab.core.i18n import N_
 from faultlab.faults.base import Fault, Seeded
 from faultlab.faults.registry import REPLICA, KindSpec, register
-from faultlab.i18n import N_
 
 
 class SlowApplyParams(Seeded):

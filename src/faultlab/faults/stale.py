@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from faultlab.core.i18n import N_
 from faultlab.faults.base import Fault, Seeded
 from faultlab.faults.registry import REPLICA, KindSpec, register
-from faultlab.i18n import N_
 
 
 class StaleParams(Seeded):

@@ -1,1 +1,1 @@
-"""The instruments: load generator, experiment runner, checkers and reports."""
+"""The lab's instruments: load, faults, experiment, checkers, reports, dashboard and study, outside the system under test."""

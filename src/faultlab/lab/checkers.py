@@ -22,10 +22,9 @@ from typing import Any
 
 import asyncpg
 
-from faultlab.client import ApiCallError, LabClient
-from faultlab.config import Settings
-from faultlab.lab.load import AmbiguousWrite, ReadRecord
-from faultlab.protocol import (
+from faultlab.core.client import ApiCallError, LabClient
+from faultlab.core.config import Settings
+from faultlab.core.protocol import (
     CANCELLED,
     CANCELLED_OUTCOME,
     CREATED,
@@ -34,6 +33,7 @@ from faultlab.protocol import (
     RESTOCKED_OUTCOME,
     InventoryState,
 )
+from faultlab.lab.load import AmbiguousWrite, ReadRecord
 
 Verdict = dict[str, Any]
 SAMPLE = 10

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from faultlab.i18n import N_
+from faultlab.core.i18n import N_
 
 # (key, label, where a phase run keeps it, whether smaller is better)
 METRICS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (

@@ -12,7 +12,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from faultlab import i18n
+from faultlab.core import i18n
 from faultlab.lab.compare import METRICS
 from faultlab.lab.report_html import (
     HERE,

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from faultlab.client import ApiCallError, LabClient
+from faultlab.core.client import ApiCallError, LabClient
 
 
 class MonitorEvents:

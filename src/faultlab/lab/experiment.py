@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 
-from faultlab import i18n
-from faultlab.client import ApiCallError, LabClient
-from faultlab.config import Settings
+from faultlab.core import i18n
+from faultlab.core.client import ApiCallError, LabClient
+from faultlab.core.config import Settings
 from faultlab.faults.registry import NETWORK, PROCESS
 from faultlab.lab.abort import AbortWatch
 from faultlab.lab.checkers import check_data

@@ -17,10 +17,10 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Message, Problem, Refused, parse, schema_of
+from faultlab.core.messages.supervisor import LabSettings
 from faultlab.faults.registry import KindSpec, kinds
-from faultlab.i18n import N_
-from faultlab.models import Message, Problem, Refused, parse, schema_of
-from faultlab.models.supervisor import LabSettings
 
 VERSION: Literal[1] = 1
 PHASE_NAME = r"^[a-z][a-z0-9-]{0,31}$"

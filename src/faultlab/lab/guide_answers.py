@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from faultlab import i18n
-from faultlab.i18n import N_
+from faultlab.core import i18n
+from faultlab.core.i18n import N_
 
 MISSING = object()
 

@@ -24,8 +24,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from faultlab.config import Settings
-from faultlab.histogram import LatencyHistogram
+from faultlab.core.config import Settings
+from faultlab.core.histogram import LatencyHistogram
 
 TARGETS = ("orders", "voted", "voted-all", "mix")
 WRITES = ("order", "cancel", "restock")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from faultlab.core.messages import parse
 from faultlab.lab.experiment_file import Experiment, PhaseSpec, Thresholds
-from faultlab.models import parse
 
 _PHASES: list[dict[str, Any]] = [
     {"name": "baseline", "description": "no fault: the reference latency, throughput and success rate"},

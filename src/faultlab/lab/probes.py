@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faultlab.client import ApiCallError
-from faultlab.config import Settings
+from faultlab.core.client import ApiCallError
+from faultlab.core.config import Settings
 from faultlab.lab.experiment_file import HttpProbe, ReplicasOn, SteadyState, VotedReads
 
 Call = Callable[..., Awaitable[tuple[int, Any]]]

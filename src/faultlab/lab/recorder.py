@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from faultlab.histogram import LatencyHistogram
+from faultlab.core.histogram import LatencyHistogram
 from faultlab.lab.load import Completion
 
 

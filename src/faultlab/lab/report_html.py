@@ -5,7 +5,7 @@ The tables and the answers to the study guide are rendered here with autoescapin
 switches to the other without a server (static/langs.js). The charts are drawn in the browser by static/report.js
 from the report's chart data and both languages' chart labels, passed once as a JSON block. Plotly's basic bundle
 and the scripts are inlined: the page loads nothing. The helpers for such pages (the Jinja environment, rendering
-in one language, inlining) serve study.html too (faultlab.study.html).
+in one language, inlining) serve study.html too (faultlab.lab.study.html).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from faultlab import i18n
+from faultlab.core import i18n
+from faultlab.core.i18n import N_
 from faultlab.faults.registry import colours
-from faultlab.i18n import N_
 from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.report_model import runs_off_threshold
 from faultlab.lab.report_text import translate_messages

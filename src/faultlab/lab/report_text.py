@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from faultlab import i18n
-from faultlab.i18n import N_
+from faultlab.core import i18n
+from faultlab.core.i18n import N_
 
 Gettext = Callable[[str], str]
 # (pattern, message): the message's {fields} are the pattern's groups; a group named `detail` is itself translated.

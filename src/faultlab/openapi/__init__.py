@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.config import PRODUCT_ID_PATTERN  # noqa: F401  (re-exported for the documents)
-from faultlab.web import MAX_BODY_BYTES
+from faultlab.core.config import PRODUCT_ID_PATTERN  # noqa: F401  (re-exported for the documents)
+from faultlab.core.web import MAX_BODY_BYTES
 
 JSON = "application/json"
 ERROR_TEXT = {

@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from faultlab.config import Settings
-from faultlab.faults import NAME_FIELDS, replica_kinds
-from faultlab.models import components, schema_of
-from faultlab.models.inventory import (
+from faultlab.core.config import Settings
+from faultlab.core.messages import components, schema_of
+from faultlab.core.messages.inventory import (
     ActiveFault,
     AppliedAnswer,
     AppliedRequest,
@@ -18,6 +17,8 @@ from faultlab.models.inventory import (
     InventoryAnswer,
     Item,
 )
+from faultlab.core.protocol import HISTORY_LEN
+from faultlab.faults import NAME_FIELDS, replica_kinds
 from faultlab.openapi import (
     OPERATOR,
     PRODUCT_ID_PATTERN,
@@ -29,7 +30,6 @@ from faultlab.openapi import (
     ref,
     request_body,
 )
-from faultlab.protocol import HISTORY_LEN
 
 MAX_HISTORY_PARAM = 9999  # at most 4 digits; more than HISTORY_LEN gives all HISTORY_LEN kept versions
 GUIDE_FIELDS = {"type": "same as kind", "failure_type": "same as kind (the guide's name)"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.config import Settings
-from faultlab.models import components
-from faultlab.models.monitor import (
+from faultlab.core.config import Settings
+from faultlab.core.messages import components
+from faultlab.core.messages.monitor import (
     FAULT_KIND_PATTERN,
     MAX_OBSERVATIONS,
     SOURCE_PATTERN,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.config import Settings
-from faultlab.models import components
-from faultlab.models.orders import STATUSES as ORDER_STATUSES
-from faultlab.models.orders import NewOrder, Order, Restock
+from faultlab.core.config import Settings
+from faultlab.core.messages import components
+from faultlab.core.messages.orders import STATUSES as ORDER_STATUSES
+from faultlab.core.messages.orders import NewOrder, Order, Restock
 from faultlab.openapi import (
     ANY_OBJECT,
     ERROR_TEXT,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
+from faultlab.core.messages import components, schema_of
+from faultlab.core.messages.inventory import ActiveFault
+from faultlab.core.messages.supervisor import Process, ResetAnswer, ResetRequest
 from faultlab.faults.network import request_model
 from faultlab.faults.registry import NETWORK, of_target
-from faultlab.models import components, schema_of
-from faultlab.models.inventory import ActiveFault
-from faultlab.models.supervisor import Process, ResetAnswer, ResetRequest
 from faultlab.openapi import (
     NULLABLE_NUMBER,
     OPERATOR,
@@ -27,7 +27,7 @@ PROCESS_NAME_MAX_LEN = 40
 
 
 def _netfault_paths(settings: Settings) -> dict[str, Any]:
-    """Network faults (runtime/lab.py, faults/network/): only a lab started with `--netns` applies them."""
+    """Network faults (runtime/supervisor.py, faults/network/): only a lab started with `--netns` applies them."""
     replicas = {"type": "integer", "enum": settings.replica_ids}
     nodes = [*[f"inventory-{r}" for r in settings.replica_ids], "orders", "monitor", "voter", "dashboard", "host"]
     variants = []

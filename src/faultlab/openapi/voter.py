@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.config import Settings
+from faultlab.core.config import Settings
 from faultlab.openapi import (
     ANY_OBJECT,
     PRODUCT_ID_PATTERN,

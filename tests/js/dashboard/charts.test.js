@@ -4,7 +4,7 @@ import {test} from "node:test";
 
 import {
   CHARTS, chartWindow, faultMarks, layout, MIN_SPAN_S, REPLICA_COLORS, traceData, WINDOW_S,
-} from "../../../src/faultlab/services/dashboard/static/charts.js";
+} from "../../../src/faultlab/lab/dashboard/static/charts.js";
 
 import {useLanguage} from "../catalog.js";
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import {test} from "node:test";
 
-import {ago, clock, esc, num, plotTime} from "../../../src/faultlab/services/dashboard/static/common.js";
+import {ago, clock, esc, num, plotTime} from "../../../src/faultlab/lab/dashboard/static/common.js";
 
 import {useLanguage} from "../catalog.js";
 

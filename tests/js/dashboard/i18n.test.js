@@ -5,17 +5,17 @@ import {readdirSync, readFileSync} from "node:fs";
 import {test} from "node:test";
 
 import {LOCALE, messages, useLanguage} from "../catalog.js";
-import {ago, num} from "../../../src/faultlab/services/dashboard/static/common.js";
-import {languageCookie, t} from "../../../src/faultlab/services/dashboard/static/i18n.js";
-import {clearedKinds} from "../../../src/faultlab/services/dashboard/static/operator.js";
+import {ago, num} from "../../../src/faultlab/lab/dashboard/static/common.js";
+import {languageCookie, t} from "../../../src/faultlab/lab/dashboard/static/i18n.js";
+import {clearedKinds} from "../../../src/faultlab/lab/dashboard/static/operator.js";
 import {
   frontRowsHtml, passedText, resultRowsHtml, runRowHtml, verdictHtml,
-} from "../../../src/faultlab/services/dashboard/static/runs.js";
-import {cardHtml, describeEvent, experimentView, votingHtml} from "../../../src/faultlab/services/dashboard/static/views.js";
+} from "../../../src/faultlab/lab/dashboard/static/runs.js";
+import {cardHtml, describeEvent, experimentView, votingHtml} from "../../../src/faultlab/lab/dashboard/static/views.js";
 
 const FIELD = /\{(\w+)\}/g;
-const STATIC = new URL("../../../src/faultlab/services/dashboard/static/", import.meta.url);
-const TEMPLATES = new URL("../../../src/faultlab/services/dashboard/templates/", import.meta.url);
+const STATIC = new URL("../../../src/faultlab/lab/dashboard/static/", import.meta.url);
+const TEMPLATES = new URL("../../../src/faultlab/lab/dashboard/templates/", import.meta.url);
 
 test("both catalogs have the same keys, each translated, with the same {fields}", () => {
   const en = messages("en"), es = messages("es");

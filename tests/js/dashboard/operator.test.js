@@ -4,7 +4,7 @@ import {test} from "node:test";
 
 import {
   clearUrl, clearedKinds, experimentOf, faultBody, formFields, kindOf, kindOptionsHtml, paramInputsHtml,
-} from "../../../src/faultlab/services/dashboard/static/operator.js";
+} from "../../../src/faultlab/lab/dashboard/static/operator.js";
 
 import {useLanguage} from "../catalog.js";
 

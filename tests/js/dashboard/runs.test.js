@@ -5,7 +5,7 @@ import {test} from "node:test";
 import {
   compareUrl, frontRowsHtml, kindBadgeHtml, passedText, pickRun, resultRowsHtml, runRowHtml, runVerdictHtml,
   studyLineHtml, studySummaryHtml, verdictHtml,
-} from "../../../src/faultlab/services/dashboard/static/runs.js";
+} from "../../../src/faultlab/lab/dashboard/static/runs.js";
 
 import {useLanguage} from "../catalog.js";
 

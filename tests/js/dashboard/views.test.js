@@ -4,7 +4,7 @@ import {test} from "node:test";
 
 import {
   cardHtml, cardView, describeEvent, eventTime, experimentView, failureRowsHtml, servicesHtml, votingHtml,
-} from "../../../src/faultlab/services/dashboard/static/views.js";
+} from "../../../src/faultlab/lab/dashboard/static/views.js";
 
 import {useLanguage} from "../catalog.js";
 

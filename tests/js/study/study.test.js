@@ -5,7 +5,7 @@ import {test} from "node:test";
 
 import {
   DEFAULT_LABELS, DETECTOR_COLOURS, fill, formatNumber, frontOf, missedRow, plotText, rate, scatterFigure,
-} from "../../../src/faultlab/study/static/study.js";
+} from "../../../src/faultlab/lab/study/static/study.js";
 
 function setting(label, detector, p95, perHour, extra = {}) {
   return {label, detector, current: false, on_front: {}, ttd: {hang: {median_ms: p95 === null ? null : p95 / 2,

@@ -8,13 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Problem, Refused, parse
+from faultlab.core.netns import HOST_NODE, NetnsError, NetnsNetwork, run
 from faultlab.faults.base import FaultError
 from faultlab.faults.network.netem import Netem
 from faultlab.faults.network.partition import Partition
 from faultlab.faults.registry import NETWORK, lookup, of_target
-from faultlab.i18n import N_
-from faultlab.models import Problem, Refused, parse
-from faultlab.netns import HOST_NODE, NetnsError, NetnsNetwork, run
 
 NetFault = Partition | Netem
 

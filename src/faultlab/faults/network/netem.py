@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from faultlab.core.i18n import N_
 from faultlab.faults.base import FaultError, Seeded
 from faultlab.faults.registry import NETWORK, KindSpec, register
-from faultlab.i18n import N_
 
 
 class NetemParams(Seeded):

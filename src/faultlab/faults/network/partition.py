@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from faultlab.core.i18n import N_
 from faultlab.faults.base import FaultError, FaultParams
 from faultlab.faults.registry import NETWORK, KindSpec, register
-from faultlab.i18n import N_
 
 HOST = "host"  # the bridge address in the root namespace: broker, PostgreSQL, supervisor
 NODE_NAMES = ("orders", "monitor", "voter", "dashboard", HOST)  # plus inventory-N

@@ -1,0 +1,122 @@
+"""`faultlab compare RUN_A RUN_B [...]`: runs side by side in the terminal, and the comparison page it writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from faultlab.core import i18n
+from faultlab.core.i18n import _
+
+
+def register(sub: Any) -> None:
+    """Add `compare` to the CLI's subparsers."""
+    cmp = sub.add_parser("compare", help=_("runs side by side: each phase's TTD, TTR, p95 and success rate, their "
+                                           "spread, and whether a difference is larger than the run-to-run noise"),
+                         description=_("Compares two or more runs (folders under runs/, or their report.json): per "
+                                       "phase, each metric's median, spread and the bootstrap interval of the median; "
+                                       "each run after the first is compared with the first, and a difference whose "
+                                       "bootstrap interval leaves out 0 is larger than the noise. Prints the table "
+                                       "and writes a self-contained HTML page (like report.html)."))
+    cmp.add_argument("runs", nargs="+", metavar="RUN", help=_("run folders or report.json files (two or more); the "
+                                                               "first is the reference"))
+    cmp.add_argument("--html", help=_("the HTML page to write (default: <runs dir>/compare/<A>-vs-<B>.html)"))
+    cmp.add_argument("--seed", type=int, default=1, help=_("seeds the bootstrap (the same seed, the same intervals)"))
+    cmp.add_argument("--resamples", type=int, default=2000, help=_("bootstrap resamples (default 2000)"))
+    cmp.add_argument("--json", action="store_true", help=_("print the comparison as JSON instead of the table"))
+    cmp.set_defaults(func=cmd_compare)
+
+
+def _console() -> Any:
+    from faultlab.cli.console import wide_console
+
+    return wide_console()
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    return i18n.number(value, digits)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from faultlab.lab.compare import compare, load_runs
+    from faultlab.lab.compare_html import render_compare
+
+    console = _console()
+    if len(args.runs) < 2:
+        console.print("[red]" + _("compare needs two runs or more") + "[/]")
+        return 2
+    if not 100 <= args.resamples <= 100_000:
+        console.print("[red]" + _("--resamples must be between 100 and 100000") + "[/]")
+        return 2
+    try:
+        runs = load_runs([Path(p) for p in args.runs])
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    comparison = compare(runs, seed=args.seed, resamples=args.resamples)
+    if args.json:
+        print(json.dumps(comparison, indent=2))
+    else:
+        table = Table(title=escape(_("runs side by side: median [min–max] and the bootstrap interval of the median; "
+                                     "each run against {reference}").format(reference=comparison["reference"])))
+        table.add_column(_("phase"))
+        table.add_column(_("metric"))
+        for i, run in enumerate(comparison["runs"]):
+            table.add_column(escape(run["name"]), justify="right")
+            if i:
+                table.add_column(_("difference"), justify="right")
+        for row in comparison["rows"]:
+            digits = 2 if row["metric"] == "success_rate" else 1
+            cells = [row["phase"], _(row["label"])]
+            for i, cell in enumerate(row["runs"]):
+                cells.append(_cell(cell, digits))
+                if i:
+                    cells.append(_difference(cell, digits))
+            table.add_row(*cells)
+        console.print(table)
+    out = Path(args.html) if args.html else _compare_path(args, [name for name, _report in runs])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_compare(comparison, i18n.active()), encoding="utf-8")
+    (console.print if not args.json else (lambda *_a: None))(_("wrote {path}").format(path=out))
+    return 0
+
+
+def _compare_path(args: argparse.Namespace, names: list[str]) -> Path:
+    runs_dir = Path(getattr(args, "runs_dir", None) or os.environ.get("FAULTLAB_RUNS_DIR") or "runs")
+    return runs_dir / "compare" / ("-vs-".join(names)[:200] + ".html")
+
+
+def _cell(cell: dict[str, Any], digits: int) -> str:
+    from rich.markup import escape
+
+    if cell["median"] is None:
+        text = "-"
+    elif cell["n"] > 1:
+        text = escape(f"{_fmt(cell['median'], digits)} [{_fmt(cell['min'], digits)}–{_fmt(cell['max'], digits)}]")
+    else:
+        text = _fmt(cell["median"], digits)
+    if cell["interval"]:
+        text += "\n" + escape(f"({_fmt(cell['interval'][0], digits)} … {_fmt(cell['interval'][1], digits)})")
+    if cell["misses"]:
+        text += " [red]" + _("missing ×{n}").format(n=cell["misses"]) + "[/]"
+    return text
+
+
+def _difference(cell: dict[str, Any], digits: int) -> str:
+    from rich.markup import escape
+
+    verdicts = {"better": "[green]" + _("better, beyond the noise") + "[/]",
+                "worse": "[red]" + _("worse, beyond the noise") + "[/]",
+                "same": "[dim]" + _("within the noise") + "[/]", "unknown": "-"}
+    if cell.get("difference") is None:
+        return verdicts["unknown"]
+    low, high = cell["difference_interval"] or (None, None)
+    sign = "+" if cell["difference"] > 0 else ""
+    interval = escape(f" [{_fmt(low, digits)} … {_fmt(high, digits)}]") if low is not None else ""
+    return f"{sign}{_fmt(cell['difference'], digits)}{interval}\n{verdicts[cell['verdict']]}"

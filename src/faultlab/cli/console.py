@@ -1,0 +1,53 @@
+"""What every CLI command prints with and reaches the running lab through: the console, the settings, the client."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from faultlab.core.config import Settings
+
+T = TypeVar("T")
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "home", None):
+        overrides["home"] = Path(args.home)
+    return Settings(**overrides)
+
+
+def client(args: argparse.Namespace, timeout_s: float = 5.0) -> Any:
+    """The API client for the lab running from this lab folder (not started: `async with` it)."""
+    from faultlab.core.client import LabClient
+    from faultlab.runtime.state import running_settings
+
+    return LabClient(running_settings(settings(args)), timeout_s=timeout_s)
+
+
+def with_client(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]], timeout_s: float = 5.0) -> T:
+    """Run `work(client)` on an event loop of its own, the client opened and closed around it."""
+
+    async def run() -> T:
+        async with client(args, timeout_s) as lab:
+            return await work(lab)
+
+    return asyncio.run(run())
+
+
+def wide_console() -> Any:
+    """A Rich console; wide enough for the summary table when the output is a file or a pipe."""
+    from rich.console import Console
+
+    console = Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
+    return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150, log_path=False)

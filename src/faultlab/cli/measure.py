@@ -1,0 +1,496 @@
+"""The lab's measuring commands: `faultlab load`, `faultlab experiment`, `faultlab report PATH`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from faultlab.cli.console import wide_console as _console
+from faultlab.core import i18n
+from faultlab.core.i18n import N_, _
+from faultlab.lab.report_text import translate_message, translate_messages
+
+EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def register(sub: Any) -> None:
+    """Add `load`, `experiment` and `report` to the CLI's subparsers."""
+    from faultlab.lab.load import TARGETS
+    from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, guide_experiment
+
+    load = sub.add_parser("load", help=_("open-loop load at a fixed rate against the running lab"))
+    load.add_argument("--target", choices=TARGETS, default="mix",
+                      help=_("orders, voted (one product), voted-all, or mix (voted reads, 20%% orders, cancels of "
+                             "accepted orders and restocks: the stock never runs out)"))
+    load.add_argument("--rate", type=float, default=50.0, help=_("requests per second (default 50)"))
+    load.add_argument("--duration", type=float, default=10.0, help=_("seconds (default 10)"))
+    load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--timeout", type=float, default=5.0, help=_("per-request timeout in seconds"))
+    load.add_argument("--json", action="store_true", help=_("print the full result (with per-second figures) as JSON"))
+    load.set_defaults(func=cmd_load)
+
+    guide = guide_experiment()
+    t, load = guide.thresholds, guide.load
+    exp = sub.add_parser(
+        "experiment", help=_("run an experiment (the guide's phases, or a file's) under open-loop load: TTD/TTR, "
+                             "JSON + HTML report"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_("Runs an experiment: the guide's (baseline, crash (1), latency 1200 ms (2), intermittent 0.3 "
+                      "(3), incorrect PROD-001 (1), stale (2), hang (3) and two-down (1+2 stopped) under an open-loop "
+                      "mix of voted reads and orders; experiments/guide.yaml), or the one a file describes (--file: "
+                      "YAML or JSON, or a past run's report.json to repeat it). Starts from fresh data (as `faultlab "
+                      "reset`), with the file's lab settings. Starts the lab itself when none is running (and stops "
+                      "it at the end). Writes runs/<UTC time>/report.json, report.html, events.jsonl and logs/, and "
+                      "runs/latest. Exit code 1 when a threshold, the data check or the steady state after the run "
+                      "fails, 2 when the file is not valid or the lab is not healthy (nothing started or broken), 130 "
+                      "on Ctrl-C (faults are cleared first). On a namespace lab (`faultlab up --netns`, or --netns "
+                      "here) the guide's network phase ({phases}: replica 3 cut off the network) runs too. The "
+                      "options below change the experiment (the guide's or the file's) for this run.").format(
+            phases=", ".join(NETWORK_PHASES)))
+    exp.add_argument("--file", "-f", help=_("the experiment to run: a YAML or JSON file (docs/experiment.md), or a run's "
+                                            "report.json (the same experiment again, same seeds)"))
+    exp.add_argument("--check", action="store_true",
+                     help=_("only validate the experiment (every problem with its place in the file); exit 2 when "
+                            "it is not valid; starts nothing"))
+    exp.add_argument("--phases", default=None,
+                     help=_("comma-separated, in order (default: the file's phases, else {phases}, then {network} on "
+                            "a namespace lab)").format(phases=",".join(DEFAULT_PHASES),
+                                                       network=",".join(NETWORK_PHASES)))
+    exp.add_argument("--netns", action="store_true",
+                     help=_("when no lab is running, start one with each service in its own network namespace "
+                            "(root; enables the network phases)"))
+    exp.add_argument("--repeat", type=int, help=_("repetitions of the phase list (default {n})").format(n=guide.repeat))
+    exp.add_argument("--rate", type=float, help=_("load in requests/s throughout (default {n})").format(
+        n=f"{load.rate_rps:g}"))
+    exp.add_argument("--duration", type=float,
+                     help=_("seconds each fault is held, and the baseline's length (default {n})").format(
+                         n=f"{load.duration_s:g}"))
+    exp.add_argument("--settle", type=float, help=_("seconds of load before each fault and after recovery"))
+    exp.add_argument("--seed", type=int, help=_("seeds the load mix and the faults' randomness"))
+    exp.add_argument("--order-ratio", type=float, help=_("share of orders in the load (default {n})").format(
+        n=f"{load.order_ratio:g}"))
+    exp.add_argument("--no-reset", action="store_true",
+                     help=_("keep the running lab's data (by default the experiment starts from fresh data: initial "
+                            "stock, empty log, as `faultlab reset`)"))
+    exp.add_argument("--runs-dir", help=_("where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)"))
+    exp.add_argument("--max-ttd-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttd_ms:g}"))
+    exp.add_argument("--max-ttr-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttr_ms:g}"))
+    exp.add_argument("--max-restart-ttr-ms", type=float,
+                     help=_("TTR limit for phases that restart a process (crash, two-down)"))
+    exp.add_argument("--min-success-rate", type=float, help=_("percent"))
+    exp.add_argument("--max-p95-ms", type=float, help=_("default {n}").format(n=f"{t.max_p95_ms:g}"))
+    exp.add_argument("--startup-timeout", type=float, default=90.0, help=_("seconds to wait for a lab it starts"))
+    exp.set_defaults(func=cmd_experiment)
+
+    from faultlab.cli.compare import register as register_compare
+
+    register_compare(sub)
+
+    rep = sub.add_parser("report", help=_("regenerate report.html from a run's report.json and print its table, "
+                                          "with the answers to the guide's questions"))
+    rep.add_argument("path", help=_("a run folder (e.g. runs/latest) or its report.json"))
+    rep.add_argument("--validate", action="store_true", help=_("also validate report.json against its JSON Schema"))
+    rep.add_argument("--no-answers", action="store_true", help=_("print only the summary, not the guide's answers"))
+    rep.set_defaults(func=cmd_report)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from faultlab.core.config import Settings
+
+    overrides: dict[str, Any] = {"home": Path(args.home)} if getattr(args, "home", None) else {}
+    return Settings(**overrides)
+
+
+# ---- load ---------------------------------------------------------------------------------------
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from faultlab.lab.load import run_load
+    from faultlab.runtime.state import running_settings
+
+    console = _console()
+    settings = running_settings(_settings(args))
+    console.print(_("open-loop {target} load: {rate} req/s for {duration} s → 127.0.0.1").format(
+        target=args.target, rate=f"{args.rate:g}", duration=f"{args.duration:g}"))
+    try:
+        result = asyncio.run(run_load(settings, args.target, args.rate, args.duration, args.seed, args.timeout))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    data = result.describe()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    table = Table(title=_("load: {target} at {rate} req/s (latency from intended send time)").format(
+        target=args.target, rate=f"{args.rate:g}"))
+    for column in (_("requests"), _("ok"), _("rps"), _("avg ms"), _("p50 ms"), _("p95 ms"), _("p99 ms"), _("max ms"),
+                   _("success %"), _("max send lag ms")):
+        table.add_column(column, justify="right")
+    table.add_row(str(data["requests"]), str(data["successful"]), str(data["rps"]), str(data["avg_latency_ms"]),
+                  str(data["p50_latency_ms"]), str(data["p95_latency_ms"]), str(data["p99_latency_ms"]),
+                  str(data["max_latency_ms"]), str(data["success_rate"]), str(data["max_send_lag_ms"]))
+    console.print(table)
+    if data["errors"]:
+        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {v}" for k, v in sorted(data["errors"].items())))
+    if data["ambiguous"]:
+        console.print(_("writes of unknown outcome (may be stored):") + " "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(data["ambiguous"].items())))
+    if len(data["by_kind"]) > 1:
+        console.print(_("by kind:") + " " + "; ".join(
+            _("{kind} {sent} sent, {ok} ok, {failed} failed, {unknown} unknown").format(
+                kind=k, sent=v["sent"], ok=v["ok"], failed=v["fail"], unknown=v["info"])
+            for k, v in data["by_kind"].items()))
+    if not data["requests"] or data["successful"] == 0:
+        console.print("[red]" + _("no request succeeded: is the lab running? (`faultlab up`)") + "[/]")
+        return 1
+    return 0
+
+
+# ---- experiment ---------------------------------------------------------------------------------
+
+
+def _settings_view(settings: Any) -> dict[str, Any]:
+    """The lab settings worth keeping in a report (no token, no DSN with credentials)."""
+    keep = ("replicas", "orders_port", "inventory_base_port", "monitor_port", "voter_port", "supervisor_port",
+            "initial_stock", "health_interval_ms", "health_timeout_ms", "failure_threshold", "recovery_threshold",
+            "recovery_interval_ms", "detector", "detector_params", "voter_timeout_ms", "voter_slow_ms",
+            "restart_crashed")
+    view = {k: getattr(settings, k) for k in keep}
+    view["database"] = "external" if settings.database_url else "embedded PostgreSQL"
+    view["broker"] = "external Kafka" if settings.kafka_bootstrap else "embedded Tansu"
+    return view
+
+
+def experiment_of(args: argparse.Namespace, netns: bool) -> tuple[Any, Any]:
+    """The experiment this command runs, and where it came from: the file's (or the guide's) with the command
+    line's options applied. `Refused` (every problem, with its place) when it is not valid."""
+    from faultlab.lab.experiment_file import load_experiment
+    from faultlab.lab.phases import build_experiment
+
+    base, source = (None, None)
+    if args.file:
+        base, source = load_experiment(Path(args.file))
+    thresholds = {"max_ttd_ms": args.max_ttd_ms, "max_ttr_ms": args.max_ttr_ms,
+                  "max_restart_ttr_ms": args.max_restart_ttr_ms, "min_success_rate": args.min_success_rate,
+                  "max_p95_ms": args.max_p95_ms}
+    try:
+        experiment = build_experiment(base, phases=args.phases, netns=netns, repeat=args.repeat, rate=args.rate,
+                                      duration_s=args.duration, settle_s=args.settle, seed=args.seed,
+                                      order_ratio=args.order_ratio, reset=False if args.no_reset else None,
+                                      thresholds=thresholds)
+    except ValueError as exc:
+        from faultlab.core.messages import Problem, Refused
+
+        if isinstance(exc, Refused):
+            raise
+        raise Refused([Problem("--phases", str(exc))]) from None
+    return experiment, source
+
+
+def print_problems(console: Any, problems: list[Any], where: str | None) -> None:
+    from rich.markup import escape
+
+    console.print("[bold red]" + (_("{file} is not a valid experiment:").format(file=where) if where
+                                  else _("not a valid experiment:")) + "[/]")
+    for problem in problems:
+        console.print("  " + escape(problem.text(_)))
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from faultlab.core.messages import Refused
+
+    console = _console()
+    try:
+        experiment, _source = experiment_of(args, netns=False)  # a bad file or option is refused before any lab starts
+    except Refused as exc:
+        print_problems(console, exc.problems, args.file)
+        return EXIT_ABORTED
+    if args.check:
+        console.print(_("{file}: a valid experiment — {phases} phases × {repeat} repetitions, about {minutes} min "
+                        "of load").format(file=args.file or _("the guide's experiment"), phases=len(experiment.phases),
+                                          repeat=experiment.repeat, minutes=i18n.number(_estimate_s(experiment) / 60,
+                                                                                         1)))
+        return EXIT_OK
+    # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
+    return asyncio.run(_experiment(args, lambda netns: experiment_of(args, netns), console))
+
+
+def _estimate_s(experiment: Any) -> float:
+    """Roughly how long the phases take (settle twice, hold, a little for detection and recovery)."""
+    per_phase = [2 * experiment.load.settle_s + experiment.hold_s(p) + (1.5 if p.has_fault else 0)
+                 for p in experiment.phases]
+    return sum(per_phase) * experiment.repeat
+
+
+async def _lab_has_network(client: Any) -> bool:
+    """Whether the running lab was started in network namespaces (its supervisor applies network faults)."""
+    from faultlab.core.client import ApiCallError
+
+    try:
+        answer = await client.request("GET", client.url("supervisor", "/netfaults"))
+    except ApiCallError:
+        return False
+    return bool(isinstance(answer, dict) and answer.get("netns"))
+
+
+async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any], console: Any) -> int:
+    from faultlab.core.client import LabClient, Unreachable
+    from faultlab.runtime.state import running_settings
+    from faultlab.runtime.supervisor import Supervisor, SupervisorError
+
+    settings = running_settings(_settings(args))
+    supervisor: Supervisor | None = None
+    try:
+        async with LabClient(settings, timeout_s=2) as client:
+            await client.processes()
+            netns = await _lab_has_network(client)
+        console.print((_("using the running lab (lab folder {home}, services in network namespaces)") if netns
+                       else _("using the running lab (lab folder {home})")).format(home=settings.home))
+        if args.netns and not netns:
+            console.print("[yellow]" + _("--netns ignored: the running lab is not a namespace lab "
+                                         "(stop it first to start one with --netns)") + "[/]")
+    except Unreachable:
+        netns = bool(args.netns)
+        console.print(_("no lab running: starting one for this experiment (stopped at the end), with each service "
+                        "in its own network namespace") if netns
+                      else _("no lab running: starting one for this experiment (stopped at the end)"))
+        try:
+            supervisor = Supervisor(_settings(args), progress=console.log, netns=netns)
+        except (SupervisorError, OSError) as exc:
+            console.print("[bold red]" + _("the lab cannot be set up here:") + f"[/] {exc}")
+            return EXIT_ABORTED
+        started = time.perf_counter()
+        try:
+            await supervisor.start(timeout_s=args.startup_timeout)
+        except (SupervisorError, OSError) as exc:
+            console.print("[bold red]" + _("the lab did not start:") + f"[/] {exc}")
+            await supervisor.stop()
+            return EXIT_ABORTED
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            await supervisor.stop()
+            return EXIT_INTERRUPTED
+        console.print(_("[green]lab working[/] in {seconds} s").format(
+            seconds=i18n.number(time.perf_counter() - started, 1)))
+        settings = supervisor.settings
+    try:
+        experiment, source = configure(netns)
+        return await _run_and_report(args, experiment, source, settings, console, restore=supervisor is None)
+    finally:
+        if supervisor is not None:
+            console.print(_("stopping the lab this experiment started…"))
+            await supervisor.stop()
+
+
+async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any, settings: Any, console: Any,
+                          restore: bool = True) -> int:
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from faultlab.lab.experiment import ExperimentRunner
+    from faultlab.lab.report import build_report, write_run
+
+    total = len(experiment.phases) * experiment.repeat
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}", style="bold"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[load]}"),
+                        console=console, transient=False)
+    task = progress.add_task(_("starting"), total=total, load="")
+
+    def on_phase(result: dict[str, Any]) -> None:
+        lr = result["load_test_result"]
+        mark = "[green]" + _("ok") + "[/]" if result["passed"] else "[red]" + _("missed") + "[/]: " + escape(
+            "; ".join(translate_messages(result["missed"])))
+        progress.console.log(_("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, "
+                               "success {success} %").format(
+            phase=result["phase"], repetition=result["repetition"], ttd=_fmt(result["ttd_ms"]),
+            ttr=_fmt(result["ttr_ms"]), rps=_fmt(lr["rps"], 1), p95=_fmt(lr["p95_latency_ms"]),
+            success=_fmt(lr["success_rate"], 2)) + f" — {mark}")
+        progress.advance(task)
+
+    runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
+                              on_phase=on_phase, restore_settings=restore)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        if runner.interrupted or runner._interrupt:
+            if main is not None:
+                main.cancel()  # a second Ctrl-C: stop waiting (the lab's own stop still runs)
+            return
+        progress.console.log("[yellow]" + _("interrupted: clearing every fault, then writing a partial report") + "[/]")
+        runner.interrupt()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    async def ticker() -> None:
+        while True:
+            total_stats = runner.recorder.total
+            recent = [runner.recorder.seconds.get(int(time.time()) - k) for k in range(2, 7)]
+            recent_ok = sum(s.ok for s in recent if s)
+            recent_n = sum(s.requests for s in recent if s)
+            rate = (_("{percent} % ok (last 5 s)").format(percent=_fmt(100 * recent_ok / recent_n, 1))
+                    if recent_n else "")
+            progress.update(task, load=i18n.ngettext("{n} request", "{n} requests", total_stats.requests).format(
+                n=total_stats.requests) + f" · {rate}")
+            await asyncio.sleep(0.5)
+
+    tick = asyncio.create_task(ticker())
+    try:
+        with progress:
+            data = await runner.run()
+    finally:
+        tick.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
+    view = {**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)}
+    report = build_report(data, view, run_id, source.model_dump() if source is not None else None)
+    runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
+    run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
+    print_summary(console, report)
+    console.print(_("report: {json}\n        {html}\n        (also {latest})").format(
+        json=run_dir / "report.json", html=run_dir / "report.html", latest=runs_dir / "latest"))
+    if data["aborted"]:
+        console.print("[bold red]" + _("aborted:") + "[/] " + translate_message(data["aborted"]))
+        return EXIT_ABORTED
+    if data["interrupted"]:
+        return EXIT_INTERRUPTED
+    if data.get("stopped_by"):
+        console.print("[bold red]" + _("stopped by an abort condition:") + "[/] " + data["stopped_by"])
+    return EXIT_OK if report["verdict"]["valid"] else EXIT_MISSED
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    return i18n.number(value, digits)
+
+
+def print_summary(console: Any, report: dict[str, Any]) -> None:
+    """The end-of-run table: per phase medians and spread, the guide's summary, the verdict."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(_("experiment summary: median [min–max] over repetitions")))
+    for column in (N_("phase"), N_("reps"), N_("TTD ms"), N_("TTR ms"), N_("rps"), N_("p95 ms"), N_("p99 ms"),
+                   N_("success %"), N_("verdict")):
+        table.add_column(_(column), justify="left" if column in ("phase", "verdict") else "right")
+
+    def dist(d: dict[str, Any], digits: int = 0, applies: bool = True, miss: str = N_("missing ×{n}")) -> str:
+        miss = _(miss)
+        misses = " [red]" + miss.format(n=d["misses"]) + "[/]" if d.get("misses") else ""
+        if d["median"] is None:
+            if not applies:
+                return _("n/a")
+            return "-" if not d["missing"] else "[red]" + miss.format(n=d["missing"]) + "[/]"
+        if d["n"] > 1:
+            return escape(f"{_fmt(d['median'], digits)} [{_fmt(d['min'], digits)}–{_fmt(d['max'], digits)}]") + misses
+        return _fmt(d["median"], digits) + misses
+
+    for name, st in report["phases"].items():
+        verdict = "[green]" + _("pass") + "[/]" if st["passed"] else "[red]" + escape(
+            "; ".join(translate_messages(st["missed"]))) + "[/]"
+        fault = st.get("has_fault", True)
+        table.add_row(name, str(st["repetitions"]), dist(st["ttd_ms"], applies=fault, miss=N_("not detected ×{n}")),
+                      dist(st["ttr_ms"], applies=fault, miss=N_("not recovered ×{n}")),
+                      dist(st["rps"], 1),
+                      dist(st["p95_latency_ms"], 1), dist(st["p99_latency_ms"], 1), dist(st["success_rate"], 2),
+                      verdict)
+    console.print(table)
+    s = report["summary"]
+    misses = ""
+    if s.get("not_detected") or s.get("not_recovered"):
+        misses = " · [red]" + _("not detected {detected}, not recovered {recovered}").format(
+            detected=s.get("not_detected", 0), recovered=s.get("not_recovered", 0)) + "[/]"
+    console.print(_("summary: {passed}/{total} phase runs passed · avg TTD {ttd} ms · avg TTR {ttr} ms · max p95 "
+                    "{p95} ms · min success {success} % · detector {detector}").format(
+        passed=s["successful_tests"], total=s["total_tests"], ttd=_fmt(s["avg_ttd_ms"]), ttr=_fmt(s["avg_ttr_ms"]),
+        p95=_fmt(s["max_p95_ms"], 1), success=_fmt(s["min_success_rate"], 2),
+        detector=report["experiment_info"]["detector"].get("name")) + misses)
+    dc = report["data_check"]
+    valid = {True: _("valid"), False: _("not valid")}.get(dc.get("valid"), _("unknown")) \
+        if isinstance(dc.get("valid"), bool) or dc.get("valid") is None else str(dc.get("valid"))
+    console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
+        valid=valid, orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
+    checks = dc.get("checks") or {}
+    if "read_history" in checks:
+        rh = checks["read_history"]
+        console.print(_("read history: {valid} — {checked} voted reads checked, {violations} violations ({wrong} "
+                        "wrong values, {unknown} unknown positions, {older} older than already acknowledged)").format(
+            valid=rh.get("valid"), checked=rh["answered_200"], violations=rh["violations"], wrong=rh["wrong_values"],
+            unknown=rh["unknown_positions"], older=rh["older_than_acknowledged"]))
+    if "ambiguous_writes" in checks:
+        aw = checks["ambiguous_writes"]
+        console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
+                        "than once)").format(n=aw["ambiguous"], once=aw["stored_once"], not_stored=aw["not_stored"],
+                                             more=aw["stored_more_than_once"]))
+    v = report["verdict"]
+    if v["valid"]:
+        from faultlab.lab.report_model import runs_off_threshold
+
+        single = [run for run, _missed in runs_off_threshold(report)]
+        console.print(_("[bold green]verdict: PASS[/] (each phase judged on its medians)") if not single else
+                      _("[bold green]verdict: PASS[/] (each phase judged on its medians; off a threshold in a single "
+                        "run: {runs})").format(runs=", ".join(single)))
+    else:
+        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(translate_messages(v["missed"]))))
+
+
+def print_guide_answers(console: Any, report: dict[str, Any]) -> None:
+    """The guide's questions and scenarios this run answers, with its numbers (the report.html section, as text)."""
+    from rich.markup import escape
+
+    from faultlab.lab.guide_answers import guide_answers
+
+    console.print("\n[bold]" + escape(_("Answers to the study guide from this run")) + "[/]")
+    for answer in guide_answers(report, i18n.active()):
+        console.print(f"\n[bold cyan]{escape(answer['title'])}[/] {escape(answer['question'])}")
+        for line in answer["measured"]:
+            console.print("  " + escape(line))
+        if answer.get("expected"):
+            console.print("  [dim]" + escape(_("the guide expects:") + " " + answer["expected"]) + "[/]")
+        for line in answer.get("why", []):
+            console.print("  [yellow]" + escape(line) + "[/]")
+
+
+# ---- report -------------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from faultlab.lab.report import load_report, regenerate_html, validate
+
+    console = _console()
+    try:
+        report, _run_dir = load_report(Path(args.path))
+    except (FileNotFoundError, ValueError) as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    if args.validate:
+        import jsonschema
+        import pydantic
+
+        from faultlab.core.messages import problems
+
+        try:
+            validate(report)
+        except pydantic.ValidationError as exc:
+            console.print("[red]" + _("report.json does not match its schema:") + "[/] "
+                          + "; ".join(p.text(_) for p in problems(exc, report)))
+            return 1
+        except jsonschema.ValidationError as exc:
+            where = _("{error} at {path}").format(error=exc.message, path="/".join(map(str, exc.absolute_path)))
+            console.print("[red]" + _("report.json does not match its schema:") + "[/] " + where)
+            return 1
+        console.print(_("report.json matches report.schema.json"))
+    out = regenerate_html(Path(args.path), i18n.active())
+    print_summary(console, report)
+    if not args.no_answers:
+        print_guide_answers(console, report)
+    console.print(_("wrote {path}").format(path=os.path.relpath(out)))
+    return 0

@@ -1,0 +1,192 @@
+"""Kafka plumbing: topic names, explicit topic creation, producer and consumer factories, JSON codec.
+
+Every topic has one partition and every record goes to partition 0, so the log has one total order
+even if a broker auto-creates a topic with more partitions after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from faultlab.core.config import Settings
+
+ORDER_EVENTS = "order-events"
+INVENTORY_RESULTS = "inventory-results"
+ERROR_QUEUE = "error-queue"
+TOPICS = (ORDER_EVENTS, INVENTORY_RESULTS, ERROR_QUEUE)
+PARTITION = 0
+QUIET_S = 1.0  # after this long without records a consumer's fetch wait grows to its idle value (FetchPacer)
+
+
+def encode(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def decode(raw: bytes) -> Any:
+    return orjson.loads(raw)
+
+
+class Unsealed(ValueError):
+    """A record that is not a JSON object sealed with the lab's key for this topic (forged, altered or malformed)."""
+
+
+SIG_FIELD = "sig"
+
+
+def _bus_key(token: str | None) -> bytes:
+    if not token:
+        raise ValueError("records on the lab's topics are signed with the operator token: set FAULTLAB_ADMIN_TOKEN")
+    return hashlib.sha256(b"faultlab-bus-v1:" + token.encode()).digest()
+
+
+def _mac(key: bytes, topic: str, body: bytes) -> str:
+    return hmac.new(key, topic.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+
+
+class Sealer:
+    """Signs and checks the JSON records of the lab's topics (HMAC-SHA256 keyed by the operator token).
+
+    Anyone who can reach the broker can write to a topic; only a holder of the token can write a record the
+    lab trusts. The signature covers the topic name and the payload (sorted keys), so a record cannot be
+    altered or moved to another topic.
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self._key = _bus_key(token)
+
+    def seal(self, topic: str, payload: dict[str, Any]) -> bytes:
+        body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps({**payload, SIG_FIELD: _mac(self._key, topic, body)})
+
+    def unseal(self, topic: str, raw: bytes | None) -> dict[str, Any]:
+        """The payload of a record sealed for `topic`, or Unsealed."""
+        try:
+            data = orjson.loads(raw or b"")
+        except orjson.JSONDecodeError:
+            raise Unsealed("not JSON") from None
+        if not isinstance(data, dict):
+            raise Unsealed("not a JSON object")
+        sig = data.pop(SIG_FIELD, None)
+        if not isinstance(sig, str):
+            raise Unsealed("not signed")
+        body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        if not hmac.compare_digest(sig, _mac(self._key, topic, body)):
+            raise Unsealed("bad signature")
+        return data
+
+
+async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Create the lab's topics (1 partition each) if they do not exist yet."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [settings.topic(t) for t in TOPICS if settings.topic(t) not in existing]
+            if missing:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics([NewTopic(t, 1, settings.topic_replication) for t in missing])
+            return
+        except (KafkaError, OSError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+
+async def delete_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Delete the lab's topics (an external cluster's: the embedded broker is simply restarted) and wait until
+    the cluster no longer lists them."""
+    names = [settings.topic(t) for t in TOPICS]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        with contextlib.suppress(KafkaError):
+            await admin.delete_topics(names)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while set(names) & set(await admin.list_topics()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"topics {names} still listed {timeout_s:.0f} s after their deletion")
+            await asyncio.sleep(0.2)
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    """Producer for small JSON records: acks from every in-sync replica, tiny linger for batching under load."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap, acks="all", linger_ms=1, request_timeout_ms=5000,
+        max_batch_size=256 * 1024, retry_backoff_ms=50,
+    )
+
+
+def make_consumer(settings: Settings, fetch_wait_ms: int | None = None) -> AIOKafkaConsumer:
+    """Consumer without a group (manual assignment: first record in milliseconds, not seconds)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", fetch_max_wait_ms=fetch_wait_ms or settings.fetch_wait_ms,
+        max_partition_fetch_bytes=4 * 1024 * 1024, retry_backoff_ms=50, request_timeout_ms=5000,
+        metadata_max_age_ms=5000,
+    )
+
+
+class FetchPacer:
+    """A consumer's fetch wait that follows the traffic: `busy_ms` while records flow, `idle_ms` once the
+    topic has been quiet for `quiet_s`.
+
+    Tansu answers a fetch when its wait runs out rather than the moment a record lands, so the wait bounds
+    the delivery delay, and each idle consumer costs the broker one fetch per wait: short waits under load,
+    few fetches at rest. Only the first record after a quiet period can wait up to `idle_ms`.
+
+    aiokafka reads the wait from its fetcher for every request (`_fetcher._fetch_max_wait_ms`, the same in
+    0.11 to 0.14); without that attribute the pacer does nothing and the consumer keeps its fixed wait.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer, busy_ms: int, idle_ms: int, quiet_s: float = QUIET_S) -> None:
+        self.consumer = consumer
+        self.busy_ms = busy_ms
+        self.idle_ms = max(idle_ms, busy_ms)
+        self.quiet_s = quiet_s
+        self.current_ms = busy_ms
+        self.last_record_at: float | None = None  # quiet is counted from the first poll, not from start-up
+
+    def note(self, records: int) -> None:
+        """After each poll: how many records it brought."""
+        now = time.monotonic()
+        if records or self.last_record_at is None:
+            self.last_record_at = now
+        if records:
+            self._set(self.busy_ms)
+        elif now - self.last_record_at >= self.quiet_s:
+            self._set(self.idle_ms)
+
+    def wake(self) -> None:
+        """Back to the short wait now (the consumer was just assigned or moved): it must learn the log end fast."""
+        self.last_record_at = None
+        self._set(self.busy_ms)
+
+    def _set(self, wait_ms: int) -> None:
+        if wait_ms == self.current_ms:
+            return
+        fetcher = getattr(self.consumer, "_fetcher", None)
+        if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
+            fetcher._fetch_max_wait_ms = wait_ms
+            self.current_ms = wait_ms
+
+
+def partition(settings: Settings, topic: str) -> TopicPartition:
+    return TopicPartition(settings.topic(topic), PARTITION)

@@ -1,0 +1,67 @@
+"""The dashboard's pages and the files they load: templates/ rendered once per language, static/ and Plotly.
+
+The pages' words live in one JSON catalog per language (`locale/<lang>.json`, the same keys in each): the
+templates say them through `t(key)`, and each page carries its language's catalog as a JSON block for the
+scripts (static/i18n.js). The language of a page is `?lang=`, else the reader's choice (the `faultlab_lang`
+cookie the language switch sets), else the lab's (FAULTLAB_LANG or the locale).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from faultlab.core import i18n
+from faultlab.lab.dashboard.operator import kinds_json
+from faultlab.vendor import PLOTLY_JS
+
+HERE = Path(__file__).parent
+CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css"}
+PAGES = {"/": "index.html", "/reports": "reports.html"}
+LANG_COOKIE = "faultlab_lang"
+LANGUAGE_NAMES = (("es", "Español"), ("en", "English"))
+
+
+@cache
+def catalogs() -> dict[str, dict[str, str]]:
+    """Each language's messages for the pages, by key."""
+    return {lang: json.loads((HERE / "locale" / f"{lang}.json").read_text(encoding="utf-8")) for lang in i18n.LANGUAGES}
+
+
+def render_pages() -> dict[str, dict[str, str]]:
+    """Each page's HTML by language and path; the templates take no data but the words and the fault registry (the
+    pages fetch everything else from the JSON APIs)."""
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined)
+    pages: dict[str, dict[str, str]] = {}
+    for lang, messages in catalogs().items():
+        def t(key: str, messages: dict[str, Any] = messages) -> str:
+            return messages[key]  # a key missing from a catalog fails here, when the dashboard starts
+
+        context = {"lang": lang, "t": t, "languages": LANGUAGE_NAMES, "catalog": {"lang": lang, "messages": messages},
+                   "fault_kinds": kinds_json(lang)}  # the fault registry, for the operator's form
+        pages[lang] = {path: env.get_template(name).render(**context) for path, name in PAGES.items()}
+    return pages
+
+
+def page_language(asked: str | None, cookie: str | None, default: str) -> str:
+    """The language to render a page in: `?lang=` (an unknown one is an error), else the cookie, else `default`."""
+    if asked is not None:
+        if asked not in i18n.LANGUAGES:
+            raise ValueError(f"lang must be one of {', '.join(i18n.LANGUAGES)}")
+        return asked
+    return cookie if cookie in i18n.LANGUAGES else default
+
+
+def static_files() -> dict[str, tuple[Path, str]]:
+    """(file, content type) by the name the pages ask for under /static/: static/*.js|css and plotly.min.js."""
+    files = {p.name: (p, CONTENT_TYPES[p.suffix]) for p in sorted((HERE / "static").iterdir())
+             if p.suffix in CONTENT_TYPES}
+    files["plotly.min.js"] = (PLOTLY_JS, CONTENT_TYPES[".js"])
+    missing = [str(path) for path, _type in files.values() if not path.is_file()]
+    if missing or "dashboard.js" not in files:
+        raise FileNotFoundError(f"the dashboard's front-end files are not installed: {missing or 'static/'}")
+    return files

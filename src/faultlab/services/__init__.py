@@ -1,1 +1,0 @@
-"""The lab's services: orders, inventory replicas, monitor, voter, dashboard."""

@@ -1,0 +1,449 @@
+"""The replica's log applier: consume `order-events` in order, apply each event exactly once, publish results.
+
+Exactly once: an event is applied only when its seq is the next one (seq = applied + 1); older seqs are
+duplicates (skipped), a newer seq means a gap (the broker lost records, e.g. it restarted): the replica
+re-reads the log from the start until the relay's republished records fill the gap.
+
+Only records sealed by the relay are events; anything else on the topic (forged, malformed, without a seq)
+is set aside — a log line, a row in the replica's `dead_letters`, an observation for the monitor — the same
+way by every replica, and the replica goes on.
+
+The replica serves what it has *committed*: a batch becomes visible to readers once its transaction is in
+PostgreSQL, so an answer never shows a state a crash or a failed commit could take back.
+
+The broker lost its log only on proof: the record at the replica's stored offset is gone (the log ends
+before it on repeated fetches) or holds another seq. A reported end offset alone proves nothing (the
+embedded broker reports the base offset of its last batch, hundreds of records short under load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections import deque
+from typing import Any
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+from faultlab.core import bus
+from faultlab.core.config import Settings
+from faultlab.core.db import RETRIABLE
+from faultlab.core.evidence import MonitorReporter, observation
+from faultlab.core.log import Logger
+from faultlab.core.protocol import (
+    CANCELLED,
+    INVALID,
+    Applied,
+    InvalidEvent,
+    InventoryState,
+    InventoryView,
+    event_seq,
+    is_order_id,
+)
+from faultlab.faults import FaultSet
+from faultlab.shop.inventory.store import ReplicaStore
+
+RESULTS_PER_RECORD = 1000  # results of one applied batch travel together (a record stays well under 1 MB)
+COMMITS_KEPT = 16  # recent (last seq, committed at) pairs in /health: the monitor times staleness with them
+RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is gone before we call it a reset
+RESET_PROOF_S = 0.3  # ... spread over at least this long
+
+
+class LoopWatch:
+    """How long this process's event loop went without running lately: a replica the machine did not run (a loaded
+    host, a CPU hog) took nothing in for that long without being stopped. A tick every `interval_s`; a stall is
+    how much later than asked a tick came, or how long the current tick is overdue."""
+
+    def __init__(self, interval_s: float = 0.05, keep_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self.keep_s = keep_s
+        self.last_tick = time.monotonic()
+        self.stalls: deque[tuple[float, float]] = deque(maxlen=256)  # (when noticed, how long), the recent ones
+
+    def tick(self, now: float) -> None:
+        """A tick ran at `now` (monotonic): remember how late it was."""
+        late = now - self.last_tick - self.interval_s
+        self.last_tick = now
+        if late > 0.01:
+            self.stalls.append((now, late))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            self.tick(time.monotonic())
+
+    def stall_s(self, now: float | None = None) -> float:
+        """The longest stall over the last `keep_s`, the one still going on included."""
+        now = time.monotonic() if now is None else now
+        ongoing = max(0.0, now - self.last_tick - self.interval_s)
+        return max([ongoing] + [late for at, late in self.stalls if at >= now - self.keep_s])
+
+
+class LogApplier:
+    """Owns the replica's state; `run()` applies the log until stopped."""
+
+    def __init__(self, settings: Settings, replica: int, store: ReplicaStore, faults: FaultSet, log: Logger,
+                 reporter: MonitorReporter | None = None) -> None:
+        self.settings = settings
+        self.replica = replica
+        self.store = store
+        self.faults = faults
+        self.log = log
+        self.reporter = reporter
+        self.sealer = bus.Sealer(settings.admin_token)
+        self.state = InventoryState.initial(settings.initial_stock)
+        self.view: InventoryView = self.state.view()  # what readers see: the last committed state
+        self.offset = -1  # broker offset of the last record consumed (committed with the state)
+        self.offset_seq: int | None = None  # seq of the record at `offset` (what proves the log is still ours)
+        self.log_end: int | None = None  # high watermark of the last fetch
+        self.assigned = False
+        self.applied_total = 0
+        self.gap_rescans = 0
+        self.rescan_from: int | None = None  # offset of the first record seen past a missing event
+        self.applied_since_rescan = 0
+        self.dirty = False  # set when a batch failed: reload the committed state before going on
+        self.broker_resets = 0
+        self.last_apply_at: float | None = None
+        # Progress short of a commit, for the monitor's staleness rule: when records last came in from the log, and
+        # since when the batch in hand is being applied (None between batches). A healthy replica whose commit is
+        # slow (a loaded machine) is taking the log in; a stale one takes nothing.
+        self.taken_at: float | None = None
+        self.applying_since: float | None = None
+        self.fetching_since: float | None = None  # when the fetch it waits on began (None: not waiting on the log)
+        self.loop_watch = LoopWatch()
+        self.commits: deque[tuple[int, float]] = deque(maxlen=COMMITS_KEPT)
+        self.set_aside = 0
+        self._set_aside_seen: set[tuple[int, bytes]] = set()
+        self._verify: tuple[int, int | None] | None = None  # (offset, seq expected there) to check on next fetch
+        self._verify_misses: list[float] = []
+        self.consumer = bus.make_consumer(settings)
+        self.pacer = bus.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms)
+        self.producer = bus.make_producer(settings)
+        self.tp = bus.partition(settings, bus.ORDER_EVENTS)
+        self.events_topic = settings.topic(bus.ORDER_EVENTS)
+        self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
+        self.errors_topic = settings.topic(bus.ERROR_QUEUE)
+        self._error_sends: set[asyncio.Task[None]] = set()
+        self._results: asyncio.Queue[list[Applied]] = asyncio.Queue(maxsize=10_000)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._conn: asyncpg.Connection | None = None
+
+    @property
+    def lag(self) -> int | None:
+        """Records between the last one consumed and the log end of the last fetch (the replica's own view)."""
+        if self.log_end is None:
+            return None
+        return max(0, self.log_end - 1 - self.offset)
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether the last fetch showed nothing left to read. The monitor judges catching up in time, from the
+        other replicas' commits; this is only the replica's own view."""
+        return self.assigned and self.lag == 0
+
+    async def start(self) -> None:
+        await self.store.migrate(self.settings.initial_stock)
+        self.state, self.offset, self.offset_seq = await self.store.load()
+        self.view = self.state.view()
+        await bus.ensure_topics(self.settings)
+        await self.consumer.start()
+        await self.producer.start()
+        self.consumer.assign([self.tp])
+        self._resume()
+        self.assigned = True
+        self._tasks = [
+            asyncio.create_task(self._run(), name="apply-log"),
+            asyncio.create_task(self._publish_results(), name="publish-results"),
+            asyncio.create_task(self.loop_watch.run(), name="loop-watch"),
+        ]
+        self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self.consumer.stop()
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    def _resume(self) -> None:
+        """Read again from the stored offset: its record first, which must still be there with its seq."""
+        if self.offset < 0:
+            self.consumer.seek(self.tp, 0)
+        else:
+            self._verify = (self.offset, self.offset_seq)
+            self._verify_misses = []
+            self.consumer.seek(self.tp, self.offset)
+        self.pacer.wake()
+
+    def _log_reset(self, why: str) -> None:
+        """Proven: the broker lost the log we were reading. Start over from its beginning (dedup by seq)."""
+        self.broker_resets += 1
+        self.log.warning("broker_log_reset", offset=self.offset, applied_seq=self.state.applied_seq, proof=why)
+        self.offset = -1
+        self.offset_seq = None
+        self.rescan_from = None
+        self._verify = None
+        self.consumer.seek(self.tp, 0)
+        self.pacer.wake()
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.settings.dsn, timeout=3)
+        return self._conn
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self._apply_once()
+                backoff = 0.05
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, *RETRIABLE) as exc:
+                self.log.warning("apply_retry", error=repr(exc))
+                self.publish_error("apply_failed", repr(exc))
+                await self._recover()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+            except Exception as exc:  # a bug must not silently stop the replica: log it, reload, go on
+                self.log.error("apply_failed", error=repr(exc))
+                self.publish_error("apply_failed", repr(exc))
+                await self._recover()
+                await asyncio.sleep(1.0)
+
+    async def _recover(self) -> None:
+        """After a failed batch, forget the connection; the next round reloads the committed state."""
+        self.dirty = True
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+    async def _reload(self) -> None:
+        """Return to the last committed state and position (raises while the database is down)."""
+        self.state, self.offset, self.offset_seq = await self.store.load()
+        self.view = self.state.view()
+        self.rescan_from = None
+        self.applied_since_rescan = 0
+        self._resume()
+        self.dirty = False
+        self.log.info("state_reloaded", applied_seq=self.state.applied_seq, offset=self.offset)
+
+    def _check_position(self, records: list[Any], end: int | None) -> bool:
+        """While a stored offset awaits proof: True once proven ours, False to wait; a disproof resets the log."""
+        assert self._verify is not None
+        offset, expected = self._verify
+        if records:
+            first = records[0]
+            seq = self._seq_of(first.value)
+            if first.offset == offset and (expected is None or seq == expected):
+                self._verify = None
+                return True
+            self._log_reset(f"record at offset {offset} has seq {seq} (expected {expected})"
+                            if first.offset == offset else f"the log skips from offset {first.offset} past {offset}")
+            return False
+        if end is not None and end <= offset:  # the fetch says the log ends before our record
+            now = time.monotonic()
+            self._verify_misses.append(now)
+            if len(self._verify_misses) >= RESET_PROOF_FETCHES and now - self._verify_misses[0] >= RESET_PROOF_S:
+                self._log_reset(f"the log ends at {end}, before offset {offset}, on {len(self._verify_misses)} "
+                                "fetches")
+        return False
+
+    def _seq_of(self, raw: bytes | None) -> int | None:
+        with contextlib.suppress(bus.Unsealed, InvalidEvent):
+            return event_seq(self.sealer.unseal(self.events_topic, raw))
+        return None
+
+    async def _apply_once(self) -> None:
+        try:
+            await self._take_and_apply()
+        finally:
+            self.applying_since = None
+
+    async def _take_and_apply(self) -> None:
+        if self.dirty:  # the in-memory state may hold a batch that never committed
+            await self._reload()
+        if self.faults.pauses_apply:  # stale: apply nothing, keep answering with what it has
+            await asyncio.sleep(0.2)
+            return
+        self.fetching_since = time.time()
+        try:
+            batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=2000)
+        finally:
+            self.fetching_since = None
+        records = batch.get(self.tp, [])
+        if self.faults.pauses_apply:  # made stale while this fetch waited: these records stay unread
+            self.consumer.seek(self.tp, self._verify[0] if self._verify is not None else self.offset + 1)
+            return
+        self.pacer.note(len(records))
+        if records:
+            self.taken_at = self.applying_since = time.time()
+        end = self.consumer.highwater(self.tp)
+        if end is not None:
+            self.log_end = end
+        if self._verify is not None and not self._check_position(records, end):
+            return
+        delay_s = self.faults.apply_delay_s()
+        if delay_s and records:  # slow-apply: one event per delay, the rest read again next round
+            if len(records) > 1:
+                self.consumer.seek(self.tp, records[1].offset)
+                records = records[:1]
+            await asyncio.sleep(delay_s)
+        if not records:
+            if end is not None and end < self.offset + 1 and self._verify is None:
+                self._resume()  # the log now ends before our position: prove it before starting over
+            elif self.rescan_from is not None and end is not None and self.offset + 1 >= end:
+                await self._rescan()
+            return
+        decoded: list[tuple[Any, dict[str, Any] | None, int | None]] = []
+        for record in records:
+            try:
+                event = self.sealer.unseal(self.events_topic, record.value)
+                decoded.append((record, event, event_seq(event)))
+            except (bus.Unsealed, InvalidEvent) as exc:
+                await self._set_aside(record, str(exc))
+                decoded.append((record, None, None))
+        await self._fetch_reservations([e for _r, e, s in decoded
+                                        if e is not None and s is not None and s > self.state.applied_seq])
+        applied: list[Applied] = []
+        last_offset, last_seq = self.offset, self.offset_seq
+        for record, event, seq in decoded:  # type: ignore[assignment]  # event is None for a set-aside record
+            last_offset, last_seq = record.offset, seq
+            if event is None or seq is None:
+                continue
+            if seq == self.state.applied_seq + 1:
+                applied.append(self.state.apply(event))
+            elif seq > self.state.applied_seq + 1 and self.rescan_from is None:
+                self.rescan_from = record.offset  # an event is missing before this one: come back later
+        if applied:
+            conn = await self._connection()
+            # With a skipped record pending, a restart must read again from before it.
+            resume, resume_seq = (last_offset, last_seq) if self.rescan_from is None else (self.rescan_from - 1, None)
+            await self.store.persist(conn, applied, self.state, resume, resume_seq)
+            self.state.reservations.clear()  # in the table now; a later cancel looks its own up
+            self.view = self.state.view()
+            self.applied_total += len(applied)
+            self.applied_since_rescan += len(applied)
+            self.last_apply_at = time.time()
+            self.commits.append((self.state.applied_seq, self.last_apply_at))
+            published = [a for a in applied if a.outcome != INVALID]
+            if published:
+                self._results.put_nowait(published)
+            invalid = [a.seq for a in applied if a.outcome == INVALID]
+            if invalid:
+                self.log.warning("invalid_events_consumed", seqs=invalid[:20], count=len(invalid))
+        self.offset, self.offset_seq = last_offset, last_seq
+        if self.rescan_from is not None and end is not None and last_offset + 1 >= end:
+            await self._rescan()
+
+    async def _fetch_reservations(self, events: list[dict[str, Any]]) -> None:
+        """Before applying a batch: the stored reservations its cancels will release (orders confirmed in this
+        batch are in memory already)."""
+        wanted = {e["order_id"] for e in events if e.get("type") == CANCELLED and is_order_id(e.get("order_id"))}
+        wanted -= set(self.state.reservations)
+        if wanted:
+            conn = await self._connection()
+            self.state.reservations.update(await self.store.reservations_for(conn, sorted(wanted)))
+
+    async def _set_aside(self, record: Any, reason: str) -> None:
+        """A record that is not an event of the log: keep it apart (once per record), tell the log and the monitor."""
+        digest = hashlib.sha256(record.value or b"").digest()
+        key = (record.offset, digest)
+        if key in self._set_aside_seen:  # met again on a rescan
+            return
+        self._set_aside_seen.add(key)
+        if len(self._set_aside_seen) > 100_000:
+            self._set_aside_seen.clear()
+        self.set_aside += 1
+        self.log.warning("record_set_aside", offset=record.offset, reason=reason, size=len(record.value or b""))
+        conn = await self._connection()
+        await self.store.set_aside(conn, record.offset, digest, reason, record.value or b"")
+        if self.reporter is not None:
+            self.reporter.report(observation(self.replica, "set_aside", True, "replica", time.time(),
+                                             detail=f"offset {record.offset}: {reason}"[:200]))
+
+    async def _rescan(self) -> None:
+        """At the log end with an event still missing: read again from where it should have been.
+
+        After a broker reset the relay republishes older events after newer ones, so one more pass
+        applies them; if a pass made no progress, the missing event is not in the log yet: wait a
+        little, then read the whole log again.
+        """
+        self.gap_rescans += 1
+        self.log.warning("log_gap_rescan", applied_seq=self.state.applied_seq, rescan_from=self.rescan_from,
+                         progress=self.applied_since_rescan)
+        if self.applied_since_rescan:
+            target = self.rescan_from or 0
+        else:
+            await asyncio.sleep(0.1)
+            target = 0
+        self.rescan_from = None
+        self.applied_since_rescan = 0
+        self.consumer.seek(self.tp, target)
+        self.offset = target - 1
+        self.offset_seq = None
+        self.pacer.wake()
+
+    async def _publish_results(self) -> None:
+        """Tell the orders service what each event did here (its status follows the majority): one sealed record per
+        applied batch (up to RESULTS_PER_RECORD results), not one per event."""
+        while True:
+            applied = await self._results.get()
+            try:
+                futures = []
+                for start in range(0, len(applied), RESULTS_PER_RECORD):
+                    chunk = applied[start:start + RESULTS_PER_RECORD]
+                    payload = {"replica": self.replica,
+                               "results": [[a.seq, a.order_id, a.event_type, a.outcome] for a in chunk]}
+                    futures.append(await self.producer.send(self.results_topic,
+                                                            self.sealer.seal(self.results_topic, payload),
+                                                            partition=bus.PARTITION))
+                await asyncio.gather(*futures)
+            except (KafkaError, OSError) as exc:
+                self.log.warning("results_not_published", count=len(applied), error=repr(exc))
+
+    def publish_error(self, kind: str, detail: str) -> None:
+        """Put an error on `error-queue` for the monitor (fire and forget: the broker may be the problem)."""
+        record = self.sealer.seal(self.errors_topic, {"replica": self.replica, "kind": kind, "detail": detail[:300],
+                                                      "at": time.time()})
+
+        async def send() -> None:
+            with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(self.producer.send(self.errors_topic, record, partition=bus.PARTITION), 2)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._error_sends.add(task)
+        task.add_done_callback(self._error_sends.discard)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "applied_seq": self.view.applied_seq,
+            "offset": self.offset,
+            "log_end": self.log_end,
+            "lag": self.lag,
+            "caught_up": self.caught_up,
+            "assigned": self.assigned,
+            "applied_total": self.applied_total,
+            "gap_rescans": self.gap_rescans,
+            "broker_resets": self.broker_resets,
+            "set_aside": self.set_aside,
+            "commits": [[seq, round(at, 6)] for seq, at in self.commits],
+            "taken_at": None if self.taken_at is None else round(self.taken_at, 6),
+            "applying_since": None if self.applying_since is None else round(self.applying_since, 6),
+            "fetching_since": None if self.fetching_since is None else round(self.fetching_since, 6),
+            "loop_stall_ms": round(self.loop_watch.stall_s() * 1000, 1),
+            "stale": self.faults.pauses_apply,
+            "fetch_wait_ms": self.pacer.current_ms,
+        }

@@ -1,0 +1,381 @@
+"""The health monitor: active health checks plus passive evidence, instance states, fault episodes, an event log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+from aiokafka.errors import KafkaError
+
+from faultlab.core import bus
+from faultlab.core.config import Settings
+from faultlab.core.db import RETRIABLE
+from faultlab.core.log import get_logger
+from faultlab.core.messages import Refused, parse
+from faultlab.core.messages.monitor import Observation
+from faultlab.core.tracker import InstanceTracker
+from faultlab.core.web import (
+    PROBE_HEADER,
+)
+from faultlab.shop.monitor import guide_api
+from faultlab.shop.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
+from faultlab.shop.monitor.trace import ObservationTrace
+
+OTHER_SERVICES = ("orders", "voter", "dashboard")
+MAX_EVENT_ID = 2**63 - 1
+QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
+QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
+# A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
+# the previous one finds every replica still on its short wait.
+BUSY_GAP_S = bus.QUIET_S / 2
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+class EventLog:
+    """Numbered events in a ring buffer, with waiters for live streams."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.events: deque[dict[str, Any]] = deque(maxlen=size)
+        self.next_id = 1
+        self.changed = asyncio.Condition()
+
+    def add(self, event: dict[str, Any]) -> dict[str, Any]:
+        event = {"id": self.next_id, **event}
+        self.next_id += 1
+        self.events.append(event)
+        asyncio.get_running_loop().create_task(self._notify())
+        return event
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    def since(self, last_id: int) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["id"] > last_id]
+
+
+class HealthMonitor:
+    """Probes replicas (fast while one is suspect), folds in reports, persists what changes."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool | None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.log = get_logger("monitor")
+        self.events = EventLog()
+        self.trackers = {r: InstanceTracker(r, settings, self._emit) for r in settings.replica_ids}
+        self.frontier = LogFrontier(settings.replica_ids)
+        self.services: dict[str, dict[str, Any]] = {}
+        self.observations = 0
+        self.rejected: dict[str, int] = {}  # error-queue records ignored, by why: forged, not allowed, malformed, old
+        self.trace = ObservationTrace()  # the detector study's recording of every observation ingested
+        self._rows: list[tuple[Any, ...]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._wake = {r: asyncio.Event() for r in settings.replica_ids}
+        self._due = {r: 0.0 for r in settings.replica_ids}  # monotonic time of each replica's next probe
+        self._answered_at = {r: 0.0 for r in settings.replica_ids}  # wall time of each replica's last health answer
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        self._tasks = [asyncio.create_task(self._probe_loop(r), name=f"probe-{r}") for r in self.trackers]
+        self._tasks.append(asyncio.create_task(self._service_loop(), name="services"))
+        self._tasks.append(asyncio.create_task(self._value_audit(), name="value-audit"))
+        self._tasks.append(asyncio.create_task(self._error_queue(), name="error-queue"))
+        if self.pool is not None:
+            self._tasks.append(asyncio.create_task(self._persist_loop(), name="persist"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await self._flush()
+        if self._session:
+            await self._session.close()
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        event = self.events.add(event)
+        if event["type"] == "state":
+            self.log.info("state_change", replica=event["replica"], status=event["status"], reason=event["reason"],
+                          source=event["source"])
+            self._rows.append(("audit", "inventory-svc", str(event["replica"]),
+                               "marked_" + event["status"].lower(), _ts(event["at"]), event["source"],
+                               event["reason"], None, None, None, None))
+        elif event["type"] == "episode" and event["phase"] in ("detected", "recovered", "opened", "cleared"):
+            at = {"opened": event["activated_at"], "detected": event["detected_at"],
+                  "cleared": event["cleared_at"], "recovered": event["recovered_at"]}[event["phase"]]
+            self._rows.append(("audit", "inventory-svc", str(event["replica"]),
+                               {"opened": "fault_active", "detected": "detected", "cleared": "fault_cleared",
+                                "recovered": "recovered"}[event["phase"]],
+                               _ts(at or time.time()), event.get("detected_by"), None, event.get("fault_kind"),
+                               event["ttd_ms"] if event["phase"] == "detected" else None,
+                               event["ttr_ms"] if event["phase"] == "recovered" else None,
+                               orjson.dumps(event).decode()))
+
+    def ingest(self, obs: dict[str, Any]) -> None:
+        self.observations += 1
+        self.trace.record(obs, time.time())
+        replica = obs["replica"]
+        tracker = self.trackers[replica]
+        before = tracker.status
+        tracker.observe(obs)
+        if obs["kind"] == "health":
+            for other in self.trackers:
+                if other != replica:
+                    self._consider_deadline(other)
+        if obs["kind"] == "behind" or tracker.status != "ON" or before != tracker.status or tracker.last_failed:
+            self._probe_soon(replica, self.settings.recovery_interval_ms / 1000)
+
+    def _probe_soon(self, replica: int, delay_s: float) -> None:
+        """Bring the replica's next probe forward to at most `delay_s` from now."""
+        due = time.monotonic() + delay_s
+        if due < self._due[replica]:
+            self._due[replica] = due
+            self._wake[replica].set()
+
+    def stale_allowance_s(self, replica: int, applied_seq: int) -> float:
+        """How long a replica may lack the event after `applied_seq` once the others applied it: the busy allowance
+        when events were flowing (the others applied the previous one less than BUSY_GAP_S before), the longer one
+        after a quiet log (a healthy replica may then be in its long fetch wait)."""
+        gap = self.frontier.gap_before_s(replica, applied_seq + 1)
+        if gap is None or gap >= BUSY_GAP_S:
+            return self.settings.stale_after_ms / 1000
+        # While events flow: at least the busy allowance, more when the healthy replicas themselves apply further
+        # apart (a loaded machine: twice their p99 skew, half again their worst, over the last minute), never more
+        # than the quiet one.
+        now = time.time()
+        floor, ceiling = self.settings.stale_after_busy_ms / 1000, self.settings.stale_after_ms / 1000
+        skew = max(2.0 * self.frontier.skew_s(now, 0.99), 1.5 * self.frontier.skew_s(now, 1.0))
+        return min(ceiling, max(floor, skew))
+
+    def _consider_deadline(self, replica: int) -> None:
+        """If the replica lacks an event the others applied, probe it when its allowance runs out."""
+        applied = self.trackers[replica].applied_seq
+        if applied is None:
+            return
+        since = self.frontier.applied_by_others(replica, applied + 1)
+        if since is not None:
+            deadline = since + self.stale_allowance_s(replica, applied)
+            wait = deadline - time.time()
+            if wait <= 0 and self._answered_at[replica] >= deadline:
+                # An answer after that deadline judged it already (behind but moving, or starved): look again at the
+                # fast interval, not at once (re-probing every few ms would load a host that is already busy).
+                wait = self.settings.recovery_interval_ms / 1000
+            self._probe_soon(replica, max(0.0, wait) + 0.002)
+
+    async def _probe(self, replica: int) -> dict[str, Any]:
+        assert self._session is not None
+        url = f"{self.settings.replica_url(replica)}/health"
+        at = time.time()
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.settings.health_timeout_ms / 1000)
+            async with self._session.get(url, timeout=timeout) as resp:
+                if resp.status != 200:
+                    return {"replica": replica, "kind": "health_failed", "ok": False, "at": time.time(),
+                            "source": "monitor", "http_status": resp.status}
+                data = await resp.json(loads=orjson.loads)
+        except TimeoutError:
+            return {"replica": replica, "kind": "timeout", "ok": False, "at": time.time(), "source": "monitor"}
+        except aiohttp.ClientConnectorError:
+            return {"replica": replica, "kind": "refused", "ok": False, "at": time.time(), "source": "monitor"}
+        except (aiohttp.ClientError, OSError, ValueError):
+            return {"replica": replica, "kind": "error", "ok": False, "at": time.time(), "source": "monitor"}
+        now = time.time()
+        applied = data.get("applied_seq")
+        if isinstance(applied, bool) or not isinstance(applied, int):
+            return {"replica": replica, "kind": "malformed", "ok": False, "at": now, "source": "monitor"}
+        try:
+            commits = [(int(s), float(t)) for s, t in data.get("commits") or []]
+        except (TypeError, ValueError):
+            commits = []
+        self.frontier.note(replica, applied, commits, now)
+        self._answered_at[replica] = now
+        self.frontier.sample_skew(replica, commits, self.trackers[replica].status == "ON",
+                                  self.settings.stale_after_ms / 1000)
+        behind_s = self.frontier.behind_s(replica, applied, now)
+        # A replica whose own event loop did not run lately (the machine starved it) gets that time on top.
+        allowance_s = self.stale_allowance_s(replica, applied) + loop_stall_s(data, self.settings.lag_limit_ms / 1000)
+        why = staleness(behind_s, allowance_s, last_progress(commits, data, now, self.settings.lag_limit_ms / 1000),
+                        now, self.settings.lag_limit_ms / 1000)
+        health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",
+                  "behind_ms": round(behind_s * 1000, 1), "caught_up": behind_s * 1000 <= self.settings.caught_up_ms,
+                  "stale": why is not None, "stale_reason": why, "rtt_ms": round((now - at) * 1000, 2)}
+        for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at", "set_aside"):
+            health[key] = data.get(key)
+        return health
+
+    async def _probe_loop(self, replica: int) -> None:
+        tracker = self.trackers[replica]
+        normal = self.settings.health_interval_ms / 1000
+        fast = self.settings.recovery_interval_ms / 1000
+        while True:
+            self._due[replica] = float("inf")  # reports that arrive while probing may bring the next one forward
+            started = time.monotonic()
+            self.ingest(await self._probe(replica))
+            self._due[replica] = min(self._due[replica], started + (fast if tracker.urgent(time.time()) else normal))
+            self._consider_deadline(replica)
+            while (wait := self._due[replica] - time.monotonic()) > 0:
+                self._wake[replica].clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake[replica].wait(), wait)
+
+    async def _value_audit(self) -> None:
+        """A voted read now and then (often while a replica is value-suspect): wrong values show up without load."""
+        assert self._session is not None
+        url = f"{self.settings.service_url('voter')}/inventory/voted"
+        while True:
+            suspect = any(t.value_suspect for t in self.trackers.values())
+            await asyncio.sleep(self.settings.recovery_interval_ms / 1000 if suspect else 1.0)
+            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=1.0),
+                                             headers={PROBE_HEADER: "value-audit"}) as resp:
+                    await resp.read()
+
+    async def _error_queue(self) -> None:
+        """Errors the replicas put on `error-queue` (failed applies, failed answers) become observations."""
+        consumer = bus.make_consumer(self.settings, fetch_wait_ms=4 * self.settings.fetch_wait_ms)
+        pacer = bus.FetchPacer(consumer, 4 * self.settings.fetch_wait_ms, 4 * self.settings.fetch_idle_wait_ms)
+        tp = bus.partition(self.settings, bus.ERROR_QUEUE)
+        topic = self.settings.topic(bus.ERROR_QUEUE)
+        sealer = bus.Sealer(self.settings.admin_token)
+        try:
+            while True:
+                try:
+                    await consumer.start()
+                    consumer.assign([tp])
+                    await consumer.seek_to_end(tp)
+                    break
+                except (KafkaError, OSError):
+                    await asyncio.sleep(1.0)
+            while True:
+                try:
+                    batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
+                except (KafkaError, OSError):
+                    await asyncio.sleep(0.5)
+                    continue
+                pacer.note(len(batch.get(tp, [])))
+                for record in batch.get(tp, []):
+                    obs = self._queue_observation(sealer, topic, record.value)
+                    if obs is not None:
+                        self.ingest(obs)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    def _queue_observation(self, sealer: bus.Sealer, topic: str, raw: bytes | None) -> dict[str, Any] | None:
+        """An error a replica sealed on `error-queue`, as an observation; anything else is ignored and counted."""
+        try:
+            error = sealer.unseal(topic, raw)
+        except bus.Unsealed:
+            self._reject("not sealed by the lab")
+            return None
+        if error.get("kind") not in QUEUE_KINDS:
+            self._reject("kind a replica cannot report")
+            return None
+        at = error.get("at")
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or abs(time.time() - at) > QUEUE_MAX_AGE_S:
+            self._reject("too old or from the future")
+            return None
+        obs = {"replica": error.get("replica"), "kind": error["kind"], "ok": False, "source": "error-queue", "at": at,
+               "detail": str(error.get("detail"))[:300]}
+        try:
+            parse(Observation, obs, {"replica_ids": self.settings.replica_ids})
+        except Refused:
+            self._reject("malformed")
+            return None
+        return obs
+
+    def _reject(self, why: str) -> None:
+        self.rejected[why] = self.rejected.get(why, 0) + 1
+        if self.rejected[why] <= 5 or self.rejected[why] % 1000 == 0:
+            self.log.warning("record_ignored", topic="error-queue", why=why, count=self.rejected[why])
+        return None
+
+    async def _service_loop(self) -> None:
+        assert self._session is not None
+        while True:
+            for name in OTHER_SERVICES:
+                url = f"{self.settings.service_url(name)}/health"
+                at = time.time()
+                try:
+                    async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=0.5)) as resp:
+                        ok = resp.status == 200
+                        status = "ON" if ok else "OFF"
+                except (TimeoutError, aiohttp.ClientError, OSError):
+                    status = "OFF"
+                self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
+                                       "status": status, "last_check": at}
+            # Every second while all answer; a service that did not is checked again at the health interval
+            # (at start-up the monitor is up before the others, and `faultlab status` should not show them OFF).
+            all_on = all(s["status"] == "ON" for s in self.services.values())
+            await asyncio.sleep(1.0 if all_on else self.settings.health_interval_ms / 1000)
+
+    async def _persist_loop(self) -> None:
+        """Audit rows within 250 ms; instance_status when a state changes, and its last_check every 2 s."""
+        last_full = 0.0
+        while True:
+            await asyncio.sleep(0.25)
+            if not self._rows and time.monotonic() - last_full < 2.0:
+                continue
+            with contextlib.suppress(*RETRIABLE):
+                await self._flush()
+                last_full = time.monotonic()
+
+    async def _flush(self) -> None:
+        assert self.pool is not None
+        rows, self._rows = self._rows, []
+        statuses = [("inventory-svc", str(t.replica), t.status, _ts(t.last_check), _ts(t.since), t.reason)
+                    for t in self.trackers.values()]
+        statuses += [(s["service_name"], s["service_name"], s["status"], _ts(s["last_check"]), None, None)
+                     for s in self.services.values()]
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if rows:
+                    await conn.executemany(
+                        """INSERT INTO monitor.failure_audit (service_name, instance_id, event, detected_at, source,
+                           reason, fault_kind, ttd_ms, ttr_ms, details) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb)""",
+                        [r[1:] for r in rows])
+                await conn.executemany(
+                    """INSERT INTO monitor.instance_status VALUES ($1,$2,$3,$4,$5,$6)
+                       ON CONFLICT (service_name, instance_id) DO UPDATE SET status = EXCLUDED.status,
+                       last_check = EXCLUDED.last_check,
+                       last_change = COALESCE(EXCLUDED.last_change, monitor.instance_status.last_change),
+                       reason = EXCLUDED.reason""", statuses)
+        except BaseException:
+            self._rows = rows + self._rows
+            raise
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "instances": [t.describe() for t in self.trackers.values()],
+            "services": list(self.services.values()),
+            "detector": self.settings.detector,
+            "rejected_records": dict(self.rejected),
+            "stale_after_ms": self.settings.stale_after_ms,
+            "stale_after_busy_ms": self.settings.stale_after_busy_ms,
+            "lag_limit_ms": self.settings.lag_limit_ms,
+            "apply_skew_p99_ms": round(self.frontier.skew_s(time.time()) * 1000, 1),
+            "caught_up_ms": self.settings.caught_up_ms,
+            "health_interval_ms": self.settings.health_interval_ms,
+            "failure_threshold": self.settings.failure_threshold,
+            "recovery_threshold": self.settings.recovery_threshold,
+            "timestamp": time.time(),
+        }
+
+    def failures(self) -> list[dict[str, Any]]:
+        episodes = [e.describe() for t in self.trackers.values() for e in t.episodes]
+        episodes += [t.episode.describe() for t in self.trackers.values() if t.episode is not None]
+        return sorted(map(guide_api.failure_row, episodes), key=lambda e: e["activated_at"] or e["detected_at"] or 0)
