@@ -22,6 +22,7 @@ from faultlab.lab.load import (
     Completion,
     OpenLoopLoad,
     Request,
+    ShopApi,
     Workload,
     classify,
     expected_flow,
@@ -169,7 +170,7 @@ def test_five_minutes_of_the_default_mix_never_run_out_of_stock(seed: int) -> No
     state machine with the guide's stock: no order is ever rejected, no product strays far below its initial
     stock (restocks go where the load took most), and none ends below it by more than a restock or two."""
     settings = _settings()
-    workload = Workload(settings, "mix", seed=seed, order_ratio=0.2)
+    workload = Workload(ShopApi(settings), "mix", seed=seed, order_ratio=0.2)
     state = InventoryState.initial(settings.initial_stock)
     lowest = dict(settings.initial_stock)
     kinds: Counter[str] = Counter()
@@ -204,7 +205,7 @@ def test_five_minutes_of_the_default_mix_never_run_out_of_stock(seed: int) -> No
 def test_cancels_only_accepted_orders_once_and_keys_are_unique_per_run() -> None:
     """A cancel names an order this workload was told was accepted, never twice; keys differ between two runs with
     the same seed; without the operator token the mix sends no restock."""
-    first, second = Workload(_settings(), "mix", seed=3), Workload(_settings(), "mix", seed=3)
+    first, second = Workload(ShopApi(_settings()), "mix", seed=3), Workload(ShopApi(_settings()), "mix", seed=3)
     accepted: list[str] = []
     cancelled: list[str] = []
     keys: set[str] = set()
@@ -223,7 +224,7 @@ def test_cancels_only_accepted_orders_once_and_keys_are_unique_per_run() -> None
     failed.on_done(None, b"")  # not accepted: never offered for a cancel
     assert len(first.cancellable) == len(accepted) - len(cancelled)
     assert not keys & {second().key for _ in range(3000)} - {None}
-    untokened = Workload(_settings(token=None), "mix", seed=3)
+    untokened = Workload(ShopApi(_settings(token=None)), "mix", seed=3)
     assert all(untokened().kind != "restock" for _ in range(3000))
 
 

@@ -135,6 +135,12 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
             quorum = {"lost": bool(quorums) and all(q["lost"] for q in quorums),
                       "regained": bool(quorums) and all(q["regained"] for q in quorums)}
         median_load = {"success_rate": stats["success_rate"]["median"], "p95_latency_ms": stats["p95_latency_ms"]["median"]}
+        skipped = [r["skipped"] for r in runs if r.get("skipped")]
+        if skipped:  # the system lacks what the phase needs: said, never judged (and never faked)
+            stats.update(has_fault=phase.has_fault, thresholds=thresholds.describe(), passed=True, missed=[],
+                         skipped=skipped[0])
+            out[name] = stats
+            continue
         missed = thresholds.check(phase, stats["ttd_ms"]["median"], stats["ttr_ms"]["median"], median_load, quorum)
         if faulted:  # a miss fails the phase, whatever its median: never a value silently left out
             missed += [f"repetition {r['repetition']}: fault not detected" for r in runs if r.get("ttd_ms") is None]
@@ -213,6 +219,7 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: st
             "experiment": data["experiment"], "experiment_source": source,
             "interrupted": bool(data.get("interrupted")), "aborted": data.get("aborted"),
             "stopped_by": data.get("stopped_by"), "reset": data.get("reset"),
+            "system": data.get("system"),
         },
         "results": results,
         "summary": summarize(results),

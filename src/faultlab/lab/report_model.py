@@ -96,6 +96,13 @@ class FaultRun(Record):
     cleared_at: UnixTime = None
 
 
+class Skipped(Record):
+    """An ability a phase needs and the system under test lacks, with the sentence that says so."""
+
+    missing: str
+    why: str
+
+
 class PhaseResult(Record):
     """One phase of one repetition (the guide's results[] entry, plus more)."""
 
@@ -122,6 +129,8 @@ class PhaseResult(Record):
     passed: bool
     missed: list[str]
     notes: list[str] | None = None
+    skipped: list[Skipped] | None = Field(None, description="what the system under test lacks for this phase: it "
+                                                            "was not run, and not judged")
 
 
 class Detector(Record):
@@ -171,6 +180,8 @@ class ExperimentInfo(Record):
     stopped_by: str | None = Field(None, description="the abort condition that stopped the run")
     reset: dict[str, Any] | None = Field(None, description="the data reset before the first phase (fresh stock, "
                                                            "empty log); null when the run kept the lab's data")
+    system: dict[str, Any] | None = Field(None, description="the system under test: its kind (shop, guide), name, "
+                                                          "abilities and the contract as found")
 
 
 class Summary(Record):
@@ -202,6 +213,7 @@ class PhaseStatistics(Record):
     thresholds: dict[str, float] | None = Field(None, description="the thresholds this phase was held to")
     passed: bool
     missed: list[str]
+    skipped: list[Skipped] | None = Field(None, description="the phase was not run on this system (what it lacks)")
 
 
 class ThresholdValues(Record):
