@@ -99,3 +99,11 @@ def test_every_setting_is_documented() -> None:
     missing = [f"FAULTLAB_{name.upper()}" for name in Settings.model_fields
                if f"FAULTLAB_{name.upper()}" not in documented]
     assert missing == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_page_points_at_a_file_a_clone_does_not_have(page: Path) -> None:
+    """No page names the study guide's path outside the repository (`shared/…`): a person who clones it has only
+    the repository, so the pages say what the guide is and point at docs/guide-mapping.md instead."""
+    text = page.read_text(encoding="utf-8")
+    assert "shared/seed" not in text and "study-guide.md" not in text
