@@ -86,8 +86,8 @@ abort:
         "phases[1].name: must match ^[a-z][a-z0-9-]{0,31}$",
         "phases[1].fault.replicas: must have at least 1 item(s)",
         "phases[1].fault.latency_ms: must be ≥ 0",
-        ("phases[2].fault: unknown kind meteor (known: crash, latency, intermittent, incorrect, hang, stale, netem, "
-         "partition, slow-apply, stop)"),
+        ("phases[2].fault: unknown kind meteor (known: crash, latency, intermittent, incorrect, stale, hang, slow-apply, "
+         "stop, partition, netem)"),
         "phases[3].fault.replicas: must not name a replica twice",
         "phases[3].fault.exit_cod: unknown field (known here: exit_code, hold_s, kind, replicas, seed, start_s)",
         "phases[4]: give fault (one) or faults (several), not both",

@@ -80,4 +80,4 @@ class Netem:
 
 SPEC = register(KindSpec(NetemParams, NETWORK, N_("delay / loss / duplication on the replica's link (namespace lab)"),
                          N_("DELETE /netfaults on the supervisor: the qdisc is removed"), "#7f7f7f", Netem.build,
-                         example={"delay_ms": 200}))
+                         example={"delay_ms": 200}, order=10))
