@@ -26,6 +26,7 @@ from faultlab.faults.registry import NETWORK, PROCESS
 from faultlab.lab.abort import AbortWatch
 from faultlab.lab.checkers import check_data
 from faultlab.lab.events import MonitorEvents
+from faultlab.lab.experiment_check import LabFacts, lab_problems
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.lab.probes import Probes, failures, unsteady
@@ -235,7 +236,8 @@ class ExperimentRunner:
 
     async def check_preconditions(self) -> dict[str, Any]:
         """What must hold before anything is touched (the data reset included): the supervisor answers, every
-        process runs, the replicas the phases name exist, and a lab with a network for the network phases."""
+        process runs, and the experiment fits this lab (`experiment_check.lab_problems`: the replicas, products and
+        nodes it names exist, a namespace lab for network faults, ...)."""
         self.on_step(i18n._("checking the lab"))
         checks: dict[str, Any] = {}
         try:
@@ -248,19 +250,11 @@ class ExperimentRunner:
         down = [p["name"] for p in procs["processes"] if not p["running"]]
         if down:
             raise SteadyStateError(f"processes not running: {', '.join(down)} (see `faultlab status`)")
-        missing = sorted({(p.name, r) for p in self.experiment.phases for r in p.replicas
-                          if r not in self.settings.replica_ids})
-        if missing:
-            raise SteadyStateError("phase(s) name replicas this lab does not have: " + ", ".join(
-                f"{name} replica {r}" for name, r in missing) + f" (its replicas: {self.settings.replica_ids})")
-        network = [p.name for p in self.experiment.phases if p.needs_netns]
-        if network:
-            status, answer = await self.client.send("GET", f"{self.supervisor}/netfaults", auth=True)
-            checks["netns"] = status == 200 and bool(answer.get("netns"))
-            if not checks["netns"]:
-                raise SteadyStateError(f"phase(s) {', '.join(network)} need the namespace lab, where each service has "
-                                       "its own network: start it with `sudo faultlab up --netns` (or run the "
-                                       "experiment with --netns)")
+        facts = await LabFacts.of_running_lab(self.client)
+        checks["lab"] = facts.describe()
+        problems = lab_problems(self.experiment, facts)
+        if problems:
+            raise SteadyStateError("the experiment does not fit this lab: " + "; ".join(p.text() for p in problems))
         return checks
 
     async def check_steady_state(self, checks: dict[str, Any]) -> dict[str, Any]:
