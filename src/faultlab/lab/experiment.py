@@ -250,7 +250,10 @@ class ExperimentRunner:
         down = [p["name"] for p in procs["processes"] if not p["running"]]
         if down:
             raise SteadyStateError(f"processes not running: {', '.join(down)} (see `faultlab status`)")
-        facts = await LabFacts.of_running_lab(self.client)
+        try:
+            facts = await LabFacts.of_running_lab(self.client)
+        except ApiCallError as exc:
+            raise SteadyStateError(f"the supervisor's control API does not answer at {self.supervisor}: {exc}") from None
         checks["lab"] = facts.describe()
         problems = lab_problems(self.experiment, facts)
         if problems:
