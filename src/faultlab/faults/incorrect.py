@@ -28,14 +28,14 @@ class IncorrectParams(Seeded):
     def _product(cls, value: Any) -> Any:
 
         if not isinstance(value, str) or not re.match(PRODUCT_ID_PATTERN, value):
-            raise ValueError("must look like PROD-001 (leave it out for every product)")
+            raise ValueError(N_("must look like PROD-001 (leave it out for every product)"))
         return value
 
     @field_validator("delta")
     @classmethod
     def _not_zero(cls, value: int) -> int:
         if value == 0:
-            raise ValueError("must not be 0 (a zero shift is not a fault)")
+            raise ValueError(N_("must not be 0 (a zero shift is not a fault)"))
         return value
 
 

@@ -21,7 +21,7 @@ class LatencyParams(Seeded):
     @model_validator(mode="after")
     def _jitter_within(self) -> LatencyParams:
         if self.jitter_ms > self.latency_ms:
-            raise ValueError("jitter_ms must not exceed latency_ms")
+            raise ValueError(N_("jitter_ms must not exceed latency_ms"))
         return self
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.core.messages import parse
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Problem, Refused, parse
 from faultlab.faults.registry import kinds
-from faultlab.lab.experiment_file import Experiment, PhaseSpec, Thresholds
+from faultlab.lab.experiment_file import Experiment, ExperimentRefused, PhaseSpec, Thresholds
+from faultlab.lab.experiment_places import Places, phase_names
 
 BASELINE = {"name": "baseline", "description": "no fault: the reference latency, throughput and success rate"}
 # The baseline, then each kind's own phase in the kinds' order (the fault registry: a kind declares its phase).
@@ -38,9 +40,10 @@ def select_phases(names: str | list[str] | None, netns: bool = False,
         names = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise Refused([Problem("--phases", N_("unknown phase(s) {unknown}; known: {known}"),
+                               {"unknown": ", ".join(unknown), "known": ", ".join(known)})])
     if not names:
-        raise ValueError("no phase selected")
+        raise Refused([Problem("--phases", N_("no phase selected"))])
     return [known[n] for n in names]
 
 
@@ -57,7 +60,7 @@ def build_experiment(base: Experiment | None = None, *, phases: str | list[str] 
     """An experiment from `base` (the guide's by default) with the options given (None: as the base says).
 
     `phases` picks phases by name (from the base's own phases when a base is given) or gives them. The result is
-    validated as a file would be (`Refused` with every problem).
+    validated as a file would be (`ExperimentRefused` with every problem, its places in the experiment as built).
     """
     experiment = base or guide_experiment(netns)
     data = experiment.model_dump(exclude_none=True)
@@ -76,7 +79,10 @@ def build_experiment(base: Experiment | None = None, *, phases: str | list[str] 
     if thresholds is not None:
         given = thresholds.model_dump() if isinstance(thresholds, Thresholds) else thresholds
         data["thresholds"] = {**data["thresholds"], **{k: v for k, v in given.items() if v is not None}}
-    built: Experiment = parse(Experiment, data)
+    try:
+        built: Experiment = parse(Experiment, data)
+    except Refused as exc:
+        raise ExperimentRefused(exc.problems, data, Places(phases=phase_names(data))) from None
     return built
 
 
