@@ -89,9 +89,10 @@ async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) ->
             returned, warm = await lab.start()
             say(f"warm start to working {warm:.2f} s (`up --detach` returned after {returned:.2f} s)")
             settled = await lab.settle()
-            idle, count = await lab.idle_cpu(args.idle_seconds)
+            idle, count, by_role = await lab.idle_cpu(args.idle_seconds)
+            top = ", ".join(f"{role} {pct:.1f}" for role, pct in list(by_role.items())[:4])
             say(f"idle CPU {idle:.1f} % of one core ({count} processes, {args.idle_seconds:g} s, "
-                f"settled {settled:.1f} s after working)")
+                f"settled {settled:.1f} s after working; most: {top})")
             reads = await lab.voted_reads(args.seconds)
             say(f"voted reads {reads.ok_per_s:,.0f}/s ({reads.failed} failed)")
             orders, lags = await lab.orders(args.seconds)
@@ -108,7 +109,7 @@ async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) ->
     known = [lag for lag in lags if lag is not None]
     return {
         "cold_start_s": cold, "warm_start_s": warm, "up_returned_s": returned, "settle_s": settled,
-        "idle_cpu_pct": idle, "lab_processes": count,
+        "idle_cpu_pct": idle, "lab_processes": count, **{f"idle_cpu_pct:{role}": pct for role, pct in by_role.items()},
         "reads_per_s": reads.ok_per_s, "reads_failed": reads.failed,
         "orders_per_s": orders.ok_per_s, "orders_not_accepted": orders.failed,
         "max_lag_ms": max(known) if len(known) == len(lags) and known else None,
@@ -174,6 +175,7 @@ async def main(args: argparse.Namespace) -> int:
             current["calibration"] = await measure_calibration(args, Path(calibration_folder))
             rounds.append(current)
             if args.json:
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
                 Path(args.json).write_text(json.dumps(report(args, refs, rounds, started, host), indent=2) + "\n")
     print()
     print(f"paired figures, {started}, {host}; A = {refs['A'].label}, B = {refs['B'].label}, {len(rounds)} round(s)")

@@ -25,7 +25,7 @@ import aiohttp
 import psutil
 
 from benchmarks.paired_refs import InstalledRef
-from benchmarks.paired_stats import WrkResult, parse_wrk, replica_lags_ms, settled_position
+from benchmarks.paired_stats import WrkResult, parse_wrk, process_role, replica_lags_ms, settled_position
 
 PRODUCTS = ("PROD-001", "PROD-002", "PROD-003")
 STOCK = {product: 1_000_000 for product in PRODUCTS}  # no order is rejected for stock during a run
@@ -270,13 +270,23 @@ class RefLab:
             return False
         return all(p.get("spare_pid") for p in listed if p.get("warm_spare") and p.get("running"))
 
-    async def idle_cpu(self, window_s: float) -> tuple[float, int]:
-        """CPU of every lab process over `window_s` with no load, in % of one core; and how many processes."""
-        before = cpu_snapshot(self.processes())
+    async def idle_cpu(self, window_s: float) -> tuple[float, int, dict[str, float]]:
+        """CPU of every lab process over `window_s` with no load, in % of one core; how many processes; and the
+        same CPU by role (each service, `spares`, `broker`, `postgres`, `supervisor`), largest first."""
+        procs = self.processes()
+        roles = {}
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                roles[(proc.pid, proc.create_time())] = process_role(proc.cmdline())
+        before = cpu_snapshot(procs)
         await asyncio.sleep(window_s)
         after = cpu_snapshot(self.processes())
-        used = sum(cpu - before.get(key, 0.0) for key, cpu in after.items())
-        return used / window_s * 100, len(after)
+        by_role: dict[str, float] = {}
+        for key, cpu in after.items():
+            role = roles.get(key, "started in the window")
+            by_role[role] = by_role.get(role, 0.0) + (cpu - before.get(key, 0.0)) / window_s * 100
+        ordered = dict(sorted(by_role.items(), key=lambda item: -item[1]))
+        return sum(ordered.values()), len(after), ordered
 
     async def voted_reads(self, seconds: float) -> WrkResult:
         return await run_wrk(self.url("voter", "/inventory/voted"), seconds)

@@ -203,6 +203,29 @@ def evaluate(target: Target, rounds: Sequence[Round]) -> Verdict:
     return Verdict(target, measured, met, tuple(notes))
 
 
+def process_role(cmdline: Sequence[str]) -> str:
+    """What a lab process is, from its command line: a service (`inventory-2`), its warm spare (`spares`), the
+    supervisor (`faultlab up`), `broker`, `postgres`, or else its program's name."""
+    if not cmdline:
+        return "?"
+    program = cmdline[0].rsplit("/", 1)[-1]
+    if "serve" in cmdline and any(part.endswith("faultlab") for part in cmdline):
+        if "--spare" in cmdline:
+            return "spares"
+        after = list(cmdline[cmdline.index("serve") + 1:])
+        service = after[0] if after else "?"
+        if "--replica" in after and after.index("--replica") + 1 < len(after):
+            service = f"{service}-{after[after.index('--replica') + 1]}"
+        return service
+    if "up" in cmdline and "faultlab" in cmdline:
+        return "supervisor"
+    if program.startswith("tansu") or "broker" in cmdline[1:2]:
+        return "broker"
+    if program.startswith("postgres"):
+        return "postgres"
+    return program
+
+
 def replica_lags_ms(samples: Sequence[tuple[float, Sequence[int]]], ended_at: float, final: int) -> list[float | None]:
     """For each replica, milliseconds from `ended_at` (the load stopped) to the first sample showing it had applied
     `final` (the position every replica settled on); None for a replica never seen there."""

