@@ -74,6 +74,10 @@ def machine() -> str:
             f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
 
 
+def failures_text(failures: dict[str, int]) -> str:
+    return (": " + ", ".join(f"{n} {kind}" for kind, n in failures.items())) if failures else ""
+
+
 async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) -> dict[str, float | None]:
     """Every figure of one ref in a fresh lab folder: cold start, warm start, idle CPU, then the three loads."""
     home = Path(tempfile.mkdtemp(prefix=f"faultlab-paired-{ref.sha[:7]}-"))
@@ -103,7 +107,8 @@ async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) ->
             mixed_reads, mixed_orders = await lab.mixed(args.seconds, ORDERS_RATE)
             say(f"voted reads {mixed_reads.ok_per_s:,.0f}/s ({mixed_reads.failed} failed) with orders "
                 f"{mixed_orders.accepted_per_s:,.0f}/s accepted of {ORDERS_RATE:g}/s sent "
-                f"({mixed_orders.failed} failed, sender at most {mixed_orders.max_send_lag_ms:.0f} ms late)")
+                f"({mixed_orders.failed} failed{failures_text(mixed_orders.failures)}, sender at most "
+                f"{mixed_orders.max_send_lag_ms:.0f} ms late)")
     finally:
         shutil.rmtree(home, ignore_errors=True)
     known = [lag for lag in lags if lag is not None]
@@ -116,6 +121,7 @@ async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) ->
         **{f"lag_ms_replica_{i + 1}": lag for i, lag in enumerate(lags)},
         "mixed_reads_per_s": mixed_reads.ok_per_s, "mixed_reads_failed": mixed_reads.failed,
         "mixed_orders_per_s": mixed_orders.accepted_per_s, "mixed_orders_failed": mixed_orders.failed,
+        **{f"mixed_orders_failed:{kind}": n for kind, n in mixed_orders.failures.items()},
         "mixed_orders_max_send_lag_ms": mixed_orders.max_send_lag_ms,
     }
 

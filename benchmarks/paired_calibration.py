@@ -20,10 +20,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.paired_lab import free_port_block, run_wrk
+
+if TYPE_CHECKING:
+    from faultlab.runtime.process import ManagedProcess
 
 INSERT_CONNECTIONS = 16
 
@@ -76,7 +80,7 @@ class Calibration:
         self.progress = progress
         self.password = secrets.token_urlsafe(16)
         self.port = 0
-        self.server: object = None
+        self.server: ManagedProcess | None = None
 
     async def __aenter__(self) -> Calibration:
         from faultlab.runtime import postgres
@@ -95,7 +99,7 @@ class Calibration:
 
     async def __aexit__(self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None) -> None:
         if self.server is not None:
-            await self.server.stop()  # type: ignore[attr-defined]
+            await self.server.stop()
 
     async def http_req_per_s(self, seconds: float) -> float:
         """Requests/s of the trivial aiohttp server under `wrk -t1 -c32` for `seconds`."""

@@ -85,13 +85,18 @@ async def run_wrk(url: str, seconds: float, connections: int = 32, script: str |
 
 @dataclass(frozen=True)
 class OpenLoopResult:
-    """An open-loop order load: sent on schedule, accepted (201), failed, and how late the sender fell behind."""
+    """An open-loop order load: sent on schedule, accepted (201), failed (by HTTP status or error), and how late the
+    sender fell behind."""
 
     sent: int
     accepted: int
-    failed: int
+    failures: dict[str, int]
     duration_s: float
     max_send_lag_ms: float
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
 
     @property
     def accepted_per_s(self) -> float:
@@ -100,21 +105,23 @@ class OpenLoopResult:
 
 async def open_loop_orders(session: aiohttp.ClientSession, url: str, rate: float, seconds: float) -> OpenLoopResult:
     """POST an order every 1/rate s from a fixed schedule (never waiting for answers), for `seconds`."""
-    accepted = failed = 0
+    accepted = 0
+    failures: dict[str, int] = {}
     max_lag = 0.0
 
     async def send(index: int) -> None:
-        nonlocal accepted, failed
+        nonlocal accepted
         body = {"product_id": PRODUCTS[index % len(PRODUCTS)], "quantity": 1}
         try:
             async with session.post(url, json=body) as resp:
                 await resp.read()
                 if resp.status == 201:
                     accepted += 1
-                else:
-                    failed += 1
-        except (aiohttp.ClientError, TimeoutError):
-            failed += 1
+                    return
+                failure = f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = type(exc).__name__
+        failures[failure] = failures.get(failure, 0) + 1
 
     tasks = []
     start = time.perf_counter()
@@ -127,7 +134,7 @@ async def open_loop_orders(session: aiohttp.ClientSession, url: str, rate: float
         max_lag = max(max_lag, time.perf_counter() - due)
         tasks.append(asyncio.create_task(send(index)))
     await asyncio.gather(*tasks)
-    return OpenLoopResult(total, accepted, failed, seconds, max_lag * 1000)
+    return OpenLoopResult(total, accepted, dict(sorted(failures.items())), seconds, max_lag * 1000)
 
 
 class RefLab:

@@ -238,3 +238,30 @@ def test_process_roles_from_command_lines() -> None:
     assert process_role(["postgres: walwriter "]) == "postgres"
     assert process_role(["/usr/bin/sleep", "1"]) == "sleep"
     assert process_role([]) == "?"
+
+
+async def test_open_loop_orders_keep_their_schedule_and_count_failures_by_kind() -> None:
+    """The open-loop sender sends rate × seconds orders in turn over the products, counts only 201s as accepted and
+    the rest by status (here the server refuses every PROD-003 order with a 503)."""
+    import aiohttp
+    from aiohttp import web
+
+    from benchmarks.paired_lab import free_port_block, open_loop_orders
+
+    async def orders(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({}, status=503 if body["product_id"] == "PROD-003" else 201)
+
+    app = web.Application()
+    app.router.add_post("/orders", orders)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port_block(1)
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            result = await open_loop_orders(session, f"http://127.0.0.1:{port}/orders", rate=200, seconds=0.5)
+    finally:
+        await runner.cleanup()
+    assert (result.sent, result.accepted, result.failures) == (100, 67, {"HTTP 503": 33})
+    assert result.accepted_per_s == 134
