@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # npm packages (eslint, and the source of the vendored Plotly bundle) as package-lock.json pins them
 NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 
-.PHONY: install experiment test test-js up down status bench lint lint-py lint-types lint-imports lint-js vendor catalogs schemas clean
+.PHONY: install experiment test test-js up down status bench bench-paired lint lint-py lint-types lint-imports lint-js vendor catalogs schemas clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ bench: install  ## benchmark figures for the README (run on an otherwise idle ma
 	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || echo "wrk not installed: saturating with the Python client"
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/ttd_ttr.py
+
+REF_A ?= v0.1.0
+REF_B ?= HEAD
+ROUNDS ?= 3
+bench-paired: install  ## speed as a ratio: REF_A and REF_B side by side, ROUNDS rounds with a calibration (docs/benchmarks.md)
+	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || (echo "wrk is needed: apt-get install -y wrk" && false)
+	$(BIN)/python benchmarks/paired.py $(REF_A) $(REF_B) -n $(ROUNDS) --json .bench/paired-latest.json
 
 lint: lint-py lint-types lint-imports lint-js  ## every checker; each one is its own target, listed here
 
