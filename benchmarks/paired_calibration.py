@@ -84,8 +84,8 @@ class Calibration:
 
     async def __aenter__(self) -> Calibration:
         from faultlab.runtime import postgres
-        from faultlab.runtime.lab import wait_port
         from faultlab.runtime.process import ManagedProcess
+        from faultlab.runtime.supervisor import wait_port
 
         self.port = free_port_block(1)
         spec = await asyncio.to_thread(postgres.prepare, postgres.PostgresLayout(self.folder, self.port),
