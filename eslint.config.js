@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import globals from "globals";
 
 export default [
-  {ignores: ["node_modules/", ".venv/", "src/faultlab/vendor/", "build/"]},
+  {ignores: ["node_modules/", "**/.venv/", "src/faultlab/vendor/", "build/"]},
   js.configs.recommended,
   {
     files: ["src/**/*.js"],
