@@ -1,5 +1,5 @@
 """The documentation on literal inputs and on the repository's own pages: no dead relative link or anchor in
-README.md and every page under docs/, and every Settings field documented in docs/configuration.md."""
+README.md and every page under docs/ and examples/, and every Settings field documented in docs/configuration.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from faultlab.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")),
+         *sorted(p for p in (ROOT / "examples").rglob("*.md") if ".venv" not in p.parts)]
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -88,7 +89,7 @@ def test_dead_links_are_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_dead_relative_links(page: Path) -> None:
-    """Every relative link in README.md and under docs/ names a file, and a heading, that exist."""
+    """Every relative link in README.md and under docs/ and examples/ names a file, and a heading, that exist."""
     assert dead_links(page) == []
 
 
