@@ -157,7 +157,7 @@ def check_stock_conserved(final: Mapping[int, Mapping[str, Stock]], initial: Map
     if initial is None:
         return not_checkable(finding("no_initial_stock"))
     if _lacks_reserved(final, initial):
-        return not_checkable(finding("no_reserved", what="available + reserved"))
+        return not_checkable(finding("no_reserved_total"))
     ok, maybe = _restocked(writes)
     findings: list[Finding] = []
     for product in sorted(initial):
@@ -216,11 +216,11 @@ def orders_held(writes: Sequence[WriteRecord], statuses: Mapping[str, str] | Non
 
 
 def _factor(observed: int, low: int, high: int) -> int | None:
-    """k ≥ 2 when the observed units are k times what the orders hold (within the unknown outcomes' bounds)."""
-    if low <= 0 or observed <= high:
+    """k ≥ 2 when the observed units are exactly k times what the orders hold (never guessed through writes of unknown
+    outcome)."""
+    if low <= 0 or low != high or observed % low:
         return None
-    k = round(observed / low)
-    return k if k >= 2 and k * low <= observed <= k * high else None
+    return observed // low if observed // low >= 2 else None
 
 
 def check_reserved_matches_orders(final: Mapping[int, Mapping[str, Stock]], initial: Mapping[str, Stock] | None,
@@ -237,7 +237,7 @@ def check_reserved_matches_orders(final: Mapping[int, Mapping[str, Stock]], init
     if initial is None:
         return not_checkable(finding("no_initial_stock"))
     if _lacks_reserved(final, initial):
-        return not_checkable(finding("no_reserved", what="reserved"))
+        return not_checkable(finding("no_reserved"))
     held = orders_held(writes, statuses)
     findings: list[Finding] = []
     short: set[str] = set()

@@ -91,7 +91,9 @@ MESSAGES: dict[str, str] = {
     # not checkable, or nothing to check
     "no_history": N_("the run has no load history (orders, cancels, voted reads) to check against"),
     "no_initial_stock": N_("the run did not read the stock before its first request: the stock cannot be checked"),
-    "no_reserved": N_("the replicas' answers carry no reserved quantity: {what} cannot be checked"),
+    "no_reserved_total": N_("the replicas' answers carry no available or reserved quantity: available + reserved "
+                            "cannot be checked"),
+    "no_reserved": N_("the replicas' answers carry no reserved quantity: it cannot be checked against the orders"),
     "no_order_status": N_("the system has no GET /orders/{{id}}: whether orders leave PENDING cannot be checked"),
     "no_samples": N_("the observer has no samples of the replicas' answers during the incorrect fault: the right "
                      "value at each moment is not known"),
