@@ -183,3 +183,19 @@ def test_monotonic_reads_need_a_position_in_the_answers() -> None:
     assert v["why"] == "the voter's answers carry no position: monotonic reads cannot be checked"
     v = check_monotonic_reads([voted(1.0, 0, 0, status=503)])
     assert v["valid"] == "unknown" and "checkable" not in v
+
+
+def test_with_positions_reads_are_compared_like_with_like_whenever_sampled() -> None:
+    """Samples and reads that carry log positions are compared at the same position, at whatever moment the observer
+    saw it: a value that lived between two probes is still right; the faulty replica's value at that position is
+    wrong; a position no healthy replica was seen at is not judged."""
+    samples = [ValueSample(1, P, 10.5, 150, 5, position=4), ValueSample(2, P, 10.5, 50, 5, position=4),
+               ValueSample(3, P, 10.5, 50, 5, position=4), ValueSample(2, P, 11.5, 49, 6, position=5),
+               ValueSample(1, P, 12.5, 147, 8, position=6), ValueSample(2, P, 12.5, 47, 8, position=6)]
+    reads = [voted(12.0, 50, 5, position=4),  # position 4 again, at a moment its samples are 1.5 s away: right
+             voted(12.6, 147, 8, position=6),  # the faulty value at 6: wrong
+             voted(13.0, 48, 7, position=9)]  # nobody healthy seen at 9: not judged
+    v = check_incorrect_masked(reads, INCORRECT, samples)
+    assert v is not None and v["valid"] is False
+    assert (v["reads_inside"], v["reads_judged"], v["reads_not_covered"], v["wrong"], v["faulty_value"]) == (
+        3, 2, 1, 1, 1)

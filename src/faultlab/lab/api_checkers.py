@@ -61,6 +61,7 @@ class ValueSample:
     at: float
     available: int | None
     reserved: int | None
+    position: int | None = None  # the log position the replica answered at, where its answers carry one
 
 
 def verdict(valid: bool | str, found: Finding, findings: Sequence[Finding] = (), /, **counts: Any) -> Verdict:

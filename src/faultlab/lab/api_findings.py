@@ -18,10 +18,10 @@ Finding = dict[str, Any]
 
 MESSAGES: dict[str, str] = {
     # replicas_converged
-    "converged": N_("the {replicas} replicas answered the same stock for {products} products ({rounds} reads after "
-                    "the load stopped)"),
-    "not_converged": N_("{seconds} s after the load stopped ({rounds} reads) the replicas still differ on {count} "
-                        "product(s)"),
+    "converged": N_("the {replicas} replicas answered the same stock for {products} products (read {rounds} "
+                    "time(s) after the load stopped)"),
+    "not_converged": N_("{seconds} s after the load stopped (read {rounds} time(s)) the replicas still differ on "
+                        "{count} product(s)"),
     "product_differs": N_("{product}: available/reserved per replica {values}"),
     "replicas_silent": N_("replica(s) {replicas} did not answer GET /inventory: their state cannot be compared"),
     # stock_conserved
@@ -70,9 +70,10 @@ MESSAGES: dict[str, str] = {
                                 "fell inside it, {uncovered} of them without the observer's samples of the healthy "
                                 "replicas"),
     "incorrect_rule": N_("the rule: a voted read of a faulted product, invoked and completed inside the fault, is "
-                         "wrong when its value is none of those a healthy replica held during the read (±{slack_ms} "
-                         "ms for the observer's sampling); it took the faulty replica's value when a faulted replica "
-                         "held that value then"),
+                         "wrong when its value is none of those a healthy replica served at the same log position "
+                         "(where the answers carry one) or else during the read (±{slack_ms} ms for the observer's "
+                         "sampling); it took the faulty replica's value when a faulted replica served that value "
+                         "there"),
     # two_down_quorum
     "quorum_refused": N_("{reads} voted reads while replicas {replicas} were down: each answered 503 \"quorum not "
                          "reached\""),

@@ -38,6 +38,21 @@ class Served:
         self.series = {key: sorted(values, key=lambda s: s.at) for key, values in series.items()}
         self.times = {key: [s.at for s in values] for key, values in self.series.items()}
         self.replicas = sorted({replica for replica, _p in self.series})
+        self.positions: dict[tuple[int, str, int], set[Stock]] = defaultdict(set)
+        for (replica, product), values in self.series.items():
+            for s in values:
+                if s.position is not None:
+                    self.positions[(replica, product, s.position)].add(Stock(s.available, s.reserved))
+
+    def at_position(self, replica: int, product: str, position: int) -> set[Stock]:
+        """The values the replica served at that log position, whenever it was sampled (empty: never seen there)."""
+        return self.positions.get((replica, product, position), set())
+
+    def values(self, replica: int, product: str, position: int | None, start: float, end: float) -> set[Stock]:
+        """What the replica served at `position` when given, else during `start`..`end`."""
+        if position is not None:
+            return self.at_position(replica, product, position)
+        return self.during(replica, product, start, end)
 
     def during(self, replica: int, product: str, start: float, end: float) -> set[Stock]:
         """The values the replica held from `start` to `end`: the last sample at or before `start` and every one after
@@ -66,10 +81,11 @@ def check_incorrect_masked(reads: Sequence[ReadRecord], windows: Sequence[FaultW
     """During an `incorrect` fault, the voted reads of the faulted product never return the wrong value.
 
     A voted read answered 200, invoked and completed inside the fault, of its product (every product when the fault
-    names none), is *wrong* when its value is none of the values any healthy replica (one not under that fault) held
-    during the read, widened by `slack_s` on each side for the observer's sampling; it *took the faulty replica's value*
-    when a faulted replica held that value then. The count and % are of the reads judged (those the samples of a healthy
-    replica cover). None when the run had no incorrect fault."""
+    names none), is *wrong* when its value is none of the values a healthy replica (one not under that fault) served:
+    at the read's log position where the read and the samples carry positions (like with like, whenever sampled),
+    else during the read, widened by `slack_s` on each side for the observer's sampling. It *took the faulty replica's
+    value* when a faulted replica served that value there. The count and % are of the reads judged (those the samples
+    of a healthy replica cover). None when the run had no incorrect fault."""
     faults = [w for w in windows if w.kind in INCORRECT_KINDS]
     if not faults:
         return None
@@ -96,7 +112,9 @@ def check_incorrect_masked(reads: Sequence[ReadRecord], windows: Sequence[FaultW
         products.add(r.product_id)
         faulty = {w.replica for w in covering}
         start, end = r.invoked_at - slack_s, r.completed_at + slack_s
-        healthy = set().union(*(served.during(h, r.product_id, start, end) for h in served.replicas if h not in faulty))
+        position = r.position if served.positions else None
+        healthy = set().union(*(served.values(h, r.product_id, position, start, end) for h in served.replicas
+                                if h not in faulty))
         if not healthy:
             uncovered += 1
             continue
@@ -104,7 +122,7 @@ def check_incorrect_masked(reads: Sequence[ReadRecord], windows: Sequence[FaultW
         value = Stock(r.available, r.reserved)
         if any(_same(value, h) for h in healthy):
             continue
-        theirs = set().union(*(served.during(f, r.product_id, start, end) for f in faulty))
+        theirs = set().union(*(served.values(f, r.product_id, position, start, end) for f in faulty))
         took_faulty += any(_same(value, f) for f in theirs)
         wrong.append(finding("wrong_read", at=hms(r.invoked_at), product=r.product_id,
                              value=_show([value])[0], healthy=_show(healthy), faulty=_show(theirs) or ["-"]))
