@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from faultlab.cli.measure import print_findings
+from faultlab.cli.measure import print_findings, print_summary
 from faultlab.core import i18n
 from faultlab.lab.api_checkers import FaultWindow, Stock, ValueSample
 from faultlab.lab.api_checks import check_via_api, orders_to_follow, windows_of
@@ -207,14 +207,20 @@ async def test_the_report_validates_and_shows_each_finding_in_the_readers_langua
 
 
 async def test_the_console_prints_each_finding_in_the_active_language() -> None:
-    """`faultlab experiment`'s summary: each API check with its verdict, its finding and the first others."""
-    shared = (await literal_verdicts())[1]
+    """`faultlab experiment`'s summary: the data check through the API, each check with its verdict, its finding and
+    the first others, and what was not checkable."""
+    verdicts = await literal_verdicts()
     out = io.StringIO()
+    console = Console(file=out, width=300, color_system=None)
     i18n.activate("es")
     try:
-        print_findings(Console(file=out, width=300, color_system=None), shared["checks"])
+        print_findings(console, verdicts[1]["checks"])
+        print_summary(console, _report_with(verdicts[2]))
     finally:
         i18n.activate("en")
     text = out.getvalue()
     assert "reserved_matches_orders: FALLA — cada orden se reserva 3 veces" in text
     assert "replicas_converged: FALLA" in text and "· PROD-001: disponible/reservado por réplica 1: 4/6, 2: 3/6" in text
+    assert "verificación de datos: desconocido (2 órdenes aceptadas, 1 lecturas votadas; verificado a través" in text
+    assert "no verificables con las respuestas de este sistema, por eso no se juzgan: orders_leave_pending" in text
+    assert "monotonic_reads: no verificable — las respuestas del votador no traen posición" in text

@@ -38,7 +38,9 @@ class Stock(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class FaultWindow:
-    """One fault on one replica as it ran: from its activation (the system's acknowledgement) to its clearing."""
+    """One fault on one replica as it ran: from its activation (the system's acknowledgement; for a crash, the request
+    that killed it) to its end (cleared, or the crashed replica started again); an end not known is None, and such a
+    window judges no read."""
 
     kind: str
     replica: int
