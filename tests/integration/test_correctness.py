@@ -12,11 +12,10 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from faultlab.core import bus
 from faultlab.runtime.supervisor import Supervisor
-from tests.helpers import auth, get_json, inject, model_state, post_orders, wait_converged
+from tests.helpers import auth, get_json, inject, model_state, post_orders, produce, wait_converged
 
 pytestmark = pytest.mark.timeout(180)
 PRODUCT = "PROD-004"  # ample stock: these tests must not run out
@@ -49,16 +48,6 @@ async def outbox_numbered(lab: Supervisor, timeout_s: float = 10) -> None:
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
-
-
-async def produce(lab: Supervisor, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=lab.settings.bootstrap, acks="all")
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(lab.settings.topic(topic), value, partition=bus.PARTITION)
-    finally:
-        await producer.stop()
 
 
 async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled: Supervisor,
