@@ -114,12 +114,13 @@ class Bench:
             found = [i["set_aside_by_reason"] for i in (await self.monitor())["instances"]]
             return found if all(sum(f.values()) >= len(events) for f in found) else None
 
+        shown = await until(reported, 20)
+        results_set_aside = (await self.health("orders"))["results_set_aside_by_reason"]
         await self.reset()
         control = await self.confirm_time(orders)
         return {"events_replayed": len(events), "results_replayed": len(results),
                 "set_aside_by_replica": {r: h["set_aside_by_reason"] for r, h in replicas.items()},
-                "monitor_shows": await until(reported, 20),
-                "results_set_aside": (await self.health("orders"))["results_set_aside_by_reason"],
+                "monitor_shows": shown, "results_set_aside": results_set_aside,
                 "stock_equals_model": all(h["applied_seq"] == model.applied_seq == orders for h in replicas.values()),
                 "available": model.products[PRODUCT].available,
                 "confirm_s": round(took, 3), "confirm_s_no_replay": round(control, 3)}
