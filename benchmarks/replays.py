@@ -203,7 +203,7 @@ async def main(args: argparse.Namespace) -> int:
             figures = {"after_reset": await bench.after_reset(args.records, args.orders),
                        "error_queue": await bench.error_queue(args.failures),
                        "results_within_epoch": await bench.results_within_epoch()}
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
     reset = figures["after_reset"]
     ok = (all(r == {"other epoch": reset["events_replayed"]} for r in reset["set_aside_by_replica"].values())
           and reset["results_set_aside"] == {"other epoch": reset["results_replayed"]} and reset["stock_equals_model"]
