@@ -79,7 +79,7 @@ async def test_records_replayed_after_a_reset_are_of_another_epoch_and_the_new_o
     epoch" (and the monitor shows it), applies only the new orders (PROD-002 at 497, not 480), the orders service
     sets the old results aside the same way, and the 3 new orders are CONFIRMED."""
     lab = settled
-    start = (await health(http, lab, "inventory-1"))["applied_seq"]
+    start = (await wait_converged(lab, http)).applied_seq  # the log's end before the 20 orders
     accepted = await post_orders(http, lab, [(PRODUCT, 1)] * 20)
     assert len(accepted) == 20
     await wait_converged(lab, http)
