@@ -7,6 +7,7 @@ from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.guide_render import Answer
 from faultlab.lab.report import build_report, load_report
 from faultlab.lab.report_model import Report
+from faultlab.lab.systems.base import MISSING
 from tests.unit.test_report import ROOT, T0, experiment_data, full_results, load_result
 
 
@@ -153,10 +154,14 @@ def test_question_15_on_a_report_from_before_the_tables_were_counted() -> None:
 
 
 def guide_system_report() -> Report:
-    """The guide's phases measured on a system built to the guide's contract, its monitor read every 20 ms."""
+    """The guide's phases measured on a system built to the guide's contract, its monitor read every 20 ms; it cannot
+    stop replicas, so two-down was skipped."""
     results = full_results(3)
     for r in results:
         r["detected_by"] = ["monitor: OFF read by polling"] if r["phase"] != "baseline" else None
+        if r["phase"] == "two-down":  # skipped by the runner: nothing injected, nothing measured
+            r.update(ttd_ms=None, ttr_ms=None, injected_at=None, episodes=[], quorum=None, detected_by=None,
+                     skipped=[{"missing": "stop", "why": MISSING["stop"]}])
     data = experiment_data(results)
     data["system"] = {"kind": "guide", "name": "the students' shop", "replicas": [1, 2, 3],
                       "abilities": {"monitor": True, "pushed_events": False, "restart": True},
@@ -167,7 +172,8 @@ def guide_system_report() -> Report:
 def test_a_guide_systems_answers_say_what_was_measured_there_and_claim_nothing_of_the_shop() -> None:
     """On a system measured through the guide's API no answer claims faultlab's own architecture (its supervisor, warm
     spares, events with their own timestamps, its monitor's 20 ms rechecks, its database); they say the system's
-    monitor was read every 20 ms, TTD from the injection's acknowledgement to its OFF. The shop's run claims them."""
+    monitor was read every 20 ms, TTD from the injection's acknowledgement to its OFF; a phase it could not run says
+    why, not that its fault went undetected. The shop's run claims its architecture."""
     answers = by_id(guide_system_report())
     said = " ".join([*(line for a in answers.values() for line in [*a.measured, *a.why]),
                      *(row["why"] for a in answers.values() for row in a.rows)])
@@ -181,6 +187,9 @@ def test_a_guide_systems_answers_say_what_was_measured_there_and_claim_nothing_o
     crash = answers["s1"].rows[0]["why"]
     assert "Read by polling this system's monitor every 20 ms" in crash and "read every 20 ms." in crash
     assert "does not read its database" in answers["q15"].measured[0] and not answers["q15"].missing
+    two_down = answers["s2"].rows[0]["why"]  # the system cannot stop two replicas: not run, and not called a miss
+    assert two_down == ("Not run on this system: the system has no way to stop and start a replica (set "
+                        "system.replicas.stop_command and system.replicas.start_command).")
     shop = by_id(build_report(experiment_data(full_results(3)), {"replicas": 3}, "shop"))
     assert any("supervisor starts the stopped replicas again" in w for w in shop["q13"].why)
     assert "supervisor" in shop["s1"].rows[0]["why"] and "polling this system" not in shop["s1"].rows[0]["why"]

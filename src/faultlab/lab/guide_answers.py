@@ -68,8 +68,9 @@ def _ttr_against_guide(f: PhaseFigures) -> float | None:
 
 
 PHASE_WHY = (
+    PhaseWhy(N_("Not run on this system: {skipped}."), lambda f: bool(f.skipped)),
     PhaseWhy(N_("The fault was not detected in at least one repetition: a miss, counted against the verdict."),
-             lambda f: f.ttd_ms is None),
+             lambda f: f.ttd_ms is None and not f.skipped),
     PhaseWhy(N_("With errors at random (30 %), three failures in a row are rare (0.3³ ≈ 2.7 % of runs of three checks): "
                 "the time to the first detection varies from run to run."),
              lambda f: f.ttd_ms is not None and f.phase == "intermittent" and (f.expected.ttd_ms is None or _above(f))),
@@ -90,7 +91,7 @@ PHASE_WHY = (
                 "to the first read that said OFF, so it may be up to {interval} late."),
              lambda f: f.ttd_ms is not None and f.interval is not None, GUIDE),
     PhaseWhy(N_("The replica did not recover in at least one repetition: a miss, counted against the verdict."),
-             lambda f: f.ttr_ms is None),
+             lambda f: f.ttr_ms is None and not f.skipped),
     PhaseWhy(N_("The guide's reference needed a manual restart. Here the supervisor starts the replica again (a warm "
                 "spare takes over a crashed one); TTR runs until it is back ON and caught up with the log."),
              lambda f: f.ttr_ms is not None and f.phase in RESTARTED, SHOP),

@@ -125,7 +125,7 @@ class GuideExpectation:
 @dataclass(frozen=True)
 class PhaseFigures:
     """A phase's figures for its row's whys: the medians (None when a repetition missed), the guide's expectation,
-    what detected the fault and how often the system's monitor was read."""
+    what detected the fault, how often the system's monitor was read, and why the system could not run the phase."""
 
     phase: str
     ttd_ms: float | None
@@ -133,6 +133,14 @@ class PhaseFigures:
     expected: GuideExpectation
     sources: list[str]
     interval: Ms | None
+    skipped: list[str] = field(default_factory=list)  # what the system lacks for it (recorded sentences)
+
+    def params(self) -> Figures:
+        """The parameters its whys may name: {interval}, {skipped}."""
+        found: Figures = {"skipped": Joined([Said(why) for why in self.skipped], "; ")}
+        if self.interval is not None:
+            found["interval"] = self.interval
+        return found
 
 
 @dataclass(frozen=True)
@@ -278,9 +286,9 @@ def phase_row(table: PhaseTable, report: Report, phase: str, reader: Reader) -> 
     interval = table.interval(report)
     figures = PhaseFigures(phase, None if stats.ttd_ms.missing else stats.ttd_ms.median,
                            None if stats.ttr_ms.missing else stats.ttr_ms.median, guide or GuideExpectation(),
-                           sources, None if interval is None else Ms(interval))
+                           sources, None if interval is None else Ms(interval), [s.why for s in stats.skipped or []])
     kind = report.system_kind
-    why = [reader.say(Said(rule.message, {"interval": figures.interval} if figures.interval else {}))
+    why = [reader.say(Said(rule.message, figures.params()))
            for rule in table.rules if holds(rule.systems, kind) and rule.when(figures)]
     return {"phase": phase, "expected_ttd": expected_ttd, "expected_ttr": expected_ttr,
             "ttd": reader.spread(stats.ttd_ms), "ttr": reader.spread(stats.ttr_ms), "why": " ".join(why)}
