@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
 def register_proxy(commands: Any) -> None:
     from faultlab.faults.proxy import PROXY_KINDS
 
-    kinds = "\n".join(f"  {kind:<13} {_(spec.summary)}" for kind, spec in PROXY_KINDS.items())
+    kinds = "\n".join("  " + kind.ljust(14) + _(spec.summary) for kind, spec in PROXY_KINDS.items())
     proxy = commands.add_parser(
         "proxy", help=_("run a fault proxy in front of each replica (foreground; Ctrl-C stops it)"),
         description=_("A fault proxy in front of each replica of a system that has no fault endpoint of its own: "
