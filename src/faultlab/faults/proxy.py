@@ -152,6 +152,8 @@ class ProxyHang(ProxyFault):
         finally:
             for task in (released, gone):
                 task.cancel()
+            if gone.done() and not gone.cancelled():
+                gone.exception()  # a client that sent too much while held: it is reset like one that left
         return None if self.released.is_set() else RESET  # a client that gave up is gone: drop its request
 
     def release(self) -> None:

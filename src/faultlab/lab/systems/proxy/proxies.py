@@ -91,7 +91,7 @@ class FaultProxy:
         """The base URL that reaches `replica` through its proxy (from this machine, or via `host`)."""
         if host is None:
             host = "127.0.0.1" if self.host in ANY_ADDRESS else self.host
-        return f"http://{host}:{self.port(replica)}"
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port(replica)}"
 
     def upstream(self, replica: int) -> str:
         return self._proxy(replica).upstream.url
