@@ -138,8 +138,7 @@ class ReplicaProxy:
         for fault in self.faults.values():
             fault.release()
         self.faults.clear()
-        await self._close_port()
-        self._drop_clients(reset=False)
+        await self._close_port(reset=False)
         tasks = list(self._clients.values())
         for task in tasks:
             task.cancel()
@@ -155,10 +154,13 @@ class ReplicaProxy:
                              f"{exc.strerror or exc}") from None
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def _close_port(self) -> None:
+    async def _close_port(self, reset: bool) -> None:
+        """Stop listening and end every client's connection (with a TCP reset, or closed)."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        self._drop_clients(reset)
+        if server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
 
@@ -173,8 +175,7 @@ class ReplicaProxy:
         """Make `fault` active (replacing one of its kind); `activated_at` is when it takes effect."""
         self._release(self.faults.pop(fault.kind, None))
         if fault.closes_port:
-            await self._close_port()
-            self._drop_clients(reset=True)
+            await self._close_port(reset=True)
         if not self.listening and not fault.closes_port:
             await self._listen()
         fault.activated_at = time.time()
@@ -206,10 +207,13 @@ class ReplicaProxy:
         try:
             while await self._exchange(client):
                 pass
-        except (PeerClosed, ConnectionError, asyncio.IncompleteReadError):
+        except (PeerClosed, OSError):
             pass
         except ProtocolError as exc:
             self.log.warning("proxy_protocol_error", error=str(exc))
+            client.reset()
+        except Exception as exc:  # the last line of defence: this connection ends, the proxy keeps serving
+            self.log.error("proxy_unhandled", error=repr(exc))
             client.reset()
         finally:
             self._clients.pop(client, None)
@@ -265,7 +269,7 @@ class ReplicaProxy:
             try:
                 await upstream.write(data)
                 answer = await read_answer(upstream.stream, request.first[0])
-            except (PeerClosed, ConnectionError) as exc:
+            except (PeerClosed, OSError) as exc:
                 client.drop_upstream()
                 if fresh or request.first[0] not in RETRYABLE:
                     return self._failed(f"connection closed before an answer ({type(exc).__name__})")
