@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jsonschema
 import orjson
 import pytest
 from aiohttp import web
@@ -367,11 +368,21 @@ async def test_the_control_api_injects_lists_clears_and_resets(control: ControlA
         assert answer.status == 201
         injected = await answer.json()
     assert injected["fault"]["kind"] == "hang" and injected["activated_at"] == injected["fault"]["activated_at"]
+    assert injected["fault"]["injected_at"] <= injected["activated_at"]
     async with http.get(control.url + "/replicas/1/faults", headers=AUTH) as answer:
-        assert [f["kind"] for f in (await answer.json())["faults"]] == ["hang"]
+        listed = await answer.json()
+    assert [f["kind"] for f in listed["faults"]] == ["hang"]
+    async with http.get(control.url + "/replicas", headers=AUTH) as answer:
+        replicas = await answer.json()
     async with http.delete(control.url + "/replicas/1/faults?kind=hang", headers=AUTH) as answer:
         cleared = await answer.json()
     assert [f["kind"] for f in cleared["cleared"]] == ["hang"] and cleared["cleared_at"] >= injected["activated_at"]
+    assert cleared["cleared"][0]["cleared_at"] == cleared["cleared_at"]
+    async with http.get(control.url + "/openapi.json") as answer:
+        document = await answer.json()
+    for schema, body in [("ProxyFaultInjected", injected), ("ProxyFaultList", listed), ("ProxyReplicas", replicas),
+                         ("ProxyFaultsCleared", cleared)]:  # each answer is what the document says
+        jsonschema.validate(body, {"$ref": f"#/components/schemas/{schema}", "components": document["components"]})
     async with ProxyClient(control.url, TOKEN) as client:
         assert client.replicas == [1] and client.address(1) == proxy.address(1)
         at = await client.inject(1, "intermittent", {"probability": 0.5})

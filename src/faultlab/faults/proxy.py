@@ -90,8 +90,8 @@ class ProxyCrashParams(FaultParams):
 
 
 class ProxyFault:
-    """One fault active on one replica's proxy; `activated_at` is the wall time it took effect, `hits` how many
-    requests it acted on."""
+    """One fault on one replica's proxy: when it was asked for, took effect and was cleared (wall times), and how
+    many requests it acted on."""
 
     kind: ClassVar[str] = ""
     rewrites: ClassVar[bool] = False  # the proxy hands it each JSON answer (`rewrite`)
@@ -100,7 +100,9 @@ class ProxyFault:
         self.params = params
         self.seed = params.seed if getattr(params, "seed", None) is not None else seed
         self.rng = random.Random(self.seed)
-        self.activated_at = 0.0
+        self.injected_at = 0.0  # when the proxy was asked for it
+        self.activated_at = 0.0  # when it took effect: its acknowledgement
+        self.cleared_at: float | None = None
         self.hits = 0
         self._prefixes: tuple[str, ...] = tuple(getattr(params, "paths", ()))
         self.closes_port = False  # the proxy stops listening while it is active
@@ -123,7 +125,9 @@ class ProxyFault:
         params = self.params.params()
         if "seed" in params:
             params["seed"] = self.seed
-        return {"kind": self.kind, "params": params, "activated_at": self.activated_at, "hits": self.hits}
+        described = {"kind": self.kind, "params": params, "injected_at": self.injected_at,
+                     "activated_at": self.activated_at, "hits": self.hits}
+        return described if self.cleared_at is None else {**described, "cleared_at": self.cleared_at}
 
 
 class ProxyLatency(ProxyFault):

@@ -6,8 +6,13 @@ import copy
 from typing import Any
 
 from faultlab.core.messages import components, schema_of
-from faultlab.core.messages.inventory import FaultInjected, FaultList, FaultsCleared
-from faultlab.core.messages.proxy import ProxyReplicas, ProxyReset
+from faultlab.core.messages.proxy import (
+    ProxyFaultInjected,
+    ProxyFaultList,
+    ProxyFaultsCleared,
+    ProxyReplicas,
+    ProxyReset,
+)
 from faultlab.faults.proxy import PROXY_KINDS
 from faultlab.openapi import OPERATOR, common_paths, document, errors, health_schema, json_body, ref, request_body
 
@@ -40,18 +45,18 @@ def openapi_document(server: str) -> dict[str, Any]:
         "/replicas/{replica}/faults": {
             "get": {"summary": "The faults on a replica's traffic", "operationId": "listFaults",
                     "security": OPERATOR, "parameters": replica,
-                    "responses": {"200": json_body(ref("FaultList"), "active faults"), **errors(401, 404)}},
+                    "responses": {"200": json_body(ref("ProxyFaultList"), "active faults"), **errors(401, 404)}},
             "post": {"summary": "Put a fault on a replica's traffic (one per kind: a new one replaces the old); a "
                                 "crash kills the replica's process by its id",
                      "operationId": "injectFault", "security": OPERATOR, "parameters": replica,
                      "requestBody": request_body(fault_request_schema(), "the fault"),
-                     "responses": {"201": json_body(ref("FaultInjected"), "the fault took effect at activated_at"),
+                     "responses": {"201": json_body(ref("ProxyFaultInjected"), "the fault took effect at activated_at"),
                                    **errors(400, 401, 404, 409, 413)}},
             "delete": {"summary": "Clear one kind of fault on a replica, or all", "operationId": "clearFaults",
                        "security": OPERATOR,
                        "parameters": [*replica, {"name": "kind", "in": "query", "required": False,
                                                  "schema": {"type": "string", "enum": kinds}}],
-                       "responses": {"200": json_body(ref("FaultsCleared"), "what was cleared, and when"),
+                       "responses": {"200": json_body(ref("ProxyFaultsCleared"), "what was cleared, and when"),
                                      **errors(400, 401, 404, 409)}},
         },
         "/reset": {"post": {
@@ -65,5 +70,5 @@ def openapi_document(server: str) -> dict[str, Any]:
         "system's help: latency, hang, intermittent 5xx, refused, incorrect (a JSON field rewritten) and crash (by "
         "process id). Every path but /health, /metrics and /openapi.json needs the operator token.",
         server, paths,
-        components([ProxyReplicas, ProxyReset, FaultInjected, FaultsCleared, FaultList,
+        components([ProxyReplicas, ProxyReset, ProxyFaultInjected, ProxyFaultsCleared, ProxyFaultList,
                     *(spec.params for spec in PROXY_KINDS.values())]))

@@ -5,13 +5,36 @@ from __future__ import annotations
 from pydantic import Field
 
 from faultlab.core.messages import Open
-from faultlab.core.messages.inventory import ActiveFault, FaultsCleared
+from faultlab.core.messages.inventory import ActiveFault, FaultInjected
 
 
 class ProxyFault(ActiveFault):
     """A fault on a replica's traffic: as a replica describes its own, plus how many requests it acted on."""
 
+    injected_at: float = Field(description="when the proxy was asked for it (activated_at: when it took effect)")
+    cleared_at: float | None = Field(None, description="when it was cleared (in a clear's answer)")
     hits: int = Field(description="requests it acted on (delayed, held, failed, reset or rewritten)")
+
+
+class ProxyFaultInjected(FaultInjected):
+    """`POST /replicas/{replica}/faults`: as a replica's `POST /faults` answers (a crash: killed at activated_at)."""
+
+    fault: ProxyFault
+
+
+class ProxyFaultsCleared(Open):
+    """`DELETE /replicas/{replica}/faults`: as a replica's `DELETE /faults` answers."""
+
+    replica: int
+    cleared: list[ProxyFault]
+    cleared_at: float
+
+
+class ProxyFaultList(Open):
+    """`GET /replicas/{replica}/faults`."""
+
+    replica: int
+    faults: list[ProxyFault]
 
 
 class ProxyCounters(Open):
@@ -49,4 +72,4 @@ class ProxyReplicas(Open):
 class ProxyReset(Open):
     """`POST /reset`: what was cleared on each replica."""
 
-    replicas: list[FaultsCleared]
+    replicas: list[ProxyFaultsCleared]

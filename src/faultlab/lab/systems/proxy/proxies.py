@@ -106,10 +106,12 @@ class FaultProxy:
     async def inject_fault(self, replica: int, kind: Any, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """As `inject`, answered like a replica's `POST /faults`: {replica, fault, activated_at}. `Refused` for bad
         parameters, ProxyError for what cannot be done (no such replica, no process id for a crash)."""
+        injected_at = time.time()
         proxy = self._proxy(replica)
         spec = proxy_kind(kind)
         parsed = parse_proxy_params(spec.kind, dict(params or {}))
         fault = spec.behaviour(parsed, self._seed_for(replica, spec.kind))
+        fault.injected_at = injected_at
         if isinstance(fault, ProxyCrash):
             self._kill(replica, fault)
         else:
@@ -130,8 +132,9 @@ class FaultProxy:
         cleared = await proxy.remove(name)
         now = time.time()
         for fault in cleared:
+            fault.cleared_at = now
             self.log.warning("fault_cleared", replica=replica, kind=fault.kind)
-            self._event("fault_cleared", replica, fault, cleared_at=now)
+            self._event("fault_cleared", replica, fault)
         return {"replica": replica, "cleared": [f.describe() for f in cleared], "cleared_at": now}
 
     async def reset(self) -> list[dict[str, Any]]:
