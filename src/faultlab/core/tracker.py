@@ -105,6 +105,9 @@ class InstanceTracker:
         self.hints = 0  # times the voter saw it behind the majority
         self.last_cleared_at: float | None = None  # the last time a fault of this replica was cleared
         self.late_evidence = 0  # failures reported late about requests sent before that clear (ignored)
+        self.replaced = False  # its process exited and the one taking its place has not answered yet
+        self.process_since: float | None = None  # when the process answering now started (failures about requests
+        # sent before it are about an older process)
 
     # ---- evidence -----------------------------------------------------------------------------
 
@@ -144,6 +147,8 @@ class InstanceTracker:
             if self.status != "OFF":
                 self._set("OFF", at, CONCLUSIVE[kind], source)
         elif kind == "health":
+            if self.replaced:
+                self._first_answer(obs.get("started_at"), at)
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
             self.caught_up = bool(obs.get("caught_up"))
@@ -169,10 +174,24 @@ class InstanceTracker:
             if source == "monitor":
                 self.last_check = at
             sent_at = obs.get("sent_at")
-            if isinstance(sent_at, (int, float)) and self.last_cleared_at is not None and sent_at < self.last_cleared_at:
-                self.late_evidence += 1  # about a request sent while a fault now cleared was active: not news
+            news_since = max(self.last_cleared_at or 0.0, self.process_since or 0.0)
+            if isinstance(sent_at, (int, float)) and sent_at < news_since:
+                # about a request sent while a fault now cleared was active, or to a process that has since been
+                # replaced: not news
+                self.late_evidence += 1
                 return
             self._evidence(False, at, source, kind)
+
+    def _first_answer(self, started_at: Any, at: float) -> None:
+        """The process that took the place of an exited one answers: the detectors judge it from here. The refusals
+        seen while it was starting are about no process (the exit, conclusive, had already put the replica OFF); fed
+        to the detectors they would keep a working replica out long after it caught up (an error-rate window
+        remembers two of them for `window` observations)."""
+        self.replaced = False
+        for detector in self.detectors.values():
+            detector.reset()
+        if isinstance(started_at, (int, float)) and not isinstance(started_at, bool):
+            self.process_since = max(self.process_since or 0.0, min(float(started_at), at))
 
     def urgent(self, now: float) -> bool:
         """Check this replica at the fast interval: not ON, or a failure seen in the last SUSPICION_S. Scattered
@@ -185,6 +204,8 @@ class InstanceTracker:
         self.last_failed = not ok
         if not ok:
             self.last_failure_at = at
+        elif self.replaced:  # an answer (the voter's agreement) from the process that replaced the exited one
+            self._first_answer(None, at)
         self.verified_since_clear = self.verified_since_clear + 1 if ok else 0
         self._feed(Sample(at, ok, source, rtt_ms, late=kind in LATE_KINDS))
         primary = self.detectors[self.primary]
@@ -245,6 +266,8 @@ class InstanceTracker:
         # A crash fault announced its exit moment, which is never later than the death the supervisor saw.
         episode.activated_at = min(episode.activated_at, at)
         episode.cleared_at = at  # recovery (restart) can start from the death
+        self.replaced = True
+        self.process_since = max(self.process_since or 0.0, at)
         self.caught_up = False
         self.last_health = {}
         self._shadow_all_off(now)
