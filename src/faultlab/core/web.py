@@ -193,8 +193,9 @@ def _route_name(request: web.Request) -> str:
 
 
 def create_app(settings: Settings, service: str, log: Logger,
-               openapi: dict[str, Any] | None = None) -> web.Application:
-    """An aiohttp app with JSON error handling, metrics, `GET /metrics` and (given one) `GET /openapi.json` wired."""
+               openapi: dict[str, Any] | Callable[[], dict[str, Any]] | None = None) -> web.Application:
+    """An aiohttp app with JSON error handling, metrics, `GET /metrics` and (given one, or what builds it)
+    `GET /openapi.json` wired."""
     metrics = RequestMetrics(service)
 
     @web.middleware
@@ -230,10 +231,12 @@ def create_app(settings: Settings, service: str, log: Logger,
 
     app.router.add_get("/metrics", prometheus)
     if openapi is not None:
-        document = orjson.dumps(openapi)
+        document: list[bytes] = []
 
         async def openapi_json(_request: web.Request) -> web.Response:
-            return web.Response(body=document, content_type="application/json")
+            if not document:  # built on the first request: a restarted service answers its probes sooner
+                document.append(orjson.dumps(openapi() if callable(openapi) else openapi))
+            return web.Response(body=document[0], content_type="application/json")
 
         app.router.add_get("/openapi.json", openapi_json)
     return app

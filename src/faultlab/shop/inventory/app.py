@@ -40,7 +40,7 @@ def _iso(ts: float) -> str:
 def build_app(settings: Settings, replica: int, applier: LogApplier, faults: FaultSet,
               reporter: MonitorReporter) -> web.Application:
     log = get_logger("inventory", replica)
-    app = create_app(settings, "inventory", log, openapi=inventory_openapi(settings, replica))
+    app = create_app(settings, "inventory", log, openapi=lambda: inventory_openapi(settings, replica))
     started_at = time.time()
 
     @web.middleware
