@@ -323,3 +323,19 @@ def test_the_replacement_is_on_only_once_caught_up() -> None:
     assert t.status == "OFF"
     t.observe(obs("health", 800.3, behind_ms=20.0))
     assert t.status == "ON"
+
+
+def test_answers_of_the_exited_process_do_not_start_the_new_ones_history() -> None:
+    """An agreement the voter got from the old process, or a probe it answered, reaching the monitor after the
+    supervisor's exit report, is not the new process's first answer: the refusals that follow while the new one starts
+    still do not count against it."""
+    t, _ = tracker(detector="error-rate")
+    t.observe(obs("health", 900.0, pid=41))
+    t.observe(obs("process_exit", 900.01, code=1))
+    t.observe(obs("agree", 900.012, source="voter"))
+    t.observe(obs("health", 900.013, pid=41))
+    for i in range(3):
+        t.observe(obs("refused", 900.03 + i * 0.02))
+    for i in range(5):
+        t.observe(obs("health", 900.1 + i * 0.02, pid=42, started_at=900.09))
+    assert t.status == "ON"

@@ -106,6 +106,7 @@ class InstanceTracker:
         self.last_cleared_at: float | None = None  # the last time a fault of this replica was cleared
         self.late_evidence = 0  # failures reported late about requests sent before that clear (ignored)
         self.replaced = False  # its process exited and the one taking its place has not answered yet
+        self.exited_pid: int | None = None  # the pid of that exited process, when it had told it
         self.process_since: float | None = None  # when the process answering now started (failures about requests
         # sent before it are about an older process)
 
@@ -147,7 +148,7 @@ class InstanceTracker:
             if self.status != "OFF":
                 self._set("OFF", at, CONCLUSIVE[kind], source)
         elif kind == "health":
-            if self.replaced:
+            if self.replaced and self._from_new_process(obs, at):
                 self._first_answer(obs.get("started_at"), at)
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
@@ -182,6 +183,14 @@ class InstanceTracker:
                 return
             self._evidence(False, at, source, kind)
 
+    def _from_new_process(self, health: dict[str, Any], at: float) -> bool:
+        """Whether a health answer comes from the process that replaced the exited one: another pid, or (no pid
+        told) an answer after the exit (a probe the old process answered may arrive after the supervisor's report)."""
+        pid = health.get("pid")
+        if isinstance(pid, int) and self.exited_pid is not None:
+            return pid != self.exited_pid
+        return self.process_since is None or at > self.process_since
+
     def _first_answer(self, started_at: Any, at: float) -> None:
         """The process that took the place of an exited one answers: the detectors judge it from here. The refusals
         seen while it was starting are about no process (the exit, conclusive, had already put the replica OFF); fed
@@ -204,8 +213,6 @@ class InstanceTracker:
         self.last_failed = not ok
         if not ok:
             self.last_failure_at = at
-        elif self.replaced:  # an answer (the voter's agreement) from the process that replaced the exited one
-            self._first_answer(None, at)
         self.verified_since_clear = self.verified_since_clear + 1 if ok else 0
         self._feed(Sample(at, ok, source, rtt_ms, late=kind in LATE_KINDS))
         primary = self.detectors[self.primary]
@@ -268,6 +275,8 @@ class InstanceTracker:
         episode.cleared_at = at  # recovery (restart) can start from the death
         self.replaced = True
         self.process_since = max(self.process_since or 0.0, at)
+        pid = self.last_health.get("pid")
+        self.exited_pid = pid if isinstance(pid, int) else None
         self.caught_up = False
         self.last_health = {}
         self._shadow_all_off(now)
