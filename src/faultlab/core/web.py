@@ -242,13 +242,17 @@ def create_app(settings: Settings, service: str, log: Logger,
     return app
 
 
-async def serve(app: web.Application, host: str, port: int, log: Logger) -> None:
-    """Run the app until SIGTERM/SIGINT, then run its cleanup hooks."""
+async def serve(app: web.Application, host: str, port: int, log: Logger,
+                listening: Callable[[], None] | None = None) -> None:
+    """Run the app until SIGTERM/SIGINT, then run its cleanup hooks; `listening` is called once it accepts
+    connections."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
     await site.start()
     log.info("listening", host=host, port=port)
+    if listening is not None:
+        listening()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -145,9 +145,9 @@ class LogApplier:
         return self.assigned and self.lag == 0
 
     async def start(self) -> None:
-        # The state from PostgreSQL and the connections to the broker side by side: a crashed replica's successor
-        # is back sooner (each is a few round trips to another process).
-        await asyncio.gather(self._load_state(), self._connect_bus())
+        # The state from PostgreSQL, the connection its batches commit on and the connections to the broker side by
+        # side: a crashed replica's successor is back sooner (each is a few round trips to another process).
+        await asyncio.gather(self._load_state(), self._connection(), self._connect_bus())
         self.consumer.assign([self.tp])
         self._resume()
         self.assigned = True
@@ -159,6 +159,7 @@ class LogApplier:
         self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset)
 
     async def _load_state(self) -> None:
+        await self.store.open()
         await self.store.migrate(self.settings.initial_stock)
         self.state, self.offset, self.offset_seq = await self.store.load()
         self.view = self.state.view()
