@@ -180,7 +180,7 @@ def test_a_new_process_that_listens_is_probed_at_once() -> None:
     from faultlab.core.config import Settings
     from faultlab.shop.monitor.health_monitor import HealthMonitor
 
-    monitor = HealthMonitor(Settings(), None, "e" * 16)
+    monitor = HealthMonitor(Settings(admin_token="t" * 32), None, "e" * 16)
     monitor._due[1] = float("inf")
     monitor.ingest({"replica": 1, "kind": "process_start", "ok": True, "source": "replica", "at": time.time()})
     assert monitor._due[1] <= time.monotonic()
