@@ -372,3 +372,44 @@ def test_a_repetition_that_never_detected_the_fault_fails_the_phase() -> None:
     assert not report["verdict"]["valid"]
     page = render_html(report)
     assert "not detected ×1" in page and "not recovered</span>" in page
+
+
+def test_the_read_staleness_figure_is_shown_with_the_read_history_in_both_languages() -> None:
+    """report.html and the end-of-run summary show the voted reads' staleness (p50, p99, reads over the bound) where
+    the read-history verdict is, in English and in Spanish; report.json keeps it typed."""
+    import io
+    from contextlib import redirect_stdout
+
+    from rich.console import Console
+
+    from faultlab.cli.measure import print_summary
+    from faultlab.core import i18n
+
+    data = experiment_data(full_results(1))
+    staleness = {"max_staleness_ms": 500, "measured": 810, "unmeasured": 0, "p50_ms": 0.0, "p99_ms": 41.5,
+                 "max_ms": 612.0, "over_bound": 1, "over_bound_sample": [{"product_id": "PROD-001", "lag_ms": 612.0}]}
+    data["data_check"]["checks"]["read_history"] = {
+        "valid": False, "reads": 900, "answered_200": 810, "not_answered": 90, "stale_flagged": 3, "violations": 1,
+        "wrong_values": 0, "unknown_positions": 0, "older_than_acknowledged": 0, "staleness": staleness}
+    report = build_report(data, {}, "r")
+    validate(report)
+    english = render_html(report, "en")
+    assert "p50 0.0 ms, p99 41.5 ms, max 612.0 ms over 810 reads; 1 over the bound of 500 ms" in english
+    assert "(each a violation)" in english
+    spanish = render_html(report, "es")
+    assert "p50 0,0 ms, p99 41,5 ms, máx. 612,0 ms en 810 lecturas; 1 por encima del límite de 500 ms" in spanish
+    bad = copy.deepcopy(report)
+    bad["data_check"]["checks"]["read_history"]["staleness"]["p99_ms"] = "fast"
+    with pytest.raises((pydantic.ValidationError, jsonschema.ValidationError)):
+        validate(bad)
+    for lang, words in (("en", "voted reads' staleness: p50 0.0 ms, p99 41.5 ms"),
+                        ("es", "desactualización de las lecturas votadas: p50 0,0 ms, p99 41,5 ms")):
+        buffer = io.StringIO()
+        previous = i18n.active()
+        i18n.activate(lang)
+        try:
+            with redirect_stdout(buffer):
+                print_summary(Console(file=buffer, width=300, color_system=None), report)
+        finally:
+            i18n.activate(previous)
+        assert words in buffer.getvalue(), buffer.getvalue()

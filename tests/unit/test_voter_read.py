@@ -1,8 +1,10 @@
-"""The voter's read path against three small local replicas: current answers, laggards waited for, never wrong.
+"""The voter's read path against three small local replicas: current answers, laggards waited for, never wrong,
+never back in time (across a restart of the voter too), never staler than the bound.
 
 Each fake replica serves PROD-001's history the way a real one does; every correct replica holds the same
-value at the same version (value_at), so only the positions differ. Unless a test gives it a history,
-replica 3 hangs, so two replicas must agree: one faulty replica plus one lagging or stale one.
+value at the same version (value_at), so only the positions differ, and each version carries the moment the
+replica applied it (by default the moment it answers: every newer version just applied). Unless a test gives it a
+history, replica 3 hangs, so two replicas must agree: one faulty replica plus one lagging or stale one.
 """
 
 from __future__ import annotations
@@ -20,18 +22,21 @@ from faultlab.shop.voter.majority_voter import MajorityVoter
 from tests.conftest import _free_block
 
 PRODUCT = "PROD-001"
-History = Callable[[int], list[list[int]]]  # count asked -> [[version, available, reserved], ...]
+History = Callable[[int], list[list[int]]]  # count asked -> [[version, available, reserved, applied_at_ms], ...]
 
 
-def value_at(version: int) -> list[int]:
-    return [version, 1000 - version, version]
+def value_at(version: int, applied_at_ms: int) -> list[int]:
+    return [version, 1000 - version, version, applied_at_ms]
 
 
-def at(newest: int, wrong: bool = False) -> History:
-    """A replica whose newest version is `newest` (keeping 64 versions); `wrong` adds 1 to every value."""
+def at(newest: int, wrong: bool = False, applied_at_ms: Callable[[int], int] | None = None) -> History:
+    """A replica whose newest version is `newest` (keeping 64 versions); `wrong` adds 1 to every value;
+    `applied_at_ms` gives each version's apply time (default: the moment of the answer)."""
     def history(count: int) -> list[list[int]]:
-        rows = [value_at(v) for v in range(max(0, newest - 63), newest + 1)][-count:]
-        return [[v, a + 1, r] for v, a, r in rows] if wrong else rows
+        now_ms = int(time.time() * 1000)
+        rows = [value_at(v, applied_at_ms(v) if applied_at_ms else now_ms)
+                for v in range(max(0, newest - 63), newest + 1)][-count:]
+        return [[v, a + 1, r, t] for v, a, r, t in rows] if wrong else rows
     return history
 
 
@@ -52,11 +57,13 @@ Scenario = Callable[[History, History], AsyncIterator[MajorityVoter]]
 async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Future[MajorityVoter]]]:
     runners: list[web.AppRunner] = []
     voters: list[MajorityVoter] = []
+    released = asyncio.Event()  # set at the end: hung replicas answer 503 and the servers stop at once
 
     async def replica(port: int, history: History | None) -> None:
         async def one(request: web.Request) -> web.Response:
-            if history is None:  # hang: accept, never answer
-                await asyncio.sleep(30)
+            if history is None:  # hang: accept, never answer (until the test is over)
+                await released.wait()
+                return web.json_response({}, status=503)
             count = int(request.query.get("history", "0"))
             rows = history(count)  # the state when the request arrived...
             await asyncio.sleep(getattr(history, "delay_s", 0.0))  # ...answered this much later
@@ -69,9 +76,11 @@ async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Fut
         await web.TCPSite(runner, "127.0.0.1", port).start()
         runners.append(runner)
 
-    async def make(first: History, second: History, third: History | None = None) -> MajorityVoter:
+    async def make(first: History, second: History, third: History | None = None,
+                   max_staleness_ms: int = 500) -> MajorityVoter:
         base = _free_block(3)
-        settings = Settings(inventory_base_port=base, monitor_port=base + 3, voter_timeout_ms=400)
+        settings = Settings(inventory_base_port=base, monitor_port=base + 3, voter_timeout_ms=400,
+                            max_staleness_ms=max_staleness_ms)
         for port, history in zip(range(base, base + 3), (first, second, third), strict=True):
             await replica(port, history)
         voter = MajorityVoter(settings, MonitorReporter(settings), None)  # reporter not started: reports queue
@@ -79,6 +88,7 @@ async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Fut
         return voter
 
     yield make  # type: ignore[misc]
+    released.set()
     for voter in voters:
         await voter.stop()
     for runner in runners:
@@ -135,12 +145,18 @@ async def test_a_stale_replica_never_wins_when_the_third_answers(voter_with) -> 
 
 
 async def test_only_an_older_version_agreed_is_answered_as_stale(voter_with) -> None:
-    """Replica 3 hangs and replica 2 is stuck far behind: at the deadline the older agreed version is answered,
-    flagged stale with the newer position known, never passed off as current."""
-    voter = await voter_with(at(123), at(80))
+    """Replica 3 hangs and replica 2 stopped at 80 (answered before): replica 1's versions past 80 were just applied,
+    so at the deadline version 80 is answered, flagged stale with the newer position known, never passed off as
+    current."""
+    first = Switch(at(80))
+    voter = await voter_with(first, at(80))
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 80 and body["stale"] is False
+    first.history = at(123)
     status, body, ms = await read(voter)
     assert status == 200, body
     assert body["position"] == 80 and body["stale"] is True and body["newer_position"] == 123
+    assert body["staleness_ms"] < 500
     assert ms >= 400 and voter.stats.lag_rounds >= 2 and voter.stats.stale_answers == 1
 
 
@@ -170,7 +186,7 @@ async def test_reads_never_go_back(voter_with) -> None:
     first.history, second.history = at(100), at(100)
     status, body, _ = await read(voter)
     assert status == 503 and body["error"] == "quorum not reached", body
-    assert "older than one already answered" in body["reason"]
+    assert [r["code"] for r in body["reasons"]] == ["below_floor"] and "older than version 123" in body["reason"]
     assert body["inventory"][0]["newer_position"] == 123
     first.history, second.history = at(124), at(124)
     status, body, _ = await read(voter)
@@ -191,3 +207,86 @@ async def test_overlapping_reads_may_answer_in_either_order(voter_with) -> None:
     assert status == 200 and body["position"] == 100, body
     status, body, _ = await read(voter)  # began after 124 was answered
     assert status == 200 and body["position"] == 124
+
+
+class FrozenClock:
+    """The voter's `time` module with time.time() fixed at `now_s` (perf_counter and the rest unchanged)."""
+
+    def __init__(self, now_s: float) -> None:
+        self.now_s = now_s
+
+    def time(self) -> float:
+        return self.now_s
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+async def stale_and_hung_read(voter_with, monkeypatch, superseded_ms_ago: int) -> tuple[int, dict]:
+    """Replica 2 stopped at version 80 (answered before), replica 1 applied 81.. `superseded_ms_ago` before the read
+    began, replica 3 hangs; the voter's clock is frozen so that the age is exact."""
+    now_ms = 1_800_000_000_000
+    monkeypatch.setattr("faultlab.shop.voter.majority_voter.time", FrozenClock(now_ms / 1000))
+    first = Switch(at(80, applied_at_ms=lambda v: now_ms - 5000))
+    voter = await voter_with(first, at(80, applied_at_ms=lambda v: now_ms - 5000))
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 80
+    first.history = at(123, applied_at_ms=lambda v: now_ms - 5000 if v <= 80 else now_ms - superseded_ms_ago)
+    status, body, _ = await read(voter)
+    return status, body
+
+
+async def test_a_value_superseded_499_ms_ago_is_answered(voter_with, monkeypatch) -> None:
+    """Stale + hung pair: the value replica 2 still holds was superseded on replica 1 499 ms before the read began,
+    within max_staleness_ms (500): answered, flagged stale, with its staleness."""
+    status, body = await stale_and_hung_read(voter_with, monkeypatch, 499)
+    assert status == 200, body
+    assert body["position"] == 80 and body["stale"] is True and body["staleness_ms"] == 499
+
+
+async def test_a_value_superseded_501_ms_ago_is_refused(voter_with, monkeypatch) -> None:
+    """The same pair 501 ms after the superseding version was applied: "quorum not reached", reason superseded."""
+    status, body = await stale_and_hung_read(voter_with, monkeypatch, 501)
+    assert status == 503 and body["error"] == "quorum not reached", body
+    assert body["reasons"] == [{"code": "superseded", "product_id": PRODUCT, "position": 80, "staleness_ms": 501,
+                                "max_staleness_ms": 500, "text": body["reasons"][0]["text"]}]
+    assert "superseded 501 ms before the read began" in body["reason"]
+
+
+async def test_a_restarted_voter_under_a_stale_and_hung_pair_never_answers_below_the_floor(voter_with) -> None:
+    """The issue's case: the voter answered 123; replica 1 is stale at 100, replica 3 hangs; a new voter process
+    (nothing in memory) rebuilds the floor from the majority that answers — 123 — and answers 503, never 100, even
+    with a staleness bound that would let 100 through; once replica 1 has caught up it answers 123 again."""
+    first, second = Switch(at(123)), Switch(at(123))
+    voter = await voter_with(first, second, max_staleness_ms=3_600_000)
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 123
+    first.history = at(100)
+    restarted = MajorityVoter(voter.settings, MonitorReporter(voter.settings), None)
+    try:
+        for _ in range(3):
+            status, body, _ = await read(restarted)
+            assert status == 503 and [r["code"] for r in body["reasons"]] == ["below_floor"], body
+            assert body["reasons"][0]["floor"] == 123
+        assert restarted.floor == {PRODUCT: 123}
+        first.history = at(123)
+        status, body, _ = await read(restarted)
+        assert status == 200 and body["position"] == 123
+    finally:
+        await restarted.stop()
+
+
+async def test_a_restarted_voter_answers_at_once_when_the_majority_agrees(voter_with) -> None:
+    """After a restart, replicas in step need nothing more: the floor they give is the version they agree on."""
+    voter = await voter_with(at(123), at(123), at(123))
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 123 and body["staleness_ms"] == 0
+    assert voter.floor == {PRODUCT: 123}
+
+
+async def test_a_restarted_voter_waits_for_too_few_answers(voter_with) -> None:
+    """Only one replica answers (the two others hang): no floor can be rebuilt, and the answer says so."""
+    voter = await voter_with(at(123), None)
+    status, body, _ = await read(voter)
+    assert status == 503 and body["reasons"][0]["code"] == "too_few_answers", body
+    assert voter.floor == {}

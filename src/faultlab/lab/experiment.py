@@ -550,12 +550,13 @@ class ExperimentRunner:
             hypothesis = await self.probes.hypothesis(exp.steady_state)
             data["steady_state_after"] = {"problems": problems, "hypothesis": hypothesis}
             self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
-                                "every voted read right and monotonic"))
+                                "every voted read right, monotonic and within the staleness bound"))
             history = self.load.result if self.load else None
             data["data_check"] = await check_data(self.settings, history.accepted_order_ids if history else [],
                                                   timeout_s=60, reads=history.reads if history else [],
                                                   ambiguous=history.ambiguous_writes if history else [],
-                                                  refused_keys=history.refused_keys if history else [])
+                                                  refused_keys=history.refused_keys if history else [],
+                                                  max_staleness_ms=lab_settings.get("max_staleness_ms"))
             with contextlib.suppress(ApiCallError):
                 status, body = await self.client.send("GET", f"{self.settings.service_url('monitor')}/failures")
                 data["failures"] = body.get("failures", []) if status == 200 else []

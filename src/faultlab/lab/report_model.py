@@ -224,12 +224,48 @@ class Check(Record):
     valid: Verdict
 
 
+class ReadStaleness(Record):
+    """Bounded staleness, measured: for each voted read answered 200, how far behind the newest write a majority of
+    the replicas had applied when the read began it was (0 when current), by the replicas' own apply times."""
+
+    max_staleness_ms: int = Field(ge=1, description="the run's bound (the voter's max_staleness_ms)")
+    measured: int = Field(ge=0, description="reads measured")
+    unmeasured: int = Field(ge=0, description="reads whose position or apply times are unknown")
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    over_bound: int = Field(ge=0, description="reads further behind than the bound: each a violation")
+    over_bound_sample: list[dict[str, Any]]
+
+
+class ReadHistoryCheck(Check):
+    """Every voted read right (the model's values at its position), monotonic per client and product, and within the
+    staleness bound; counts of violations (0 expected) with samples."""
+
+    reads: int | None = Field(None, ge=0)
+    answered_200: int | None = Field(None, ge=0)
+    not_answered: int | None = Field(None, ge=0)
+    stale_flagged: int | None = Field(None, ge=0, description="answered with `stale: true` (within the bound)")
+    violations: int | None = Field(None, ge=0, description="wrong values + unknown positions + older than "
+                                                           "acknowledged + over the staleness bound")
+    wrong_values: int | None = Field(None, ge=0)
+    unknown_positions: int | None = Field(None, ge=0)
+    older_than_acknowledged: int | None = Field(None, ge=0)
+    staleness: ReadStaleness | None = Field(None, description="absent in runs from before it was measured")
+
+
+class DataChecks(Record):
+    """The checks by name, each {valid, counts..., samples...}: log (seqs without a gap), orders_stored, log_applied,
+    replica_N_exactly_once, converged, order_statuses, ambiguous_writes, refusals and read_history (when the run had
+    a load)."""
+
+    __pydantic_extra__: dict[str, Check] = Field(init=False)
+    read_history: ReadHistoryCheck | None = None
+
+
 class DataCheck(Record):
     valid: Verdict
-    checks: dict[str, Check] = Field(description="Jepsen-style checks, each {valid, counts..., samples...}: log (seqs "
-                                                 "without a gap), orders_stored, log_applied, replica_N_exactly_once, "
-                                                 "converged, order_statuses, ambiguous_writes, refusals and "
-                                                 "read_history (when the run had a load)")
+    checks: DataChecks = Field(description="Jepsen-style checks by name")
     why: str | None = Field(None, description="why the check could not run (valid: unknown)")
     accepted_orders: int | None = Field(None, ge=0)
     events_in_log: int | None = Field(None, ge=0)
