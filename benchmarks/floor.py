@@ -104,13 +104,23 @@ async def load_scenario(lab: Supervisor, http: aiohttp.ClientSession, seconds: f
           f"then the data check")
     loads = [OpenLoopLoad(request_factory(s, target, seed=7), rate=rate, duration_s=seconds, target=target)
              for target, rate in (("orders", orders_rate), ("voted", reads_rate)) if rate]
+    stats_url = f"{s.service_url('voter')}/voting/stats"
+    async with http.get(stats_url) as resp:
+        before = await resp.json()
     results = await asyncio.gather(*(load.run(http) for load in loads))
+    async with http.get(stats_url) as resp:
+        after = await resp.json()
+    counts = {k: after[k] - before[k] for k in ("total_votes", "quorum_not_reached", "refused_older", "refused_stale",
+                                                 "stale_answers")}
     reads = [r for result in results for r in result.reads]
     accepted = [i for result in results for i in result.accepted_order_ids]
     for result in results:
         d = result.describe()
         print(f"   {result.target}: {d['requests']} sent, success {d['success_rate']} %, p50 {d['p50_latency_ms']} ms, "
               f"p99 {d['p99_latency_ms']} ms, errors {d['errors']}")
+    print(f"   the voter: {counts['total_votes']} votes, {counts['quorum_not_reached']} without quorum, of which "
+          f"{counts['refused_older']} below the floor and {counts['refused_stale']} superseded longer than the bound "
+          f"ago; {counts['stale_answers']} answered stale within it")
     verdict = await check_data(s, accepted, reads=reads)
     rh = verdict["checks"]["read_history"]
     st = rh["staleness"]

@@ -172,12 +172,16 @@ async def reads_around_the_bound(http: aiohttp.ClientSession, lab: Supervisor, p
             newer = await _newest_in_model(lab, product)
             held = await wait_position(http, lab, product, [2], newer)
             superseded_at_ms = held[2][-1][3]
-            reads = []
-            for offset in sorted(offsets_ms):
+
+            async def read_at(offset: int) -> tuple[int, Answer]:
+                """Each read leaves at its own moment (one waits ~0.45 s for the hung replica: never one after
+                another)."""
                 wait_s = (superseded_at_ms + offset) / 1000 - time.time()
                 assert wait_s > -0.05, f"offset {offset} ms already past ({-wait_s:.3f} s late)"
                 await asyncio.sleep(max(0.0, wait_s))
-                reads.append((offset, await voted_read(http, lab, product)))
+                return offset, await voted_read(http, lab, product)
+
+            reads = list(await asyncio.gather(*(read_at(o) for o in sorted(offsets_ms))))
         finally:
             await clear(http, lab, 3)
     finally:

@@ -163,9 +163,11 @@ def test_two_of_three_superseded_long_ago_is_stale_even_with_every_answer() -> N
 
 def test_a_history_that_no_longer_reaches_the_version_counts_as_superseded_long_ago() -> None:
     """A replica whose kept versions all postdate the voted one superseded it at a moment unknown: long ago."""
-    assert superseded_at(5, {1: {5: T - 10}, 2: {40: T - 1, 41: T}}, 3) == LONG_AGO_MS
-    assert superseded_at(5, {1: {5: T - 10}, 2: {5: T - 10, 6: T - 3}}, 3) == T - 3
-    assert superseded_at(5, {1: {5: T - 10}, 2: {4: T - 20}}, 3) is None  # one behind, one holding it
+    assert superseded_at(5, [[(5, 95, 5, T - 10)], [(40, 60, 40, T - 1), (41, 59, 41, T)]], 3) == LONG_AGO_MS
+    assert superseded_at(5, [[(5, 95, 5, T - 10)], [(5, 95, 5, T - 10), (6, 94, 6, T - 3), (7, 93, 7, T)]],
+                         3) == T - 3
+    assert superseded_at(5, [[(5, 95, 5, T - 10)], [(4, 96, 4, T - 20)]], 3) is None  # one behind, one holding it
+    assert superseded_at(5, [[(5, 95, 5, T - 10)]], 3) == LONG_AGO_MS  # one answer of three: anything may be
 
 
 # ---- the floor a voter that remembers nothing rebuilds ----------------------------------------------------------
@@ -205,3 +207,35 @@ def test_every_version_ever_answered_is_below_the_floor_of_any_majority() -> Non
                 for subset in itertools.combinations(after, k):
                     floor = rebuilt_floor(subset, 3)
                     assert floor is not None and floor >= answered, (before, after, subset)
+
+
+def test_the_voters_moment_is_never_later_than_the_checkers_on_random_histories() -> None:
+    """Random honest replicas (each has applied a prefix of the product's versions, at rising moments, and keeps its
+    last few): for every version and every set of at least a majority of answers, the moment the voter takes is no
+    later than the one the checker measures — the majority-th replica applying the next version (so a read the voter
+    answers within the bound is within it by the checker's measure too)."""
+    import itertools
+    import random
+
+    rng = random.Random(22)
+    for _ in range(400):
+        versions = sorted(rng.sample(range(1, 60), 12))
+        applied = {}
+        for r in (1, 2, 3):
+            upto = rng.randint(0, len(versions))
+            moment = rng.randint(0, 100)
+            times = []
+            for _v in versions[:upto]:
+                moment += rng.randint(1, 50)
+                times.append(moment)
+            applied[r] = list(zip(versions[:upto], times, strict=True))
+        keep = rng.randint(1, 6)
+        histories = {r: ([(0, 0, 0, 0)] + [(v, 0, 0, t) for v, t in rows])[-keep:] for r, rows in applied.items()}
+        for i, version in enumerate([0, *versions]):
+            successor = versions[i] if i < len(versions) else None
+            real = sorted(dict(rows).get(successor, 10**9) for rows in applied.values()) if successor else [10**9]
+            checker = real[1] if len(real) == 3 else 10**9
+            for k in (2, 3):
+                for subset in itertools.combinations((1, 2, 3), k):
+                    moment = superseded_at(version, [histories[r] for r in subset], 3)
+                    assert (moment if moment is not None else 10**9) <= checker, (version, subset, histories)

@@ -75,17 +75,18 @@ def vote_product(product_id: str, answers: Mapping[int, Sequence[Version]], tota
         disagreed = sorted(r for g, rs in groups.items() if g != value for r in rs)
         behind = sorted(r for r in by_replica if r not in members and r not in disagreed and newest[r] < version)
         stale = len(by_replica) < total_replicas and newest_known is not None and version < newest_known
-        applied = {r: {v: at for v, _a, _res, at in hist} for r, hist in answers.items() if hist}
+        superseded = None  # nobody answering holds a newer version (the common case: no times to look at)
+        if newest_known is not None and version < newest_known:
+            superseded = superseded_at(version, [hist for hist in answers.values() if hist], total_replicas)
         return ProductVote(product_id, True, version, value[0], value[1], sorted(members), disagreed, behind,
-                           newest_known=newest_known, stale=stale, older=older,
-                           superseded_at_ms=superseded_at(version, applied, total_replicas))
+                           newest_known=newest_known, stale=stale, older=older, superseded_at_ms=superseded)
     return ProductVote(product_id, False, conflicting=_split_replicas(by_replica), newest_known=newest_known,
                        older=older)
 
 
-def superseded_at(version: int, applied_at: Mapping[int, Mapping[int, int]], total_replicas: int) -> int | None:
+def superseded_at(version: int, histories: Sequence[Sequence[Version]], total_replicas: int) -> int | None:
     """The earliest moment a majority of all replicas may have applied a newer version than `version`, by the
-    answering replicas' histories (replica -> version -> applied_at_ms); None when no majority may have yet.
+    answering replicas' histories (oldest first); None when no majority may have yet.
 
     An answering replica superseded `version` when it applied its first newer one (never, if it holds none; at a
     moment unknown, so taken as long ago, when its history no longer reaches back to `version`). The replicas that
@@ -94,14 +95,18 @@ def superseded_at(version: int, applied_at: Mapping[int, Mapping[int, int]], tot
     majority. It is never later than the moment a majority really did, which is what the read-history checker
     measures from the replicas' tables.
     """
+    rank = len(histories) - total_replicas + majority_of(total_replicas)
+    if rank < 1:
+        return LONG_AGO_MS
+    ahead = [hist for hist in histories if hist[-1][0] > version]
+    if len(ahead) < rank:
+        return None
     moments = []
-    for versions in applied_at.values():
-        newer = [v for v in versions if v > version]
-        if newer:
-            moments.append(versions[min(newer)] if min(versions) <= version else LONG_AGO_MS)
-    rank = len(applied_at) - total_replicas + majority_of(total_replicas)
-    if rank < 1 or len(moments) < rank:
-        return None if rank >= 1 else LONG_AGO_MS
+    for hist in ahead:
+        i = len(hist) - 1  # from the newest back to the first version newer than `version` (a few at most)
+        while i > 0 and hist[i - 1][0] > version:
+            i -= 1
+        moments.append(hist[i][3] if i > 0 or hist[0][0] <= version else LONG_AGO_MS)
     return sorted(moments)[rank - 1]
 
 
