@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,7 +155,9 @@ class MajorityVoter:
         """
         started = time.perf_counter()
         sent_at = time.time()  # what the replicas' failures are about: a request sent now
-        as_of_ms = int(sent_at * 1000)  # the moment staleness is judged at: when the read began
+        # The moment staleness is judged at: when the read began (rounded up: never before the client's own moment,
+        # which the read-history checker measures from).
+        as_of_ms = math.ceil(sent_at * 1000)
         # Monotonic reads: never older than what was answered before this read began (a read answered meanwhile
         # overlaps this one, and either order is right for overlapping reads).
         known = {p: self.floor[p] for p in products if p in self.floor}
