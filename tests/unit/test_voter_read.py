@@ -290,3 +290,17 @@ async def test_a_restarted_voter_waits_for_too_few_answers(voter_with) -> None:
     status, body, _ = await read(voter)
     assert status == 503 and body["reasons"][0]["code"] == "too_few_answers", body
     assert voter.floor == {}
+
+
+async def test_a_restarted_voter_with_an_incorrect_and_a_stale_replica_refuses_rather_than_go_back(voter_with) -> None:
+    """Replica 1 answers wrong values (right positions) at 123, replica 2 is stale at 100, replica 3 holds 123: only
+    100 can be agreed (2 and 3), but the floor rebuilt from the three answers is 123 (the second newest): 503 below
+    the floor, never 100 — two faulty replicas of three. With replica 2 caught up, 123 wins and replica 1 is wrong."""
+    second = Switch(at(100))
+    voter = await voter_with(at(123, wrong=True), second, at(123))
+    status, body, _ = await read(voter)
+    assert status == 503 and [r["code"] for r in body["reasons"]] == ["below_floor"], body
+    assert body["reasons"][0]["floor"] == 123 and body["reasons"][0]["position"] == 100
+    second.history = at(123)
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 123 and body["disagreed"] == [1], body
