@@ -1,6 +1,9 @@
-"""The experiment runner: an experiment (`lab/experiment_file.py`) run against the lab, TTD/TTR from the monitor.
+"""The experiment runner: an experiment (`lab/experiment_file.py`) run against a system under test, TTD/TTR from its
+detections' own timestamps.
 
-Shaped like a Chaos Toolkit experiment: the steady-state hypothesis first (abort when it does not hold), then the
+The runner reaches the system only through `lab/systems` (faultlab's shop, or a system built to the study guide's
+contract): it asks what the system can do, and a phase that needs an ability the system lacks is skipped with the
+reason, never faked. Shaped like a Chaos Toolkit experiment: the steady-state hypothesis first (abort when it does not hold), then the
 method (the phases, repeated), and rollbacks that always run — every fault cleared, every stopped replica started
 again and the lab's own settings back, Ctrl-C and abort conditions included — then the hypothesis again and the
 data check. Each phase: the load keeps running; its faults are injected (staggered when they say so) where their
@@ -22,15 +25,16 @@ import aiohttp
 from faultlab.core import i18n
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
-from faultlab.faults.registry import NETWORK, PROCESS
 from faultlab.lab.abort import AbortWatch
-from faultlab.lab.checkers import check_data
-from faultlab.lab.events import MonitorEvents
+from faultlab.lab.experiment_check import lab_problems
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
-from faultlab.lab.load import OpenLoopLoad, request_factory
-from faultlab.lab.probes import Probes, failures, unsteady
+from faultlab.lab.load import OpenLoopLoad, Workload
+from faultlab.lab.probes import failures
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
-from faultlab.runtime.process import wait_spares_ready
+from faultlab.lab.report import plain
+from faultlab.lab.report_model import PhaseResult
+from faultlab.lab.systems.base import MISSING, SystemUnderTest
+from faultlab.lab.systems.shop import ShopSystem, ShopUnavailable
 
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 STEP_SEED = 1_000_000  # the seed of a phase's second fault is the first's plus this (the first keeps the old seeds)
@@ -57,6 +61,7 @@ class PhaseRun:
     voter_after: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    skipped: list[str] = field(default_factory=list)  # what the system lacks for this phase (MISSING's keys)
 
     def ttd_ms(self) -> float | None:
         """The phase's TTD: the longest of its replicas' (for two-down, until both were detected)."""
@@ -66,14 +71,15 @@ class PhaseRun:
         values = [e.get("ttr_ms") if e.get("recovered_at") is not None else None for e in self.episodes.values()]
         return _longest(values, len(self.phase.replicas))
 
-    def describe(self, experiment: Experiment) -> dict[str, Any]:
+    def describe(self, experiment: Experiment) -> PhaseResult:
+        """The phase run as report.json keeps it (`results[]`)."""
         load = self.window.describe()
         quorum = self.quorum.describe() if self.quorum else None
         if quorum is not None and self.voter_before and self.voter_after:
             quorum["voter_quorum_not_reached"] = (self.voter_after.get("quorum_not_reached", 0)
                                                   - self.voter_before.get("quorum_not_reached", 0))
         ttd, ttr = self.ttd_ms(), self.ttr_ms()
-        missed = experiment.thresholds_of(self.phase).check(self.phase, ttd, ttr, load, quorum)
+        missed = [] if self.skipped else experiment.thresholds_of(self.phase).check(self.phase, ttd, ttr, load, quorum)
         if self.error:
             missed.insert(0, f"error: {self.error}")
         notes = list(self.notes)
@@ -88,7 +94,7 @@ class PhaseRun:
                 if value is not None:
                     by_detector[name] = max(by_detector.get(name) or 0.0, value)
         first = self.phase.steps[0] if self.phase.steps else None
-        return {
+        return PhaseResult.model_validate(plain({
             "phase": self.phase.name, "repetition": self.repetition, "replicas": list(self.phase.replicas),
             "fault": {"kind": first.kind, **first.fault_params()} if first is not None else None,
             "faults": self.faults, "expects_quorum_loss": self.phase.expect_quorum_loss,
@@ -104,7 +110,8 @@ class PhaseRun:
             "quorum": quorum,
             "voting": _voting_delta(self.voter_before, self.voter_after),
             "passed": not missed, "missed": missed, "notes": notes,
-        }
+            "skipped": [{"missing": key, "why": MISSING[key]} for key in self.skipped] or None,
+        }))
 
 
 def _episode(event: dict[str, Any]) -> dict[str, Any]:
@@ -137,8 +144,9 @@ class ExperimentRunner:
 
     def __init__(self, settings: Settings, experiment: Experiment,
                  on_step: Callable[[str], None] | None = None,
-                 on_phase: Callable[[dict[str, Any]], None] | None = None, restore_settings: bool = True) -> None:
-        if not settings.admin_token:
+                 on_phase: Callable[[PhaseResult], None] | None = None, restore_settings: bool = True,
+                 system: SystemUnderTest | None = None) -> None:
+        if system is None and not settings.admin_token:
             raise ValueError("the experiment needs the operator token (start the lab, or set FAULTLAB_ADMIN_TOKEN)")
         self.settings = settings
         self.experiment = experiment
@@ -147,7 +155,7 @@ class ExperimentRunner:
         self.restore_settings = restore_settings  # False when the lab is stopped after the run anyway
         self.recorder = LoadRecorder()
         self.client = LabClient(settings)
-        self.events = MonitorEvents(self.client)
+        self.system: SystemUnderTest = system or ShopSystem(settings, self.client)
         self.runs: list[PhaseRun] = []
         self.interrupted = False
         self.aborted: str | None = None
@@ -157,11 +165,6 @@ class ExperimentRunner:
         self._phases_task: asyncio.Task[None] | None = None
         self._current: PhaseRun | None = None
         self._interrupt = False
-        self.probes = Probes(settings, self.client.send)
-
-    @property
-    def supervisor(self) -> str:
-        return f"http://127.0.0.1:{self.settings.supervisor_port}"
 
     def interrupt(self) -> None:
         """Stop after rolling back (the CLI calls this on Ctrl-C): faults cleared, a partial report written."""
@@ -176,91 +179,47 @@ class ExperimentRunner:
         if self._phases_task is not None:
             self._phases_task.cancel()
 
-    # ---- HTTP helpers ---------------------------------------------------------------------------
+    # ---- the system's view ----------------------------------------------------------------------------
 
     async def monitor_status(self) -> dict[str, Any]:
-        status, body = await self.client.send("GET", f"{self.settings.service_url('monitor')}/status")
-        if status != 200:
-            raise SteadyStateError(f"the monitor answered HTTP {status}")
-        return dict(body)
+        try:
+            return await self.system.monitor_status()
+        except ShopUnavailable as exc:
+            raise SteadyStateError(str(exc)) from None
 
     async def voter_stats(self) -> dict[str, Any] | None:
-        with contextlib.suppress(ApiCallError):
-            status, body = await self.client.send("GET", f"{self.settings.service_url('voter')}/voting/stats")
-            if status == 200:
-                return dict(body)
-        return None
+        return await self.system.voter_stats()
 
     # ---- steady state ---------------------------------------------------------------------------
-
-    unsteady = staticmethod(unsteady)
 
     async def wait_steady(self, timeout_s: float) -> list[str]:
         """Wait until every replica is ON, caught up and fault-free; the remaining problems after the timeout."""
         deadline = time.monotonic() + timeout_s
         problems: list[str] = ["monitor not reached"]
         while time.monotonic() < deadline:
-            with contextlib.suppress(ApiCallError, SteadyStateError):
-                problems = unsteady(await self.monitor_status())
+            with contextlib.suppress(ApiCallError):
+                problems = await self.system.steady()
                 if not problems:
                     return []
             await asyncio.sleep(0.1)
         return problems
 
-    async def wait_spares(self, timeout_s: float = 30.0) -> bool:
-        """A lab just started is still starting its warm spares (a Python process each, importing): wait until
-        they are idle, or the first baseline measures their imports, not the lab. False after the timeout."""
-        self.on_step(i18n._("waiting for the warm spares to finish starting"))
-
-        async def processes() -> list[dict[str, Any]]:
-            status, answer = await self.client.send("GET", f"{self.supervisor}/processes")
-            return answer.get("processes", []) if status == 200 else []
-
-        return await wait_spares_ready(processes, timeout_s)
-
-    async def reset_lab(self, settings: dict[str, Any], keep_data: bool) -> dict[str, Any]:
-        """Fresh data before the first phase (the supervisor's reset), the services restarted with this run's lab
-        settings: known stock, empty log, so two runs in a row measure the same shop."""
-        self.on_step(i18n._("restarting the services with this run's lab settings") if keep_data
-                     else i18n._("resetting the lab's data: fresh stock, empty log"))
-        body = {"settings": settings, "keep_data": keep_data}
-        try:
-            status, answer = await self.client.send("POST", f"{self.supervisor}/reset", body, auth=True,
-                                                    timeout_s=120)
-        except ApiCallError as exc:
-            raise SteadyStateError(f"the lab could not be reset: {exc!r}") from None
-        if status != 200:
-            raise SteadyStateError(f"the lab could not be reset: HTTP {status} {answer}")
-        return dict(answer)
-
     async def check_preconditions(self) -> dict[str, Any]:
-        """What must hold before anything is touched (the data reset included): the supervisor answers, every
-        process runs, the replicas the phases name exist, and a lab with a network for the network phases."""
+        """What must hold before anything is touched (the data reset included): the system answers as its kind
+        must, and the experiment fits it (`experiment_check.lab_problems` on the system's facts: the replicas,
+        products and nodes it names exist, a namespace lab for network faults, ...)."""
         self.on_step(i18n._("checking the lab"))
-        checks: dict[str, Any] = {}
         try:
-            status, procs = await self.client.send("GET", f"{self.supervisor}/processes")
-            checks["supervisor"] = status == 200
-        except ApiCallError:
-            checks["supervisor"] = False
-        if not checks["supervisor"]:
-            raise SteadyStateError(f"the supervisor's control API does not answer at {self.supervisor}")
-        down = [p["name"] for p in procs["processes"] if not p["running"]]
-        if down:
-            raise SteadyStateError(f"processes not running: {', '.join(down)} (see `faultlab status`)")
-        missing = sorted({(p.name, r) for p in self.experiment.phases for r in p.replicas
-                          if r not in self.settings.replica_ids})
-        if missing:
-            raise SteadyStateError("phase(s) name replicas this lab does not have: " + ", ".join(
-                f"{name} replica {r}" for name, r in missing) + f" (its replicas: {self.settings.replica_ids})")
-        network = [p.name for p in self.experiment.phases if p.needs_netns]
-        if network:
-            status, answer = await self.client.send("GET", f"{self.supervisor}/netfaults", auth=True)
-            checks["netns"] = status == 200 and bool(answer.get("netns"))
-            if not checks["netns"]:
-                raise SteadyStateError(f"phase(s) {', '.join(network)} need the namespace lab, where each service has "
-                                       "its own network: start it with `sudo faultlab up --netns` (or run the "
-                                       "experiment with --netns)")
+            checks = await self.system.check()
+            facts = await self.system.facts()
+        except (ShopUnavailable, ApiCallError) as exc:
+            raise SteadyStateError(str(exc)) from None
+        if not checks.get("ok"):
+            raise SteadyStateError("the system under test cannot be used: " + "; ".join(checks.get("missing", [])))
+        checks["lab"] = facts.describe()
+        problems = lab_problems(self.experiment, facts)
+        if problems:
+            raise SteadyStateError("the experiment does not fit this lab: " + "; ".join(p.text() for p in problems))
         return checks
 
     async def check_steady_state(self, checks: dict[str, Any]) -> dict[str, Any]:
@@ -268,12 +227,12 @@ class ExperimentRunner:
         self.on_step(i18n._("checking the steady state"))
         steady = self.experiment.steady_state
         checks = dict(checks)
-        hypothesis = await self.probes.hypothesis(steady)
+        hypothesis = await self.system.hypothesis(steady)
         checks["hypothesis"] = hypothesis
         if not hypothesis["ok"]:
             raise SteadyStateError("the lab is not healthy: " + "; ".join(failures(hypothesis)))
         if steady.wait_for_spares:
-            checks["warm_spares_ready"] = await self.wait_spares()
+            checks.update(await self.system.settle(self.on_step))
         checks["ok"] = True
         return checks
 
@@ -283,8 +242,8 @@ class ExperimentRunner:
         return self.experiment.seed * 10_000 + repetition * 100 + index + STEP_SEED * step
 
     async def inject_step(self, run: PhaseRun, step: Any, number: int, index: int) -> list[tuple[int, float]]:
-        """One fault of a phase on each of its replicas (one call for a partition by groups); (replica, local time
-        just before its injection) for the detection waits. Raises RuntimeError when a target refuses it."""
+        """One fault of a phase on each of its replicas; (replica, local time just before its injection) for the
+        detection waits. Raises RuntimeError when the system refuses it."""
         spec = step.spec
         params = step.fault_params()
         if "seed" in spec.params.model_fields and "seed" not in params:
@@ -292,75 +251,33 @@ class ExperimentRunner:
         record = {"kind": spec.kind, "replicas": list(step.replicas), "params": params, "start_s": step.start_s,
                   "hold_s": step.hold_s, "injected_at": None, "cleared_at": None}
         run.faults.append(record)
-        targets: list[int | None] = [None] if spec.target is NETWORK and "groups" in params else list(step.replicas)
-
-        async def inject(replica: int | None) -> list[tuple[int, float]]:
-            since = time.time()
-            status, answer = await self.client.send_call(spec.target.inject(self.settings, spec.kind, replica, params))
-            if status not in (200, 201, 202):
-                raise RuntimeError(f"{spec.kind} on replica {replica} refused: HTTP {status} {answer}")
-            at = spec.target.read(answer, spec.target.activated_field)
-            record["injected_at"] = min(filter(None, (record["injected_at"], at)), default=None)
-            detail = {"fault": answer["fault"]} if isinstance(answer, dict) and "fault" in answer else {"kind": spec.kind}
-            replicas = [replica] if replica is not None else list(step.replicas)
-            self.timeline.extend({"at": at, "event": spec.target.injected_event, "replica": r, **detail}
-                                 for r in replicas)
-            return [(r, since) for r in replicas]
-
-        answers = await asyncio.gather(*(inject(r) for r in targets))  # together, as two replicas fail together
-        return [pair for pairs in answers for pair in pairs]
+        injected = await self.system.inject(spec.kind, step.replicas, params)
+        for one in injected:
+            if one.activated_at is not None:
+                record["injected_at"] = min(filter(None, (record["injected_at"], one.activated_at)))
+            detail = {"fault": one.answer["fault"]} if "fault" in one.answer else {"kind": spec.kind}
+            self.timeline.append({"at": one.activated_at, "event": spec.target.injected_event, "replica": one.replica,
+                                  **detail})
+        return [(one.replica, one.sent_at) for one in injected]
 
     async def clear_step(self, run: PhaseRun, step: Any) -> None:
         spec = step.spec
         record = next((f for f in run.faults if f["kind"] == spec.kind and f["replicas"] == list(step.replicas)), None)
-
-        async def clear(replica: int) -> None:
-            try:
-                status, answer = await self.client.send_call(spec.target.clear(self.settings, spec.kind, replica))
-            except ApiCallError as exc:
-                run.notes.append(f"{spec.kind} on replica {replica} not cleared: {type(exc).__name__}")
-                return
-            if status == 200:
-                at = spec.target.read(answer, spec.target.cleared_field)
-                if record is not None:
-                    record["cleared_at"] = max(at, record["cleared_at"] or 0.0)
-                self.timeline.append({"at": at, "event": spec.target.cleared_event, "replica": replica})
-
-        await asyncio.gather(*(clear(r) for r in step.replicas))
+        for cleared in await self.system.clear(spec.kind, step.replicas):
+            if cleared.problem is not None:
+                run.notes.append(cleared.problem)
+            if cleared.cleared_at is None:
+                continue
+            if record is not None:
+                record["cleared_at"] = max(cleared.cleared_at, record["cleared_at"] or 0.0)
+            self.timeline.append({"at": cleared.cleared_at, "event": spec.target.cleared_event,
+                                  "replica": cleared.replica})
 
     async def rollback(self) -> list[str]:
         """Clear every fault on every replica, start every stopped process, heal the network; what could not be
         done."""
         self.on_step(i18n._("rollback: clearing every fault"))
-        problems: list[str] = []
-        with contextlib.suppress(ApiCallError):
-            status, procs = await self.client.send("GET", f"{self.supervisor}/processes")
-            for proc in procs["processes"] if status == 200 else []:
-                if not proc["running"]:
-                    code, answer = await self.client.send("POST", f"{self.supervisor}/processes/{proc['name']}/start",
-                                                    auth=True)
-                    if code == 200:
-                        self.timeline.append({"at": answer["started_at"], "event": PROCESS.cleared_event,
-                                              "replica": proc.get("replica"), "rollback": True})
-        if self.experiment.needs_netns:
-            try:
-                status, answer = await self.client.send("DELETE", f"{self.supervisor}/netfaults", auth=True,
-                                                        timeout_s=15)
-                for fault in answer.get("cleared", []) if status == 200 else []:
-                    self.timeline.append({"at": answer["cleared_at"], "event": NETWORK.cleared_event, "fault": fault,
-                                          "replica": fault["params"].get("instance"), "rollback": True})
-            except ApiCallError as exc:
-                problems.append(f"network faults not cleared ({type(exc).__name__})")
-        for replica in self.settings.replica_ids:
-            try:
-                status, answer = await self.client.send("DELETE", f"{self.settings.replica_url(replica)}/faults",
-                                                  auth=True, timeout_s=3)
-                if status == 200 and answer.get("cleared"):
-                    self.timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica,
-                                          "rollback": True})
-            except ApiCallError as exc:
-                problems.append(f"replica {replica}: faults not cleared ({type(exc).__name__}); it may be restarting")
-        return problems
+        return await self.system.rollback(self.timeline)
 
     # ---- phases ---------------------------------------------------------------------------------
 
@@ -374,6 +291,12 @@ class ExperimentRunner:
         self._current = run
         if problems:
             run.notes.append("not steady before the phase: " + "; ".join(problems))
+        run.skipped = self.system.missing_for(phase)
+        if run.skipped:
+            self.on_step(f"{label}: " + i18n._("skipped: {why}").format(
+                why="; ".join(i18n._(MISSING[key]) for key in run.skipped)))
+            self.recorder.close(run.window, time.time())
+            return run
         run.voter_before = await self.voter_stats()
         self.on_step(f"{label}: " + i18n._("load before the fault"))
         await asyncio.sleep(exp.load.settle_s)
@@ -454,12 +377,12 @@ class ExperimentRunner:
         await self._wait_recovered(run, since)
 
     async def _wait_detected(self, run: PhaseRun, replica: int, since: float) -> None:
-        episode = await self.events.wait_episode(replica, since, "detected_at", self.experiment.timeouts.detect_s)
+        episode = await self.system.wait_episode(replica, since, "detected_at", self.experiment.timeouts.detect_s)
         if episode is not None:
             run.episodes[replica] = _episode(episode)
 
     async def _wait_recovered(self, run: PhaseRun, since: float) -> None:
-        recovered = await asyncio.gather(*(self.events.wait_episode(r, since, "recovered_at",
+        recovered = await asyncio.gather(*(self.system.wait_episode(r, since, "recovered_at",
                                                                     self.experiment.timeouts.recover_s)
                                            for r in run.phase.replicas))
         for replica, episode in zip(run.phase.replicas, recovered, strict=True):
@@ -500,21 +423,22 @@ class ExperimentRunner:
         started_at = time.time()
         data: dict[str, Any] = {"started_at": started_at, "experiment": exp.as_run()}
         await self.client.start()
+        await self.system.start()
+        data["system"] = self.system.describe()
         load_task: asyncio.Task[Any] | None = None
         watch: AbortWatch | None = None
         watch_task: asyncio.Task[None] | None = None
-        lab_settings = exp.lab_settings.model_dump(exclude_none=True)
-        settings_applied = False
         try:
             checks = await self.check_preconditions()
-            if exp.reset or lab_settings:
-                settings_applied = bool(lab_settings)
-                data["reset"] = await self.reset_lab(lab_settings, keep_data=not exp.reset)
+            try:
+                data.update(await self.system.prepare(exp, self.on_step))
+            except ShopUnavailable as exc:
+                raise SteadyStateError(str(exc)) from None
             data["steady_state_before"] = await self.check_steady_state(checks)
-            await self.events.start()
+            await self.system.watch()
             data["monitor"] = await self.monitor_status()
             data["voting_before"] = await self.voter_stats()
-            factory = request_factory(self.settings, exp.load.target, exp.seed, order_ratio=exp.load.order_ratio)
+            factory = Workload(self.system.load_api(), exp.load.target, exp.seed, order_ratio=exp.load.order_ratio)
             self.load = OpenLoopLoad(factory, exp.load.rate_rps, LOAD_FOREVER_S, target=exp.load.target,
                                      timeout_s=exp.load.request_timeout_s, on_result=self.recorder)
             load_task = asyncio.create_task(self.load.run(), name="load")
@@ -547,26 +471,22 @@ class ExperimentRunner:
         if self.aborted is None:
             self.on_step(i18n._("checking the steady state again after the rollback"))
             problems = await self.wait_steady(exp.timeouts.steady_s)
-            hypothesis = await self.probes.hypothesis(exp.steady_state)
+            hypothesis = await self.system.hypothesis(exp.steady_state)
             data["steady_state_after"] = {"problems": problems, "hypothesis": hypothesis}
             self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
                                 "every voted read right, monotonic and within the staleness bound"))
             history = self.load.result if self.load else None
-            data["data_check"] = await check_data(self.settings, history.accepted_order_ids if history else [],
-                                                  timeout_s=60, reads=history.reads if history else [],
-                                                  ambiguous=history.ambiguous_writes if history else [],
-                                                  refused_keys=history.refused_keys if history else [],
-                                                  max_staleness_ms=lab_settings.get("max_staleness_ms"))
-            with contextlib.suppress(ApiCallError):
-                status, body = await self.client.send("GET", f"{self.settings.service_url('monitor')}/failures")
-                data["failures"] = body.get("failures", []) if status == 200 else []
+            data["data_check"] = await self.system.check_data(history, timeout_s=60)
+            data["failures"] = await self.system.failures()
             data["voting_after"] = await self.voter_stats()
-        if settings_applied and self.restore_settings:
-            try:
-                data["lab_settings_restored"] = await self.reset_lab({}, keep_data=True)
-            except SteadyStateError as exc:
-                data["rollback_problems"].append(f"the lab's own settings not restored: {exc}")
-        await self.events.stop()
+        try:
+            restored = await self.system.restore(self.on_step) if self.restore_settings else None
+            if restored is not None:
+                data["lab_settings_restored"] = restored
+        except ShopUnavailable as exc:
+            data["rollback_problems"].append(f"the lab's own settings not restored: {exc}")
+        await self.system.unwatch()
+        await self.system.stop()
         await self.client.stop()
         data["ended_at"] = time.time()
         data["interrupted"] = self.interrupted
@@ -574,7 +494,7 @@ class ExperimentRunner:
         data["stopped_by"] = self.stopped_by
         data["results"] = [run.describe(exp) for run in self.runs]
         data["timeseries"] = self.recorder.timeseries()[1:-1]  # the first and last seconds are partial
-        data["events"] = self.events.events
+        data["events"] = self.system.recorded_events()
         data["timeline"] = sorted(self.timeline, key=lambda e: e["at"] or 0)
         data["load_total"] = self.recorder.total.describe(
             max(0.001, (self.load.result.wall_s if self.load else 0.0)))

@@ -19,7 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -46,6 +46,7 @@ class Request:
     product_id: str | None = None  # a voted read of one product, or what a write is about
     quantity: int | None = None
     key: str | None = None  # the Idempotency-Key sent
+    order_id: str | None = None  # the order a cancel is about
     on_done: Callable[[int | None, bytes], None] | None = None  # (HTTP status or None, body) once answered
 
 
@@ -77,6 +78,22 @@ class ReadRecord:
     available: int | None = None
     reserved: int | None = None
     stale: bool | None = None
+    error: str | None = None  # what a read not answered 200 said (its `error` or `message`), e.g. "quorum not reached"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRecord:
+    """A write in the history (an order, a cancel or a restock): what it was about, when (wall clock) it was invoked
+    and completed, and how it ended — Jepsen's ok, fail (nothing happened) or info (unknown)."""
+
+    kind: str
+    outcome: str
+    product_id: str | None
+    quantity: int | None
+    invoked_at: float
+    completed_at: float
+    order_id: str | None = None  # the order created (answered ok) or cancelled
+    status: int | None = None  # the HTTP status (None: no answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +146,7 @@ class LoadResult:
     reads: list[ReadRecord] = field(default_factory=list)
     ambiguous_writes: list[AmbiguousWrite] = field(default_factory=list)
     refused_keys: list[str] = field(default_factory=list)  # Idempotency-Keys of writes the client knows failed
+    writes: list[WriteRecord] = field(default_factory=list)  # every order, cancel and restock with its outcome
     wall_s: float = 0.0
 
     @property
@@ -180,25 +198,104 @@ def expected_flow(order_ratio: float) -> dict[str, float]:
     return flow
 
 
+@dataclass(frozen=True, slots=True)
+class ReadItem:
+    """One product of a voted answer, as the history keeps it."""
+
+    product_id: str
+    position: int | None = None
+    available: int | None = None
+    reserved: int | None = None
+    stale: bool | None = None
+
+
+class LoadApi(Protocol):
+    """How the load reaches a system under test: the requests it sends and what it reads in the answers."""
+
+    products: list[str]
+    restocks: bool  # whether the system takes restocks (with the operator's token where it needs one)
+
+    def voted_one(self, product: str) -> Request: ...
+
+    def voted_all(self) -> Request: ...
+
+    def order(self, product: str, quantity: int, key: str) -> Request: ...
+
+    def cancel(self, order_id: str, product: str, quantity: int) -> Request: ...
+
+    def restock(self, product: str, quantity: int, key: str) -> Request: ...
+
+    def order_id(self, data: Any) -> str | None:
+        """The new order's id in an accepted order's answer (None when it is not there)."""
+
+    def read_items(self, data: Any) -> list[ReadItem]:
+        """The products of a voted answer (KeyError / TypeError when it is not one)."""
+
+
+class ShopApi:
+    """faultlab's shop as the load reaches it: the voter's /inventory/voted, the orders service's /orders, its
+    cancels and its restocks (with the operator's token)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.products = sorted(settings.initial_stock)
+        self.orders_url = settings.service_url("orders")
+        self.voter_url = settings.service_url("voter")
+        self.token = settings.admin_token
+        self.restocks = bool(self.token)
+
+    def voted_one(self, product: str) -> Request:
+        return Request("GET", f"{self.voter_url}/inventory/voted/{product}", product_id=product)
+
+    def voted_all(self) -> Request:
+        return Request("GET", f"{self.voter_url}/inventory/voted")
+
+    def order(self, product: str, quantity: int, key: str) -> Request:
+        return Request("POST", f"{self.orders_url}/orders",
+                       orjson.dumps({"product_id": product, "quantity": quantity}), kind="order",
+                       headers={"Idempotency-Key": key}, product_id=product, quantity=quantity, key=key)
+
+    def cancel(self, order_id: str, product: str, quantity: int) -> Request:
+        return Request("POST", f"{self.orders_url}/orders/{order_id}/cancel", kind="cancel", product_id=product,
+                       quantity=quantity)
+
+    def restock(self, product: str, quantity: int, key: str) -> Request:
+        return Request("POST", f"{self.orders_url}/restocks",
+                       orjson.dumps({"product_id": product, "quantity": quantity}), kind="restock",
+                       headers={"Idempotency-Key": key, "Authorization": f"Bearer {self.token}"},
+                       product_id=product, quantity=quantity, key=key)
+
+    def order_id(self, data: Any) -> str | None:
+        value = data.get("order_id") if isinstance(data, dict) else None
+        return str(value) if value is not None else None
+
+    def read_items(self, data: Any) -> list[ReadItem]:
+        return shop_read_items(data)
+
+
+def shop_read_items(data: Any) -> list[ReadItem]:
+    """The products of the shop voter's answer (one product, or `inventory` for all)."""
+    items = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (a list body has no .get)
+    return [ReadItem(str(item["product_id"]), item.get("position"), item.get("available_quantity"),
+                     item.get("reserved_quantity"), item.get("stale")) for item in items]
+
+
 class Workload:
     """Builds the next request of a target (seeded choices, Jepsen's generator) and learns from the answers.
 
     Orders and restocks carry an Idempotency-Key unique to this run (a random tag, not the seed, so that a
     second run never meets the first run's keys); cancels pick an order this workload had accepted and not
-    cancelled yet; restocks need the operator token (without one, the mix sends reads instead) and go to the
+    cancelled yet; restocks go where the system takes them (without, the mix sends reads instead), to the
     product this load has taken the most of (its accepted orders, less its cancels and restocks) — a reorder
     policy, so that no product drifts away on a random walk while the others fill up.
     """
 
-    def __init__(self, settings: Settings, target: str, seed: int | None = None, order_ratio: float = 0.2) -> None:
+    def __init__(self, api: LoadApi, target: str, seed: int | None = None, order_ratio: float = 0.2) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
+        self.api = api
         self.target = target
         self.rng = random.Random(seed)
-        self.products = sorted(settings.initial_stock)
-        self.orders_url = settings.service_url("orders")
-        self.voter_url = settings.service_url("voter")
-        self.token = settings.admin_token
+        self.products = list(api.products)
         self.shares = mix_shares(order_ratio)
         self.tag = uuid.uuid4().hex[:12]
         self._numbers = itertools.count(1)
@@ -211,66 +308,77 @@ class Workload:
         if self.target == "voted":
             return self.voted()
         if self.target == "voted-all":
-            return Request("GET", f"{self.voter_url}/inventory/voted")
+            return self.api.voted_all()
         u = self.rng.random()
         s = self.shares
         if u < s["order"]:
             return self.order()
         if u < s["order"] + s["cancel"] and self.cancellable:
             return self.cancel()
-        if s["order"] + s["cancel"] <= u < s["order"] + s["cancel"] + s["restock"] and self.token:
+        if s["order"] + s["cancel"] <= u < s["order"] + s["cancel"] + s["restock"] and self.api.restocks:
             return self.restock()
         return self.voted()
 
     def _key(self, kind: str) -> str:
         return f"{kind}-{self.tag}-{next(self._numbers)}"
 
+    def voted(self) -> Request:
+        return self.api.voted_one(self.rng.choice(self.products))
+
     def order(self) -> Request:
         product, quantity = self.rng.choice(self.products), self.rng.randint(*ORDER_UNITS)
-        key = self._key("order")
+        request = self.api.order(product, quantity, self._key("order"))
 
         def accepted(status: int | None, body: bytes) -> None:
             if status not in (200, 201):
                 return
             try:
-                self.cancellable.append((str(orjson.loads(body)["order_id"]), product, quantity))
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+                order_id = self.api.order_id(orjson.loads(body))
+            except orjson.JSONDecodeError:
                 return
+            if order_id is None:
+                return
+            self.cancellable.append((order_id, product, quantity))
             self.taken[product] += quantity
 
-        return Request("POST", f"{self.orders_url}/orders",
-                       orjson.dumps({"product_id": product, "quantity": quantity}), kind="order",
-                       headers={"Idempotency-Key": key}, product_id=product, quantity=quantity, key=key,
-                       on_done=accepted)
+        request.on_done = accepted
+        return request
 
     def cancel(self) -> Request:
         i = self.rng.randrange(len(self.cancellable))
         self.cancellable[i], self.cancellable[-1] = self.cancellable[-1], self.cancellable[i]
         order_id, product, quantity = self.cancellable.pop()
         self.taken[product] -= quantity
-        return Request("POST", f"{self.orders_url}/orders/{order_id}/cancel", kind="cancel", product_id=product,
-                       quantity=quantity)
+        request = self.api.cancel(order_id, product, quantity)
+        request.order_id = order_id
+        return request
 
     def restock(self) -> Request:
         product = max(self.products, key=lambda p: self.taken[p])
         quantity = self.rng.randint(*RESTOCK_UNITS)
         self.taken[product] -= quantity
-        key = self._key("restock")
-        return Request("POST", f"{self.orders_url}/restocks",
-                       orjson.dumps({"product_id": product, "quantity": quantity}), kind="restock",
-                       headers={"Idempotency-Key": key, "Authorization": f"Bearer {self.token}"},
-                       product_id=product, quantity=quantity, key=key)
-
-    def voted(self) -> Request:
-        product = self.rng.choice(self.products)
-        return Request("GET", f"{self.voter_url}/inventory/voted/{product}", product_id=product)
+        return self.api.restock(product, quantity, self._key("restock"))
 
 
 def request_factory(settings: Settings, target: str, seed: int | None = None,
-                    order_ratio: float = 0.2) -> Callable[[], Request]:
+                    order_ratio: float = 0.2, api: LoadApi | None = None) -> Callable[[], Request]:
     """Builds the next request for a target: orders, voted reads of one product, of all, or the mix (reads,
-    orders, cancels and restocks: see `mix_shares`)."""
-    return Workload(settings, target, seed, order_ratio)
+    orders, cancels and restocks: see `mix_shares`), against `api` (faultlab's shop by default)."""
+    return Workload(api or ShopApi(settings), target, seed, order_ratio)
+
+
+def error_text(body: bytes) -> str | None:
+    """What an error answer says: its JSON `error` (or `message`, `detail`), else its first 200 characters."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body[:200].decode("utf-8", "replace").strip()
+        return text or None
+    if isinstance(data, dict):
+        for key in ("error", "message", "detail"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return None
 
 
 def classify(kind: str, status: int | None, body: bytes, error: str | None) -> tuple[str, str | None]:
@@ -301,7 +409,8 @@ class OpenLoopLoad:
     def __init__(self, make_request: Callable[[], Request], rate: float, duration_s: float, target: str = "custom",
                  timeout_s: float = 5.0, max_in_flight: int = 20_000,
                  on_complete: Callable[[float, bool, float], None] | None = None,
-                 on_result: Callable[[Completion], None] | None = None, client: str = CLIENT) -> None:
+                 on_result: Callable[[Completion], None] | None = None, client: str = CLIENT,
+                 api: LoadApi | None = None) -> None:
         if rate <= 0 or duration_s <= 0:
             raise ValueError("rate and duration must be positive")
         self.make_request = make_request
@@ -312,6 +421,8 @@ class OpenLoopLoad:
         self.on_complete = on_complete
         self.on_result = on_result
         self.client = client
+        api = api or getattr(make_request, "api", None)  # a Workload knows its system's answers
+        self.api: LoadApi | None = api
         self._wall_offset = 0.0
         self.result = LoadResult(target, rate, duration_s)
         self._stop = asyncio.Event()
@@ -412,9 +523,18 @@ class OpenLoopLoad:
         if request.on_done is not None:
             request.on_done(status if outcome == "ok" else None, body)
         if request.kind == "read":
-            self._reads(request, status, data, invoked_at, completed_at)
-        elif request.kind == "order" and outcome == "ok" and isinstance(data, dict):
-            result.accepted_order_ids.append(data["order_id"])
+            self._reads(request, status, data, body, invoked_at, completed_at)
+            return
+        order_id = request.order_id
+        if request.kind == "order" and outcome == "ok" and data is not None:
+            found = self.api.order_id(data) if self.api is not None else \
+                (data.get("order_id") if isinstance(data, dict) else None)
+            if found is not None:
+                order_id = str(found)
+                result.accepted_order_ids.append(order_id)
+        if request.kind in WRITES:
+            result.writes.append(WriteRecord(request.kind, outcome, request.product_id, request.quantity, invoked_at,
+                                             completed_at, order_id, status))
         if outcome == "fail" and request.key is not None:
             result.refused_keys.append(request.key)
         if outcome == "info" and request.kind in ("order", "restock"):
@@ -422,21 +542,23 @@ class OpenLoopLoad:
             result.ambiguous_writes.append(AmbiguousWrite(request.kind, request.key, request.product_id,
                                                           request.quantity, error or "unknown", attempted))
 
-    def _reads(self, request: Request, status: int | None, data: Any, invoked_at: float, completed_at: float) -> None:
+    def _reads(self, request: Request, status: int | None, data: Any, body: bytes, invoked_at: float,
+               completed_at: float) -> None:
+        """A read answered 200 as its products' values; any other as one record with what its answer said."""
         reads = self.result.reads
-        items: list[Any] = []
-        if status == 200 and isinstance(data, dict):
-            items = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (reads as the shape)
-        elif request.product_id is not None:
-            reads.append(ReadRecord(self.client, request.product_id, status, invoked_at, completed_at))
+        if status != 200 or data is None:
+            if request.product_id is not None:
+                error = error_text(body) if status is not None and status != 200 else None
+                reads.append(ReadRecord(self.client, request.product_id, status, invoked_at, completed_at,
+                                        error=error))
             return
+        try:
+            items = self.api.read_items(data) if self.api is not None else shop_read_items(data)
+        except (KeyError, TypeError, ValueError):
+            return  # not a voted answer: nothing to check it against
         for item in items:
-            try:
-                reads.append(ReadRecord(self.client, str(item["product_id"]), status, invoked_at, completed_at,
-                                        item.get("position"), item.get("available_quantity"),
-                                        item.get("reserved_quantity"), item.get("stale")))
-            except (KeyError, TypeError):
-                continue
+            reads.append(ReadRecord(self.client, item.product_id, status, invoked_at, completed_at, item.position,
+                                    item.available, item.reserved, item.stale))
 
     def _record(self, second: SecondStats, intended: float, outcome: str, error: str | None,
                 request_kind: str = "read") -> None:

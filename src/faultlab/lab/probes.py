@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faultlab.core.client import ApiCallError
-from faultlab.core.config import Settings
 from faultlab.lab.experiment_file import HttpProbe, ReplicasOn, SteadyState, VotedReads
 
 Call = Callable[..., Awaitable[tuple[int, Any]]]
+UrlOf = Callable[[str], str]  # a service's base URL by its name (orders, voter, monitor, dashboard)
 
 
 def unsteady(status: dict[str, Any]) -> list[str]:
@@ -34,14 +34,22 @@ def unsteady(status: dict[str, Any]) -> list[str]:
 
 
 class Probes:
-    """Runs a hypothesis' probes against the lab (`call` is the API client's `send`)."""
+    """Runs a hypothesis' probes against a system under test: `url_of` names its services' addresses, `call` is the
+    API client's `send`, `monitor_status` reads its monitor's view in the shop monitor's shape (None: it has none)."""
 
-    def __init__(self, settings: Settings, call: Call) -> None:
-        self.settings = settings
+    def __init__(self, url_of: UrlOf, call: Call,
+                 monitor_status: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
+        self.url_of = url_of
         self.call = call
+        self.monitor_status = monitor_status
+
+    async def _status(self) -> tuple[int, Any]:
+        if self.monitor_status is not None:
+            return 200, await self.monitor_status()
+        return await self.call("GET", f"{self.url_of('monitor')}/status")
 
     async def replicas_on(self, probe: ReplicasOn) -> dict[str, Any]:
-        status, body = await self.call("GET", f"{self.settings.service_url('monitor')}/status")
+        status, body = await self._status()
         if status != 200:
             return {"ok": False, "detail": f"the monitor answered HTTP {status}"}
         instances = body.get("instances", [])
@@ -52,14 +60,14 @@ class Probes:
                 "detail": "; ".join(problems) or f"{healthy} replicas ON"}
 
     async def http(self, probe: HttpProbe) -> dict[str, Any]:
-        status, body = await self.call("GET", f"{self.settings.service_url(probe.service)}{probe.path}")
+        status, body = await self.call("GET", f"{self.url_of(probe.service)}{probe.path}")
         detail = f"{probe.service} {probe.path}: HTTP {status}"
         if status not in probe.status and isinstance(body, dict) and body.get("error"):
             detail += f" ({str(body['error'])[:120]})"
         return {"ok": status in probe.status, "status": status, "detail": detail}
 
     async def voted_reads(self, probe: VotedReads) -> dict[str, Any]:
-        url = f"{self.settings.service_url('voter')}/inventory/voted"
+        url = f"{self.url_of('voter')}/inventory/voted"
         latencies, ok = [], 0
         for _ in range(probe.count):
             started = time.perf_counter()

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from faultlab.core.config import Settings
-from faultlab.core.db import create_pool
+from faultlab.core.db import lab_epoch
 from faultlab.core.evidence import MonitorReporter, observation
 from faultlab.core.guide import health_body
 from faultlab.core.log import get_logger
@@ -21,7 +21,7 @@ from faultlab.core.messages.inventory import AppliedRequest
 from faultlab.core.metrics_store import flushing
 from faultlab.core.protocol import HISTORY_LEN
 from faultlab.core.web import ApiError, Handler, create_app, json_response, read_json, read_model, require_token, serve
-from faultlab.faults import FaultError, FaultSet, parse_fault, replica_kinds
+from faultlab.faults import FaultError, FaultSet, exits_process, parse_fault, replica_kinds
 from faultlab.faults.base import Fault
 from faultlab.openapi.inventory import openapi_document as inventory_openapi
 from faultlab.shop.inventory import guide_api
@@ -40,13 +40,13 @@ def _iso(ts: float) -> str:
 def build_app(settings: Settings, replica: int, applier: LogApplier, faults: FaultSet,
               reporter: MonitorReporter) -> web.Application:
     log = get_logger("inventory", replica)
-    app = create_app(settings, "inventory", log, openapi=inventory_openapi(settings, replica))
+    app = create_app(settings, "inventory", log, openapi=lambda: inventory_openapi(settings, replica))
     started_at = time.time()
 
     @web.middleware
     async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         if faults.active and request.path.startswith(FAULTED_PREFIXES):
-            for fault in list(faults.active.values()):
+            for fault in faults.request_hooks():
                 answer = await fault.on_request(request)
                 if answer is not None:
                     applier.publish_error("served_error", f"{fault.kind} fault answered {answer.status}")
@@ -71,9 +71,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
         if history:
             recent = product.history
             item["history"] = [list(h) for h in (list(recent)[-history:] if history < len(recent) else recent)]
-        for fault in faults.active.values():
-            item = fault.transform(item)
-        return item
+        return faults.rewrite(item)
 
     def wants_history(request: web.Request) -> int:
         """How many recent versions to include: ?history=N (1 = all kept), 0 or absent = none."""
@@ -120,7 +118,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             fault = parse_fault(body)
         except FaultError as exc:
             raise ApiError(400, str(exc)) from None
-        if fault.exits_process:
+        if exits_process(fault):
             # Announce the exact moment of the exit, then exit at that moment: the acknowledgement is the
             # activation time, and it can never come after the evidence of the crash.
             fault.activated_at = time.time() + CRASH_DELAY_S
@@ -175,21 +173,29 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
 
 async def main(settings: Settings, replica: int) -> None:
     log = get_logger("inventory", replica)
-    pool = await create_pool(settings, min_size=1, max_size=4)
     faults = FaultSet()
     reporter = MonitorReporter(settings)
     await reporter.start()
-    applier = LogApplier(settings, replica, ReplicaStore(pool, replica), faults, log, reporter)
-    await applier.start()
+    store = ReplicaStore(settings, replica)
+    await store.open()
+    epoch = await lab_epoch(store.pool)  # read now, when the process starts working (a warm spare: when let go)
+    applier = LogApplier(settings, replica, store, faults, log, epoch, reporter)
+    await applier.start()  # the state, the commit connection and the broker connections side by side
+    pool = store.pool
     if os.getpriority(os.PRIO_PROCESS, 0) > 0:  # started niced after a crash: full priority once working
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, 0, 0)
     app = build_app(settings, replica, applier, faults, reporter)
+
+    def listening() -> None:
+        # The monitor checks a new process at once, instead of at its next probe of a replica it knows is down.
+        reporter.report(observation(replica, "process_start", True, "replica", pid=os.getpid()), urgent=True)
+
     try:
         async with flushing(pool, app, f"inventory-svc-{replica}", log):
-            await serve(app, settings.host, settings.replica_port(replica), log)
+            await serve(app, settings.host, settings.replica_port(replica), log, listening)
     finally:
         faults.remove()
         await applier.stop()
         await reporter.stop()
-        await pool.close()
+        await store.close()

@@ -1,0 +1,1 @@
+"""Systems under test, as the lab's instruments see them: faultlab's shop, or a system built to the guide's contract."""
