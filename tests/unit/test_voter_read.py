@@ -11,106 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 
-import pytest_asyncio
-from aiohttp import web
-
-from faultlab.core.config import Settings
 from faultlab.core.evidence import MonitorReporter
 from faultlab.shop.voter.majority_voter import MajorityVoter
-from tests.conftest import _free_block
-
-PRODUCT = "PROD-001"
-History = Callable[[int], list[list[int]]]  # count asked -> [[version, available, reserved, applied_at_ms], ...]
-
-
-def value_at(version: int, applied_at_ms: int) -> list[int]:
-    return [version, 1000 - version, version, applied_at_ms]
-
-
-def at(newest: int, wrong: bool = False, applied_at_ms: Callable[[int], int] | None = None) -> History:
-    """A replica whose newest version is `newest` (keeping 64 versions); `wrong` adds 1 to every value;
-    `applied_at_ms` gives each version's apply time (default: the moment of the answer)."""
-    def history(count: int) -> list[list[int]]:
-        now_ms = int(time.time() * 1000)
-        rows = [value_at(v, applied_at_ms(v) if applied_at_ms else now_ms)
-                for v in range(max(0, newest - 63), newest + 1)][-count:]
-        return [[v, a + 1, r, t] for v, a, r, t in rows] if wrong else rows
-    return history
-
-
-def catching_up(before: int, after: int, after_asks: int) -> History:
-    """Behind at `before` for its first `after_asks` answers, at `after` from then on."""
-    asks = {"n": 0}
-
-    def history(count: int) -> list[list[int]]:
-        asks["n"] += 1
-        return at(before if asks["n"] <= after_asks else after)(count)
-    return history
-
-
-Scenario = Callable[[History, History], AsyncIterator[MajorityVoter]]
-
-
-@pytest_asyncio.fixture(loop_scope="function")  # the unit tests\' own loop (tests/unit/conftest.py)
-async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Future[MajorityVoter]]]:
-    runners: list[web.AppRunner] = []
-    voters: list[MajorityVoter] = []
-    released = asyncio.Event()  # set at the end: hung replicas answer 503 and the servers stop at once
-
-    async def replica(port: int, history: History | None) -> None:
-        async def one(request: web.Request) -> web.Response:
-            if history is None:  # hang: accept, never answer (until the test is over)
-                await released.wait()
-                return web.json_response({}, status=503)
-            count = int(request.query.get("history", "0"))
-            rows = history(count)  # the state when the request arrived...
-            await asyncio.sleep(getattr(history, "delay_s", 0.0))  # ...answered this much later
-            return web.json_response({"product_id": PRODUCT, "history": rows})
-
-        app = web.Application()
-        app.router.add_get("/inventory/{product_id}", one)
-        runner = web.AppRunner(app, handler_cancellation=True)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        runners.append(runner)
-
-    async def make(first: History, second: History, third: History | None = None,
-                   max_staleness_ms: int = 500) -> MajorityVoter:
-        base = _free_block(3)
-        settings = Settings(inventory_base_port=base, monitor_port=base + 3, voter_timeout_ms=400,
-                            max_staleness_ms=max_staleness_ms)
-        for port, history in zip(range(base, base + 3), (first, second, third), strict=True):
-            await replica(port, history)
-        voter = MajorityVoter(settings, MonitorReporter(settings), None)  # reporter not started: reports queue
-        voters.append(voter)
-        return voter
-
-    yield make  # type: ignore[misc]
-    released.set()
-    for voter in voters:
-        await voter.stop()
-    for runner in runners:
-        await runner.cleanup()
-
-
-async def read(voter: MajorityVoter) -> tuple[int, dict, float]:
-    started = time.perf_counter()
-    status, body = await voter.read(f"/inventory/{PRODUCT}", [PRODUCT])
-    return status, body, (time.perf_counter() - started) * 1000
-
-
-class Switch:
-    """A replica whose history can be swapped between reads (a restart from older state, a fault), and whose
-    answers can be delayed."""
-
-    def __init__(self, history: History, delay_s: float = 0.0) -> None:
-        self.history = history
-        self.delay_s = delay_s
-
-    def __call__(self, count: int) -> list[list[int]]:
-        return self.history(count)
+from tests.unit.voter_fakes import PRODUCT, Switch, at, catching_up, read
 
 
 async def test_a_laggard_that_catches_up_is_waited_for(voter_with) -> None:
@@ -195,9 +99,10 @@ async def test_reads_never_go_back(voter_with) -> None:
 
 async def test_overlapping_reads_may_answer_in_either_order(voter_with) -> None:
     """A read that began before another answered a newer version may still answer the older one (the reads
-    overlap): monotonic reads bind a read only to what was answered before it began."""
+    overlap): monotonic reads bind a read only to what was answered before it began. (A bound of 30 ms keeps the
+    second read, begun 50 ms later, from sharing the first one's fan-out.)"""
     first, second = Switch(at(100), delay_s=0.2), Switch(at(100), delay_s=0.2)
-    voter = await voter_with(first, second)
+    voter = await voter_with(first, second, max_staleness_ms=30)
     slow = asyncio.create_task(read(voter))
     await asyncio.sleep(0.05)  # the slow read's requests saw version 100
     first.history, second.history, first.delay_s, second.delay_s = at(124), at(124), 0.0, 0.0

@@ -70,6 +70,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
              "properties": {"total_votes": {"type": "integer"}, "quorum_reached": {"type": "integer"},
                             "quorum_not_reached": {"type": "integer"}, "quorum_rate": {"type": ["number", "null"]},
                             "votes_needed": {"type": "integer"}, "fan_out": {"type": "integer"},
+                            "fan_outs": {"type": "integer", "description": "fan-outs sent to the replicas"},
+                            "coalesced": {"type": "integer", "description": "reads answered by a fan-out another "
+                                          "read had sent (concurrent reads of the same products; each held to its "
+                                          "own floor and staleness bound)"},
                             "lag_rounds": {"type": "integer", "description": "times replicas too far apart to "
                                            "share a version were asked again (a laggard is not wrong)"},
                             "stale_answers": {"type": "integer", "description": "answers flagged stale"},

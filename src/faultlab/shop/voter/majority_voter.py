@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from faultlab.core.evidence import MonitorReporter, observation
 from faultlab.core.log import get_logger
 from faultlab.core.protocol import HISTORY_LEN
 from faultlab.shop.voter.answer import Outcome, answer_body
+from faultlab.shop.voter.coalesce import Coalescer, Voted, fits, refused_stale_for
 from faultlab.shop.voter.fanout import ConnectionPool, Refused, Saturated
 from faultlab.shop.voter.stats import VoteStats, describe_stats
 from faultlab.shop.voter.voting import ProductVote, Version, majority_of, rebuilt_floor, staleness_ms, vote_product
@@ -62,6 +63,7 @@ class MajorityVoter:
         # none: its reads rebuild it from their own answers, and answer nothing older).
         self.floor: dict[str, int] = {}
         self.max_staleness_ms = settings.max_staleness_ms
+        self.coalescer = Coalescer(self.max_staleness_ms)
         self._slow_ms = float(settings.voter_slow_ms)
         self._slow_at = 0.0
         self.log = get_logger("voter")
@@ -76,6 +78,7 @@ class MajorityVoter:
             self._writer = asyncio.create_task(self._write_events(), name="voting-events")
 
     async def stop(self) -> None:
+        self.coalescer.stop()
         for task in list(self._background):
             task.cancel()
         if self._writer:
@@ -141,7 +144,39 @@ class MajorityVoter:
             for v in votes)
 
     async def read(self, path: str, products: list[str]) -> tuple[int, dict[str, Any]]:
-        """One voted read: (HTTP status, body).
+        """One voted read: (HTTP status, body) — the answer of the fan-out of `path` in flight when it fits this read
+        (coalesce.fits: its floor and its staleness bound, from its own start), else of a fan-out of its own."""
+        started = time.perf_counter()
+        invoked_ms = math.ceil(time.time() * 1000)  # never before the client's own moment (the checker's)
+        floor = {p: self.floor[p] for p in products if p in self.floor}
+        voted: Voted | None = None
+        shared = self.coalescer.joinable(path, invoked_ms)
+        if shared is not None:
+            voted = await asyncio.shield(shared)
+            if fits(voted, floor, invoked_ms, self.max_staleness_ms):
+                self.stats.coalesced += 1
+            else:
+                voted = None
+        if voted is None:
+            self.stats.fan_outs += 1
+            voted = await asyncio.shield(
+                self.coalescer.start(path, invoked_ms, self._fan_out(path, products, invoked_ms)))
+        return self._answer(voted, invoked_ms, (time.perf_counter() - started) * 1000)
+
+    def _answer(self, voted: Voted, invoked_ms: int, latency_ms: float) -> tuple[int, dict[str, Any]]:
+        """One read's answer from the fan-out it waited for, its figures restated from this read's start."""
+        outcome = voted.outcome
+        if outcome.as_of_ms != invoked_ms:
+            outcome = replace(outcome, as_of_ms=invoked_ms, refused_stale=refused_stale_for(voted, invoked_ms))
+        outcome = replace(outcome, latency_ms=latency_ms)
+        self.stats.count_read(latency_ms, voted.quorum, any(v.stale for v in voted.votes), bool(outcome.refused_older),
+                              bool(outcome.refused_stale))
+        body = answer_body(voted.votes, outcome, self.need, len(self.replicas), sorted(self.suspected), self.floor,
+                           self.max_staleness_ms)
+        return (200 if voted.quorum else 503), body
+
+    async def _fan_out(self, path: str, products: list[str], as_of_ms: int) -> Voted:
+        """One fan-out to every replica and its vote, as of `as_of_ms` (when the read that sent it began).
 
         Answers as soon as a majority agrees on the newest version any of them reported. When the first
         answers differ on their newest version, it waits (within the deadline) for the others before settling
@@ -155,9 +190,6 @@ class MajorityVoter:
         """
         started = time.perf_counter()
         sent_at = time.time()  # what the replicas' failures are about: a request sent now
-        # The moment staleness is judged at: when the read began (rounded up: never before the client's own moment,
-        # which the read-history checker measures from).
-        as_of_ms = math.ceil(sent_at * 1000)
         # Monotonic reads: never older than what was answered before this read began (a read answered meanwhile
         # overlaps this one, and either order is right for overlapping reads).
         known = {p: self.floor[p] for p in products if p in self.floor}
@@ -246,18 +278,12 @@ class MajorityVoter:
             for v in votes:
                 assert v.version is not None
                 self.floor[v.product_id] = max(self.floor.get(v.product_id, 0), v.version)
-            if any(v.stale for v in votes):
-                self.stats.stale_answers += 1
-        self.stats.refused_older += bool(refused_older)
-        self.stats.refused_stale += bool(refused_stale)
         if pending:
             task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, started, sent_at))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        body = answer_body(votes, Outcome(quorum, sorted(answers), {r: f.failure or "error" for r, f in failed.items()},
-                                          late, latency_ms, refused_older, refused_stale, as_of_ms),
-                           self.need, len(self.replicas), sorted(self.suspected), self.floor, self.max_staleness_ms)
-        return (200 if quorum else 503), body
+        return Voted(votes, Outcome(quorum, sorted(answers), {r: f.failure or "error" for r, f in failed.items()},
+                                    late, latency_ms, refused_older, refused_stale, as_of_ms), quorum)
 
     def _ask_later(self, replica: int, query: str, delay_s: float) -> asyncio.Future[tuple[int, bytes]]:
         """The replica's answer to `query`, asked after `delay_s` (at once when 0)."""
@@ -272,15 +298,10 @@ class MajorityVoter:
 
     def _account(self, answers: dict[int, Fetch], failed: dict[int, Fetch], votes: list[ProductVote],
                  quorum: bool, latency_ms: float, sent_at: float) -> None:
+        """One fan-out's evidence about every replica (the reads that shared it are counted by `_answer`)."""
         now = time.time()
         stats = self.stats
         products = [v.product_id for v in votes]
-        stats.reads += 1
-        stats.latency.record(latency_ms)
-        if quorum:
-            stats.quorum += 1
-        else:
-            stats.no_quorum += 1
         wrong = {r for v in votes for r in v.disagreed}
         behind = {r for v in votes for r in v.behind}
         stale_older = {r for v in votes if v.stale for r in v.older}
