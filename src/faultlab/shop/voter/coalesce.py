@@ -20,14 +20,21 @@ from faultlab.shop.voter.answer import Outcome
 from faultlab.shop.voter.voting import ProductVote, staleness_ms
 
 
-@dataclass(frozen=True)
+@dataclass
 class Voted:
     """What one fan-out came to, as of its own start (`outcome.as_of_ms`): its votes, its outcome, whether it is an
-    answer (quorum) or a refusal."""
+    answer (quorum) or a refusal; `body`, once made, the answer every read that shares it gives (`current`)."""
 
     votes: list[ProductVote]
     outcome: Outcome
     quorum: bool
+    body: dict[str, Any] | None = None
+
+    @property
+    def current(self) -> bool:
+        """An answer whose every value two replicas held when they answered (none stale or superseded): the same
+        body for every read that takes it, but for its latency and time."""
+        return self.quorum and not any(v.stale or v.superseded_at_ms is not None for v in self.votes)
 
 
 def fits(voted: Voted, floor: Mapping[str, int], invoked_ms: int, max_staleness_ms: int) -> bool:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,30 +20,14 @@ from faultlab.core.log import get_logger
 from faultlab.core.protocol import HISTORY_LEN
 from faultlab.shop.voter.answer import Outcome, answer_body
 from faultlab.shop.voter.coalesce import Coalescer, Voted, fits, refused_stale_for
-from faultlab.shop.voter.fanout import ConnectionPool, Refused, Saturated
+from faultlab.shop.voter.fanout import ConnectionPool
+from faultlab.shop.voter.fetch import Fetch, interpret
 from faultlab.shop.voter.stats import VoteStats, describe_stats
-from faultlab.shop.voter.voting import ProductVote, Version, majority_of, rebuilt_floor, staleness_ms, vote_product
+from faultlab.shop.voter.voting import ProductVote, majority_of, rebuilt_floor, staleness_ms, vote_product
 
 FAILURE_KINDS = ("refused", "timeout", "error", "malformed")
 HISTORY = 24  # versions asked of each replica: enough overlap for replicas a few dozen events apart
 LAG_RETRY_S = 0.01  # between asking lagging replicas again (they apply the log in batches every few ms)
-
-
-@dataclass
-class Fetch:
-    """One replica's answer (or failure) to one fan-out."""
-
-    replica: int
-    latency_ms: float
-    items: dict[str, list[Version]] | None = None
-    failure: str | None = None
-    detail: str = ""
-
-
-def _history(entries: list[Any]) -> list[Version]:
-    """A replica's history as the vote takes it: [version, available, reserved, applied_at_ms] each (ValueError
-    otherwise; one pass, as the tuples the vote needs are made: this runs three times per read)."""
-    return [(v, a, r, at) for v, a, r, at in entries]
 
 
 class MajorityVoter:
@@ -87,31 +71,6 @@ class MajorityVoter:
                 await self._writer
         for pool in self.pools.values():
             pool.close()
-
-    def _interpret(self, replica: int, fut: asyncio.Future[tuple[int, bytes]], started: float) -> Fetch:
-        """Turn one replica's finished request into an answer or a typed failure."""
-        latency = (time.perf_counter() - started) * 1000
-        if fut.cancelled():
-            return Fetch(replica, latency, failure="timeout")
-        exc = fut.exception()
-        if isinstance(exc, Refused):
-            return Fetch(replica, latency, failure="refused", detail=str(exc)[:120])
-        if isinstance(exc, Saturated):  # every allowed connection to it is still waiting for an answer
-            return Fetch(replica, latency, failure="timeout", detail=str(exc)[:120])
-        if exc is not None:
-            return Fetch(replica, latency, failure="error", detail=repr(exc)[:120])
-        status, body = fut.result()
-        if status >= 500:
-            return Fetch(replica, latency, failure="error", detail=f"HTTP {status}")
-        if status != 200:
-            return Fetch(replica, latency, failure="malformed", detail=f"HTTP {status}")
-        try:
-            data = orjson.loads(body)
-            rows = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (a list body has no .get)
-            items = {row["product_id"]: _history(row["history"]) for row in rows}
-        except (KeyError, TypeError, ValueError):
-            return Fetch(replica, latency, failure="malformed", detail="unexpected answer shape")
-        return Fetch(replica, latency, items=items)
 
     def _vote(self, answers: dict[int, Fetch], products: list[str]) -> list[ProductVote]:
         total = len(self.replicas)
@@ -164,15 +123,20 @@ class MajorityVoter:
         return self._answer(voted, invoked_ms, (time.perf_counter() - started) * 1000)
 
     def _answer(self, voted: Voted, invoked_ms: int, latency_ms: float) -> tuple[int, dict[str, Any]]:
-        """One read's answer from the fan-out it waited for, its figures restated from this read's start."""
+        """One read's answer from the fan-out it waited for, its figures restated from this read's start (a current
+        answer's body is made once per fan-out)."""
         outcome = voted.outcome
-        if outcome.as_of_ms != invoked_ms:
-            outcome = replace(outcome, as_of_ms=invoked_ms, refused_stale=refused_stale_for(voted, invoked_ms))
-        outcome = replace(outcome, latency_ms=latency_ms)
         self.stats.count_read(latency_ms, voted.quorum, any(v.stale for v in voted.votes), bool(outcome.refused_older),
                               bool(outcome.refused_stale))
-        body = answer_body(voted.votes, outcome, self.need, len(self.replicas), sorted(self.suspected), self.floor,
-                           self.max_staleness_ms)
+        if voted.body is not None:
+            return 200, {**voted.body, "latency_ms": round(latency_ms, 3),
+                         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        if outcome.as_of_ms != invoked_ms:
+            outcome = replace(outcome, as_of_ms=invoked_ms, refused_stale=refused_stale_for(voted, invoked_ms))
+        body = answer_body(voted.votes, replace(outcome, latency_ms=latency_ms), self.need, len(self.replicas),
+                           sorted(self.suspected), self.floor, self.max_staleness_ms)
+        if voted.current:
+            voted.body = body
         return (200 if voted.quorum else 503), body
 
     async def _fan_out(self, path: str, products: list[str], as_of_ms: int) -> Voted:
@@ -217,7 +181,7 @@ class MajorityVoter:
             for fut in done:
                 replica = tasks[fut]
                 del outstanding[replica]
-                fetched = self._interpret(replica, fut, started)
+                fetched = interpret(replica, fut, started)
                 if fut not in originals:  # asked again: fresher state; its latency stays its first answer's
                     if fetched.items is not None:
                         fetched.latency_ms = answers[replica].latency_ms
@@ -365,14 +329,14 @@ class MajorityVoter:
                 task.cancel()
                 self.stats.failures[tasks[task]]["timeout"] += 1
             for task in late_done:
-                fetched = self._interpret(tasks[task], task, started)
+                fetched = interpret(tasks[task], task, started)
                 if fetched.failure:
                     self.stats.failures[fetched.replica][fetched.failure] += 1
                 elif any(fetched.replica in v.disagreed for v in self._vote({**answers, fetched.replica: fetched},
                                                                             products)):
                     self._wrong(fetched.replica, time.time(), products)
         for task in done:
-            fetched = self._interpret(tasks[task], task, started)
+            fetched = interpret(tasks[task], task, started)
             replica = fetched.replica
             if fetched.failure:
                 self.stats.failures[replica][fetched.failure] += 1
