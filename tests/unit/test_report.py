@@ -130,7 +130,7 @@ def test_summary_keeps_the_guides_fields() -> None:
                result("latency", 1, 300.0, None, p95=60, rate=97.0, passed=False),
                result("two-down", 1, 50.0, 3000.0, p95=900, rate=40.0)]
     s = summarize(phase_results(results))
-    assert s.model_dump() == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
+    assert s.model_dump(exclude_unset=True) == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
                  "max_p95_ms": 60, "min_success_rate": 97.0, "not_detected": 0, "not_recovered": 1}
 
 

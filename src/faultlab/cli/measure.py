@@ -179,19 +179,26 @@ def experiment_of(args: argparse.Namespace, facts: Any) -> tuple[Any, Any, list[
     """The experiment this command runs — the file's (or the guide's) with the command line's options applied —
     checked whole and against the lab `facts` describe: (experiment or None, source, every problem located)."""
     from faultlab.lab.experiment_check import check_experiment
-    from faultlab.lab.phases import build_experiment
+    from faultlab.lab.experiment_file import Source
+    from faultlab.lab.phases import build_experiment, guide_experiment
 
     thresholds = {"max_ttd_ms": args.max_ttd_ms, "max_ttr_ms": args.max_ttr_ms,
                   "max_restart_ttr_ms": args.max_restart_ttr_ms, "min_success_rate": args.min_success_rate,
                   "max_p95_ms": args.max_p95_ms}
 
+    defined: list[Any] = []  # the experiment as the file (or the guide's) defines it, before the options
+
     def build(base: Any) -> Any:
+        defined.append(base or guide_experiment(facts.netns))
         return build_experiment(base, phases=args.phases, netns=facts.netns, repeat=args.repeat, rate=args.rate,
                                 duration_s=args.duration, settle_s=args.settle, seed=args.seed,
                                 order_ratio=args.order_ratio, reset=False if args.no_reset else None,
                                 thresholds=thresholds)
 
-    return check_experiment(Path(args.file) if args.file else None, build, facts)
+    experiment, source, found = check_experiment(Path(args.file) if args.file else None, build, facts)
+    if defined:
+        source = (source or Source()).scoped(defined[0])
+    return experiment, source, found
 
 
 async def lab_facts(args: argparse.Namespace) -> tuple[Any, Any, bool]:
@@ -410,7 +417,7 @@ def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Pa
 
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
     try:
-        return build_report(data, view, run_id, source.model_dump() if source is not None else None)
+        return build_report(data, view, run_id, source.model_dump(exclude_none=True) if source is not None else None)
     except pydantic.ValidationError as exc:
         runs_dir.mkdir(parents=True, exist_ok=True)
         kept = runs_dir / f"{run_id}-unreported.json"

@@ -28,6 +28,8 @@ import pydantic
 
 from faultlab.core.i18n import N_
 from faultlab.core.messages import Problem, problems
+from faultlab.lab import kpi
+from faultlab.lab import report_present as present
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
 from faultlab.lab.report_checks import DataCheck
 from faultlab.lab.report_model import (
@@ -35,7 +37,6 @@ from faultlab.lab.report_model import (
     Distribution,
     Episode,
     ExperimentInfo,
-    ExperimentSource,
     LoadTotal,
     PhaseResult,
     PhaseStatistics,
@@ -48,6 +49,7 @@ from faultlab.lab.report_model import (
 )
 from faultlab.lab.report_parts import (
     Detector,
+    ExperimentSource,
     Files,
     Hypothesis,
     LabView,
@@ -176,7 +178,12 @@ def phase_statistics(results: list[PhaseResult], experiment: Experiment) -> dict
         missed += [f"repetition {r.repetition}: {m}" for r in runs for m in r.missed if m.startswith("error")]
         out[name] = PhaseStatistics(**stats, has_fault=phase.has_fault,
                                     thresholds=ThresholdValues(**thresholds.describe()), passed=not missed,
-                                    missed=missed)
+                                    missed=missed, rule=kpi.phase_rule(phase))
+    for name, st in out.items():  # every median rated by the guide's KPI table, and every run's values
+        st.ratings = present.rate_phase(st, st.rule or "thresholds")
+        for r in results:
+            if r.phase == name:
+                r.ratings = present.rate_run(r, st.rule)
     return out
 
 
@@ -270,11 +277,13 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: st
         reset=None if data.get("reset") is None else ResetInfo.model_validate(plain(data["reset"])),
         system=None if data.get("system") is None else SystemInfo.model_validate(plain(data["system"])),
     )
+    summary = summarize(results)
+    summary.ratings = present.rate_summary(summary)
     return Report(
         schema_version=SCHEMA_VERSION,
         experiment_info=info,
         results=results,
-        summary=summarize(results),
+        summary=summary,
         phases=phases,
         thresholds=ThresholdValues(**experiment.thresholds.describe()),
         verdict=_verdict(data, experiment, results, phases, data_check, steady.after.hypothesis if steady.after
@@ -287,6 +296,7 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: st
         voting=Voting.model_validate(plain({"before": data.get("voting_before"), "after": data.get("voting_after")})),
         steady_state=steady,
         files=Files(events="events.jsonl", logs="logs/", html="report.html"),
+        kpi_table=list(kpi.KPI_TABLE),
     )
 
 

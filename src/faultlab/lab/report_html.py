@@ -26,7 +26,8 @@ from markupsafe import Markup
 from faultlab.core import i18n
 from faultlab.core.i18n import N_
 from faultlab.faults.registry import colours
-from faultlab.lab import api_findings
+from faultlab.lab import api_findings, kpi
+from faultlab.lab import report_present as present
 from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.report_checks import Check
 from faultlab.lab.report_model import Report
@@ -189,7 +190,7 @@ def chart_colours() -> dict[str, str]:
 
 def chart_data(report: Report) -> dict[str, Any]:
     """The parts of report.json the charts are drawn from (the page's JSON block), and each fault kind's colour."""
-    document = report.document()
+    document = present.with_ratings(report).document()
     return {**{key: document.get(key) for key in CHART_KEYS}, "colours": chart_colours()}
 
 
@@ -203,14 +204,22 @@ def chart_labels(lang: str) -> dict[str, str]:
             "recoveredAt": _("{run} recovered"), "time": _("time (UTC), by intended send time"),
             "latency": _("latency ms"), "rps": _("requests/s"), "successAxis": _("success %"),
             "ttdMedian": _("TTD median (ms)"), "ttrMedian": _("TTR median (ms)"), "ttdEach": _("TTD each repetition"),
-            "ttrEach": _("TTR each repetition"), "ms": "ms"}
+            "ttrEach": _("TTR each repetition"), "ms": "ms", "ttdLimit": _("TTD limit ({ms} ms)"),
+            "ttrLimit": _("TTR limit ({ms} ms)"), "restartLimit": _("TTR limit when a process restarts ({ms} ms)"),
+            "quorumRule": _("judged on quorum lost and regained")}
 
 
 def render_body(report: Report, lang: str) -> Markup:
     """One language's view: tables, verdict, the guide's answers (templates/report_body.html)."""
     gettext = i18n.gettext_for(lang)
+    report = present.with_ratings(report)
     return render_translated(
         environment(), "report_body.html", lang, report=report, info=report.experiment_info,
+        page_title=present.title_markup(report, gettext), shorter=present.shorter_notice(report, gettext),
+        kpi_table=report.kpi_table or list(kpi.KPI_TABLE),
+        level_text=lambda rating: present.level_text(rating, gettext),
+        measure_text=lambda measure: present.measure_text(measure, gettext),
+        rule_text=lambda stats: present.rule_text(stats, report.thresholds, gettext, lang),
         verdict=report.verdict, summary=report.summary, th=report.thresholds,
         off_threshold=report.runs_off_threshold(), answers=guide_answers(report, lang),
         finding_text=api_findings.render_in(lang), matters=api_findings.matters_in(lang),
@@ -223,6 +232,6 @@ def render_html(report: Report, lang: str | None = None) -> str:
     language; Plotly's basic bundle and the chart script inlined."""
     lang = lang or i18n.active()
     _ = i18n.gettext_for(lang)
-    title = _("faultlab experiment") + " " + str(report.experiment_info.run_id)
+    title = present.title(report, _) + " " + str(report.experiment_info.run_id)
     return render_page(lang, title, lambda code: render_body(report, code), chart_data(report), chart_labels,
                        "report-data", _script())

@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from faultlab.lab.kpi import KpiRow, Rating, Rule
 from faultlab.lab.report_checks import DataCheck
 from faultlab.lab.report_parts import (
     Detector,
     Document,
+    ExperimentSource,
     Files,
     LabView,
     Record,
@@ -187,6 +189,7 @@ class PhaseResult(Record):
     notes: list[str] | None = None
     skipped: list[Skipped] | None = Field(None, description="what the system under test lacks for this phase: it "
                                                             "was not run, and not judged")
+    ratings: dict[str, Rating] | None = Field(None, description="its values rated by the guide's KPI table")
 
     def detected_by_sources(self) -> list[str]:
         """What detected the fault ("supervisor: process exited", "voter: slow", …): the run's own list, else its
@@ -194,14 +197,6 @@ class PhaseResult(Record):
         if self.detected_by:
             return list(self.detected_by)
         return [e.detected_by for e in self.episodes or [] if e.detected_by]
-
-
-class ExperimentSource(Record):
-    """Where the experiment was read from."""
-
-    path: str | None = None
-    sha256: str | None = None
-    from_report: str | None = Field(None, description="the run id of the report.json it was read from")
 
 
 class ExperimentInfo(Record):
@@ -255,6 +250,7 @@ class Summary(Record):
     avg_ttr_ms: float | None
     max_p95_ms: float | None
     min_success_rate: float | None
+    ratings: dict[str, Rating] | None = Field(None, description="its values rated by the guide's KPI table")
 
 
 class ThresholdValues(Record):
@@ -284,6 +280,9 @@ class PhaseStatistics(Record):
     passed: bool
     missed: list[str]
     skipped: list[Skipped] | None = Field(None, description="the phase was not run on this system (what it lacks)")
+    rule: Rule | None = Field(None, description="what it is judged by: thresholds, restart (TTR against "
+                                                "max_restart_ttr_ms) or quorum (lost and regained)")
+    ratings: dict[str, Rating] | None = Field(None, description="its medians rated by the guide's KPI table")
 
 
 class VerdictModel(Record):
@@ -364,6 +363,7 @@ class Report(Record):
     voting: Voting | None = None
     steady_state: SteadyState | None = None
     files: Files | None = None
+    kpi_table: list[KpiRow] | None = Field(None, description="the guide's KPI table the ratings were made with")
 
     def document(self) -> dict[str, Any]:
         """report.json as written: every field this report has (set when it was built, or present in the file it was

@@ -27,6 +27,18 @@ class Record(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
 
 
+class ExperimentSource(Record):
+    """Where the experiment was read from."""
+
+    path: str | None = None
+    sha256: str | None = None
+    from_report: str | None = Field(None, description="the run id of the report.json it was read from")
+    # the experiment as its file (or the guide's) has it, before the command line's options: a shorter run says so
+    title: str | None = None
+    phases: list[str] | None = None
+    repeat: int | None = Field(None, ge=1)
+
+
 class Detector(Record):
     """The monitor's detector as the run found it (its status answer)."""
 
