@@ -204,6 +204,17 @@ def test_an_episode_that_never_ended_has_open_spans() -> None:
     assert doc["ttr"] is None and doc["window"]["end"] == T0 + 10
 
 
+def test_an_off_with_no_fault_announced_has_an_empty_fault_lane_not_an_unrecorded_one() -> None:
+    """OFF on evidence with no fault ever announced (a false alarm): the trace would hold the fault's report, so the
+    fault lane is recorded and empty, the fault's kind null; there is no TTD span (nothing became active)."""
+    entries = [health(T0 - 1.0 + i * 0.2) for i in range(6)] + [entry("error", T0 + i * 0.02) for i in range(3)]
+    [episode] = replay(entries, 2, Settings()).episodes
+    doc = build_timeline(episode, Settings(), observations=entries)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["fault"]["kind"] is None and doc["lanes"]["fault"] == {"recorded": True, "events": []}
+    assert doc["ttd"] is None and doc["lanes"]["monitor"]["transitions"][-1]["status"] == "OFF"
+
+
 def test_bad_input_is_refused_with_a_clear_error() -> None:
     """An episode with no moment at all, or a replay of another replica, is a ValueError naming the problem."""
     with pytest.raises(ValueError, match="at least one of activated_at"):

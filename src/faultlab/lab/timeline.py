@@ -259,7 +259,7 @@ def build_timeline(episode: dict[str, Any], settings: Settings, *, observations:
     died = _died(episode, rep)
     activated, cleared = episode.get("activated_at"), episode.get("cleared_at")
     moments = [("injected", injected_at), ("active", activated), ("process_exit" if died else "cleared", cleared)]
-    fault_lane = FaultLane(recorded=activated is not None or injected_at is not None,
+    fault_lane = FaultLane(recorded=activated is not None or injected_at is not None or rep is not None,
                            events=[Moment(event=name, at=at) for name, at in moments if at is not None])
     states = [e for e in monitor_events or [] if e.get("type") == "state" and e.get("replica") == replica]
     if monitor_events is not None:

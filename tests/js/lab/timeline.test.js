@@ -142,6 +142,20 @@ test("the drawing has the spans with their numbers, each threshold dashed, its c
   assert.equal(rows.find((r) => r.key === "detector-0-1").sub, "fallos en la ventana");
 });
 
+test("a detector's line holds each value until the next, and leaves a gap while its rate is not judged", () => {
+  const doc = copy(EPISODE);
+  const start = doc.window.start, end = doc.window.end;
+  doc.lanes.detectors.items = [{name: "success-rate", params: {}, decides: true, off_at: null, ttd_ms: null,
+    series: [{measure: "success_pct", threshold: 50, above: false, crossed_at: null,
+      points: [[start, 100], [start + 1, 40], [start + 2, null], [start + 3, 100]]}]}];
+  const drawing = timelineSvg(doc, {words: words("en"), lang: "en"});
+  const path = drawing.svg.match(/class="tl-series" d="([^"]+)"/)[1];
+  const [x0, x1, x2, x3, xe] = [start, start + 1, start + 2, start + 3, end].map((t) => Math.round(drawing.x(t) * 10) / 10);
+  const row = drawing.rows.find((r) => r.key === "detector-0-0");
+  const y = (v) => Math.round((row.y + row.h - 3 - (v / 100) * (row.h - 6)) * 10) / 10;
+  assert.equal(path, `M${x0} ${y(100)}H${x1}V${y(40)}H${x2}M${x3} ${y(100)}H${xe}`);
+});
+
 test("lanes that were not recorded are drawn as such, in the reader's language", () => {
   const doc = copy(EPISODE);
   doc.lanes = {fault: doc.lanes.fault, checks: {recorded: false}, monitor: {recorded: false},

@@ -159,6 +159,7 @@ function detectorRow(doc, row, x, lang) {
   for (const [i, [at, v]] of series.points.entries()) {
     const px = r1(x(at)), value = v === null ? (series.measure === "phi" ? top : null) : v;
     if (value === null) {
+      if (pen) d += `H${px}`;  // the value holds until this point, then it is not known
       pen = false;
     } else {
       d += pen ? `H${px}V${y(value)}` : `M${px} ${y(value)}`;
