@@ -352,8 +352,16 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             success=_fmt(lr.success_rate, 2)) + f" — {mark}")
         progress.advance(task)
 
+    # `faultlab demo` (cli/demo.py): a narrator follows the runner for the dashboard's presentation page
+    narration = args.narrate(settings, experiment, progress.console) if getattr(args, "narrate", None) else None
+
+    def phase_done(result: PhaseResult) -> None:
+        on_phase(result)
+        if narration is not None:
+            narration.phase(result)
+
     runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
-                              on_phase=on_phase, restore_settings=restore)
+                              on_phase=phase_done, restore_settings=restore)
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
 
@@ -381,11 +389,15 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             await asyncio.sleep(0.5)
 
     tick = asyncio.create_task(ticker())
+    if narration is not None:
+        narration.start(runner)
     try:
         with progress:
             data = await runner.run()
     finally:
         tick.cancel()
+        if narration is not None:
+            await narration.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
@@ -394,6 +406,8 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     if report is None:
         return EXIT_ABORTED
     run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
+    if narration is not None:
+        narration.finish(run_dir, bool(data["interrupted"]))
     print_summary(console, report)
     console.print(_("report: {json}\n        {html}\n        (also {latest})").format(
         json=run_dir / "report.json", html=run_dir / "report.html", latest=runs_dir / "latest"))

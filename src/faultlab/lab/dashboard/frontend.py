@@ -21,7 +21,7 @@ from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent
 CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css"}
-PAGES = {"/": "index.html", "/reports": "reports.html"}
+PAGES = {"/": "index.html", "/reports": "reports.html", "/demo": "demo.html"}
 LANG_COOKIE = "faultlab_lang"
 LANGUAGE_NAMES = (("es", "Español"), ("en", "English"))
 
