@@ -76,8 +76,7 @@ class Narration:
 
         async def trace() -> None:
             await self.client.start()
-            with contextlib.suppress(Exception):  # no recording (another one open, an older monitor): lanes unrecorded
-                await record_trace(self.narrator, self.client)
+            await record_trace(self.narrator, self.client)
 
         self.tasks = [asyncio.create_task(self.narrator.follow(runner), name="demo-narrator"),
                       asyncio.create_task(trace(), name="demo-trace")]

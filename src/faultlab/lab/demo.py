@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from faultlab.core import i18n
+from faultlab.core.client import ApiCallError, Unreachable
 from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
 from faultlab.lab.report_model import PhaseResult
@@ -230,23 +231,30 @@ class Narrator:
 
 
 TRACE_LEASE_S = 30.0  # the monitor stops recording on its own this long after the last renewal (a demo killed hard)
-TRACE_EVERY_S = 1.0
+TRACE_EVERY_S = 0.5
 
 
 async def record_trace(narrator: Narrator, client: Any) -> None:
     """Until cancelled: the monitor's observations (`/trace`), for the timelines' health-check, detector and voter
-    lanes; the recording is closed when cancelled, and lapses on its own if this process dies."""
+    lanes. A monitor started again (the run's data reset restarts it) is asked to record again, from its own first
+    number; the recording is closed when cancelled, and lapses on its own if this process dies."""
     monitor = client.url("monitor", "/trace")
-    after, renewed = 0, 0.0
+    after, renewed, recording = 0, 0.0, False
     try:
         while True:
-            if time.monotonic() - renewed > TRACE_LEASE_S / 3:
-                await client.request("POST", monitor, {"lease_s": TRACE_LEASE_S}, auth=True)
-                renewed = time.monotonic()
-            answer = await client.request("GET", f"{monitor}?since={after}", auth=True)
-            narrator.observations.extend(answer.get("observations") or [])
-            after = int(answer.get("next") or after)
+            try:
+                if not recording or time.monotonic() - renewed > TRACE_LEASE_S / 3:
+                    opened = await client.request("POST", monitor, {"lease_s": TRACE_LEASE_S}, auth=True)
+                    renewed, recording = time.monotonic(), True
+                    if int(opened.get("next") or 1) <= after:  # another monitor process: its numbers start again
+                        after = 0
+                answer = await client.request("GET", f"{monitor}?since={after}", auth=True)
+                recording = bool(answer.get("recording"))
+                narrator.observations.extend(answer.get("observations") or [])
+                after = int(answer.get("next") or after)
+            except (ApiCallError, Unreachable):
+                recording = False  # restarting, or not answering yet: ask again
             await asyncio.sleep(TRACE_EVERY_S)
     finally:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ApiCallError, Unreachable, RuntimeError):
             await asyncio.shield(client.request("DELETE", monitor, auth=True))
