@@ -29,6 +29,7 @@ from faultlab.lab.report_parts import (
     Versions,
     Voting,
 )
+from faultlab.lab.timeline_model import Timeline
 
 SCHEMA_VERSION: Literal[1] = 1
 SHOP = "shop"  # the kind of system a report without `experiment_info.system` measured: faultlab's own
@@ -344,6 +345,14 @@ class LoadTotal(LoadResult):
     requests_by_kind: dict[str, RequestCount] | None = None
 
 
+class RunTimelines(Record):
+    """The episode timelines of one phase run (lab/timeline_model.Timeline, drawn by static/timeline.js)."""
+
+    phase: str
+    repetition: int
+    episodes: list[Timeline]
+
+
 class Report(Record):
     """faultlab experiment report (report.json): the study guide's fields (experiment_info,
     results[].phase/ttd_ms/ttr_ms/load_test_result, summary) plus distributions over repetitions, the verdict, the
@@ -364,6 +373,8 @@ class Report(Record):
     voting: Voting | None = None
     steady_state: SteadyState | None = None
     files: Files | None = None
+    timelines: list[RunTimelines] | None = Field(None, description="every episode of every phase run drawn as its "
+                                                                   "timeline, from the run's events.jsonl")
 
     def document(self) -> dict[str, Any]:
         """report.json as written: every field this report has (set when it was built, or present in the file it was
