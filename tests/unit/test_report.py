@@ -246,7 +246,10 @@ def test_charts_get_the_reports_chart_data_once_as_json() -> None:
     from it (tests/js/lab/)."""
     report = build_report(experiment_data(full_results(1)), {}, "r")
     data = report_data_block(render_html(report))
-    assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels", "colours"}
+    assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels", "colours", "timelines"}
+    assert [(t["phase"], len(t["episodes"])) for t in data["timelines"]] == [
+        (r["phase"], len(r["episodes"])) for r in data["results"] if r["episodes"]]
+    assert data["labels"]["es"]["timeline.lane.recovery"] == "recuperación"
     assert data["colours"]["crash"] == "#d62728" and set(data["colours"]) >= {"slow-apply", "partition", "stop"}
     assert set(data["labels"]) == {"en", "es"} and data["labels"]["es"]["p95"] == "latencia p95 (ms)"
     assert data["timeseries"] == report.document()["timeseries"] and data["thresholds"] == report.document()["thresholds"]

@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 
 from faultlab.core.config import Settings
-from faultlab.lab.timeline import build_timeline, replay, timelines_from_trace
+from faultlab.lab.report_model import RunTimelines
+from faultlab.lab.timeline import build_timeline, replay, run_timelines, timelines_from_trace
 from tests.unit.test_study import intermittent_segment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,3 +232,36 @@ def test_every_episode_of_a_study_trace_becomes_a_timeline() -> None:
     jsonschema.validate(doc, SCHEMA)
     assert (doc["replica"], doc["fault"]["kind"], doc["detector"]) == (2, "intermittent", "consecutive")
     assert doc["ttd"]["ms"] == faults[0]["monitor_ttd_ms"]
+
+
+def test_a_runs_episodes_are_drawn_from_its_events_file() -> None:
+    """events.jsonl's observation lines (the monitor's trace, as a run records it) and state events give every phase
+    run's episodes their lanes, the same as from the trace itself; a run without them gets the episodes' own lanes
+    and the rest marked not recorded; a run with no episode has no entry."""
+    entries = latency_history()
+    [episode] = replay(entries, 2, Settings()).episodes
+    states = [{"type": "state", "replica": 2, "status": "OFF", "previous": "ON", "at": T0 + 0.32, "reason": "x",
+               "code": "detector", "params": {"detector": "error-rate", "kind": "timeout"}}]
+    events = states + [{"type": "observation", **e} for e in entries]
+    results = [{"phase": "baseline", "repetition": 1, "episodes": []},
+               {"phase": "latency", "repetition": 1, "episodes": [episode], "injected_at": T0 - 0.02}]
+    [run] = run_timelines(results, events, Settings())
+    assert (run["phase"], run["repetition"]) == ("latency", 1)
+    [doc] = run["episodes"]
+    jsonschema.validate(doc, SCHEMA)
+    expected = build_timeline(episode, Settings(), observations=entries, monitor_events=states, injected_at=T0 - 0.02)
+    assert doc == expected and doc["lanes"]["checks"]["recorded"] and doc["lanes"]["monitor"]["source"] == "events"
+    [bare] = run_timelines(results, None, Settings())[0]["episodes"]
+    assert [name for name, lane in bare["lanes"].items() if not lane["recorded"]] == ["checks", "detectors", "monitor",
+                                                                                     "voter"]
+
+
+def test_a_reports_timelines_are_read_back_from_its_json() -> None:
+    """report.json's timelines, written out and read back (a detector's [time, value] pairs are JSON lists), are the
+    same documents."""
+    entries = latency_history()
+    [episode] = replay(entries, 2, Settings()).episodes
+    runs = run_timelines([{"phase": "latency", "repetition": 1, "episodes": [episode]}],
+                         [{"type": "observation", **e} for e in entries], Settings())
+    read = [RunTimelines.model_validate(run) for run in json.loads(json.dumps(runs))]
+    assert [run.model_dump(mode="json") for run in read] == runs

@@ -19,6 +19,7 @@ from faultlab.lab.report_text import translate_message, translate_messages
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from faultlab.core.config import Settings
     from faultlab.lab.report_checks import Check
     from faultlab.lab.report_model import Distribution, Report
 
@@ -402,7 +403,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             loop.remove_signal_handler(sig)
     runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
     report = _build(data, {**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)},
-                    source, runs_dir, console)
+                    source, runs_dir, console, settings)
     if report is None:
         return EXIT_ABORTED
     run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
@@ -421,7 +422,8 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     return EXIT_OK if report.verdict.valid else EXIT_MISSED
 
 
-def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Path, console: Any) -> Report | None:
+def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Path, console: Any,
+           settings: Settings) -> Report | None:
     """The run's report; None when what the runner collected does not fit the report's model (a bug): then every
     problem is said and the collected data kept in the runs folder, so that the run is not lost."""
     import pydantic
@@ -431,7 +433,8 @@ def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Pa
 
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
     try:
-        return build_report(data, view, run_id, source.model_dump(exclude_none=True) if source is not None else None)
+        return build_report(data, view, run_id, source.model_dump(exclude_none=True) if source is not None else None,
+                            settings)
     except pydantic.ValidationError as exc:
         runs_dir.mkdir(parents=True, exist_ok=True)
         kept = runs_dir / f"{run_id}-unreported.json"

@@ -26,6 +26,7 @@ from typing import Any
 
 import pydantic
 
+from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
 from faultlab.core.messages import Problem, problems
 from faultlab.lab import kpi
@@ -41,6 +42,7 @@ from faultlab.lab.report_model import (
     PhaseResult,
     PhaseStatistics,
     Report,
+    RunTimelines,
     Second,
     Summary,
     ThresholdValues,
@@ -59,6 +61,7 @@ from faultlab.lab.report_parts import (
     Versions,
     Voting,
 )
+from faultlab.lab.timeline import run_timelines
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 LOG_TAIL_BYTES = 2_000_000
@@ -238,9 +241,10 @@ def _verdict(data: dict[str, Any], experiment: Experiment, results: list[PhaseRe
 
 
 def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: str,
-                 source: dict[str, Any] | None = None) -> Report:
+                 source: dict[str, Any] | None = None, settings: Settings | None = None) -> Report:
     """The report of a run from what the runner collected (`data["experiment"]`: the experiment as run); a
-    `pydantic.ValidationError` names any part that does not fit the model."""
+    `pydantic.ValidationError` names any part that does not fit the model. With the lab's `settings`, every episode's
+    timeline is drawn from the run's events (`data["events"]`), the monitor judged as the experiment set it."""
     results = phase_results(data.get("results", []))
     experiment = Experiment.model_validate(data["experiment"], strict=False)
     monitor = data.get("monitor") or {}
@@ -297,6 +301,9 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: st
         steady_state=steady,
         files=Files(events="events.jsonl", logs="logs/", html="report.html"),
         kpi_table=list(kpi.KPI_TABLE),
+        timelines=None if settings is None else [RunTimelines.model_validate(t) for t in run_timelines(
+            [r.model_dump(mode="json") for r in results], data.get("events"),
+            settings.model_copy(update=experiment.lab_settings.model_dump(exclude_none=True)))],
     )
 
 

@@ -19,18 +19,22 @@ from faultlab.lab.report_parts import (
     Detector,
     Document,
     ExperimentSource,
+    FaultSpec,
     Files,
     LabView,
     Record,
     ResetInfo,
     SettingValues,
+    Skipped,
     SteadyState,
     SystemInfo,
     UnixTime,
     Verdict,
     Versions,
     Voting,
+    VotingDelta,
 )
+from faultlab.lab.timeline_model import Timeline
 
 SCHEMA_VERSION: Literal[1] = 1
 SHOP = "shop"  # the kind of system a report without `experiment_info.system` measured: faultlab's own
@@ -127,12 +131,6 @@ class Quorum(Record):
     voter_quorum_not_reached: int | None = None
 
 
-class FaultSpec(Record):
-    """A phase's first fault as defined: its kind, and its parameters beside it."""
-
-    kind: str
-
-
 class FaultRun(Record):
     """One fault of a phase as it was injected: its kind, replicas, parameters (seed included) and times."""
 
@@ -143,22 +141,6 @@ class FaultRun(Record):
     hold_s: float | None = None
     injected_at: UnixTime = None
     cleared_at: UnixTime = None
-
-
-class Skipped(Record):
-    """An ability a phase needs and the system under test lacks, with the sentence that says so."""
-
-    missing: str
-    why: str
-
-
-class VotingDelta(Record):
-    """The voter's counters over one phase run."""
-
-    total_votes: int | None = None
-    quorum_reached: int | None = None
-    quorum_not_reached: int | None = None
-    outliers_by_replica: dict[str, int] | None = None
 
 
 class PhaseResult(Record):
@@ -343,6 +325,14 @@ class LoadTotal(LoadResult):
     requests_by_kind: dict[str, RequestCount] | None = None
 
 
+class RunTimelines(Record):
+    """The episode timelines of one phase run (lab/timeline_model.Timeline, drawn by static/timeline.js)."""
+
+    phase: str
+    repetition: int
+    episodes: list[Timeline]
+
+
 class Report(Record):
     """faultlab experiment report (report.json): the study guide's fields (experiment_info,
     results[].phase/ttd_ms/ttr_ms/load_test_result, summary) plus distributions over repetitions, the verdict, the
@@ -364,6 +354,8 @@ class Report(Record):
     steady_state: SteadyState | None = None
     files: Files | None = None
     kpi_table: list[KpiRow] | None = Field(None, description="the guide's KPI table the ratings were made with")
+    timelines: list[RunTimelines] | None = Field(None, description="every episode of every phase run drawn as its "
+                                                                   "timeline, from the run's events.jsonl")
 
     def document(self) -> dict[str, Any]:
         """report.json as written: every field this report has (set when it was built, or present in the file it was

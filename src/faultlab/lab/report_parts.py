@@ -243,3 +243,28 @@ class Files(Record):
     logs: str | None = None
     html: str | None = None
     log_files: list[str] | None = None
+
+
+# ---- parts of a phase run (report_model.PhaseResult) ----
+
+
+class FaultSpec(Record):
+    """A phase's first fault as defined: its kind, and its parameters beside it."""
+
+    kind: str
+
+
+class Skipped(Record):
+    """An ability a phase needs and the system under test lacks, with the sentence that says so."""
+
+    missing: str
+    why: str
+
+
+class VotingDelta(Record):
+    """The voter's counters over one phase run."""
+
+    total_votes: int | None = None
+    quorum_reached: int | None = None
+    quorum_not_reached: int | None = None
+    outliers_by_replica: dict[str, int] | None = None

@@ -293,3 +293,29 @@ def timelines_from_trace(entries: list[dict[str, Any]], settings: Settings, **op
             if episode.get("fault_kind") is not None:
                 out.append(build_timeline(episode, settings, replayed=rep, **options))
     return sorted(out, key=lambda t: (t["fault"]["activated_at"] or t["window"]["start"], t["replica"]))
+
+
+def run_timelines(results: list[dict[str, Any]], events: list[dict[str, Any]] | None,
+                  settings: Settings) -> list[dict[str, Any]]:
+    """Every episode of every phase run as its timeline (`results`: report.json's results[]), from the run's
+    events.jsonl: its `observation` lines (the monitor's trace: each replica replayed once, over the whole run) and its
+    `state` events; lanes of what the run did not record are marked so. One entry per run with episodes:
+    {phase, repetition, episodes}."""
+    events = events or []
+    observations = [e for e in events if e.get("type") == "observation"]
+    monitor_events = events if any(e.get("type") == "state" for e in events) else None
+    replays: dict[int, Replay] = {}
+    out = []
+    for result in results:
+        docs = []
+        for episode in result.get("episodes") or []:
+            if all(episode.get(k) is None for k in ("activated_at", "detected_at", "cleared_at", "recovered_at")):
+                continue  # nothing happened at any time: nothing to draw
+            replica = int(episode["replica"])
+            if observations and replica not in replays:
+                replays[replica] = replay(observations, replica, settings)
+            docs.append(build_timeline(episode, settings, replayed=replays.get(replica), monitor_events=monitor_events,
+                                       injected_at=result.get("injected_at")))
+        if docs:
+            out.append({"phase": result["phase"], "repetition": result["repetition"], "episodes": docs})
+    return out

@@ -7,9 +7,9 @@ whether it was recorded, so a run that recorded less is drawn with what it has a
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from faultlab.core.messages import Message
 
@@ -20,6 +20,8 @@ FaultEvent = Literal["injected", "active", "cleared", "process_exit"]
 RecoveryEvent = Literal["process_exit", "process_start", "answered", "caught_up", "recovered"]
 Measure = Literal["consecutive_failures", "window_failures", "phi", "success_pct"]
 VERSION: Literal[1] = 1
+# A detector's [time, value]: a pair read back from JSON (report.json) is a list, taken as the pair it stands for.
+Point = Annotated[tuple[UnixTime, float | None], BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]
 
 
 class Moment(Message):
@@ -89,7 +91,7 @@ class Series(Message):
     measure: Measure
     threshold: float
     above: bool = Field(description="true: it suspects when value >= threshold; false: when value < threshold")
-    points: list[tuple[UnixTime, float | None]] = Field(
+    points: list[Point] = Field(
         default_factory=list, description="[time, value] at each change, in time order, the first one the value when "
                                           "the window starts; a null value: infinite (phi) or not judged yet (too few "
                                           "observations)")

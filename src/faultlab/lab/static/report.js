@@ -3,6 +3,7 @@
 // and langs.js; the functions are exported for the unit tests (tests/js/lab/).
 
 import {startLanguageSwitch} from "./langs.js";
+import {renderTimelines} from "./timeline.js";
 
 // A fault period's colour is its fault kind's (the registry's colour, passed in the page's `colours`); grey without.
 export const NO_COLOUR = "#999999";
@@ -167,7 +168,19 @@ export function limitTraces(data, names, labels = DEFAULT_LABELS) {
   return traces;
 }
 
-/** Both charts of one language's view into their places (`timeseries-<lang>`, `ttdttr-<lang>`), once. */
+/** Every phase run's episode timelines into its place (`tl-<index>-<lang>`, the index in `data.timelines`), once. */
+export function drawTimelines(data, lang, labels, root = document) {
+  (data.timelines || []).forEach((run, index) => {
+    const el = root.getElementById(`tl-${index}-${lang}`);
+    if (el && !el.dataset.drawn) {
+      renderTimelines(el, run.episodes, {lang, words: labels, colours: data.colours || {}});
+      el.dataset.drawn = "yes";
+    }
+  });
+}
+
+/** Both charts and the timelines of one language's view into their places (`timeseries-<lang>`, `ttdttr-<lang>`,
+ * `tl-<index>-<lang>`), once. */
 export function drawReport(data, lang, root = document) {
   const labels = {...DEFAULT_LABELS, ...((data.labels || {})[lang] || {})};
   const figures = {timeseries: timeseriesFigure(data, labels), ttdttr: ttdTtrFigure(data, labels)};
@@ -178,6 +191,7 @@ export function drawReport(data, lang, root = document) {
       el.dataset.drawn = "yes";
     }
   }
+  drawTimelines(data, lang, labels, root);
 }
 
 const block = typeof document === "undefined" ? null : document.getElementById("report-data");
