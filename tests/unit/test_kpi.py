@@ -76,7 +76,9 @@ def test_a_report_rates_its_medians_runs_and_summary_and_says_each_phases_rule()
 def test_the_page_rates_each_value_and_says_the_rule_and_the_shorter_run(lang: str) -> None:
     """report.html in each language: the bands in the guide's words, two-down's rule in its own row, the title
     saying what was run, and a notice that the run was shorter than its file."""
-    html = str(render_body(two_down_report(), lang))
+    report = two_down_report()
+    report.episodes = [e for r in report.results for e in r.episodes or []]  # the monitor's episodes of the run
+    html = str(render_body(report, lang))
     words = {"en": ("optimal", "critical", "judged on losing quorum", "A shorter run", "(not judged)"),
              "es": ("óptimo", "crítico", "se juzga por perder el quórum", "Una ejecución más corta", "(no juzgado)")}
     for word in words[lang]:
@@ -85,6 +87,8 @@ def test_the_page_rates_each_value_and_says_the_rule_and_the_shorter_run(lang: s
     assert row is not None and "5000" in row.group(0).replace(".", "").replace(",", "")
     assert 'data-kpi="success_rate" data-level="critical"' in row.group(0)
     assert "latency" in html.split('id="shorter-')[1].split("</div>")[0]  # the phase it left out
+    episodes = html.split(f'id="episodes-{lang}"')[1].split("</table>")[0]  # each episode's TTD and TTR rated too
+    assert episodes.count('data-kpi="ttd_ms"') == 2 and episodes.count('data-kpi="ttr_ms"') == 2
     heading = html.split("<h1>")[1].split("</h1>")[0]
     name = {"en": "The study guide&#39;s experiment", "es": "El experimento de la guía de estudio"}[lang]
     assert heading.startswith(f'{name}: <span translate="no">baseline, crash, two-down</span> × 1'), heading

@@ -243,7 +243,7 @@ def render_body(report: Report, lang: str) -> Markup:
         page_title=present.title_markup(report, gettext), shorter=present.shorter_notice(report, gettext),
         kpi_table=report.kpi_table or list(kpi.KPI_TABLE),
         level_text=lambda rating: present.level_text(rating, gettext),
-        measure_text=lambda measure: present.measure_text(measure, gettext),
+        measure_text=lambda measure: present.measure_text(measure, gettext), rate=kpi.rating,
         rule_text=lambda stats: present.rule_text(stats, report.thresholds, gettext, lang),
         verdict=report.verdict, summary=report.summary, th=report.thresholds,
         off_threshold=report.runs_off_threshold(), answers=guide_answers(report, lang),
