@@ -5,6 +5,7 @@ Spanish and in English, with no console error."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -84,6 +85,9 @@ async def test_the_presentation_page_follows_the_demo_in_both_languages(settled:
         sentence_px = await page.eval_on_selector("#demo-sentence", "e => parseFloat(getComputedStyle(e).fontSize)")
         assert badge_px >= 28 and sentence_px >= 28, (badge_px, sentence_px)
         await page.wait_for_selector("#demo-report a", timeout=10_000)  # once the report is written
+        shots = Path(os.environ.get("FAULTLAB_E2E_ARTIFACTS") or tmp_path)  # what the projector shows, to look at
+        shots.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(shots / f"demo-{lang}.png"), full_page=True)
         report = await page.eval_on_selector("#demo-report a", "a => a.getAttribute('href')")
         assert report.startswith("/runs/") and report.endswith("/report.html")
     # the finished step's timeline: Tab-reachable, the arrow keys step through its events and say each one
