@@ -54,6 +54,16 @@ async def test_short_experiment_measures_every_phase(settled: Supervisor, tmp_pa
         assert (by_phase[name].load_test_result.by_kind or {})["read"].success_rate >= 95, name
     quorum = by_phase["two-down"].quorum
     assert quorum is not None and quorum.lost and quorum.regained and (quorum.voter_quorum_not_reached or 0) > 0
+    # every measured value rated by the guide's KPI table; two-down judged on quorum, its success rate not judged
+    assert {n: st.rule for n, st in report.phases.items()}["two-down"] == "quorum"
+    assert report.phases["crash"].rule == "restart" and report.phases["latency"].rule == "thresholds"
+    for name, st in report.phases.items():
+        assert st.ratings is not None and {"success_rate", "rps"} <= set(st.ratings), name
+        assert st.ratings["success_rate"].judged is (name != "two-down")
+        assert (name == "baseline") is ("ttd_ms" not in st.ratings)
+    assert all(r.ratings for r in report.results) and report.summary.ratings
+    html = (run_dir / "report.html").read_text()
+    assert 'data-rule="quorum"' in html and 'data-kpi="ttd_ms"' in html
     during = by_phase["two-down"].during_fault
     assert during is not None and (during.by_kind or {})["order"].success_rate == 100.0
     check = report.data_check
@@ -106,6 +116,12 @@ async def test_cli_experiment_uses_the_running_lab(settled: Supervisor, tmp_path
     assert "using the running lab" in text and "verdict: PASS" in text
     report = load_report(runs / "latest")
     assert [r.phase for r in report.results] == ["baseline", "latency"]
+    # a shorter run than the guide's experiment it was started from (as the dashboard starts one) says so
+    source = report.experiment_info.experiment_source
+    assert source is not None and source.repeat == 3 and source.phases and len(source.phases) > 2
+    html = (runs / "latest" / "report.html").read_text()
+    assert 'id="shorter-en"' in html and "1 of its 3 repetitions" in html
+    assert 'experiment: <span translate="no">baseline, latency</span> × 1' in html.split("<h1>")[1].split("</h1>")[0]
     check = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "faultlab", "report", str(runs / "latest"), "--validate",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

@@ -274,6 +274,31 @@ def test_failures_about_requests_sent_before_the_clear_are_not_news() -> None:
     assert t.status == "OFF"
 
 
+def test_every_state_change_carries_its_reason_as_a_code_with_parameters() -> None:
+    """Beside the English reason, each state event says why as a code and its parameters (a page says it in the
+    reader's language): the detector and the failure's kind, healthy again, the process's exit with its code, wrong
+    values with the products, and a stale replica with the event it lacks."""
+    t, events = tracker()
+    for i in range(3):
+        t.observe(obs("timeout", 200.0 + i * 0.02))
+    for i in range(5):
+        t.observe(obs("health", 201.0 + i * 0.02))
+    t.observe(obs("process_exit", 202.0, code=137))
+    for i in range(5):
+        t.observe(obs("health", 203.0 + i * 0.02))
+    t.observe(obs("wrong", 204.0, products=["PROD-002", "PROD-001"]))
+    for i in range(5):
+        t.observe(obs("agree", 205.0 + i * 0.02, products=["PROD-001"]))
+    t.observe(obs("health", 206.0, applied_seq=41, behind_ms=612.34, stale=True, stale_reason="stale"))
+    said = [(e["status"], e["code"], e["params"]) for e in events if e["type"] == "state"]
+    assert said[1:] == [
+        ("OFF", "detector", {"detector": "consecutive", "kind": "timeout"}), ("ON", "healthy", {}),
+        ("OFF", "process_exit", {"code": 137}), ("ON", "healthy", {}),
+        ("OFF", "wrong_values", {"products": ["PROD-001", "PROD-002"]}), ("ON", "healthy", {}),
+        ("OFF", "stale", {"seq": 42, "behind_ms": 612.3})]
+    assert said[0][:2] == ("ON", "healthy")
+
+
 def test_refusals_while_the_replacement_starts_do_not_delay_its_return() -> None:
     """With the error-rate detector, the refusals seen between a crash and the first answer of the process that
     replaced it are not that process's history: ON after five answers of the new process, caught up, whether two or

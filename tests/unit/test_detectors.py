@@ -157,3 +157,26 @@ def test_changed_settings_are_checked_as_a_whole_before_use() -> None:
     changed = s.changed({"recovery_threshold": 7})
     assert changed.recovery_threshold == 7 and changed.health_interval_ms == 300
     assert changed.detector_params == {"threshold": 4}
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_a_detector_suspects_exactly_when_a_gauge_crosses_its_threshold(name: str) -> None:
+    """After every sample of a clean stretch, an outage and a run of errors, each detector suspects exactly when one
+    of its gauges is at or above its threshold (at or below it for a rate, judged once it has a value): what the
+    episode timeline draws as the threshold crossed is the detector's own decision."""
+    detector = make_detector(name, settings_params(name, 3, 5))
+    samples = clean(20.0) + [Sample(20.0 + 0.02 * i, False, "voter") for i in range(60)]
+    samples += [Sample(26.0, False, "monitor"), Sample(27.5, False, "voter")]  # no probe answer for 6 s: phi grows
+    crossed = 0
+    for s in samples:
+        detector.observe(s)
+        gauges = detector.gauges()
+        assert gauges and all(g.threshold > 0 for g in gauges)
+        over = any(g.value is not None and (g.value >= g.threshold if g.above else g.value < g.threshold)
+                   for g in gauges)
+        assert over == detector.suspects(), (s, gauges)
+        crossed += over
+    assert crossed > 0
+    names = [g.measure for g in detector.gauges()]
+    assert names == {"consecutive": ["consecutive_failures"], "error-rate": ["consecutive_failures", "window_failures"],
+                     "phi-accrual": ["phi"], "success-rate": ["success_pct"]}[name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -76,9 +77,26 @@ def test_self_contained_pages_inline_their_modules_in_order(tmp_path: Path) -> N
     for wrong in ((tmp_path / "b.js", tmp_path / "lib" / "a.js"), (tmp_path / "c.js",), (tmp_path / "d.js",)):
         with pytest.raises(ValueError):
             inline_modules(*wrong)
-    for path in (PACKAGE / "lab" / "static" / "report.js", PACKAGE / "lab" / "study" / "static" / "study.js"):
-        source = path.read_text()  # the pages' own modules import nothing but langs.js
-        assert {target.rsplit("/", 1)[-1] for target in IMPORT.findall(source)} == {"langs.js"}, path
+    pages = {PACKAGE / "lab" / "static" / "report.js": {"langs.js", "timeline.js"},
+             PACKAGE / "lab" / "study" / "static" / "study.js": {"langs.js"}}
+    for path, imported in pages.items():
+        source = path.read_text()  # the pages' own modules import nothing but what their page inlines before them
+        assert {target.rsplit("/", 1)[-1] for target in IMPORT.findall(source)} == imported, path
+
+
+def test_the_episode_timeline_inlines_into_a_self_contained_page(tmp_path: Path) -> None:
+    """Its three modules, inlined with langs.js before report.js as report.html inlines its scripts, make one module
+    that parses (no top-level name declared twice, no import left): report.html's own script is that module."""
+    from faultlab.lab import report_html
+
+    static = PACKAGE / "lab" / "static"
+    names = ("langs.js", "timeline_steps.js", "timeline_svg.js", "timeline.js", "report.js")
+    script = str(report_html.inline_modules(*(static / name for name in names)))
+    assert str(report_html._script()) == script
+    page = tmp_path / "page.mjs"
+    page.write_text(script)
+    checked = subprocess.run(["node", "--check", str(page)], check=False, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_every_module_import_of_the_pages_is_a_served_file() -> None:
@@ -121,6 +139,10 @@ async def test_dashboard_serves_its_pages_and_static_files(client: TestClient) -
         assert resp.headers["Cache-Control"] == "no-cache"
         body = await resp.read()
         assert body == (PACKAGE / "lab" / "dashboard" / "static" / name).read_bytes()
+    for name in ("timeline.js", "timeline_steps.js", "timeline_svg.js"):  # the episode timeline, shared with report.html
+        resp = await client.get(f"/static/{name}")
+        assert resp.status == 200 and resp.content_type == "application/javascript", name
+        assert (await resp.read()) == (PACKAGE / "lab" / "static" / name).read_bytes()
     resp = await client.get("/static/plotly.min.js")
     assert resp.status == 200 and resp.headers["Cache-Control"] == "public, max-age=86400"
     assert (await resp.read()) == PLOTLY_JS.read_bytes()

@@ -130,7 +130,7 @@ def test_summary_keeps_the_guides_fields() -> None:
                result("latency", 1, 300.0, None, p95=60, rate=97.0, passed=False),
                result("two-down", 1, 50.0, 3000.0, p95=900, rate=40.0)]
     s = summarize(phase_results(results))
-    assert s.model_dump() == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
+    assert s.model_dump(exclude_unset=True) == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
                  "max_p95_ms": 60, "min_success_rate": 97.0, "not_detected": 0, "not_recovered": 1}
 
 
@@ -246,7 +246,10 @@ def test_charts_get_the_reports_chart_data_once_as_json() -> None:
     from it (tests/js/lab/)."""
     report = build_report(experiment_data(full_results(1)), {}, "r")
     data = report_data_block(render_html(report))
-    assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels", "colours"}
+    assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels", "colours", "timelines"}
+    assert [(t["phase"], len(t["episodes"])) for t in data["timelines"]] == [
+        (r["phase"], len(r["episodes"])) for r in data["results"] if r["episodes"]]
+    assert data["labels"]["es"]["timeline.lane.recovery"] == "recuperación"
     assert data["colours"]["crash"] == "#d62728" and set(data["colours"]) >= {"slow-apply", "partition", "stop"}
     assert set(data["labels"]) == {"en", "es"} and data["labels"]["es"]["p95"] == "latencia p95 (ms)"
     assert data["timeseries"] == report.document()["timeseries"] and data["thresholds"] == report.document()["thresholds"]

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     from faultlab.cli.measure import register as register_lab_commands  # load, experiment, report
 
     register_lab_commands(sub)
+    from faultlab.cli.demo import register as register_demo_command  # demo
+
+    register_demo_command(sub)
     from faultlab.cli.study import register as register_study_commands  # study detectors, study replay
 
     register_study_commands(sub)

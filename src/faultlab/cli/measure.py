@@ -19,6 +19,7 @@ from faultlab.lab.report_text import translate_message, translate_messages
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from faultlab.core.config import Settings
     from faultlab.lab.report_checks import Check
     from faultlab.lab.report_model import Distribution, Report
 
@@ -179,19 +180,26 @@ def experiment_of(args: argparse.Namespace, facts: Any) -> tuple[Any, Any, list[
     """The experiment this command runs — the file's (or the guide's) with the command line's options applied —
     checked whole and against the lab `facts` describe: (experiment or None, source, every problem located)."""
     from faultlab.lab.experiment_check import check_experiment
-    from faultlab.lab.phases import build_experiment
+    from faultlab.lab.experiment_file import Source
+    from faultlab.lab.phases import build_experiment, guide_experiment
 
     thresholds = {"max_ttd_ms": args.max_ttd_ms, "max_ttr_ms": args.max_ttr_ms,
                   "max_restart_ttr_ms": args.max_restart_ttr_ms, "min_success_rate": args.min_success_rate,
                   "max_p95_ms": args.max_p95_ms}
 
+    defined: list[Any] = []  # the experiment as the file (or the guide's) defines it, before the options
+
     def build(base: Any) -> Any:
+        defined.append(base or guide_experiment(facts.netns))
         return build_experiment(base, phases=args.phases, netns=facts.netns, repeat=args.repeat, rate=args.rate,
                                 duration_s=args.duration, settle_s=args.settle, seed=args.seed,
                                 order_ratio=args.order_ratio, reset=False if args.no_reset else None,
                                 thresholds=thresholds)
 
-    return check_experiment(Path(args.file) if args.file else None, build, facts)
+    experiment, source, found = check_experiment(Path(args.file) if args.file else None, build, facts)
+    if defined:
+        source = (source or Source()).scoped(defined[0])
+    return experiment, source, found
 
 
 async def lab_facts(args: argparse.Namespace) -> tuple[Any, Any, bool]:
@@ -345,8 +353,16 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             success=_fmt(lr.success_rate, 2)) + f" — {mark}")
         progress.advance(task)
 
+    # `faultlab demo` (cli/demo.py): a narrator follows the runner for the dashboard's presentation page
+    narration = args.narrate(settings, experiment, progress.console) if getattr(args, "narrate", None) else None
+
+    def phase_done(result: PhaseResult) -> None:
+        on_phase(result)
+        if narration is not None:
+            narration.phase(result)
+
     runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
-                              on_phase=on_phase, restore_settings=restore)
+                              on_phase=phase_done, restore_settings=restore)
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
 
@@ -374,19 +390,25 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             await asyncio.sleep(0.5)
 
     tick = asyncio.create_task(ticker())
+    if narration is not None:
+        narration.start(runner)
     try:
         with progress:
             data = await runner.run()
     finally:
         tick.cancel()
+        if narration is not None:
+            await narration.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
     report = _build(data, {**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)},
-                    source, runs_dir, console)
+                    source, runs_dir, console, settings)
     if report is None:
         return EXIT_ABORTED
     run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
+    if narration is not None:
+        narration.finish(run_dir, bool(data["interrupted"]))
     print_summary(console, report)
     console.print(_("report: {json}\n        {html}\n        (also {latest})").format(
         json=run_dir / "report.json", html=run_dir / "report.html", latest=runs_dir / "latest"))
@@ -400,7 +422,8 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     return EXIT_OK if report.verdict.valid else EXIT_MISSED
 
 
-def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Path, console: Any) -> Report | None:
+def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Path, console: Any,
+           settings: Settings) -> Report | None:
     """The run's report; None when what the runner collected does not fit the report's model (a bug): then every
     problem is said and the collected data kept in the runs folder, so that the run is not lost."""
     import pydantic
@@ -410,7 +433,8 @@ def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Pa
 
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
     try:
-        return build_report(data, view, run_id, source.model_dump() if source is not None else None)
+        return build_report(data, view, run_id, source.model_dump(exclude_none=True) if source is not None else None,
+                            settings)
     except pydantic.ValidationError as exc:
         runs_dir.mkdir(parents=True, exist_ok=True)
         kept = runs_dir / f"{run_id}-unreported.json"

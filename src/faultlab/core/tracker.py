@@ -22,6 +22,9 @@ from faultlab.core.evidence import (
 )
 from faultlab.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
 
+# Every state the tracker emits carries its reason as a code and parameters beside the English text; the conclusive
+# kinds' codes:
+REASON_CODES = {"process_exit": "process_exit", "wrong": "wrong_values"}
 SUSPICION_S = 1.0  # after a failed observation the monitor keeps checking at its fast interval this long
 
 Emit = Callable[[dict[str, Any]], None]
@@ -153,7 +156,8 @@ class InstanceTracker:
             self._feed(Sample(at, False, source))
             self._shadow_all_off(at)
             if self.status != "OFF":
-                self._set("OFF", at, CONCLUSIVE[kind], source)
+                params = {"products": sorted(obs.get("products") or ())} if kind == "wrong" else {}
+                self._set("OFF", at, CONCLUSIVE[kind], source, REASON_CODES[kind], params)
         elif kind == "health":
             if self.replaced and self._from_new_process(obs, at):
                 self._first_answer(obs.get("started_at"), at)
@@ -224,9 +228,10 @@ class InstanceTracker:
         self._feed(Sample(at, ok, source, rtt_ms, late=kind in LATE_KINDS))
         primary = self.detectors[self.primary]
         if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
-            self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
+            self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source, "detector",
+                      {"detector": self.primary, "kind": kind or "failure"})
         elif ok and self.status != "ON" and primary.trusts() and self.caught_up and not self.value_suspect:
-            self._set("ON", at, "healthy and caught up", source)
+            self._set("ON", at, "healthy and caught up", source, "healthy")
         elif ok and self.status == "ON" and self._awaiting_recovery():  # noqa: SIM102 (the comment below is on the inner test)
             # ON already when the fault was cleared (a detector that lets a flapping replica back in):
             # recovery counts once enough fresh evidence after the clear confirms it.
@@ -266,7 +271,8 @@ class InstanceTracker:
             behind = f"lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere {self.behind_ms or 0:.0f} ms ago"
             reason = (f"lagging: {behind}, it applies but cannot keep up" if why == "lagging"
                       else f"stale: {behind}, nothing taken in since")
-            self._set("OFF", at, reason, source)
+            self._set("OFF", at, reason, source, "lagging" if why == "lagging" else "stale",
+                      {"seq": (self.applied_seq or 0) + 1, "behind_ms": round(self.behind_ms or 0.0, 1)})
 
     def _process_exit(self, obs: dict[str, Any], at: float, now: float) -> None:
         """The supervisor saw the process die at `at`; the monitor learns it `now` (that is the detection)."""
@@ -290,7 +296,8 @@ class InstanceTracker:
         for detector in self.detectors.values():
             detector.reset()
         if self.status != "OFF":
-            self._set("OFF", now, "process exited", obs.get("source", "supervisor"))
+            self._set("OFF", now, "process exited", obs.get("source", "supervisor"), "process_exit",
+                      {"code": obs.get("code")})
 
     # ---- transitions and episodes ------------------------------------------------------------------
 
@@ -314,12 +321,15 @@ class InstanceTracker:
             self.episode.detected_by = "already OFF"
         self._emit_episode("opened")
 
-    def _set(self, status: str, at: float, reason: str, source: str) -> None:
+    def _set(self, status: str, at: float, reason: str, source: str, code: str,
+             params: dict[str, Any] | None = None) -> None:
+        """A new state, emitted with its reason twice: as English text, and as a code with its parameters (what a
+        reader's page says in its own language)."""
         previous = self.status
         self.status, self.since, self.reason, self.source = status, at, reason, source
         self.transitions[status] = self.transitions.get(status, 0) + 1
         self.emit({"type": "state", "replica": self.replica, "status": status, "previous": previous,
-                   "at": at, "reason": reason, "source": source})
+                   "at": at, "reason": reason, "source": source, "code": code, "params": params or {}})
         if status == "OFF":
             if self.episode is None or self.episode.recovered_at is not None:
                 self.episode = Episode(self.replica, None, None, None)

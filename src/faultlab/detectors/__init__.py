@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.detectors.base import Detector, Param, Sample, check_params
+from faultlab.detectors.base import Detector, Gauge, Param, Sample, check_params
 from faultlab.detectors.consecutive import ConsecutiveDetector
 from faultlab.detectors.error_rate import ErrorRateDetector
 from faultlab.detectors.phi_accrual import PhiAccrualDetector
@@ -24,7 +24,7 @@ DETECTORS: dict[str, type[Any]] = {
     cls.name: cls for cls in (ConsecutiveDetector, ErrorRateDetector, PhiAccrualDetector, SuccessRateDetector)
 }
 
-__all__ = ["DETECTORS", "ConsecutiveDetector", "Detector", "ErrorRateDetector", "Param", "PhiAccrualDetector",
+__all__ = ["DETECTORS", "ConsecutiveDetector", "Detector", "ErrorRateDetector", "Gauge", "Param", "PhiAccrualDetector",
            "Sample", "SuccessRateDetector", "check_params", "make_detector", "settings_params"]
 
 

@@ -28,6 +28,17 @@ class Sample(NamedTuple):
         return self.source == "monitor"
 
 
+class Gauge(NamedTuple):
+    """One quantity a detector judges by, against the threshold it is judged at: `above` suspects when `value >=
+    threshold` (a count of failures, phi), otherwise when `value < threshold` (a success rate). `value` is None
+    while the detector cannot judge yet (too few observations); it may be infinite (phi)."""
+
+    measure: str
+    value: float | None
+    threshold: float
+    above: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Param:
     """One parameter of a detector: its default, the bounds a setting must respect, and the values the study tries."""
@@ -70,6 +81,10 @@ class Detector(Protocol):
         ...
 
     def params(self) -> dict[str, float]: ...
+
+    def gauges(self) -> list[Gauge]:
+        """What it judges by as of the last sample, each against its threshold (the episode timeline draws them)."""
+        ...
 
 
 def check_params(name: str, spec: dict[str, Param], given: dict[str, Any]) -> dict[str, float]:

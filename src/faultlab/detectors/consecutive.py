@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from faultlab.detectors.base import Param, Sample, check_params
+from faultlab.detectors.base import Gauge, Param, Sample, check_params
 
 SUCCESSES = Param(5, 1, 50, help="consecutive successes before ON again (the guide: 5)")
 
@@ -41,6 +41,9 @@ class ConsecutiveDetector:
 
     def trusts(self) -> bool:
         return self.successes >= self.success_threshold
+
+    def gauges(self) -> list[Gauge]:
+        return [Gauge("consecutive_failures", self.failures, self.failure_threshold)]
 
     def reset(self) -> None:
         self.failures = self.successes = 0

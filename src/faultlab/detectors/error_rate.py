@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
-from faultlab.detectors.base import Param, Sample, check_params
+from faultlab.detectors.base import Gauge, Param, Sample, check_params
 from faultlab.detectors.consecutive import SUCCESSES, ConsecutiveDetector
 
 
@@ -53,6 +53,9 @@ class ErrorRateDetector(ConsecutiveDetector):
 
     def trusts(self) -> bool:
         return super().trusts() and self.failed_in_window <= 1
+
+    def gauges(self) -> list[Gauge]:
+        return [*super().gauges(), Gauge("window_failures", self.failed_in_window, self.max_failures)]
 
     def reset(self) -> None:
         super().reset()

@@ -15,7 +15,7 @@ import math
 from collections import deque
 from typing import Any, ClassVar
 
-from faultlab.detectors.base import Param, Sample, check_params
+from faultlab.detectors.base import Gauge, Param, Sample, check_params
 from faultlab.detectors.consecutive import SUCCESSES
 
 MIN_INTERVALS = 3  # no suspicion before this many intervals are known (a new replica has no history)
@@ -86,6 +86,9 @@ class PhiAccrualDetector:
 
     def trusts(self) -> bool:
         return self.successes >= self.success_threshold and self.phi < self.threshold
+
+    def gauges(self) -> list[Gauge]:
+        return [Gauge("phi", self.phi, self.threshold)]
 
     def reset(self) -> None:
         """A new process: forget the last answer and the streak; the intervals describe the prober, they stay."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, ClassVar
 
-from faultlab.detectors.base import Param, Sample, check_params
+from faultlab.detectors.base import Gauge, Param, Sample, check_params
 from faultlab.detectors.consecutive import SUCCESSES
 
 
@@ -63,6 +63,10 @@ class SuccessRateDetector:
 
     def trusts(self) -> bool:
         return self.successes >= self.success_threshold and not self._low()
+
+    def gauges(self) -> list[Gauge]:
+        judged = self.total >= self.min_samples
+        return [Gauge("success_pct", 100 * self.ok / self.total if judged else None, 100 * self.min_rate, above=False)]
 
     def reset(self) -> None:
         self.recent.clear()

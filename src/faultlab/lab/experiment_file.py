@@ -344,6 +344,15 @@ class Source(BaseModel):
     path: str | None = None
     sha256: str | None = None
     from_report: str | None = None  # the run id of the report it was read from
+    # the experiment as the file (or the guide's) has it, before the command line's options: a shorter run says so
+    title: str | None = None
+    phases: list[str] | None = None
+    repeat: int | None = None
+
+    def scoped(self, base: Experiment) -> Source:
+        """This source with the title, phases and repetitions of `base`, the experiment it defines."""
+        return self.model_copy(update={"title": base.title or None, "phases": [p.name for p in base.phases],
+                                       "repeat": base.repeat})
 
 
 class ExperimentRefused(Refused):

@@ -26,8 +26,11 @@ from typing import Any
 
 import pydantic
 
+from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
 from faultlab.core.messages import Problem, problems
+from faultlab.lab import kpi
+from faultlab.lab import report_present as present
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
 from faultlab.lab.report_checks import DataCheck
 from faultlab.lab.report_model import (
@@ -35,11 +38,11 @@ from faultlab.lab.report_model import (
     Distribution,
     Episode,
     ExperimentInfo,
-    ExperimentSource,
     LoadTotal,
     PhaseResult,
     PhaseStatistics,
     Report,
+    RunTimelines,
     Second,
     Summary,
     ThresholdValues,
@@ -48,6 +51,7 @@ from faultlab.lab.report_model import (
 )
 from faultlab.lab.report_parts import (
     Detector,
+    ExperimentSource,
     Files,
     Hypothesis,
     LabView,
@@ -57,6 +61,7 @@ from faultlab.lab.report_parts import (
     Versions,
     Voting,
 )
+from faultlab.lab.timeline import run_timelines
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 LOG_TAIL_BYTES = 2_000_000
@@ -176,7 +181,12 @@ def phase_statistics(results: list[PhaseResult], experiment: Experiment) -> dict
         missed += [f"repetition {r.repetition}: {m}" for r in runs for m in r.missed if m.startswith("error")]
         out[name] = PhaseStatistics(**stats, has_fault=phase.has_fault,
                                     thresholds=ThresholdValues(**thresholds.describe()), passed=not missed,
-                                    missed=missed)
+                                    missed=missed, rule=kpi.phase_rule(phase))
+    for name, st in out.items():  # every median rated by the guide's KPI table, and every run's values
+        st.ratings = present.rate_phase(st, st.rule or "thresholds")
+        for r in results:
+            if r.phase == name:
+                r.ratings = present.rate_run(r, st.rule)
     return out
 
 
@@ -231,9 +241,10 @@ def _verdict(data: dict[str, Any], experiment: Experiment, results: list[PhaseRe
 
 
 def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: str,
-                 source: dict[str, Any] | None = None) -> Report:
+                 source: dict[str, Any] | None = None, settings: Settings | None = None) -> Report:
     """The report of a run from what the runner collected (`data["experiment"]`: the experiment as run); a
-    `pydantic.ValidationError` names any part that does not fit the model."""
+    `pydantic.ValidationError` names any part that does not fit the model. With the lab's `settings`, every episode's
+    timeline is drawn from the run's events (`data["events"]`), the monitor judged as the experiment set it."""
     results = phase_results(data.get("results", []))
     experiment = Experiment.model_validate(data["experiment"], strict=False)
     monitor = data.get("monitor") or {}
@@ -270,11 +281,13 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: st
         reset=None if data.get("reset") is None else ResetInfo.model_validate(plain(data["reset"])),
         system=None if data.get("system") is None else SystemInfo.model_validate(plain(data["system"])),
     )
+    summary = summarize(results)
+    summary.ratings = present.rate_summary(summary)
     return Report(
         schema_version=SCHEMA_VERSION,
         experiment_info=info,
         results=results,
-        summary=summarize(results),
+        summary=summary,
         phases=phases,
         thresholds=ThresholdValues(**experiment.thresholds.describe()),
         verdict=_verdict(data, experiment, results, phases, data_check, steady.after.hypothesis if steady.after
@@ -287,6 +300,10 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: st
         voting=Voting.model_validate(plain({"before": data.get("voting_before"), "after": data.get("voting_after")})),
         steady_state=steady,
         files=Files(events="events.jsonl", logs="logs/", html="report.html"),
+        kpi_table=list(kpi.KPI_TABLE),
+        timelines=None if settings is None else [RunTimelines.model_validate(t) for t in run_timelines(
+            [r.model_dump(mode="json") for r in results], data.get("events"),
+            settings.model_copy(update=experiment.lab_settings.model_dump(exclude_none=True)))],
     )
 
 

@@ -24,13 +24,17 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from faultlab.core import i18n
+from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
 from faultlab.faults.registry import colours
-from faultlab.lab import api_findings
+from faultlab.lab import api_findings, kpi
+from faultlab.lab import report_present as present
 from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.report_checks import Check
 from faultlab.lab.report_model import Report
 from faultlab.lab.report_text import translate_messages
+from faultlab.lab.timeline import run_timelines
+from faultlab.lab.timeline_words import timeline_words
 from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent
@@ -165,7 +169,8 @@ def page_style() -> Markup:
 
 @cache
 def _script() -> Markup:
-    return inline_modules(STATIC / "langs.js", STATIC / "report.js")
+    return inline_modules(STATIC / "langs.js", STATIC / "timeline_steps.js", STATIC / "timeline_svg.js",
+                          STATIC / "timeline.js", STATIC / "report.js")
 
 
 def render_page(lang: str, title: str, body: Callable[[str], Markup], data: dict[str, Any],
@@ -188,9 +193,29 @@ def chart_colours() -> dict[str, str]:
 
 
 def chart_data(report: Report) -> dict[str, Any]:
-    """The parts of report.json the charts are drawn from (the page's JSON block), and each fault kind's colour."""
-    document = report.document()
-    return {**{key: document.get(key) for key in CHART_KEYS}, "colours": chart_colours()}
+    """The parts of report.json the charts are drawn from (the page's JSON block), each fault kind's colour, and the
+    episodes' timelines."""
+    document = present.with_ratings(report).document()
+    return {**{key: document.get(key) for key in CHART_KEYS}, "colours": chart_colours(),
+            "timelines": timelines_of(report)}
+
+
+def timelines_of(report: Report) -> list[dict[str, Any]]:
+    """The report's episode timelines; a report without them (a run from before them) has its episodes drawn from
+    what report.json holds, every lane it did not record marked so."""
+    if report.timelines is not None:
+        return [t.model_dump(mode="json") for t in report.timelines]
+    return run_timelines([r.model_dump(mode="json") for r in report.results], None, Settings())
+
+
+def timeline_runs(report: Report) -> list[tuple[int, str, int, int]]:
+    """(index in the page's timelines, phase, repetition, episodes) of every phase run with an episode."""
+    if report.timelines is not None:
+        return [(i, t.phase, t.repetition, len(t.episodes)) for i, t in enumerate(report.timelines)]
+    with_episodes = [r for r in report.results if any(
+        e.activated_at is not None or e.detected_at is not None or e.cleared_at is not None
+        or e.recovered_at is not None for e in r.episodes or [])]
+    return [(i, r.phase, r.repetition, len(r.episodes or [])) for i, r in enumerate(with_episodes)]
 
 
 def chart_labels(lang: str) -> dict[str, str]:
@@ -203,18 +228,27 @@ def chart_labels(lang: str) -> dict[str, str]:
             "recoveredAt": _("{run} recovered"), "time": _("time (UTC), by intended send time"),
             "latency": _("latency ms"), "rps": _("requests/s"), "successAxis": _("success %"),
             "ttdMedian": _("TTD median (ms)"), "ttrMedian": _("TTR median (ms)"), "ttdEach": _("TTD each repetition"),
-            "ttrEach": _("TTR each repetition"), "ms": "ms"}
+            "ttrEach": _("TTR each repetition"), "ms": "ms", "ttdLimit": _("TTD limit ({ms} ms)"),
+            "ttrLimit": _("TTR limit ({ms} ms)"), "restartLimit": _("TTR limit when a process restarts ({ms} ms)"),
+            "quorumRule": _("judged on quorum lost and regained"),
+            **timeline_words(lang)}
 
 
 def render_body(report: Report, lang: str) -> Markup:
     """One language's view: tables, verdict, the guide's answers (templates/report_body.html)."""
     gettext = i18n.gettext_for(lang)
+    report = present.with_ratings(report)
     return render_translated(
         environment(), "report_body.html", lang, report=report, info=report.experiment_info,
+        page_title=present.title_markup(report, gettext), shorter=present.shorter_notice(report, gettext),
+        kpi_table=report.kpi_table or list(kpi.KPI_TABLE),
+        level_text=lambda rating: present.level_text(rating, gettext),
+        measure_text=lambda measure: present.measure_text(measure, gettext), rate=kpi.rating,
+        rule_text=lambda stats: present.rule_text(stats, report.thresholds, gettext, lang),
         verdict=report.verdict, summary=report.summary, th=report.thresholds,
         off_threshold=report.runs_off_threshold(), answers=guide_answers(report, lang),
         finding_text=api_findings.render_in(lang), matters=api_findings.matters_in(lang),
-        missed_text=lambda texts: translate_messages(texts, gettext),
+        missed_text=lambda texts: translate_messages(texts, gettext), timeline_runs=timeline_runs(report),
         phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
 
 
@@ -223,6 +257,6 @@ def render_html(report: Report, lang: str | None = None) -> str:
     language; Plotly's basic bundle and the chart script inlined."""
     lang = lang or i18n.active()
     _ = i18n.gettext_for(lang)
-    title = _("faultlab experiment") + " " + str(report.experiment_info.run_id)
+    title = present.title(report, _) + " " + str(report.experiment_info.run_id)
     return render_page(lang, title, lambda code: render_body(report, code), chart_data(report), chart_labels,
                        "report-data", _script())

@@ -13,22 +13,28 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from faultlab.lab.kpi import KpiRow, Rating, Rule
 from faultlab.lab.report_checks import DataCheck
 from faultlab.lab.report_parts import (
     Detector,
     Document,
+    ExperimentSource,
+    FaultSpec,
     Files,
     LabView,
     Record,
     ResetInfo,
     SettingValues,
+    Skipped,
     SteadyState,
     SystemInfo,
     UnixTime,
     Verdict,
     Versions,
     Voting,
+    VotingDelta,
 )
+from faultlab.lab.timeline_model import Timeline
 
 SCHEMA_VERSION: Literal[1] = 1
 SHOP = "shop"  # the kind of system a report without `experiment_info.system` measured: faultlab's own
@@ -125,12 +131,6 @@ class Quorum(Record):
     voter_quorum_not_reached: int | None = None
 
 
-class FaultSpec(Record):
-    """A phase's first fault as defined: its kind, and its parameters beside it."""
-
-    kind: str
-
-
 class FaultRun(Record):
     """One fault of a phase as it was injected: its kind, replicas, parameters (seed included) and times."""
 
@@ -141,22 +141,6 @@ class FaultRun(Record):
     hold_s: float | None = None
     injected_at: UnixTime = None
     cleared_at: UnixTime = None
-
-
-class Skipped(Record):
-    """An ability a phase needs and the system under test lacks, with the sentence that says so."""
-
-    missing: str
-    why: str
-
-
-class VotingDelta(Record):
-    """The voter's counters over one phase run."""
-
-    total_votes: int | None = None
-    quorum_reached: int | None = None
-    quorum_not_reached: int | None = None
-    outliers_by_replica: dict[str, int] | None = None
 
 
 class PhaseResult(Record):
@@ -187,6 +171,7 @@ class PhaseResult(Record):
     notes: list[str] | None = None
     skipped: list[Skipped] | None = Field(None, description="what the system under test lacks for this phase: it "
                                                             "was not run, and not judged")
+    ratings: dict[str, Rating] | None = Field(None, description="its values rated by the guide's KPI table")
 
     def detected_by_sources(self) -> list[str]:
         """What detected the fault ("supervisor: process exited", "voter: slow", …): the run's own list, else its
@@ -194,14 +179,6 @@ class PhaseResult(Record):
         if self.detected_by:
             return list(self.detected_by)
         return [e.detected_by for e in self.episodes or [] if e.detected_by]
-
-
-class ExperimentSource(Record):
-    """Where the experiment was read from."""
-
-    path: str | None = None
-    sha256: str | None = None
-    from_report: str | None = Field(None, description="the run id of the report.json it was read from")
 
 
 class ExperimentInfo(Record):
@@ -255,6 +232,7 @@ class Summary(Record):
     avg_ttr_ms: float | None
     max_p95_ms: float | None
     min_success_rate: float | None
+    ratings: dict[str, Rating] | None = Field(None, description="its values rated by the guide's KPI table")
 
 
 class ThresholdValues(Record):
@@ -284,6 +262,9 @@ class PhaseStatistics(Record):
     passed: bool
     missed: list[str]
     skipped: list[Skipped] | None = Field(None, description="the phase was not run on this system (what it lacks)")
+    rule: Rule | None = Field(None, description="what it is judged by: thresholds, restart (TTR against "
+                                                "max_restart_ttr_ms) or quorum (lost and regained)")
+    ratings: dict[str, Rating] | None = Field(None, description="its medians rated by the guide's KPI table")
 
 
 class VerdictModel(Record):
@@ -344,6 +325,14 @@ class LoadTotal(LoadResult):
     requests_by_kind: dict[str, RequestCount] | None = None
 
 
+class RunTimelines(Record):
+    """The episode timelines of one phase run (lab/timeline_model.Timeline, drawn by static/timeline.js)."""
+
+    phase: str
+    repetition: int
+    episodes: list[Timeline]
+
+
 class Report(Record):
     """faultlab experiment report (report.json): the study guide's fields (experiment_info,
     results[].phase/ttd_ms/ttr_ms/load_test_result, summary) plus distributions over repetitions, the verdict, the
@@ -364,6 +353,9 @@ class Report(Record):
     voting: Voting | None = None
     steady_state: SteadyState | None = None
     files: Files | None = None
+    kpi_table: list[KpiRow] | None = Field(None, description="the guide's KPI table the ratings were made with")
+    timelines: list[RunTimelines] | None = Field(None, description="every episode of every phase run drawn as its "
+                                                                   "timeline, from the run's events.jsonl")
 
     def document(self) -> dict[str, Any]:
         """report.json as written: every field this report has (set when it was built, or present in the file it was

@@ -27,6 +27,18 @@ class Record(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
 
 
+class ExperimentSource(Record):
+    """Where the experiment was read from."""
+
+    path: str | None = None
+    sha256: str | None = None
+    from_report: str | None = Field(None, description="the run id of the report.json it was read from")
+    # the experiment as its file (or the guide's) has it, before the command line's options: a shorter run says so
+    title: str | None = None
+    phases: list[str] | None = None
+    repeat: int | None = Field(None, ge=1)
+
+
 class Detector(Record):
     """The monitor's detector as the run found it (its status answer)."""
 
@@ -231,3 +243,28 @@ class Files(Record):
     logs: str | None = None
     html: str | None = None
     log_files: list[str] | None = None
+
+
+# ---- parts of a phase run (report_model.PhaseResult) ----
+
+
+class FaultSpec(Record):
+    """A phase's first fault as defined: its kind, and its parameters beside it."""
+
+    kind: str
+
+
+class Skipped(Record):
+    """An ability a phase needs and the system under test lacks, with the sentence that says so."""
+
+    missing: str
+    why: str
+
+
+class VotingDelta(Record):
+    """The voter's counters over one phase run."""
+
+    total_votes: int | None = None
+    quorum_reached: int | None = None
+    quorum_not_reached: int | None = None
+    outliers_by_replica: dict[str, int] | None = None

@@ -126,6 +126,15 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object", "required": ["lang", "kinds"], "properties": {
                     "lang": {"type": "string"}, "kinds": {"type": "array", "items": ANY_OBJECT}}}, "the kinds"),
                     **_errors(400)}}},
+            "/api/demo": {"get": {
+                "summary": "The presentation page's data: the replicas' cards and the last `faultlab demo`'s steps, "
+                           "each with its sentence in the reader's language",
+                "parameters": [{"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["en", "es"]},
+                                "description": "language of the sentences (default: the lab's)"}],
+                "responses": {"200": _json({"type": "object", "required": ["at", "instances", "demo"], "properties": {
+                    "at": {"type": "number"}, "instances": {"type": "array", "items": ANY_OBJECT},
+                    "demo": {"oneOf": [ANY_OBJECT, {"type": "null"}]}}}, "cards and demo"),
+                    **_errors(400)}}},
             "/api/experiment": {
                 "get": {"summary": "The experiment started from the page: state, exit code, output",
                         "responses": {"200": _json({"$ref": "#/components/schemas/Experiment"}, "state")}},

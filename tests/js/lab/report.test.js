@@ -103,7 +103,28 @@ test("the TTD/TTR chart has median bars with min-max error bars and a dot per re
   assert.deepEqual(ttrDots.x, [0.2, 0.2]);
   assert.deepEqual([ttdBars.name, ttrBars.name, ttdDots.name], ["TTD median (ms)", "TTR median (ms)",
     "TTD each repetition"]);
-  assert.deepEqual(fig.layout.shapes.map((s) => [s.y0, s.line.color]), [[2000, "#d62728"], [1000, "#1f77b4"]]);
+  const limits = fig.data.slice(4);  // the thresholds: dashed lines with a legend entry each
+  assert.deepEqual(limits.map((t) => [t.name, t.line.dash, t.y[0]]),
+    [["TTD limit (2000 ms)", "dash", 2000], ["TTR limit (1000 ms)", "dash", 1000]]);
   assert.deepEqual(fig.layout.xaxis2.range, [-0.5, 1.5]);
-  assert.deepEqual(ttdTtrFigure({phases, thresholds: {}}).layout.shapes, []);
+  assert.deepEqual(ttdTtrFigure({phases, thresholds: {}}).data.length, 4);
+});
+
+test("a phase that restarts a process or is judged on quorum has the restart limit drawn and its rule written", () => {
+  const th = {max_ttd_ms: 2000, max_ttr_ms: 1000, max_restart_ttr_ms: 5000};
+  const phases = {
+    latency: {ttd_ms: dist([400]), ttr_ms: dist([150]), rule: "thresholds", thresholds: th},
+    crash: {ttd_ms: dist([12]), ttr_ms: dist([300]), rule: "restart", thresholds: th},
+    "two-down": {ttd_ms: dist([15]), ttr_ms: dist([1800]), rule: "quorum", thresholds: th},
+  };
+  const fig = ttdTtrFigure({phases, thresholds: th});
+  const limits = Object.fromEntries(fig.data.slice(4).map((t) => [t.name, t]));
+  assert.deepEqual(Object.keys(limits), ["TTD limit (2000 ms)", "TTR limit (1000 ms)",
+    "TTR limit when a process restarts (5000 ms)"]);
+  const restart = limits["TTR limit when a process restarts (5000 ms)"];
+  assert.deepEqual(restart.x, [0.55, 1.45, null, 1.55, 2.45, null]);  // over crash's and two-down's bars only
+  assert.deepEqual(restart.y, [5000, 5000, null, 5000, 5000, null]);
+  assert.deepEqual(limits["TTR limit (1000 ms)"].x, [-0.45, 0.45, null]);
+  assert.ok(fig.data.filter((t) => t.line && t.line.dash).every((t) => t.showlegend !== false && t.name));
+  assert.deepEqual(fig.layout.annotations.map((a) => [a.x, a.text]), [[2, "judged on quorum lost and regained"]]);
 });

@@ -4,6 +4,7 @@ stream, the operator's controls, the reports, the comparison, and the guide's /a
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from faultlab.core.config import Settings
 from faultlab.core.guide import health_body
 from faultlab.core.log import get_logger
 from faultlab.core.web import ApiError, Handler, create_app, json_response, read_json, require_token
+from faultlab.lab import demo
 from faultlab.lab.compare import compare
 from faultlab.lab.compare_html import render_compare
 from faultlab.lab.dashboard import frontend, guide_api
@@ -70,6 +72,7 @@ class DashboardApi:
             web.delete("/api/faults", self.clear),
             web.get("/api/fault-kinds", self.fault_kinds),
             web.get("/api/experiment", self.experiment_status),
+            web.get("/api/demo", self.demo_status),
             web.post("/api/experiment", self.experiment_start),
             web.delete("/api/experiment", self.experiment_stop),
             web.get("/api/runs", self.list_runs),
@@ -196,6 +199,16 @@ class DashboardApi:
     async def experiment_stop(self, request: web.Request) -> web.Response:
         require_token(request)
         return json_response(await self.experiment.interrupt())
+
+    async def demo_status(self, request: web.Request) -> web.Response:
+        """The presentation page's data: the replicas' cards and the last demo's steps (`faultlab demo`), each said
+        in the reader's language with the run's own figures (null before any demo ran in this lab folder)."""
+        lang = request.query.get("lang", self.default_lang)
+        if lang not in i18n.LANGUAGES:
+            raise ApiError(400, f"lang must be one of {', '.join(i18n.LANGUAGES)}")
+        state = await asyncio.to_thread(demo.read_state, self.settings.home)
+        return json_response({"at": time.time(), "instances": self.live.cards(),
+                              "demo": demo.described(state, lang) if state is not None else None})
 
     # ---- past runs ----------------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from faultlab.vendor import PLOTLY_JS
 
 HERE = Path(__file__).parent
 CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css"}
-PAGES = {"/": "index.html", "/reports": "reports.html"}
+PAGES = {"/": "index.html", "/reports": "reports.html", "/demo": "demo.html"}
 LANG_COOKIE = "faultlab_lang"
 LANGUAGE_NAMES = (("es", "Español"), ("en", "English"))
 
@@ -80,9 +80,11 @@ def accepted_language(header: str | None) -> str | None:
 
 
 def static_files() -> dict[str, tuple[Path, str]]:
-    """(file, content type) by the name the pages ask for under /static/: static/*.js|css and plotly.min.js."""
+    """(file, content type) by the name the pages ask for under /static/: static/*.js|css, the episode timeline's
+    modules (lab/static/timeline*.js, which report.html inlines) and plotly.min.js."""
     files = {p.name: (p, CONTENT_TYPES[p.suffix]) for p in sorted((HERE / "static").iterdir())
              if p.suffix in CONTENT_TYPES}
+    files.update({p.name: (p, CONTENT_TYPES[".js"]) for p in sorted((HERE.parent / "static").glob("timeline*.js"))})
     files["plotly.min.js"] = (PLOTLY_JS, CONTENT_TYPES[".js"])
     missing = [str(path) for path, _type in files.values() if not path.is_file()]
     if missing or "dashboard.js" not in files:

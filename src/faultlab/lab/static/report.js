@@ -3,6 +3,7 @@
 // and langs.js; the functions are exported for the unit tests (tests/js/lab/).
 
 import {startLanguageSwitch} from "./langs.js";
+import {renderTimelines} from "./timeline.js";
 
 // A fault period's colour is its fault kind's (the registry's colour, passed in the page's `colours`); grey without.
 export const NO_COLOUR = "#999999";
@@ -13,7 +14,8 @@ export const DEFAULT_LABELS = {p50: "latency p50 (ms)", p95: "latency p95 (ms)",
   detected: "detected (monitor event)", recovered: "recovered (monitor event)", detectedAt: "{run} detected",
   recoveredAt: "{run} recovered", time: "time (UTC), by intended send time", latency: "latency ms", rps: "requests/s",
   successAxis: "success %", ttdMedian: "TTD median (ms)", ttrMedian: "TTR median (ms)", ttdEach: "TTD each repetition",
-  ttrEach: "TTR each repetition", ms: "ms"};
+  ttrEach: "TTR each repetition", ms: "ms", ttdLimit: "TTD limit ({ms} ms)", ttrLimit: "TTR limit ({ms} ms)",
+  restartLimit: "TTR limit when a process restarts ({ms} ms)", quorumRule: "judged on quorum lost and regained"};
 
 const LATENCY_TRACES = [["p50_ms", "p50", "#1f77b4"], ["p95_ms", "p95", "#ff7f0e"], ["p99_ms", "p99", "#d62728"]];
 // The monitor's moments marked on the load chart: a vertical line and a marker on the success-rate panel.
@@ -122,19 +124,63 @@ export function ttdTtrFigure(data, labels = DEFAULT_LABELS) {
     traces.push({type: "scatter", mode: "markers", x: xs, y: ys, name: labels[dist.dots],
       marker: {color: "#222", size: 6, symbol: "circle-open"}, xaxis: "x2"});
   }
-  const thresholds = data.thresholds || {};
-  const shapes = [["max_ttd_ms", "#d62728"], ["max_ttr_ms", "#1f77b4"]].filter(([key]) => thresholds[key])
-    .map(([key, colour]) => ({type: "line", xref: "paper", x0: 0, x1: 1, y0: thresholds[key], y1: thresholds[key],
-      line: {color: colour, dash: "dash", width: 1}}));
+  traces.push(...limitTraces(data, names, labels));
+  const annotations = names.map((n, i) => (phases[n].rule === "quorum"
+    ? {x: i, y: 1, xref: "x2", yref: "paper", text: labels.quorumRule, showarrow: false, yanchor: "bottom",
+      font: {size: 11, color: "#6b4e00"}}
+    : null)).filter((a) => a !== null);
   const layout = {height: 420, barmode: "group", margin: {t: 30, l: 70, r: 20, b: 60},
     yaxis: {title: {text: labels.ms}, rangemode: "tozero"},
     xaxis: {type: "category"},
     xaxis2: {overlaying: "x", range: [-0.5, names.length - 0.5], visible: false},
-    shapes, legend: {orientation: "h", y: -0.15}};
+    annotations, legend: {orientation: "h", y: -0.15}};
   return {data: traces, layout};
 }
 
-/** Both charts of one language's view into their places (`timeseries-<lang>`, `ttdttr-<lang>`), once. */
+/** The limits each phase's medians are held to, as dashed lines over its bars, each kind in the legend once: the
+ * TTD limit, the TTR limit, and the TTR limit of a phase that restarts a process (crash, two-down). */
+export function limitTraces(data, names, labels = DEFAULT_LABELS) {
+  const phases = data.phases || {};
+  const fallback = data.thresholds || {};
+  const kinds = [
+    {name: "ttdLimit", colour: "#d62728", dash: "dash", value: (th) => th.max_ttd_ms, applies: () => true},
+    {name: "ttrLimit", colour: "#1f77b4", dash: "dash", value: (th) => th.max_ttr_ms,
+      applies: (st) => st.rule !== "restart" && st.rule !== "quorum"},
+    {name: "restartLimit", colour: "#1f77b4", dash: "dashdot", value: (th) => th.max_restart_ttr_ms,
+      applies: (st) => st.rule === "restart" || st.rule === "quorum"},
+  ];
+  const traces = [];
+  for (const kind of kinds) {
+    const xs = [], ys = [];
+    let shown = null;
+    names.forEach((n, i) => {
+      const st = phases[n];
+      const value = kind.value(st.thresholds || fallback) ?? kind.value(fallback);
+      if (!kind.applies(st) || value === null || value === undefined) return;
+      xs.push(i - 0.45, i + 0.45, null);
+      ys.push(value, value, null);
+      shown = shown ?? value;
+    });
+    if (!xs.length) continue;
+    traces.push({type: "scatter", mode: "lines", x: xs, y: ys, xaxis: "x2", hoverinfo: "y+name",
+      name: labels[kind.name].replace("{ms}", String(shown)), line: {color: kind.colour, dash: kind.dash, width: 1.5}});
+  }
+  return traces;
+}
+
+/** Every phase run's episode timelines into its place (`tl-<index>-<lang>`, the index in `data.timelines`), once. */
+export function drawTimelines(data, lang, labels, root = document) {
+  (data.timelines || []).forEach((run, index) => {
+    const el = root.getElementById(`tl-${index}-${lang}`);
+    if (el && !el.dataset.drawn) {
+      renderTimelines(el, run.episodes, {lang, words: labels, colours: data.colours || {}});
+      el.dataset.drawn = "yes";
+    }
+  });
+}
+
+/** Both charts and the timelines of one language's view into their places (`timeseries-<lang>`, `ttdttr-<lang>`,
+ * `tl-<index>-<lang>`), once. */
 export function drawReport(data, lang, root = document) {
   const labels = {...DEFAULT_LABELS, ...((data.labels || {})[lang] || {})};
   const figures = {timeseries: timeseriesFigure(data, labels), ttdttr: ttdTtrFigure(data, labels)};
@@ -145,6 +191,7 @@ export function drawReport(data, lang, root = document) {
       el.dataset.drawn = "yes";
     }
   }
+  drawTimelines(data, lang, labels, root);
 }
 
 const block = typeof document === "undefined" ? null : document.getElementById("report-data");
