@@ -217,14 +217,14 @@ def test_a_fault_reported_after_an_open_episodes_evidence_takes_that_detection()
     t.observe(obs("wrong", 501.030, products=["PROD-001"]))
     t.observe(obs("fault_injected", 501.010, fault={"kind": "incorrect", "params": {}}))
     assert t.episode is not None and t.episode.fault_kind == "incorrect"
-    assert t.episode.ttd_ms == 0.0 and t.episode.detected_by == "already OFF"  # it was OFF since 500.2
+    assert t.episode.ttd_ms == 0.0 and t.episode.detected_by["code"] == "already_off"  # it was OFF since 500.2
     t2, _ = tracker()
     t2.observe(obs("fault_injected", 600.0, fault={"kind": "stale", "params": {}}))
     t2.observe(obs("fault_cleared", 600.5))  # cleared, recovery still awaited (no fresh evidence yet)
     t2.observe(obs("wrong", 600.730, products=["PROD-001"]))
     t2.observe(obs("fault_injected", 600.700, fault={"kind": "incorrect", "params": {}}))
     assert t2.episode is not None and t2.episode.fault_kind == "incorrect"
-    assert t2.episode.ttd_ms == 30.0 and t2.episode.detected_by == "test: wrong values"
+    assert t2.episode.ttd_ms == 30.0 and t2.episode.detected_by["text"] == "test: wrong values"
 
 
 def test_a_recent_failure_keeps_the_replica_on_the_fast_interval() -> None:
@@ -249,7 +249,8 @@ def test_a_stale_answer_is_off_at_once_and_back_only_when_caught_up() -> None:
     assert t.status == "ON" and t.hints == 1
     t.observe(obs("health", 400.6, caught_up=False, stale=True, stale_reason="stopped", behind_ms=520.0,
                   applied_seq=7))
-    assert t.status == "OFF" and t.reason.startswith("stale: lacks seq 8") and "nothing taken in since" in t.reason
+    assert t.status == "OFF" and t.reason["code"] == "stale" and t.reason["params"]["seq"] == 8
+    assert t.reason["text"].startswith("stale: lacks seq 8") and "nothing taken in since" in t.reason["text"]
     assert t.episode is not None and t.episode.ttd_ms == 600.0
     t.observe(obs("fault_cleared", 401.0))
     for i in range(5):

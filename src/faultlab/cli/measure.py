@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from faultlab.cli.console import wide_console as _console
 from faultlab.core import i18n
 from faultlab.core.i18n import N_, _
-from faultlab.lab.report_text import translate_message, translate_messages
+from faultlab.core.said import render, render_all
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -140,19 +140,21 @@ def cmd_load(args: argparse.Namespace) -> int:
     for column in (_("requests"), _("ok"), _("rps"), _("avg ms"), _("p50 ms"), _("p95 ms"), _("p99 ms"), _("max ms"),
                    _("success %"), _("max send lag ms")):
         table.add_column(column, justify="right")
-    table.add_row(str(data["requests"]), str(data["successful"]), str(data["rps"]), str(data["avg_latency_ms"]),
-                  str(data["p50_latency_ms"]), str(data["p95_latency_ms"]), str(data["p99_latency_ms"]),
-                  str(data["max_latency_ms"]), str(data["success_rate"]), str(data["max_send_lag_ms"]))
+    table.add_row(_count(data["requests"]), _count(data["successful"]), _fmt(data["rps"], 1),
+                  *(_fmt(data[k], 1) for k in ("avg_latency_ms", "p50_latency_ms", "p95_latency_ms",
+                                               "p99_latency_ms", "max_latency_ms")),
+                  _fmt(data["success_rate"], 2), _fmt(data["max_send_lag_ms"], 1))
     console.print(table)
     if data["errors"]:
-        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {v}" for k, v in sorted(data["errors"].items())))
+        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {_count(v)}" for k, v in sorted(data["errors"].items())))
     if data["ambiguous"]:
         console.print(_("writes of unknown outcome (may be stored):") + " "
-                      + ", ".join(f"{k} {v}" for k, v in sorted(data["ambiguous"].items())))
+                      + ", ".join(f"{k} {_count(v)}" for k, v in sorted(data["ambiguous"].items())))
     if len(data["by_kind"]) > 1:
         console.print(_("by kind:") + " " + "; ".join(
             _("{kind} {sent} sent, {ok} ok, {failed} failed, {unknown} unknown").format(
-                kind=k, sent=v["sent"], ok=v["ok"], failed=v["fail"], unknown=v["info"])
+                kind=k, sent=_count(v["sent"]), ok=_count(v["ok"]), failed=_count(v["fail"]),
+                unknown=_count(v["info"]))
             for k, v in data["by_kind"].items()))
     if not data["requests"] or data["successful"] == 0:
         console.print("[red]" + _("no request succeeded: is the lab running? (`faultlab up`)") + "[/]")
@@ -337,7 +339,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     def on_phase(result: PhaseResult) -> None:
         lr = result.load_test_result
         mark = "[green]" + _("ok") + "[/]" if result.passed else "[red]" + _("missed") + "[/]: " + escape(
-            "; ".join(translate_messages(result.missed)))
+            "; ".join(render_all(result.missed)))
         progress.console.log(_("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, "
                                "success {success} %").format(
             phase=result.phase, repetition=result.repetition, ttd=_fmt(result.ttd_ms),
@@ -370,7 +372,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             rate = (_("{percent} % ok (last 5 s)").format(percent=_fmt(100 * recent_ok / recent_n, 1))
                     if recent_n else "")
             progress.update(task, load=i18n.ngettext("{n} request", "{n} requests", total_stats.requests).format(
-                n=total_stats.requests) + f" · {rate}")
+                n=_count(total_stats.requests)) + f" · {rate}")
             await asyncio.sleep(0.5)
 
     tick = asyncio.create_task(ticker())
@@ -391,12 +393,12 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     console.print(_("report: {json}\n        {html}\n        (also {latest})").format(
         json=run_dir / "report.json", html=run_dir / "report.html", latest=runs_dir / "latest"))
     if data["aborted"]:
-        console.print("[bold red]" + _("aborted:") + "[/] " + translate_message(data["aborted"]))
+        console.print("[bold red]" + _("aborted:") + "[/] " + escape(render(data["aborted"])))
         return EXIT_ABORTED
     if data["interrupted"]:
         return EXIT_INTERRUPTED
     if data.get("stopped_by"):
-        console.print("[bold red]" + _("stopped by an abort condition:") + "[/] " + data["stopped_by"])
+        console.print("[bold red]" + _("stopped by an abort condition:") + "[/] " + escape(render(data["stopped_by"])))
     return EXIT_OK if report.verdict.valid else EXIT_MISSED
 
 
@@ -458,7 +460,7 @@ def print_summary(console: Any, report: Report) -> None:
 
     for name, st in report.phases.items():
         verdict = "[green]" + _("pass") + "[/]" if st.passed else "[red]" + escape(
-            "; ".join(translate_messages(st.missed))) + "[/]"
+            "; ".join(render_all(st.missed))) + "[/]"
         fault = st.has_fault is not False
         table.add_row(name, str(st.repetitions), dist(st.ttd_ms, applies=fault, miss=N_("not detected ×{n}")),
                       dist(st.ttr_ms, applies=fault, miss=N_("not recovered ×{n}")),
@@ -473,11 +475,11 @@ def print_summary(console: Any, report: Report) -> None:
             detected=s.not_detected or 0, recovered=s.not_recovered or 0) + "[/]"
     console.print(_("summary: {passed}/{total} phase runs passed · avg TTD {ttd} ms · avg TTR {ttr} ms · max p95 "
                     "{p95} ms · min success {success} % · detector {detector}").format(
-        passed=s.successful_tests, total=s.total_tests, ttd=_fmt(s.avg_ttd_ms), ttr=_fmt(s.avg_ttr_ms),
+        passed=_count(s.successful_tests), total=_count(s.total_tests), ttd=_fmt(s.avg_ttd_ms), ttr=_fmt(s.avg_ttr_ms),
         p95=_fmt(s.max_p95_ms, 1), success=_fmt(s.min_success_rate, 2),
         detector=report.experiment_info.detector.name) + misses)
     dc = report.data_check
-    valid = (_("valid") if dc.valid else _("not valid")) if isinstance(dc.valid, bool) else _("unknown")
+    valid = _verdict_word(dc.valid)
     if dc.checked_through == "api":
         console.print(_("data check: {valid} ({orders} accepted orders, {reads} voted reads; checked through the "
                         "system's API)").format(valid=valid, orders=_count(dc.accepted_orders),
@@ -493,13 +495,14 @@ def print_summary(console: Any, report: Report) -> None:
     if isinstance(rh, ReadHistoryCheck):  # a run's from before the check counted has only its verdict
         console.print(_("read history: {valid} — {checked} voted reads checked, {violations} violations ({wrong} "
                         "wrong values, {unknown} unknown positions, {older} older than already acknowledged)").format(
-            valid=rh.valid, checked=rh.answered_200, violations=rh.violations, wrong=rh.wrong_values,
-            unknown=rh.unknown_positions, older=rh.older_than_acknowledged))
+            valid=_verdict_word(rh.valid), checked=_count(rh.answered_200), violations=_count(rh.violations),
+            wrong=_count(rh.wrong_values), unknown=_count(rh.unknown_positions),
+            older=_count(rh.older_than_acknowledged)))
     aw = dc.checks.get("ambiguous_writes")
     if isinstance(aw, AmbiguousWritesCheck):
         console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
-                        "than once)").format(n=aw.ambiguous, once=aw.stored_once, not_stored=aw.not_stored,
-                                             more=aw.stored_more_than_once))
+                        "than once)").format(n=_count(aw.ambiguous), once=_count(aw.stored_once),
+                                             not_stored=_count(aw.not_stored), more=_count(aw.stored_more_than_once)))
     v = report.verdict
     if v.valid:
         single = [run for run, _missed in report.runs_off_threshold()]
@@ -507,7 +510,7 @@ def print_summary(console: Any, report: Report) -> None:
                       _("[bold green]verdict: PASS[/] (each phase judged on its medians; off a threshold in a single "
                         "run: {runs})").format(runs=", ".join(single)))
     else:
-        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(translate_messages(v.missed))))
+        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(render_all(v.missed))))
 
 
 def print_findings(console: Any, checks: Mapping[str, Check], shown: int = 3) -> None:
@@ -532,8 +535,15 @@ def print_findings(console: Any, checks: Mapping[str, Check], shown: int = 3) ->
 
 
 def _count(value: int | None) -> str:
-    """A count the report has, or "-" where it has none."""
-    return "-" if value is None else str(value)
+    """A count the report has (in the reader's language: "1.365" in Spanish), or "-" where it has none."""
+    return i18n.number(value, 0)
+
+
+def _verdict_word(value: Any) -> str:
+    """A verdict in words: valid, not valid, unknown."""
+    if isinstance(value, bool):
+        return _("valid") if value else _("not valid")
+    return _("unknown")
 
 
 def print_guide_answers(console: Any, report: Report) -> None:

@@ -20,6 +20,7 @@ from faultlab.core.evidence import (
     INFO_KINDS,
     LATE_KINDS,
 )
+from faultlab.core.said import CODES, Said, say
 from faultlab.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
 
 SUSPICION_S = 1.0  # after a failed observation the monitor keeps checking at its fast interval this long
@@ -36,7 +37,7 @@ class Episode:
     fault: dict[str, Any] | None
     activated_at: float | None
     detected_at: float | None = None
-    detected_by: str | None = None
+    detected_by: Said | None = None  # what detected it and why (a recorded sentence: core/said.py)
     cleared_at: float | None = None
     recovered_at: float | None = None
     detections: dict[str, float] = field(default_factory=dict)
@@ -63,6 +64,23 @@ class Episode:
                 "ttd_ms_by_detector": self.ttd_by_detector()}
 
 
+def evidence(kind: str | None) -> Said | str:
+    """A kind of failed observation in words ("connection refused"); a kind this faultlab has no words for as it is."""
+    code = f"evidence_{kind or 'failure'}"
+    return say(code) if code in CODES else str(kind)
+
+
+def source_said(source: str | None) -> Said | str:
+    """Who saw it: the lab's services in words ("voter" is "votador" in Spanish); any other source as it is."""
+    code = f"source_{source}"
+    return say(code) if code in CODES else str(source or "?")
+
+
+def detected_by(source: str | None, reason: Said | None) -> Said:
+    """What detected a fault: who saw it and why it marked the replica OFF."""
+    return say("detected_by", source=source_said(source), reason=reason)
+
+
 class InstanceTracker:
     """Feeds every observation to every detector; the configured one decides ON/OFF, the others shadow it.
 
@@ -84,7 +102,7 @@ class InstanceTracker:
         self.success_threshold = settings.recovery_threshold
         self.status = "UNKNOWN"
         self.since: float | None = None
-        self.reason: str | None = None
+        self.reason: Said | None = None  # why it is in its state (a recorded sentence)
         self.source: str | None = None
         self.last_check: float | None = None
         self.last_health: dict[str, Any] = {}
@@ -149,7 +167,7 @@ class InstanceTracker:
             self._feed(Sample(at, False, source))
             self._shadow_all_off(at)
             if self.status != "OFF":
-                self._set("OFF", at, CONCLUSIVE[kind], source)
+                self._set("OFF", at, say(CONCLUSIVE[kind]), source)
         elif kind == "health":
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
@@ -196,9 +214,9 @@ class InstanceTracker:
         self._feed(Sample(at, ok, source, rtt_ms, late=kind in LATE_KINDS))
         primary = self.detectors[self.primary]
         if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
-            self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source)
+            self._set("OFF", at, say("detector_off", evidence=evidence(kind), detector=self.primary), source)
         elif ok and self.status != "ON" and primary.trusts() and self.caught_up and not self.value_suspect:
-            self._set("ON", at, "healthy and caught up", source)
+            self._set("ON", at, say("healthy"), source)
         elif ok and self.status == "ON" and self._awaiting_recovery():  # noqa: SIM102 (the comment below is on the inner test)
             # ON already when the fault was cleared (a detector that lets a flapping replica back in):
             # recovery counts once enough fresh evidence after the clear confirms it.
@@ -235,9 +253,8 @@ class InstanceTracker:
         self.verified_since_clear = 0
         self._shadow_all_off(at)
         if self.status == "ON":
-            behind = f"lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere {self.behind_ms or 0:.0f} ms ago"
-            reason = (f"lagging: {behind}, it applies but cannot keep up" if why == "lagging"
-                      else f"stale: {behind}, nothing taken in since")
+            reason = say("lagging" if why == "lagging" else "stale", seq=(self.applied_seq or 0) + 1,
+                         behind_ms=round(self.behind_ms or 0))
             self._set("OFF", at, reason, source)
 
     def _process_exit(self, obs: dict[str, Any], at: float, now: float) -> None:
@@ -258,7 +275,7 @@ class InstanceTracker:
         for detector in self.detectors.values():
             detector.reset()
         if self.status != "OFF":
-            self._set("OFF", now, "process exited", obs.get("source", "supervisor"))
+            self._set("OFF", now, say("process_exited"), obs.get("source", "supervisor"))
 
     # ---- transitions and episodes ------------------------------------------------------------------
 
@@ -276,13 +293,13 @@ class InstanceTracker:
         if self.status == "OFF" and self.since is not None and self.since >= at:
             # the evidence of this fault put it OFF before its acknowledgement arrived: that was the detection
             self.episode.detected_at = self.since
-            self.episode.detected_by = f"{self.source}: {self.reason}"
+            self.episode.detected_by = detected_by(self.source, self.reason)
         elif self.status == "OFF":  # already excluded when the fault began: detected at activation
             self.episode.detected_at = at
-            self.episode.detected_by = "already OFF"
+            self.episode.detected_by = say("already_off")
         self._emit_episode("opened")
 
-    def _set(self, status: str, at: float, reason: str, source: str) -> None:
+    def _set(self, status: str, at: float, reason: Said, source: str) -> None:
         previous = self.status
         self.status, self.since, self.reason, self.source = status, at, reason, source
         self.transitions[status] = self.transitions.get(status, 0) + 1
@@ -293,7 +310,7 @@ class InstanceTracker:
                 self.episode = Episode(self.replica, None, None, None)
             if self.episode.detected_at is None:
                 self.episode.detected_at = at
-                self.episode.detected_by = f"{source}: {reason}"
+                self.episode.detected_by = detected_by(source, reason)
                 self._emit_episode("detected")
         elif status == "ON" and self._awaiting_recovery():
             self._recovered(at)

@@ -98,6 +98,9 @@ class ProcessTarget(Target):
 REPLICA = ReplicaTarget("replica", "fault_injected", "fault_cleared", ("fault", "activated_at"), ("cleared_at",))
 NETWORK = NetworkTarget("network", "fault_injected", "fault_cleared", ("fault", "activated_at"), ("cleared_at",))
 PROCESS = ProcessTarget("process", "process_stopped", "process_started", ("stopping_at",), ("started_at",))
+# The fault timeline's events in words (report.html, the dashboard): each target's injection and clear.
+EVENT_NAMES = {"fault_injected": N_("fault injected"), "fault_cleared": N_("fault cleared"),
+               "process_stopped": N_("process stopped"), "process_started": N_("process started")}
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,12 @@ def parse_params(data: dict[str, Any], target: Target | None = None,
     spec = lookup(kind, target)
     params: FaultParams = parse(spec.params, {**data, "kind": spec.kind}, context)
     return params
+
+
+def event_names() -> dict[str, str]:
+    """The fault timeline's event names (identifiers) with their words (msgids); an event without words is said as its
+    name."""
+    return dict(EVENT_NAMES)
 
 
 def colours() -> dict[str, str]:
