@@ -258,9 +258,7 @@ def cmd_psql(args: argparse.Namespace) -> int:
 
 
 def cmd_failures(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from faultlab.cli.status_table import fmt_time as _fmt_time
+    from faultlab.cli.status_table import failures_table
     from faultlab.core.client import Unreachable
 
     console = _console()
@@ -272,15 +270,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(failures, indent=2))
         return 0
-    table = Table(title=_("fault episodes (TTD/TTR from event timestamps)"))
-    for column in (_("replica"), _("fault"), _("active at"), _("detected at"), _("by"), _("TTD ms"), _("cleared at"),
-                   _("recovered at"), _("TTR ms")):
-        table.add_column(column)
-    for e in failures:
-        table.add_row(str(e["replica"]), str(e["fault_kind"]), _fmt_time(e["activated_at"]),
-                      _fmt_time(e["detected_at"]), str(e["detected_by"] or "-"), str(e["ttd_ms"] or "-"),
-                      _fmt_time(e["cleared_at"]), _fmt_time(e["recovered_at"]), str(e["ttr_ms"] or "-"))
-    console.print(table)
+    console.print(failures_table(failures))
     return 0
 
 

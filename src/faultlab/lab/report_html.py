@@ -230,7 +230,14 @@ def chart_labels(lang: str) -> dict[str, str]:
             "recoveredAt": _("{run} recovered"), "time": _("time (UTC), by intended send time"),
             "latency": _("latency ms"), "rps": _("requests/s"), "successAxis": _("success %"),
             "ttdMedian": _("TTD median (ms)"), "ttrMedian": _("TTR median (ms)"), "ttdEach": _("TTD each repetition"),
-            "ttrEach": _("TTR each repetition"), "ms": "ms"}
+            "ttrEach": _("TTR each repetition"), "ms": "ms", "separators": plot_separators(lang)}
+
+
+def plot_separators(lang: str) -> str:
+    """Plotly's `separators` for a language: its decimal mark, then its thousands mark (",." in Spanish)."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    return get_decimal_symbol(lang) + get_group_symbol(lang)
 
 
 def render_body(report: Report, lang: str) -> Markup:
