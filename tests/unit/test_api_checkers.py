@@ -46,7 +46,7 @@ def test_replicas_that_end_equal_converge_whatever_the_rounds_before() -> None:
     v = check_replicas_converged([behind, every(RIGHT)], waited_s=0.5)
     assert v["valid"] is True and v["rounds"] == 2 and flat(v["finding"]) == {
         "code": "converged", "replicas": 3, "products": 2, "rounds": 2}
-    assert v["detail"] == "the 3 replicas answered the same stock for 2 products (read 2 time(s) after the load stopped)"
+    assert v["detail"] == "the 3 replicas answered the same stock for 2 products (read 2 times after the load stopped)"
 
 
 def test_replicas_still_different_at_the_timeout_name_each_product_and_value() -> None:

@@ -223,6 +223,6 @@ async def test_the_console_prints_each_finding_in_the_active_language() -> None:
     text = out.getvalue()
     assert "reserved_matches_orders: FALLA — cada orden se reserva 3 veces" in text
     assert "replicas_converged: FALLA" in text and "· PROD-001: disponible/reservado por réplica 1: 4/6, 2: 3/6" in text
-    assert "verificación de datos: desconocido (2 órdenes aceptadas, 1 lecturas votadas; verificado a través" in text
+    assert "verificación de datos: desconocida (2 órdenes aceptadas, 1 lectura votada; verificado a través" in text
     assert "no verificables con las respuestas de este sistema, por eso no se juzgan: orders_leave_pending" in text
     assert "monotonic_reads: no verificable — las respuestas del votador no traen posición" in text

@@ -17,6 +17,7 @@ from typing import Any
 
 from faultlab.cli.console import client as _client
 from faultlab.cli.console import console as _console
+from faultlab.cli.console import decimal
 from faultlab.cli.console import settings as _settings
 from faultlab.cli.console import with_client as _with_client
 from faultlab.core import i18n
@@ -329,7 +330,7 @@ def register(sub: Any) -> None:
     up.add_argument("--detach", action="store_true", help=_("return once every service is working"))
     up.add_argument("--no-restart", action="store_true",
                     help=_("do not restart crashed replicas (the guide's manual mode)"))
-    up.add_argument("--timeout", type=float, default=60.0, help=_("seconds to wait for the lab to work (default 60)"))
+    up.add_argument("--timeout", type=decimal, default=60.0, help=_("seconds to wait for the lab to work (default 60)"))
     up.add_argument("--netns", action="store_true",
                     help=_("each service in its own network namespace on a private bridge (root; docs/deploy.md)"))
     up.set_defaults(func=cmd_up)
@@ -346,7 +347,7 @@ def register(sub: Any) -> None:
     register_fault_commands(sub)
 
     restart = sub.add_parser("restart", help=_("restart a replica by hand (the guide's manual recovery)"))
-    restart.add_argument("--instance", type=int, required=True)
+    restart.add_argument("--instance", type=int, required=True, help=_("replica number (1-3)"))
     restart.set_defaults(func=cmd_restart)
 
     reset = sub.add_parser("reset", help=_("fresh data in the running lab: orders, events and replica state gone, "
@@ -367,12 +368,13 @@ def register(sub: Any) -> None:
     token.set_defaults(func=cmd_token)
 
     failures = sub.add_parser("failures", help=_("fault episodes with TTD and TTR"))
-    failures.add_argument("--json", action="store_true")
+    failures.add_argument("--json", action="store_true", help=_("print raw JSON"))
     failures.set_defaults(func=cmd_failures)
 
     serve = sub.add_parser("serve", help=_("run one service in this process (used by the supervisor)"))
-    serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter", "dashboard"])
-    serve.add_argument("--replica", type=int)
+    serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter", "dashboard"],
+                       help=_("the service to run"))
+    serve.add_argument("--replica", type=int, help=_("inventory: the replica number"))
     serve.add_argument("--spare", action="store_true",
                        help=_("warm spare: import everything, then wait for a line 'go' on stdin before serving "
                             "(end of input: exit)"))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from faultlab.cli.console import decimal, typed
 from faultlab.core.i18n import N_, _
 from faultlab.core.messages import Refused
 from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, KindSpec, kinds, of_target, parse_params
 
-TYPES = {"integer": int, "number": float, "string": str}
+TYPES = {"integer": int, "number": decimal, "string": str}
 
 
 def fault_help() -> str:
@@ -38,7 +39,7 @@ def fault_help() -> str:
 
 def _argument(field: dict[str, Any]) -> str:
     value = field["default"]
-    shown = f"{value:g}" if isinstance(value, float) else value
+    shown = typed(value) if isinstance(value, float) else value
     text = f"--{field['name']}" + (f" {shown}" if value is not None and field["type"] != "array" else "")
     return text if field["required"] else f"[{text}]"
 
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
     """Add `inject` and `clear` to the CLI's subparsers."""
     inject = sub.add_parser("inject", help=_("inject a fault into one replica"), epilog=fault_help(),
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    inject.add_argument("kind", choices=list(kinds()))
+    inject.add_argument("kind", choices=list(kinds()), help=_("the fault kind (listed below)"))
     inject.add_argument("--instance", type=int, help=_("replica number (1-3); required except for partition --groups"))
     arguments: dict[str, tuple[Any, list[str]]] = {}  # name -> (parser, "kind: what it means" for each kind)
     for kind, spec in kinds().items():
@@ -64,8 +65,8 @@ def register(sub: Any) -> None:
 
     clear = sub.add_parser("clear", help=_("clear the faults of one replica (or all)"))
     target = clear.add_mutually_exclusive_group(required=True)
-    target.add_argument("--instance", type=int)
-    target.add_argument("--all", action="store_true")
+    target.add_argument("--instance", type=int, help=_("replica number (1-3)"))
+    target.add_argument("--all", action="store_true", help=_("every replica"))
     clear.add_argument("--kind", choices=list(kinds()), help=_("clear only this kind"))
     clear.set_defaults(func=cmd_clear)
 

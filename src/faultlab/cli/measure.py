@@ -11,16 +11,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faultlab.cli.console import decimal, typed
 from faultlab.cli.console import wide_console as _console
 from faultlab.core import i18n
-from faultlab.core.i18n import N_, _
-from faultlab.core.said import render, render_all
+from faultlab.core.i18n import NP_, N_, _
+from faultlab.core.said import render, render_all, said_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from faultlab.lab.report_checks import Check
-    from faultlab.lab.report_model import Distribution, Report
+    from faultlab.lab.report_model import Distribution, PhaseResult, Report
 
 EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -34,10 +35,10 @@ def register(sub: Any) -> None:
     load.add_argument("--target", choices=TARGETS, default="mix",
                       help=_("orders, voted (one product), voted-all, or mix (voted reads, 20%% orders, cancels of "
                              "accepted orders and restocks: the stock never runs out)"))
-    load.add_argument("--rate", type=float, default=50.0, help=_("requests per second (default 50)"))
-    load.add_argument("--duration", type=float, default=10.0, help=_("seconds (default 10)"))
-    load.add_argument("--seed", type=int, default=1)
-    load.add_argument("--timeout", type=float, default=5.0, help=_("per-request timeout in seconds"))
+    load.add_argument("--rate", type=decimal, default=50.0, help=_("requests per second (default 50)"))
+    load.add_argument("--duration", type=decimal, default=10.0, help=_("seconds (default 10)"))
+    load.add_argument("--seed", type=int, default=1, help=_("seeds the load mix (default 1)"))
+    load.add_argument("--timeout", type=decimal, default=5.0, help=_("per-request timeout in seconds"))
     load.add_argument("--json", action="store_true", help=_("print the full result (with per-second figures) as JSON"))
     load.set_defaults(func=cmd_load)
 
@@ -73,26 +74,26 @@ def register(sub: Any) -> None:
                      help=_("when no lab is running, start one with each service in its own network namespace "
                             "(root; enables the network phases)"))
     exp.add_argument("--repeat", type=int, help=_("repetitions of the phase list (default {n})").format(n=guide.repeat))
-    exp.add_argument("--rate", type=float, help=_("load in requests/s throughout (default {n})").format(
-        n=f"{load.rate_rps:g}"))
-    exp.add_argument("--duration", type=float,
+    exp.add_argument("--rate", type=decimal, help=_("load in requests/s throughout (default {n})").format(
+        n=typed(load.rate_rps)))
+    exp.add_argument("--duration", type=decimal,
                      help=_("seconds each fault is held, and the baseline's length (default {n})").format(
-                         n=f"{load.duration_s:g}"))
-    exp.add_argument("--settle", type=float, help=_("seconds of load before each fault and after recovery"))
+                         n=typed(load.duration_s)))
+    exp.add_argument("--settle", type=decimal, help=_("seconds of load before each fault and after recovery"))
     exp.add_argument("--seed", type=int, help=_("seeds the load mix and the faults' randomness"))
-    exp.add_argument("--order-ratio", type=float, help=_("share of orders in the load (default {n})").format(
-        n=f"{load.order_ratio:g}"))
+    exp.add_argument("--order-ratio", type=decimal, help=_("share of orders in the load (default {n})").format(
+        n=typed(load.order_ratio)))
     exp.add_argument("--no-reset", action="store_true",
                      help=_("keep the running lab's data (by default the experiment starts from fresh data: initial "
                             "stock, empty log, as `faultlab reset`)"))
     exp.add_argument("--runs-dir", help=_("where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)"))
-    exp.add_argument("--max-ttd-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttd_ms:g}"))
-    exp.add_argument("--max-ttr-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttr_ms:g}"))
-    exp.add_argument("--max-restart-ttr-ms", type=float,
+    exp.add_argument("--max-ttd-ms", type=decimal, help=_("default {n}").format(n=typed(t.max_ttd_ms)))
+    exp.add_argument("--max-ttr-ms", type=decimal, help=_("default {n}").format(n=typed(t.max_ttr_ms)))
+    exp.add_argument("--max-restart-ttr-ms", type=decimal,
                      help=_("TTR limit for phases that restart a process (crash, two-down)"))
-    exp.add_argument("--min-success-rate", type=float, help=_("percent"))
-    exp.add_argument("--max-p95-ms", type=float, help=_("default {n}").format(n=f"{t.max_p95_ms:g}"))
-    exp.add_argument("--startup-timeout", type=float, default=90.0, help=_("seconds to wait for a lab it starts"))
+    exp.add_argument("--min-success-rate", type=decimal, help=_("percent"))
+    exp.add_argument("--max-p95-ms", type=decimal, help=_("default {n}").format(n=f"{t.max_p95_ms:g}"))
+    exp.add_argument("--startup-timeout", type=decimal, default=90.0, help=_("seconds to wait for a lab it starts"))
     exp.set_defaults(func=cmd_experiment)
 
     from faultlab.cli.compare import register as register_compare
@@ -126,7 +127,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     console = _console()
     settings = running_settings(_settings(args))
     console.print(_("open-loop {target} load: {rate} req/s for {duration} s → 127.0.0.1").format(
-        target=args.target, rate=f"{args.rate:g}", duration=f"{args.duration:g}"))
+        target=args.target, rate=i18n.decimal(args.rate), duration=i18n.decimal(args.duration)))
     try:
         result = asyncio.run(run_load(settings, args.target, args.rate, args.duration, args.seed, args.timeout))
     except KeyboardInterrupt:
@@ -136,7 +137,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     table = Table(title=_("load: {target} at {rate} req/s (latency from intended send time)").format(
-        target=args.target, rate=f"{args.rate:g}"))
+        target=args.target, rate=i18n.decimal(args.rate)))
     for column in (_("requests"), _("ok"), _("rps"), _("avg ms"), _("p50 ms"), _("p95 ms"), _("p99 ms"), _("max ms"),
                    _("success %"), _("max send lag ms")):
         table.add_column(column, justify="right")
@@ -247,10 +248,12 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         print_problems(console, problems, args.file)
         return EXIT_ABORTED
     if args.check:
-        console.print(_("{file}: a valid experiment — {phases} phases × {repeat} repetitions, about {minutes} min "
-                        "of load").format(file=args.file or _("the guide's experiment"), phases=len(experiment.phases),
-                                          repeat=experiment.repeat, minutes=i18n.number(_estimate_s(experiment) / 60,
-                                                                                         1)))
+        phases, repeat = len(experiment.phases), experiment.repeat
+        console.print(_("{file}: a valid experiment — {phases} × {repetitions}, about {minutes} min of load").format(
+            file=args.file or _("the guide's experiment"),
+            phases=i18n.ngettext("{n} phase", "{n} phases", phases).format(n=phases),
+            repetitions=i18n.ngettext("{n} repetition", "{n} repetitions", repeat).format(n=repeat),
+            minutes=i18n.number(_estimate_s(experiment) / 60, 1)))
         return EXIT_OK
     # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
     return asyncio.run(_experiment(args, experiment, source, console))
@@ -328,7 +331,6 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
 
     from faultlab.lab.experiment import ExperimentRunner
     from faultlab.lab.report import write_run
-    from faultlab.lab.report_model import PhaseResult
 
     total = len(experiment.phases) * experiment.repeat
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}", style="bold"), BarColumn(),
@@ -337,14 +339,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     task = progress.add_task(_("starting"), total=total, load="")
 
     def on_phase(result: PhaseResult) -> None:
-        lr = result.load_test_result
-        mark = "[green]" + _("ok") + "[/]" if result.passed else "[red]" + _("missed") + "[/]: " + escape(
-            "; ".join(render_all(result.missed)))
-        progress.console.log(_("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, "
-                               "success {success} %").format(
-            phase=result.phase, repetition=result.repetition, ttd=_fmt(result.ttd_ms),
-            ttr=_fmt(result.ttr_ms), rps=_fmt(lr.rps, 1), p95=_fmt(lr.p95_latency_ms),
-            success=_fmt(lr.success_rate, 2)) + f" — {mark}")
+        progress.console.log(phase_line(result))
         progress.advance(task)
 
     runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
@@ -429,6 +424,19 @@ def _jsonable(value: Any) -> Any:
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
 
+def phase_line(result: PhaseResult) -> str:
+    """The progress line of a phase run that ended (Rich markup): its figures and what it missed, in the reader's
+    language."""
+    from rich.markup import escape
+
+    lr = result.load_test_result
+    mark = "[green]" + _("ok") + "[/]" if result.passed else "[red]" + _("missed") + "[/]: " + escape(
+        "; ".join(render_all(result.missed)))
+    return _("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, success {success} %").format(
+        phase=result.phase, repetition=result.repetition, ttd=_fmt(result.ttd_ms), ttr=_fmt(result.ttr_ms),
+        rps=_fmt(lr.rps, 1), p95=_fmt(lr.p95_latency_ms), success=_fmt(lr.success_rate, 2)) + f" — {mark}"
+
+
 def _fmt(value: Any, digits: int = 0) -> str:
     return i18n.number(value, digits)
 
@@ -479,25 +487,29 @@ def print_summary(console: Any, report: Report) -> None:
         p95=_fmt(s.max_p95_ms, 1), success=_fmt(s.min_success_rate, 2),
         detector=report.experiment_info.detector.name) + misses)
     dc = report.data_check
-    valid = _verdict_word(dc.valid)
+    valid = _verdict_word(dc.valid, "data check")
     if dc.checked_through == "api":
-        console.print(_("data check: {valid} ({orders} accepted orders, {reads} voted reads; checked through the "
-                        "system's API)").format(valid=valid, orders=_count(dc.accepted_orders),
-                                                reads=_count(dc.reads_checked)))
+        console.print(_("data check: {valid} ({orders}, {reads}; checked through the system's API)").format(
+            valid=valid, orders=_counted(NP_("{n} accepted order", "{n} accepted orders"), dc.accepted_orders),
+            reads=_counted(NP_("{n} voted read", "{n} voted reads"), dc.reads_checked)))
     else:
-        console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
-            valid=valid, orders=_count(dc.accepted_orders), events=_count(dc.events_in_log)))
+        console.print(_("data check: {valid} ({orders}, {events})").format(
+            valid=valid, orders=_counted(NP_("{n} accepted order", "{n} accepted orders"), dc.accepted_orders),
+            events=_counted(NP_("{n} event in the log", "{n} events in the log"), dc.events_in_log)))
     print_findings(console, dc.checks)
     if dc.not_checkable:
         console.print("  " + _("not checkable with this system's answers, so not judged: {checks}").format(
             checks=", ".join(dc.not_checkable)))
     rh = dc.checks.get("read_history")
     if isinstance(rh, ReadHistoryCheck):  # a run's from before the check counted has only its verdict
-        console.print(_("read history: {valid} — {checked} voted reads checked, {violations} violations ({wrong} "
-                        "wrong values, {unknown} unknown positions, {older} older than already acknowledged)").format(
-            valid=_verdict_word(rh.valid), checked=_count(rh.answered_200), violations=_count(rh.violations),
-            wrong=_count(rh.wrong_values), unknown=_count(rh.unknown_positions),
-            older=_count(rh.older_than_acknowledged)))
+        console.print(_("read history: {valid} — {checked}, {violations} ({wrong}, {unknown}, {older})").format(
+            valid=_verdict_word(rh.valid, "read history"),
+            checked=_counted(NP_("{n} voted read checked", "{n} voted reads checked"), rh.answered_200),
+            violations=_counted(NP_("{n} violation", "{n} violations"), rh.violations),
+            wrong=_counted(NP_("{n} wrong value", "{n} wrong values"), rh.wrong_values),
+            unknown=_counted(NP_("{n} unknown position", "{n} unknown positions"), rh.unknown_positions),
+            older=_counted(NP_("{n} older than already acknowledged", "{n} older than already acknowledged"),
+                           rh.older_than_acknowledged)))
     aw = dc.checks.get("ambiguous_writes")
     if isinstance(aw, AmbiguousWritesCheck):
         console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
@@ -539,11 +551,20 @@ def _count(value: int | None) -> str:
     return i18n.number(value, 0)
 
 
-def _verdict_word(value: Any) -> str:
-    """A verdict in words: valid, not valid, unknown."""
-    if isinstance(value, bool):
-        return _("valid") if value else _("not valid")
-    return _("unknown")
+def _verdict_word(value: Any, of: str = "data check") -> str:
+    """A verdict in words (valid, not valid, unknown), as said of `of` (Spanish agrees with what is judged)."""
+    if of == "read history":
+        words = (i18n.pgettext("read history", "valid"), i18n.pgettext("read history", "not valid"),
+                 i18n.pgettext("read history", "unknown"))
+    else:
+        words = (i18n.pgettext("data check", "valid"), i18n.pgettext("data check", "not valid"),
+                 i18n.pgettext("data check", "unknown"))
+    return (words[0] if value else words[1]) if isinstance(value, bool) else words[2]
+
+
+def _counted(message: i18n.Plural, n: int | None) -> str:
+    """A count with its noun, singular or plural in the reader's language ("1 violación", "2 violaciones")."""
+    return i18n.ngettext(message.singular, message.plural, n or 0).format(n=_count(n))
 
 
 def print_guide_answers(console: Any, report: Report) -> None:
@@ -567,13 +588,15 @@ def print_guide_answers(console: Any, report: Report) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from faultlab.lab.report import NotAReport, read_document, regenerate_html, report_file, report_of, validate
 
     console = _console()
     try:
         document = read_document(Path(args.path))
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print("[red]" + escape(render(said_of(exc))) + "[/]")
         return 2
     if args.validate:
         import jsonschema

@@ -100,6 +100,10 @@ CODES: dict[str, str | Plural] = {
     "network_not_cleared": N_("network faults not cleared ({error})"),
     "replica_not_cleared": N_("replica {replica}: faults not cleared ({error}); it may be restarting"),
     "settings_not_restored": N_("the lab's own settings not restored: {error}"),
+    # ---- reading a run's report.json (lab/report.py) ---------------------------------------------------------------
+    "no_report_json": N_("no report.json at {path}"),
+    "not_readable_json": N_("{file} is not readable JSON: {error}"),
+    "not_a_json_object": N_("{file} is not a JSON object"),
     # ---- the data check on faultlab's shop, from its database (lab/checkers.py) --------------------------------------
     "check_not_run": N_("not run"),
     "database_not_reached": N_("database not reached: {error}"),
@@ -110,12 +114,13 @@ CODES: dict[str, str | Plural] = {
     "order_undecided_model": N_("{order} {status} (model: {expected})"),
     "order_differs": N_("{order} {status} (model: {expected})"),
     "order_without_event": N_("{order} {status}: no event of it in the log"),
-    "write_not_once": N_("{kind} with key {key}: stored {stored} times, {events} events in the log"),
+    "write_not_once": N_("{kind} with key {key}: stored {stored} times; its events in the log: {events}"),
     "no_model_version": N_("no such version of the product in the model"),
     # ---- the checks of a system seen through its API (lab/api_checkers.py, lab/api_reads.py, lab/api_checks.py) ----
     # replicas_converged
-    "converged": N_("the {replicas} replicas answered the same stock for {products} products (read {rounds} "
-                    "time(s) after the load stopped)"),
+    "converged": NP_("the {replicas} replicas answered the same stock for {products} products (read {rounds} time "
+                     "after the load stopped)", "the {replicas} replicas answered the same stock for {products} "
+                     "products (read {rounds} times after the load stopped)", "rounds"),
     "not_converged": N_("{seconds} s after the load stopped (read {rounds} time(s)) the replicas still differ on "
                         "{count} product(s)"),
     "product_differs": N_("{product}: available/reserved per replica {values}"),
@@ -123,7 +128,9 @@ CODES: dict[str, str | Plural] = {
     # stock_conserved
     "stock_conserved": N_("available + reserved equals the initial stock plus restocks for each of {products} "
                           "products on every replica ({restocks} restocks accepted)"),
-    "stock_not_conserved": N_("available + reserved is not the initial stock plus restocks for {count} product(s)"),
+    "stock_not_conserved": NP_("available + reserved is not the initial stock plus restocks for {count} product",
+                               "available + reserved is not the initial stock plus restocks for {count} products",
+                               "count"),
     "total_mismatch": N_("replica(s) {replicas}, {product}: available + reserved = {total}, expected {expected} "
                          "(initial {initial} + restocked {restocked})"),
     "total_outside": N_("replica(s) {replicas}, {product}: available + reserved = {total}, expected between "
@@ -133,8 +140,9 @@ CODES: dict[str, str | Plural] = {
     # reserved_matches_orders
     "reserved_matches": N_("reserved equals the quantities of the accepted, not-cancelled orders for each of "
                            "{products} products ({orders} orders accepted, {cancels} cancelled)"),
-    "reserved_wrong": N_("reserved is not the quantities of the accepted, not-cancelled orders for {count} "
-                         "product(s)"),
+    "reserved_wrong": NP_("reserved is not the quantities of the accepted, not-cancelled orders for {count} product",
+                          "reserved is not the quantities of the accepted, not-cancelled orders for {count} products",
+                          "count"),
     "shared_table": N_("every order is reserved {factor} times over ({count} product(s)): likely {factor} replicas "
                        "reserving in one shared table instead of each in its own state"),
     "reserved_mismatch": N_("replica(s) {replicas}, {product}: reserved {reserved}, expected {expected} (reserved "

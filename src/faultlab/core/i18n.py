@@ -93,6 +93,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_active).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """The message in the active language, as said in `context` (one English word, two Spanish ones: "valid" is
+    "válida" for the data check and "válido" for the read history)."""
+    return translations(_active).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Marks a message for extraction where it is defined; it is translated where it is used (`_(CONSTANT)`)."""
     return message

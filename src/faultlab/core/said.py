@@ -159,8 +159,12 @@ class SaidError(RuntimeError):
 
 
 def said_of(exc: BaseException) -> Said | str:
-    """What an error says: its recorded sentence, else its own text (another library's words, shown as they are)."""
-    return exc.said if isinstance(exc, SaidError) else str(exc)
+    """What an error says: its recorded sentence (a `SaidError`, or any error with a `said`), else its own text
+    (another library's words, shown as they are)."""
+    said = getattr(exc, "said", None)
+    if isinstance(said, (dict, str)) and said:
+        return said
+    return str(exc)
 
 
 def codes_for(lang: str) -> dict[str, str | list[str]]:

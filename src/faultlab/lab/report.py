@@ -375,25 +375,42 @@ def write_run(report: Report, events: list[dict[str, Any]], runs_dir: Path,
     return run_dir
 
 
+class NoReport(FileNotFoundError):
+    """No report.json where one was asked for; `said` says so in any language."""
+
+    def __init__(self, path: Path) -> None:
+        self.said = say("no_report_json", path=str(path))
+        super().__init__(text_of(self.said))
+
+
+class UnreadableReport(ValueError):
+    """A report.json that is not a JSON object; `said` says why in any language."""
+
+    def __init__(self, said: Said) -> None:
+        self.said = said
+        super().__init__(text_of(said))
+
+
 def report_file(path: Path) -> Path:
-    """A run folder's report.json, or the file itself; FileNotFoundError when there is none."""
+    """A run folder's report.json, or the file itself; `NoReport` (a FileNotFoundError) when there is none."""
     path = path.resolve()
     if path.is_dir():
         path = path / "report.json"
     if not path.exists():
-        raise FileNotFoundError(f"no report.json at {path}")
+        raise NoReport(path)
     return path
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """report.json as written (a run folder's, or the file itself): a JSON object; ValueError when it is not one."""
+    """report.json as written (a run folder's, or the file itself): a JSON object; `UnreadableReport` (a ValueError)
+    when it is not one."""
     file = report_file(path)
     try:
         document = json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{file} is not readable JSON: {exc}") from None
+        raise UnreadableReport(say("not_readable_json", file=str(file), error=str(exc))) from None
     if not isinstance(document, dict):
-        raise ValueError(f"{file} is not a JSON object")
+        raise UnreadableReport(say("not_a_json_object", file=str(file)))
     return document
 
 
