@@ -94,9 +94,7 @@ def not_the_guides(texts: list[str]) -> list[str]:
     found = []
     for text in texts:
         words = _words(text)
-        if any((w if w in ("True", "False", "None") else w.lower()) in NOT_THE_GUIDES for w in words):
-            found.append(text)
-        elif re.search(r"\b(el|del|al|un|the)\s+voter\b(?!-)", text):
+        if any((w if w in ("True", "False", "None") else w.lower()) in NOT_THE_GUIDES for w in words) or re.search(r"\b(el|del|al|un|the)\s+voter\b(?!-)", text):
             found.append(text)
     return found
 

@@ -48,9 +48,9 @@ def prose(output: str) -> list[str]:
     lines = []
     for line in output.splitlines():
         # commands, paths, URLs, an option with its value ([--probability 0.3], --max-ttd-ms), a metavar (TIMEOUT)
-        line = re.sub(r"`[^`]*`|\S*/\S*|https?://\S+|\[-[^\]]*\]|(?<!\w)--?[\w-]+|\b[A-Z][A-Z_]+\b", " ", line)
-        if line.strip():
-            lines.append(line)
+        read = re.sub(r"`[^`]*`|\S*/\S*|https?://\S+|\[-[^\]]*\]|(?<!\w)--?[\w-]+|\b[A-Z][A-Z_]+\b", " ", line)
+        if read.strip():
+            lines.append(read)
     return lines
 
 

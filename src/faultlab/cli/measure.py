@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from faultlab.cli.console import decimal, typed
 from faultlab.cli.console import wide_console as _console
 from faultlab.core import i18n
-from faultlab.core.i18n import NP_, N_, _
+from faultlab.core.i18n import N_, NP_, _
 from faultlab.core.said import render, render_all, said_of
 
 if TYPE_CHECKING:
