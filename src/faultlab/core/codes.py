@@ -80,6 +80,10 @@ CODES: dict[str, str | Plural] = {
     "not_steady_after": N_("not steady after the phase: {problems}"),
     "detected_before_activation": N_("replica {replica}: detected {ms} ms before the recorded activation (the monitor "
                                      "reports TTD 0)"),
+    # ---- the detector study's notes (lab/study/runner.py) -------------------------------------------------------
+    "study_not_steady_segment": N_("{kind}: not steady before the segment: {problems}"),
+    "study_not_steady_injecting": N_("{kind} #{repetition}: not steady before injecting: {problems}"),
+    "replica_is": N_("replica {replica} is {status}"),
     # ---- the system's steady state, its probes and the rollback (lab/probes.py, lab/systems/) ------------------------
     "replica_not_on": N_("replica {replica} is {status} ({reason})"),
     "replica_has_faults": N_("replica {replica} has faults {faults}"),
