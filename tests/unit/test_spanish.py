@@ -315,3 +315,36 @@ def test_the_study_summary_in_spanish(tmp_path: Path) -> None:
     with spanish():
         print_summary(Console(file=buffer, width=200, color_system=None), study)
     assert not problems(prose(buffer.getvalue())), problems(prose(buffer.getvalue()))[:12]
+
+
+def test_fault_proxy_console_in_spanish() -> None:
+    """`faultlab system proxy`'s banner, its fault events (parameters with the Spanish decimal mark, hits counted with
+    a plural) and its errors about bad options are Spanish."""
+    from faultlab.cli.system import _print_banner, _print_event, parse_ports
+    from faultlab.lab.systems.proxy import FaultProxy, ProxyError
+
+    buffer = io.StringIO()
+    with spanish():
+        console = Console(file=buffer, width=250, color_system=None)
+        proxy = FaultProxy({1: "http://127.0.0.1:5001", 2: "http://127.0.0.1:5002"}, host="0.0.0.0",
+                           ports={1: 6001, 2: 6002})
+        _print_banner(console, proxy, "http://127.0.0.1:6010", "token", argparse.Namespace(listen="0.0.0.0",
+                                                                                           advertise=None))
+        _print_event(console, "fault_injected", {"replica": 1, "kind": "intermittent",
+                                                 "params": {"probability": 0.3, "status": 500, "paths": ["/a"]}})
+        _print_event(console, "fault_cleared", {"replica": 1, "kind": "intermittent", "hits": 1234})
+        _print_event(console, "fault_cleared", {"replica": 2, "kind": "hang", "hits": 1})
+        errors = []
+        for bad in ("6001-6005", "70000", "x"):
+            with pytest.raises(ValueError) as caught:
+                parse_ports(bad, [1, 2])
+            errors.append(str(caught.value))
+        with pytest.raises(ProxyError) as caught:
+            FaultProxy({1: "ftp://somewhere"})
+        errors.append(str(caught.value))
+    text = buffer.getvalue()
+    assert "probability=0,3" in text and "1.234 solicitudes afectadas" in text and "1 solicitud afectada" in text
+    assert "apunte el votador y el monitor" in text
+    assert errors[0] == "--ports 6001-6005: 2 réplicas necesitan 2 puertos, el rango da 5", errors
+    assert errors[3].startswith("destino 'ftp://somewhere': indique una URL base"), errors
+    assert not problems(prose(text + "\n" + "\n".join(errors))), problems(prose(text + "\n".join(errors)))[:12]

@@ -19,7 +19,7 @@ from typing import Any
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
 from faultlab.core.i18n import _
-from faultlab.core.said import Said, say
+from faultlab.core.said import Said, render_all, say
 from faultlab.detectors import settings_params
 from faultlab.faults.registry import studied
 from faultlab.lab.load import OpenLoopLoad, request_factory
@@ -133,7 +133,7 @@ class StudyRunner:
             self.on_step(_("waiting for a steady lab"))
             problems = await self.wait_steady()
             if problems:
-                raise RuntimeError(_("the lab is not steady:") + " " + "; ".join(problems))
+                raise RuntimeError(_("the lab is not steady:") + " " + "; ".join(render_all(problems)))
             meta["current"] = self.current_setting(await self.monitor_status())
             load_task = asyncio.create_task(load.run())
             await recorder.start()
