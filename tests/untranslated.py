@@ -20,7 +20,7 @@ SPANISH_ONLY = frozenset(["el", "la", "los", "las", "que", "del", "por", "para",
 # Words the glossary replaces in Spanish text (the guide's words instead): each with the word to use.
 NOT_THE_GUIDES = {"pedido": "orden", "pedidos": "órdenes", "request": "solicitud", "requests": "solicitudes",
                   "namespace": "espacio de nombres", "namespaces": "espacios de nombres", "bridge": "puente",
-                  "rollback": "reversión", "timeout": "tiempo de espera", "True": "sí", "False": "no", "None": "-"}
+                  "petición": "solicitud", "peticiones": "solicitudes", "rollback": "reversión", "timeout": "tiempo de espera", "True": "sí", "False": "no", "None": "-"}
 # (the phase `baseline` keeps its name: a sentence says "línea base", a table names the phase)
 SKIPPED = frozenset({"script", "style", "code", "svg", "title"})
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
