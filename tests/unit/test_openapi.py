@@ -21,7 +21,7 @@ from faultlab.core.messages.orders import NewOrder
 from faultlab.core.web import MAX_BODY_BYTES
 from faultlab.faults import NAME_FIELDS, FaultError, FaultSet, parse_fault, replica_kinds
 from faultlab.faults.proxy import PROXY_KINDS
-from faultlab.faults.registry import NETWORK, of_target
+from faultlab.faults.registry import NETWORK, of_site
 from faultlab.lab.systems.proxy import FaultProxy
 from faultlab.lab.systems.proxy.control import ControlApi
 from faultlab.openapi import PRODUCT_ID_PATTERN
@@ -223,7 +223,7 @@ def test_components_are_generated_from_the_message_models(tmp_path: Path) -> Non
         assert inventory[spec.params.__name__]["properties"] == schema_of(spec.params)["properties"]
     supervisor = supervisor_doc.openapi_document(s)
     body = supervisor["paths"]["/netfaults"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert [v["title"] for v in body["oneOf"]] == list(of_target(NETWORK))
+    assert [v["title"] for v in body["oneOf"]] == list(of_site(NETWORK))
     assert {"Process", "ResetRequest", "ResetAnswer"} <= set(supervisor["components"]["schemas"])
     proxy = proxy_doc.openapi_document(PROXY_URL)
     for spec in PROXY_KINDS.values():

@@ -7,7 +7,7 @@ reason, never faked. Shaped like a Chaos Toolkit experiment: the steady-state hy
 method (the phases, repeated), and rollbacks that always run — every fault cleared, every stopped replica started
 again and the lab's own settings back, Ctrl-C and abort conditions included — then the hypothesis again and the
 data check. Each phase: the load keeps running; its faults are injected (staggered when they say so) where their
-kind is applied (the fault registry's targets); TTD from the monitor's episode for each replica; each fault is held,
+kind is applied (the fault registry's sites); TTD from the monitor's episode for each replica; each fault is held,
 then cleared; TTR from the episodes; load until the lab is steady again.
 """
 
@@ -266,7 +266,7 @@ class ExperimentRunner:
             if one.activated_at is not None:
                 record["injected_at"] = min(filter(None, (record["injected_at"], one.activated_at)))
             detail = {"fault": one.answer["fault"]} if "fault" in one.answer else {"kind": spec.kind}
-            self.timeline.append({"at": one.activated_at, "event": spec.target.injected_event, "replica": one.replica,
+            self.timeline.append({"at": one.activated_at, "event": spec.site.injected_event, "replica": one.replica,
                                   **detail})
         return [(one.replica, one.sent_at) for one in injected]
 
@@ -280,7 +280,7 @@ class ExperimentRunner:
                 continue
             if record is not None:
                 record["cleared_at"] = max(cleared.cleared_at, record["cleared_at"] or 0.0)
-            self.timeline.append({"at": cleared.cleared_at, "event": spec.target.cleared_event,
+            self.timeline.append({"at": cleared.cleared_at, "event": spec.site.cleared_event,
                                   "replica": cleared.replica})
 
     async def rollback(self) -> list[Said | str]:

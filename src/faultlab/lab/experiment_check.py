@@ -96,7 +96,7 @@ def phase_problems(index: int, phase: PhaseSpec, facts: LabFacts) -> list[Proble
         product = getattr(step, "product_id", None)
         if product is not None and facts.product_ids is not None and product not in facts.product_ids:
             problem((*at, "product_id"), NO_PRODUCT, product=product, products=_listed(facts.product_ids))
-        if step.spec.target is NETWORK and not facts.netns:
+        if step.spec.site is NETWORK and not facts.netns:
             problem((*at, "kind"), NO_NETNS, kind=step.kind)
         for g, group in enumerate(getattr(step, "groups", None) or []):
             for n, node in enumerate(group):

@@ -202,7 +202,7 @@ class PhaseSpec(Message):
 
     @property
     def needs_netns(self) -> bool:
-        return any(step.spec.target.name == "network" for step in self.steps)
+        return any(step.spec.site.name == "network" for step in self.steps)
 
     @property
     def replicas(self) -> tuple[int, ...]:

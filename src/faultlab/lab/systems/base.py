@@ -111,10 +111,10 @@ class SystemUnderTest(abc.ABC):
         for step in phase.steps:
             spec = step.spec
             if spec.kind not in a.fault_kinds:
-                missing.append("netns" if spec.target.name == "network" else "kind")
+                missing.append("netns" if spec.site.name == "network" else "kind")
             if spec.restarts_process and not spec.clears and not a.restart:
                 missing.append("restart")
-            if spec.target.name == "process" and not a.stop:
+            if spec.site.name == "process" and not a.stop:
                 missing.append("stop")
         if phase.has_fault and not a.monitor:
             missing.append("monitor")

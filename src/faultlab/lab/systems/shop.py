@@ -1,5 +1,5 @@
 """faultlab's own shop as a system under test: reached through its supervisor, its services' APIs and its monitor's
-event stream — the richest target (a reset, lab settings, pushed detection events, the database for the data check).
+event stream — the richest system (a reset, lab settings, pushed detection events, the database for the data check).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class ShopSystem(SystemUnderTest):
     def _abilities(self) -> Abilities:
         every = set(kinds())
         if not self.netns:
-            every -= {k for k, spec in kinds().items() if spec.target is NETWORK}
+            every -= {k for k, spec in kinds().items() if spec.site is NETWORK}
         return Abilities(reset=True, lab_settings=True, restart=self.settings.restart_crashed, stop=True, monitor=True,
                          pushed_events=True, restock=True, order_status=True, positions=True, netns=self.netns,
                          warm_spares=self.settings.warm_spares, fault_kinds=frozenset(every))
@@ -169,18 +169,18 @@ class ShopSystem(SystemUnderTest):
     async def inject(self, kind: str, replicas: Sequence[int], params: dict[str, Any]) -> list[Injected]:
         """Each replica at once (as two replicas fail together); a partition by groups is one call."""
         spec = kinds()[kind]
-        targets: list[int | None] = [None] if spec.target is NETWORK and "groups" in params else list(replicas)
+        where: list[int | None] = [None] if spec.site is NETWORK and "groups" in params else list(replicas)
 
         async def one(replica: int | None) -> list[Injected]:
             sent_at = time.time()
-            status, answer = await self.client.send_call(spec.target.inject(self.settings, kind, replica, params))
+            status, answer = await self.client.send_call(spec.site.inject(self.settings, kind, replica, params))
             if status not in (200, 201, 202):
                 raise SaidError(say("fault_refused", kind=kind, replica=replica, status=status, answer=str(answer)))
-            at = spec.target.read(answer, spec.target.activated_field)
+            at = spec.site.read(answer, spec.site.activated_field)
             body = answer if isinstance(answer, dict) else {}
             return [Injected(r, at, sent_at, body) for r in ([replica] if replica is not None else list(replicas))]
 
-        answers = await asyncio.gather(*(one(r) for r in targets))
+        answers = await asyncio.gather(*(one(r) for r in where))
         return [injected for group in answers for injected in group]
 
     async def clear(self, kind: str, replicas: Sequence[int]) -> list[Cleared]:
@@ -188,13 +188,13 @@ class ShopSystem(SystemUnderTest):
 
         async def one(replica: int) -> Cleared:
             try:
-                status, answer = await self.client.send_call(spec.target.clear(self.settings, kind, replica))
+                status, answer = await self.client.send_call(spec.site.clear(self.settings, kind, replica))
             except ApiCallError as exc:
                 return Cleared(replica, None, say("fault_not_cleared", kind=kind, replica=replica,
                                                   error=type(exc).__name__))
             if status != 200:
                 return Cleared(replica, None)
-            return Cleared(replica, spec.target.read(answer, spec.target.cleared_field))
+            return Cleared(replica, spec.site.read(answer, spec.site.cleared_field))
 
         return list(await asyncio.gather(*(one(r) for r in replicas)))
 
