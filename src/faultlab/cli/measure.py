@@ -171,7 +171,7 @@ def _settings_view(settings: Any) -> dict[str, Any]:
     keep = ("replicas", "orders_port", "inventory_base_port", "monitor_port", "voter_port", "supervisor_port",
             "initial_stock", "health_interval_ms", "health_timeout_ms", "failure_threshold", "recovery_threshold",
             "recovery_interval_ms", "detector", "detector_params", "voter_timeout_ms", "voter_slow_ms",
-            "restart_crashed")
+            "max_staleness_ms", "restart_crashed")
     view = {k: getattr(settings, k) for k in keep}
     view["database"] = "external" if settings.database_url else "embedded PostgreSQL"
     view["broker"] = "external Kafka" if settings.kafka_bootstrap else "embedded Tansu"
@@ -510,6 +510,13 @@ def print_summary(console: Any, report: Report) -> None:
             unknown=_counted(NP_("{n} unknown position", "{n} unknown positions"), rh.unknown_positions),
             older=_counted(NP_("{n} older than already acknowledged", "{n} older than already acknowledged"),
                            rh.older_than_acknowledged)))
+        staleness = rh.staleness
+        if staleness is not None:
+            console.print(_("voted reads' staleness: p50 {p50} ms, p99 {p99} ms, max {max} ms over {n} reads; {over} "
+                            "over the bound of {bound} ms").format(
+                p50=_fmt(staleness.p50_ms, 1), p99=_fmt(staleness.p99_ms, 1), max=_fmt(staleness.max_ms, 1),
+                n=_count(staleness.measured), over=_count(staleness.over_bound),
+                bound=_count(staleness.max_staleness_ms)))
     aw = dc.checks.get("ambiguous_writes")
     if isinstance(aw, AmbiguousWritesCheck):
         console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
