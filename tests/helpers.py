@@ -14,6 +14,14 @@ from faultlab.lab.checkers import single_copy_model
 from faultlab.runtime.supervisor import Supervisor
 
 
+def flat(found: Any) -> Any:
+    """A recorded sentence as its code and parameters side by side (a list of them, each), for comparing checkers'
+    findings with literals; the English text is checked where it matters."""
+    if isinstance(found, list):
+        return [flat(f) for f in found]
+    return {"code": found["code"], **found.get("params", {})}
+
+
 def auth(lab: Supervisor) -> dict[str, str]:
     return {"Authorization": f"Bearer {lab.settings.admin_token}"}
 

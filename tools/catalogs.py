@@ -25,15 +25,15 @@ LOCALE = PACKAGE / "locale"
 DOMAIN = "faultlab"
 LANGUAGES = ("en", "es")
 METHODS = [("**.py", "python"), ("lab/templates/**.html", "jinja2"), ("lab/study/templates/**.html", "jinja2")]
-KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NP_": (1, 2)}  # N_: a message; NP_: its singular and plural
 
 
 def extract() -> Catalog:
     """Every message of the package and of argparse, as a template (no translations)."""
     template = Catalog(project="faultlab", domain=DOMAIN, fuzzy=False)
-    for _file, _line, message, comments, context in extract_from_dir(PACKAGE, METHODS, KEYWORDS):
+    for _file, _line, message, comments, context in extract_from_dir(PACKAGE, METHODS, keywords=KEYWORDS):
         template.add(message, None, auto_comments=comments, context=context)
-    for _line, message, _comments, context in extract_from_file("python", argparse.__file__, KEYWORDS):
+    for _line, message, _comments, context in extract_from_file("python", argparse.__file__, keywords=KEYWORDS):
         if message and message not in template:
             template.add(message, None, auto_comments=["argparse"], context=context)
     return template

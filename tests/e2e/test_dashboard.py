@@ -416,7 +416,7 @@ async def test_reports_page_lists_a_run_with_its_tables_and_charts(reports_dashb
     row = page.locator("#runs tbody tr[data-run='20260102T030405Z']")
     await row.wait_for(timeout=5_000)
     text = await row.text_content()
-    assert text is not None and "2026-01-02T03:04:05" in text and "baseline, crash" in text and "1873.0" in text
+    assert text is not None and "2026-01-02T03:04:05" in text and "baseline, crash" in text and "1,873.0" in text
     await row.click()
     await page.wait_for_function("() => document.querySelectorAll('#run-results tbody tr').length === 2", timeout=5_000)
     crash = await page.text_content("#run-results tbody tr:nth-child(2)")

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from faultlab.core.said import render, text_of
 from faultlab.lab.experiment import ExperimentRunner
 from faultlab.lab.experiment_file import load_experiment
 from faultlab.lab.report import build_report, validate, write_run
@@ -103,16 +104,18 @@ async def test_an_abort_condition_stops_the_run_and_rolls_back(settled: Supervis
     started = time.monotonic()
     data = await ExperimentRunner(lab.settings, experiment).run()
     assert time.monotonic() - started < 25  # far short of the 30 s hold
-    assert data["stopped_by"] == "p95_latency_ms over 0 ms for 1 s" and not data["interrupted"]
+    assert text_of(data["stopped_by"]) == "p95_latency_ms over 0 ms for 1 s" and not data["interrupted"]
     [cut] = data["results"]
-    assert cut.missed[0] == "error: stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
+    assert text_of(cut.missed[0]) == "error: stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
     assert data["steady_state_after"]["problems"] == []
     status = await monitor_status(lab)
     assert all(not (i["health"] or {}).get("faults") for i in status["instances"])
     report = build_report(data, {}, "aborted")
     validate(report)
     assert report.verdict.valid is False
-    assert report.verdict.missed[0] == "stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
+    assert text_of(report.verdict.missed[0]) == "stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
+    assert render(report.verdict.missed[0], "es") == ("detenido por una condición de aborto: p95_latency_ms por "
+                                                      "encima de 0 ms durante 1 s")
 
 
 MISFIT = """# a file that does not fit the test lab (3 replicas, PROD-001..004, no namespaces)
@@ -184,10 +187,11 @@ async def test_the_runner_refuses_a_misfit_before_touching_the_lab(settled: Supe
         {"name": "cut", "fault": {"kind": "partition", "replicas": [3]}}]})
     runner = ExperimentRunner(lab.settings, experiment)
     data = await runner.run()
-    assert data["aborted"].startswith("the experiment does not fit this lab: "), data["aborted"]
-    assert "phases[0].fault.replicas[0]: the lab has no replica 4 (its replicas: 1, 2, 3)" in data["aborted"]
-    assert "phases[1].fault.kind: a partition fault needs a lab where each service has its own network" in \
-        data["aborted"]
+    aborted = text_of(data["aborted"])
+    assert aborted.startswith("the experiment does not fit this lab: "), aborted
+    assert "phases[0].fault.replicas[0]: the lab has no replica 4 (its replicas: 1, 2, 3)" in aborted
+    assert "phases[1].fault.kind: a partition fault needs a lab where each service has its own network" in aborted
+    assert "la réplica 4" in render(data["aborted"], "es")  # each problem a code: said in the reader's language
     assert "reset" not in data and data["results"] == [] and runner.load is None
     assert {name: p.pid for name, p in lab.processes.items()} == pids
 

@@ -1,5 +1,7 @@
 """The pages in both languages in headless Chromium: the live dashboard, the reports page and report.html render in
-Spanish and in English with no word of the other language, and the language switch is remembered."""
+Spanish and in English with no word of the other language, no word the glossary replaces and no number in the other
+language's format — the monitor's reasons on the cards and in the event list, and a run's misses, said from their
+codes by the pages' scripts — and the language switch is remembered."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from faultlab.lab.report import build_report, write_run
+from faultlab.lab.report import write_run
 from faultlab.runtime.supervisor import Supervisor
 from tests.e2e.test_dashboard import (  # noqa: F401  (fixtures: one browser and one reports dashboard for this module)
     CARD_STATUS,
@@ -20,7 +22,7 @@ from tests.e2e.test_dashboard import (  # noqa: F401  (fixtures: one browser and
     dashboard,
     reports_dashboard,
 )
-from tests.unit.test_report import experiment_data, full_results
+from tests.unit.test_spanish import problems, rich_report
 from tests.untranslated import leftovers
 
 pytestmark = pytest.mark.timeout(150)
@@ -81,9 +83,14 @@ async def test_live_page_speaks_each_language_and_the_switch_is_remembered(
     assert await page.evaluate("document.documentElement.lang") == "es"
     assert await page.text_content("#cards dl dt:nth-of-type(3)") == "posición aplicada"
     await page.wait_for_function("() => document.querySelector('#conn').textContent === 'en vivo'", timeout=10_000)
+    await page.wait_for_function("() => document.querySelectorAll('#cards .reason').length === 3", timeout=10_000)
+    reasons = await page.eval_on_selector_all("#cards .reason", "els => els.map((e) => e.textContent)")
+    assert reasons == ["sana y al día"] * 3, reasons  # the monitor's reason, said from its code
+    events = await page.eval_on_selector_all("#events li", "els => els.map((e) => e.textContent)")
+    assert any("sana y al día" in e for e in events), events
     texts = await page.evaluate(VISIBLE_TEXT)
     assert len(texts) > 80 and "Réplicas de inventario" in texts and "lecturas votadas" in texts
-    assert not leftovers(texts, "es"), leftovers(texts, "es")
+    assert not problems(texts, "es"), problems(texts, "es")
     await shot(tab, tmp_path_factory, "dashboard-es.png", capsys)
 
     async with page.expect_navigation(wait_until="load", timeout=30_000):  # the switch loads the page again
@@ -92,8 +99,9 @@ async def test_live_page_speaks_each_language_and_the_switch_is_remembered(
     await wait_live(tab, base + "/", lab.settings.replica_ids)  # no ?lang: the cookie decides
     assert await page.evaluate("document.documentElement.lang") == "en"
     assert await page.text_content("nav a.here") == "Live"
+    assert "healthy and caught up" in await page.text_content("#cards .reason")
     texts = await page.evaluate(VISIBLE_TEXT)
-    assert not leftovers(texts, "en"), leftovers(texts, "en")
+    assert not problems(texts, "en"), problems(texts, "en")
     await shot(tab, tmp_path_factory, "dashboard-en.png", capsys)
     async with page.expect_navigation(wait_until="load", timeout=30_000):
         await page.click("[data-set-lang=es]")
@@ -103,13 +111,10 @@ async def test_live_page_speaks_each_language_and_the_switch_is_remembered(
 
 @pytest.fixture(scope="module")
 def spanish_run(reports_dashboard: tuple[str, Path]) -> tuple[str, str]:  # noqa: F811
-    """A real report (three repetitions of every phase, from literal data) written as the newest run, its
-    report.html rendered in Spanish."""
+    """A real report (three repetitions of every phase, from literal data, saying every kind of recorded sentence:
+    misses, errors, what detected each fault) written as the newest run, its report.html rendered in Spanish."""
     url, runs = reports_dashboard
-    results = full_results(3)
-    results[3]["missed"], results[3]["passed"] = ["TTD 2167 ms > 2000 ms"], False
-    report = build_report(experiment_data(results), {"replicas": 3, "orders_port": 5006}, "i18n")
-    run = write_run(report, [], runs, lang="es")
+    run = write_run(rich_report(), [], runs, lang="es")
     return url, run.name
 
 
@@ -137,8 +142,10 @@ async def test_reports_page_shows_the_run_and_its_report_in_the_chosen_language(
         page_texts = await page.evaluate(VISIBLE_TEXT)
         frame_texts = await page.frames[1].evaluate(VISIBLE_TEXT)
         assert len(frame_texts) > 300
-        assert not leftovers(page_texts, lang), leftovers(page_texts, lang)
-        assert not leftovers(frame_texts, lang), leftovers(frame_texts, lang)[:10]
+        assert not problems(page_texts, lang), problems(page_texts, lang)
+        assert not problems(frame_texts, lang), problems(frame_texts, lang)[:10]
+        missed = await page.text_content("#run-results tbody")
+        assert ("fallo no detectado (sin TTD)" if lang == "es" else "fault not detected (no TTD)") in missed
         await shot(tab, tmp_path_factory, f"reports-{lang}.png", capsys)
     assert not [p for p in tab.problems if "favicon" not in p], tab.problems
 
@@ -166,7 +173,7 @@ async def test_report_html_switches_language_by_itself_and_remembers(
     legends = await page.eval_on_selector_all("#timeseries-en .legendtext", "els => els.map((e) => e.textContent)")
     assert "latency p95 (ms)" in legends and not leftovers(legends, "en")
     texts = await page.evaluate(VISIBLE_TEXT)
-    assert not leftovers(texts, "en"), leftovers(texts, "en")[:10]
+    assert not problems(texts, "en"), problems(texts, "en")[:10]
     await page.reload()
     await page.locator("#timeseries-en .legendtext").first.wait_for(timeout=15_000)
     assert await page.evaluate("document.documentElement.lang") == "en"

@@ -63,7 +63,7 @@ async def test_a_study_is_listed_beside_experiments_with_its_front_and_page(
     await row.wait_for(timeout=10_000)
     text = " ".join((await row.text_content() or "").split())
     pick = study["recommended"]["label"]
-    for part in ("detector study", "1970-01-01T00:01:40.000+00:00", "1010.0", "intermittent, crash",
+    for part in ("detector study", "1970-01-01T00:01:40.000+00:00", "1,010.0", "intermittent, crash",
                  "lab's setting consecutive failures=3 (on the front for crash)", f"recommended {pick}"):
         assert part in text, (part, text)
     assert await row.get_attribute("data-kind") == "study"

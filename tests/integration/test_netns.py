@@ -15,6 +15,7 @@ import pytest
 
 from faultlab.core import netns
 from faultlab.core.config import Settings
+from faultlab.core.said import text_of
 from faultlab.faults import FaultError
 from faultlab.faults.network import parse_net_fault
 from faultlab.faults.network.partition import Partition
@@ -144,7 +145,7 @@ async def test_a_network_phase_on_a_plain_lab_aborts_with_the_reason(tmp_path: P
         data = await runner.run()
     finally:
         await lab.api.stop()
-    assert data["aborted"] and "--netns" in data["aborted"], data["aborted"]
+    assert data["aborted"] and "--netns" in text_of(data["aborted"]), data["aborted"]
     assert data["results"] == [] and runner.load is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faultlab.core.said import render
 from faultlab.lab.abort import AbortWatch, breached
 from faultlab.lab.experiment_file import AbortCondition
 from faultlab.lab.load import Completion
@@ -39,8 +40,9 @@ def test_p95_over_a_limit_and_the_watchs_reason() -> None:
     failing = AbortCondition(metric="success_rate", below=10, for_s=1)
     seconds = {1_800_000_098: second(10, 0, 300.0), 1_800_000_099: second(10, 0, 250.0)}
     assert breached(slow, seconds, NOW) and not breached(failing, seconds, NOW)
-    reasons: list[str] = []
+    reasons: list[dict] = []
     watch = AbortWatch([failing, slow], seconds, reasons.append)
-    assert watch.check(NOW) == "p95_latency_ms over 100 ms for 2 s"
-    assert slow.describe() == "p95_latency_ms over 100 ms for 2 s"
-    assert failing.describe() == "success_rate under 10 % for 1 s"
+    assert watch.check(NOW)["text"] == "p95_latency_ms over 100 ms for 2 s"
+    assert slow.describe()["code"] == "abort_over" and slow.describe()["params"]["limit"] == 100
+    assert failing.describe()["text"] == "success_rate under 10 % for 1 s"
+    assert render(failing.describe(), "es") == "success_rate por debajo de 10 % durante 1 s"

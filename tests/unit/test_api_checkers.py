@@ -12,6 +12,7 @@ from faultlab.lab.api_checkers import (
     orders_held,
 )
 from faultlab.lab.load import ReadRecord, WriteRecord
+from tests.helpers import flat
 
 
 def order(n: int, product: str = "P", quantity: int = 2, outcome: str = "ok") -> WriteRecord:
@@ -43,9 +44,9 @@ def test_replicas_that_end_equal_converge_whatever_the_rounds_before() -> None:
     """Three replicas equal on the last read converge, however they differed in the reads before."""
     behind = {1: RIGHT, 2: {"P": Stock(10, 0), "Q": Stock(11, 5)}, 3: RIGHT}
     v = check_replicas_converged([behind, every(RIGHT)], waited_s=0.5)
-    assert v["valid"] is True and v["rounds"] == 2 and v["finding"] == {
+    assert v["valid"] is True and v["rounds"] == 2 and flat(v["finding"]) == {
         "code": "converged", "replicas": 3, "products": 2, "rounds": 2}
-    assert v["detail"] == "the 3 replicas answered the same stock for 2 products (read 2 time(s) after the load stopped)"
+    assert v["detail"] == "the 3 replicas answered the same stock for 2 products (read 2 times after the load stopped)"
 
 
 def test_replicas_still_different_at_the_timeout_name_each_product_and_value() -> None:
@@ -53,15 +54,15 @@ def test_replicas_still_different_at_the_timeout_name_each_product_and_value() -
     last = {1: RIGHT, 2: RIGHT, 3: {"P": Stock(7, 3), "Q": RIGHT["Q"]}}
     v = check_replicas_converged([last, last], waited_s=30.0)
     assert v["valid"] is False and v["differing"] == 1
-    assert v["finding"] == {"code": "not_converged", "seconds": 30.0, "rounds": 2, "count": 1}
-    assert v["findings"] == [{"code": "product_differs", "product": "P", "values": {"1": "8/2", "2": "8/2",
+    assert flat(v["finding"]) == {"code": "not_converged", "seconds": 30.0, "rounds": 2, "count": 1}
+    assert flat(v["findings"]) == [{"code": "product_differs", "product": "P", "values": {"1": "8/2", "2": "8/2",
                                                                                      "3": "7/3"}}]
 
 
 def test_a_silent_replica_leaves_convergence_unknown() -> None:
     """Two equal replicas and one that does not answer: nothing proves the third converged."""
     v = check_replicas_converged([{1: RIGHT, 2: RIGHT, 3: None}], waited_s=30.0)
-    assert v["valid"] == "unknown" and v["finding"] == {"code": "replicas_silent", "replicas": [3]}
+    assert v["valid"] == "unknown" and flat(v["finding"]) == {"code": "replicas_silent", "replicas": [3]}
     assert "checkable" not in v  # the system could answer: this is an observation, not a missing ability
 
 
@@ -69,7 +70,7 @@ def test_stock_is_conserved_with_the_restocks_the_system_took() -> None:
     """available + reserved = initial + restocked, product by product, on every replica."""
     v = check_stock_conserved(every(RIGHT), INITIAL, HISTORY)
     assert v["valid"] is True and v["restocked"] == {"Q": 10}
-    assert v["finding"] == {"code": "stock_conserved", "products": 2, "restocks": 1}
+    assert flat(v["finding"]) == {"code": "stock_conserved", "products": 2, "restocks": 1}
 
 
 def test_a_unit_lost_on_one_replica_is_named_with_its_total_and_the_expected_one() -> None:
@@ -77,8 +78,8 @@ def test_a_unit_lost_on_one_replica_is_named_with_its_total_and_the_expected_one
     final = every(RIGHT)
     final[2] = {"P": Stock(7, 2), "Q": RIGHT["Q"]}
     v = check_stock_conserved(final, INITIAL, HISTORY)
-    assert v["valid"] is False and v["finding"] == {"code": "stock_not_conserved", "count": 1}
-    assert v["findings"] == [{"code": "total_mismatch", "replicas": [2], "product": "P", "total": 9, "expected": 10,
+    assert v["valid"] is False and flat(v["finding"]) == {"code": "stock_not_conserved", "count": 1}
+    assert flat(v["findings"]) == [{"code": "total_mismatch", "replicas": [2], "product": "P", "total": 9, "expected": 10,
                               "initial": 10, "restocked": 0}]
 
 
@@ -90,7 +91,7 @@ def test_a_restock_of_unknown_outcome_may_or_may_not_count() -> None:
     assert check_stock_conserved(every(with_it), INITIAL, history)["valid"] is True
     v = check_stock_conserved(every({"P": Stock(38, 2), "Q": RIGHT["Q"]}), INITIAL, history)
     assert v["valid"] is False and v["findings"][0]["code"] == "total_outside"
-    assert (v["findings"][0]["expected"], v["findings"][0]["expected_max"]) == (10, 30)
+    assert (flat(v["findings"][0])["expected"], flat(v["findings"][0])["expected_max"]) == (10, 30)
 
 
 def test_a_product_a_replica_does_not_list_is_not_conserved() -> None:
@@ -98,19 +99,19 @@ def test_a_product_a_replica_does_not_list_is_not_conserved() -> None:
     final = every(RIGHT)
     del final[3]["Q"]
     v = check_stock_conserved(final, INITIAL, HISTORY)
-    assert v["valid"] is False and v["findings"] == [{"code": "product_missing", "replicas": [3], "product": "Q"}]
+    assert v["valid"] is False and flat(v["findings"]) == [{"code": "product_missing", "replicas": [3], "product": "Q"}]
 
 
 def test_the_stock_is_not_checkable_without_the_initial_read_the_reserved_field_or_a_history() -> None:
     """Each missing input makes the check not checkable (unknown, checkable false), with why."""
     v = check_stock_conserved(every(RIGHT), None, HISTORY)
     assert (v["valid"], v["checkable"], v["finding"]["code"]) == ("unknown", False, "no_initial_stock")
-    assert v["why"] == "the run did not read the stock before its first request: the stock cannot be checked"
+    assert v["why"]["text"] == "the run did not read the stock before its first request: the stock cannot be checked"
     no_reserved = every({"P": Stock(8, None), "Q": Stock(11, None)})
     v = check_reserved_matches_orders(no_reserved, INITIAL, HISTORY)
     assert (v["valid"], v["checkable"]) == ("unknown", False)
-    assert v["why"] == "the replicas' answers carry no reserved quantity: it cannot be checked against the orders"
-    assert check_stock_conserved(no_reserved, INITIAL, HISTORY)["finding"] == {"code": "no_reserved_total"}
+    assert v["why"]["text"] == "the replicas' answers carry no reserved quantity: it cannot be checked against the orders"
+    assert flat(check_stock_conserved(no_reserved, INITIAL, HISTORY)["finding"]) == {"code": "no_reserved_total"}
     assert check_stock_conserved(every(RIGHT), INITIAL, None)["finding"]["code"] == "no_history"
 
 
@@ -119,7 +120,7 @@ def test_reserved_is_what_the_accepted_not_cancelled_orders_hold() -> None:
     assert dict(orders_held(HISTORY).low) == {"P": 2, "Q": 4}
     v = check_reserved_matches_orders(every(RIGHT), INITIAL, HISTORY)
     assert v["valid"] is True and v["held"] == {"P": 2, "Q": 4}
-    assert v["finding"] == {"code": "reserved_matches", "products": 2, "orders": 3, "cancels": 1}
+    assert flat(v["finding"]) == {"code": "reserved_matches", "products": 2, "orders": 3, "cancels": 1}
 
 
 def test_three_replicas_reserving_in_one_shared_table_show_every_order_three_times_over() -> None:
@@ -132,10 +133,10 @@ def test_three_replicas_reserving_in_one_shared_table_show_every_order_three_tim
     assert check_stock_conserved(shared, initial, history)["valid"] is True
     v = check_reserved_matches_orders(shared, initial, history)
     assert v["valid"] is False
-    assert v["finding"] == {"code": "shared_table", "factor": 3, "count": 2}
+    assert flat(v["finding"]) == {"code": "shared_table", "factor": 3, "count": 2}
     assert v["detail"] == ("every order is reserved 3 times over (2 product(s)): likely 3 replicas reserving in one "
                            "shared table instead of each in its own state")
-    assert v["findings"][0] == {"code": "reserved_multiple", "replicas": [1, 2, 3], "product": "PROD-001",
+    assert flat(v["findings"][0]) == {"code": "reserved_multiple", "replicas": [1, 2, 3], "product": "PROD-001",
                                 "reserved": 6, "expected": 2, "observed_delta": 6, "delta": 2, "factor": 3}
 
 
@@ -144,8 +145,8 @@ def test_a_replica_that_lost_an_order_reserves_too_little() -> None:
     final = every(RIGHT)
     final[1] = {"P": Stock(10, 0), "Q": RIGHT["Q"]}
     v = check_reserved_matches_orders(final, INITIAL, HISTORY, statuses={"o1": "CONFIRMED", "o4": "CONFIRMED"})
-    assert v["valid"] is False and v["finding"] == {"code": "reserved_wrong", "count": 1}
-    assert v["findings"] == [{"code": "reserved_mismatch", "replicas": [1], "product": "P", "reserved": 0,
+    assert v["valid"] is False and flat(v["finding"]) == {"code": "reserved_wrong", "count": 1}
+    assert flat(v["findings"]) == [{"code": "reserved_mismatch", "replicas": [1], "product": "P", "reserved": 0,
                               "expected": 2, "initial": 0, "delta": 2}]
 
 
@@ -161,7 +162,7 @@ def test_a_shortfall_where_stock_ran_low_is_unknown_without_order_statuses() -> 
     final = every({"P": Stock(10, 0), "Q": RIGHT["Q"]})
     ran_low = [ReadRecord("load", "P", 200, 1.5, 1.6, None, 1, 2)]
     v = check_reserved_matches_orders(final, INITIAL, HISTORY, reads=ran_low)
-    assert v["valid"] == "unknown" and v["finding"] == {"code": "reserved_maybe_rejected", "products": ["P"]}
+    assert v["valid"] == "unknown" and flat(v["finding"]) == {"code": "reserved_maybe_rejected", "products": ["P"]}
     plenty = [ReadRecord("load", "P", 200, 1.5, 1.6, None, 8, 2)]
     assert check_reserved_matches_orders(final, INITIAL, HISTORY, reads=plenty)["valid"] is False
 
@@ -188,9 +189,9 @@ def test_an_order_still_pending_after_the_settle_fails_and_is_named() -> None:
     v = check_orders_decided({"o1": "CONFIRMED", "o2": "PENDING", "o3": "cancelling"}, [], [], accepted=3,
                              waited_s=30.0)
     assert v["valid"] is False and v["undecided"] == 2
-    assert v["finding"] == {"code": "orders_pending", "count": 2, "checked": 3, "statuses": ["PENDING", "cancelling"],
+    assert flat(v["finding"]) == {"code": "orders_pending", "count": 2, "checked": 3, "statuses": ["PENDING", "cancelling"],
                             "seconds": 30.0}
-    assert v["findings"][0] == {"code": "order_state", "order_id": "o2", "status": "PENDING"}
+    assert flat(v["findings"][0]) == {"code": "order_state", "order_id": "o2", "status": "PENDING"}
 
 
 def test_an_accepted_order_the_system_does_not_know_is_lost() -> None:
@@ -203,4 +204,4 @@ def test_orders_whose_status_could_not_be_read_or_no_orders_at_all_are_unknown()
     """Statuses not read prove nothing; neither does a run with no accepted order."""
     assert check_orders_decided({"o1": "CONFIRMED"}, [], ["o2"], accepted=2, waited_s=30.0)["valid"] == "unknown"
     v = check_orders_decided({}, [], [], accepted=0, waited_s=0.0)
-    assert v["valid"] == "unknown" and v["finding"] == {"code": "no_orders"}
+    assert v["valid"] == "unknown" and flat(v["finding"]) == {"code": "no_orders"}

@@ -18,13 +18,14 @@ from rich.console import Console
 
 from faultlab.cli.measure import print_findings, print_summary
 from faultlab.core import i18n
+from faultlab.core.said import CODES, render
 from faultlab.lab.api_checkers import FaultWindow, Stock, ValueSample
 from faultlab.lab.api_checks import check_via_api, orders_to_follow, windows_of
-from faultlab.lab.api_findings import MESSAGES, render
 from faultlab.lab.load import LoadResult, ReadRecord, WriteRecord
 from faultlab.lab.report import build_report, validate
 from faultlab.lab.report_html import render_body
 from faultlab.lab.report_model import DataCheck, Report
+from tests.helpers import flat
 from tests.unit.test_report import experiment_data, full_results
 
 pytestmark = pytest.mark.timeout(30)
@@ -102,7 +103,7 @@ async def test_a_system_lacking_order_status_positions_and_reserved_is_judged_on
     assert v["not_checkable"] == ["orders_leave_pending", "stock_conserved", "reserved_matches_orders",
                                   "monotonic_reads"]
     assert v["valid"] is True and v["checks"]["replicas_converged"]["valid"] is True
-    assert v["checks"]["orders_leave_pending"]["why"] == ("the system has no GET /orders/{id}: whether orders leave "
+    assert v["checks"]["orders_leave_pending"]["why"]["text"] == ("the system has no GET /orders/{id}: whether orders leave "
                                                           "PENDING cannot be checked")
 
 
@@ -112,7 +113,7 @@ async def test_three_replicas_sharing_one_table_fail_the_check_with_the_cause_na
     system = LiteralSystem([{1: shared, 2: shared, 3: shared}], {"o1": "CONFIRMED"})
     v = await check_via_api(system, history(), [], {P: (10, 0)}, **FAST)
     assert v["valid"] is False
-    assert v["checks"]["reserved_matches_orders"]["finding"] == {"code": "shared_table", "factor": 3, "count": 1}
+    assert flat(v["checks"]["reserved_matches_orders"]["finding"]) == {"code": "shared_table", "factor": 3, "count": 1}
 
 
 async def test_a_replica_answering_garbage_or_nothing_is_silent_and_a_lost_order_is_found() -> None:
@@ -121,7 +122,7 @@ async def test_a_replica_answering_garbage_or_nothing_is_silent_and_a_lost_order
     system = LiteralSystem([{1: RIGHT, 2: KeyError("inventory"), 3: None}], {"o1": KeyError("o1")})
     v = await check_via_api(system, history(), [], INITIAL, **FAST)
     assert v["checks"]["replicas_converged"]["valid"] == "unknown"
-    assert v["checks"]["replicas_converged"]["finding"] == {"code": "replicas_silent", "replicas": [2, 3]}
+    assert flat(v["checks"]["replicas_converged"]["finding"]) == {"code": "replicas_silent", "replicas": [2, 3]}
     assert v["checks"]["orders_leave_pending"]["finding"]["code"] == "orders_not_found"
     assert v["valid"] is False
 
@@ -174,12 +175,13 @@ async def test_every_finding_reads_whole_in_spanish_and_english() -> None:
              for f in [c["finding"], *c.get("findings", [])]]
     assert len({f["code"] for f in found}) >= 8
     for f in found:
-        english, spanish = render(f), render(f, i18n.gettext_for("es"), "es")
+        english, spanish = render(f, "en"), render(f, "es")
         for text in (english, spanish):
             assert not re.search(r"\{[a-z_]+\}", text.replace("/orders/{id}", "")), text
         if f["code"] not in ("order_state",):
             assert english != spanish, english
-    assert all(code in MESSAGES for code in {f["code"] for f in found})
+    assert all(code in CODES for code in {f["code"] for f in found})
+    assert all(f["text"] == render(f, "en") for f in found)  # the English, for people reading report.json
 
 
 def _report_with(data_check: dict[str, Any]) -> Report:
@@ -221,6 +223,6 @@ async def test_the_console_prints_each_finding_in_the_active_language() -> None:
     text = out.getvalue()
     assert "reserved_matches_orders: FALLA — cada orden se reserva 3 veces" in text
     assert "replicas_converged: FALLA" in text and "· PROD-001: disponible/reservado por réplica 1: 4/6, 2: 3/6" in text
-    assert "verificación de datos: desconocido (2 órdenes aceptadas, 1 lecturas votadas; verificado a través" in text
+    assert "verificación de datos: desconocida (2 órdenes aceptadas, 1 lectura votada; verificado a través" in text
     assert "no verificables con las respuestas de este sistema, por eso no se juzgan: orders_leave_pending" in text
     assert "monotonic_reads: no verificable — las respuestas del votador no traen posición" in text

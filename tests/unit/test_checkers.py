@@ -18,6 +18,7 @@ from faultlab.lab.checkers import (
     single_copy_model,
 )
 from faultlab.lab.load import AmbiguousWrite, ReadRecord
+from tests.helpers import flat
 
 
 def oid(n: int) -> str:
@@ -93,7 +94,9 @@ def test_stock_is_conserved_with_restocks_and_a_replica_that_lost_one_fails() ->
     missed_restock = {"P": [4, 1], "Q": [1, 0]}
     verdict = check_converged({1: good, 2: missed_restock, 3: good}, {1: good, 2: missed_restock, 3: good}, model)
     assert verdict["valid"] is False and not verdict["stock_conserved"]
-    assert verdict["unconserved"] == ["replica 2 P: 5 != 15"] and verdict["stored_equal_model"]["2"] is False
+    assert flat(verdict["unconserved"]) == [{"code": "total_wrong", "replica": 2, "product": "P", "total": 5,
+                                             "expected": 15}] and verdict["stored_equal_model"]["2"] is False
+    assert verdict["unconserved"][0]["text"] == "replica 2 P: available + reserved = 5, expected 15"
     silent = check_converged({1: good, 2: good, 3: good}, {1: good, 2: None, 3: good}, model)
     assert silent["valid"] == "unknown"
 
@@ -109,7 +112,7 @@ def test_final_statuses_must_equal_the_model_with_cancels_and_none_left_undecide
     assert pending["valid"] is False and pending["left_undecided"] == 1
     lost_cancel = check_order_statuses([(oid(1), "CONFIRMED"), *right[1:]], model)
     assert lost_cancel["valid"] is False
-    assert lost_cancel["differing_sample"] == [f"{oid(1)} CONFIRMED (model: CANCELLED)"]
+    assert [d["text"] for d in lost_cancel["differing_sample"]] == [f"{oid(1)} CONFIRMED (model: CANCELLED)"]
     orphan = check_order_statuses([*right, (oid(77), "CONFIRMED")], model)
     assert orphan["valid"] is False and orphan["without_event"] == 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faultlab.core.config import Settings
+from faultlab.core.said import say
 from faultlab.core.tracker import InstanceTracker
 from faultlab.detectors import ConsecutiveDetector, ErrorRateDetector, Sample
 
@@ -217,14 +218,14 @@ def test_a_fault_reported_after_an_open_episodes_evidence_takes_that_detection()
     t.observe(obs("wrong", 501.030, products=["PROD-001"]))
     t.observe(obs("fault_injected", 501.010, fault={"kind": "incorrect", "params": {}}))
     assert t.episode is not None and t.episode.fault_kind == "incorrect"
-    assert t.episode.ttd_ms == 0.0 and t.episode.detected_by == "already OFF"  # it was OFF since 500.2
+    assert t.episode.ttd_ms == 0.0 and t.episode.detected_by["code"] == "already_off"  # it was OFF since 500.2
     t2, _ = tracker()
     t2.observe(obs("fault_injected", 600.0, fault={"kind": "stale", "params": {}}))
     t2.observe(obs("fault_cleared", 600.5))  # cleared, recovery still awaited (no fresh evidence yet)
     t2.observe(obs("wrong", 600.730, products=["PROD-001"]))
     t2.observe(obs("fault_injected", 600.700, fault={"kind": "incorrect", "params": {}}))
     assert t2.episode is not None and t2.episode.fault_kind == "incorrect"
-    assert t2.episode.ttd_ms == 30.0 and t2.episode.detected_by == "test: wrong values"
+    assert t2.episode.ttd_ms == 30.0 and t2.episode.detected_by["text"] == "test: wrong values"
 
 
 def test_a_recent_failure_keeps_the_replica_on_the_fast_interval() -> None:
@@ -249,7 +250,8 @@ def test_a_stale_answer_is_off_at_once_and_back_only_when_caught_up() -> None:
     assert t.status == "ON" and t.hints == 1
     t.observe(obs("health", 400.6, caught_up=False, stale=True, stale_reason="stopped", behind_ms=520.0,
                   applied_seq=7))
-    assert t.status == "OFF" and t.reason.startswith("stale: lacks seq 8") and "nothing taken in since" in t.reason
+    assert t.status == "OFF" and t.reason["code"] == "stale" and t.reason["params"]["seq"] == 8
+    assert t.reason["text"].startswith("stale: lacks seq 8") and "nothing taken in since" in t.reason["text"]
     assert t.episode is not None and t.episode.ttd_ms == 600.0
     t.observe(obs("fault_cleared", 401.0))
     for i in range(5):
@@ -275,9 +277,9 @@ def test_failures_about_requests_sent_before_the_clear_are_not_news() -> None:
 
 
 def test_every_state_change_carries_its_reason_as_a_code_with_parameters() -> None:
-    """Beside the English reason, each state event says why as a code and its parameters (a page says it in the
-    reader's language): the detector and the failure's kind, healthy again, the process's exit with its code, wrong
-    values with the products, and a stale replica with the event it lacks."""
+    """Each state event's reason is a recorded sentence, a code with its parameters beside the English (a page says it
+    in the reader's language): the detector and the failure's evidence, healthy again, the process's exit, wrong
+    values, and a stale replica with the event it lacks."""
     t, events = tracker()
     for i in range(3):
         t.observe(obs("timeout", 200.0 + i * 0.02))
@@ -290,12 +292,12 @@ def test_every_state_change_carries_its_reason_as_a_code_with_parameters() -> No
     for i in range(5):
         t.observe(obs("agree", 205.0 + i * 0.02, products=["PROD-001"]))
     t.observe(obs("health", 206.0, applied_seq=41, behind_ms=612.34, stale=True, stale_reason="stale"))
-    said = [(e["status"], e["code"], e["params"]) for e in events if e["type"] == "state"]
+    said = [(e["status"], e["reason"]["code"], e["reason"].get("params", {})) for e in events if e["type"] == "state"]
     assert said[1:] == [
-        ("OFF", "detector", {"detector": "consecutive", "kind": "timeout"}), ("ON", "healthy", {}),
-        ("OFF", "process_exit", {"code": 137}), ("ON", "healthy", {}),
-        ("OFF", "wrong_values", {"products": ["PROD-001", "PROD-002"]}), ("ON", "healthy", {}),
-        ("OFF", "stale", {"seq": 42, "behind_ms": 612.3})]
+        ("OFF", "detector_off", {"evidence": say("evidence_timeout"), "detector": "consecutive"}), ("ON", "healthy", {}),
+        ("OFF", "process_exited", {}), ("ON", "healthy", {}),
+        ("OFF", "wrong_values", {}), ("ON", "healthy", {}),
+        ("OFF", "stale", {"seq": 42, "behind_ms": 612})]
     assert said[0][:2] == ("ON", "healthy")
 
 

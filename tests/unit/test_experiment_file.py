@@ -173,7 +173,7 @@ phases:
 @pytest.mark.parametrize(("text", "expected"), [
     ("phases: [{name: a}\n", "2:1: not YAML: expected ',' or ']', but got '<stream end>'"),
     ("phases: []\nphases: [{name: a}]\n", "2:1: not YAML: key 'phases' given twice"),
-    ("- just\n- a list\n", "an experiment file is a mapping (phases:, load:, ...), not list"),
+    ("- just\n- a list\n", "an experiment file is a mapping (phases:, load:, ...), not a list"),
     ("seed: 1\n", "phases: is required"),
 ])
 def test_files_that_are_not_experiments_say_why(tmp_path: Path, text: str, expected: str) -> None:

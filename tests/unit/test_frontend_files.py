@@ -153,3 +153,17 @@ async def test_dashboard_serves_nothing_else_under_static(client: TestClient, na
     """Only the pages' own scripts, stylesheet and Plotly: no module source, template or other file."""
     resp = await client.get(f"/static/{name}")
     assert resp.status == 404
+
+
+async def test_a_run_with_recorded_sentences_is_answered_as_json(client: TestClient, tmp_path: Path) -> None:
+    """/api/runs/{name} of a run whose phases missed something answers its misses as recorded sentences (code,
+    parameters, English text), the shape the reports page says in its language."""
+    from faultlab.lab.report import write_run
+    from tests.unit.test_spanish import rich_report
+
+    run = write_run(rich_report(), [], tmp_path / "runs", lang="es")
+    resp = await client.get(f"/api/runs/{run.name}")
+    assert resp.status == 200, await resp.text()
+    rows = (await resp.json())["results"]
+    missed = [m for row in rows for m in row["missed"]]
+    assert {"code": "ttd_over", "params": {"ttd_ms": 2167, "limit_ms": 2000}, "text": "TTD 2,167 ms > 2,000 ms"} in missed

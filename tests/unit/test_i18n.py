@@ -18,7 +18,6 @@ from babel.messages.pofile import read_po
 from faultlab.core import i18n
 from faultlab.lab.report import build_report, write_run
 from faultlab.lab.report_html import render_html
-from faultlab.lab.report_text import translate_message
 from tests.unit.test_report import experiment_data, full_results
 from tests.untranslated import leftovers, visible_texts
 
@@ -102,7 +101,9 @@ def test_compiled_catalogs_say_what_the_po_files_say(lang: str) -> None:
     for message in catalog(lang):
         if not message.id:
             continue
-        if isinstance(message.id, str):
+        if isinstance(message.id, str) and message.context:  # one English word, said two ways (pgettext)
+            assert compiled.pgettext(message.context, message.id) == message.string, message.id
+        elif isinstance(message.id, str):
             assert compiled.gettext(message.id) == message.string, message.id
         else:
             assert compiled.ngettext(message.id[0], message.id[1], 1) == message.string[0], message.id
@@ -116,15 +117,17 @@ def test_numbers_follow_the_language() -> None:
 
 
 def test_recorded_sentences_of_a_report_are_said_in_spanish() -> None:
-    """report.json's English verdict sentences are said again in Spanish, nested shapes included; an unknown
-    sentence is shown as recorded."""
-    es = i18n.gettext_for("es")
-    assert translate_message("crash: no recovery (no TTR)", es) == "crash: sin recuperación (sin TTR)"
-    assert translate_message("two-down: repetition 2: error: interrupted (Ctrl-C) during this phase", es) == \
+    """A recorded sentence is said in the reader's language from its code, sentences inside it and numbers included;
+    a report's sentence written before codes (a string) is shown as recorded."""
+    from faultlab.core.said import render, say
+
+    missed = say("repetition_missed", repetition=2, missed=say("phase_error", error=say("interrupted_in_phase")))
+    assert render(say("phase_missed", phase="two-down", missed=missed), "es") == \
         "two-down: repetición 2: error: interrumpido (Ctrl-C) durante esta fase"
-    assert translate_message("intermittent: success rate 91.20 % < 95 %", es) == \
-        "intermittent: tasa de éxito 91.20 % < 95 %"
-    assert translate_message("something nobody wrote a shape for", es) == "something nobody wrote a shape for"
+    assert render(say("success_under", rate=91.2, limit=95), "es") == "tasa de éxito 91,2 % < 95 %"
+    assert render(say("ttd_over", ttd_ms=2167, limit_ms=2000), "es") == "TTD 2.167 ms > 2.000 ms"
+    assert render(say("runs_missing", done=0, expected=1), "es") == "solo 0 de 1 ejecución de fase completada"
+    assert render("crash: no recovery (no TTR)", "es") == "crash: no recovery (no TTR)"
 
 
 def cli_help(lang: str) -> str:

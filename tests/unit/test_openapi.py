@@ -21,7 +21,7 @@ from faultlab.core.messages.orders import NewOrder
 from faultlab.core.web import MAX_BODY_BYTES
 from faultlab.faults import NAME_FIELDS, FaultError, FaultSet, parse_fault, replica_kinds
 from faultlab.faults.proxy import PROXY_KINDS
-from faultlab.faults.registry import NETWORK, of_target
+from faultlab.faults.registry import NETWORK, of_site
 from faultlab.lab.systems.proxy import FaultProxy
 from faultlab.lab.systems.proxy.control import ControlApi
 from faultlab.openapi import PRODUCT_ID_PATTERN
@@ -32,9 +32,10 @@ from faultlab.openapi import proxy as proxy_doc
 from faultlab.openapi import supervisor as supervisor_doc
 from faultlab.openapi import voter as voter_doc
 from faultlab.runtime.supervisor import Supervisor
-from faultlab.shop.inventory import app as inventory_app
+from faultlab.shop.inventory.api import InventoryApi
 from faultlab.shop.monitor.api import MonitorApi
-from faultlab.shop.orders import app as orders_app
+from faultlab.shop.orders import api as orders_api
+from faultlab.shop.orders.api import OrdersApi
 from faultlab.shop.voter.api import VoterApi
 
 METHODS = {"get", "post", "put", "delete", "patch"}
@@ -75,8 +76,9 @@ async def _apps(tmp_path: Path) -> dict[str, tuple[web.Application, dict[str, An
     """Each service's real app (built with stand-ins for what only handlers use) and its document."""
     s = _settings(tmp_path)
     apps: dict[str, tuple[web.Application, dict[str, Any]]] = {
-        "orders": (orders_app.build_app(s, None, None, None), orders_doc.openapi_document(s)),  # type: ignore[arg-type]
-        "inventory": (inventory_app.build_app(s, 2, None, FaultSet(), None),  # type: ignore[arg-type]
+        "orders": (OrdersApi(s, None, None, None, get_logger("test")).build(),  # type: ignore[arg-type]
+                   orders_doc.openapi_document(s)),
+        "inventory": (InventoryApi(s, 2, None, FaultSet(), None, get_logger("test")).build(),  # type: ignore[arg-type]
                       inventory_doc.openapi_document(s, 2)),
         "voter": (VoterApi(s, _Named()).build(), voter_doc.openapi_document(s)),  # type: ignore[arg-type]
         "monitor": (MonitorApi(s, _Named()).build(), monitor_doc.openapi_document(s)),  # type: ignore[arg-type]
@@ -176,18 +178,18 @@ def test_documented_limits_are_the_code_limits(tmp_path: Path) -> None:
     body = _resolve(orders, orders["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"])
     assert body["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 77,
                                               "description": "at most the lab's max_quantity", "title": "Quantity"}
-    assert body["properties"]["product_id"]["pattern"] == orders_app.PRODUCT_ID.pattern == PRODUCT_ID_PATTERN
-    assert body["additionalProperties"] is False and set(body["properties"]) == orders_app.ORDER_FIELDS
-    assert list(orders_app.STATUSES) == orders_doc.STATUSES
+    assert body["properties"]["product_id"]["pattern"] == orders_api.PRODUCT_ID.pattern == PRODUCT_ID_PATTERN
+    assert body["additionalProperties"] is False and set(body["properties"]) == orders_api.ORDER_FIELDS
+    assert list(orders_api.STATUSES) == orders_doc.STATUSES
     assert str(MAX_BODY_BYTES) in orders["paths"]["/orders"]["post"]["requestBody"]["description"]
     for path in ("/orders", "/restocks"):
         [key] = [p for p in orders["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
         assert key["in"] == "header" and not key["required"]
-        assert key["schema"]["pattern"] == orders_app.IDEMPOTENCY_KEY_PATTERN
-        assert key["schema"]["maxLength"] == orders_app.IDEMPOTENCY_KEY_MAX
-    assert re.fullmatch(orders_app.IDEMPOTENCY_KEY_PATTERN, "k" * orders_app.IDEMPOTENCY_KEY_MAX)
-    for bad in ("", "k" * (orders_app.IDEMPOTENCY_KEY_MAX + 1), "two words", "tab\tkey", "clé"):
-        assert not re.fullmatch(orders_app.IDEMPOTENCY_KEY_PATTERN, bad), bad
+        assert key["schema"]["pattern"] == orders_api.IDEMPOTENCY_KEY_PATTERN
+        assert key["schema"]["maxLength"] == orders_api.IDEMPOTENCY_KEY_MAX
+    assert re.fullmatch(orders_api.IDEMPOTENCY_KEY_PATTERN, "k" * orders_api.IDEMPOTENCY_KEY_MAX)
+    for bad in ("", "k" * (orders_api.IDEMPOTENCY_KEY_MAX + 1), "two words", "tab\tkey", "clé"):
+        assert not re.fullmatch(orders_api.IDEMPOTENCY_KEY_PATTERN, bad), bad
 
     variants = {v["title"]: v for v in inventory_doc.fault_request_schema()["oneOf"]}
     assert set(variants) == set(replica_kinds())
@@ -221,7 +223,7 @@ def test_components_are_generated_from_the_message_models(tmp_path: Path) -> Non
         assert inventory[spec.params.__name__]["properties"] == schema_of(spec.params)["properties"]
     supervisor = supervisor_doc.openapi_document(s)
     body = supervisor["paths"]["/netfaults"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert [v["title"] for v in body["oneOf"]] == list(of_target(NETWORK))
+    assert [v["title"] for v in body["oneOf"]] == list(of_site(NETWORK))
     assert {"Process", "ResetRequest", "ResetAnswer"} <= set(supervisor["components"]["schemas"])
     proxy = proxy_doc.openapi_document(PROXY_URL)
     for spec in PROXY_KINDS.values():

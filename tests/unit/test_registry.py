@@ -15,7 +15,7 @@ from faultlab.cli import build_parser
 from faultlab.cli.faults import _given
 from faultlab.core.config import Settings
 from faultlab.core.messages import parse
-from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, kinds, lookup, of_target
+from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, kinds, lookup, of_site
 from faultlab.lab.dashboard.operator import kinds_json
 from faultlab.lab.experiment_file import STEP_MODELS, Experiment
 from faultlab.lab.report_html import chart_colours
@@ -27,16 +27,16 @@ ALL = list(kinds())
 
 
 def test_each_kind_has_one_complete_entry() -> None:
-    """Parameters (a model keyed on its kind), target, words, inverse and a colour of its own, for every kind."""
+    """Parameters (a model keyed on its kind), site, words, inverse and a colour of its own, for every kind."""
     assert len(ALL) == len(set(ALL)) == 10
     colours = [spec.colour for spec in kinds().values()]
     assert len(set(colours)) == len(colours) and all(c.startswith("#") and len(c) == 7 for c in colours)
     for kind, spec in kinds().items():
         assert spec.kind == kind and spec.params.model_fields["kind"].default == kind
-        assert spec.summary and spec.inverse and spec.target in (REPLICA, NETWORK, PROCESS)
-        assert (spec.behaviour is None) == (spec.target is PROCESS), kind  # the supervisor's own stop needs none
+        assert spec.summary and spec.inverse and spec.site in (REPLICA, NETWORK, PROCESS)
+        assert (spec.behaviour is None) == (spec.site is PROCESS), kind  # the supervisor's own stop needs none
     assert lookup("incorrect_response").kind == "incorrect" and lookup("delay").kind == "latency"
-    assert set(of_target(NETWORK)) == {"partition", "netem"} and set(of_target(PROCESS)) == {"stop"}
+    assert set(of_site(NETWORK)) == {"partition", "netem"} and set(of_site(PROCESS)) == {"stop"}
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -54,7 +54,7 @@ def test_every_kind_is_reachable_from_the_cli(kind: str) -> None:
     args = build_parser().parse_args(argv)
     params, foreign = _given(args, spec)
     assert params == pytest.approx(expected) and foreign == []
-    call = spec.target.inject(Settings(), kind, 2, params)
+    call = spec.site.inject(Settings(), kind, 2, params)
     assert call.method == "POST" and (call.body or {}).get("kind", kind) == kind
 
 
@@ -63,10 +63,10 @@ def test_every_kind_is_reachable_from_the_apis(kind: str) -> None:
     """A replica kind is a variant of POST /faults, a network kind of the supervisor's POST /netfaults, a process
     kind the supervisor's stop; every kind a variant of the dashboard's POST /api/faults."""
     settings = Settings()
-    target = kinds()[kind].target
-    if target is REPLICA:
+    site = kinds()[kind].site
+    if site is REPLICA:
         variants = [v["title"] for v in inventory_doc.fault_request_schema()["oneOf"]]
-    elif target is NETWORK:
+    elif site is NETWORK:
         doc = supervisor_doc.openapi_document(settings)
         variants = [v["title"] for v in
                     doc["paths"]["/netfaults"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]]

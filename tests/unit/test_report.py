@@ -15,6 +15,7 @@ import jsonschema
 import pydantic
 import pytest
 
+from faultlab.core.said import render, text_of
 from faultlab.lab.experiment_file import Experiment, Thresholds
 from faultlab.lab.load import Completion
 from faultlab.lab.phases import PHASES, build_experiment, select_phases
@@ -32,6 +33,7 @@ from faultlab.lab.report import (
     write_run,
 )
 from faultlab.lab.report_html import render_html
+from tests.helpers import flat
 
 T0 = 1_800_000_000.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,24 +136,33 @@ def test_summary_keeps_the_guides_fields() -> None:
                  "max_p95_ms": 60, "min_success_rate": 97.0, "not_detected": 0, "not_recovered": 1}
 
 
+def texts(values: list[Any]) -> list[str]:
+    """Recorded sentences as their English text."""
+    return [text_of(v) for v in values]
+
+
 def test_thresholds_apply_per_phase() -> None:
     """TTD/TTR limits (restart limit for crash), load targets, and quorum loss + regain for two-down."""
     t = Thresholds()
     ok_load = load_result(100, 99.0)
     assert t.check(PHASES["baseline"], None, None, ok_load) == []
     assert t.check(PHASES["latency"], 500, 300, ok_load) == []
-    assert t.check(PHASES["latency"], None, 300, ok_load) == ["fault not detected (no TTD)"]
-    assert t.check(PHASES["latency"], 2500, 1500, ok_load) == ["TTD 2500 ms > 2000 ms", "TTR 1500 ms > 1000 ms"]
+    assert t.check(PHASES["latency"], None, 300, ok_load) == [{"code": "not_detected",
+                                                               "text": "fault not detected (no TTD)"}]
+    assert texts(t.check(PHASES["latency"], 2500, 1500, ok_load)) == ["TTD 2,500 ms > 2,000 ms",
+                                                                      "TTR 1,500 ms > 1,000 ms"]
     assert t.check(PHASES["crash"], 5, 1500, ok_load) == []  # a restart is held to max_restart_ttr_ms
-    assert t.check(PHASES["crash"], 5, 6000, ok_load) == ["TTR 6000 ms > 5000 ms"]
-    assert t.check(PHASES["incorrect"], 5, 50, load_result(700, 90.0)) == ["success rate 90.00 % < 95 %",
-                                                                             "p95 700 ms > 500 ms"]
+    assert flat(t.check(PHASES["crash"], 5, 6000, ok_load)) == [{"code": "ttr_over", "ttr_ms": 6000,
+                                                                 "limit_ms": 5000}]
+    assert texts(t.check(PHASES["incorrect"], 5, 50, load_result(700, 90.0))) == ["success rate 90 % < 95 %",
+                                                                                    "p95 700 ms > 500 ms"]
     assert t.check(PHASES["two-down"], 50, 3000, load_result(700, 30.0), {"lost": True, "regained": True}) == []
-    assert t.check(PHASES["two-down"], 50, 3000, ok_load, {"lost": False, "regained": True}) == [
-        "quorum loss not observed (the voter never answered 'quorum not reached')"]
-    assert t.check(PHASES["two-down"], 50, 3000, ok_load, {"lost": True, "regained": False}) == [
+    assert texts(t.check(PHASES["two-down"], 50, 3000, ok_load, {"lost": False, "regained": True})) == [
+        'quorum loss not observed (the voter never answered "quorum not reached")']
+    assert texts(t.check(PHASES["two-down"], 50, 3000, ok_load, {"lost": True, "regained": False})) == [
         "quorum not regained after the replicas came back"]
-    assert Thresholds(max_ttd_ms=100).check(PHASES["intermittent"], 150, 10, ok_load) == ["TTD 150 ms > 100 ms"]
+    assert texts(Thresholds(max_ttd_ms=100).check(PHASES["intermittent"], 150, 10, ok_load)) == [
+        "TTD 150 ms > 100 ms"]
 
 
 def test_phase_statistics_check_medians() -> None:
@@ -167,7 +178,7 @@ def test_phase_statistics_check_medians() -> None:
     assert stats["baseline"].has_fault is False and stats["baseline"].passed
     assert all(s.passed for s in stats.values())
     slow = phase_statistics(phase_results(results), experiment(names, 3, max_ttd_ms=1000))
-    assert not slow["intermittent"].passed and slow["intermittent"].missed == ["TTD 1200 ms > 1000 ms"]
+    assert not slow["intermittent"].passed and texts(slow["intermittent"].missed) == ["TTD 1,200 ms > 1,000 ms"]
 
 
 def test_report_is_schema_valid_and_keeps_guide_fields() -> None:
@@ -206,12 +217,12 @@ def test_verdict_fails_on_bad_data_or_missing_runs() -> None:
     """An invalid data check, an interrupted run or missing phase runs make the verdict false."""
     bad = build_report(experiment_data(full_results(1), data_valid=False), {}, "r")
     assert bad.verdict.valid is False and bad.verdict.thresholds_met is True
-    assert "data check: False" in bad.verdict.missed
+    assert "data check: not valid" in texts(bad.verdict.missed)
     data = experiment_data(full_results(1))
     data["experiment"]["repeat"] = 2
     short = build_report(data, {}, "r")
     assert short.verdict.valid is False
-    assert "only 6 of 12 phase runs completed" in short.verdict.missed
+    assert "only 6 of 12 phase runs completed" in texts(short.verdict.missed)
 
 
 def test_write_run_makes_folder_latest_link_and_offline_html(tmp_path: Path) -> None:
@@ -267,7 +278,7 @@ def test_report_text_cannot_break_out_of_the_page() -> None:
     report = build_report(experiment_data(results), {}, "<b>run</b>")
     page = render_html(report)
     assert "<script>alert(1)" not in page and "<b>run</b>" not in page
-    assert "crash #1: &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the banner names it
+    assert '<span translate="no">crash #1</span>: &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;' in page  # named
     data = report_data_block(page)
     assert data["results"][1]["missed"] == ["</script><script>alert(1)</script>"]
     assert data["results"][2]["load_test_result"]["p95_latency_ms"] is None
@@ -345,12 +356,14 @@ async def test_unhealthy_lab_aborts_with_a_clear_message_and_a_valid_report(tmp_
     runner = ExperimentRunner(settings, build_experiment(repeat=1).model_copy(
         update={"steady_state": SteadyState(timeout_s=0.5)}))
     data = await runner.run()
-    assert data["aborted"] == f"the supervisor's control API does not answer at http://127.0.0.1:{port}"
+    assert data["aborted"] == {"code": "supervisor_silent", "params": {"url": f"http://127.0.0.1:{port}"},
+                               "text": f"the supervisor's control API does not answer at http://127.0.0.1:{port}"}
     assert data["results"] == [] and "data_check" not in data
     report = build_report(data, {}, "aborted")
     validate(report)
     assert report.verdict.valid is False
-    assert report.verdict.missed[0].startswith("aborted: the supervisor's control API does not answer")
+    assert text_of(report.verdict.missed[0]).startswith("aborted: the supervisor's control API does not answer")
+    assert render(report.verdict.missed[0], "es").startswith("abortado: la API de control del supervisor no responde")
 
 
 def test_banner_names_a_repetition_off_its_threshold_when_the_medians_pass() -> None:
@@ -360,7 +373,7 @@ def test_banner_names_a_repetition_off_its_threshold_when_the_medians_pass() -> 
     report = build_report(experiment_data(results), {}, "r")
     assert report.verdict.valid
     html = render_html(report)
-    assert "<b>PASS</b>" in html and "intermittent #1: TTD 2167 ms &gt; 2000 ms" in html
+    assert "<b>PASS</b>" in html and '<span translate="no">intermittent #1</span>: TTD 2167 ms &gt; 2000 ms' in html
     clean = render_html(build_report(experiment_data(full_results(3)), {}, "r"))
     assert "runs off a threshold" not in clean
 
@@ -374,12 +387,12 @@ def test_a_repetition_that_never_detected_the_fault_fails_the_phase() -> None:
     assert stats.ttd_ms.median is None and stats.ttd_ms.median_missed is True
     assert stats.ttd_ms.misses == 2 and stats.ttd_ms.min == 300.0
     assert not stats.passed
-    assert "repetition 2: fault not detected" in stats.missed and "repetition 3: fault not detected" in stats.missed
+    assert {"repetition 2: fault not detected", "repetition 3: fault not detected"} <= set(texts(stats.missed))
     one_missed = [result("latency", 1, 300.0, 100.0), result("latency", 2, 500.0, 100.0),
                   result("latency", 3, None, None)]
     stats = phase_statistics(phase_results(one_missed), experiment(["latency"], 3))["latency"]
     assert stats.ttd_ms.median == 500.0 and stats.ttd_ms.median_missed is False
-    assert not stats.passed and "repetition 3: did not recover" in stats.missed
+    assert not stats.passed and "repetition 3: did not recover" in texts(stats.missed)
     report = build_report(experiment_data(one_missed), {}, "r")
     assert not report.verdict.valid
     page = render_html(report)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from faultlab.lab.study.html import chart_data, front, render_html
+from faultlab.core.said import say
+from faultlab.lab.study.html import chart_data, front, render_body, render_html
 from faultlab.lab.study.report import analyse, load_study, write_study
 from tests.unit.test_study import healthy, probe, study_meta
 from tests.untranslated import leftovers, visible_texts
@@ -43,7 +44,8 @@ def write_study_folder(root: Path, name: str = "20261130T000000Z-detectors") -> 
                              "end": 1106.0, "fault_kind": "crash", "file": "traces/fault-crash.jsonl"})
     meta["faults"] += faults
     meta["observations"]["fault-crash"] = len(crash)
-    meta.update(run_id=name, ended_at=1110.0, notes=["crash #1: not steady before injecting: replica 2 is OFF"],
+    meta.update(run_id=name, ended_at=1110.0, notes=[say("study_not_steady_injecting", kind="crash", repetition=1,
+                                                     problems=[say("replica_is", replica=2, status="OFF")])],
                 machine_before={"cpus": 2, "load_average": [3.1, 2.0, 1.5]}, host_load={
                     "quiet": {"min": 1.25, "mean": 2.5, "max": 3.75, "samples": 2}})
     run = root / name
@@ -122,7 +124,9 @@ def test_the_tables_show_each_front_and_mark_the_lab_and_the_pick(study: dict[st
     assert "<b>current</b>: <span translate=\"no\">consecutive failures=3</span>" in compare.group(0)
     assert "160.0 / 160.0" in compare.group(0) and "20.0 / 20.0" in compare.group(0)  # intermittent, crash
     assert "<b>recommended</b>: " in compare.group(0)
-    assert "crash #1: not steady before injecting" in english and "1.25 / 2.50 / 3.75" in english
+    assert "crash #1: not steady before injecting: replica 2 is OFF" in english and "1.25 / 2.50 / 3.75" in english
+    spanish = str(render_body(study, "es"))
+    assert "crash #1: no estable antes de inyectar: la réplica 2 está OFF" in spanish  # a note, said in Spanish
 
 
 def test_study_text_cannot_break_out_of_the_page(study: dict[str, Any]) -> None:

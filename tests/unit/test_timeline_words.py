@@ -17,6 +17,6 @@ def test_the_reports_timeline_words_are_the_dashboards_word_for_word(lang: str) 
     assert timeline_words(lang) == page
     if lang == "es":
         same = {k for k, msgid in WORDS.items() if page[k] == msgid}
-        assert same == {"timeline.lane.ttd", "timeline.lane.ttr", "timeline.lane.monitor", "timeline.lane.voter",
+        assert same == {"timeline.lane.ttd", "timeline.lane.ttr", "timeline.lane.monitor",
                         "timeline.lane.checks", "timeline.measure.phi", "timeline.step", "timeline.ttd",
                         "timeline.ttr", "timeline.outcome.ok"}, same

@@ -10,6 +10,7 @@ from typing import Any
 
 from faultlab.core import i18n
 from faultlab.core.i18n import _
+from faultlab.core.said import render, said_of
 
 
 def register(sub: Any) -> None:
@@ -60,7 +61,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         console.print("[red]" + escape(exc.text(_)) + "[/]")
         return 2
     except (FileNotFoundError, ValueError, OSError) as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print("[red]" + escape(render(said_of(exc))) + "[/]")
         return 2
     comparison = compare(runs)
     if args.json:

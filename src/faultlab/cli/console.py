@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from faultlab.core import i18n
 from faultlab.core.config import Settings
 
 T = TypeVar("T")
@@ -51,3 +52,23 @@ def wide_console() -> Any:
 
     console = Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
     return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150, log_path=False)
+
+
+def decimal(text: str) -> float:
+    """An option's number as a person types it: 0.3, or 0,3 as Spanish writes it (no thousands separators)."""
+    import argparse
+
+    value = text.strip()
+    if value.count(",") == 1 and "." not in value:
+        value = value.replace(",", ".")
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(i18n._("not a number: {value}").format(value=text)) from None
+
+
+def typed(value: float | int) -> str:
+    """A default as an option takes it, with the reader's decimal mark and no thousands separator ("0,2", "2000")."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, format="0.###", locale=i18n.active())

@@ -17,6 +17,7 @@ from typing import Any
 
 from faultlab.cli.console import client as _client
 from faultlab.cli.console import console as _console
+from faultlab.cli.console import decimal
 from faultlab.cli.console import settings as _settings
 from faultlab.cli.console import with_client as _with_client
 from faultlab.core import i18n
@@ -258,9 +259,7 @@ def cmd_psql(args: argparse.Namespace) -> int:
 
 
 def cmd_failures(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from faultlab.cli.status_table import fmt_time as _fmt_time
+    from faultlab.cli.status_table import failures_table
     from faultlab.core.client import Unreachable
 
     console = _console()
@@ -272,15 +271,7 @@ def cmd_failures(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(failures, indent=2))
         return 0
-    table = Table(title=_("fault episodes (TTD/TTR from event timestamps)"))
-    for column in (_("replica"), _("fault"), _("active at"), _("detected at"), _("by"), _("TTD ms"), _("cleared at"),
-                   _("recovered at"), _("TTR ms")):
-        table.add_column(column)
-    for e in failures:
-        table.add_row(str(e["replica"]), str(e["fault_kind"]), _fmt_time(e["activated_at"]),
-                      _fmt_time(e["detected_at"]), str(e["detected_by"] or "-"), str(e["ttd_ms"] or "-"),
-                      _fmt_time(e["cleared_at"]), _fmt_time(e["recovered_at"]), str(e["ttr_ms"] or "-"))
-    console.print(table)
+    console.print(failures_table(failures))
     return 0
 
 
@@ -339,7 +330,7 @@ def register(sub: Any) -> None:
     up.add_argument("--detach", action="store_true", help=_("return once every service is working"))
     up.add_argument("--no-restart", action="store_true",
                     help=_("do not restart crashed replicas (the guide's manual mode)"))
-    up.add_argument("--timeout", type=float, default=60.0, help=_("seconds to wait for the lab to work (default 60)"))
+    up.add_argument("--timeout", type=decimal, default=60.0, help=_("seconds to wait for the lab to work (default 60)"))
     up.add_argument("--netns", action="store_true",
                     help=_("each service in its own network namespace on a private bridge (root; docs/deploy.md)"))
     up.set_defaults(func=cmd_up)
@@ -356,7 +347,7 @@ def register(sub: Any) -> None:
     register_fault_commands(sub)
 
     restart = sub.add_parser("restart", help=_("restart a replica by hand (the guide's manual recovery)"))
-    restart.add_argument("--instance", type=int, required=True)
+    restart.add_argument("--instance", type=int, required=True, help=_("replica number (1-3)"))
     restart.set_defaults(func=cmd_restart)
 
     reset = sub.add_parser("reset", help=_("fresh data in the running lab: orders, events and replica state gone, "
@@ -377,12 +368,13 @@ def register(sub: Any) -> None:
     token.set_defaults(func=cmd_token)
 
     failures = sub.add_parser("failures", help=_("fault episodes with TTD and TTR"))
-    failures.add_argument("--json", action="store_true")
+    failures.add_argument("--json", action="store_true", help=_("print raw JSON"))
     failures.set_defaults(func=cmd_failures)
 
     serve = sub.add_parser("serve", help=_("run one service in this process (used by the supervisor)"))
-    serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter", "dashboard"])
-    serve.add_argument("--replica", type=int)
+    serve.add_argument("service", choices=["orders", "inventory", "monitor", "voter", "dashboard"],
+                       help=_("the service to run"))
+    serve.add_argument("--replica", type=int, help=_("inventory: the replica number"))
     serve.add_argument("--spare", action="store_true",
                        help=_("warm spare: import everything, then wait for a line 'go' on stdin before serving "
                             "(end of input: exit)"))

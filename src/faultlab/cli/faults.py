@@ -1,4 +1,4 @@
-"""`faultlab inject` and `faultlab clear`, built from the fault registry: every kind, its parameters and its target.
+"""`faultlab inject` and `faultlab clear`, built from the fault registry: every kind, its parameters and its site.
 
 The kinds, their arguments (`--latency_ms`, also spelled `--latency-ms`), the help text and where each fault is sent
 (the replica, the supervisor's network faults, the supervisor's processes) come from `faults.registry`; a new kind
@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from faultlab.cli.console import decimal, typed
 from faultlab.core.i18n import N_, _
 from faultlab.core.messages import Refused
-from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, KindSpec, kinds, of_target, parse_params
+from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, KindSpec, kinds, of_site, parse_params
 
-TYPES = {"integer": int, "number": float, "string": str}
+TYPES = {"integer": int, "number": decimal, "string": str}
 
 
 def fault_help() -> str:
@@ -23,11 +24,11 @@ def fault_help() -> str:
     titles = {REPLICA.name: None, NETWORK.name: N_("network faults (a lab started with `up --netns`; applied by the "
                                                    "supervisor, not the replica):"),
               PROCESS.name: N_("process faults (applied by the supervisor):")}
-    for target in (REPLICA, NETWORK, PROCESS):
-        title = titles[target.name]
+    for site in (REPLICA, NETWORK, PROCESS):
+        title = titles[site.name]
         if title:
             lines.append(_(title))
-        for kind, spec in of_target(target).items():
+        for kind, spec in of_site(site).items():
             params = " ".join(_argument(f) for f in spec.fields() if f["name"] != "seed") or _("(no parameters)")
             summary = _(spec.summary)
             lines.append(f"  {kind:<13} {summary:<58} {params}")
@@ -38,7 +39,7 @@ def fault_help() -> str:
 
 def _argument(field: dict[str, Any]) -> str:
     value = field["default"]
-    shown = f"{value:g}" if isinstance(value, float) else value
+    shown = typed(value) if isinstance(value, float) else value
     text = f"--{field['name']}" + (f" {shown}" if value is not None and field["type"] != "array" else "")
     return text if field["required"] else f"[{text}]"
 
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
     """Add `inject` and `clear` to the CLI's subparsers."""
     inject = sub.add_parser("inject", help=_("inject a fault into one replica"), epilog=fault_help(),
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    inject.add_argument("kind", choices=list(kinds()))
+    inject.add_argument("kind", choices=list(kinds()), help=_("the fault kind (listed below)"))
     inject.add_argument("--instance", type=int, help=_("replica number (1-3); required except for partition --groups"))
     arguments: dict[str, tuple[Any, list[str]]] = {}  # name -> (parser, "kind: what it means" for each kind)
     for kind, spec in kinds().items():
@@ -63,9 +64,9 @@ def register(sub: Any) -> None:
     inject.set_defaults(func=cmd_inject)
 
     clear = sub.add_parser("clear", help=_("clear the faults of one replica (or all)"))
-    target = clear.add_mutually_exclusive_group(required=True)
-    target.add_argument("--instance", type=int)
-    target.add_argument("--all", action="store_true")
+    which = clear.add_mutually_exclusive_group(required=True)
+    which.add_argument("--instance", type=int, help=_("replica number (1-3)"))
+    which.add_argument("--all", action="store_true", help=_("every replica"))
     clear.add_argument("--kind", choices=list(kinds()), help=_("clear only this kind"))
     clear.set_defaults(func=cmd_clear)
 
@@ -92,11 +93,11 @@ def cmd_inject(args: argparse.Namespace) -> int:
     problems = [_("{options}: not parameters of a {kind} fault").format(options=", ".join(foreign), kind=args.kind)] \
         if foreign else []
     try:
-        parse_params({"kind": spec.kind, **params}, spec.target)
+        parse_params({"kind": spec.kind, **params}, spec.site)
     except Refused as exc:
         problems += [p.text(_) for p in exc.problems]
-    targets_groups = "groups" in params
-    if args.instance is None and not targets_groups:
+    names_groups = "groups" in params
+    if args.instance is None and not names_groups:
         problems.append(_("--instance is required"))
     if problems:
         console.print("[red]" + _("not injected:") + "[/] " + "; ".join(problems))
@@ -106,14 +107,14 @@ def cmd_inject(args: argparse.Namespace) -> int:
         console.print("[red]" + _("not injected:") + "[/] " + _("--instance must be one of {ids}").format(
             ids=client.settings.replica_ids))
         return 2
-    call = spec.target.inject(client.settings, spec.kind, args.instance, params)
+    call = spec.site.inject(client.settings, spec.kind, args.instance, params)
     try:
         answer = _with_client(args, lambda client: client.call(call))
     except ApiCallError as exc:
         console.print("[red]" + _("not injected:") + f"[/] {exc}")
         return 1 if isinstance(exc, Unreachable) else 2
-    at = spec.target.read(answer, spec.target.activated_field)
-    shown = spec.target.read(answer, ("fault", "params")) or params
+    at = spec.site.read(answer, spec.site.activated_field)
+    shown = spec.site.read(answer, ("fault", "params")) or params
     if args.instance is None:
         console.print(_("[bold]{kind}[/] in effect at {time} {params}").format(
             kind=spec.kind, time=_fmt_time(at), params=shown))
@@ -177,11 +178,11 @@ async def _clear(args: argparse.Namespace, client: Any, console: Any) -> int:
     instances = client.settings.replica_ids if args.all else [args.instance]
     spec = kinds()[args.kind] if args.kind else None
     status = 0
-    if spec is None or spec.target is NETWORK:  # first: a partitioned replica cannot hear the clear below
+    if spec is None or spec.site is NETWORK:  # first: a partitioned replica cannot hear the clear below
         status = await _clear_network(client, console, None if args.all else args.instance, args.kind)
         if spec is not None:
             return status
-    if spec is None or spec.target is PROCESS:
+    if spec is None or spec.site is PROCESS:
         status = await _start_stopped(client, console, instances) or status
         if spec is not None:
             return status

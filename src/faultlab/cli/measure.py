@@ -11,17 +11,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faultlab.cli.console import decimal, typed
 from faultlab.cli.console import wide_console as _console
 from faultlab.core import i18n
-from faultlab.core.i18n import N_, _
-from faultlab.lab.report_text import translate_message, translate_messages
+from faultlab.core.i18n import N_, NP_, _
+from faultlab.core.said import render, render_all, said_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from faultlab.core.config import Settings
     from faultlab.lab.report_checks import Check
-    from faultlab.lab.report_model import Distribution, Report
+    from faultlab.lab.report_model import Distribution, PhaseResult, Report
 
 EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -35,10 +36,10 @@ def register(sub: Any) -> None:
     load.add_argument("--target", choices=TARGETS, default="mix",
                       help=_("orders, voted (one product), voted-all, or mix (voted reads, 20%% orders, cancels of "
                              "accepted orders and restocks: the stock never runs out)"))
-    load.add_argument("--rate", type=float, default=50.0, help=_("requests per second (default 50)"))
-    load.add_argument("--duration", type=float, default=10.0, help=_("seconds (default 10)"))
-    load.add_argument("--seed", type=int, default=1)
-    load.add_argument("--timeout", type=float, default=5.0, help=_("per-request timeout in seconds"))
+    load.add_argument("--rate", type=decimal, default=50.0, help=_("requests per second (default 50)"))
+    load.add_argument("--duration", type=decimal, default=10.0, help=_("seconds (default 10)"))
+    load.add_argument("--seed", type=int, default=1, help=_("seeds the load mix (default 1)"))
+    load.add_argument("--timeout", type=decimal, default=5.0, help=_("per-request timeout in seconds"))
     load.add_argument("--json", action="store_true", help=_("print the full result (with per-second figures) as JSON"))
     load.set_defaults(func=cmd_load)
 
@@ -74,26 +75,26 @@ def register(sub: Any) -> None:
                      help=_("when no lab is running, start one with each service in its own network namespace "
                             "(root; enables the network phases)"))
     exp.add_argument("--repeat", type=int, help=_("repetitions of the phase list (default {n})").format(n=guide.repeat))
-    exp.add_argument("--rate", type=float, help=_("load in requests/s throughout (default {n})").format(
-        n=f"{load.rate_rps:g}"))
-    exp.add_argument("--duration", type=float,
+    exp.add_argument("--rate", type=decimal, help=_("load in requests/s throughout (default {n})").format(
+        n=typed(load.rate_rps)))
+    exp.add_argument("--duration", type=decimal,
                      help=_("seconds each fault is held, and the baseline's length (default {n})").format(
-                         n=f"{load.duration_s:g}"))
-    exp.add_argument("--settle", type=float, help=_("seconds of load before each fault and after recovery"))
+                         n=typed(load.duration_s)))
+    exp.add_argument("--settle", type=decimal, help=_("seconds of load before each fault and after recovery"))
     exp.add_argument("--seed", type=int, help=_("seeds the load mix and the faults' randomness"))
-    exp.add_argument("--order-ratio", type=float, help=_("share of orders in the load (default {n})").format(
-        n=f"{load.order_ratio:g}"))
+    exp.add_argument("--order-ratio", type=decimal, help=_("share of orders in the load (default {n})").format(
+        n=typed(load.order_ratio)))
     exp.add_argument("--no-reset", action="store_true",
                      help=_("keep the running lab's data (by default the experiment starts from fresh data: initial "
                             "stock, empty log, as `faultlab reset`)"))
     exp.add_argument("--runs-dir", help=_("where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)"))
-    exp.add_argument("--max-ttd-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttd_ms:g}"))
-    exp.add_argument("--max-ttr-ms", type=float, help=_("default {n}").format(n=f"{t.max_ttr_ms:g}"))
-    exp.add_argument("--max-restart-ttr-ms", type=float,
+    exp.add_argument("--max-ttd-ms", type=decimal, help=_("default {n}").format(n=typed(t.max_ttd_ms)))
+    exp.add_argument("--max-ttr-ms", type=decimal, help=_("default {n}").format(n=typed(t.max_ttr_ms)))
+    exp.add_argument("--max-restart-ttr-ms", type=decimal,
                      help=_("TTR limit for phases that restart a process (crash, two-down)"))
-    exp.add_argument("--min-success-rate", type=float, help=_("percent"))
-    exp.add_argument("--max-p95-ms", type=float, help=_("default {n}").format(n=f"{t.max_p95_ms:g}"))
-    exp.add_argument("--startup-timeout", type=float, default=90.0, help=_("seconds to wait for a lab it starts"))
+    exp.add_argument("--min-success-rate", type=decimal, help=_("percent"))
+    exp.add_argument("--max-p95-ms", type=decimal, help=_("default {n}").format(n=f"{t.max_p95_ms:g}"))
+    exp.add_argument("--startup-timeout", type=decimal, default=90.0, help=_("seconds to wait for a lab it starts"))
     exp.set_defaults(func=cmd_experiment)
 
     from faultlab.cli.compare import register as register_compare
@@ -127,7 +128,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     console = _console()
     settings = running_settings(_settings(args))
     console.print(_("open-loop {target} load: {rate} req/s for {duration} s → 127.0.0.1").format(
-        target=args.target, rate=f"{args.rate:g}", duration=f"{args.duration:g}"))
+        target=args.target, rate=i18n.decimal(args.rate), duration=i18n.decimal(args.duration)))
     try:
         result = asyncio.run(run_load(settings, args.target, args.rate, args.duration, args.seed, args.timeout))
     except KeyboardInterrupt:
@@ -137,23 +138,25 @@ def cmd_load(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     table = Table(title=_("load: {target} at {rate} req/s (latency from intended send time)").format(
-        target=args.target, rate=f"{args.rate:g}"))
+        target=args.target, rate=i18n.decimal(args.rate)))
     for column in (_("requests"), _("ok"), _("rps"), _("avg ms"), _("p50 ms"), _("p95 ms"), _("p99 ms"), _("max ms"),
                    _("success %"), _("max send lag ms")):
         table.add_column(column, justify="right")
-    table.add_row(str(data["requests"]), str(data["successful"]), str(data["rps"]), str(data["avg_latency_ms"]),
-                  str(data["p50_latency_ms"]), str(data["p95_latency_ms"]), str(data["p99_latency_ms"]),
-                  str(data["max_latency_ms"]), str(data["success_rate"]), str(data["max_send_lag_ms"]))
+    table.add_row(_count(data["requests"]), _count(data["successful"]), _fmt(data["rps"], 1),
+                  *(_fmt(data[k], 1) for k in ("avg_latency_ms", "p50_latency_ms", "p95_latency_ms",
+                                               "p99_latency_ms", "max_latency_ms")),
+                  _fmt(data["success_rate"], 2), _fmt(data["max_send_lag_ms"], 1))
     console.print(table)
     if data["errors"]:
-        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {v}" for k, v in sorted(data["errors"].items())))
+        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {_count(v)}" for k, v in sorted(data["errors"].items())))
     if data["ambiguous"]:
         console.print(_("writes of unknown outcome (may be stored):") + " "
-                      + ", ".join(f"{k} {v}" for k, v in sorted(data["ambiguous"].items())))
+                      + ", ".join(f"{k} {_count(v)}" for k, v in sorted(data["ambiguous"].items())))
     if len(data["by_kind"]) > 1:
         console.print(_("by kind:") + " " + "; ".join(
             _("{kind} {sent} sent, {ok} ok, {failed} failed, {unknown} unknown").format(
-                kind=k, sent=v["sent"], ok=v["ok"], failed=v["fail"], unknown=v["info"])
+                kind=k, sent=_count(v["sent"]), ok=_count(v["ok"]), failed=_count(v["fail"]),
+                unknown=_count(v["info"]))
             for k, v in data["by_kind"].items()))
     if not data["requests"] or data["successful"] == 0:
         console.print("[red]" + _("no request succeeded: is the lab running? (`faultlab up`)") + "[/]")
@@ -253,10 +256,12 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         print_problems(console, problems, args.file)
         return EXIT_ABORTED
     if args.check:
-        console.print(_("{file}: a valid experiment — {phases} phases × {repeat} repetitions, about {minutes} min "
-                        "of load").format(file=args.file or _("the guide's experiment"), phases=len(experiment.phases),
-                                          repeat=experiment.repeat, minutes=i18n.number(_estimate_s(experiment) / 60,
-                                                                                         1)))
+        phases, repeat = len(experiment.phases), experiment.repeat
+        console.print(_("{file}: a valid experiment — {phases} × {repetitions}, about {minutes} min of load").format(
+            file=args.file or _("the guide's experiment"),
+            phases=i18n.ngettext("{n} phase", "{n} phases", phases).format(n=phases),
+            repetitions=i18n.ngettext("{n} repetition", "{n} repetitions", repeat).format(n=repeat),
+            minutes=i18n.number(_estimate_s(experiment) / 60, 1)))
         return EXIT_OK
     # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
     return asyncio.run(_experiment(args, experiment, source, console))
@@ -334,7 +339,6 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
 
     from faultlab.lab.experiment import ExperimentRunner
     from faultlab.lab.report import write_run
-    from faultlab.lab.report_model import PhaseResult
 
     total = len(experiment.phases) * experiment.repeat
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}", style="bold"), BarColumn(),
@@ -343,14 +347,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     task = progress.add_task(_("starting"), total=total, load="")
 
     def on_phase(result: PhaseResult) -> None:
-        lr = result.load_test_result
-        mark = "[green]" + _("ok") + "[/]" if result.passed else "[red]" + _("missed") + "[/]: " + escape(
-            "; ".join(translate_messages(result.missed)))
-        progress.console.log(_("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, "
-                               "success {success} %").format(
-            phase=result.phase, repetition=result.repetition, ttd=_fmt(result.ttd_ms),
-            ttr=_fmt(result.ttr_ms), rps=_fmt(lr.rps, 1), p95=_fmt(lr.p95_latency_ms),
-            success=_fmt(lr.success_rate, 2)) + f" — {mark}")
+        progress.console.log(phase_line(result))
         progress.advance(task)
 
     # `faultlab demo` (cli/demo.py): a narrator follows the runner for the dashboard's presentation page
@@ -386,7 +383,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             rate = (_("{percent} % ok (last 5 s)").format(percent=_fmt(100 * recent_ok / recent_n, 1))
                     if recent_n else "")
             progress.update(task, load=i18n.ngettext("{n} request", "{n} requests", total_stats.requests).format(
-                n=total_stats.requests) + f" · {rate}")
+                n=_count(total_stats.requests)) + f" · {rate}")
             await asyncio.sleep(0.5)
 
     tick = asyncio.create_task(ticker())
@@ -413,12 +410,12 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     console.print(_("report: {json}\n        {html}\n        (also {latest})").format(
         json=run_dir / "report.json", html=run_dir / "report.html", latest=runs_dir / "latest"))
     if data["aborted"]:
-        console.print("[bold red]" + _("aborted:") + "[/] " + translate_message(data["aborted"]))
+        console.print("[bold red]" + _("aborted:") + "[/] " + escape(render(data["aborted"])))
         return EXIT_ABORTED
     if data["interrupted"]:
         return EXIT_INTERRUPTED
     if data.get("stopped_by"):
-        console.print("[bold red]" + _("stopped by an abort condition:") + "[/] " + data["stopped_by"])
+        console.print("[bold red]" + _("stopped by an abort condition:") + "[/] " + escape(render(data["stopped_by"])))
     return EXIT_OK if report.verdict.valid else EXIT_MISSED
 
 
@@ -449,6 +446,19 @@ def _jsonable(value: Any) -> Any:
     from pydantic import BaseModel
 
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+
+
+def phase_line(result: PhaseResult) -> str:
+    """The progress line of a phase run that ended (Rich markup): its figures and what it missed, in the reader's
+    language."""
+    from rich.markup import escape
+
+    lr = result.load_test_result
+    mark = "[green]" + _("ok") + "[/]" if result.passed else "[red]" + _("missed") + "[/]: " + escape(
+        "; ".join(render_all(result.missed)))
+    return _("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, success {success} %").format(
+        phase=result.phase, repetition=result.repetition, ttd=_fmt(result.ttd_ms), ttr=_fmt(result.ttr_ms),
+        rps=_fmt(lr.rps, 1), p95=_fmt(lr.p95_latency_ms), success=_fmt(lr.success_rate, 2)) + f" — {mark}"
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -482,7 +492,7 @@ def print_summary(console: Any, report: Report) -> None:
 
     for name, st in report.phases.items():
         verdict = "[green]" + _("pass") + "[/]" if st.passed else "[red]" + escape(
-            "; ".join(translate_messages(st.missed))) + "[/]"
+            "; ".join(render_all(st.missed))) + "[/]"
         fault = st.has_fault is not False
         table.add_row(name, str(st.repetitions), dist(st.ttd_ms, applies=fault, miss=N_("not detected ×{n}")),
                       dist(st.ttr_ms, applies=fault, miss=N_("not recovered ×{n}")),
@@ -497,39 +507,45 @@ def print_summary(console: Any, report: Report) -> None:
             detected=s.not_detected or 0, recovered=s.not_recovered or 0) + "[/]"
     console.print(_("summary: {passed}/{total} phase runs passed · avg TTD {ttd} ms · avg TTR {ttr} ms · max p95 "
                     "{p95} ms · min success {success} % · detector {detector}").format(
-        passed=s.successful_tests, total=s.total_tests, ttd=_fmt(s.avg_ttd_ms), ttr=_fmt(s.avg_ttr_ms),
+        passed=_count(s.successful_tests), total=_count(s.total_tests), ttd=_fmt(s.avg_ttd_ms), ttr=_fmt(s.avg_ttr_ms),
         p95=_fmt(s.max_p95_ms, 1), success=_fmt(s.min_success_rate, 2),
         detector=report.experiment_info.detector.name) + misses)
     dc = report.data_check
-    valid = (_("valid") if dc.valid else _("not valid")) if isinstance(dc.valid, bool) else _("unknown")
+    valid = _verdict_word(dc.valid, "data check")
     if dc.checked_through == "api":
-        console.print(_("data check: {valid} ({orders} accepted orders, {reads} voted reads; checked through the "
-                        "system's API)").format(valid=valid, orders=_count(dc.accepted_orders),
-                                                reads=_count(dc.reads_checked)))
+        console.print(_("data check: {valid} ({orders}, {reads}; checked through the system's API)").format(
+            valid=valid, orders=_counted(NP_("{n} accepted order", "{n} accepted orders"), dc.accepted_orders),
+            reads=_counted(NP_("{n} voted read", "{n} voted reads"), dc.reads_checked)))
     else:
-        console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
-            valid=valid, orders=_count(dc.accepted_orders), events=_count(dc.events_in_log)))
+        console.print(_("data check: {valid} ({orders}, {events})").format(
+            valid=valid, orders=_counted(NP_("{n} accepted order", "{n} accepted orders"), dc.accepted_orders),
+            events=_counted(NP_("{n} event in the log", "{n} events in the log"), dc.events_in_log)))
     print_findings(console, dc.checks)
     if dc.not_checkable:
         console.print("  " + _("not checkable with this system's answers, so not judged: {checks}").format(
             checks=", ".join(dc.not_checkable)))
     rh = dc.checks.get("read_history")
     if isinstance(rh, ReadHistoryCheck):  # a run's from before the check counted has only its verdict
-        console.print(_("read history: {valid} — {checked} voted reads checked, {violations} violations ({wrong} "
-                        "wrong values, {unknown} unknown positions, {older} older than already acknowledged)").format(
-            valid=rh.valid, checked=rh.answered_200, violations=rh.violations, wrong=rh.wrong_values,
-            unknown=rh.unknown_positions, older=rh.older_than_acknowledged))
+        console.print(_("read history: {valid} — {checked}, {violations} ({wrong}, {unknown}, {older})").format(
+            valid=_verdict_word(rh.valid, "read history"),
+            checked=_counted(NP_("{n} voted read checked", "{n} voted reads checked"), rh.answered_200),
+            violations=_counted(NP_("{n} violation", "{n} violations"), rh.violations),
+            wrong=_counted(NP_("{n} wrong value", "{n} wrong values"), rh.wrong_values),
+            unknown=_counted(NP_("{n} unknown position", "{n} unknown positions"), rh.unknown_positions),
+            older=_counted(NP_("{n} older than already acknowledged", "{n} older than already acknowledged"),
+                           rh.older_than_acknowledged)))
         staleness = rh.staleness
         if staleness is not None:
             console.print(_("voted reads' staleness: p50 {p50} ms, p99 {p99} ms, max {max} ms over {n} reads; {over} "
                             "over the bound of {bound} ms").format(
                 p50=_fmt(staleness.p50_ms, 1), p99=_fmt(staleness.p99_ms, 1), max=_fmt(staleness.max_ms, 1),
-                n=staleness.measured, over=staleness.over_bound, bound=staleness.max_staleness_ms))
+                n=_count(staleness.measured), over=_count(staleness.over_bound),
+                bound=_count(staleness.max_staleness_ms)))
     aw = dc.checks.get("ambiguous_writes")
     if isinstance(aw, AmbiguousWritesCheck):
         console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
-                        "than once)").format(n=aw.ambiguous, once=aw.stored_once, not_stored=aw.not_stored,
-                                             more=aw.stored_more_than_once))
+                        "than once)").format(n=_count(aw.ambiguous), once=_count(aw.stored_once),
+                                             not_stored=_count(aw.not_stored), more=_count(aw.stored_more_than_once)))
     v = report.verdict
     if v.valid:
         single = [run for run, _missed in report.runs_off_threshold()]
@@ -537,7 +553,7 @@ def print_summary(console: Any, report: Report) -> None:
                       _("[bold green]verdict: PASS[/] (each phase judged on its medians; off a threshold in a single "
                         "run: {runs})").format(runs=", ".join(single)))
     else:
-        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(translate_messages(v.missed))))
+        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(render_all(v.missed))))
 
 
 def print_findings(console: Any, checks: Mapping[str, Check], shown: int = 3) -> None:
@@ -562,8 +578,24 @@ def print_findings(console: Any, checks: Mapping[str, Check], shown: int = 3) ->
 
 
 def _count(value: int | None) -> str:
-    """A count the report has, or "-" where it has none."""
-    return "-" if value is None else str(value)
+    """A count the report has (in the reader's language: "1.365" in Spanish), or "-" where it has none."""
+    return i18n.number(value, 0)
+
+
+def _verdict_word(value: Any, of: str = "data check") -> str:
+    """A verdict in words (valid, not valid, unknown), as said of `of` (Spanish agrees with what is judged)."""
+    if of == "read history":
+        words = (i18n.pgettext("read history", "valid"), i18n.pgettext("read history", "not valid"),
+                 i18n.pgettext("read history", "unknown"))
+    else:
+        words = (i18n.pgettext("data check", "valid"), i18n.pgettext("data check", "not valid"),
+                 i18n.pgettext("data check", "unknown"))
+    return (words[0] if value else words[1]) if isinstance(value, bool) else words[2]
+
+
+def _counted(message: i18n.Plural, n: int | None) -> str:
+    """A count with its noun, singular or plural in the reader's language ("1 violación", "2 violaciones")."""
+    return i18n.ngettext(message.singular, message.plural, n or 0).format(n=_count(n))
 
 
 def print_guide_answers(console: Any, report: Report) -> None:
@@ -587,13 +619,15 @@ def print_guide_answers(console: Any, report: Report) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from faultlab.lab.report import NotAReport, read_document, regenerate_html, report_file, report_of, validate
 
     console = _console()
     try:
         document = read_document(Path(args.path))
     except (FileNotFoundError, ValueError) as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print("[red]" + escape(render(said_of(exc))) + "[/]")
         return 2
     if args.validate:
         import jsonschema

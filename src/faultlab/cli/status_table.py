@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from faultlab.core import i18n
 from faultlab.core.config import Settings
 from faultlab.core.i18n import N_, _
+from faultlab.core.said import render
 
 WIDE = 110  # every column: pid, address, since / last check with milliseconds
 NARROW = 72  # below this the address and the times go too: process, state, restarts, detail
@@ -52,20 +54,20 @@ def status_rows(processes: dict[str, Any], monitor: dict[str, Any], settings: Se
             when = (f"{fmt_time(inst['since'])} / {fmt_time(inst['last_check'])}" if wide
                     else fmt_time(inst["since"], ms=False))
             health = inst.get("health") or {}
-            details.append(_("applied {seq}").format(seq=health.get("applied_seq", "-")))
+            details.append(_("applied {seq}").format(seq=i18n.number(health.get("applied_seq"), 0)))
             if inst.get("behind_ms"):
-                details.append(_("behind {ms} ms").format(ms=f"{inst['behind_ms']:.0f}"))
+                details.append(_("behind {ms} ms").format(ms=i18n.number(inst["behind_ms"], 0)))
             if health.get("faults"):
                 details.append(_("fault: {kinds}").format(kinds=", ".join(health["faults"])))
             if inst["status"] != "ON" and inst.get("reason"):
-                details[-1] += f" ({inst['reason']})"
+                details[-1] += f" ({escape(render(inst['reason']))})"
         elif name in services:
             colour = "green" if services[name]["status"] == "ON" else "red"
             state = f"[{colour}]{services[name]['status']}[/]"
         if proc.get("spare_pid"):
             details.append(_("warm spare {pid}").format(pid=proc["spare_pid"]))
         rows.append({"process": name, "pid": str(proc["pid"] or "-"), "address": address, "state": state,
-                     "when": when, "restarts": str(proc["restarts"]), "detail": ", ".join(details)})
+                     "when": when, "restarts": i18n.number(proc["restarts"], 0), "detail": ", ".join(details)})
     return rows
 
 
@@ -113,7 +115,7 @@ def _reason(why: str) -> str:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{_reason(why)}: {n}" for why, n in sorted(counts.items()))
+    return ", ".join(f"{_reason(why)}: {i18n.number(n, 0)}" for why, n in sorted(counts.items()))
 
 
 def untrusted_line(monitor: dict[str, Any]) -> str | None:
@@ -142,7 +144,7 @@ def untrusted_line(monitor: dict[str, Any]) -> str | None:
     line = "[yellow]" + _("records the lab set aside:") + "[/] " + "; ".join(parts) if parts else ""
     if invalid:
         line += ("; " if line else "") + "[yellow]" + _("events consumed as INVALID (the replicas' reports):") \
-            + f"[/] {invalid}"
+            + f"[/] {i18n.number(invalid, 0)}"
     return line
 
 
@@ -154,4 +156,27 @@ def print_status(console: Any, processes: dict[str, Any], monitor: dict[str, Any
         console.print(line)
 
 
-__all__ = ["fmt_time", "print_status", "status_rows", "status_table", "untrusted_line"]
+def failures_table(failures: list[dict[str, Any]]) -> Any:
+    """`faultlab failures`: the monitor's fault episodes, what detected each said in the reader's language."""
+    from rich.table import Table
+
+    table = Table(title=_("fault episodes (TTD/TTR from event timestamps)"))
+    for column in (_("replica"), _("fault"), _("active at"), _("detected at"), _("by"), _("TTD ms"), _("cleared at"),
+                   _("recovered at"), _("TTR ms")):
+        table.add_column(column)
+    for e in failures:
+        table.add_row(str(e["replica"]), str(e.get("fault_kind") or "-"), fmt_time(e.get("activated_at")),
+                      fmt_time(e.get("detected_at")), escape(render(e.get("detected_by"))) or "-",
+                      i18n.number(e.get("ttd_ms"), 1), fmt_time(e.get("cleared_at")), fmt_time(e.get("recovered_at")),
+                      i18n.number(e.get("ttr_ms"), 1))
+    return table
+
+
+def escape(text: str) -> str:
+    """Text that Rich prints as it is (a recorded sentence may hold brackets)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+__all__ = ["failures_table", "fmt_time", "print_status", "status_rows", "status_table", "untrusted_line"]

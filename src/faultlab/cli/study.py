@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from faultlab.cli.console import decimal, typed
 from faultlab.core import i18n
 from faultlab.core.i18n import N_, _
 
@@ -46,42 +47,42 @@ def register(sub: Any) -> None:
     det = kinds.add_parser("detectors", help=_("record traces on the lab, replay every detector setting, write the "
                                                "page"),
                            description=_(DESCRIPTION), formatter_class=argparse.RawDescriptionHelpFormatter)
-    det.add_argument("--quiet-s", type=float, default=d.quiet_s,
+    det.add_argument("--quiet-s", type=decimal, default=d.quiet_s,
                      help=_("seconds of the fault-free stretch (default {default}; 0 skips it)").format(
-                         default=f"{d.quiet_s:g}"))
-    det.add_argument("--noisy-s", type=float, default=d.noisy_s,
+                         default=typed(d.quiet_s)))
+    det.add_argument("--noisy-s", type=decimal, default=d.noisy_s,
                      help=_("seconds of the fault-free stretch on a noisy host (default {default}; 0 skips "
-                            "it)").format(default=f"{d.noisy_s:g}"))
+                            "it)").format(default=typed(d.noisy_s)))
     det.add_argument("--hog-procs", type=int, default=d.hog_procs,
                      help=_("busy processes of the CPU hog in the noisy stretch (default {default}: one per "
                             "core)").format(default=d.hog_procs))
     det.add_argument("--hog-nice", type=int, default=d.hog_nice,
                      help=_("the hog's priority (default {default}, when allowed: a hog at normal priority barely "
                             "delays a lab whose processes mostly sleep)").format(default=d.hog_nice))
-    det.add_argument("--hog-burst-ms", type=float, default=d.hog_burst_ms,
+    det.add_argument("--hog-burst-ms", type=decimal, default=d.hog_burst_ms,
                      help=_("the hog spins this long in every period (default {default})").format(
-                         default=f"{d.hog_burst_ms:g}"))
-    det.add_argument("--hog-period-ms", type=float, default=d.hog_period_ms,
+                         default=typed(d.hog_burst_ms)))
+    det.add_argument("--hog-period-ms", type=decimal, default=d.hog_period_ms,
                      help=_("the period of its bursts (default {default}; equal to the burst: always busy)").format(
-                         default=f"{d.hog_period_ms:g}"))
+                         default=typed(d.hog_period_ms)))
     det.add_argument("--reps", type=int, default=d.reps,
                      help=_("repetitions of each fault kind (default {default})").format(default=d.reps))
     det.add_argument("--kinds", default=",".join(d.kinds),
                      help=_("fault kinds, comma-separated (of {kinds})").format(kinds=", ".join(FAULTS)))
-    det.add_argument("--hold-s", type=float, default=d.hold_s,
+    det.add_argument("--hold-s", type=decimal, default=d.hold_s,
                      help=_("seconds each fault is held (default {default}); a detection later than that is a "
-                            "miss").format(default=f"{d.hold_s:g}"))
-    det.add_argument("--settle-s", type=float, default=d.settle_s, help=_("seconds between repetitions"))
-    det.add_argument("--warmup-s", type=float, default=d.warmup_s,
+                            "miss").format(default=typed(d.hold_s)))
+    det.add_argument("--settle-s", type=decimal, default=d.settle_s, help=_("seconds between repetitions"))
+    det.add_argument("--warmup-s", type=decimal, default=d.warmup_s,
                      help=_("seconds at the start of each segment that are replayed but not judged (detectors "
                             "learn)"))
-    det.add_argument("--rate", type=float, default=d.rate,
-                     help=_("load in requests/s (default {default})").format(default=f"{d.rate:g}"))
-    det.add_argument("--order-ratio", type=float, default=d.order_ratio, help=_("share of orders in the load"))
+    det.add_argument("--rate", type=decimal, default=d.rate,
+                     help=_("load in requests/s (default {default})").format(default=typed(d.rate)))
+    det.add_argument("--order-ratio", type=decimal, default=d.order_ratio, help=_("share of orders in the load"))
     det.add_argument("--seed", type=int, default=d.seed, help=_("seeds the load mix and the faults' randomness"))
     _judging(det, DEFAULT_BUDGET, DEFAULT_FOCUS, DEFAULT_FLAP_BUDGET)
     det.add_argument("--runs-dir", help=_("where run folders go (default FAULTLAB_RUNS_DIR, else ./runs)"))
-    det.add_argument("--startup-timeout", type=float, default=90.0, help=_("seconds to wait for a lab it starts"))
+    det.add_argument("--startup-timeout", type=decimal, default=90.0, help=_("seconds to wait for a lab it starts"))
     det.set_defaults(func=cmd_detectors)
 
     rep = kinds.add_parser("replay", help=_("judge a study's recorded traces again and rewrite study.json and "
@@ -94,14 +95,14 @@ def register(sub: Any) -> None:
 def _judging(parser: argparse.ArgumentParser, budget: float | None, focus: str | None,
              flap_budget: float | None) -> None:
     own = _("the study's own")
-    parser.add_argument("--budget", type=float, default=budget,
+    parser.add_argument("--budget", type=decimal, default=budget,
                         help=_("false OFFs per hour (quiet and noisy stretches together) allowed for the "
                                "recommendation (default {default})").format(
-                            default=own if budget is None else f"{budget:g}"))
-    parser.add_argument("--flap-budget", type=float, default=flap_budget,
+                            default=own if budget is None else typed(budget)))
+    parser.add_argument("--flap-budget", type=decimal, default=flap_budget,
                         help=_("times per fault the faulty replica may be let back in while its fault lasts, on the "
                                "kind where that is most, allowed for the recommendation (default {default})").format(
-                            default=own if flap_budget is None else f"{flap_budget:g}"))
+                            default=own if flap_budget is None else typed(flap_budget)))
     parser.add_argument("--focus", default=focus,
                         help=_("the fault kind whose TTD p95 the recommendation minimises (default {default})").format(
                             default=focus or own))

@@ -15,7 +15,7 @@ from typing import Any
 
 from faultlab.cli.console import console as _console
 from faultlab.cli.console import settings as _settings
-from faultlab.core.i18n import _
+from faultlab.core.i18n import _, decimal, ngettext
 
 GUIDE_UPSTREAMS = {1: "http://127.0.0.1:5001", 2: "http://127.0.0.1:5002", 3: "http://127.0.0.1:5003"}
 DEFAULT_PORT_BASE = 6000  # replica N on 6000 + N (the guide's 5001-5003 become 6001-6003)
@@ -88,7 +88,9 @@ def parse_ports(text: str | None, replicas: list[int]) -> dict[int, int]:
         first = _port(match[1])
         last = _port(match[2]) if match[2] else first + len(replicas) - 1
         if last - first + 1 != len(replicas):
-            raise ValueError(_("--ports {text} gives {count} port(s) for {replicas} replica(s)").format(
+            raise ValueError(ngettext("--ports {text}: {replicas} replica needs {replicas} port, the range gives "
+                                      "{count}", "--ports {text}: {replicas} replicas need {replicas} ports, the "
+                                      "range gives {count}", len(replicas)).format(
                 text=text, count=max(0, last - first + 1), replicas=len(replicas)))
         ports = dict(zip(replicas, range(first, last + 1), strict=True))
     else:
@@ -228,13 +230,24 @@ def _line(console: Any, text: str) -> None:
 
 
 def _print_event(console: Any, name: str, data: dict[str, Any]) -> None:
-    params = " ".join(f"{k}={v}" for k, v in data.get("params", {}).items() if v not in (None, []))
+    params = " ".join(f"{k}={_value(v)}" for k, v in data.get("params", {}).items() if v not in (None, []))
     if name == "fault_injected":
         console.log(_("replica {replica}: {kind} injected {params}").format(
             replica=data["replica"], kind=data["kind"], params=params), highlight=False)
     else:
-        console.log(_("replica {replica}: {kind} cleared ({hits} request(s) hit)").format(
-            replica=data["replica"], kind=data["kind"], hits=data.get("hits", 0)), highlight=False)
+        hits = data.get("hits", 0)
+        console.log(ngettext("replica {replica}: {kind} cleared ({hits} request hit)",
+                             "replica {replica}: {kind} cleared ({hits} requests hit)", hits).format(
+            replica=data["replica"], kind=data["kind"], hits=decimal(hits)), highlight=False)
+
+
+def _value(value: Any) -> str:
+    """A fault's parameter as the reader writes it: numbers with the language's decimal mark, lists joined."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return decimal(value)
+    if isinstance(value, list):
+        return ",".join(_value(v) for v in value)
+    return str(value)
 
 
 def _remove_state(path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from faultlab.core.background import Background
 from faultlab.core.config import Settings
 
 # The kinds of observation the monitor accepts, by what they say about a replica.
@@ -18,7 +19,7 @@ FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "health_fai
 INFO_KINDS = {"served_error", "set_aside", "invalid_event"}
 LATE_KINDS = {"timeout", "slow"}  # failures that are lateness, not errors (a loaded machine makes some)
 HINT_KINDS = {"behind"}  # the voter saw it behind the majority: probe it now, judge in time (not a failure)
-CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
+CONCLUSIVE = {"process_exit": "process_exited", "wrong": "wrong_values"}  # each kind and its reason's code
 SUCCESS_KINDS = {"health", "agree"}
 FAULT_KINDS = {"fault_injected", "fault_cleared"}
 OBSERVATION_KINDS = (FAILURE_KINDS | set(CONCLUSIVE) | SUCCESS_KINDS | FAULT_KINDS | INFO_KINDS | HINT_KINDS
@@ -43,19 +44,15 @@ class MonitorReporter:
         self.dropped = 0
         self._wake = asyncio.Event()
         self._pending = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("monitor-reporter")
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0))
-        self._task = asyncio.create_task(self._run(), name="monitor-reporter")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         if self.queue:
             with contextlib.suppress(Exception):
                 await self._send(self.queue)

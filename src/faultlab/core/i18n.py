@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 LANGUAGES = ("en", "es")
 DEFAULT_LANGUAGE = "en"
@@ -92,9 +93,29 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_active).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """The message in the active language, as said in `context` (one English word, two Spanish ones: "valid" is
+    "válida" for the data check and "válido" for the read history)."""
+    return translations(_active).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Marks a message for extraction where it is defined; it is translated where it is used (`_(CONSTANT)`)."""
     return message
+
+
+class Plural(NamedTuple):
+    """A message with a singular and a plural form, chosen by the number in its parameter `count`."""
+
+    singular: str
+    plural: str
+    counted: str = "n"
+
+
+def NP_(singular: str, plural: str, count: str = "n") -> Plural:
+    """Marks a plural message for extraction where it is defined (`make catalogs` reads both forms); said where it is
+    used with `ngettext`, the number taken from the parameter named `count`."""
+    return Plural(singular, plural, count)
 
 
 def gettext_for(lang: str) -> Callable[[str], str]:
@@ -116,3 +137,14 @@ def number(value: float | int | None, digits: int = 0, lang: str | None = None, 
 
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     return format_decimal(round(value, digits), format=pattern, locale=lang or _active)
+
+
+def decimal(value: float | int | None, lang: str | None = None, max_digits: int = 3, empty: str = "-") -> str:
+    """A number with the language's separators and the decimals it has, up to `max_digits` ("2.167,5" / "2,167.5",
+    "91,2", "95"): a recorded figure said as it was measured."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return empty if value is None else str(value)
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "#" * max_digits if max_digits > 0 else "")
+    return format_decimal(round(value, max_digits), format=pattern, locale=lang or _active)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiohttp import web
 
+from faultlab.core.background import Background
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import Logger
 from faultlab.core.web import METRICS, RequestMetrics
@@ -30,17 +31,13 @@ class MetricsFlusher:
         self.interval_s = interval_s
         self._sent_counts: dict[tuple[str, str, int], int] = {}
         self._sent_sums: dict[tuple[str, str, int], float] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("metrics-flusher")
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="metrics-flusher")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         with contextlib.suppress(Exception):
             await self.flush()
 

@@ -20,11 +20,9 @@ from faultlab.core.evidence import (
     INFO_KINDS,
     LATE_KINDS,
 )
+from faultlab.core.said import CODES, Said, say
 from faultlab.detectors import DETECTORS, Detector, Sample, make_detector, settings_params
 
-# Every state the tracker emits carries its reason as a code and parameters beside the English text; the conclusive
-# kinds' codes:
-REASON_CODES = {"process_exit": "process_exit", "wrong": "wrong_values"}
 SUSPICION_S = 1.0  # after a failed observation the monitor keeps checking at its fast interval this long
 
 Emit = Callable[[dict[str, Any]], None]
@@ -39,7 +37,7 @@ class Episode:
     fault: dict[str, Any] | None
     activated_at: float | None
     detected_at: float | None = None
-    detected_by: str | None = None
+    detected_by: Said | None = None  # what detected it and why (a recorded sentence: core/said.py)
     cleared_at: float | None = None
     recovered_at: float | None = None
     detections: dict[str, float] = field(default_factory=dict)
@@ -66,6 +64,23 @@ class Episode:
                 "ttd_ms_by_detector": self.ttd_by_detector()}
 
 
+def evidence(kind: str | None) -> Said | str:
+    """A kind of failed observation in words ("connection refused"); a kind this faultlab has no words for as it is."""
+    code = f"evidence_{kind or 'failure'}"
+    return say(code) if code in CODES else str(kind)
+
+
+def source_said(source: str | None) -> Said | str:
+    """Who saw it: the lab's services in words ("voter" is "votador" in Spanish); any other source as it is."""
+    code = f"source_{source}"
+    return say(code) if code in CODES else str(source or "?")
+
+
+def detected_by(source: str | None, reason: Said | None) -> Said:
+    """What detected a fault: who saw it and why it marked the replica OFF."""
+    return say("detected_by", source=source_said(source), reason=reason)
+
+
 class InstanceTracker:
     """Feeds every observation to every detector; the configured one decides ON/OFF, the others shadow it.
 
@@ -87,7 +102,7 @@ class InstanceTracker:
         self.success_threshold = settings.recovery_threshold
         self.status = "UNKNOWN"
         self.since: float | None = None
-        self.reason: str | None = None
+        self.reason: Said | None = None  # why it is in its state (a recorded sentence)
         self.source: str | None = None
         self.last_check: float | None = None
         self.last_health: dict[str, Any] = {}
@@ -156,8 +171,7 @@ class InstanceTracker:
             self._feed(Sample(at, False, source))
             self._shadow_all_off(at)
             if self.status != "OFF":
-                params = {"products": sorted(obs.get("products") or ())} if kind == "wrong" else {}
-                self._set("OFF", at, CONCLUSIVE[kind], source, REASON_CODES[kind], params)
+                self._set("OFF", at, say(CONCLUSIVE[kind]), source)
         elif kind == "health":
             if self.replaced and self._from_new_process(obs, at):
                 self._first_answer(obs.get("started_at"), at)
@@ -228,10 +242,9 @@ class InstanceTracker:
         self._feed(Sample(at, ok, source, rtt_ms, late=kind in LATE_KINDS))
         primary = self.detectors[self.primary]
         if not ok and self.status == "ON" and primary.suspects():  # UNKNOWN stays UNKNOWN until first ON
-            self._set("OFF", at, f"{kind or 'failure'} ({self.primary} detector)", source, "detector",
-                      {"detector": self.primary, "kind": kind or "failure"})
+            self._set("OFF", at, say("detector_off", evidence=evidence(kind), detector=self.primary), source)
         elif ok and self.status != "ON" and primary.trusts() and self.caught_up and not self.value_suspect:
-            self._set("ON", at, "healthy and caught up", source, "healthy")
+            self._set("ON", at, say("healthy"), source)
         elif ok and self.status == "ON" and self._awaiting_recovery():  # noqa: SIM102 (the comment below is on the inner test)
             # ON already when the fault was cleared (a detector that lets a flapping replica back in):
             # recovery counts once enough fresh evidence after the clear confirms it.
@@ -268,11 +281,9 @@ class InstanceTracker:
         self.verified_since_clear = 0
         self._shadow_all_off(at)
         if self.status == "ON":
-            behind = f"lacks seq {(self.applied_seq or 0) + 1}, applied elsewhere {self.behind_ms or 0:.0f} ms ago"
-            reason = (f"lagging: {behind}, it applies but cannot keep up" if why == "lagging"
-                      else f"stale: {behind}, nothing taken in since")
-            self._set("OFF", at, reason, source, "lagging" if why == "lagging" else "stale",
-                      {"seq": (self.applied_seq or 0) + 1, "behind_ms": round(self.behind_ms or 0.0, 1)})
+            reason = say("lagging" if why == "lagging" else "stale", seq=(self.applied_seq or 0) + 1,
+                         behind_ms=round(self.behind_ms or 0))
+            self._set("OFF", at, reason, source)
 
     def _process_exit(self, obs: dict[str, Any], at: float, now: float) -> None:
         """The supervisor saw the process die at `at`; the monitor learns it `now` (that is the detection)."""
@@ -296,8 +307,7 @@ class InstanceTracker:
         for detector in self.detectors.values():
             detector.reset()
         if self.status != "OFF":
-            self._set("OFF", now, "process exited", obs.get("source", "supervisor"), "process_exit",
-                      {"code": obs.get("code")})
+            self._set("OFF", now, say("process_exited"), obs.get("source", "supervisor"))
 
     # ---- transitions and episodes ------------------------------------------------------------------
 
@@ -315,27 +325,24 @@ class InstanceTracker:
         if self.status == "OFF" and self.since is not None and self.since >= at:
             # the evidence of this fault put it OFF before its acknowledgement arrived: that was the detection
             self.episode.detected_at = self.since
-            self.episode.detected_by = f"{self.source}: {self.reason}"
+            self.episode.detected_by = detected_by(self.source, self.reason)
         elif self.status == "OFF":  # already excluded when the fault began: detected at activation
             self.episode.detected_at = at
-            self.episode.detected_by = "already OFF"
+            self.episode.detected_by = say("already_off")
         self._emit_episode("opened")
 
-    def _set(self, status: str, at: float, reason: str, source: str, code: str,
-             params: dict[str, Any] | None = None) -> None:
-        """A new state, emitted with its reason twice: as English text, and as a code with its parameters (what a
-        reader's page says in its own language)."""
+    def _set(self, status: str, at: float, reason: Said, source: str) -> None:
         previous = self.status
         self.status, self.since, self.reason, self.source = status, at, reason, source
         self.transitions[status] = self.transitions.get(status, 0) + 1
         self.emit({"type": "state", "replica": self.replica, "status": status, "previous": previous,
-                   "at": at, "reason": reason, "source": source, "code": code, "params": params or {}})
+                   "at": at, "reason": reason, "source": source})
         if status == "OFF":
             if self.episode is None or self.episode.recovered_at is not None:
                 self.episode = Episode(self.replica, None, None, None)
             if self.episode.detected_at is None:
                 self.episode.detected_at = at
-                self.episode.detected_by = f"{source}: {reason}"
+                self.episode.detected_by = detected_by(source, reason)
                 self._emit_episode("detected")
         elif status == "ON" and self._awaiting_recovery():
             self._recovered(at)

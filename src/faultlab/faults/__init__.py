@@ -21,14 +21,14 @@ from faultlab.faults.base import (
     PausesApply,
     RewritesAnswers,
 )
-from faultlab.faults.registry import REPLICA, aliases, kinds, lookup, of_target
+from faultlab.faults.registry import REPLICA, aliases, kinds, lookup, of_site
 
 NAME_FIELDS = ("kind", "type", "failure_type")  # the guide's clients name the kind `type` or `failure_type`
 IGNORED_FIELDS = ("instance", "instance_id")  # the guide's clients send them; the URL names the replica
 
 
 def replica_kinds() -> dict[str, Any]:
-    return of_target(REPLICA)
+    return of_site(REPLICA)
 
 
 def request_kind(body: dict[str, Any]) -> str | None:

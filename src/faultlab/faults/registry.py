@@ -1,7 +1,7 @@
 """The fault registry: one entry per kind — replica, network and process faults alike — registered by its own module.
 
 An entry gives everything the lab needs to know about a kind: its parameters (a pydantic model keyed on `kind`),
-where it is applied and how it is undone (its target's HTTP calls), its behaviour, the words that describe it, its
+where it is applied and how it is undone (its site's HTTP calls), its behaviour, the words that describe it, its
 colour in charts and how the command line spells its parameters. The CLI, the dashboard (which is served the
 registry as JSON), the experiment runner, the OpenAPI documents and the report read it from here; adding a kind is
 one module in `faults/` (or `faults/network/`) that calls `register`, and its test.
@@ -34,8 +34,9 @@ class Call:
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where a kind is applied and how it is undone: the service that owns it and the answer's timestamps."""
+class Site:
+    """Where a kind is applied and how it is undone (a fault's site): the service that owns it and the answer's
+    timestamps. (`target`, in the lab, is the load's mix.)"""
 
     name: str
     injected_event: str  # the fault timeline's name of the injection / of the clear
@@ -60,7 +61,7 @@ def _supervisor(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.supervisor_port}"
 
 
-class ReplicaTarget(Target):
+class ReplicaSite(Site):
     """The replica applies it itself: `POST /faults` on the replica, `DELETE /faults?kind=` to clear."""
 
     def inject(self, settings: Settings, kind: str, replica: int | None, params: dict[str, Any]) -> Call:
@@ -71,7 +72,7 @@ class ReplicaTarget(Target):
         return Call("DELETE", f"{settings.replica_url(replica)}/faults?{urlencode({'kind': kind})}")
 
 
-class NetworkTarget(Target):
+class NetworkSite(Site):
     """The supervisor applies it from outside the replica (a namespace lab): `POST /netfaults`, `DELETE /netfaults`."""
 
     def inject(self, settings: Settings, kind: str, replica: int | None, params: dict[str, Any]) -> Call:
@@ -85,7 +86,7 @@ class NetworkTarget(Target):
                     None, 15.0)
 
 
-class ProcessTarget(Target):
+class ProcessSite(Site):
     """The supervisor stops the replica's process and keeps it stopped: `POST /processes/inventory-N/stop`, `start`."""
 
     def inject(self, settings: Settings, kind: str, replica: int | None, params: dict[str, Any]) -> Call:
@@ -95,9 +96,12 @@ class ProcessTarget(Target):
         return Call("POST", f"{_supervisor(settings)}/processes/inventory-{replica}/start", None, 15.0)
 
 
-REPLICA = ReplicaTarget("replica", "fault_injected", "fault_cleared", ("fault", "activated_at"), ("cleared_at",))
-NETWORK = NetworkTarget("network", "fault_injected", "fault_cleared", ("fault", "activated_at"), ("cleared_at",))
-PROCESS = ProcessTarget("process", "process_stopped", "process_started", ("stopping_at",), ("started_at",))
+REPLICA = ReplicaSite("replica", "fault_injected", "fault_cleared", ("fault", "activated_at"), ("cleared_at",))
+NETWORK = NetworkSite("network", "fault_injected", "fault_cleared", ("fault", "activated_at"), ("cleared_at",))
+PROCESS = ProcessSite("process", "process_stopped", "process_started", ("stopping_at",), ("started_at",))
+# The fault timeline's events in words (report.html, the dashboard): each site's injection and clear.
+EVENT_NAMES = {"fault_injected": N_("fault injected"), "fault_cleared": N_("fault cleared"),
+               "process_stopped": N_("process stopped"), "process_started": N_("process started")}
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ class KindSpec:
     """Everything about one fault kind."""
 
     params: type[FaultParams]
-    target: Target
+    site: Site
     summary: str  # one line, an English msgid (N_): the CLI's help, the dashboard's hint, the docs
     inverse: str  # how it is undone, an English msgid
     colour: str  # its colour in charts (fault periods shaded in report.html, the comparison page)
@@ -162,12 +166,13 @@ class KindSpec:
         return out
 
     def form_fields(self) -> list[dict[str, Any]]:
-        """The dashboard's inputs for this kind: its scalar parameters (a network kind's target is the replica)."""
+        """The dashboard's inputs for this kind: its scalar parameters (a network kind's `instance` is the replica)."""
         return [f for f in self.fields() if f["type"] in ("number", "integer", "string") and f["name"] != "instance"]
 
     def describe(self, gettext: Callable[[str], str] = str) -> dict[str, Any]:
         """The entry as JSON (what the dashboard is served), its words in one language."""
-        return {"kind": self.kind, "target": self.target.name, "summary": gettext(self.summary),
+        # "target": the site's name, under the name the dashboard's API has always given it
+        return {"kind": self.kind, "target": self.site.name, "summary": gettext(self.summary),
                 "inverse": gettext(self.inverse), "colour": self.colour, "aliases": list(self.aliases),
                 "clears": self.clears, "restarts_process": self.restarts_process, "example": self.example,
                 "fields": [{**f, "description": gettext(f["description"]) if f["description"] else ""}
@@ -215,8 +220,8 @@ def studied() -> dict[str, KindSpec]:
     return {k: s for k, s in kinds().items() if s.study_hold is not None}
 
 
-def of_target(target: Target) -> dict[str, KindSpec]:
-    return {k: s for k, s in kinds().items() if s.target is target}
+def of_site(site: Site) -> dict[str, KindSpec]:
+    return {k: s for k, s in kinds().items() if s.site is site}
 
 
 def aliases() -> dict[str, str]:
@@ -224,9 +229,9 @@ def aliases() -> dict[str, str]:
     return {alias: spec.kind for spec in kinds().values() for alias in spec.aliases}
 
 
-def lookup(name: str, target: Target | None = None) -> KindSpec:
-    """The kind of a name or alias (of one target when given); `Refused` naming the known ones otherwise."""
-    known = kinds() if target is None else of_target(target)
+def lookup(name: str, site: Site | None = None) -> KindSpec:
+    """The kind of a name or alias (of one site when given); `Refused` naming the known ones otherwise."""
+    known = kinds() if site is None else of_site(site)
     spec = known.get(aliases().get(name, name))
     if spec is None:
         raise Refused([Problem("kind", N_("unknown fault kind {kind} (known: {known})"),
@@ -234,24 +239,30 @@ def lookup(name: str, target: Target | None = None) -> KindSpec:
     return spec
 
 
-def parse_params(data: dict[str, Any], target: Target | None = None,
+def parse_params(data: dict[str, Any], site: Site | None = None,
                  context: dict[str, Any] | None = None) -> FaultParams:
     """A fault's parameters from a mapping with a `kind` (an alias works too); `Refused` with every problem."""
     kind = data.get("kind")
     if not isinstance(kind, str):
-        known = kinds() if target is None else of_target(target)
+        known = kinds() if site is None else of_site(site)
         raise Refused([Problem("kind", N_("is required (one of: {known})"), {"known": ", ".join(known)})])
-    spec = lookup(kind, target)
+    spec = lookup(kind, site)
     params: FaultParams = parse(spec.params, {**data, "kind": spec.kind}, context)
     return params
+
+
+def event_names() -> dict[str, str]:
+    """The fault timeline's event names (identifiers) with their words (msgids); an event without words is said as its
+    name."""
+    return dict(EVENT_NAMES)
 
 
 def colours() -> dict[str, str]:
     return {kind: spec.colour for kind, spec in kinds().items()}
 
 
-__all__ = ["NETWORK", "PROCESS", "REPLICA", "Call", "GuidePhase", "KindSpec", "Target", "aliases", "colours", "kinds",
-           "lookup", "of_target", "parse_params", "register", "studied"]
+__all__ = ["NETWORK", "PROCESS", "REPLICA", "Call", "GuidePhase", "KindSpec", "Site", "aliases", "colours", "kinds",
+           "lookup", "of_site", "parse_params", "register", "studied"]
 
 
 def guide_fault_name(kind: str) -> str:

@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 
+from faultlab.core.said import Said
 from faultlab.lab.experiment_file import AbortCondition
 from faultlab.lab.recorder import LoadStats
 
@@ -40,14 +41,14 @@ class AbortWatch:
     """Checks the conditions twice a second; calls `on_abort(reason)` once, when the first one holds."""
 
     def __init__(self, conditions: list[AbortCondition], seconds: Mapping[int, LoadStats],
-                 on_abort: Callable[[str], None], period_s: float = 0.5) -> None:
+                 on_abort: Callable[[Said], None], period_s: float = 0.5) -> None:
         self.conditions = conditions
         self.seconds = seconds
         self.on_abort = on_abort
         self.period_s = period_s
-        self.reason: str | None = None
+        self.reason: Said | None = None
 
-    def check(self, now: float | None = None) -> str | None:
+    def check(self, now: float | None = None) -> Said | None:
         at = time.time() if now is None else now
         for condition in self.conditions:
             if breached(condition, self.seconds, at):

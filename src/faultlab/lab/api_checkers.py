@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from faultlab.lab.api_findings import Finding, finding, render
+from faultlab.core.said import text_of
+from faultlab.lab.api_findings import Finding, finding
 from faultlab.lab.load import ORDER_UNITS, ReadRecord, WriteRecord
 
 Verdict = dict[str, Any]
@@ -68,7 +69,7 @@ class ValueSample:
 
 def verdict(valid: bool | str, found: Finding, findings: Sequence[Finding] = (), /, **counts: Any) -> Verdict:
     """A check's verdict: its counts, its finding (code and parameters), a few more findings, the English detail."""
-    out: Verdict = {"valid": valid, **counts, "finding": found, "detail": render(found)}
+    out: Verdict = {"valid": valid, **counts, "finding": found, "detail": text_of(found)}
     if findings:
         out["findings"] = list(findings[:SAMPLE])
         out["findings_total"] = len(findings)
@@ -79,7 +80,7 @@ def not_checkable(found: Finding, **counts: Any) -> Verdict:
     """What the system's answers lack for a check: said, never judged."""
     out = verdict("unknown", found, **counts)
     out["checkable"] = False
-    out["why"] = out["detail"]
+    out["why"] = found
     return out
 
 
@@ -184,7 +185,7 @@ def check_stock_conserved(final: Mapping[int, Mapping[str, Stock]], initial: Map
               "restocks_unknown_outcome": sum(1 for w in writes if w.kind == "restock" and w.outcome == "info")}
     restocks = sum(1 for w in writes if w.kind == "restock" and w.outcome == "ok")
     if findings:
-        bad = len({f["product"] for f in findings})
+        bad = len({f["params"]["product"] for f in findings})
         return verdict(False, finding("stock_not_conserved", count=bad), findings, **counts)
     if not final:
         return verdict("unknown", finding("replicas_silent", replicas=[]), **counts)
@@ -273,7 +274,7 @@ def check_reserved_matches_orders(final: Mapping[int, Mapping[str, Stock]], init
     if not findings:
         return verdict(True, finding("reserved_matches", products=len(initial), orders=orders, cancels=cancels),
                        **counts)
-    bad = sorted({f["product"] for f in findings})
+    bad = sorted({f["params"]["product"] for f in findings})
     if len(set(factors)) == 1 and factors[0] is not None:
         return verdict(False, finding("shared_table", factor=factors[0], count=len(bad)), findings, **counts)
     low_stock = _ran_low(reads)

@@ -35,6 +35,7 @@ from faultlab.core.protocol import (
     RESTOCKED_OUTCOME,
     InventoryState,
 )
+from faultlab.core.said import Said, say
 from faultlab.lab.load import AmbiguousWrite, ReadRecord
 from faultlab.lab.stored import stored_counts
 
@@ -159,8 +160,8 @@ def check_converged(stored: Mapping[int, Mapping[str, Sequence[int]]],
     totals = model.totals()
     norm = {r: {p: list(v) for p, v in rows.items()} for r, rows in stored.items()}
     conserved = {p: a + res for p, (a, res) in want.items()} == totals
-    unconserved = [f"replica {r} {p}: {a + res} != {totals.get(p)}" for r, rows in norm.items()
-                   for p, (a, res) in sorted(rows.items()) if a + res != totals.get(p)]
+    unconserved = [say("total_wrong", replica=r, product=p, total=a + res, expected=totals.get(p))
+                   for r, rows in norm.items() for p, (a, res) in sorted(rows.items()) if a + res != totals.get(p)]
     answers = {r: {p: list(v) for p, v in a.items()} for r, a in served.items() if a is not None}
     stored_ok = all(rows == want for rows in norm.values())
     served_ok = all(a == want for a in answers.values())
@@ -178,22 +179,23 @@ def check_order_statuses(orders: Iterable[tuple[str, str]], model: Model) -> Ver
     """Every order's final status (orders.orders) is the model's — CONFIRMED, REJECTED or CANCELLED — and none is
     left PENDING or CANCELLING. `orders`: (order_id, status) pairs."""
     counts: Counter[str] = Counter()
-    undecided: list[str] = []
-    differ: list[str] = []
-    no_event: list[str] = []
+    undecided: list[Said] = []
+    differ: list[Said] = []
+    no_event: list[Said] = []
     beyond_model = 0
     for order_id, status in orders:
         counts[status] += 1
         expected = model.statuses.get(order_id)
         if status in UNDECIDED:
-            undecided.append(f"{order_id} {status}" + (f" (model: {expected})" if expected else ""))
+            undecided.append(say("order_undecided_model", order=order_id, status=status, expected=expected)
+                             if expected else say("order_undecided", order=order_id, status=status))
         elif expected is None:
             if model.gaps:
                 beyond_model += 1  # its events may lie after the gap: the model cannot say
             else:
-                no_event.append(f"{order_id} {status}")
+                no_event.append(say("order_without_event", order=order_id, status=status))
         elif status != expected:
-            differ.append(f"{order_id} {status} (model: {expected})")
+            differ.append(say("order_differs", order=order_id, status=status, expected=expected))
     valid: bool | str = not undecided and not differ and not no_event
     if valid and beyond_model:
         valid = "unknown"
@@ -214,7 +216,7 @@ def check_ambiguous(writes: Sequence[AmbiguousWrite | Mapping[str, Any]], stored
     """
     items = [w if isinstance(w, AmbiguousWrite) else AmbiguousWrite(**w) for w in writes]
     stored = not_stored = 0
-    twice: list[str] = []
+    twice: list[Said] = []
     unkeyed = 0
     for w in items:
         if w.key is None:
@@ -226,8 +228,8 @@ def check_ambiguous(writes: Sequence[AmbiguousWrite | Mapping[str, Any]], stored
         elif len(ids) == 1 and events_by_id.get(ids[0], 0) == 1:
             stored += 1
         else:
-            twice.append(f"{w.kind} key {w.key}: {len(ids)} stored, "
-                         f"{sum(events_by_id.get(i, 0) for i in ids)} event(s)")
+            twice.append(say("write_not_once", kind=w.kind, key=w.key, stored=len(ids),
+                             events=sum(events_by_id.get(i, 0) for i in ids)))
     valid: bool | str = False if twice else "unknown" if unkeyed else True  # a write without a key: unknowable
     return {"valid": valid, "ambiguous": len(items), "stored_once": stored, "not_stored": not_stored,
             "stored_more_than_once": len(twice), "stored_more_than_once_sample": twice[:SAMPLE],
@@ -275,7 +277,7 @@ def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: M
         if r.position is None or r.position not in versions:
             if r.position is not None and r.position > model.applied_seq and model.gaps:
                 continue  # past a gap the model cannot say (reported by the log check)
-            unknown_position.append({**_describe_read(r), "why": "no such version of the product in the model"})
+            unknown_position.append({**_describe_read(r), "why": say("no_model_version")})
         elif versions[r.position] != (r.available, r.reserved):
             a, res = versions[r.position]
             wrong.append({**_describe_read(r), "model_available": a, "model_reserved": res})
@@ -389,7 +391,7 @@ async def wait_applied(conn: asyncpg.Connection, replicas: list[int], target: in
             return {"valid": True, "log_end": target, "positions": positions}
         if time.monotonic() > deadline:
             return {"valid": False, "log_end": target, "unpublished": unpublished, "positions": positions,
-                    "why": f"replicas did not reach the end of the log in {timeout_s:.0f} s"}
+                    "why": say("log_not_reached", seconds=round(timeout_s))}
         await asyncio.sleep(0.25)
 
 
@@ -457,7 +459,7 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
     try:
         conn = await asyncpg.connect(settings.dsn, timeout=10)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        return {"valid": "unknown", "checks": {}, "why": f"database not reached: {exc!r}"}
+        return {"valid": "unknown", "checks": {}, "why": say("database_not_reached", error=repr(exc))}
     try:
         unpublished = await wait_published(conn, timeout_s)
         model = await load_model(conn, settings.initial_stock)
@@ -497,7 +499,7 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
         with contextlib.suppress(asyncpg.PostgresError):  # the counts are a report's figures, not a verdict
             tables = await stored_counts(conn, settings.replica_ids, since)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        return {"valid": "unknown", "checks": {}, "why": f"check interrupted: {exc!r}"}
+        return {"valid": "unknown", "checks": {}, "why": say("check_interrupted", error=repr(exc))}
     finally:
         await conn.close()
     verdict = compose(checks)

@@ -19,6 +19,7 @@ from faultlab.lab.report_html import (
     PHASE_LABELS,
     environment,
     inline_script,
+    plot_separators,
     render_page,
     render_translated,
 )
@@ -55,7 +56,8 @@ def render_body(comparison: dict[str, Any], lang: str) -> Markup:
 def labels(lang: str) -> dict[str, Any]:
     """The charts' titles in one language."""
     gettext = i18n.gettext_for(lang)
-    return {"metrics": {key: gettext(label) for key, label, _figure, _better in METRICS}}
+    return {"metrics": {key: gettext(label) for key, label, _figure, _better in METRICS},
+            "separators": plot_separators(lang)}
 
 
 def render_compare(comparison: dict[str, Any], lang: str | None = None) -> str:

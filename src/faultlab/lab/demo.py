@@ -23,6 +23,7 @@ from faultlab.core import i18n
 from faultlab.core.client import ApiCallError, Unreachable
 from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
+from faultlab.core.said import SaidText, render
 from faultlab.lab.report_model import PhaseResult
 from faultlab.lab.timeline import build_timeline
 
@@ -58,7 +59,7 @@ class DemoStep(BaseModel):
     stage: Stage = "waiting"
     injected_at: float | None = None
     ttd_ms: float | None = None
-    detected_by: str | None = None
+    detected_by: SaidText | None = Field(None, description="what detected it, as the monitor recorded it")
     ttr_ms: float | None = None
 
 
@@ -97,7 +98,7 @@ def sentence(step: DemoStep, state: DemoState, lang: str) -> str:
               "timeout_ms": _figure(state.health_timeout_ms, lang), "detector": state.detector}
     clauses = [_(FAULT_CLAUSES.get(step.kind or "", OTHER_FAULT)).format(**fields)]
     if step.ttd_ms is not None:
-        clauses.append(_(DETECTED).format(ttd=_figure(step.ttd_ms, lang), by=step.detected_by or "monitor"))
+        clauses.append(_(DETECTED).format(ttd=_figure(step.ttd_ms, lang), by=render(step.detected_by, lang) if step.detected_by else _("monitor")))
     elif step.stage in ("done", "missed"):
         clauses.append(_(NOT_DETECTED))
     if step.ttr_ms is not None:

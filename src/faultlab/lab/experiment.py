@@ -7,7 +7,7 @@ reason, never faked. Shaped like a Chaos Toolkit experiment: the steady-state hy
 method (the phases, repeated), and rollbacks that always run — every fault cleared, every stopped replica started
 again and the lab's own settings back, Ctrl-C and abort conditions included — then the hypothesis again and the
 data check. Each phase: the load keeps running; its faults are injected (staggered when they say so) where their
-kind is applied (the fault registry's targets); TTD from the monitor's episode for each replica; each fault is held,
+kind is applied (the fault registry's sites); TTD from the monitor's episode for each replica; each fault is held,
 then cleared; TTR from the episodes; load until the lab is steady again.
 """
 
@@ -25,6 +25,7 @@ import aiohttp
 from faultlab.core import i18n
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
+from faultlab.core.said import Said, SaidError, render, said_of, said_problem, say, text_of
 from faultlab.lab.abort import AbortWatch
 from faultlab.lab.experiment_check import lab_problems
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
@@ -40,8 +41,8 @@ LOAD_FOREVER_S = 7 * 24 * 3600.0
 STEP_SEED = 1_000_000  # the seed of a phase's second fault is the first's plus this (the first keeps the old seeds)
 
 
-class SteadyStateError(RuntimeError):
-    """The lab is not healthy enough to start (or resume) the experiment; the message says what is wrong."""
+class SteadyStateError(SaidError):
+    """The lab is not healthy enough to start (or resume) the experiment; its sentence says what is wrong."""
 
 
 @dataclass
@@ -59,8 +60,8 @@ class PhaseRun:
     faults: list[dict[str, Any]] = field(default_factory=list)  # each fault as injected: kind, replicas, params, times
     voter_before: dict[str, Any] | None = None
     voter_after: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
+    notes: list[Said | str] = field(default_factory=list)  # recorded sentences (core/said.py)
+    error: Said | str | None = None
     skipped: list[str] = field(default_factory=list)  # what the system lacks for this phase (MISSING's keys)
 
     def ttd_ms(self) -> float | None:
@@ -79,15 +80,16 @@ class PhaseRun:
             quorum["voter_quorum_not_reached"] = (self.voter_after.get("quorum_not_reached", 0)
                                                   - self.voter_before.get("quorum_not_reached", 0))
         ttd, ttr = self.ttd_ms(), self.ttr_ms()
-        missed = [] if self.skipped else experiment.thresholds_of(self.phase).check(self.phase, ttd, ttr, load, quorum)
+        missed: list[Said | str] = [] if self.skipped else list(
+            experiment.thresholds_of(self.phase).check(self.phase, ttd, ttr, load, quorum))
         if self.error:
-            missed.insert(0, f"error: {self.error}")
+            missed.insert(0, say("phase_error", error=self.error))
         notes = list(self.notes)
         for e in self.episodes.values():
             if e.get("detected_at") is not None and e.get("activated_at") is not None \
                     and e["detected_at"] < e["activated_at"]:
-                notes.append(f"replica {e['replica']}: detected {(e['activated_at'] - e['detected_at']) * 1000:.1f} ms "
-                             "before the recorded activation (the monitor reports TTD 0)")
+                notes.append(say("detected_before_activation", replica=e["replica"],
+                                 ms=round((e["activated_at"] - e["detected_at"]) * 1000, 1)))
         by_detector: dict[str, float | None] = {}
         for e in self.episodes.values():
             for name, value in (e.get("ttd_ms_by_detector") or {}).items():
@@ -103,8 +105,7 @@ class PhaseRun:
             "during_fault": self.fault_window.describe() if self.fault_window else None,
             "started_at": self.window.start, "ended_at": self.window.end,
             "injected_at": self.injected_at, "fault_ended_at": self.fault_ended_at,
-            "detected_by": sorted({str(e.get("detected_by")) for e in self.episodes.values()
-                                   if e.get("detected_by")}) or None,
+            "detected_by": _once([e.get("detected_by") for e in self.episodes.values() if e.get("detected_by")]),
             "ttd_ms_by_detector": by_detector or None,
             "episodes": [self.episodes[r] for r in sorted(self.episodes)],
             "quorum": quorum,
@@ -119,6 +120,14 @@ def _episode(event: dict[str, Any]) -> dict[str, Any]:
     episode = {k: v for k, v in event.items() if k not in ("id", "type", "phase")}
     episode["last_event"] = event.get("phase")
     return episode
+
+
+def _once(values: list[Any]) -> list[Any] | None:
+    """What detected a phase's faults, once each (the same sentence from two replicas is said once), in order."""
+    found: dict[str, Any] = {}
+    for value in values:
+        found.setdefault(text_of(value), value)
+    return [found[k] for k in sorted(found)] or None
 
 
 def _longest(values: list[float | None], expected: int) -> float | None:
@@ -158,8 +167,8 @@ class ExperimentRunner:
         self.system: SystemUnderTest = system or ShopSystem(settings, self.client)
         self.runs: list[PhaseRun] = []
         self.interrupted = False
-        self.aborted: str | None = None
-        self.stopped_by: str | None = None  # the abort condition that stopped the run
+        self.aborted: Said | str | None = None  # why the run could not start (a recorded sentence)
+        self.stopped_by: Said | None = None  # the abort condition that stopped the run
         self.load: OpenLoopLoad | None = None
         self.timeline: list[dict[str, Any]] = []
         self._phases_task: asyncio.Task[None] | None = None
@@ -172,10 +181,10 @@ class ExperimentRunner:
         if self._phases_task is not None:
             self._phases_task.cancel()
 
-    def _abort_now(self, reason: str) -> None:
+    def _abort_now(self, reason: Said) -> None:
         """An abort condition holds: stop the phases (the rollback runs as for Ctrl-C)."""
         self.stopped_by = reason
-        self.on_step(i18n._("abort condition: {reason}; rolling back").format(reason=reason))
+        self.on_step(i18n._("abort condition: {reason}; rolling back").format(reason=render(reason)))
         if self._phases_task is not None:
             self._phases_task.cancel()
 
@@ -185,17 +194,17 @@ class ExperimentRunner:
         try:
             return await self.system.monitor_status()
         except ShopUnavailable as exc:
-            raise SteadyStateError(str(exc)) from None
+            raise SteadyStateError(said_of(exc)) from None
 
     async def voter_stats(self) -> dict[str, Any] | None:
         return await self.system.voter_stats()
 
     # ---- steady state ---------------------------------------------------------------------------
 
-    async def wait_steady(self, timeout_s: float) -> list[str]:
+    async def wait_steady(self, timeout_s: float) -> list[Said | str]:
         """Wait until every replica is ON, caught up and fault-free; the remaining problems after the timeout."""
         deadline = time.monotonic() + timeout_s
-        problems: list[str] = ["monitor not reached"]
+        problems: list[Said | str] = [say("monitor_not_reached")]
         while time.monotonic() < deadline:
             with contextlib.suppress(ApiCallError):
                 problems = await self.system.steady()
@@ -213,13 +222,14 @@ class ExperimentRunner:
             checks = await self.system.check()
             facts = await self.system.facts()
         except (ShopUnavailable, ApiCallError) as exc:
-            raise SteadyStateError(str(exc)) from None
+            raise SteadyStateError(said_of(exc)) from None
         if not checks.get("ok"):
-            raise SteadyStateError("the system under test cannot be used: " + "; ".join(checks.get("missing", [])))
+            raise SteadyStateError(say("system_unusable", missing=list(checks.get("missing", []))))
         checks["lab"] = facts.describe()
         problems = lab_problems(self.experiment, facts)
         if problems:
-            raise SteadyStateError("the experiment does not fit this lab: " + "; ".join(p.text() for p in problems))
+            raise SteadyStateError(say("does_not_fit", problems=[said_problem(p.place, p.message, p.params)
+                                                                 for p in problems]))
         return checks
 
     async def check_steady_state(self, checks: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +240,7 @@ class ExperimentRunner:
         hypothesis = await self.system.hypothesis(steady)
         checks["hypothesis"] = hypothesis
         if not hypothesis["ok"]:
-            raise SteadyStateError("the lab is not healthy: " + "; ".join(failures(hypothesis)))
+            raise SteadyStateError(say("lab_not_healthy", probes=failures(hypothesis)))
         if steady.wait_for_spares:
             checks.update(await self.system.settle(self.on_step))
         checks["ok"] = True
@@ -256,7 +266,7 @@ class ExperimentRunner:
             if one.activated_at is not None:
                 record["injected_at"] = min(filter(None, (record["injected_at"], one.activated_at)))
             detail = {"fault": one.answer["fault"]} if "fault" in one.answer else {"kind": spec.kind}
-            self.timeline.append({"at": one.activated_at, "event": spec.target.injected_event, "replica": one.replica,
+            self.timeline.append({"at": one.activated_at, "event": spec.site.injected_event, "replica": one.replica,
                                   **detail})
         return [(one.replica, one.sent_at) for one in injected]
 
@@ -270,10 +280,10 @@ class ExperimentRunner:
                 continue
             if record is not None:
                 record["cleared_at"] = max(cleared.cleared_at, record["cleared_at"] or 0.0)
-            self.timeline.append({"at": cleared.cleared_at, "event": spec.target.cleared_event,
+            self.timeline.append({"at": cleared.cleared_at, "event": spec.site.cleared_event,
                                   "replica": cleared.replica})
 
-    async def rollback(self) -> list[str]:
+    async def rollback(self) -> list[Said | str]:
         """Clear every fault on every replica, start every stopped process, heal the network; what could not be
         done."""
         self.on_step(i18n._("rollback: clearing every fault"))
@@ -290,7 +300,7 @@ class ExperimentRunner:
         run = PhaseRun(phase, repetition, self.recorder.open(f"{phase.name}#{repetition}", start))
         self._current = run
         if problems:
-            run.notes.append("not steady before the phase: " + "; ".join(problems))
+            run.notes.append(say("not_steady_before", problems=problems))
         run.skipped = self.system.missing_for(phase)
         if run.skipped:
             self.on_step(f"{label}: " + i18n._("skipped: {why}").format(
@@ -308,7 +318,7 @@ class ExperimentRunner:
             self.on_step(f"{label}: " + i18n._("load until steady"))
             problems = await self.wait_steady(exp.timeouts.steady_s)
             if problems:
-                run.notes.append("not steady after the phase: " + "; ".join(problems))
+                run.notes.append(say("not_steady_after", problems=problems))
         await asyncio.sleep(exp.load.settle_s)
         self.recorder.close(run.window, time.time())
         run.voter_after = await self.voter_stats()
@@ -354,7 +364,7 @@ class ExperimentRunner:
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, (TimeoutError, RuntimeError, aiohttp.ClientError, OSError)):
                         raise outcome
-                    run.error = run.error or f"injection failed: {outcome}"
+                    run.error = run.error or say("injection_failed", error=said_of(outcome))
             await asyncio.gather(*detected.values())
         except BaseException:  # Ctrl-C or an abort condition: no wait outlives the phase
             for task in [*steps, *detected.values()]:
@@ -400,7 +410,7 @@ class ExperimentRunner:
                     run.quorum.until = run.window.end
                 self.on_phase(run.describe(self.experiment))
 
-    def _keep_cut_phase(self, why: str) -> None:
+    def _keep_cut_phase(self, why: Said) -> None:
         """The phase Ctrl-C or an abort condition cut short goes into the report too, marked as such."""
         run = self._current
         if run is None or run in self.runs:
@@ -433,7 +443,7 @@ class ExperimentRunner:
             try:
                 data.update(await self.system.prepare(exp, self.on_step))
             except ShopUnavailable as exc:
-                raise SteadyStateError(str(exc)) from None
+                raise SteadyStateError(said_of(exc)) from None
             data["steady_state_before"] = await self.check_steady_state(checks)
             await self.system.watch()
             data["monitor"] = await self.monitor_status()
@@ -450,13 +460,13 @@ class ExperimentRunner:
             except asyncio.CancelledError:
                 if self._interrupt:
                     self.interrupted = True
-                    self._keep_cut_phase("interrupted (Ctrl-C) during this phase")
+                    self._keep_cut_phase(say("interrupted_in_phase"))
                 elif self.stopped_by is not None:
-                    self._keep_cut_phase(f"stopped by an abort condition: {self.stopped_by}")
+                    self._keep_cut_phase(say("stopped_by", condition=self.stopped_by))
                 else:
                     raise
         except SteadyStateError as exc:
-            self.aborted = str(exc)
+            self.aborted = exc.said
         finally:
             if watch_task is not None:
                 watch_task.cancel()
@@ -484,7 +494,7 @@ class ExperimentRunner:
             if restored is not None:
                 data["lab_settings_restored"] = restored
         except ShopUnavailable as exc:
-            data["rollback_problems"].append(f"the lab's own settings not restored: {exc}")
+            data["rollback_problems"].append(say("settings_not_restored", error=said_of(exc)))
         await self.system.unwatch()
         await self.system.stop()
         await self.client.stop()

@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from faultlab.core.client import ApiCallError, LabClient
+from faultlab.core.codes import message
 from faultlab.core.config import Settings
-from faultlab.core.i18n import N_
 from faultlab.core.messages import InputPath, Problem, Refused, place_text
 from faultlab.faults.network.partition import NODE_NAMES
 from faultlab.faults.registry import NETWORK
@@ -28,13 +28,10 @@ from faultlab.lab.experiment_file import Experiment, ExperimentRefused, PhaseSpe
 from faultlab.lab.experiment_hypothesis import ReplicasOn
 from faultlab.lab.experiment_places import Places
 
-NO_REPLICA = N_("the lab has no replica {replica} (its replicas: {replicas})")
-NO_PRODUCT = N_("the lab has no product {product} (its products: {products})")
-NO_NODE = N_("the lab has no node {node} (its nodes: {nodes})")
-NO_NETNS = N_("a {kind} fault needs a lab where each service has its own network namespace, and this one has none: "
-              "start it with `sudo faultlab up --netns` (or `sudo faultlab experiment --netns` with no lab running)")
-KEEPS_QUORUM = N_("with {down} of its {total} replicas faulty the voter keeps its quorum: losing it takes {needed}")
-NEVER_ON = N_("the lab has {total} replicas: {min_on} ON can never hold")
+# The problems an experiment can have on a lab, each a code of core/codes.py (an abort that names them says them in
+# the reader's language).
+NO_REPLICA, NO_PRODUCT, NO_NODE = message("no_replica"), message("no_product"), message("no_node")
+NO_NETNS, KEEPS_QUORUM, NEVER_ON = message("no_netns"), message("keeps_quorum"), message("never_on")
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ def phase_problems(index: int, phase: PhaseSpec, facts: LabFacts) -> list[Proble
         product = getattr(step, "product_id", None)
         if product is not None and facts.product_ids is not None and product not in facts.product_ids:
             problem((*at, "product_id"), NO_PRODUCT, product=product, products=_listed(facts.product_ids))
-        if step.spec.target is NETWORK and not facts.netns:
+        if step.spec.site is NETWORK and not facts.netns:
             problem((*at, "kind"), NO_NETNS, kind=step.kind)
         for g, group in enumerate(getattr(step, "groups", None) or []):
             for n, node in enumerate(group):

@@ -23,11 +23,22 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownEr
 from faultlab.core.i18n import N_
 from faultlab.core.messages import SENTENCES, Message, Problem, Refused, parse, schema_of, sentence
 from faultlab.core.messages.supervisor import LabSettings
+from faultlab.core.said import Said, say
 from faultlab.faults.registry import KindSpec, kinds
 from faultlab.lab.experiment_hypothesis import AbortCondition, HttpProbe, ReplicasOn, SteadyState, VotedReads
 from faultlab.lab.experiment_places import Places, lines_of, phase_names
 
 VERSION: Literal[1] = 1
+# What a file that is not a mapping holds, said in words (never a Python type's name).
+NOT_A_MAPPING = {
+    type(None): N_("the file is empty: an experiment file is a mapping (phases:, load:, ...)"),
+    list: N_("an experiment file is a mapping (phases:, load:, ...), not a list"),
+    str: N_("an experiment file is a mapping (phases:, load:, ...), not a line of text"),
+    int: N_("an experiment file is a mapping (phases:, load:, ...), not a number"),
+    float: N_("an experiment file is a mapping (phases:, load:, ...), not a number"),
+    bool: N_("an experiment file is a mapping (phases:, load:, ...), not true or false"),
+    object: N_("an experiment file is a mapping (phases:, load:, ...)"),
+}
 PHASE_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 LOAD_TARGETS = ("mix", "voted", "voted-all", "orders")
 
@@ -77,33 +88,34 @@ class Thresholds(Message):
         return self if override is None else self.model_copy(update=override.model_dump(exclude_none=True))
 
     def check(self, phase: PhaseSpec, ttd_ms: float | None, ttr_ms: float | None, load: dict[str, Any],
-              quorum: dict[str, Any] | None = None) -> list[str]:
-        """The targets this phase result misses (empty when it meets all that apply to it)."""
-        missed: list[str] = []
+              quorum: dict[str, Any] | None = None) -> list[Said]:
+        """The targets this phase result misses (empty when it meets all that apply to it), each a recorded sentence
+        (core/said.py)."""
+        missed: list[Said] = []
         if phase.has_fault:
             if ttd_ms is None:
-                missed.append("fault not detected (no TTD)")
+                missed.append(say("not_detected"))
             elif ttd_ms > self.max_ttd_ms:
-                missed.append(f"TTD {ttd_ms:.0f} ms > {self.max_ttd_ms:.0f} ms")
+                missed.append(say("ttd_over", ttd_ms=round(ttd_ms), limit_ms=round(self.max_ttd_ms)))
             limit = self.max_restart_ttr_ms if phase.restarts_process else self.max_ttr_ms
             if ttr_ms is None:
-                missed.append("no recovery (no TTR)")
+                missed.append(say("not_recovered"))
             elif ttr_ms > limit:
-                missed.append(f"TTR {ttr_ms:.0f} ms > {limit:.0f} ms")
+                missed.append(say("ttr_over", ttr_ms=round(ttr_ms), limit_ms=round(limit)))
         if phase.expect_quorum_loss:
             if not quorum or not quorum.get("lost"):
-                missed.append("quorum loss not observed (the voter never answered 'quorum not reached')")
+                missed.append(say("quorum_loss_not_seen"))
             elif not quorum.get("regained"):
-                missed.append("quorum not regained after the replicas came back")
+                missed.append(say("quorum_not_regained"))
             return missed
         rate = load.get("success_rate")
         if rate is None:
-            missed.append("no request completed")
+            missed.append(say("no_request_completed"))
         elif rate < self.min_success_rate:
-            missed.append(f"success rate {rate:.2f} % < {self.min_success_rate:g} %")
+            missed.append(say("success_under", rate=round(rate, 2), limit=self.min_success_rate))
         p95 = load.get("p95_latency_ms")
         if p95 is not None and p95 > self.max_p95_ms:
-            missed.append(f"p95 {p95:.0f} ms > {self.max_p95_ms:.0f} ms")
+            missed.append(say("p95_over", p95_ms=round(p95), limit_ms=round(self.max_p95_ms)))
         return missed
 
 
@@ -190,7 +202,7 @@ class PhaseSpec(Message):
 
     @property
     def needs_netns(self) -> bool:
-        return any(step.spec.target.name == "network" for step in self.steps)
+        return any(step.spec.site.name == "network" for step in self.steps)
 
     @property
     def replicas(self) -> tuple[int, ...]:
@@ -398,8 +410,7 @@ def _read(path: Path) -> tuple[Any, Source, Places]:
         source = Source(path=str(path), sha256=source.sha256, from_report=str(info.get("run_id")))
         return embedded, source, Places(phases=phase_names(embedded))  # its lines are the report's, not its own
     if not isinstance(data, dict):
-        raise Refused([Problem("", N_("an experiment file is a mapping (phases:, load:, ...), not {what}"),
-                               {"what": type(data).__name__})])
+        raise Refused([Problem("", NOT_A_MAPPING.get(type(data), NOT_A_MAPPING[object]))])
     return data, source, Places(lines_of(raw, _UniqueKeyLoader), phase_names(data))
 
 

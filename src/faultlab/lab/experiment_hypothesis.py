@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from faultlab.core.i18n import N_
 from faultlab.core.messages import Message
+from faultlab.core.said import Said, say
 
 # ---- the steady-state hypothesis -------------------------------------------------------------------------
 
@@ -76,10 +77,12 @@ class AbortCondition(Message):
             raise ValueError(N_("give exactly one of below and above"))
         return self
 
-    def describe(self) -> str:
-        limit = f"under {self.below:g}" if self.below is not None else f"over {self.above:g}"
-        unit = " %" if self.metric == "success_rate" else " ms"
-        return f"{self.metric} {limit}{unit} for {self.for_s:g} s"
+    def describe(self) -> Said:
+        """The condition as a recorded sentence ("success_rate under 50 % for 3 s")."""
+        unit = "%" if self.metric == "success_rate" else "ms"
+        if self.below is not None:
+            return say("abort_under", metric=self.metric, limit=self.below, unit=unit, seconds=self.for_s)
+        return say("abort_over", metric=self.metric, limit=self.above, unit=unit, seconds=self.for_s)
 
 
 __all__ = ["AbortCondition", "HttpProbe", "Probe", "ReplicasOn", "SteadyState", "VotedReads"]

@@ -30,7 +30,7 @@ from faultlab.lab.guide_render import (
     Why,
     render,
 )
-from faultlab.lab.report_model import Report
+from faultlab.lab.report_model import Report, detection_source
 
 QUESTION, SCENARIO = N_("Question {n}"), N_("Scenario {n}")
 RESTARTED = ("crash", "two-down")  # the phases whose replicas are started again
@@ -57,7 +57,7 @@ def _above(f: PhaseFigures) -> bool:
 
 
 def _by(source: str) -> Callable[[PhaseFigures], bool]:
-    return lambda f: _below(f) and any(s.startswith(source) for s in f.sources)
+    return lambda f: _below(f) and any(detection_source(s) == source for s in f.sources)
 
 
 def _ttr_against_guide(f: PhaseFigures) -> float | None:
@@ -77,7 +77,8 @@ PHASE_WHY = (
     PhaseWhy(N_("The guide's ~600 ms is three failed health checks 200 ms apart, found by polling. Here the detection "
                 "comes from the event itself:"), _below, SHOP),
     PhaseWhy(N_("the first piece of evidence of the fault marks the replica, whoever sees it."),
-             lambda f: _below(f) and not any(s.split(":")[0] in ("supervisor", "voter", "monitor") for s in f.sources),
+             lambda f: _below(f) and not any(detection_source(s) in ("supervisor", "voter", "monitor")
+                                             for s in f.sources),
              SHOP),
     PhaseWhy(N_("the supervisor sees the process exit at once (no health check is needed)."), _by("supervisor"), SHOP),
     PhaseWhy(N_("the voter reports a replica that fails, is slow or answers a wrong value on the live reads, and that "

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from faultlab.core.i18n import N_
+from faultlab.core.said import Sentence
 from faultlab.lab.guide_render import Figures, Found, Joined, Lacks, Ms, Pct, Rule, Said, Spread
 from faultlab.lab.report_model import PhaseResult, Quorum, Report
 from faultlab.lab.report_parts import VoterStats
@@ -17,9 +18,9 @@ NOT_READ = N_("The voter's counters were not read before and after this run.")
 NO_TWO_DOWN = N_("This run has no two-down phase (two replicas stopped): nothing measured.")
 
 
-def sources(report: Report, phase: str) -> list[str]:
+def sources(report: Report, phase: str) -> list[Sentence | str]:
     """What detected the fault in the phase's runs ("supervisor: process exited", "voter: slow", …), once each."""
-    found: list[str] = []
+    found: list[Sentence | str] = []
     for run in report.runs_of(phase):
         found += [s for s in run.detected_by_sources() if s not in found]
     return found

@@ -16,6 +16,8 @@ from typing import Any
 
 from faultlab.core import i18n
 from faultlab.core.i18n import N_
+from faultlab.core.said import Sentence, is_said
+from faultlab.core.said import render as render_said
 from faultlab.lab.report_model import Distribution, Report
 
 SHOP = frozenset({"shop"})  # faultlab's own shop: its supervisor, warm spares, events with their own timestamps
@@ -131,7 +133,7 @@ class PhaseFigures:
     ttd_ms: float | None
     ttr_ms: float | None
     expected: GuideExpectation
-    sources: list[str]
+    sources: list[Sentence | str]  # what detected the fault (sentences; strings in older runs)
     interval: Ms | None
     skipped: list[str] = field(default_factory=list)  # what the system lacks for it (recorded sentences)
 
@@ -240,6 +242,12 @@ class Reader:
             return self.say(v)
         if isinstance(v, Joined):
             return v.sep.join(str(self.value(p)) for p in v.parts) if v.parts else self.value(v.empty)
+        if is_said(v):  # a recorded sentence (what detected a fault)
+            return render_said(v, self.lang)
+        if isinstance(v, bool):
+            return self.gettext("yes") if v else self.gettext("no")
+        if isinstance(v, (int, float)):
+            return i18n.decimal(v, self.lang)
         return v
 
     def say(self, said: Said) -> str:
@@ -280,7 +288,7 @@ def phase_row(table: PhaseTable, report: Report, phase: str, reader: Reader) -> 
     if stats is None:
         return {"phase": phase, "expected_ttd": expected_ttd, "expected_ttr": expected_ttr,
                 "ttd": _("not in this report"), "ttr": _("not in this report"), "why": ""}
-    sources: list[str] = []
+    sources: list[Sentence | str] = []
     for run in report.runs_of(phase):
         sources += [s for s in run.detected_by_sources() if s not in sources]
     interval = table.interval(report)

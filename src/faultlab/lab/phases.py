@@ -22,7 +22,7 @@ _PHASES: list[dict[str, Any]] = [BASELINE, *(spec.phase.as_phase(kind) for kind,
 PHASES: dict[str, PhaseSpec] = {p["name"]: parse(PhaseSpec, p) for p in _PHASES}
 DEFAULT_PHASES = tuple(name for name, phase in PHASES.items() if not phase.needs_netns)  # the guide's phases
 NETWORK_PHASES = tuple(name for name, phase in PHASES.items() if phase.needs_netns)
-GUIDE_TITLE = "The study guide's experiment"
+GUIDE_TITLE = N_("The study guide's experiment")  # said in the reader's language where a page shows a run's title
 GUIDE_DESCRIPTION = ("The guide's phases (baseline, crash, latency, intermittent, incorrect) plus stale, hang and "
                      "two-down, three repetitions each under an open-loop mix of voted reads and orders.")
 

@@ -15,21 +15,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faultlab.core.client import ApiCallError
+from faultlab.core.said import Said, say
 from faultlab.lab.experiment_file import HttpProbe, ReplicasOn, SteadyState, VotedReads
 
 Call = Callable[..., Awaitable[tuple[int, Any]]]
 UrlOf = Callable[[str], str]  # a service's base URL by its name (orders, voter, monitor, dashboard)
 
 
-def unsteady(status: dict[str, Any]) -> list[str]:
+def unsteady(status: dict[str, Any]) -> list[Said | str]:
     """Why the lab is not steady: replicas not ON or with a fault still active (empty when steady)."""
-    problems = []
+    problems: list[Said | str] = []
     for inst in status.get("instances", []):
         faults = (inst.get("health") or {}).get("faults") or []
         if inst.get("status") != "ON":
-            problems.append(f"replica {inst['replica']} is {inst.get('status')} ({inst.get('reason') or '-'})")
+            problems.append(say("replica_not_on", replica=inst["replica"], status=inst.get("status"),
+                                reason=inst.get("reason")))
         elif faults:
-            problems.append(f"replica {inst['replica']} has faults {', '.join(faults)}")
+            problems.append(say("replica_has_faults", replica=inst["replica"], faults=list(faults)))
     return problems
 
 
@@ -51,19 +53,20 @@ class Probes:
     async def replicas_on(self, probe: ReplicasOn) -> dict[str, Any]:
         status, body = await self._status()
         if status != 200:
-            return {"ok": False, "detail": f"the monitor answered HTTP {status}"}
+            return {"ok": False, "detail": say("monitor_answered", status=status)}
         instances = body.get("instances", [])
         problems = unsteady(body)
         healthy = len(instances) - len(problems)
         needed = probe.min_on or len(instances)
         return {"ok": healthy >= needed and bool(instances), "on": healthy, "needed": needed,
-                "detail": "; ".join(problems) or f"{healthy} replicas ON"}
+                "detail": say("probe_problems", problems=problems) if problems else say("replicas_on", n=healthy)}
 
     async def http(self, probe: HttpProbe) -> dict[str, Any]:
         status, body = await self.call("GET", f"{self.url_of(probe.service)}{probe.path}")
-        detail = f"{probe.service} {probe.path}: HTTP {status}"
+        detail = say("http_answered", service=probe.service, path=probe.path, status=status)
         if status not in probe.status and isinstance(body, dict) and body.get("error"):
-            detail += f" ({str(body['error'])[:120]})"
+            detail = say("http_answered_error", service=probe.service, path=probe.path, status=status,
+                         error=str(body["error"])[:120])
         return {"ok": status in probe.status, "status": status, "detail": detail}
 
     async def voted_reads(self, probe: VotedReads) -> dict[str, Any]:
@@ -79,14 +82,14 @@ class Probes:
         p95 = statistics.quantiles(latencies, n=20, method="inclusive")[18] if len(latencies) > 1 else latencies[0]
         passed = rate >= probe.min_success_rate and (probe.max_p95_ms is None or p95 <= probe.max_p95_ms)
         return {"ok": passed, "success_rate": round(rate, 2), "p95_ms": round(p95, 2),
-                "detail": f"{ok}/{probe.count} voted reads answered, p95 {p95:.1f} ms"}
+                "detail": say("voted_reads_answered", ok=ok, count=probe.count, p95_ms=round(p95, 1))}
 
     async def run(self, probe: Any) -> dict[str, Any]:
         handler = getattr(self, probe.probe.replace("-", "_"))
         try:
             result: dict[str, Any] = await handler(probe)
         except ApiCallError as exc:
-            result = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:200]}
+            result = {"ok": False, "detail": say("not_reached", error=f"{type(exc).__name__}: {exc}"[:200])}
         return {"probe": probe.probe, **result}
 
     async def hypothesis(self, steady: SteadyState) -> dict[str, Any]:
@@ -101,6 +104,7 @@ class Probes:
             await asyncio.sleep(0.2)
 
 
-def failures(hypothesis: dict[str, Any]) -> list[str]:
-    """What did not hold, one line per failing probe."""
-    return [f"{r['probe']}: {r.get('detail')}" for r in hypothesis.get("probes", []) if not r.get("ok")]
+def failures(hypothesis: dict[str, Any]) -> list[Said]:
+    """What did not hold, one sentence per failing probe."""
+    return [say("probe_failed", probe=r["probe"], detail=r.get("detail")) for r in hypothesis.get("probes", [])
+            if not r.get("ok")]

@@ -29,6 +29,7 @@ import pydantic
 from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
 from faultlab.core.messages import Problem, problems
+from faultlab.core.said import Said, is_said, say, text_of
 from faultlab.lab import kpi
 from faultlab.lab import report_present as present
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
@@ -174,20 +175,31 @@ def phase_statistics(results: list[PhaseResult], experiment: Experiment) -> dict
                                         thresholds=ThresholdValues(**thresholds.describe()), passed=True, missed=[],
                                         skipped=skipped[0])
             continue
-        missed = thresholds.check(phase, stats["ttd_ms"].median, stats["ttr_ms"].median, median_load, quorum)
+        missed: list[Said | str] = list(thresholds.check(phase, stats["ttd_ms"].median, stats["ttr_ms"].median,
+                                                          median_load, quorum))
         if faulted:  # a miss fails the phase, whatever its median: never a value silently left out
-            missed += [f"repetition {r.repetition}: fault not detected" for r in runs if r.ttd_ms is None]
-            missed += [f"repetition {r.repetition}: did not recover" for r in runs if r.ttr_ms is None]
-        missed += [f"repetition {r.repetition}: {m}" for r in runs for m in r.missed if m.startswith("error")]
+            missed += [say("repetition_not_detected", repetition=r.repetition) for r in runs if r.ttd_ms is None]
+            missed += [say("repetition_not_recovered", repetition=r.repetition) for r in runs if r.ttr_ms is None]
+        missed += [say("repetition_missed", repetition=r.repetition, missed=m) for r in runs for m in r.missed
+                   if is_error(m)]
         out[name] = PhaseStatistics(**stats, has_fault=phase.has_fault,
                                     thresholds=ThresholdValues(**thresholds.describe()), passed=not missed,
-                                    missed=missed, rule=kpi.phase_rule(phase))
+                                    missed=plain(missed), rule=kpi.phase_rule(phase))
     for name, st in out.items():  # every median rated by the guide's KPI table, and every run's values
         st.ratings = present.rate_phase(st, st.rule or "thresholds")
         for r in results:
             if r.phase == name:
                 r.ratings = present.rate_run(r, st.rule)
     return out
+
+
+def is_error(missed: Any) -> bool:
+    """Whether a phase run's miss is an error (the run broke, or was cut short), not a threshold: it fails the phase
+    whatever its median. A sentence by its code; one recorded before codes by its words."""
+    if is_said(missed):
+        code = missed.code if not isinstance(missed, dict) else missed.get("code")
+        return code in ("phase_error", "injection_failed", "interrupted_in_phase", "stopped_by")
+    return text_of(missed).startswith("error")
 
 
 def versions() -> dict[str, Any]:
@@ -219,25 +231,26 @@ def _verdict(data: dict[str, Any], experiment: Experiment, results: list[PhaseRe
              phases: dict[str, PhaseStatistics], data_check: DataCheck, after: Hypothesis | None) -> VerdictModel:
     """PASS only when every phase passed on its medians, the data check is valid, the steady state came back and
     every phase run completed; else everything that failed, first what stopped the run."""
-    missed = [f"{name}: {m}" for name, st in phases.items() for m in st.missed]
+    missed: list[Said | str] = [say("phase_missed", phase=name, missed=m) for name, st in phases.items()
+                                for m in st.missed]
     if data.get("aborted"):
-        missed.insert(0, f"aborted: {data['aborted']}")
+        missed.insert(0, say("aborted", why=data["aborted"]))
     if data.get("stopped_by"):
-        missed.insert(0, f"stopped by an abort condition: {data['stopped_by']}")
+        missed.insert(0, say("stopped_by", condition=data["stopped_by"]))
     if data.get("interrupted"):
-        missed.insert(0, "interrupted (Ctrl-C): partial results")
+        missed.insert(0, say("interrupted"))
     if data_check.valid is not True:
-        missed.append(f"data check: {data_check.valid}")
+        missed.append(say("data_not_valid") if data_check.valid is False else say("data_unknown"))
     if after is not None and not after.ok:
-        missed.append("steady state not restored after the run: " + "; ".join(
-            f"{p.probe}: {p.detail}" for p in after.probes if not p.ok))
+        missed.append(say("not_restored", probes=[say("probe_failed", probe=p.probe, detail=p.detail)
+                                                  for p in after.probes if not p.ok]))
     expected = len(experiment.phases) * experiment.repeat
     if not data.get("aborted") and not data.get("stopped_by") and len(results) < expected \
             and not data.get("interrupted"):
-        missed.append(f"only {len(results)} of {expected} phase runs completed")
-    return VerdictModel(valid=not missed, thresholds_met=all(st.passed for st in phases.values()) and bool(phases),
-                        data_valid=data_check.valid, missed=missed,
-                        rule="thresholds are checked on each phase's median over repetitions")
+        missed.append(say("runs_missing", done=len(results), expected=expected))
+    return VerdictModel.model_validate(plain({
+        "valid": not missed, "thresholds_met": all(st.passed for st in phases.values()) and bool(phases),
+        "data_valid": data_check.valid, "missed": missed, "rule": say("medians_rule")}))
 
 
 def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: str,
@@ -250,7 +263,7 @@ def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: st
     monitor = data.get("monitor") or {}
     phases = phase_statistics(results, experiment)
     data_check = DataCheck.model_validate(plain(data.get("data_check") or {"valid": "unknown", "checks": {},
-                                                                              "why": "not run"}))
+                                                                              "why": say("check_not_run")}))
     steady = SteadyState.model_validate(plain({
         "before": data.get("steady_state_before"), "after": data.get("steady_state_after"),
         "rollback_problems": data.get("rollback_problems", []),
@@ -379,25 +392,42 @@ def write_run(report: Report, events: list[dict[str, Any]], runs_dir: Path,
     return run_dir
 
 
+class NoReport(FileNotFoundError):
+    """No report.json where one was asked for; `said` says so in any language."""
+
+    def __init__(self, path: Path) -> None:
+        self.said = say("no_report_json", path=str(path))
+        super().__init__(text_of(self.said))
+
+
+class UnreadableReport(ValueError):
+    """A report.json that is not a JSON object; `said` says why in any language."""
+
+    def __init__(self, said: Said) -> None:
+        self.said = said
+        super().__init__(text_of(said))
+
+
 def report_file(path: Path) -> Path:
-    """A run folder's report.json, or the file itself; FileNotFoundError when there is none."""
+    """A run folder's report.json, or the file itself; `NoReport` (a FileNotFoundError) when there is none."""
     path = path.resolve()
     if path.is_dir():
         path = path / "report.json"
     if not path.exists():
-        raise FileNotFoundError(f"no report.json at {path}")
+        raise NoReport(path)
     return path
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """report.json as written (a run folder's, or the file itself): a JSON object; ValueError when it is not one."""
+    """report.json as written (a run folder's, or the file itself): a JSON object; `UnreadableReport` (a ValueError)
+    when it is not one."""
     file = report_file(path)
     try:
         document = json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{file} is not readable JSON: {exc}") from None
+        raise UnreadableReport(say("not_readable_json", file=str(file), error=str(exc))) from None
     if not isinstance(document, dict):
-        raise ValueError(f"{file} is not a JSON object")
+        raise UnreadableReport(say("not_a_json_object", file=str(file)))
     return document
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from faultlab.core.said import SaidText
 from faultlab.lab.report_parts import Record, UnixTime, Verdict
 
 
@@ -27,6 +28,7 @@ class Check(Record):
     rule: dict[str, Any] | None = Field(None, description="the rule it judged by, as a code and its parameters")
     checkable: bool | None = Field(None, description="false: the system's answers lack what the check needs (not "
                                                      "judged; `why` says what)")
+    why: SaidText | None = Field(None, description="why it could not judge (a sentence)")
 
 
 class LogCheck(Check):
@@ -55,7 +57,6 @@ class LogAppliedCheck(Check):
     log_end: int
     unpublished: int | None = None
     positions: dict[str, int | None]
-    why: str | None = None
 
 
 class ExactlyOnceCheck(Check):
@@ -80,7 +81,7 @@ class ConvergedCheck(Check):
     stock_conserved: bool | None = None
     expected_totals: dict[str, int] | None = None
     restocked: dict[str, int] | None = None
-    unconserved: list[str] | None = None
+    unconserved: list[SaidText] | None = None
     differing: dict[str, dict[str, list[int]]] | None = None
 
 
@@ -90,11 +91,11 @@ class OrderStatusesCheck(Check):
     orders: int
     by_status: dict[str, int]
     left_undecided: int | None = None
-    left_undecided_sample: list[str] | None = None
+    left_undecided_sample: list[SaidText] | None = None
     differing_from_model: int | None = None
-    differing_sample: list[str] | None = None
+    differing_sample: list[SaidText] | None = None
     without_event: int | None = None
-    without_event_sample: list[str] | None = None
+    without_event_sample: list[SaidText] | None = None
     beyond_the_model: int | None = None
 
 
@@ -105,7 +106,7 @@ class AmbiguousWritesCheck(Check):
     stored_once: int
     not_stored: int
     stored_more_than_once: int
-    stored_more_than_once_sample: list[str] | None = None
+    stored_more_than_once_sample: list[SaidText] | None = None
     without_key: int | None = None
     by_kind: dict[str, int] | None = None
 
@@ -130,6 +131,7 @@ class ReadSample(Record):
     stale: bool | None = None
     invoked_at: float | None = None
     completed_at: float | None = None
+    why: SaidText | None = None
 
 
 class ReadStaleness(Record):
@@ -202,7 +204,7 @@ class DataCheck(Record):
                                                     "through its API: replicas_converged, stock_conserved, "
                                                     "reserved_matches_orders, orders_leave_pending, incorrect_masked, "
                                                     "two_down_quorum, monotonic_reads")
-    why: str | None = Field(None, description="why the check could not run (valid: unknown)")
+    why: SaidText | None = Field(None, description="why the check could not run (valid: unknown; a sentence)")
     checked_through: Literal["api"] | None = Field(None, description="\"api\": checked through the system's API and "
                                                                      "the run's own records (not its database)")
     not_checkable: list[str] | None = Field(None, description="checks the system's answers cannot support: shown, "

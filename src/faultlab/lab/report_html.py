@@ -26,13 +26,13 @@ from markupsafe import Markup
 from faultlab.core import i18n
 from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
-from faultlab.faults.registry import colours
+from faultlab.core.said import is_said, render, render_all
+from faultlab.faults.registry import colours, event_names
 from faultlab.lab import api_findings, kpi
 from faultlab.lab import report_present as present
 from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.report_checks import Check
 from faultlab.lab.report_model import Report
-from faultlab.lab.report_text import translate_messages
 from faultlab.lab.timeline import run_timelines
 from faultlab.lab.timeline_words import timeline_words
 from faultlab.vendor import PLOTLY_JS
@@ -57,6 +57,12 @@ def num(context: Context, value: Any, digits: int = 1) -> str:
     return i18n.number(value, digits, context.get("lang") or "en")
 
 
+@pass_context
+def dec(context: Context, value: Any) -> str:
+    """A number with the page language's separators and the decimals it has (up to 3); "-" for none."""
+    return i18n.decimal(value, context.get("lang") or "en")
+
+
 def hms(ts: float | None) -> str:
     """A UNIX time as UTC HH:MM:SS.mmm; "-" for none."""
     if ts is None:
@@ -66,15 +72,38 @@ def hms(ts: float | None) -> str:
 
 SHOWN = ("valid", "model")  # a check's fields the detail leaves out: shown otherwise, or too long
 SAID = ("finding", "findings", "findings_total", "detail", "why", "rule", "checkable")  # said in the reader's language
+SENTENCES_SHOWN = 3  # a check's samples that are sentences: the first few said as lines
 
 
-def check_detail(check: Check) -> str:
-    """A data check's counts and samples (what is not empty, besides its verdict and model, and its findings where they
-    are said as sentences), as JSON cut at 1500 characters."""
+def check_lines(check: Check, lang: str) -> list[str]:
+    """A data check's sentences in `lang`, besides its findings: why it could not judge, and the first of each list of
+    samples that are sentences (a replica's wrong total, an order left undecided...)."""
     fields = check.model_dump(mode="json", exclude_unset=True)
-    left_out = SHOWN + (SAID if "finding" in fields else ())
-    detail = {k: v for k, v in fields.items() if k not in left_out and v not in ([], {}, None)}
-    return json.dumps(detail)[:1500]
+    lines = [render(fields["why"], lang)] if fields.get("why") and "finding" not in fields else []
+    for value in fields.values():
+        if isinstance(value, list) and value and all(is_said(v) for v in value):
+            lines += render_all(value[:SENTENCES_SHOWN], lang)
+    return lines
+
+
+def check_detail(check: Check, lang: str = "en") -> str:
+    """A data check's counts and samples (what is not empty, besides its verdict and model, its sentences and its
+    findings, said as lines), as JSON cut at 1500 characters; a sentence inside a sample said in `lang`."""
+    fields = check.model_dump(mode="json", exclude_unset=True)
+    left_out = SHOWN + SAID
+    detail = {k: _said_inside(v, lang) for k, v in fields.items() if k not in left_out and v not in ([], {}, None)
+              and not (isinstance(v, list) and all(is_said(x) for x in v))}
+    return json.dumps(detail, ensure_ascii=False)[:1500]
+
+
+def _said_inside(value: Any, lang: str) -> Any:
+    if is_said(value):
+        return render(value, lang)
+    if isinstance(value, dict):
+        return {k: _said_inside(v, lang) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_said_inside(v, lang) for v in value]
+    return value
 
 
 def code_spans(text: str) -> Markup:
@@ -132,7 +161,7 @@ def page_environment(folder: Path) -> Environment:
     env = Environment(loader=FileSystemLoader(folder), autoescape=True, undefined=StrictUndefined,
                       finalize=lambda value: "" if value is None else value, keep_trailing_newline=True,
                       extensions=["jinja2.ext.i18n"])
-    env.filters.update(num=num, hms=hms, json=json.dumps, code=code_spans)
+    env.filters.update(num=num, dec=dec, hms=hms, json=json.dumps, code=code_spans)
     env.policies["json.dumps_function"] = lambda obj, **kwargs: json.dumps(finite(obj), **kwargs)
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":")}
     return env
@@ -150,9 +179,7 @@ def render_translated(env: Environment, template: str, lang: str, **context: Any
 
 @cache
 def environment() -> Environment:
-    env = page_environment(HERE / "templates")
-    env.filters.update(check_detail=check_detail)
-    return env
+    return page_environment(HERE / "templates")
 
 
 @cache
@@ -231,7 +258,15 @@ def chart_labels(lang: str) -> dict[str, str]:
             "ttrEach": _("TTR each repetition"), "ms": "ms", "ttdLimit": _("TTD limit ({ms} ms)"),
             "ttrLimit": _("TTR limit ({ms} ms)"), "restartLimit": _("TTR limit when a process restarts ({ms} ms)"),
             "quorumRule": _("judged on quorum lost and regained"),
-            **timeline_words(lang)}
+            "separators": plot_separators(lang), **timeline_words(lang)}
+
+
+
+def plot_separators(lang: str) -> str:
+    """Plotly's `separators` for a language: its decimal mark, then its thousands mark (",." in Spanish)."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    return get_decimal_symbol(lang) + get_group_symbol(lang)
 
 
 def render_body(report: Report, lang: str) -> Markup:
@@ -247,8 +282,12 @@ def render_body(report: Report, lang: str) -> Markup:
         rule_text=lambda stats: present.rule_text(stats, report.thresholds, gettext, lang),
         verdict=report.verdict, summary=report.summary, th=report.thresholds,
         off_threshold=report.runs_off_threshold(), answers=guide_answers(report, lang),
-        finding_text=api_findings.render_in(lang), matters=api_findings.matters_in(lang),
-        missed_text=lambda texts: translate_messages(texts, gettext), timeline_runs=timeline_runs(report),
+        say=lambda value: render(value, lang), matters=api_findings.matters_in(lang),
+        said_list=lambda values, sep="; ": sep.join(render_all(values, lang)),
+        check_lines=lambda check: check_lines(check, lang), check_detail=lambda check: check_detail(check, lang),
+        yes_no=lambda value: "-" if value is None else gettext("yes") if value else gettext("no"),
+        event_name=lambda name: gettext(event_names()[name]) if name in event_names() else name,
+        timeline_runs=timeline_runs(report),
         phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from faultlab.core.said import SaidText, Sentence
 from faultlab.lab.kpi import KpiRow, Rating, Rule
 from faultlab.lab.report_checks import DataCheck
 from faultlab.lab.report_parts import (
@@ -107,7 +108,8 @@ class Episode(Record):
     fault: InjectedFault | None = None
     activated_at: UnixTime = Field(description="UNIX time in seconds (UTC)")
     detected_at: UnixTime = Field(description="UNIX time in seconds (UTC)")
-    detected_by: str | None = None
+    detected_by: SaidText | None = Field(None, description="what detected it and why (a sentence: its code, "
+                                                           "parameters and English text; a string in older runs)")
     cleared_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
     recovered_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
     detections: dict[str, float] | None = Field(None, description="when each detector (the monitor's and its "
@@ -161,24 +163,36 @@ class PhaseResult(Record):
     ended_at: UnixTime = None
     injected_at: UnixTime = None
     fault_ended_at: UnixTime = None
-    detected_by: list[str] | None = None
+    detected_by: list[SaidText] | None = Field(None, description="what detected the fault, once each (sentences)")
     ttd_ms_by_detector: dict[str, float | None] | None = None
     episodes: list[Episode] | None = None
     quorum: Quorum | None = None
     voting: VotingDelta | None = None
     passed: bool
-    missed: list[str]
-    notes: list[str] | None = None
+    missed: list[SaidText] = Field(description="what it missed, each a sentence (its code, parameters and English "
+                                               "text; a string in older runs)")
+    notes: list[SaidText] | None = None
     skipped: list[Skipped] | None = Field(None, description="what the system under test lacks for this phase: it "
                                                             "was not run, and not judged")
     ratings: dict[str, Rating] | None = Field(None, description="its values rated by the guide's KPI table")
 
-    def detected_by_sources(self) -> list[str]:
-        """What detected the fault ("supervisor: process exited", "voter: slow", …): the run's own list, else its
-        episodes'."""
+    def detected_by_sources(self) -> list[Sentence | str]:
+        """What detected the fault ("supervisor: process exited", "voter: slow", …, as sentences; strings in older
+        runs): the run's own list, else its episodes'."""
         if self.detected_by:
             return list(self.detected_by)
         return [e.detected_by for e in self.episodes or [] if e.detected_by]
+
+
+def detection_source(detected_by: Sentence | str) -> str:
+    """Who detected a fault ("supervisor", "voter", "monitor", …) from what detected it: the sentence's source, or the
+    words before the colon of one recorded before sentences had codes."""
+    if isinstance(detected_by, Sentence):
+        source = detected_by.params.get("source")
+        if isinstance(source, dict):
+            return str(source.get("code", "")).removeprefix("source_")
+        return str(source or "")
+    return detected_by.split(":")[0]
 
 
 class ExperimentInfo(Record):
@@ -212,8 +226,8 @@ class ExperimentInfo(Record):
     experiment_source: ExperimentSource | None = Field(None, description="the file it was read from (path, sha256), "
                                                                          "or the run whose report.json it was")
     interrupted: bool | None = None
-    aborted: str | None = None
-    stopped_by: str | None = Field(None, description="the abort condition that stopped the run")
+    aborted: SaidText | None = Field(None, description="why the run was aborted before its phases (a sentence)")
+    stopped_by: SaidText | None = Field(None, description="the abort condition that stopped the run (a sentence)")
     reset: ResetInfo | None = Field(None, description="the data reset before the first phase (fresh stock, empty "
                                                       "log); null when the run kept the lab's data")
     system: SystemInfo | None = Field(None, description="the system under test: its kind (shop, guide), name, "
@@ -260,7 +274,7 @@ class PhaseStatistics(Record):
     has_fault: bool | None = None
     thresholds: ThresholdValues | None = Field(None, description="the thresholds this phase was held to")
     passed: bool
-    missed: list[str]
+    missed: list[SaidText]
     skipped: list[Skipped] | None = Field(None, description="the phase was not run on this system (what it lacks)")
     rule: Rule | None = Field(None, description="what it is judged by: thresholds, restart (TTR against "
                                                 "max_restart_ttr_ms) or quorum (lost and regained)")
@@ -273,8 +287,8 @@ class VerdictModel(Record):
     valid: bool
     thresholds_met: bool
     data_valid: Verdict
-    missed: list[str]
-    rule: str | None = None
+    missed: list[SaidText] = Field(description="everything that made it FAIL, first what stopped the run (sentences)")
+    rule: SaidText | None = None
 
 
 class TimelineEvent(Record):
@@ -373,7 +387,7 @@ class Report(Record):
         """The phase's runs, one per repetition, in the order they ran."""
         return [r for r in self.results if r.phase == phase]
 
-    def runs_off_threshold(self) -> list[tuple[str, list[str]]]:
+    def runs_off_threshold(self) -> list[tuple[str, list[Sentence | str]]]:
         """("phase #repetition", what it missed) of every run off a threshold; the phase may still pass on its
         median."""
         return [(f"{r.phase} #{r.repetition}", r.missed) for r in self.results if r.missed]

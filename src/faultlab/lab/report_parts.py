@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from faultlab.core.said import SaidText
+
 Verdict = bool | Literal["unknown"]
 UnixTime = float | None
 # A document in a format of its own, kept as it was written: an experiment (experiments/experiment.schema.json, read
@@ -194,7 +196,7 @@ class ProbeResult(Record):
     status: int | None = Field(None, description="http: the HTTP status answered")
     success_rate: float | None = Field(None, description="voted_reads: percent answered")
     p95_ms: float | None = None
-    detail: str | None = None
+    detail: SaidText | None = Field(None, description="what it saw (a sentence)")
 
 
 class Hypothesis(Record):
@@ -222,7 +224,7 @@ class SteadyCheck(Record):
     netns: bool | None = None
     ok: bool | None = None
     lab: LabFactsView | None = None
-    problems: list[str] | None = None
+    problems: list[SaidText] | None = None
     hypothesis: Hypothesis | None = None
     warm_spares_ready: bool | None = None
 
@@ -232,7 +234,7 @@ class SteadyState(Record):
 
     before: SteadyCheck | None = None
     after: SteadyCheck | None = None
-    rollback_problems: list[str] = Field(default_factory=list)
+    rollback_problems: list[SaidText] = Field(default_factory=list)
     lab_settings_restored: ResetInfo | None = None
 
 

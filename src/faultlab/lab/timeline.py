@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from faultlab.core.config import Settings
+from faultlab.core.said import is_said, text_of
 from faultlab.core.tracker import InstanceTracker
 from faultlab.detectors import Gauge
 from faultlab.lab.timeline_model import (
@@ -174,11 +175,28 @@ def _monitor(states: list[dict[str, Any]], window: Window, source: Literal["even
     ordered = sorted(states, key=lambda e: e["at"])
     before = [e for e in ordered if e["at"] < window.start]
     initial: Status | None = before[-1]["status"] if before else ("UNKNOWN" if source == "replay" else None)
-    transitions = [Transition(at=e["at"], status=e["status"], previous=e.get("previous"),
-                              code=e.get("code") or "recorded", params=e.get("params") or {},
-                              reason=e.get("reason"), source=e.get("source"))
+    transitions = [Transition(at=e["at"], status=e["status"], previous=e.get("previous"), **_reason(e),
+                              source=e.get("source"))
                    for e in ordered if _inside(window, e["at"])]
     return MonitorLane(recorded=True, source=source, initial=initial, transitions=transitions)
+
+
+# the monitor's recorded sentences (core/said.py) as the timeline's words name them
+REASON_CODES = {"process_exited": "process_exit"}
+
+
+def _reason(e: dict[str, Any]) -> dict[str, Any]:
+    """A state event's reason as the timeline says it: a code with its parameters, and the recorded English."""
+    reason = e.get("reason")
+    if not isinstance(reason, dict) or not is_said(reason):  # recorded before sentences were codes: the timeline's own code, else the text as it was
+        return {"code": e.get("code") or "recorded", "params": e.get("params") or {}, "reason": reason}
+    code, params = reason["code"], dict(reason.get("params") or {})
+    if code == "detector_off":  # its evidence is a sentence of its own: the timeline names the kind of failure
+        evidence = params.get("evidence")
+        kind = str(evidence["code"]).removeprefix("evidence_") if isinstance(evidence, dict) else evidence
+        return {"code": "detector", "params": {"detector": params.get("detector"), "kind": kind},
+                "reason": text_of(reason)}
+    return {"code": REASON_CODES.get(code, code), "params": params, "reason": text_of(reason)}
 
 
 def _voter(rep: Replay, window: Window) -> VoterLane:

@@ -6,10 +6,12 @@ import copy
 from typing import Any
 
 from faultlab.core.config import Settings
-from faultlab.core.messages import schema_of
+from faultlab.core.messages import components, schema_of
+from faultlab.core.said import Sentence
 from faultlab.faults.registry import kinds
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+SAID = {"$ref": "#/components/schemas/Said"}
 ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
 
 
@@ -160,7 +162,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "summary": "One run: summary, per-phase results table, verdict, episodes; for a detector study, "
                            "`front`: the settings on the front of its focus fault kind",
                 "parameters": [run_name],
-                "responses": {"200": _json(ANY_OBJECT, "run"), **_errors(400, 404)}}},
+                "responses": {"200": _json({"$ref": "#/components/schemas/RunDetail"}, "run"), **_errors(400, 404)}}},
             "/api/compare": {"get": {
                 "summary": "Two or more runs side by side (what `faultlab compare` prints): per phase, each metric's "
                            "median, spread and exact interval; each run against the first by an exact rank test "
@@ -206,7 +208,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "offset": {"type": ["integer", "null"], "description": "broker offset of the last record read"},
                     "log_end": {"type": ["integer", "null"], "description": "the topic's next offset"},
                     "lag": {"type": ["integer", "null"]}, "faults": {"type": "array", "items": {"type": "string"}},
-                    "since": {"type": ["number", "null"]}, "reason": {"type": ["string", "null"]}}},
+                    "since": {"type": ["number", "null"]},
+                    "reason": {"anyOf": [SAID, {"type": "null"}], "description": "why it is in its state (the "
+                               "monitor's sentence: a code with its parameters, said in the page's language)"}}},
                 "Experiment": {"type": "object", "properties": {
                     "state": {"type": "string",
                               "enum": ["idle", "running", "finished", "missed", "interrupted", "failed"],
@@ -224,6 +228,21 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "start_time": {"type": ["string", "null"]},
                     "phases": {"type": "array"}, "valid": {"type": ["boolean", "null"]},
                     "has_report_html": {"type": "boolean"}}},
+                "Sentence": {**components([Sentence])["Sentence"], "description": "a recorded sentence: its code "
+                             "(said in the reader's language from the catalogs), parameters and English text"},
+                "Said": {"anyOf": [{"$ref": "#/components/schemas/Sentence"}, {"type": "string"}],
+                         "description": "a recorded sentence, or a string recorded before sentences had codes"},
+                "RunDetail": {"type": "object", "description": "a run's summary (RunSummary's fields) and its tables",
+                              "properties": {
+                    "results": {"type": "array", "items": {"type": "object", "properties": {
+                        "phase": {"type": "string"}, "repetition": {"type": "integer"},
+                        "ttd_ms": {"type": ["number", "null"]}, "ttr_ms": {"type": ["number", "null"]},
+                        "passed": {"type": "boolean"}, "missed": {"type": "array", "items": SAID}}}},
+                    "verdict": {"type": ["object", "null"], "properties": {
+                        "valid": {"type": "boolean"}, "missed": {"type": "array", "items": SAID}}},
+                    "episodes": {"type": "array", "items": {"type": "object", "properties": {
+                        "detected_by": {"anyOf": [SAID, {"type": "null"}]}}}},
+                    "front": {"type": "array", "description": "a detector study's front"}}},
                 "Snapshot": {"type": "object", "properties": {
                     "instances": {"type": "array", "items": {"$ref": "#/components/schemas/Instance"}},
                     "services": {"type": "array"}, "voting": ANY_OBJECT, "failures": {"type": "array"},

@@ -10,7 +10,7 @@ from faultlab.core.messages import components, schema_of
 from faultlab.core.messages.inventory import ActiveFault
 from faultlab.core.messages.supervisor import Process, ResetAnswer, ResetRequest
 from faultlab.faults.network import request_model
-from faultlab.faults.registry import NETWORK, of_target
+from faultlab.faults.registry import NETWORK, of_site
 from faultlab.openapi import (
     NULLABLE_NUMBER,
     OPERATOR,
@@ -31,7 +31,7 @@ def _netfault_paths(settings: Settings) -> dict[str, Any]:
     replicas = {"type": "integer", "enum": settings.replica_ids}
     nodes = [*[f"inventory-{r}" for r in settings.replica_ids], "orders", "monitor", "voter", "dashboard", "host"]
     variants = []
-    for kind in of_target(NETWORK):
+    for kind in of_site(NETWORK):
         schema = copy.deepcopy(schema_of(request_model(kind)))
         schema["properties"]["instance"] = {**replicas, "description": "the replica it targets"}
         schema["properties"]["kind"] = {"const": kind}
@@ -60,7 +60,7 @@ def _netfault_paths(settings: Settings) -> dict[str, Any]:
                    "operationId": "clearNetfaults", "security": OPERATOR,
                    "parameters": [{"name": "instance", "in": "query", "required": False, "schema": replicas},
                                   {"name": "kind", "in": "query", "required": False,
-                                   "schema": {"enum": list(of_target(NETWORK))}}],
+                                   "schema": {"enum": list(of_site(NETWORK))}}],
                    "responses": {"200": json_body({"type": "object", "required": ["cleared", "cleared_at"],
                                                    "properties": {"cleared": {"type": "array", "items": fault},
                                                                   "cleared_at": {"type": "number"}}}, "cleared"),

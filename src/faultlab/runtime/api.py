@@ -26,7 +26,7 @@ from faultlab.core.netns import NetnsNetwork
 from faultlab.core.web import ApiError, checked, create_app, json_response, read_json, require_token
 from faultlab.faults import FaultError
 from faultlab.faults.network import NetFaults, NetFaultUnsupported, parse_net_fault
-from faultlab.faults.registry import NETWORK, kinds, of_target
+from faultlab.faults.registry import NETWORK, kinds, of_site
 from faultlab.openapi.supervisor import openapi_document
 from faultlab.runtime.process import ManagedProcess
 
@@ -216,8 +216,8 @@ class SupervisorApi:
                 raise ApiError(400, f"instance must be one of {replica_ids}")
             instance = int(query["instance"])
         kind = query.get("kind")
-        if kind is not None and kind not in of_target(NETWORK):
-            raise ApiError(400, f"kind must be one of: {', '.join(of_target(NETWORK))}")
+        if kind is not None and kind not in of_site(NETWORK):
+            raise ApiError(400, f"kind must be one of: {', '.join(of_site(NETWORK))}")
         cleared = await asyncio.to_thread(faults.clear, instance, kind)
         cleared_at = time.time()
         for replica in sorted({r for f in cleared for r in f.replicas()}):

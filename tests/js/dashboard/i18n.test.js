@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import {readdirSync, readFileSync} from "node:fs";
 import {test} from "node:test";
 
-import {LOCALE, messages, useLanguage} from "../catalog.js";
+import {LOCALE, messages, said, useLanguage} from "../catalog.js";
 import {ago, num} from "../../../src/faultlab/lab/dashboard/static/common.js";
-import {languageCookie, t} from "../../../src/faultlab/lab/dashboard/static/i18n.js";
+import {formatValue, languageCookie, plotSeparators, say, t} from "../../../src/faultlab/lab/dashboard/static/i18n.js";
 import {clearedKinds} from "../../../src/faultlab/lab/dashboard/static/operator.js";
 import {
   frontRowsHtml, passedText, resultRowsHtml, runRowHtml, verdictHtml,
@@ -54,7 +54,7 @@ test("in Spanish the cards, voting panel, events and reports tables speak the gu
       log_end: 5, lag: 1, faults: [], recent_wrong: 2, detector: "consecutive", shadow_off: []}, 200.25);
     assert.match(card, /<dt>posición aplicada<\/dt><dd>evento 4 · offset 3 de 5 \(retraso 1\)<\/dd>/);
     assert.match(card, /<dd class="">ninguno<\/dd>/);
-    assert.match(card, /voter: 2 respuestas incorrectas en 3 s/);
+    assert.match(card, /votador: 2 respuestas incorrectas en 3 s/);
     assert.match(card, /\(hace 250 ms\)/);
     assert.match(votingHtml({quorum_rate: 99.5, total_votes: 3, quorum_not_reached: 0, votes_needed: 2, fan_out: 3,
       replicas: {}}), /99,50%.*tasa de quórum.*lecturas votadas.*sin quórum \("quorum not reached"\)/s);
@@ -73,7 +73,7 @@ test("in Spanish the cards, voting panel, events and reports tables speak the gu
     assert.match(frontRowsHtml([{setting: "x", current: true, false_off_per_hour: 1.5}]),
       /title="la configuración actual del laboratorio">★.*<td>1,50<\/td>/s);
     assert.equal(clearedKinds({cleared: []}), "ningún fallo activo");
-    assert.equal(num(1234.5, 1), "1234,5");
+    assert.equal(num(1234.5, 1), "1.234,5");
     assert.equal(ago(10, 13.25), "hace 3,3 s");
   } finally {
     useLanguage("en");
@@ -84,4 +84,32 @@ test("a message fills its fields, and a key missing from the catalog shows as it
   assert.equal(t("operator.injected", {kind: "crash", replica: 2}), "crash injected on inventory-2");
   assert.equal(t("no.such.key"), "no.such.key");
   assert.equal(languageCookie("es"), "faultlab_lang=es; path=/; max-age=31536000; samesite=lax");
+});
+
+test("say() says a recorded sentence from its code in the page's language: parameters, sentences inside, plurals", () => {
+  const refused = said("detector_off", {evidence: said("evidence_refused"), detector: "error-rate"},
+    "connection refused (error-rate detector)");
+  const missed = said("phase_missed", {phase: "crash", missed: said("ttd_over", {ttd_ms: 2167, limit_ms: 2000})});
+  useLanguage("es");
+  try {
+    assert.equal(say(refused), "conexión rechazada (detector error-rate)");
+    assert.equal(say(missed), "crash: TTD 2.167 ms > 2.000 ms");  // numbers with the language's separators
+    assert.equal(say(said("runs_missing", {done: 0, expected: 1})), "solo 0 de 1 ejecución de fase completada");
+    assert.equal(say(said("runs_missing", {done: 0, expected: 12})), "solo 0 de 12 ejecuciones de fase completadas");
+    assert.equal(say(said("no_order_status")), "el sistema no tiene GET /orders/{id}: no se puede verificar si las "
+      + "órdenes salen de PENDING");  // {{ and }} are braces
+    assert.equal(say(said("detected_by", {source: said("source_voter"), reason: [said("healthy"), said("healthy")]})),
+      "votador: sana y al día; sana y al día");  // a list of sentences
+    assert.equal(say({code: "converged_old_shape", replicas: 3, text: "the 3 replicas agree"}), "the 3 replicas agree");
+    assert.equal(say("crash: no recovery (no TTR)"), "crash: no recovery (no TTR)");  // recorded before codes
+    assert.equal(say(null), "");
+    assert.equal(say(said("ttd_over", {ttd_ms: true, limit_ms: null})), "TTD sí ms > - ms");
+    assert.equal(formatValue(91.25), "91,25");
+    assert.equal(plotSeparators(), ",.");
+  } finally {
+    useLanguage("en");
+  }
+  assert.equal(say(refused), "connection refused (error-rate detector)");
+  assert.equal(say(missed), "crash: TTD 2,167 ms > 2,000 ms");
+  assert.equal(plotSeparators(), ".,");
 });

@@ -7,7 +7,7 @@ import {
   studyLineHtml, studySummaryHtml, verdictHtml,
 } from "../../../src/faultlab/lab/dashboard/static/runs.js";
 
-import {useLanguage} from "../catalog.js";
+import {said, useLanguage} from "../catalog.js";
 
 useLanguage("en");  // the assertions below read English
 
@@ -25,29 +25,33 @@ test("a run row shows its name, latest mark, phases and summary figures, escaped
   assert.match(html, /<b>latest<\/b>/);
   assert.match(html, /baseline, crash/);
   assert.match(html, /<td>2\/2<\/td>/);
-  assert.match(html, /<td>1873.0<\/td>/);
+  assert.match(html, /<td>1,873.0<\/td>/);
   assert.match(html, /<td>99.80<\/td>/);
   const bare = runRowHtml({name: "r", latest: false});
   assert.doesNotMatch(bare, /latest/);
   assert.doesNotMatch(bare, /checkbox/);  // no report.json: nothing to compare
   assert.match(runRowHtml({name: "a<b", has_report_json: true}), /<td><input type="checkbox" class="pick" data-run="a&lt;b"><\/td>/);
   assert.match(bare, /<td>—\/—<\/td>/);
+  assert.match(html, /<td translate="no">2026-01-02T03:04:05<\/td>/);  // a timestamp is data
 });
 
 test("phase results show each run's figures and passed flag, or a line when report.json has none", () => {
   const html = resultRowsHtml([{phase: "crash", repetition: 1, ttd_ms: 12.5, ttr_ms: null, success_rate: 99.8,
-    passed: false, missed: ["TTR", "p95 <x>"]}]);
-  assert.match(html, /<td>crash<\/td><td>1<\/td>/);
+    passed: false, missed: [said("ttd_over", {ttd_ms: 2167, limit_ms: 2000}), "p95 <x>"]}]);
+  assert.match(html, /<td translate="no">crash<\/td><td>1<\/td>/);
   assert.match(html, /<td>12.5<\/td><td>—<\/td>/);
-  assert.match(html, /<td>no<\/td><td translate="no">TTR; p95 &lt;x&gt;<\/td>/);  // report.json's own words
+  // a sentence said from its code; one recorded before codes, as recorded (escaped)
+  assert.match(html, /<td>no<\/td><td>TTD 2,167 ms &gt; 2,000 ms; p95 &lt;x&gt;<\/td>/);
   assert.match(resultRowsHtml([]), /no phase results in report.json/);
   assert.deepEqual([passedText(true), passedText(false), passedText(undefined)], ["yes", "no", "—"]);
 });
 
 test("the verdict line adds what was missed and why report.json could not be read", () => {
   assert.equal(runVerdictHtml({valid: true, verdict: {missed: []}}), 'verdict: <span class="ok-text">valid</span>');
-  assert.equal(runVerdictHtml({valid: false, verdict: {missed: ["TTD 3 s > 2 s", "data"]}, problem: null}),
-    'verdict: <span class="bad-text">missed</span> — <span translate="no">TTD 3 s &gt; 2 s; data</span>');
+  assert.equal(runVerdictHtml({valid: false, verdict: {missed: ["TTD 3 s > 2 s", said("runs_missing",
+    {done: 1, expected: 1})]}, problem: null}),
+    'verdict: <span class="bad-text">missed</span> — <span class="missed">TTD 3 s &gt; 2 s; only 1 of 1 phase run '
+    + "completed</span>");
   assert.match(runVerdictHtml({valid: null, verdict: null, problem: "unreadable report.json"}),
     /— <span translate="no">unreadable report.json<\/span>$/);
 });
@@ -83,7 +87,7 @@ test("runs show their kind: an experiment or a detector study", () => {
 test("a study row shows its start, duration, fault kinds, the lab's and the recommended setting and the front", () => {
   const html = runRowHtml(STUDY);
   assert.match(html, /<tr data-run="2026-detectors" data-kind="study">/);
-  assert.match(html, /detector study<\/span><\/td><td>2026-11-30T09:21:00.000\+00:00<\/td><td>1742.5<\/td>/);
+  assert.match(html, /detector study<\/span><\/td><td translate="no">2026-11-30T09:21:00.000\+00:00<\/td><td>1,742.5<\/td>/);
   assert.match(html, /<td translate="no">crash, intermittent<\/td>/);
   assert.match(html, /<td colspan="6" class="study">lab's setting <code translate="no">error-rate failures=3 window=20<\/code>/);
   assert.match(html, /\(<span class="ok-text">on the front for<\/span> <span translate="no">crash, intermittent<\/span>\)/);

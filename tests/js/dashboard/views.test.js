@@ -6,7 +6,7 @@ import {
   cardHtml, cardView, describeEvent, eventTime, experimentView, failureRowsHtml, servicesHtml, votingHtml,
 } from "../../../src/faultlab/lab/dashboard/static/views.js";
 
-import {useLanguage} from "../catalog.js";
+import {said, useLanguage} from "../catalog.js";
 
 useLanguage("en");  // the assertions below read English
 
@@ -27,17 +27,18 @@ test("a shadow detector's OFF is shown only against an ON from another detector"
 });
 
 test("a card shows the applied position, the fault mark, the pid and the voter's wrong answers", () => {
-  const html = cardHtml({...ON, faults: ["latency"], recent_wrong: 3, reason: "healthy <ok>"}, 200.5);
+  const html = cardHtml({...ON, faults: ["latency"], recent_wrong: 3, reason: said("healthy")}, 200.5);
   assert.match(html, /inventory-2/);
   assert.match(html, /data-status="ON">ON</);
   assert.match(html, /event 41 · offset 40\s+of 42 \(lag 1\)/);
   assert.match(html, /<dd class="fault">latency<\/dd>/);
-  assert.match(html, /<dd>321<\/dd>/);
+  assert.match(html, /<dd translate="no">321<\/dd>/);
   assert.match(html, /voter: 3 wrong answers in 3 s/);
-  assert.match(html, /healthy &lt;ok&gt;/);
+  assert.match(html, /<span class="reason">healthy and caught up<\/span>/);  // the monitor's reason, said
+  assert.match(cardHtml({...ON, reason: "healthy <ok>"}, 200), /<span class="reason">healthy &lt;ok&gt;<\/span>/);
   assert.match(html, /\(500 ms ago\)/);
   assert.doesNotMatch(cardHtml(ON, 200), /wrong answers/);
-  assert.match(cardHtml({...ON, applied_seq: null, pid: undefined}, 200), /event — ·.*<dt>pid<\/dt><dd>—<\/dd>/s);
+  assert.match(cardHtml({...ON, applied_seq: null, pid: undefined}, 200), /event — ·.*<dt>pid<\/dt><dd translate="no">—<\/dd>/s);
 });
 
 test("services are listed in the snapshot's order with their status and round-trip time", () => {
@@ -56,7 +57,8 @@ test("the voting panel says when the voter does not answer, else its rates and p
   assert.match(html, /id="quorum-rate">99.50%/);
   assert.match(html, /1.3 \/ 7.0/);
   assert.match(html, /2\/3/);
-  const rows = [...html.matchAll(/<tr><td>inventory-(\d)<\/td>.*?<\/tr>/gs)].map((m) => m[0]);
+  assert.match(html, /<div class="v">1,000<\/div>/);  // counts with the language's separators
+  const rows = [...html.matchAll(/<tr><td translate="no">inventory-(\d)<\/td>.*?<\/tr>/gs)].map((m) => m[0]);
   assert.equal(rows.length, 2);
   assert.match(rows[0], /width:80px/);  // the replica with most outliers gets the full bar
   assert.match(rows[0], /<td>3<\/td><td>1<\/td><td>3<\/td><td>990<\/td>/);  // wrong, slow, failed (2 + 1), agreed
@@ -66,20 +68,28 @@ test("the voting panel says when the voter does not answer, else its rates and p
 test("recent failures show the last 30 episodes newest first, or a line saying there are none", () => {
   const episodes = Array.from({length: 35}, (_, i) => ({replica: 1 + (i % 3), fault_kind: `k${i}`, ttd_ms: i}));
   const html = failureRowsHtml(episodes);
-  const kinds = [...html.matchAll(/<td>(k\d+)<\/td>/g)].map((m) => m[1]);
+  const kinds = [...html.matchAll(/<td translate="no">(k\d+)<\/td>/g)].map((m) => m[1]);
   assert.equal(kinds.length, 30);
   assert.equal(kinds[0], "k34");
   assert.equal(kinds[29], "k5");
   assert.match(failureRowsHtml([]), /no fault episodes yet/);
+  const by = said("detected_by", {source: said("source_voter"), reason: said("detector_off",
+    {evidence: said("evidence_refused"), detector: "error-rate"})});
+  assert.match(failureRowsHtml([{replica: 1, fault_kind: "crash", detected_by: by}]),
+    /<td>voter: connection refused \(error-rate detector\)<\/td>/);
 });
 
 test("an event line says the state change, or the episode phase with TTD on detection and TTR on recovery", () => {
-  // the monitor's own words (reason, source, fault kind) are marked as data, not to be translated
+  // the monitor's reasons and sources are said in the page's language; identifiers (a fault kind) are data
   const data = (text) => `<span translate="no">${text}</span>`;
-  assert.equal(describeEvent({type: "state", replica: 2, status: "OFF", reason: "timeout", source: "monitor"}),
-    `replica 2 → <b>OFF</b> (${data("timeout")}, ${data("monitor")})`);
-  assert.equal(describeEvent({type: "episode", replica: 1, fault_kind: "crash", phase: "detected", ttd_ms: 12.34}),
-    `replica 1 fault ${data("crash")} <b>detected</b> TTD 12.3 ms`);
+  const refused = said("detector_off", {evidence: said("evidence_refused"), detector: "error-rate"});
+  assert.equal(describeEvent({type: "state", replica: 2, status: "OFF", reason: refused, source: "voter"}),
+    "replica 2 → <b>OFF</b> (connection refused (error-rate detector), voter)");
+  assert.equal(describeEvent({type: "state", replica: 2, status: "OFF", reason: "timeout <x>", source: "probe"}),
+    "replica 2 → <b>OFF</b> (timeout &lt;x&gt;, probe)");  // another monitor's words, and source, as recorded
+  assert.equal(describeEvent({type: "episode", replica: 1, fault_kind: "crash", phase: "detected", ttd_ms: 12.34,
+    detected_by: said("detected_by", {source: said("source_voter"), reason: refused})}),
+    `replica 1 fault ${data("crash")} <b>detected</b> TTD 12.3 ms (voter: connection refused (error-rate detector))`);
   assert.equal(describeEvent({type: "episode", replica: 1, fault_kind: "crash", phase: "recovered", ttr_ms: 90}),
     `replica 1 fault ${data("crash")} <b>recovered</b> TTR 90.0 ms`);
   assert.equal(describeEvent({type: "episode", replica: 3, fault_kind: "stale", phase: "cleared"}),

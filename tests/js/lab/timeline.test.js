@@ -76,7 +76,7 @@ test("each step says what happened, in Spanish, with Spanish numbers", () => {
   for (const line of [
     "−20,0 ms: el laboratorio inyecta el fallo latency",
     "+150,0 ms: health check: sin respuesta en 150,0 ms",
-    "+280,0 ms: voter, durante estos 50,0 ms: lecturas que la excluyeron por lenta: 3",
+    "+280,0 ms: votador, durante estos 50,0 ms: lecturas que la excluyeron por lenta: 3",
     "+320,0 ms: error-rate pasaría a OFF aquí (TTD 320,0 ms): fallos consecutivos 3 alcanzó su umbral 3",
     "+320,0 ms: el monitor marca la réplica 2 OFF: timeout (detector error-rate)",
     "+320,0 ms: TTD 320,0 ms: desde que el fallo se activa hasta su detección",

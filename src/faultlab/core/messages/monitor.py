@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 
 from faultlab.core.evidence import OBSERVATION_KINDS
 from faultlab.core.messages import Message, Open
+from faultlab.core.said import SaidText
 
 SOURCE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 FAULT_KIND_PATTERN = r"^[a-z_-]{1,32}$"
@@ -87,7 +88,9 @@ class Episode(Open):
     fault: dict[str, Any] | None = None
     activated_at: float | None
     detected_at: float | None
-    detected_by: str | None = None
+    detected_by: SaidText | None = Field(None, description="what detected the fault and why, a sentence as a code "
+                                         "with its parameters and its English text (a plain string from a monitor "
+                                         "that says it in words)")
     cleared_at: float | None = None
     recovered_at: float | None = None
     ttd_ms: float | None
@@ -113,7 +116,9 @@ class Instance(Open):
     instance_name: str | None = Field(None, description="inventory-svc-N")
     status: Literal["ON", "OFF", "UNKNOWN"]
     since: float | None = None
-    reason: str | None = None
+    reason: SaidText | None = Field(None, description="why it is in its state: a code with its parameters and its "
+                                    "English text, e.g. {\"code\": \"healthy\", \"text\": \"healthy and caught "
+                                    "up\"} (a plain string from a monitor that says it in words)")
     source: str | None = None
     last_check: float | None = None
     caught_up: bool | None = None

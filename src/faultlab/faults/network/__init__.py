@@ -14,7 +14,7 @@ from faultlab.core.netns import HOST_NODE, NetnsError, NetnsNetwork, run
 from faultlab.faults.base import FaultError
 from faultlab.faults.network.netem import Netem
 from faultlab.faults.network.partition import Partition
-from faultlab.faults.registry import NETWORK, lookup, of_target
+from faultlab.faults.registry import NETWORK, lookup, of_site
 
 NetFault = Partition | Netem
 
@@ -39,7 +39,7 @@ def parse_net_fault(body: dict[str, Any], replica_ids: list[int]) -> NetFault:
     try:
         if not isinstance(kind, str):
             raise Refused([Problem("kind", N_("is required (one of: {known})"),
-                                   {"known": ", ".join(of_target(NETWORK))})])
+                                   {"known": ", ".join(of_site(NETWORK))})])
         spec = lookup(kind, NETWORK)
         request = parse(request_model(spec.kind), body)
     except Refused as exc:

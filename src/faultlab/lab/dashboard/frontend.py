@@ -2,7 +2,8 @@
 
 The pages' words live in one JSON catalog per language (`locale/<lang>.json`, the same keys in each): the
 templates say them through `t(key)`, and each page carries its language's catalog as a JSON block for the
-scripts (static/i18n.js). The language of a page is `?lang=`, else the reader's choice (the `faultlab_lang`
+scripts (static/i18n.js), with every recorded sentence's code and its message in that language (from the gettext
+catalogs: core/codes.py), so the scripts say a monitor's reason or a phase's misses in the page's language. The language of a page is `?lang=`, else the reader's choice (the `faultlab_lang`
 cookie the language switch sets), else the browser's Accept-Language, else the lab's (FAULTLAB_LANG or the locale).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from faultlab.core import i18n
+from faultlab.core.said import codes_for
 from faultlab.lab.dashboard.operator import kinds_json
 from faultlab.vendor import PLOTLY_JS
 
@@ -41,7 +43,8 @@ def render_pages() -> dict[str, dict[str, str]]:
         def t(key: str, messages: dict[str, Any] = messages) -> str:
             return messages[key]  # a key missing from a catalog fails here, when the dashboard starts
 
-        context = {"lang": lang, "t": t, "languages": LANGUAGE_NAMES, "catalog": {"lang": lang, "messages": messages},
+        context = {"lang": lang, "t": t, "languages": LANGUAGE_NAMES,
+                   "catalog": {"lang": lang, "messages": messages, "codes": codes_for(lang)},
                    "fault_kinds": kinds_json(lang)}  # the fault registry, for the operator's form
         pages[lang] = {path: env.get_template(name).render(**context) for path, name in PAGES.items()}
     return pages

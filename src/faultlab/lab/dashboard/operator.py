@@ -74,7 +74,7 @@ class FaultForwarder:
         except Refused as exc:
             raise ApiError(400, str(exc), problems=[p.describe() for p in exc.problems]) from None
         spec = kinds()[params.kind]
-        return await self.send(spec.target.inject(self.settings, spec.kind, replica, params.params()), replica)
+        return await self.send(spec.site.inject(self.settings, spec.kind, replica, params.params()), replica)
 
     async def clear(self, replica: int, kind: str | None) -> tuple[int, dict[str, Any]]:
         """One kind undone where it was applied; without a kind, every fault the replica itself holds."""
@@ -84,7 +84,7 @@ class FaultForwarder:
             spec = lookup(kind)
         except Refused as exc:
             raise ApiError(400, str(exc)) from None
-        return await self.send(spec.target.clear(self.settings, spec.kind, replica), replica)
+        return await self.send(spec.site.clear(self.settings, spec.kind, replica), replica)
 
     async def list(self) -> dict[str, Any]:
         async def one(replica: int) -> dict[str, Any]:

@@ -169,7 +169,7 @@ class RunsFolder:
             rows.append({"phase": r.phase, "repetition": r.repetition, "ttd_ms": r.ttd_ms, "ttr_ms": r.ttr_ms,
                          "rps": load.rps, "p50_ms": load.p50_latency_ms, "p95_ms": load.p95_latency_ms,
                          "p99_ms": load.p99_latency_ms, "success_rate": load.success_rate, "passed": r.passed,
-                         "missed": r.missed})
+                         "missed": r.model_dump(mode="json", include={"missed"})["missed"]})  # sentences as JSON
         return {**self.summary(path, self.latest_name()), "results": rows,
                 "verdict": report.verdict.model_dump(mode="json", exclude_unset=True) if report else None,
                 "episodes": [e.model_dump(mode="json", exclude_unset=True) for e in report.episodes or []]

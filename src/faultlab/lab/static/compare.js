@@ -18,6 +18,7 @@ export function metricFigure(comparison, metric, labels = {}) {
   });
   const title = (labels.metrics || {})[metric] || metric;
   return {data: traces, layout: {height: 320, barmode: "group", title: {text: title, font: {size: 14}},
+    separators: labels.separators || ".,",  // the page language's decimal and thousands marks
     margin: {t: 40, l: 60, r: 10, b: 60}, yaxis: {rangemode: "tozero"}, xaxis: {type: "category"},
     legend: {orientation: "h", y: -0.25}}};
 }

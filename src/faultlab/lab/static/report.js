@@ -15,7 +15,8 @@ export const DEFAULT_LABELS = {p50: "latency p50 (ms)", p95: "latency p95 (ms)",
   recoveredAt: "{run} recovered", time: "time (UTC), by intended send time", latency: "latency ms", rps: "requests/s",
   successAxis: "success %", ttdMedian: "TTD median (ms)", ttrMedian: "TTR median (ms)", ttdEach: "TTD each repetition",
   ttrEach: "TTR each repetition", ms: "ms", ttdLimit: "TTD limit ({ms} ms)", ttrLimit: "TTR limit ({ms} ms)",
-  restartLimit: "TTR limit when a process restarts ({ms} ms)", quorumRule: "judged on quorum lost and regained"};
+  restartLimit: "TTR limit when a process restarts ({ms} ms)", quorumRule: "judged on quorum lost and regained",
+  separators: ".,"};
 
 const LATENCY_TRACES = [["p50_ms", "p50", "#1f77b4"], ["p95_ms", "p95", "#ff7f0e"], ["p99_ms", "p99", "#d62728"]];
 // The monitor's moments marked on the load chart: a vertical line and a marker on the success-rate panel.
@@ -88,7 +89,7 @@ export function timeseriesFigure(data, labels = DEFAULT_LABELS) {
       marker: {symbol: moment.symbol, size: 9, color: moment.colour}, hoverinfo: "text+x"});
   }
   const layout = {
-    height: 820, margin: {t: 70, l: 70, r: 20, b: 50}, hovermode: "x unified",
+    height: 820, margin: {t: 70, l: 70, r: 20, b: 50}, hovermode: "x unified", separators: labels.separators,
     legend: {orientation: "h", y: -0.08},
     xaxis: {type: "date", anchor: "y3", title: {text: labels.time}, tickformat: "%H:%M:%S"},
     yaxis: {domain: [0.68, 1.0], title: {text: labels.latency}, rangemode: "tozero"},
@@ -129,7 +130,7 @@ export function ttdTtrFigure(data, labels = DEFAULT_LABELS) {
     ? {x: i, y: 1, xref: "x2", yref: "paper", text: labels.quorumRule, showarrow: false, yanchor: "bottom",
       font: {size: 11, color: "#6b4e00"}}
     : null)).filter((a) => a !== null);
-  const layout = {height: 420, barmode: "group", margin: {t: 30, l: 70, r: 20, b: 60},
+  const layout = {height: 420, barmode: "group", margin: {t: 30, l: 70, r: 20, b: 60}, separators: labels.separators,
     yaxis: {title: {text: labels.ms}, rangemode: "tozero"},
     xaxis: {type: "category"},
     xaxis2: {overlaying: "x", range: [-0.5, names.length - 0.5], visible: false},

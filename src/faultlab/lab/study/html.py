@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from faultlab.core import i18n
 from faultlab.core.i18n import N_
+from faultlab.core.said import render_all
 from faultlab.lab import report_html
 from faultlab.lab.report_html import (
     PHASE_LABELS,
@@ -123,6 +124,7 @@ def render_body(study: dict[str, Any], lang: str) -> Markup:
         detectors=len({r["setting"]["detector"] for r in study["results"]}),
         pick_env=setting_env(pick["setting"]) if pick else None, flap_budget=flap_budget_of(study),
         on_front=[kind_label(k, lang) for k, on in study["current_on_front"].items() if on],
+        said_list=lambda values: "; ".join(render_all(values, lang)),
         fidelity=study.get("fidelity") or {}, host=study.get("host_load") or {}, stretches=STRETCHES,
         front=lambda kind: front(study, kind), rate=rate, json=lambda value: json.dumps(value, sort_keys=True),
         kind_label=lambda kind: kind_label(kind, lang),

@@ -19,6 +19,7 @@ from typing import Any
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
 from faultlab.core.i18n import _
+from faultlab.core.said import Said, render_all, say
 from faultlab.detectors import settings_params
 from faultlab.faults.registry import studied
 from faultlab.lab.load import OpenLoopLoad, request_factory
@@ -88,7 +89,7 @@ class StudyRunner:
         self.on_step = on_step or (lambda _msg: None)
         self.faults: list[dict[str, Any]] = []
         self.loads: list[dict[str, Any]] = []
-        self.notes: list[str] = []
+        self.notes: list[Said] = []  # recorded sentences (core/said.py)
         self.hog: CpuHog | None = None
         self.load_samples: list[tuple[float, float]] = []
         self.client = LabClient(settings)
@@ -96,14 +97,14 @@ class StudyRunner:
     async def monitor_status(self) -> dict[str, Any]:
         return dict(await self.client.monitor_status())
 
-    async def wait_steady(self) -> list[str]:
+    async def wait_steady(self) -> list[Said]:
         """Every replica ON and fault-free; the problems left after the timeout (empty when steady)."""
         deadline = time.monotonic() + self.config.steady_timeout_s
-        problems = ["monitor not reached"]
+        problems = [say("monitor_not_reached")]
         while time.monotonic() < deadline:
             with contextlib.suppress(ApiCallError, KeyError, TypeError):
                 status = await self.monitor_status()
-                problems = [f"replica {i['replica']} is {i['status']}" for i in status["instances"]
+                problems = [say("replica_is", replica=i["replica"], status=i["status"]) for i in status["instances"]
                             if i["status"] != "ON" or (i.get("health") or {}).get("faults")]
                 if not problems:
                     return []
@@ -132,7 +133,7 @@ class StudyRunner:
             self.on_step(_("waiting for a steady lab"))
             problems = await self.wait_steady()
             if problems:
-                raise RuntimeError(_("the lab is not steady:") + " " + "; ".join(problems))
+                raise RuntimeError(_("the lab is not steady:") + " " + "; ".join(render_all(problems)))
             meta["current"] = self.current_setting(await self.monitor_status())
             load_task = asyncio.create_task(load.run())
             await recorder.start()
@@ -202,7 +203,7 @@ class StudyRunner:
         cfg = self.config
         problems = await self.wait_steady()
         if problems:
-            self.notes.append(f"{kind}: not steady before the segment: {'; '.join(problems)}")
+            self.notes.append(say("study_not_steady_segment", kind=kind, problems=problems))
         now = time.time()
         segment = Segment(f"fault-{kind}", "fault", now, now + cfg.warmup_s, fault_kind=kind)
         recorder.begin(segment)
@@ -213,7 +214,7 @@ class StudyRunner:
                                                                                 replica=replica))
             problems = await self.wait_steady()
             if problems:
-                self.notes.append(f"{kind} #{rep + 1}: not steady before injecting: {'; '.join(problems)}")
+                self.notes.append(say("study_not_steady_injecting", kind=kind, repetition=rep + 1, problems=problems))
             await asyncio.sleep(cfg.settle_s)
             await self._fault(segment, kind, rep, replica)
         await asyncio.sleep(cfg.settle_s)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 from faultlab.core.i18n import N_
+from faultlab.core.said import Said
 
 if TYPE_CHECKING:  # the instruments' types, named in signatures only
     from faultlab.lab.experiment_check import LabFacts
@@ -74,7 +75,7 @@ class Cleared:
 
     replica: int
     cleared_at: float | None
-    problem: str | None = None
+    problem: Said | str | None = None  # a recorded sentence (core/said.py)
 
 
 class SystemUnderTest(abc.ABC):
@@ -110,10 +111,10 @@ class SystemUnderTest(abc.ABC):
         for step in phase.steps:
             spec = step.spec
             if spec.kind not in a.fault_kinds:
-                missing.append("netns" if spec.target.name == "network" else "kind")
+                missing.append("netns" if spec.site.name == "network" else "kind")
             if spec.restarts_process and not spec.clears and not a.restart:
                 missing.append("restart")
-            if spec.target.name == "process" and not a.stop:
+            if spec.site.name == "process" and not a.stop:
                 missing.append("stop")
         if phase.has_fault and not a.monitor:
             missing.append("monitor")
@@ -143,7 +144,7 @@ class SystemUnderTest(abc.ABC):
         return None
 
     @abc.abstractmethod
-    async def steady(self) -> list[str]:
+    async def steady(self) -> list[Said | str]:
         """Why the system is not steady now (replicas not ON, faults still active); empty when it is."""
 
     @abc.abstractmethod
@@ -171,7 +172,7 @@ class SystemUnderTest(abc.ABC):
         """Clear one kind on these replicas."""
 
     @abc.abstractmethod
-    async def rollback(self, timeline: list[dict[str, Any]]) -> list[str]:
+    async def rollback(self, timeline: list[dict[str, Any]]) -> list[Said | str]:
         """Clear every fault the lab may have left (stopped replicas started, networks healed); what could not be
         done. Appends what it did to `timeline`. Runs however the run ends."""
 

@@ -1,5 +1,5 @@
 """faultlab's own shop as a system under test: reached through its supervisor, its services' APIs and its monitor's
-event stream — the richest target (a reset, lab settings, pushed detection events, the database for the data check).
+event stream — the richest system (a reset, lab settings, pushed detection events, the database for the data check).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from faultlab.core import i18n
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
+from faultlab.core.said import Said, SaidError, say
 from faultlab.faults.registry import NETWORK, PROCESS, kinds
 from faultlab.lab.checkers import check_data
 from faultlab.lab.events import MonitorEvents
@@ -24,7 +25,7 @@ from faultlab.lab.systems.base import Abilities, Cleared, Injected, Step, System
 from faultlab.runtime.process import wait_spares_ready
 
 
-class ShopUnavailable(RuntimeError):
+class ShopUnavailable(SaidError):
     """The shop cannot be used as it is (its supervisor does not answer, a process is down, a reset failed)."""
 
 
@@ -52,7 +53,7 @@ class ShopSystem(SystemUnderTest):
     def _abilities(self) -> Abilities:
         every = set(kinds())
         if not self.netns:
-            every -= {k for k, spec in kinds().items() if spec.target is NETWORK}
+            every -= {k for k, spec in kinds().items() if spec.site is NETWORK}
         return Abilities(reset=True, lab_settings=True, restart=self.settings.restart_crashed, stop=True, monitor=True,
                          pushed_events=True, restock=True, order_status=True, positions=True, netns=self.netns,
                          warm_spares=self.settings.warm_spares, fault_kinds=frozenset(every))
@@ -91,10 +92,10 @@ class ShopSystem(SystemUnderTest):
         except ApiCallError:
             checks["supervisor"] = False
         if not checks["supervisor"]:
-            raise ShopUnavailable(f"the supervisor's control API does not answer at {self.supervisor}")
+            raise ShopUnavailable(say("supervisor_silent", url=self.supervisor))
         down = [p["name"] for p in procs["processes"] if not p["running"]]
         if down:
-            raise ShopUnavailable(f"processes not running: {', '.join(down)} (see `faultlab status`)")
+            raise ShopUnavailable(say("processes_down", names=down))
         with contextlib.suppress(ApiCallError):
             status, answer = await self.client.send("GET", f"{self.supervisor}/netfaults", auth=True)
             self.netns = status == 200 and bool(answer.get("netns"))
@@ -114,9 +115,10 @@ class ShopSystem(SystemUnderTest):
             status, answer = await self.client.send("POST", f"{self.supervisor}/reset", body, auth=True,
                                                     timeout_s=120)
         except ApiCallError as exc:
-            raise ShopUnavailable(f"the lab could not be reset: {exc!r}") from None
+            raise ShopUnavailable(say("reset_failed", error=repr(exc))) from None
         if status != 200:
-            raise ShopUnavailable(f"the lab could not be reset: HTTP {status} {answer}")
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise ShopUnavailable(say("reset_failed", error=f"HTTP {status} {error or answer}"))
         return dict(answer)
 
     async def prepare(self, experiment: Experiment, on_step: Step) -> dict[str, Any]:
@@ -136,14 +138,14 @@ class ShopSystem(SystemUnderTest):
     async def monitor_status(self) -> dict[str, Any]:
         status, body = await self.client.send("GET", f"{self.url_of('monitor')}/status")
         if status != 200:
-            raise ShopUnavailable(f"the monitor answered HTTP {status}")
+            raise ShopUnavailable(say("monitor_answered", status=status))
         return dict(body)
 
-    async def steady(self) -> list[str]:
+    async def steady(self) -> list[Said | str]:
         try:
             return unsteady(await self.monitor_status())
         except (ApiCallError, ShopUnavailable):
-            return ["monitor not reached"]
+            return [say("monitor_not_reached")]
 
     async def hypothesis(self, steady_state: SteadyState) -> dict[str, Any]:
         return await self.probes.hypothesis(steady_state)
@@ -169,18 +171,18 @@ class ShopSystem(SystemUnderTest):
     async def inject(self, kind: str, replicas: Sequence[int], params: dict[str, Any]) -> list[Injected]:
         """Each replica at once (as two replicas fail together); a partition by groups is one call."""
         spec = kinds()[kind]
-        targets: list[int | None] = [None] if spec.target is NETWORK and "groups" in params else list(replicas)
+        where: list[int | None] = [None] if spec.site is NETWORK and "groups" in params else list(replicas)
 
         async def one(replica: int | None) -> list[Injected]:
             sent_at = time.time()
-            status, answer = await self.client.send_call(spec.target.inject(self.settings, kind, replica, params))
+            status, answer = await self.client.send_call(spec.site.inject(self.settings, kind, replica, params))
             if status not in (200, 201, 202):
-                raise RuntimeError(f"{kind} on replica {replica} refused: HTTP {status} {answer}")
-            at = spec.target.read(answer, spec.target.activated_field)
+                raise SaidError(say("fault_refused", kind=kind, replica=replica, status=status, answer=str(answer)))
+            at = spec.site.read(answer, spec.site.activated_field)
             body = answer if isinstance(answer, dict) else {}
             return [Injected(r, at, sent_at, body) for r in ([replica] if replica is not None else list(replicas))]
 
-        answers = await asyncio.gather(*(one(r) for r in targets))
+        answers = await asyncio.gather(*(one(r) for r in where))
         return [injected for group in answers for injected in group]
 
     async def clear(self, kind: str, replicas: Sequence[int]) -> list[Cleared]:
@@ -188,17 +190,18 @@ class ShopSystem(SystemUnderTest):
 
         async def one(replica: int) -> Cleared:
             try:
-                status, answer = await self.client.send_call(spec.target.clear(self.settings, kind, replica))
+                status, answer = await self.client.send_call(spec.site.clear(self.settings, kind, replica))
             except ApiCallError as exc:
-                return Cleared(replica, None, f"{kind} on replica {replica} not cleared: {type(exc).__name__}")
+                return Cleared(replica, None, say("fault_not_cleared", kind=kind, replica=replica,
+                                                  error=type(exc).__name__))
             if status != 200:
                 return Cleared(replica, None)
-            return Cleared(replica, spec.target.read(answer, spec.target.cleared_field))
+            return Cleared(replica, spec.site.read(answer, spec.site.cleared_field))
 
         return list(await asyncio.gather(*(one(r) for r in replicas)))
 
-    async def rollback(self, timeline: list[dict[str, Any]]) -> list[str]:
-        problems: list[str] = []
+    async def rollback(self, timeline: list[dict[str, Any]]) -> list[Said | str]:
+        problems: list[Said | str] = []
         with contextlib.suppress(ApiCallError):
             status, procs = await self.client.send("GET", f"{self.supervisor}/processes")
             for proc in procs["processes"] if status == 200 else []:
@@ -216,7 +219,7 @@ class ShopSystem(SystemUnderTest):
                     timeline.append({"at": answer["cleared_at"], "event": NETWORK.cleared_event, "fault": fault,
                                      "replica": fault["params"].get("instance"), "rollback": True})
             except ApiCallError as exc:
-                problems.append(f"network faults not cleared ({type(exc).__name__})")
+                problems.append(say("network_not_cleared", error=type(exc).__name__))
         for replica in self.replica_ids:
             try:
                 status, answer = await self.client.send("DELETE", f"{self.settings.replica_url(replica)}/faults",
@@ -225,7 +228,7 @@ class ShopSystem(SystemUnderTest):
                     timeline.append({"at": answer["cleared_at"], "event": "fault_cleared", "replica": replica,
                                      "rollback": True})
             except ApiCallError as exc:
-                problems.append(f"replica {replica}: faults not cleared ({type(exc).__name__}); it may be restarting")
+                problems.append(say("replica_not_cleared", replica=replica, error=type(exc).__name__))
         return problems
 
     # ---- detection ----------------------------------------------------------------------------------------------

@@ -49,24 +49,22 @@ def action_of(body: dict[str, Any]) -> str | None:
     return actions.pop()
 
 
-def register(app: web.Application, replica: int, faults: FaultSet, inject: Inject, clear: Clear) -> None:
-    """Add `POST /inject-failure` to a replica's app."""
+async def inject_failure(request: web.Request, replica: int, faults: FaultSet, inject: Inject,
+                         clear: Clear) -> web.Response:
+    """`POST /inject-failure` on a replica (listed in its route table, `api.py`): a fault kind or clear, answered 200
+    with the guide's fields beside faultlab's."""
+    require_token(request)
     name = replica_name(replica)
-
-    async def inject_failure(request: web.Request) -> web.Response:
-        require_token(request)
-        body = await read_json(request)
-        action = action_of(body)
-        if action == CLEAR:
-            extra = set(body) - {*ACTION_FIELDS, "instance", "instance_id"}
-            if extra:
-                raise ApiError(400, f"clear takes no parameter(s): {', '.join(sorted(map(str, extra)))[:200]}")
-            answer = clear(None)
-            return json_response({"message": f"Failure injection updated for {name}", **failure_fields(faults),
-                                  **answer})
-        _status, answer = await inject(body)  # 201, or 202 for a crash: the guide's clients want 200
-        kind = answer["fault"]["kind"]
-        return json_response({"message": f"Failure injection updated for {name}", **failure_fields(faults, kind),
+    body = await read_json(request)
+    action = action_of(body)
+    if action == CLEAR:
+        extra = set(body) - {*ACTION_FIELDS, "instance", "instance_id"}
+        if extra:
+            raise ApiError(400, f"clear takes no parameter(s): {', '.join(sorted(map(str, extra)))[:200]}")
+        answer = clear(None)
+        return json_response({"message": f"Failure injection updated for {name}", **failure_fields(faults),
                               **answer})
-
-    app.router.add_post("/inject-failure", inject_failure)
+    _status, answer = await inject(body)  # 201, or 202 for a crash: the guide's clients want 200
+    kind = answer["fault"]["kind"]
+    return json_response({"message": f"Failure injection updated for {name}", **failure_fields(faults, kind),
+                          **answer})

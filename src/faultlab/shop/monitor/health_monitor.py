@@ -17,6 +17,7 @@ from faultlab.core import bus
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import get_logger
+from faultlab.core.said import text_of
 from faultlab.core.tracker import InstanceTracker
 from faultlab.core.web import (
     PROBE_HEADER,
@@ -107,18 +108,20 @@ class HealthMonitor:
     def _emit(self, event: dict[str, Any]) -> None:
         event = self.events.add(event)
         if event["type"] == "state":
-            self.log.info("state_change", replica=event["replica"], status=event["status"], reason=event["reason"],
+            reason = text_of(event["reason"])  # the log and the guide's tables keep the sentence in English
+            self.log.info("state_change", replica=event["replica"], status=event["status"], reason=reason,
                           source=event["source"])
             self._rows.append(("audit", "inventory-svc", str(event["replica"]),
                                "marked_" + event["status"].lower(), _ts(event["at"]), event["source"],
-                               event["reason"], None, None, None, None))
+                               reason, None, None, None, None))
         elif event["type"] == "episode" and event["phase"] in ("detected", "recovered", "opened", "cleared"):
             at = {"opened": event["activated_at"], "detected": event["detected_at"],
                   "cleared": event["cleared_at"], "recovered": event["recovered_at"]}[event["phase"]]
             self._rows.append(("audit", "inventory-svc", str(event["replica"]),
                                {"opened": "fault_active", "detected": "detected", "cleared": "fault_cleared",
                                 "recovered": "recovered"}[event["phase"]],
-                               _ts(at or time.time()), event.get("detected_by"), None, event.get("fault_kind"),
+                               _ts(at or time.time()), text_of(event.get("detected_by")) or None, None,
+                               event.get("fault_kind"),
                                event["ttd_ms"] if event["phase"] == "detected" else None,
                                event["ttr_ms"] if event["phase"] == "recovered" else None,
                                orjson.dumps(event).decode()))
@@ -288,7 +291,7 @@ class HealthMonitor:
     async def _flush(self) -> None:
         assert self.pool is not None
         rows, self._rows = self._rows, []
-        statuses = [("inventory-svc", str(t.replica), t.status, _ts(t.last_check), _ts(t.since), t.reason)
+        statuses = [("inventory-svc", str(t.replica), t.status, _ts(t.last_check), _ts(t.since), text_of(t.reason) or None)
                     for t in self.trackers.values()]
         statuses += [(s["service_name"], s["service_name"], s["status"], _ts(s["last_check"]), None, None)
                      for s in self.services.values()]

@@ -25,6 +25,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from faultlab.core import bus
+from faultlab.core.background import Background
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import Logger
@@ -60,20 +61,16 @@ class OutboxRelay:
         self.broker_resets = 0
         self.connected = False
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("outbox-relay")
 
     def notify(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await self._task.stop()
         with contextlib.suppress(Exception):
             await self.producer.stop()
         with contextlib.suppress(Exception):

@@ -17,6 +17,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from faultlab.core import bus
+from faultlab.core.background import Background
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import Logger
@@ -59,16 +60,13 @@ class PendingReconciler:
         self.after_s = after_s
         self.majority = settings.replicas // 2 + 1
         self.reconciled = 0
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("pending-reconciler")
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="pending-reconciler")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self._task.stop()
 
     async def _run(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
@@ -121,17 +119,13 @@ class ResultsConsumer:
         self.next_offset = 0
         self.assigned = False
         self.consumed_total = 0
-        self._task: asyncio.Task[None] | None = None
+        self._task = Background("results-consumer")
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="results-consumer")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await self._task.stop()
         with contextlib.suppress(Exception):
             await self.consumer.stop()
 

@@ -1,7 +1,7 @@
 // The live charts as Plotly data: which series each chart shows, its layout, the fault marks and the time window.
 
 import {plotTime} from "./common.js";
-import {t} from "./i18n.js";
+import {plotSeparators, t} from "./i18n.js";
 
 export const WINDOW_S = 300;  // charts show the last five minutes
 export const MIN_SPAN_S = 60;
@@ -15,7 +15,7 @@ export const CHARTS = {
     ["p99", (p) => p.voted && p.voted.p99]]},
   "chart-orders-latency": {y: "ms", traces: [["p50", (p) => p.orders && p.orders.p50],
     ["p95", (p) => p.orders && p.orders.p95], ["p99", (p) => p.orders && p.orders.p99]]},
-  "chart-throughput": {y: "req/s", traces: [["chart.trace.voted_reads", (p) => p.voted && p.voted.rps],
+  "chart-throughput": {y: "chart.axis.per_s", traces: [["chart.trace.voted_reads", (p) => p.voted && p.voted.rps],
     ["chart.trace.orders", (p) => p.orders && p.orders.rps]]},
   "chart-success": {y: "%", range: [0, 105], traces: [["chart.trace.voted_reads", (p) => p.voted && p.voted.success_rate],
     ["chart.trace.orders", (p) => p.orders && p.orders.success_rate]]},
@@ -36,7 +36,9 @@ export function traceData(spec, points, offsetMs) {
 /** The chart's layout: axes titles, the second y axis where it has one, room for the fault marks. */
 export function layout(spec) {
   // ticks as times of day: no month names, which Plotly would write in English whatever the page's language
+  // numbers on the axes and in the hover labels with the page language's separators
   const l = {margin: {l: 50, r: spec.y2 ? 50 : 12, t: 8, b: 30}, height: 240, showlegend: true,
+    separators: plotSeparators(),
     legend: {orientation: "h", y: 1.12, x: 0}, xaxis: {type: "date", nticks: 7, tickformat: "%H:%M:%S"},
     yaxis: {title: {text: t(spec.y)}, rangemode: "tozero", ...(spec.range ? {range: spec.range} : {})},
     shapes: [], annotations: [], uirevision: "keep"};

@@ -2,7 +2,7 @@
 // detector studies, each with its kind.
 
 import {esc, num} from "./common.js";
-import {t} from "./i18n.js";
+import {say, t} from "./i18n.js";
 
 /** A run's verdict: valid, missed, or unknown. */
 export function verdictHtml(valid) {
@@ -37,11 +37,11 @@ export function runRowHtml(r) {
     ? `<input type="checkbox" class="pick" data-run="${esc(r.name)}">` : "";
   const head = `<tr data-run="${esc(r.name)}" data-kind="${r.kind === "study" ? "study" : "experiment"}">`
     + `<td>${pick}</td><td><span translate="no">${esc(r.name)}</span>${r.latest ? ` <b>${t("runs.latest")}</b>` : ""}</td>
-      <td>${kindBadgeHtml(r.kind)}</td><td>${esc(r.start_time ?? "—")}</td><td>${num(r.duration_s, 1)}</td>
+      <td>${kindBadgeHtml(r.kind)}</td><td translate="no">${esc(r.start_time ?? "—")}</td><td>${num(r.duration_s, 1)}</td>
       <td translate="no">${esc((r.phases || []).join(", "))}</td>`;
   if (r.kind === "study") return `${head}<td colspan="6" class="study">${studyLineHtml(r.study)}</td></tr>`;
   return `${head}<td>${verdictHtml(r.valid)}</td>
-      <td>${esc(s.successful_tests ?? "—")}/${esc(s.total_tests ?? "—")}</td><td>${num(s.avg_ttd_ms, 1)}</td>
+      <td>${num(s.successful_tests, 0)}/${num(s.total_tests, 0)}</td><td>${num(s.avg_ttd_ms, 1)}</td>
       <td>${num(s.avg_ttr_ms, 1)}</td><td>${num(s.max_p95_ms, 1)}</td><td>${num(s.min_success_rate, 2)}</td></tr>`;
 }
 
@@ -51,8 +51,8 @@ export function frontRowsHtml(front) {
     + `<td><span translate="no">${esc(r.setting)}</span>`
     + (r.current ? ` <span title="${t("study.mark_current")}">★</span>` : "")
     + (r.recommended ? ` <span title="${t("study.mark_recommended")}">◆</span>` : "")
-    + `</td><td>${num(r.ttd_median_ms, 1)}</td><td>${num(r.ttd_p95_ms, 1)}</td><td>${esc(r.missed ?? "—")}</td>
-    <td>${esc(r.flaps ?? "—")}</td><td>${num(r.false_off_per_hour, 2)}</td>
+    + `</td><td>${num(r.ttd_median_ms, 1)}</td><td>${num(r.ttd_p95_ms, 1)}</td><td>${num(r.missed, 0)}</td>
+    <td>${num(r.flaps, 0)}</td><td>${num(r.false_off_per_hour, 2)}</td>
     <td>${num(r.false_off_per_hour_noisy, 2)}</td><td>${num(r.false_off_per_hour_quiet, 2)}</td></tr>`)
     .join("") || `<tr><td colspan="8" class="muted">${t("runs.no_front")}</td></tr>`;
 }
@@ -76,10 +76,10 @@ export function passedText(passed) {
 
 /** The phase-results table body of one run. */
 export function resultRowsHtml(results) {
-  return results.map((r) => `<tr><td>${esc(r.phase)}</td><td>${esc(r.repetition ?? "")}</td>
+  return results.map((r) => `<tr><td translate="no">${esc(r.phase)}</td><td>${esc(r.repetition ?? "")}</td>
     <td>${num(r.ttd_ms, 1)}</td><td>${num(r.ttr_ms, 1)}</td><td>${num(r.rps, 1)}</td><td>${num(r.p50_ms, 1)}</td>
     <td>${num(r.p95_ms, 1)}</td><td>${num(r.p99_ms, 1)}</td><td>${num(r.success_rate, 2)}</td>
-    <td>${passedText(r.passed)}</td><td translate="no">${esc((r.missed || []).join("; "))}</td></tr>`)
+    <td>${passedText(r.passed)}</td><td>${esc((r.missed || []).map(say).join("; "))}</td></tr>`)
     .join("") || `<tr><td colspan="11" class="muted">${t("runs.no_results")}</td></tr>`;
 }
 
@@ -87,7 +87,7 @@ export function resultRowsHtml(results) {
 export function runVerdictHtml(run) {
   const missed = (run.verdict && run.verdict.missed) || [];
   return `${t("runs.verdict")} ${verdictHtml(run.valid)}`
-    + (missed.length ? ` — <span translate="no">${missed.map(esc).join("; ")}</span>` : "")
+    + (missed.length ? ` — <span class="missed">${missed.map((m) => esc(say(m))).join("; ")}</span>` : "")
     + (run.problem ? ` — <span translate="no">${esc(run.problem)}</span>` : "");
 }
 

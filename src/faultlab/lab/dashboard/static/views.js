@@ -1,7 +1,7 @@
 // What the live page shows, as HTML strings and plain decisions from the snapshot's data (no DOM here).
 
 import {ago, clock, esc, num} from "./common.js";
-import {t} from "./i18n.js";
+import {say, t} from "./i18n.js";
 
 /** A card's decisions: the active fault text, whether to mark it, and the shadow detectors that disagree. */
 export function cardView(inst) {
@@ -21,13 +21,13 @@ export function cardHtml(inst, now) {
     end: esc(inst.log_end ?? "—"), lag: esc(inst.lag ?? "—")});
   return `<div class="top"><span class="name" translate="no">inventory-${esc(inst.replica)}</span>
       <span class="badge" data-status="${esc(inst.status)}">${esc(inst.status)}</span></div>
-      <dl><dt>${t("card.since")}</dt><dd>${clock(inst.since)}${inst.reason ? ` · <span translate="no">${esc(inst.reason)}</span>` : ""}</dd>
+      <dl><dt>${t("card.since")}</dt><dd>${clock(inst.since)}${inst.reason ? ` · <span class="reason">${esc(say(inst.reason))}</span>` : ""}</dd>
       <dt>${t("card.last_check")}</dt><dd>${clock(inst.last_check)} (${ago(inst.last_check, now)})</dd>
       <dt>${t("card.position")}</dt><dd>${position}</dd>
       <dt>${t("card.fault")}</dt><dd class="${faulty ? "fault" : ""}">${faulty ? esc(faults) : t("card.none")}</dd>
-      <dt>${t("card.pid")}</dt><dd>${esc(inst.pid ?? "—")}</dd>
+      <dt>${t("card.pid")}</dt><dd translate="no">${esc(inst.pid ?? "—")}</dd>
       <dt>${t("card.detector")}</dt><dd><span translate="no">${esc(inst.detector ?? "—")}</span>${dissent.length ? ` · ${t("card.says_off", {detectors: esc(dissent.join(", "))})}` : ""}
-        ${inst.recent_wrong ? ` · <span class="fault">${t("card.wrong", {n: esc(inst.recent_wrong)})}</span>` : ""}
+        ${inst.recent_wrong ? ` · <span class="fault">${t("card.wrong", {n: num(inst.recent_wrong, 0)})}</span>` : ""}
         </dd></dl>`;
 }
 
@@ -47,15 +47,15 @@ export function votingHtml(v) {
   const rows = Object.entries(v.replicas || {}).map(([r, s]) => {
     const failures = Object.values(s.failures || {}).reduce((a, b) => a + b, 0);
     const out = outliers[r] || 0;
-    return `<tr><td>inventory-${esc(r)}</td><td>${esc(out)} <span class="bar" style="width:${Math.round(80 * out / most)}px">
-      </span></td><td>${esc(s.wrong)}</td><td>${esc(s.slow)}</td><td>${failures}</td><td>${esc(s.agreed)}</td>
-      <td>${esc(s.behind)}</td><td>${num(s.median_latency_ms, 2)}</td></tr>`;
+    return `<tr><td translate="no">inventory-${esc(r)}</td><td>${num(out, 0)} <span class="bar" style="width:${Math.round(80 * out / most)}px">
+      </span></td><td>${num(s.wrong, 0)}</td><td>${num(s.slow, 0)}</td><td>${num(failures, 0)}</td><td>${num(s.agreed, 0)}</td>
+      <td>${num(s.behind, 0)}</td><td>${num(s.median_latency_ms, 2)}</td></tr>`;
   }).join("");
   return `<div class="stat"><div class="v" id="quorum-rate">${num(v.quorum_rate, 2)}%</div>
       <div class="k">${t("voting.quorum_rate")}</div></div>
-    <div class="stat"><div class="v">${esc(v.total_votes)}</div><div class="k">${t("voting.voted_reads")}</div></div>
-    <div class="stat"><div class="v">${esc(v.quorum_not_reached)}</div><div class="k">${t("voting.quorum_not_reached")}</div></div>
-    <div class="stat"><div class="v">${esc(v.votes_needed)}/${esc(v.fan_out)}</div><div class="k">${t("voting.votes_needed")}</div></div>
+    <div class="stat"><div class="v">${num(v.total_votes, 0)}</div><div class="k">${t("voting.voted_reads")}</div></div>
+    <div class="stat"><div class="v">${num(v.quorum_not_reached, 0)}</div><div class="k">${t("voting.quorum_not_reached")}</div></div>
+    <div class="stat"><div class="v">${num(v.votes_needed, 0)}/${num(v.fan_out, 0)}</div><div class="k">${t("voting.votes_needed")}</div></div>
     <div class="stat"><div class="v">${num(lat.p50, 1)} / ${num(lat.p99, 1)}</div><div class="k">${t("voting.latency")}</div></div>
     <table class="table" id="outliers"><thead><tr><th>${t("col.replica")}</th><th>${t("col.outliers")}</th>
       <th>${t("col.wrong")}</th><th>${t("col.slow")}</th><th>${t("col.failed")}</th><th>${t("col.agreed")}</th>
@@ -65,22 +65,22 @@ export function votingHtml(v) {
 /** The recent-failures table body: the last 30 episodes, newest first. */
 export function failureRowsHtml(failures) {
   const rows = failures.slice(-30).reverse().map((e) => `<tr data-replica="${esc(e.replica)}">
-    <td>inventory-${esc(e.replica)}</td><td>${esc(e.fault_kind ?? "—")}</td><td>${clock(e.activated_at)}</td>
-    <td>${clock(e.detected_at)}</td><td translate="no">${esc(e.detected_by ?? "—")}</td><td>${num(e.ttd_ms, 1)}</td>
+    <td translate="no">inventory-${esc(e.replica)}</td><td translate="no">${esc(e.fault_kind ?? "—")}</td><td>${clock(e.activated_at)}</td>
+    <td>${clock(e.detected_at)}</td><td>${esc(say(e.detected_by) || "—")}</td><td>${num(e.ttd_ms, 1)}</td>
     <td>${clock(e.cleared_at)}</td><td>${clock(e.recovered_at)}</td><td>${num(e.ttr_ms, 1)}</td></tr>`);
   return rows.join("") || `<tr><td colspan="9" class="muted">${t("failures.none")}</td></tr>`;
 }
 
-/** One monitor event as a line of HTML. */
+/** One monitor event as a line of HTML: the monitor's reasons said in the page's language (identifiers as they are). */
 export function describeEvent(e) {
-  const data = (value) => `<span translate="no">${esc(value)}</span>`;  // the monitor's words, as it sent them
+  const data = (value) => `<span translate="no">${esc(value)}</span>`;  // identifiers: a fault kind, a phase
   if (e.type === "state") {
-    return t("event.state", {replica: esc(e.replica), status: esc(e.status), reason: data(e.reason),
-      source: data(e.source)});
+    return t("event.state", {replica: esc(e.replica), status: esc(e.status), reason: esc(say(e.reason) || "—"),
+      source: esc(say({code: `source_${e.source}`, text: e.source ?? "—"}))});  // the lab's services in words
   }
   if (e.type === "episode") {
     const params = {replica: esc(e.replica), kind: data(e.fault_kind ?? ""), ttd: num(e.ttd_ms, 1),
-      ttr: num(e.ttr_ms, 1), phase: data(e.phase)};
+      ttr: num(e.ttr_ms, 1), phase: data(e.phase), by: esc(say(e.detected_by) || "—")};
     const key = `event.${e.phase}`;
     return t(["detected", "recovered", "opened", "cleared"].includes(e.phase) ? key : "event.other", params);
   }

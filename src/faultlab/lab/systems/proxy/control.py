@@ -14,6 +14,7 @@ from aiohttp import web
 
 from faultlab.core.config import Settings
 from faultlab.core.guide import health_body
+from faultlab.core.i18n import _
 from faultlab.core.log import Logger
 from faultlab.core.messages import Refused
 from faultlab.core.web import ApiError, create_app, json_response, read_json, require_token
@@ -27,7 +28,7 @@ class ControlApi:
 
     def __init__(self, proxy: FaultProxy, settings: Settings, log: Logger) -> None:
         if not settings.admin_token:
-            raise ProxyError("the control API needs an operator token (FAULTLAB_ADMIN_TOKEN)")
+            raise ProxyError(_("the control API needs an operator token (FAULTLAB_ADMIN_TOKEN)"))
         self.proxy = proxy
         self.settings = settings
         self.log = log
@@ -61,7 +62,8 @@ class ControlApi:
             await site.start()
         except OSError as exc:
             await self.stop()
-            raise ProxyError(f"control API: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise ProxyError(_("control API: cannot listen on {host}:{port}: {error}").format(
+                host=host, port=port, error=exc.strerror or exc)) from None
         if port == 0:
             port = self._runner.addresses[0][1]
         self.url = f"http://{shown}:{port}"

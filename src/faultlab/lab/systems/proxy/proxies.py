@@ -12,6 +12,7 @@ from typing import Any, Self
 
 import aiohttp
 
+from faultlab.core.i18n import _
 from faultlab.core.log import Logger, get_logger
 from faultlab.faults.proxy import ProxyCrash, ProxyFault, parse_proxy_params, proxy_kind
 from faultlab.lab.systems.proxy.server import ProxyError, ReplicaProxy, Upstream
@@ -32,11 +33,11 @@ class FaultProxy:
                  seed: int | None = None, pids: Mapping[int, int | str | Path] | None = None,
                  log: Logger | None = None, on_event: EventHook | None = None) -> None:
         if not upstreams:
-            raise ProxyError("no replica to stand in front of: give at least one upstream")
+            raise ProxyError(_("no replica to stand in front of: give at least one upstream"))
         ports = dict(ports or {})
         unknown = sorted(set(ports) - set(upstreams))
         if unknown:
-            raise ProxyError(f"ports given for replicas without an upstream: {unknown}")
+            raise ProxyError(_("ports given for replicas without an upstream: {replicas}").format(replicas=unknown))
         self.host = host
         self.seed = seed
         self.pids = dict(pids or {})

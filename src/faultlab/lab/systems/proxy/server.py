@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from faultlab.core.i18n import _
 from faultlab.core.log import Logger
 from faultlab.faults.proxy import PROXY_KINDS, RESET, ProxyFault
 from faultlab.lab.systems.proxy.http import (
@@ -59,11 +60,11 @@ class Upstream:
     def parse(cls, url: str) -> Upstream:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment:
-            raise ProxyError(f"upstream {url!r}: give a base URL such as http://127.0.0.1:5001")
+            raise ProxyError(_("upstream {url}: give a base URL such as http://127.0.0.1:5001").format(url=repr(url)))
         try:
             port = parts.port or 80
         except ValueError:
-            raise ProxyError(f"upstream {url!r}: bad port") from None
+            raise ProxyError(_("upstream {url}: bad port").format(url=repr(url))) from None
         return cls(url.rstrip("/"), parts.hostname, port, parts.path.rstrip("/").encode())
 
 
@@ -150,8 +151,8 @@ class ReplicaProxy:
             self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True,
                                                       backlog=1024)
         except OSError as exc:
-            raise ProxyError(f"replica {self.replica}: cannot listen on {self.host}:{self.port}: "
-                             f"{exc.strerror or exc}") from None
+            raise ProxyError(_("replica {replica}: cannot listen on {host}:{port}: {error}").format(
+                replica=self.replica, host=self.host, port=self.port, error=exc.strerror or exc)) from None
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close_port(self, reset: bool) -> None:
@@ -290,7 +291,7 @@ class ReplicaProxy:
 
     def _prefixed(self, request: Message) -> bytes:
         method, target, version = request.first
-        line, _, rest = request.head.partition(b"\r\n")
+        line, _sep, rest = request.head.partition(b"\r\n")
         if target.startswith(b"/"):
             line = b" ".join((method, self.upstream.prefix + target, version))
         return line + b"\r\n" + rest + request.body
