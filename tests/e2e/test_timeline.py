@@ -34,9 +34,9 @@ SAID = {  # the latency episode's first, second, monitor OFF and last steps (tes
            "+320.0 ms: the monitor marks replica 2 OFF: timeout (error-rate detector)",
            "+2.180 s: voter, during these 50.0 ms: reads answered with this replica: 5"],
     "es": ["−1,000 s: health check ok en 2,0 ms",
-           "−920,0 ms: voter, durante estos 50,0 ms: lecturas respondidas con esta réplica: 2",
+           "−920,0 ms: votador, durante estos 50,0 ms: lecturas respondidas con esta réplica: 2",
            "+320,0 ms: el monitor marca la réplica 2 OFF: timeout (detector error-rate)",
-           "+2,180 s: voter, durante estos 50,0 ms: lecturas respondidas con esta réplica: 5"],
+           "+2,180 s: votador, durante estos 50,0 ms: lecturas respondidas con esta réplica: 5"],
 }
 NOT_RECORDED = {"en": "not recorded", "es": "no registrado"}
 MONITOR_OFF = 19  # its index among the 37 steps
