@@ -63,6 +63,26 @@ def test_unknown_stays_unknown_until_first_on() -> None:
     assert t.status == "UNKNOWN"
 
 
+def test_failed_checks_before_the_first_answer_do_not_hold_a_starting_replica_out() -> None:
+    """At start-up the monitor checks replicas before they listen: those refusals are not in the error-rate window,
+    so the replica is ON after the usual 5 successes; once it has answered, failures count again."""
+    t = InstanceTracker(1, Settings(detector="error-rate"), lambda e: None)
+    for i in range(10):
+        t.observe(obs("refused", i * 0.02))
+    for i in range(4):
+        t.observe(obs("health", 1 + i * 0.02))
+    assert t.status == "UNKNOWN", "not before 5 successes"
+    t.observe(obs("health", 1.1))
+    assert t.status == "ON"
+    late = InstanceTracker(1, Settings(detector="error-rate"), lambda e: None)
+    late.observe(obs("health", 0.0))
+    late.observe(obs("refused", 0.02))
+    late.observe(obs("refused", 0.04))
+    for i in range(5):
+        late.observe(obs("health", 1 + i * 0.02))
+    assert late.status == "UNKNOWN", "after its first answer, two failures stay in the window"
+
+
 def test_ttd_and_ttr_come_from_event_timestamps() -> None:
     """TTD = first OFF - activation; TTR = ON after clear - clear; both from the observations' own times."""
     t, events = tracker()

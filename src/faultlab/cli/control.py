@@ -32,6 +32,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"restart_crashed": False})
     if args.detach:
         return _up_detached(settings, args)
+    return _up_foreground(settings, args)
+
+
+def _up_foreground(settings: Settings, args: argparse.Namespace) -> int:
+    """The supervisor in this process until Ctrl-C or SIGTERM (`up`, and the process `up --detach` forks)."""
+    forkserver = None
+    if settings.template_process and not args.netns:
+        # Forked first: it starts with what this command imported and imports the services while the supervisor
+        # below imports itself and starts PostgreSQL and the broker (runtime/forkserver.py).
+        from faultlab.runtime.forkserver import ForkServer
+
+        forkserver = ForkServer.fork_here(settings.home.resolve() / "logs")
     from faultlab.runtime.supervisor import Supervisor, SupervisorError
 
     console = _console()
@@ -42,8 +54,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            supervisor = Supervisor(settings, progress=console.log, netns=args.netns)
+            supervisor = Supervisor(settings, progress=console.log, netns=args.netns, forkserver=forkserver)
         except SupervisorError as exc:
+            if forkserver is not None:
+                await forkserver.stop()
             console.print("[bold red]" + _("error:") + f"[/] {exc}")
             return 1
         started = time.perf_counter()
@@ -78,6 +92,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
+    """Start the supervisor in a process of its own session (a fork of this one, past its imports), wait until the
+    lab works, print the status table."""
+    import threading
+
     from faultlab.core.config import STATE_FILE
 
     console = _console()
@@ -89,18 +107,23 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
             state=state) + "[/]")
         return 1
     log_path = home / "logs" / "supervisor.log"
-    argv = [sys.executable, "-m", "faultlab", "up", "--timeout", str(args.timeout)]
-    if args.no_restart:
-        argv.append("--no-restart")
-    if args.netns:
-        argv.append("--netns")
-    env = {**os.environ, "FAULTLAB_HOME": str(home), "COLUMNS": "120"}
-    with open(log_path, "ab") as log:
-        child = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    # What the status table at the end needs, imported before the fork: the supervisor needs most of it too.
+    import faultlab.cli.status_table
+    import faultlab.core.client
+    import faultlab.runtime.state  # noqa: F401
+
     started = time.perf_counter()
+    if threading.active_count() == 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _become_supervisor(settings, args, home, log_path)
+    else:  # forking would copy another thread's locks mid-use: a new Python process instead
+        pid = _spawn_supervisor(args, home, log_path)
     with console.status(_("starting the lab…")):
         while True:
-            if child.poll() is not None:
+            if _exited(pid):
                 console.print(_("[bold red]the lab failed to start[/]; see {path}").format(path=log_path))
                 console.print(log_path.read_text()[-3000:])
                 return 1
@@ -109,14 +132,62 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
                     if json.loads(state.read_text()).get("ready_at"):
                         break
             if time.perf_counter() - started > args.timeout + 10:
-                child.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
                 console.print(_("[bold red]the lab did not become ready in time[/]; see {path}").format(path=log_path))
                 return 1
-            time.sleep(0.05)
+            time.sleep(0.02)
     console.print(_("[bold green]lab working[/] in {seconds} s; `faultlab down` stops it").format(
         seconds=i18n.number(time.perf_counter() - started, 2)))
     _with_client(args, lambda client: _print_status(console, client))
     return 0
+
+
+def _become_supervisor(settings: Settings, args: argparse.Namespace, home: Path, log_path: Path) -> None:
+    """In the forked child of `up --detach`: a session of its own, output to the supervisor's log, then `up`."""
+    code = 1
+    try:
+        os.setsid()
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        null_fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null_fd, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        os.close(null_fd)
+        os.environ.update(FAULTLAB_HOME=str(home), COLUMNS="120")
+        code = _up_foreground(settings, args)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _spawn_supervisor(args: argparse.Namespace, home: Path, log_path: Path) -> int:
+    """`faultlab up` as a new Python process in its own session, output to the supervisor's log; its pid."""
+    argv = [sys.executable, "-m", "faultlab", "up", "--timeout", str(args.timeout)]
+    if args.no_restart:
+        argv.append("--no-restart")
+    if args.netns:
+        argv.append("--netns")
+    env = {**os.environ, "FAULTLAB_HOME": str(home), "COLUMNS": "120"}
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                                 env=env)
+    return child.pid
+
+
+def _exited(pid: int) -> bool:
+    """The child `up --detach` started has exited (and is reaped)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -320,6 +391,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             import uvloop  # noqa: F401  (what `run` will use)
         if sys.stdin.readline().strip() != "go":
             return 0  # the supervisor let its spare go
+    from faultlab.core.log import get_logger
+
+    get_logger(args.service, args.replica).info("imported")  # a start's breakdown: benchmarks/start_profile.py
     if args.service == "inventory":
         run(lambda: main(settings, args.replica))
     else:

@@ -88,6 +88,7 @@ class InstanceTracker:
         self.source: str | None = None
         self.last_check: float | None = None
         self.last_health: dict[str, Any] = {}
+        self.answered = False  # it has answered a health check at least once
         self.caught_up = False
         self.applied_seq: int | None = None  # its position at the last health check
         self.behind_ms: float | None = None  # how long ago the others applied the first event it lacks
@@ -144,6 +145,7 @@ class InstanceTracker:
             if self.status != "OFF":
                 self._set("OFF", at, CONCLUSIVE[kind], source)
         elif kind == "health":
+            self.answered = True
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
             self.caught_up = bool(obs.get("caught_up"))
@@ -168,6 +170,11 @@ class InstanceTracker:
         elif kind in FAILURE_KINDS:
             if source == "monitor":
                 self.last_check = at
+            if self.status == "UNKNOWN" and not self.answered:
+                # The lab is starting and this replica has not listened yet: a refused or failed check says nothing
+                # of its health. Counted, it would stay in the error-rate window and hold the replica out for ~20
+                # checks after it works; its detectors start with its first answer instead.
+                return
             sent_at = obs.get("sent_at")
             if isinstance(sent_at, (int, float)) and self.last_cleared_at is not None and sent_at < self.last_cleared_at:
                 self.late_evidence += 1  # about a request sent while a fault now cleared was active: not news

@@ -27,6 +27,7 @@ from faultlab.core.netns import NetnsNetwork
 from faultlab.faults.network import NetFaults
 from faultlab.runtime import broker, postgres
 from faultlab.runtime.api import SupervisorApi
+from faultlab.runtime.forkserver import ForkServer
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
 from faultlab.runtime.state import SECRETS, write_state
 
@@ -84,6 +85,7 @@ def _claim_network(settings: Settings) -> NetnsNetwork:
 def _place(network: NetnsNetwork, spec: ProcessSpec, node: str) -> ProcessSpec:
     """The same process run inside `node`'s namespace, bound to its address (netns mode)."""
     spec.argv = [*network.exec_prefix(node), *spec.argv]
+    spec.fork_args = None  # `ip netns exec` starts it inside the namespace: not a fork of the template
     if spec.spare_argv:
         spec.spare_argv = [*network.exec_prefix(node), *spec.spare_argv]
     spec.env = {**spec.env, "FAULTLAB_HOST": network.nodes[node].address}
@@ -114,7 +116,7 @@ class Supervisor:
     """Starts and supervises every process of the lab; `stop()` leaves nothing behind."""
 
     def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None,
-                 netns: bool = False) -> None:
+                 netns: bool = False, forkserver: ForkServer | None = None) -> None:
         self.home = settings.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         token = settings.admin_token or load_or_create_token(self.home)
@@ -133,11 +135,25 @@ class Supervisor:
         self._log_file = open(self.logs / "supervisor.log", "a", buffering=1)  # noqa: SIM115 (open until stop())
         self.log = get_logger("supervisor", stream=self._log_file)
         self.processes: dict[str, ManagedProcess] = {}
+        # The services (and their spares) are forks of one process that imported them once (runtime/forkserver.py;
+        # `forkserver`: one the command forked already). Not in netns mode: `ip netns exec` starts each service.
+        self.forkserver: ForkServer | None = None
+        if self.settings.template_process and self.network is None:
+            self.forkserver = forkserver or ForkServer(self.logs)
+            self.forkserver.log = self.log
         self.reporter = MonitorReporter(self.settings)
         self.started_at: float | None = None
         self.ready_at: float | None = None
         self.api = SupervisorApi(self)
         self._stopped = False
+
+    def _phase(self, phase: str, **fields: Any) -> None:
+        """One step of the start in the supervisor's log, with the seconds since `start()` began (the breakdown in
+        docs/benchmarks.md, "Where a warm start's seconds go", is read from these lines); nothing after the start."""
+        if self.ready_at is not None:
+            return
+        since = time.time() - self.started_at if self.started_at else 0.0
+        self.log.info("start_phase", phase=phase, at_s=round(since, 3), **fields)
 
     # ---- start ------------------------------------------------------------------------------------
 
@@ -169,11 +185,11 @@ class Supervisor:
         # A crashed service is replaced by its warm spare, already past its imports (see runtime/process.py).
         spare = [*argv, "--spare"] if restart and self.settings.warm_spares else None
         spec = ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
-                           restart_nice=nice, spare_argv=spare, spare_nice=19 if root else 0)
+                           restart_nice=nice, spare_argv=spare, spare_nice=19 if root else 0, fork_args=argv[3:])
         return _place(self.network, spec, name) if self.network else spec
 
     async def _add(self, spec: ProcessSpec) -> ManagedProcess:
-        proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit)
+        proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit, forkserver=self.forkserver)
         self.processes[spec.name] = proc
         await proc.start()
         return proc
@@ -198,6 +214,9 @@ class Supervisor:
     async def start(self, timeout_s: float = 60.0) -> None:
         self.started_at = time.time()
         self._check_ports()
+        if self.forkserver is not None:  # its imports run while PostgreSQL, the broker and the topics come up
+            await self.forkserver.start()
+            self._phase("template_launched")
         await self.api.start("127.0.0.1", self.settings.supervisor_port)
         s = self.settings
         net = self.network
@@ -210,17 +229,23 @@ class Supervisor:
             assert s.db_password is not None
             spec = await asyncio.to_thread(postgres.prepare, layout, s.db_password)
             await self._add(_rebind(net, spec) if net else spec)
+            self._phase("postgres_spawned")
         if not s.kafka_bootstrap:
             self.progress("starting Kafka broker (embedded Tansu)")
             spec = broker.prepare(s.broker_port)
             await self._add(_rebind(net, spec) if net else spec)
+            self._phase("broker_spawned")
         if not s.database_url:
             await wait_port(s.postgres_port, 30)
+            self._phase("postgres_listening")
             await ensure_database(s)
+            self._phase("database_ensured")
         if not s.kafka_bootstrap:
             await wait_port(s.broker_port, 15, net.host_address if net else "127.0.0.1")
+            self._phase("broker_listening")
         self.progress("creating topics")
         await bus.ensure_topics(s)
+        self._phase("topics_created")
         self.progress("starting services")
         await self.reporter.start()
         await self._add(self._service_spec("monitor"))
@@ -229,8 +254,10 @@ class Supervisor:
         await self._add(self._service_spec("orders"))
         await self._add(self._service_spec("voter"))
         await self._add(self._service_spec("dashboard"))
+        self._phase("services_spawned")
         self.write_state()
         await self.wait_working(timeout_s)
+        self._phase("working")
         self.ready_at = time.time()
         for proc in self.processes.values():
             proc.arm_spare_later(0.0)  # once everything works: the spares' imports must not slow the start
@@ -250,10 +277,12 @@ class Supervisor:
                         if isinstance(health, dict) and health.get("working"):
                             pending.remove(name)
                             self.progress(f"{name} working")
+                            self._phase("service_working", name=name)
                 if not pending:
                     with contextlib.suppress(ApiCallError):
                         status = await client.monitor_status()
                         if all(i["status"] == "ON" for i in status["instances"] + status.get("services", [])):
+                            self._phase("monitor_all_on")
                             return
                 dead = [p.spec.name for p in self.processes.values() if not p.running and p.exits]
                 if time.monotonic() > deadline or (dead and time.monotonic() > deadline - timeout_s + 20):
@@ -328,8 +357,11 @@ class Supervisor:
     # ---- state and stop ---------------------------------------------------------------------------
 
     def write_state(self) -> None:
+        processes = {name: p.pid for name, p in self.processes.items()}
+        if self.forkserver is not None and self.forkserver.pid is not None:
+            processes["template"] = self.forkserver.pid  # `faultlab down` kills it too if it outlived the supervisor
         write_state(self.home, self.settings, pid=os.getpid(), started_at=self.started_at, ready_at=self.ready_at,
-                    processes={name: p.pid for name, p in self.processes.items()})
+                    processes=processes)
 
     async def stop(self) -> None:
         """Stop services first, then broker and database; safe to call twice."""
@@ -351,6 +383,8 @@ class Supervisor:
         for name in ("broker", "postgres"):
             if name in self.processes:
                 await self.processes[name].stop(timeout_s=10)
+        if self.forkserver is not None:
+            await self.forkserver.stop()
         await self.api.stop()
         with contextlib.suppress(FileNotFoundError):
             (self.home / STATE_FILE).unlink()
