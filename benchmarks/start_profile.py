@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import run
 from benchmarks.paired_lab import PORT_NAMES, PRODUCTS, REPLICAS, STOCK, free_port_block, leftovers
+from benchmarks.paired_stats import process_role
 
 SAMPLE_S = 0.05
 LINE = re.compile(r"^ts=(\S+) level=\S+ event=(\S+)(.*)$")
@@ -60,22 +61,11 @@ def log_events(path: Path, since: float) -> list[tuple[float, str, str]]:
 
 
 def role_of(proc: psutil.Process, names: dict[int, str]) -> str:
-    """A lab process's role: the supervisor's name for it, else from its command line."""
+    """A lab process's role: the supervisor's name for it, else from its command line and name."""
     if proc.pid in names:
         return names[proc.pid]
     with contextlib.suppress(psutil.Error):
-        cmd = proc.cmdline()
-        if any(part.endswith("postgres") for part in cmd[:1]):
-            return "postgres"
-        if "broker" in cmd[1:2]:
-            return "broker"
-        if "faultlab.runtime.forkserver" in cmd:
-            return "template"
-        if "up" in cmd:
-            return "supervisor"
-        if "--spare" in cmd:
-            return "spares"
-        return " ".join(cmd[2:5])[:40]
+        return process_role(proc.cmdline(), proc.name())
     return "?"
 
 

@@ -119,4 +119,16 @@ def print_status(console: Any, processes: dict[str, Any], monitor: dict[str, Any
         console.print(line)
 
 
-__all__ = ["fmt_time", "print_status", "status_rows", "status_table", "untrusted_line"]
+async def show_status(console: Any, client: Any) -> None:
+    """The status table of the lab the client calls (the monitor's part left empty when it does not answer)."""
+    from faultlab.core.client import Unreachable
+
+    processes = await client.processes()
+    try:
+        monitor = await client.monitor_status()
+    except Unreachable:
+        monitor = {"instances": [], "services": []}
+    print_status(console, processes, monitor, client.settings)
+
+
+__all__ = ["fmt_time", "print_status", "show_status", "status_rows", "status_table", "untrusted_line"]

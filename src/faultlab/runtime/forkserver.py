@@ -1,9 +1,10 @@
-"""The template process: one Python process that imports every service's modules once, then forks each service.
+"""The supervisor's end of the template process: one Python process that imports every service's modules once,
+then forks each service (the template's own code is runtime/template.py).
 
 A new Python process spends most of a second importing aiohttp, aiokafka, asyncpg and pydantic on a busy 2-core
 machine; seven of them at once were most of a lab's start. The supervisor starts one template process instead
-(`python -m faultlab.runtime.forkserver`, at the very start, while PostgreSQL and the broker come up); it imports
-the services' modules (by name: the runtime does not import the shop) and waits on a socket. For each service the
+(forked by the `faultlab up` command before anything else, or `python -m faultlab.runtime.template`), while
+PostgreSQL and the broker come up; it imports the services' modules (by name: the runtime does not import the shop) and waits on a socket. For each service the
 supervisor sends the `faultlab` arguments (`serve inventory --replica 1`), the environment, the niceness and the
 child's stdin and log file (passed as descriptors); the template forks a child that runs exactly what
 `python -m faultlab serve …` runs, past its imports already. The template has no thread and no event loop when it
@@ -20,13 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import gc
-import importlib
 import itertools
 import json
 import os
-import selectors
 import signal
 import socket
 import sys
@@ -34,25 +31,16 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from faultlab.core import i18n
+from faultlab.runtime.template import MAX_MESSAGE_BYTES, serve
 
-# What the services import, imported once here (each service module pulls in core, faults, openapi and the
-# libraries); `faultlab.cli` is what a child runs, its parser built once so its lazy imports are done too.
-PRELOAD = ("faultlab.cli", "faultlab.shop.inventory.app", "faultlab.shop.orders.app", "faultlab.shop.monitor.app",
-           "faultlab.shop.voter.app", "faultlab.lab.dashboard.app", "uvloop", "babel.numbers")
-MAX_MESSAGE_BYTES = 1 << 18
 UNKNOWN_EXIT = -1  # a child's exit code once its template is gone (only the parent can read it)
-PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 MAX_FD = 4096  # a forked template closes what the command had open, below this
 
 
 class ForkServerGone(RuntimeError):
     """The template process is not there (not started, exited, or it could not fork): start the process by exec."""
-
-
-# ---- the supervisor's side ------------------------------------------------------------------------------------
 
 
 class PipeWriter:
@@ -173,7 +161,7 @@ class ForkServer:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             with open(self.log_path, "ab", buffering=0) as log:  # noqa: ASYNC230 (a local file, opened once)
                 self.proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "faultlab.runtime.forkserver", str(theirs.fileno()), str(os.getpid()),
+                    sys.executable, "-m", "faultlab.runtime.template", str(theirs.fileno()), str(os.getpid()),
                     stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=[theirs.fileno()],
                     start_new_session=True)
             theirs.close()
@@ -324,114 +312,3 @@ async def _wait_child(pid: int, timeout_s: float) -> None:
                 os.kill(pid, signal.SIGKILL)
             deadline = float("inf")
         await asyncio.sleep(0.01)
-
-
-# ---- the template process ------------------------------------------------------------------------------------
-
-
-def _prctl(option: int, value: int | bytes) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-
-
-def _child(request: dict[str, Any], stdin_fd: int, log_fd: int, close: list[int]) -> NoReturn:
-    """In the forked child: become the service (own session, stdin, log, environment, niceness), run
-    `faultlab <args>`, exit with its code."""
-    code = 1
-    try:
-        os.setsid()
-        os.dup2(stdin_fd, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        for fd in {stdin_fd, log_fd, *close}:
-            if fd > 2:
-                os.close(fd)
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        if request["nice"]:
-            os.nice(request["nice"])
-        _prctl(PR_SET_NAME, request["name"].encode()[:15])
-        sys.argv = ["faultlab", *request["args"]]
-        code = int(importlib.import_module("faultlab.cli").main(request["args"]))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(code)
-
-
-def _reap(sock: socket.socket, children: set[int]) -> None:
-    """Report every child that exited: {"exited": pid, "code": as asyncio gives it (-N: killed by signal N)}."""
-    while children:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        children.discard(pid)
-        with contextlib.suppress(OSError):
-            sock.send(json.dumps({"exited": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
-
-
-def serve(fd: int, parent: int) -> int:
-    """The template's life: import, then fork on request until the supervisor closes the socket."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the supervisor gone (even killed): so is the template
-    if os.getppid() != parent:
-        return 0
-    sock = socket.socket(fileno=fd)
-    for module in PRELOAD:
-        importlib.import_module(module)
-    lang = i18n.resolve()
-    i18n.activate_for_cli(lang)
-    importlib.import_module("faultlab.cli").parser_for(lang)  # each child parses `serve …` with this one
-    gc.collect()
-    gc.freeze()  # what the imports built is shared with every child, not copied by their collector's first pass
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    children: set[int] = set()
-    selector = selectors.DefaultSelector()
-    selector.register(sock, selectors.EVENT_READ)
-    selector.register(wake_r, selectors.EVENT_READ)
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj is wake_r:
-                with contextlib.suppress(BlockingIOError):
-                    os.read(wake_r, 4096)
-                continue
-            message, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE_BYTES, 2)
-            if not message:  # the supervisor is done: nothing it did not stop outlives the template
-                for pid in children:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                for pid in children:
-                    with contextlib.suppress(ChildProcessError):
-                        os.waitpid(pid, 0)
-                return 0
-            request = json.loads(message)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            try:
-                pid = os.fork()
-            except OSError as exc:
-                sock.send(json.dumps({"id": request["id"], "error": str(exc)}).encode())
-            else:
-                if pid == 0:
-                    _child(request, fds[0], fds[1], [sock.fileno(), wake_r, wake_w, selector.fileno()])
-                children.add(pid)
-                sock.send(json.dumps({"id": request["id"], "pid": pid}).encode())
-            finally:
-                for received in fds:
-                    os.close(received)
-        _reap(sock, children)
-
-
-if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1]), int(sys.argv[2])))
