@@ -194,7 +194,10 @@ async def main(args: argparse.Namespace) -> int:
                     f"{role} {cpu:.2f}" for role, cpu in result["cpu_by_role"].items()))  # type: ignore[attr-defined]
     finally:
         await asyncio.to_thread(lab.down)
-        shutil.rmtree(home, ignore_errors=True)
+        if args.keep:
+            print(f"lab folder kept: {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
     working = [float(r["working_s"]) for r in results]  # type: ignore[arg-type]
     if working:
         print(f"\nwarm start to working: median {statistics.median(working):.2f} s "
@@ -209,4 +212,5 @@ if __name__ == "__main__":
     parser.add_argument("--warm", type=int, default=3, help="warm starts to profile (default 3)")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between a stop and the next start")
     parser.add_argument("--json", help="write every start's timeline and CPU to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the lab folder (its logs) after the run")
     sys.exit(run(main(parser.parse_args())))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -109,6 +110,7 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
     import faultlab.core.client
     import faultlab.runtime.state  # noqa: F401
 
+    gc.freeze()  # what the imports built is never collected: this command exits sooner, its fork scans less
     started = time.perf_counter()
     if threading.active_count() == 1:
         sys.stdout.flush()

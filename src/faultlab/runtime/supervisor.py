@@ -28,6 +28,7 @@ from faultlab.faults.network import NetFaults
 from faultlab.runtime import broker, postgres
 from faultlab.runtime.api import SupervisorApi
 from faultlab.runtime.forkserver import ForkServer
+from faultlab.runtime.placement import place, rebind
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
 from faultlab.runtime.state import SECRETS, write_state
 
@@ -80,36 +81,6 @@ def _claim_network(settings: Settings) -> NetnsNetwork:
         raise SupervisorError(reason)
     nodes = ["monitor", *[f"inventory-{r}" for r in settings.replica_ids], "orders", "voter", "dashboard"]
     return netns.NetnsNetwork.allocate(nodes)
-
-
-def _place(network: NetnsNetwork, spec: ProcessSpec, node: str) -> ProcessSpec:
-    """The same process run inside `node`'s namespace, bound to its address (netns mode)."""
-    spec.argv = [*network.exec_prefix(node), *spec.argv]
-    spec.fork_args = None  # `ip netns exec` starts it inside the namespace: not a fork of the template
-    if spec.spare_argv:
-        spec.spare_argv = [*network.exec_prefix(node), *spec.spare_argv]
-    spec.env = {**spec.env, "FAULTLAB_HOST": network.nodes[node].address}
-    return spec
-
-
-def _rebind(network: NetnsNetwork, spec: ProcessSpec) -> ProcessSpec:
-    """The embedded broker or PostgreSQL listening on the bridge address (PostgreSQL also on loopback)."""
-    argv = list(spec.argv)
-    if spec.name == "postgres":
-        at = argv.index("-h")
-        argv[at + 1] = f"127.0.0.1,{network.host_address}"
-        data_dir = Path(argv[argv.index("-D") + 1])
-        hba = data_dir.parent / "pg_hba_netns.conf"
-        hba.write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n"
-                       f"host all all {netns.SUBNET.format(index=network.index)} trust\n")
-        hba.chmod(0o644)
-        if spec.uid_gid:
-            os.chown(hba, *spec.uid_gid)
-        argv += ["-c", f"hba_file={hba}"]
-    else:
-        argv = [a.replace("tcp://127.0.0.1:", f"tcp://{network.host_address}:") for a in argv]
-    spec.argv = argv
-    return spec
 
 
 class Supervisor:
@@ -186,7 +157,7 @@ class Supervisor:
         spare = [*argv, "--spare"] if restart and self.settings.warm_spares else None
         spec = ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
                            restart_nice=nice, spare_argv=spare, spare_nice=19 if root else 0, fork_args=argv[3:])
-        return _place(self.network, spec, name) if self.network else spec
+        return place(self.network, spec, name) if self.network else spec
 
     async def _add(self, spec: ProcessSpec) -> ManagedProcess:
         proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit, forkserver=self.forkserver)
@@ -228,32 +199,25 @@ class Supervisor:
             layout = postgres.PostgresLayout(self.home / "postgres", s.postgres_port)
             assert s.db_password is not None
             spec = await asyncio.to_thread(postgres.prepare, layout, s.db_password)
-            await self._add(_rebind(net, spec) if net else spec)
+            await self._add(rebind(net, spec) if net else spec)
             self._phase("postgres_spawned")
         if not s.kafka_bootstrap:
             self.progress("starting Kafka broker (embedded Tansu)")
             spec = broker.prepare(s.broker_port)
-            await self._add(_rebind(net, spec) if net else spec)
+            await self._add(rebind(net, spec) if net else spec)
             self._phase("broker_spawned")
-        if not s.database_url:
-            await wait_port(s.postgres_port, 30)
-            self._phase("postgres_listening")
-            await ensure_database(s)
-            self._phase("database_ensured")
-        if not s.kafka_bootstrap:
-            await wait_port(s.broker_port, 15, net.host_address if net else "127.0.0.1")
-            self._phase("broker_listening")
-        self.progress("creating topics")
-        await bus.ensure_topics(s)
-        self._phase("topics_created")
+        self.progress("creating the database and the topics")
+        both = [asyncio.create_task(self._database_ready()), asyncio.create_task(self._topics_ready())]
+        try:  # independent: PostgreSQL's part and the broker's, side by side
+            await asyncio.gather(*both)
+        finally:
+            for task in both:
+                task.cancel()
         self.progress("starting services")
         await self.reporter.start()
-        await self._add(self._service_spec("monitor"))
-        for replica in s.replica_ids:
-            await self._add(self._service_spec("inventory", replica))
-        await self._add(self._service_spec("orders"))
-        await self._add(self._service_spec("voter"))
-        await self._add(self._service_spec("dashboard"))
+        specs = [self._service_spec("monitor"), *(self._service_spec("inventory", r) for r in s.replica_ids),
+                 self._service_spec("orders"), self._service_spec("voter"), self._service_spec("dashboard")]
+        await asyncio.gather(*(self._add(spec) for spec in specs))
         self._phase("services_spawned")
         self.write_state()
         await self.wait_working(timeout_s)
@@ -263,6 +227,22 @@ class Supervisor:
             proc.arm_spare_later(0.0)  # once everything works: the spares' imports must not slow the start
         self.write_state()
 
+    async def _database_ready(self) -> None:
+        s = self.settings
+        if not s.database_url:
+            await wait_port(s.postgres_port, 30)
+            self._phase("postgres_listening")
+            await ensure_database(s)
+            self._phase("database_ensured")
+
+    async def _topics_ready(self) -> None:
+        s = self.settings
+        if not s.kafka_bootstrap:
+            await wait_port(s.broker_port, 15, self.network.host_address if self.network else "127.0.0.1")
+            self._phase("broker_listening")
+        await bus.ensure_topics(s)
+        self._phase("topics_created")
+
     async def wait_working(self, timeout_s: float) -> None:
         """Until every service says it works and the monitor has every replica ON (caught up) and every other
         service ON."""
@@ -270,14 +250,19 @@ class Supervisor:
         s = self.settings
         pending = ["orders", "voter", "monitor", "dashboard", *(f"inventory-{r}" for r in s.replica_ids)]
         async with LabClient(s, timeout_s=1) as client:
+
+            async def works(name: str) -> bool:
+                with contextlib.suppress(ApiCallError):
+                    health = await client.health(name)
+                    return isinstance(health, dict) and bool(health.get("working"))
+                return False
+
             while True:
-                for name in list(pending):
-                    with contextlib.suppress(ApiCallError):
-                        health = await client.health(name)
-                        if isinstance(health, dict) and health.get("working"):
-                            pending.remove(name)
-                            self.progress(f"{name} working")
-                            self._phase("service_working", name=name)
+                for name, working in zip(list(pending), await asyncio.gather(*map(works, pending)), strict=True):
+                    if working:
+                        pending.remove(name)
+                        self.progress(f"{name} working")
+                        self._phase("service_working", name=name)
                 if not pending:
                     with contextlib.suppress(ApiCallError):
                         status = await client.monitor_status()
@@ -290,7 +275,7 @@ class Supervisor:
                     logs = ", ".join(str(self.processes[n].log_path) for n in dead) or str(self.logs)
                     raise SupervisorError(f"the lab did not become ready in {timeout_s:.0f} s (waiting for: {waiting}); "
                                    f"see {logs}")
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.025)
 
     # ---- reset ------------------------------------------------------------------------------------
 

@@ -318,10 +318,10 @@ class HealthMonitor:
                     status = "OFF"
                 self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
                                        "status": status, "last_check": at}
-            # Every second while all answer; a service that did not is checked again at the health interval
-            # (at start-up the monitor is up before the others, and `faultlab status` should not show them OFF).
+            # Every second while all answer; a service that did not is checked again at the fast interval (at
+            # start-up the monitor is up before the others, and the lab works only once it sees them ON).
             all_on = all(s["status"] == "ON" for s in self.services.values())
-            await asyncio.sleep(1.0 if all_on else self.settings.health_interval_ms / 1000)
+            await asyncio.sleep(1.0 if all_on else self.settings.recovery_interval_ms / 1000)
 
     async def _persist_loop(self) -> None:
         """Audit rows within 250 ms; instance_status when a state changes, and its last_check every 2 s."""
