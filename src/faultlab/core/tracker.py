@@ -102,10 +102,16 @@ class InstanceTracker:
         self.episodes: list[Episode] = []
         self.transitions = {"ON": 0, "OFF": 0}
         self.served_errors = 0  # errors the replica reported on error-queue for answers it failed
-        self.set_aside = 0  # records on order-events it reported as not events of the log (forged, malformed)
+        self.set_aside = 0  # records on order-events it reported as not events of the log (forged, malformed, old)
+        self.set_aside_by_reason: dict[str, int] = {}  # ... by the reason it gave (other epoch, bad signature, ...)
+        self.invalid_events = 0  # authentic events it consumed as INVALID (unknown type, bad field)
         self.hints = 0  # times the voter saw it behind the majority
         self.last_cleared_at: float | None = None  # the last time a fault of this replica was cleared
         self.late_evidence = 0  # failures reported late about requests sent before that clear (ignored)
+        self.replaced = False  # its process exited and the one taking its place has not answered yet
+        self.exited_pid: int | None = None  # the pid of that exited process, when it had told it
+        self.process_since: float | None = None  # when the process answering now started (failures about requests
+        # sent before it are about an older process)
 
     # ---- evidence -----------------------------------------------------------------------------
 
@@ -131,8 +137,13 @@ class InstanceTracker:
             count = min(int(obs.get("count", 1)), 1_000_000)  # a run of reports can travel as one
             if kind == "served_error":
                 self.served_errors += count
+            elif kind == "invalid_event":
+                self.invalid_events += count
             else:
                 self.set_aside += count
+                reason = str(obs.get("reason") or "unknown")[:64]
+                if reason in self.set_aside_by_reason or len(self.set_aside_by_reason) < 32:
+                    self.set_aside_by_reason[reason] = self.set_aside_by_reason.get(reason, 0) + count
         elif kind in HINT_KINDS:
             self.hints += min(int(obs.get("count", 1)), 1_000_000)
         elif kind in CONCLUSIVE:
@@ -146,6 +157,8 @@ class InstanceTracker:
                 self._set("OFF", at, CONCLUSIVE[kind], source)
         elif kind == "health":
             self.answered = True
+            if self.replaced and self._from_new_process(obs, at):
+                self._first_answer(obs.get("started_at"), at)
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
             self.caught_up = bool(obs.get("caught_up"))
@@ -176,10 +189,32 @@ class InstanceTracker:
                 # checks after it works; its detectors start with its first answer instead.
                 return
             sent_at = obs.get("sent_at")
-            if isinstance(sent_at, (int, float)) and self.last_cleared_at is not None and sent_at < self.last_cleared_at:
-                self.late_evidence += 1  # about a request sent while a fault now cleared was active: not news
+            news_since = max(self.last_cleared_at or 0.0, self.process_since or 0.0)
+            if isinstance(sent_at, (int, float)) and sent_at < news_since:
+                # about a request sent while a fault now cleared was active, or to a process that has since been
+                # replaced: not news
+                self.late_evidence += 1
                 return
             self._evidence(False, at, source, kind)
+
+    def _from_new_process(self, health: dict[str, Any], at: float) -> bool:
+        """Whether a health answer comes from the process that replaced the exited one: another pid, or (no pid
+        told) an answer after the exit (a probe the old process answered may arrive after the supervisor's report)."""
+        pid = health.get("pid")
+        if isinstance(pid, int) and self.exited_pid is not None:
+            return pid != self.exited_pid
+        return self.process_since is None or at > self.process_since
+
+    def _first_answer(self, started_at: Any, at: float) -> None:
+        """The process that took the place of an exited one answers: the detectors judge it from here. The refusals
+        seen while it was starting are about no process (the exit, conclusive, had already put the replica OFF); fed
+        to the detectors they would keep a working replica out long after it caught up (an error-rate window
+        remembers two of them for `window` observations)."""
+        self.replaced = False
+        for detector in self.detectors.values():
+            detector.reset()
+        if isinstance(started_at, (int, float)) and not isinstance(started_at, bool):
+            self.process_since = max(self.process_since or 0.0, min(float(started_at), at))
 
     def urgent(self, now: float) -> bool:
         """Check this replica at the fast interval: not ON, or a failure seen in the last SUSPICION_S. Scattered
@@ -252,6 +287,10 @@ class InstanceTracker:
         # A crash fault announced its exit moment, which is never later than the death the supervisor saw.
         episode.activated_at = min(episode.activated_at, at)
         episode.cleared_at = at  # recovery (restart) can start from the death
+        self.replaced = True
+        self.process_since = max(self.process_since or 0.0, at)
+        pid = self.last_health.get("pid")
+        self.exited_pid = pid if isinstance(pid, int) else None
         self.caught_up = False
         self.last_health = {}
         self._shadow_all_off(now)
@@ -334,6 +373,7 @@ class InstanceTracker:
             "detector": self.primary, "shadow_status": {n: "ON" if on else "OFF" for n, on in self.shadow_on.items()},
             "health": self.last_health, "open_episode": self.episode.describe() if self.episode else None,
             "transitions": self.transitions, "served_errors": self.served_errors, "set_aside": self.set_aside,
+            "set_aside_by_reason": dict(self.set_aside_by_reason), "invalid_events": self.invalid_events,
             "applied_seq": self.applied_seq, "behind_ms": self.behind_ms, "behind_hints": self.hints,
             "late_evidence": self.late_evidence,
         }
