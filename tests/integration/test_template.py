@@ -33,7 +33,7 @@ async def test_every_service_and_its_spare_are_children_of_the_template(settled:
     """Each service and each warm spare is a fork of the one template process (not a new Python), which the
     supervisor records in lab.json for `faultlab down`."""
     lab = settled
-    assert await wait_spares_ready(lambda: described(lab), 60)
+    assert await wait_spares_ready(lambda: described(lab), 60), await described(lab)
     assert lab.forkserver is not None and lab.forkserver.pid is not None
     template = lab.forkserver.pid
     for name in SERVICES:
@@ -57,7 +57,7 @@ async def test_a_forked_service_that_dies_is_replaced_and_its_exit_code_reported
     """A replica's crash fault with exit code 7 and a kill -9 of the orders service: the supervisor records 7 and -9
     (its `/processes` says so), a forked process takes each one's place and the lab works again."""
     lab = settled
-    assert await wait_spares_ready(lambda: described(lab), 60)
+    assert await wait_spares_ready(lambda: described(lab), 60), await described(lab)
     replica, orders = lab.processes["inventory-2"], lab.processes["orders"]
     before = replica.pid, orders.pid
     await inject(http, lab, 2, kind="crash", exit_code=7)
