@@ -131,6 +131,10 @@ async def main(args: argparse.Namespace) -> int:
               f" p95 {result['p95_latency_ms']} ms, p99 {result['p99_latency_ms']} ms, errors {result['errors']}, "
               f"max send lag {result['max_send_lag_ms']} ms")
     print(f"  voted reads {votes}, without quorum {no_quorum} ({100 * (votes - no_quorum) / max(votes, 1):.3f} % quorum)")
+    refused = {k: stats.get(k, 0) - stats_before.get(k, 0) for k in ("refused_older", "refused_stale", "stale_answers")}
+    print(f"  of which below the floor {refused['refused_older']}, superseded longer than max_staleness_ms "
+          f"({stats.get('max_staleness_ms')} ms) {refused['refused_stale']}; answered stale (within it) "
+          f"{refused['stale_answers']}")
     print(f"  OFF transitions: {off}; detections: {len(episodes)}")
     reasons: dict[str, int] = {}
     for e in episodes:

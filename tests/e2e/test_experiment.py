@@ -61,6 +61,8 @@ async def test_short_experiment_measures_every_phase(settled: Supervisor, tmp_pa
     assert (check.accepted_orders or 0) > 20
     reads = check.checks["read_history"]  # every voted read of the load, checked against the model
     assert isinstance(reads, ReadHistoryCheck) and reads.answered_200 > 100 and reads.violations == 0, reads
+    staleness = reads.staleness  # each read's lag measured by the replicas' apply times, none over the bound
+    assert staleness is not None and staleness.measured > 100 and staleness.over_bound == 0, staleness
     statuses = check.checks["order_statuses"]
     assert isinstance(statuses, OrderStatusesCheck) and statuses.left_undecided == 0
     kinds = (report.load_total.requests_by_kind or {}) if report.load_total else {}  # cancels and restocks too

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.voter_fakes import voter_with  # noqa: F401 (the fake replicas' fixture, for every unit test)
+
 UNIT = Path(__file__).parent
 
 

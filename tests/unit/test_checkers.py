@@ -213,3 +213,56 @@ def test_a_refused_write_must_not_be_stored() -> None:
                                                     "stored_anyway_sample": []}
     verdict = check_refusals(["k1", "k2"], ["k2"])
     assert verdict["valid"] is False and verdict["stored_anyway_sample"] == ["k2"]
+
+
+# ---- bounded staleness: how far behind the newest write a majority had applied each read was --------------------
+
+# P's versions in LOG: 0 (initial), 1 (o1), 3 (restock), 4 (cancel of o1), 6 (o3). Apply times (ms) per replica:
+# replica 1 applies every seq at 1000 * seq, replica 2 10 ms later, replica 3 (a laggard) 2 s later.
+APPLIED_AT = {1: {s: 1000 * s for s in range(1, 7)}, 2: {s: 1000 * s + 10 for s in range(1, 7)},
+              3: {s: 1000 * s + 2000 for s in range(1, 7)}}
+
+
+def test_a_read_answering_what_a_majority_had_superseded_is_as_stale_as_the_time_since() -> None:
+    """Position 1 read at 3.3 s: a majority (replicas 1 and 2) had applied seq 3, P's next version, by 3.010 s —
+    290 ms behind; position 3 read at 3.3 s is current (nobody had applied 4); position 0 read at 1.005 s is
+    current too (only replica 1 had applied seq 1)."""
+    model = single_copy_model(LOG, STOCK)
+    reads = [read(1, 2, 3, 3.3, 3.4, client="a"), read(3, 12, 3, 3.3, 3.4, client="b"),
+             read(0, 5, 0, 1.005, 1.1, client="c")]
+    verdict = check_read_history(reads, model, APPLIED_AT, max_staleness_ms=500)
+    assert verdict["valid"] is True, verdict
+    staleness = verdict["staleness"]
+    assert staleness["measured"] == 3 and staleness["over_bound"] == 0 and staleness["max_ms"] == 290.0
+    assert staleness["p50_ms"] == 0.0 and staleness["p99_ms"] == 290.0
+
+
+def test_a_read_beyond_the_bound_is_a_violation() -> None:
+    """The same read of position 1 begun at 3.6 s is 590 ms behind: over a 500 ms bound, a violation with its
+    sample; with a 600 ms bound it is not."""
+    model = single_copy_model(LOG, STOCK)
+    late = [read(1, 2, 3, 3.6, 3.7)]
+    verdict = check_read_history(late, model, APPLIED_AT, max_staleness_ms=500)
+    assert verdict["valid"] is False and verdict["violations"] == 1
+    assert verdict["staleness"]["over_bound"] == 1
+    assert verdict["staleness"]["over_bound_sample"][0]["lag_ms"] == 590.0
+    assert check_read_history(late, model, APPLIED_AT, max_staleness_ms=600)["valid"] is True
+
+
+def test_staleness_counts_from_the_majority_not_the_fastest_replica() -> None:
+    """With replica 2 as slow as replica 3, seq 3 was held by a majority only from 5.0 s: a read of position 1 at
+    3.6 s was current then, whatever replica 1 had applied."""
+    model = single_copy_model(LOG, STOCK)
+    slow = {**APPLIED_AT, 2: {s: 1000 * s + 2000 for s in range(1, 7)}}
+    verdict = check_read_history([read(1, 2, 3, 3.6, 3.7)], model, slow, max_staleness_ms=500)
+    assert verdict["valid"] is True and verdict["staleness"]["max_ms"] == 0.0
+
+
+def test_without_apply_times_staleness_is_not_measured() -> None:
+    """Rows from before apply times were kept (NULL), or no times at all: the reads are counted unmeasured."""
+    model = single_copy_model(LOG, STOCK)
+    unknown = {**APPLIED_AT, 2: {**APPLIED_AT[2], 3: None}}
+    verdict = check_read_history([read(1, 2, 3, 3.6, 3.7)], model, unknown, max_staleness_ms=500)
+    assert verdict["staleness"]["measured"] == 0 and verdict["staleness"]["unmeasured"] == 1
+    bare = check_read_history([read(1, 2, 3, 3.6, 3.7)], model)["staleness"]
+    assert bare["measured"] == 0 and bare["p50_ms"] is None and bare["over_bound"] == 0

@@ -148,3 +148,15 @@ async def test_connections_to_one_host_are_capped(server) -> None:
         for f in futures:
             if not f.done():
                 f.cancel()
+
+
+async def test_close_stops_a_connect_in_progress_and_sends_nothing(server) -> None:
+    """A request still connecting when the pool closes is never sent (a stopped voter must not reach a replica
+    afterwards): its future is cancelled and nothing is left connecting."""
+    pool, hits = server
+    fut = pool.get("/ok")
+    assert pool.connecting == 1
+    pool.close()
+    await asyncio.sleep(0.1)
+    assert fut.cancelled() and pool.connecting == 0 and not pool.all
+    assert hits["n"] == 0

@@ -72,9 +72,9 @@ def test_latency_jitter_stays_in_range() -> None:
 def test_incorrect_shifts_only_its_product_including_history() -> None:
     """The incorrect fault rewrites the named product's values (and history), nothing else."""
     fault = parse_fault({"kind": "incorrect", "product_id": "PROD-001", "delta": 7})
-    item = {"product_id": "PROD-001", "available_quantity": 10, "reserved_quantity": 0, "history": [[1, 10, 0]]}
+    item = {"product_id": "PROD-001", "available_quantity": 10, "reserved_quantity": 0, "history": [[1, 10, 0, 1234]]}
     assert fault.transform(item)["available_quantity"] == 17
-    assert fault.transform(item)["history"] == [[1, 17, 0]]
+    assert fault.transform(item)["history"] == [[1, 17, 0, 1234]]  # the version and its time are kept
     other = {"product_id": "PROD-002", "available_quantity": 10, "reserved_quantity": 0}
     assert fault.transform(other) == other
 

@@ -74,14 +74,25 @@ def test_events_must_come_in_seq_order() -> None:
 
 
 def test_versions_and_history_follow_the_log() -> None:
-    """A product's version is the seq of the last event that touched it; history keeps recent versions."""
+    """A product's version is the seq of the last event that touched it; history keeps recent versions, each with
+    the moment it was applied (0 for the initial stock)."""
     state = InventoryState.initial(STOCK)
-    state.apply(created(1, "a", "PROD-001", 1))
-    state.apply(created(2, "b", "PROD-002", 1))
-    state.apply(created(3, "c", "PROD-001", 2))
-    assert state.products["PROD-001"].version == 3
-    assert list(state.products["PROD-001"].history) == [(0, 10, 0), (1, 9, 1), (3, 7, 3)]
+    state.apply(created(1, "a", "PROD-001", 1), 1000)
+    state.apply(created(2, "b", "PROD-002", 1), 1500)
+    state.apply(created(3, "c", "PROD-001", 2), 2000)
+    assert state.products["PROD-001"].version == 3 and state.products["PROD-001"].applied_at_ms == 2000
+    assert list(state.products["PROD-001"].history) == [(0, 10, 0, 0), (1, 9, 1, 1000), (3, 7, 3, 2000)]
     assert state.products["PROD-002"].version == 2
+    view = state.view().products["PROD-001"]
+    assert view.applied_at_ms == 2000 and list(view.history) == list(state.products["PROD-001"].history)
+
+
+def test_a_rejected_event_leaves_the_version_and_its_time() -> None:
+    """An order the stock cannot cover changes nothing: neither the version nor when it was applied."""
+    state = InventoryState.initial(STOCK)
+    state.apply(created(1, "a", "PROD-001", 1), 1000)
+    state.apply(created(2, "b", "PROD-001", 10**6), 2000)
+    assert state.products["PROD-001"].version == 1 and state.products["PROD-001"].applied_at_ms == 1000
 
 
 def test_restock_adds_available_stock_and_moves_the_version() -> None:

@@ -383,6 +383,70 @@ def test_a_repetition_that_never_detected_the_fault_fails_the_phase() -> None:
     assert "not detected ×1" in page and "not recovered</span>" in page
 
 
+def test_the_read_staleness_figure_is_shown_with_the_read_history_in_both_languages() -> None:
+    """report.json types the voted reads' staleness (p50, p99, max, reads over the bound) in the read-history check
+    (a malformed one is not taken as typed); report.html and the end-of-run summary show it where the read-history
+    verdict is, in English and in Spanish."""
+    from rich.console import Console
+
+    from faultlab.cli.measure import print_summary
+    from faultlab.core import i18n
+    from faultlab.lab.report_checks import ReadHistoryCheck, ReadStaleness
+    from faultlab.lab.report_model import Report
+
+    data = experiment_data(full_results(1))
+    staleness = {"max_staleness_ms": 500, "measured": 810, "unmeasured": 0, "p50_ms": 0.0, "p99_ms": 41.5,
+                 "max_ms": 612.0, "over_bound": 1,
+                 "over_bound_sample": [{"client": "c1", "product_id": "PROD-001", "position": 7, "lag_ms": 612.0}]}
+    data["data_check"]["checks"]["read_history"] = {
+        "valid": False, "reads": 900, "answered_200": 810, "not_answered": 90, "stale_flagged": 3, "violations": 1,
+        "wrong_values": 0, "unknown_positions": 0, "older_than_acknowledged": 0, "staleness": staleness}
+    report = build_report(data, {}, "r")
+    validate(report)
+    check = report.data_check.checks["read_history"]
+    assert isinstance(check, ReadHistoryCheck) and isinstance(check.staleness, ReadStaleness)
+    assert check.staleness.p99_ms == 41.5 and check.staleness.over_bound == 1
+    assert report.document()["data_check"]["checks"]["read_history"]["staleness"] == staleness
+    english = render_html(report, "en")
+    assert "p50 0.0 ms, p99 41.5 ms, max 612.0 ms over 810 reads; 1 over the bound of 500 ms" in english
+    assert "(each a violation)" in english
+    spanish = render_html(report, "es")
+    assert "p50 0,0 ms, p99 41,5 ms, máx. 612,0 ms en 810 lecturas; 1 por encima del límite de 500 ms" in spanish
+    bad = report.document()
+    bad["data_check"]["checks"]["read_history"]["staleness"]["p99_ms"] = "fast"
+    kept = Report.model_validate(bad).data_check.checks["read_history"]  # fits no typed check: kept as it is
+    assert not isinstance(kept, ReadHistoryCheck) and kept.model_dump()["staleness"]["p99_ms"] == "fast"
+    for lang, words in (("en", "voted reads' staleness: p50 0.0 ms, p99 41.5 ms"),
+                        ("es", "desactualización de las lecturas votadas: p50 0,0 ms, p99 41,5 ms")):
+        buffer = io.StringIO()
+        previous = i18n.active()
+        i18n.activate(lang)
+        try:
+            print_summary(Console(file=buffer, width=300, color_system=None), report)
+        finally:
+            i18n.activate(previous)
+        assert words in buffer.getvalue(), buffer.getvalue()
+
+
+def test_a_read_history_from_before_staleness_was_measured_still_loads() -> None:
+    """A read-history check without `staleness` (runs before it was measured) is still a ReadHistoryCheck, shown
+    without the staleness line; one missing a count it always had is not."""
+    from faultlab.lab.report_checks import ReadHistoryCheck
+
+    data = experiment_data(full_results(1))
+    counts = {"valid": True, "reads": 900, "answered_200": 810, "violations": 0, "wrong_values": 0,
+              "unknown_positions": 0, "older_than_acknowledged": 0}
+    data["data_check"]["checks"]["read_history"] = counts
+    report = build_report(data, {}, "r")
+    validate(report)
+    check = report.data_check.checks["read_history"]
+    assert isinstance(check, ReadHistoryCheck) and check.staleness is None
+    assert "over the bound of" not in render_html(report, "en")
+    cut = {k: v for k, v in counts.items() if k != "wrong_values"}
+    data["data_check"]["checks"]["read_history"] = cut
+    assert not isinstance(build_report(data, {}, "r").data_check.checks["read_history"], ReadHistoryCheck)
+
+
 def test_a_recorded_report_loads_into_the_model_and_writes_back_the_same_document() -> None:
     """report.json of runs written before the report was a model load into it and give back the very document (every
     field, null or absent, in the file's order); they render, and the console summary prints without the counts their

@@ -1,106 +1,20 @@
-"""The voter's read path against three small local replicas: current answers, laggards waited for, never wrong.
+"""The voter's read path against three small local replicas: current answers, laggards waited for, never wrong,
+never back in time (across a restart of the voter too), never staler than the bound.
 
 Each fake replica serves PROD-001's history the way a real one does; every correct replica holds the same
-value at the same version (value_at), so only the positions differ. Unless a test gives it a history,
-replica 3 hangs, so two replicas must agree: one faulty replica plus one lagging or stale one.
+value at the same version (value_at), so only the positions differ, and each version carries the moment the
+replica applied it (by default the moment it answers: every newer version just applied). Unless a test gives it a
+history, replica 3 hangs, so two replicas must agree: one faulty replica plus one lagging or stale one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 
-import pytest_asyncio
-from aiohttp import web
-
-from faultlab.core.config import Settings
 from faultlab.core.evidence import MonitorReporter
 from faultlab.shop.voter.majority_voter import MajorityVoter
-from tests.conftest import _free_block
-
-PRODUCT = "PROD-001"
-History = Callable[[int], list[list[int]]]  # count asked -> [[version, available, reserved], ...]
-
-
-def value_at(version: int) -> list[int]:
-    return [version, 1000 - version, version]
-
-
-def at(newest: int, wrong: bool = False) -> History:
-    """A replica whose newest version is `newest` (keeping 64 versions); `wrong` adds 1 to every value."""
-    def history(count: int) -> list[list[int]]:
-        rows = [value_at(v) for v in range(max(0, newest - 63), newest + 1)][-count:]
-        return [[v, a + 1, r] for v, a, r in rows] if wrong else rows
-    return history
-
-
-def catching_up(before: int, after: int, after_asks: int) -> History:
-    """Behind at `before` for its first `after_asks` answers, at `after` from then on."""
-    asks = {"n": 0}
-
-    def history(count: int) -> list[list[int]]:
-        asks["n"] += 1
-        return at(before if asks["n"] <= after_asks else after)(count)
-    return history
-
-
-Scenario = Callable[[History, History], AsyncIterator[MajorityVoter]]
-
-
-@pytest_asyncio.fixture(loop_scope="function")  # the unit tests\' own loop (tests/unit/conftest.py)
-async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Future[MajorityVoter]]]:
-    runners: list[web.AppRunner] = []
-    voters: list[MajorityVoter] = []
-
-    async def replica(port: int, history: History | None) -> None:
-        async def one(request: web.Request) -> web.Response:
-            if history is None:  # hang: accept, never answer
-                await asyncio.sleep(30)
-            count = int(request.query.get("history", "0"))
-            rows = history(count)  # the state when the request arrived...
-            await asyncio.sleep(getattr(history, "delay_s", 0.0))  # ...answered this much later
-            return web.json_response({"product_id": PRODUCT, "history": rows})
-
-        app = web.Application()
-        app.router.add_get("/inventory/{product_id}", one)
-        runner = web.AppRunner(app, handler_cancellation=True)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        runners.append(runner)
-
-    async def make(first: History, second: History, third: History | None = None) -> MajorityVoter:
-        base = _free_block(3)
-        settings = Settings(inventory_base_port=base, monitor_port=base + 3, voter_timeout_ms=400)
-        for port, history in zip(range(base, base + 3), (first, second, third), strict=True):
-            await replica(port, history)
-        voter = MajorityVoter(settings, MonitorReporter(settings), None)  # reporter not started: reports queue
-        voters.append(voter)
-        return voter
-
-    yield make  # type: ignore[misc]
-    for voter in voters:
-        await voter.stop()
-    for runner in runners:
-        await runner.cleanup()
-
-
-async def read(voter: MajorityVoter) -> tuple[int, dict, float]:
-    started = time.perf_counter()
-    status, body = await voter.read(f"/inventory/{PRODUCT}", [PRODUCT])
-    return status, body, (time.perf_counter() - started) * 1000
-
-
-class Switch:
-    """A replica whose history can be swapped between reads (a restart from older state, a fault), and whose
-    answers can be delayed."""
-
-    def __init__(self, history: History, delay_s: float = 0.0) -> None:
-        self.history = history
-        self.delay_s = delay_s
-
-    def __call__(self, count: int) -> list[list[int]]:
-        return self.history(count)
+from tests.unit.voter_fakes import PRODUCT, Switch, at, catching_up, read
 
 
 async def test_a_laggard_that_catches_up_is_waited_for(voter_with) -> None:
@@ -135,12 +49,18 @@ async def test_a_stale_replica_never_wins_when_the_third_answers(voter_with) -> 
 
 
 async def test_only_an_older_version_agreed_is_answered_as_stale(voter_with) -> None:
-    """Replica 3 hangs and replica 2 is stuck far behind: at the deadline the older agreed version is answered,
-    flagged stale with the newer position known, never passed off as current."""
-    voter = await voter_with(at(123), at(80))
+    """Replica 3 hangs and replica 2 stopped at 80 (answered before): replica 1's versions past 80 were just applied,
+    so at the deadline version 80 is answered, flagged stale with the newer position known, never passed off as
+    current."""
+    first = Switch(at(80))
+    voter = await voter_with(first, at(80))
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 80 and body["stale"] is False
+    first.history = at(123)
     status, body, ms = await read(voter)
     assert status == 200, body
     assert body["position"] == 80 and body["stale"] is True and body["newer_position"] == 123
+    assert body["staleness_ms"] < 500
     assert ms >= 400 and voter.stats.lag_rounds >= 2 and voter.stats.stale_answers == 1
 
 
@@ -170,7 +90,7 @@ async def test_reads_never_go_back(voter_with) -> None:
     first.history, second.history = at(100), at(100)
     status, body, _ = await read(voter)
     assert status == 503 and body["error"] == "quorum not reached", body
-    assert "older than one already answered" in body["reason"]
+    assert [r["code"] for r in body["reasons"]] == ["below_floor"] and "older than version 123" in body["reason"]
     assert body["inventory"][0]["newer_position"] == 123
     first.history, second.history = at(124), at(124)
     status, body, _ = await read(voter)
@@ -179,9 +99,10 @@ async def test_reads_never_go_back(voter_with) -> None:
 
 async def test_overlapping_reads_may_answer_in_either_order(voter_with) -> None:
     """A read that began before another answered a newer version may still answer the older one (the reads
-    overlap): monotonic reads bind a read only to what was answered before it began."""
+    overlap): monotonic reads bind a read only to what was answered before it began. (A bound of 30 ms keeps the
+    second read, begun 50 ms later, from sharing the first one's fan-out.)"""
     first, second = Switch(at(100), delay_s=0.2), Switch(at(100), delay_s=0.2)
-    voter = await voter_with(first, second)
+    voter = await voter_with(first, second, max_staleness_ms=30)
     slow = asyncio.create_task(read(voter))
     await asyncio.sleep(0.05)  # the slow read's requests saw version 100
     first.history, second.history, first.delay_s, second.delay_s = at(124), at(124), 0.0, 0.0
@@ -191,3 +112,100 @@ async def test_overlapping_reads_may_answer_in_either_order(voter_with) -> None:
     assert status == 200 and body["position"] == 100, body
     status, body, _ = await read(voter)  # began after 124 was answered
     assert status == 200 and body["position"] == 124
+
+
+class FrozenClock:
+    """The voter's `time` module with time.time() fixed at `now_s` (perf_counter and the rest unchanged)."""
+
+    def __init__(self, now_s: float) -> None:
+        self.now_s = now_s
+
+    def time(self) -> float:
+        return self.now_s
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+async def stale_and_hung_read(voter_with, monkeypatch, superseded_ms_ago: int) -> tuple[int, dict]:
+    """Replica 2 stopped at version 80 (answered before), replica 1 applied 81.. `superseded_ms_ago` before the read
+    began, replica 3 hangs; the voter's clock is frozen so that the age is exact."""
+    now_ms = 1_800_000_000_000
+    monkeypatch.setattr("faultlab.shop.voter.majority_voter.time", FrozenClock(now_ms / 1000))
+    first = Switch(at(80, applied_at_ms=lambda v: now_ms - 5000))
+    voter = await voter_with(first, at(80, applied_at_ms=lambda v: now_ms - 5000))
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 80
+    first.history = at(123, applied_at_ms=lambda v: now_ms - 5000 if v <= 80 else now_ms - superseded_ms_ago)
+    status, body, _ = await read(voter)
+    return status, body
+
+
+async def test_a_value_superseded_499_ms_ago_is_answered(voter_with, monkeypatch) -> None:
+    """Stale + hung pair: the value replica 2 still holds was superseded on replica 1 499 ms before the read began,
+    within max_staleness_ms (500): answered, flagged stale, with its staleness."""
+    status, body = await stale_and_hung_read(voter_with, monkeypatch, 499)
+    assert status == 200, body
+    assert body["position"] == 80 and body["stale"] is True and body["staleness_ms"] == 499
+
+
+async def test_a_value_superseded_501_ms_ago_is_refused(voter_with, monkeypatch) -> None:
+    """The same pair 501 ms after the superseding version was applied: "quorum not reached", reason superseded."""
+    status, body = await stale_and_hung_read(voter_with, monkeypatch, 501)
+    assert status == 503 and body["error"] == "quorum not reached", body
+    assert body["reasons"] == [{"code": "superseded", "product_id": PRODUCT, "position": 80, "staleness_ms": 501,
+                                "max_staleness_ms": 500, "text": body["reasons"][0]["text"]}]
+    assert "superseded 501 ms before the read began" in body["reason"]
+
+
+async def test_a_restarted_voter_under_a_stale_and_hung_pair_never_answers_below_the_floor(voter_with) -> None:
+    """The issue's case: the voter answered 123; replica 1 is stale at 100, replica 3 hangs; a new voter process
+    (nothing in memory) rebuilds the floor from the majority that answers — 123 — and answers 503, never 100, even
+    with a staleness bound that would let 100 through; once replica 1 has caught up it answers 123 again."""
+    first, second = Switch(at(123)), Switch(at(123))
+    voter = await voter_with(first, second, max_staleness_ms=3_600_000)
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 123
+    first.history = at(100)
+    restarted = MajorityVoter(voter.settings, MonitorReporter(voter.settings), None)
+    try:
+        for _ in range(3):
+            status, body, _ = await read(restarted)
+            assert status == 503 and [r["code"] for r in body["reasons"]] == ["below_floor"], body
+            assert body["reasons"][0]["floor"] == 123
+        assert restarted.floor == {PRODUCT: 123}
+        first.history = at(123)
+        status, body, _ = await read(restarted)
+        assert status == 200 and body["position"] == 123
+    finally:
+        await restarted.stop()
+
+
+async def test_a_restarted_voter_answers_at_once_when_the_majority_agrees(voter_with) -> None:
+    """After a restart, replicas in step need nothing more: the floor they give is the version they agree on."""
+    voter = await voter_with(at(123), at(123), at(123))
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 123 and body["staleness_ms"] == 0
+    assert voter.floor == {PRODUCT: 123}
+
+
+async def test_a_restarted_voter_waits_for_too_few_answers(voter_with) -> None:
+    """Only one replica answers (the two others hang): no floor can be rebuilt, and the answer says so."""
+    voter = await voter_with(at(123), None)
+    status, body, _ = await read(voter)
+    assert status == 503 and body["reasons"][0]["code"] == "too_few_answers", body
+    assert voter.floor == {}
+
+
+async def test_a_restarted_voter_with_an_incorrect_and_a_stale_replica_refuses_rather_than_go_back(voter_with) -> None:
+    """Replica 1 answers wrong values (right positions) at 123, replica 2 is stale at 100, replica 3 holds 123: only
+    100 can be agreed (2 and 3), but the floor rebuilt from the three answers is 123 (the second newest): 503 below
+    the floor, never 100 — two faulty replicas of three. With replica 2 caught up, 123 wins and replica 1 is wrong."""
+    second = Switch(at(100))
+    voter = await voter_with(at(123, wrong=True), second, at(123))
+    status, body, _ = await read(voter)
+    assert status == 503 and [r["code"] for r in body["reasons"]] == ["below_floor"], body
+    assert body["reasons"][0]["floor"] == 123 and body["reasons"][0]["position"] == 100
+    second.history = at(123)
+    status, body, _ = await read(voter)
+    assert status == 200 and body["position"] == 123 and body["disagreed"] == [1], body

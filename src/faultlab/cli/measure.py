@@ -168,7 +168,7 @@ def _settings_view(settings: Any) -> dict[str, Any]:
     keep = ("replicas", "orders_port", "inventory_base_port", "monitor_port", "voter_port", "supervisor_port",
             "initial_stock", "health_interval_ms", "health_timeout_ms", "failure_threshold", "recovery_threshold",
             "recovery_interval_ms", "detector", "detector_params", "voter_timeout_ms", "voter_slow_ms",
-            "restart_crashed")
+            "max_staleness_ms", "restart_crashed")
     view = {k: getattr(settings, k) for k in keep}
     view["database"] = "external" if settings.database_url else "embedded PostgreSQL"
     view["broker"] = "external Kafka" if settings.kafka_bootstrap else "embedded Tansu"
@@ -495,6 +495,12 @@ def print_summary(console: Any, report: Report) -> None:
                         "wrong values, {unknown} unknown positions, {older} older than already acknowledged)").format(
             valid=rh.valid, checked=rh.answered_200, violations=rh.violations, wrong=rh.wrong_values,
             unknown=rh.unknown_positions, older=rh.older_than_acknowledged))
+        staleness = rh.staleness
+        if staleness is not None:
+            console.print(_("voted reads' staleness: p50 {p50} ms, p99 {p99} ms, max {max} ms over {n} reads; {over} "
+                            "over the bound of {bound} ms").format(
+                p50=_fmt(staleness.p50_ms, 1), p99=_fmt(staleness.p99_ms, 1), max=_fmt(staleness.max_ms, 1),
+                n=staleness.measured, over=staleness.over_bound, bound=staleness.max_staleness_ms))
     aw = dc.checks.get("ambiguous_writes")
     if isinstance(aw, AmbiguousWritesCheck):
         console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
 
     voter_timeout_ms: int = Field(400, ge=10, description="how long the voter waits for a replica")
     voter_slow_ms: int = Field(150, ge=5, description="answer later than this after quorum = slow")
+    max_staleness_ms: int = Field(500, ge=1, le=3_600_000,
+                                  description="bounded staleness of voted reads: a value two replicas hold now is "
+                                              "answered, one a majority may have superseded longer than this before "
+                                              "the read began is not (503 \"quorum not reached\", reason "
+                                              "\"superseded\"); by the replicas' apply times")
 
     fetch_wait_ms: int = Field(50, ge=1, description="Kafka fetch wait of the replicas while events flow "
                                                      "(bounds the apply delay)")

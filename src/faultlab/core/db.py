@@ -184,6 +184,11 @@ DO $$ BEGIN
         UPDATE {s}.position SET layout = 2 WHERE id = 1;
     END IF;
 END $$;
+-- When each event was applied and each product's current version (ms on the lab's clock, the batch's moment): the
+-- voter's staleness bound and the read-history checker use them; a restarted replica serves its current version with
+-- its own time. Rows from before these columns have NULL and 0.
+ALTER TABLE {s}.applied_events ADD COLUMN IF NOT EXISTS applied_at_ms bigint;
+ALTER TABLE {s}.stock ADD COLUMN IF NOT EXISTS applied_at_ms bigint NOT NULL DEFAULT 0;
 -- Records on order-events that are not events of the log (forged, malformed): kept apart, once each.
 CREATE TABLE IF NOT EXISTS {s}.dead_letters (
     broker_offset bigint NOT NULL,

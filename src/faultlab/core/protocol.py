@@ -3,8 +3,10 @@ types, outcomes, and a replica's state machine, the deterministic rule that turn
 
 Every replica applies the same events in the same order (by `seq`), so every correct replica holds
 the same state at the same position. `version` of a product is the `seq` of the last event that
-touched it; `history` keeps recent (version, available, reserved) triples so that the voter can
-compare replicas that are at different positions "like with like".
+touched it; `history` keeps recent (version, available, reserved, applied_at_ms) entries so that the voter can
+compare replicas that are at different positions "like with like", and tell how long ago a version was
+superseded (applied_at_ms: when the replica applied it, in milliseconds on the lab's clock; 0 for the initial
+stock).
 """
 
 from __future__ import annotations
@@ -63,22 +65,26 @@ def event_problem(event: dict[str, Any]) -> str | None:
     return None
 
 
+Version = tuple[int, int, int, int]  # (version, available, reserved, applied_at_ms)
+
+
 @dataclass
 class ProductState:
-    """Stock of one product and its recent versions."""
+    """Stock of one product and its recent versions, each with the moment it was applied."""
 
     available: int
     reserved: int
     version: int = 0
-    history: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_LEN))
+    applied_at_ms: int = 0
+    history: deque[Version] = field(default_factory=lambda: deque(maxlen=HISTORY_LEN))
 
     def __post_init__(self) -> None:
         if not self.history:
-            self.history.append((self.version, self.available, self.reserved))
+            self.history.append((self.version, self.available, self.reserved, self.applied_at_ms))
 
-    def set(self, available: int, reserved: int, version: int) -> None:
-        self.available, self.reserved, self.version = available, reserved, version
-        self.history.append((version, available, reserved))
+    def set(self, available: int, reserved: int, version: int, applied_at_ms: int = 0) -> None:
+        self.available, self.reserved, self.version, self.applied_at_ms = available, reserved, version, applied_at_ms
+        self.history.append((version, available, reserved, applied_at_ms))
 
 
 @dataclass(frozen=True)
@@ -114,8 +120,9 @@ class InventoryState:
     def initial(cls, stock: dict[str, int]) -> InventoryState:
         return cls({pid: ProductState(qty, 0, 0) for pid, qty in stock.items()})
 
-    def apply(self, event: dict[str, Any]) -> Applied:
-        """Apply the next event of the log (its seq must be applied_seq + 1) and return the outcome.
+    def apply(self, event: dict[str, Any], applied_at_ms: int = 0) -> Applied:
+        """Apply the next event of the log (its seq must be applied_seq + 1) and return the outcome; a product it
+        changes records `applied_at_ms` with its new version.
 
         An event whose payload cannot be applied (unknown type, malformed field) still takes its place in the
         log: its seq is consumed with outcome INVALID and nothing else changes, identically on every replica.
@@ -133,13 +140,13 @@ class InventoryState:
         product = self.products.get(product_id)
         if kind == RESTOCKED:
             if product is not None:
-                product.set(product.available + quantity, product.reserved, seq)
+                product.set(product.available + quantity, product.reserved, seq, applied_at_ms)
                 outcome = RESTOCKED_OUTCOME
             else:
                 outcome = REJECTED
         elif kind == CREATED:
             if product is not None and 0 < quantity <= product.available:
-                product.set(product.available - quantity, product.reserved + quantity, seq)
+                product.set(product.available - quantity, product.reserved + quantity, seq, applied_at_ms)
                 self.reservations[order_id] = (product_id, quantity)
                 outcome = CONFIRMED
             else:
@@ -148,7 +155,8 @@ class InventoryState:
             held = self.reservations.pop(order_id, None)
             if held is not None:
                 held_product = self.products[held[0]]
-                held_product.set(held_product.available + held[1], held_product.reserved - held[1], seq)
+                held_product.set(held_product.available + held[1], held_product.reserved - held[1], seq,
+                                 applied_at_ms)
                 product_id, quantity = held
             outcome = CANCELLED_OUTCOME
         self.applied_seq = seq
@@ -156,7 +164,8 @@ class InventoryState:
 
     def view(self) -> InventoryView:
         """Copy the products (a few small objects) so later, uncommitted applies do not show through."""
-        products = {pid: ProductState(p.available, p.reserved, p.version, deque(p.history, maxlen=HISTORY_LEN))
+        products = {pid: ProductState(p.available, p.reserved, p.version, p.applied_at_ms,
+                                      deque(p.history, maxlen=HISTORY_LEN))
                     for pid, p in self.products.items()}
         return InventoryView(products, self.applied_seq)
 

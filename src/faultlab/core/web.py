@@ -144,11 +144,19 @@ class RequestMetrics:
                                                                                "status"], registry=self.registry)
         self._latency = Histogram("faultlab_request_latency_ms", "request latency, ms",
                                   ["service", "method", "endpoint"], buckets=BUCKETS_MS, registry=self.registry)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}  # labels() looked up once per key
 
     def observe(self, method: str, route: str, status: int, latency_ms: float) -> None:
-        self._requests.labels(self.service, method, route, str(status)).inc()
-        self._time.labels(self.service, method, route, str(status)).inc(latency_ms)
-        self._latency.labels(self.service, method, route).observe(latency_ms)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self._requests.labels(self.service, method, route, str(status)),
+                                              self._time.labels(self.service, method, route, str(status)),
+                                              self._latency.labels(self.service, method, route))
+        requests, summed, latency = children
+        requests.inc()
+        summed.inc(latency_ms)
+        latency.observe(latency_ms)
 
     def _per_status(self, metric: Counter) -> dict[tuple[str, str, int], float]:
         return {(s.labels["method"], s.labels["endpoint"], int(s.labels["status"])): s.value

@@ -49,7 +49,7 @@ class Incorrect(Fault[IncorrectParams], RewritesAnswers):
         item = dict(item)
         item["available_quantity"] += delta
         if "history" in item:
-            item["history"] = [[v, a + delta, r] for v, a, r in item["history"]]
+            item["history"] = [[v, a + delta, *rest] for v, a, *rest in item["history"]]
         return item
 
 

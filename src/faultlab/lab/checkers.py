@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +41,7 @@ from faultlab.lab.stored import stored_counts
 Verdict = dict[str, Any]
 SAMPLE = 10
 UNDECIDED = ("PENDING", "CANCELLING")
+NEVER = 2**62  # the apply time of a seq a replica has not applied: a majority including it had not, yet
 
 
 def compose(checks: dict[str, Verdict]) -> Verdict:
@@ -255,10 +257,14 @@ def _describe_read(r: ReadRecord) -> dict[str, Any]:
             "completed_at": round(r.completed_at, 6)}
 
 
-def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: Model) -> Verdict:
+def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: Model,
+                       applied_at: Mapping[int, Mapping[int, int | None]] | None = None,
+                       max_staleness_ms: int = 500) -> Verdict:
     """Every voted read answered 200 names a position at which its values equal the model's for that product,
-    and is never older than the newest position already acknowledged to the same client for that product —
-    acknowledged meaning a read that *completed* before this one was *invoked* (monotonic reads, Jepsen style).
+    is never older than the newest position already acknowledged to the same client for that product —
+    acknowledged meaning a read that *completed* before this one was *invoked* (monotonic reads, Jepsen style) —
+    and is no further behind than `max_staleness_ms` (bounded staleness: see `read_staleness`; measured when the
+    replicas' apply times are given, replica -> seq -> applied_at_ms).
     """
     history = [_read(r) for r in reads]
     answered = [r for r in history if r.status == 200]
@@ -274,7 +280,8 @@ def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: M
             a, res = versions[r.position]
             wrong.append({**_describe_read(r), "model_available": a, "model_reserved": res})
     older = non_monotonic(answered)
-    violations = len(wrong) + len(unknown_position) + len(older)
+    staleness = read_staleness(answered, model, applied_at or {}, max_staleness_ms)
+    violations = len(wrong) + len(unknown_position) + len(older) + staleness["over_bound"]
     valid: bool | str = violations == 0
     if valid and not answered:
         valid = "unknown"  # nothing was read: nothing is proven
@@ -283,7 +290,55 @@ def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: M
             "stale_flagged": sum(1 for r in answered if r.stale), "violations": violations,
             "wrong_values": len(wrong), "wrong_values_sample": wrong[:SAMPLE],
             "unknown_positions": len(unknown_position), "unknown_positions_sample": unknown_position[:SAMPLE],
-            "older_than_acknowledged": len(older), "older_than_acknowledged_sample": older[:SAMPLE]}
+            "older_than_acknowledged": len(older), "older_than_acknowledged_sample": older[:SAMPLE],
+            "staleness": staleness}
+
+
+def read_lag_ms(read: ReadRecord, versions: Sequence[int], applied_at: Mapping[int, Mapping[int, int | None]]
+                ) -> float | None:
+    """How far behind the newest write a majority of the replicas had applied when the read began the read's answer
+    was: 0 when no majority had applied the product's next version after the answered one by then, else the time
+    since a majority had (`versions`: the product's versions in order; None when an apply time is unknown)."""
+    assert read.position is not None
+    i = bisect.bisect_right(versions, read.position)
+    if i == len(versions):
+        return 0.0
+    successor = versions[i]
+    moments = [times.get(successor, NEVER) for times in applied_at.values()]
+    known = sorted(m for m in moments if m is not None)
+    if len(known) < len(moments):
+        return None
+    majority_at = known[len(known) // 2]  # the majority-th earliest (of 3: the second)
+    return max(0.0, read.invoked_at * 1000 - majority_at)
+
+
+def read_staleness(answered: Sequence[ReadRecord], model: Model, applied_at: Mapping[int, Mapping[int, int | None]],
+                   max_staleness_ms: int) -> dict[str, Any]:
+    """The lag of every voted read answered 200 (`read_lag_ms`): p50, p99 and max over the reads measured, and the
+    reads beyond the bound (violations) with samples. Without apply times, nothing is measured."""
+    ordered = {p: sorted(v) for p, v in model.versions.items()}
+    lags: list[float] = []
+    over: list[dict[str, Any]] = []
+    unmeasured = 0
+    for r in answered:
+        if not applied_at or r.position is None or r.position not in model.versions.get(r.product_id, {}):
+            unmeasured += 1
+            continue
+        lag = read_lag_ms(r, ordered[r.product_id], applied_at)
+        if lag is None:
+            unmeasured += 1
+            continue
+        lags.append(lag)
+        if lag > max_staleness_ms:
+            over.append({**_describe_read(r), "lag_ms": round(lag, 1)})
+    lags.sort()
+
+    def pct(q: float) -> float | None:
+        return round(lags[min(len(lags) - 1, math.ceil(q / 100 * len(lags)) - 1)], 1) if lags else None
+
+    return {"max_staleness_ms": max_staleness_ms, "measured": len(lags), "unmeasured": unmeasured,
+            "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(lags[-1], 1) if lags else None,
+            "over_bound": len(over), "over_bound_sample": sorted(over, key=lambda o: -o["lag_ms"])[:SAMPLE]}
 
 
 def non_monotonic(reads: Sequence[ReadRecord]) -> list[dict[str, Any]]:
@@ -393,10 +448,12 @@ async def stored_keys(conn: asyncpg.Connection, keys: Sequence[str]) -> list[str
 async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_s: float = 60.0,
                      reads: Sequence[ReadRecord] | None = None,
                      ambiguous: Sequence[AmbiguousWrite] | None = None,
-                     refused_keys: Sequence[str] | None = None, since: float | None = None) -> Verdict:
+                     refused_keys: Sequence[str] | None = None, since: float | None = None,
+                     max_staleness_ms: int | None = None) -> Verdict:
     """The full data verdict after an experiment (the lab must be up, faults cleared); with the load's history,
-    the read-history, ambiguous-write and refusal checks too; and what the run left in the database (`stored`, rows
-    dated from `since` on counted as written by it)."""
+    the read-history, ambiguous-write and refusal checks too (reads held to `max_staleness_ms`, the run's bound:
+    the lab's own when None); and what the run left in the database (`stored`, rows dated from `since` on counted as
+    written by it)."""
     try:
         conn = await asyncpg.connect(settings.dsn, timeout=10)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
@@ -410,10 +467,12 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
                                       "orders_stored": check_orders_stored(accepted_order_ids, stored, model)}
         checks["log_applied"] = await wait_applied(conn, settings.replica_ids, model.applied_seq, unpublished,
                                                    timeout_s)
+        applied_at: dict[int, dict[int, int | None]] = {}  # replica -> seq -> when it applied it (ms)
         for r in settings.replica_ids:
-            applied = await conn.fetch(f"""SELECT seq, order_id::text, event_type, outcome
+            applied = await conn.fetch(f"""SELECT seq, order_id::text, event_type, outcome, applied_at_ms
                                            FROM inventory_{r}.applied_events""")
             checks[f"replica_{r}_exactly_once"] = check_exactly_once(applied, accepted_order_ids, model)
+            applied_at[r] = {row["seq"]: row["applied_at_ms"] for row in applied}
         stock: dict[int, dict[str, list[int]]] = {}
         served: dict[int, dict[str, list[int]] | None] = {}
         async with LabClient(settings) as client:
@@ -432,7 +491,8 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
         if refused_keys is not None:
             checks["refusals"] = check_refusals(refused_keys, await stored_keys(conn, refused_keys))
         if reads is not None:
-            checks["read_history"] = check_read_history(reads, model)
+            bound = settings.max_staleness_ms if max_staleness_ms is None else max_staleness_ms
+            checks["read_history"] = check_read_history(reads, model, applied_at, bound)
         tables: dict[str, Any] | None = None
         with contextlib.suppress(asyncpg.PostgresError):  # the counts are a report's figures, not a verdict
             tables = await stored_counts(conn, settings.replica_ids, since)

@@ -474,7 +474,7 @@ class ExperimentRunner:
             hypothesis = await self.system.hypothesis(exp.steady_state)
             data["steady_state_after"] = {"problems": problems, "hypothesis": hypothesis}
             self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
-                                "every voted read right and monotonic"))
+                                "every voted read right, monotonic and within the staleness bound"))
             history = self.load.result if self.load else None
             data["data_check"] = await self.system.check_data(history, timeout_s=60)
             data["failures"] = await self.system.failures()

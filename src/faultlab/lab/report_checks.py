@@ -132,21 +132,37 @@ class ReadSample(Record):
     completed_at: float | None = None
 
 
+class ReadStaleness(Record):
+    """Bounded staleness, measured: for each voted read answered 200, how far behind the newest write a majority of
+    the replicas had applied when the read began it was (0 when current), by the replicas' own apply times."""
+
+    max_staleness_ms: int = Field(ge=1, description="the run's bound (the voter's max_staleness_ms)")
+    measured: int = Field(ge=0, description="reads measured")
+    unmeasured: int = Field(0, ge=0, description="reads whose position or apply times are unknown")
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    over_bound: int = Field(ge=0, description="reads further behind than the bound: each a violation")
+    over_bound_sample: list[ReadSample] | None = None
+
+
 class ReadHistoryCheck(Check):
-    """Every voted read right (the model's values at its position) and monotonic per client and product; counts of
-    violations (0 expected) with samples."""
+    """Every voted read right (the model's values at its position), monotonic per client and product, and within the
+    staleness bound; counts of violations (0 expected) with samples."""
 
     reads: int
     answered_200: int
     not_answered: int | None = None
-    stale_flagged: int | None = None
-    violations: int
+    stale_flagged: int | None = Field(None, ge=0, description="answered with `stale: true` (within the bound)")
+    violations: int = Field(description="wrong values + unknown positions + older than acknowledged + over the "
+                                        "staleness bound")
     wrong_values: int
     wrong_values_sample: list[ReadSample] | None = None
     unknown_positions: int
     unknown_positions_sample: list[ReadSample] | None = None
     older_than_acknowledged: int
     older_than_acknowledged_sample: list[ReadSample] | None = None
+    staleness: ReadStaleness | None = Field(None, description="absent in runs from before it was measured")
 
 
 AnyCheck = Annotated[ReadHistoryCheck | AmbiguousWritesCheck | RefusalsCheck | OrderStatusesCheck | ConvergedCheck

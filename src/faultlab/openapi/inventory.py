@@ -58,8 +58,8 @@ def fault_request_schema() -> dict[str, Any]:
 def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:
     history = {"name": "history", "in": "query",
                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_HISTORY_PARAM, "default": 0},
-               "description": f"include the N most recent (version, available, reserved) triples; 1 = all "
-                              f"{HISTORY_LEN} kept, 0 = none"}
+               "description": f"include the N most recent (version, available, reserved, applied_at_ms) entries; "
+                              f"1 = all {HISTORY_LEN} kept, 0 = none"}
     fault = ref("ActiveFault")
     inject_responses = {"201": json_body(ref("FaultInjected"), "the fault is active (activated_at: when it took effect)"),
                         "202": json_body(ref("FaultInjected"), "crash: the process exits in 10 ms"),

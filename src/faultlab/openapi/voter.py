@@ -17,6 +17,8 @@ from faultlab.openapi import (
 )
 
 REPLICAS = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+STALENESS = ("how long before the read began a majority may have held a newer version (0: current); at most "
+             "max_staleness_ms")
 
 
 def openapi_document(settings: Settings) -> dict[str, Any]:
@@ -35,6 +37,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "product_id": {"type": "string"}, "quorum": {"type": "boolean"},
             "available_quantity": {"type": ["integer", "null"]}, "reserved_quantity": {"type": ["integer", "null"]},
             "position": {"type": ["integer", "null"], "description": "the version the majority agreed on"},
+            "stale": {"type": "boolean", "description": "a newer version was reported: only an older one could be "
+                                                        "agreed (within max_staleness_ms)"},
+            "staleness_ms": {"type": ["integer", "null"], "minimum": 0, "description": STALENESS},
+            "newer_position": {"type": "integer", "description": "the newer version known (stale, or below the "
+                                                                 "floor)"},
             "agreed": REPLICAS, "disagreed": REPLICAS, "behind": REPLICAS, "conflicting": REPLICAS},
     }
     voted_all = {"type": "object", "required": [*required, "inventory"],
@@ -43,7 +50,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     voted_one = {"type": "object", "required": [*required, "product_id", "available_quantity", "position"],
                  "properties": {**vote_fields, "quorum": {"const": True}, "product_id": {"type": "string"},
                                 "available_quantity": {"type": "integer"}, "reserved_quantity": {"type": "integer"},
-                                "position": {"type": "integer"}}}
+                                "position": {"type": "integer"},
+                                "staleness_ms": {"type": "integer", "minimum": 0, "description": STALENESS}}}
     guide_common = {"success": {"type": "boolean"}, "quorum_achieved": {"type": "boolean"},
                     "successful_responses": {"type": "integer"}, "failed_responses": {"type": "integer"},
                     "required_quorum": {"type": "integer"}, "outliers_detected": {"anyOf": [REPLICAS, {"type": "null"}]},
@@ -62,8 +70,17 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
              "properties": {"total_votes": {"type": "integer"}, "quorum_reached": {"type": "integer"},
                             "quorum_not_reached": {"type": "integer"}, "quorum_rate": {"type": ["number", "null"]},
                             "votes_needed": {"type": "integer"}, "fan_out": {"type": "integer"},
+                            "fan_outs": {"type": "integer", "description": "fan-outs sent to the replicas"},
+                            "coalesced": {"type": "integer", "description": "reads answered by a fan-out another "
+                                          "read had sent (concurrent reads of the same products; each held to its "
+                                          "own floor and staleness bound)"},
                             "lag_rounds": {"type": "integer", "description": "times replicas too far apart to "
                                            "share a version were asked again (a laggard is not wrong)"},
+                            "stale_answers": {"type": "integer", "description": "answers flagged stale"},
+                            "refused_older": {"type": "integer", "description": "reads refused: below the floor"},
+                            "refused_stale": {"type": "integer", "description": "reads refused: superseded longer "
+                                              "than max_staleness_ms before they began"},
+                            "max_staleness_ms": {"type": "integer"},
                             "latency_ms": ANY_OBJECT, "outliers_by_replica": ANY_OBJECT,
                             "latency_outliers": REPLICAS, "replicas": ANY_OBJECT}}
     paths = {
@@ -106,10 +123,24 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     }
     schemas = {
         "ProductVote": product_vote,
-        "NoQuorum": {"type": "object", "required": [*required, "error", "answered", "conflicting", "inventory"],
+        "NoQuorum": {"type": "object",
+                     "required": [*required, "error", "answered", "conflicting", "inventory", "reasons", "reason"],
                      "properties": {**vote_fields, "quorum": {"const": False}, "error": {"const": "quorum not reached"},
                                     "answered": REPLICAS, "conflicting": REPLICAS,
-                                    "inventory": {"type": "array", "items": ref("ProductVote")}}},
+                                    "inventory": {"type": "array", "items": ref("ProductVote")},
+                                    "reasons": {"type": "array", "items": ref("NoQuorumReason")},
+                                    "reason": {"type": "string", "description": "the reasons in one sentence"}}},
+        "NoQuorumReason": {
+            "type": "object", "required": ["code", "text"],
+            "description": "too_few_answers (answered, needed); no_majority (product_id); below_floor (product_id, "
+                           "position, floor: the oldest version this read could answer — what the voter answered "
+                           "before, or what a majority held when it started); superseded (product_id, position, "
+                           "staleness_ms, max_staleness_ms)",
+            "properties": {"code": {"enum": ["too_few_answers", "no_majority", "below_floor", "superseded"]},
+                           "text": {"type": "string"}, "product_id": {"type": "string"},
+                           "position": {"type": ["integer", "null"]}, "floor": {"type": "integer"},
+                           "staleness_ms": {"type": "integer"}, "max_staleness_ms": {"type": "integer"},
+                           "answered": {"type": "integer"}, "needed": {"type": "integer"}}},
     }
     return document("faultlab voter", "Majority voting over the inventory replicas. Read-only; no operator "
                     "endpoint.", settings.service_url("voter"), paths, schemas, operator=False)

@@ -55,7 +55,10 @@ class Item(Open):
     timestamp: str
     position: int = Field(description="how many events changed this product")
     applied_seq: int = Field(description="the last log position this replica applied")
-    history: list[list[int]] | None = Field(None, description="recent (version, available, reserved) triples")
+    history: list[list[int]] | None = Field(None, description="recent (version, available, reserved, applied_at_ms) "
+                                                              "entries, oldest first: applied_at_ms is when this "
+                                                              "replica applied the version (ms on the lab's clock; "
+                                                              "0 for the initial stock)")
 
 
 class InventoryAnswer(Open):

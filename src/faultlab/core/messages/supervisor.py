@@ -14,7 +14,7 @@ from faultlab.core.messages import Message, Open
 # Settings an experiment may change for its run: detection, voting and log fetching (the services restart with them).
 LAB_SETTINGS = ("detector", "health_interval_ms", "health_timeout_ms", "failure_threshold", "recovery_threshold",
                 "recovery_interval_ms", "stale_after_ms", "stale_after_busy_ms", "caught_up_ms", "voter_timeout_ms",
-                "voter_slow_ms", "fetch_wait_ms", "fetch_idle_wait_ms")
+                "voter_slow_ms", "max_staleness_ms", "fetch_wait_ms", "fetch_idle_wait_ms")
 
 
 @cache

@@ -46,6 +46,7 @@ class ShopSystem(SystemUnderTest):
         self.events = MonitorEvents(self.client)
         self.probes = Probes(self.url_of, self.client.send)
         self.settings_applied = False
+        self.max_staleness_ms: int | None = None  # the run's bound when its lab settings change it
         self.abilities = self._abilities()
 
     def _abilities(self) -> Abilities:
@@ -120,6 +121,7 @@ class ShopSystem(SystemUnderTest):
 
     async def prepare(self, experiment: Experiment, on_step: Step) -> dict[str, Any]:
         lab_settings = experiment.lab_settings.model_dump(exclude_none=True)
+        self.max_staleness_ms = lab_settings.get("max_staleness_ms")
         if not (experiment.reset or lab_settings):
             return {}
         self.settings_applied = bool(lab_settings)
@@ -261,4 +263,5 @@ class ShopSystem(SystemUnderTest):
                                 reads=history.reads if history else [],
                                 ambiguous=history.ambiguous_writes if history else [],
                                 refused_keys=history.refused_keys if history else [],
-                                since=history.started_at if history and history.started_at else None)
+                                since=history.started_at if history and history.started_at else None,
+                                max_staleness_ms=self.max_staleness_ms)

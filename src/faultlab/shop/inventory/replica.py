@@ -355,20 +355,21 @@ class LogApplier:
         await self._fetch_reservations([e for _r, e, s in decoded
                                         if e is not None and s is not None and s > self.state.applied_seq])
         applied: list[Applied] = []
+        applied_at_ms = int(time.time() * 1000)  # the batch's moment: its versions' time in answers and in the table
         last_offset, last_seq = self.offset, self.offset_seq
         for record, event, seq in decoded:  # type: ignore[assignment]  # event is None for a set-aside record
             last_offset, last_seq = record.offset, seq
             if event is None or seq is None:
                 continue
             if seq == self.state.applied_seq + 1:
-                applied.append(self.state.apply(event))
+                applied.append(self.state.apply(event, applied_at_ms))
             elif seq > self.state.applied_seq + 1 and self.rescan_from is None:
                 self.rescan_from = record.offset  # an event is missing before this one: come back later
         if applied:
             conn = await self._connection()
             # With a skipped record pending, a restart must read again from before it.
             resume, resume_seq = (last_offset, last_seq) if self.rescan_from is None else (self.rescan_from - 1, None)
-            await self.store.persist(conn, applied, self.state, resume, resume_seq)
+            await self.store.persist(conn, applied, self.state, resume, resume_seq, applied_at_ms)
             self.state.reservations.clear()  # in the table now; a later cancel looks its own up
             self.view = self.state.view()
             self.applied_total += len(applied)

@@ -51,10 +51,12 @@ class ReplicaStore:
         whatever the length of the log.
         """
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(f"SELECT product_id, available, reserved, version FROM {self.schema}.stock")
+            rows = await conn.fetch(
+                f"SELECT product_id, available, reserved, version, applied_at_ms FROM {self.schema}.stock")
             pos = await conn.fetchrow(
                 f"SELECT applied_seq, broker_offset, offset_seq FROM {self.schema}.position WHERE id = 1")
-        stock = {r["product_id"]: ProductState(r["available"], r["reserved"], r["version"]) for r in rows}
+        stock = {r["product_id"]: ProductState(r["available"], r["reserved"], r["version"], r["applied_at_ms"])
+                 for r in rows}
         return InventoryState(stock, pos["applied_seq"]), pos["broker_offset"], pos["offset_seq"]
 
     async def reservations_for(self, conn: asyncpg.Connection, order_ids: list[str]) -> dict[str, tuple[str, int]]:
@@ -65,9 +67,9 @@ class ReplicaStore:
         return {r["order_id"]: (r["product_id"], r["quantity"]) for r in rows}
 
     async def persist(self, conn: asyncpg.Connection, applied: list[Applied], state: InventoryState,
-                      broker_offset: int, offset_seq: int | None) -> None:
-        """Record a batch exactly once: the events, the new stock rows, the reservations and the position,
-        atomically."""
+                      broker_offset: int, offset_seq: int | None, applied_at_ms: int) -> None:
+        """Record a batch exactly once: the events (with the moment the batch was applied), the new stock rows, the
+        reservations and the position, atomically."""
         touched = {a.product_id for a in applied}
         # keyed by order: the last reservation of an order wins, as in the replica's memory (one statement cannot
         # touch a row twice)
@@ -77,13 +79,15 @@ class ReplicaStore:
         async with conn.transaction():
             await conn.copy_records_to_table(
                 "applied_events", schema_name=self.schema,
-                records=[(a.seq, a.order_id, a.event_type, a.product_id, a.quantity, a.outcome) for a in applied],
-                columns=["seq", "order_id", "event_type", "product_id", "quantity", "outcome"],
+                records=[(a.seq, a.order_id, a.event_type, a.product_id, a.quantity, a.outcome, applied_at_ms)
+                         for a in applied],
+                columns=["seq", "order_id", "event_type", "product_id", "quantity", "outcome", "applied_at_ms"],
             )
             await conn.executemany(
-                f"UPDATE {self.schema}.stock SET available = $2, reserved = $3, version = $4 WHERE product_id = $1",
-                [(p, state.products[p].available, state.products[p].reserved, state.products[p].version)
-                 for p in touched if p in state.products],
+                f"""UPDATE {self.schema}.stock SET available = $2, reserved = $3, version = $4, applied_at_ms = $5
+                    WHERE product_id = $1""",
+                [(p, state.products[p].available, state.products[p].reserved, state.products[p].version,
+                  state.products[p].applied_at_ms) for p in touched if p in state.products],
             )
             if opened:  # one statement for the batch, not one per order
                 await conn.execute(

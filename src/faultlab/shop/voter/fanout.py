@@ -126,6 +126,7 @@ class ConnectionPool:
         self.idle: list[_Connection] = []
         self.all: set[_Connection] = set()
         self.connecting = 0
+        self._connects: dict[asyncio.Task[None], asyncio.Future[tuple[int, bytes]]] = {}  # in progress, their waiters
         self.saturated = 0  # requests refused because every allowed connection was in use
         self.host_header = f"{host}:{port}".encode()
 
@@ -146,6 +147,8 @@ class ConnectionPool:
             return waiter
         self.connecting += 1
         task = loop.create_task(self._connect_and_send(request, waiter))
+        self._connects[task] = waiter
+        task.add_done_callback(self._connect_done)
         waiter.add_done_callback(lambda w: task.cancel() if w.cancelled() and not task.done() else None)
         return waiter
 
@@ -158,13 +161,19 @@ class ConnectionPool:
             if not waiter.done():
                 waiter.set_exception(Refused(str(exc) or f"no answer to connect in {self.connect_timeout_s:g} s"))
             return
-        finally:
-            self.connecting -= 1
         if waiter.done():  # cancelled (timed out) while connecting
             conn.close()
             return
         self.all.add(conn)
         conn.send(request, waiter)
+
+    def _connect_done(self, task: asyncio.Task[None]) -> None:
+        """A connect ended — connected, failed, or cancelled (perhaps before it began: then only here is it counted
+        out, and its request, never sent, is cancelled)."""
+        self.connecting -= 1
+        waiter = self._connects.pop(task)
+        if task.cancelled() and not waiter.done():
+            waiter.cancel()
 
     def release(self, conn: _Connection) -> None:
         if conn.closed:
@@ -180,7 +189,10 @@ class ConnectionPool:
             self.idle.remove(conn)
 
     def close(self) -> None:
-        """Close every connection; requests still waiting are cancelled (nobody will read their failure)."""
+        """Close every connection and stop every connect; requests still waiting are cancelled (nobody will read their
+        failure)."""
+        for task in list(self._connects):  # a request still connecting is never sent
+            task.cancel()
         for conn in list(self.all):
             if conn.waiter is not None and not conn.waiter.done():
                 conn.waiter.cancel()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,44 +16,18 @@ import orjson
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.evidence import MonitorReporter, observation
-from faultlab.core.histogram import LatencyHistogram
 from faultlab.core.log import get_logger
 from faultlab.core.protocol import HISTORY_LEN
-from faultlab.shop.voter.fanout import ConnectionPool, Refused, Saturated
-from faultlab.shop.voter.voting import ProductVote, latency_outliers, majority_of, vote_product
+from faultlab.shop.voter.answer import Outcome, answer_body
+from faultlab.shop.voter.coalesce import Coalescer, Voted, fits, refused_stale_for
+from faultlab.shop.voter.fanout import ConnectionPool
+from faultlab.shop.voter.fetch import Fetch, interpret
+from faultlab.shop.voter.stats import VoteStats, describe_stats
+from faultlab.shop.voter.voting import ProductVote, majority_of, rebuilt_floor, staleness_ms, vote_product
 
 FAILURE_KINDS = ("refused", "timeout", "error", "malformed")
 HISTORY = 24  # versions asked of each replica: enough overlap for replicas a few dozen events apart
 LAG_RETRY_S = 0.01  # between asking lagging replicas again (they apply the log in batches every few ms)
-
-
-@dataclass
-class Fetch:
-    """One replica's answer (or failure) to one fan-out."""
-
-    replica: int
-    latency_ms: float
-    items: dict[str, list[tuple[int, int, int]]] | None = None
-    failure: str | None = None
-    detail: str = ""
-
-
-@dataclass
-class VoteStats:
-    """Counters behind `GET /voting/stats`."""
-
-    reads: int = 0
-    quorum: int = 0
-    no_quorum: int = 0
-    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
-    wrong: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    slow: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    failures: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
-    agreed: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    behind: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    lag_rounds: int = 0  # times a lagging replica was asked again
-    stale_answers: int = 0  # answers flagged stale: only an older version than one reported could be agreed
-    samples: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(lambda: deque(maxlen=200)))
 
 
 class MajorityVoter:
@@ -68,7 +42,12 @@ class MajorityVoter:
         self.timeout_s = settings.voter_timeout_ms / 1000
         self.stats = VoteStats()
         self.suspected: set[int] = set()  # replicas whose last compared answer was wrong
-        self.floor: dict[str, int] = {}  # per product, the newest version already answered (monotonic reads)
+        # Monotonic reads, per product: the newest version already answered, or the floor rebuilt from a majority's
+        # answers (voting.rebuilt_floor) by the first read after this process started (a product not in it yet has
+        # none: its reads rebuild it from their own answers, and answer nothing older).
+        self.floor: dict[str, int] = {}
+        self.max_staleness_ms = settings.max_staleness_ms
+        self.coalescer = Coalescer(self.max_staleness_ms)
         self._slow_ms = float(settings.voter_slow_ms)
         self._slow_at = 0.0
         self.log = get_logger("voter")
@@ -84,6 +63,7 @@ class MajorityVoter:
             self._writer = asyncio.create_task(self._write_events(), name="voting-events")
 
     async def stop(self) -> None:
+        self.coalescer.stop()
         for task in list(self._background):
             task.cancel()
         if self._writer:
@@ -93,31 +73,6 @@ class MajorityVoter:
         for pool in self.pools.values():
             pool.close()
 
-    def _interpret(self, replica: int, fut: asyncio.Future[tuple[int, bytes]], started: float) -> Fetch:
-        """Turn one replica's finished request into an answer or a typed failure."""
-        latency = (time.perf_counter() - started) * 1000
-        if fut.cancelled():
-            return Fetch(replica, latency, failure="timeout")
-        exc = fut.exception()
-        if isinstance(exc, Refused):
-            return Fetch(replica, latency, failure="refused", detail=str(exc)[:120])
-        if isinstance(exc, Saturated):  # every allowed connection to it is still waiting for an answer
-            return Fetch(replica, latency, failure="timeout", detail=str(exc)[:120])
-        if exc is not None:
-            return Fetch(replica, latency, failure="error", detail=repr(exc)[:120])
-        status, body = fut.result()
-        if status >= 500:
-            return Fetch(replica, latency, failure="error", detail=f"HTTP {status}")
-        if status != 200:
-            return Fetch(replica, latency, failure="malformed", detail=f"HTTP {status}")
-        try:
-            data = orjson.loads(body)
-            rows = data["inventory"] if "inventory" in data else [data]  # noqa: SIM401 (a list body has no .get)
-            items = {row["product_id"]: [tuple(h) for h in row["history"]] for row in rows}
-        except (KeyError, TypeError, ValueError):
-            return Fetch(replica, latency, failure="malformed", detail="unexpected answer shape")
-        return Fetch(replica, latency, items=items)
-
     def _vote(self, answers: dict[int, Fetch], products: list[str]) -> list[ProductVote]:
         total = len(self.replicas)
         return [
@@ -125,31 +80,84 @@ class MajorityVoter:
             for pid in products
         ]
 
-    @staticmethod
-    def _settled(votes: list[ProductVote], answered_all: bool, floor: dict[str, int]) -> bool:
+    def _floors(self, known: dict[str, int], answers: dict[int, Fetch], products: list[str]) -> dict[str, int | None]:
+        """Per product, the oldest version this read may answer: the voter's floor when the read began, or, for a
+        product it has none of yet (a new process), the floor rebuilt from the answers in hand (None: fewer than a
+        majority answered)."""
+        floors: dict[str, int | None] = {}
+        for p in products:
+            if p in known:
+                floors[p] = known[p]
+            else:
+                newest = [max(v[0] for v in f.items[p]) for f in answers.values() if f.items and f.items.get(p)]
+                floors[p] = rebuilt_floor(newest, len(self.replicas))
+        return floors
+
+    def _settled(self, votes: list[ProductVote], answered_all: bool, floors: dict[str, int | None],
+                 as_of_ms: int) -> bool:
         """Every product agreed at a version that is current (all replicas answered, or nobody reported anything
-        newer) and not older than what this voter had already answered for it when the read began."""
+        newer), not older than its floor, and not superseded longer than the bound before the read began."""
         return bool(votes) and all(
-            v.quorum and v.version is not None and v.version >= floor.get(v.product_id, 0)
+            v.quorum and v.version is not None and (floor := floors.get(v.product_id)) is not None
+            and v.version >= floor and staleness_ms(v, as_of_ms) <= self.max_staleness_ms
             and (answered_all or v.version == v.newest_known)
             for v in votes)
 
     async def read(self, path: str, products: list[str]) -> tuple[int, dict[str, Any]]:
-        """One voted read: (HTTP status, body).
+        """One voted read: (HTTP status, body) — the answer of the fan-out of `path` in flight when it fits this read
+        (coalesce.fits: its floor and its staleness bound, from its own start), else of a fan-out of its own."""
+        started = time.perf_counter()
+        invoked_ms = math.ceil(time.time() * 1000)  # never before the client's own moment (the checker's)
+        floor = {p: self.floor[p] for p in products if p in self.floor}
+        voted: Voted | None = None
+        shared = self.coalescer.joinable(path, invoked_ms)
+        if shared is not None:
+            voted = await asyncio.shield(shared)
+            if fits(voted, floor, invoked_ms, self.max_staleness_ms):
+                self.stats.coalesced += 1
+            else:
+                voted = None
+        if voted is None:
+            self.stats.fan_outs += 1
+            voted = await asyncio.shield(
+                self.coalescer.start(path, invoked_ms, self._fan_out(path, products, invoked_ms)))
+        return self._answer(voted, invoked_ms, (time.perf_counter() - started) * 1000)
+
+    def _answer(self, voted: Voted, invoked_ms: int, latency_ms: float) -> tuple[int, dict[str, Any]]:
+        """One read's answer from the fan-out it waited for, its figures restated from this read's start (a current
+        answer's body is made once per fan-out)."""
+        outcome = voted.outcome
+        self.stats.count_read(latency_ms, voted.quorum, any(v.stale for v in voted.votes), bool(outcome.refused_older),
+                              bool(outcome.refused_stale))
+        if voted.body is not None:
+            return 200, {**voted.body, "latency_ms": round(latency_ms, 3),
+                         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        if outcome.as_of_ms != invoked_ms:
+            outcome = replace(outcome, as_of_ms=invoked_ms, refused_stale=refused_stale_for(voted, invoked_ms))
+        body = answer_body(voted.votes, replace(outcome, latency_ms=latency_ms), self.need, len(self.replicas),
+                           sorted(self.suspected), self.floor, self.max_staleness_ms)
+        if voted.current:
+            voted.body = body
+        return (200 if voted.quorum else 503), body
+
+    async def _fan_out(self, path: str, products: list[str], as_of_ms: int) -> Voted:
+        """One fan-out to every replica and its vote, as of `as_of_ms` (when the read that sent it began).
 
         Answers as soon as a majority agrees on the newest version any of them reported. When the first
         answers differ on their newest version, it waits (within the deadline) for the others before settling
         on an older one; a replica that answered but lags (it is behind the majority or behind the newest
         answer, or the answers share no version) is asked again — at once when nothing else is awaited, else
         every LAG_RETRY_S — for every version it keeps. At the deadline it answers with what a majority agrees
-        on, flagged `stale` when a newer version was reported; never with a version older than one it already
-        answered for that product (monotonic reads): then it is "quorum not reached".
+        on, flagged `stale` when a newer version was reported — but never a version below the product's floor
+        (monotonic reads, across restarts: see `_floors`), nor one a majority may have superseded more than
+        `max_staleness_ms` before the read began (bounded staleness): then it is "quorum not reached", with the
+        reason.
         """
         started = time.perf_counter()
         sent_at = time.time()  # what the replicas' failures are about: a request sent now
         # Monotonic reads: never older than what was answered before this read began (a read answered meanwhile
         # overlaps this one, and either order is right for overlapping reads).
-        floor = {p: self.floor[p] for p in products if p in self.floor}
+        known = {p: self.floor[p] for p in products if p in self.floor}
         deadline = started + self.timeout_s + 0.05
         total = len(self.replicas)
         tasks: dict[asyncio.Future[tuple[int, bytes]], int] = {}
@@ -174,7 +182,7 @@ class MajorityVoter:
             for fut in done:
                 replica = tasks[fut]
                 del outstanding[replica]
-                fetched = self._interpret(replica, fut, started)
+                fetched = interpret(replica, fut, started)
                 if fut not in originals:  # asked again: fresher state; its latency stays its first answer's
                     if fetched.items is not None:
                         fetched.latency_ms = answers[replica].latency_ms
@@ -191,7 +199,7 @@ class MajorityVoter:
                     break
                 continue
             votes = self._vote(answers, products)
-            if self._settled(votes, len(answers) == total, floor):
+            if self._settled(votes, len(answers) == total, self._floors(known, answers, products), as_of_ms):
                 break
             if any(v.conflicting for v in votes) and not any(v.quorum for v in votes):
                 if not outstanding:
@@ -219,24 +227,28 @@ class MajorityVoter:
             self.stats.lag_rounds += rounds
         if answers:
             votes = self._vote(answers, products)
-        refused_older = [v.product_id for v in votes
-                         if v.quorum and v.version is not None and v.version < floor.get(v.product_id, 0)]
+        floors = self._floors(known, answers, products)
+        refused_older = {v.product_id: floor for v in votes if v.quorum and v.version is not None
+                         and (floor := floors.get(v.product_id)) is not None and v.version < floor}
+        refused_stale = {v.product_id: age for v in votes if v.quorum
+                         and (age := staleness_ms(v, as_of_ms)) > self.max_staleness_ms}
         latency_ms = (time.perf_counter() - started) * 1000
-        quorum = bool(votes) and all(v.quorum for v in votes) and not refused_older
+        quorum = bool(votes) and all(v.quorum for v in votes) and not refused_older and not refused_stale
         late = sorted(tasks[t] for t in pending)
         self._account(answers, failed, votes, quorum, latency_ms, sent_at)
+        for product, floor in floors.items():  # a floor rebuilt from a majority's answers holds from now on
+            if floor is not None and floor > self.floor.get(product, -1):
+                self.floor[product] = floor
         if quorum:
             for v in votes:
                 assert v.version is not None
                 self.floor[v.product_id] = max(self.floor.get(v.product_id, 0), v.version)
-            if any(v.stale for v in votes):
-                self.stats.stale_answers += 1
         if pending:
             task = asyncio.create_task(self._follow_late(pending, tasks, products, answers, started, sent_at))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        body = self._body(votes, answers, failed, late, quorum, latency_ms, refused_older)
-        return (200 if quorum else 503), body
+        return Voted(votes, Outcome(quorum, sorted(answers), {r: f.failure or "error" for r, f in failed.items()},
+                                    late, latency_ms, refused_older, refused_stale, as_of_ms), quorum)
 
     def _ask_later(self, replica: int, query: str, delay_s: float) -> asyncio.Future[tuple[int, bytes]]:
         """The replica's answer to `query`, asked after `delay_s` (at once when 0)."""
@@ -251,15 +263,10 @@ class MajorityVoter:
 
     def _account(self, answers: dict[int, Fetch], failed: dict[int, Fetch], votes: list[ProductVote],
                  quorum: bool, latency_ms: float, sent_at: float) -> None:
+        """One fan-out's evidence about every replica (the reads that shared it are counted by `_answer`)."""
         now = time.time()
         stats = self.stats
         products = [v.product_id for v in votes]
-        stats.reads += 1
-        stats.latency.record(latency_ms)
-        if quorum:
-            stats.quorum += 1
-        else:
-            stats.no_quorum += 1
         wrong = {r for v in votes for r in v.disagreed}
         behind = {r for v in votes for r in v.behind}
         stale_older = {r for v in votes if v.stale for r in v.older}
@@ -324,14 +331,14 @@ class MajorityVoter:
                 task.cancel()
                 self.stats.failures[tasks[task]]["timeout"] += 1
             for task in late_done:
-                fetched = self._interpret(tasks[task], task, started)
+                fetched = interpret(tasks[task], task, started)
                 if fetched.failure:
                     self.stats.failures[fetched.replica][fetched.failure] += 1
                 elif any(fetched.replica in v.disagreed for v in self._vote({**answers, fetched.replica: fetched},
                                                                             products)):
                     self._wrong(fetched.replica, time.time(), products)
         for task in done:
-            fetched = self._interpret(tasks[task], task, started)
+            fetched = interpret(tasks[task], task, started)
             replica = fetched.replica
             if fetched.failure:
                 self.stats.failures[replica][fetched.failure] += 1
@@ -345,65 +352,9 @@ class MajorityVoter:
             elif any(replica in v.agreed for v in votes):
                 self._agree(replica, now, products)
 
-    def _body(self, votes: list[ProductVote], answers: dict[int, Fetch], failed: dict[int, Fetch], late: list[int],
-              quorum: bool, latency_ms: float, refused_older: list[str]) -> dict[str, Any]:
-        items = []
-        for v in votes:
-            item = {"product_id": v.product_id, "available_quantity": v.available, "reserved_quantity": v.reserved,
-                    "position": v.version, "quorum": v.quorum, "stale": v.stale, "agreed": v.agreed,
-                    "disagreed": v.disagreed, "behind": v.behind, "conflicting": v.conflicting}
-            if v.stale or v.product_id in refused_older:
-                item["newer_position"] = max(v.newest_known or 0, self.floor.get(v.product_id, 0))
-            items.append(item)
-        wrong = sorted({r for v in votes for r in v.disagreed})
-        behind = sorted({r for v in votes for r in v.behind})
-        body: dict[str, Any] = {
-            "quorum": quorum,
-            "votes_needed": self.need,
-            "agreed": sorted({r for v in votes for r in v.agreed} - set(wrong) - set(behind)),
-            "disagreed": wrong,
-            "behind": behind,
-            "late": late,
-            "failed": {str(r): f.failure for r, f in sorted(failed.items())},
-            "outliers": wrong,
-            "suspected": sorted(self.suspected),
-            "stale": quorum and any(v.stale for v in votes),
-            "latency_ms": round(latency_ms, 3),
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
-        if not quorum:
-            body["error"] = "quorum not reached"
-            body["answered"] = sorted(answers)
-            body["conflicting"] = sorted({r for v in votes for r in v.conflicting})
-            if refused_older:
-                body["reason"] = ("only versions older than one already answered could be agreed for "
-                                  + ", ".join(refused_older))
-        if quorum and len(items) == 1:
-            body = {**items[0], **body}
-        else:
-            body["inventory"] = items
-        return body
-
     def describe(self) -> dict[str, Any]:
-        s = self.stats
-        replicas = {}
-        for r in self.replicas:
-            samples = list(s.samples[r])
-            replicas[str(r)] = {
-                "agreed": s.agreed[r], "wrong": s.wrong[r], "slow": s.slow[r], "behind": s.behind[r],
-                "failures": dict(s.failures[r]),
-                "median_latency_ms": round(sorted(samples)[len(samples) // 2], 3) if samples else None,
-            }
-        return {
-            "total_votes": s.reads, "quorum_reached": s.quorum, "quorum_not_reached": s.no_quorum,
-            "quorum_rate": round(100 * s.quorum / s.reads, 4) if s.reads else None,
-            "votes_needed": self.need, "fan_out": len(self.replicas), "lag_rounds": s.lag_rounds,
-            "stale_answers": s.stale_answers,
-            "latency_ms": s.latency.summary(),
-            "outliers_by_replica": {str(r): s.wrong[r] + s.slow[r] for r in self.replicas},
-            "latency_outliers": latency_outliers({r: list(v) for r, v in s.samples.items()}),
-            "replicas": replicas,
-        }
+        """`GET /voting/stats`: every counter since this process started."""
+        return describe_stats(self.stats, self.replicas, self.need, self.max_staleness_ms)
 
     async def _write_events(self) -> None:
         """Batch notable votes into monitor.voting_events (never one write per read): asleep until one comes, then
