@@ -284,7 +284,7 @@ class RefLab:
         roles = {}
         for proc in procs:
             with contextlib.suppress(psutil.Error):
-                roles[(proc.pid, proc.create_time())] = process_role(proc.cmdline())
+                roles[(proc.pid, proc.create_time())] = process_role(proc.cmdline(), proc.name())
         before = cpu_snapshot(procs)
         await asyncio.sleep(window_s)
         after = cpu_snapshot(self.processes())

@@ -203,12 +203,22 @@ def evaluate(target: Target, rounds: Sequence[Round]) -> Verdict:
     return Verdict(target, measured, met, tuple(notes))
 
 
-def process_role(cmdline: Sequence[str]) -> str:
+FORKED_SERVICE = re.compile(r"^(orders|monitor|voter|dashboard|inventory-\d+)$")
+
+
+def process_role(cmdline: Sequence[str], name: str = "") -> str:
     """What a lab process is, from its command line: a service (`inventory-2`), its warm spare (`spares`), the
-    supervisor (`faultlab up`), `broker`, `postgres`, or else its program's name."""
+    supervisor (`faultlab up`), `broker`, `postgres`, or else its program's name. A process forked from the
+    template process (v0.3.0 on) has the template's command line: its name (`comm`) says which it is, its spare's
+    name starts with `s:`, and the template's own is `template`."""
     if not cmdline:
         return "?"
     program = cmdline[0].rsplit("/", 1)[-1]
+    if any("faultlab" in part for part in cmdline):
+        if name.startswith("s:"):
+            return "spares"
+        if name == "template" or FORKED_SERVICE.match(name):
+            return name
     if "serve" in cmdline and any(part.endswith("faultlab") for part in cmdline):
         if "--spare" in cmdline:
             return "spares"

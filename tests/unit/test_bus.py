@@ -56,6 +56,23 @@ def test_wake_brings_the_short_wait_back_and_restarts_the_quiet_timer() -> None:
     assert pacer.current_ms == 50, "quiet again only after quiet_s from the wake"
 
 
+def test_an_empty_poll_comes_back_after_a_second_on_a_quiet_topic_and_after_200_ms_while_records_flow() -> None:
+    """poll_ms follows the pacer: the short poll until the topic is quiet, the long one then, the short one again
+    with the next record; with equal waits (the idle CPU traded back) the topic never counts as quiet."""
+    pacer = FetchPacer(consumer(50), busy_ms=50, idle_ms=250, quiet_s=0.05)  # type: ignore[arg-type]
+    pacer.note(0)
+    assert not pacer.quiet and pacer.poll_ms() == 200
+    time.sleep(0.06)
+    pacer.note(0)
+    assert pacer.quiet and pacer.poll_ms() == 1000
+    pacer.note(1)
+    assert not pacer.quiet and pacer.poll_ms() == 200
+    same = FetchPacer(consumer(50), busy_ms=50, idle_ms=50, quiet_s=0.0)  # type: ignore[arg-type]
+    same.note(0)
+    same.note(0)
+    assert not same.quiet and same.poll_ms() == 200
+
+
 def test_a_sealed_record_opens_only_for_its_topic_and_key() -> None:
     """Records are signed with the operator token: altered, moved, unsigned or foreign records are refused."""
     import orjson

@@ -64,6 +64,26 @@ def test_unknown_stays_unknown_until_first_on() -> None:
     assert t.status == "UNKNOWN"
 
 
+def test_failed_checks_before_the_first_answer_do_not_hold_a_starting_replica_out() -> None:
+    """At start-up the monitor checks replicas before they listen: those refusals are not in the error-rate window,
+    so the replica is ON after the usual 5 successes; once it has answered, failures count again."""
+    t = InstanceTracker(1, Settings(detector="error-rate"), lambda e: None)
+    for i in range(10):
+        t.observe(obs("refused", i * 0.02))
+    for i in range(4):
+        t.observe(obs("health", 1 + i * 0.02))
+    assert t.status == "UNKNOWN", "not before 5 successes"
+    t.observe(obs("health", 1.1))
+    assert t.status == "ON"
+    late = InstanceTracker(1, Settings(detector="error-rate"), lambda e: None)
+    late.observe(obs("health", 0.0))
+    late.observe(obs("refused", 0.02))
+    late.observe(obs("refused", 0.04))
+    for i in range(5):
+        late.observe(obs("health", 1 + i * 0.02))
+    assert late.status == "UNKNOWN", "after its first answer, two failures stay in the window"
+
+
 def test_ttd_and_ttr_come_from_event_timestamps() -> None:
     """TTD = first OFF - activation; TTR = ON after clear - clear; both from the observations' own times."""
     t, events = tracker()
@@ -366,3 +386,19 @@ def test_answers_of_the_exited_process_do_not_start_the_new_ones_history() -> No
     for i in range(5):
         t.observe(obs("health", 900.1 + i * 0.02, pid=42, started_at=900.09))
     assert t.status == "ON"
+
+
+def test_regular_probes_fall_on_a_shared_beat_never_more_than_an_interval_apart() -> None:
+    """From any start, each next regular probe is due between half an interval and an interval (plus the slack of a
+    timer that fired early) later, and within two probes every replica probes on the same multiples of the interval."""
+    from faultlab.shop.monitor.health_monitor import BEAT_SLACK_S, on_beat
+
+    interval = 0.2
+    for start in (1000.0, 1000.001, 999.997, 1000.05, 1000.0999, 1000.1001, 1000.13, 1000.1999):
+        at, dues = start, []
+        for _ in range(4):
+            due = on_beat(at, interval)
+            assert interval / 2 - 1e-9 <= due - at <= interval + BEAT_SLACK_S, (start, at, due)
+            dues.append(due)
+            at = due
+        assert abs(dues[-1] / interval - round(dues[-1] / interval)) < 1e-6, f"{start}: not on the beat: {dues}"

@@ -238,6 +238,12 @@ def test_process_roles_from_command_lines() -> None:
     assert process_role(["postgres: walwriter "]) == "postgres"
     assert process_role(["/usr/bin/sleep", "1"]) == "sleep"
     assert process_role([]) == "?"
+    template_child = [python, "-m", "faultlab", "up", "--detach"]  # a fork of the template: its name says which
+    assert process_role(template_child, "inventory-3") == "inventory-3"
+    assert process_role(template_child, "s:voter") == "spares"
+    assert process_role(template_child, "template") == "template"
+    assert process_role(template_child, "faultlab") == "supervisor"
+    assert process_role([python, "-m", "faultlab.runtime.template", "7", "99"], "orders") == "orders"
 
 
 async def test_open_loop_orders_keep_their_schedule_and_count_failures_by_kind() -> None:

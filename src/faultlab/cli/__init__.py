@@ -44,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_parsers: dict[str, argparse.ArgumentParser] = {}
+
+
+def parser_for(lang: str) -> argparse.ArgumentParser:
+    """The parser in this language, built once per process: a service forked from the template process
+    (runtime/forkserver.py) parses its `serve` arguments with the one the template built."""
+    if lang not in _parsers:
+        _parsers[lang] = build_parser()
+    return _parsers[lang]
+
 
 def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     """Every subcommand's parser, nested ones too (`study detectors`)."""
@@ -81,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faultlab: {exc}", file=sys.stderr)
         return 2
     i18n.activate_for_cli(lang)
-    args = build_parser().parse_args(argv)
+    args = parser_for(lang).parse_args(argv)
     if args.home:
         os.environ["FAULTLAB_HOME"] = args.home
     try:

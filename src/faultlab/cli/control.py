@@ -1,10 +1,10 @@
 """`faultlab up | down | status | restart | reset | psql | token | failures | serve`: the running lab, started,
-stopped, looked at and steered (`inject` and `clear` are registered from cli/faults.py among them)."""
+stopped, looked at and steered (`up` itself is cli/up.py; `inject` and `clear` are registered from cli/faults.py
+among them)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -15,109 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from faultlab.cli.console import client as _client
 from faultlab.cli.console import console as _console
 from faultlab.cli.console import decimal
 from faultlab.cli.console import settings as _settings
 from faultlab.cli.console import with_client as _with_client
+from faultlab.cli.status_table import show_status
+from faultlab.cli.up import cmd_up
 from faultlab.core import i18n
 from faultlab.core.config import Settings
 from faultlab.core.i18n import _
 
-# ---- up / down / status -------------------------------------------------------------------------
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    if args.no_restart:
-        settings = settings.model_copy(update={"restart_crashed": False})
-    if args.detach:
-        return _up_detached(settings, args)
-    from faultlab.runtime.supervisor import Supervisor, SupervisorError
-
-    console = _console()
-
-    async def run() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            supervisor = Supervisor(settings, progress=console.log, netns=args.netns)
-        except SupervisorError as exc:
-            console.print("[bold red]" + _("error:") + f"[/] {exc}")
-            return 1
-        started = time.perf_counter()
-        start = asyncio.create_task(supervisor.start(timeout_s=args.timeout))
-        stopper = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({start, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if not start.done():
-                console.print("[yellow]" + _("interrupted while starting; stopping what was started") + "[/]")
-                start.cancel()
-                with contextlib.suppress(BaseException):
-                    await start
-                return 130
-            start.result()
-            console.print(_("[bold green]lab working[/] in {seconds} s (lab folder {home}); Ctrl-C stops everything")
-                          .format(seconds=i18n.number(time.perf_counter() - started, 2), home=supervisor.home))
-            async with _client(args) as client:
-                await _print_status(console, client)
-            await stopper
-            console.print(_("stopping the lab…"))
-            return 0
-        except SupervisorError as exc:
-            console.print("[bold red]" + _("error:") + f"[/] {exc}")
-            return 1
-        finally:
-            stopper.cancel()
-            await supervisor.stop()
-            console.print(_("lab stopped"))
-
-    # The supervisor uses the standard event loop: uvloop cannot spawn a child as another user (PostgreSQL).
-    return asyncio.run(run())
-
-
-def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
-    from faultlab.core.config import STATE_FILE
-
-    console = _console()
-    home = settings.home.resolve()
-    (home / "logs").mkdir(parents=True, exist_ok=True)
-    state = home / STATE_FILE
-    if state.exists():
-        console.print("[yellow]" + _("a lab seems to be running already ({state}); `faultlab down` first").format(
-            state=state) + "[/]")
-        return 1
-    log_path = home / "logs" / "supervisor.log"
-    argv = [sys.executable, "-m", "faultlab", "up", "--timeout", str(args.timeout)]
-    if args.no_restart:
-        argv.append("--no-restart")
-    if args.netns:
-        argv.append("--netns")
-    env = {**os.environ, "FAULTLAB_HOME": str(home), "COLUMNS": "120"}
-    with open(log_path, "ab") as log:
-        child = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-    started = time.perf_counter()
-    with console.status(_("starting the lab…")):
-        while True:
-            if child.poll() is not None:
-                console.print(_("[bold red]the lab failed to start[/]; see {path}").format(path=log_path))
-                console.print(log_path.read_text()[-3000:])
-                return 1
-            if state.exists():
-                with contextlib.suppress(ValueError, OSError):
-                    if json.loads(state.read_text()).get("ready_at"):
-                        break
-            if time.perf_counter() - started > args.timeout + 10:
-                child.terminate()
-                console.print(_("[bold red]the lab did not become ready in time[/]; see {path}").format(path=log_path))
-                return 1
-            time.sleep(0.05)
-    console.print(_("[bold green]lab working[/] in {seconds} s; `faultlab down` stops it").format(
-        seconds=i18n.number(time.perf_counter() - started, 2)))
-    _with_client(args, lambda client: _print_status(console, client))
-    return 0
+# ---- down / status -------------------------------------------------------------------------------
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -172,7 +80,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(json.dumps({"processes": await client.processes(), "monitor": await client.monitor_status()},
                              indent=2))
         else:
-            await _print_status(console, client)
+            await show_status(console, client)
 
     try:
         _with_client(args, show)
@@ -180,19 +88,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print(_("[red]the lab is not running[/] ({error}); start it with `faultlab up`").format(error=exc))
         return 1
     return 0
-
-
-async def _print_status(console: Any, client: Any) -> None:
-    """The status table of the lab the client calls (the monitor's part left empty when it does not answer)."""
-    from faultlab.cli.status_table import print_status
-    from faultlab.core.client import Unreachable
-
-    processes = await client.processes()
-    try:
-        monitor = await client.monitor_status()
-    except Unreachable:
-        monitor = {"instances": [], "services": []}
-    print_status(console, processes, monitor, client.settings)
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -314,6 +209,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             import uvloop  # noqa: F401  (what `run` will use)
         if sys.stdin.readline().strip() != "go":
             return 0  # the supervisor let its spare go
+    from faultlab.core.log import get_logger
+
+    get_logger(args.service, args.replica).info("imported")  # a start's breakdown: benchmarks/start_profile.py
     if args.service == "inventory":
         run(lambda: main(settings, args.replica))
     else:

@@ -179,4 +179,16 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
-__all__ = ["failures_table", "fmt_time", "print_status", "status_rows", "status_table", "untrusted_line"]
+async def show_status(console: Any, client: Any) -> None:
+    """The status table of the lab the client calls (the monitor's part left empty when it does not answer)."""
+    from faultlab.core.client import Unreachable
+
+    processes = await client.processes()
+    try:
+        monitor = await client.monitor_status()
+    except Unreachable:
+        monitor = {"instances": [], "services": []}
+    print_status(console, processes, monitor, client.settings)
+
+
+__all__ = ["failures_table", "fmt_time", "print_status", "show_status", "status_rows", "status_table", "untrusted_line"]

@@ -27,6 +27,8 @@ ERROR_QUEUE = "error-queue"
 TOPICS = (ORDER_EVENTS, INVENTORY_RESULTS, ERROR_QUEUE)
 PARTITION = 0
 QUIET_S = 1.0  # after this long without records a consumer's fetch wait grows to its idle value (FetchPacer)
+POLL_MS = 200  # an empty poll of a consumer's fetched records comes back after this long while records flow
+QUIET_POLL_MS = 1000  # ... and after this long on a quiet topic (FetchPacer.poll_ms; under the monitor's lag limit)
 
 
 def encode(value: Any) -> bytes:
@@ -268,6 +270,17 @@ class FetchPacer:
             self._set(self.busy_ms)
         elif now - self.last_record_at >= self.quiet_s:
             self._set(self.idle_ms)
+
+    @property
+    def quiet(self) -> bool:
+        """The topic has been quiet for `quiet_s`: the long wait is in use (never when both waits are the same)."""
+        return self.current_ms >= self.idle_ms > self.busy_ms
+
+    def poll_ms(self, busy_ms: int = POLL_MS, quiet_ms: int = QUIET_POLL_MS) -> int:
+        """How long a poll of the fetched records (`getmany`) waits. Records end it the moment they arrive, so this
+        is only how often an empty poll comes back: on a quiet topic an empty poll does nothing but wake the
+        process, so it comes back after `quiet_ms` rather than `busy_ms`."""
+        return quiet_ms if self.quiet else busy_ms
 
     def wake(self) -> None:
         """Back to the short wait now (the consumer was just assigned or moved): it must learn the log end fast."""

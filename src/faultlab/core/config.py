@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     restart_crashed: bool = Field(True, description="supervisor restarts a crashed replica")
     warm_spares: bool = Field(True, description="keep a warm spare per replica (imports done, waiting): a crashed "
                                                 "replica is replaced at once instead of starting a new Python")
+    template_process: bool = Field(True, description="start each service (and its warm spare) as a fork of one "
+                                                     "process that imported them all once, instead of a new Python "
+                                                     "process each (runtime/forkserver.py)")
     runs_dir: Path = Field(Path("runs"), description="experiment run folders the dashboard's reports page lists")
 
     @field_validator("initial_stock")

@@ -106,6 +106,7 @@ class InstanceTracker:
         self.source: str | None = None
         self.last_check: float | None = None
         self.last_health: dict[str, Any] = {}
+        self.answered = False  # it has answered a health check at least once
         self.caught_up = False
         self.applied_seq: int | None = None  # its position at the last health check
         self.behind_ms: float | None = None  # how long ago the others applied the first event it lacks
@@ -173,6 +174,7 @@ class InstanceTracker:
             if self.status != "OFF":
                 self._set("OFF", at, say(CONCLUSIVE[kind]), source)
         elif kind == "health":
+            self.answered = True
             if self.replaced and self._from_new_process(obs, at):
                 self._first_answer(obs.get("started_at"), at)
             self.last_check = at
@@ -199,6 +201,11 @@ class InstanceTracker:
         elif kind in FAILURE_KINDS:
             if source == "monitor":
                 self.last_check = at
+            if self.status == "UNKNOWN" and not self.answered:
+                # The lab is starting and this replica has not listened yet: a refused or failed check says nothing
+                # of its health. Counted, it would stay in the error-rate window and hold the replica out for ~20
+                # checks after it works; its detectors start with its first answer instead.
+                return
             sent_at = obs.get("sent_at")
             news_since = max(self.last_cleared_at or 0.0, self.process_since or 0.0)
             if isinstance(sent_at, (int, float)) and sent_at < news_since:

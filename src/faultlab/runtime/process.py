@@ -5,6 +5,9 @@ imported everything and waits for one line on its stdin. When the child dies the
 takes its place at once (a new Python process spends most of a second on imports on a busy 2-core
 machine); a new spare is started a little later. A crash before it is ready gets a new process after the
 usual backoff.
+
+A child with `fork_args` is forked from the supervisor's template process when there is one (runtime/forkserver.py:
+past its imports from the start, spares included); otherwise, or if the template is gone, `argv` is run.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from typing import Any
 
 import psutil
 
+from faultlab.runtime.forkserver import ForkedProcess, ForkServer, ForkServerGone
+
 ExitCallback = Callable[["ManagedProcess", int, float], Awaitable[None]]
+Child = asyncio.subprocess.Process | ForkedProcess
 SPARE_DELAY_S = 2.0  # after a promotion, the next spare waits this long (the promoted one starts first)
 
 
@@ -77,16 +83,19 @@ class ProcessSpec:
     spare_argv: list[str] | None = None  # a warm spare: imports everything, then waits for "go" on its stdin
     spare_nice: int = 0  # the spare waits at this niceness; it runs at full priority once it takes over
     before_start: Callable[[], None] | None = None  # run before every spawn (postgres: clear a stale lock file)
+    fork_args: list[str] | None = None  # `faultlab` arguments a template process runs in a fork instead of argv
 
 
 class ManagedProcess:
     """One supervised child; `exits` records (pid, returncode, died_at wall time)."""
 
-    def __init__(self, spec: ProcessSpec, log_dir: Path, on_exit: ExitCallback | None = None) -> None:
+    def __init__(self, spec: ProcessSpec, log_dir: Path, on_exit: ExitCallback | None = None,
+                 forkserver: ForkServer | None = None) -> None:
         self.spec = spec
         self.log_path = log_dir / f"{spec.name}.log"
         self.on_exit = on_exit
-        self.proc: asyncio.subprocess.Process | None = None
+        self.forkserver = forkserver
+        self.proc: Child | None = None
         self.started_at: float | None = None
         self.restarts = 0
         self.exits: list[tuple[int, int, float]] = []
@@ -94,7 +103,7 @@ class ManagedProcess:
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
         self._respawned = asyncio.Event()
-        self.spare: asyncio.subprocess.Process | None = None
+        self.spare: Child | None = None
         self.promotions = 0
         self._arming: asyncio.Task[None] | None = None
 
@@ -111,13 +120,18 @@ class ManagedProcess:
         self._stopping = False
         if self.spec.before_start is not None:
             await asyncio.to_thread(self.spec.before_start)
-        self.proc = await self._spawn(self.spec.argv, nice, asyncio.subprocess.DEVNULL)
+        self.proc = await self._spawn(self.spec.argv, nice, asyncio.subprocess.DEVNULL, self.spec.fork_args)
         self.started_at = time.time()
         self._watch = asyncio.create_task(self._watch_exit(self.proc), name=f"watch-{self.spec.name}")
 
-    async def _spawn(self, argv: list[str], nice: int, stdin: int) -> asyncio.subprocess.Process:
-        log = open(self.log_path, "ab", buffering=0)  # noqa: ASYNC230, SIM115 (the child's stdout; a local file)
+    async def _spawn(self, argv: list[str], nice: int, stdin: int, fork_args: list[str] | None = None) -> Child:
         env = {**os.environ, **self.spec.env}
+        if fork_args is not None and self.forkserver is not None and not self.forkserver.gone:
+            spare = stdin == asyncio.subprocess.PIPE
+            with contextlib.suppress(ForkServerGone):
+                return await self.forkserver.spawn(fork_args, env, self.log_path,
+                                                   ("s:" if spare else "") + self.spec.name, nice, stdin_pipe=spare)
+        log = open(self.log_path, "ab", buffering=0)  # noqa: ASYNC230, SIM115 (the child's stdout; a local file)
         kwargs: dict[str, object] = {}
         if self.spec.uid_gid:
             kwargs["user"], kwargs["group"] = self.spec.uid_gid
@@ -148,7 +162,9 @@ class ManagedProcess:
         if not self.keeps_spare or self._stopping or self.spare_pid is not None:
             return
         # At a low priority: its imports must not slow the services that are working.
-        self.spare = await self._spawn(self.spec.spare_argv or [], self.spec.spare_nice, asyncio.subprocess.PIPE)
+        fork_args = [*self.spec.fork_args, "--spare"] if self.spec.fork_args is not None else None
+        self.spare = await self._spawn(self.spec.spare_argv or [], self.spec.spare_nice, asyncio.subprocess.PIPE,
+                                       fork_args)
 
     def arm_spare_later(self, delay_s: float = SPARE_DELAY_S) -> None:
         """Start the warm spare in the background after `delay_s`."""
@@ -193,7 +209,7 @@ class ManagedProcess:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(spare.wait(), 2.0)
 
-    async def _watch_exit(self, proc: asyncio.subprocess.Process) -> None:
+    async def _watch_exit(self, proc: Child) -> None:
         code = await proc.wait()
         died_at = time.time()
         self.exits.append((proc.pid, code, died_at))
@@ -269,6 +285,7 @@ class ManagedProcess:
             "auto_restart": self.auto_restart,
             "spare_pid": self.spare_pid,
             "warm_spare": self.keeps_spare,  # one is kept (or being started)
+            "forked": isinstance(self.proc, ForkedProcess),  # from the template process (runtime/forkserver.py)
             "promotions": self.promotions,
             "started_at": self.started_at,
             "last_exit": (

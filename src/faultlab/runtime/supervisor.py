@@ -27,6 +27,8 @@ from faultlab.core.netns import NetnsNetwork
 from faultlab.faults.network import NetFaults
 from faultlab.runtime import broker, postgres
 from faultlab.runtime.api import SupervisorApi
+from faultlab.runtime.forkserver import ForkServer
+from faultlab.runtime.placement import place, rebind
 from faultlab.runtime.process import ManagedProcess, ProcessSpec
 from faultlab.runtime.state import SECRETS, write_state
 
@@ -81,40 +83,11 @@ def _claim_network(settings: Settings) -> NetnsNetwork:
     return netns.NetnsNetwork.allocate(nodes)
 
 
-def _place(network: NetnsNetwork, spec: ProcessSpec, node: str) -> ProcessSpec:
-    """The same process run inside `node`'s namespace, bound to its address (netns mode)."""
-    spec.argv = [*network.exec_prefix(node), *spec.argv]
-    if spec.spare_argv:
-        spec.spare_argv = [*network.exec_prefix(node), *spec.spare_argv]
-    spec.env = {**spec.env, "FAULTLAB_HOST": network.nodes[node].address}
-    return spec
-
-
-def _rebind(network: NetnsNetwork, spec: ProcessSpec) -> ProcessSpec:
-    """The embedded broker or PostgreSQL listening on the bridge address (PostgreSQL also on loopback)."""
-    argv = list(spec.argv)
-    if spec.name == "postgres":
-        at = argv.index("-h")
-        argv[at + 1] = f"127.0.0.1,{network.host_address}"
-        data_dir = Path(argv[argv.index("-D") + 1])
-        hba = data_dir.parent / "pg_hba_netns.conf"
-        hba.write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n"
-                       f"host all all {netns.SUBNET.format(index=network.index)} trust\n")
-        hba.chmod(0o644)
-        if spec.uid_gid:
-            os.chown(hba, *spec.uid_gid)
-        argv += ["-c", f"hba_file={hba}"]
-    else:
-        argv = [a.replace("tcp://127.0.0.1:", f"tcp://{network.host_address}:") for a in argv]
-    spec.argv = argv
-    return spec
-
-
 class Supervisor:
     """Starts and supervises every process of the lab; `stop()` leaves nothing behind."""
 
     def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None,
-                 netns: bool = False) -> None:
+                 netns: bool = False, forkserver: ForkServer | None = None) -> None:
         self.home = settings.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         token = settings.admin_token or load_or_create_token(self.home)
@@ -133,11 +106,25 @@ class Supervisor:
         self._log_file = open(self.logs / "supervisor.log", "a", buffering=1)  # noqa: SIM115 (open until stop())
         self.log = get_logger("supervisor", stream=self._log_file)
         self.processes: dict[str, ManagedProcess] = {}
+        # The services (and their spares) are forks of one process that imported them once (runtime/forkserver.py;
+        # `forkserver`: one the command forked already). Not in netns mode: `ip netns exec` starts each service.
+        self.forkserver: ForkServer | None = None
+        if self.settings.template_process and self.network is None:
+            self.forkserver = forkserver or ForkServer(self.logs)
+            self.forkserver.log = self.log
         self.reporter = MonitorReporter(self.settings)
         self.started_at: float | None = None
         self.ready_at: float | None = None
         self.api = SupervisorApi(self)
         self._stopped = False
+
+    def _phase(self, phase: str, **fields: Any) -> None:
+        """One step of the start in the supervisor's log, with the seconds since `start()` began (the breakdown in
+        docs/benchmarks.md, "Where a warm start's seconds go", is read from these lines); nothing after the start."""
+        if self.ready_at is not None:
+            return
+        since = time.time() - self.started_at if self.started_at else 0.0
+        self.log.info("start_phase", phase=phase, at_s=round(since, 3), **fields)
 
     # ---- start ------------------------------------------------------------------------------------
 
@@ -169,11 +156,11 @@ class Supervisor:
         # A crashed service is replaced by its warm spare, already past its imports (see runtime/process.py).
         spare = [*argv, "--spare"] if restart and self.settings.warm_spares else None
         spec = ProcessSpec(name=name, argv=argv, env=self.settings.to_env(), restart=restart, replica=replica,
-                           restart_nice=nice, spare_argv=spare, spare_nice=19 if root else 0)
-        return _place(self.network, spec, name) if self.network else spec
+                           restart_nice=nice, spare_argv=spare, spare_nice=19 if root else 0, fork_args=argv[3:])
+        return place(self.network, spec, name) if self.network else spec
 
     async def _add(self, spec: ProcessSpec) -> ManagedProcess:
-        proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit)
+        proc = ManagedProcess(spec, self.logs, on_exit=self._on_exit, forkserver=self.forkserver)
         self.processes[spec.name] = proc
         await proc.start()
         return proc
@@ -198,6 +185,9 @@ class Supervisor:
     async def start(self, timeout_s: float = 60.0) -> None:
         self.started_at = time.time()
         self._check_ports()
+        if self.forkserver is not None:  # its imports run while PostgreSQL, the broker and the topics come up
+            await self.forkserver.start()
+            self._phase("template_launched")
         await self.api.start("127.0.0.1", self.settings.supervisor_port)
         s = self.settings
         net = self.network
@@ -209,32 +199,49 @@ class Supervisor:
             layout = postgres.PostgresLayout(self.home / "postgres", s.postgres_port)
             assert s.db_password is not None
             spec = await asyncio.to_thread(postgres.prepare, layout, s.db_password)
-            await self._add(_rebind(net, spec) if net else spec)
+            await self._add(rebind(net, spec) if net else spec)
+            self._phase("postgres_spawned")
         if not s.kafka_bootstrap:
             self.progress("starting Kafka broker (embedded Tansu)")
             spec = broker.prepare(s.broker_port)
-            await self._add(_rebind(net, spec) if net else spec)
-        if not s.database_url:
-            await wait_port(s.postgres_port, 30)
-            await ensure_database(s)
-        if not s.kafka_bootstrap:
-            await wait_port(s.broker_port, 15, net.host_address if net else "127.0.0.1")
-        self.progress("creating topics")
-        await bus.ensure_topics(s)
+            await self._add(rebind(net, spec) if net else spec)
+            self._phase("broker_spawned")
+        self.progress("creating the database and the topics")
+        both = [asyncio.create_task(self._database_ready()), asyncio.create_task(self._topics_ready())]
+        try:  # independent: PostgreSQL's part and the broker's, side by side
+            await asyncio.gather(*both)
+        finally:
+            for task in both:
+                task.cancel()
         self.progress("starting services")
         await self.reporter.start()
-        await self._add(self._service_spec("monitor"))
-        for replica in s.replica_ids:
-            await self._add(self._service_spec("inventory", replica))
-        await self._add(self._service_spec("orders"))
-        await self._add(self._service_spec("voter"))
-        await self._add(self._service_spec("dashboard"))
+        specs = [self._service_spec("monitor"), *(self._service_spec("inventory", r) for r in s.replica_ids),
+                 self._service_spec("orders"), self._service_spec("voter"), self._service_spec("dashboard")]
+        await asyncio.gather(*(self._add(spec) for spec in specs))
+        self._phase("services_spawned")
         self.write_state()
         await self.wait_working(timeout_s)
+        self._phase("working")
         self.ready_at = time.time()
         for proc in self.processes.values():
             proc.arm_spare_later(0.0)  # once everything works: the spares' imports must not slow the start
         self.write_state()
+
+    async def _database_ready(self) -> None:
+        s = self.settings
+        if not s.database_url:
+            await wait_port(s.postgres_port, 30)
+            self._phase("postgres_listening")
+            await ensure_database(s)
+            self._phase("database_ensured")
+
+    async def _topics_ready(self) -> None:
+        s = self.settings
+        if not s.kafka_bootstrap:
+            await wait_port(s.broker_port, 15, self.network.host_address if self.network else "127.0.0.1")
+            self._phase("broker_listening")
+        await bus.ensure_topics(s)
+        self._phase("topics_created")
 
     async def wait_working(self, timeout_s: float) -> None:
         """Until every service says it works and the monitor has every replica ON (caught up) and every other
@@ -243,17 +250,24 @@ class Supervisor:
         s = self.settings
         pending = ["orders", "voter", "monitor", "dashboard", *(f"inventory-{r}" for r in s.replica_ids)]
         async with LabClient(s, timeout_s=1) as client:
+
+            async def works(name: str) -> bool:
+                with contextlib.suppress(ApiCallError):
+                    health = await client.health(name)
+                    return isinstance(health, dict) and bool(health.get("working"))
+                return False
+
             while True:
-                for name in list(pending):
-                    with contextlib.suppress(ApiCallError):
-                        health = await client.health(name)
-                        if isinstance(health, dict) and health.get("working"):
-                            pending.remove(name)
-                            self.progress(f"{name} working")
+                for name, working in zip(list(pending), await asyncio.gather(*map(works, pending)), strict=True):
+                    if working:
+                        pending.remove(name)
+                        self.progress(f"{name} working")
+                        self._phase("service_working", name=name)
                 if not pending:
                     with contextlib.suppress(ApiCallError):
                         status = await client.monitor_status()
                         if all(i["status"] == "ON" for i in status["instances"] + status.get("services", [])):
+                            self._phase("monitor_all_on")
                             return
                 dead = [p.spec.name for p in self.processes.values() if not p.running and p.exits]
                 if time.monotonic() > deadline or (dead and time.monotonic() > deadline - timeout_s + 20):
@@ -261,7 +275,7 @@ class Supervisor:
                     logs = ", ".join(str(self.processes[n].log_path) for n in dead) or str(self.logs)
                     raise SupervisorError(f"the lab did not become ready in {timeout_s:.0f} s (waiting for: {waiting}); "
                                    f"see {logs}")
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.025)
 
     # ---- reset ------------------------------------------------------------------------------------
 
@@ -337,8 +351,11 @@ class Supervisor:
     # ---- state and stop ---------------------------------------------------------------------------
 
     def write_state(self) -> None:
+        processes = {name: p.pid for name, p in self.processes.items()}
+        if self.forkserver is not None and self.forkserver.pid is not None:
+            processes["template"] = self.forkserver.pid  # `faultlab down` kills it too if it outlived the supervisor
         write_state(self.home, self.settings, pid=os.getpid(), started_at=self.started_at, ready_at=self.ready_at,
-                    processes={name: p.pid for name, p in self.processes.items()})
+                    processes=processes)
 
     async def stop(self) -> None:
         """Stop services first, then broker and database; safe to call twice."""
@@ -360,6 +377,8 @@ class Supervisor:
         for name in ("broker", "postgres"):
             if name in self.processes:
                 await self.processes[name].stop(timeout_s=10)
+        if self.forkserver is not None:
+            await self.forkserver.stop()
         await self.api.stop()
         with contextlib.suppress(FileNotFoundError):
             (self.home / STATE_FILE).unlink()

@@ -24,7 +24,7 @@ from faultlab.lab.dashboard.metrics import Counts, Selector, extract, parse_prom
 
 TICK_S = 0.25  # pushed updates: 4 per second
 POINT_EVERY = 2  # a chart point every second tick (2 per second; each covers the last WINDOW_S)
-IDLE_TICK_S = 1.0  # nobody watching: one poll and one chart point a second keep the history for a later page
+IDLE_TICK_S = 2.0  # nobody watching: a poll and a chart point every 2 s keep the history for a later page
 SLOW_S = 1.0  # /health of every service and /failures
 IDLE_SLOW_S = 5.0
 POLL_TIMEOUT_S = 1.0
@@ -99,6 +99,7 @@ class LiveState:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._failures_due = asyncio.Event()
+        self._page_opened = asyncio.Event()  # ends an idle tick's wait: a new page gets the fast cadence at once
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._wrong_history: deque[tuple[float, dict[int, int]]] = deque(maxlen=64)
 
@@ -134,6 +135,7 @@ class LiveState:
     def subscribe(self) -> asyncio.Queue[tuple[str, dict[str, Any]] | None]:
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._subscribers.add(queue)
+        self._page_opened.set()
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[tuple[str, dict[str, Any]] | None]) -> None:
@@ -278,7 +280,15 @@ class LiveState:
                 if delay < 0:  # fell behind (a busy machine): keep the cadence from now instead of bursting
                     next_at = time.monotonic()
                     delay = 0
-                await asyncio.sleep(delay)
+                if watched:
+                    await asyncio.sleep(delay)
+                else:
+                    self._page_opened.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await self._page_opened.wait()
+                    if self._page_opened.is_set():  # the watched cadence counts from now
+                        next_at = time.monotonic()
                 self.seq += 1
                 point: dict[str, Any] | None = None
                 if not watched or self.seq % POINT_EVERY == 0:

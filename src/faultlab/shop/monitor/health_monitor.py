@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ MAX_EVENT_ID = 2**63 - 1
 # A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
 # the previous one finds every replica still on its short wait.
 BUSY_GAP_S = bus.QUIET_S / 2
+BEAT_SLACK_S = 0.004  # a probe may begin this much before its beat (timers fire to the millisecond) and stay on it
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -61,6 +63,16 @@ class EventLog:
         return [e for e in self.events if e["id"] > last_id]
 
 
+def on_beat(started: float, interval_s: float) -> float:
+    """When the next regular probe of a replica is due, `started` being when this one began (monotonic): on the
+    shared beat (the multiples of `interval_s`) when one falls between half an interval and an interval later, so the
+    replicas' probes come due together and one wake-up sends them all; else half an interval later, which puts the
+    probe after on the beat. Never later than an interval (a timer that fired a little early is given
+    BEAT_SLACK_S)."""
+    beat = math.ceil((started + interval_s / 2) / interval_s) * interval_s
+    return beat if beat <= started + interval_s + BEAT_SLACK_S else started + interval_s / 2
+
+
 class HealthMonitor:
     """Probes replicas (fast while one is suspect), folds in reports, persists what changes."""
 
@@ -78,6 +90,7 @@ class HealthMonitor:
         self.results_set_aside: dict[str, int] = {}  # the orders service's inventory-results set aside, by reason
         self.trace = ObservationTrace()  # the detector study's recording of every observation ingested
         self._rows: list[tuple[Any, ...]] = []
+        self._rows_added = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._wake = {r: asyncio.Event() for r in settings.replica_ids}
@@ -125,6 +138,8 @@ class HealthMonitor:
                                event["ttd_ms"] if event["phase"] == "detected" else None,
                                event["ttr_ms"] if event["phase"] == "recovered" else None,
                                orjson.dumps(event).decode()))
+        if self._rows:
+            self._rows_added.set()  # the persist loop writes them within 250 ms
 
     def ingest(self, obs: dict[str, Any]) -> None:
         self.observations += 1
@@ -229,12 +244,14 @@ class HealthMonitor:
             self._due[replica] = float("inf")  # reports that arrive while probing may bring the next one forward
             started = time.monotonic()
             self.ingest(await self._probe(replica))
-            self._due[replica] = min(self._due[replica], started + (fast if tracker.urgent(time.time()) else normal))
+            self._due[replica] = min(self._due[replica],
+                                     started + fast if tracker.urgent(time.time()) else on_beat(started, normal))
             self._consider_deadline(replica)
             while (wait := self._due[replica] - time.monotonic()) > 0:
                 self._wake[replica].clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake[replica].wait(), wait)
+                with contextlib.suppress(TimeoutError):  # a timeout scope, not wait_for's task per wait
+                    async with asyncio.timeout(wait):
+                        await self._wake[replica].wait()
 
     async def _value_audit(self) -> None:
         """A voted read now and then (often while a replica is value-suspect): wrong values show up without load."""
@@ -265,10 +282,10 @@ class HealthMonitor:
                     status = "OFF"
                 self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
                                        "status": status, "last_check": at}
-            # Every second while all answer; a service that did not is checked again at the health interval
-            # (at start-up the monitor is up before the others, and `faultlab status` should not show them OFF).
+            # Every second while all answer; a service that did not is checked again at the fast interval (at
+            # start-up the monitor is up before the others, and the lab works only once it sees them ON).
             all_on = all(s["status"] == "ON" for s in self.services.values())
-            await asyncio.sleep(1.0 if all_on else self.settings.health_interval_ms / 1000)
+            await asyncio.sleep(1.0 if all_on else self.settings.recovery_interval_ms / 1000)
 
     def _note_orders_health(self, health: Any) -> None:
         """The orders service's count of inventory-results records set aside, by reason (shown in /status)."""
@@ -278,12 +295,16 @@ class HealthMonitor:
                                       if isinstance(v, int) and not isinstance(v, bool)}
 
     async def _persist_loop(self) -> None:
-        """Audit rows within 250 ms; instance_status when a state changes, and its last_check every 2 s."""
+        """Audit rows within 250 ms; instance_status when a state changes, and its last_check every 2 s. Asleep in
+        between: a row wakes it (no wake-up every 250 ms to find nothing to write)."""
         last_full = 0.0
         while True:
-            await asyncio.sleep(0.25)
-            if not self._rows and time.monotonic() - last_full < 2.0:
-                continue
+            if not self._rows:
+                self._rows_added.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, last_full + 1.75 - time.monotonic())):
+                        await self._rows_added.wait()
+            await asyncio.sleep(0.25)  # the rows of the same moment go in one transaction
             with contextlib.suppress(*RETRIABLE):
                 await self._flush()
                 last_full = time.monotonic()

@@ -31,7 +31,7 @@ from faultlab.core.db import RETRIABLE
 from faultlab.core.log import Logger
 
 BATCH = 1000
-IDLE_CHECK_S = 0.5  # when idle, look for stray outbox rows and a restarted broker this often
+IDLE_CHECK_S = 1.0  # when idle, look for stray outbox rows and a restarted broker this often (a new row wakes it)
 
 
 class BrokerUnreachable(KafkaError):

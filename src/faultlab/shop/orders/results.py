@@ -165,7 +165,7 @@ class ResultsConsumer:
         self.consumer.seek(self.tp, self.next_offset)
 
     async def _consume_once(self) -> None:
-        batch = await self.consumer.getmany(self.tp, timeout_ms=200, max_records=5000)
+        batch = await self.consumer.getmany(self.tp, timeout_ms=self.pacer.poll_ms(), max_records=5000)
         records = batch.get(self.tp, [])
         self.pacer.note(len(records))
         end = self.consumer.highwater(self.tp)

@@ -55,6 +55,7 @@ class MajorityVoter:
                                         connect_timeout_s=self.timeout_s) for r in self.replicas}
         self._background: set[asyncio.Task[None]] = set()
         self._events: list[tuple[Any, ...]] = []
+        self._events_added = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -288,6 +289,7 @@ class MajorityVoter:
             self._events.append((datetime.now(UTC), None if len(votes) != 1 else votes[0].product_id,
                                  "quorum" if quorum else "no_quorum", sorted(agreed), sorted(wrong), sorted(failed),
                                  orjson.dumps({"latency_ms": round(latency_ms, 3)}).decode()))
+            self._events_added.set()
 
     def _wrong(self, replica: int, now: float, products: list[str]) -> None:
         self.stats.wrong[replica] += 1
@@ -355,12 +357,14 @@ class MajorityVoter:
         return describe_stats(self.stats, self.replicas, self.need, self.max_staleness_ms)
 
     async def _write_events(self) -> None:
-        """Batch notable votes into monitor.voting_events (never one write per read)."""
+        """Batch notable votes into monitor.voting_events (never one write per read): asleep until one comes, then
+        what gathers in 0.5 s goes in one write."""
         assert self.pool is not None
         while True:
-            await asyncio.sleep(0.5)
             if not self._events:
-                continue
+                self._events_added.clear()
+                await self._events_added.wait()
+            await asyncio.sleep(0.5)
             batch, self._events = self._events[:5000], self._events[5000:]
             try:
                 async with self.pool.acquire() as conn:
