@@ -56,6 +56,14 @@ def register(sub: Any) -> None:
             phases=", ".join(NETWORK_PHASES)))
     exp.add_argument("--file", "-f", help=_("the experiment to run: a YAML or JSON file (docs/experiment.md), or a run's "
                                             "report.json (the same experiment again, same seeds)"))
+    exp.add_argument("--system", metavar="shop|guide|FILE",
+                     help=_("the system under test: shop (faultlab's own, the default), guide (a running system built "
+                            "to the study guide's contract, on its ports) or a system file (the guide settings that "
+                            "differ); before the experiment file's system section. A guide system is checked first "
+                            "(`faultlab system check`), never reset, and measured by faultlab's own observer"))
+    exp.add_argument("--observer-port", type=int, default=0,
+                     help=_("on a guide system, the port of the observer's API (its view beside the system's "
+                            "monitor; default: a free one)"))
     exp.add_argument("--check", action="store_true",
                      help=_("only validate the experiment (every problem with its place in the file); exit 2 when "
                             "it is not valid; starts nothing"))
@@ -213,14 +221,49 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     except Refused as exc:
         print_problems(console, exc.problems, args.file)
         return EXIT_ABORTED
+    from faultlab.cli.system import contract_of
+    from faultlab.cli.system import print_problems as print_system_problems
+
+    try:
+        contract = contract_of(args.system, experiment.system)
+    except Refused as exc:
+        print_system_problems(console, exc.problems, args.system)
+        return EXIT_ABORTED
+    if contract is not None and not args.file and args.phases is None:
+        from faultlab.lab.phases import GUIDE_SYSTEM_PHASES, build_experiment
+
+        experiment = build_experiment(experiment, phases=list(GUIDE_SYSTEM_PHASES))
     if args.check:
         console.print(_("{file}: a valid experiment — {phases} phases × {repeat} repetitions, about {minutes} min "
                         "of load").format(file=args.file or _("the guide's experiment"), phases=len(experiment.phases),
                                           repeat=experiment.repeat, minutes=i18n.number(_estimate_s(experiment) / 60,
                                                                                          1)))
         return EXIT_OK
+    if contract is not None:
+        return asyncio.run(_guide_experiment(args, experiment, _source, contract, console))
     # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
     return asyncio.run(_experiment(args, lambda netns: experiment_of(args, netns), console))
+
+
+async def _guide_experiment(args: argparse.Namespace, experiment: Any, source: Any, contract: Any,
+                            console: Any) -> int:
+    """The experiment on a system built to the guide's contract: checked first (exit 2 on one it cannot use,
+    nothing touched), no lab started, measured by the observer."""
+    from faultlab.cli.system import checked_system
+    from faultlab.core.config import Settings
+
+    console.print(_("system under test: {name} (a system built to the study guide's contract; no lab is "
+                    "started)").format(name=contract.name))
+    try:
+        system = await checked_system(contract, console, observer_port=args.observer_port)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return EXIT_INTERRUPTED
+    if system is None:
+        return EXIT_ABORTED
+    if system.observer_api is not None and system.observer_api.url:
+        console.print(_("the observer's view: {url}/status (its events: /events, its episodes: /failures)").format(
+            url=system.observer_api.url))
+    return await _run_and_report(args, experiment, source, Settings(), console, restore=False, system=system)
 
 
 def _estimate_s(experiment: Any) -> float:
@@ -290,7 +333,7 @@ async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any]
 
 
 async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any, settings: Any, console: Any,
-                          restore: bool = True) -> int:
+                          restore: bool = True, system: Any = None) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -315,7 +358,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
         progress.advance(task)
 
     runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
-                              on_phase=on_phase, restore_settings=restore)
+                              on_phase=on_phase, restore_settings=restore, system=system)
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
 
@@ -351,10 +394,12 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
-    view = {**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)}
+    view = ({**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)} if system is None
+            else {"system": system.name})
     report = build_report(data, view, run_id, source.model_dump() if source is not None else None)
     runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
-    run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
+    run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs" if system is None else None,
+                        lang=i18n.active())
     print_summary(console, report)
     console.print(_("report: {json}\n        {html}\n        (also {latest})").format(
         json=run_dir / "report.json", html=run_dir / "report.html", latest=runs_dir / "latest"))

@@ -113,7 +113,8 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
     defined = {p.name: p for p in experiment.phases}
     out: dict[str, Any] = {}
     for name in names:
-        runs = [r for r in results if r["phase"] == name]
+        every = [r for r in results if r["phase"] == name]
+        runs = [r for r in every if not r.get("skipped")] or every  # judged on the repetitions that ran
         loads = [r["load_test_result"] for r in runs]
         phase = defined.get(name) or PhaseSpec(name=name)
         thresholds = experiment.thresholds_of(phase)
@@ -129,6 +130,12 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
             "success_rate": distribution([lr.get("success_rate") for lr in loads]),
             "runs_passed": sum(1 for r in runs if r.get("passed")),
         }
+        not_run = [r for r in every if r.get("skipped")]
+        if not_run and len(not_run) < len(every):  # some repetitions could not run (a replica left down)
+            stats["runs_skipped"] = len(not_run)
+        unmeasured = next((r["unmeasured"] for r in runs if r.get("unmeasured")), None)
+        if unmeasured:
+            stats["unmeasured"] = unmeasured
         quorums: list[dict[str, Any]] = [r["quorum"] for r in runs if r.get("quorum") is not None]
         quorum: dict[str, bool] | None = None
         if phase.expect_quorum_loss:
@@ -141,10 +148,13 @@ def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> d
                          skipped=skipped[0])
             out[name] = stats
             continue
-        missed = thresholds.check(phase, stats["ttd_ms"]["median"], stats["ttr_ms"]["median"], median_load, quorum)
-        if faulted:  # a miss fails the phase, whatever its median: never a value silently left out
+        lacks = {u["missing"] for u in unmeasured or []}
+        missed = thresholds.check(phase, stats["ttd_ms"]["median"], stats["ttr_ms"]["median"], median_load, quorum,
+                                  unmeasured=lacks)
+        if faulted and "monitor" not in lacks:  # a miss fails the phase, whatever its median: never left out
             missed += [f"repetition {r['repetition']}: fault not detected" for r in runs if r.get("ttd_ms") is None]
-            missed += [f"repetition {r['repetition']}: did not recover" for r in runs if r.get("ttr_ms") is None]
+            if "restart" not in lacks:
+                missed += [f"repetition {r['repetition']}: did not recover" for r in runs if r.get("ttr_ms") is None]
         missed += [f"repetition {r['repetition']}: {m}" for r in runs for m in r.get("missed", []) if m.startswith("error")]
         stats["has_fault"] = phase.has_fault
         stats["thresholds"] = thresholds.describe()

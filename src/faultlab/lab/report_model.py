@@ -131,6 +131,9 @@ class PhaseResult(Record):
     notes: list[str] | None = None
     skipped: list[Skipped] | None = Field(None, description="what the system under test lacks for this phase: it "
                                                             "was not run, and not judged")
+    unmeasured: list[Skipped] | None = Field(None, description="what the system under test lacks to measure all of "
+                                                               "this phase: it ran as far as it could, and what it "
+                                                               "could not measure is not judged")
 
 
 class Detector(Record):
@@ -214,6 +217,9 @@ class PhaseStatistics(Record):
     passed: bool
     missed: list[str]
     skipped: list[Skipped] | None = Field(None, description="the phase was not run on this system (what it lacks)")
+    runs_skipped: int | None = Field(None, ge=1, description="repetitions not run (a replica left down by this "
+                                                            "phase's first run); the phase is judged on the others")
+    unmeasured: list[Skipped] | None = Field(None, description="what could not be measured on this system")
 
 
 class ThresholdValues(Record):
