@@ -25,6 +25,7 @@ from faultlab.lab.load import (
     ShopApi,
     Workload,
     classify,
+    error_text,
     expected_flow,
     mix_shares,
 )
@@ -271,3 +272,27 @@ async def test_reads_and_ambiguous_writes_are_kept_for_the_checkers(server: Serv
                                  duration_s=0.2).run()
     assert dict(refused.errors) == {"http_503": 10} and not refused.ambiguous and not refused.ambiguous_writes
     assert refused.refused_keys == ["r"] * 10
+
+
+async def test_every_write_and_the_error_a_read_answered_are_kept_for_the_api_checks(server: Server) -> None:
+    """Orders keep their product, quantity, id and outcome; a cancel keeps the order it cancelled; a voted read answered
+    503 keeps what its answer said ("quorum not reached")."""
+    api = ShopApi(_settings())
+    api.orders_url = server.url  # every path answers the same
+    workload = Workload(api, "orders", seed=1)
+    server.status, server.body = 201, {"order_id": "o-1"}
+    result = await OpenLoopLoad(workload, rate=50, duration_s=0.1).run()
+    assert [(w.kind, w.outcome, w.order_id, w.status) for w in result.writes] == [("order", "ok", "o-1", 201)] * 5
+    assert all(w.product_id in workload.products and w.quantity in (1, 2, 3) for w in result.writes)
+    cancel = workload.cancel()
+    assert cancel.order_id == "o-1"
+    server.status, server.body = 202, {"status": "CANCELLING"}
+    cancels = await OpenLoopLoad(lambda: cancel, rate=50, duration_s=0.02).run()
+    assert [(w.kind, w.outcome, w.order_id) for w in cancels.writes] == [("cancel", "ok", "o-1")]
+    server.status, server.body = 503, {"error": "quorum not reached", "quorum": False}
+    reads = await OpenLoopLoad(lambda: Request("GET", server.url, product_id="PROD-001"), rate=50,
+                               duration_s=0.02).run()
+    assert [(r.status, r.error, r.available) for r in reads.reads] == [(503, "quorum not reached", None)]
+    assert error_text(b'{"message": "Quorum not reached"}') == "Quorum not reached"
+    assert error_text(b"<html>Service Unavailable</html>") == "<html>Service Unavailable</html>"
+    assert error_text(b"[1, 2]") is None and error_text(b"") is None

@@ -460,10 +460,19 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
         detector=report["experiment_info"]["detector"].get("name")) + misses)
     dc = report["data_check"]
     valid = {True: _("valid"), False: _("not valid")}.get(dc.get("valid"), _("unknown")) \
-        if isinstance(dc.get("valid"), bool) or dc.get("valid") is None else str(dc.get("valid"))
-    console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
-        valid=valid, orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
+        if isinstance(dc.get("valid"), bool) or dc.get("valid") in (None, "unknown") else str(dc.get("valid"))
+    if dc.get("checked_through") == "api":
+        console.print(_("data check: {valid} ({orders} accepted orders, {reads} voted reads; checked through the "
+                        "system's API)").format(valid=valid, orders=dc.get("accepted_orders", 0),
+                                                reads=dc.get("reads_checked", 0)))
+    else:
+        console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
+            valid=valid, orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
     checks = dc.get("checks") or {}
+    print_findings(console, checks)
+    if dc.get("not_checkable"):
+        console.print("  " + _("not checkable with this system's answers, so not judged: {checks}").format(
+            checks=", ".join(dc["not_checkable"])))
     if "read_history" in checks:
         rh = checks["read_history"]
         console.print(_("read history: {valid} — {checked} voted reads checked, {violations} violations ({wrong} "
@@ -485,6 +494,28 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
                         "run: {runs})").format(runs=", ".join(single)))
     else:
         console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(translate_messages(v["missed"]))))
+
+
+def print_findings(console: Any, checks: dict[str, Any], shown: int = 3) -> None:
+    """Each data check that says what it found (the checks through a system's API), in the reader's language: its
+    verdict, its finding and the first few of its other findings."""
+    from rich.markup import escape
+
+    from faultlab.lab.api_findings import render_in
+
+    say = render_in(i18n.active())
+    marks = {True: "[green]" + _("pass") + "[/]", False: "[red]" + _("FAIL") + "[/]"}
+    for name, check in checks.items():
+        if not isinstance(check, dict) or "finding" not in check:
+            continue
+        valid = check.get("valid")
+        if check.get("checkable") is False:
+            mark = _("not checkable")
+        else:
+            mark = marks[valid] if isinstance(valid, bool) else _("unknown")
+        console.print(f"  {escape(name)}: {mark} — " + escape(say(check["finding"])))
+        for found in (check.get("findings") or [])[:shown]:
+            console.print("    · " + escape(say(found)))
 
 
 def print_guide_answers(console: Any, report: dict[str, Any]) -> None:

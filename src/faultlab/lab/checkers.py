@@ -271,7 +271,7 @@ def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: M
         elif versions[r.position] != (r.available, r.reserved):
             a, res = versions[r.position]
             wrong.append({**_describe_read(r), "model_available": a, "model_reserved": res})
-    older = _non_monotonic(answered)
+    older = non_monotonic(answered)
     violations = len(wrong) + len(unknown_position) + len(older)
     valid: bool | str = violations == 0
     if valid and not answered:
@@ -284,7 +284,7 @@ def check_read_history(reads: Iterable[ReadRecord | Mapping[str, Any]], model: M
             "older_than_acknowledged": len(older), "older_than_acknowledged_sample": older[:SAMPLE]}
 
 
-def _non_monotonic(reads: Sequence[ReadRecord]) -> list[dict[str, Any]]:
+def non_monotonic(reads: Sequence[ReadRecord]) -> list[dict[str, Any]]:
     """Reads older than the newest position a read of the same client and product had completed with before it
     was invoked."""
     by_key: dict[tuple[str, str], list[ReadRecord]] = defaultdict(list)

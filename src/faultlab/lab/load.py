@@ -46,6 +46,7 @@ class Request:
     product_id: str | None = None  # a voted read of one product, or what a write is about
     quantity: int | None = None
     key: str | None = None  # the Idempotency-Key sent
+    order_id: str | None = None  # the order a cancel is about
     on_done: Callable[[int | None, bytes], None] | None = None  # (HTTP status or None, body) once answered
 
 
@@ -77,6 +78,22 @@ class ReadRecord:
     available: int | None = None
     reserved: int | None = None
     stale: bool | None = None
+    error: str | None = None  # what a read not answered 200 said (its `error` or `message`), e.g. "quorum not reached"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRecord:
+    """A write in the history (an order, a cancel or a restock): what it was about, when (wall clock) it was invoked
+    and completed, and how it ended — Jepsen's ok, fail (nothing happened) or info (unknown)."""
+
+    kind: str
+    outcome: str
+    product_id: str | None
+    quantity: int | None
+    invoked_at: float
+    completed_at: float
+    order_id: str | None = None  # the order created (answered ok) or cancelled
+    status: int | None = None  # the HTTP status (None: no answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +146,7 @@ class LoadResult:
     reads: list[ReadRecord] = field(default_factory=list)
     ambiguous_writes: list[AmbiguousWrite] = field(default_factory=list)
     refused_keys: list[str] = field(default_factory=list)  # Idempotency-Keys of writes the client knows failed
+    writes: list[WriteRecord] = field(default_factory=list)  # every order, cancel and restock with its outcome
     wall_s: float = 0.0
 
     @property
@@ -331,7 +349,9 @@ class Workload:
         self.cancellable[i], self.cancellable[-1] = self.cancellable[-1], self.cancellable[i]
         order_id, product, quantity = self.cancellable.pop()
         self.taken[product] -= quantity
-        return self.api.cancel(order_id, product, quantity)
+        request = self.api.cancel(order_id, product, quantity)
+        request.order_id = order_id
+        return request
 
     def restock(self) -> Request:
         product = max(self.products, key=lambda p: self.taken[p])
@@ -345,6 +365,20 @@ def request_factory(settings: Settings, target: str, seed: int | None = None,
     """Builds the next request for a target: orders, voted reads of one product, of all, or the mix (reads,
     orders, cancels and restocks: see `mix_shares`), against `api` (faultlab's shop by default)."""
     return Workload(api or ShopApi(settings), target, seed, order_ratio)
+
+
+def error_text(body: bytes) -> str | None:
+    """What an error answer says: its JSON `error` (or `message`, `detail`), else its first 200 characters."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body[:200].decode("utf-8", "replace").strip()
+        return text or None
+    if isinstance(data, dict):
+        for key in ("error", "message", "detail"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return None
 
 
 def classify(kind: str, status: int | None, body: bytes, error: str | None) -> tuple[str, str | None]:
@@ -489,12 +523,18 @@ class OpenLoopLoad:
         if request.on_done is not None:
             request.on_done(status if outcome == "ok" else None, body)
         if request.kind == "read":
-            self._reads(request, status, data, invoked_at, completed_at)
-        elif request.kind == "order" and outcome == "ok" and data is not None:
-            order_id = self.api.order_id(data) if self.api is not None else \
+            self._reads(request, status, data, body, invoked_at, completed_at)
+            return
+        order_id = request.order_id
+        if request.kind == "order" and outcome == "ok" and data is not None:
+            found = self.api.order_id(data) if self.api is not None else \
                 (data.get("order_id") if isinstance(data, dict) else None)
-            if order_id is not None:
-                result.accepted_order_ids.append(str(order_id))
+            if found is not None:
+                order_id = str(found)
+                result.accepted_order_ids.append(order_id)
+        if request.kind in WRITES:
+            result.writes.append(WriteRecord(request.kind, outcome, request.product_id, request.quantity, invoked_at,
+                                             completed_at, order_id, status))
         if outcome == "fail" and request.key is not None:
             result.refused_keys.append(request.key)
         if outcome == "info" and request.kind in ("order", "restock"):
@@ -502,11 +542,15 @@ class OpenLoopLoad:
             result.ambiguous_writes.append(AmbiguousWrite(request.kind, request.key, request.product_id,
                                                           request.quantity, error or "unknown", attempted))
 
-    def _reads(self, request: Request, status: int | None, data: Any, invoked_at: float, completed_at: float) -> None:
+    def _reads(self, request: Request, status: int | None, data: Any, body: bytes, invoked_at: float,
+               completed_at: float) -> None:
+        """A read answered 200 as its products' values; any other as one record with what its answer said."""
         reads = self.result.reads
         if status != 200 or data is None:
             if request.product_id is not None:
-                reads.append(ReadRecord(self.client, request.product_id, status, invoked_at, completed_at))
+                error = error_text(body) if status is not None and status != 200 else None
+                reads.append(ReadRecord(self.client, request.product_id, status, invoked_at, completed_at,
+                                        error=error))
             return
         try:
             items = self.api.read_items(data) if self.api is not None else shop_read_items(data)

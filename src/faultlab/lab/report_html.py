@@ -26,6 +26,7 @@ from markupsafe import Markup
 from faultlab.core import i18n
 from faultlab.core.i18n import N_
 from faultlab.faults.registry import colours
+from faultlab.lab import api_findings
 from faultlab.lab.guide_answers import guide_answers
 from faultlab.lab.report_model import runs_off_threshold
 from faultlab.lab.report_text import translate_messages
@@ -58,9 +59,15 @@ def hms(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
+SHOWN = ("valid", "model")  # a check's fields the detail leaves out: shown otherwise, or too long
+SAID = ("finding", "findings", "findings_total", "detail", "why", "rule", "checkable")  # said in the reader's language
+
+
 def check_detail(check: dict[str, Any]) -> str:
-    """A data check's findings (what is not empty, besides its verdict and model), as JSON cut at 400 characters."""
-    detail = {k: v for k, v in check.items() if k not in ("valid", "model") and v not in ([], {}, None)}
+    """A data check's counts and samples (what is not empty, besides its verdict and model, and its findings where they
+    are said as sentences), as JSON cut at 1500 characters."""
+    left_out = SHOWN + (SAID if "finding" in check else ())
+    detail = {k: v for k, v in check.items() if k not in left_out and v not in ([], {}, None)}
     return json.dumps(detail)[:1500]
 
 
@@ -199,6 +206,7 @@ def render_body(report: dict[str, Any], lang: str) -> Markup:
         environment(), "report_body.html", lang, report=report, info=report["experiment_info"],
         verdict=report["verdict"], summary=report["summary"], th=report.get("thresholds", {}),
         off_threshold=runs_off_threshold(report), answers=guide_answers(report, lang),
+        finding_text=api_findings.render_in(lang), matters=api_findings.matters_in(lang),
         missed_text=lambda texts: translate_messages(texts, gettext),
         phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
 

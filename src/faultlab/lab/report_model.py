@@ -240,15 +240,28 @@ class VerdictModel(Record):
 
 class Check(Record):
     valid: Verdict
+    finding: dict[str, Any] | None = Field(None, description="what the check found, as a code and its parameters "
+                                                            "(checks through a system's API: lab/api_findings.py)")
+    findings: list[dict[str, Any]] | None = Field(None, description="the first of its other findings, each a code "
+                                                                   "and its parameters")
+    checkable: bool | None = Field(None, description="false: the system's answers lack what the check needs (not "
+                                                     "judged; `why` says what)")
 
 
 class DataCheck(Record):
     valid: Verdict
-    checks: dict[str, Check] = Field(description="Jepsen-style checks, each {valid, counts..., samples...}: log (seqs "
-                                                 "without a gap), orders_stored, log_applied, replica_N_exactly_once, "
-                                                 "converged, order_statuses, ambiguous_writes, refusals and "
-                                                 "read_history (when the run had a load)")
+    checks: dict[str, Check] = Field(description="Jepsen-style checks, each {valid, counts..., samples...}. faultlab's "
+                                                 "shop, from its database: log (seqs without a gap), orders_stored, "
+                                                 "log_applied, replica_N_exactly_once, converged, order_statuses, "
+                                                 "ambiguous_writes, refusals and read_history (when the run had a "
+                                                 "load). A system reached through its API: replicas_converged, "
+                                                 "stock_conserved, reserved_matches_orders, orders_leave_pending, "
+                                                 "incorrect_masked, two_down_quorum, monotonic_reads")
     why: str | None = Field(None, description="why the check could not run (valid: unknown)")
+    checked_through: Literal["api"] | None = Field(None, description="\"api\": checked through the system's API and "
+                                                                     "the run's own records (not its database)")
+    not_checkable: list[str] | None = Field(None, description="checks the system's answers cannot support: shown, "
+                                                              "not judged (left out of valid)")
     accepted_orders: int | None = Field(None, ge=0)
     events_in_log: int | None = Field(None, ge=0)
     restocked: dict[str, int] | None = None
