@@ -323,10 +323,14 @@ class ExperimentRunner:
             await asyncio.sleep(exp.hold_s(phase))
         else:
             await self._fault_cycle(run, label, index)
-            self.on_step(f"{label}: " + i18n._("load until steady"))
-            problems = await self.wait_steady(exp.timeouts.steady_s)
-            if problems:
-                run.notes.append("not steady after the phase: " + "; ".join(problems))
+            if self.system.leaves_down(phase):  # nothing brings the replica back: no wait for a steady system
+                run.notes.append("the phase left replica(s) " + ", ".join(map(str, phase.replicas)) + " down: the "
+                                 "system has no way to bring them back")
+            else:
+                self.on_step(f"{label}: " + i18n._("load until steady"))
+                problems = await self.wait_steady(exp.timeouts.steady_s)
+                if problems:
+                    run.notes.append("not steady after the phase: " + "; ".join(problems))
         await asyncio.sleep(exp.load.settle_s)
         self.recorder.close(run.window, time.time())
         run.voter_after = await self.voter_stats()

@@ -22,6 +22,7 @@ import aiohttp
 import orjson
 
 from faultlab.core.config import Settings
+from faultlab.lab.api_checkers import ValueSample
 from faultlab.lab.observer_episodes import EpisodeBook, Probe, Value
 
 ReadStatus = Callable[[Any], dict[int, str]]  # the monitor's answer → each replica's ON / OFF / UNKNOWN
@@ -29,6 +30,7 @@ ReadValues = Callable[[Any], dict[str, Value]]  # a replica's data answer → it
 DOWN_WORDS = frozenset({"down", "unhealthy", "fail", "failed", "error", "off"})
 MAX_EVENTS = 100_000
 RECENT_S = 0.5  # the others' data answers a replica's values are compared with are at most this old
+MAX_SAMPLES = 500_000  # values kept for the data check (one per change of a replica's product)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Observer:
         self.started_at: float | None = None
         self.lost: str | None = None
         self._latest: dict[int, tuple[float, dict[str, Value]]] = {}
+        self.samples: list[ValueSample] = []  # what each replica served, kept when it changed (the data check's)
+        self._served: dict[tuple[int, str], Value] = {}
         self._answered: dict[str, float] = {}  # endpoint → when it last answered anything
         self._changed = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -179,11 +183,19 @@ class Observer:
                 values = {}
             if values:
                 self._latest[replica] = (at, values)
+                self._keep(replica, at, values)
                 others = [v for r, (when, v) in self._latest.items() if r != replica and at - when <= RECENT_S]
                 self.book.data(replica, sent_at, at, values, others, rtt_ms)
                 return
             error = "unreadable"
         self.book.probe(Probe(replica, kind, sent_at, at, False, error or f"http_{status}", rtt_ms))
+
+    def _keep(self, replica: int, at: float, values: dict[str, Value]) -> None:
+        """A sample of each product whose value changed since the replica's last answer (it held it until then)."""
+        for product, value in values.items():
+            if self._served.get((replica, product)) != value and len(self.samples) < MAX_SAMPLES:
+                self._served[(replica, product)] = value
+                self.samples.append(ValueSample(replica, product, at, value[0], value[1], value[2]))
 
     async def _poll_monitor(self) -> None:
         assert self.monitor_url is not None

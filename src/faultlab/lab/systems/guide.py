@@ -11,6 +11,7 @@ of its monitor (`lab/observer.py`); faults and their undoing are in `guide_fault
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
 from faultlab.core.messages.system import SystemContract
 from faultlab.faults.registry import REPLICA, kinds
+from faultlab.lab.api_checkers import Stock
+from faultlab.lab.api_checks import check_via_api
 from faultlab.lab.experiment_file import Experiment, HttpProbe, SteadyState
 from faultlab.lab.load import LoadApi, LoadResult
 from faultlab.lab.observer import Observer, Target
@@ -32,11 +35,12 @@ from faultlab.lab.probes import Probes, unsteady
 from faultlab.lab.systems.base import Abilities, Cleared, Injected, Step, SystemUnavailable, SystemUnderTest
 from faultlab.lab.systems.check import CheckResult, SystemCheck
 from faultlab.lab.systems.contract import described, expand_headers, monitor_states, products_of
-from faultlab.lab.systems.guide_api import GuideApi
+from faultlab.lab.systems.guide_api import GuideApi, GuideReader
 from faultlab.lab.systems.guide_faults import CRASH, STOP, GuideFaults
 from faultlab.lab.systems.sizing import size_load
 
 CHECK_FRESH_S = 60.0
+SETTLE_S, STEP_S = 5.0, 0.2  # before the run: how long the stock may take to settle, and how often it is read
 SHOP_PATHS = {("voter", "/inventory/voted"): "voted", ("orders", "/health"): "health"}
 
 
@@ -46,7 +50,7 @@ class GuideSystem(SystemUnderTest):
     kind = "guide"
 
     def __init__(self, contract: SystemContract, settings: Settings | None = None, observer_port: int | None = None,
-                 write_check: bool = True, environ: dict[str, str] | None = None) -> None:
+                 write_check: bool = True, environ: dict[str, str] | None = None, lost_after_s: float = 5.0) -> None:
         self.contract = contract
         self.settings = settings or Settings()
         self.name = contract.name
@@ -58,12 +62,13 @@ class GuideSystem(SystemUnderTest):
         self.checked: CheckResult | None = None
         self._checked_at = 0.0
         self.prepared: dict[str, Any] = {}
+        self.initial_stock: dict[str, Stock] | None = None
         self.order_ratio: float | None = None
         r = contract.replicas
         targets = [Target(n, url + r.health_path, url + r.inventory_path) for n, url in enumerate(r.urls, start=1)]
         monitor_url = contract.monitor.url + contract.monitor.status_path if contract.monitor.url else None
         self.observer = Observer(targets, self._values, monitor_url, self._states, self.headers,
-                                 settings=self.settings)
+                                 lost_after_s=lost_after_s, settings=self.settings)
         self.observer_api = ObserverApi(self.observer, self.settings) if observer_port is not None else None
         self._session: aiohttp.ClientSession | None = None
         self.client = LabClient(self.settings, timeout_s=contract.timeout_s)
@@ -164,24 +169,43 @@ class GuideSystem(SystemUnderTest):
         return self.checked.describe()
 
     async def stock(self) -> dict[str, Any]:
-        """The stock now, through the voter and through each replica."""
+        """The stock now, through the voter (available, reserved) and through each replica."""
         c = self.contract
         found: dict[str, Any] = {"voter": None, "replicas": {}}
         with contextlib.suppress(ApiCallError):
             status, answer = await self._send("GET", c.voter.url + c.voter.voted_path)
             if status == 200:
-                found["voter"] = {p: v.available for p, v in products_of(answer, c.voter.items_path, c.fields).items()}
+                found["voter"] = {p: [v.available, v.reserved]
+                                  for p, v in products_of(answer, c.voter.items_path, c.fields).items()}
         for n, url in enumerate(c.replicas.urls, start=1):
             with contextlib.suppress(ApiCallError):
                 status, answer = await self._send("GET", url + c.replicas.inventory_path)
                 if status == 200:
-                    found["replicas"][str(n)] = {p: list(v) for p, v in self._values(answer).items()}
+                    found["replicas"][str(n)] = {p: list(v[:2]) for p, v in self._values(answer).items()}
         return found
+
+    async def settled_stock(self, timeout_s: float = SETTLE_S) -> dict[str, Any]:
+        """The stock once two reads in a row, STEP_S apart, find every replica and the voter agreeing (the check's
+        test order and its cancel applied everywhere); the last read after `timeout_s` all the same."""
+        deadline = time.monotonic() + timeout_s
+        previous: dict[str, Any] | None = None
+        while True:
+            stock = await self.stock()
+            answers = list(stock["replicas"].values())
+            agreed = (stock["voter"] is not None and len(answers) == len(self.replica_ids)
+                      and all(a == answers[0] for a in answers))
+            if (agreed and stock == previous) or time.monotonic() >= deadline:
+                stock["settled"] = agreed and stock == previous
+                return stock
+            previous = stock
+            await asyncio.sleep(STEP_S)
 
     async def prepare(self, experiment: Experiment, on_step: Step) -> dict[str, Any]:
         """No reset: the stock is read, said to carry over, and the load sized so that it lasts the run."""
-        stock = await self.stock()
-        available = {p: v for p, v in (stock["voter"] or {}).items() if p in self.product_ids and v is not None}
+        stock = await self.settled_stock()
+        voted = {p: v for p, v in (stock["voter"] or {}).items() if p in self.product_ids}
+        self.initial_stock = {p: Stock(a, r) for p, (a, r) in voted.items()} if voted else None
+        available = {p: a for p, (a, _r) in voted.items() if a is not None}
         on_step(i18n._("no reset on this system: its data carries over (available now: {stock})").format(
             stock=", ".join(f"{p} {v}" for p, v in sorted(available.items())) or "-"))
         cancels = self.checked.cancels if self.checked is not None else True
@@ -286,4 +310,11 @@ class GuideSystem(SystemUnderTest):
     # ---- data -----------------------------------------------------------------------------------------------------
 
     async def check_data(self, history: LoadResult | None, timeout_s: float) -> dict[str, Any]:
-        raise NotImplementedError
+        """Through its API only (`lab/api_checks.py`): its replicas' answers against the load's history, the faults
+        as they ran (the observer's episodes) and what the observer saw each replica serve."""
+        windows = [{"kind": e.fault_kind or "unknown", "replica": e.replica, "activated_at": e.activated_at,
+                    "cleared_at": e.cleared_at, "params": (e.fault or {}).get("params") or {}}
+                   for e in self.observer.book.all_episodes()]
+        reader = GuideReader(self.contract, self.client, self.abilities.order_status)
+        return await check_via_api(reader, history, windows, self.initial_stock, samples=self.observer.samples,
+                                   timeout_s=timeout_s)

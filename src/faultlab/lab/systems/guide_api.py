@@ -1,13 +1,17 @@
-"""A guide system as the load reaches it (`LoadApi`): the voter's voted reads, orders, cancels and, where the system
-has them, restocks — each request built from the contract, each answer read through it."""
+"""A guide system as the instruments reach it: the load (`GuideApi`, a `LoadApi`: the voter's voted reads, orders,
+cancels and, where the system has them, restocks) and the data check (`GuideReader`, an `ApiReader`: each replica's
+stock, an order's status) — each request built from the contract, each answer read through it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.messages.system import SystemContract
+from faultlab.lab.api_checkers import Stock
 from faultlab.lab.load import ReadItem, Request
 from faultlab.lab.systems.contract import fill, pick, products_of
 
@@ -69,3 +73,40 @@ class GuideApi:
         if not found:
             raise KeyError("no products in the voted answer")
         return [ReadItem(p.product_id, p.position, p.available, p.reserved) for p in found.values()]
+
+
+class GuideReader:
+    """What the data check reads from a guide system after the run: each replica's GET /inventory, and an order's
+    status (GET /orders/{id}) where the system has it."""
+
+    def __init__(self, contract: SystemContract, client: LabClient, has_order_status: bool) -> None:
+        self.contract = contract
+        self.client = client
+        self.replica_ids: Sequence[int] = list(range(1, len(contract.replicas.urls) + 1))
+        self.has_order_status = has_order_status
+
+    async def replica_stock(self, replica: int) -> Mapping[str, Stock] | None:
+        replicas = self.contract.replicas
+        try:
+            status, answer = await self.client.send("GET", replicas.urls[replica - 1] + replicas.inventory_path,
+                                                    timeout_s=self.contract.timeout_s)
+        except ApiCallError:
+            return None
+        if status != 200:
+            return None
+        found = products_of(answer, replicas.items_path, self.contract.fields)
+        return {p: Stock(v.available, v.reserved) for p, v in found.items()} or None
+
+    async def order_status(self, order_id: str) -> str | None:
+        """The order's status word; KeyError when the system answers 404 (it has no such order)."""
+        orders = self.contract.orders
+        assert orders.status_path is not None, "read only where the system has GET /orders/{id}"
+        try:
+            status, answer = await self.client.send("GET", orders.url + fill(orders.status_path, {"id": order_id}),
+                                                    timeout_s=self.contract.timeout_s)
+        except ApiCallError:
+            return None
+        if status == 404:
+            raise KeyError(order_id)
+        said = pick(answer, orders.status_field) if status == 200 else None
+        return None if said is None else str(said)

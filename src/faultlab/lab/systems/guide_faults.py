@@ -3,8 +3,9 @@ contract's), a crash's recovery and two-down through its own commands — and th
 however the run ends.
 
 Times: a fault is active from its acknowledgement (a crash: the request that killed the replica, answered or cut
-off); a clear from its acknowledgement; a restart or a start clears from the moment its command starts; a stop is
-active once its command has finished. Every one is told to the observer, whose episodes give TTD and TTR.
+off); a clear from its acknowledgement; a stop from the moment its command starts (the request that takes the replica
+down, as the shop's supervisor counts its own stops), and a restart or a start clears from the moment its command
+starts. Every one is told to the observer, whose episodes give TTD and TTR.
 """
 
 from __future__ import annotations
@@ -90,10 +91,10 @@ class GuideFaults:
             raise RuntimeError(f"stop of replica {replica} failed: {run.problem()}")
         self.stopped.add(replica)
         self.touched.add(replica)
-        self.observer.injected(replica, STOP, {"kind": STOP, "params": {}, "command": run.command}, run.ended_at,
+        self.observer.injected(replica, STOP, {"kind": STOP, "params": {}, "command": run.command}, run.started_at,
                                run.started_at)
-        return Injected(replica, run.ended_at, run.started_at, {"stopping_at": run.started_at,
-                                                                "stopped_at": run.ended_at})
+        return Injected(replica, run.started_at, run.started_at, {"stopping_at": run.started_at,
+                                                                  "stopped_at": run.ended_at})
 
     # ---- clear and recover --------------------------------------------------------------------------------------
 
