@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # npm packages (eslint, and the source of the vendored Plotly bundle) as package-lock.json pins them
 NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
 
-.PHONY: install experiment test test-js up down status bench lint lint-py lint-types lint-imports lint-js vendor catalogs schemas clean
+.PHONY: install experiment test test-js guide-example up down status bench bench-paired lint lint-py lint-types lint-imports lint-js vendor catalogs schemas clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,14 @@ install: $(STAMP)
 experiment: install  ## the lab's main job: the guide's experiment (experiments/guide.yaml), dashboard up while it runs
 	$(BIN)/faultlab experiment --file experiments/guide.yaml
 
-test: install test-js  ## the whole test suite: the JavaScript's unit tests, then pytest against the real broker and PostgreSQL
+test: install test-js guide-example  ## the whole test suite: the JavaScript's unit tests, then pytest against the real broker and PostgreSQL
 	$(BIN)/python -m pytest -q
 
 test-js:  ## the dashboard's and report's JavaScript, unit-tested by node's own runner (no npm package needed)
 	node --test --test-reporter=spec tests/js/
+
+guide-example:  ## the virtual environment of examples/guide-system (a student's system, not part of faultlab), which tests/integration/test_guide_example.py starts
+	examples/guide-system/run.sh install
 
 up: install
 	$(BIN)/faultlab up
@@ -45,10 +48,17 @@ bench: install  ## benchmark figures for the README (run on an otherwise idle ma
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/ttd_ttr.py
 
+REF_A ?= v0.1.0
+REF_B ?= HEAD
+ROUNDS ?= 3
+bench-paired: install  ## speed as a ratio: REF_A and REF_B side by side, ROUNDS rounds with a calibration (docs/benchmarks.md)
+	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || (echo "wrk is needed: apt-get install -y wrk" && false)
+	$(BIN)/python benchmarks/paired.py $(REF_A) $(REF_B) -n $(ROUNDS) --json .bench/paired-latest.json
+
 lint: lint-py lint-types lint-imports lint-js  ## every checker; each one is its own target, listed here
 
 lint-py: install  ## ruff on the Python (rules in pyproject.toml [tool.ruff.lint])
-	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff check src tests benchmarks tools examples
 
 lint-types: install  ## mypy on src/ (pyproject.toml [tool.mypy])
 	$(BIN)/mypy

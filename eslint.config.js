@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import globals from "globals";
 
 export default [
-  {ignores: ["node_modules/", ".venv/", "src/faultlab/vendor/", "build/"]},
+  {ignores: ["node_modules/", "**/.venv/", "src/faultlab/vendor/", "build/", ".bench/"]},  // .bench: other refs checked out by benchmarks/paired.py
   js.configs.recommended,
   {
     files: ["src/**/*.js"],

@@ -1,10 +1,12 @@
 """An experiment from a file on the real lab: its lab settings applied and restored, staggered faults, slow-apply
-detected, the file embedded in report.json; an abort condition that stops a run; the reset refusing bad settings;
-the dashboard reaching the supervisor's kinds."""
+detected, the file embedded in report.json; an abort condition that stops a run; `--check` and the runner refusing
+a file that does not fit the running lab, with every problem's place, before anything is touched; the reset
+refusing bad settings; the dashboard reaching the supervisor's kinds."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 
@@ -110,6 +112,83 @@ async def test_an_abort_condition_stops_the_run_and_rolls_back(settled: Supervis
     validate(report)
     assert report["verdict"]["valid"] is False
     assert report["verdict"]["missed"][0] == "stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
+
+
+MISFIT = """# a file that does not fit the test lab (3 replicas, PROD-001..004, no namespaces)
+load: {duration_s: 2}
+phases:
+  - name: baseline
+  - name: crash
+    fault: {kind: crash, replicas: [4]}
+  - name: wrong
+    fault: {kind: incorrect, product_id: PROD-009, replicas: [1]}
+  - name: cut
+    fault: {kind: partition, replicas: [3]}
+  - name: late
+    faults:
+      - {kind: latency, replicas: [2]}
+      - {kind: hang, replicas: [3], start_s: 3, hold_s: 1}
+  - name: bad
+    fault: {kind: latency, latency_ms: -5, replicas: [2]}
+  - name: crash
+"""
+
+
+async def faultlab(*argv: str) -> tuple[int, str]:
+    """`faultlab ARGV`: its exit code and what it printed, the console's wrapping undone."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "faultlab", *argv,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, " ".join(out.decode().split())
+
+
+async def test_check_refuses_a_file_that_does_not_fit_the_running_lab(settled: Supervisor, tmp_path: Path) -> None:
+    """`--check` against the running lab (and says so, with what it has): every problem at once, each at its line and
+    phase, in Spanish — a replica, a product and namespaces the lab lacks, a name given twice, a late start, a bad
+    value; a file that fits passes; nothing is touched."""
+    lab = settled
+    pids = {name: p.pid for name, p in lab.processes.items()}
+    path = tmp_path / "misfit.yaml"
+    path.write_text(MISFIT)
+    code, said = await faultlab("--lang", "es", "--home", str(lab.home), "experiment", "--file", str(path), "--check")
+    assert code == 2, said
+    assert (f"revisado frente al laboratorio en marcha (carpeta del laboratorio {lab.home}): réplicas 1, 2, 3; "
+            "productos PROD-001, PROD-002, PROD-003, PROD-004; sin espacios de nombres de red") in said
+    for line in ("línea 6 · fase 2, «crash» · fault.replicas[0]: el laboratorio no tiene la réplica 4 (sus réplicas: "
+                 "1, 2, 3)",
+                 "línea 8 · fase 3, «wrong» · fault.product_id: el laboratorio no tiene el producto PROD-009",
+                 "línea 10 · fase 4, «cut» · fault.kind: un fallo partition necesita un laboratorio donde cada "
+                 "servicio tenga su propio espacio de nombres de red",
+                 "línea 14 · fase 5, «late» · faults[1].start_s: empieza a los 3 s",
+                 "línea 16 · fase 6, «bad» · fault.latency_ms: debe ser ≥ 0",
+                 "línea 17 · fase 7, «crash» · name: la fase 2 ya tiene este nombre"):
+        assert line in said, (line, said)
+    fits = tmp_path / "fits.yaml"
+    fits.write_text("phases:\n  - name: wrong\n    fault: {kind: incorrect, product_id: PROD-004, replicas: [3]}\n")
+    code, said = await faultlab("--home", str(lab.home), "experiment", "--file", str(fits), "--check")
+    assert code == 0 and "checked against the running lab" in said and "a valid experiment — 1 phases" in said, said
+    assert {name: p.pid for name, p in lab.processes.items()} == pids
+
+
+async def test_the_runner_refuses_a_misfit_before_touching_the_lab(settled: Supervisor) -> None:
+    """The runner's own check is the same: replica 4 and a partition on this lab abort the run before the reset,
+    with both reasons; no process restarted, no load sent."""
+    lab = settled
+    pids = {name: p.pid for name, p in lab.processes.items()}
+    from faultlab.lab.experiment_file import Experiment
+
+    experiment = Experiment.model_validate({"repeat": 1, "phases": [
+        {"name": "crash", "fault": {"kind": "crash", "replicas": [4]}},
+        {"name": "cut", "fault": {"kind": "partition", "replicas": [3]}}]})
+    runner = ExperimentRunner(lab.settings, experiment)
+    data = await runner.run()
+    assert data["aborted"].startswith("the experiment does not fit this lab: "), data["aborted"]
+    assert "phases[0].fault.replicas[0]: the lab has no replica 4 (its replicas: 1, 2, 3)" in data["aborted"]
+    assert "phases[1].fault.kind: a partition fault needs a lab where each service has its own network" in \
+        data["aborted"]
+    assert "reset" not in data and data["results"] == [] and runner.load is None
+    assert {name: p.pid for name, p in lab.processes.items()} == pids
 
 
 async def test_the_reset_refuses_bad_settings_and_restarts_nothing(settled: Supervisor) -> None:

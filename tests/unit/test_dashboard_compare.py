@@ -26,18 +26,20 @@ async def test_the_form_is_served_every_kind_in_the_pages_language(client: TestC
 
 
 async def test_two_ticked_runs_open_their_comparison(client: TestClient, tmp_path: Path) -> None:  # noqa: F811
-    """/api/compare answers the comparison of runs in the runs folder, /compare the page in the asked language;
-    fewer than two runs, or an unknown one, is a 4xx."""
+    """/api/compare answers the comparison of runs in the runs folder (three repetitions each: too few to judge),
+    /compare the page in the asked language; fewer than two runs, or an unknown one, is a 4xx."""
     shutil.copytree(RECORDED, tmp_path / "runs")
     names = ",".join(sorted(p.name for p in RECORDED.iterdir()))
     resp = await client.get(f"/api/compare?runs={names}")
     assert resp.status == 200
     data = await resp.json()
-    assert [r["name"] for r in data["runs"]] == names.split(",") and data["rows"]
+    assert [r["name"] for r in data["runs"]] == names.split(",") and data["rows"] and data["min_repetitions"] == 4
+    assert {row["runs"][1]["verdict"] for row in data["rows"]} == {"too_few"}
     page = await client.get(f"/compare?runs={names}&lang=es")
     assert page.status == 200 and page.content_type == "text/html"
     assert page.headers["Content-Language"] == "es" and "default-src 'none'" in page.headers["Content-Security-Policy"]
-    assert "comparación de faultlab" in await page.text()
+    text = await page.text()
+    assert "comparación de faultlab" in text and "demasiado pocas repeticiones para juzgar: 3 y 3" in text
     for bad, status in ((names.split(",")[0], 400), ("", 400), (f"{names},nope", 404), ("../etc,x", 400)):
         resp = await client.get(f"/api/compare?runs={bad}")
         assert resp.status == status and "error" in await resp.json(), bad

@@ -31,11 +31,16 @@ def test_each_page_is_rendered_whole_in_each_language(lang: str) -> None:
         assert block["lang"] == lang and block["messages"] == frontend.catalogs()[lang]
 
 
-async def test_the_page_language_comes_from_the_query_then_the_cookie_then_the_lab(client: TestClient) -> None:  # noqa: F811
-    """?lang=es wins over the cookie, the cookie over the lab's language (English in the test suite); an unknown
-    ?lang is a 400 and an unknown cookie is passed over."""
-    async def title(path: str, cookie: str | None = None) -> tuple[int, str, str]:
-        resp = await client.get(path, headers={"Cookie": f"faultlab_lang={cookie}"} if cookie else {})
+async def test_the_page_language_comes_from_the_query_then_the_cookie_then_the_browser_then_the_lab(
+        client: TestClient) -> None:  # noqa: F811
+    """?lang=es wins over the cookie, the cookie over the browser's Accept-Language, that over the lab's language
+    (English in the test suite); an unknown ?lang is a 400 and an unknown cookie or browser language is passed
+    over."""
+    async def title(path: str, cookie: str | None = None, accept: str | None = None) -> tuple[int, str, str]:
+        headers = {"Cookie": f"faultlab_lang={cookie}"} if cookie else {}
+        if accept:
+            headers["Accept-Language"] = accept
+        resp = await client.get(path, headers=headers)
         text = await resp.text()
         return resp.status, resp.headers.get("Content-Language", ""), text[text.find("<title>"):text.find("</title>")]
 
@@ -44,13 +49,20 @@ async def test_the_page_language_comes_from_the_query_then_the_cookie_then_the_l
     assert await title("/reports?lang=en", "es") == (200, "en", "<title>faultlab — reports")
     assert await title("/reports?lang=es") == (200, "es", "<title>faultlab — reportes")
     assert (await title("/", "fr"))[:2] == (200, "en")
+    assert await title("/", accept="es-AR,es;q=0.9,en;q=0.8") == (200, "es", "<title>faultlab — dashboard en vivo")
+    assert (await title("/", "en", accept="es"))[:2] == (200, "en")
+    assert (await title("/", accept="fr-FR,de;q=0.5"))[:2] == (200, "en")
     resp = await client.get("/?lang=fr")
     assert resp.status == 400 and "lang must be one of" in (await resp.json())["error"]
 
 
 def test_page_language_rules() -> None:
-    """The query, else a known cookie, else the default."""
+    """The query, else a known cookie, else the browser's most wanted language faultlab speaks, else the default."""
     assert frontend.page_language(None, None, "es") == "es"
+    assert frontend.page_language(None, None, "en", "fr, es;q=0.4, en;q=0.3") == "es"
+    assert frontend.page_language(None, None, "es", "en-GB") == "en"
+    assert frontend.page_language(None, None, "en", "es;q=0, pt") == "en"
+    assert frontend.page_language(None, None, "es", "en;q=x, es;q=0.1") == "es"
     assert frontend.page_language(None, "en", "es") == "en"
     assert frontend.page_language("es", "en", "en") == "es"
     assert frontend.page_language(None, "xx", "en") == "en"

@@ -1,5 +1,5 @@
 """The documentation on literal inputs and on the repository's own pages: no dead relative link or anchor in
-README.md and every page under docs/, and every Settings field documented in docs/configuration.md."""
+README.md and every page under docs/ and examples/, and every Settings field documented in docs/configuration.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from faultlab.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")),
+         *sorted(p for p in (ROOT / "examples").rglob("*.md") if ".venv" not in p.parts)]
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
@@ -88,7 +89,7 @@ def test_dead_links_are_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_dead_relative_links(page: Path) -> None:
-    """Every relative link in README.md and under docs/ names a file, and a heading, that exist."""
+    """Every relative link in README.md and under docs/ and examples/ names a file, and a heading, that exist."""
     assert dead_links(page) == []
 
 
@@ -99,3 +100,11 @@ def test_every_setting_is_documented() -> None:
     missing = [f"FAULTLAB_{name.upper()}" for name in Settings.model_fields
                if f"FAULTLAB_{name.upper()}" not in documented]
     assert missing == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_page_points_at_a_file_a_clone_does_not_have(page: Path) -> None:
+    """No page names the study guide's path outside the repository (`shared/…`): a person who clones it has only
+    the repository, so the pages say what the guide is and point at docs/guide-mapping.md instead."""
+    text = page.read_text(encoding="utf-8")
+    assert "shared/seed" not in text and "study-guide.md" not in text

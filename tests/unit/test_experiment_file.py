@@ -1,5 +1,6 @@
 """The experiment file: the shipped examples are valid (guide.yaml is the default experiment exactly), invalid files
-are refused whole with every problem's place, and a run's report.json is a file that repeats the run."""
+are refused whole with every problem's place (its line, its phase as a person counts it), and a run's report.json is
+a file that repeats the run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from faultlab.core import i18n
 from faultlab.core.messages import Refused
 from faultlab.lab.experiment_file import Experiment, load_experiment
 from faultlab.lab.phases import PHASES, build_experiment, guide_experiment
@@ -18,12 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "experiments").glob("*.yaml"))
 
 
-def problems(tmp_path: Path, text: str, name: str = "bad.yaml") -> list[str]:
+def problems(tmp_path: Path, text: str, name: str = "bad.yaml", lang: str = "en") -> list[str]:
+    """Every problem of an experiment file, as its reader sees it in `lang`."""
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(Refused) as refused:
         load_experiment(path)
-    return [p.text() for p in refused.value.problems]
+    return [p.text(i18n.gettext_for(lang)) for p in refused.value.problems]
 
 
 def test_the_shipped_guide_file_is_the_default_experiment_exactly() -> None:
@@ -57,9 +60,7 @@ def test_the_examples_use_what_the_format_offers() -> None:
     assert all(e.abort for name, e in loaded.items() if name in ("two-down", "stale-and-hang", "partition"))
 
 
-def test_an_invalid_file_is_refused_whole_with_every_place(tmp_path: Path) -> None:
-    """Every problem at once, each at its place in the file."""
-    found = problems(tmp_path, """
+BAD = """
 version: 1
 repeat: 0
 load: {rate_rps: -5, colour: blue}
@@ -74,34 +75,99 @@ phases:
   - name: both
     fault: {kind: hang, replicas: [1]}
     faults: [{kind: stale, replicas: [2]}]
+  - name: baseline
 abort:
   - {metric: success_rate, for_s: 5}
-""")
-    assert found == [
-        "repeat: must be ≥ 1",
-        "load.rate_rps: must be > 0",
-        ("load.colour: unknown field (known here: duration_s, order_ratio, rate_rps, request_timeout_s, settle_s, "
-         "target)"),
-        "abort[0]: give exactly one of below and above",
-        "phases[1].name: must match ^[a-z][a-z0-9-]{0,31}$",
-        "phases[1].fault.replicas: must have at least 1 item(s)",
-        "phases[1].fault.latency_ms: must be ≥ 0",
-        ("phases[2].fault: unknown kind meteor (known: crash, latency, intermittent, incorrect, hang, stale, netem, "
-         "partition, slow-apply, stop)"),
-        "phases[3].fault.replicas: must not name a replica twice",
-        "phases[3].fault.exit_cod: unknown field (known here: exit_code, hold_s, kind, replicas, seed, start_s)",
-        "phases[4]: give fault (one) or faults (several), not both",
+"""
+
+
+def test_an_invalid_file_is_refused_whole_with_every_place(tmp_path: Path) -> None:
+    """Every problem at once, in the order of the file, each at its line, in its phase as a person counts it (a
+    name given twice among them, not after them)."""
+    assert problems(tmp_path, BAD) == [
+        "line 3 · repeat: must be ≥ 1",
+        "line 4 · load.rate_rps: must be > 0",
+        "line 4 · load.colour: unknown field (known here: duration_s, order_ratio, rate_rps, request_timeout_s, "
+        "settle_s, target)",
+        "line 7 · phase 2, «Latency!» · name: must match ^[a-z][a-z0-9-]{0,31}$",
+        "line 8 · phase 2, «Latency!» · fault.replicas: must have at least 1 item(s)",
+        "line 8 · phase 2, «Latency!» · fault.latency_ms: must be ≥ 0",
+        ("line 10 · phase 3, «meteor» · fault: unknown kind meteor (known: crash, latency, intermittent, incorrect, "
+         "stale, hang, slow-apply, stop, partition, netem)"),
+        "line 12 · phase 4, «twice» · fault.replicas: must not name a replica twice",
+        "line 12 · phase 4, «twice» · fault.exit_cod: unknown field (known here: exit_code, hold_s, kind, replicas, "
+        "seed, start_s)",
+        "line 13 · phase 5, «both»: give fault (one) or faults (several), not both",
+        "line 16 · phase 6, «baseline» · name: phase 1 has this name too: each phase needs its own",
+        "line 18 · abort[0]: give exactly one of below and above",
     ]
 
 
-def test_coherence_checks_name_the_phase(tmp_path: Path) -> None:
-    """Phase names are unique, and a fault cannot start after its phase's hold without its own hold."""
-    assert problems(tmp_path, "phases: [{name: a}, {name: a}]") == [
-        "phase names must be unique: a more than once"]
-    late = problems(tmp_path, "load: {duration_s: 3}\nphases:\n  - name: late\n"
-                              "    faults: [{kind: latency, replicas: [1], start_s: 4}]\n")
-    assert late == [("phase late: a latency fault starts at 4 s, when the phase's hold (3 s) is over: give it hold_s, "
-                     "or a longer phase hold_s")]
+def test_every_problem_is_said_in_the_readers_language(tmp_path: Path) -> None:
+    """The same file in Spanish: the place (línea, fase) and every sentence, the validators' own included."""
+    assert problems(tmp_path, BAD, lang="es") == [
+        "línea 3 · repeat: debe ser ≥ 1",
+        "línea 4 · load.rate_rps: debe ser > 0",
+        "línea 4 · load.colour: campo desconocido (aquí se conocen: duration_s, order_ratio, rate_rps, "
+        "request_timeout_s, settle_s, target)",
+        "línea 7 · fase 2, «Latency!» · name: debe cumplir ^[a-z][a-z0-9-]{0,31}$",
+        "línea 8 · fase 2, «Latency!» · fault.replicas: debe tener al menos 1 elemento(s)",
+        "línea 8 · fase 2, «Latency!» · fault.latency_ms: debe ser ≥ 0",
+        ("línea 10 · fase 3, «meteor» · fault: tipo desconocido meteor (conocidos: crash, latency, intermittent, "
+         "incorrect, stale, hang, slow-apply, stop, partition, netem)"),
+        "línea 12 · fase 4, «twice» · fault.replicas: no debe nombrar una réplica dos veces",
+        "línea 12 · fase 4, «twice» · fault.exit_cod: campo desconocido (aquí se conocen: exit_code, hold_s, kind, "
+        "replicas, seed, start_s)",
+        "línea 13 · fase 5, «both»: dé fault (uno) o faults (varios), no ambos",
+        "línea 16 · fase 6, «baseline» · name: la fase 1 ya tiene este nombre: cada fase necesita el suyo",
+        "línea 18 · abort[0]: dé exactamente uno de below y above",
+    ]
+
+
+def test_a_name_given_twice_is_one_problem_among_the_others(tmp_path: Path) -> None:
+    """Names given twice are found whatever else is wrong, each later phase at its own line, counted as a person
+    counts; alone, they are the only problem."""
+    assert problems(tmp_path, "phases:\n  - name: a\n  - name: b\n  - name: a\n  - name: a\n") == [
+        "line 4 · phase 3, «a» · name: phase 1 has this name too: each phase needs its own",
+        "line 5 · phase 4, «a» · name: phase 1 has this name too: each phase needs its own",
+    ]
+    assert problems(tmp_path, "repeat: -1\nphases: [{name: a}, {name: a, hold_s: 0}]\n") == [
+        "line 1 · repeat: must be ≥ 1",
+        "line 2 · phase 2, «a» · hold_s: must be > 0",
+        "line 2 · phase 2, «a» · name: phase 1 has this name too: each phase needs its own",
+    ]
+
+
+def test_a_fault_cannot_start_after_its_phases_hold(tmp_path: Path) -> None:
+    """A fault starting at or after its phase's hold (the phase's hold_s, else load.duration_s) is refused at its
+    start_s, whatever its kind and whether it has a hold of its own; one starting before the hold is fine."""
+    late = problems(tmp_path, """load: {duration_s: 3}
+phases:
+  - name: late
+    faults:
+      - {kind: latency, replicas: [1]}
+      - {kind: hang, replicas: [2], start_s: 4, hold_s: 2}
+  - name: crash-late
+    hold_s: 10
+    fault: {kind: crash, replicas: [1], start_s: 10}
+""")
+    assert late == [
+        ("line 6 · phase 1, «late» · faults[1].start_s: starts at 4 s, when the phase's hold (3 s) is over: start it "
+         "earlier, or give the phase a longer hold_s"),
+        ("line 9 · phase 2, «crash-late» · fault.start_s: starts at 10 s, when the phase's hold (10 s) is over: start "
+         "it earlier, or give the phase a longer hold_s"),
+    ]
+    assert problems(tmp_path, "phases:\n  - name: x\n    fault: {kind: stale, replicas: [1], start_s: 5.5}\n",
+                    lang="es") == [
+        ("línea 3 · fase 1, «x» · fault.start_s: empieza a los 5.5 s, cuando ya terminó el tiempo que la fase mantiene "
+         "sus fallos (5 s): adelántelo, o dé a la fase un hold_s mayor")]
+    beside = problems(tmp_path, "load: {colour: red}\nphases: [{name: x, fault: {kind: stale, replicas: [1], "
+                                "start_s: 7}}]\n")  # another problem in load does not hide the default hold
+    assert [p.split(":")[0] for p in beside] == ["line 1 · load.colour", "line 2 · phase 1, «x» · fault.start_s"]
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("load: {duration_s: 3}\nphases:\n  - name: x\n    faults: [{kind: stale, replicas: [1], "
+                    "start_s: 2.5, hold_s: 9}]\n")
+    assert load_experiment(fine)[0].phases[0].faults[0].start_s == 2.5
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -155,19 +221,28 @@ def test_command_line_options_build_the_same_model() -> None:
 
 
 def test_faultlab_experiment_check_validates_without_starting_anything(tmp_path: Path) -> None:
-    """--check: exit 0 and a summary for a valid file, exit 2 with every problem's place for an invalid one."""
+    """--check with no lab running: checked against the lab the settings describe, and says so; exit 0 and a summary
+    for a valid file, exit 2 with every problem's place (line, phase) in the reader's language for an invalid one —
+    a replica the settings' lab lacks among them; nothing started."""
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "FAULTLAB_HOME": str(tmp_path)}
     ok = subprocess.run([sys.executable, "-m", "faultlab", "experiment", "--file", str(ROOT / "experiments" /
                                                                                    "two-down.yaml"), "--check"],
-                        check=False, capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin",
-                                                                         "FAULTLAB_HOME": str(tmp_path)})
-    assert ok.returncode == 0 and "a valid experiment — 4 phases × 2 repetitions" in ok.stdout, ok.stdout + ok.stderr
+                        check=False, capture_output=True, text=True, timeout=60, env=env)
+    said = " ".join(ok.stdout.split())  # the console wraps long lines
+    assert ok.returncode == 0 and "a valid experiment — 4 phases × 2 repetitions" in said, ok.stdout + ok.stderr
+    assert "no lab running: checked against the lab the settings describe" in said
+    assert "replicas 1, 2, 3; products PROD-001, PROD-002, PROD-003; no network namespaces" in said
     bad = tmp_path / "bad.yaml"
-    bad.write_text("phases:\n  - name: x\n    fault: {kind: latency, latency_ms: -1, replicas: [9]}\n")
+    bad.write_text("phases:\n  - name: x\n    fault: {kind: latency, latency_ms: -1, replicas: [9]}\n"
+                   "  - name: y\n    fault: {kind: crash, replicas: [4]}\n")
     refused = subprocess.run([sys.executable, "-m", "faultlab", "--lang", "es", "experiment", "--file", str(bad)],
-                             check=False, capture_output=True, text=True, timeout=60,
-                             env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "FAULTLAB_HOME": str(tmp_path)})
+                             check=False, capture_output=True, text=True, timeout=60, env=env)
+    said = " ".join(refused.stdout.split())
     assert refused.returncode == 2
-    assert "no es un experimento válido" in refused.stdout
-    assert "phases[0].fault.latency_ms: debe ser ≥ 0" in refused.stdout
-    assert "phases[0].fault.replicas[0]: debe ser ≤ 9" not in refused.stdout  # 9 is a valid replica number
-    assert not (tmp_path / "lab.json").exists()  # no lab was started
+    assert "no hay laboratorio en marcha: revisado frente al laboratorio que describe la configuración" in said
+    assert "no es un experimento válido" in said
+    assert "línea 3 · fase 1, «x» · fault.latency_ms: debe ser ≥ 0" in said
+    assert ("línea 5 · fase 2, «y» · fault.replicas[0]: el laboratorio no tiene la réplica 4 (sus réplicas: 1, 2, 3)"
+            in said)  # phase x is not valid on its own: its replica 9 is not checked against the lab
+    assert "réplica 9" not in said
+    assert not (tmp_path / "lab.json").exists() and not (tmp_path / "runs").exists()  # nothing was started

@@ -11,9 +11,10 @@ from faultlab.faults.registry import kinds
 
 
 def test_every_guide_kind_and_more_is_registered() -> None:
-    """crash, latency, intermittent, incorrect (the guide's) first, then hang, stale, slow-apply on the replica, the
-    network kinds and the supervisor's stop."""
-    assert list(replica_kinds()) == ["crash", "latency", "intermittent", "incorrect", "hang", "stale", "slow-apply"]
+    """crash, latency, intermittent, incorrect (the guide's) first, then stale, hang, slow-apply on the replica, the
+    supervisor's stop and the network kinds, in the order the kinds declare (the guide experiment's phase order)."""
+    assert list(replica_kinds()) == ["crash", "latency", "intermittent", "incorrect", "stale", "hang", "slow-apply"]
+    assert list(kinds()) == [*replica_kinds(), "stop", "partition", "netem"]
     assert set(kinds()) == {*replica_kinds(), "partition", "netem", "stop"}
 
 

@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from faultlab.core.config import Settings
 from faultlab.core.log import get_logger
 from faultlab.lab.dashboard import frontend
-from faultlab.lab.dashboard.app import build_app
+from faultlab.lab.dashboard.api import DashboardApi
 from faultlab.lab.dashboard.collector import LiveState
-from faultlab.lab.dashboard.operator import ExperimentProcess, FaultProxy
+from faultlab.lab.dashboard.operator import ExperimentProcess, FaultForwarder
 from faultlab.lab.dashboard.reports import RunsFolder
 from faultlab.vendor import PLOTLY_JS, PLOTLY_VERSION
 
@@ -101,8 +101,8 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
     settings = Settings(home=tmp_path, admin_token="t" * 32, runs_dir=tmp_path / "runs")
     log = get_logger("dashboard", stream=io.StringIO())
     async with aiohttp.ClientSession() as session:
-        app = build_app(settings, LiveState(settings, log), FaultProxy(settings, session),
-                        ExperimentProcess(settings, settings.runs_dir), RunsFolder(settings.runs_dir))
+        app = DashboardApi(settings, LiveState(settings, log), FaultForwarder(settings, session),
+                           ExperimentProcess(settings, settings.runs_dir), RunsFolder(settings.runs_dir)).build()
         async with TestClient(TestServer(app)) as test_client:
             yield test_client
 

@@ -14,18 +14,20 @@ from faultlab.core.i18n import _
 
 def register(sub: Any) -> None:
     """Add `compare` to the CLI's subparsers."""
+    from faultlab.lab.compare import MIN_REPETITIONS
+
     cmp = sub.add_parser("compare", help=_("runs side by side: each phase's TTD, TTR, p95 and success rate, their "
                                            "spread, and whether a difference is larger than the run-to-run noise"),
                          description=_("Compares two or more runs (folders under runs/, or their report.json): per "
-                                       "phase, each metric's median, spread and the bootstrap interval of the median; "
-                                       "each run after the first is compared with the first, and a difference whose "
-                                       "bootstrap interval leaves out 0 is larger than the noise. Prints the table "
-                                       "and writes a self-contained HTML page (like report.html)."))
+                                       "phase, each metric's median, spread and exact 95 % interval of the median (6 "
+                                       "repetitions or more); each run after the first is compared with the first by "
+                                       "an exact rank test (Wilcoxon-Mann-Whitney, with the Hodges-Lehmann interval "
+                                       "of the shift), and only when each has {min} repetitions or more: with fewer "
+                                       "no test can tell two runs apart. Prints the table and writes a "
+                                       "self-contained HTML page (like report.html).").format(min=MIN_REPETITIONS))
     cmp.add_argument("runs", nargs="+", metavar="RUN", help=_("run folders or report.json files (two or more); the "
                                                                "first is the reference"))
     cmp.add_argument("--html", help=_("the HTML page to write (default: <runs dir>/compare/<A>-vs-<B>.html)"))
-    cmp.add_argument("--seed", type=int, default=1, help=_("seeds the bootstrap (the same seed, the same intervals)"))
-    cmp.add_argument("--resamples", type=int, default=2000, help=_("bootstrap resamples (default 2000)"))
     cmp.add_argument("--json", action="store_true", help=_("print the comparison as JSON instead of the table"))
     cmp.set_defaults(func=cmd_compare)
 
@@ -51,20 +53,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         console.print("[red]" + _("compare needs two runs or more") + "[/]")
         return 2
-    if not 100 <= args.resamples <= 100_000:
-        console.print("[red]" + _("--resamples must be between 100 and 100000") + "[/]")
-        return 2
     try:
         runs = load_runs([Path(p) for p in args.runs])
     except (FileNotFoundError, ValueError, OSError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2
-    comparison = compare(runs, seed=args.seed, resamples=args.resamples)
+    comparison = compare(runs)
     if args.json:
         print(json.dumps(comparison, indent=2))
     else:
-        table = Table(title=escape(_("runs side by side: median [min–max] and the bootstrap interval of the median; "
-                                     "each run against {reference}").format(reference=comparison["reference"])))
+        table = Table(title=escape(_("runs side by side: median [min–max] and the exact 95 % interval of the median "
+                                     "(6 repetitions or more); each run against {reference}: the difference of the "
+                                     "medians, the interval of the shift and the rank test's p").format(
+            reference=comparison["reference"])))
         table.add_column(_("phase"))
         table.add_column(_("metric"))
         for i, run in enumerate(comparison["runs"]):
@@ -77,7 +78,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             for i, cell in enumerate(row["runs"]):
                 cells.append(_cell(cell, digits))
                 if i:
-                    cells.append(_difference(cell, digits))
+                    cells.append(_difference(cell, row["runs"][0], digits))
             table.add_row(*cells)
         console.print(table)
     out = Path(args.html) if args.html else _compare_path(args, [name for name, _report in runs])
@@ -108,15 +109,25 @@ def _cell(cell: dict[str, Any], digits: int) -> str:
     return text
 
 
-def _difference(cell: dict[str, Any], digits: int) -> str:
+def too_few(reference: dict[str, Any], cell: dict[str, Any]) -> str:
+    """Why a difference is not judged: both runs' counts and the minimum (the terminal's and the page's words)."""
+    from faultlab.lab.compare import MIN_REPETITIONS
+
+    return _("too few repetitions to judge: {reference} and {other}; at least {min} each").format(
+        reference=reference["n"], other=cell["n"], min=MIN_REPETITIONS)
+
+
+def _difference(cell: dict[str, Any], reference: dict[str, Any], digits: int) -> str:
     from rich.markup import escape
 
     verdicts = {"better": "[green]" + _("better, beyond the noise") + "[/]",
                 "worse": "[red]" + _("worse, beyond the noise") + "[/]",
-                "same": "[dim]" + _("within the noise") + "[/]", "unknown": "-"}
+                "same": "[dim]" + _("within the noise") + "[/]",
+                "too_few": "[yellow]" + escape(too_few(reference, cell)) + "[/]", "unknown": "-"}
     if cell.get("difference") is None:
         return verdicts["unknown"]
     low, high = cell["difference_interval"] or (None, None)
     sign = "+" if cell["difference"] > 0 else ""
     interval = escape(f" [{_fmt(low, digits)} … {_fmt(high, digits)}]") if low is not None else ""
-    return f"{sign}{_fmt(cell['difference'], digits)}{interval}\n{verdicts[cell['verdict']]}"
+    p_value = f" p = {_fmt(cell['p_value'], 3)}" if cell.get("p_value") is not None else ""
+    return f"{sign}{_fmt(cell['difference'], digits)}{interval}{p_value}\n{verdicts[cell['verdict']]}"

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +64,9 @@ def register(sub: Any) -> None:
                      help=_("on a guide system, the port of the observer's API (its view beside the system's "
                             "monitor; default: a free one)"))
     exp.add_argument("--check", action="store_true",
-                     help=_("only validate the experiment (every problem with its place in the file); exit 2 when "
-                            "it is not valid; starts nothing"))
+                     help=_("only validate the experiment, against the running lab (else the lab the settings "
+                            "describe): every problem with its line and phase; exit 2 when it is not valid; starts "
+                            "nothing"))
     exp.add_argument("--phases", default=None,
                      help=_("comma-separated, in order (default: the file's phases, else {phases}, then {network} on "
                             "a namespace lab)").format(phases=",".join(DEFAULT_PHASES),
@@ -177,30 +177,53 @@ def _settings_view(settings: Any) -> dict[str, Any]:
     return view
 
 
-def experiment_of(args: argparse.Namespace, netns: bool) -> tuple[Any, Any]:
-    """The experiment this command runs, and where it came from: the file's (or the guide's) with the command
-    line's options applied. `Refused` (every problem, with its place) when it is not valid."""
-    from faultlab.lab.experiment_file import load_experiment
+def experiment_of(args: argparse.Namespace, facts: Any) -> tuple[Any, Any, list[Any]]:
+    """The experiment this command runs — the file's (or the guide's) with the command line's options applied —
+    checked whole and against the lab `facts` describe: (experiment or None, source, every problem located)."""
+    from faultlab.lab.experiment_check import check_experiment
     from faultlab.lab.phases import build_experiment
 
-    base, source = (None, None)
-    if args.file:
-        base, source = load_experiment(Path(args.file))
     thresholds = {"max_ttd_ms": args.max_ttd_ms, "max_ttr_ms": args.max_ttr_ms,
                   "max_restart_ttr_ms": args.max_restart_ttr_ms, "min_success_rate": args.min_success_rate,
                   "max_p95_ms": args.max_p95_ms}
-    try:
-        experiment = build_experiment(base, phases=args.phases, netns=netns, repeat=args.repeat, rate=args.rate,
-                                      duration_s=args.duration, settle_s=args.settle, seed=args.seed,
-                                      order_ratio=args.order_ratio, reset=False if args.no_reset else None,
-                                      thresholds=thresholds)
-    except ValueError as exc:
-        from faultlab.core.messages import Problem, Refused
 
-        if isinstance(exc, Refused):
-            raise
-        raise Refused([Problem("--phases", str(exc))]) from None
-    return experiment, source
+    def build(base: Any) -> Any:
+        return build_experiment(base, phases=args.phases, netns=facts.netns, repeat=args.repeat, rate=args.rate,
+                                duration_s=args.duration, settle_s=args.settle, seed=args.seed,
+                                order_ratio=args.order_ratio, reset=False if args.no_reset else None,
+                                thresholds=thresholds)
+
+    return check_experiment(Path(args.file) if args.file else None, build, facts)
+
+
+async def lab_facts(args: argparse.Namespace) -> tuple[Any, Any, bool]:
+    """What the experiment is checked against: the lab running from the lab folder when there is one (it has
+    written lab.json and its supervisor answers), else the lab the settings describe (with --netns: in namespaces).
+    (facts, settings, whether the lab is running)."""
+    from faultlab.core.client import ApiCallError, LabClient
+    from faultlab.core.config import STATE_FILE
+    from faultlab.lab.experiment_check import LabFacts
+    from faultlab.runtime.state import running_settings
+
+    settings = _settings(args)
+    if (settings.home / STATE_FILE).exists():
+        running = running_settings(settings)
+        try:
+            async with LabClient(running, timeout_s=2) as client:
+                return await LabFacts.of_running_lab(client), running, True
+        except ApiCallError:
+            pass
+    return LabFacts.of_settings(settings, netns=bool(args.netns)), settings, False
+
+
+def say_lab(facts: Any, settings: Any, running: bool) -> str:
+    """Which lab an experiment was checked against, and what it has."""
+    what = _("replicas {replicas}; products {products}; {network}").format(
+        replicas=", ".join(map(str, facts.replica_ids)) or "-", products=", ".join(facts.product_ids or ()) or "-",
+        network=_("services in network namespaces") if facts.netns else _("no network namespaces"))
+    return (_("checked against the running lab (lab folder {home}): {what}") if running else
+            _("no lab running: checked against the lab the settings describe (lab folder {home}): {what}")).format(
+        home=settings.home, what=what)
 
 
 def print_problems(console: Any, problems: list[Any], where: str | None) -> None:
@@ -213,26 +236,28 @@ def print_problems(console: Any, problems: list[Any], where: str | None) -> None
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from faultlab.core.messages import Refused
+    from rich.markup import escape
+
+    from faultlab.cli.system import say_system, system_of
 
     console = _console()
-    try:
-        experiment, _source = experiment_of(args, netns=False)  # a bad file or option is refused before any lab starts
-    except Refused as exc:
-        print_problems(console, exc.problems, args.file)
-        return EXIT_ABORTED
-    from faultlab.cli.system import contract_of
-    from faultlab.cli.system import print_problems as print_system_problems
+    contract = system_of(args)  # a guide system (--system, or the file's section), else None: the shop
+    if contract is not None:
+        from faultlab.core.config import Settings
+        from faultlab.lab.phases import GUIDE_SYSTEM_PHASES
+        from faultlab.lab.systems.contract import facts_of
 
-    try:
-        contract = contract_of(args.system, experiment.system)
-    except Refused as exc:
-        print_system_problems(console, exc.problems, args.system)
+        facts, settings, running = facts_of(contract), Settings(), True
+        if not args.file and args.phases is None:
+            args.phases = ",".join(GUIDE_SYSTEM_PHASES)
+    else:
+        facts, settings, running = asyncio.run(lab_facts(args))
+    experiment, source, problems = experiment_of(args, facts)  # refused before any lab starts, nothing touched
+    if args.check or problems:
+        console.print(escape(say_lab(facts, settings, running) if contract is None else say_system(contract, facts)))
+    if problems:
+        print_problems(console, problems, args.file)
         return EXIT_ABORTED
-    if contract is not None and not args.file and args.phases is None:
-        from faultlab.lab.phases import GUIDE_SYSTEM_PHASES, build_experiment
-
-        experiment = build_experiment(experiment, phases=list(GUIDE_SYSTEM_PHASES))
     if args.check:
         console.print(_("{file}: a valid experiment — {phases} phases × {repeat} repetitions, about {minutes} min "
                         "of load").format(file=args.file or _("the guide's experiment"), phases=len(experiment.phases),
@@ -240,9 +265,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                                                                                          1)))
         return EXIT_OK
     if contract is not None:
-        return asyncio.run(_guide_experiment(args, experiment, _source, contract, console))
+        return asyncio.run(_guide_experiment(args, experiment, source, contract, console))
     # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
-    return asyncio.run(_experiment(args, lambda netns: experiment_of(args, netns), console))
+    return asyncio.run(_experiment(args, experiment, source, console))
 
 
 async def _guide_experiment(args: argparse.Namespace, experiment: Any, source: Any, contract: Any,
@@ -284,7 +309,7 @@ async def _lab_has_network(client: Any) -> bool:
     return bool(isinstance(answer, dict) and answer.get("netns"))
 
 
-async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any], console: Any) -> int:
+async def _experiment(args: argparse.Namespace, experiment: Any, source: Any, console: Any) -> int:
     from faultlab.core.client import LabClient, Unreachable
     from faultlab.runtime.state import running_settings
     from faultlab.runtime.supervisor import Supervisor, SupervisorError
@@ -324,7 +349,6 @@ async def _experiment(args: argparse.Namespace, configure: Callable[[bool], Any]
             seconds=i18n.number(time.perf_counter() - started, 1)))
         settings = supervisor.settings
     try:
-        experiment, source = configure(netns)
         return await _run_and_report(args, experiment, source, settings, console, restore=supervisor is None)
     finally:
         if supervisor is not None:

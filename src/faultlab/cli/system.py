@@ -52,6 +52,39 @@ def contract_of(spec: str | None, section: Any = None) -> Any:
     return None if contract is None or contract.kind == "shop" else contract
 
 
+def system_of(args: argparse.Namespace) -> Any:
+    """The guide system `faultlab experiment` runs on: `--system` (a bad system file is refused here, exit 2),
+    else the experiment file's `system` section (a bad one is left to the file's check, which locates it by line);
+    None for faultlab's shop."""
+    from faultlab.core.messages import Refused
+
+    if args.system is not None:
+        try:
+            return contract_of(args.system)
+        except Refused as exc:
+            print_problems(_console(), exc.problems, args.system)
+            raise SystemExit(EXIT_UNUSABLE) from None
+    if not args.file:
+        return None
+    from faultlab.core.messages import parse
+    from faultlab.core.messages.system import SystemContract
+    from faultlab.lab.experiment_file import read_data
+
+    try:
+        data, _source = read_data(Path(args.file))
+        section = data.get("system") if isinstance(data, dict) else None
+        return contract_of(None, None if section is None else parse(SystemContract, section))
+    except Refused:
+        return None
+
+
+def say_system(contract: Any, facts: Any) -> str:
+    """Which system an experiment was checked against, and what it has."""
+    return _("checked against the system under test {name}: replicas {replicas}; products {products}").format(
+        name=contract.name, replicas=", ".join(map(str, facts.replica_ids)),
+        products=", ".join(facts.product_ids or ()) or "-")
+
+
 def print_problems(console: Any, problems: list[Any], where: str | None) -> None:
     from rich.markup import escape
 

@@ -10,7 +10,17 @@ from typing import Any
 
 from faultlab.core.i18n import N_
 from faultlab.core.messages import Problem, Refused, parse
-from faultlab.faults.base import Fault, FaultError, FaultParams
+from faultlab.faults.base import (
+    DelaysApply,
+    ExitsProcess,
+    Fault,
+    FaultError,
+    FaultParams,
+    HoldsRequests,
+    InterceptsRequests,
+    PausesApply,
+    RewritesAnswers,
+)
 from faultlab.faults.registry import REPLICA, aliases, kinds, lookup, of_target
 
 NAME_FIELDS = ("kind", "type", "failure_type")  # the guide's clients name the kind `type` or `failure_type`
@@ -73,19 +83,37 @@ class FaultSet:
         kinds_ = list(self.active) if kind is None else [kind] if kind in self.active else []
         cleared = [self.active.pop(k) for k in kinds_]
         for fault in cleared:
-            fault.release()
+            if isinstance(fault, HoldsRequests):
+                fault.release()
         return cleared
+
+    def request_hooks(self) -> list[InterceptsRequests]:
+        """The active faults that run before a request, in the order they were added."""
+        return [f for f in self.active.values() if isinstance(f, InterceptsRequests)]
+
+    def rewrite(self, item: dict[str, Any]) -> dict[str, Any]:
+        """One product answer as the active faults make the replica give it."""
+        for fault in self.active.values():
+            if isinstance(fault, RewritesAnswers):
+                item = fault.transform(item)
+        return item
 
     @property
     def pauses_apply(self) -> bool:
-        return any(f.pauses_apply for f in self.active.values())
+        return any(isinstance(f, PausesApply) for f in self.active.values())
 
     def apply_delay_s(self) -> float:
         """How long to wait before applying each event (the longest of the active faults' delays)."""
-        return max((f.apply_delay_s() for f in self.active.values()), default=0.0)
+        return max((f.apply_delay_s() for f in self.active.values() if isinstance(f, DelaysApply)), default=0.0)
 
     def describe(self) -> list[dict[str, Any]]:
         return [f.describe() for f in self.active.values()]
 
 
-__all__ = ["Fault", "FaultError", "FaultParams", "FaultSet", "parse_fault", "parse_params", "replica_kinds"]
+def exits_process(fault: Fault[Any]) -> bool:
+    """Whether activating the fault ends the replica's process."""
+    return isinstance(fault, ExitsProcess)
+
+
+__all__ = ["Fault", "FaultError", "FaultParams", "FaultSet", "exits_process", "parse_fault", "parse_params",
+           "replica_kinds"]

@@ -9,8 +9,8 @@ from pydantic import Field, WithJsonSchema, field_validator
 
 from faultlab.core.config import PRODUCT_ID_PATTERN
 from faultlab.core.i18n import N_
-from faultlab.faults.base import Fault, Seeded
-from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.faults.base import Fault, RewritesAnswers, Seeded
+from faultlab.faults.registry import REPLICA, GuidePhase, KindSpec, register
 
 PRODUCT_HELP = N_("the product answered wrong (every product when left out)")
 
@@ -28,18 +28,18 @@ class IncorrectParams(Seeded):
     def _product(cls, value: Any) -> Any:
 
         if not isinstance(value, str) or not re.match(PRODUCT_ID_PATTERN, value):
-            raise ValueError("must look like PROD-001 (leave it out for every product)")
+            raise ValueError(N_("must look like PROD-001 (leave it out for every product)"))
         return value
 
     @field_validator("delta")
     @classmethod
     def _not_zero(cls, value: int) -> int:
         if value == 0:
-            raise ValueError("must not be 0 (a zero shift is not a fault)")
+            raise ValueError(N_("must not be 0 (a zero shift is not a fault)"))
         return value
 
 
-class Incorrect(Fault[IncorrectParams]):
+class Incorrect(Fault[IncorrectParams], RewritesAnswers):
     kind = "incorrect"
 
     def transform(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -55,4 +55,6 @@ class Incorrect(Fault[IncorrectParams]):
 
 SPEC = register(KindSpec(IncorrectParams, REPLICA, N_("wrong values for a product (available + delta)"),
                          N_("DELETE /faults on the replica"), "#8c564b", Incorrect, aliases=("incorrect_response",),
-                         guide_name="incorrect_response", example={"product_id": "PROD-001"}))
+                         guide_name="incorrect_response", example={"product_id": "PROD-001"}, order=4, study_hold=1.0,
+                         phase=GuidePhase("incorrect", (1,), "replica 1 serves wrong values for PROD-001; the majority "
+                                          "outvotes it", {"product_id": "PROD-001"})))

@@ -9,8 +9,8 @@ from aiohttp import web
 from pydantic import Field, model_validator
 
 from faultlab.core.i18n import N_
-from faultlab.faults.base import Fault, Seeded
-from faultlab.faults.registry import REPLICA, KindSpec, register
+from faultlab.faults.base import Fault, InterceptsRequests, Seeded
+from faultlab.faults.registry import REPLICA, GuidePhase, KindSpec, register
 
 
 class LatencyParams(Seeded):
@@ -21,11 +21,11 @@ class LatencyParams(Seeded):
     @model_validator(mode="after")
     def _jitter_within(self) -> LatencyParams:
         if self.jitter_ms > self.latency_ms:
-            raise ValueError("jitter_ms must not exceed latency_ms")
+            raise ValueError(N_("jitter_ms must not exceed latency_ms"))
         return self
 
 
-class Latency(Fault[LatencyParams]):
+class Latency(Fault[LatencyParams], InterceptsRequests):
     kind = "latency"
 
     def delay_s(self) -> float:
@@ -38,4 +38,6 @@ class Latency(Fault[LatencyParams]):
 
 
 SPEC = register(KindSpec(LatencyParams, REPLICA, N_("every request waits"), N_("DELETE /faults on the replica"),
-                         "#ff7f0e", Latency, aliases=("delay",), example={"latency_ms": 1200}))
+                         "#ff7f0e", Latency, aliases=("delay",), example={"latency_ms": 1200}, order=2, study_hold=1.0,
+                         phase=GuidePhase("latency", (2,), "replica 2 answers 1200 ms late; the voter answers at quorum "
+                                          "without it", {"latency_ms": 1200})))

@@ -101,6 +101,25 @@ PROCESS = ProcessTarget("process", "process_stopped", "process_started", ("stopp
 
 
 @dataclass(frozen=True)
+class GuidePhase:
+    """The phase of the guide's experiment that shows a kind: its name, the replicas it breaks, its parameters."""
+
+    name: str
+    replicas: tuple[int, ...]
+    description: str  # English, as experiments/guide.yaml writes it
+    params: dict[str, Any] = field(default_factory=dict)
+    expect_quorum_loss: bool = False
+
+    def as_phase(self, kind: str) -> dict[str, Any]:
+        """The phase as an experiment file writes it."""
+        phase: dict[str, Any] = {"name": self.name, "fault": {"kind": kind, **self.params, "replicas": list(self.replicas)},
+                                 "description": self.description}
+        if self.expect_quorum_loss:
+            phase["expect_quorum_loss"] = True
+        return phase
+
+
+@dataclass(frozen=True)
 class KindSpec:
     """Everything about one fault kind."""
 
@@ -116,6 +135,9 @@ class KindSpec:
     restarts_process: bool = False  # recovery includes a process start: held to max_restart_ttr_ms
     example: dict[str, Any] = field(default_factory=dict)  # typical parameters: CLI help and the form's defaults
     cli: dict[str, Callable[[str], Any]] = field(default_factory=dict)  # command-line parsers of non-scalar params
+    order: int = 100  # where it stands among the kinds and the guide's phases (the guide's kinds first)
+    phase: GuidePhase | None = None  # its phase in the guide's experiment (None: not one of them)
+    study_hold: float | None = None  # in the detector study: its hold as a multiple of the study's (None: not studied)
 
     @property
     def kind(self) -> str:
@@ -183,12 +205,14 @@ def _discover() -> None:
 
 
 def kinds() -> dict[str, KindSpec]:
-    """Every registered kind, in registration order (the guide's first)."""
+    """Every registered kind, in the order the kinds declare (the guide's first), then by name."""
     _discover()
-    return dict(sorted(_KINDS.items(), key=lambda item: ORDER.index(item[0]) if item[0] in ORDER else len(ORDER)))
+    return dict(sorted(_KINDS.items(), key=lambda item: (item[1].order, item[0])))
 
 
-ORDER = ("crash", "latency", "intermittent", "incorrect", "hang", "stale")  # the guide's kinds first, then the rest
+def studied() -> dict[str, KindSpec]:
+    """The kinds the detector study injects, in order."""
+    return {k: s for k, s in kinds().items() if s.study_hold is not None}
 
 
 def of_target(target: Target) -> dict[str, KindSpec]:
@@ -226,8 +250,8 @@ def colours() -> dict[str, str]:
     return {kind: spec.colour for kind, spec in kinds().items()}
 
 
-__all__ = ["NETWORK", "PROCESS", "REPLICA", "Call", "KindSpec", "Target", "aliases", "colours", "kinds", "lookup",
-           "of_target", "parse_params", "register"]
+__all__ = ["NETWORK", "PROCESS", "REPLICA", "Call", "GuidePhase", "KindSpec", "Target", "aliases", "colours", "kinds",
+           "lookup", "of_target", "parse_params", "register", "studied"]
 
 
 def guide_fault_name(kind: str) -> str:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from faultlab.core.i18n import N_
-from faultlab.faults.base import Fault, Seeded
+from faultlab.faults.base import DelaysApply, Fault, Seeded
 from faultlab.faults.registry import REPLICA, KindSpec, register
 
 
@@ -21,7 +21,7 @@ class SlowApplyParams(Seeded):
     delay_ms: float = Field(500.0, gt=0, le=60_000, description=N_("the wait before each event is applied"))
 
 
-class SlowApply(Fault[SlowApplyParams]):
+class SlowApply(Fault[SlowApplyParams], DelaysApply):
     kind = "slow-apply"
 
     def apply_delay_s(self) -> float:
@@ -30,4 +30,4 @@ class SlowApply(Fault[SlowApplyParams]):
 
 SPEC = register(KindSpec(SlowApplyParams, REPLICA, N_("applies each event of the log after a delay: falls behind"),
                          N_("DELETE /faults on the replica: it applies the backlog at once"), "#e7ba52", SlowApply,
-                         example={"delay_ms": 500}))
+                         example={"delay_ms": 500}, order=7))

@@ -26,6 +26,7 @@ from faultlab.core import i18n
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
 from faultlab.lab.abort import AbortWatch
+from faultlab.lab.experiment_check import lab_problems
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
 from faultlab.lab.load import OpenLoopLoad, Workload
 from faultlab.lab.probes import failures
@@ -215,25 +216,21 @@ class ExperimentRunner:
 
     async def check_preconditions(self) -> dict[str, Any]:
         """What must hold before anything is touched (the data reset included): the system answers as its kind
-        must, the replicas the phases name exist, and it can take the network phases."""
+        must, and the experiment fits it (`experiment_check.lab_problems` on the system's facts: the replicas,
+        products and nodes it names exist, a namespace lab for network faults, ...)."""
         self.on_step(i18n._("checking the lab"))
         try:
             checks = await self.system.check()
-        except SystemUnavailable as exc:
+            facts = await self.system.facts()
+        except (SystemUnavailable, ApiCallError) as exc:
             raise SteadyStateError(str(exc)) from None
         if not checks.get("ok"):
             raise SteadyStateError("the system under test cannot be used: " + "; ".join(
                 checks.get("unusable") or checks.get("missing", [])))
-        replica_ids = self.system.replica_ids
-        missing = sorted({(p.name, r) for p in self.experiment.phases for r in p.replicas if r not in replica_ids})
-        if missing:
-            raise SteadyStateError("phase(s) name replicas this lab does not have: " + ", ".join(
-                f"{name} replica {r}" for name, r in missing) + f" (its replicas: {replica_ids})")
-        network = [p.name for p in self.experiment.phases if p.needs_netns]
-        if network and not self.system.abilities.netns:
-            raise SteadyStateError(f"phase(s) {', '.join(network)} need the namespace lab, where each service has "
-                                   "its own network: start it with `sudo faultlab up --netns` (or run the "
-                                   "experiment with --netns)")
+        checks["lab"] = facts.describe()
+        problems = lab_problems(self.experiment, facts)
+        if problems:
+            raise SteadyStateError("the experiment does not fit this lab: " + "; ".join(p.text() for p in problems))
         return checks
 
     async def check_steady_state(self, checks: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ A file names the system under test (`system`: faultlab's shop by default, or a s
 contract), the load, the steady-state hypothesis (probes with tolerances, checked before and after), the phases
 (any fault kind of the registry on any replicas, several at once, staggered, each held and cleared when it says),
 repetitions, thresholds (per phase where they differ), lab settings for this run and abort conditions. It is
-validated whole before anything starts: every problem is reported with its place in the file. A run's
+validated whole before anything starts: every problem at once — the phases' own coherence (names given twice, a
+fault starting after its phase's hold) among the others — each with its place in the file (its line, its phase as a
+person counts it: `experiment_places.py`). Whether it fits the lab it will run on is `experiment_check.py`. A run's
 report.json embeds the experiment as it ran, and is itself a file this module reads (the same run again).
 """
 
@@ -17,13 +19,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownError
 
 from faultlab.core.i18n import N_
-from faultlab.core.messages import Message, Problem, Refused, parse, schema_of
+from faultlab.core.messages import SENTENCES, Message, Problem, Refused, parse, schema_of, sentence
 from faultlab.core.messages.supervisor import LabSettings
 from faultlab.core.messages.system import SystemContract, recorded_headers
 from faultlab.faults.registry import KindSpec, kinds
+from faultlab.lab.experiment_hypothesis import AbortCondition, HttpProbe, ReplicasOn, SteadyState, VotedReads
+from faultlab.lab.experiment_places import Places, lines_of, phase_names
 
 VERSION: Literal[1] = 1
 PHASE_NAME = r"^[a-z][a-z0-9-]{0,31}$"
@@ -117,76 +122,6 @@ class PhaseThresholds(Message):
     max_p95_ms: float | None = Field(None, ge=0)
 
 
-# ---- the steady-state hypothesis -------------------------------------------------------------------------
-
-
-class ReplicasOn(Message):
-    """The monitor has replicas ON, caught up and without an active fault."""
-
-    probe: Literal["replicas_on"] = "replicas_on"
-    min_on: int | None = Field(None, ge=1, le=9, description="tolerance: at least this many (default: all)")
-
-
-class HttpProbe(Message):
-    """A service answers a GET with one of the expected statuses."""
-
-    probe: Literal["http"] = "http"
-    service: Literal["orders", "voter", "monitor", "dashboard"]
-    path: str = Field(pattern=r"^/[A-Za-z0-9/_.?=&%-]{0,200}$")
-    status: list[Annotated[int, Field(ge=100, le=599)]] = Field([200], min_length=1,
-                                                                description="tolerance: the statuses that pass")
-
-
-class VotedReads(Message):
-    """A short burst of voted reads (one after another) succeeds often enough and fast enough."""
-
-    probe: Literal["voted_reads"] = "voted_reads"
-    count: int = Field(20, ge=1, le=1000)
-    min_success_rate: float = Field(100.0, ge=0, le=100, description="tolerance: percent of reads answered 200")
-    max_p95_ms: float | None = Field(None, gt=0, description="tolerance: p95 latency of the burst")
-
-
-Probe = Annotated[ReplicasOn | HttpProbe | VotedReads, Field(discriminator="probe")]
-
-
-def _default_probes() -> list[Any]:
-    return [ReplicasOn(), HttpProbe(service="voter", path="/inventory/voted"),
-            HttpProbe(service="orders", path="/health")]
-
-
-class SteadyState(Message):
-    """The hypothesis: checked before anything is broken (the run aborts when it does not hold) and after the
-    rollback (a run after which it does not hold again is not valid)."""
-
-    timeout_s: float = Field(30.0, gt=0, le=600, description="how long the probes may take to pass")
-    wait_for_spares: bool = Field(True, description="before: wait until the warm spares of a lab that just started "
-                                                    "have finished importing (else the first baseline measures them)")
-    probes: list[Probe] = Field(default_factory=_default_probes)
-
-
-# ---- abort conditions ------------------------------------------------------------------------------------
-
-
-class AbortCondition(Message):
-    """Stop the run and roll back when a load figure stays on the wrong side of a limit, second after second."""
-
-    metric: Literal["success_rate", "p95_latency_ms"]
-    below: float | None = Field(None, description="abort when the metric stays under this")
-    above: float | None = Field(None, description="abort when the metric stays over this")
-    for_s: float = Field(gt=0, le=3600, description="for this many consecutive seconds")
-
-    @model_validator(mode="after")
-    def _one_limit(self) -> AbortCondition:
-        if (self.below is None) == (self.above is None):
-            raise ValueError("give exactly one of below and above")
-        return self
-
-    def describe(self) -> str:
-        limit = f"under {self.below:g}" if self.below is not None else f"over {self.above:g}"
-        unit = " %" if self.metric == "success_rate" else " ms"
-        return f"{self.metric} {limit}{unit} for {self.for_s:g} s"
-
-
 # ---- faults and phases -----------------------------------------------------------------------------------
 
 
@@ -203,7 +138,7 @@ class StepTiming(Message):
     @classmethod
     def _distinct(cls, value: list[int]) -> list[int]:
         if len(set(value)) != len(value):
-            raise ValueError("must not name a replica twice")
+            raise ValueError(N_("must not name a replica twice"))
         return value
 
     @property
@@ -243,7 +178,7 @@ class PhaseSpec(Message):
     @model_validator(mode="after")
     def _one_way(self) -> PhaseSpec:
         if self.fault is not None and self.faults:
-            raise ValueError("give fault (one) or faults (several), not both")
+            raise ValueError(N_("give fault (one) or faults (several), not both"))
         return self
 
     @property
@@ -294,19 +229,20 @@ class Experiment(Message):
                                                                           "back when one holds")
     phases: list[PhaseSpec] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _coherent(self) -> Experiment:
-        names = [p.name for p in self.phases]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"phase names must be unique: {', '.join(twice)} more than once")
-        for phase in self.phases:
-            hold = phase.hold_s or self.load.duration_s
-            for step in phase.steps:
-                if step.hold_s is None and step.start_s >= hold and step.spec.clears:
-                    raise ValueError(f"phase {phase.name}: a {step.kind} fault starts at {step.start_s:g} s, when the "
-                                     f"phase's hold ({hold:g} s) is over: give it hold_s, or a longer phase hold_s")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _coherent(cls, data: Any, handler: Any) -> Any:
+        """The phases' coherence, found together with every other problem (not after them)."""
+        found = coherence_errors(data)
+        try:
+            experiment = handler(data)
+        except ValidationError as exc:
+            if not found:
+                raise
+            raise ValidationError.from_exception_data(cls.__name__, [*_details(exc), *found]) from None
+        if found:
+            raise ValidationError.from_exception_data(cls.__name__, found)
+        return experiment
 
     def hold_s(self, phase: PhaseSpec) -> float:
         return phase.hold_s or self.load.duration_s
@@ -324,6 +260,73 @@ class Experiment(Message):
         if self.system is not None:
             data["system"]["headers"] = recorded_headers(self.system.headers)
         return data
+
+
+NAME_TWICE = sentence("phase_name_twice", N_("phase {first} has this name too: each phase needs its own"))
+STARTS_LATE = sentence("fault_starts_late", N_("starts at {start_s} s, when the phase's hold ({hold_s} s) is over: "
+                                               "start it earlier, or give the phase a longer hold_s"))
+
+
+def coherence_errors(data: Any) -> list[InitErrorDetails]:
+    """What an experiment's phases as written get wrong together: a name already taken by an earlier phase, a fault
+    starting at or after its phase's hold (the phase's hold_s, else load.duration_s: unknown while that is not
+    valid). Each phase valid on its own is checked, whatever else is wrong."""
+    phases = data.get("phases") if isinstance(data, dict) else None
+    if not isinstance(phases, list):
+        return []
+    duration_s = _duration_s(data.get("load"))
+    found: list[InitErrorDetails] = []
+    first: dict[str, int] = {}
+    for i, item in enumerate(phases):
+        name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+        if isinstance(name, str) and name in first:
+            found.append(InitErrorDetails(type=_custom(NAME_TWICE, first=first[name] + 1), loc=("phases", i, "name"),
+                                          input=name))
+        elif isinstance(name, str):
+            first[name] = i
+        try:
+            phase = PhaseSpec.model_validate(item)
+        except ValidationError:
+            continue  # its own problems come from validating the phases
+        hold = phase.hold_s or duration_s
+        for j, step in enumerate(phase.steps):
+            if hold is not None and step.start_s >= hold:
+                where = ("fault",) if phase.fault is not None else ("faults", j)
+                found.append(InitErrorDetails(type=_custom(STARTS_LATE, start_s=step.start_s, hold_s=hold),
+                                              loc=("phases", i, *where, "start_s"), input=step.start_s))
+    return found
+
+
+def _duration_s(load: Any) -> float | None:
+    """load.duration_s as written (the default when it is left out), None when it is not valid."""
+    if isinstance(load, Load):
+        return load.duration_s
+    given = {"duration_s": load["duration_s"]} if isinstance(load, dict) and "duration_s" in load else {}
+    try:
+        return Load.model_validate(given).duration_s
+    except ValidationError:
+        return None
+
+
+def _custom(code: str, **ctx: Any) -> PydanticCustomError:
+    return PydanticCustomError(code, SENTENCES[code], ctx)
+
+
+def _details(exc: ValidationError) -> list[InitErrorDetails]:
+    """A validation's errors as they can be raised again, together with others."""
+    details = []
+    for error in exc.errors():
+        kind: Any = error["type"]
+        ctx = error.get("ctx")
+        try:
+            PydanticKnownError(kind, ctx)
+        except KeyError:  # a custom error: raised again with its message and context
+            kind = PydanticCustomError(kind, error["msg"], ctx)
+        detail = InitErrorDetails(type=kind, loc=error["loc"], input=error["input"])
+        if ctx is not None:
+            detail["ctx"] = ctx
+        details.append(detail)
+    return details
 
 
 # ---- loading -----------------------------------------------------------------------------------------------
@@ -355,8 +358,24 @@ class Source(BaseModel):
     from_report: str | None = None  # the run id of the report it was read from
 
 
+class ExperimentRefused(Refused):
+    """An experiment document that is not valid (a file, or one built from a file and the command line's options):
+    its problems located by its places, and, kept apart, the problems as found, its data and its places."""
+
+    def __init__(self, found: list[Problem], data: Any, places: Places) -> None:
+        super().__init__(places.locate_all(found))
+        self.found = found
+        self.data = data
+        self.places = places
+
+
 def read_data(path: Path) -> tuple[Any, Source]:
     """The data of an experiment file (YAML or JSON) or of a report.json (its embedded experiment)."""
+    data, source, _places = _read(path)
+    return data, source
+
+
+def _read(path: Path) -> tuple[Any, Source, Places]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -379,18 +398,29 @@ def read_data(path: Path) -> tuple[Any, Source]:
         if not isinstance(embedded, dict):
             raise Refused([Problem("experiment_info.experiment", N_(
                 "this report.json embeds no experiment (a run from before experiments were embedded)"))])
-        return embedded, Source(path=str(path), sha256=source.sha256, from_report=str(info.get("run_id")))
+        source = Source(path=str(path), sha256=source.sha256, from_report=str(info.get("run_id")))
+        return embedded, source, Places(phases=phase_names(embedded))  # its lines are the report's, not its own
     if not isinstance(data, dict):
         raise Refused([Problem("", N_("an experiment file is a mapping (phases:, load:, ...), not {what}"),
                                {"what": type(data).__name__})])
-    return data, source
+    return data, source, Places(lines_of(raw, _UniqueKeyLoader), phase_names(data))
+
+
+def read_experiment(path: Path) -> tuple[Experiment, Source, Places]:
+    """An experiment file (YAML or JSON) or a past run's report.json, validated whole, with its places; `Refused`
+    (an `ExperimentRefused` once the file is read) lists every problem with its line and phase."""
+    data, source, places = _read(path)
+    try:
+        experiment: Experiment = parse(Experiment, data)
+    except Refused as exc:
+        raise ExperimentRefused(exc.problems, data, places) from None
+    return experiment, source, places
 
 
 def load_experiment(path: Path) -> tuple[Experiment, Source]:
     """An experiment file (YAML or JSON) or a past run's report.json, validated whole; `Refused` lists every
     problem with its place in the file."""
-    data, source = read_data(path)
-    experiment: Experiment = parse(Experiment, data)
+    experiment, source, _places = read_experiment(path)
     return experiment, source
 
 
@@ -402,6 +432,6 @@ def experiment_schema() -> dict[str, Any]:
             "title": "faultlab experiment file", **{k: v for k, v in schema.items() if k != "title"}}
 
 
-__all__ = ["AbortCondition", "Experiment", "HttpProbe", "Load", "PhaseSpec", "PhaseThresholds", "ReplicasOn",
-           "Source", "SteadyState", "Thresholds", "Timeouts", "VotedReads", "experiment_schema", "load_experiment",
-           "read_data"]
+__all__ = ["AbortCondition", "Experiment", "ExperimentRefused", "HttpProbe", "Load", "PhaseSpec", "PhaseThresholds",
+           "ReplicasOn", "Source", "SteadyState", "Thresholds", "Timeouts", "VotedReads", "experiment_schema",
+           "load_experiment", "read_data", "read_experiment"]

@@ -1,5 +1,7 @@
 """The guide's experiment as data: its named phases, and the experiment `faultlab experiment` runs without a file.
 
+The phases are the baseline and the phase each fault kind declares in the registry, in the kinds' order.
+
 `experiments/guide.yaml` is this experiment written out (a test keeps them equal). The command-line options
 (`--phases`, `--repeat`, `--rate`, ...) build the same model, from this experiment or from a file's.
 """
@@ -8,31 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.core.messages import parse
-from faultlab.lab.experiment_file import Experiment, PhaseSpec, Thresholds
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Problem, Refused, parse
+from faultlab.faults.registry import kinds
+from faultlab.lab.experiment_file import Experiment, ExperimentRefused, PhaseSpec, Thresholds
+from faultlab.lab.experiment_places import Places, phase_names
 
-_PHASES: list[dict[str, Any]] = [
-    {"name": "baseline", "description": "no fault: the reference latency, throughput and success rate"},
-    {"name": "crash", "fault": {"kind": "crash", "replicas": [1]},
-     "description": "replica 1 exits (os._exit); the supervisor restarts it and it catches up from its log"},
-    {"name": "latency", "fault": {"kind": "latency", "latency_ms": 1200, "replicas": [2]},
-     "description": "replica 2 answers 1200 ms late; the voter answers at quorum without it"},
-    {"name": "intermittent", "fault": {"kind": "intermittent", "probability": 0.3, "replicas": [3]},
-     "description": "replica 3 fails 30 % of its requests (HTTP 500)"},
-    {"name": "incorrect", "fault": {"kind": "incorrect", "product_id": "PROD-001", "replicas": [1]},
-     "description": "replica 1 serves wrong values for PROD-001; the majority outvotes it"},
-    {"name": "stale", "fault": {"kind": "stale", "replicas": [2]},
-     "description": "replica 2 stops applying the log but keeps answering: never agreed with the majority's newer "
-                    "version, OFF once it lacks an event the others applied stale_after_ms ago"},
-    {"name": "hang", "fault": {"kind": "hang", "replicas": [3]},
-     "description": "replica 3 accepts connections and never answers: the voter answers without it, the monitor's "
-                    "checks time out"},
-    {"name": "two-down", "fault": {"kind": "stop", "replicas": [1, 2]}, "expect_quorum_loss": True,
-     "description": "replicas 1 and 2 stopped: the voter answers 503 'quorum not reached', then regains quorum"},
-    {"name": "partition", "fault": {"kind": "partition", "replicas": [3]},
-     "description": "replica 3 cut off the network (namespace lab only): the process runs and answers nobody; the "
-                    "majority masks it; after healing it catches up"},
-]
+BASELINE = {"name": "baseline", "description": "no fault: the reference latency, throughput and success rate"}
+# The baseline, then each kind's own phase in the kinds' order (the fault registry: a kind declares its phase).
+_PHASES: list[dict[str, Any]] = [BASELINE, *(spec.phase.as_phase(kind) for kind, spec in kinds().items() if spec.phase)]
 PHASES: dict[str, PhaseSpec] = {p["name"]: parse(PhaseSpec, p) for p in _PHASES}
 DEFAULT_PHASES = tuple(name for name, phase in PHASES.items() if not phase.needs_netns)  # the guide's phases
 NETWORK_PHASES = tuple(name for name, phase in PHASES.items() if phase.needs_netns)
@@ -56,9 +42,10 @@ def select_phases(names: str | list[str] | None, netns: bool = False,
         names = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise Refused([Problem("--phases", N_("unknown phase(s) {unknown}; known: {known}"),
+                               {"unknown": ", ".join(unknown), "known": ", ".join(known)})])
     if not names:
-        raise ValueError("no phase selected")
+        raise Refused([Problem("--phases", N_("no phase selected"))])
     return [known[n] for n in names]
 
 
@@ -75,7 +62,7 @@ def build_experiment(base: Experiment | None = None, *, phases: str | list[str] 
     """An experiment from `base` (the guide's by default) with the options given (None: as the base says).
 
     `phases` picks phases by name (from the base's own phases when a base is given) or gives them. The result is
-    validated as a file would be (`Refused` with every problem).
+    validated as a file would be (`ExperimentRefused` with every problem, its places in the experiment as built).
     """
     experiment = base or guide_experiment(netns)
     data = experiment.model_dump(exclude_none=True)
@@ -94,7 +81,10 @@ def build_experiment(base: Experiment | None = None, *, phases: str | list[str] 
     if thresholds is not None:
         given = thresholds.model_dump() if isinstance(thresholds, Thresholds) else thresholds
         data["thresholds"] = {**data["thresholds"], **{k: v for k, v in given.items() if v is not None}}
-    built: Experiment = parse(Experiment, data)
+    try:
+        built: Experiment = parse(Experiment, data)
+    except Refused as exc:
+        raise ExperimentRefused(exc.problems, data, Places(phases=phase_names(data))) from None
     return built
 
 

@@ -154,7 +154,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "responses": {"200": _json(ANY_OBJECT, "run"), **_errors(400, 404)}}},
             "/api/compare": {"get": {
                 "summary": "Two or more runs side by side (what `faultlab compare` prints): per phase, each metric's "
-                           "median, spread and bootstrap interval; each run against the first",
+                           "median, spread and exact interval; each run against the first by an exact rank test "
+                           "(judged with 4 repetitions or more each)",
                 "parameters": [{"name": "runs", "in": "query", "required": True, "schema": {"type": "string"},
                                 "description": "2 to 8 run names, comma-separated (the first is the reference)"}],
                 "responses": {"200": _json(ANY_OBJECT, "the comparison"), **_errors(400, 404)}}},

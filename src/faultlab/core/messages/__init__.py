@@ -2,13 +2,14 @@
 
 A message is validated by its model and nothing else: no hand-written `isinstance` checks beside it. When it is
 refused, every problem is reported at once with its place in the input (`phases[2].fault.latency_ms: must be ≥ 0`)
-— the same sentences for an HTTP body (a 400) and for an experiment file (`faultlab experiment --check`).
+— the same sentences for an HTTP body (a 400) and for an experiment file (`faultlab experiment --check`), where the
+place can also be said the way a reader finds it (`line 7 · phase 3, «latency» · fault.latency_ms`, see `Problem`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -68,25 +69,50 @@ SENTENCES: dict[str, str] = {
 }
 
 
+def sentence(code: str, template: str) -> str:
+    """Say the custom error `code` (a `PydanticCustomError` a model raises) with `template`, an English msgid whose
+    {fields} come from the error's context; returns the code."""
+    SENTENCES.setdefault(code, template)
+    return code
+
+
+InputPath = tuple[str | int, ...]  # a place as the input's own keys and indexes: ("phases", 2, "fault", "latency_ms")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One reason a message was refused: where (`phases[2].fault.latency_ms`, "" for the whole input) and what."""
+    """One reason a message was refused: where (`phases[2].fault.latency_ms`, "" for the whole input) and what.
+
+    `path` is the same place as the input's keys and indexes; `where` says it for a reader instead, in parts that
+    are each an English msgid with its fields (`("line {line}", {"line": 7})`), translated when the problem is said.
+    """
 
     place: str
     message: str  # an English template (a msgid) with {fields}
     params: dict[str, Any] = field(default_factory=dict)
+    path: InputPath = ()
+    where: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def text(self, gettext: Gettext | None = None) -> str:
         """The sentence, translated by `gettext` when given (English otherwise)."""
-        template = gettext(self.message) if gettext else self.message
-        try:
-            said = template.format(**self.params)
-        except (KeyError, IndexError, ValueError):
-            said = self.message.format_map(_Lenient(self.params))
-        return f"{self.place}: {said}" if self.place else said
+        said = _say(self.message, self.params, gettext)
+        place = " · ".join(_say(part, fields, gettext) for part, fields in self.where) if self.where else self.place
+        return f"{place}: {said}" if place else said
+
+    def located(self, *where: tuple[str, dict[str, Any]]) -> Problem:
+        """The same problem, its place said by these parts."""
+        return replace(self, where=where)
 
     def describe(self) -> dict[str, str]:
         return {"place": self.place, "message": self.text()}
+
+
+def _say(template: str, params: dict[str, Any], gettext: Gettext | None) -> str:
+    translated = gettext(template) if gettext else template
+    try:
+        return translated.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template.format_map(_Lenient(params))
 
 
 class _Lenient(dict[str, Any]):
@@ -94,26 +120,39 @@ class _Lenient(dict[str, Any]):
         return "{" + key + "}"
 
 
-def place_of(loc: Iterable[str | int], data: Any) -> str:
-    """A pydantic location as a path into the input (`phases[2].fault.latency_ms`).
+def path_of(loc: Iterable[str | int], data: Any) -> InputPath:
+    """A pydantic location as the input's keys and indexes (("phases", 2, "fault", "latency_ms")).
 
     Parts that are not in the input (a tagged union's tag, a validator's name) are left out: the place names
     what the author wrote.
     """
-    text = ""
+    parts: list[str | int] = []
     current = data
     for part in loc:
         if isinstance(part, int) and isinstance(current, list):
-            text += f"[{part}]"
+            parts.append(part)
             current = current[part] if 0 <= part < len(current) else None
         elif isinstance(current, Mapping) and part in current:
-            text += f".{part}" if text else str(part)
+            parts.append(part)
             current = current[part]
         elif isinstance(part, str) and (current is None or isinstance(current, Mapping)) and not _is_tag(part, current):
-            text += f".{part}" if text else str(part)  # a field the input lacks
+            parts.append(part)  # a field the input lacks
             current = None
         # otherwise the part is pydantic's own (the union member it chose, a validator's name), not the author's
+    return tuple(parts)
+
+
+def place_text(path: Iterable[str | int]) -> str:
+    """A path as one string: `phases[2].fault.latency_ms`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def place_of(loc: Iterable[str | int], data: Any) -> str:
+    """A pydantic location as a path into the input (`phases[2].fault.latency_ms`)."""
+    return place_text(path_of(loc, data))
 
 
 def _is_tag(part: str, mapping: Mapping[str, Any] | None) -> bool:
@@ -186,7 +225,8 @@ def problems(exc: ValidationError, data: Any, schema: dict[str, Any] | None = No
             message = error["msg"][:1].lower() + error["msg"][1:]
         if kind == "missing":
             ctx = {}
-        problem = Problem(place_of(loc, data), message, ctx)
+        path = path_of(loc, data)
+        problem = Problem(place_text(path), message, ctx, path)
         if problem not in found:
             found.append(problem)
     return found
@@ -230,4 +270,5 @@ def components(models: Iterable[type[BaseModel]], mode: str = "validation") -> d
     return dict(top.get("$defs", {}))
 
 
-__all__ = ["Message", "Open", "Problem", "Refused", "components", "parse", "place_of", "problems"]
+__all__ = ["Message", "Open", "Problem", "Refused", "components", "parse", "path_of", "place_of", "place_text",
+           "problems", "sentence"]

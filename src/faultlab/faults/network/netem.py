@@ -22,9 +22,9 @@ class NetemParams(Seeded):
     @model_validator(mode="after")
     def _a_fault(self) -> NetemParams:
         if self.jitter_ms > self.delay_ms:
-            raise ValueError("jitter_ms must not exceed delay_ms")
+            raise ValueError(N_("jitter_ms must not exceed delay_ms"))
         if not (self.delay_ms or self.loss_pct or self.duplicate_pct):
-            raise ValueError("netem needs delay_ms, loss_pct or duplicate_pct above 0 (else it is not a fault)")
+            raise ValueError(N_("netem needs delay_ms, loss_pct or duplicate_pct above 0 (else it is not a fault)"))
         return self
 
 
@@ -80,4 +80,4 @@ class Netem:
 
 SPEC = register(KindSpec(NetemParams, NETWORK, N_("delay / loss / duplication on the replica's link (namespace lab)"),
                          N_("DELETE /netfaults on the supervisor: the qdisc is removed"), "#7f7f7f", Netem.build,
-                         example={"delay_ms": 200}))
+                         example={"delay_ms": 200}, order=10))

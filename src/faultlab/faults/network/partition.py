@@ -9,7 +9,7 @@ from pydantic import Field
 
 from faultlab.core.i18n import N_
 from faultlab.faults.base import FaultError, FaultParams
-from faultlab.faults.registry import NETWORK, KindSpec, register
+from faultlab.faults.registry import NETWORK, GuidePhase, KindSpec, register
 
 HOST = "host"  # the bridge address in the root namespace: broker, PostgreSQL, supervisor
 NODE_NAMES = ("orders", "monitor", "voter", "dashboard", HOST)  # plus inventory-N
@@ -97,4 +97,7 @@ class Partition:
 
 SPEC = register(KindSpec(PartitionParams, NETWORK, N_("cut the replica off the virtual network (namespace lab)"),
                          N_("DELETE /netfaults on the supervisor: the routes are removed, the replica catches up"),
-                         "#393b79", Partition.build, cli={"groups": parse_groups}))
+                         "#393b79", Partition.build, cli={"groups": parse_groups}, order=9,
+                         phase=GuidePhase("partition", (3,), "replica 3 cut off the network (namespace lab only): the "
+                                          "process runs and answers nobody; the majority masks it; after healing it "
+                                          "catches up")))

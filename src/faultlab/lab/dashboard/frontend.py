@@ -3,7 +3,7 @@
 The pages' words live in one JSON catalog per language (`locale/<lang>.json`, the same keys in each): the
 templates say them through `t(key)`, and each page carries its language's catalog as a JSON block for the
 scripts (static/i18n.js). The language of a page is `?lang=`, else the reader's choice (the `faultlab_lang`
-cookie the language switch sets), else the lab's (FAULTLAB_LANG or the locale).
+cookie the language switch sets), else the browser's Accept-Language, else the lab's (FAULTLAB_LANG or the locale).
 """
 
 from __future__ import annotations
@@ -47,13 +47,36 @@ def render_pages() -> dict[str, dict[str, str]]:
     return pages
 
 
-def page_language(asked: str | None, cookie: str | None, default: str) -> str:
-    """The language to render a page in: `?lang=` (an unknown one is an error), else the cookie, else `default`."""
+def page_language(asked: str | None, cookie: str | None, default: str, accept: str | None = None) -> str:
+    """The language to render a page in: `?lang=` (an unknown one is an error), else the cookie, else the browser's
+    Accept-Language (its most wanted language faultlab speaks), else `default`."""
     if asked is not None:
         if asked not in i18n.LANGUAGES:
             raise ValueError(f"lang must be one of {', '.join(i18n.LANGUAGES)}")
         return asked
-    return cookie if cookie in i18n.LANGUAGES else default
+    if cookie in i18n.LANGUAGES:
+        return str(cookie)
+    return accepted_language(accept) or default
+
+
+def accepted_language(header: str | None) -> str | None:
+    """The language of an Accept-Language header that faultlab speaks, the most wanted first (q-values; `es-AR`
+    counts as es); None when it names none of them."""
+    wanted: list[tuple[float, int, str]] = []
+    for index, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        language = tag.strip().lower().split("-")[0]
+        if language in i18n.LANGUAGES and quality > 0:
+            wanted.append((-quality, index, language))
+    return min(wanted)[2] if wanted else None
 
 
 def static_files() -> dict[str, tuple[Path, str]]:

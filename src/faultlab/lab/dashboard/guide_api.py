@@ -19,7 +19,6 @@ from faultlab.core.web import ApiError, json_response
 
 TIMEOUT_S = 2.0
 MAX_HOURS = 7 * 24
-CLIENT: web.AppKey[list[LabClient]] = web.AppKey("guide_client")
 
 
 def hours_of(request: web.Request, default: int) -> int:
@@ -71,33 +70,44 @@ def summary(health: dict[str, dict[str, Any]], instances: list[dict[str, Any]], 
     }
 
 
-def register(app: web.Application, settings: Settings) -> None:
-    """Add the guide's /api routes to the dashboard's app (with their own API client)."""
-    urls = service_urls(settings)
-    monitor, voter = settings.service_url("monitor"), settings.service_url("voter")
-    app[CLIENT] = []
+class GuideDashboardApi:
+    """The guide's /api handlers, over their own API client (opened and closed with the dashboard's app)."""
 
-    async def open_client(_app: web.Application) -> None:
-        app[CLIENT].append(await LabClient(settings, timeout_s=TIMEOUT_S).start())
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.urls = service_urls(settings)
+        self.monitor, self.voter = settings.service_url("monitor"), settings.service_url("voter")
+        self.client: LabClient | None = None
 
-    async def close_client(_app: web.Application) -> None:
-        for client in app[CLIENT]:
-            await client.stop()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/health", self.api_health),
+            web.get("/api/instances", self.api_instances),
+            web.get("/api/failures", self.api_failures),
+            web.get("/api/metrics", self.api_metrics),
+            web.get("/api/summary", self.api_summary),
+        ]
 
-    app.on_startup.append(open_client)
-    app.on_cleanup.append(close_client)
+    async def open(self, _app: web.Application) -> None:
+        self.client = await LabClient(self.settings, timeout_s=TIMEOUT_S).start()
 
-    async def get(url: str) -> tuple[int, Any]:
+    async def close(self, _app: web.Application) -> None:
+        if self.client is not None:
+            await self.client.stop()
+            self.client = None
+
+    async def get(self, url: str) -> tuple[int, Any]:
         """The status and JSON answer (JSON asked for); ValueError for an answer that is not JSON."""
-        status, body = await app[CLIENT][0].send("GET", url)
+        assert self.client is not None
+        status, body = await self.client.send("GET", url)
         if isinstance(body, str):
             raise ValueError(f"not JSON: {body[:80]!r}")
         return status, body
 
-    async def upstream(url: str) -> Any:
+    async def upstream(self, url: str) -> Any:
         """A JSON answer from another service, or a 503 that says which did not answer."""
         try:
-            status, body = await get(url)
+            status, body = await self.get(url)
         except (ApiCallError, ValueError) as exc:
             why = ("timeout" if exc.timed_out else exc.reason) if isinstance(exc, Unreachable) else type(exc).__name__
             raise ApiError(503, f"{url} did not answer: {why}") from None
@@ -105,10 +115,10 @@ def register(app: web.Application, settings: Settings) -> None:
             raise ApiError(503, f"{url} answered HTTP {status}")
         return body
 
-    async def check(name: str, url: str) -> tuple[str, dict[str, Any]]:
+    async def check(self, name: str, url: str) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
         try:
-            status, data = await get(f"{url}/health")
+            status, data = await self.get(f"{url}/health")
         except Unreachable as exc:
             return name, {"status": "DOWN", "response_time": 0, "error": exc.reason}
         except (ApiCallError, ValueError) as exc:
@@ -119,40 +129,35 @@ def register(app: web.Application, settings: Settings) -> None:
         up = isinstance(data, dict) and data.get("status") == "UP"
         return name, {"status": "UP" if up else "DOWN", "response_time": elapsed_ms, "data": data}
 
-    async def all_health() -> dict[str, dict[str, Any]]:
-        return dict(await asyncio.gather(*(check(n, u) for n, u in urls.items())))
+    async def all_health(self) -> dict[str, dict[str, Any]]:
+        return dict(await asyncio.gather(*(self.check(n, u) for n, u in self.urls.items())))
 
-    async def instances() -> list[dict[str, Any]]:
-        return [instance_row(i) for i in (await upstream(f"{monitor}/status"))["instances"]]
+    async def instances(self) -> list[dict[str, Any]]:
+        return [instance_row(i) for i in (await self.upstream(f"{self.monitor}/status"))["instances"]]
 
-    async def failures(hours: int) -> list[dict[str, Any]]:
+    async def failures(self, hours: int) -> list[dict[str, Any]]:
         since = time.time() - hours * 3600
-        rows = (await upstream(f"{monitor}/failures"))["failures"]
+        rows = (await self.upstream(f"{self.monitor}/failures"))["failures"]
         return [f for f in reversed(rows) if (f.get("activated_at") or f.get("detected_at") or 0) >= since]
 
-    async def metrics(hours: int) -> list[dict[str, Any]]:
-        answer = await upstream(f"{monitor}/metrics?minutes={hours * 60}")  # the client asks for JSON
+    async def metrics(self, hours: int) -> list[dict[str, Any]]:
+        answer = await self.upstream(f"{self.monitor}/metrics?minutes={hours * 60}")  # the client asks for JSON
         return list(answer["metrics"])
 
-    async def api_health(_request: web.Request) -> web.Response:
-        return json_response(await all_health())
+    async def api_health(self, _request: web.Request) -> web.Response:
+        return json_response(await self.all_health())
 
-    async def api_instances(_request: web.Request) -> web.Response:
-        return json_response(await instances())
+    async def api_instances(self, _request: web.Request) -> web.Response:
+        return json_response(await self.instances())
 
-    async def api_failures(request: web.Request) -> web.Response:
-        return json_response(await failures(hours_of(request, 24)))
+    async def api_failures(self, request: web.Request) -> web.Response:
+        return json_response(await self.failures(hours_of(request, 24)))
 
-    async def api_metrics(request: web.Request) -> web.Response:
-        return json_response(await metrics(hours_of(request, 1)))
+    async def api_metrics(self, request: web.Request) -> web.Response:
+        return json_response(await self.metrics(hours_of(request, 1)))
 
-    async def api_summary(_request: web.Request) -> web.Response:
+    async def api_summary(self, _request: web.Request) -> web.Response:
         health, rows, recent, measured, voting = await asyncio.gather(
-            all_health(), instances(), failures(24), metrics(1), upstream(f"{voter}/voting/stats"))
+            self.all_health(), self.instances(), self.failures(24), self.metrics(1),
+            self.upstream(f"{self.voter}/voting/stats"))
         return json_response(summary(health, rows, recent, measured, voting, time.time()))
-
-    app.router.add_get("/api/health", api_health)
-    app.router.add_get("/api/instances", api_instances)
-    app.router.add_get("/api/failures", api_failures)
-    app.router.add_get("/api/metrics", api_metrics)
-    app.router.add_get("/api/summary", api_summary)

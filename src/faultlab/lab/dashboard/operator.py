@@ -38,7 +38,7 @@ def replica_of(value: Any, settings: Settings) -> int:
     return value
 
 
-class FaultProxy:
+class FaultForwarder:
     """Sends the operator's faults where their kind is applied (the replica, or the supervisor for network and
     process faults: the fault registry's targets) with the admin token, which never leaves the dashboard's process."""
 

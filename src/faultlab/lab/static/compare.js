@@ -4,7 +4,7 @@
 
 export const RUN_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
 
-/** One metric's chart: per phase, each run's median as a bar with its bootstrap interval as the error bar. */
+/** One metric's chart: per phase, each run's median as a bar, its exact interval as the error bar (from 6 values). */
 export function metricFigure(comparison, metric, labels = {}) {
   const rows = comparison.rows.filter((r) => r.metric === metric);
   const phases = rows.map((r) => r.phase);

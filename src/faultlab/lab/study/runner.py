@@ -20,21 +20,14 @@ from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
 from faultlab.core.i18n import _
 from faultlab.detectors import settings_params
+from faultlab.faults.registry import studied
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.lab.study.hog import CpuHog
 from faultlab.lab.study.traces import Segment, TraceRecorder
 
-FAULTS: dict[str, dict[str, Any]] = {
-    "crash": {"kind": "crash"},
-    "hang": {"kind": "hang"},
-    "latency": {"kind": "latency", "latency_ms": 1200},
-    "intermittent": {"kind": "intermittent", "probability": 0.3},
-    "incorrect": {"kind": "incorrect", "product_id": "PROD-001"},
-    "stale": {"kind": "stale"},
-}
-# A stale replica is found once it lacks an event the others applied stale_after_ms ago, so only once the orders make
-# events it lacks: it is held twice as long as the others.
-HOLD_FACTOR = {"stale": 2.0}
+# The kinds the study injects and their parameters: each kind declares its study hold and example in the registry.
+FAULTS: dict[str, dict[str, Any]] = {kind: {"kind": kind, **spec.example} for kind, spec in studied().items()}
+HOLD_FACTOR: dict[str, float] = {kind: spec.study_hold or 1.0 for kind, spec in studied().items()}
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 
 

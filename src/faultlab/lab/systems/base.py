@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 from faultlab.core.i18n import N_
 
 if TYPE_CHECKING:  # the instruments' types, named in signatures only
+    from faultlab.lab.experiment_check import LabFacts
     from faultlab.lab.experiment_file import Experiment, PhaseSpec, SteadyState
     from faultlab.lab.load import LoadApi, LoadResult
 
@@ -141,6 +142,10 @@ class SystemUnderTest(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
         """What the report says of the system: its kind, name, abilities and the contract as found."""
+
+    @abc.abstractmethod
+    async def facts(self) -> LabFacts:
+        """What an experiment needs to know of the system to be checked against it (replicas, products, nodes)."""
 
     @abc.abstractmethod
     async def check(self) -> dict[str, Any]:

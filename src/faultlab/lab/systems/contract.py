@@ -24,6 +24,7 @@ from faultlab.core.messages.system import (
     SystemContract,
     recorded_headers,
 )
+from faultlab.lab.experiment_check import LabFacts
 from faultlab.lab.experiment_file import read_data
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -55,6 +56,11 @@ def load_system(path: Path) -> SystemContract:
                            for p in exc.problems]) from None
     contract: SystemContract = parse(SystemContract, data)
     return contract
+
+
+def facts_of(contract: SystemContract) -> LabFacts:
+    """What an experiment is checked against on this system: its replicas and products; no network namespaces."""
+    return LabFacts(tuple(range(1, len(contract.replicas.urls) + 1)), tuple(contract.products), netns=False)
 
 
 # ---- reading answers --------------------------------------------------------------------------------------------
@@ -210,5 +216,5 @@ def described(contract: SystemContract) -> dict[str, Any]:
 
 
 __all__ = ["GUIDE_KINDS", "GUIDE_PARAMS", "GUIDE_PRODUCTS", "Product", "SystemContract", "described",
-           "expand_headers", "fill", "find_path", "guide_contract", "load_system", "monitor_states", "pick",
+           "expand_headers", "facts_of", "fill", "find_path", "guide_contract", "load_system", "monitor_states", "pick",
            "products_of", "replica_of", "rows_of", "status_word"]

@@ -26,6 +26,7 @@ from faultlab.core.messages.system import SystemContract
 from faultlab.faults.registry import REPLICA, kinds
 from faultlab.lab.api_checkers import Stock
 from faultlab.lab.api_checks import check_via_api
+from faultlab.lab.experiment_check import LabFacts
 from faultlab.lab.experiment_file import Experiment, HttpProbe, SteadyState
 from faultlab.lab.load import LoadApi, LoadResult
 from faultlab.lab.observer import Observer, Target
@@ -34,7 +35,7 @@ from faultlab.lab.observer_episodes import Value
 from faultlab.lab.probes import Probes, unsteady
 from faultlab.lab.systems.base import Abilities, Cleared, Injected, Step, SystemUnavailable, SystemUnderTest
 from faultlab.lab.systems.check import CheckResult, SystemCheck
-from faultlab.lab.systems.contract import described, expand_headers, monitor_states, products_of
+from faultlab.lab.systems.contract import described, expand_headers, facts_of, monitor_states, products_of
 from faultlab.lab.systems.guide_api import GuideApi, GuideReader
 from faultlab.lab.systems.guide_faults import CRASH, STOP, GuideFaults
 from faultlab.lab.systems.sizing import size_load
@@ -120,6 +121,9 @@ class GuideSystem(SystemUnderTest):
                 "check": self.checked.describe() if self.checked is not None else None,
                 "data": self.prepared or None, "observer": {
                     **self.observer.describe(), "url": self.observer_api.url if self.observer_api else None}}
+
+    async def facts(self) -> LabFacts:
+        return facts_of(self.contract)
 
     # ---- life cycle ---------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from faultlab.core.config import Settings
 from faultlab.faults.registry import NETWORK, PROCESS, kinds
 from faultlab.lab.checkers import check_data
 from faultlab.lab.events import MonitorEvents
+from faultlab.lab.experiment_check import LabFacts
 from faultlab.lab.experiment_file import Experiment, SteadyState
 from faultlab.lab.load import LoadApi, LoadResult, ShopApi
 from faultlab.lab.probes import Probes, unsteady
@@ -75,6 +76,10 @@ class ShopSystem(SystemUnderTest):
         return {"kind": self.kind, "name": self.name, "replicas": self.replica_ids, "products": self.product_ids,
                 "abilities": self.abilities.describe(), "supervisor": self.supervisor,
                 "urls": {s: self.url_of(s) for s in ("orders", "monitor", "voter", "dashboard")}}
+
+    async def facts(self) -> LabFacts:
+        """The running lab, from its supervisor's answers (`LabFacts.of_running_lab`)."""
+        return await LabFacts.of_running_lab(self.client)
 
     async def check(self) -> dict[str, Any]:
         """The supervisor answers and every process runs; whether the lab has its own network (namespaces)."""

@@ -21,7 +21,7 @@ from faultlab.core.messages.inventory import AppliedRequest
 from faultlab.core.metrics_store import flushing
 from faultlab.core.protocol import HISTORY_LEN
 from faultlab.core.web import ApiError, Handler, create_app, json_response, read_json, read_model, require_token, serve
-from faultlab.faults import FaultError, FaultSet, parse_fault, replica_kinds
+from faultlab.faults import FaultError, FaultSet, exits_process, parse_fault, replica_kinds
 from faultlab.faults.base import Fault
 from faultlab.openapi.inventory import openapi_document as inventory_openapi
 from faultlab.shop.inventory import guide_api
@@ -46,7 +46,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
     @web.middleware
     async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         if faults.active and request.path.startswith(FAULTED_PREFIXES):
-            for fault in list(faults.active.values()):
+            for fault in faults.request_hooks():
                 answer = await fault.on_request(request)
                 if answer is not None:
                     applier.publish_error("served_error", f"{fault.kind} fault answered {answer.status}")
@@ -71,9 +71,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
         if history:
             recent = product.history
             item["history"] = [list(h) for h in (list(recent)[-history:] if history < len(recent) else recent)]
-        for fault in faults.active.values():
-            item = fault.transform(item)
-        return item
+        return faults.rewrite(item)
 
     def wants_history(request: web.Request) -> int:
         """How many recent versions to include: ?history=N (1 = all kept), 0 or absent = none."""
@@ -120,7 +118,7 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
             fault = parse_fault(body)
         except FaultError as exc:
             raise ApiError(400, str(exc)) from None
-        if fault.exits_process:
+        if exits_process(fault):
             # Announce the exact moment of the exit, then exit at that moment: the acknowledgement is the
             # activation time, and it can never come after the evidence of the crash.
             fault.activated_at = time.time() + CRASH_DELAY_S
