@@ -199,3 +199,27 @@ def test_the_load_is_sized_so_the_stock_lasts() -> None:
 def test_the_shop_is_not_a_contract() -> None:
     """`SystemContract("shop")` parses, and equals the shop however it is written."""
     assert parse(SystemContract, "shop") == parse(SystemContract, {"kind": "shop"})
+
+
+def test_the_loads_reads_and_writes_follow_the_contract() -> None:
+    """Orders and cancels as the contract writes them (headers on each); a voted answer read at the items path, or one
+    product's row where a shorter part of that path leads."""
+    from faultlab.lab.systems.guide_api import GuideApi
+
+    api = GuideApi(guide_contract(voter={"items_path": "data.inventory", "voted_one_path": "/v/{product_id}"},
+                                  orders={"cancel_method": "POST", "cancel_path": "/orders/{id}/cancel",
+                                          "order_id_path": "data.id"}), {"X-Token": "t"})
+    order = api.order("PROD-001", 2, "k-1")
+    assert (order.method, order.url, order.body) == ("POST", "http://localhost:5006/orders",
+                                                     b'{"product_id":"PROD-001","quantity":2}')
+    assert order.headers == {"X-Token": "t", "Idempotency-Key": "k-1"}
+    cancel = api.cancel("o-9", "PROD-001", 2)
+    assert (cancel.method, cancel.url) == ("POST", "http://localhost:5006/orders/o-9/cancel")
+    assert api.voted_one("PROD-002").url == "http://localhost:5005/v/PROD-002"
+    assert api.order_id({"data": {"id": 9}}) == "9" and api.order_id({"id": 9}) is None
+    one = api.read_items({"data": {"product_id": "P", "available_quantity": 3, "reserved_quantity": 1}})
+    every = api.read_items({"data": {"inventory": [{"product_id": "P", "available_quantity": 3}]}})
+    assert [(i.product_id, i.available, i.reserved) for i in one + every] == [("P", 3, 1), ("P", 3, None)]
+    with pytest.raises(KeyError):
+        api.read_items({"error": "quorum not reached"})
+    assert not api.restocks

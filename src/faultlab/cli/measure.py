@@ -466,10 +466,21 @@ def print_summary(console: Any, report: dict[str, Any]) -> None:
         verdict = "[green]" + _("pass") + "[/]" if st["passed"] else "[red]" + escape(
             "; ".join(translate_messages(st["missed"]))) + "[/]"
         fault = st.get("has_fault", True)
-        table.add_row(name, str(st["repetitions"]), dist(st["ttd_ms"], applies=fault, miss=N_("not detected ×{n}")),
-                      dist(st["ttr_ms"], applies=fault, miss=N_("not recovered ×{n}")),
-                      dist(st["rps"], 1),
-                      dist(st["p95_latency_ms"], 1), dist(st["p99_latency_ms"], 1), dist(st["success_rate"], 2),
+        lacks = {u["missing"] for u in st.get("unmeasured") or []}
+        if st.get("skipped"):  # the system lacks what the phase needs: not run, not judged
+            verdict = "[yellow]" + escape(_("skipped: {why}").format(
+                why="; ".join(_(s["why"]) for s in st["skipped"]))) + "[/]"
+            fault = False
+        elif lacks:
+            verdict += " [yellow]" + escape(_("not measured: {why}").format(
+                why="; ".join(_(u["why"]) for u in st["unmeasured"]))) + "[/]"
+        table.add_row(name, str(st["repetitions"]),
+                      dist(st["ttd_ms"], applies=fault and "monitor" not in lacks, miss=N_("not detected ×{n}")),
+                      dist(st["ttr_ms"], applies=fault and not lacks, miss=N_("not recovered ×{n}")),
+                      dist(st["rps"], 1, applies=not st.get("skipped")),
+                      *(dist(st[k], d, applies=not st.get("skipped")) for k, d in (("p95_latency_ms", 1),
+                                                                                  ("p99_latency_ms", 1),
+                                                                                  ("success_rate", 2))),
                       verdict)
     console.print(table)
     s = report["summary"]

@@ -2,8 +2,9 @@
 `docker compose restart|stop|start inventory-svc-N` would for a system run by docker compose.
 
 Usage: python shop_process.py restart|stop|start N  (FAULTLAB_SUPERVISOR_PORT and FAULTLAB_ADMIN_TOKEN in the
-environment). `restart` brings a crashed replica back: it starts it when it is not running, and does nothing when
-its supervisor has already brought it back (a 409 "already running").
+environment). Each leaves the replica as asked, as docker compose does: `restart` and `start` start it when it is not
+running and do nothing when it is (the supervisor may have brought a crashed one back already: a 409 "already
+running"), `stop` does nothing to a replica already stopped.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def call(action: str, replica: int) -> int:
             print(json.loads(answer.read()).get("process", {}).get("name"), verb)
             return 0
     except urllib.error.HTTPError as exc:
-        if exc.code == 409 and action == "restart":
-            print(f"inventory-{replica} already running")
+        if exc.code == 409:  # already as asked
+            print(f"inventory-{replica}: {verb}: already so")
             return 0
         print(f"{verb} inventory-{replica}: HTTP {exc.code} {exc.read()[:200]!r}", file=sys.stderr)
         return 1

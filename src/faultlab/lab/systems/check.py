@@ -105,15 +105,19 @@ class SystemCheck:
             return None, exc.error[:160]
 
     def answered(self, area: str, what: str, url: str, status: int | None, answer: Any, setting: str | None = None,
-                 fatal: bool = False, **params: Any) -> bool:
-        """One request's finding: `{what} {url} answered HTTP …` (found when 2xx), or `… did not answer (why)`."""
+                 fatal: bool = False, replica: int | None = None) -> bool:
+        """One request's finding: `{what} {url} answered HTTP …` (found when 2xx), or `… did not answer (why)`;
+        `what` is the service and the method (`voter GET`), or only the method for a replica."""
         if status is None:
-            self.result.add(area, False, N_("{what} {url} did not answer ({reason})"), setting, fatal, what=what,
-                            url=url, reason=answer, **params)
+            message = (N_("replica {n} {what} {url} did not answer ({reason})") if replica is not None
+                       else N_("{what} {url} did not answer ({reason})"))
+            self.result.add(area, False, message, setting, fatal, what=what, url=url, reason=answer, n=replica)
             return False
         ok = 200 <= status < 300
-        self.result.add(area, ok, N_("{what} {url} answered {said}"), setting, fatal and not ok, what=what, url=url,
-                        said=_said(status, answer), **params)
+        message = N_("replica {n} {what} {url} answered {said}") if replica is not None else N_("{what} {url} "
+                                                                                                 "answered {said}")
+        self.result.add(area, ok, message, setting, fatal and not ok, what=what, url=url, said=_said(status, answer),
+                        n=replica)
         return ok
 
     async def run(self, write: bool = True) -> CheckResult:
@@ -167,8 +171,8 @@ class SystemCheck:
             area = f"replica {n}"
             url = base + c.replicas.health_path
             status, answer = await self._get(url)
-            self.answered(area, f"replica {n} GET", url, status, answer,
-                          f"system.replicas.urls[{n - 1}] / system.replicas.health_path", status is None)
+            self.answered(area, "GET", url, status, answer,
+                          f"system.replicas.urls[{n - 1}] / system.replicas.health_path", status is None, n)
             if status is None:
                 continue  # nothing more to ask of it
             url = base + c.replicas.inventory_path
@@ -187,7 +191,7 @@ class SystemCheck:
             url = base + c.replicas.inject_path
             status, answer = await self._get(url, "POST", {})
             if status is None:
-                self.answered(area, f"replica {n} POST", url, status, answer, "system.replicas.inject_path")
+                self.answered(area, "POST", url, status, answer, "system.replicas.inject_path", replica=n)
             elif status in ABSENT:
                 r.add(area, False, N_("replica {n} POST {url} answered {said}: no fault endpoint"),
                       "system.replicas.inject_path (or inject: proxy)", n=n, url=url, said=_said(status, answer))
@@ -287,8 +291,14 @@ class SystemCheck:
                       url=one, said=_said(status, answer), status=repr(said))
         cancel = c.orders.url + fill(c.orders.cancel_path, {"id": order_id})
         status, answer = await self._get(cancel, c.orders.cancel_method)
-        r.cancels = self.answered("orders", f"orders {c.orders.cancel_method}", cancel, status, answer,
-                                  "system.orders.cancel_path / system.orders.cancel_method")
+        setting = "system.orders.cancel_path / system.orders.cancel_method"
+        if status is None:
+            self.answered("orders", f"orders {c.orders.cancel_method}", cancel, status, answer, setting)
+            return
+        r.cancels = 200 <= status < 300
+        r.add("orders", r.cancels, N_("orders {method} {url} answered {said}: the test order cancelled") if r.cancels
+              else N_("orders {method} {url} answered {said}: the test order not cancelled (no cancels in the load)"),
+              setting, method=c.orders.cancel_method, url=cancel, said=_said(status, answer))
 
     def commands(self) -> None:
         c, r = self.contract, self.result

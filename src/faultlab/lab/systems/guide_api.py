@@ -65,11 +65,17 @@ class GuideApi:
         return None if value is None or isinstance(value, (dict, list)) else str(value)
 
     def read_items(self, data: Any) -> list[ReadItem]:
-        """The products of a voted answer: every product at the items path, or the answer itself for one."""
+        """The products of a voted answer: every product at the items path, or one product's row where a shorter
+        part of that path leads (`data` for `data.inventory`, the answer itself for `inventory`)."""
         fields = self.contract.fields
-        found = products_of(data, self.contract.voter.items_path, fields)
-        if not found and isinstance(data, dict) and fields.product in data:  # one product's answer
-            found = products_of([data], "", fields)
+        path = self.contract.voter.items_path
+        found = products_of(data, path, fields)
+        parts = path.split(".") if path else []
+        while not found and parts:  # one product's answer: its row sits where the list of every product would
+            parts.pop()
+            row = pick(data, ".".join(parts))
+            if isinstance(row, dict) and fields.product in row:
+                found = products_of([row], "", fields)
         if not found:
             raise KeyError("no products in the voted answer")
         return [ReadItem(p.product_id, p.position, p.available, p.reserved) for p in found.values()]

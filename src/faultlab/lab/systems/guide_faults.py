@@ -68,6 +68,8 @@ class GuideFaults:
 
     async def _inject(self, kind: str, replica: int, body: dict[str, Any], params: dict[str, Any]) -> Injected:
         self.touched.add(replica)
+        if kind == CRASH:
+            self.crashed.add(replica)  # before the request: cut short, the rollback still restarts it
         sent_at = time.time()
         try:
             status, answer = await self._post(replica, body)
@@ -77,20 +79,19 @@ class GuideFaults:
             status, answer = None, {"cut_off": exc.error}  # the crash took the replica before it answered
         at = time.time()
         if status is not None and not 200 <= status < 300:
+            self.crashed.discard(replica)
             raise RuntimeError(f"{kind} on replica {replica} refused: HTTP {status} {str(answer)[:200]}")
         self.active.setdefault(replica, set()).add(kind)
-        if kind == CRASH:
-            self.crashed.add(replica)
         fault = {"kind": kind, "params": params, "sent_as": body}
         self.observer.injected(replica, kind, fault, at, sent_at)
         return Injected(replica, at, sent_at, {"fault": {**fault, "activated_at": at}})
 
     async def _stop(self, replica: int) -> Injected:
+        self.stopped.add(replica)  # before the command: cut short, the rollback still starts it
+        self.touched.add(replica)
         run = await self._command(self.contract.replicas.stop_command, replica)
         if not run.ok:
             raise RuntimeError(f"stop of replica {replica} failed: {run.problem()}")
-        self.stopped.add(replica)
-        self.touched.add(replica)
         self.observer.injected(replica, STOP, {"kind": STOP, "params": {}, "command": run.command}, run.started_at,
                                run.started_at)
         return Injected(replica, run.started_at, run.started_at, {"stopping_at": run.started_at,
