@@ -242,7 +242,7 @@ class GuideSystem(SystemUnderTest):
                  "reason": f"monitor says {states[n]['word']!r}" if n in states else "no row in the monitor's status",
                  "health": {"faults": sorted(self.faults.active.get(n, ()))}} for n in self.replica_ids]
         return {"instances": rows, "source": "the system's monitor", "detector": "the system's monitor (polled)",
-                "health_interval_ms": self.observer.interval_s * 1000, "timestamp": None}
+                "health_interval_ms": round(self.observer.interval_s * 1000), "timestamp": None}
 
     async def steady(self) -> list[str]:
         """Replicas not ON in the monitor's view, faults the lab left on, replicas the observer sees failing."""
