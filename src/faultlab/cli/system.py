@@ -95,7 +95,8 @@ def print_problems(console: Any, problems: list[Any], where: str | None) -> None
 
 
 def print_check(console: Any, system: Any) -> None:
-    """What the check found, one line each: ✓ found, ✗ missing (the setting to change), ✗✗ cannot run without."""
+    """What the check found, one line each: ✓ found, ✗ missing (the setting to change), ✗✗ what an experiment
+    cannot run without."""
     from rich.markup import escape
 
     console.print("[bold]" + escape(_("{name}: what the check found").format(name=system.name)) + "[/]")
@@ -112,7 +113,8 @@ def print_check(console: Any, system: Any) -> None:
     if system.checked.ok:
         console.print("[green]" + _("an experiment can run on this system") + "[/]")
     else:
-        console.print("[bold red]" + _("an experiment cannot run on this system: change the settings marked ✗✗") + "[/]")
+        console.print("[bold red]" + _("an experiment cannot run on this system: change the settings marked ✗✗")
+                      + "[/]")
 
 
 async def checked_system(contract: Any, console: Any, observer_port: int | None = None, write: bool = True,

@@ -317,8 +317,11 @@ class GuideSystem(SystemUnderTest):
     async def check_data(self, history: LoadResult | None, timeout_s: float) -> dict[str, Any]:
         """Through its API only (`lab/api_checks.py`): its replicas' answers against the load's history, the faults
         as they ran (the observer's episodes) and what the observer saw each replica serve."""
-        windows = [{"kind": e.fault_kind or "unknown", "replica": e.replica, "activated_at": e.activated_at,
-                    "cleared_at": e.cleared_at, "params": (e.fault or {}).get("params") or {}}
+        windows = [{"kind": e.fault_kind or "unknown", "replica": e.replica,
+                    "params": (e.fault or {}).get("params") or {},
+                    # a stop is certain once its command has finished (TTD counts from its start, the checks only
+                    # judge reads while the replica was surely down); a restart or start clears from its start
+                    "activated_at": (e.fault or {}).get("stopped_at", e.activated_at), "cleared_at": e.cleared_at}
                    for e in self.observer.book.all_episodes()]
         reader = GuideReader(self.contract, self.client, self.abilities.order_status)
         return await check_via_api(reader, history, windows, self.initial_stock, samples=self.observer.samples,

@@ -92,8 +92,8 @@ class GuideFaults:
         run = await self._command(self.contract.replicas.stop_command, replica)
         if not run.ok:
             raise RuntimeError(f"stop of replica {replica} failed: {run.problem()}")
-        self.observer.injected(replica, STOP, {"kind": STOP, "params": {}, "command": run.command}, run.started_at,
-                               run.started_at)
+        self.observer.injected(replica, STOP, {"kind": STOP, "params": {}, "command": run.command,
+                                               "stopped_at": run.ended_at}, run.started_at, run.started_at)
         return Injected(replica, run.started_at, run.started_at, {"stopping_at": run.started_at,
                                                                   "stopped_at": run.ended_at})
 
