@@ -29,7 +29,7 @@ from tests.helpers import auth
 pytestmark = pytest.mark.timeout(300)
 HELPER = Path(__file__).resolve().parents[1] / "data" / "guide" / "shop_process.py"
 RESOLUTION_MS = 20.0  # the observer polls the monitor every 20 ms
-MARGIN_MS = 100.0  # a loaded 2-core machine: the acknowledgement's and the polls' own latency, a command's start
+MARGIN_MS = 100.0  # a loaded 2-core machine: the latency of the acknowledgement, of the polls and of the probes
 
 
 def contract_of(lab: Supervisor, **overrides: Any) -> dict[str, Any]:

@@ -141,3 +141,23 @@ def test_health_answers() -> None:
     """2xx and not a down word in its status is a good health answer."""
     assert health_ok(200, b'{"status": "UP"}') and health_ok(204, b"") and health_ok(200, b"not json")
     assert not health_ok(200, b'{"status": "DOWN"}') and not health_ok(503, b'{"status": "UP"}')
+
+
+async def test_a_stop_is_active_from_when_the_replica_was_last_seen_answering() -> None:
+    """A stop by a command: the episode opens at the command's start (polls during it count), and its activation is
+    the last good probe before the first failed one sent after that start; None while no probe failed."""
+    from faultlab.lab.observer import Observer, Target
+
+    observer = Observer([Target(1, "h", "d")], lambda _d: {}, None, lambda _d: {})
+    history = observer._history[1]
+    history.extend([(9.90, 9.901, True), (9.98, 9.981, True), (10.00, 10.001, True), (10.02, 10.021, True),
+                    (10.04, 10.041, False), (10.06, 10.061, False)])
+    assert await observer.went_down(1, since=10.0, wait_s=0) == pytest.approx(10.021)
+    assert await observer.went_down(1, since=10.05, wait_s=0) == pytest.approx(10.05)  # never before the start
+    assert await observer.went_down(1, since=10.07, wait_s=0) is None
+    observer.injected(1, "stop", {}, activated_at=9.99, sent_at=9.99)
+    observer.book.poll(10.03, 10.032, {1: "OFF", 2: "ON", 3: "ON"})
+    observer.activated(1, 10.021)
+    [episode] = observer.book.all_episodes()
+    assert episode.activated_at == 10.021 and episode.ttd_ms == pytest.approx(11.0)
+    assert [e["phase"] for e in observer.events if e["type"] == "episode"] == ["opened", "detected", "activated"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ ReadValues = Callable[[Any], dict[str, Value]]  # a replica's data answer → it
 DOWN_WORDS = frozenset({"down", "unhealthy", "fail", "failed", "error", "off"})
 MAX_EVENTS = 100_000
 RECENT_S = 0.5  # the others' data answers a replica's values are compared with are at most this old
+HISTORY = 1000  # probe outcomes kept per replica (health and data: 10 s at 20 ms)
 MAX_SAMPLES = 500_000  # values kept for the data check (one per change of a replica's product)
 
 
@@ -77,6 +79,8 @@ class Observer:
         self.started_at: float | None = None
         self.lost: str | None = None
         self._latest: dict[int, tuple[float, dict[str, Value]]] = {}
+        self._history: dict[int, deque[tuple[float, float, bool]]] = {  # (sent, completed, ok), the last seconds
+            t.replica: deque(maxlen=HISTORY) for t in targets}
         self.samples: list[ValueSample] = []  # what each replica served, kept when it changed (the data check's)
         self._served: dict[tuple[int, str], Value] = {}
         self._answered: dict[str, float] = {}  # endpoint → when it last answered anything
@@ -121,6 +125,24 @@ class Observer:
 
     def injected(self, replica: int, kind: str, fault: dict[str, Any], activated_at: float, sent_at: float) -> None:
         self.book.injected(replica, kind, fault, activated_at, sent_at)
+
+    def activated(self, replica: int, at: float) -> None:
+        self.book.activated(replica, at)
+
+    async def went_down(self, replica: int, since: float, wait_s: float) -> float | None:
+        """When the replica last answered before it went down — the completion of its last good probe before its
+        first failed one sent at or after `since` (not before `since`) — waiting up to `wait_s` for that failure to
+        show; None when none did."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            history = list(self._history[replica])
+            failed = next((sent for sent, _at, ok in history if sent >= since and not ok), None)
+            if failed is not None:
+                alive = [at for _sent, at, ok in history if ok and at <= failed]
+                return max([since, *alive])
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(self.interval_s)
 
     def cleared(self, replica: int, cleared_at: float, acked_at: float) -> None:
         self.book.cleared(replica, cleared_at, acked_at)
@@ -171,6 +193,7 @@ class Observer:
 
     def _judge(self, replica: int, kind: str, sent_at: float, at: float, rtt_ms: float, status: int | None,
                body: bytes, error: str | None) -> None:
+        self._history[replica].append((sent_at, at, status is not None and 200 <= status < 300))
         if status is not None and error is None and kind == "health":
             ok = health_ok(status, body)
             self.book.probe(Probe(replica, kind, sent_at, at, ok, None if ok else

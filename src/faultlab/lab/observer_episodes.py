@@ -130,6 +130,14 @@ class EpisodeBook:
                                         resolution_ms=self.resolution_ms)
         self._step(truth.episode, "opened")
 
+    def activated(self, replica: int, at: float) -> None:
+        """The open episode's activation, once known (a stop by a command: when the replica was last seen answering
+        before it went down); the polls and probes already counted stay counted."""
+        episode = self.replicas[replica].episode
+        if episode is not None:
+            episode.activated_at = at
+            self._step(episode, "activated")
+
     def cleared(self, replica: int, cleared_at: float, acked_at: float) -> None:
         """The fault was cleared at `cleared_at` (a restart: when its command started), acknowledged at `acked_at`."""
         episode = self.replicas[replica].episode

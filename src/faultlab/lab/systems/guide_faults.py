@@ -3,9 +3,9 @@ contract's), a crash's recovery and two-down through its own commands — and th
 however the run ends.
 
 Times: a fault is active from its acknowledgement (a crash: the request that killed the replica, answered or cut
-off); a clear from its acknowledgement; a stop from the moment its command starts (the request that takes the replica
-down, as the shop's supervisor counts its own stops), and a restart or a start clears from the moment its command
-starts. Every one is told to the observer, whose episodes give TTD and TTR.
+off); a clear from its acknowledgement; a stop from when the observer last saw the replica answer before it went
+down (ground truth: a command's own start-up is not the system's doing), and a restart or a start clears from the
+moment its command starts. Every one is told to the observer, whose episodes give TTD and TTR.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from faultlab.lab.systems.contract import fill
 
 STOP = "stop"
 CRASH = "crash"
+DOWN_WAIT_S = 1.0  # after a stop command: how long the observer may take to see the replica down
 
 
 class GuideFaults:
@@ -87,15 +88,23 @@ class GuideFaults:
         return Injected(replica, at, sent_at, {"fault": {**fault, "activated_at": at}})
 
     async def _stop(self, replica: int) -> Injected:
+        """The stop command; the fault is active from when the observer last saw the replica answer before it went
+        down (not before the command started; its end when the observer never saw it go down)."""
         self.stopped.add(replica)  # before the command: cut short, the rollback still starts it
         self.touched.add(replica)
+        started_at = time.time()
+        fault: dict[str, Any] = {"kind": STOP, "params": {}}
+        self.observer.injected(replica, STOP, fault, started_at, started_at)  # polls during the command count
         run = await self._command(self.contract.replicas.stop_command, replica)
         if not run.ok:
             raise RuntimeError(f"stop of replica {replica} failed: {run.problem()}")
-        self.observer.injected(replica, STOP, {"kind": STOP, "params": {}, "command": run.command,
-                                               "stopped_at": run.ended_at}, run.started_at, run.started_at)
-        return Injected(replica, run.started_at, run.started_at, {"stopping_at": run.started_at,
-                                                                  "stopped_at": run.ended_at})
+        alive = await self.observer.went_down(replica, run.started_at, max(0.0, run.ended_at + DOWN_WAIT_S
+                                                                          - time.time()))
+        activated = run.ended_at if alive is None else min(alive, run.ended_at)
+        fault.update(command=run.command, stopped_at=run.ended_at, last_answered_at=alive)
+        self.observer.activated(replica, activated)
+        return Injected(replica, activated, started_at, {"stopping_at": run.started_at,
+                                                             "stopped_at": run.ended_at, "activated_at": activated})
 
     # ---- clear and recover --------------------------------------------------------------------------------------
 
