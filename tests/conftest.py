@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import socket
+import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +17,33 @@ import pytest
 
 from faultlab.core.config import Settings
 from faultlab.runtime.supervisor import Supervisor
+
+BASETEMP_PREFIX = "faultlab-tests-"
+KEEP_FINISHED = 3  # the newest finished sessions' folders stay (screenshots, logs); older ones go
+STALE_S = 24 * 3600  # an unfinished session's folder this old belongs to a session that died
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each session gets its own temporary folder under /tmp, not /tmp/pytest-of-<user>: another pytest session on
+    the machine sets that one back to mode 0700 and rotates its numbered folders, and the embedded PostgreSQL, which
+    runs as another user, would lose its data folder in the middle of a test."""
+    if config.option.basetemp is not None or hasattr(config, "workerinput"):
+        return
+    root = Path(tempfile.gettempdir())
+    finished = sorted((p for p in root.glob(BASETEMP_PREFIX + "*") if (p / ".finished").exists()),
+                      key=lambda p: (p / ".finished").stat().st_mtime)
+    stale = [p for p in root.glob(BASETEMP_PREFIX + "*")
+             if not (p / ".finished").exists() and time.time() - p.stat().st_mtime > STALE_S]
+    for old in finished[:-KEEP_FINISHED] + stale:
+        shutil.rmtree(old, ignore_errors=True)
+    config.option.basetemp = tempfile.mkdtemp(prefix=BASETEMP_PREFIX)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = config.option.basetemp
+    if base is not None and Path(base).name.startswith(BASETEMP_PREFIX) and Path(base).is_dir():
+        (Path(base) / ".finished").touch()
+
 
 # The suite reads English messages (and the labs it starts inherit this); tests of Spanish choose it themselves.
 os.environ["FAULTLAB_LANG"] = "en"

@@ -132,3 +132,44 @@ async def replica_rows(lab: Supervisor, replica: int) -> dict[str, Any]:
         await conn.close()
     return {"stock": {r["product_id"]: (r["available"], r["reserved"]) for r in stock},
             "events": count, "distinct": distinct, "max_seq": top}
+
+
+async def produce(lab: Supervisor, topic: str, values: list[bytes]) -> None:
+    """Write records straight to one of the lab's topics (partition 0), as anyone who reaches the broker can."""
+    from aiokafka import AIOKafkaProducer
+
+    from faultlab.core import bus
+
+    producer = AIOKafkaProducer(bootstrap_servers=lab.settings.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(lab.settings.topic(topic), value, partition=bus.PARTITION)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(lab: Supervisor, topic: str, timeout_s: float = 20) -> list[bytes]:
+    """Every record on one of the lab's topics, as written (what anyone who reaches the broker can capture)."""
+    from aiokafka import AIOKafkaConsumer
+
+    from faultlab.core import bus
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=lab.settings.bootstrap, group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=100)
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        tp = bus.partition(lab.settings, topic)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            records = (await consumer.getmany(tp, timeout_ms=300, max_records=5000)).get(tp, [])
+            values += [r.value for r in records if r.value is not None]
+            end = consumer.highwater(tp)
+            if not records and end is not None and await consumer.position(tp) >= end:
+                return values
+        raise AssertionError(f"{topic}: the log's end was not reached in {timeout_s} s")
+    finally:
+        await consumer.stop()

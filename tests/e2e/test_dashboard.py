@@ -363,23 +363,16 @@ def free_port() -> int:
 
 
 def write_fixture_run(runs: Path, name: str, started_at: float) -> Path:
-    """A small run folder in the experiment's format: report.json (guide fields) and report.html."""
+    """A small run folder in the experiment's format: report.json (a baseline and a crash) and report.html."""
+    from faultlab.lab.report import build_report
+    from tests.unit.test_report import experiment_data, result
+
     run = runs / name
     run.mkdir(parents=True)
-    results = [{"phase": "baseline", "repetition": 1, "ttd_ms": None, "ttr_ms": None, "passed": True, "missed": [],
-                "load_test_result": {"rps": 49.8, "p50_latency_ms": 3.1, "p95_latency_ms": 7.4,
-                                     "p99_latency_ms": 11.0, "success_rate": 100.0}},
-               {"phase": "crash", "repetition": 1, "ttd_ms": 12.5, "ttr_ms": 1873.0, "passed": True, "missed": [],
-                "load_test_result": {"rps": 49.6, "p50_latency_ms": 3.4, "p95_latency_ms": 9.9,
-                                     "p99_latency_ms": 30.2, "success_rate": 99.8}}]
-    report = {"experiment_info": {"run_id": name, "start_time": "2026-01-02T03:04:05.000+00:00",
-                                  "start_ts": started_at, "total_duration_seconds": 31.5,
-                                  "phases": ["baseline", "crash"], "repeat": 1},
-              "results": results,
-              "summary": {"total_tests": 2, "successful_tests": 2, "avg_ttd_ms": 12.5, "avg_ttr_ms": 1873.0,
-                          "max_p95_ms": 9.9, "min_success_rate": 99.8},
-              "verdict": {"valid": True, "missed": []}}
-    (run / "report.json").write_text(json.dumps(report))
+    data = experiment_data([result("baseline", 1, None, None, p95=7.4, rate=100.0),
+                            result("crash", 1, 12.5, 1873.0, p95=9.9, rate=99.8)])
+    data.update(started_at=started_at, ended_at=started_at + 31.5)
+    (run / "report.json").write_text(json.dumps(build_report(data, {}, name).document()))
     (run / "report.html").write_text("<!doctype html><title>fixture report</title><h1 id=t>Fixture run charts</h1>")
     return run
 

@@ -24,6 +24,7 @@ from faultlab.lab.dashboard.metrics import (
     window_stats,
 )
 from faultlab.lab.dashboard.reports import RunsFolder
+from faultlab.lab.report import build_report
 
 VOTED = Selector("GET", frozenset({"/inventory/voted", "/inventory/voted/{product_id}"}))
 
@@ -126,29 +127,41 @@ def test_instance_card_shows_position_and_active_fault() -> None:
     assert card["open_fault"] == "latency" and card["status"] == "ON" and card["last_check"] == 5.0
 
 
-def make_run(root: Path, name: str, report: object, start_ts: float | None = None) -> Path:
+def make_run(root: Path, name: str, text: str | None = None, start_ts: float = 100.0) -> Path:
+    """A run folder with report.json (`text`, else a run's report that started at `start_ts`) and report.html."""
+    from tests.unit.test_report import experiment_data, full_results
+
     run = root / name
     run.mkdir(parents=True)
-    if isinstance(report, dict) and start_ts is not None:
-        report = {**report, "experiment_info": {"start_ts": start_ts, "phases": ["baseline"]}}
-    (run / "report.json").write_text(report if isinstance(report, str) else json.dumps(report))
+    if text is None:
+        data = {**experiment_data(full_results(1)), "started_at": start_ts, "ended_at": start_ts + 120}
+        text = json.dumps(build_report(data, {}, name).document())
+    (run / "report.json").write_text(text)
     (run / "report.html").write_text("<p>charts</p>")
     return run
 
 
 def test_runs_folder_lists_newest_first_and_follows_latest(tmp_path: Path) -> None:
-    """Runs sort by start time, `latest` names the linked run, a broken report.json is listed with its problem."""
-    make_run(tmp_path, "20260101T000000Z", {"results": []}, start_ts=100.0)
-    make_run(tmp_path, "20260102T000000Z", {"results": []}, start_ts=200.0)
+    """Runs sort by start time, `latest` names the linked run, a broken report.json — or one that is not a faultlab
+    report — is listed with its problem."""
+    make_run(tmp_path, "20260101T000000Z", start_ts=100.0)
+    make_run(tmp_path, "20260102T000000Z", start_ts=200.0)
     make_run(tmp_path, "20250101T000000Z", "{not json")
+    make_run(tmp_path, "20240101T000000Z", json.dumps({"results": []}))
     os.utime(tmp_path / "20250101T000000Z", (50.0, 50.0))
+    os.utime(tmp_path / "20240101T000000Z", (40.0, 40.0))
     (tmp_path / "latest").symlink_to("20260101T000000Z")
     (tmp_path / "not-a-run").mkdir()
     runs = RunsFolder(tmp_path)
     listed = runs.list()
-    assert [r["name"] for r in listed] == ["20260102T000000Z", "20260101T000000Z", "20250101T000000Z"]
-    assert [r["latest"] for r in listed] == [False, True, False]
+    assert [r["name"] for r in listed] == ["20260102T000000Z", "20260101T000000Z", "20250101T000000Z",
+                                           "20240101T000000Z"]
+    assert [r["latest"] for r in listed] == [False, True, False, False]
     assert listed[2]["problem"].startswith("unreadable report.json")
+    assert listed[3]["problem"].startswith("report.json is not a faultlab report: schema_version: is required; "
+                                          "experiment_info: is required")
+    assert listed[0]["phases"] == ["baseline", "crash", "latency", "intermittent", "incorrect", "two-down"]
+    assert listed[0]["summary"]["total_tests"] == 6 and listed[0]["valid"] is True
     assert runs.detail("latest")["name"] == "20260101T000000Z"
     assert runs.file("latest", "report.html").read_text() == "<p>charts</p>"
 
@@ -163,7 +176,7 @@ def test_runs_folder_refuses_names_outside_it(tmp_path: Path, name: str) -> None
 
 def test_runs_folder_serves_only_the_two_report_files(tmp_path: Path) -> None:
     """Logs and events in a run folder are not served; a missing folder lists nothing."""
-    make_run(tmp_path, "r1", {"results": []})
+    make_run(tmp_path, "r1")
     (tmp_path / "r1" / "events.jsonl").write_text("{}")
     with pytest.raises(ApiError):
         RunsFolder(tmp_path).file("r1", "events.jsonl")

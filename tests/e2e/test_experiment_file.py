@@ -68,16 +68,17 @@ async def test_a_short_experiment_from_a_file(settled: Supervisor, tmp_path: Pat
     assert data["reset"]["settings"] == {"health_interval_ms": 150, "voter_slow_ms": 120}
     assert data["lab_settings_restored"]["settings"] == {}
     assert (await monitor_status(lab))["health_interval_ms"] == lab.settings.health_interval_ms  # the lab's own again
-    by_phase = {r["phase"]: r for r in data["results"]}
+    by_phase = {r.phase: r for r in data["results"]}
     assert list(by_phase) == ["baseline", "slow", "stagger"]
     slow = by_phase["slow"]
-    assert slow["ttd_ms"] is not None and slow["ttr_ms"] is not None, (slow["episodes"], slow["notes"])
-    assert slow["episodes"][0]["fault_kind"] == "slow-apply"
-    latency, incorrect = by_phase["stagger"]["faults"]
-    assert (latency["kind"], incorrect["kind"]) == ("latency", "incorrect")
-    assert 0.9 <= incorrect["injected_at"] - latency["injected_at"] <= 2.0
-    assert latency["cleared_at"] is not None and incorrect["cleared_at"] is not None
-    assert by_phase["stagger"]["load_test_result"]["by_kind"]["read"]["success_rate"] >= 95
+    assert slow.ttd_ms is not None and slow.ttr_ms is not None, (slow.episodes, slow.notes)
+    assert (slow.episodes or [])[0].fault_kind == "slow-apply"
+    latency, incorrect = by_phase["stagger"].faults or []
+    assert (latency.kind, incorrect.kind) == ("latency", "incorrect")
+    assert incorrect.injected_at is not None and latency.injected_at is not None
+    assert 0.9 <= incorrect.injected_at - latency.injected_at <= 2.0
+    assert latency.cleared_at is not None and incorrect.cleared_at is not None
+    assert (by_phase["stagger"].load_test_result.by_kind or {})["read"].success_rate >= 95
     assert data["steady_state_before"]["hypothesis"]["ok"] and data["steady_state_after"]["hypothesis"]["ok"]
     assert data["data_check"]["valid"] is True, data["data_check"]
     report = build_report(data, {"replicas": 3}, "file", source.model_dump())
@@ -85,7 +86,7 @@ async def test_a_short_experiment_from_a_file(settled: Supervisor, tmp_path: Pat
     run_dir = write_run(report, data["events"], tmp_path / "runs", lab.logs)
     again, from_report = load_experiment(run_dir / "report.json")
     assert again == experiment and from_report.from_report == "file"
-    assert report["experiment_info"]["lab_settings"] == {"health_interval_ms": 150, "voter_slow_ms": 120}
+    assert report.experiment_info.lab_settings == {"health_interval_ms": 150, "voter_slow_ms": 120}
     print(f"\nshort experiment from a file: {took:.1f} s (reset with settings, 3 phases, restore, data check)")
 
 
@@ -104,14 +105,14 @@ async def test_an_abort_condition_stops_the_run_and_rolls_back(settled: Supervis
     assert time.monotonic() - started < 25  # far short of the 30 s hold
     assert data["stopped_by"] == "p95_latency_ms over 0 ms for 1 s" and not data["interrupted"]
     [cut] = data["results"]
-    assert cut["missed"][0] == "error: stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
+    assert cut.missed[0] == "error: stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
     assert data["steady_state_after"]["problems"] == []
     status = await monitor_status(lab)
     assert all(not (i["health"] or {}).get("faults") for i in status["instances"])
     report = build_report(data, {}, "aborted")
     validate(report)
-    assert report["verdict"]["valid"] is False
-    assert report["verdict"]["missed"][0] == "stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
+    assert report.verdict.valid is False
+    assert report.verdict.missed[0] == "stopped by an abort condition: p95_latency_ms over 0 ms for 1 s"
 
 
 MISFIT = """# a file that does not fit the test lab (3 replicas, PROD-001..004, no namespaces)

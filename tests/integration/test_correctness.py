@@ -12,11 +12,10 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from faultlab.core import bus
 from faultlab.runtime.supervisor import Supervisor
-from tests.helpers import auth, get_json, inject, model_state, post_orders, wait_converged
+from tests.helpers import auth, get_json, inject, model_state, post_orders, produce, wait_converged
 
 pytestmark = pytest.mark.timeout(180)
 PRODUCT = "PROD-004"  # ample stock: these tests must not run out
@@ -49,16 +48,6 @@ async def outbox_numbered(lab: Supervisor, timeout_s: float = 10) -> None:
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
-
-
-async def produce(lab: Supervisor, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=lab.settings.bootstrap, acks="all")
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(lab.settings.topic(topic), value, partition=bus.PARTITION)
-    finally:
-        await producer.stop()
 
 
 async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled: Supervisor,
@@ -104,18 +93,21 @@ async def test_a_stale_replica_never_wins_a_vote_and_is_detected_in_time(settled
 
 
 async def test_forged_evidence_on_the_broker_changes_nothing(settled: Supervisor, http: aiohttp.ClientSession) -> None:
-    """A record written straight to error-queue without the lab's seal, or sealed but of a kind a replica cannot
-    report (process_exit), is ignored and counted: replica 2 stays ON and no episode opens."""
+    """A record written straight to error-queue without the lab's seal, sealed with another lab's key, or sealed but
+    of a kind a replica cannot report (process_exit), is ignored and counted by reason: replica 2 stays ON and no
+    episode opens."""
     lab = settled
     before = await monitor_status(http, lab)
     since = time.time()
     forged = orjson.dumps({"replica": 2, "kind": "process_exit", "detail": "forged", "at": time.time()})
-    sealer = bus.Sealer(lab.settings.admin_token)
+    epoch = before["epoch"]
+    sealer = bus.Sealer(lab.settings.admin_token, epoch, writer=bus.new_writer_id())
     topic = lab.settings.topic(bus.ERROR_QUEUE)
-    not_allowed = sealer.seal(topic, {"replica": 2, "kind": "process_exit", "detail": "x", "at": time.time()})
-    other_key = bus.Sealer("another-lab").seal(topic, {"replica": 2, "kind": "apply_failed", "detail": "x",
-                                                       "at": time.time()})
-    await produce(lab, bus.ERROR_QUEUE, [forged, not_allowed, other_key] * 3)
+    not_allowed = [sealer.seal(topic, {"replica": 2, "kind": "process_exit", "detail": "x", "at": time.time()})
+                   for _ in range(3)]
+    other_key = bus.Sealer("another-lab", epoch, writer=bus.new_writer_id()).seal(
+        topic, {"replica": 2, "kind": "apply_failed", "detail": "x", "at": time.time()})
+    await produce(lab, bus.ERROR_QUEUE, [forged, *not_allowed, other_key, forged, other_key, forged, other_key])
     deadline = time.monotonic() + 10
     rejected: dict[str, int] = {}
     while time.monotonic() < deadline:
@@ -124,7 +116,8 @@ async def test_forged_evidence_on_the_broker_changes_nothing(settled: Supervisor
         if sum(rejected.values()) >= 9:
             break
         await asyncio.sleep(0.1)
-    assert rejected.get("not sealed by the lab") == 6 and rejected.get("kind a replica cannot report") == 3, rejected
+    assert rejected.get("not signed") == 3 and rejected.get("bad signature") == 3, rejected
+    assert rejected.get("kind a replica cannot report") == 3, rejected
     assert after["instances"][1]["status"] == "ON"
     assert after["instances"][1]["transitions"] == before["instances"][1]["transitions"]
     _s, failures = await get_json(http, f"{lab.settings.service_url('monitor')}/failures")
@@ -137,13 +130,13 @@ async def test_poison_records_on_order_events_are_set_aside_and_the_replicas_go_
     every replica the same way; the orders after them are applied and the replicas equal the model."""
     lab = settled
     topic = lab.settings.topic(bus.ORDER_EVENTS)
-    sealer = bus.Sealer(lab.settings.admin_token)
+    before = await monitor_status(http, lab)
+    sealer = bus.Sealer(lab.settings.admin_token, before["epoch"])
     model = await model_state(lab)
     lookalike = {"seq": model.applied_seq + 1, "type": "order_created", "order_id": str(uuid.uuid4()),
                  "product_id": PRODUCT, "quantity": 5}
     poison = [b"\x00not json", orjson.dumps(lookalike), orjson.dumps({**lookalike, "type": "order_shipped"}),
               sealer.seal(topic, {"type": "order_created", "seq": "seven"}), sealer.seal(topic, {"hello": 1})]
-    before = await monitor_status(http, lab)
     await produce(lab, bus.ORDER_EVENTS, poison)
     accepted = await post_orders(http, lab, [(PRODUCT, 1)] * 10)
     assert len(accepted) == 10
@@ -219,7 +212,7 @@ async def test_forged_results_change_no_order_and_stop_nothing(settled: Supervis
     topic = lab.settings.topic(bus.INVENTORY_RESULTS)
     forged = {"replica": 1, "results": [[10**9, order_id, "order_created", "REJECTED"]]}
     await produce(lab, bus.INVENTORY_RESULTS, [b"{not json", orjson.dumps(forged),
-                                               bus.Sealer("another-lab").seal(topic, forged)])
+                                               bus.Sealer("another-lab", health["epoch"]).seal(topic, forged)])
     more = await post_orders(http, lab, [(PRODUCT, 1)] * 3)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -233,3 +226,4 @@ async def test_forged_results_change_no_order_and_stop_nothing(settled: Supervis
     assert statuses == ["CONFIRMED"] * 4
     _s, health = await get_json(http, f"{lab.settings.service_url('orders')}/health")
     assert health["results_set_aside"] == before + 3
+    assert health["results_set_aside_by_reason"]["bad signature"] >= 1

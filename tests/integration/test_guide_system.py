@@ -108,8 +108,9 @@ async def test_every_guide_phase_passes_on_the_shop_through_the_contract(command
                                   seed=7)
     steps: list[str] = []
     data = await ExperimentRunner(lab.settings, experiment, on_step=steps.append, system=system).run()
-    report = build_report(data, {"system": system.name}, "guide-proof")
-    validate(report)
+    built = build_report(data, {"system": system.name}, "guide-proof")
+    validate(built)
+    report = built.document()  # report.json as written
     assert data["aborted"] is None and not data["rollback_problems"], (data["aborted"], data["rollback_problems"])
     by_phase = {r["phase"]: r for r in report["results"]}
     assert list(by_phase) == list(GUIDE_SYSTEM_PHASES)
@@ -175,6 +176,6 @@ async def test_ctrl_c_clears_every_fault_and_starts_what_was_stopped(commands_en
     data = await asyncio.wait_for(task, 120)
     assert data["interrupted"] and lab.processes["inventory-1"].running and lab.processes["inventory-2"].running
     [cut] = data["results"]
-    assert cut["missed"][0] == "error: interrupted (Ctrl-C) during this phase"
+    assert cut.missed[0] == "error: interrupted (Ctrl-C) during this phase"
     assert sorted(e["replica"] for e in data["timeline"] if e.get("rollback")) == [1, 2]
     assert our_children() == [] and os.environ["FAULTLAB_ADMIN_TOKEN"]

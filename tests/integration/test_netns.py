@@ -343,9 +343,9 @@ async def test_the_experiment_runs_the_partition_phase(netns_lab: Supervisor, tm
     data = await ExperimentRunner(lab.settings, config, on_step=steps.append).run()
     assert data["aborted"] is None, data["aborted"]
     [result] = data["results"]
-    assert result["phase"] == "partition" and result["fault"]["kind"] == "partition", result
-    assert result["ttd_ms"] is not None and result["ttr_ms"] is not None, result
-    assert result["load_test_result"]["success_rate"] >= 99.0, result["load_test_result"]
+    assert result.phase == "partition" and result.fault is not None and result.fault.kind == "partition", result
+    assert result.ttd_ms is not None and result.ttr_ms is not None, result
+    assert (result.load_test_result.success_rate or 0) >= 99.0, result.load_test_result
     assert data["data_check"]["valid"] is True, data["data_check"]
     assert [e["event"] for e in data["timeline"]] == ["fault_injected", "fault_cleared"]
     report = build_report(data, {"replicas": 3, "netns": True}, "netns test")
@@ -356,5 +356,5 @@ async def test_the_experiment_runs_the_partition_phase(netns_lab: Supervisor, tm
         _s, listed = await get_json(http, f"http://127.0.0.1:{lab.settings.supervisor_port}/netfaults")
     assert listed["faults"] == []
     assert "blackhole" not in await _sh("ip", "-n", lab.network.nodes["inventory-3"].namespace, "route")
-    print(f"\nexperiment partition phase: TTD {result['ttd_ms']} ms, TTR {result['ttr_ms']} ms, "
-          f"success {result['load_test_result']['success_rate']} %")
+    print(f"\nexperiment partition phase: TTD {result.ttd_ms} ms, TTR {result.ttr_ms} ms, "
+          f"success {result.load_test_result.success_rate} %")

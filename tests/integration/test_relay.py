@@ -26,6 +26,7 @@ from faultlab.shop.orders.relay import OutboxRelay
 from tests.conftest import lab_settings
 
 pytestmark = pytest.mark.timeout(90)
+EPOCH = "relay-test-epoch"
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float) -> 
 
 
 def make_relay(settings: Settings, pool: asyncpg.Pool, broker: FakeBroker) -> OutboxRelay:
-    relay = OutboxRelay(settings, pool, get_logger("relay-test"))
+    relay = OutboxRelay(settings, pool, get_logger("relay-test"), EPOCH)
     relay.producer = broker  # type: ignore[assignment]
     relay.probe = broker  # type: ignore[assignment]
     return relay
@@ -233,7 +234,8 @@ async def test_no_rows_are_chosen_while_the_broker_does_not_answer(database: Set
 
 async def test_every_record_is_sealed_with_the_operator_token(database: Settings, pool: asyncpg.Pool,
                                                               no_topic_admin: None) -> None:
-    """Each order-events record carries a seal that the lab's token verifies for that topic, and no other."""
+    """Each order-events record carries a seal that the lab's token verifies for that topic in the lab's epoch, and
+    no other (another topic, another key, another epoch)."""
     broker = FakeBroker()
     relay = make_relay(database, pool, broker)
     await add_orders(pool, 3)
@@ -243,13 +245,16 @@ async def test_every_record_is_sealed_with_the_operator_token(database: Settings
     finally:
         await relay.stop()
     topic = database.topic(bus.ORDER_EVENTS)
-    events = [bus.Sealer(database.admin_token).unseal(topic, record) for record in broker.log]
+    events = [bus.Sealer(database.admin_token, EPOCH).unseal(topic, record) for record in broker.log]
     assert [e["seq"] for e in events] == [1, 2, 3]
-    assert all(e["type"] == "order_created" and e["quantity"] == 1 for e in events)
-    with pytest.raises(bus.Unsealed):
-        bus.Sealer("another-token").unseal(topic, broker.log[0])
-    with pytest.raises(bus.Unsealed):
-        bus.Sealer(database.admin_token).unseal(database.topic(bus.ERROR_QUEUE), broker.log[0])
+    assert all(e["type"] == "order_created" and e["quantity"] == 1 and e["epoch"] == EPOCH for e in events)
+    assert not any("writer" in e for e in events), "order-events carry no writer's number: duplicates go by seq"
+    with pytest.raises(bus.Unsealed, match="bad signature"):
+        bus.Sealer("another-token", EPOCH).unseal(topic, broker.log[0])
+    with pytest.raises(bus.Unsealed, match="bad signature"):
+        bus.Sealer(database.admin_token, EPOCH).unseal(database.topic(bus.ERROR_QUEUE), broker.log[0])
+    with pytest.raises(bus.Unsealed, match="other epoch"):
+        bus.Sealer(database.admin_token, "the-next-epoch").unseal(topic, broker.log[0])
 
 
 async def _none_left(pool: asyncpg.Pool) -> bool:

@@ -24,7 +24,7 @@ from faultlab.lab.api_findings import MESSAGES, render
 from faultlab.lab.load import LoadResult, ReadRecord, WriteRecord
 from faultlab.lab.report import build_report, validate
 from faultlab.lab.report_html import render_body
-from faultlab.lab.report_model import DataCheck
+from faultlab.lab.report_model import DataCheck, Report
 from tests.unit.test_report import experiment_data, full_results
 
 pytestmark = pytest.mark.timeout(30)
@@ -182,7 +182,7 @@ async def test_every_finding_reads_whole_in_spanish_and_english() -> None:
     assert all(code in MESSAGES for code in {f["code"] for f in found})
 
 
-def _report_with(data_check: dict[str, Any]) -> dict[str, Any]:
+def _report_with(data_check: dict[str, Any]) -> Report:
     data = experiment_data(full_results(1))
     data["data_check"] = copy.deepcopy(data_check)
     return build_report(data, {}, "api-run")
@@ -214,7 +214,7 @@ async def test_the_console_prints_each_finding_in_the_active_language() -> None:
     console = Console(file=out, width=300, color_system=None)
     i18n.activate("es")
     try:
-        print_findings(console, verdicts[1]["checks"])
+        print_findings(console, DataCheck.model_validate(verdicts[1]).checks)
         print_summary(console, _report_with(verdicts[2]))
     finally:
         i18n.activate("en")

@@ -25,18 +25,19 @@ from faultlab.lab.compare import (
     rank_test,
 )
 from faultlab.lab.compare_html import render_compare
+from faultlab.lab.report import build_report
+from faultlab.lab.report_model import Report
+from tests.unit.test_report import experiment_data, result
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = sorted((ROOT / "tests" / "data" / "runs").iterdir())  # A: consecutive detector; B: error-rate, 100 ms
 
 
-def report(phase: str, ttr_ms: list[float | None], success: list[float] | None = None) -> dict:
-    """A report.json with one faulted phase: one result per repetition with these TTRs (and success rates)."""
+def report(phase: str, ttr_ms: list[float | None], success: list[float] | None = None, name: str = "run") -> Report:
+    """A report with one faulted phase: one result per repetition with these TTRs (and success rates)."""
     rates = success or [100.0] * len(ttr_ms)
-    return {"experiment_info": {"repeat": len(ttr_ms)}, "results": [
-        {"phase": phase, "repetition": i + 1, "injected_at": 1.0, "ttd_ms": 100.0, "ttr_ms": ttr,
-         "load_test_result": {"p95_latency_ms": 20.0, "success_rate": rate}}
-        for i, (ttr, rate) in enumerate(zip(ttr_ms, rates, strict=True))]}
+    return build_report(experiment_data([result(phase, i + 1, 100.0, ttr, rate=rate, offset=20.0 * i)
+                                         for i, (ttr, rate) in enumerate(zip(ttr_ms, rates, strict=True))]), {}, name)
 
 
 def test_the_minimum_is_the_fewest_repetitions_that_can_tell_runs_apart() -> None:
@@ -163,8 +164,8 @@ def test_two_recorded_runs_side_by_side() -> None:
         | {("baseline", "p95_latency_ms"), ("baseline", "success_rate")}
     for (phase, metric), row in rows.items():  # the medians are the reports' own
         for (_name, recorded), cell in zip(runs, row["runs"], strict=True):
-            stats = recorded["phases"][phase][metric]
-            assert cell["median"] == stats["median"] and cell["min"] == stats["min"], (phase, metric)
+            stats = getattr(recorded.phases[phase], metric)
+            assert cell["median"] == stats.median and cell["min"] == stats.min, (phase, metric)
             assert cell["interval"] is None  # 3 values: no interval of the median reaches 95 %
         assert row["runs"][1]["verdict"] == "too_few" and row["runs"][1]["difference_interval"] is None
     assert rows[("latency", "ttr_ms")]["runs"][1]["difference"] == pytest.approx(198.5, abs=0.1)
@@ -177,9 +178,10 @@ def test_compare_needs_two_runs() -> None:
         compare(load_runs(RECORDED[:1]))
 
 
-def literal_runs() -> list[tuple[str, dict]]:
+def literal_runs() -> list[tuple[str, Report]]:
     """Run A, and run B with TTRs fully above A's, four repetitions each."""
-    return [("A", report("latency", [95.0, 146.0, 69.0, 110.0])), ("B", report("latency", [294.0, 208.0, 296.0, 250.0]))]
+    return [("A", report("latency", [95.0, 146.0, 69.0, 110.0], name="A")),
+            ("B", report("latency", [294.0, 208.0, 296.0, 250.0], name="B"))]
 
 
 def test_the_page_is_self_contained_translated_and_escaped() -> None:
@@ -206,7 +208,7 @@ def test_faultlab_compare_prints_the_table_and_writes_the_page(tmp_path: Path) -
     runs of three repetitions are too few to judge, in the reader's language."""
     for name, data in literal_runs():
         (tmp_path / name).mkdir()
-        (tmp_path / name / "report.json").write_text(json.dumps(data))
+        (tmp_path / name / "report.json").write_text(json.dumps(data.document()))
     out = tmp_path / "cmp.html"
     env = {"COLUMNS": "220", "PATH": "/usr/bin:/bin", "FAULTLAB_LANG": "en"}
     done = subprocess.run([sys.executable, "-m", "faultlab", "compare", str(tmp_path / "A"), str(tmp_path / "B"),

@@ -157,8 +157,8 @@ def test_a_deadline_already_judged_is_looked_at_again_at_the_fast_interval_not_a
     from faultlab.core.config import Settings
     from faultlab.shop.monitor.health_monitor import HealthMonitor
 
-    settings = Settings()
-    monitor = HealthMonitor(settings, None)
+    settings = Settings(admin_token="t" * 32)  # the lab's token: its error-queue records are sealed with it
+    monitor = HealthMonitor(settings, None, "e" * 16)
     now = time.time()
     monitor.frontier.note(2, 6, [(6, now - 1.0)], now - 0.9)
     monitor.trackers[1].applied_seq = 5

@@ -64,17 +64,17 @@ def test_what_was_not_measured_is_not_judged() -> None:
     """A crash whose recovery could not be measured passes on its TTD alone; with a TTD missing it still fails; the
     report judges the repetition that ran, counts the one not run, and says what was not measured."""
     experiment = build_experiment(phases=["crash"], repeat=2)
-    detected = {1: {"replica": 1, "ttd_ms": 300.0, "activated_at": 100.2, "detected_at": 100.5}}
+    detected = {1: {"replica": 1, "ttd_ms": 300.0, "ttr_ms": None, "activated_at": 100.2, "detected_at": 100.5}}
     ran = _run("crash", 1, episodes=detected, unmeasured=["restart"]).describe(experiment)
-    assert ran["ttr_ms"] is None and ran["unmeasured"][0]["missing"] == "restart"
-    assert "no recovery (no TTR)" not in ran["missed"] and "fault not detected (no TTD)" not in ran["missed"]
+    assert ran.ttr_ms is None and ran.unmeasured is not None and ran.unmeasured[0].missing == "restart"
+    assert "no recovery (no TTR)" not in ran.missed and "fault not detected (no TTD)" not in ran.missed
     missed = _run("crash", 1, unmeasured=["restart"]).describe(experiment)
-    assert "fault not detected (no TTD)" in missed["missed"]
+    assert "fault not detected (no TTD)" in missed.missed
     not_run = _run("crash", 2, skipped=["down"]).describe(experiment)
-    assert not_run["skipped"][0]["missing"] == "down"
+    assert not_run.skipped is not None and not_run.skipped[0].missing == "down"
     stats = phase_statistics([ran, not_run], experiment)["crash"]
-    assert stats["runs_skipped"] == 1 and stats["repetitions"] == 1 and stats["ttd_ms"]["median"] == 300.0
-    assert stats["unmeasured"][0]["missing"] == "restart" and "skipped" not in stats
-    assert not any("did not recover" in m for m in stats["missed"]), stats["missed"]
+    assert stats.runs_skipped == 1 and stats.repetitions == 1 and stats.ttd_ms.median == 300.0
+    assert stats.unmeasured is not None and stats.unmeasured[0].missing == "restart" and stats.skipped is None
+    assert not any("did not recover" in m for m in stats.missed), stats.missed
     blind = _run("latency", 1, unmeasured=["monitor"]).describe(build_experiment(phases=["latency"]))
-    assert not any("TTD" in m or "TTR" in m for m in blind["missed"]), blind["missed"]
+    assert not any("TTD" in m or "TTR" in m for m in blind.missed), blind.missed

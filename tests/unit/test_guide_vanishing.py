@@ -130,11 +130,11 @@ async def test_a_system_that_vanishes_mid_run_ends_in_the_rollback_and_a_partial
     data = await asyncio.wait_for(task, 60)
     assert data["aborted"].startswith("the system under test stopped answering: neither its monitor nor any replica")
     assert any("replica 2: faults not cleared" in p for p in data["rollback_problems"]), data["rollback_problems"]
-    assert [r["phase"] for r in data["results"]] == ["baseline", "latency"]
-    assert data["results"][0]["passed"] and data["results"][1]["missed"][0].startswith(
+    assert [r.phase for r in data["results"]] == ["baseline", "latency"]
+    assert data["results"][0].passed and data["results"][1].missed[0].startswith(
         "error: the system under test stopped answering")
     assert data["system"]["observer"]["lost"] and "data_check" not in data
     report = build_report(data, {"system": "stand-in"}, "vanished")
     validate(report)
-    assert report["verdict"]["missed"][0].startswith("aborted: the system under test stopped answering")
+    assert report.verdict.missed[0].startswith("aborted: the system under test stopped answering")
     assert [n for n, body in standin.injections if body.get("type") == "latency"] == [2]

@@ -18,7 +18,7 @@ from faultlab.core.messages import parse
 from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, kinds, lookup, of_target
 from faultlab.lab.dashboard.operator import kinds_json
 from faultlab.lab.experiment_file import STEP_MODELS, Experiment
-from faultlab.lab.report_html import chart_data
+from faultlab.lab.report_html import chart_colours
 from faultlab.openapi import inventory as inventory_doc
 from faultlab.openapi import supervisor as supervisor_doc
 from faultlab.openapi.dashboard import openapi_document as dashboard_doc
@@ -87,7 +87,7 @@ def test_every_kind_is_in_the_dashboards_form_and_the_report(kind: str) -> None:
         assert served[kind]["colour"] == kinds()[kind].colour
     assert set(served[kind]["form"]) == {f["name"] for f in kinds()[kind].form_fields()}
     assert kinds_json("es")["kinds"][0]["summary"] == "el proceso de la réplica termina"
-    assert chart_data({})["colours"][kind] == kinds()[kind].colour
+    assert chart_colours()[kind] == kinds()[kind].colour
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -111,7 +111,7 @@ from faultlab.faults import FaultSet, parse_fault
 from faultlab.lab.dashboard.operator import kinds_json
 from faultlab.lab.experiment_file import Experiment, experiment_schema
 from faultlab.lab.phases import PHASES, guide_experiment
-from faultlab.lab.report_html import chart_data
+from faultlab.lab.report_html import chart_colours
 from faultlab.lab.study.runner import FAULTS, HOLD_FACTOR
 from faultlab.openapi.inventory import openapi_document
 
@@ -125,7 +125,7 @@ found["file"] = file.phases[0].steps[0].fault_params()
 found["phase"] = "blink" in PHASES and [p.name for p in guide_experiment().phases][-2:]
 found["study"] = [FAULTS.get("blink"), HOLD_FACTOR.get("blink")]
 found["cli"] = vars(build_parser().parse_args(["inject", "blink", "--instance", "1", "--every", "4"]))["every"]
-found["colour"] = chart_data({})["colours"].get("blink")
+found["colour"] = chart_colours().get("blink")
 try:
     parse(Experiment, {"phases": [{"name": "b", "fault": {"kind": "blink", "every": 500, "replicas": [1]}}]})
     found["refused"] = None

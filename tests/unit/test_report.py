@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,11 @@ from faultlab.lab.phases import PHASES, build_experiment, select_phases
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch
 from faultlab.lab.report import (
     SCHEMA_PATH,
+    NotAReport,
     build_report,
     distribution,
+    load_report,
+    phase_results,
     phase_statistics,
     summarize,
     validate,
@@ -28,6 +34,8 @@ from faultlab.lab.report import (
 from faultlab.lab.report_html import render_html
 
 T0 = 1_800_000_000.0
+ROOT = Path(__file__).resolve().parents[2]
+RECORDED = sorted((ROOT / "tests" / "data" / "runs").iterdir())  # two runs written before the report was a model
 
 
 def load_result(p95: float, rate: float, rps: float = 50.0) -> dict[str, Any]:
@@ -99,20 +107,20 @@ def full_results(reps: int = 3) -> list[dict[str, Any]]:
 def test_distribution_median_and_spread() -> None:
     """Median, mean, min/max, quartiles and stdev of the values present; None counted as missing."""
     d = distribution([300.0, None, 100.0, 200.0, 400.0])
-    assert d["n"] == 4 and d["missing"] == 1
-    assert d["median"] == 250.0 and d["mean"] == 250.0
-    assert (d["min"], d["max"], d["spread"]) == (100.0, 400.0, 300.0)
-    assert (d["p25"], d["p75"], d["iqr"]) == (175.0, 325.0, 150.0)
-    assert d["stdev"] == pytest.approx(129.099, abs=0.001)
-    assert d["values"] == [300.0, None, 100.0, 200.0, 400.0]
+    assert d.n == 4 and d.missing == 1
+    assert d.median == 250.0 and d.mean == 250.0
+    assert (d.min, d.max, d.spread) == (100.0, 400.0, 300.0)
+    assert (d.p25, d.p75, d.iqr) == (175.0, 325.0, 150.0)
+    assert d.stdev == pytest.approx(129.099, abs=0.001)
+    assert d.values == [300.0, None, 100.0, 200.0, 400.0]
 
 
 def test_distribution_of_one_and_of_none() -> None:
     """One value has no stdev; no value gives nulls, not zeros."""
     one = distribution([42.0])
-    assert one["median"] == 42.0 and one["stdev"] is None and one["iqr"] == 0.0
+    assert one.median == 42.0 and one.stdev is None and one.iqr == 0.0
     empty = distribution([None, None])
-    assert empty["n"] == 0 and empty["missing"] == 2 and empty["median"] is None and empty["max"] is None
+    assert empty.n == 0 and empty.missing == 2 and empty.median is None and empty.max is None
 
 
 def test_summary_keeps_the_guides_fields() -> None:
@@ -121,8 +129,8 @@ def test_summary_keeps_the_guides_fields() -> None:
                result("crash", 1, 10.0, 1000.0, p95=40, rate=98.0),
                result("latency", 1, 300.0, None, p95=60, rate=97.0, passed=False),
                result("two-down", 1, 50.0, 3000.0, p95=900, rate=40.0)]
-    s = summarize(results)
-    assert s == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
+    s = summarize(phase_results(results))
+    assert s.model_dump() == {"total_tests": 4, "successful_tests": 3, "avg_ttd_ms": 120.0, "avg_ttr_ms": 2000.0,
                  "max_p95_ms": 60, "min_success_rate": 97.0, "not_detected": 0, "not_recovered": 1}
 
 
@@ -150,37 +158,38 @@ def test_phase_statistics_check_medians() -> None:
     """Per phase: the values of every repetition, their median; one bad repetition does not fail the median."""
     results = full_results(3)
     names = ["baseline", "crash", "latency", "intermittent", "incorrect", "two-down"]
-    stats = phase_statistics(results, experiment(names, 3))
+    stats = phase_statistics(phase_results(results), experiment(names, 3))
     assert list(stats) == names
     inter = stats["intermittent"]
-    assert inter["ttd_ms"]["values"] == [600.0, 1200.0, 1800.0]
-    assert inter["ttd_ms"]["median"] == 1200.0 and inter["passed"]
-    assert stats["crash"]["ttr_ms"]["median"] == 1502.0
-    assert stats["baseline"]["has_fault"] is False and stats["baseline"]["passed"]
-    assert all(s["passed"] for s in stats.values())
-    slow = phase_statistics(results, experiment(names, 3, max_ttd_ms=1000))
-    assert not slow["intermittent"]["passed"] and slow["intermittent"]["missed"] == ["TTD 1200 ms > 1000 ms"]
+    assert inter.ttd_ms.values == [600.0, 1200.0, 1800.0]
+    assert inter.ttd_ms.median == 1200.0 and inter.passed
+    assert stats["crash"].ttr_ms.median == 1502.0
+    assert stats["baseline"].has_fault is False and stats["baseline"].passed
+    assert all(s.passed for s in stats.values())
+    slow = phase_statistics(phase_results(results), experiment(names, 3, max_ttd_ms=1000))
+    assert not slow["intermittent"].passed and slow["intermittent"].missed == ["TTD 1200 ms > 1000 ms"]
 
 
 def test_report_is_schema_valid_and_keeps_guide_fields() -> None:
     """build_report's document validates against report.schema.json and has the guide's top-level fields."""
     report = build_report(experiment_data(full_results(2)), {"replicas": 3}, "run-1")
     validate(report)
-    assert report["experiment_info"]["start_time"].startswith("2027-01-15T08:00:00")
-    assert report["experiment_info"]["total_duration_seconds"] == 120.0
-    assert report["experiment_info"]["seed"] == 7
-    assert report["experiment_info"]["detector"]["name"] == "consecutive"
-    assert "python" in report["experiment_info"]["versions"]
-    assert report["summary"]["total_tests"] == 12
-    assert report["verdict"]["valid"] is True and report["verdict"]["missed"] == []
-    first = report["results"][1]
+    info = report.experiment_info
+    assert info.start_time.startswith("2027-01-15T08:00:00")
+    assert info.total_duration_seconds == 120.0
+    assert info.seed == 7
+    assert info.detector.name == "consecutive"
+    assert info.versions.python
+    assert report.summary.total_tests == 12
+    assert report.verdict.valid is True and report.verdict.missed == []
+    first = report.document()["results"][1]
     assert set(first["load_test_result"]) >= {"rps", "avg_latency_ms", "p95_latency_ms", "p99_latency_ms",
                                               "success_rate"}
 
 
 def test_schema_rejects_a_report_without_guide_fields() -> None:
     """A report missing summary.avg_ttd_ms or with a success rate above 100 % does not validate."""
-    report = build_report(experiment_data(full_results(1)), {}, "run-2")
+    report = build_report(experiment_data(full_results(1)), {}, "run-2").document()
     broken = copy.deepcopy(report)
     del broken["summary"]["avg_ttd_ms"]
     with pytest.raises(pydantic.ValidationError, match="avg_ttd_ms"):
@@ -196,13 +205,13 @@ def test_schema_rejects_a_report_without_guide_fields() -> None:
 def test_verdict_fails_on_bad_data_or_missing_runs() -> None:
     """An invalid data check, an interrupted run or missing phase runs make the verdict false."""
     bad = build_report(experiment_data(full_results(1), data_valid=False), {}, "r")
-    assert bad["verdict"]["valid"] is False and bad["verdict"]["thresholds_met"] is True
-    assert "data check: False" in bad["verdict"]["missed"]
+    assert bad.verdict.valid is False and bad.verdict.thresholds_met is True
+    assert "data check: False" in bad.verdict.missed
     data = experiment_data(full_results(1))
     data["experiment"]["repeat"] = 2
     short = build_report(data, {}, "r")
-    assert short["verdict"]["valid"] is False
-    assert "only 6 of 12 phase runs completed" in short["verdict"]["missed"]
+    assert short.verdict.valid is False
+    assert "only 6 of 12 phase runs completed" in short.verdict.missed
 
 
 def test_write_run_makes_folder_latest_link_and_offline_html(tmp_path: Path) -> None:
@@ -240,7 +249,7 @@ def test_charts_get_the_reports_chart_data_once_as_json() -> None:
     assert set(data) == {"timeseries", "results", "phases", "thresholds", "labels", "colours"}
     assert data["colours"]["crash"] == "#d62728" and set(data["colours"]) >= {"slow-apply", "partition", "stop"}
     assert set(data["labels"]) == {"en", "es"} and data["labels"]["es"]["p95"] == "latencia p95 (ms)"
-    assert data["timeseries"] == report["timeseries"] and data["thresholds"] == report["thresholds"]
+    assert data["timeseries"] == report.document()["timeseries"] and data["thresholds"] == report.document()["thresholds"]
     assert len([r for r in data["results"] if r["injected_at"] is not None]) == 5  # five faulted phases to shade
     latency = next(r for r in data["results"] if r["phase"] == "latency")
     assert latency["episodes"][0]["detected_at"] == pytest.approx(latency["injected_at"] + 0.41, abs=1e-6)
@@ -337,8 +346,8 @@ async def test_unhealthy_lab_aborts_with_a_clear_message_and_a_valid_report(tmp_
     assert data["results"] == [] and "data_check" not in data
     report = build_report(data, {}, "aborted")
     validate(report)
-    assert report["verdict"]["valid"] is False
-    assert report["verdict"]["missed"][0].startswith("aborted: the supervisor's control API does not answer")
+    assert report.verdict.valid is False
+    assert report.verdict.missed[0].startswith("aborted: the supervisor's control API does not answer")
 
 
 def test_banner_names_a_repetition_off_its_threshold_when_the_medians_pass() -> None:
@@ -346,7 +355,7 @@ def test_banner_names_a_repetition_off_its_threshold_when_the_medians_pass() -> 
     results = full_results(3)
     results[3]["missed"], results[3]["passed"] = ["TTD 2167 ms > 2000 ms"], False  # intermittent #1
     report = build_report(experiment_data(results), {}, "r")
-    assert report["verdict"]["valid"]
+    assert report.verdict.valid
     html = render_html(report)
     assert "<b>PASS</b>" in html and "intermittent #1: TTD 2167 ms &gt; 2000 ms" in html
     clean = render_html(build_report(experiment_data(full_results(3)), {}, "r"))
@@ -358,17 +367,64 @@ def test_a_repetition_that_never_detected_the_fault_fails_the_phase() -> None:
     fails; undetected in 1 of 3: the median is the middle value, yet the miss still fails the phase."""
     two_missed = [result("latency", 1, 300.0, 100.0), result("latency", 2, None, 100.0),
                   result("latency", 3, None, 100.0)]
-    stats = phase_statistics(two_missed, experiment(["latency"], 3))["latency"]
-    assert stats["ttd_ms"]["median"] is None and stats["ttd_ms"]["median_missed"] is True
-    assert stats["ttd_ms"]["misses"] == 2 and stats["ttd_ms"]["min"] == 300.0
-    assert not stats["passed"]
-    assert "repetition 2: fault not detected" in stats["missed"] and "repetition 3: fault not detected" in stats["missed"]
+    stats = phase_statistics(phase_results(two_missed), experiment(["latency"], 3))["latency"]
+    assert stats.ttd_ms.median is None and stats.ttd_ms.median_missed is True
+    assert stats.ttd_ms.misses == 2 and stats.ttd_ms.min == 300.0
+    assert not stats.passed
+    assert "repetition 2: fault not detected" in stats.missed and "repetition 3: fault not detected" in stats.missed
     one_missed = [result("latency", 1, 300.0, 100.0), result("latency", 2, 500.0, 100.0),
                   result("latency", 3, None, None)]
-    stats = phase_statistics(one_missed, experiment(["latency"], 3))["latency"]
-    assert stats["ttd_ms"]["median"] == 500.0 and stats["ttd_ms"]["median_missed"] is False
-    assert not stats["passed"] and "repetition 3: did not recover" in stats["missed"]
+    stats = phase_statistics(phase_results(one_missed), experiment(["latency"], 3))["latency"]
+    assert stats.ttd_ms.median == 500.0 and stats.ttd_ms.median_missed is False
+    assert not stats.passed and "repetition 3: did not recover" in stats.missed
     report = build_report(experiment_data(one_missed), {}, "r")
-    assert not report["verdict"]["valid"]
+    assert not report.verdict.valid
     page = render_html(report)
     assert "not detected ×1" in page and "not recovered</span>" in page
+
+
+def test_a_recorded_report_loads_into_the_model_and_writes_back_the_same_document() -> None:
+    """report.json of runs written before the report was a model load into it and give back the very document (every
+    field, null or absent, in the file's order); they render, and the console summary prints without the counts their
+    cut checks lack."""
+    from rich.console import Console
+
+    from faultlab.cli.measure import print_summary
+
+    for run in RECORDED:
+        text = (run / "report.json").read_text()
+        report = load_report(run)
+        assert json.dumps(report.document(), indent=2) == json.dumps(json.loads(text), indent=2)
+        assert report.experiment_info.system is None and report.system_kind == "shop"
+        assert report.data_check.stored is None  # said as missing by the guide's question 15, not made up
+        assert "Pregunta 15" in render_html(report, "es")
+        buffer = io.StringIO()
+        print_summary(Console(file=buffer, width=200, color_system=None), report)
+        assert "verdict: PASS" in buffer.getvalue() and "read history" not in buffer.getvalue()
+
+
+def test_a_run_folder_is_read_back_as_the_report_that_was_written(tmp_path: Path) -> None:
+    """write_run writes the report's document; load_report reads the same report back (attributes, not paths)."""
+    report = build_report(experiment_data(full_results(2)), {"replicas": 3}, "again")
+    run = write_run(report, [], tmp_path / "runs")
+    again = load_report(run)
+    assert again == report and again.experiment_info.run_dir == str(run.resolve())
+    assert again.phases["crash"].ttr_ms.median == report.phases["crash"].ttr_ms.median
+
+
+def test_a_file_that_is_not_a_report_is_refused_with_every_problem_placed(tmp_path: Path) -> None:
+    """A report.json missing the guide's summary, or with a success rate above 100 %, is not loaded: NotAReport names
+    each place; `faultlab report` says so (in the reader's language) and exits 2."""
+    document = build_report(experiment_data(full_results(1)), {}, "r").document()
+    del document["summary"]
+    document["results"][0]["load_test_result"]["success_rate"] = 120
+    (tmp_path / "report.json").write_text(json.dumps(document))
+    with pytest.raises(NotAReport) as refused:
+        load_report(tmp_path)
+    assert {p.place for p in refused.value.problems} == {"summary", "results[0].load_test_result.success_rate"}
+    assert "summary: is required" in str(refused.value) and "must be ≤ 100" in str(refused.value)
+    done = subprocess.run([sys.executable, "-m", "faultlab", "report", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, check=False, env={"PATH": "/usr/bin:/bin", "FAULTLAB_LANG": "es",
+                                                        "COLUMNS": "300"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no es un reporte de faultlab" in done.stdout and "summary: es obligatorio" in done.stdout

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from faultlab.cli.status_table import print_status, status_rows
+from faultlab.cli.status_table import print_status, status_rows, untrusted_line
 from faultlab.core import i18n
 from faultlab.core.config import Settings
 
@@ -103,4 +103,21 @@ def test_rows_carry_state_detail_and_reason_from_the_monitor(lang: str) -> None:
 def test_untrusted_records_are_reported_under_the_table(lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Records the lab set aside (error queue and replicas' set-aside counts) are summed into one line."""
     text = " ".join(render(80, monkeypatch).split())
-    assert "bad signature: 4" in text and ": 2" in text
+    assert ("bad signature: 4" if lang == "en" else "firma inválida: 4") in text and ": 2" in text
+
+
+def test_set_aside_records_are_shown_by_reason_in_the_readers_language(lang: str) -> None:
+    """The replicas' set-aside records summed by reason, the error queue's and the results' by reason, and the
+    events consumed as INVALID, each reason in the reader's language; nothing set aside, no line."""
+    monitor = {"instances": [{"set_aside": 20, "set_aside_by_reason": {"other epoch": 20}, "invalid_events": 1},
+                             {"set_aside": 21, "set_aside_by_reason": {"other epoch": 20, "not JSON": 1},
+                              "invalid_events": 1}],
+               "rejected_records": {"seen before": 3}, "results_set_aside": {"other epoch": 6}}
+    line = untrusted_line(monitor)
+    assert line is not None
+    words = {"en": ("other epoch: 40", "seen before: 3", "other epoch: 6", "not JSON: 1", "INVALID"),
+             "es": ("otra época: 40", "ya visto: 3", "otra época: 6", "no es JSON: 1", "INVALID")}[lang]
+    for word in words:
+        assert word in line, (word, line)
+    assert line.rstrip().endswith("2")
+    assert untrusted_line({"instances": [{"set_aside": 0, "invalid_events": 0}], "rejected_records": {}}) is None

@@ -48,6 +48,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from faultlab.lab.compare import compare, load_runs
     from faultlab.lab.compare_html import render_compare
+    from faultlab.lab.report import NotAReport
 
     console = _console()
     if len(args.runs) < 2:
@@ -55,6 +56,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 2
     try:
         runs = load_runs([Path(p) for p in args.runs])
+    except NotAReport as exc:
+        console.print("[red]" + escape(exc.text(_)) + "[/]")
+        return 2
     except (FileNotFoundError, ValueError, OSError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2

@@ -227,6 +227,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
     stock = ", ".join(f"{p} {q}" for p, q in answer["initial_stock"].items())
     console.print("[green]" + _("lab reset") + "[/] " + _("in {seconds} s: no orders, stock {stock}").format(
         seconds=f"{answer['seconds']:.1f}", stock=stock))
+    if answer.get("epoch"):
+        console.print(_("new epoch {epoch}: a record sealed before the reset is set aside wherever it turns up").format(
+            epoch=answer["epoch"]))
     return 0
 
 

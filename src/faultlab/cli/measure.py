@@ -9,12 +9,18 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faultlab.cli.console import wide_console as _console
 from faultlab.core import i18n
 from faultlab.core.i18n import N_, _
 from faultlab.lab.report_text import translate_message, translate_messages
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from faultlab.lab.report_checks import Check
+    from faultlab.lab.report_model import Distribution, Report
 
 EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -362,7 +368,8 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from faultlab.lab.experiment import ExperimentRunner
-    from faultlab.lab.report import build_report, write_run
+    from faultlab.lab.report import write_run
+    from faultlab.lab.report_model import PhaseResult
 
     total = len(experiment.phases) * experiment.repeat
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}", style="bold"), BarColumn(),
@@ -370,15 +377,15 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
                         console=console, transient=False)
     task = progress.add_task(_("starting"), total=total, load="")
 
-    def on_phase(result: dict[str, Any]) -> None:
-        lr = result["load_test_result"]
-        mark = "[green]" + _("ok") + "[/]" if result["passed"] else "[red]" + _("missed") + "[/]: " + escape(
-            "; ".join(translate_messages(result["missed"])))
+    def on_phase(result: PhaseResult) -> None:
+        lr = result.load_test_result
+        mark = "[green]" + _("ok") + "[/]" if result.passed else "[red]" + _("missed") + "[/]: " + escape(
+            "; ".join(translate_messages(result.missed)))
         progress.console.log(_("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, "
                                "success {success} %").format(
-            phase=result["phase"], repetition=result["repetition"], ttd=_fmt(result["ttd_ms"]),
-            ttr=_fmt(result["ttr_ms"]), rps=_fmt(lr["rps"], 1), p95=_fmt(lr["p95_latency_ms"]),
-            success=_fmt(lr["success_rate"], 2)) + f" — {mark}")
+            phase=result.phase, repetition=result.repetition, ttd=_fmt(result.ttd_ms),
+            ttr=_fmt(result.ttr_ms), rps=_fmt(lr.rps, 1), p95=_fmt(lr.p95_latency_ms),
+            success=_fmt(lr.success_rate, 2)) + f" — {mark}")
         progress.advance(task)
 
     runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
@@ -417,11 +424,12 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
         tick.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
+    runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
     view = ({**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)} if system is None
             else {"system": system.name})
-    report = build_report(data, view, run_id, source.model_dump() if source is not None else None)
-    runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
+    report = _build(data, view, source, runs_dir, console)
+    if report is None:
+        return EXIT_ABORTED
     run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs" if system is None else None,
                         lang=i18n.active())
     print_summary(console, report)
@@ -434,104 +442,130 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
         return EXIT_INTERRUPTED
     if data.get("stopped_by"):
         console.print("[bold red]" + _("stopped by an abort condition:") + "[/] " + data["stopped_by"])
-    return EXIT_OK if report["verdict"]["valid"] else EXIT_MISSED
+    return EXIT_OK if report.verdict.valid else EXIT_MISSED
+
+
+def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Path, console: Any) -> Report | None:
+    """The run's report; None when what the runner collected does not fit the report's model (a bug): then every
+    problem is said and the collected data kept in the runs folder, so that the run is not lost."""
+    import pydantic
+
+    from faultlab.core.messages import problems
+    from faultlab.lab.report import build_report
+
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(data["started_at"]))
+    try:
+        return build_report(data, view, run_id, source.model_dump() if source is not None else None)
+    except pydantic.ValidationError as exc:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        kept = runs_dir / f"{run_id}-unreported.json"
+        kept.write_text(json.dumps(data, default=_jsonable) + "\n")
+        console.print("[bold red]" + _("the run's report could not be made; what the run collected is in {path}:")
+                      .format(path=kept) + "[/] " + "; ".join(p.text(_) for p in problems(exc, data)))
+        return None
+
+
+def _jsonable(value: Any) -> Any:
+    """A model as its JSON data (the runner's phase runs), anything else JSON cannot say as its text."""
+    from pydantic import BaseModel
+
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
     return i18n.number(value, digits)
 
 
-def print_summary(console: Any, report: dict[str, Any]) -> None:
+def print_summary(console: Any, report: Report) -> None:
     """The end-of-run table: per phase medians and spread, the guide's summary, the verdict."""
     from rich.markup import escape
     from rich.table import Table
+
+    from faultlab.lab.report_checks import AmbiguousWritesCheck, ReadHistoryCheck
 
     table = Table(title=escape(_("experiment summary: median [min–max] over repetitions")))
     for column in (N_("phase"), N_("reps"), N_("TTD ms"), N_("TTR ms"), N_("rps"), N_("p95 ms"), N_("p99 ms"),
                    N_("success %"), N_("verdict")):
         table.add_column(_(column), justify="left" if column in ("phase", "verdict") else "right")
 
-    def dist(d: dict[str, Any], digits: int = 0, applies: bool = True, miss: str = N_("missing ×{n}")) -> str:
+    def dist(d: Distribution | None, digits: int = 0, applies: bool = True, miss: str = N_("missing ×{n}")) -> str:
+        if d is None:
+            return "-"
         miss = _(miss)
-        misses = " [red]" + miss.format(n=d["misses"]) + "[/]" if d.get("misses") else ""
-        if d["median"] is None:
+        misses = " [red]" + miss.format(n=d.misses) + "[/]" if d.misses else ""
+        if d.median is None:
             if not applies:
                 return _("n/a")
-            return "-" if not d["missing"] else "[red]" + miss.format(n=d["missing"]) + "[/]"
-        if d["n"] > 1:
-            return escape(f"{_fmt(d['median'], digits)} [{_fmt(d['min'], digits)}–{_fmt(d['max'], digits)}]") + misses
-        return _fmt(d["median"], digits) + misses
+            return "-" if not d.missing else "[red]" + miss.format(n=d.missing) + "[/]"
+        if d.n > 1:
+            return escape(f"{_fmt(d.median, digits)} [{_fmt(d.min, digits)}–{_fmt(d.max, digits)}]") + misses
+        return _fmt(d.median, digits) + misses
 
-    for name, st in report["phases"].items():
-        verdict = "[green]" + _("pass") + "[/]" if st["passed"] else "[red]" + escape(
-            "; ".join(translate_messages(st["missed"]))) + "[/]"
-        fault = st.get("has_fault", True)
-        lacks = {u["missing"] for u in st.get("unmeasured") or []}
-        if st.get("skipped"):  # the system lacks what the phase needs: not run, not judged
-            verdict = "[yellow]" + escape(_("skipped: {why}").format(
-                why="; ".join(_(s["why"]) for s in st["skipped"]))) + "[/]"
+    for name, st in report.phases.items():
+        verdict = "[green]" + _("pass") + "[/]" if st.passed else "[red]" + escape(
+            "; ".join(translate_messages(st.missed))) + "[/]"
+        fault = st.has_fault is not False
+        lacks = {u.missing for u in st.unmeasured or []}
+        if st.skipped:  # the system lacks what the phase needs: not run, not judged
+            verdict = "[yellow]" + escape(_("skipped: {why}").format(why="; ".join(_(k.why) for k in st.skipped))) \
+                + "[/]"
             fault = False
-        elif lacks:
+        elif st.unmeasured:
             verdict += " [yellow]" + escape(_("not measured: {why}").format(
-                why="; ".join(_(u["why"]) for u in st["unmeasured"]))) + "[/]"
-        table.add_row(name, str(st["repetitions"]),
-                      dist(st["ttd_ms"], applies=fault and "monitor" not in lacks, miss=N_("not detected ×{n}")),
-                      dist(st["ttr_ms"], applies=fault and not lacks, miss=N_("not recovered ×{n}")),
-                      dist(st["rps"], 1, applies=not st.get("skipped")),
-                      *(dist(st[k], d, applies=not st.get("skipped")) for k, d in (("p95_latency_ms", 1),
-                                                                                  ("p99_latency_ms", 1),
-                                                                                  ("success_rate", 2))),
+                why="; ".join(_(u.why) for u in st.unmeasured))) + "[/]"
+        ran = not st.skipped
+        table.add_row(name, str(st.repetitions),
+                      dist(st.ttd_ms, applies=fault and "monitor" not in lacks, miss=N_("not detected ×{n}")),
+                      dist(st.ttr_ms, applies=fault and not lacks, miss=N_("not recovered ×{n}")),
+                      dist(st.rps, 1, applies=ran), dist(st.p95_latency_ms, 1, applies=ran),
+                      dist(st.p99_latency_ms, 1, applies=ran), dist(st.success_rate, 2, applies=ran),
                       verdict)
     console.print(table)
-    s = report["summary"]
+    s = report.summary
     misses = ""
-    if s.get("not_detected") or s.get("not_recovered"):
+    if s.not_detected or s.not_recovered:
         misses = " · [red]" + _("not detected {detected}, not recovered {recovered}").format(
-            detected=s.get("not_detected", 0), recovered=s.get("not_recovered", 0)) + "[/]"
+            detected=s.not_detected or 0, recovered=s.not_recovered or 0) + "[/]"
     console.print(_("summary: {passed}/{total} phase runs passed · avg TTD {ttd} ms · avg TTR {ttr} ms · max p95 "
                     "{p95} ms · min success {success} % · detector {detector}").format(
-        passed=s["successful_tests"], total=s["total_tests"], ttd=_fmt(s["avg_ttd_ms"]), ttr=_fmt(s["avg_ttr_ms"]),
-        p95=_fmt(s["max_p95_ms"], 1), success=_fmt(s["min_success_rate"], 2),
-        detector=report["experiment_info"]["detector"].get("name")) + misses)
-    dc = report["data_check"]
-    valid = {True: _("valid"), False: _("not valid")}.get(dc.get("valid"), _("unknown")) \
-        if isinstance(dc.get("valid"), bool) or dc.get("valid") in (None, "unknown") else str(dc.get("valid"))
-    if dc.get("checked_through") == "api":
+        passed=s.successful_tests, total=s.total_tests, ttd=_fmt(s.avg_ttd_ms), ttr=_fmt(s.avg_ttr_ms),
+        p95=_fmt(s.max_p95_ms, 1), success=_fmt(s.min_success_rate, 2),
+        detector=report.experiment_info.detector.name) + misses)
+    dc = report.data_check
+    valid = (_("valid") if dc.valid else _("not valid")) if isinstance(dc.valid, bool) else _("unknown")
+    if dc.checked_through == "api":
         console.print(_("data check: {valid} ({orders} accepted orders, {reads} voted reads; checked through the "
-                        "system's API)").format(valid=valid, orders=dc.get("accepted_orders", 0),
-                                                reads=dc.get("reads_checked", 0)))
+                        "system's API)").format(valid=valid, orders=_count(dc.accepted_orders),
+                                                reads=_count(dc.reads_checked)))
     else:
         console.print(_("data check: {valid} ({orders} accepted orders, {events} events in the log)").format(
-            valid=valid, orders=dc.get("accepted_orders", 0), events=dc.get("events_in_log", 0)))
-    checks = dc.get("checks") or {}
-    print_findings(console, checks)
-    if dc.get("not_checkable"):
+            valid=valid, orders=_count(dc.accepted_orders), events=_count(dc.events_in_log)))
+    print_findings(console, dc.checks)
+    if dc.not_checkable:
         console.print("  " + _("not checkable with this system's answers, so not judged: {checks}").format(
-            checks=", ".join(dc["not_checkable"])))
-    if "read_history" in checks:
-        rh = checks["read_history"]
+            checks=", ".join(dc.not_checkable)))
+    rh = dc.checks.get("read_history")
+    if isinstance(rh, ReadHistoryCheck):  # a run's from before the check counted has only its verdict
         console.print(_("read history: {valid} — {checked} voted reads checked, {violations} violations ({wrong} "
                         "wrong values, {unknown} unknown positions, {older} older than already acknowledged)").format(
-            valid=rh.get("valid"), checked=rh["answered_200"], violations=rh["violations"], wrong=rh["wrong_values"],
-            unknown=rh["unknown_positions"], older=rh["older_than_acknowledged"]))
-    if "ambiguous_writes" in checks:
-        aw = checks["ambiguous_writes"]
+            valid=rh.valid, checked=rh.answered_200, violations=rh.violations, wrong=rh.wrong_values,
+            unknown=rh.unknown_positions, older=rh.older_than_acknowledged))
+    aw = dc.checks.get("ambiguous_writes")
+    if isinstance(aw, AmbiguousWritesCheck):
         console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
-                        "than once)").format(n=aw["ambiguous"], once=aw["stored_once"], not_stored=aw["not_stored"],
-                                             more=aw["stored_more_than_once"]))
-    v = report["verdict"]
-    if v["valid"]:
-        from faultlab.lab.report_model import runs_off_threshold
-
-        single = [run for run, _missed in runs_off_threshold(report)]
+                        "than once)").format(n=aw.ambiguous, once=aw.stored_once, not_stored=aw.not_stored,
+                                             more=aw.stored_more_than_once))
+    v = report.verdict
+    if v.valid:
+        single = [run for run, _missed in report.runs_off_threshold()]
         console.print(_("[bold green]verdict: PASS[/] (each phase judged on its medians)") if not single else
                       _("[bold green]verdict: PASS[/] (each phase judged on its medians; off a threshold in a single "
                         "run: {runs})").format(runs=", ".join(single)))
     else:
-        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(translate_messages(v["missed"]))))
+        console.print(_("[bold red]verdict: FAIL[/]") + " — " + escape("; ".join(translate_messages(v.missed))))
 
 
-def print_findings(console: Any, checks: dict[str, Any], shown: int = 3) -> None:
+def print_findings(console: Any, checks: Mapping[str, Check], shown: int = 3) -> None:
     """Each data check that says what it found (the checks through a system's API), in the reader's language: its
     verdict, its finding and the first few of its other findings."""
     from rich.markup import escape
@@ -541,19 +575,23 @@ def print_findings(console: Any, checks: dict[str, Any], shown: int = 3) -> None
     say = render_in(i18n.active())
     marks = {True: "[green]" + _("pass") + "[/]", False: "[red]" + _("FAIL") + "[/]"}
     for name, check in checks.items():
-        if not isinstance(check, dict) or "finding" not in check:
+        if check.finding is None:
             continue
-        valid = check.get("valid")
-        if check.get("checkable") is False:
+        if check.checkable is False:
             mark = _("not checkable")
         else:
-            mark = marks[valid] if isinstance(valid, bool) else _("unknown")
-        console.print(f"  {escape(name)}: {mark} — " + escape(say(check["finding"])))
-        for found in (check.get("findings") or [])[:shown]:
+            mark = marks[check.valid] if isinstance(check.valid, bool) else _("unknown")
+        console.print(f"  {escape(name)}: {mark} — " + escape(say(check.finding)))
+        for found in (check.findings or [])[:shown]:
             console.print("    · " + escape(say(found)))
 
 
-def print_guide_answers(console: Any, report: dict[str, Any]) -> None:
+def _count(value: int | None) -> str:
+    """A count the report has, or "-" where it has none."""
+    return "-" if value is None else str(value)
+
+
+def print_guide_answers(console: Any, report: Report) -> None:
     """The guide's questions and scenarios this run answers, with its numbers (the report.html section, as text)."""
     from rich.markup import escape
 
@@ -561,12 +599,12 @@ def print_guide_answers(console: Any, report: dict[str, Any]) -> None:
 
     console.print("\n[bold]" + escape(_("Answers to the study guide from this run")) + "[/]")
     for answer in guide_answers(report, i18n.active()):
-        console.print(f"\n[bold cyan]{escape(answer['title'])}[/] {escape(answer['question'])}")
-        for line in answer["measured"]:
+        console.print(f"\n[bold cyan]{escape(answer.title)}[/] {escape(answer.question)}")
+        for line in answer.measured:
             console.print("  " + escape(line))
-        if answer.get("expected"):
-            console.print("  [dim]" + escape(_("the guide expects:") + " " + answer["expected"]) + "[/]")
-        for line in answer.get("why", []):
+        if answer.expected:
+            console.print("  [dim]" + escape(_("the guide expects:") + " " + answer.expected) + "[/]")
+        for line in answer.why:
             console.print("  [yellow]" + escape(line) + "[/]")
 
 
@@ -574,11 +612,11 @@ def print_guide_answers(console: Any, report: dict[str, Any]) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from faultlab.lab.report import load_report, regenerate_html, validate
+    from faultlab.lab.report import NotAReport, read_document, regenerate_html, report_file, report_of, validate
 
     console = _console()
     try:
-        report, _run_dir = load_report(Path(args.path))
+        document = read_document(Path(args.path))
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]{exc}[/]")
         return 2
@@ -589,17 +627,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         from faultlab.core.messages import problems
 
         try:
-            validate(report)
+            validate(document)
         except pydantic.ValidationError as exc:
             console.print("[red]" + _("report.json does not match its schema:") + "[/] "
-                          + "; ".join(p.text(_) for p in problems(exc, report)))
+                          + "; ".join(p.text(_) for p in problems(exc, document)))
             return 1
         except jsonschema.ValidationError as exc:
             where = _("{error} at {path}").format(error=exc.message, path="/".join(map(str, exc.absolute_path)))
             console.print("[red]" + _("report.json does not match its schema:") + "[/] " + where)
             return 1
         console.print(_("report.json matches report.schema.json"))
-    out = regenerate_html(Path(args.path), i18n.active())
+    try:
+        report = report_of(document, report_file(Path(args.path)))
+    except NotAReport as exc:
+        from rich.markup import escape
+
+        console.print("[red]" + escape(exc.text(_)) + "[/]")
+        return 2
+    out = regenerate_html(Path(args.path), i18n.active(), report)
     print_summary(console, report)
     if not args.no_answers:
         print_guide_answers(console, report)

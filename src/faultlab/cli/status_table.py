@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from faultlab.core.config import Settings
-from faultlab.core.i18n import _
+from faultlab.core.i18n import N_, _
 
 WIDE = 110  # every column: pid, address, since / last check with milliseconds
 NARROW = 72  # below this the address and the times go too: process, state, restarts, detail
@@ -99,16 +99,51 @@ def status_table(processes: dict[str, Any], monitor: dict[str, Any], settings: S
     return table
 
 
+# The readers' reasons for setting a record aside (bus's vocabulary and the monitor's own), in the reader's language.
+REASONS = {
+    "other epoch": N_("other epoch"), "seen before": N_("seen before"), "bad signature": N_("bad signature"),
+    "not signed": N_("not signed"), "not JSON": N_("not JSON"), "not a JSON object": N_("not a JSON object"),
+    "malformed": N_("malformed"), "kind a replica cannot report": N_("kind a replica cannot report"),
+    "too old or from the future": N_("too old or from the future"),
+}
+
+
+def _reason(why: str) -> str:
+    return _(REASONS[why]) if why in REASONS else why
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{_reason(why)}: {n}" for why, n in sorted(counts.items()))
+
+
 def untrusted_line(monitor: dict[str, Any]) -> str | None:
-    """The records the lab set aside (error queue, forged records), as one line; None when there are none."""
+    """The records the lab set aside (error queue, order events, results), by reason, and the events consumed as
+    INVALID, as one line; None when there are none."""
     rejected = monitor.get("rejected_records") or {}
-    set_aside = sum(i.get("set_aside", 0) for i in monitor.get("instances", []))
-    if not rejected and not set_aside:
+    instances = monitor.get("instances", [])
+    by_reason: dict[str, int] = {}
+    for instance in instances:
+        for why, n in (instance.get("set_aside_by_reason") or {}).items():
+            by_reason[why] = by_reason.get(why, 0) + n
+    set_aside = sum(i.get("set_aside", 0) for i in instances)
+    if set_aside > sum(by_reason.values()):  # reported by a replica that gave no reason
+        by_reason["?"] = set_aside - sum(by_reason.values())
+    results = monitor.get("results_set_aside") or {}
+    invalid = sum(i.get("invalid_events", 0) or 0 for i in instances)
+    if not rejected and not by_reason and not results and not invalid:
         return None
-    parts = [_("error-queue, {why}: {n}").format(why=why, n=n) for why, n in sorted(rejected.items())]
-    if set_aside:
-        parts.append(_("order-events records set aside by the replicas: {n}").format(n=set_aside))
-    return "[yellow]" + _("records the lab did not trust:") + "[/] " + ", ".join(parts)
+    parts = []
+    if rejected:
+        parts.append(_("error-queue: {counts}").format(counts=_counts(rejected)))
+    if by_reason:
+        parts.append(_("order-events (the replicas' reports): {counts}").format(counts=_counts(by_reason)))
+    if results:
+        parts.append(_("inventory-results: {counts}").format(counts=_counts(results)))
+    line = "[yellow]" + _("records the lab set aside:") + "[/] " + "; ".join(parts) if parts else ""
+    if invalid:
+        line += ("; " if line else "") + "[yellow]" + _("events consumed as INVALID (the replicas' reports):") \
+            + f"[/] {invalid}"
+    return line
 
 
 def print_status(console: Any, processes: dict[str, Any], monitor: dict[str, Any], settings: Settings) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import secrets
 import time
 from typing import Any
 
@@ -36,11 +37,28 @@ def decode(raw: bytes) -> Any:
     return orjson.loads(raw)
 
 
-class Unsealed(ValueError):
-    """A record that is not a JSON object sealed with the lab's key for this topic (forged, altered or malformed)."""
-
-
+# Why a record was set aside: a fixed vocabulary, counted by each reader under these words (its detail goes to the log).
+NOT_JSON = "not JSON"
+NOT_OBJECT = "not a JSON object"
+NOT_SIGNED = "not signed"
+BAD_SIGNATURE = "bad signature"
+OTHER_EPOCH = "other epoch"
+SEEN_BEFORE = "seen before"
+MALFORMED = "malformed"
 SIG_FIELD = "sig"
+EPOCH_FIELD = "epoch"
+WRITER_FIELD = "writer"
+NONCE_FIELD = "n"
+WRITER_MAX_LEN = 64
+
+
+class Unsealed(ValueError):
+    """A record that is not a JSON object sealed with the lab's key for this topic in this epoch (forged, altered,
+    malformed, or written before the lab's last reset); `reason` is one word of the vocabulary above."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _bus_key(token: str | None) -> bytes:
@@ -53,36 +71,113 @@ def _mac(key: bytes, topic: str, body: bytes) -> str:
     return hmac.new(key, topic.encode() + b"\n" + body, hashlib.sha256).hexdigest()
 
 
+def new_writer_id() -> str:
+    """A writer's id: random for each process start, so a writer's numbers are never used twice."""
+    return secrets.token_hex(8)
+
+
 class Sealer:
     """Signs and checks the JSON records of the lab's topics (HMAC-SHA256 keyed by the operator token).
 
     Anyone who can reach the broker can write to a topic; only a holder of the token can write a record the
     lab trusts. The signature covers the topic name and the payload (sorted keys), so a record cannot be
-    altered or moved to another topic.
+    altered or moved to another topic. Every payload carries the lab's `epoch` (new at every reset and every start
+    on empty data), under the seal: a record of another epoch is refused whoever sealed it. A sealer given a
+    `writer` id also stamps each record with it and the writer's next number `n` (evidence and results: a reader
+    keeps the highest `n` seen per writer, `HighWater`, and refuses a copy).
     """
 
-    def __init__(self, token: str | None) -> None:
+    def __init__(self, token: str | None, epoch: str, writer: str | None = None) -> None:
+        if not epoch:
+            raise ValueError("a sealer needs the lab's epoch (db.lab_epoch)")
         self._key = _bus_key(token)
+        self.epoch = epoch
+        self.writer = writer
+        self.sealed = 0  # the writer's last number
 
     def seal(self, topic: str, payload: dict[str, Any]) -> bytes:
-        body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-        return orjson.dumps({**payload, SIG_FIELD: _mac(self._key, topic, body)})
+        stamped = {**payload, EPOCH_FIELD: self.epoch}
+        if self.writer is not None:
+            self.sealed += 1
+            stamped[WRITER_FIELD], stamped[NONCE_FIELD] = self.writer, self.sealed
+        body = orjson.dumps(stamped, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps({**stamped, SIG_FIELD: _mac(self._key, topic, body)})
 
     def unseal(self, topic: str, raw: bytes | None) -> dict[str, Any]:
-        """The payload of a record sealed for `topic`, or Unsealed."""
+        """The payload of a record sealed for `topic` in this epoch (epoch included), or Unsealed."""
         try:
             data = orjson.loads(raw or b"")
         except orjson.JSONDecodeError:
-            raise Unsealed("not JSON") from None
+            raise Unsealed(NOT_JSON) from None
         if not isinstance(data, dict):
-            raise Unsealed("not a JSON object")
+            raise Unsealed(NOT_OBJECT)
         sig = data.pop(SIG_FIELD, None)
         if not isinstance(sig, str):
-            raise Unsealed("not signed")
+            raise Unsealed(NOT_SIGNED)
         body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
         if not hmac.compare_digest(sig, _mac(self._key, topic, body)):
-            raise Unsealed("bad signature")
+            raise Unsealed(BAD_SIGNATURE)
+        if data.get(EPOCH_FIELD) != self.epoch:
+            raise Unsealed(OTHER_EPOCH)
         return data
+
+
+def nonce_of(payload: dict[str, Any]) -> tuple[str, int]:
+    """(writer, n) of an unsealed payload, or Unsealed(MALFORMED) when it carries none."""
+    writer, n = payload.get(WRITER_FIELD), payload.get(NONCE_FIELD)
+    if not isinstance(writer, str) or not 0 < len(writer) <= WRITER_MAX_LEN or isinstance(n, bool) \
+            or not isinstance(n, int) or n < 1:
+        raise Unsealed(MALFORMED)
+    return writer, n
+
+
+class HighWater:
+    """The highest number seen per writer: a record is new only above it (a copy, or an older record, is not).
+
+    Numbers noted with `stage` count for `fresh` at once but become the mark only on `commit` (a reader whose batch
+    fails to commit `discard`s them and reads the batch again); `accept` is the three in one.
+    """
+
+    def __init__(self, marks: dict[str, int] | None = None) -> None:
+        self.marks: dict[str, int] = dict(marks or {})
+        self.pending: dict[str, int] = {}
+
+    def fresh(self, writer: str, n: int) -> bool:
+        return n > max(self.marks.get(writer, 0), self.pending.get(writer, 0))
+
+    def stage(self, writer: str, n: int) -> None:
+        self.pending[writer] = max(n, self.pending.get(writer, 0))
+
+    def commit(self) -> None:
+        for writer, n in self.pending.items():
+            self.marks[writer] = max(n, self.marks.get(writer, 0))
+        self.pending = {}
+
+    def discard(self) -> None:
+        self.pending = {}
+
+    def accept(self, writer: str, n: int) -> bool:
+        """True (and noted) when `n` is above everything seen from `writer`."""
+        if not self.fresh(writer, n):
+            return False
+        self.marks[writer] = n
+        return True
+
+
+class SetAside:
+    """Counts of the records a reader set aside, by reason."""
+
+    def __init__(self) -> None:
+        self.by_reason: dict[str, int] = {}
+
+    def add(self, reason: str, count: int = 1) -> int:
+        """Count one more; the new count for that reason."""
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + count
+        return self.by_reason[reason]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
 
 
 async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:

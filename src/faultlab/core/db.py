@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import asyncpg
 from asyncpg.exceptions import InsufficientResourcesError, OperatorInterventionError
@@ -66,7 +67,21 @@ CREATE TABLE IF NOT EXISTS orders.order_results (
 );
 CREATE TABLE IF NOT EXISTS orders.replica_progress (replica integer PRIMARY KEY, applied_seq bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS orders.consumer_offsets (name text PRIMARY KEY, next_offset bigint NOT NULL);
+-- The highest number consumed from each writer of inventory-results (a replica's process): a copy is not news.
+CREATE TABLE IF NOT EXISTS orders.result_writers (writer text PRIMARY KEY, last_n bigint NOT NULL);
 """
+
+# The lab's epoch: one row beside the data it belongs to, created by the first service to start on empty data and
+# replaced by `faultlab reset` (in the transaction that drops the data); every sealed record carries it.
+LAB_SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS lab;
+CREATE TABLE IF NOT EXISTS lab.epoch (
+    id         integer PRIMARY KEY CHECK (id = 1),
+    epoch      text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+LAB_LOCK = 3
 
 MONITOR_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS monitor;
@@ -219,3 +234,28 @@ async def migrate(pool: asyncpg.Pool, ddl: str, lock_key: int) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
         await conn.execute(ddl)
+
+
+def new_epoch() -> str:
+    """A fresh epoch: random, so a lab whose data was wiped never takes an old epoch again."""
+    return secrets.token_hex(8)
+
+
+async def lab_epoch(pool: asyncpg.Pool) -> str:
+    """The lab's epoch, created with the data on a start on empty data (the first writer wins, with or without a
+    supervisor); a restart that keeps the data keeps it. Read once when a service starts."""
+    await migrate(pool, LAB_SCHEMA, lock_key=LAB_LOCK)
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO lab.epoch (id, epoch) VALUES (1, $1) ON CONFLICT DO NOTHING", new_epoch())
+        return str(await conn.fetchval("SELECT epoch FROM lab.epoch WHERE id = 1"))
+
+
+async def replace_epoch(conn: asyncpg.Connection) -> str:
+    """A new epoch for the lab (`faultlab reset`, inside the transaction that drops the data, `conn` in a
+    transaction): every record sealed before it is of another epoch from now on."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", LAB_LOCK)
+    await conn.execute(LAB_SCHEMA)
+    epoch = new_epoch()
+    await conn.execute("""INSERT INTO lab.epoch (id, epoch) VALUES (1, $1)
+                          ON CONFLICT (id) DO UPDATE SET epoch = EXCLUDED.epoch, created_at = now()""", epoch)
+    return epoch

@@ -13,7 +13,9 @@ from faultlab.core.config import Settings
 
 # The kinds of observation the monitor accepts, by what they say about a replica.
 FAILURE_KINDS = {"refused", "timeout", "error", "malformed", "slow", "health_failed", "apply_failed"}
-INFO_KINDS = {"served_error", "set_aside"}  # counted and shown, not evidence (the voter sees served errors itself)
+# Counted and shown, not evidence (the voter sees served errors itself): answers a replica failed under a fault,
+# records it set aside (with their reason), authentic events it consumed as INVALID.
+INFO_KINDS = {"served_error", "set_aside", "invalid_event"}
 LATE_KINDS = {"timeout", "slow"}  # failures that are lateness, not errors (a loaded machine makes some)
 HINT_KINDS = {"behind"}  # the voter saw it behind the majority: probe it now, judge in time (not a failure)
 CONCLUSIVE = {"process_exit": "process exited", "wrong": "wrong values"}
@@ -62,11 +64,13 @@ class MonitorReporter:
             self._session = None
 
     def report(self, obs: dict[str, Any], urgent: bool = False) -> None:
-        """Queue one observation; a run of successes of one kind for a replica travels as one, with a count."""
+        """Queue one observation; a run of successes of one kind (and reason) for a replica travels as one, with a
+        count."""
         if obs["ok"]:
             last = self._last_ok.get(obs["replica"])
-            if last is not None and last["kind"] == obs["kind"] and last.get("products") == obs.get("products"):
-                last["count"] = last.get("count", 1) + 1
+            if last is not None and last["kind"] == obs["kind"] and last.get("products") == obs.get("products") \
+                    and last.get("reason") == obs.get("reason"):
+                last["count"] = last.get("count", 1) + obs.get("count", 1)
                 last["at"] = obs["at"]
                 return
             self._last_ok[obs["replica"]] = obs

@@ -101,7 +101,9 @@ class InstanceTracker:
         self.episodes: list[Episode] = []
         self.transitions = {"ON": 0, "OFF": 0}
         self.served_errors = 0  # errors the replica reported on error-queue for answers it failed
-        self.set_aside = 0  # records on order-events it reported as not events of the log (forged, malformed)
+        self.set_aside = 0  # records on order-events it reported as not events of the log (forged, malformed, old)
+        self.set_aside_by_reason: dict[str, int] = {}  # ... by the reason it gave (other epoch, bad signature, ...)
+        self.invalid_events = 0  # authentic events it consumed as INVALID (unknown type, bad field)
         self.hints = 0  # times the voter saw it behind the majority
         self.last_cleared_at: float | None = None  # the last time a fault of this replica was cleared
         self.late_evidence = 0  # failures reported late about requests sent before that clear (ignored)
@@ -130,8 +132,13 @@ class InstanceTracker:
             count = min(int(obs.get("count", 1)), 1_000_000)  # a run of reports can travel as one
             if kind == "served_error":
                 self.served_errors += count
+            elif kind == "invalid_event":
+                self.invalid_events += count
             else:
                 self.set_aside += count
+                reason = str(obs.get("reason") or "unknown")[:64]
+                if reason in self.set_aside_by_reason or len(self.set_aside_by_reason) < 32:
+                    self.set_aside_by_reason[reason] = self.set_aside_by_reason.get(reason, 0) + count
         elif kind in HINT_KINDS:
             self.hints += min(int(obs.get("count", 1)), 1_000_000)
         elif kind in CONCLUSIVE:
@@ -327,6 +334,7 @@ class InstanceTracker:
             "detector": self.primary, "shadow_status": {n: "ON" if on else "OFF" for n, on in self.shadow_on.items()},
             "health": self.last_health, "open_episode": self.episode.describe() if self.episode else None,
             "transitions": self.transitions, "served_errors": self.served_errors, "set_aside": self.set_aside,
+            "set_aside_by_reason": dict(self.set_aside_by_reason), "invalid_events": self.invalid_events,
             "applied_seq": self.applied_seq, "behind_ms": self.behind_ms, "behind_hints": self.hints,
             "late_evidence": self.late_evidence,
         }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,7 @@ from faultlab.core.protocol import (
     InventoryState,
 )
 from faultlab.lab.load import AmbiguousWrite, ReadRecord
+from faultlab.lab.stored import stored_counts
 
 Verdict = dict[str, Any]
 SAMPLE = 10
@@ -391,9 +393,10 @@ async def stored_keys(conn: asyncpg.Connection, keys: Sequence[str]) -> list[str
 async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_s: float = 60.0,
                      reads: Sequence[ReadRecord] | None = None,
                      ambiguous: Sequence[AmbiguousWrite] | None = None,
-                     refused_keys: Sequence[str] | None = None) -> Verdict:
+                     refused_keys: Sequence[str] | None = None, since: float | None = None) -> Verdict:
     """The full data verdict after an experiment (the lab must be up, faults cleared); with the load's history,
-    the read-history, ambiguous-write and refusal checks too."""
+    the read-history, ambiguous-write and refusal checks too; and what the run left in the database (`stored`, rows
+    dated from `since` on counted as written by it)."""
     try:
         conn = await asyncpg.connect(settings.dsn, timeout=10)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
@@ -430,6 +433,9 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
             checks["refusals"] = check_refusals(refused_keys, await stored_keys(conn, refused_keys))
         if reads is not None:
             checks["read_history"] = check_read_history(reads, model)
+        tables: dict[str, Any] | None = None
+        with contextlib.suppress(asyncpg.PostgresError):  # the counts are a report's figures, not a verdict
+            tables = await stored_counts(conn, settings.replica_ids, since)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return {"valid": "unknown", "checks": {}, "why": f"check interrupted: {exc!r}"}
     finally:
@@ -442,4 +448,6 @@ async def check_data(settings: Settings, accepted_order_ids: list[str], timeout_
         verdict["ambiguous_writes"] = len(ambiguous)
     if reads is not None:
         verdict["reads_checked"] = checks["read_history"]["answered_200"]
+    if tables is not None:
+        verdict["stored"] = tables
     return verdict

@@ -26,41 +26,54 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from math import comb, erfc, sqrt
 from pathlib import Path
 from typing import Any
 
 from faultlab.core.i18n import N_
+from faultlab.lab.report_model import PhaseResult, Report
 
-# (key, label, where a phase run keeps it, whether smaller is better)
-METRICS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
-    ("ttd_ms", N_("TTD ms"), ("ttd_ms",), True),
-    ("ttr_ms", N_("TTR ms"), ("ttr_ms",), True),
-    ("p95_latency_ms", N_("p95 ms"), ("load_test_result", "p95_latency_ms"), True),
-    ("success_rate", N_("success %"), ("load_test_result", "success_rate"), False),
+Figure = Callable[[PhaseResult], float | None]
+
+
+def _ttd(r: PhaseResult) -> float | None:
+    return r.ttd_ms
+
+
+def _ttr(r: PhaseResult) -> float | None:
+    return r.ttr_ms
+
+
+def _p95(r: PhaseResult) -> float | None:
+    return r.load_test_result.p95_latency_ms
+
+
+def _success(r: PhaseResult) -> float | None:
+    return r.load_test_result.success_rate
+
+
+# (key, label, a phase run's value, whether smaller is better)
+METRICS: tuple[tuple[str, str, Figure, bool], ...] = (
+    ("ttd_ms", N_("TTD ms"), _ttd, True),
+    ("ttr_ms", N_("TTR ms"), _ttr, True),
+    ("p95_latency_ms", N_("p95 ms"), _p95, True),
+    ("success_rate", N_("success %"), _success, False),
 )
+NEEDS_FAULT = ("ttd_ms", "ttr_ms")  # measured only on repetitions that injected a fault (a baseline has none to miss)
 LEVEL = 0.95
 MIN_REPETITIONS = 4  # per run: the fewest with which two runs can be told apart at LEVEL (2 / C(8, 4) ≤ 5 %)
 EXACT_MAX = 40  # values of both runs together up to which the rank test is exact; beyond, its normal approximation
 METHOD = "exact Wilcoxon-Mann-Whitney rank test, Hodges-Lehmann shift; binomial interval of the median"
 
 
-def _read(result: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    value: Any = result
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def values_of(report: dict[str, Any], phase: str, path: tuple[str, ...]) -> list[float | None]:
+def values_of(report: Report, phase: str, metric: str, figure: Figure) -> list[float | None]:
     """One value per repetition of a phase (None where the run has none: a miss). TTD and TTR only of repetitions
     that injected a fault (a baseline has none to miss)."""
-    runs = [r for r in report.get("results") or [] if isinstance(r, dict) and r.get("phase") == phase
-            and (path[0] not in ("ttd_ms", "ttr_ms") or r.get("injected_at") is not None)]
-    runs.sort(key=lambda r: r.get("repetition") or 0)
-    return [_read(r, path) for r in runs]
+    runs = [r for r in report.runs_of(phase) if metric not in NEEDS_FAULT or r.injected_at is not None]
+    runs.sort(key=lambda r: r.repetition)
+    return [figure(r) for r in runs]
 
 
 # ---- exact statistics ----------------------------------------------------------------------------------------
@@ -183,20 +196,20 @@ def describe(values: list[float | None]) -> dict[str, Any]:
     return out
 
 
-def compare(reports: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def compare(reports: Sequence[tuple[str, Report]]) -> dict[str, Any]:
     """Every phase of every run, metric by metric; each run after the first compared with the first."""
     if len(reports) < 2:
         raise ValueError("compare needs two runs or more")
     names = [name for name, _report in reports]
     phases: list[str] = []
     for _name, report in reports:
-        for r in report.get("results") or []:
-            if isinstance(r, dict) and r.get("phase") not in phases:
-                phases.append(r["phase"])
+        for r in report.results:
+            if r.phase not in phases:
+                phases.append(r.phase)
     rows = []
     for phase in phases:
-        for key, label, path, smaller_is_better in METRICS:
-            runs = [describe(values_of(report, phase, path)) for _name, report in reports]
+        for key, label, figure, smaller_is_better in METRICS:
+            runs = [describe(values_of(report, phase, key, figure)) for _name, report in reports]
             if all(run["n"] == 0 and run["misses"] == 0 for run in runs):
                 continue  # a metric the phase does not have (a baseline's TTD) or a phase a run lacks
             first = [v for v in runs[0]["values"] if v is not None]
@@ -210,22 +223,20 @@ def compare(reports: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
             "min_repetitions": MIN_REPETITIONS, "method": METHOD, "reference": names[0]}
 
 
-def _run_info(name: str, report: dict[str, Any]) -> dict[str, Any]:
-    info = report.get("experiment_info") or {}
-    experiment = info.get("experiment") or {}
-    detector = info.get("detector") or {}
-    return {"name": name, "start_time": info.get("start_time"), "title": info.get("title") or experiment.get("title"),
-            "repeat": info.get("repeat"), "seed": info.get("seed"), "detector": detector.get("name"),
-            "health_interval_ms": detector.get("health_interval_ms"), "lab_settings": info.get("lab_settings") or {},
-            "valid": (report.get("verdict") or {}).get("valid")}
+def _run_info(name: str, report: Report) -> dict[str, Any]:
+    info = report.experiment_info
+    title = info.title or (info.experiment or {}).get("title")
+    return {"name": name, "start_time": info.start_time, "title": title, "repeat": info.repeat, "seed": info.seed,
+            "detector": info.detector.name, "health_interval_ms": info.detector.health_interval_ms,
+            "lab_settings": info.lab_settings or {}, "valid": report.verdict.valid}
 
 
-def load_runs(paths: Sequence[Path]) -> list[tuple[str, dict[str, Any]]]:
+def load_runs(paths: Sequence[Path]) -> list[tuple[str, Report]]:
     """Each run folder's (or report.json's) name and report."""
-    from faultlab.lab.report import load_report
+    from faultlab.lab.report import load_report, report_file
 
     found = []
     for path in paths:
-        report, run_dir = load_report(path)
-        found.append((str(report.get("experiment_info", {}).get("run_id") or run_dir.name), report))
+        report = load_report(path)
+        found.append((report.experiment_info.run_id or report_file(path).parent.name, report))
     return found

@@ -46,7 +46,7 @@ def render_body(comparison: dict[str, Any], lang: str) -> Markup:
     return render_translated(
         environment(), "compare_body.html", lang, comparison=comparison,
         names=[r["name"] for r in comparison["runs"]], by_phase=list(by_phase.items()),
-        metrics=[(key, label) for key, label, _path, _better in METRICS],
+        metrics=[(key, label) for key, label, _figure, _better in METRICS],
         tr=gettext,  # a metric's label (a msgid from compare.METRICS), said without %-formatting
         signed=lambda value, digits: signed(value, digits, lang),
         phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
@@ -55,7 +55,7 @@ def render_body(comparison: dict[str, Any], lang: str) -> Markup:
 def labels(lang: str) -> dict[str, Any]:
     """The charts' titles in one language."""
     gettext = i18n.gettext_for(lang)
-    return {"metrics": {key: gettext(label) for key, label, _path, _better in METRICS}}
+    return {"metrics": {key: gettext(label) for key, label, _figure, _better in METRICS}}
 
 
 def render_compare(comparison: dict[str, Any], lang: str | None = None) -> str:

@@ -31,6 +31,8 @@ from faultlab.lab.experiment_file import Experiment, PhaseSpec
 from faultlab.lab.load import OpenLoopLoad, Workload
 from faultlab.lab.probes import failures
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
+from faultlab.lab.report import plain
+from faultlab.lab.report_model import PhaseResult
 from faultlab.lab.systems.base import MISSING, SystemUnavailable, SystemUnderTest
 from faultlab.lab.systems.shop import ShopSystem
 
@@ -70,7 +72,8 @@ class PhaseRun:
         values = [e.get("ttr_ms") if e.get("recovered_at") is not None else None for e in self.episodes.values()]
         return _longest(values, len(self.phase.replicas))
 
-    def describe(self, experiment: Experiment) -> dict[str, Any]:
+    def describe(self, experiment: Experiment) -> PhaseResult:
+        """The phase run as report.json keeps it (`results[]`)."""
         load = self.window.describe()
         quorum = self.quorum.describe() if self.quorum else None
         if quorum is not None and self.voter_before and self.voter_after:
@@ -93,7 +96,7 @@ class PhaseRun:
                 if value is not None:
                     by_detector[name] = max(by_detector.get(name) or 0.0, value)
         first = self.phase.steps[0] if self.phase.steps else None
-        return {
+        return PhaseResult.model_validate(plain({
             "phase": self.phase.name, "repetition": self.repetition, "replicas": list(self.phase.replicas),
             "fault": {"kind": first.kind, **first.fault_params()} if first is not None else None,
             "faults": self.faults, "expects_quorum_loss": self.phase.expect_quorum_loss,
@@ -111,7 +114,7 @@ class PhaseRun:
             "passed": not missed, "missed": missed, "notes": notes,
             "skipped": [{"missing": key, "why": MISSING[key]} for key in self.skipped] or None,
             "unmeasured": [{"missing": key, "why": MISSING[key]} for key in self.unmeasured] or None,
-        }
+        }))
 
 
 def _episode(event: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +147,7 @@ class ExperimentRunner:
 
     def __init__(self, settings: Settings, experiment: Experiment,
                  on_step: Callable[[str], None] | None = None,
-                 on_phase: Callable[[dict[str, Any]], None] | None = None, restore_settings: bool = True,
+                 on_phase: Callable[[PhaseResult], None] | None = None, restore_settings: bool = True,
                  system: SystemUnderTest | None = None) -> None:
         if system is None and not settings.admin_token:
             raise ValueError("the experiment needs the operator token (start the lab, or set FAULTLAB_ADMIN_TOKEN)")

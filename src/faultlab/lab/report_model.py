@@ -1,21 +1,37 @@
-"""report.json as a typed model: what every run writes, checked before it is written; report.schema.json is this model's
-JSON Schema (`make schemas` writes it, tests/unit/test_schemas.py keeps the committed file equal to it)."""
+"""report.json as one typed object: `Report` is built by the runner's report (lab/report.py `build_report`), written
+from itself (`Report.document`) and read back into itself (`load_report`); every reader uses its attributes.
+
+report.schema.json is this model's JSON Schema (`make schemas` writes it, tests/unit/test_schemas.py keeps the
+committed file equal to it). A field an older run did not write is None here (and absent from its JSON): a reader
+says the report has no such field, never makes up a value. The parts that surround the run are in
+lab/report_parts.py, the data check in lab/report_checks.py.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-SCHEMA_VERSION = 1
-Verdict = bool | Literal["unknown"]
-UnixTime = float | None
+from faultlab.lab.report_checks import DataCheck
+from faultlab.lab.report_parts import (
+    Detector,
+    Document,
+    Files,
+    LabView,
+    Record,
+    ResetInfo,
+    SettingValues,
+    SteadyState,
+    SystemInfo,
+    UnixTime,
+    Verdict,
+    Versions,
+    Voting,
+)
 
-
-class Record(BaseModel):
-    """A part of report.json: strict types, and room for more fields than the model names (newer runs add some)."""
-
-    model_config = ConfigDict(strict=True, extra="allow")
+SCHEMA_VERSION: Literal[1] = 1
+SHOP = "shop"  # the kind of system a report without `experiment_info.system` measured: faultlab's own
 
 
 class Distribution(Record):
@@ -40,6 +56,17 @@ class Distribution(Record):
     spread: float | None = None
 
 
+class KindLoad(Record):
+    """One kind of request of the load's mix (read, order, cancel, restock) in a window."""
+
+    requests: int | None = None
+    successful: int | None = None
+    success_rate: float | None = None
+    p50_latency_ms: float | None = None
+    p95_latency_ms: float | None = None
+    p99_latency_ms: float | None = None
+
+
 class LoadResult(Record):
     """The guide's load_test_result for a window of time, plus more. Latency in ms from each request's intended
     send time."""
@@ -55,7 +82,15 @@ class LoadResult(Record):
     successful: int | None = Field(None, ge=0)
     errors: dict[str, int] | None = None
     duration_s: float | None = Field(None, ge=0)
-    by_kind: dict[str, dict[str, Any]] | None = None
+    by_kind: dict[str, KindLoad] | None = None
+
+
+class InjectedFault(Record):
+    """A fault as the replica acknowledged it: its kind, parameters and when it became active."""
+
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict, description="the fault kind's parameters (faults/)")
+    activated_at: UnixTime = None
 
 
 class Episode(Record):
@@ -63,25 +98,37 @@ class Episode(Record):
 
     replica: int
     fault_kind: str | None = None
+    fault: InjectedFault | None = None
     activated_at: UnixTime = Field(description="UNIX time in seconds (UTC)")
     detected_at: UnixTime = Field(description="UNIX time in seconds (UTC)")
     detected_by: str | None = None
     cleared_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
     recovered_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
+    detections: dict[str, float] | None = Field(None, description="when each detector (the monitor's and its "
+                                                                  "shadows) first saw the fault")
     ttd_ms: float | None
     ttr_ms: float | None
     ttd_ms_by_detector: dict[str, float | None] | None = None
+    last_event: str | None = None
 
 
 class Quorum(Record):
     """A phase meant to lose quorum: when "quorum not reached" began and when quorum came back."""
 
-    lost: bool | None = None
-    regained: bool | None = None
-    lost_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
-    regained_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
     reads: int | None = None
     no_quorum_reads: int | None = None
+    lost: bool | None = None
+    lost_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
+    regained: bool | None = None
+    regained_at: UnixTime = Field(None, description="UNIX time in seconds (UTC)")
+    no_quorum_span_ms: float | None = None
+    voter_quorum_not_reached: int | None = None
+
+
+class FaultSpec(Record):
+    """A phase's first fault as defined: its kind, and its parameters beside it."""
+
+    kind: str
 
 
 class FaultRun(Record):
@@ -89,7 +136,7 @@ class FaultRun(Record):
 
     kind: str
     replicas: list[int]
-    params: dict[str, Any]
+    params: dict[str, Any] = Field(description="the fault kind's parameters (faults/), its seed included")
     start_s: float | None = None
     hold_s: float | None = None
     injected_at: UnixTime = None
@@ -103,13 +150,22 @@ class Skipped(Record):
     why: str
 
 
+class VotingDelta(Record):
+    """The voter's counters over one phase run."""
+
+    total_votes: int | None = None
+    quorum_reached: int | None = None
+    quorum_not_reached: int | None = None
+    outliers_by_replica: dict[str, int] | None = None
+
+
 class PhaseResult(Record):
     """One phase of one repetition (the guide's results[] entry, plus more)."""
 
     phase: str
     repetition: int
     replicas: list[int] | None = None
-    fault: dict[str, Any] | None = Field(None, description="the phase's first fault (kind and parameters)")
+    fault: FaultSpec | None = Field(None, description="the phase's first fault (kind and parameters)")
     faults: list[FaultRun] | None = Field(None, description="every fault of the phase, as injected")
     expects_quorum_loss: bool | None = None
     restarts_process: bool | None = None
@@ -125,7 +181,7 @@ class PhaseResult(Record):
     ttd_ms_by_detector: dict[str, float | None] | None = None
     episodes: list[Episode] | None = None
     quorum: Quorum | None = None
-    voting: dict[str, Any] | None = None
+    voting: VotingDelta | None = None
     passed: bool
     missed: list[str]
     notes: list[str] | None = None
@@ -135,17 +191,20 @@ class PhaseResult(Record):
                                                                "this phase: it ran as far as it could, and what it "
                                                                "could not measure is not judged")
 
+    def detected_by_sources(self) -> list[str]:
+        """What detected the fault ("supervisor: process exited", "voter: slow", …): the run's own list, else its
+        episodes'."""
+        if self.detected_by:
+            return list(self.detected_by)
+        return [e.detected_by for e in self.episodes or [] if e.detected_by]
 
-class Detector(Record):
-    name: str | None
-    health_interval_ms: int | None = None
-    failure_threshold: int | None = None
-    recovery_threshold: int | None = None
 
+class ExperimentSource(Record):
+    """Where the experiment was read from."""
 
-class Versions(Record):
-    python: str
-    faultlab: str
+    path: str | None = None
+    sha256: str | None = None
+    from_report: str | None = Field(None, description="the run id of the report.json it was read from")
 
 
 class ExperimentInfo(Record):
@@ -168,23 +227,24 @@ class ExperimentInfo(Record):
     order_ratio: float | None = None
     request_timeout_s: float | None = None
     detector: Detector
-    phase_definitions: dict[str, dict[str, Any]] | None = None
-    lab: dict[str, Any] | None = None
+    phase_definitions: dict[str, Document] | None = Field(None, description="each phase as defined (the experiment "
+                                                                            "file's format)")
+    lab: LabView | None = None
     versions: Versions
-    lab_settings: dict[str, Any] | None = Field(None, description="the lab settings this run changed")
-    experiment: dict[str, Any] | None = Field(None, description="the experiment as it ran (the experiment file's "
-                                                                "format, every default written out): "
-                                                                "`faultlab experiment --file report.json` runs it "
-                                                                "again")
-    experiment_source: dict[str, Any] | None = Field(None, description="the file it was read from (path, sha256), "
-                                                                       "or the run whose report.json it was")
+    lab_settings: SettingValues | None = Field(None, description="the lab settings this run changed")
+    experiment: Document | None = Field(None, description="the experiment as it ran (the experiment file's format, "
+                                                          "every default written out): `faultlab experiment --file "
+                                                          "report.json` runs it again")
+    experiment_source: ExperimentSource | None = Field(None, description="the file it was read from (path, sha256), "
+                                                                         "or the run whose report.json it was")
     interrupted: bool | None = None
     aborted: str | None = None
     stopped_by: str | None = Field(None, description="the abort condition that stopped the run")
-    reset: dict[str, Any] | None = Field(None, description="the data reset before the first phase (fresh stock, "
-                                                           "empty log); null when the run kept the lab's data")
-    system: dict[str, Any] | None = Field(None, description="the system under test: its kind (shop, guide), name, "
-                                                          "abilities and the contract as found")
+    reset: ResetInfo | None = Field(None, description="the data reset before the first phase (fresh stock, empty "
+                                                      "log); null when the run kept the lab's data")
+    system: SystemInfo | None = Field(None, description="the system under test: its kind (shop, guide), name, "
+                                                        "abilities and the contract as found")
+    run_dir: str | None = Field(None, description="the run folder it was written to")
 
 
 class Summary(Record):
@@ -200,6 +260,16 @@ class Summary(Record):
     min_success_rate: float | None
 
 
+class ThresholdValues(Record):
+    """The thresholds (the guide's acceptable values) a phase's medians are held to."""
+
+    max_ttd_ms: float
+    max_ttr_ms: float
+    max_restart_ttr_ms: float | None = None
+    min_success_rate: float
+    max_p95_ms: float
+
+
 class PhaseStatistics(Record):
     """Per phase: each repetition's values and their distribution; thresholds checked on medians."""
 
@@ -213,7 +283,7 @@ class PhaseStatistics(Record):
     success_rate: Distribution
     runs_passed: int | None = None
     has_fault: bool | None = None
-    thresholds: dict[str, float] | None = Field(None, description="the thresholds this phase was held to")
+    thresholds: ThresholdValues | None = Field(None, description="the thresholds this phase was held to")
     passed: bool
     missed: list[str]
     skipped: list[Skipped] | None = Field(None, description="the phase was not run on this system (what it lacks)")
@@ -222,15 +292,9 @@ class PhaseStatistics(Record):
     unmeasured: list[Skipped] | None = Field(None, description="what could not be measured on this system")
 
 
-class ThresholdValues(Record):
-    max_ttd_ms: float
-    max_ttr_ms: float
-    max_restart_ttr_ms: float | None = None
-    min_success_rate: float
-    max_p95_ms: float
-
-
 class VerdictModel(Record):
+    """PASS or FAIL, and everything that made it FAIL."""
+
     valid: bool
     thresholds_met: bool
     data_valid: Verdict
@@ -238,43 +302,20 @@ class VerdictModel(Record):
     rule: str | None = None
 
 
-class Check(Record):
-    valid: Verdict
-    finding: dict[str, Any] | None = Field(None, description="what the check found, as a code and its parameters "
-                                                            "(checks through a system's API: lab/api_findings.py)")
-    findings: list[dict[str, Any]] | None = Field(None, description="the first of its other findings, each a code "
-                                                                   "and its parameters")
-    checkable: bool | None = Field(None, description="false: the system's answers lack what the check needs (not "
-                                                     "judged; `why` says what)")
-
-
-class DataCheck(Record):
-    valid: Verdict
-    checks: dict[str, Check] = Field(description="Jepsen-style checks, each {valid, counts..., samples...}. faultlab's "
-                                                 "shop, from its database: log (seqs without a gap), orders_stored, "
-                                                 "log_applied, replica_N_exactly_once, converged, order_statuses, "
-                                                 "ambiguous_writes, refusals and read_history (when the run had a "
-                                                 "load). A system reached through its API: replicas_converged, "
-                                                 "stock_conserved, reserved_matches_orders, orders_leave_pending, "
-                                                 "incorrect_masked, two_down_quorum, monotonic_reads")
-    why: str | None = Field(None, description="why the check could not run (valid: unknown)")
-    checked_through: Literal["api"] | None = Field(None, description="\"api\": checked through the system's API and "
-                                                                     "the run's own records (not its database)")
-    not_checkable: list[str] | None = Field(None, description="checks the system's answers cannot support: shown, "
-                                                              "not judged (left out of valid)")
-    accepted_orders: int | None = Field(None, ge=0)
-    events_in_log: int | None = Field(None, ge=0)
-    restocked: dict[str, int] | None = None
-    ambiguous_writes: int | None = Field(None, ge=0)
-    reads_checked: int | None = Field(None, ge=0)
-
-
 class TimelineEvent(Record):
+    """An operator action on the system: a fault injected or cleared, a process stopped or started."""
+
     at: UnixTime = Field(description="UNIX time in seconds (UTC)")
     event: str
+    replica: int | None = None
+    fault: InjectedFault | None = None
+    kind: str | None = None
+    rollback: bool | None = Field(None, description="done by the rollback at the end of the run")
 
 
 class Second(Record):
+    """One second of the load, by intended send time."""
+
     t: int
     requests: int
     ok: int
@@ -285,14 +326,28 @@ class Second(Record):
     p95_ms: float | None
     p99_ms: float | None = None
     max_ms: float | None = None
+    reads: int | None = None
+    reads_ok: int | None = None
+    orders: int | None = None
+    orders_ok: int | None = None
 
 
-class LoadTotal(Record):
+class RequestCount(Record):
+    """Requests of one kind: sent, ok, failed and of unknown outcome (Jepsen's info)."""
+
+    sent: int
+    ok: int
+    fail: int
+    info: int
+
+
+class LoadTotal(LoadResult):
     """The whole run's load (the guide's load_test_result fields) plus the writes of unknown outcome."""
 
-    ambiguous: dict[str, int] | None = None
-    requests_by_kind: dict[str, dict[str, int]] | None = None
+    max_send_lag_ms: float | None = None
     accepted_orders: int | None = Field(None, ge=0)
+    ambiguous: dict[str, int] | None = None
+    requests_by_kind: dict[str, RequestCount] | None = None
 
 
 class Report(Record):
@@ -312,9 +367,30 @@ class Report(Record):
     episodes: list[Episode] | None = None
     timeseries: list[Second]
     load_total: LoadTotal | None = None
-    voting: dict[str, Any] | None = None
-    steady_state: dict[str, Any] | None = None
-    files: dict[str, Any] | None = None
+    voting: Voting | None = None
+    steady_state: SteadyState | None = None
+    files: Files | None = None
+
+    def document(self) -> dict[str, Any]:
+        """report.json as written: every field this report has (set when it was built, or present in the file it was
+        read from), none it lacks — older runs' reports keep their shape."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    @property
+    def system_kind(self) -> str:
+        """The kind of system measured: "shop" (faultlab's own, and every run from before systems were named) or
+        another ("guide": a system built to the study guide's contract)."""
+        system = self.experiment_info.system
+        return system.kind if system is not None else SHOP
+
+    def runs_of(self, phase: str) -> list[PhaseResult]:
+        """The phase's runs, one per repetition, in the order they ran."""
+        return [r for r in self.results if r.phase == phase]
+
+    def runs_off_threshold(self) -> list[tuple[str, list[str]]]:
+        """("phase #repetition", what it missed) of every run off a threshold; the phase may still pass on its
+        median."""
+        return [(f"{r.phase} #{r.repetition}", r.missed) for r in self.results if r.missed]
 
 
 def report_schema() -> dict[str, Any]:
@@ -322,8 +398,3 @@ def report_schema() -> dict[str, Any]:
     schema = Report.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://faultlab.invalid/report.schema.json",
             "title": "faultlab experiment report (report.json)", **{k: v for k, v in schema.items() if k != "title"}}
-
-
-def runs_off_threshold(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """("phase #repetition", what it missed) of every run off a threshold; the phase may still pass on its median."""
-    return [(f"{r['phase']} #{r['repetition']}", r["missed"]) for r in report.get("results", []) if r.get("missed")]

@@ -17,6 +17,12 @@ ERROR_TEXT = {
 OPERATOR: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 NULLABLE_NUMBER: dict[str, Any] = {"type": ["number", "null"]}
+COUNTS_BY_REASON: dict[str, Any] = {
+    "type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
+    "description": "records set aside, by reason: other epoch (sealed before the lab's last reset), seen before (a "
+                   "copy of a record already taken), bad signature, not signed, not JSON, not a JSON object, malformed"}
+EPOCH: dict[str, Any] = {"type": "string", "description": "the lab's epoch, new at every reset and every start on "
+                                                          "empty data: every sealed record carries it"}
 
 
 def ref(name: str) -> dict[str, str]:

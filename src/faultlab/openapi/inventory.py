@@ -20,6 +20,8 @@ from faultlab.core.messages.inventory import (
 from faultlab.core.protocol import HISTORY_LEN
 from faultlab.faults import NAME_FIELDS, replica_kinds
 from faultlab.openapi import (
+    COUNTS_BY_REASON,
+    EPOCH,
     OPERATOR,
     PRODUCT_ID_PATTERN,
     common_paths,
@@ -83,6 +85,10 @@ def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:
                                                   "failure_type"),
         replica={"const": replica}, instance_id={"const": str(replica)}, caught_up={"type": "boolean"},
         applied_seq={"type": "integer"},
+        set_aside={"type": "integer", "description": "order-events records set aside (not events of this epoch's log)"},
+        set_aside_by_reason=COUNTS_BY_REASON, epoch=EPOCH,
+        invalid_events={"type": "integer", "description": "authentic events no replica can apply (unknown type, bad "
+                                                          "field): their seqs consumed as INVALID, nothing changed"},
         fetch_wait_ms={"type": "integer", "description": "the Kafka fetch wait in use: short while events flow, "
                                                          "longer once the log has been quiet"},
         faults={"type": "array", "items": {"type": "string"}}, failure_injected={"type": "boolean"},

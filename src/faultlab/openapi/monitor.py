@@ -16,6 +16,8 @@ from faultlab.core.messages.monitor import (
     ObservationReport,
 )
 from faultlab.openapi import (
+    COUNTS_BY_REASON,
+    EPOCH,
     GUIDE_METRIC_ROW,
     OPERATOR,
     common_paths,
@@ -53,6 +55,12 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "instances": {"type": "array", "items": ref("Instance")}, "services": {"type": "array"},
                 "detector": {"type": "string"}, "health_interval_ms": {"type": "integer"},
                 "failure_threshold": {"type": "integer"}, "recovery_threshold": {"type": "integer"},
+                "epoch": EPOCH,
+                "rejected_records": {**COUNTS_BY_REASON, "description": "error-queue records ignored, by reason: "
+                                     "other epoch, seen before, bad signature, not signed, kind a replica cannot "
+                                     "report, too old or from the future, malformed"},
+                "results_set_aside": {**COUNTS_BY_REASON, "description": "inventory-results records the orders "
+                                      "service set aside, by reason (from its /health)"},
                 "timestamp": {"type": "number"}}}, "states")}}},
         "/failures": {"get": {
             "summary": "Fault episodes, oldest first, with TTD and TTR from the events' own timestamps",

@@ -10,6 +10,8 @@ from faultlab.core.messages.orders import STATUSES as ORDER_STATUSES
 from faultlab.core.messages.orders import NewOrder, Order, Restock
 from faultlab.openapi import (
     ANY_OBJECT,
+    COUNTS_BY_REASON,
+    EPOCH,
     ERROR_TEXT,
     OPERATOR,
     common_paths,
@@ -78,8 +80,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     replayed = {"Location": {"schema": {"type": "string"}},
                 "Idempotent-Replayed": {"schema": {"const": "true"}, "description": "answered from the first request"}}
     health = health_schema("orders", "orders-svc", relay=ANY_OBJECT, results_consumed={"type": "integer"},
-                           results_set_aside={"type": "integer", "description": "inventory-results records not sealed "
-                                                                                "by a replica or malformed: ignored"})
+                           results_set_aside={"type": "integer", "description": "inventory-results records set aside "
+                                              "(not sealed by a replica, of another epoch, seen before, malformed)"},
+                           results_set_aside_by_reason=COUNTS_BY_REASON, epoch=EPOCH)
     paths = {
         "/orders": {
             "post": {"summary": "Place an order (written with its outbox event in one transaction)",

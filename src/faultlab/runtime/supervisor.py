@@ -19,7 +19,7 @@ import asyncpg
 from faultlab.core import bus, netns
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import DB_PASSWORD_FILE, STATE_FILE, TOKEN_FILE, Settings
-from faultlab.core.db import ensure_database
+from faultlab.core.db import ensure_database, replace_epoch
 from faultlab.core.evidence import MonitorReporter, observation
 from faultlab.core.log import get_logger
 from faultlab.core.messages.supervisor import LAB_SETTINGS
@@ -285,19 +285,12 @@ class Supervisor:
         changed = {k: v for k, v in env.items() if k not in SECRETS and self.settings.to_env().get(k) != v}
         self.progress("reset: stopping the services that hold data")
         await asyncio.gather(*(p.stop(keep_spare=not changed) for p in services))
+        epoch = None
         if not keep_data:
             self.progress("reset: emptying the broker's log")
             await self._empty_topics()
-            self.progress("reset: dropping the orders' and replicas' data")
-            conn = await asyncpg.connect(self.settings.dsn, timeout=10)
-            try:
-                schemas = ["orders", *[f"inventory_{r}" for r in self.settings.replica_ids]]
-                await conn.execute("DROP SCHEMA IF EXISTS " + ", ".join(schemas) + " CASCADE")
-                await conn.execute("DELETE FROM monitor.instance_status WHERE service_name = 'inventory-svc'")
-            except asyncpg.UndefinedTableError:
-                pass
-            finally:
-                await conn.close()
+            self.progress("reset: dropping the orders' and replicas' data, a new epoch")
+            epoch = await self._drop_data()
         if changed:
             self.settings = settings
             for proc in services:
@@ -312,7 +305,23 @@ class Supervisor:
                      if getattr(self.base_settings, k) != v}
         self.log.warning("lab_reset", seconds=round(took, 3), kept_data=keep_data, settings=differing)
         return {"reset": True, "seconds": round(took, 3), "initial_stock": self.settings.initial_stock,
-                "kept_data": keep_data, "settings": differing}
+                "kept_data": keep_data, "settings": differing, "epoch": epoch}
+
+    async def _drop_data(self) -> str:
+        """Drop the orders' and replicas' schemas and replace the lab's epoch, in one transaction: the services start
+        again on empty data in a new epoch, and a record sealed before it is set aside wherever it turns up."""
+        conn = await asyncpg.connect(self.settings.dsn, timeout=10)
+        try:
+            async with conn.transaction():
+                schemas = ["orders", *[f"inventory_{r}" for r in self.settings.replica_ids]]
+                await conn.execute("DROP SCHEMA IF EXISTS " + ", ".join(schemas) + " CASCADE")
+                if await conn.fetchval("SELECT to_regclass('monitor.instance_status')") is not None:
+                    await conn.execute("DELETE FROM monitor.instance_status WHERE service_name = 'inventory-svc'")
+                epoch = await replace_epoch(conn)
+        finally:
+            await conn.close()
+        self.log.info("new_epoch", epoch=epoch)
+        return epoch
 
     async def _empty_topics(self) -> None:
         s = self.settings

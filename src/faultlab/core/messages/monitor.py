@@ -41,6 +41,8 @@ class Observation(Message):
     fault: ObservedFault | None = None
     caught_up: bool | None = None
     code: int | None = Field(None, description="process_exit: the exit code")
+    reason: str | None = Field(None, max_length=64, description="set_aside: why the record was set aside (other "
+                               "epoch, seen before, bad signature, not signed, not JSON, malformed, ...)")
     sent_at: float | None = Field(None, **UNIX_TIME, description="when the request this failure is about was sent "
                                   "(UNIX s): a failure about a request sent before the replica's last fault was "
                                   "cleared is ignored")
@@ -117,3 +119,8 @@ class Instance(Open):
     caught_up: bool | None = None
     value_suspect: bool | None = None
     open_episode: GuideEpisode | None = None
+    set_aside: int | None = Field(None, description="order-events records the replica reported set aside")
+    set_aside_by_reason: dict[str, int] | None = Field(None, description="the same by reason: other epoch (written "
+                                                       "before the lab's last reset), bad signature, not signed, ...")
+    invalid_events: int | None = Field(None, description="authentic events the replica consumed as INVALID (unknown "
+                                                         "type, bad field): their seqs taken, nothing changed")

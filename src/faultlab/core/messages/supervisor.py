@@ -51,6 +51,8 @@ class ResetAnswer(Open):
     initial_stock: dict[str, int] | None = None
     kept_data: bool = False
     settings: dict[str, Any] = Field(default_factory=dict, description="the settings that differ from the lab's own")
+    epoch: str | None = Field(None, description="the lab's new epoch (null when the data was kept, and so the epoch): "
+                                                "a record sealed before the reset is set aside as of another epoch")
 
 
 class Process(Open):

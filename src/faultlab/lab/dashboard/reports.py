@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from faultlab.core.web import ApiError
+from faultlab.lab.report import NotAReport, report_of
+from faultlab.lab.report_model import Report
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,99}$")
 MIN_COMPARED, MAX_COMPARED = 2, 8
@@ -24,11 +26,12 @@ def run_kind(path: Path) -> str:
 
 
 class RunsFolder:
-    """Lists run folders newest first and reads their reports, caching each report.json by modification time."""
+    """Lists run folders newest first and reads their reports (an experiment's into the `Report` model), caching each
+    file by modification time."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._cache: dict[Path, tuple[float, dict[str, Any] | None, str | None]] = {}
+        self._cache: dict[Path, tuple[float, Report | dict[str, Any] | None, str | None]] = {}
 
     def latest_name(self) -> str | None:
         link = self.root / "latest"
@@ -54,9 +57,11 @@ class RunsFolder:
             raise ApiError(404, f"no run named {name!r}")
         return path
 
-    def report(self, path: Path) -> tuple[dict[str, Any] | None, str | None]:
-        """(report.json — study.json for a study — as a dict, or None; the reason it could not be read, or None)."""
-        name = FILES[run_kind(path)][0]
+    def _read(self, path: Path) -> tuple[Report | dict[str, Any] | None, str | None]:
+        """(an experiment's report.json as the model, a study's study.json as a dict — or None; the reason it could
+        not be read, or None)."""
+        kind = run_kind(path)
+        name = FILES[kind][0]
         file = path / name
         try:
             mtime = file.stat().st_mtime
@@ -65,21 +70,36 @@ class RunsFolder:
         cached = self._cache.get(file)
         if cached is not None and cached[0] == mtime:
             return cached[1], cached[2]
+        found: Report | dict[str, Any] | None = None
+        problem: str | None = None
         try:
             data = json.loads(file.read_text())
-            report, problem = (data, None) if isinstance(data, dict) else (None, "report.json is not an object")
+            if not isinstance(data, dict):
+                problem = f"{name} is not an object"
+            else:
+                found = report_of(data, file) if kind == "experiment" else data
+        except NotAReport as exc:
+            problem = exc.text(file=name)  # the server's paths are not the page's business
         except (OSError, ValueError) as exc:
-            report, problem = None, f"unreadable {name}: {type(exc).__name__}"
-        self._cache[file] = (mtime, report, problem)
-        return report, problem
+            problem = f"unreadable {name}: {type(exc).__name__}"
+        self._cache[file] = (mtime, found, problem)
+        return found, problem
+
+    def report(self, path: Path) -> tuple[Report | None, str | None]:
+        """(an experiment's report, or None; the reason it could not be read, or None)."""
+        found, problem = self._read(path)
+        return (found, problem) if isinstance(found, Report) else (None, problem)
+
+    def study(self, path: Path) -> tuple[dict[str, Any] | None, str | None]:
+        """(a detector study's study.json, or None; the reason it could not be read, or None)."""
+        found, problem = self._read(path)
+        return (found, problem) if isinstance(found, dict) else (None, problem)
 
     def summary(self, path: Path, latest: str | None) -> dict[str, Any]:
         if run_kind(path) == "study":
             return self.study_summary(path, latest)
         report, problem = self.report(path)
-        info = (report or {}).get("experiment_info") or {}
-        verdict = (report or {}).get("verdict") or {}
-        results = (report or {}).get("results") or []
+        info = report.experiment_info if report is not None else None
         return {
             "name": path.name,
             "kind": "experiment",
@@ -88,19 +108,19 @@ class RunsFolder:
             "has_report_json": (path / "report.json").is_file(),
             "has_report_html": (path / "report.html").is_file(),
             "problem": problem,
-            "start_time": info.get("start_time"),
-            "start_ts": info.get("start_ts"),
-            "duration_s": info.get("total_duration_seconds"),
-            "phases": info.get("phases") or sorted({r.get("phase") for r in results if isinstance(r, dict)}),
-            "repeat": info.get("repeat"),
-            "valid": verdict.get("valid"),
-            "summary": (report or {}).get("summary"),
+            "start_time": info.start_time if info else None,
+            "start_ts": info.start_ts if info else None,
+            "duration_s": info.total_duration_seconds if info else None,
+            "phases": info.phases if info else [],
+            "repeat": info.repeat if info else None,
+            "valid": report.verdict.valid if report else None,
+            "summary": report.summary.model_dump(mode="json", exclude_unset=True) if report else None,
             "modified_at": path.stat().st_mtime,
         }
 
     def study_summary(self, path: Path, latest: str | None) -> dict[str, Any]:
         """A detector study: when, which fault kinds, the lab's setting and the recommended one."""
-        found, problem = self.report(path)
+        found, problem = self.study(path)
         study: Any = found or {}
         started, ended = study.get("started_at"), study.get("ended_at")
         current_result: Any = study.get("current_result") if isinstance(study.get("current_result"), dict) else {}
@@ -138,24 +158,24 @@ class RunsFolder:
     def detail(self, name: str) -> dict[str, Any]:
         """One run: its summary plus the tables of report.json (phase results and statistics)."""
         path = self.run_dir(name)
-        report, _problem = self.report(path)
         if run_kind(path) == "study":
+            study, _problem = self.study(path)
             return {**self.summary(path, self.latest_name()), "results": [], "verdict": None, "episodes": [],
-                    "front": study_front(report or {})}
+                    "front": study_front(study or {})}
+        report, _problem = self.report(path)
         rows = []
-        for r in (report or {}).get("results") or []:
-            if not isinstance(r, dict):
-                continue
-            load = r.get("load_test_result") or {}
-            rows.append({"phase": r.get("phase"), "repetition": r.get("repetition"), "ttd_ms": r.get("ttd_ms"),
-                         "ttr_ms": r.get("ttr_ms"), "rps": load.get("rps"), "p50_ms": load.get("p50_latency_ms"),
-                         "p95_ms": load.get("p95_latency_ms"), "p99_ms": load.get("p99_latency_ms"),
-                         "success_rate": load.get("success_rate"), "passed": r.get("passed"),
-                         "missed": r.get("missed") or []})
+        for r in report.results if report else []:
+            load = r.load_test_result
+            rows.append({"phase": r.phase, "repetition": r.repetition, "ttd_ms": r.ttd_ms, "ttr_ms": r.ttr_ms,
+                         "rps": load.rps, "p50_ms": load.p50_latency_ms, "p95_ms": load.p95_latency_ms,
+                         "p99_ms": load.p99_latency_ms, "success_rate": load.success_rate, "passed": r.passed,
+                         "missed": r.missed})
         return {**self.summary(path, self.latest_name()), "results": rows,
-                "verdict": (report or {}).get("verdict"), "episodes": (report or {}).get("episodes") or []}
+                "verdict": report.verdict.model_dump(mode="json", exclude_unset=True) if report else None,
+                "episodes": [e.model_dump(mode="json", exclude_unset=True) for e in report.episodes or []]
+                if report else []}
 
-    def reports(self, names: builtins.list[str]) -> builtins.list[tuple[str, dict[str, Any]]]:
+    def reports(self, names: builtins.list[str]) -> builtins.list[tuple[str, Report]]:
         """The reports of 2 to MAX_COMPARED runs by name (`latest` allowed), for a comparison; a 4xx otherwise."""
         if not MIN_COMPARED <= len(names) <= MAX_COMPARED:
             raise ApiError(400, f"runs must name {MIN_COMPARED} to {MAX_COMPARED} runs, comma-separated")

@@ -260,4 +260,5 @@ class ShopSystem(SystemUnderTest):
         return await check_data(self.settings, history.accepted_order_ids if history else [], timeout_s=timeout_s,
                                 reads=history.reads if history else [],
                                 ambiguous=history.ambiguous_writes if history else [],
-                                refused_keys=history.refused_keys if history else [])
+                                refused_keys=history.refused_keys if history else [],
+                                since=history.started_at if history and history.started_at else None)

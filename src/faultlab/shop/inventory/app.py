@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from faultlab.core.config import Settings
-from faultlab.core.db import create_pool
+from faultlab.core.db import create_pool, lab_epoch
 from faultlab.core.evidence import MonitorReporter, observation
 from faultlab.core.guide import health_body
 from faultlab.core.log import get_logger
@@ -177,7 +177,8 @@ async def main(settings: Settings, replica: int) -> None:
     faults = FaultSet()
     reporter = MonitorReporter(settings)
     await reporter.start()
-    applier = LogApplier(settings, replica, ReplicaStore(pool, replica), faults, log, reporter)
+    epoch = await lab_epoch(pool)  # read now, when the process starts working (a warm spare: when let go)
+    applier = LogApplier(settings, replica, ReplicaStore(pool, replica), faults, log, epoch, reporter)
     await applier.start()
     if os.getpriority(os.PRIO_PROCESS, 0) > 0:  # started niced after a crash: full priority once working
         with contextlib.suppress(PermissionError):

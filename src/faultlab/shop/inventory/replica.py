@@ -4,9 +4,14 @@ Exactly once: an event is applied only when its seq is the next one (seq = appli
 duplicates (skipped), a newer seq means a gap (the broker lost records, e.g. it restarted): the replica
 re-reads the log from the start until the relay's republished records fill the gap.
 
-Only records sealed by the relay are events; anything else on the topic (forged, malformed, without a seq)
-is set aside — a log line, a row in the replica's `dead_letters`, an observation for the monitor — the same
-way by every replica, and the replica goes on.
+Only records sealed by the relay in the lab's epoch are events; anything else on the topic (forged, malformed,
+without a seq, or of another epoch: written before the lab's last reset) is set aside — a log line, a row in the
+replica's `dead_letters`, an observation for the monitor, counted by reason — the same way by every replica, and
+the replica goes on. An authentic event no replica can apply consumes its seq as INVALID (no gap), and is counted
+and reported to the monitor too.
+
+What the replica writes (its results, its errors on `error-queue`) is sealed with the epoch, its writer id (new at
+every process start) and the writer's next number: readers take each record once.
 
 The replica serves what it has *committed*: a batch becomes visible to readers once its transaction is in
 PostgreSQL, so an answer never shows a state a crash or a failed commit could take back.
@@ -86,14 +91,14 @@ class LogApplier:
     """Owns the replica's state; `run()` applies the log until stopped."""
 
     def __init__(self, settings: Settings, replica: int, store: ReplicaStore, faults: FaultSet, log: Logger,
-                 reporter: MonitorReporter | None = None) -> None:
+                 epoch: str, reporter: MonitorReporter | None = None) -> None:
         self.settings = settings
         self.replica = replica
         self.store = store
         self.faults = faults
         self.log = log
         self.reporter = reporter
-        self.sealer = bus.Sealer(settings.admin_token)
+        self.sealer = bus.Sealer(settings.admin_token, epoch, writer=bus.new_writer_id())
         self.state = InventoryState.initial(settings.initial_stock)
         self.view: InventoryView = self.state.view()  # what readers see: the last committed state
         self.offset = -1  # broker offset of the last record consumed (committed with the state)
@@ -115,7 +120,8 @@ class LogApplier:
         self.fetching_since: float | None = None  # when the fetch it waits on began (None: not waiting on the log)
         self.loop_watch = LoopWatch()
         self.commits: deque[tuple[int, float]] = deque(maxlen=COMMITS_KEPT)
-        self.set_aside = 0
+        self.set_aside = bus.SetAside()
+        self.invalid_events = 0  # authentic events no replica can apply (unknown type, bad field): seq consumed
         self._set_aside_seen: set[tuple[int, bytes]] = set()
         self._verify: tuple[int, int | None] | None = None  # (offset, seq expected there) to check on next fetch
         self._verify_misses: list[float] = []
@@ -126,7 +132,7 @@ class LogApplier:
         self.events_topic = settings.topic(bus.ORDER_EVENTS)
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
         self.errors_topic = settings.topic(bus.ERROR_QUEUE)
-        self._error_sends: set[asyncio.Task[None]] = set()
+        self._errors: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)  # sent in order: readers keep the highest n
         self._results: asyncio.Queue[list[Applied]] = asyncio.Queue(maxsize=10_000)
         self._tasks: list[asyncio.Task[None]] = []
         self._conn: asyncpg.Connection | None = None
@@ -157,9 +163,11 @@ class LogApplier:
         self._tasks = [
             asyncio.create_task(self._run(), name="apply-log"),
             asyncio.create_task(self._publish_results(), name="publish-results"),
+            asyncio.create_task(self._publish_errors(), name="publish-errors"),
             asyncio.create_task(self.loop_watch.run(), name="loop-watch"),
         ]
-        self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset)
+        self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset,
+                      epoch=self.sealer.epoch, writer=self.sealer.writer)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -312,8 +320,11 @@ class LogApplier:
             try:
                 event = self.sealer.unseal(self.events_topic, record.value)
                 decoded.append((record, event, event_seq(event)))
-            except (bus.Unsealed, InvalidEvent) as exc:
-                await self._set_aside(record, str(exc))
+            except bus.Unsealed as exc:
+                await self._set_aside(record, exc.reason, exc.reason)
+                decoded.append((record, None, None))
+            except InvalidEvent as exc:
+                await self._set_aside(record, bus.MALFORMED, str(exc))
                 decoded.append((record, None, None))
         await self._fetch_reservations([e for _r, e, s in decoded
                                         if e is not None and s is not None and s > self.state.applied_seq])
@@ -341,9 +352,9 @@ class LogApplier:
             published = [a for a in applied if a.outcome != INVALID]
             if published:
                 self._results.put_nowait(published)
-            invalid = [a.seq for a in applied if a.outcome == INVALID]
+            invalid = [a for a in applied if a.outcome == INVALID]
             if invalid:
-                self.log.warning("invalid_events_consumed", seqs=invalid[:20], count=len(invalid))
+                self._invalid(invalid)
         self.offset, self.offset_seq = last_offset, last_seq
         if self.rescan_from is not None and end is not None and last_offset + 1 >= end:
             await self._rescan()
@@ -357,8 +368,9 @@ class LogApplier:
             conn = await self._connection()
             self.state.reservations.update(await self.store.reservations_for(conn, sorted(wanted)))
 
-    async def _set_aside(self, record: Any, reason: str) -> None:
-        """A record that is not an event of the log: keep it apart (once per record), tell the log and the monitor."""
+    async def _set_aside(self, record: Any, reason: str, detail: str) -> None:
+        """A record that is not an event of the log: keep it apart (once per record), count it under its reason
+        (one word of bus's vocabulary), tell the log and the monitor."""
         digest = hashlib.sha256(record.value or b"").digest()
         key = (record.offset, digest)
         if key in self._set_aside_seen:  # met again on a rescan
@@ -366,13 +378,25 @@ class LogApplier:
         self._set_aside_seen.add(key)
         if len(self._set_aside_seen) > 100_000:
             self._set_aside_seen.clear()
-        self.set_aside += 1
-        self.log.warning("record_set_aside", offset=record.offset, reason=reason, size=len(record.value or b""))
+        self.set_aside.add(reason)
+        self.log.warning("record_set_aside", offset=record.offset, reason=reason, detail=detail,
+                         size=len(record.value or b""))
         conn = await self._connection()
-        await self.store.set_aside(conn, record.offset, digest, reason, record.value or b"")
+        await self.store.set_aside(conn, record.offset, digest, detail, record.value or b"")
         if self.reporter is not None:
-            self.reporter.report(observation(self.replica, "set_aside", True, "replica", time.time(),
-                                             detail=f"offset {record.offset}: {reason}"[:200]))
+            self.reporter.report(observation(self.replica, "set_aside", True, "replica", time.time(), reason=reason,
+                                             detail=f"offset {record.offset}: {detail}"[:200]))
+
+    def _invalid(self, invalid: list[Applied]) -> None:
+        """Authentic events no replica can apply, their seqs consumed: counted, logged and reported to the monitor
+        (an observation of an INFO kind, as a set-aside record)."""
+        self.invalid_events += len(invalid)
+        seqs = [a.seq for a in invalid]
+        self.log.warning("invalid_events_consumed", seqs=seqs[:20], count=len(invalid))
+        if self.reporter is not None:
+            self.reporter.report(observation(self.replica, "invalid_event", True, "replica", time.time(),
+                                             count=len(invalid), detail=f"seq {seqs[0]}: type {invalid[0].event_type}"
+                                                                        [:200]))
 
     async def _rescan(self) -> None:
         """At the log end with an event still missing: read again from where it should have been.
@@ -415,17 +439,20 @@ class LogApplier:
                 self.log.warning("results_not_published", count=len(applied), error=repr(exc))
 
     def publish_error(self, kind: str, detail: str) -> None:
-        """Put an error on `error-queue` for the monitor (fire and forget: the broker may be the problem)."""
+        """Put an error on `error-queue` for the monitor (fire and forget: the broker may be the problem; dropped
+        when a thousand wait already)."""
         record = self.sealer.seal(self.errors_topic, {"replica": self.replica, "kind": kind, "detail": detail[:300],
                                                       "at": time.time()})
+        with contextlib.suppress(asyncio.QueueFull):
+            self._errors.put_nowait(record)
 
-        async def send() -> None:
+    async def _publish_errors(self) -> None:
+        """Send the sealed errors one after another, so they reach the log in the order of their numbers (the monitor
+        takes a writer's record only above the highest number it has seen)."""
+        while True:
+            record = await self._errors.get()
             with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
                 await asyncio.wait_for(self.producer.send(self.errors_topic, record, partition=bus.PARTITION), 2)
-
-        task = asyncio.get_running_loop().create_task(send())
-        self._error_sends.add(task)
-        task.add_done_callback(self._error_sends.discard)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -438,7 +465,10 @@ class LogApplier:
             "applied_total": self.applied_total,
             "gap_rescans": self.gap_rescans,
             "broker_resets": self.broker_resets,
-            "set_aside": self.set_aside,
+            "set_aside": self.set_aside.total,
+            "set_aside_by_reason": dict(self.set_aside.by_reason),
+            "invalid_events": self.invalid_events,
+            "epoch": self.sealer.epoch,
             "commits": [[seq, round(at, 6)] for seq, at in self.commits],
             "taken_at": None if self.taken_at is None else round(self.taken_at, 6),
             "applying_since": None if self.applying_since is None else round(self.applying_since, 6),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faultlab.core.config import Settings
-from faultlab.core.db import MONITOR_SCHEMA, create_pool, migrate
+from faultlab.core.db import MONITOR_SCHEMA, create_pool, lab_epoch, migrate
 from faultlab.core.log import get_logger
 from faultlab.core.metrics_store import flushing
 from faultlab.core.web import serve
@@ -15,7 +15,9 @@ async def main(settings: Settings) -> None:
     log = get_logger("monitor")
     pool = await create_pool(settings, min_size=1, max_size=3)
     await migrate(pool, MONITOR_SCHEMA, lock_key=2)
-    monitor = HealthMonitor(settings, pool)
+    epoch = await lab_epoch(pool)  # read now, when the process starts working (a warm spare: when let go)
+    log.info("epoch", epoch=epoch)
+    monitor = HealthMonitor(settings, pool, epoch)
     await monitor.start()
     try:
         app = MonitorApi(settings, monitor).build()

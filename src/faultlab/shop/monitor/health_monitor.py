@@ -12,26 +12,22 @@ from typing import Any
 import aiohttp
 import asyncpg
 import orjson
-from aiokafka.errors import KafkaError
 
 from faultlab.core import bus
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import get_logger
-from faultlab.core.messages import Refused, parse
-from faultlab.core.messages.monitor import Observation
 from faultlab.core.tracker import InstanceTracker
 from faultlab.core.web import (
     PROBE_HEADER,
 )
 from faultlab.shop.monitor import guide_api
+from faultlab.shop.monitor.error_queue import ErrorQueueReader
 from faultlab.shop.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
 from faultlab.shop.monitor.trace import ObservationTrace
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
 MAX_EVENT_ID = 2**63 - 1
-QUEUE_KINDS = {"apply_failed", "served_error", "set_aside"}  # all a replica may report on error-queue
-QUEUE_MAX_AGE_S = 30.0  # a sealed error older than this (or from the future) is a replay: ignored
 # A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
 # the previous one finds every replica still on its short wait.
 BUSY_GAP_S = bus.QUIET_S / 2
@@ -67,16 +63,18 @@ class EventLog:
 class HealthMonitor:
     """Probes replicas (fast while one is suspect), folds in reports, persists what changes."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool | None) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool | None, epoch: str) -> None:
         self.settings = settings
         self.pool = pool
+        self.epoch = epoch
         self.log = get_logger("monitor")
         self.events = EventLog()
         self.trackers = {r: InstanceTracker(r, settings, self._emit) for r in settings.replica_ids}
         self.frontier = LogFrontier(settings.replica_ids)
         self.services: dict[str, dict[str, Any]] = {}
         self.observations = 0
-        self.rejected: dict[str, int] = {}  # error-queue records ignored, by why: forged, not allowed, malformed, old
+        self.error_queue = ErrorQueueReader(settings, epoch, self.ingest, self.log)
+        self.results_set_aside: dict[str, int] = {}  # the orders service's inventory-results set aside, by reason
         self.trace = ObservationTrace()  # the detector study's recording of every observation ingested
         self._rows: list[tuple[Any, ...]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -90,7 +88,7 @@ class HealthMonitor:
         self._tasks = [asyncio.create_task(self._probe_loop(r), name=f"probe-{r}") for r in self.trackers]
         self._tasks.append(asyncio.create_task(self._service_loop(), name="services"))
         self._tasks.append(asyncio.create_task(self._value_audit(), name="value-audit"))
-        self._tasks.append(asyncio.create_task(self._error_queue(), name="error-queue"))
+        self._tasks.append(asyncio.create_task(self.error_queue.run(), name="error-queue"))
         if self.pool is not None:
             self._tasks.append(asyncio.create_task(self._persist_loop(), name="persist"))
 
@@ -213,7 +211,8 @@ class HealthMonitor:
         health = {"replica": replica, "kind": "health", "ok": True, "at": now, "source": "monitor",
                   "behind_ms": round(behind_s * 1000, 1), "caught_up": behind_s * 1000 <= self.settings.caught_up_ms,
                   "stale": why is not None, "stale_reason": why, "rtt_ms": round((now - at) * 1000, 2)}
-        for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at", "set_aside"):
+        for key in ("pid", "applied_seq", "offset", "lag", "log_end", "faults", "started_at", "set_aside",
+                    "set_aside_by_reason", "invalid_events"):
             health[key] = data.get(key)
         return health
 
@@ -244,66 +243,6 @@ class HealthMonitor:
                                              headers={PROBE_HEADER: "value-audit"}) as resp:
                     await resp.read()
 
-    async def _error_queue(self) -> None:
-        """Errors the replicas put on `error-queue` (failed applies, failed answers) become observations."""
-        consumer = bus.make_consumer(self.settings, fetch_wait_ms=4 * self.settings.fetch_wait_ms)
-        pacer = bus.FetchPacer(consumer, 4 * self.settings.fetch_wait_ms, 4 * self.settings.fetch_idle_wait_ms)
-        tp = bus.partition(self.settings, bus.ERROR_QUEUE)
-        topic = self.settings.topic(bus.ERROR_QUEUE)
-        sealer = bus.Sealer(self.settings.admin_token)
-        try:
-            while True:
-                try:
-                    await consumer.start()
-                    consumer.assign([tp])
-                    await consumer.seek_to_end(tp)
-                    break
-                except (KafkaError, OSError):
-                    await asyncio.sleep(1.0)
-            while True:
-                try:
-                    batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
-                except (KafkaError, OSError):
-                    await asyncio.sleep(0.5)
-                    continue
-                pacer.note(len(batch.get(tp, [])))
-                for record in batch.get(tp, []):
-                    obs = self._queue_observation(sealer, topic, record.value)
-                    if obs is not None:
-                        self.ingest(obs)
-        finally:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-
-    def _queue_observation(self, sealer: bus.Sealer, topic: str, raw: bytes | None) -> dict[str, Any] | None:
-        """An error a replica sealed on `error-queue`, as an observation; anything else is ignored and counted."""
-        try:
-            error = sealer.unseal(topic, raw)
-        except bus.Unsealed:
-            self._reject("not sealed by the lab")
-            return None
-        if error.get("kind") not in QUEUE_KINDS:
-            self._reject("kind a replica cannot report")
-            return None
-        at = error.get("at")
-        if isinstance(at, bool) or not isinstance(at, (int, float)) or abs(time.time() - at) > QUEUE_MAX_AGE_S:
-            self._reject("too old or from the future")
-            return None
-        obs = {"replica": error.get("replica"), "kind": error["kind"], "ok": False, "source": "error-queue", "at": at,
-               "detail": str(error.get("detail"))[:300]}
-        try:
-            parse(Observation, obs, {"replica_ids": self.settings.replica_ids})
-        except Refused:
-            self._reject("malformed")
-            return None
-        return obs
-
-    def _reject(self, why: str) -> None:
-        self.rejected[why] = self.rejected.get(why, 0) + 1
-        if self.rejected[why] <= 5 or self.rejected[why] % 1000 == 0:
-            self.log.warning("record_ignored", topic="error-queue", why=why, count=self.rejected[why])
-        return None
-
     async def _service_loop(self) -> None:
         assert self._session is not None
         while True:
@@ -314,6 +253,9 @@ class HealthMonitor:
                     async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=0.5)) as resp:
                         ok = resp.status == 200
                         status = "ON" if ok else "OFF"
+                        if ok and name == "orders":
+                            with contextlib.suppress(aiohttp.ClientError, ValueError):
+                                self._note_orders_health(await resp.json(loads=orjson.loads))
                 except (TimeoutError, aiohttp.ClientError, OSError):
                     status = "OFF"
                 self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
@@ -322,6 +264,13 @@ class HealthMonitor:
             # (at start-up the monitor is up before the others, and `faultlab status` should not show them OFF).
             all_on = all(s["status"] == "ON" for s in self.services.values())
             await asyncio.sleep(1.0 if all_on else self.settings.health_interval_ms / 1000)
+
+    def _note_orders_health(self, health: Any) -> None:
+        """The orders service's count of inventory-results records set aside, by reason (shown in /status)."""
+        found = health.get("results_set_aside_by_reason") if isinstance(health, dict) else None
+        if isinstance(found, dict):
+            self.results_set_aside = {str(k)[:64]: v for k, v in list(found.items())[:32]
+                                      if isinstance(v, int) and not isinstance(v, bool)}
 
     async def _persist_loop(self) -> None:
         """Audit rows within 250 ms; instance_status when a state changes, and its last_check every 2 s."""
@@ -363,7 +312,9 @@ class HealthMonitor:
             "instances": [t.describe() for t in self.trackers.values()],
             "services": list(self.services.values()),
             "detector": self.settings.detector,
-            "rejected_records": dict(self.rejected),
+            "epoch": self.epoch,
+            "rejected_records": dict(self.error_queue.rejected),
+            "results_set_aside": dict(self.results_set_aside),
             "stale_after_ms": self.settings.stale_after_ms,
             "stale_after_busy_ms": self.settings.stale_after_busy_ms,
             "lag_limit_ms": self.settings.lag_limit_ms,

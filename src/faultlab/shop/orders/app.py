@@ -18,7 +18,7 @@ import asyncpg
 from aiohttp import web
 
 from faultlab.core.config import PRODUCT_ID_PATTERN, Settings
-from faultlab.core.db import ORDERS_SCHEMA, UNAVAILABLE, create_pool, migrate
+from faultlab.core.db import ORDERS_SCHEMA, UNAVAILABLE, create_pool, lab_epoch, migrate
 from faultlab.core.guide import health_body
 from faultlab.core.log import Logger, get_logger
 from faultlab.core.messages.orders import STATUSES, NewOrder
@@ -295,8 +295,10 @@ def build_app(settings: Settings, pool: asyncpg.Pool, relay: OutboxRelay, result
 
     async def health(_request: web.Request) -> web.Response:
         return json_response(health_body("orders", relay.connected and results.assigned, relay=relay.status(),
+                                         epoch=relay.sealer.epoch,
                                          results_consumed=results.consumed_total,
-                                         results_set_aside=results.set_aside))
+                                         results_set_aside=results.set_aside.total,
+                                         results_set_aside_by_reason=results.set_aside.by_reason))
 
     app.router.add_post("/orders", create_order)
     app.router.add_get("/orders", list_orders)
@@ -313,8 +315,10 @@ async def main(settings: Settings) -> None:
     log = get_logger("orders")
     pool = await create_pool(settings, min_size=4, max_size=20)
     await migrate(pool, ORDERS_SCHEMA, lock_key=1)
-    relay = OutboxRelay(settings, pool, log)
-    results = ResultsConsumer(settings, pool, log)
+    epoch = await lab_epoch(pool)  # read now, when the process starts working (a warm spare: when let go)
+    log.info("epoch", epoch=epoch)
+    relay = OutboxRelay(settings, pool, log, epoch)
+    results = ResultsConsumer(settings, pool, log, epoch)
     reconciler = PendingReconciler(settings, pool, log)
     for part in (relay, results, reconciler):
         await part.start()

@@ -42,16 +42,16 @@ class BrokerUnreachable(KafkaError):
 class OutboxRelay:
     """Single writer of `order-events`; wake it with `notify()` after an order commits."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger, epoch: str) -> None:
         self.settings = settings
         self.pool = pool
         self.log = log
         self.producer = bus.make_producer(settings)
-        self.sealer = bus.Sealer(settings.admin_token)
         self.probe = bus.make_consumer(settings)  # only asks the broker for the log end
         self.topic = settings.topic(bus.ORDER_EVENTS)
         self.tp = bus.partition(settings, bus.ORDER_EVENTS)
-        self.sealer = bus.Sealer(settings.admin_token)  # the replicas check the seal (sig) of every record
+        # The replicas check the seal (sig) and the epoch of every record; at-least-once, duplicates dropped by seq.
+        self.sealer = bus.Sealer(settings.admin_token, epoch)
         self.observed_end = 0  # highest log end the broker reported since the last reset
         self.acked_floor = 0  # the log end is at least this: first offset of the last acknowledged send + 1
         self.next_offset = 0  # where the next record must land if the log is intact (last acked offset + 1)

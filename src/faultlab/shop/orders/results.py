@@ -1,4 +1,9 @@
-"""Order status by majority: consume `inventory-results` and move PENDING orders once a majority agrees."""
+"""Order status by majority: consume `inventory-results` and move PENDING orders once a majority agrees.
+
+A results record counts once: it must be sealed in the lab's epoch and carry its writer's next number (a replica
+process's id and a number that only grows); the highest number consumed from each writer is stored with the
+consumer's offset, in the same transaction, so a copy is "seen before" even after this service restarts.
+"""
 
 from __future__ import annotations
 
@@ -99,7 +104,7 @@ class PendingReconciler:
 class ResultsConsumer:
     """Records every replica's result once and applies majority decisions to orders."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger, epoch: str) -> None:
         self.settings = settings
         self.pool = pool
         self.log = log
@@ -109,9 +114,10 @@ class ResultsConsumer:
         self.pacer = bus.FetchPacer(self.consumer, 4 * settings.fetch_wait_ms, 2 * settings.fetch_idle_wait_ms)
         self.tp = bus.partition(settings, bus.INVENTORY_RESULTS)
         self.topic = settings.topic(bus.INVENTORY_RESULTS)
-        self.sealer = bus.Sealer(settings.admin_token)
+        self.sealer = bus.Sealer(settings.admin_token, epoch)
         self.replicas = set(settings.replica_ids)
-        self.set_aside = 0
+        self.set_aside = bus.SetAside()
+        self.marks = bus.HighWater()  # the highest number consumed per writer, as stored with the offset
         self.next_offset = 0
         self.assigned = False
         self.consumed_total = 0
@@ -154,8 +160,11 @@ class ResultsConsumer:
                 await asyncio.sleep(1.0)
 
     async def _seek_stored(self) -> None:
+        """Back to the stored offset, with the writers' numbers stored with it."""
         async with self.pool.acquire() as conn:
             stored = await conn.fetchval("SELECT next_offset FROM orders.consumer_offsets WHERE name = $1", OFFSET_NAME)
+            writers = await conn.fetch("SELECT writer, last_n FROM orders.result_writers")
+        self.marks = bus.HighWater({r["writer"]: int(r["last_n"]) for r in writers})
         # No comparison with the broker's reported end offset: it trails the log under load (the embedded broker
         # reports its last batch's base). A log that really is shorter shows in the fetch's high watermark.
         self.next_offset = stored or 0
@@ -173,6 +182,14 @@ class ResultsConsumer:
             return
         if not records:
             return
+        try:
+            await self._record(records)
+        except BaseException:
+            self.marks.discard()  # not stored: the batch is read again, its records are not "seen before"
+            raise
+        self.marks.commit()
+
+    async def _record(self, records: list[Any]) -> None:
         rows = []
         for record in records:
             rows.extend(self._result_rows(record))
@@ -180,24 +197,35 @@ class ResultsConsumer:
         for seq, replica, _order, _outcome in rows:
             progress[replica] = max(progress.get(replica, 0), seq)
         next_offset = records[-1].offset + 1
+        writers = sorted(self.marks.pending.items())
         async with self.pool.acquire() as conn, conn.transaction():
             await record_results(conn, rows, self.majority)
             await conn.executemany(
                 """INSERT INTO orders.replica_progress VALUES ($1, $2) ON CONFLICT (replica)
                    DO UPDATE SET applied_seq = GREATEST(orders.replica_progress.applied_seq, EXCLUDED.applied_seq)""",
                 list(progress.items()))
+            # The offset and the writers' numbers in one statement (no round trip more per batch).
             await conn.execute(
-                """INSERT INTO orders.consumer_offsets VALUES ($1, $2)
-                   ON CONFLICT (name) DO UPDATE SET next_offset = EXCLUDED.next_offset""", OFFSET_NAME, next_offset)
+                """WITH w AS (INSERT INTO orders.result_writers SELECT * FROM unnest($3::text[], $4::bigint[])
+                              ON CONFLICT (writer) DO UPDATE
+                              SET last_n = GREATEST(orders.result_writers.last_n, EXCLUDED.last_n))
+                   INSERT INTO orders.consumer_offsets VALUES ($1, $2)
+                   ON CONFLICT (name) DO UPDATE SET next_offset = EXCLUDED.next_offset""",
+                OFFSET_NAME, next_offset, [w for w, _n in writers], [n for _w, n in writers])
         self.next_offset = next_offset
         self.consumed_total += len(rows)
 
     def _result_rows(self, record: Any) -> list[tuple[int, int, str, str]]:
         """(seq, replica, order_id, outcome) of each result a replica sealed in one record (a batch: `{"replica",
-        "results": [[seq, order_id, type, outcome], ...]}`); anything else is set aside (counted, logged), never
+        "results": [[seq, order_id, type, outcome], ...]}`, with the epoch and the writer's number); anything else —
+        another epoch's, a copy of one consumed, forged, malformed — is set aside (counted by reason, logged), never
         allowed to stop the consumer."""
         try:
             sealed = self.sealer.unseal(self.topic, record.value)
+            writer, n = bus.nonce_of(sealed)
+            if not self.marks.fresh(writer, n):
+                raise bus.Unsealed(bus.SEEN_BEFORE)
+            self.marks.stage(writer, n)
             replica, results = sealed["replica"], sealed["results"]
             if isinstance(replica, bool) or replica not in self.replicas or not isinstance(results, list):
                 raise ValueError("replica or results of the wrong type")
@@ -209,7 +237,9 @@ class ResultsConsumer:
                 rows.append((seq, replica, str(uuid.UUID(order_id)), outcome))
             return rows
         except (bus.Unsealed, KeyError, ValueError, TypeError, AttributeError) as exc:
-            self.set_aside += 1
-            if self.set_aside <= 10 or self.set_aside % 1000 == 0:
-                self.log.warning("result_set_aside", offset=record.offset, reason=str(exc)[:120], total=self.set_aside)
+            reason = exc.reason if isinstance(exc, bus.Unsealed) else bus.MALFORMED
+            count = self.set_aside.add(reason)
+            if count <= 10 or count % 1000 == 0:
+                self.log.warning("result_set_aside", offset=record.offset, reason=reason, detail=str(exc)[:120],
+                                 count=count)
             return []
