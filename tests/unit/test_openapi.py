@@ -14,17 +14,22 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from faultlab.core.config import Settings
+from faultlab.core.log import get_logger
 from faultlab.core.messages import components, schema_of
 from faultlab.core.messages import monitor as monitor_messages
 from faultlab.core.messages.orders import NewOrder
 from faultlab.core.web import MAX_BODY_BYTES
 from faultlab.faults import NAME_FIELDS, FaultError, FaultSet, parse_fault, replica_kinds
+from faultlab.faults.proxy import PROXY_KINDS
 from faultlab.faults.registry import NETWORK, of_target
+from faultlab.lab.systems.proxy import FaultProxy
+from faultlab.lab.systems.proxy.control import ControlApi
 from faultlab.openapi import PRODUCT_ID_PATTERN
 from faultlab.openapi import inventory as inventory_doc
 from faultlab.openapi import monitor as monitor_doc
 from faultlab.openapi import observer as observer_doc
 from faultlab.openapi import orders as orders_doc
+from faultlab.openapi import proxy as proxy_doc
 from faultlab.openapi import supervisor as supervisor_doc
 from faultlab.openapi import voter as voter_doc
 from faultlab.runtime.supervisor import Supervisor
@@ -34,6 +39,7 @@ from faultlab.shop.orders import app as orders_app
 from faultlab.shop.voter.api import VoterApi
 
 METHODS = {"get", "post", "put", "delete", "patch"}
+PROXY_URL = "http://127.0.0.1:6010"
 
 
 class _Named:
@@ -76,6 +82,8 @@ async def _apps(tmp_path: Path) -> dict[str, tuple[web.Application, dict[str, An
         "voter": (VoterApi(s, _Named()).build(), voter_doc.openapi_document(s)),  # type: ignore[arg-type]
         "monitor": (MonitorApi(s, _Named()).build(), monitor_doc.openapi_document(s)),  # type: ignore[arg-type]
         "observer": (_observer_api().build(), observer_doc.openapi_document("http://127.0.0.1:0")),
+        "proxy": (ControlApi(FaultProxy({1: "http://127.0.0.1:5001"}), s, get_logger("test")).build(PROXY_URL),
+                  proxy_doc.openapi_document(PROXY_URL)),
     }
     return apps
 
@@ -130,7 +138,7 @@ async def test_documents_are_valid_openapi_with_valid_json_schemas(tmp_path: Pat
     """Each document passes the OpenAPI 3.1 meta-schema and each schema in it is valid JSON Schema 2020-12."""
     s = _settings(tmp_path)
     docs = [orders_doc.openapi_document(s), inventory_doc.openapi_document(s, 1), voter_doc.openapi_document(s),
-            monitor_doc.openapi_document(s), supervisor_doc.openapi_document(s),
+            monitor_doc.openapi_document(s), supervisor_doc.openapi_document(s), proxy_doc.openapi_document(PROXY_URL),
             observer_doc.openapi_document("http://127.0.0.1:5009")]
     for doc in docs:
         schemathesis.openapi.from_dict(doc).validate()
@@ -153,10 +161,12 @@ async def test_operator_security_is_declared_where_the_service_requires_the_toke
         "supervisor": {("post", f"/processes/{{name}}/{a}") for a in ("restart", "kill", "stop", "start")}
         | {("post", "/shutdown"), ("post", "/reset"), ("post", "/netfaults"), ("delete", "/netfaults")},
         "orders": {("post", "/restocks")}, "voter": set(), "observer": set(),
+        "proxy": {("get", "/replicas"), ("get", "/replicas/{replica}/faults"), ("post", "/replicas/{replica}/faults"),
+                  ("delete", "/replicas/{replica}/faults"), ("post", "/reset")},
     }
     docs = {"orders": orders_doc.openapi_document(s), "inventory": inventory_doc.openapi_document(s, 1),
             "voter": voter_doc.openapi_document(s), "monitor": monitor_doc.openapi_document(s),
-            "supervisor": supervisor_doc.openapi_document(s),
+            "supervisor": supervisor_doc.openapi_document(s), "proxy": proxy_doc.openapi_document(PROXY_URL),
             "observer": observer_doc.openapi_document("http://127.0.0.1:5009")}
     for name, doc in docs.items():
         declared = {(m, p) for p, item in doc["paths"].items() for m, op in item.items() if op.get("security")}
@@ -227,9 +237,17 @@ def test_components_are_generated_from_the_message_models(tmp_path: Path) -> Non
     body = supervisor["paths"]["/netfaults"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert [v["title"] for v in body["oneOf"]] == list(of_target(NETWORK))
     assert {"Process", "ResetRequest", "ResetAnswer"} <= set(supervisor["components"]["schemas"])
+    proxy = proxy_doc.openapi_document(PROXY_URL)
+    for spec in PROXY_KINDS.values():
+        assert proxy["components"]["schemas"][spec.params.__name__]["properties"] == \
+            schema_of(spec.params)["properties"]
+    body = proxy["paths"]["/replicas/{replica}/faults"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert [v["title"] for v in body["oneOf"]] == list(PROXY_KINDS)
+    clear = proxy["paths"]["/replicas/{replica}/faults"]["delete"]["parameters"][1]
+    assert clear["schema"]["enum"] == list(PROXY_KINDS)
 
 
-@pytest.mark.parametrize("service", ["orders", "inventory", "voter", "monitor"])
+@pytest.mark.parametrize("service", ["orders", "inventory", "voter", "monitor", "proxy"])
 async def test_each_service_serves_its_document(tmp_path: Path, service: str) -> None:
     """`GET /openapi.json` answers the very document the module builds, as JSON."""
     app, doc = (await _apps(tmp_path))[service]

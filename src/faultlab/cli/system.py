@@ -1,5 +1,7 @@
-"""`faultlab system check [FILE]`: a system built to the study guide's contract, probed before anything is broken —
-and the same check, printed the same way, before every `faultlab experiment` on such a system."""
+"""`faultlab system …`: a system under test that faultlab did not start. `system check [FILE]` probes a system built
+to the study guide's contract before anything is broken — the same check, printed the same way, runs before every
+`faultlab experiment` on such a system; `system proxy` (`cli/proxy.py`) runs the fault proxy in front of its
+replicas."""
 
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ EXIT_OK, EXIT_UNUSABLE = 0, 2
 
 
 def register(sub: Any) -> None:
-    """Add `system check` to the CLI's subparsers."""
-    system = sub.add_parser("system", help=_("a system built to the study guide's contract (yours): check it before "
-                                             "an experiment"))
+    """Add the `system` group (`check`, `proxy`) to the CLI's subparsers."""
+    from faultlab.cli.proxy import register_proxy
+
+    system = sub.add_parser("system", help=_("a system built to the study guide's contract (yours), which faultlab did "
+                                             "not start: check it, put a fault proxy in front of it"))
     commands = system.add_subparsers(dest="system_command", required=True, metavar=_("COMMAND"))
     check = commands.add_parser(
         "check", help=_("probe every endpoint of a guide system and say what is there and what is missing"),
@@ -34,6 +38,7 @@ def register(sub: Any) -> None:
     check.add_argument("--read-only", action="store_true", help=_("send no test order"))
     check.add_argument("--json", action="store_true", help=_("print the check as JSON"))
     check.set_defaults(func=cmd_check)
+    register_proxy(commands)
 
 
 def contract_of(spec: str | None, section: Any = None) -> Any:

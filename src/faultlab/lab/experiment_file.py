@@ -259,6 +259,8 @@ class Experiment(Message):
         data = self.model_dump(mode="json", exclude_none=True)
         if self.system is not None:
             data["system"]["headers"] = recorded_headers(self.system.headers)
+            if self.system.proxy.token is not None:
+                data["system"]["proxy"]["token"] = recorded_headers({"token": self.system.proxy.token})["token"]
         return data
 
 

@@ -164,6 +164,15 @@ class VoterContract(Message):
     stats_path: str | None = Field("/voting/stats", pattern=PATH)
 
 
+class ProxyContract(Message):
+    """Where the fault proxy in front of the replicas is steered, for `inject: proxy` (`faultlab system proxy`)."""
+
+    control_url: str | None = Field(None, pattern=URL, description="its control API (null: the proxy `faultlab "
+                                                                   "system proxy` runs from the lab folder)")
+    token: str | None = Field(None, min_length=1, description="the operator token it takes (${VAR} from the "
+                                                              "environment; null: the lab folder's)")
+
+
 class SystemContract(Message):
     """The system under test: `shop` (faultlab's own, as today) or `guide` (a system built to the study guide's
     contract, reached over HTTP) with the settings that differ from the guide's."""
@@ -183,6 +192,7 @@ class SystemContract(Message):
     replicas: ReplicasContract = Field(default_factory=ReplicasContract)
     monitor: MonitorContract = Field(default_factory=MonitorContract)
     voter: VoterContract = Field(default_factory=VoterContract)
+    proxy: ProxyContract = Field(default_factory=ProxyContract)
 
     @model_validator(mode="before")
     @classmethod
@@ -212,4 +222,4 @@ def recorded_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 __all__ = ["GUIDE_KINDS", "GUIDE_PARAMS", "GUIDE_PRODUCTS", "MonitorContract", "OrdersContract", "ProductFields",
-           "ReplicasContract", "SystemContract", "VoterContract", "recorded_headers"]
+           "ProxyContract", "ReplicasContract", "SystemContract", "VoterContract", "recorded_headers"]

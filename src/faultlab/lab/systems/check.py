@@ -87,9 +87,10 @@ def _said(status: int | None, answer: Any) -> str:
 class SystemCheck:
     """Runs the check against one system with one client (its headers already on the client's session)."""
 
-    def __init__(self, contract: SystemContract, client: LabClient) -> None:
+    def __init__(self, contract: SystemContract, client: LabClient, proxy: dict[str, Any] | None = None) -> None:
         self.contract = contract
         self.client = client
+        self.proxy = proxy or {}  # inject: proxy — the fault proxy as found (url, ok, problem, replicas)
         self.result = CheckResult()
 
     async def _get(self, url: str, method: str = "GET", body: Any = None) -> tuple[int | None, Any]:
@@ -202,14 +203,35 @@ class SystemCheck:
                 inject_ok.append(n)
                 r.add(area, True, N_("replica {n} POST {url} answered {said} to an empty body: the fault endpoint is "
                                      "there (nothing injected)"), n=n, url=url, said=_said(status, answer))
-        r.inject = c.inject == "api" and len(inject_ok) == len(c.replicas.urls)
+        r.inject = len(inject_ok) == len(c.replicas.urls) if c.inject == "api" else bool(self.proxy.get("ok"))
         if c.inject == "proxy":
-            r.add("replicas", False, N_("inject: proxy needs faultlab's HTTP fault proxy, which this version does "
-                                        "not have: faults cannot be injected"), "system.inject: api")
+            await self.through_proxy()
         elif r.inject:
             kinds = sorted(k for k in c.replicas.kinds if k != "clear")
             r.add("replicas", True, N_("fault kinds it is sent as (not tried): {kinds}"),
                   kinds=", ".join(f"{k} → {c.replicas.kinds[k]}" for k in kinds))
+
+    async def through_proxy(self) -> None:
+        """`inject: proxy`: the fault proxy answers, stands in front of every replica, and forwards to each."""
+        c, r, proxy = self.contract, self.result, self.proxy
+        if not proxy.get("ok"):
+            r.add("replicas", False, N_("inject: proxy, but no fault proxy answers ({why}): start `faultlab system "
+                                        "proxy` and point the voter and the monitor at it"),
+                  "system.proxy.control_url (or inject: api)", True, why=proxy.get("problem") or "-")
+            return
+        rows = {int(row["replica"]): row for row in proxy.get("replicas") or []}
+        missing = [n for n in range(1, len(c.replicas.urls) + 1) if n not in rows]
+        if missing:
+            r.add("replicas", False, N_("the fault proxy at {url} stands in front of no replica {missing}"),
+                  "faultlab system proxy --upstream N=URL", True, url=proxy["url"], missing=missing)
+            return
+        for n, row in sorted(rows.items()):
+            url = str(row["address"]) + c.replicas.health_path
+            status, answer = await self._get(url)
+            self.answered(f"replica {n}", "GET", url, status, answer, "faultlab system proxy --upstream", True, n)
+        r.add("replicas", True, N_("fault proxy at {url}: {replicas}; a crash needs each replica's process id "
+                                   "(--pid)"), url=proxy["url"],
+              replicas=", ".join(f"{n} = {row['address']} → {row.get('upstream')}" for n, row in sorted(rows.items())))
 
     async def monitor(self) -> None:
         c, r = self.contract, self.result

@@ -212,6 +212,8 @@ def described(contract: SystemContract) -> dict[str, Any]:
     """The contract as a report keeps it: every setting, a header's secret value never."""
     data = contract.model_dump(mode="json")
     data["headers"] = recorded_headers(contract.headers)
+    if contract.proxy.token is not None:
+        data["proxy"]["token"] = recorded_headers({"token": contract.proxy.token})["token"]
     return data
 
 

@@ -37,7 +37,7 @@ from faultlab.lab.systems.base import Abilities, Cleared, Injected, Step, System
 from faultlab.lab.systems.check import CheckResult, SystemCheck
 from faultlab.lab.systems.contract import described, expand_headers, facts_of, monitor_states, products_of
 from faultlab.lab.systems.guide_api import GuideApi, GuideReader
-from faultlab.lab.systems.guide_faults import CRASH, STOP, GuideFaults
+from faultlab.lab.systems.guide_faults import CRASH, PROXY_KINDS, STOP, GuideFaults, open_proxy
 from faultlab.lab.systems.sizing import size_load
 
 CHECK_FRESH_S = 60.0
@@ -56,6 +56,8 @@ class GuideSystem(SystemUnderTest):
         self.settings = settings or Settings()
         self.name = contract.name
         self.headers = expand_headers(contract.headers, environ)
+        self.environ = environ
+        self.proxy_info: dict[str, Any] = {}  # inject: proxy — the proxy found (or why not), for the check
         self.replica_ids = list(range(1, len(contract.replicas.urls) + 1))
         self.product_ids = list(contract.products)
         self.write_check = write_check
@@ -82,8 +84,13 @@ class GuideSystem(SystemUnderTest):
     def _abilities(self) -> Abilities:
         c, found = self.contract, self.checked
         replica_kinds = {k for k, spec in kinds().items() if spec.target is REPLICA}
-        can_inject = c.inject == "api" and (found is None or found.inject)
-        faults = {k for k in c.replicas.kinds if k in replica_kinds} if can_inject else set()
+        if c.inject == "proxy":  # what the proxy in front can put on; a crash only where it knows the processes
+            rows = self.proxy_info.get("replicas") or []
+            faults = {k for k in PROXY_KINDS if k != CRASH or (rows and all(r.get("pid") for r in rows))}
+            faults = faults if self.faults.proxy is not None else set()
+        else:
+            can_inject = found is None or found.inject
+            faults = {k for k in c.replicas.kinds if k in replica_kinds} if can_inject else set()
         return Abilities(
             restart=c.replicas.restart_command is not None,
             stop=c.replicas.stop_command is not None and c.replicas.start_command is not None,
@@ -119,7 +126,7 @@ class GuideSystem(SystemUnderTest):
         return {"kind": self.kind, "name": self.name, "replicas": self.replica_ids, "products": self.product_ids,
                 "abilities": self.abilities.describe(), "contract": described(self.contract),
                 "check": self.checked.describe() if self.checked is not None else None,
-                "data": self.prepared or None, "observer": {
+                "data": self.prepared or None, "proxy": self.proxy_info or None, "observer": {
                     **self.observer.describe(), "url": self.observer_api.url if self.observer_api else None}}
 
     async def facts(self) -> LabFacts:
@@ -132,6 +139,14 @@ class GuideSystem(SystemUnderTest):
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32), headers=self.headers)
             self.client = LabClient(self.settings, timeout_s=self.contract.timeout_s, session=self._session)
             self.faults.client = self.client
+        if self.contract.inject == "proxy" and self.faults.proxy is None and not self.proxy_info:
+            self.faults.proxy, self.proxy_info = await open_proxy(self.contract, self.settings, self.environ)
+            if self.faults.proxy is not None:  # the observer probes through the proxies, where faults are put
+                r = self.contract.replicas
+                self.observer.targets = [Target(n, self.faults.proxy.address(n) + r.health_path,
+                                                self.faults.proxy.address(n) + r.inventory_path)
+                                         for n in self.replica_ids]
+            self.abilities = self._abilities()
         self.observer.on_lost = self._lost
         await self.observer.start()
         if self.observer_api is not None and self.observer_api.url is None:
@@ -143,6 +158,8 @@ class GuideSystem(SystemUnderTest):
 
     async def stop(self) -> None:
         await self.observer.stop()
+        if self.faults.proxy is not None:
+            await self.faults.proxy.stop()
         if self.observer_api is not None:
             await self.observer_api.stop()
         if self._session is not None:
@@ -167,7 +184,7 @@ class GuideSystem(SystemUnderTest):
         """Every endpoint probed (nothing broken; one test order, cancelled, unless read-only); a check made in the
         last CHECK_FRESH_S stands (the CLI prints it, then the runner asks again)."""
         if self.checked is None or time.monotonic() - self._checked_at > CHECK_FRESH_S:
-            self.checked = await SystemCheck(self.contract, self.client).run(write=self.write_check)
+            self.checked = await SystemCheck(self.contract, self.client, self.proxy_info).run(write=self.write_check)
             self._checked_at = time.monotonic()
             self.abilities = self._abilities()
         return self.checked.describe()

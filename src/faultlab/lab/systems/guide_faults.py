@@ -1,6 +1,6 @@
 """Faults on a guide system: through its replicas' `/inject-failure` (the guide's body and kind names, or the
-contract's), a crash's recovery and two-down through its own commands — and the rollback that undoes all of it,
-however the run ends.
+contract's), or with `inject: proxy` through faultlab's fault proxy in front of them; a crash's recovery and two-down
+through the system's own commands — and the rollback that undoes all of it, however the run ends.
 
 Times: a fault is active from its acknowledgement (a crash: the request that killed the replica, answered or cut
 off); a clear from its acknowledgement; a stop from when the observer last saw the replica answer before it went
@@ -11,19 +11,25 @@ moment its command starts. Every one is told to the observer, whose episodes giv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from faultlab.core.client import ApiCallError, LabClient
+from faultlab.core.config import TOKEN_FILE, Settings
+from faultlab.core.messages import Refused
 from faultlab.core.messages.system import SystemContract
 from faultlab.lab.observer import Observer
 from faultlab.lab.systems.base import Cleared, Injected
 from faultlab.lab.systems.commands import CommandRun, run_command
-from faultlab.lab.systems.contract import fill
+from faultlab.lab.systems.contract import expand_headers, fill
+from faultlab.lab.systems.proxy import ProxyClient, ProxyError, running_proxy
 
 STOP = "stop"
 CRASH = "crash"
+PROXY_KINDS = ("crash", "latency", "intermittent", "incorrect", "hang")  # faultlab's kinds the fault proxy can put on
 DOWN_WAIT_S = 1.0  # after a stop command: how long the observer may take to see the replica down
 
 
@@ -34,6 +40,7 @@ class GuideFaults:
         self.contract = contract
         self.client = client
         self.observer = observer
+        self.proxy: ProxyClient | None = None  # inject: proxy — faults on the traffic, from in front of each replica
         self.active: dict[int, set[str]] = {}  # kinds injected and not cleared, per replica
         self.touched: set[int] = set()  # every replica a fault was sent to (the rollback clears them all)
         self.stopped: set[int] = set()
@@ -72,6 +79,8 @@ class GuideFaults:
         if kind == CRASH:
             self.crashed.add(replica)  # before the request: cut short, the rollback still restarts it
         sent_at = time.time()
+        if self.proxy is not None:
+            return await self._through_proxy(self.proxy, kind, replica, params, sent_at)
         try:
             status, answer = await self._post(replica, body)
         except ApiCallError as exc:
@@ -84,6 +93,21 @@ class GuideFaults:
             raise RuntimeError(f"{kind} on replica {replica} refused: HTTP {status} {str(answer)[:200]}")
         self.active.setdefault(replica, set()).add(kind)
         fault = {"kind": kind, "params": params, "sent_as": body}
+        self.observer.injected(replica, kind, fault, at, sent_at)
+        return Injected(replica, at, sent_at, {"fault": {**fault, "activated_at": at}})
+
+    async def _through_proxy(self, proxy: ProxyClient, kind: str, replica: int, params: dict[str, Any],
+                             sent_at: float) -> Injected:
+        """The fault put on the replica's traffic by the proxy in front of it (faultlab's own: its acknowledgement is
+        when the fault took effect; a crash, when the kill was sent)."""
+        try:
+            answer = await proxy.inject_fault(replica, kind, params)
+        except (ProxyError, Refused) as exc:
+            self.crashed.discard(replica)
+            raise RuntimeError(f"{kind} on replica {replica} refused by the fault proxy: {exc}") from None
+        at = float(answer["activated_at"])
+        self.active.setdefault(replica, set()).add(kind)
+        fault = {"kind": kind, "params": params, "through": "proxy"}
         self.observer.injected(replica, kind, fault, at, sent_at)
         return Injected(replica, at, sent_at, {"fault": {**fault, "activated_at": at}})
 
@@ -114,6 +138,14 @@ class GuideFaults:
         return list(await asyncio.gather(*(self._clear(r) for r in replicas)))
 
     async def _clear(self, replica: int) -> Cleared:
+        if self.proxy is not None:
+            try:
+                at = await self.proxy.clear(replica)
+            except ProxyError as exc:
+                return Cleared(replica, None, f"replica {replica}: faults not cleared by the fault proxy ({exc})")
+            self.active.pop(replica, None)
+            self.observer.cleared(replica, at, time.time())
+            return Cleared(replica, at)
         try:
             status, answer = await self._post(replica, self.body("clear", {}))
         except ApiCallError as exc:
@@ -167,6 +199,11 @@ class GuideFaults:
             else:
                 timeline.append({"at": cleared.cleared_at, "event": event, "replica": cleared.replica,
                                  "rollback": True})
+        if self.proxy is not None:  # every fault on every replica's traffic, whatever this run knows of
+            try:
+                await self.proxy.reset()
+            except ProxyError as exc:
+                problems.append(f"the fault proxy did not clear its faults: {exc}")
         reachable = sorted(self.touched - self.crashed - self.stopped)
         had = {r: bool(self.active.get(r)) for r in reachable}
         for cleared in await asyncio.gather(*(self._clear(r) for r in reachable)):
@@ -176,3 +213,32 @@ class GuideFaults:
                 timeline.append({"at": cleared.cleared_at, "event": "fault_cleared", "replica": cleared.replica,
                                  "rollback": True})
         return problems
+
+
+async def open_proxy(contract: SystemContract, settings: Settings,
+                     environ: dict[str, str] | None = None) -> tuple[ProxyClient | None, dict[str, Any]]:
+    """The fault proxy `inject: proxy` steers (the contract's control URL, else the one `faultlab system proxy` runs
+    from the lab folder) with its replicas, or None and why not; what the check says of it."""
+    found: dict[str, Any] = {"url": contract.proxy.control_url, "ok": False, "problem": None, "replicas": []}
+    if found["url"] is None:
+        state = running_proxy(settings.home)
+        found["url"] = state["control_url"] if state else None
+    if found["url"] is None:
+        found["problem"] = f"no fault proxy runs from the lab folder {settings.home}"
+        return None, found
+    token = contract.proxy.token
+    if token is not None:
+        token = expand_headers({"token": token}, environ)["token"]
+    else:
+        with contextlib.suppress(OSError):
+            token = settings.admin_token or (Path(settings.home) / TOKEN_FILE).read_text().strip()
+    client = ProxyClient(found["url"], token or "")
+    try:
+        await client.start()
+        found["replicas"] = await client.describe()
+    except ProxyError as exc:
+        await client.stop()
+        found["problem"] = str(exc)
+        return None, found
+    found["ok"] = True
+    return client, found
