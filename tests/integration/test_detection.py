@@ -9,9 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from faultlab.core.evidence import FAILURE_KINDS, SUCCESS_KINDS
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.supervisor import Supervisor
-from tests.helpers import auth, get_json, inject
+from tests.helpers import auth, get_json, inject, post_orders, replica_rows, wait_converged
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -98,6 +99,74 @@ async def test_crash_without_automatic_restart_waits_for_the_operator(settled: S
         assert recovered["ttr_ms"] > 1000
     finally:
         proc.auto_restart = True
+
+
+async def read_trace(http: aiohttp.ClientSession, lab: Supervisor) -> list[dict[str, Any]]:
+    """Every observation the monitor's open recording holds."""
+    entries: list[dict[str, Any]] = []
+    since = 0
+    while True:
+        _s, body = await get_json(http, f"{lab.settings.service_url('monitor')}/trace?since={since}&limit=5000",
+                                  headers=auth(lab))
+        entries += body["observations"]
+        if len(body["observations"]) < 5000:
+            return entries
+        since = body["next"]
+
+
+def guide_rule_on_at(observations: list[dict[str, Any]], threshold: int) -> float | None:
+    """When the guide's rule alone turns a replica ON, over a new process's observations: `threshold` successes in a
+    row (a failure starts the count again), the last one caught up."""
+    successes, caught_up = 0, False
+    for obs in observations:
+        if obs["kind"] not in ("health", "agree"):
+            successes = 0
+            continue
+        successes += int(obs.get("count") or 1)
+        if obs["kind"] == "health":
+            caught_up = bool(obs.get("caught_up"))
+        if successes >= threshold and caught_up:
+            return float(obs["at"])
+    return None
+
+
+async def test_a_replaced_replica_is_judged_from_its_new_process(settled: Supervisor,
+                                                                 http: aiohttp.ClientSession) -> None:
+    """A crashed replica left down for a second (restarts off) meets refusals at every probe, and orders flow meanwhile;
+    started again, its new process is ON at the first answer where the guide's rule holds (five successes in a row,
+    caught up), whatever refusals came before its first answer, and it applied the missed orders exactly once."""
+    lab = settled
+    proc = lab.processes["inventory-1"]
+    monitor = lab.settings.service_url("monitor")
+    async with http.post(f"{monitor}/trace", json={"lease_s": 60}, headers=auth(lab)) as resp:
+        assert resp.status == 201
+    proc.auto_restart = False
+    try:
+        since = time.time()
+        await inject(http, lab, 1, kind="crash")
+        await episode(http, lab, 1, since - 0.01, "detected_at")
+        accepted = await post_orders(http, lab, [("PROD-004", 1)] * 20)
+        await asyncio.sleep(1.0)
+        started = time.time()
+        await proc.start()
+        recovered = await episode(http, lab, 1, since - 0.01, "recovered_at", timeout_s=15)
+        await asyncio.sleep(0.2)  # the observations of that moment are in the recording
+        trace = [o for o in await read_trace(http, lab) if o.get("replica") == 1]
+    finally:
+        proc.auto_restart = True
+        async with http.delete(f"{monitor}/trace", headers=auth(lab)) as resp:
+            assert resp.status == 200
+    assert len(accepted) == 20
+    down = [o for o in trace if recovered["cleared_at"] <= o["at"] < started]
+    assert sum(o["kind"] == "refused" for o in down) >= 2, "the monitor met refusals while the replica was down"
+    # the new process's evidence (a failure the voter saw for a request sent before it started is about the old one)
+    new = [o for o in trace if o["at"] >= started and (o["kind"] in SUCCESS_KINDS or o["kind"] in FAILURE_KINDS)
+           and not (o.get("sent_at") or started) < started]
+    on_at = guide_rule_on_at(new, lab.settings.recovery_threshold)
+    assert on_at is not None and recovered["recovered_at"] == pytest.approx(on_at, abs=0.001)
+    await wait_converged(lab, http)
+    rows = await replica_rows(lab, 1)
+    assert rows["events"] == rows["distinct"], "an event applied twice"
 
 
 async def test_error_queue_reaches_the_monitor(settled: Supervisor, http: aiohttp.ClientSession) -> None:

@@ -272,3 +272,70 @@ def test_failures_about_requests_sent_before_the_clear_are_not_news() -> None:
     for i in range(3):
         t.observe(obs("slow", 503.0 + i * 0.01, sent_at=502.9))
     assert t.status == "OFF"
+
+
+def test_refusals_while_the_replacement_starts_do_not_delay_its_return() -> None:
+    """With the error-rate detector, the refusals seen between a crash and the first answer of the process that
+    replaced it are not that process's history: ON after five answers of the new process, caught up, whether two or
+    four refusals came first (they used to keep it OFF until twenty observations had pushed them out)."""
+    for refusals in (1, 2, 4):
+        t, _ = tracker(detector="error-rate")
+        t.observe(obs("fault_injected", 600.0, ok=False, fault={"kind": "crash"}))
+        t.observe(obs("process_exit", 600.002, code=1))
+        for i in range(refusals):
+            t.observe(obs("refused", 600.02 + i * 0.02))
+        first = 600.02 + refusals * 0.02
+        for i in range(4):
+            t.observe(obs("health", first + i * 0.02, started_at=first - 0.01))
+            assert t.status == "OFF", "never ON before five answers"
+        t.observe(obs("health", first + 0.08, started_at=first - 0.01))
+        assert t.status == "ON", f"{refusals} refusals before the new process answered"
+        assert t.episodes[-1].ttr_ms is not None and t.episodes[-1].ttr_ms < (first + 0.1 - 600.002) * 1000
+
+
+def test_the_replacement_is_judged_on_its_own_failures() -> None:
+    """Failures of the new process after its first answer count as before: two errors in its window keep it OFF
+    however many answers follow within the window; a refusal the voter saw for a request sent before the new process
+    started does not count."""
+    t, _ = tracker(detector="error-rate")
+    t.observe(obs("process_exit", 700.0, code=1))
+    t.observe(obs("refused", 700.02))
+    t.observe(obs("health", 700.06, started_at=700.05))
+    t.observe(obs("refused", 700.07, source="voter", sent_at=700.01))  # sent to no process: not news
+    assert t.late_evidence == 1
+    t.observe(obs("error", 700.08, source="voter", sent_at=700.075))
+    t.observe(obs("health", 700.09))
+    t.observe(obs("error", 700.10, source="voter", sent_at=700.095))
+    for i in range(10):
+        t.observe(obs("health", 700.12 + i * 0.02))
+    assert t.status == "OFF", "a new process with two errors in its window is not trusted yet"
+
+
+def test_the_replacement_is_on_only_once_caught_up() -> None:
+    """Answering after the crash is not enough: the new process is ON only once it lacks no event the others applied
+    more than caught_up_ms ago."""
+    t, _ = tracker(detector="error-rate")
+    t.observe(obs("process_exit", 800.0, code=1))
+    t.observe(obs("refused", 800.02))
+    t.observe(obs("refused", 800.04))
+    for i in range(8):
+        t.observe(obs("health", 800.06 + i * 0.02, caught_up=False, behind_ms=260.0))
+    assert t.status == "OFF"
+    t.observe(obs("health", 800.3, behind_ms=20.0))
+    assert t.status == "ON"
+
+
+def test_answers_of_the_exited_process_do_not_start_the_new_ones_history() -> None:
+    """An agreement the voter got from the old process, or a probe it answered, reaching the monitor after the
+    supervisor's exit report, is not the new process's first answer: the refusals that follow while the new one starts
+    still do not count against it."""
+    t, _ = tracker(detector="error-rate")
+    t.observe(obs("health", 900.0, pid=41))
+    t.observe(obs("process_exit", 900.01, code=1))
+    t.observe(obs("agree", 900.012, source="voter"))
+    t.observe(obs("health", 900.013, pid=41))
+    for i in range(3):
+        t.observe(obs("refused", 900.03 + i * 0.02))
+    for i in range(5):
+        t.observe(obs("health", 900.1 + i * 0.02, pid=42, started_at=900.09))
+    assert t.status == "ON"

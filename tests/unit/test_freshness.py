@@ -172,3 +172,16 @@ def test_a_deadline_already_judged_is_looked_at_again_at_the_fast_interval_not_a
     before = time.monotonic()
     monitor._consider_deadline(1)
     assert before + fast + 0.002 - 1e-6 <= monitor._due[1] <= time.monotonic() + fast + 0.002 + 1e-6
+
+
+def test_a_new_process_that_listens_is_probed_at_once() -> None:
+    """A replica's `process_start` report (its new process listens) brings its next probe to now, not to the fast
+    interval: the recovery count starts with the first answer the new process can give."""
+    from faultlab.core.config import Settings
+    from faultlab.shop.monitor.health_monitor import HealthMonitor
+
+    monitor = HealthMonitor(Settings(admin_token="t" * 32), None, "e" * 16)
+    monitor._due[1] = float("inf")
+    monitor.ingest({"replica": 1, "kind": "process_start", "ok": True, "source": "replica", "at": time.time()})
+    assert monitor._due[1] <= time.monotonic()
+    assert monitor._due[2] == 0.0  # the others keep their own schedule

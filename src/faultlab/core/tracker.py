@@ -107,6 +107,10 @@ class InstanceTracker:
         self.hints = 0  # times the voter saw it behind the majority
         self.last_cleared_at: float | None = None  # the last time a fault of this replica was cleared
         self.late_evidence = 0  # failures reported late about requests sent before that clear (ignored)
+        self.replaced = False  # its process exited and the one taking its place has not answered yet
+        self.exited_pid: int | None = None  # the pid of that exited process, when it had told it
+        self.process_since: float | None = None  # when the process answering now started (failures about requests
+        # sent before it are about an older process)
 
     # ---- evidence -----------------------------------------------------------------------------
 
@@ -151,6 +155,8 @@ class InstanceTracker:
             if self.status != "OFF":
                 self._set("OFF", at, CONCLUSIVE[kind], source)
         elif kind == "health":
+            if self.replaced and self._from_new_process(obs, at):
+                self._first_answer(obs.get("started_at"), at)
             self.last_check = at
             self.last_health = {k: v for k, v in obs.items() if k not in ("kind", "at", "source", "replica", "ok")}
             self.caught_up = bool(obs.get("caught_up"))
@@ -176,10 +182,32 @@ class InstanceTracker:
             if source == "monitor":
                 self.last_check = at
             sent_at = obs.get("sent_at")
-            if isinstance(sent_at, (int, float)) and self.last_cleared_at is not None and sent_at < self.last_cleared_at:
-                self.late_evidence += 1  # about a request sent while a fault now cleared was active: not news
+            news_since = max(self.last_cleared_at or 0.0, self.process_since or 0.0)
+            if isinstance(sent_at, (int, float)) and sent_at < news_since:
+                # about a request sent while a fault now cleared was active, or to a process that has since been
+                # replaced: not news
+                self.late_evidence += 1
                 return
             self._evidence(False, at, source, kind)
+
+    def _from_new_process(self, health: dict[str, Any], at: float) -> bool:
+        """Whether a health answer comes from the process that replaced the exited one: another pid, or (no pid
+        told) an answer after the exit (a probe the old process answered may arrive after the supervisor's report)."""
+        pid = health.get("pid")
+        if isinstance(pid, int) and self.exited_pid is not None:
+            return pid != self.exited_pid
+        return self.process_since is None or at > self.process_since
+
+    def _first_answer(self, started_at: Any, at: float) -> None:
+        """The process that took the place of an exited one answers: the detectors judge it from here. The refusals
+        seen while it was starting are about no process (the exit, conclusive, had already put the replica OFF); fed
+        to the detectors they would keep a working replica out long after it caught up (an error-rate window
+        remembers two of them for `window` observations)."""
+        self.replaced = False
+        for detector in self.detectors.values():
+            detector.reset()
+        if isinstance(started_at, (int, float)) and not isinstance(started_at, bool):
+            self.process_since = max(self.process_since or 0.0, min(float(started_at), at))
 
     def urgent(self, now: float) -> bool:
         """Check this replica at the fast interval: not ON, or a failure seen in the last SUSPICION_S. Scattered
@@ -252,6 +280,10 @@ class InstanceTracker:
         # A crash fault announced its exit moment, which is never later than the death the supervisor saw.
         episode.activated_at = min(episode.activated_at, at)
         episode.cleared_at = at  # recovery (restart) can start from the death
+        self.replaced = True
+        self.process_since = max(self.process_since or 0.0, at)
+        pid = self.last_health.get("pid")
+        self.exited_pid = pid if isinstance(pid, int) else None
         self.caught_up = False
         self.last_health = {}
         self._shadow_all_off(now)

@@ -193,8 +193,9 @@ def _route_name(request: web.Request) -> str:
 
 
 def create_app(settings: Settings, service: str, log: Logger,
-               openapi: dict[str, Any] | None = None) -> web.Application:
-    """An aiohttp app with JSON error handling, metrics, `GET /metrics` and (given one) `GET /openapi.json` wired."""
+               openapi: dict[str, Any] | Callable[[], dict[str, Any]] | None = None) -> web.Application:
+    """An aiohttp app with JSON error handling, metrics, `GET /metrics` and (given one, or what builds it)
+    `GET /openapi.json` wired."""
     metrics = RequestMetrics(service)
 
     @web.middleware
@@ -230,22 +231,28 @@ def create_app(settings: Settings, service: str, log: Logger,
 
     app.router.add_get("/metrics", prometheus)
     if openapi is not None:
-        document = orjson.dumps(openapi)
+        document: list[bytes] = []
 
         async def openapi_json(_request: web.Request) -> web.Response:
-            return web.Response(body=document, content_type="application/json")
+            if not document:  # built on the first request: a restarted service answers its probes sooner
+                document.append(orjson.dumps(openapi() if callable(openapi) else openapi))
+            return web.Response(body=document[0], content_type="application/json")
 
         app.router.add_get("/openapi.json", openapi_json)
     return app
 
 
-async def serve(app: web.Application, host: str, port: int, log: Logger) -> None:
-    """Run the app until SIGTERM/SIGINT, then run its cleanup hooks."""
+async def serve(app: web.Application, host: str, port: int, log: Logger,
+                listening: Callable[[], None] | None = None) -> None:
+    """Run the app until SIGTERM/SIGINT, then run its cleanup hooks; `listening` is called once it accepts
+    connections."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
     await site.start()
     log.info("listening", host=host, port=port)
+    if listening is not None:
+        listening()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

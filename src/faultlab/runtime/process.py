@@ -75,7 +75,7 @@ class ProcessSpec:
     replica: int | None = None
     restart_nice: int = 0  # a restarted child starts at this niceness (it renices itself once working)
     spare_argv: list[str] | None = None  # a warm spare: imports everything, then waits for "go" on its stdin
-    spare_nice: int = 0  # the spare waits at this niceness; it is set to restart_nice when it takes over
+    spare_nice: int = 0  # the spare waits at this niceness; it runs at full priority once it takes over
     before_start: Callable[[], None] | None = None  # run before every spawn (postgres: clear a stale lock file)
 
 
@@ -160,9 +160,11 @@ class ManagedProcess:
         spare, self.spare = self.spare, None
         if spare is None or spare.returncode is not None or spare.stdin is None:
             return False
-        if self.spec.spare_nice != self.spec.restart_nice:  # raising a priority needs root: set only then
+        if self.spec.spare_nice:  # raising a priority needs root: the spare waits niced only then
+            # Its imports are done: what is left is the service's start, at full priority (a replica's successor
+            # connects and catches up while the survivors carry the load).
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, spare.pid, self.spec.restart_nice)
+                os.setpriority(os.PRIO_PROCESS, spare.pid, 0)
         try:
             spare.stdin.write(b"go\n")
             await spare.stdin.drain()

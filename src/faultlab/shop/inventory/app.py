@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from faultlab.core.config import Settings
-from faultlab.core.db import create_pool, lab_epoch
+from faultlab.core.db import lab_epoch
 from faultlab.core.evidence import MonitorReporter, observation
 from faultlab.core.guide import health_body
 from faultlab.core.log import get_logger
@@ -40,7 +40,7 @@ def _iso(ts: float) -> str:
 def build_app(settings: Settings, replica: int, applier: LogApplier, faults: FaultSet,
               reporter: MonitorReporter) -> web.Application:
     log = get_logger("inventory", replica)
-    app = create_app(settings, "inventory", log, openapi=inventory_openapi(settings, replica))
+    app = create_app(settings, "inventory", log, openapi=lambda: inventory_openapi(settings, replica))
     started_at = time.time()
 
     @web.middleware
@@ -173,22 +173,29 @@ def build_app(settings: Settings, replica: int, applier: LogApplier, faults: Fau
 
 async def main(settings: Settings, replica: int) -> None:
     log = get_logger("inventory", replica)
-    pool = await create_pool(settings, min_size=1, max_size=4)
     faults = FaultSet()
     reporter = MonitorReporter(settings)
     await reporter.start()
-    epoch = await lab_epoch(pool)  # read now, when the process starts working (a warm spare: when let go)
-    applier = LogApplier(settings, replica, ReplicaStore(pool, replica), faults, log, epoch, reporter)
-    await applier.start()
+    store = ReplicaStore(settings, replica)
+    await store.open()
+    epoch = await lab_epoch(store.pool)  # read now, when the process starts working (a warm spare: when let go)
+    applier = LogApplier(settings, replica, store, faults, log, epoch, reporter)
+    await applier.start()  # the state, the commit connection and the broker connections side by side
+    pool = store.pool
     if os.getpriority(os.PRIO_PROCESS, 0) > 0:  # started niced after a crash: full priority once working
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, 0, 0)
     app = build_app(settings, replica, applier, faults, reporter)
+
+    def listening() -> None:
+        # The monitor checks a new process at once, instead of at its next probe of a replica it knows is down.
+        reporter.report(observation(replica, "process_start", True, "replica", pid=os.getpid()), urgent=True)
+
     try:
         async with flushing(pool, app, f"inventory-svc-{replica}", log):
-            await serve(app, settings.host, settings.replica_port(replica), log)
+            await serve(app, settings.host, settings.replica_port(replica), log, listening)
     finally:
         faults.remove()
         await applier.stop()
         await reporter.stop()
-        await pool.close()
+        await store.close()

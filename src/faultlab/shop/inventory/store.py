@@ -7,17 +7,34 @@ from typing import Any
 
 import asyncpg
 
-from faultlab.core.db import inventory_schema, migrate
+from faultlab.core.config import Settings
+from faultlab.core.db import create_pool, inventory_schema, migrate
 from faultlab.core.protocol import CANCELLED, CONFIRMED, CREATED, Applied, InventoryState, ProductState
 
 
 class ReplicaStore:
     """Reads and writes `inventory_<N>.*`; nothing else touches these tables."""
 
-    def __init__(self, pool: asyncpg.Pool, replica: int) -> None:
-        self.pool = pool
+    def __init__(self, settings: Settings, replica: int) -> None:
+        self.settings = settings
         self.replica = replica
         self.schema = f"inventory_{replica}"
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the replica store is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        """Connect (a small pool: the applier's connection is its own); nothing to do when already open."""
+        if self._pool is None:
+            self._pool = await create_pool(self.settings, min_size=1, max_size=4)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
 
     async def migrate(self, initial_stock: dict[str, int]) -> None:
         await migrate(self.pool, inventory_schema(self.replica), lock_key=1000 + self.replica)

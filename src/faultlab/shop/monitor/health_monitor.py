@@ -134,7 +134,9 @@ class HealthMonitor:
             for other in self.trackers:
                 if other != replica:
                     self._consider_deadline(other)
-        if obs["kind"] == "behind" or tracker.status != "ON" or before != tracker.status or tracker.last_failed:
+        if obs["kind"] == "process_start":  # a new process listens: check it now
+            self._probe_soon(replica, 0.0)
+        elif obs["kind"] == "behind" or tracker.status != "ON" or before != tracker.status or tracker.last_failed:
             self._probe_soon(replica, self.settings.recovery_interval_ms / 1000)
 
     def _probe_soon(self, replica: int, delay_s: float) -> None:
