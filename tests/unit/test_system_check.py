@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -36,7 +37,7 @@ def student_system(quirks: set[str], injected: list[Any]) -> web.Application:
         injected.append(await request.read())
         if "no-inject" in quirks:
             raise web.HTTPNotFound()
-        if "token" in quirks:
+        if "token" in quirks or ("header-token" in quirks and "Authorization" not in request.headers):
             return web.json_response({"error": "unauthorized"}, status=401)
         return web.json_response({"error": "type required"}, status=400)
 
@@ -81,6 +82,7 @@ Check = Callable[..., Any]
 async def check() -> AsyncIterator[Check]:
     servers: list[TestServer] = []
     clients: list[LabClient] = []
+    sessions: list[aiohttp.ClientSession] = []
 
     async def run(quirks: set[str], write: bool = True, **overrides: Any) -> tuple[Any, list[str], list[Any]]:
         injected: list[Any] = []
@@ -92,7 +94,9 @@ async def check() -> AsyncIterator[Check]:
             "orders": {"url": f"{base}/o"}, "monitor": {"url": f"{base}/m"}, "voter": {"url": f"{base}/v"},
             "replicas": {"urls": [f"{base}/r{n}" for n in (1, 2, 3)],
                          "restart_command": "docker compose restart inventory-svc-{n}"}, **overrides})
-        client = await LabClient(Settings(), timeout_s=2).start()
+        session = aiohttp.ClientSession(headers=contract.headers)  # as GuideSystem sends them: on its session
+        sessions.append(session)
+        client = await LabClient(Settings(), timeout_s=2, session=session).start()
         clients.append(client)
         result = await SystemCheck(contract, client).run(write=write)
         return result, [f.text() for f in result.findings], injected
@@ -100,6 +104,8 @@ async def check() -> AsyncIterator[Check]:
     yield run
     for client in clients:
         await client.stop()
+    for session in sessions:
+        await session.close()
     for server in servers:
         await server.close()
 
@@ -155,7 +161,23 @@ def test_a_finding_says_where_to_look() -> None:
                       "system.monitor.status_path")
     assert finding.describe() == {"area": "monitor", "ok": False, "fatal": False,
                                   "setting": "system.monitor.status_path",
-                                  "message": "monitor GET u answered HTTP 404 — set system.monitor.status_path"}
+                                  "message": "monitor GET u answered HTTP 404 — set system.monitor.status_path",
+                                  "msgid": "monitor GET {url} answered {said}", "params": {"url": "u", "said": "HTTP 404"}}
+
+
+async def test_a_fault_endpoint_open_to_anyone_is_named(check: Check) -> None:
+    """An endpoint that takes a request without credentials is a finding (not a reason to refuse the system); with
+    the contract's headers, it is asked once more without them, and one that then wants credentials is not named."""
+    result, said, _ = await check(set())
+    assert result.ok and result.inject
+    assert sum("answered HTTP 400 to a request without credentials: anyone who can reach it can inject a fault" in s
+               for s in said) == 3, said
+    assert all(not f.ok and not f.fatal for f in result.findings if "without credentials" in f.message)
+    result, said, injected = await check({"header-token"}, headers={"Authorization": "Bearer s3cret"})
+    assert result.ok and result.inject and len(injected) == 6  # with the header, then without it
+    assert not any("without credentials" in s for s in said), said
+    result, said, _ = await check(set(), headers={"Authorization": "Bearer s3cret"})
+    assert sum("without credentials" in s for s in said) == 3, said
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])

@@ -485,7 +485,7 @@ class ExperimentRunner:
             self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
                                 "every voted read right and monotonic"))
             history = self.load.result if self.load else None
-            data["data_check"] = await self.system.check_data(history, timeout_s=60)
+            data["data_check"] = await self.system.check_data(history, timeout_s=exp.timeouts.data_s)
             data["failures"] = await self.system.failures()
             data["voting_after"] = await self.voter_stats()
         except Exception as exc:  # the system failing its checks is a finding, and the report must still be written

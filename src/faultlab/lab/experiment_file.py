@@ -55,6 +55,8 @@ class Timeouts(Message):
     detect_s: float = Field(15.0, gt=0, le=600, description="from injection to the detection event")
     recover_s: float = Field(30.0, gt=0, le=600, description="from the clear to the recovery event")
     steady_s: float = Field(30.0, gt=0, le=600, description="for the lab to be steady between phases")
+    data_s: float = Field(60.0, gt=0, le=600, description="after the run, for the replicas to converge and the "
+                                                          "orders to be decided before the data check judges them")
 
 
 class Thresholds(Message):

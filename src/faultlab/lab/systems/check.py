@@ -2,7 +2,9 @@
 is missing and which setting to change — and the abilities that follow (a monitor, an order's status, positions,
 the fault endpoint, the commands).
 
-Nothing is injected: the fault endpoint is asked with an empty body, and any answer but 404 / 405 means it is there.
+Nothing is injected: the fault endpoint is asked with an empty body, and any answer but 404 / 405 means it is there;
+asked again without credentials, any answer but 401 / 403 means anyone who reaches it can inject a fault (a flaw the
+check names, not one that stops a run).
 The one write is a test order of one unit, cancelled at once (left out with `write=False`). Every sentence is an
 English message with its fields, said in the reader's language where it is printed.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import aiohttp
 
 from faultlab.core.client import ApiCallError, LabClient, Unreachable
 from faultlab.core.i18n import N_
@@ -45,7 +49,7 @@ class Finding:
 
     def describe(self) -> dict[str, Any]:
         return {"area": self.area, "ok": self.ok, "fatal": self.fatal, "setting": self.setting,
-                "message": self.text()}
+                "message": self.text(), "msgid": self.message, "params": self.params}
 
 
 @dataclass
@@ -104,6 +108,16 @@ class SystemCheck:
             return None, REFUSED if "connect" in exc.reason.casefold() else exc.reason[:160]
         except ApiCallError as exc:
             return None, exc.error[:160]
+
+    async def _without_credentials(self, url: str) -> int | None:
+        """The status the fault endpoint answers to an empty body sent without the contract's headers (None: no
+        answer)."""
+        try:
+            async with aiohttp.ClientSession() as session, session.post(
+                    url, json={}, timeout=aiohttp.ClientTimeout(total=self.contract.timeout_s)) as resp:
+                return resp.status
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return None
 
     def answered(self, area: str, what: str, url: str, status: int | None, answer: Any, setting: str | None = None,
                  fatal: bool = False, replica: int | None = None) -> bool:
@@ -203,6 +217,11 @@ class SystemCheck:
                 inject_ok.append(n)
                 r.add(area, True, N_("replica {n} POST {url} answered {said} to an empty body: the fault endpoint is "
                                      "there (nothing injected)"), n=n, url=url, said=_said(status, answer))
+                bare = await self._without_credentials(url) if c.headers else status
+                if bare is not None and bare not in (401, 403):
+                    r.add(area, False, N_("replica {n} POST {url} answered HTTP {status} to a request without "
+                                          "credentials: anyone who can reach it can inject a fault"), n=n, url=url,
+                          status=bare)
         r.inject = len(inject_ok) == len(c.replicas.urls) if c.inject == "api" else bool(self.proxy.get("ok"))
         if c.inject == "proxy":
             await self.through_proxy()
