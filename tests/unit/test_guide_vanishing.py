@@ -1,6 +1,6 @@
-"""A guide system that disappears in the middle of a run (a small stand-in built to the guide's contract, stopped
-while a fault is held): the observer notices, the run stops, the rollback tries to clear what was injected and says
-what it could not, and the partial report says why."""
+"""A guide system that disappears, hangs or answers garbage in the middle of a run (a small stand-in built to the
+guide's contract, broken while a fault is held): the observer notices, the run stops, the rollback clears what was
+injected (or says what it could not), and the partial report says why."""
 
 from __future__ import annotations
 
@@ -31,12 +31,22 @@ class StandIn:
         self.faults: dict[int, tuple[str, float] | None] = {1: None, 2: None, 3: None}
         self.orders: dict[str, tuple[str, int, str]] = {}
         self.injections: list[tuple[int, Any]] = []
+        self.broken: str | None = None  # "garbage": every read answers 200 with an HTML page; "hang": never answers
+
+    @web.middleware
+    async def breaker(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Reads break as told; the fault endpoint keeps working (so the rollback can clear what it injected)."""
+        if self.broken is None or request.method != "GET":
+            return await handler(request)
+        if self.broken == "hang":
+            await asyncio.sleep(3600)
+        return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
 
     def items(self) -> list[dict[str, Any]]:
         return [{"product_id": p, "available_quantity": a, "reserved_quantity": r} for p, (a, r) in self.stock.items()]
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self.breaker])
         for n in (1, 2, 3):
             app.router.add_get(f"/r{n}/health", self.health(n))
             app.router.add_get(f"/r{n}/inventory", self.inventory)
@@ -138,3 +148,42 @@ async def test_a_system_that_vanishes_mid_run_ends_in_the_rollback_and_a_partial
     validate(report)
     assert report.verdict.missed[0].startswith("aborted: the system under test stopped answering")
     assert [n for n, body in standin.injections if body.get("type") == "latency"] == [2]
+
+
+@pytest.mark.parametrize("broken", ["garbage", "hang"])
+async def test_a_system_that_answers_garbage_or_hangs_mid_run_is_stopped_and_its_faults_cleared(broken: str) -> None:
+    """While replica 2's latency fault is held every read starts answering an HTML page (or nothing at all): after
+    1 s the run stops with a reason that says which, the rollback clears replica 2's fault through its still working
+    fault endpoint, and the partial report says why."""
+    standin = StandIn()
+    server = TestServer(standin.app())
+    await server.start_server()
+    base = f"http://127.0.0.1:{server.port}"
+    contract = guide_contract(name="stand-in", orders={"url": f"{base}/o"}, monitor={"url": f"{base}/m"},
+                              voter={"url": f"{base}/v", "stats_path": None}, timeout_s=0.5,
+                              replicas={"urls": [f"{base}/r{n}" for n in (1, 2, 3)]})
+    system = GuideSystem(contract, lost_after_s=1.0)
+    experiment = build_experiment(phases=["baseline", "latency"], repeat=1, rate=20, duration_s=30, settle_s=0.3)
+    experiment = experiment.model_copy(update={"phases": [experiment.phases[0].model_copy(update={"hold_s": 1.0}),
+                                                          experiment.phases[1]]})
+    steps: list[str] = []
+    task = asyncio.create_task(ExperimentRunner(Settings(), experiment, on_step=steps.append, system=system).run())
+    try:
+        async with asyncio.timeout(60):
+            while not any("fault held" in s for s in steps):
+                await asyncio.sleep(0.05)
+        standin.broken = broken
+        data = await asyncio.wait_for(task, 60)
+    finally:
+        await server.close()
+    why = ("it answers, but for" if broken == "garbage" else "neither its monitor nor any replica has answered")
+    assert data["aborted"].startswith(f"the system under test stopped answering: {why}"), data["aborted"]
+    assert standin.faults == {1: None, 2: None, 3: None}  # the rollback cleared replica 2's latency
+    sent = [(n, body.get("type")) for n, body in standin.injections if body.get("type")]  # not the check's probes
+    assert sent == [(2, "latency"), (2, "clear")], sent
+    assert not data["rollback_problems"], data["rollback_problems"]
+    assert [r.phase for r in data["results"]] == ["baseline", "latency"]
+    assert data["results"][1].missed[0].startswith("error: the system under test stopped answering")
+    report = build_report(data, {"system": "stand-in"}, broken)
+    validate(report)
+    assert report.verdict.missed[0].startswith("aborted: the system under test stopped answering")

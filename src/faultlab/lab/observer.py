@@ -6,7 +6,8 @@ claims about itself. Each replica has its own two probe loops and the monitor it
 its own probes: a probe not answered within `probe_timeout_ms` is a failed probe, counted. One aiohttp session with
 keep-alive, at most one request in flight per loop. The outcomes go to `EpisodeBook` (the episodes, TTD and TTR
 polled, the detectors' shadow decisions); when neither the monitor nor any replica has answered for
-`lost_after_s`, the system is gone and `on_lost` is told.
+`lost_after_s`, the system is gone and `on_lost` is told — and so when it answers but neither the monitor's status nor
+any replica's data has been readable for as long (garbage is no answer).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Observer:
         self.samples: list[ValueSample] = []  # what each replica served, kept when it changed (the data check's)
         self._served: dict[tuple[int, str], Value] = {}
         self._answered: dict[str, float] = {}  # endpoint → when it last answered anything
+        self._readable_at: float | None = None  # when the monitor's status or a replica's data last could be read
         self._changed = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -205,6 +207,7 @@ class Observer:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 values = {}
             if values:
+                self._readable_at = at
                 self._latest[replica] = (at, values)
                 self._keep(replica, at, values)
                 others = [v for r, (when, v) in self._latest.items() if r != replica and at - when <= RECENT_S]
@@ -234,22 +237,32 @@ class Observer:
             if status == 200:
                 with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                     states = self.read_status(orjson.loads(body))
+                if states:
+                    self._readable_at = at
             self.book.poll(sent_at, at, states)
             next_at = max(next_at + self.interval_s, loop.time())
             await asyncio.sleep(next_at - loop.time())
 
     async def _watch_lost(self) -> None:
-        """Tell `on_lost` once when nothing of the system has answered for `lost_after_s` (after it did)."""
+        """Tell `on_lost` once when nothing of the system has answered for `lost_after_s` (after it did), or when it
+        answers but nothing it says can be read: neither its monitor's status nor any replica's data."""
         while self.lost is None:
             await asyncio.sleep(0.25)
             if not self._answered:
                 continue
-            silent_s = time.time() - max(self._answered.values())
+            now = time.time()
+            silent_s = now - max(self._answered.values())
+            unreadable_s = now - (self._readable_at or self.started_at or now)
             if silent_s >= self.lost_after_s:
                 self.lost = (f"neither its monitor nor any replica has answered for {silent_s:.1f} s "
                              f"({', '.join(sorted(self._answered))} last answered)")
-                if self.on_lost is not None:
-                    self.on_lost(self.lost)
+            elif unreadable_s >= self.lost_after_s:
+                self.lost = (f"it answers, but for {unreadable_s:.1f} s neither its monitor's status nor any "
+                             f"replica's data could be read (not the answers its contract describes)")
+            else:
+                continue
+            if self.on_lost is not None:
+                self.on_lost(self.lost)
 
     # ---- what it saw ------------------------------------------------------------------------------------------
 
