@@ -291,10 +291,36 @@ async def _guide_experiment(args: argparse.Namespace, experiment: Any, source: A
         return EXIT_INTERRUPTED
     if system is None:
         return EXIT_ABORTED
+    dashboard = None
     if system.observer_api is not None and system.observer_api.url:
         console.print(_("the observer's view: {url}/status (its events: /events, its episodes: /failures)").format(
             url=system.observer_api.url))
-    return await _run_and_report(args, experiment, source, Settings(), console, restore=False, system=system)
+        dashboard = await _system_dashboard(system, console)
+    try:
+        return await _run_and_report(args, experiment, source, Settings(), console, restore=False, system=system)
+    finally:
+        if dashboard is not None:
+            await dashboard.stop()
+
+
+async def _system_dashboard(system: Any, console: Any) -> Any:
+    """The live dashboard on the system for the run's length (None, said, when it cannot start)."""
+    from faultlab.core.config import Settings
+    from faultlab.lab.dashboard.app import SystemDashboard
+
+    c = system.contract
+    urls = {"monitor": system.observer_api.url, "voter": c.voter.url, "orders": c.orders.url,
+            **{f"inventory-{n}": url for n, url in enumerate(c.replicas.urls, start=1)}}
+    dashboard = SystemDashboard(Settings().model_copy(update={"replicas": len(c.replicas.urls)}), urls)
+    try:
+        url = await dashboard.start()
+    except OSError as exc:
+        await dashboard.stop()
+        console.print(_("no live dashboard: {why}").format(why=exc))
+        return None
+    console.print(_("the live dashboard: {url} (its replicas: the system's monitor's state beside faultlab's "
+                    "observer's)").format(url=url))
+    return dashboard
 
 
 def _estimate_s(experiment: Any) -> float:

@@ -85,6 +85,7 @@ class Observer:
         self.samples: list[ValueSample] = []  # what each replica served, kept when it changed (the data check's)
         self._served: dict[tuple[int, str], Value] = {}
         self._answered: dict[str, float] = {}  # endpoint → when it last answered anything
+        self.instance_ids: dict[int, str] = {}  # replica → the system's own id for it (its monitor's rows)
         self._readable_at: float | None = None  # when the monitor's status or a replica's data last could be read
         self._changed = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -291,7 +292,8 @@ class Observer:
             truth = self.book.replicas[target.replica]
             open_episode = truth.episode.describe() if truth.episode else None
             rows.append({"replica": target.replica, "service_name": "inventory-svc",
-                         "instance_id": str(target.replica), "instance_name": f"inventory-svc-{target.replica}",
+                         "instance_id": self.instance_ids.get(target.replica, str(target.replica)),
+                         "instance_name": f"inventory-svc-{target.replica}",
                          "status": self.book.observer_status(target.replica), "monitor_status": truth.monitor,
                          "monitor_since": truth.monitor_since, "last_ok_at": truth.last_ok_at,
                          "probes": truth.counts, "value_suspect": truth.value_suspect,

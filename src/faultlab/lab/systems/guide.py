@@ -186,6 +186,7 @@ class GuideSystem(SystemUnderTest):
         if self.checked is None or time.monotonic() - self._checked_at > CHECK_FRESH_S:
             self.checked = await SystemCheck(self.contract, self.client, self.proxy_info).run(write=self.write_check)
             self._checked_at = time.monotonic()
+            self.observer.instance_ids = {n: str(v) for n, v in self.checked.instance_ids.items()}
             self.abilities = self._abilities()
         return self.checked.describe()
 
