@@ -89,6 +89,7 @@ async def test_a_short_run_names_every_flaw_of_the_example(example: Example, tmp
     report = json.loads((run / "report.json").read_text())
     html = (run / "report.html").read_text()
     assert code == 1 and report.get("aborted") is None, out
+    assert "the live dashboard: http://127.0.0.1:" in out  # watching the system while the run lasted
     by_phase = {r["phase"]: r for r in report["results"]}
     assert list(by_phase) == ["baseline", "latency", "incorrect"], out
     assert by_phase["baseline"]["passed"], by_phase["baseline"]["missed"]
