@@ -225,3 +225,30 @@ def test_faultlab_compare_prints_the_table_and_writes_the_page(tmp_path: Path) -
                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin",
                                                                           "FAULTLAB_LANG": "en"})
     assert one.returncode == 2 and "two runs or more" in one.stdout
+
+
+def test_a_polled_run_beside_an_event_timed_run_is_said_not_like_with_like(tmp_path: Path) -> None:
+    """A guide system's run (TTD polled every 20 ms) against a shop run (its monitor's event times): the comparison
+    says how each was measured and warns, in both languages and on the command line; two polled runs are alike."""
+    def guide(name: str, ttr_ms: list[float | None]) -> Report:
+        data = experiment_data([result("latency", i + 1, 100.0, ttr, offset=20.0 * i) for i, ttr in enumerate(ttr_ms)])
+        data["system"] = {"kind": "guide", "name": "student system", "observer": {"interval_ms": 20.0}}
+        return build_report(data, {"system": "student system"}, name)
+
+    shop, student = literal_runs()[0], ("S", guide("S", [700.0, 720.0, 690.0, 760.0]))
+    mixed = compare([shop, student])
+    assert [(r["measured_by"], r["poll_interval_ms"]) for r in mixed["runs"]] == [("events", None), ("polled", 20.0)]
+    assert mixed["runs"][1]["system"] == {"kind": "guide", "name": "student system"}
+    assert mixed["like_with_like"] == {"same": False, "methods": ["events", "polled"], "up_to_ms": 20.0}
+    assert compare([student, ("T", guide("T", [650.0, 640.0, 700.0, 710.0]))])["like_with_like"]["same"]
+    page = render_compare(mixed, "es")
+    assert "Not like with like" in page and "No es comparar lo mismo" in page and "consultado cada 20 ms" in page
+    for name, data in (shop, student):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(data.document()))
+    done = subprocess.run([sys.executable, "-m", "faultlab", "compare", str(tmp_path / "A"), str(tmp_path / "S")],
+                          check=False, capture_output=True, text=True, timeout=60,
+                          env={"COLUMNS": "220", "PATH": "/usr/bin:/bin", "FAULTLAB_LANG": "en"})
+    assert done.returncode == 0, done.stderr
+    assert "not like with like: the TTD and TTR of A come from the shop monitor's own event times" in " ".join(
+        done.stdout.split())

@@ -27,6 +27,7 @@ from faultlab.lab.systems.proxy.control import ControlApi
 from faultlab.openapi import PRODUCT_ID_PATTERN
 from faultlab.openapi import inventory as inventory_doc
 from faultlab.openapi import monitor as monitor_doc
+from faultlab.openapi import observer as observer_doc
 from faultlab.openapi import orders as orders_doc
 from faultlab.openapi import proxy as proxy_doc
 from faultlab.openapi import supervisor as supervisor_doc
@@ -82,10 +83,21 @@ async def _apps(tmp_path: Path) -> dict[str, tuple[web.Application, dict[str, An
                       inventory_doc.openapi_document(s, 2)),
         "voter": (VoterApi(s, _Named()).build(), voter_doc.openapi_document(s)),  # type: ignore[arg-type]
         "monitor": (MonitorApi(s, _Named()).build(), monitor_doc.openapi_document(s)),  # type: ignore[arg-type]
+        "observer": (_observer_api().build(), observer_doc.openapi_document("http://127.0.0.1:0")),
         "proxy": (ControlApi(FaultProxy({1: "http://127.0.0.1:5001"}), s, get_logger("test")).build(PROXY_URL),
                   proxy_doc.openapi_document(PROXY_URL)),
     }
     return apps
+
+
+def _observer_api() -> Any:
+    """The observer's API over an observer of one replica (never started: only its routes are read)."""
+    from faultlab.lab.observer import Observer, Target
+    from faultlab.lab.observer_api import ObserverApi
+
+    observer = Observer([Target(1, "http://127.0.0.1:9/health", "http://127.0.0.1:9/inventory")], lambda _d: {},
+                        None, lambda _d: {})
+    return ObserverApi(observer)
 
 
 async def _supervisor_app(tmp_path: Path) -> tuple[Supervisor, web.Application]:
@@ -128,7 +140,8 @@ async def test_documents_are_valid_openapi_with_valid_json_schemas(tmp_path: Pat
     """Each document passes the OpenAPI 3.1 meta-schema and each schema in it is valid JSON Schema 2020-12."""
     s = _settings(tmp_path)
     docs = [orders_doc.openapi_document(s), inventory_doc.openapi_document(s, 1), voter_doc.openapi_document(s),
-            monitor_doc.openapi_document(s), supervisor_doc.openapi_document(s), proxy_doc.openapi_document(PROXY_URL)]
+            monitor_doc.openapi_document(s), supervisor_doc.openapi_document(s), proxy_doc.openapi_document(PROXY_URL),
+            observer_doc.openapi_document("http://127.0.0.1:5009")]
     for doc in docs:
         schemathesis.openapi.from_dict(doc).validate()
         for schema in [*_schemas(doc), *doc["components"]["schemas"].values()]:
@@ -149,13 +162,14 @@ async def test_operator_security_is_declared_where_the_service_requires_the_toke
         "monitor": {("post", "/reports"), ("post", "/trace"), ("get", "/trace"), ("delete", "/trace")},
         "supervisor": {("post", f"/processes/{{name}}/{a}") for a in ("restart", "kill", "stop", "start")}
         | {("post", "/shutdown"), ("post", "/reset"), ("post", "/netfaults"), ("delete", "/netfaults")},
-        "orders": {("post", "/restocks")}, "voter": set(),
+        "orders": {("post", "/restocks")}, "voter": set(), "observer": set(),
         "proxy": {("get", "/replicas"), ("get", "/replicas/{replica}/faults"), ("post", "/replicas/{replica}/faults"),
                   ("delete", "/replicas/{replica}/faults"), ("post", "/reset")},
     }
     docs = {"orders": orders_doc.openapi_document(s), "inventory": inventory_doc.openapi_document(s, 1),
             "voter": voter_doc.openapi_document(s), "monitor": monitor_doc.openapi_document(s),
-            "supervisor": supervisor_doc.openapi_document(s), "proxy": proxy_doc.openapi_document(PROXY_URL)}
+            "supervisor": supervisor_doc.openapi_document(s), "proxy": proxy_doc.openapi_document(PROXY_URL),
+            "observer": observer_doc.openapi_document("http://127.0.0.1:5009")}
     for name, doc in docs.items():
         declared = {(m, p) for p, item in doc["paths"].items() for m, op in item.items() if op.get("security")}
         assert declared == secured[name], name

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from faultlab.cli.system import pairs, parse_pids, parse_ports
+from faultlab.cli.proxy import pairs, parse_pids, parse_ports
 from faultlab.core.messages import Refused, schema_of
 from faultlab.faults.hang import HangParams
 from faultlab.faults.incorrect import IncorrectParams

@@ -508,3 +508,26 @@ def test_a_file_that_is_not_a_report_is_refused_with_every_problem_placed(tmp_pa
                                                         "COLUMNS": "300"})
     assert done.returncode == 2, done.stdout + done.stderr
     assert "no es un reporte de faultlab" in done.stdout and "summary: es obligatorio" in done.stdout
+
+
+def test_report_html_shows_a_guide_system_and_its_check_in_each_language() -> None:
+    """A run on a system faultlab did not start: report.html names it, says it was polled every 20 ms, and lists the
+    check's findings in each language (✓, ✗, ✗✗ with the setting); a shop run has no such section."""
+    from faultlab.lab.report_html import render_html
+    from faultlab.lab.systems.check import CheckResult
+
+    check = CheckResult()
+    check.add("replica 1", False, "replica {n} POST {url} answered HTTP {status} to a request without credentials: "
+              "anyone who can reach it can inject a fault", n=1, url="http://h:5001/inject-failure", status=400)
+    check.add("monitor", True, "monitor GET {url} answered {said}", url="http://h:5004/status", said="HTTP 200")
+    data = experiment_data([result("baseline", 1, None, None)])
+    data["system"] = {"kind": "guide", "name": "group <3>", "observer": {"interval_ms": 20.0},
+                      "check": check.describe(), "data": {"carries_over": True}}
+    page = render_html(build_report(data, {"system": "group <3>"}, "g"), "en")
+    assert "System under test" in page and "Sistema bajo prueba" in page and "group &lt;3&gt;" in page
+    assert "polled every 20 ms by faultlab's observer" in page and "There is no reset" in page
+    assert "✗ replica 1 POST http://h:5001/inject-failure answered HTTP 400 to a request without credentials" in page
+    assert "réplica 1 POST http://h:5001/inject-failure respondió HTTP 400 a una petición sin credenciales" in page
+    assert "✓ monitor GET http://h:5004/status answered HTTP 200" in page
+    shop = render_html(build_report(experiment_data([result("baseline", 1, None, None)]), {}, "s"), "en")
+    assert "System under test" not in shop

@@ -320,7 +320,7 @@ def test_the_study_summary_in_spanish(tmp_path: Path) -> None:
 def test_fault_proxy_console_in_spanish() -> None:
     """`faultlab system proxy`'s banner, its fault events (parameters with the Spanish decimal mark, hits counted with
     a plural) and its errors about bad options are Spanish."""
-    from faultlab.cli.system import _print_banner, _print_event, parse_ports
+    from faultlab.cli.proxy import _print_banner, _print_event, parse_ports
     from faultlab.lab.systems.proxy import FaultProxy, ProxyError
 
     buffer = io.StringIO()

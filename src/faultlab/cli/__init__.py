@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     from faultlab.cli.study import register as register_study_commands  # study detectors, study replay
 
     register_study_commands(sub)
-    from faultlab.cli.system import register as register_system_commands  # system proxy
+    from faultlab.cli.system import register as register_system_commands  # system check, system proxy
 
     register_system_commands(sub)
     for command in _subcommands(parser):  # `faultlab status --lang es` as well as `faultlab --lang es status`

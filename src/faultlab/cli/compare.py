@@ -67,6 +67,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(comparison, indent=2))
     else:
+        if not comparison["like_with_like"]["same"]:
+            console.print("[yellow]" + escape(not_alike(comparison)) + "[/]")
         table = Table(title=escape(_("runs side by side: median [min–max] and the exact 95 % interval of the median "
                                      "(6 repetitions or more); each run against {reference}: the difference of the "
                                      "medians, the interval of the shift and the rank test's p").format(
@@ -112,6 +114,16 @@ def _cell(cell: dict[str, Any], digits: int) -> str:
     if cell["misses"]:
         text += " [red]" + _("missing ×{n}").format(n=cell["misses"]) + "[/]"
     return text
+
+
+def not_alike(comparison: dict[str, Any]) -> str:
+    """The warning for runs whose TTD and TTR were measured differently (events against polls)."""
+    polled = [run["name"] for run in comparison["runs"] if run["measured_by"] == "polled"]
+    pushed = [run["name"] for run in comparison["runs"] if run["measured_by"] == "events"]
+    return _("not like with like: the TTD and TTR of {pushed} come from the shop monitor's own event times, those of "
+             "{polled} from polling a system's monitor every {ms} ms, which alone can add up to {ms} ms; measure the "
+             "shop through the guide's contract to compare like with like (docs/your-system.md)").format(
+        pushed=", ".join(pushed), polled=", ".join(polled), ms=f"{comparison['like_with_like']['up_to_ms'] or 20:g}")
 
 
 def too_few(reference: dict[str, Any], cell: dict[str, Any]) -> str:

@@ -63,6 +63,14 @@ def register(sub: Any) -> None:
             phases=", ".join(NETWORK_PHASES)))
     exp.add_argument("--file", "-f", help=_("the experiment to run: a YAML or JSON file (docs/experiment.md), or a run's "
                                             "report.json (the same experiment again, same seeds)"))
+    exp.add_argument("--system", metavar="shop|guide|FILE",
+                     help=_("the system under test: shop (faultlab's own, the default), guide (a running system built "
+                            "to the study guide's contract, on its ports) or a system file (the guide settings that "
+                            "differ); before the experiment file's system section. A guide system is checked first "
+                            "(`faultlab system check`), never reset, and measured by faultlab's own observer"))
+    exp.add_argument("--observer-port", type=int, default=0,
+                     help=_("on a guide system, the port of the observer's API (its view beside the system's "
+                            "monitor; default: a free one)"))
     exp.add_argument("--check", action="store_true",
                      help=_("only validate the experiment, against the running lab (else the lab the settings "
                             "describe): every problem with its line and phase; exit 2 when it is not valid; starts "
@@ -247,11 +255,23 @@ def print_problems(console: Any, problems: list[Any], where: str | None) -> None
 def cmd_experiment(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
+    from faultlab.cli.system import say_system, system_of
+
     console = _console()
-    facts, settings, running = asyncio.run(lab_facts(args))
+    contract = system_of(args)  # a guide system (--system, or the file's section), else None: the shop
+    if contract is not None:
+        from faultlab.core.config import Settings
+        from faultlab.lab.phases import GUIDE_SYSTEM_PHASES
+        from faultlab.lab.systems.contract import facts_of
+
+        facts, settings, running = facts_of(contract), Settings(), True
+        if not args.file and args.phases is None:
+            args.phases = ",".join(GUIDE_SYSTEM_PHASES)
+    else:
+        facts, settings, running = asyncio.run(lab_facts(args))
     experiment, source, problems = experiment_of(args, facts)  # refused before any lab starts, nothing touched
     if args.check or problems:
-        console.print(escape(say_lab(facts, settings, running)))
+        console.print(escape(say_lab(facts, settings, running) if contract is None else say_system(contract, facts)))
     if problems:
         print_problems(console, problems, args.file)
         return EXIT_ABORTED
@@ -263,8 +283,57 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             repetitions=i18n.ngettext("{n} repetition", "{n} repetitions", repeat).format(n=repeat),
             minutes=i18n.number(_estimate_s(experiment) / 60, 1)))
         return EXIT_OK
+    if contract is not None:
+        return asyncio.run(_guide_experiment(args, experiment, source, contract, console))
     # The supervisor (if we start the lab here) needs the standard event loop: see cmd_up.
     return asyncio.run(_experiment(args, experiment, source, console))
+
+
+async def _guide_experiment(args: argparse.Namespace, experiment: Any, source: Any, contract: Any,
+                            console: Any) -> int:
+    """The experiment on a system built to the guide's contract: checked first (exit 2 on one it cannot use,
+    nothing touched), no lab started, measured by the observer."""
+    from faultlab.cli.system import checked_system
+    from faultlab.core.config import Settings
+
+    console.print(_("system under test: {name} (a system built to the study guide's contract; no lab is "
+                    "started)").format(name=contract.name))
+    try:
+        system = await checked_system(contract, console, observer_port=args.observer_port)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return EXIT_INTERRUPTED
+    if system is None:
+        return EXIT_ABORTED
+    dashboard = None
+    if system.observer_api is not None and system.observer_api.url:
+        console.print(_("the observer's view: {url}/status (its events: /events, its episodes: /failures)").format(
+            url=system.observer_api.url))
+        dashboard = await _system_dashboard(system, console)
+    try:
+        return await _run_and_report(args, experiment, source, Settings(), console, restore=False, system=system)
+    finally:
+        if dashboard is not None:
+            await dashboard.stop()
+
+
+async def _system_dashboard(system: Any, console: Any) -> Any:
+    """The live dashboard on the system for the run's length (None, said, when it cannot start)."""
+    from faultlab.core.config import Settings
+    from faultlab.lab.dashboard.app import SystemDashboard
+
+    c = system.contract
+    urls = {"monitor": system.observer_api.url, "voter": c.voter.url, "orders": c.orders.url,
+            **{f"inventory-{n}": url for n, url in enumerate(c.replicas.urls, start=1)}}
+    dashboard = SystemDashboard(Settings().model_copy(update={"replicas": len(c.replicas.urls)}), urls)
+    try:
+        url = await dashboard.start()
+    except OSError as exc:
+        await dashboard.stop()
+        console.print(_("no live dashboard: {why}").format(why=exc))
+        return None
+    console.print(_("the live dashboard: {url} (its replicas: the system's monitor's state beside faultlab's "
+                    "observer's)").format(url=url))
+    return dashboard
 
 
 def _estimate_s(experiment: Any) -> float:
@@ -333,7 +402,7 @@ async def _experiment(args: argparse.Namespace, experiment: Any, source: Any, co
 
 
 async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any, settings: Any, console: Any,
-                          restore: bool = True) -> int:
+                          restore: bool = True, system: Any = None) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -359,7 +428,7 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             narration.phase(result)
 
     runner = ExperimentRunner(settings, experiment, on_step=lambda msg: progress.update(task, description=msg),
-                              on_phase=phase_done, restore_settings=restore)
+                              on_phase=phase_done, restore_settings=restore, system=system)
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
 
@@ -399,11 +468,13 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     runs_dir = Path(args.runs_dir or getattr(settings, "runs_dir", None) or "runs")
-    report = _build(data, {**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)},
-                    source, runs_dir, console, settings)
+    view = ({**_settings_view(settings), **experiment.lab_settings.model_dump(exclude_none=True)} if system is None
+            else {"system": system.name})
+    report = _build(data, view, source, runs_dir, console, settings)
     if report is None:
         return EXIT_ABORTED
-    run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs", lang=i18n.active())
+    run_dir = write_run(report, data["events"], runs_dir, settings.home / "logs" if system is None else None,
+                        lang=i18n.active())
     if narration is not None:
         narration.finish(run_dir, bool(data["interrupted"]))
     print_summary(console, report)
@@ -494,10 +565,20 @@ def print_summary(console: Any, report: Report) -> None:
         verdict = "[green]" + _("pass") + "[/]" if st.passed else "[red]" + escape(
             "; ".join(render_all(st.missed))) + "[/]"
         fault = st.has_fault is not False
-        table.add_row(name, str(st.repetitions), dist(st.ttd_ms, applies=fault, miss=N_("not detected ×{n}")),
-                      dist(st.ttr_ms, applies=fault, miss=N_("not recovered ×{n}")),
-                      dist(st.rps, 1),
-                      dist(st.p95_latency_ms, 1), dist(st.p99_latency_ms, 1), dist(st.success_rate, 2),
+        lacks = {u.missing for u in st.unmeasured or []}
+        if st.skipped:  # the system lacks what the phase needs: not run, not judged
+            verdict = "[yellow]" + escape(_("skipped: {why}").format(why="; ".join(_(k.why) for k in st.skipped))) \
+                + "[/]"
+            fault = False
+        elif st.unmeasured:
+            verdict += " [yellow]" + escape(_("not measured: {why}").format(
+                why="; ".join(_(u.why) for u in st.unmeasured))) + "[/]"
+        ran = not st.skipped
+        table.add_row(name, str(st.repetitions),
+                      dist(st.ttd_ms, applies=fault and "monitor" not in lacks, miss=N_("not detected ×{n}")),
+                      dist(st.ttr_ms, applies=fault and not lacks, miss=N_("not recovered ×{n}")),
+                      dist(st.rps, 1, applies=ran), dist(st.p95_latency_ms, 1, applies=ran),
+                      dist(st.p99_latency_ms, 1, applies=ran), dist(st.success_rate, 2, applies=ran),
                       verdict)
     console.print(table)
     s = report.summary

@@ -219,16 +219,38 @@ def compare(reports: Sequence[tuple[str, Report]]) -> dict[str, Any]:
                 run.update(judge(first, [v for v in run["values"] if v is not None], smaller_is_better))
             rows.append({"phase": phase, "metric": key, "label": label, "smaller_is_better": smaller_is_better,
                          "runs": runs})
-    return {"runs": [_run_info(name, report) for name, report in reports], "rows": rows, "level": LEVEL,
-            "min_repetitions": MIN_REPETITIONS, "method": METHOD, "reference": names[0]}
+    runs_info = [_run_info(name, report) for name, report in reports]
+    return {"runs": runs_info, "rows": rows, "level": LEVEL, "min_repetitions": MIN_REPETITIONS, "method": METHOD,
+            "reference": names[0], "like_with_like": like_with_like(runs_info)}
+
+
+def measured_by(report: Report) -> tuple[str, float | None]:
+    """How a run's TTD and TTR were measured: "events" (faultlab's shop: its monitor's own event times) or "polled"
+    (a system faultlab did not start: its monitor's status read every interval_ms by the observer), and that interval."""
+    system = report.experiment_info.system
+    if system is None or system.kind == "shop":
+        return "events", None
+    return "polled", system.observer.interval_ms if system.observer else None
 
 
 def _run_info(name: str, report: Report) -> dict[str, Any]:
     info = report.experiment_info
     title = info.title or (info.experiment or {}).get("title")
+    method, interval_ms = measured_by(report)
+    system = info.system
     return {"name": name, "start_time": info.start_time, "title": title, "repeat": info.repeat, "seed": info.seed,
             "detector": info.detector.name, "health_interval_ms": info.detector.health_interval_ms,
-            "lab_settings": info.lab_settings or {}, "valid": report.verdict.valid}
+            "lab_settings": info.lab_settings or {}, "valid": report.verdict.valid,
+            "system": {"kind": system.kind if system else "shop", "name": system.name if system else None},
+            "measured_by": method, "poll_interval_ms": interval_ms}
+
+
+def like_with_like(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Whether the runs' TTD and TTR were measured the same way; when not, the most the method alone can move them
+    (one polling interval) — a shop measured through the guide's contract is polled the same way."""
+    methods = sorted({run["measured_by"] for run in runs})
+    intervals = [run["poll_interval_ms"] for run in runs if run["poll_interval_ms"]]
+    return {"same": len(methods) == 1, "methods": methods, "up_to_ms": max(intervals) if intervals else None}
 
 
 def load_runs(paths: Sequence[Path]) -> list[tuple[str, Report]]:

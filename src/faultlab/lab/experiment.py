@@ -34,8 +34,8 @@ from faultlab.lab.probes import failures
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
 from faultlab.lab.report import plain
 from faultlab.lab.report_model import PhaseResult
-from faultlab.lab.systems.base import MISSING, SystemUnderTest
-from faultlab.lab.systems.shop import ShopSystem, ShopUnavailable
+from faultlab.lab.systems.base import MISSING, SystemUnavailable, SystemUnderTest
+from faultlab.lab.systems.shop import ShopSystem
 
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 STEP_SEED = 1_000_000  # the seed of a phase's second fault is the first's plus this (the first keeps the old seeds)
@@ -63,6 +63,7 @@ class PhaseRun:
     notes: list[Said | str] = field(default_factory=list)  # recorded sentences (core/said.py)
     error: Said | str | None = None
     skipped: list[str] = field(default_factory=list)  # what the system lacks for this phase (MISSING's keys)
+    unmeasured: list[str] = field(default_factory=list)  # what it lacks to measure all of a phase that still ran
 
     def ttd_ms(self) -> float | None:
         """The phase's TTD: the longest of its replicas' (for two-down, until both were detected)."""
@@ -80,8 +81,8 @@ class PhaseRun:
             quorum["voter_quorum_not_reached"] = (self.voter_after.get("quorum_not_reached", 0)
                                                   - self.voter_before.get("quorum_not_reached", 0))
         ttd, ttr = self.ttd_ms(), self.ttr_ms()
-        missed: list[Said | str] = [] if self.skipped else list(
-            experiment.thresholds_of(self.phase).check(self.phase, ttd, ttr, load, quorum))
+        missed: list[Said | str] = [] if self.skipped else list(experiment.thresholds_of(self.phase).check(
+            self.phase, ttd, ttr, load, quorum, unmeasured=self.unmeasured))
         if self.error:
             missed.insert(0, say("phase_error", error=self.error))
         notes = list(self.notes)
@@ -112,6 +113,7 @@ class PhaseRun:
             "voting": _voting_delta(self.voter_before, self.voter_after),
             "passed": not missed, "missed": missed, "notes": notes,
             "skipped": [{"missing": key, "why": MISSING[key]} for key in self.skipped] or None,
+            "unmeasured": [{"missing": key, "why": MISSING[key]} for key in self.unmeasured] or None,
         }))
 
 
@@ -168,6 +170,7 @@ class ExperimentRunner:
         self.runs: list[PhaseRun] = []
         self.interrupted = False
         self.aborted: Said | str | None = None  # why the run could not start (a recorded sentence)
+        self.lost: str | None = None  # the system under test stopped answering mid-run (why)
         self.stopped_by: Said | None = None  # the abort condition that stopped the run
         self.load: OpenLoopLoad | None = None
         self.timeline: list[dict[str, Any]] = []
@@ -188,12 +191,21 @@ class ExperimentRunner:
         if self._phases_task is not None:
             self._phases_task.cancel()
 
+    def _system_lost(self, reason: str) -> None:
+        """The system under test stopped answering: stop the phases (the rollback runs, the report says why)."""
+        if self.lost is not None:
+            return
+        self.lost = reason
+        self.on_step(i18n._("the system under test stopped answering; rolling back"))
+        if self._phases_task is not None:
+            self._phases_task.cancel()
+
     # ---- the system's view ----------------------------------------------------------------------------
 
     async def monitor_status(self) -> dict[str, Any]:
         try:
             return await self.system.monitor_status()
-        except ShopUnavailable as exc:
+        except SystemUnavailable as exc:
             raise SteadyStateError(said_of(exc)) from None
 
     async def voter_stats(self) -> dict[str, Any] | None:
@@ -221,10 +233,11 @@ class ExperimentRunner:
         try:
             checks = await self.system.check()
             facts = await self.system.facts()
-        except (ShopUnavailable, ApiCallError) as exc:
+        except (SystemUnavailable, ApiCallError) as exc:
             raise SteadyStateError(said_of(exc)) from None
         if not checks.get("ok"):
-            raise SteadyStateError(say("system_unusable", missing=list(checks.get("missing", []))))
+            raise SteadyStateError(say("system_unusable",
+                                       missing=list(checks.get("unusable") or checks.get("missing", []))))
         checks["lab"] = facts.describe()
         problems = lab_problems(self.experiment, facts)
         if problems:
@@ -307,6 +320,10 @@ class ExperimentRunner:
                 why="; ".join(i18n._(MISSING[key]) for key in run.skipped)))
             self.recorder.close(run.window, time.time())
             return run
+        run.unmeasured = self.system.unmeasured_for(phase)
+        if run.unmeasured:
+            self.on_step(f"{label}: " + i18n._("runs as far as it can, not measured: {why}").format(
+                why="; ".join(i18n._(MISSING[key]) for key in run.unmeasured)))
         run.voter_before = await self.voter_stats()
         self.on_step(f"{label}: " + i18n._("load before the fault"))
         await asyncio.sleep(exp.load.settle_s)
@@ -315,10 +332,13 @@ class ExperimentRunner:
             await asyncio.sleep(exp.hold_s(phase))
         else:
             await self._fault_cycle(run, label, index)
-            self.on_step(f"{label}: " + i18n._("load until steady"))
-            problems = await self.wait_steady(exp.timeouts.steady_s)
-            if problems:
-                run.notes.append(say("not_steady_after", problems=problems))
+            if self.system.leaves_down(phase):  # nothing brings the replica back: no wait for a steady system
+                run.notes.append(say("phase_left_down", replicas=", ".join(map(str, phase.replicas))))
+            else:
+                self.on_step(f"{label}: " + i18n._("load until steady"))
+                problems = await self.wait_steady(exp.timeouts.steady_s)
+                if problems:
+                    run.notes.append(say("not_steady_after", problems=problems))
         await asyncio.sleep(exp.load.settle_s)
         self.recorder.close(run.window, time.time())
         run.voter_after = await self.voter_stats()
@@ -344,7 +364,9 @@ class ExperimentRunner:
             for replica, at in await self.inject_step(run, step, number, index):
                 if replica not in detected:
                     detected[replica] = asyncio.create_task(self._wait_detected(run, replica, at))
-            if not step.spec.clears:  # a crash: the supervisor restarts the process on its own
+            if not step.spec.clears:  # a crash: the system brings the replica back (a supervisor, or its command)
+                await asyncio.gather(*(detected[r] for r in step.replicas if r in detected))
+                await self.recover_step(run, step)
                 return
             await asyncio.gather(*(detected[r] for r in step.replicas if r in detected))
             until = since + step.start_s + (step.hold_s if step.hold_s is not None else hold - step.start_s)
@@ -373,9 +395,11 @@ class ExperimentRunner:
         if run.error and not run.episodes:
             self.recorder.close(run.fault_window, time.time())
             return
+        measured = not run.unmeasured
         if any(not step.spec.clears for step in phase.steps):  # a crash: held until the phase's hold is over
-            self.on_step(f"{label}: " + i18n._("waiting for the restarted replica"))
-            await self._wait_recovered(run, since)
+            if measured:
+                self.on_step(f"{label}: " + i18n._("waiting for the restarted replica"))
+                await self._wait_recovered(run, since)
             if since + hold > time.time():
                 self.on_step(f"{label}: " + i18n._("fault held ({seconds} s window)").format(seconds=f"{hold:g}"))
                 await asyncio.sleep(since + hold - time.time())
@@ -383,32 +407,63 @@ class ExperimentRunner:
         recovered: list[float] = [e["recovered_at"] for e in run.episodes.values() if e.get("recovered_at") is not None]
         run.fault_ended_at = max(cleared) if cleared else (max(recovered) if recovered else time.time())
         self.recorder.close(run.fault_window, run.fault_ended_at)
-        self.on_step(f"{label}: " + i18n._("waiting for recovery"))
-        await self._wait_recovered(run, since)
+        if measured:
+            self.on_step(f"{label}: " + i18n._("waiting for recovery"))
+            await self._wait_recovered(run, since)
+        else:  # what was seen of it all the same: the activation, the observer's own sight, the detectors'
+            await self._wait_recovered(run, since, needs="activated_at", timeout_s=0.0)
 
     async def _wait_detected(self, run: PhaseRun, replica: int, since: float) -> None:
-        episode = await self.system.wait_episode(replica, since, "detected_at", self.experiment.timeouts.detect_s)
+        """The detection, or (a system without a monitor) the observer's own first sight of the fault."""
+        needs = "observer_detected_at" if "monitor" in run.unmeasured else "detected_at"
+        episode = await self.system.wait_episode(replica, since, needs, self.experiment.timeouts.detect_s)
         if episode is not None:
             run.episodes[replica] = _episode(episode)
 
-    async def _wait_recovered(self, run: PhaseRun, since: float) -> None:
-        recovered = await asyncio.gather(*(self.system.wait_episode(r, since, "recovered_at",
-                                                                    self.experiment.timeouts.recover_s)
+    async def recover_step(self, run: PhaseRun, step: Any) -> None:
+        """A crash detected: the system brings its replicas back where that is the lab's to do (a restart command);
+        the command's start clears the fault."""
+        spec = step.spec
+        record = next((f for f in run.faults if f["kind"] == spec.kind and f["replicas"] == list(step.replicas)), None)
+        for cleared in await self.system.recover(spec.kind, step.replicas):
+            if cleared.problem is not None:
+                run.notes.append(cleared.problem)
+            if cleared.cleared_at is None:
+                continue
+            if record is not None:
+                record["cleared_at"] = max(cleared.cleared_at, record["cleared_at"] or 0.0)
+            self.timeline.append({"at": cleared.cleared_at, "event": "process_restarted", "replica": cleared.replica})
+
+    async def _wait_recovered(self, run: PhaseRun, since: float, needs: str = "recovered_at",
+                              timeout_s: float | None = None) -> None:
+        timeout = self.experiment.timeouts.recover_s if timeout_s is None else timeout_s
+        recovered = await asyncio.gather(*(self.system.wait_episode(r, since, needs, timeout)
                                            for r in run.phase.replicas))
         for replica, episode in zip(run.phase.replicas, recovered, strict=True):
             if episode is not None:
                 run.episodes[replica] = _episode(episode)
 
+    def schedule(self) -> list[tuple[PhaseSpec, int, bool]]:
+        """(phase, repetition, runs) in order: every repetition of the phases, then those that leave a replica down
+        for good, once (their other repetitions are reported as not run)."""
+        exp = self.experiment
+        last = [p for p in exp.phases if self.system.leaves_down(p)]
+        order = [(p, r, True) for r in range(1, exp.repeat + 1) for p in exp.phases if p not in last]
+        return order + [(p, r, r == 1) for p in last for r in range(1, exp.repeat + 1)]
+
     async def _run_phases(self) -> None:
-        index = 0
-        for repetition in range(1, self.experiment.repeat + 1):
-            for phase in self.experiment.phases:
-                index += 1
+        for index, (phase, repetition, runs) in enumerate(self.schedule(), start=1):
+            if runs:
                 run = await self.run_phase(phase, repetition, index)
-                self.runs.append(run)
-                if run.quorum is not None:
-                    run.quorum.until = run.window.end
-                self.on_phase(run.describe(self.experiment))
+            else:
+                now = time.time()
+                run = PhaseRun(phase, repetition, self.recorder.open(f"{phase.name}#{repetition}", now),
+                               skipped=["down"])
+                self.recorder.close(run.window, now)
+            self.runs.append(run)
+            if run.quorum is not None:
+                run.quorum.until = run.window.end
+            self.on_phase(run.describe(self.experiment))
 
     def _keep_cut_phase(self, why: Said) -> None:
         """The phase Ctrl-C or an abort condition cut short goes into the report too, marked as such."""
@@ -427,6 +482,25 @@ class ExperimentRunner:
 
     # ---- the whole run --------------------------------------------------------------------------
 
+    async def _after(self, data: dict[str, Any]) -> None:
+        """After the rollback: the hypothesis again and the data check (an error in them is said, not raised)."""
+        exp = self.experiment
+        try:
+            self.on_step(i18n._("checking the steady state again after the rollback"))
+            problems = await self.wait_steady(exp.timeouts.steady_s)
+            hypothesis = await self.system.hypothesis(exp.steady_state)
+            data["steady_state_after"] = {"problems": problems, "hypothesis": hypothesis}
+            self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
+                                "every voted read right, monotonic and within the staleness bound"))
+            history = self.load.result if self.load else None
+            data["data_check"] = await self.system.check_data(history, timeout_s=exp.timeouts.data_s)
+            data["failures"] = await self.system.failures()
+            data["voting_after"] = await self.voter_stats()
+        except Exception as exc:  # the system failing its checks is a finding, and the report must still be written
+            data.setdefault("data_check", {"valid": "unknown", "checks": {},
+                                           "why": f"error during the checks after the run: {type(exc).__name__}: "
+                                                  f"{exc}"[:500]})
+
     async def run(self) -> dict[str, Any]:
         """Hypothesis, load, phases, rollback, hypothesis again, data check; returns everything the report needs."""
         exp = self.experiment
@@ -435,6 +509,7 @@ class ExperimentRunner:
         await self.client.start()
         await self.system.start()
         data["system"] = self.system.describe()
+        self.system.on_lost = self._system_lost
         load_task: asyncio.Task[Any] | None = None
         watch: AbortWatch | None = None
         watch_task: asyncio.Task[None] | None = None
@@ -442,13 +517,14 @@ class ExperimentRunner:
             checks = await self.check_preconditions()
             try:
                 data.update(await self.system.prepare(exp, self.on_step))
-            except ShopUnavailable as exc:
+            except SystemUnavailable as exc:
                 raise SteadyStateError(said_of(exc)) from None
             data["steady_state_before"] = await self.check_steady_state(checks)
             await self.system.watch()
             data["monitor"] = await self.monitor_status()
             data["voting_before"] = await self.voter_stats()
-            factory = Workload(self.system.load_api(), exp.load.target, exp.seed, order_ratio=exp.load.order_ratio)
+            factory = Workload(self.system.load_api(), exp.load.target, exp.seed,
+                               order_ratio=self.system.load_order_ratio(exp.load.order_ratio))
             self.load = OpenLoopLoad(factory, exp.load.rate_rps, LOAD_FOREVER_S, target=exp.load.target,
                                      timeout_s=exp.load.request_timeout_s, on_result=self.recorder)
             load_task = asyncio.create_task(self.load.run(), name="load")
@@ -463,10 +539,16 @@ class ExperimentRunner:
                     self._keep_cut_phase(say("interrupted_in_phase"))
                 elif self.stopped_by is not None:
                     self._keep_cut_phase(say("stopped_by", condition=self.stopped_by))
+                elif self.lost is not None:
+                    self.aborted = say("system_lost", why=self.lost)
+                    self._keep_cut_phase(self.aborted)
                 else:
                     raise
         except SteadyStateError as exc:
             self.aborted = exc.said
+        except Exception as exc:  # any error: the rollback runs, and the partial report says why
+            self.aborted = say("run_error", error=f"{type(exc).__name__}: {exc}"[:500])
+            self._keep_cut_phase(self.aborted)
         finally:
             if watch_task is not None:
                 watch_task.cancel()
@@ -478,26 +560,21 @@ class ExperimentRunner:
             if load_task is not None:
                 with contextlib.suppress(Exception):
                     await load_task
-        if self.aborted is None:
-            self.on_step(i18n._("checking the steady state again after the rollback"))
-            problems = await self.wait_steady(exp.timeouts.steady_s)
-            hypothesis = await self.system.hypothesis(exp.steady_state)
-            data["steady_state_after"] = {"problems": problems, "hypothesis": hypothesis}
-            self.on_step(i18n._("checking the data: every accepted order applied exactly once, replicas converged, "
-                                "every voted read right, monotonic and within the staleness bound"))
-            history = self.load.result if self.load else None
-            data["data_check"] = await self.system.check_data(history, timeout_s=60)
-            data["failures"] = await self.system.failures()
-            data["voting_after"] = await self.voter_stats()
         try:
-            restored = await self.system.restore(self.on_step) if self.restore_settings else None
-            if restored is not None:
-                data["lab_settings_restored"] = restored
-        except ShopUnavailable as exc:
-            data["rollback_problems"].append(say("settings_not_restored", error=said_of(exc)))
-        await self.system.unwatch()
-        await self.system.stop()
-        await self.client.stop()
+            if self.aborted is None:
+                await self._after(data)
+        finally:
+            try:
+                restored = await self.system.restore(self.on_step) if self.restore_settings else None
+                if restored is not None:
+                    data["lab_settings_restored"] = restored
+            except SystemUnavailable as exc:
+                data["rollback_problems"].append(say("settings_not_restored", error=said_of(exc)))
+            finally:
+                await self.system.unwatch()
+                data["system"] = self.system.describe()  # as probed and as it ran (its observer's ground truth)
+                await self.system.stop()
+                await self.client.stop()
         data["ended_at"] = time.time()
         data["interrupted"] = self.interrupted
         data["aborted"] = self.aborted

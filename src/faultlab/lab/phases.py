@@ -22,6 +22,8 @@ _PHASES: list[dict[str, Any]] = [BASELINE, *(spec.phase.as_phase(kind) for kind,
 PHASES: dict[str, PhaseSpec] = {p["name"]: parse(PhaseSpec, p) for p in _PHASES}
 DEFAULT_PHASES = tuple(name for name, phase in PHASES.items() if not phase.needs_netns)  # the guide's phases
 NETWORK_PHASES = tuple(name for name, phase in PHASES.items() if phase.needs_netns)
+# On a system built to the guide's contract: the guide's own fault kinds (its /inject-failure), and two-down.
+GUIDE_SYSTEM_PHASES = ("baseline", "crash", "latency", "intermittent", "incorrect", "two-down")
 GUIDE_TITLE = N_("The study guide's experiment")  # said in the reader's language where a page shows a run's title
 GUIDE_DESCRIPTION = ("The guide's phases (baseline, crash, latency, intermittent, incorrect) plus stale, hang and "
                      "two-down, three repetitions each under an open-loop mix of voted reads and orders.")
@@ -86,5 +88,5 @@ def build_experiment(base: Experiment | None = None, *, phases: str | list[str] 
     return built
 
 
-__all__ = ["DEFAULT_PHASES", "NETWORK_PHASES", "PHASES", "Thresholds", "build_experiment", "guide_experiment",
+__all__ = ["DEFAULT_PHASES", "GUIDE_SYSTEM_PHASES", "NETWORK_PHASES", "PHASES", "Thresholds", "build_experiment", "guide_experiment",
            "select_phases"]

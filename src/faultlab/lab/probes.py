@@ -37,13 +37,16 @@ def unsteady(status: dict[str, Any]) -> list[Said | str]:
 
 class Probes:
     """Runs a hypothesis' probes against a system under test: `url_of` names its services' addresses, `call` is the
-    API client's `send`, `monitor_status` reads its monitor's view in the shop monitor's shape (None: it has none)."""
+    API client's `send`, `monitor_status` reads its monitor's view in the shop monitor's shape (None: its monitor's
+    `/status`), `voted_path` is where its voter answers every product."""
 
     def __init__(self, url_of: UrlOf, call: Call,
-                 monitor_status: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> None:
+                 monitor_status: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+                 voted_path: str = "/inventory/voted") -> None:
         self.url_of = url_of
         self.call = call
         self.monitor_status = monitor_status
+        self.voted_path = voted_path
 
     async def _status(self) -> tuple[int, Any]:
         if self.monitor_status is not None:
@@ -70,7 +73,7 @@ class Probes:
         return {"ok": status in probe.status, "status": status, "detail": detail}
 
     async def voted_reads(self, probe: VotedReads) -> dict[str, Any]:
-        url = f"{self.url_of('voter')}/inventory/voted"
+        url = f"{self.url_of('voter')}{self.voted_path}"
         latencies, ok = [], 0
         for _ in range(probe.count):
             started = time.perf_counter()

@@ -146,7 +146,8 @@ def phase_statistics(results: list[PhaseResult], experiment: Experiment) -> dict
     defined = {p.name: p for p in experiment.phases}
     out: dict[str, PhaseStatistics] = {}
     for name in names:
-        runs = [r for r in results if r.phase == name]
+        every = [r for r in results if r.phase == name]
+        runs = [r for r in every if not r.skipped] or every  # judged on the repetitions that ran
         loads = [r.load_test_result for r in runs]
         phase = defined.get(name) or PhaseSpec(name=name)
         thresholds = experiment.thresholds_of(phase)
@@ -162,6 +163,12 @@ def phase_statistics(results: list[PhaseResult], experiment: Experiment) -> dict
             "success_rate": distribution([lr.success_rate for lr in loads]),
             "runs_passed": sum(1 for r in runs if r.passed),
         }
+        not_run = [r for r in every if r.skipped]
+        if not_run and len(not_run) < len(every):  # some repetitions could not run (a replica left down)
+            stats["runs_skipped"] = len(not_run)
+        unmeasured = next((r.unmeasured for r in runs if r.unmeasured), None)
+        if unmeasured:
+            stats["unmeasured"] = unmeasured
         quorums = [r.quorum for r in runs if r.quorum is not None]
         quorum: dict[str, bool] | None = None
         if phase.expect_quorum_loss:
@@ -175,11 +182,13 @@ def phase_statistics(results: list[PhaseResult], experiment: Experiment) -> dict
                                         thresholds=ThresholdValues(**thresholds.describe()), passed=True, missed=[],
                                         skipped=skipped[0])
             continue
+        lacks = {u.missing for u in unmeasured or []}
         missed: list[Said | str] = list(thresholds.check(phase, stats["ttd_ms"].median, stats["ttr_ms"].median,
-                                                          median_load, quorum))
-        if faulted:  # a miss fails the phase, whatever its median: never a value silently left out
+                                                          median_load, quorum, unmeasured=lacks))
+        if faulted and "monitor" not in lacks:  # a miss fails the phase, whatever its median: never left out
             missed += [say("repetition_not_detected", repetition=r.repetition) for r in runs if r.ttd_ms is None]
-            missed += [say("repetition_not_recovered", repetition=r.repetition) for r in runs if r.ttr_ms is None]
+            if "restart" not in lacks:
+                missed += [say("repetition_not_recovered", repetition=r.repetition) for r in runs if r.ttr_ms is None]
         missed += [say("repetition_missed", repetition=r.repetition, missed=m) for r in runs for m in r.missed
                    if is_error(m)]
         out[name] = PhaseStatistics(**stats, has_fault=phase.has_fault,

@@ -269,6 +269,33 @@ def plot_separators(lang: str) -> str:
     return get_decimal_symbol(lang) + get_group_symbol(lang)
 
 
+def system_view(report: Report, lang: str) -> dict[str, Any] | None:
+    """A system faultlab did not start, as report.html shows it: its name, how it was measured and what the check
+    before the run found and missed, in `lang`; None for faultlab's shop."""
+    system = report.experiment_info.system
+    if system is None or system.kind == "shop":
+        return None
+    gettext = i18n.gettext_for(lang)
+    extra = system.model_extra or {}
+    check = extra.get("check") or {}
+    found = []
+    for row in check.get("findings") or []:
+        params = dict(row.get("params") or {})
+        if isinstance(params.get("reason"), str):
+            params["reason"] = gettext(params["reason"])
+        try:
+            text = gettext(row["msgid"]).format(**params) if row.get("msgid") else str(row.get("message"))
+        except (KeyError, IndexError, ValueError):
+            text = str(row.get("message"))
+        if row.get("setting") and not row.get("ok"):
+            text += " — " + gettext(N_("set {setting}")).format(setting=row["setting"])
+        found.append((bool(row.get("ok")), bool(row.get("fatal")), text))
+    data = extra.get("data") or {}
+    return {"name": system.name, "kind": system.kind, "found": found,
+            "interval_ms": system.observer.interval_ms if system.observer else None,
+            "carries_over": bool(data.get("carries_over")), "abilities": system.abilities}
+
+
 def render_body(report: Report, lang: str) -> Markup:
     """One language's view: tables, verdict, the guide's answers (templates/report_body.html)."""
     gettext = i18n.gettext_for(lang)
@@ -288,6 +315,7 @@ def render_body(report: Report, lang: str) -> Markup:
         yes_no=lambda value: "-" if value is None else gettext("yes") if value else gettext("no"),
         event_name=lambda name: gettext(event_names()[name]) if name in event_names() else name,
         timeline_runs=timeline_runs(report),
+        system=system_view(report, lang),
         phase_label=lambda name: gettext(PHASE_LABELS[name]) if name in PHASE_LABELS else name)
 
 

@@ -175,6 +175,9 @@ class PhaseResult(Record):
     skipped: list[Skipped] | None = Field(None, description="what the system under test lacks for this phase: it "
                                                             "was not run, and not judged")
     ratings: dict[str, Rating] | None = Field(None, description="its values rated by the guide's KPI table")
+    unmeasured: list[Skipped] | None = Field(None, description="what the system under test lacks to measure all of "
+                                                               "this phase: it ran as far as it could, and what it "
+                                                               "could not measure is not judged")
 
     def detected_by_sources(self) -> list[Sentence | str]:
         """What detected the fault ("supervisor: process exited", "voter: slow", …, as sentences; strings in older
@@ -279,6 +282,9 @@ class PhaseStatistics(Record):
     rule: Rule | None = Field(None, description="what it is judged by: thresholds, restart (TTR against "
                                                 "max_restart_ttr_ms) or quorum (lost and regained)")
     ratings: dict[str, Rating] | None = Field(None, description="its medians rated by the guide's KPI table")
+    runs_skipped: int | None = Field(None, ge=1, description="repetitions not run (a replica left down by this "
+                                                            "phase's first run); the phase is judged on the others")
+    unmeasured: list[Skipped] | None = Field(None, description="what could not be measured on this system")
 
 
 class VerdictModel(Record):

@@ -41,6 +41,15 @@ test("a card shows the applied position, the fault mark, the pid and the voter's
   assert.match(cardHtml({...ON, applied_seq: null, pid: undefined}, 200), /event — ·.*<dt>pid<\/dt><dd translate="no">—<\/dd>/s);
 });
 
+test("a card of a system faultlab did not start shows its instance id and the observer's state beside its monitor's", () => {
+  const html = cardHtml({...ON, status: "ON", monitor_status: "ON", observer_status: "OFF",
+    instance_id: "inventory-svc-2-1"}, 200);
+  assert.match(html, /inventory-2 · inventory-svc-2-1/);
+  assert.match(html, /<dt>observer<\/dt><dd><span class="badge" data-status="OFF">OFF<\/span>/);
+  assert.doesNotMatch(cardHtml(ON, 200), /observer/);
+  assert.match(cardHtml({...ON, instance_id: "2"}, 200), /translate="no">inventory-2<\/span>/);
+});
+
 test("services are listed in the snapshot's order with their status and round-trip time", () => {
   const html = servicesHtml([{name: "orders", status: "UP", rtt_ms: 1.4}, {name: "voter", status: "DOWN", rtt_ms: null}]);
   assert.deepEqual([...html.matchAll(/data-service="([^"]+)"/g)].map((m) => m[1]), ["orders", "voter"]);

@@ -45,8 +45,9 @@ class DashboardApi:
     runs folder."""
 
     def __init__(self, settings: Settings, live: LiveState, faults: FaultForwarder, experiment: ExperimentProcess,
-                 runs: RunsFolder) -> None:
+                 runs: RunsFolder, operator: bool = True) -> None:
         self.settings = settings
+        self.operator = operator  # False: a system faultlab did not start, watched while an experiment runs on it
         self.live = live
         self.faults = faults
         self.experiment = experiment
@@ -91,6 +92,13 @@ class DashboardApi:
         app.on_shutdown.append(self.close_streams)
         app.on_cleanup.append(self.guide.close)
         return app
+
+    def operating(self) -> None:
+        """The operator's controls act on faultlab's own lab only: on a system it did not start, 409 and nothing
+        done (its faults are the running experiment's)."""
+        if not self.operator:
+            raise ApiError(409, "this dashboard watches a system faultlab did not start: its faults are injected "
+                                "and cleared by the experiment running on it (faultlab experiment --system)")
 
     async def close_streams(self, _app: web.Application) -> None:
         self.live.close_subscribers()
@@ -173,6 +181,7 @@ class DashboardApi:
 
     async def inject(self, request: web.Request) -> web.Response:
         require_token(request)
+        self.operating()
         status, data = await self.faults.inject(await read_json(request))
         return json_response(data, status=status)
 
@@ -184,6 +193,7 @@ class DashboardApi:
 
     async def clear(self, request: web.Request) -> web.Response:
         require_token(request)
+        self.operating()
         replica = replica_of(request.query.get("replica"), self.settings)
         status, data = await self.faults.clear(replica, request.query.get("kind") or None)
         return json_response(data, status=status)
@@ -193,11 +203,13 @@ class DashboardApi:
 
     async def experiment_start(self, request: web.Request) -> web.Response:
         require_token(request)
+        self.operating()
         body: dict[str, Any] = await read_json(request) if request.can_read_body else {}
         return json_response(await self.experiment.start(body.get("phases"), body.get("lang")), status=202)
 
     async def experiment_stop(self, request: web.Request) -> web.Response:
         require_token(request)
+        self.operating()
         return json_response(await self.experiment.interrupt())
 
     async def demo_status(self, request: web.Request) -> web.Response:

@@ -52,15 +52,21 @@ def card_status(instance: dict[str, Any], recent_wrong: int = 0) -> str:
 
 
 def instance_card(instance: dict[str, Any], recent_wrong: int = 0) -> dict[str, Any]:
-    """One replica's card: state, last check, applied position, active fault, and why."""
+    """One replica's card: state, last check, applied position, active fault, and why. A row of faultlab's observer
+    (a system faultlab did not start) carries the system monitor's state beside the observer's own: the card shows the
+    monitor's, with the observer's and the system's instance id beside it."""
     health = instance.get("health") or {}
     episode = instance.get("open_episode") or {}
+    observed = "monitor_status" in instance
+    monitor = (instance.get("monitor_status") or "UNKNOWN") if observed else instance.get("status")
     return {
         "replica": instance["replica"],
-        "status": card_status(instance, recent_wrong),
+        "status": card_status({**instance, "status": monitor} if observed else instance, recent_wrong),
         "recent_wrong": recent_wrong,
-        "monitor_status": instance.get("status"),
-        "since": instance.get("since"),
+        "monitor_status": monitor,
+        "observer_status": instance.get("status") if observed else None,
+        "instance_id": instance.get("instance_id") if observed else None,
+        "since": instance.get("monitor_since") if observed else instance.get("since"),
         "reason": instance.get("reason"),
         "last_check": instance.get("last_check"),
         "applied_seq": health.get("applied_seq"),
@@ -81,8 +87,10 @@ def instance_card(instance: dict[str, Any], recent_wrong: int = 0) -> dict[str, 
 class LiveState:
     """The latest view of the lab plus chart history; subscribers get every change as (event type, data)."""
 
-    def __init__(self, settings: Settings, log: Logger, extra: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(self, settings: Settings, log: Logger, extra: Callable[[], dict[str, Any]] | None = None,
+                 urls: dict[str, str] | None = None) -> None:
         self.settings = settings
+        self.urls = urls or {}  # service → base URL where it is not the lab's (a system faultlab did not start)
         self.log = log
         self.extra = extra or dict
         self.instances: dict[int, dict[str, Any]] = {}
@@ -195,6 +203,8 @@ class LiveState:
         return ["orders", *[f"inventory-{r}" for r in self.settings.replica_ids], "monitor", "voter", "dashboard"]
 
     def service_url(self, name: str) -> str:
+        if name in self.urls:
+            return self.urls[name]
         if name.startswith("inventory-"):
             return self.settings.replica_url(int(name.split("-")[1]))
         return self.settings.service_url(name)
@@ -209,7 +219,7 @@ class LiveState:
 
     async def _poll_status(self) -> None:
         sent_at = time.time()
-        status, body = await self._get(f"{self.settings.service_url('monitor')}/status", POLL_TIMEOUT_S)
+        status, body = await self._get(f"{self.service_url('monitor')}/status", POLL_TIMEOUT_S)
         if status != 200:
             return
         for instance in orjson.loads(body)["instances"]:
@@ -219,7 +229,7 @@ class LiveState:
             self.instances[replica] = instance
 
     async def _poll_voting(self) -> None:
-        status, body = await self._get(f"{self.settings.service_url('voter')}/voting/stats", POLL_TIMEOUT_S)
+        status, body = await self._get(f"{self.service_url('voter')}/voting/stats", POLL_TIMEOUT_S)
         if status == 200:
             self.voting = orjson.loads(body)
             replicas = (self.voting or {}).get("replicas") or {}
@@ -229,7 +239,7 @@ class LiveState:
     async def _scrape(self, name: str) -> None:
         service, selector = SERIES[name]
         sent_at = time.monotonic()
-        status, body = await self._get(f"{self.settings.service_url(service)}/metrics", POLL_TIMEOUT_S, "text/plain")
+        status, body = await self._get(f"{self.service_url(service)}/metrics", POLL_TIMEOUT_S, "text/plain")
         if status == 200:  # the counters were read somewhere between sending and receiving: take the middle
             at = (sent_at + time.monotonic()) / 2
             self._scrapes[name].append((at, extract(parse_prometheus(body.decode()), selector)))
@@ -319,7 +329,7 @@ class LiveState:
         self.services[name] = entry
 
     async def _poll_failures(self) -> None:
-        status, body = await self._get(f"{self.settings.service_url('monitor')}/failures", 1.0)
+        status, body = await self._get(f"{self.service_url('monitor')}/failures", 1.0)
         if status == 200:
             self.failures = orjson.loads(body)["failures"]
 
@@ -355,7 +365,7 @@ class LiveState:
     async def _stream_loop(self) -> None:
         """Follow GET /events on the monitor (SSE), resuming after the last id; reconnect when it drops."""
         assert self._session is not None
-        url = f"{self.settings.service_url('monitor')}/events"
+        url = f"{self.service_url('monitor')}/events"
         last = 0
         while True:
             try:

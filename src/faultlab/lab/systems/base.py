@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 from faultlab.core.i18n import N_
-from faultlab.core.said import Said
+from faultlab.core.said import Said, SaidError
 
 if TYPE_CHECKING:  # the instruments' types, named in signatures only
     from faultlab.lab.experiment_check import LabFacts
@@ -33,7 +33,13 @@ MISSING = {
     "monitor": N_("the system has no monitor to detect the fault (set system.monitor.url)"),
     "netns": N_("network faults need faultlab's shop in network namespaces (faultlab up --netns)"),
     "kind": N_("the system cannot take this fault kind"),
+    "down": N_("a replica was left down by an earlier phase and nothing can bring it back (set "
+               "system.replicas.restart_command)"),
 }
+
+
+class SystemUnavailable(SaidError):
+    """The system under test cannot be used as it is (it does not answer, a part is down); the message says what."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class SystemUnderTest(abc.ABC):
     abilities: Abilities
     replica_ids: list[int]
     product_ids: list[str]
+    on_lost: Callable[[str], None] | None = None  # told (once) when the system stops answering mid-run
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -119,6 +126,19 @@ class SystemUnderTest(abc.ABC):
         if phase.has_fault and not a.monitor:
             missing.append("monitor")
         return sorted(set(missing))
+
+    def unmeasured_for(self, phase: PhaseSpec) -> list[str]:
+        """What the system lacks to measure all of a phase that still runs as far as it can (keys of MISSING: a
+        crash without a way back is injected and detected, its recovery not measured); empty by default."""
+        return []
+
+    def leaves_down(self, phase: PhaseSpec) -> bool:
+        """Whether the phase leaves a replica down for good (the runner runs it last, once)."""
+        return False
+
+    def load_order_ratio(self, requested: float) -> float:
+        """The share of orders the load sends (a system without a reset may lower it so its stock lasts)."""
+        return requested
 
     @abc.abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -170,6 +190,11 @@ class SystemUnderTest(abc.ABC):
     @abc.abstractmethod
     async def clear(self, kind: str, replicas: Sequence[int]) -> list[Cleared]:
         """Clear one kind on these replicas."""
+
+    async def recover(self, kind: str, replicas: Sequence[int]) -> list[Cleared]:
+        """Bring back replicas a fault that clears nothing (a crash) took down, once it was detected: a restart
+        command's start clears it. Empty where the system brings them back itself (the shop's supervisor)."""
+        return []
 
     @abc.abstractmethod
     async def rollback(self, timeline: list[dict[str, Any]]) -> list[Said | str]:

@@ -21,11 +21,11 @@ from faultlab.lab.experiment_check import LabFacts
 from faultlab.lab.experiment_file import Experiment, SteadyState
 from faultlab.lab.load import LoadApi, LoadResult, ShopApi
 from faultlab.lab.probes import Probes, unsteady
-from faultlab.lab.systems.base import Abilities, Cleared, Injected, Step, SystemUnderTest
+from faultlab.lab.systems.base import Abilities, Cleared, Injected, Step, SystemUnavailable, SystemUnderTest
 from faultlab.runtime.process import wait_spares_ready
 
 
-class ShopUnavailable(SaidError):
+class ShopUnavailable(SystemUnavailable):
     """The shop cannot be used as it is (its supervisor does not answer, a process is down, a reset failed)."""
 
 

@@ -19,9 +19,14 @@ export function cardHtml(inst, now) {
   const {faults, faulty, dissent} = cardView(inst);
   const position = t("card.position_value", {seq: esc(inst.applied_seq ?? "—"), offset: esc(inst.offset ?? "—"),
     end: esc(inst.log_end ?? "—"), lag: esc(inst.lag ?? "—")});
-  return `<div class="top"><span class="name" translate="no">inventory-${esc(inst.replica)}</span>
+  // a system faultlab did not start: its own instance id, and faultlab's observer's state beside its monitor's
+  const name = inst.instance_id && inst.instance_id !== String(inst.replica)
+    ? `inventory-${esc(inst.replica)} · ${esc(inst.instance_id)}` : `inventory-${esc(inst.replica)}`;
+  const observer = inst.observer_status ? `<dt>${t("card.observer")}</dt><dd><span class="badge" data-status="${
+    esc(inst.observer_status)}">${esc(inst.observer_status)}</span> ${t("card.observer_note")}</dd>` : "";
+  return `<div class="top"><span class="name" translate="no">${name}</span>
       <span class="badge" data-status="${esc(inst.status)}">${esc(inst.status)}</span></div>
-      <dl><dt>${t("card.since")}</dt><dd>${clock(inst.since)}${inst.reason ? ` · <span class="reason">${esc(say(inst.reason))}</span>` : ""}</dd>
+      <dl>${observer}<dt>${t("card.since")}</dt><dd>${clock(inst.since)}${inst.reason ? ` · <span class="reason">${esc(say(inst.reason))}</span>` : ""}</dd>
       <dt>${t("card.last_check")}</dt><dd>${clock(inst.last_check)} (${ago(inst.last_check, now)})</dd>
       <dt>${t("card.position")}</dt><dd>${position}</dd>
       <dt>${t("card.fault")}</dt><dd class="${faulty ? "fault" : ""}">${faulty ? esc(faults) : t("card.none")}</dd>
