@@ -124,8 +124,8 @@ async def test_reports_page_shows_the_run_and_its_report_in_the_chosen_language(
     the file was rendered in Spanish; in Spanish both are Spanish, the guide's answers included."""
     url, name = spanish_run
     page = tab.page
-    for lang, heading, answers in (("en", "faultlab experiment", "Answers to the study guide"),
-                                   ("es", "experimento faultlab", "Respuestas a la guía de estudio")):
+    for lang, heading, answers in (("en", "The study guide's experiment", "Answers to the study guide"),
+                                   ("es", "El experimento de la guía de estudio", "Respuestas a la guía de estudio")):
         await page.goto(f"{url}/reports?lang={lang}")
         await page.wait_for_function(f"() => document.querySelector('#run-name')?.textContent.startsWith('{name}')",
                                      timeout=10_000)
