@@ -99,6 +99,12 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object", "properties": {
                     "points": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}}}}, "points"),
                     **_errors(400)}}},
+            "/api/timelines": {"get": {
+                "summary": "The current and recent episodes as timelines (timeline.schema.json), newest first, from "
+                           "the monitor's last minute of observations; none when the monitor does not answer",
+                "responses": {"200": _json({"type": "object", "required": ["timelines"], "properties": {
+                    "timelines": {"type": "array", "items": {"type": "object"}},
+                    "kept_from": {"type": ["number", "null"]}}}, "the timelines")}}},
             "/api/auth": {"get": {"summary": "Check an operator token", "security": operator,
                                   "responses": {"200": _json(ANY_OBJECT, "the token is right"), **_errors(401)}}},
             "/api/faults": {

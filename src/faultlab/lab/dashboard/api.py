@@ -21,6 +21,7 @@ from faultlab.lab.dashboard import frontend, guide_api
 from faultlab.lab.dashboard.collector import LiveState
 from faultlab.lab.dashboard.operator import ExperimentProcess, FaultForwarder, kinds_json, replica_of
 from faultlab.lab.dashboard.reports import RunsFolder
+from faultlab.lab.dashboard.timelines import live_timelines
 from faultlab.openapi.dashboard import openapi_document
 
 KEEPALIVE_S = 15.0
@@ -64,6 +65,7 @@ class DashboardApi:
             web.get("/api/snapshot", self.snapshot),
             web.get("/api/series", self.series),
             web.get("/api/stream", self.stream),
+            web.get("/api/timelines", self.timelines),
             web.get("/api/auth", self.auth_check),
             web.get("/api/faults", self.list_faults),
             web.post("/api/faults", self.inject),
@@ -134,6 +136,16 @@ class DashboardApi:
         except ValueError:
             raise ApiError(400, "since must be a UNIX time in seconds") from None
         return json_response({"points": [p for p in self.live.series if p["t"] > since]})
+
+    async def timelines(self, _request: web.Request) -> web.Response:
+        """The current and recent episodes' timelines (lab/dashboard/timelines.py), built off the event loop."""
+        observations = await self.live.recent_observations()
+        if observations is None:
+            return json_response({"timelines": [], "kept_from": None})
+        kept_from = observations[0]["t"] if observations else None
+        docs = await asyncio.to_thread(live_timelines, self.settings, list(self.live.failures), observations,
+                                       list(self.live.events), kept_from)
+        return json_response({"timelines": docs, "kept_from": kept_from})
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: a `snapshot`, then `tick` (4 per second), `event` (monitor) and `health` updates."""
