@@ -20,6 +20,7 @@ from faultlab.lab.compare_html import render_compare
 from faultlab.lab.dashboard import frontend, guide_api
 from faultlab.lab.dashboard.collector import LiveState
 from faultlab.lab.dashboard.operator import ExperimentProcess, FaultForwarder, kinds_json, replica_of
+from faultlab.lab.dashboard.replay import recording
 from faultlab.lab.dashboard.reports import RunsFolder
 from faultlab.lab.dashboard.timelines import live_timelines
 from faultlab.openapi.dashboard import openapi_document
@@ -77,6 +78,8 @@ class DashboardApi:
             web.get("/api/runs", self.list_runs),
             web.get("/api/runs/{name}", self.run_detail),
             web.get("/runs/{name}/{filename}", self.run_file),
+            web.get("/replay/{name}", self.replay_page),
+            web.get("/api/replay/{name}", self.replay_data),
             web.get("/api/compare", self.compare_json),
             web.get("/compare", self.compare_page),
             *self.guide.routes(),
@@ -222,6 +225,16 @@ class DashboardApi:
         return web.FileResponse(path, headers={
             "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": SELF_CONTAINED_CSP})
+
+    async def replay_page(self, request: web.Request) -> web.Response:
+        """A run of the runs folder played back (lab/dashboard/replay.py; the reports page links here)."""
+        self.runs.run_dir(request.match_info["name"])
+        lang = self.reader_language(request)
+        return page(self.pages[lang]["/replay"], lang)
+
+    async def replay_data(self, request: web.Request) -> web.Response:
+        path = self.runs.run_dir(request.match_info["name"])
+        return json_response(await asyncio.to_thread(recording, path))
 
     def compared(self, request: web.Request) -> dict[str, Any]:
         names = [n for n in request.query.get("runs", "").split(",") if n]
