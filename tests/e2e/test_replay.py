@@ -23,17 +23,21 @@ from tests.untranslated import leftovers
 
 pytestmark = pytest.mark.timeout(120)
 
+EPISODE_TTD_MS = replay(latency_history(), 2, Settings()).episodes[0]["ttd_ms"]  # the latency episode's TTD
+
 
 def stored_run(runs: Path, recorded: bool) -> Path:
     """A run folder as `faultlab experiment` writes it: every phase once; recorded, its latency episode's monitor
-    observations are in events.jsonl; not recorded, events.jsonl is empty (a run from before the timelines)."""
+    state events and observations are in events.jsonl; not recorded, events.jsonl is empty (a run from before the timelines)."""
     entries = latency_history()
-    [episode] = replay(entries, 2, Settings()).episodes
+    replayed = replay(entries, 2, Settings())
+    [episode] = replayed.episodes
     results = full_results(1)
     latency = next(r for r in results if r["phase"] == "latency")
     latency.update(injected_at=T0 - 0.02, episodes=[episode])
     data = experiment_data(results)
-    events = [{"type": "observation", **e} for e in entries] if recorded else []
+    data["ended_at"] = T0 + 200  # the literal phases run until T0 + 155 s
+    events = replayed.states + [{"type": "observation", **e} for e in entries] if recorded else []
     data["events"] = events
     report = build_report(data, {"replicas": 3}, "replay", settings=Settings() if recorded else None)
     return write_run(report, events, runs)
@@ -73,8 +77,8 @@ async def column(page: Any, index: int) -> list[str]:
 @pytest.mark.parametrize("lang", ["es", "en"])
 async def test_a_stored_run_played_at_20x_ends_with_its_reports_ttd_and_ttr(
         servers: dict[str, tuple[str, Path]], tab: PageProbe, lang: str) -> None:
-    """The page opens paused at the run's start (no episode yet); → on the step button's keyboard focus moves to the
-    first recorded moment; at 20x played to the end, the failures table shows every episode with the TTD and TTR of
+    """The page opens paused at the run's start (the latency episode active, not detected yet); Enter on the step
+    button moves to the next recorded moment, its detection (its TTD shown); at 20x played to the end, the failures table shows every episode with the TTD and TTR of
     report.json (in the page's number format) and each episode's timeline, whose keyboard steps are said; no console
     error, no word of the other language."""
     url, run_dir = servers["recorded"]
@@ -82,13 +86,16 @@ async def test_a_stored_run_played_at_20x_ends_with_its_reports_ttd_and_ttr(
     await page.goto(f"{url}/?lang={lang}")
     await page.wait_for_function("() => document.body.dataset.ready === 'yes'", timeout=15_000)
     assert await page.get_attribute("#replay-state", "data-state") == "paused"
-    assert await page.eval_on_selector_all("#failures tbody tr[data-replica]", "rows => rows.length") == 0
+    assert await column(page, 1) == ["latency"] and await column(page, 5) == ["—"]
     assert await page.is_hidden("#replay-recorded")
 
     await page.focus("#replay-step")
     await page.keyboard.press("Enter")
-    await page.wait_for_function("() => document.querySelectorAll('#failures tbody tr[data-replica]').length === 1",
+    await page.wait_for_function("() => document.querySelector('#failures tbody tr').children[5].textContent !== '—'",
                                  timeout=5_000)
+    assert await column(page, 5) == [await page.evaluate(
+        "([v, lang]) => new Intl.NumberFormat(lang, {minimumFractionDigits: 1, maximumFractionDigits: 1, "
+        "useGrouping: false}).format(v)", [EPISODE_TTD_MS, lang])]
     await page.select_option("#replay-speed", "20")
     await page.click("#replay-play")
     await page.wait_for_function("() => document.querySelector('#replay-state').dataset.state === 'ended'",
@@ -97,8 +104,8 @@ async def test_a_stored_run_played_at_20x_ends_with_its_reports_ttd_and_ttr(
     report = load_report(run_dir / "report.json")
     episodes = sorted((e for r in report.results for e in r.episodes or []), key=lambda e: e.activated_at or 0)
     expected = await page.evaluate(
-        "([values, lang]) => values.map((v) => v === null ? '—' : new Intl.NumberFormat(lang, "
-        "{minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false}).format(v))",
+        "([lists, lang]) => lists.map((values) => values.map((v) => v === null ? '—' : new Intl.NumberFormat(lang, "
+        "{minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false}).format(v)))",
         [[[e.ttd_ms for e in episodes][::-1], [e.ttr_ms for e in episodes][::-1]], lang])
     assert await column(page, 5) == expected[0]  # the newest first, as the live table lists them
     assert await column(page, 8) == expected[1]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from faultlab.core.web import ApiError, json_response
 from faultlab.lab.dashboard import frontend
@@ -79,8 +80,8 @@ class ReplayServer:
         self.static_files = frontend.static_files()
         self.recording = recording(run_dir)  # read once: a bad folder fails before anything listens
 
-    async def index(self, _request: web.Request) -> web.Response:
-        raise web.HTTPFound(f"/replay/{self.run_dir.name}")
+    async def index(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(URL(f"/replay/{self.run_dir.name}").with_query(request.query))  # ?lang= kept
 
     async def page(self, request: web.Request) -> web.Response:
         if request.match_info["name"] != self.run_dir.name:
