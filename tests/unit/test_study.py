@@ -143,6 +143,22 @@ def test_the_trace_buffer_is_bounded_and_counts_what_it_dropped() -> None:
     assert [e["n"] for e in trace.since(10, 100)] == [11, 12]
 
 
+def test_the_recent_observations_are_kept_without_a_recording() -> None:
+    """With no recording open, the last RECENT_S seconds of observations stay (unnumbered, by arrival time); older
+    ones go as new ones arrive; a recording does not change them."""
+    trace = ObservationTrace()
+    for i in range(10):
+        trace.record({"replica": 1, "kind": "health", "at": 1000.0 + i * 10, "ok": True, "pid": 7}, 1000.0 + i * 10)
+    assert not trace.recording and trace.since(0, 100) == []
+    assert [e["t"] for e in trace.recent_since(0.0)] == [1030.0 + i * 10 for i in range(7)]  # 1090 - 60 s
+    assert trace.recent_since(1080.0) == [{"t": 1080.0, "replica": 1, "kind": "health", "at": 1080.0, "ok": True},
+                                          {"t": 1090.0, "replica": 1, "kind": "health", "at": 1090.0, "ok": True}]
+    trace.open(30)
+    trace.record({"replica": 2, "kind": "agree", "at": 1091.0}, 1091.0)
+    assert trace.recent_since(1090.5) == [{"t": 1091.0, "replica": 2, "kind": "agree", "at": 1091.0}]
+    assert trace.since(0, 100)[0]["n"] == 1
+
+
 # ---- replay and its verdicts ----------------------------------------------------------------------
 
 

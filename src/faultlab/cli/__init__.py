@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     from faultlab.cli.system import register as register_system_commands  # system check, system proxy
 
     register_system_commands(sub)
+    from faultlab.cli.replay import register as register_replay_command  # replay
+
+    register_replay_command(sub)
     for command in _subcommands(parser):  # `faultlab status --lang es` as well as `faultlab --lang es status`
         _add_lang_option(command, argparse.SUPPRESS)
     return parser

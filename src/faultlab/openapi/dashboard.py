@@ -101,6 +101,21 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object", "properties": {
                     "points": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}}}}, "points"),
                     **_errors(400)}}},
+            "/api/timelines": {"get": {
+                "summary": "The current and recent episodes as timelines (timeline.schema.json), newest first, from "
+                           "the monitor's last minute of observations; none when the monitor does not answer",
+                "responses": {"200": _json({"type": "object", "required": ["timelines"], "properties": {
+                    "timelines": {"type": "array", "items": {"type": "object"}},
+                    "kept_from": {"type": ["number", "null"]}}}, "the timelines")}}},
+            "/replay/{name}": {"get": {
+                "summary": "The replay page of a run: played back at 1x to 20x, paused or stepped, no live view",
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the page", "content": {"text/html": {}}}, **_errors(400, 404)}}},
+            "/api/replay/{name}": {"get": {
+                "summary": "What the replay page plays: the run's span and replicas, the monitor's state and episode "
+                           "events, the episodes, every episode's timeline, which lanes were recorded",
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json(ANY_OBJECT, "the recording"), **_errors(400, 404)}}},
             "/api/auth": {"get": {"summary": "Check an operator token", "security": operator,
                                   "responses": {"200": _json(ANY_OBJECT, "the token is right"), **_errors(401)}}},
             "/api/faults": {

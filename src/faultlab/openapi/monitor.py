@@ -143,4 +143,15 @@ def trace_paths() -> dict[str, Any]:
                                                    "properties": {"recording": {"const": False},
                                                                   "recorded": {"type": "integer"}}}, "closed"),
                                  **errors(400, 401)}},
-    }}
+    }, "/trace/recent": {"get": {
+        "summary": "The observations of the last seconds, kept in memory whether or not a recording is open (the "
+                   "dashboard's episode timelines)",
+        "operationId": "recentTrace",
+        "parameters": [{"name": "seconds", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                      "maximum": 60, "default": 60}}],
+        "responses": {"200": json_body({"type": "object", "required": ["observations", "kept_s"], "properties": {
+            "observations": {"type": "array", "items": {k: v for k, v in entry.items() if k != "required"}
+                             | {"required": ["t", "replica", "kind", "at"]}},
+            "kept_s": {"type": "number", "description": "how many seconds the monitor keeps"}}},
+            "the recent observations, in arrival order"), **errors(400)}}},
+    }

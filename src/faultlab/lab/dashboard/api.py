@@ -22,7 +22,9 @@ from faultlab.lab.compare_html import render_compare
 from faultlab.lab.dashboard import frontend, guide_api
 from faultlab.lab.dashboard.collector import LiveState
 from faultlab.lab.dashboard.operator import ExperimentProcess, FaultForwarder, kinds_json, replica_of
+from faultlab.lab.dashboard.replay import recording
 from faultlab.lab.dashboard.reports import RunsFolder
+from faultlab.lab.dashboard.timelines import live_timelines
 from faultlab.openapi.dashboard import openapi_document
 
 KEEPALIVE_S = 15.0
@@ -67,6 +69,7 @@ class DashboardApi:
             web.get("/api/snapshot", self.snapshot),
             web.get("/api/series", self.series),
             web.get("/api/stream", self.stream),
+            web.get("/api/timelines", self.timelines),
             web.get("/api/auth", self.auth_check),
             web.get("/api/faults", self.list_faults),
             web.post("/api/faults", self.inject),
@@ -79,6 +82,8 @@ class DashboardApi:
             web.get("/api/runs", self.list_runs),
             web.get("/api/runs/{name}", self.run_detail),
             web.get("/runs/{name}/{filename}", self.run_file),
+            web.get("/replay/{name}", self.replay_page),
+            web.get("/api/replay/{name}", self.replay_data),
             web.get("/api/compare", self.compare_json),
             web.get("/compare", self.compare_page),
             *self.guide.routes(),
@@ -145,6 +150,16 @@ class DashboardApi:
         except ValueError:
             raise ApiError(400, "since must be a UNIX time in seconds") from None
         return json_response({"points": [p for p in self.live.series if p["t"] > since]})
+
+    async def timelines(self, _request: web.Request) -> web.Response:
+        """The current and recent episodes' timelines (lab/dashboard/timelines.py), built off the event loop."""
+        observations = await self.live.recent_observations()
+        if observations is None:
+            return json_response({"timelines": [], "kept_from": None})
+        kept_from = observations[0]["t"] if observations else None
+        docs = await asyncio.to_thread(live_timelines, self.settings, list(self.live.failures), observations,
+                                       list(self.live.events), kept_from)
+        return json_response({"timelines": docs, "kept_from": kept_from})
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: a `snapshot`, then `tick` (4 per second), `event` (monitor) and `health` updates."""
@@ -235,6 +250,16 @@ class DashboardApi:
         return web.FileResponse(path, headers={
             "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": SELF_CONTAINED_CSP})
+
+    async def replay_page(self, request: web.Request) -> web.Response:
+        """A run of the runs folder played back (lab/dashboard/replay.py; the reports page links here)."""
+        self.runs.run_dir(request.match_info["name"])
+        lang = self.reader_language(request)
+        return page(self.pages[lang]["/replay"], lang)
+
+    async def replay_data(self, request: web.Request) -> web.Response:
+        path = self.runs.run_dir(request.match_info["name"])
+        return json_response(await asyncio.to_thread(recording, path))
 
     def compared(self, request: web.Request) -> dict[str, Any]:
         names = [n for n in request.query.get("runs", "").split(",") if n]

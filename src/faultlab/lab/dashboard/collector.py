@@ -217,6 +217,14 @@ class LiveState:
                                      headers={"Accept": accept}) as resp:
             return resp.status, await resp.read()
 
+    async def recent_observations(self) -> list[dict[str, Any]] | None:
+        """The monitor's observations of the last minute (`GET /trace/recent`); None when it does not answer."""
+        with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError):
+            status, body = await self._get(f"{self.settings.service_url('monitor')}/trace/recent", 2.0)
+            if status == 200:
+                return list(orjson.loads(body)["observations"])
+        return None
+
     async def _poll_status(self) -> None:
         sent_at = time.time()
         status, body = await self._get(f"{self.service_url('monitor')}/status", POLL_TIMEOUT_S)

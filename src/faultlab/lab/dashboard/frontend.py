@@ -24,6 +24,7 @@ from faultlab.vendor import PLOTLY_JS
 HERE = Path(__file__).parent
 CONTENT_TYPES = {".js": "application/javascript", ".css": "text/css"}
 PAGES = {"/": "index.html", "/reports": "reports.html", "/demo": "demo.html"}
+REPLAY_PAGE = {"/replay": "replay.html"}  # served at /replay/<run> (lab/dashboard/replay.py)
 LANG_COOKIE = "faultlab_lang"
 LANGUAGE_NAMES = (("es", "Español"), ("en", "English"))
 
@@ -46,7 +47,8 @@ def render_pages() -> dict[str, dict[str, str]]:
         context = {"lang": lang, "t": t, "languages": LANGUAGE_NAMES,
                    "catalog": {"lang": lang, "messages": messages, "codes": codes_for(lang)},
                    "fault_kinds": kinds_json(lang)}  # the fault registry, for the operator's form
-        pages[lang] = {path: env.get_template(name).render(**context) for path, name in PAGES.items()}
+        pages[lang] = {path: env.get_template(name).render(**context)
+                       for path, name in {**PAGES, **REPLAY_PAGE}.items()}
     return pages
 
 

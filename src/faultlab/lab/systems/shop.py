@@ -243,7 +243,7 @@ class ShopSystem(SystemUnderTest):
         return await self.events.wait_episode(replica, since, needs, timeout_s)
 
     def recorded_events(self) -> list[dict[str, Any]]:
-        return self.events.events
+        return self.events.recorded()
 
     async def voter_stats(self) -> dict[str, Any] | None:
         with contextlib.suppress(ApiCallError):

@@ -34,7 +34,7 @@ from faultlab.openapi.monitor import MAX_LEASE_S, MAX_READ
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.shop.monitor.guide_api import METRICS_SQL, minutes_of
 from faultlab.shop.monitor.health_monitor import HealthMonitor
-from faultlab.shop.monitor.trace import int_query, only_query
+from faultlab.shop.monitor.trace import RECENT_S, int_query, only_query
 
 MAX_EVENT_ID = 2**63 - 1
 
@@ -65,6 +65,7 @@ class MonitorApi:
             web.post("/trace", self.open_trace),
             web.get("/trace", self.read_trace),
             web.delete("/trace", self.close_trace),
+            web.get("/trace/recent", self.recent_trace),
         ]
 
     def build(self) -> web.Application:
@@ -177,6 +178,13 @@ class MonitorApi:
         entries = trace.since(since, max(1, limit))
         return json_response({"observations": entries, "next": entries[-1]["n"] if entries else since,
                               "dropped": trace.dropped, "recording": trace.recording})
+
+    async def recent_trace(self, request: web.Request) -> web.Response:
+        """The observations of the last `seconds` (at most RECENT_S), kept whether or not a recording is open."""
+        only_query(request, "seconds")
+        seconds = int_query(request, "seconds", int(RECENT_S), int(RECENT_S))
+        return json_response({"observations": self.monitor.trace.recent_since(time.time() - seconds),
+                              "kept_s": RECENT_S})
 
     async def close_trace(self, request: web.Request) -> web.Response:
         require_token(request)

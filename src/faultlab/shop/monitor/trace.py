@@ -4,6 +4,9 @@ The detector study opens a recording (`POST /trace`), reads it as it grows (`GET
 its run folder, and closes it (`DELETE /trace`). A recording is a lease: nobody reading it for `lease_s` (the
 study died) closes it and forgets its entries, and the buffer is bounded (the oldest entries go first, counted as
 dropped), so a forgotten recording costs the monitor nothing for long.
+
+Apart from any recording, the last RECENT_S seconds of observations stay in memory (a bounded ring, filled as they
+arrive, no timer): the dashboard draws the current and recent episodes' timelines from them (`GET /trace/recent`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ MAX_ENTRIES = 50_000  # ~6 minutes of a lab under load (~130 observations/s); a 
 # every detector setting, and a detection of its own: without it a replay misses every stale fault).
 KEPT = ("replica", "kind", "ok", "at", "source", "count", "rtt_ms", "caught_up", "products", "fault", "code",
         "applied_seq", "behind_ms", "stale", "stale_reason")
+RECENT_S = 60.0  # the recent observations kept outside recordings
+RECENT_ENTRIES = 12_000  # ... and at most this many (a minute at ~200 observations/s)
 
 
 class ObservationTrace:
@@ -33,6 +38,7 @@ class ObservationTrace:
         self.read_up_to = 0
         self.expires_at: float | None = None  # monotonic; None: not recording
         self._lease_s = 30.0
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ENTRIES)  # the last RECENT_S seconds, unnumbered
 
     @property
     def recording(self) -> bool:
@@ -54,15 +60,25 @@ class ObservationTrace:
         return recorded
 
     def record(self, obs: dict[str, Any], arrived_at: float) -> None:
-        """The hook where the monitor ingests an observation (cheap when nobody records)."""
+        """The hook where the monitor ingests an observation: kept among the recent ones, and numbered into the
+        recording when one is open."""
+        kept = {"t": arrived_at}
+        kept.update((k, obs[k]) for k in KEPT if k in obs)
+        recent = self.recent
+        recent.append(kept)
+        while recent[0]["t"] < arrived_at - RECENT_S:
+            recent.popleft()
         if self.expires_at is None or not self.recording:
             return
-        entry = {"n": self.next_id, "t": arrived_at}
-        entry.update((k, obs[k]) for k in KEPT if k in obs)
+        entry = {"n": self.next_id, **kept}
         self.next_id += 1
         if len(self.entries) == self.entries.maxlen and self.entries[0]["n"] > self.read_up_to:
             self.dropped += 1
         self.entries.append(entry)
+
+    def recent_since(self, start: float) -> list[dict[str, Any]]:
+        """The recent observations that reached the monitor at or after `start` (UNIX time), in arrival order."""
+        return [e for e in self.recent if e["t"] >= start]
 
     def since(self, last: int, limit: int) -> list[dict[str, Any]]:
         """Entries numbered after `last` (at most `limit`); reading renews the lease."""

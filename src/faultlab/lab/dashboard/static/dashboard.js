@@ -3,6 +3,8 @@
 import {$, clock, plotTime} from "./common.js";
 import {CHARTS, chartWindow, faultMarks, layout, traceData} from "./charts.js";
 import {setupLanguageSwitch, t} from "./i18n.js";
+import {refreshTimelines} from "./live_timelines.js";
+import {renderTimelines} from "./timeline.js";
 import {fillReplicaSelect, setupOperator} from "./operator.js";
 import {
   cardHtml, describeEvent, eventTime, experimentView, failureRowsHtml, servicesHtml, votingHtml,
@@ -52,6 +54,7 @@ function renderFailures(failures) {
   if (!failures) return;
   live.episodes = failures;
   $("#failures tbody").innerHTML = failureRowsHtml(failures);
+  refreshTimelines($("#timelines"), failures, JSON.parse($("#fault-kinds").textContent), renderTimelines);
 }
 
 function addEvents(events) {

@@ -36,6 +36,11 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
 }
 
+/** The messages whose keys start with `prefix`, by key (a component handed its words, as the timeline is). */
+export function catalogEntries(prefix) {
+  return Object.fromEntries(Object.entries(current().messages).filter(([key]) => key.startsWith(prefix)));
+}
+
 /** A number with fixed decimals in the page's language ("1,234.5" / "1.234,5"), as the reports write it. */
 export function formatNumber(value, digits) {
   return new Intl.NumberFormat(lang(), {minimumFractionDigits: digits, maximumFractionDigits: digits,

@@ -40,7 +40,8 @@ export function runRowHtml(r) {
       <td>${kindBadgeHtml(r.kind)}</td><td translate="no">${esc(r.start_time ?? "—")}</td><td>${num(r.duration_s, 1)}</td>
       <td translate="no">${esc((r.phases || []).join(", "))}</td>`;
   if (r.kind === "study") return `${head}<td colspan="6" class="study">${studyLineHtml(r.study)}</td></tr>`;
-  return `${head}<td>${verdictHtml(r.valid)}</td>
+  const replay = `<a class="replay" href="/replay/${encodeURIComponent(r.name)}">${t("reports.replay")}</a>`;
+  return `${head}<td>${verdictHtml(r.valid)} · ${replay}</td>
       <td>${num(s.successful_tests, 0)}/${num(s.total_tests, 0)}</td><td>${num(s.avg_ttd_ms, 1)}</td>
       <td>${num(s.avg_ttr_ms, 1)}</td><td>${num(s.max_p95_ms, 1)}</td><td>${num(s.min_success_rate, 2)}</td></tr>`;
 }
