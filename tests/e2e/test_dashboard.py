@@ -464,7 +464,8 @@ async def test_reports_page_compares_the_ticked_runs(reports_dashboard: tuple[st
 
 async def test_experiment_button_runs_a_short_experiment_into_the_reports(
         settled: Supervisor, reports_dashboard: tuple[str, Path], probe: PageProbe) -> None:
-    """The button spawns `faultlab experiment --duration 5 --repeat 1`; the page shows it run and exit; it is listed."""
+    """The button spawns `faultlab experiment --duration 5 --repeat 1`; the page shows it run and exit; it is listed,
+    and its replay link on the reports page plays the recorded run back to its end."""
     lab = settled
     url, runs = reports_dashboard
     page = probe.page
@@ -499,4 +500,14 @@ async def test_experiment_button_runs_a_short_experiment_into_the_reports(
     await page.locator(f"#runs tbody tr[data-run='{newest['name']}']").wait_for(timeout=5_000)
     await page.wait_for_function("() => document.querySelector('#run-name').textContent.includes('latest')",
                                  timeout=5_000)
+    # its replay link: the live dashboard serves the recorded run's replay page, paused at its start, played to the end
+    link = page.locator(f"#runs tbody tr[data-run='{newest['name']}'] a.replay")
+    assert await link.get_attribute("href") == f"/replay/{newest['name']}"
+    await link.click()
+    await page.wait_for_function("() => document.body.dataset.ready === 'yes'", timeout=15_000)
+    assert await page.get_attribute("#replay-state", "data-state") == "paused"
+    await page.select_option("#replay-speed", "20")
+    await page.click("#replay-play")
+    await page.wait_for_function("() => document.querySelector('#replay-state').dataset.state === 'ended'",
+                                 timeout=30_000)
     assert not probe.problems, probe.problems

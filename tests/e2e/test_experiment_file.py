@@ -171,7 +171,7 @@ async def test_check_refuses_a_file_that_does_not_fit_the_running_lab(settled: S
     fits = tmp_path / "fits.yaml"
     fits.write_text("phases:\n  - name: wrong\n    fault: {kind: incorrect, product_id: PROD-004, replicas: [3]}\n")
     code, said = await faultlab("--home", str(lab.home), "experiment", "--file", str(fits), "--check")
-    assert code == 0 and "checked against the running lab" in said and "a valid experiment — 1 phases" in said, said
+    assert code == 0 and "checked against the running lab" in said and "a valid experiment — 1 phase × 3 repetitions" in said, said
     assert {name: p.pid for name, p in lab.processes.items()} == pids
 
 

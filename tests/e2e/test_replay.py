@@ -95,7 +95,7 @@ async def test_a_stored_run_played_at_20x_ends_with_its_reports_ttd_and_ttr(
                                  timeout=5_000)
     assert await column(page, 5) == [await page.evaluate(
         "([v, lang]) => new Intl.NumberFormat(lang, {minimumFractionDigits: 1, maximumFractionDigits: 1, "
-        "useGrouping: false}).format(v)", [EPISODE_TTD_MS, lang])]
+        "useGrouping: 'always'}).format(v)", [EPISODE_TTD_MS, lang])]
     await page.select_option("#replay-speed", "20")
     await page.click("#replay-play")
     await page.wait_for_function("() => document.querySelector('#replay-state').dataset.state === 'ended'",
@@ -105,7 +105,7 @@ async def test_a_stored_run_played_at_20x_ends_with_its_reports_ttd_and_ttr(
     episodes = sorted((e for r in report.results for e in r.episodes or []), key=lambda e: e.activated_at or 0)
     expected = await page.evaluate(
         "([lists, lang]) => lists.map((values) => values.map((v) => v === null ? '—' : new Intl.NumberFormat(lang, "
-        "{minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false}).format(v)))",
+        "{minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: 'always'}).format(v)))",
         [[[e.ttd_ms for e in episodes][::-1], [e.ttr_ms for e in episodes][::-1]], lang])
     assert await column(page, 5) == expected[0]  # the newest first, as the live table lists them
     assert await column(page, 8) == expected[1]

@@ -106,7 +106,7 @@ async def test_a_short_run_names_every_flaw_of_the_example(example: Example, tmp
     # 1. one table for three replicas: every order reserved three times over
     reserved = checks["reserved_matches_orders"]
     assert reserved["valid"] is False and reserved["finding"]["code"] == "shared_table", reserved
-    assert reserved["finding"]["factor"] == 3 and reserved["orders_accepted"] >= 1, reserved
+    assert reserved["finding"]["params"]["factor"] == 3 and reserved["orders_accepted"] >= 1, reserved
     assert "every order is reserved 3 times over" in reserved["detail"] and "reserved 3 times over" in html
 
     # 2. the vote is an average: every voted read of the wrong product during the incorrect fault is wrong

@@ -63,11 +63,12 @@ def system_of(args: argparse.Namespace) -> Any:
     None for faultlab's shop."""
     from faultlab.core.messages import Refused
 
-    if args.system is not None:
+    spec = getattr(args, "system", None)  # `faultlab demo` runs on the shop and has no --system
+    if spec is not None:
         try:
-            return contract_of(args.system)
+            return contract_of(spec)
         except Refused as exc:
-            print_problems(_console(), exc.problems, args.system)
+            print_problems(_console(), exc.problems, spec)
             raise SystemExit(EXIT_UNUSABLE) from None
     if not args.file:
         return None

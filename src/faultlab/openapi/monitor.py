@@ -113,7 +113,7 @@ def trace_paths() -> dict[str, Any]:
     entry = {"type": "object", "required": ["n", "t", "replica", "kind", "at"], "properties": {
         "n": {"type": "integer"}, "t": {"type": "number", "description": "UNIX time it reached the monitor"},
         "replica": {"type": "integer"}, "kind": {"type": "string"}, "at": {"type": "number"},
-        "ok": {"type": "boolean"}, "source": {"type": "string"}}}
+        "ok": {"type": ["boolean", "null"]}, "source": {"type": ["string", "null"], "description": "who saw it, when known"}}}
     return {"/trace": {
         "post": {"summary": "Open (or renew) a recording of every observation the monitor ingests",
                  "operationId": "openTrace", "security": OPERATOR,
