@@ -30,9 +30,10 @@ def alive(record):
         return False
     if [part.decode(errors="replace") for part in cmdline] == record["argv"]:
         return True
-    if Path(record["argv"][0]).name != "postgres":
+    if Path(record["argv"][0]).name.startswith("python"):  # a service: any Python program has that executable
         return False
-    try:  # PostgreSQL may rewrite its title: the executable still tells
+    try:  # PostgreSQL rewrites its title, and Kafka's command line read as it starts may come back short: the
+        # executable still tells
         return os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(record["argv"][0])
     except OSError:
         return False
