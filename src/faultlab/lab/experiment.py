@@ -34,7 +34,7 @@ from faultlab.lab.probes import failures
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
 from faultlab.lab.report import plain
 from faultlab.lab.report_model import PhaseResult
-from faultlab.lab.systems.base import MISSING, SystemUnavailable, SystemUnderTest
+from faultlab.lab.systems.base import MISSING, Cleared, SystemUnavailable, SystemUnderTest
 from faultlab.lab.systems.shop import ShopSystem
 
 LOAD_FOREVER_S = 7 * 24 * 3600.0
@@ -284,17 +284,21 @@ class ExperimentRunner:
         return [(one.replica, one.sent_at) for one in injected]
 
     async def clear_step(self, run: PhaseRun, step: Any) -> None:
-        spec = step.spec
-        record = next((f for f in run.faults if f["kind"] == spec.kind and f["replicas"] == list(step.replicas)), None)
-        for cleared in await self.system.clear(spec.kind, step.replicas):
+        self._cleared(run, step, await self.system.clear(step.spec.kind, step.replicas), step.spec.site.cleared_event)
+
+    def _cleared(self, run: PhaseRun, step: Any, cleared_all: list[Cleared], event: str) -> None:
+        """What the system cleared (or brought back) for a step: its problems noted, the fault's record closed at the
+        latest clearing, one timeline event per replica cleared."""
+        record = next((f for f in run.faults if f["kind"] == step.spec.kind and f["replicas"] == list(step.replicas)),
+                      None)
+        for cleared in cleared_all:
             if cleared.problem is not None:
                 run.notes.append(cleared.problem)
             if cleared.cleared_at is None:
                 continue
             if record is not None:
                 record["cleared_at"] = max(cleared.cleared_at, record["cleared_at"] or 0.0)
-            self.timeline.append({"at": cleared.cleared_at, "event": spec.site.cleared_event,
-                                  "replica": cleared.replica})
+            self.timeline.append({"at": cleared.cleared_at, "event": event, "replica": cleared.replica})
 
     async def rollback(self) -> list[Said | str]:
         """Clear every fault on every replica, start every stopped process, heal the network; what could not be
@@ -423,16 +427,7 @@ class ExperimentRunner:
     async def recover_step(self, run: PhaseRun, step: Any) -> None:
         """A crash detected: the system brings its replicas back where that is the lab's to do (a restart command);
         the command's start clears the fault."""
-        spec = step.spec
-        record = next((f for f in run.faults if f["kind"] == spec.kind and f["replicas"] == list(step.replicas)), None)
-        for cleared in await self.system.recover(spec.kind, step.replicas):
-            if cleared.problem is not None:
-                run.notes.append(cleared.problem)
-            if cleared.cleared_at is None:
-                continue
-            if record is not None:
-                record["cleared_at"] = max(cleared.cleared_at, record["cleared_at"] or 0.0)
-            self.timeline.append({"at": cleared.cleared_at, "event": "process_restarted", "replica": cleared.replica})
+        self._cleared(run, step, await self.system.recover(step.spec.kind, step.replicas), "process_restarted")
 
     async def _wait_recovered(self, run: PhaseRun, since: float, needs: str = "recovered_at",
                               timeout_s: float | None = None) -> None:
