@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -37,6 +38,14 @@ def pytest_configure(config: pytest.Config) -> None:
     for old in finished[:-KEEP_FINISHED] + stale:
         shutil.rmtree(old, ignore_errors=True)
     config.option.basetemp = tempfile.mkdtemp(prefix=BASETEMP_PREFIX)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a CI timeout, `kill`) ends the session as Ctrl-C does, so the labs' fixtures stop every service they
+    started instead of leaving them running."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
