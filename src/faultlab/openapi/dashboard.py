@@ -261,6 +261,9 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "Snapshot": {"type": "object", "properties": {
                     "instances": {"type": "array", "items": {"$ref": "#/components/schemas/Instance"}},
                     "services": {"type": "array"}, "voting": ANY_OBJECT, "failures": {"type": "array"},
+                    "no_metrics": {"type": "array", "items": {"type": "string"},
+                                   "description": "services that answer /metrics but not in Prometheus text: the "
+                                                  "charts fed by them stay empty"},
                     "series": {"type": "array", "items": {"$ref": "#/components/schemas/Point"}},
                     "events": {"type": "array"}, "experiment": {"$ref": "#/components/schemas/Experiment"}}},
             },

@@ -4,6 +4,7 @@ import {test} from "node:test";
 
 import {
   cardHtml, cardView, describeEvent, eventTime, experimentView, failureRowsHtml, servicesHtml, votingHtml,
+  otherVoting,
 } from "../../../src/faultlab/lab/dashboard/static/views.js";
 
 import {said, useLanguage} from "../catalog.js";
@@ -72,6 +73,26 @@ test("the voting panel says when the voter does not answer, else its rates and p
   assert.match(rows[0], /width:80px/);  // the replica with most outliers gets the full bar
   assert.match(rows[0], /<td>3<\/td><td>1<\/td><td>3<\/td><td>990<\/td>/);  // wrong, slow, failed (2 + 1), agreed
   assert.match(rows[1], /width:0px/);
+});
+
+test("a system's own voter layout (the guide's example) gets its figures found by name and every number listed", () => {
+  const guide = {voting_stats: {total_requests: 200, quorum_reached: 190, quorum_not_reached: 10, outliers_detected: 7,
+    total_time_ms: 500, max_response_time: 12.5, min_response_time: null}, required_quorum: 2, fan_out: 3};
+  const f = otherVoting(guide);
+  assert.equal(f.votes, 200);
+  assert.equal(f.rate, 95);
+  assert.equal(f.mean_ms, 2.5);
+  assert.equal(f.needed, 2);
+  const html = votingHtml(guide);
+  assert.match(html, /95.00%/);
+  assert.match(html, /2\/3/);
+  assert.match(html, /<div class="v">2.5<\/div>/);
+  const paths = [...html.matchAll(/<tr><td translate="no">([^<]+)<\/td>/g)].map((m) => m[1]);
+  assert.deepEqual(paths, ["voting_stats.total_requests", "voting_stats.quorum_reached", "voting_stats.quorum_not_reached",
+    "voting_stats.outliers_detected", "voting_stats.total_time_ms", "voting_stats.max_response_time", "required_quorum",
+    "fan_out"]);  // null is no number: left out
+  assert.equal(otherVoting({voting_stats: {total_requests: 4, avg_response_time: 3.2}}).mean_ms, 3.2);  // as it says it
+  assert.doesNotMatch(votingHtml({status: "ok"}), /NaN|undefined/);  // nothing it can name: no empty figure
 });
 
 test("recent failures show the last 30 episodes newest first, or a line saying there are none", () => {

@@ -110,6 +110,7 @@ class LiveState:
         self._page_opened = asyncio.Event()  # ends an idle tick's wait: a new page gets the fast cadence at once
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._wrong_history: deque[tuple[float, dict[int, int]]] = deque(maxlen=64)
+        self.no_metrics: set[str] = set()  # services whose /metrics answered but not in Prometheus text (another system)
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class LiveState:
             "seq": self.seq, "at": time.time(),
             "instances": self.cards(),
             "services": [self.services[n] for n in self.service_names() if n in self.services],
-            "voting": self.voting, "monitor_stream": dict(self.monitor_stream),
+            "voting": self.voting, "monitor_stream": dict(self.monitor_stream), "no_metrics": sorted(self.no_metrics),
             **self.extra(),
         }
 
@@ -248,7 +249,11 @@ class LiveState:
         service, selector = SERIES[name]
         sent_at = time.monotonic()
         status, body = await self._get(f"{self.service_url(service)}/metrics", POLL_TIMEOUT_S, "text/plain")
+        if status in (404, 405) or (status == 200 and body.lstrip()[:1] in (b"{", b"[", b"<")):  # JSON, HTML
+            self.no_metrics.add(service)  # it answers, but has no Prometheus /metrics: a system faultlab did not build
+            return
         if status == 200:  # the counters were read somewhere between sending and receiving: take the middle
+            self.no_metrics.discard(service)
             at = (sent_at + time.monotonic()) / 2
             self._scrapes[name].append((at, extract(parse_prometheus(body.decode()), selector)))
 

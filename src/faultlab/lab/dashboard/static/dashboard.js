@@ -153,6 +153,9 @@ function applyTick(d) {
     live.votingAt = performance.now();
   }
   renderExperiment(d.experiment);
+  const missing = d.no_metrics || [];
+  $("#no-metrics").hidden = !missing.length;
+  if (missing.length) $("#no-metrics").textContent = t("charts.no_metrics", {services: missing.join(", ")});
   if (d.point) live.points.push(d.point);
   markUpdate(d.at);
   scheduleChart();

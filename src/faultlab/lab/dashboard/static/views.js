@@ -43,9 +43,57 @@ export function servicesHtml(services) {
     <span>${esc(s.status)} · ${num(s.rtt_ms, 0)} ms</span></div>`).join("");
 }
 
+/** Every number in a JSON answer, as [dotted path, value] pairs in the answer's order (nested objects followed). */
+export function numberLeaves(value, prefix = "", depth = 0) {
+  if (typeof value === "number" && Number.isFinite(value)) return [[prefix, value]];
+  if (!value || typeof value !== "object" || Array.isArray(value) || depth > 3) return [];
+  return Object.entries(value).flatMap(([k, v]) => numberLeaves(v, prefix ? `${prefix}.${k}` : k, depth + 1));
+}
+
+// The names a system's own voter may give its figures (the guide leaves /voting/stats' layout open).
+const OTHER_NAMES = {
+  votes: ["total_votes", "total_requests", "total_reads", "requests", "total"],
+  reached: ["quorum_reached", "successful_votes"],
+  not_reached: ["quorum_not_reached", "quorum_failed", "failed_votes", "no_quorum"],
+  needed: ["votes_needed", "required_quorum", "quorum"],
+  fan_out: ["fan_out", "replicas_count", "instances"],
+  outliers: ["outliers_detected", "outliers"],
+  time_ms: ["total_time_ms", "total_response_time_ms"],
+  mean_ms: ["avg_response_time", "avg_response_time_ms", "average_response_time_ms", "mean_ms", "avg_ms"],
+};
+
+/** The figures named `names` says, found at any depth of a system voter's answer (the first name that is there). */
+export function otherVoting(v) {
+  const leaves = new Map(numberLeaves(v).map(([path, value]) => [path.split(".").pop(), value]));
+  const pick = (names) => names.map((n) => leaves.get(n)).find((x) => x !== undefined);
+  const f = Object.fromEntries(Object.entries(OTHER_NAMES).map(([k, names]) => [k, pick(names)]));
+  const decided = f.reached !== undefined && f.not_reached !== undefined ? f.reached + f.not_reached : f.votes;
+  return {...f, rate: f.reached !== undefined && decided ? 100 * f.reached / decided : undefined,
+    mean_ms: f.mean_ms ?? (f.time_ms !== undefined && f.votes ? f.time_ms / f.votes : undefined)};
+}
+
+/** The voting panel of a system faultlab did not build: the figures it could name, then every number its voter says,
+ * with the voter's own names (the guide does not fix the layout of /voting/stats). */
+function otherVotingHtml(v) {
+  const f = otherVoting(v);
+  const stat = (value, digits, key, suffix = "") => value === undefined ? ""
+    : `<div class="stat"><div class="v">${num(value, digits)}${suffix}</div><div class="k">${t(key)}</div></div>`;
+  const needed = f.needed !== undefined || f.fan_out !== undefined
+    ? `<div class="stat"><div class="v">${num(f.needed, 0)}/${num(f.fan_out, 0)}</div><div class="k">${t("voting.votes_needed")}</div></div>` : "";
+  const rows = numberLeaves(v).slice(0, 30).map(([path, value]) =>
+    `<tr><td translate="no">${esc(path)}</td><td>${num(value, Number.isInteger(value) ? 0 : 2)}</td></tr>`).join("");
+  return `${stat(f.rate, 2, "voting.quorum_rate", "%")}${stat(f.votes, 0, "voting.voted_reads")}
+    ${stat(f.not_reached, 0, "voting.quorum_not_reached")}${needed}${stat(f.outliers, 0, "col.outliers")}
+    ${stat(f.mean_ms, 1, "voting.mean_ms")}
+    <p class="muted">${t("voting.own_layout")}</p>
+    <table class="table" id="voter-figures"><thead><tr><th>${t("col.figure")}</th><th>${t("col.value")}</th></tr></thead>
+      <tbody>${rows}</tbody></table>`;
+}
+
 /** The voting panel from the voter's /voting/stats (null: the voter does not answer). */
 export function votingHtml(v) {
   if (!v) return `<span class="muted">${t("voting.not_answering")}</span>`;
+  if (v.total_votes === undefined && v.replicas === undefined) return otherVotingHtml(v);
   const lat = v.latency_ms || {};
   const outliers = v.outliers_by_replica || {};
   const most = Math.max(1, ...Object.values(outliers));
