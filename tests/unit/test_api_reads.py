@@ -79,7 +79,7 @@ def test_a_voter_that_takes_the_fastest_answer_returns_the_faulty_replicas_value
                             "replicas": [1], "faulty": 2}
     assert flat(v["findings"][0]) == {"code": "wrong_read", "at": "00:00:11.000", "product": P, "value": "150/5",
                                 "healthy": ["50/5"], "faulty": ["150/5"]}
-    assert v["detail"] == ("2 of 4 voted reads of PROD-001 (50 %) during the incorrect fault on replica(s) 1 returned "
+    assert v["detail"] == ("2 of 4 voted reads of PROD-001 (50 %) during the incorrect fault on replica 1 returned "
                            "a value no healthy replica served; 2 of them the faulty replica's value")
 
 

@@ -21,7 +21,7 @@ import pytest
 from rich.console import Console
 
 from faultlab.core import i18n
-from faultlab.core.said import say
+from faultlab.core.said import render, say
 from faultlab.lab.report import build_report, load_report, write_run
 from faultlab.lab.report_html import render_html
 from faultlab.lab.report_model import Report
@@ -348,3 +348,14 @@ def test_fault_proxy_console_in_spanish() -> None:
     assert errors[0] == "--ports 6001-6005: 2 réplicas necesitan 2 puertos, el rango da 5", errors
     assert errors[3].startswith("destino 'ftp://somewhere': indique una URL base"), errors
     assert not problems(prose(text + "\n" + "\n".join(errors))), problems(prose(text + "\n".join(errors)))[:12]
+
+
+def test_a_list_of_replicas_picks_the_singular_or_the_plural_in_both_languages() -> None:
+    """A sentence counted by a list of replicas says "replica 2" for one and "replicas 1, 3" for two, in English and
+    in Spanish ("la réplica" / "las réplicas"), never "replica(s)"."""
+    one, two = say("phase_left_down", replicas=[2]), say("phase_left_down", replicas=[1, 3])
+    assert render(one, "en").startswith("the phase left replica 2 down: ") and "bring it back" in render(one, "en")
+    assert render(two, "en").startswith("the phase left replicas 1, 3 down: ")
+    assert render(one, "es").startswith("la fase dejó caída la réplica 2:")
+    assert render(two, "es").startswith("la fase dejó caídas las réplicas 1, 3:")
+    assert "(s)" not in render(two, "es") + render(one, "en")

@@ -58,7 +58,9 @@ CODES: dict[str, str | Plural] = {
     "aborted": N_("aborted: {why}"),
     "system_lost": N_("the system under test stopped answering: {why}"),
     "run_error": N_("error during the run: {error}"),
-    "phase_left_down": N_("the phase left replica(s) {replicas} down: the system has no way to bring them back"),
+    "phase_left_down": NP_("the phase left replica {replicas} down: the system has no way to bring it back",
+                           "the phase left replicas {replicas} down: the system has no way to bring them back",
+                           "replicas"),
     "data_not_valid": N_("data check: not valid"),
     "data_unknown": N_("data check: unknown"),
     "not_restored": N_("steady state not restored after the run: {probes}"),
@@ -132,19 +134,27 @@ CODES: dict[str, str | Plural] = {
     "not_converged": N_("{seconds} s after the load stopped (read {rounds} time(s)) the replicas still differ on "
                         "{count} product(s)"),
     "product_differs": N_("{product}: available/reserved per replica {values}"),
-    "replicas_silent": N_("replica(s) {replicas} did not answer GET /inventory: their state cannot be compared"),
+    "replicas_silent": NP_("replica {replicas} did not answer GET /inventory: its state cannot be compared",
+                           "replicas {replicas} did not answer GET /inventory: their state cannot be compared",
+                           "replicas"),
     # stock_conserved
     "stock_conserved": N_("available + reserved equals the initial stock plus restocks for each of {products} "
                           "products on every replica ({restocks} restocks accepted)"),
     "stock_not_conserved": NP_("available + reserved is not the initial stock plus restocks for {count} product",
                                "available + reserved is not the initial stock plus restocks for {count} products",
                                "count"),
-    "total_mismatch": N_("replica(s) {replicas}, {product}: available + reserved = {total}, expected {expected} "
-                         "(initial {initial} + restocked {restocked})"),
-    "total_outside": N_("replica(s) {replicas}, {product}: available + reserved = {total}, expected between "
-                        "{expected} and {expected_max} (initial {initial} + restocked {restocked}, and restocks of "
-                        "unknown outcome)"),
-    "product_missing": N_("replica(s) {replicas} do not list {product}"),
+    "total_mismatch": NP_("replica {replicas}, {product}: available + reserved = {total}, expected {expected} "
+                          "(initial {initial} + restocked {restocked})",
+                          "replicas {replicas}, {product}: available + reserved = {total}, expected {expected} "
+                          "(initial {initial} + restocked {restocked})", "replicas"),
+    "total_outside": NP_("replica {replicas}, {product}: available + reserved = {total}, expected between "
+                         "{expected} and {expected_max} (initial {initial} + restocked {restocked}, and restocks of "
+                         "unknown outcome)",
+                         "replicas {replicas}, {product}: available + reserved = {total}, expected between "
+                         "{expected} and {expected_max} (initial {initial} + restocked {restocked}, and restocks of "
+                         "unknown outcome)", "replicas"),
+    "product_missing": NP_("replica {replicas} does not list {product}", "replicas {replicas} do not list {product}",
+                           "replicas"),
     # reserved_matches_orders
     "reserved_matches": N_("reserved equals the quantities of the accepted, not-cancelled orders for each of "
                            "{products} products ({orders} orders accepted, {cancels} cancelled)"),
@@ -153,12 +163,18 @@ CODES: dict[str, str | Plural] = {
                           "count"),
     "shared_table": N_("every order is reserved {factor} times over ({count} product(s)): likely {factor} replicas "
                        "reserving in one shared table instead of each in its own state"),
-    "reserved_mismatch": N_("replica(s) {replicas}, {product}: reserved {reserved}, expected {expected} (reserved "
-                            "before the run {initial}, this run's orders {delta})"),
-    "reserved_outside": N_("replica(s) {replicas}, {product}: reserved {reserved}, expected between {expected} and "
-                           "{expected_max} (writes of unknown outcome)"),
-    "reserved_multiple": N_("replica(s) {replicas}, {product}: reserved {reserved}; this run's orders added "
-                            "{observed_delta}, {factor} times the {delta} they hold"),
+    "reserved_mismatch": NP_("replica {replicas}, {product}: reserved {reserved}, expected {expected} (reserved "
+                             "before the run {initial}, this run's orders {delta})",
+                             "replicas {replicas}, {product}: reserved {reserved}, expected {expected} (reserved "
+                             "before the run {initial}, this run's orders {delta})", "replicas"),
+    "reserved_outside": NP_("replica {replicas}, {product}: reserved {reserved}, expected between {expected} and "
+                            "{expected_max} (writes of unknown outcome)",
+                            "replicas {replicas}, {product}: reserved {reserved}, expected between {expected} and "
+                            "{expected_max} (writes of unknown outcome)", "replicas"),
+    "reserved_multiple": NP_("replica {replicas}, {product}: reserved {reserved}; this run's orders added "
+                             "{observed_delta}, {factor} times the {delta} they hold",
+                             "replicas {replicas}, {product}: reserved {reserved}; this run's orders added "
+                             "{observed_delta}, {factor} times the {delta} they hold", "replicas"),
     "reserved_maybe_rejected": N_("reserved is below the accepted orders' quantities for {products}, whose stock ran "
                                   "low: orders may have been rejected for lack of stock, and without GET "
                                   "/orders/{{id}} that cannot be told apart from lost orders"),
@@ -172,11 +188,16 @@ CODES: dict[str, str | Plural] = {
     "order_state": N_("order {order_id}: {status}"),
     "no_orders": N_("the load had no accepted order to follow"),
     # incorrect_masked
-    "incorrect_masked": N_("{reads} voted reads of {products} during the incorrect fault on replica(s) {replicas}: "
-                           "none returned a value that no healthy replica served"),
-    "incorrect_wrong": N_("{wrong} of {reads} voted reads of {products} ({pct} %) during the incorrect fault on "
-                          "replica(s) {replicas} returned a value no healthy replica served; {faulty} of them the "
-                          "faulty replica's value"),
+    "incorrect_masked": NP_("{reads} voted reads of {products} during the incorrect fault on replica {replicas}: "
+                            "none returned a value that no healthy replica served",
+                            "{reads} voted reads of {products} during the incorrect fault on replicas {replicas}: "
+                            "none returned a value that no healthy replica served", "replicas"),
+    "incorrect_wrong": NP_("{wrong} of {reads} voted reads of {products} ({pct} %) during the incorrect fault on "
+                           "replica {replicas} returned a value no healthy replica served; {faulty} of them the "
+                           "faulty replica's value",
+                           "{wrong} of {reads} voted reads of {products} ({pct} %) during the incorrect fault on "
+                           "replicas {replicas} returned a value no healthy replica served; {faulty} of them a "
+                           "faulty replica's value", "replicas"),
     "wrong_read": N_("{at} {product}: voted {value}; healthy replicas served {healthy}, the faulty one {faulty}"),
     "incorrect_not_covered": N_("no voted read of {products} during the incorrect fault could be judged: {reads} "
                                 "fell inside it, {uncovered} of them without the observer's samples of the healthy "

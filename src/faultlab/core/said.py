@@ -110,6 +110,7 @@ def _render(value: Any, lang: str, gettext: Any, ngettext: Any) -> str:
         return text_of(value)
     if isinstance(message, Plural):
         count = params.get(message.counted)
+        count = len(count) if isinstance(count, (list, tuple)) else count  # "replica 2" / "replicas 1, 3"
         template = ngettext(message.singular, message.plural, count if isinstance(count, int) else 2)
     else:
         template = gettext(message)

@@ -337,7 +337,7 @@ class ExperimentRunner:
         else:
             await self._fault_cycle(run, label, index)
             if self.system.leaves_down(phase):  # nothing brings the replica back: no wait for a steady system
-                run.notes.append(say("phase_left_down", replicas=", ".join(map(str, phase.replicas))))
+                run.notes.append(say("phase_left_down", replicas=list(phase.replicas)))
             else:
                 self.on_step(f"{label}: " + i18n._("load until steady"))
                 problems = await self.wait_steady(exp.timeouts.steady_s)
