@@ -178,3 +178,34 @@ def test_set_aside_counts_by_reason() -> None:
     counts = SetAside()
     assert counts.add("other epoch") == 1 and counts.add("other epoch", 19) == 20 and counts.add("seen before") == 1
     assert counts.by_reason == {"other epoch": 20, "seen before": 1} and counts.total == 21
+
+
+async def test_a_waiting_client_refreshes_no_metadata_until_awake_gives_it_the_live_age() -> None:
+    """A client a warm spare starts while it waits has a week-long metadata age and no idle-connection timer;
+    `awake` gives it the live client's age (a consumer: 5 s, a producer: aiokafka's 5 minutes)."""
+    from faultlab.core import bus
+    from faultlab.core.config import Settings
+
+    settings = Settings()
+    waiting = bus.make_consumer(settings, waiting=True)
+    live = bus.make_consumer(settings)
+    assert waiting._client._metadata_max_age_ms == bus.WAITING_METADATA_MAX_AGE_MS
+    assert waiting._client._connections_max_idle_ms is None
+    assert live._client._metadata_max_age_ms == bus.CONSUMER_METADATA_MAX_AGE_MS
+    assert live._client._connections_max_idle_ms is not None
+    bus.awake(waiting, bus.CONSUMER_METADATA_MAX_AGE_MS)
+    assert waiting._client._metadata_max_age_ms == bus.CONSUMER_METADATA_MAX_AGE_MS
+    producer = bus.make_producer(settings, waiting=True)
+    assert producer.client._metadata_max_age_ms == bus.WAITING_METADATA_MAX_AGE_MS
+    assert bus.make_producer(settings).client._metadata_max_age_ms == bus.PRODUCER_METADATA_MAX_AGE_MS
+    bus.awake(producer, bus.PRODUCER_METADATA_MAX_AGE_MS)
+    assert producer.client._metadata_max_age_ms == bus.PRODUCER_METADATA_MAX_AGE_MS
+
+
+def test_awake_leaves_a_client_without_the_attribute_alone() -> None:
+    """A client whose aiokafka keeps its metadata age elsewhere is left as it is (no error)."""
+    from faultlab.core import bus
+
+    client = SimpleNamespace(_client=SimpleNamespace())
+    bus.awake(client, 5000)  # type: ignore[arg-type]
+    assert not hasattr(client._client, "_metadata_max_age_ms")

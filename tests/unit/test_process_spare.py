@@ -172,3 +172,24 @@ def test_a_stale_postgres_lock_file_is_cleared_unless_a_postgres_holds_it(tmp_pa
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize(("pieces", "expected"), [([b"g", b"o\n"], True), ([b"go\n"], True), ([b"stop\n"], False),
+                                                  ([], False)])
+async def test_a_replica_spare_waiting_on_its_event_loop_leaves_only_on_go(monkeypatch: pytest.MonkeyPatch,
+                                                                           pieces: list[bytes],
+                                                                           expected: bool) -> None:
+    """A replica's spare waits for its word on its event loop (its connections open meanwhile): the line "go", even
+    written in pieces, lets it go; another line or the end of input (the pipe closed) says it is not needed."""
+    from faultlab.cli.control import go_on_stdin
+
+    read_fd, write_fd = os.pipe()
+    monkeypatch.setattr(sys, "stdin", os.fdopen(read_fd))  # closed below
+    loop = asyncio.get_running_loop()
+    for at, piece in enumerate(pieces):
+        loop.call_later(0.02 * (at + 1), os.write, write_fd, piece)
+    loop.call_later(0.02 * (len(pieces) + 1), os.close, write_fd)
+    try:
+        assert await asyncio.wait_for(go_on_stdin(), 5) is expected
+    finally:
+        sys.stdin.close()

@@ -5,6 +5,7 @@ among them)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -204,19 +205,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "voter": "faultlab.shop.voter.app", "monitor": "faultlab.shop.monitor.app",
               "dashboard": "faultlab.lab.dashboard.app"}[args.service]
     main = importlib.import_module(module).main
+    from faultlab.core.log import get_logger
+
+    if args.spare and args.service == "inventory":  # a replica's spare opens its connections while it waits
+        get_logger(args.service, args.replica).info("imported")
+        run(lambda: main(settings, args.replica, released=go_on_stdin))
+        return 0
     if args.spare:
         with contextlib.suppress(ImportError):
             import uvloop  # noqa: F401  (what `run` will use)
         if sys.stdin.readline().strip() != "go":
             return 0  # the supervisor let its spare go
-    from faultlab.core.log import get_logger
-
     get_logger(args.service, args.replica).info("imported")  # a start's breakdown: benchmarks/start_profile.py
     if args.service == "inventory":
         run(lambda: main(settings, args.replica))
     else:
         run(lambda: main(settings))
     return 0
+
+
+async def go_on_stdin() -> bool:
+    """A warm spare's wait on its event loop (no timer: it sleeps until its stdin moves): True once the supervisor
+    writes the line "go", False at the end of input (the spare is not needed)."""
+    loop = asyncio.get_running_loop()
+    said: asyncio.Future[bool] = loop.create_future()
+    fd = sys.stdin.fileno()
+    line = bytearray()
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        line.extend(chunk)
+        if (not chunk or b"\n" in line) and not said.done():
+            said.set_result(bytes(line).split(b"\n", 1)[0].strip() == b"go")
+
+    loop.add_reader(fd, readable)
+    try:
+        return await said
+    finally:
+        loop.remove_reader(fd)
 
 
 # ---- parsers ---------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ PARTITION = 0
 QUIET_S = 1.0  # after this long without records a consumer's fetch wait grows to its idle value (FetchPacer)
 POLL_MS = 200  # an empty poll of a consumer's fetched records comes back after this long while records flow
 QUIET_POLL_MS = 1000  # ... and after this long on a quiet topic (FetchPacer.poll_ms; under the monitor's lag limit)
+CONSUMER_METADATA_MAX_AGE_MS = 5000  # a consumer learns of a moved or recreated topic within this long
+PRODUCER_METADATA_MAX_AGE_MS = 300_000  # aiokafka's default
+WAITING_METADATA_MAX_AGE_MS = 7 * 24 * 3600 * 1000  # a warm spare's clients: no refresh while it waits
 
 
 def encode(value: Any) -> bytes:
@@ -223,22 +226,54 @@ async def delete_topics(settings: Settings, timeout_s: float = 30.0) -> None:
             await admin.close()
 
 
-def make_producer(settings: Settings) -> AIOKafkaProducer:
-    """Producer for small JSON records: acks from every in-sync replica, tiny linger for batching under load."""
+def make_producer(settings: Settings, waiting: bool = False) -> AIOKafkaProducer:
+    """Producer for small JSON records: acks from every in-sync replica, tiny linger for batching under load.
+    `waiting`: started by a warm spare before it is needed (see `awake`)."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap, acks="all", linger_ms=1, request_timeout_ms=5000,
-        max_batch_size=256 * 1024, retry_backoff_ms=50,
+        max_batch_size=256 * 1024, retry_backoff_ms=50, **_waiting(waiting, PRODUCER_METADATA_MAX_AGE_MS),
     )
 
 
-def make_consumer(settings: Settings, fetch_wait_ms: int | None = None) -> AIOKafkaConsumer:
-    """Consumer without a group (manual assignment: first record in milliseconds, not seconds)."""
+def make_consumer(settings: Settings, fetch_wait_ms: int | None = None, waiting: bool = False) -> AIOKafkaConsumer:
+    """Consumer without a group (manual assignment: first record in milliseconds, not seconds); it joins no group
+    and fetches nothing until it is assigned a partition. `waiting`: started by a warm spare (see `awake`)."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", fetch_max_wait_ms=fetch_wait_ms or settings.fetch_wait_ms,
         max_partition_fetch_bytes=4 * 1024 * 1024, retry_backoff_ms=50, request_timeout_ms=5000,
-        metadata_max_age_ms=5000,
+        **_waiting(waiting, CONSUMER_METADATA_MAX_AGE_MS),
     )
+
+
+def _waiting(waiting: bool, metadata_max_age_ms: int) -> dict[str, Any]:
+    """A started client wakes to refresh its metadata every `metadata_max_age_ms` and closes a connection idle for 9
+    minutes. One a warm spare starts while it waits does neither (no timer in a waiting process, its connections
+    still open when it is let go); `awake` gives it the metadata age of a live one."""
+    if not waiting:
+        return {"metadata_max_age_ms": metadata_max_age_ms}
+    return {"metadata_max_age_ms": WAITING_METADATA_MAX_AGE_MS, "connections_max_idle_ms": None}
+
+
+def awake(client: AIOKafkaConsumer | AIOKafkaProducer, metadata_max_age_ms: int) -> None:
+    """A client started `waiting`, now live: its metadata refreshed every `metadata_max_age_ms` again, from its next
+    refresh on (a consumer's assignment asks for one at once; a producer's next one comes with a broken connection
+    or a new topic — nothing is sent for it on the way to a successor's first answer).
+
+    aiokafka's metadata task reads the age from its client at every wait (a consumer's `_client`, a producer's
+    `client`: `_metadata_max_age_ms`, the same in 0.11 to 0.14); without that attribute the client refreshes its
+    metadata only when a request needs it, which is all a replica's correctness rests on.
+    """
+    inner = getattr(client, "_client", None) or getattr(client, "client", None)
+    if inner is not None and hasattr(inner, "_metadata_max_age_ms"):
+        inner._metadata_max_age_ms = metadata_max_age_ms
+
+
+async def missing_topics(settings: Settings, consumer: AIOKafkaConsumer) -> list[str]:
+    """The lab's topics the broker does not list, asked through a started consumer (one request on its connection;
+    `ensure_topics` opens a client of its own)."""
+    listed = await consumer.topics()
+    return [settings.topic(t) for t in TOPICS if settings.topic(t) not in listed]
 
 
 class FetchPacer:

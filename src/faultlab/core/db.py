@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 
 import asyncpg
@@ -248,7 +249,17 @@ def new_epoch() -> str:
 
 async def lab_epoch(pool: asyncpg.Pool) -> str:
     """The lab's epoch, created with the data on a start on empty data (the first writer wins, with or without a
-    supervisor); a restart that keeps the data keeps it. Read once when a service starts."""
+    supervisor); a restart that keeps the data keeps it. Read once when a service starts.
+
+    Once it exists, it is read under the lock `replace_epoch` holds (shared: readers do not wait for each other),
+    in a transaction of its own: a reader never sees the epoch a reset is replacing — the same order as the DDL
+    below gives, without its cost (a replica's successor reads it on the way to its first answer)."""
+    with contextlib.suppress(asyncpg.UndefinedTableError):  # a database without the lab schema: created below
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LAB_LOCK)
+            epoch = await conn.fetchval("SELECT epoch FROM lab.epoch WHERE id = 1")
+        if epoch is not None:
+            return str(epoch)
     await migrate(pool, LAB_SCHEMA, lock_key=LAB_LOCK)
     async with pool.acquire() as conn:
         await conn.execute("INSERT INTO lab.epoch (id, epoch) VALUES (1, $1) ON CONFLICT DO NOTHING", new_epoch())

@@ -28,9 +28,11 @@ import contextlib
 import hashlib
 import time
 from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from faultlab.core import bus
@@ -103,14 +105,17 @@ class LogApplier:
     """Owns the replica's state; `run()` applies the log until stopped."""
 
     def __init__(self, settings: Settings, replica: int, store: ReplicaStore, faults: FaultSet, log: Logger,
-                 epoch: str, reporter: MonitorReporter | None = None) -> None:
+                 reporter: MonitorReporter | None = None, consumer: AIOKafkaConsumer | None = None,
+                 producer: AIOKafkaProducer | None = None, conn: asyncpg.Connection | None = None) -> None:
+        """`consumer`, `producer` (started) and `conn`: opened by the process already (links.py; a warm spare's,
+        before it was let go); without them `start` connects its own."""
         self.settings = settings
         self.replica = replica
         self.store = store
         self.faults = faults
         self.log = log
         self.reporter = reporter
-        self.sealer = bus.Sealer(settings.admin_token, epoch, writer=bus.new_writer_id())
+        self.sealer: bus.Sealer  # set by `start`, with the lab's epoch
         self.state = InventoryState.initial(settings.initial_stock)
         self.view: InventoryView = self.state.view()  # what readers see: the last committed state
         self.offset = -1  # broker offset of the last record consumed (committed with the state)
@@ -137,9 +142,10 @@ class LogApplier:
         self._set_aside_seen: set[tuple[int, bytes]] = set()
         self._verify: tuple[int, int | None] | None = None  # (offset, seq expected there) to check on next fetch
         self._verify_misses: list[float] = []
-        self.consumer = bus.make_consumer(settings)
+        self._bus_started = consumer is not None and producer is not None
+        self.consumer = consumer if consumer is not None else bus.make_consumer(settings)
         self.pacer = bus.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms)
-        self.producer = bus.make_producer(settings)
+        self.producer = producer if producer is not None else bus.make_producer(settings)
         self.tp = bus.partition(settings, bus.ORDER_EVENTS)
         self.events_topic = settings.topic(bus.ORDER_EVENTS)
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
@@ -147,7 +153,7 @@ class LogApplier:
         self._errors: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)  # sent in order: readers keep the highest n
         self._results: asyncio.Queue[list[Applied]] = asyncio.Queue(maxsize=10_000)
         self._tasks: list[asyncio.Task[None]] = []
-        self._conn: asyncpg.Connection | None = None
+        self._conn = conn
 
     @property
     def lag(self) -> int | None:
@@ -162,10 +168,12 @@ class LogApplier:
         other replicas' commits; this is only the replica's own view."""
         return self.assigned and self.lag == 0
 
-    async def start(self) -> None:
-        # The state from PostgreSQL, the connection its batches commit on and the connections to the broker side by
-        # side: a crashed replica's successor is back sooner (each is a few round trips to another process).
-        await asyncio.gather(self._load_state(), self._connection(), self._connect_bus())
+    async def start(self, epoch: Awaitable[str]) -> None:
+        """Read the lab's epoch (`epoch`), the state from PostgreSQL, and connect what the process has not connected
+        yet (the connection batches commit on, the broker's), side by side: a crashed replica's successor is back
+        sooner. Then apply the log from the stored offset until `stop`."""
+        read, *_ = await asyncio.gather(epoch, self._load_state(), self._connection(), self._connect_bus())
+        self.sealer = bus.Sealer(self.settings.admin_token, read, writer=bus.new_writer_id())
         self.consumer.assign([self.tp])
         self._resume()
         self.assigned = True
@@ -187,6 +195,10 @@ class LogApplier:
     async def _connect_bus(self) -> None:
         """The topics exist (created with one partition, before any client could auto-create them), and the consumer
         and producer are connected."""
+        if self._bus_started:  # asked on the consumer's open connection; created only when one is missing
+            if await bus.missing_topics(self.settings, self.consumer):
+                await bus.ensure_topics(self.settings)
+            return
         await asyncio.gather(bus.ensure_topics(self.settings), self.consumer.start(), self.producer.start())
 
     async def stop(self) -> None:

@@ -28,9 +28,10 @@ class ReplicaStore:
         return self._pool
 
     async def open(self) -> None:
-        """Connect (a small pool: the applier's connection is its own); nothing to do when already open."""
+        """Connect (a small pool: the applier's connection is its own; two from the start, on which a starting
+        replica reads the lab's epoch and its state side by side); nothing to do when already open."""
         if self._pool is None:
-            self._pool = await create_pool(self.settings, min_size=1, max_size=4)
+            self._pool = await create_pool(self.settings, min_size=2, max_size=4)
 
     async def close(self) -> None:
         if self._pool is not None:
