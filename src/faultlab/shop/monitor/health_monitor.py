@@ -26,6 +26,7 @@ from faultlab.core.web import (
 from faultlab.shop.monitor import guide_api
 from faultlab.shop.monitor.error_queue import ErrorQueueReader
 from faultlab.shop.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
+from faultlab.shop.monitor.probe_client import HealthProbe, ProbeFailed, ProbeRefused
 from faultlab.shop.monitor.trace import ObservationTrace
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
@@ -93,6 +94,7 @@ class HealthMonitor:
         self._rows_added = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._probes: dict[int, HealthProbe] = {}  # each replica's probe connection (probe_client.py)
         self._wake = {r: asyncio.Event() for r in settings.replica_ids}
         self._due = {r: 0.0 for r in settings.replica_ids}  # monotonic time of each replica's next probe
         self._answered_at = {r: 0.0 for r in settings.replica_ids}  # wall time of each replica's last health answer
@@ -115,6 +117,8 @@ class HealthMonitor:
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await self._flush()
+        for probe in self._probes.values():
+            probe.close()
         if self._session:
             await self._session.close()
 
@@ -195,21 +199,23 @@ class HealthMonitor:
             self._probe_soon(replica, max(0.0, wait) + 0.002)
 
     async def _probe(self, replica: int) -> dict[str, Any]:
-        assert self._session is not None
-        url = f"{self.settings.replica_url(replica)}/health"
+        probe = self._probes.get(replica)
+        if probe is None:
+            probe = self._probes[replica] = HealthProbe(self.settings.replica_url(replica))
         at = time.time()
         try:
-            timeout = aiohttp.ClientTimeout(total=self.settings.health_timeout_ms / 1000)
-            async with self._session.get(url, timeout=timeout) as resp:
-                if resp.status != 200:
-                    return {"replica": replica, "kind": "health_failed", "ok": False, "at": time.time(),
-                            "source": "monitor", "http_status": resp.status}
-                data = await resp.json(loads=orjson.loads)
+            status, body = await probe.get(self.settings.health_timeout_ms / 1000)
+            if status != 200:
+                return {"replica": replica, "kind": "health_failed", "ok": False, "at": time.time(),
+                        "source": "monitor", "http_status": status}
+            data = orjson.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError("a health answer is a JSON object")
         except TimeoutError:
             return {"replica": replica, "kind": "timeout", "ok": False, "at": time.time(), "source": "monitor"}
-        except aiohttp.ClientConnectorError:
+        except ProbeRefused:
             return {"replica": replica, "kind": "refused", "ok": False, "at": time.time(), "source": "monitor"}
-        except (aiohttp.ClientError, OSError, ValueError):
+        except (ProbeFailed, OSError, ValueError):
             return {"replica": replica, "kind": "error", "ok": False, "at": time.time(), "source": "monitor"}
         now = time.time()
         applied = data.get("applied_seq")
