@@ -137,3 +137,27 @@ def test_parse_answer_on_literal_bytes() -> None:
             parse_answer(bad)
     with pytest.raises(ProbeFailed):
         parse_answer(b"x" * 20_000)
+
+
+async def test_another_path_with_headers_of_its_own() -> None:
+    """The value audit's voted read: another path, and the headers it was given on every request."""
+    seen: list[str | None] = []
+
+    async def voted(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Faultlab-Probe"))
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/inventory/voted", voted)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    probe = HealthProbe(f"http://127.0.0.1:{port}", "/inventory/voted", {"X-Faultlab-Probe": "value-audit"})
+    try:
+        assert await probe.get(1.0) == (200, b'{"ok": true}')
+        assert await probe.get(1.0) == (200, b'{"ok": true}')
+        assert seen == ["value-audit", "value-audit"]
+    finally:
+        probe.close()
+        await runner.cleanup()

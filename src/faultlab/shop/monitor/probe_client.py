@@ -99,14 +99,15 @@ def parse_answer(data: bytes | bytearray) -> tuple[int, bytes, bool, int] | None
 
 
 class HealthProbe:
-    """`GET <base_url>/health`, one at a time, on a connection kept open between probes."""
+    """`GET <base_url><path>` (`/health` unless told), one at a time, on a connection kept open between probes."""
 
-    def __init__(self, base_url: str, path: str = "/health") -> None:
+    def __init__(self, base_url: str, path: str = "/health", headers: dict[str, str] | None = None) -> None:
         url = URL(base_url)
         if url.host is None or url.port is None:
             raise ValueError(f"a replica URL needs a host and a port: {base_url!r}")
         self.host, self.port = url.host, url.port
-        self.request = f"GET {path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nAccept: application/json\r\n\r\n".encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self.request = f"GET {path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nAccept: application/json\r\n{extra}\r\n".encode()
         self._answer: _Answer | None = None
 
     async def get(self, timeout_s: float) -> tuple[int, bytes]:
