@@ -40,9 +40,9 @@ async def test_answers_keep_their_connection_between_probes() -> None:
     runner = await start_server(port, calls)
     probe = HealthProbe(f"http://127.0.0.1:{port}")
     try:
-        assert await probe.get(1.0) == (200, b'{"call": 1}')
+        assert await probe.get(5.0) == (200, b'{"call": 1}')
         first = probe._answer
-        assert await probe.get(1.0) == (200, b'{"call": 2}')
+        assert await probe.get(5.0) == (200, b'{"call": 2}')
         assert probe._answer is first and first is not None and not first.closed
     finally:
         probe.close()
@@ -56,7 +56,7 @@ async def test_a_status_other_than_200_comes_back_as_it_is() -> None:
     runner = await start_server(port, calls, status=503)
     probe = HealthProbe(f"http://127.0.0.1:{port}")
     try:
-        assert await probe.get(1.0) == (503, b'{"call": 1}')
+        assert await probe.get(5.0) == (503, b'{"call": 1}')
     finally:
         probe.close()
         await runner.cleanup()
@@ -66,7 +66,7 @@ async def test_nobody_listening_is_refused() -> None:
     """A port nobody listens on raises ProbeRefused (the monitor's `refused`)."""
     probe = HealthProbe(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ProbeRefused):
-        await probe.get(1.0)
+        await probe.get(5.0)
 
 
 async def test_a_late_answer_is_never_read_as_the_next_probes() -> None:
@@ -80,7 +80,7 @@ async def test_a_late_answer_is_never_read_as_the_next_probes() -> None:
             await probe.get(0.1)
         assert probe._answer is None
         await asyncio.sleep(0.3)  # the late answer is written by now, to a closed connection
-        assert await probe.get(1.0) == (200, b'{"call": 2}')
+        assert await probe.get(5.0) == (200, b'{"call": 2}')
     finally:
         probe.close()
         await runner.cleanup()
@@ -92,10 +92,10 @@ async def test_a_connection_the_replica_closed_is_replaced() -> None:
     runner = await start_server(port, calls)
     probe = HealthProbe(f"http://127.0.0.1:{port}")
     try:
-        assert (await probe.get(1.0))[0] == 200
+        assert (await probe.get(5.0))[0] == 200
         await runner.cleanup()
         runner = await start_server(port, calls)
-        assert await probe.get(1.0) == (200, b'{"call": 2}')
+        assert await probe.get(5.0) == (200, b'{"call": 2}')
     finally:
         probe.close()
         await runner.cleanup()
@@ -114,7 +114,7 @@ async def test_an_answer_cut_short_is_a_failed_probe() -> None:
     probe = HealthProbe(f"http://127.0.0.1:{port}")
     try:
         with pytest.raises(ProbeFailed):
-            await probe.get(1.0)
+            await probe.get(5.0)
     finally:
         probe.close()
         server.close()
@@ -155,8 +155,8 @@ async def test_another_path_with_headers_of_its_own() -> None:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     probe = HealthProbe(f"http://127.0.0.1:{port}", "/inventory/voted", {"X-Faultlab-Probe": "value-audit"})
     try:
-        assert await probe.get(1.0) == (200, b'{"ok": true}')
-        assert await probe.get(1.0) == (200, b'{"ok": true}')
+        assert await probe.get(5.0) == (200, b'{"ok": true}')
+        assert await probe.get(5.0) == (200, b'{"ok": true}')
         assert seen == ["value-audit", "value-audit"]
     finally:
         probe.close()
