@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from faultlab.shop.inventory.replica import LoopWatch
+from faultlab.shop.inventory.loop_watch import LoopWatch
 from faultlab.shop.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
 
 
@@ -119,7 +119,7 @@ def test_a_replica_starved_of_cpu_gets_its_stall_on_top_of_the_allowance() -> No
     """The loop watch notes how late its ticks come (and an overdue one); the monitor adds that stall, capped at the
     lag limit, to the allowance: behind 600 ms after a 400 ms stall is not stopped, with no stall it is."""
     watch = LoopWatch(interval_s=0.05, keep_s=1.0)
-    watch.last_tick = 100.0
+    watch.due = 100.05
     watch.tick(100.05)  # on time
     assert watch.stall_s(100.06) == 0.0
     watch.tick(100.5)  # 400 ms late: the machine did not run this process
@@ -136,6 +136,46 @@ def test_a_replica_starved_of_cpu_gets_its_stall_on_top_of_the_allowance() -> No
     assert loop_stall_s({"loop_stall_ms": 9e9}, 2.0) == 2.0
     assert loop_stall_s({"loop_stall_ms": True}, 2.0) == 0.0
     assert loop_stall_s({"loop_stall_ms": float("nan")}, 2.0) == 0.0
+
+
+def test_the_loop_watch_ticks_slowly_on_a_quiet_loop_and_fast_again_once_work_comes() -> None:
+    """Quiet (`busy()` false), the next tick is due a second later, and a stall still shows when that tick comes
+    late or is overdue; work coming in (`wake()`) brings the next tick within the fast interval, while an overdue
+    slow tick is left to tell how late it is."""
+    busy = False
+    watch = LoopWatch(interval_s=0.05, keep_s=1.0, quiet_interval_s=1.0, busy=lambda: busy)
+    watch.due = 100.0
+    watch.tick(100.0)
+    assert watch.due == pytest.approx(101.0)
+    assert watch.stall_s(100.9) == 0.0
+    watch.tick(101.4)  # 400 ms late
+    assert watch.stall_s(101.45) == pytest.approx(0.4)
+    assert watch.stall_s(102.9) == pytest.approx(0.5)  # the next slow tick, due at 102.4, is overdue
+    watch.wake(102.9)
+    assert watch.due == pytest.approx(102.4)  # overdue: left as it is
+    watch.tick(102.9)
+    busy = True
+    watch.wake(103.0)
+    assert watch.due == pytest.approx(103.05)
+    watch.tick(103.05)
+    assert watch.due == pytest.approx(103.1)  # busy: the fast tick
+
+
+async def test_a_quiet_loop_watch_wakes_to_the_fast_tick_and_still_sees_a_blocked_loop() -> None:
+    """On a quiet loop the watch ticks slowly; `wake()` moves the pending tick forward, and a 300 ms blocking call
+    after it shows as a stall of about that long."""
+    watch = LoopWatch(interval_s=0.02, keep_s=5.0, quiet_interval_s=30.0, busy=lambda: False)
+    task = asyncio.get_running_loop().create_task(watch.run())
+    try:
+        await asyncio.sleep(0.1)
+        assert watch.due - time.monotonic() > 10.0  # on the slow tick
+        watch.wake()
+        assert watch.due - time.monotonic() <= 0.02
+        time.sleep(0.3)  # noqa: ASYNC251 -- the point: the loop is kept from running, as a starved process is
+        await asyncio.sleep(0.05)
+        assert 0.25 <= watch.stall_s() <= 5.0
+    finally:
+        task.cancel()
 
 
 async def test_the_loop_watch_sees_a_blocked_event_loop() -> None:

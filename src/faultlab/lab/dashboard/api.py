@@ -142,6 +142,7 @@ class DashboardApi:
     # ---- live -----------------------------------------------------------------------------------------------------
 
     async def snapshot(self, _request: web.Request) -> web.Response:
+        await self.live.catch_up()
         return json_response(self.live.snapshot())
 
     async def series(self, request: web.Request) -> web.Response:
@@ -153,6 +154,7 @@ class DashboardApi:
 
     async def timelines(self, _request: web.Request) -> web.Response:
         """The current and recent episodes' timelines (lab/dashboard/timelines.py), built off the event loop."""
+        await self.live.catch_up()
         observations = await self.live.recent_observations()
         if observations is None:
             return json_response({"timelines": [], "kept_from": None})
@@ -168,6 +170,7 @@ class DashboardApi:
         await response.prepare(request)
         queue = self.live.subscribe()
         try:
+            await self.live.catch_up()
             await response.write(b"retry: 1000\n" + sse_frame("snapshot", self.live.snapshot()))
             while True:
                 try:
@@ -234,6 +237,7 @@ class DashboardApi:
         if lang not in i18n.LANGUAGES:
             raise ApiError(400, f"lang must be one of {', '.join(i18n.LANGUAGES)}")
         state = await asyncio.to_thread(demo.read_state, self.settings.home)
+        await self.live.catch_up()
         return json_response({"at": time.time(), "instances": self.live.cards(),
                               "demo": demo.described(state, lang) if state is not None else None})
 

@@ -1,9 +1,12 @@
 """What the page shows, gathered live: the monitor's event stream plus polls of every service, pushed to subscribers.
 
-Three loops feed one `LiveState`: a tick (every TICK_S; every IDLE_TICK_S while no page is open) scrapes the
-monitor's /status, the voter's /voting/stats and the voter's and orders' /metrics histograms and appends chart
-points; a slower loop checks /health of all seven services and reads /failures; a stream follows the monitor's SSE
-events and relays each one at once.
+Three loops feed one `LiveState`: a tick (every TICK_S) scrapes the monitor's /status, the voter's /voting/stats
+and the voter's and orders' /metrics histograms and appends chart points; a slower loop checks /health of all seven
+services and reads /failures; a stream follows the monitor's SSE events and relays each one at once.
+
+With no page open the dashboard polls only what its chart history needs (the two /metrics, every IDLE_TICK_S) and
+reads /health and /failures again only after a fault episode's event; whoever reads its state then (a page that
+opens, `GET /api/snapshot`) has it caught up first (`catch_up`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from faultlab.lab.dashboard.metrics import Counts, Selector, extract, parse_prom
 TICK_S = 0.25  # pushed updates: 4 per second
 POINT_EVERY = 2  # a chart point every second tick (2 per second; each covers the last WINDOW_S)
 IDLE_TICK_S = 2.0  # nobody watching: a poll and a chart point every 2 s keep the history for a later page
-SLOW_S = 1.0  # /health of every service and /failures
-IDLE_SLOW_S = 5.0
+SLOW_S = 1.0  # /health of every service and /failures (with nobody watching: after an episode, or when read)
+SERIES_POLLS = frozenset(f"metrics-{name}" for name in ("voted", "orders"))  # what the chart history needs
 POLL_TIMEOUT_S = 1.0
 WINDOW_S = 1.0  # rates and percentiles are over the last second
 HISTORY_POINTS = int(15 * 60 / (TICK_S * POINT_EVERY))  # 15 minutes of chart points for a page that connects later
@@ -108,6 +111,8 @@ class LiveState:
         self._tasks: list[asyncio.Task[None]] = []
         self._failures_due = asyncio.Event()
         self._page_opened = asyncio.Event()  # ends an idle tick's wait: a new page gets the fast cadence at once
+        self._state_at = -1e9  # monotonic time the monitor's and the voter's state were last polled
+        self._slow_at = -1e9  # ... and the services' health and the failures
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._wrong_history: deque[tuple[float, dict[int, int]]] = deque(maxlen=64)
         self.no_metrics: set[str] = set()  # services whose /metrics answered but not in Prometheus text (another system)
@@ -145,6 +150,7 @@ class LiveState:
         queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._subscribers.add(queue)
         self._page_opened.set()
+        self._failures_due.set()  # the services' health and the failures, read again now
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[tuple[str, dict[str, Any]] | None]) -> None:
@@ -226,6 +232,19 @@ class LiveState:
                 return list(orjson.loads(body)["observations"])
         return None
 
+    async def catch_up(self) -> None:
+        """Before someone reads the state: the monitor's and the voter's state polled now unless a tick did so in the
+        last TICK_S (with no page open only the chart's scrapes run), and the services' health and the failures read
+        again when older than IDLE_TICK_S (not awaited: a `health` update follows)."""
+        if time.monotonic() - self._slow_at > IDLE_TICK_S:
+            self._failures_due.set()
+        if time.monotonic() - self._state_at <= TICK_S:
+            return
+        polls = self._start_polls({"status", "voting"})
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(POLL_TIMEOUT_S):
+                await asyncio.wait(polls)
+
     async def _poll_status(self) -> None:
         sent_at = time.time()
         status, body = await self._get(f"{self.service_url('monitor')}/status", POLL_TIMEOUT_S)
@@ -236,6 +255,7 @@ class LiveState:
             if self._state_event_at.get(replica, 0.0) > sent_at:  # a state event is newer than this answer
                 continue
             self.instances[replica] = instance
+        self._state_at = time.monotonic()
 
     async def _poll_voting(self) -> None:
         status, body = await self._get(f"{self.service_url('voter')}/voting/stats", POLL_TIMEOUT_S)
@@ -273,15 +293,21 @@ class LiveState:
             return None
         return window_stats(older, newest, newest_at - older_at)
 
-    def _start_polls(self) -> None:
-        """One poll of each kind in flight at most: a slow service delays its own figures, never the tick."""
+    def _start_polls(self, names: frozenset[str] | set[str] | None = None) -> list[asyncio.Task[None]]:
+        """Start the polls (those in `names`, else all); one of each kind in flight at most: a slow service delays its
+        own figures, never the tick. The tasks of those asked for, started now or already in flight."""
         polls = {"status": self._poll_status, "voting": self._poll_voting,
                  **{f"metrics-{n}": (lambda n=n: self._scrape(n)) for n in SERIES}}  # type: ignore[misc]
+        tasks = []
         for name, poll in polls.items():
+            if names is not None and name not in names:
+                continue
             task = self._polls.get(name)
             if task is None or task.done():
-                self._polls[name] = asyncio.create_task(poll(), name=f"poll-{name}")
-                self._polls[name].add_done_callback(self._poll_done)
+                task = self._polls[name] = asyncio.create_task(poll(), name=f"poll-{name}")
+                task.add_done_callback(self._poll_done)
+            tasks.append(task)
+        return tasks
 
     def _poll_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -297,7 +323,7 @@ class LiveState:
         try:
             while True:
                 watched = bool(self._subscribers)
-                self._start_polls()
+                self._start_polls(None if watched else SERIES_POLLS)
                 next_at += TICK_S if watched else IDLE_TICK_S
                 delay = next_at - time.monotonic()
                 if delay < 0:  # fell behind (a busy machine): keep the cadence from now instead of bursting
@@ -352,9 +378,11 @@ class LiveState:
             await asyncio.gather(*polls, return_exceptions=True)
             self.publish("health", {"services": [self.services[n] for n in self.service_names() if n in self.services],
                                     "failures": self.failures[-50:]})
+            self._slow_at = time.monotonic()
             self._failures_due.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._failures_due.wait(), SLOW_S if self._subscribers else IDLE_SLOW_S)
+            with contextlib.suppress(TimeoutError):  # nobody watching: until an episode, a page or a reader
+                async with asyncio.timeout(SLOW_S if self._subscribers else None):
+                    await self._failures_due.wait()
 
     # ---- the monitor's event stream ---------------------------------------------------------------
 

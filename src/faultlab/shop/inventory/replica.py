@@ -51,54 +51,13 @@ from faultlab.core.protocol import (
     is_order_id,
 )
 from faultlab.faults import FaultSet
+from faultlab.shop.inventory.loop_watch import LoopWatch
 from faultlab.shop.inventory.store import ReplicaStore
 
 RESULTS_PER_RECORD = 1000  # results of one applied batch travel together (a record stays well under 1 MB)
 COMMITS_KEPT = 16  # recent (last seq, committed at) pairs in /health: the monitor times staleness with them
 RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is gone before we call it a reset
 RESET_PROOF_S = 0.3  # ... spread over at least this long
-
-
-class LoopWatch:
-    """How long this process's event loop went without running lately: a replica the machine did not run (a loaded
-    host, a CPU hog) took nothing in for that long without being stopped. A tick every `interval_s`; a stall is
-    how much later than asked a tick came, or how long the current tick is overdue."""
-
-    def __init__(self, interval_s: float = 0.05, keep_s: float = 1.0) -> None:
-        self.interval_s = interval_s
-        self.keep_s = keep_s
-        self.last_tick = time.monotonic()
-        self.stalls: deque[tuple[float, float]] = deque(maxlen=256)  # (when noticed, how long), the recent ones
-
-    def tick(self, now: float) -> None:
-        """A tick ran at `now` (monotonic): remember how late it was."""
-        late = now - self.last_tick - self.interval_s
-        self.last_tick = now
-        if late > 0.01:
-            self.stalls.append((now, late))
-
-    async def run(self) -> None:
-        """Tick until cancelled, from a timer callback: no task step and no new future per tick (20 a second in an
-        idle replica, the most frequent of its wake-ups)."""
-        loop = asyncio.get_running_loop()
-        handle: asyncio.TimerHandle | None = None
-
-        def fire() -> None:
-            nonlocal handle
-            self.tick(time.monotonic())
-            handle = loop.call_later(self.interval_s, fire)
-
-        handle = loop.call_later(self.interval_s, fire)
-        try:
-            await loop.create_future()  # never set: the ticks run until this is cancelled
-        finally:
-            handle.cancel()
-
-    def stall_s(self, now: float | None = None) -> float:
-        """The longest stall over the last `keep_s`, the one still going on included."""
-        now = time.monotonic() if now is None else now
-        ongoing = max(0.0, now - self.last_tick - self.interval_s)
-        return max([ongoing] + [late for at, late in self.stalls if at >= now - self.keep_s])
 
 
 class LogApplier:
@@ -135,7 +94,7 @@ class LogApplier:
         self.taken_at: float | None = None
         self.applying_since: float | None = None
         self.fetching_since: float | None = None  # when the fetch it waits on began (None: not waiting on the log)
-        self.loop_watch = LoopWatch()
+        self.loop_watch = LoopWatch(busy=lambda: not self.pacer.quiet or self.applying_since is not None)
         self.commits: deque[tuple[int, float]] = deque(maxlen=COMMITS_KEPT)
         self.set_aside = bus.SetAside()
         self.invalid_events = 0  # authentic events no replica can apply (unknown type, bad field): seq consumed
@@ -336,6 +295,7 @@ class LogApplier:
         self.pacer.note(len(records))
         if records:
             self.taken_at = self.applying_since = time.time()
+            self.loop_watch.wake()
         end = self.consumer.highwater(self.tp)
         if end is not None:
             self.log_end = end

@@ -10,7 +10,6 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import asyncpg
 import orjson
 
@@ -26,6 +25,7 @@ from faultlab.core.web import (
 from faultlab.shop.monitor import guide_api
 from faultlab.shop.monitor.error_queue import ErrorQueueReader
 from faultlab.shop.monitor.freshness import LogFrontier, last_progress, loop_stall_s, staleness
+from faultlab.shop.monitor.probe_client import HealthProbe, ProbeFailed, ProbeRefused
 from faultlab.shop.monitor.trace import ObservationTrace
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
@@ -92,13 +92,12 @@ class HealthMonitor:
         self._rows: list[tuple[Any, ...]] = []
         self._rows_added = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
+        self._probes: dict[int, HealthProbe] = {}  # each replica's probe connection (probe_client.py)
         self._wake = {r: asyncio.Event() for r in settings.replica_ids}
         self._due = {r: 0.0 for r in settings.replica_ids}  # monotonic time of each replica's next probe
         self._answered_at = {r: 0.0 for r in settings.replica_ids}  # wall time of each replica's last health answer
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         self._tasks = [asyncio.create_task(self._probe_loop(r), name=f"probe-{r}") for r in self.trackers]
         self._tasks.append(asyncio.create_task(self._service_loop(), name="services"))
         self._tasks.append(asyncio.create_task(self._value_audit(), name="value-audit"))
@@ -115,8 +114,8 @@ class HealthMonitor:
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await self._flush()
-        if self._session:
-            await self._session.close()
+        for probe in self._probes.values():
+            probe.close()
 
     def _emit(self, event: dict[str, Any]) -> None:
         event = self.events.add(event)
@@ -195,21 +194,23 @@ class HealthMonitor:
             self._probe_soon(replica, max(0.0, wait) + 0.002)
 
     async def _probe(self, replica: int) -> dict[str, Any]:
-        assert self._session is not None
-        url = f"{self.settings.replica_url(replica)}/health"
+        probe = self._probes.get(replica)
+        if probe is None:
+            probe = self._probes[replica] = HealthProbe(self.settings.replica_url(replica))
         at = time.time()
         try:
-            timeout = aiohttp.ClientTimeout(total=self.settings.health_timeout_ms / 1000)
-            async with self._session.get(url, timeout=timeout) as resp:
-                if resp.status != 200:
-                    return {"replica": replica, "kind": "health_failed", "ok": False, "at": time.time(),
-                            "source": "monitor", "http_status": resp.status}
-                data = await resp.json(loads=orjson.loads)
+            status, body = await probe.get(self.settings.health_timeout_ms / 1000)
+            if status != 200:
+                return {"replica": replica, "kind": "health_failed", "ok": False, "at": time.time(),
+                        "source": "monitor", "http_status": status}
+            data = orjson.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError("a health answer is a JSON object")
         except TimeoutError:
             return {"replica": replica, "kind": "timeout", "ok": False, "at": time.time(), "source": "monitor"}
-        except aiohttp.ClientConnectorError:
+        except ProbeRefused:
             return {"replica": replica, "kind": "refused", "ok": False, "at": time.time(), "source": "monitor"}
-        except (aiohttp.ClientError, OSError, ValueError):
+        except (ProbeFailed, OSError, ValueError):
             return {"replica": replica, "kind": "error", "ok": False, "at": time.time(), "source": "monitor"}
         now = time.time()
         applied = data.get("applied_seq")
@@ -255,37 +256,39 @@ class HealthMonitor:
 
     async def _value_audit(self) -> None:
         """A voted read now and then (often while a replica is value-suspect): wrong values show up without load."""
-        assert self._session is not None
-        url = f"{self.settings.service_url('voter')}/inventory/voted"
-        while True:
-            suspect = any(t.value_suspect for t in self.trackers.values())
-            await asyncio.sleep(self.settings.recovery_interval_ms / 1000 if suspect else 1.0)
-            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=1.0),
-                                             headers={PROBE_HEADER: "value-audit"}) as resp:
-                    await resp.read()
+        audit = HealthProbe(self.settings.service_url("voter"), "/inventory/voted", {PROBE_HEADER: "value-audit"})
+        try:
+            while True:
+                suspect = any(t.value_suspect for t in self.trackers.values())
+                await asyncio.sleep(self.settings.recovery_interval_ms / 1000 if suspect else 1.0)
+                with contextlib.suppress(ProbeFailed, OSError, asyncio.TimeoutError):
+                    await audit.get(1.0)
+        finally:
+            audit.close()
 
     async def _service_loop(self) -> None:
-        assert self._session is not None
-        while True:
-            for name in OTHER_SERVICES:
-                url = f"{self.settings.service_url(name)}/health"
-                at = time.time()
-                try:
-                    async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=0.5)) as resp:
-                        ok = resp.status == 200
-                        status = "ON" if ok else "OFF"
-                        if ok and name == "orders":
-                            with contextlib.suppress(aiohttp.ClientError, ValueError):
-                                self._note_orders_health(await resp.json(loads=orjson.loads))
-                except (TimeoutError, aiohttp.ClientError, OSError):
-                    status = "OFF"
-                self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
-                                       "status": status, "last_check": at}
-            # Every second while all answer; a service that did not is checked again at the fast interval (at
-            # start-up the monitor is up before the others, and the lab works only once it sees them ON).
-            all_on = all(s["status"] == "ON" for s in self.services.values())
-            await asyncio.sleep(1.0 if all_on else self.settings.recovery_interval_ms / 1000)
+        checks = {name: HealthProbe(self.settings.service_url(name)) for name in OTHER_SERVICES}
+        try:
+            while True:
+                for name, check in checks.items():
+                    at = time.time()
+                    try:
+                        code, body = await check.get(0.5)
+                        status = "ON" if code == 200 else "OFF"
+                        if code == 200 and name == "orders":
+                            with contextlib.suppress(ValueError):
+                                self._note_orders_health(orjson.loads(body))
+                    except (TimeoutError, ProbeFailed, OSError):
+                        status = "OFF"
+                    self.services[name] = {"service_name": f"{name}-svc" if name != "dashboard" else name,
+                                           "status": status, "last_check": at}
+                # Every second while all answer; a service that did not is checked again at the fast interval (at
+                # start-up the monitor is up before the others, and the lab works only once it sees them ON).
+                all_on = all(s["status"] == "ON" for s in self.services.values())
+                await asyncio.sleep(1.0 if all_on else self.settings.recovery_interval_ms / 1000)
+        finally:
+            for check in checks.values():
+                check.close()
 
     def _note_orders_health(self, health: Any) -> None:
         """The orders service's count of inventory-results records set aside, by reason (shown in /status)."""
