@@ -216,6 +216,27 @@ def test_quick_is_one_short_round_and_bad_counts_are_refused(capsys: pytest.Capt
     assert "at least 1" in capsys.readouterr().err
 
 
+def test_figures_select_what_is_measured_in_the_order_measured(capsys: pytest.CaptureFixture[str]) -> None:
+    """--figures keeps the named figures (any order, spaces allowed) in the order they are measured; every figure by
+    default; an unknown or empty name is a usage error naming the choices."""
+    assert parse_args(["a", "b"]).figures == ("start", "idle", "reads", "orders", "mixed")
+    assert parse_args(["a", "b", "--figures", "orders, start"]).figures == ("start", "orders")
+    for bad in ("orders,speed", ","):
+        with pytest.raises(SystemExit):
+            parse_args(["a", "b", "--figures", bad])
+        assert "choose from start, idle, reads, orders, mixed" in capsys.readouterr().err
+
+
+def test_a_target_whose_figure_was_not_measured_says_so() -> None:
+    """With only the orders measured, the other targets read "not measured", not "NOT met"."""
+    rounds = rounds_of([{"orders_per_s": 1000.0}], [{"orders_per_s": 2000.0, "max_lag_ms": 50.0}])
+    lines = targets_table(rounds)
+    orders = next(line for line in lines if line.startswith("accepted orders/s"))
+    warm = next(line for line in lines if line.startswith("warm start"))
+    assert "2.00×" in orders and " met" in orders and "NOT met" not in orders
+    assert "not measured" in warm and "NOT met" not in warm
+
+
 def test_refs_resolve_to_commits_and_unknown_ones_are_refused() -> None:
     """A ref git knows resolves to its commit; an unknown one is a RefError naming it."""
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
