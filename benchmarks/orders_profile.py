@@ -8,7 +8,7 @@ benchmarks/paired.py settles it) takes paired.py's orders load (`wrk -t1 -c32` P
 accepted orders/s, how far behind each replica was when the load stopped (paired.py's definition), and the CPU of
 every lab process by role over the load — % of one core and µs of CPU per accepted order. With `--py-spy ROLES`
 (`pip install py-spy`) each process of those roles is sampled over the load; its raw stacks (`py-spy record -f raw`)
-are written to `--out`, and the functions with the most samples (inclusive) are printed.
+are written to `--out`, and the functions with the most samples (inclusive, below the entry point) are printed.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def top_functions(raw: Path, count: int = TOP) -> list[tuple[float, str]]:
         total += int(samples)
         for frame in set(stack.split(";")):
             inclusive[frame] += int(samples)
-    return [(n / total * 100, frame) for frame, n in inclusive.most_common(count)] if total else []
+    # the chain every sample of the main thread sits under (the entry point, the event loop) says nothing: left out
+    most = max(inclusive.values(), default=0)
+    return [(n / total * 100, frame) for frame, n in inclusive.most_common() if n < most][:count]
 
 
 async def main(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.orders_profile import top_functions
 from benchmarks.paired import parse_args
 from benchmarks.paired_refs import RefError, resolve
 from benchmarks.paired_report import TARGETS, figures_table, targets_table, verdicts
@@ -292,3 +293,12 @@ async def test_open_loop_orders_keep_their_schedule_and_count_failures_by_kind()
         await runner.cleanup()
     assert (result.sent, result.accepted, result.failures) == (100, 67, {"HTTP 503": 33})
     assert result.accepted_per_s == 134
+
+
+def test_profile_summary_counts_each_function_once_per_stack_below_the_entry_point(tmp_path: Path) -> None:
+    """py-spy's raw stacks summarised: a function counts once per stack (recursion too), as a share of all samples;
+    the chain every main-thread sample sits under is left out, and malformed lines are skipped."""
+    raw = tmp_path / "orders.txt"
+    raw.write_text("main;loop;handle;execute 6\nmain;loop;relay;execute;execute 2\nmain;loop 1\nother 1\nnot a line\n")
+    assert top_functions(raw) == [(80.0, "execute"), (60.0, "handle"), (20.0, "relay"), (10.0, "other")]
+    assert top_functions(raw, count=1) == [(80.0, "execute")]
