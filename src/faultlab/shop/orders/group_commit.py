@@ -81,12 +81,14 @@ class GroupCommit:
     async def _commit(self, group: list[PendingOrder]) -> None:
         try:
             created, stored = await transact(self.pool, lambda conn: self._write(conn, group))
-        except BaseException as exc:
+        except Exception as exc:
             for order in group:
                 if not order.answer.done():
                     order.answer.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+        except BaseException:  # cancelled (the service stopping): its requests are cancelled with it
+            for order in group:
+                order.answer.cancel()
+            raise
         else:
             self.groups_total += 1
             self.orders_total += len(group)
