@@ -1,6 +1,7 @@
 """Speed as a ratio: two refs of faultlab measured side by side in one run, alternating, with a calibration.
 
-    .venv/bin/python benchmarks/paired.py REF_A REF_B [-n 5] [--json FILE] [--quick] [--install-only]
+    .venv/bin/python benchmarks/paired.py REF_A REF_B [-n 5] [--figures orders,...] [--json FILE] [--quick]
+                                          [--install-only]
 
 Each ref (a tag, branch or sha) is checked out in its own git worktree with its own virtual environment under
 .bench/refs/<sha>/ (reused once installed), with the working tree's resolved dependency versions as constraints.
@@ -22,7 +23,9 @@ A, B, calibration, A, B, calibration … n times. Per ref and round:
 Calibration, in every round: a trivial aiohttp JSON server (one process) under wrk -t1 -c32, and asyncpg single-row
 INSERT transactions/s over 16 connections to an embedded PostgreSQL. It prints each figure for A and B, B/A as the
 median and min–max of the per-round ratios, each figure over its round's calibration, and the targets of issue 25
-(met when the median meets them). Needs wrk (`apt-get install -y wrk`). Ctrl-C or SIGTERM stops every lab it started.
+(met when the median meets them). `--figures` measures only some of them (start, idle, reads, orders, mixed), each
+defined as above; the lab still starts and settles first, and the calibration runs in every round. Needs wrk
+(`apt-get install -y wrk`). Ctrl-C or SIGTERM stops every lab it started.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +82,15 @@ def failures_text(failures: dict[str, int]) -> str:
     return (": " + ", ".join(f"{n} {kind}" for kind, n in failures.items())) if failures else ""
 
 
+FIGURE_GROUPS = ("start", "idle", "reads", "orders", "mixed")  # what --figures selects, in the order measured
+
+
 async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) -> dict[str, float | None]:
-    """Every figure of one ref in a fresh lab folder: cold start, warm start, idle CPU, then the three loads."""
+    """The selected figures of one ref in a fresh lab folder: cold and warm start, idle CPU, then the three loads
+    (a figure left out is not measured; the lab still starts, and settles before any load or idle window)."""
     home = Path(tempfile.mkdtemp(prefix=f"faultlab-paired-{ref.sha[:7]}-"))
+    chosen = set(args.figures)
+    figures: dict[str, float | None] = {}
 
     def say(message: str) -> None:
         progress(f"  {side} {ref.name}: {message}")
@@ -89,41 +99,54 @@ async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) ->
         async with RefLab(ref, home, progress) as lab:
             _, cold = await lab.start()
             say(f"cold start to working {cold:.2f} s")
-            await lab.stop()
-            returned, warm = await lab.start()
-            say(f"warm start to working {warm:.2f} s (`up --detach` returned after {returned:.2f} s)")
-            settled = await lab.settle()
-            idle, count, by_role = await lab.idle_cpu(args.idle_seconds)
-            top = ", ".join(f"{role} {pct:.1f}" for role, pct in list(by_role.items())[:4])
-            say(f"idle CPU {idle:.1f} % of one core ({count} processes, {args.idle_seconds:g} s, "
-                f"settled {settled:.1f} s after working; most: {top})")
-            reads = await lab.voted_reads(args.seconds)
-            say(f"voted reads {reads.ok_per_s:,.0f}/s ({reads.failed} failed)")
-            orders, lags = await lab.orders(args.seconds)
-            shown = ", ".join("never" if lag is None else f"{lag:.0f}" for lag in lags)
-            say(f"accepted orders {orders.ok_per_s:,.0f}/s ({orders.failed} not accepted); replicas behind at "
-                f"the end: {shown} ms")
-            await asyncio.sleep(1.0)
-            mixed_reads, mixed_orders = await lab.mixed(args.seconds, ORDERS_RATE)
-            say(f"voted reads {mixed_reads.ok_per_s:,.0f}/s ({mixed_reads.failed} failed) with orders "
-                f"{mixed_orders.accepted_per_s:,.0f}/s accepted of {ORDERS_RATE:g}/s sent "
-                f"({mixed_orders.failed} failed{failures_text(mixed_orders.failures)}, sender at most "
-                f"{mixed_orders.max_send_lag_ms:.0f} ms late)")
+            if "start" in chosen:
+                await lab.stop()
+                returned, warm = await lab.start()
+                say(f"warm start to working {warm:.2f} s (`up --detach` returned after {returned:.2f} s)")
+                figures.update(cold_start_s=cold, warm_start_s=warm, up_returned_s=returned)
+            if chosen - {"start"}:
+                figures["settle_s"] = await lab.settle()
+            if "idle" in chosen:
+                idle, count, by_role = await lab.idle_cpu(args.idle_seconds)
+                top = ", ".join(f"{role} {pct:.1f}" for role, pct in list(by_role.items())[:4])
+                say(f"idle CPU {idle:.1f} % of one core ({count} processes, {args.idle_seconds:g} s, "
+                    f"settled {figures['settle_s']:.1f} s after working; most: {top})")
+                figures.update(idle_cpu_pct=idle, lab_processes=count,
+                               **{f"idle_cpu_pct:{role}": pct for role, pct in by_role.items()})
+            if "reads" in chosen:
+                reads = await lab.voted_reads(args.seconds)
+                say(f"voted reads {reads.ok_per_s:,.0f}/s ({reads.failed} failed)")
+                figures.update(reads_per_s=reads.ok_per_s, reads_failed=reads.failed)
+            if "orders" in chosen:
+                figures.update(await measure_orders(lab, say, args))
+            if "mixed" in chosen:
+                if chosen & {"reads", "orders"}:
+                    await asyncio.sleep(1.0)
+                mixed_reads, mixed_orders = await lab.mixed(args.seconds, ORDERS_RATE)
+                say(f"voted reads {mixed_reads.ok_per_s:,.0f}/s ({mixed_reads.failed} failed) with orders "
+                    f"{mixed_orders.accepted_per_s:,.0f}/s accepted of {ORDERS_RATE:g}/s sent "
+                    f"({mixed_orders.failed} failed{failures_text(mixed_orders.failures)}, sender at most "
+                    f"{mixed_orders.max_send_lag_ms:.0f} ms late)")
+                figures.update(mixed_reads_per_s=mixed_reads.ok_per_s, mixed_reads_failed=mixed_reads.failed,
+                               mixed_orders_per_s=mixed_orders.accepted_per_s,
+                               mixed_orders_failed=mixed_orders.failed,
+                               **{f"mixed_orders_failed:{kind}": n for kind, n in mixed_orders.failures.items()},
+                               mixed_orders_max_send_lag_ms=mixed_orders.max_send_lag_ms)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    return figures
+
+
+async def measure_orders(lab: RefLab, say: Callable[[str], None], args: argparse.Namespace) -> dict[str, float | None]:
+    """Accepted orders/s at saturation and how far behind each replica was when that load stopped."""
+    orders, lags = await lab.orders(args.seconds)
+    shown = ", ".join("never" if lag is None else f"{lag:.0f}" for lag in lags)
+    say(f"accepted orders {orders.ok_per_s:,.0f}/s ({orders.failed} not accepted); replicas behind at "
+        f"the end: {shown} ms")
     known = [lag for lag in lags if lag is not None]
-    return {
-        "cold_start_s": cold, "warm_start_s": warm, "up_returned_s": returned, "settle_s": settled,
-        "idle_cpu_pct": idle, "lab_processes": count, **{f"idle_cpu_pct:{role}": pct for role, pct in by_role.items()},
-        "reads_per_s": reads.ok_per_s, "reads_failed": reads.failed,
-        "orders_per_s": orders.ok_per_s, "orders_not_accepted": orders.failed,
-        "max_lag_ms": max(known) if len(known) == len(lags) and known else None,
-        **{f"lag_ms_replica_{i + 1}": lag for i, lag in enumerate(lags)},
-        "mixed_reads_per_s": mixed_reads.ok_per_s, "mixed_reads_failed": mixed_reads.failed,
-        "mixed_orders_per_s": mixed_orders.accepted_per_s, "mixed_orders_failed": mixed_orders.failed,
-        **{f"mixed_orders_failed:{kind}": n for kind, n in mixed_orders.failures.items()},
-        "mixed_orders_max_send_lag_ms": mixed_orders.max_send_lag_ms,
-    }
+    return {"orders_per_s": orders.ok_per_s, "orders_not_accepted": orders.failed,
+            "max_lag_ms": max(known) if len(known) == len(lags) and known else None,
+            **{f"lag_ms_replica_{i + 1}": lag for i, lag in enumerate(lags)}}
 
 
 async def measure_calibration(args: argparse.Namespace, folder: Path) -> dict[str, float | None]:
@@ -138,7 +161,7 @@ def report(args: argparse.Namespace, refs: dict[str, InstalledRef], rounds: list
            host: str) -> dict[str, Any]:
     return {
         "command": " ".join(sys.argv), "started_at": started, "machine": host, "rounds_asked": args.rounds,
-        "seconds": args.seconds, "idle_seconds": args.idle_seconds,
+        "seconds": args.seconds, "idle_seconds": args.idle_seconds, "figures": list(args.figures),
         "refs": {side: {"name": r.name, "sha": r.sha, "differences": list(r.differences)} for side, r in refs.items()},
         "rounds": rounds,
         "targets": [{"target": v.target.label, "median": v.measured.median, "min": v.measured.low,
@@ -193,6 +216,16 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def figure_groups(text: str) -> tuple[str, ...]:
+    """--figures: known names, comma-separated, at least one; kept in the order they are measured."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(names - set(FIGURE_GROUPS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown figure(s) {', '.join(unknown) or '(none given)'}; "
+                                         f"choose from {', '.join(FIGURE_GROUPS)}")
+    return tuple(name for name in FIGURE_GROUPS if name in names)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ref_a", metavar="REF_A", help="the reference (e.g. v0.1.0): ratios are B/A")
@@ -201,6 +234,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="FILE", help="write every round's figures and the verdicts here")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load, s (default 10)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window, s (default 10)")
+    parser.add_argument("--figures", default=",".join(FIGURE_GROUPS), type=figure_groups,
+                        help=f"which figures to measure, comma-separated, from {', '.join(FIGURE_GROUPS)} (default: all; "
+                             "the calibration is measured in every round whatever is chosen)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round, 3 s loads, 3 s idle window")
     parser.add_argument("--install-only", action="store_true",
                         help="install both refs (worktree + virtual environment) and stop; no lab is started")

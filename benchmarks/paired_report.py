@@ -105,6 +105,6 @@ def targets_table(rounds: Sequence[Round]) -> list[str]:
     rows = []
     for verdict in verdicts(rounds):
         unit = "" if verdict.target.calibration else "×"
-        rows.append([verdict.target.label, verdict.measured.text(2, unit), "met" if verdict.met else "NOT met",
-                     "; ".join(verdict.notes)])
+        judged = "not measured" if verdict.measured.count == 0 else "met" if verdict.met else "NOT met"
+        rows.append([verdict.target.label, verdict.measured.text(2, unit), judged, "; ".join(verdict.notes)])
     return _table(["target (B against A, median over rounds)", "measured", "verdict", "also"], rows, (0, 2, 3))

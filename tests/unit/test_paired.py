@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.orders_profile import top_functions
 from benchmarks.paired import parse_args
 from benchmarks.paired_refs import RefError, resolve
 from benchmarks.paired_report import TARGETS, figures_table, targets_table, verdicts
@@ -216,6 +217,27 @@ def test_quick_is_one_short_round_and_bad_counts_are_refused(capsys: pytest.Capt
     assert "at least 1" in capsys.readouterr().err
 
 
+def test_figures_select_what_is_measured_in_the_order_measured(capsys: pytest.CaptureFixture[str]) -> None:
+    """--figures keeps the named figures (any order, spaces allowed) in the order they are measured; every figure by
+    default; an unknown or empty name is a usage error naming the choices."""
+    assert parse_args(["a", "b"]).figures == ("start", "idle", "reads", "orders", "mixed")
+    assert parse_args(["a", "b", "--figures", "orders, start"]).figures == ("start", "orders")
+    for bad in ("orders,speed", ","):
+        with pytest.raises(SystemExit):
+            parse_args(["a", "b", "--figures", bad])
+        assert "choose from start, idle, reads, orders, mixed" in capsys.readouterr().err
+
+
+def test_a_target_whose_figure_was_not_measured_says_so() -> None:
+    """With only the orders measured, the other targets read "not measured", not "NOT met"."""
+    rounds = rounds_of([{"orders_per_s": 1000.0}], [{"orders_per_s": 2000.0, "max_lag_ms": 50.0}])
+    lines = targets_table(rounds)
+    orders = next(line for line in lines if line.startswith("accepted orders/s"))
+    warm = next(line for line in lines if line.startswith("warm start"))
+    assert "2.00×" in orders and " met" in orders and "NOT met" not in orders
+    assert "not measured" in warm and "NOT met" not in warm
+
+
 def test_refs_resolve_to_commits_and_unknown_ones_are_refused() -> None:
     """A ref git knows resolves to its commit; an unknown one is a RefError naming it."""
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -271,3 +293,12 @@ async def test_open_loop_orders_keep_their_schedule_and_count_failures_by_kind()
         await runner.cleanup()
     assert (result.sent, result.accepted, result.failures) == (100, 67, {"HTTP 503": 33})
     assert result.accepted_per_s == 134
+
+
+def test_profile_summary_counts_each_function_once_per_stack_below_the_entry_point(tmp_path: Path) -> None:
+    """py-spy's raw stacks summarised: a function counts once per stack (recursion too), as a share of all samples;
+    the chain every main-thread sample sits under is left out, and malformed lines are skipped."""
+    raw = tmp_path / "orders.txt"
+    raw.write_text("main;loop;handle;execute 6\nmain;loop;relay;execute;execute 2\nmain;loop 1\nother 1\nnot a line\n")
+    assert top_functions(raw) == [(80.0, "execute"), (60.0, "handle"), (20.0, "relay"), (10.0, "other")]
+    assert top_functions(raw, count=1) == [(80.0, "execute")]

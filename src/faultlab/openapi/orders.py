@@ -82,7 +82,11 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     health = health_schema("orders", "orders-svc", relay=ANY_OBJECT, results_consumed={"type": "integer"},
                            results_set_aside={"type": "integer", "description": "inventory-results records set aside "
                                               "(not sealed by a replica, of another epoch, seen before, malformed)"},
-                           results_set_aside_by_reason=COUNTS_BY_REASON, epoch=EPOCH)
+                           results_set_aside_by_reason=COUNTS_BY_REASON, epoch=EPOCH,
+                           group_commit={"type": "object", "description": "new orders written in groups (one "
+                                         "transaction each): groups committed and the orders in them",
+                                         "properties": {"groups": {"type": "integer"},
+                                                        "orders": {"type": "integer"}}})
     paths = {
         "/orders": {
             "post": {"summary": "Place an order (written with its outbox event in one transaction)",

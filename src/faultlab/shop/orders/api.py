@@ -9,7 +9,6 @@ the same key. A failure before COMMIT stays a clear "not accepted" (`"outcome": 
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,12 +22,14 @@ from faultlab.core.db import UNAVAILABLE
 from faultlab.core.guide import health_body
 from faultlab.core.log import Logger
 from faultlab.core.messages.orders import STATUSES, NewOrder
-from faultlab.core.protocol import CANCELLED, CREATED, RESTOCKED
+from faultlab.core.protocol import CANCELLED, RESTOCKED
 from faultlab.core.web import ApiError, checked, create_app, json_response, read_json, require_token
 from faultlab.openapi.orders import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 from faultlab.openapi.orders import openapi_document as orders_openapi
+from faultlab.shop.orders.group_commit import GroupCommit
 from faultlab.shop.orders.relay import OutboxRelay
 from faultlab.shop.orders.results import ResultsConsumer
+from faultlab.shop.orders.transact import CommitUnknown, NotAccepted, transact
 
 ORDER_FIELDS = set(NewOrder.model_fields)
 PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
@@ -96,68 +97,29 @@ def results_json(results: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return [{"seq": r["seq"], "replica": r["replica"], "outcome": r["outcome"]} for r in results]
 
 
-class CommitUnknown(Exception):
-    """The database connection was lost while COMMIT was in flight: the transaction may or may not be stored."""
-
-
-class NotAccepted(Exception):
-    """The database failed before the transaction committed (or refused the COMMIT): nothing was stored."""
-
-
-async def transact(pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work(conn)` in one transaction; NotAccepted or CommitUnknown when the database fails.
-
-    Only the COMMIT is ambiguous: before it, a failure rolls everything back; during it, a lost connection
-    (or a server that goes away) leaves the client unable to know whether the server committed first. After
-    it, nothing can take the answer back: a connection that fails to reset on its way back to the pool (the
-    server died a moment later) is the pool's business, not the write's. An ApiError raised by `work` rolls
-    back and passes through.
-    """
-    try:
-        conn = await pool.acquire()
-    except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
-        raise NotAccepted(repr(exc)) from exc
-    try:
-        tx = conn.transaction()
-        try:
-            await tx.start()
-            result = await work(conn)
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                await tx.rollback()
-            if isinstance(exc, (*UNAVAILABLE, asyncpg.PostgresError)):
-                raise NotAccepted(repr(exc)) from exc
-            raise
-        try:
-            await tx.commit()
-        except UNAVAILABLE as exc:
-            raise CommitUnknown(repr(exc)) from exc
-        except asyncpg.PostgresError as exc:  # the server answered: it refused the COMMIT, nothing stored
-            raise NotAccepted(repr(exc)) from exc
-        return result
-    finally:
-        with contextlib.suppress(Exception):  # asyncpg terminates a connection that fails to reset
-            await pool.release(conn)
-
-
 async def write(pool: asyncpg.Pool, log: Logger, what: str, attempted: dict[str, str], key: str | None,
                 work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """`transact`, with the database's failures answered the way a client can act on (503 with an outcome)."""
     try:
         return await transact(pool, work)
-    except CommitUnknown as exc:
+    except (CommitUnknown, NotAccepted) as exc:
+        raise refusal(log, what, attempted, key, exc) from None
+
+
+def refusal(log: Logger, what: str, attempted: dict[str, str], key: str | None,
+            exc: CommitUnknown | NotAccepted) -> ApiError:
+    """The 503 a write the database failed is answered: its outcome unknown (with how to retry), or not accepted."""
+    if isinstance(exc, CommitUnknown):
         log.warning(f"{what}_outcome_unknown", error=str(exc)[:300], **attempted)
         retry = (f"retry with the same {IDEMPOTENCY_HEADER}: it answers the stored {what}, or stores it once"
                  if key is not None else
                  f"GET it by its id to learn whether it was stored; send an {IDEMPOTENCY_HEADER} to retry safely")
         if what == "cancel":
             retry = "retry the cancel: it is accepted once, and answered 409 if the first one was stored"
-        raise ApiError(503, f"the database connection was lost while committing: the {what} may or may not be "
-                            f"stored; {retry}", outcome="unknown", retry=retry, **attempted) from None
-    except NotAccepted as exc:
-        log.warning(f"{what}_not_accepted", error=str(exc)[:300])
-        raise ApiError(503, f"database unavailable: the {what} was not accepted, retry later",
-                       outcome="not_accepted") from None
+        return ApiError(503, f"the database connection was lost while committing: the {what} may or may not be "
+                             f"stored; {retry}", outcome="unknown", retry=retry, **attempted)
+    log.warning(f"{what}_not_accepted", error=str(exc)[:300])
+    return ApiError(503, f"database unavailable: the {what} was not accepted, retry later", outcome="not_accepted")
 
 
 class OrdersApi:
@@ -171,6 +133,7 @@ class OrdersApi:
         self.relay = relay
         self.results = results
         self.log = log
+        self.orders = GroupCommit(pool)
 
     def routes(self) -> list[web.RouteDef]:
         """Every path of the API, next to its handler (`DELETE /orders/{id}` and the cancel's POST are one)."""
@@ -195,19 +158,10 @@ class OrdersApi:
         product_id, quantity = validate_order(await read_json(request), self.settings)
         order_id = uuid.uuid4()
 
-        async def work(conn: asyncpg.Connection) -> tuple[asyncpg.Record, bool]:
-            row = await conn.fetchrow(
-                """INSERT INTO orders.orders (order_id, product_id, quantity, status, idempotency_key)
-                   VALUES ($1, $2, $3, 'PENDING', $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *""",
-                order_id, product_id, quantity, key)
-            if row is None:  # the key's first attempt committed (a concurrent one waited for it above)
-                return await conn.fetchrow("SELECT * FROM orders.orders WHERE idempotency_key = $1", key), False
-            await conn.execute(
-                "INSERT INTO orders.outbox (order_id, event_type, product_id, quantity) VALUES ($1, $2, $3, $4)",
-                order_id, CREATED, product_id, quantity)
-            return row, True
-
-        row, created = await write(self.pool, self.log, "order", {"order_id": str(order_id)}, key, work)
+        try:  # written with the orders that arrive meanwhile, in one transaction; answered once it committed
+            row, created = await self.orders.submit(order_id, product_id, quantity, key)
+        except (CommitUnknown, NotAccepted) as exc:
+            raise refusal(self.log, "order", {"order_id": str(order_id)}, key, exc) from None
         if not created:
             return self.replay(row, product_id, quantity, "order", order_json(row), f"/orders/{row['order_id']}")
         self.relay.notify()
@@ -326,4 +280,6 @@ class OrdersApi:
                                          epoch=relay.sealer.epoch,
                                          results_consumed=results.consumed_total,
                                          results_set_aside=results.set_aside.total,
-                                         results_set_aside_by_reason=results.set_aside.by_reason))
+                                         results_set_aside_by_reason=results.set_aside.by_reason,
+                                         group_commit={"groups": self.orders.groups_total,
+                                                       "orders": self.orders.orders_total}))
