@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -67,9 +68,38 @@ async def test_a_command_that_exits_at_once_with_an_error_is_refused(tmp_path: P
     assert run.describe()["state"] == "failed"
 
 
+async def until_output(run: Scripted, line: str, seconds: float = 30.0) -> None:
+    """Wait until the child printed `line` (it is past its start-up: a loaded machine may take seconds)."""
+    for _ in range(int(seconds / 0.01)):
+        if line in run.describe()["output"]:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no {line!r} within {seconds} s: {run.describe()}")
+
+
 async def test_interrupt_is_ctrl_c_and_the_state_says_so(tmp_path: Path) -> None:
-    run = Scripted(tmp_path, "import time\ntry:\n time.sleep(30)\nexcept KeyboardInterrupt:\n raise SystemExit(130)")
+    """Stop sends SIGINT; a child that handles it (as `faultlab experiment` does) exits 130: interrupted."""
+    run = Scripted(tmp_path, "import time\ntry:\n print('ready', flush=True)\n time.sleep(30)\n"
+                             "except KeyboardInterrupt:\n raise SystemExit(130)")
     await run.start()
+    await until_output(run, "ready")
     stopped = await run.interrupt()
     consistent(stopped)
     assert stopped["state"] == "interrupted" and stopped["exit_code"] == 130
+
+
+async def test_a_stop_before_the_child_handles_ctrl_c_is_still_an_interruption(tmp_path: Path) -> None:
+    """A child killed by the operator's SIGINT before its handler was set (still starting) was interrupted, not
+    failed; the same death without a stop pressed is a failure."""
+    script = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\nprint('ready', flush=True)\n"
+    run = Scripted(tmp_path, script + "time.sleep(30)")
+    await run.start()
+    await until_output(run, "ready")
+    stopped = await run.interrupt()
+    consistent(stopped)
+    assert stopped["state"] == "interrupted" and stopped["exit_code"] == -2
+    killed = Scripted(tmp_path, script + "import os\nos.kill(os.getpid(), signal.SIGINT)\ntime.sleep(30)")
+    with contextlib.suppress(ApiError):  # dying within the start check, it is refused as a command that cannot run
+        await killed.start()
+    final = (await watch(killed, 20.0))[-1]
+    assert final["state"] == "failed" and final["exit_code"] == -2, final

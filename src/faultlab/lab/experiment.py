@@ -357,7 +357,8 @@ class ExperimentRunner:
             run.quorum = QuorumWatch(since)
             self.recorder.listeners.append(run.quorum)
         hold = exp.hold_s(phase)
-        self.on_step(f"{label}: " + i18n._("injecting on replica(s) {replicas}").format(
+        self.on_step(f"{label}: " + i18n.ngettext("injecting on replica {replicas}", "injecting on replicas {replicas}",
+                                                   len(phase.replicas)).format(
             replicas=", ".join(map(str, phase.replicas))))
         detected: dict[int, asyncio.Task[None]] = {}  # one wait per replica, from its first fault's injection
 

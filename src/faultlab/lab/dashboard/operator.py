@@ -116,6 +116,7 @@ class ExperimentProcess:
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self.exit_code: int | None = None
+        self.interrupt_sent = False  # the operator pressed stop: a death by SIGINT is an interruption, not a failure
         self.output: deque[str] = deque(maxlen=OUTPUT_LINES)
         self.lines_seen = 0
         self._reader: asyncio.Task[None] | None = None
@@ -155,6 +156,7 @@ class ExperimentProcess:
         self.lines_seen = 0
         self.argv = argv
         self.exit_code, self.ended_at = None, None
+        self.interrupt_sent = False
         self.started_at = time.time()
         self.proc, self.state = None, "running"
         try:
@@ -186,12 +188,15 @@ class ExperimentProcess:
             self.ended_at = time.time()
             # `faultlab experiment` exits 0 when every threshold held, 1 when the run completed but missed one.
             self.state = {0: "finished", 1: "missed", 130: "interrupted"}.get(self.exit_code, "failed")
+            if self.interrupt_sent and self.exit_code == -signal.SIGINT:  # Ctrl-C before its handler was set
+                self.state = "interrupted"
 
     async def interrupt(self) -> dict[str, Any]:
         """Ctrl-C for the experiment (it clears its faults and writes a partial report), then wait for it."""
         if not self.running or self.proc is None:
             raise ApiError(409, "no experiment is running", experiment=self.describe())
         with contextlib.suppress(ProcessLookupError):
+            self.interrupt_sent = True
             self.proc.send_signal(signal.SIGINT)
         await self._wait(20.0)
         return self.describe()
