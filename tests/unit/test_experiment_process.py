@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -103,3 +104,18 @@ async def test_a_stop_before_the_child_handles_ctrl_c_is_still_an_interruption(t
         await killed.start()
     final = (await watch(killed, 20.0))[-1]
     assert final["state"] == "failed" and final["exit_code"] == -2, final
+
+
+async def test_stop_works_from_a_dashboard_that_runs_with_ctrl_c_ignored(tmp_path: Path) -> None:
+    """A dashboard started in the background has SIGINT ignored; its experiment child gets SIGINT back to its default,
+    so the stop button's Ctrl-C still interrupts it (exit 130), not a SIGKILL 20 s later."""
+    run = Scripted(tmp_path, "import time\ntry:\n print('ready', flush=True)\n time.sleep(30)\n"
+                             "except KeyboardInterrupt:\n raise SystemExit(130)")
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        await run.start()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    await until_output(run, "ready")
+    stopped = await run.interrupt()
+    assert stopped["state"] == "interrupted" and stopped["exit_code"] == 130, stopped

@@ -104,6 +104,13 @@ def kinds_json(lang: str) -> dict[str, Any]:
     return {"lang": lang, "kinds": [spec.describe(gettext) for spec in kinds().values()]}
 
 
+def _ctrl_c_default() -> None:
+    """In the experiment's child, before it runs: SIGINT back to its default. A dashboard started in the background
+    (`&` in a script, a detached lab) inherits SIGINT ignored, and so would the child: the stop button's Ctrl-C would
+    do nothing, and the run would be killed 20 s later without clearing its faults or writing its partial report."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class ExperimentProcess:
     """At most one `faultlab experiment` child at a time: its output, its state and its exit code."""
 
@@ -162,7 +169,7 @@ class ExperimentProcess:
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True)
+                stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_ctrl_c_default)
         except OSError as exc:
             self.state, self.ended_at = "failed", time.time()
             raise ApiError(500, f"could not start the experiment: {exc}") from None
