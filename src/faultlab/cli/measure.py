@@ -393,6 +393,7 @@ async def _experiment(args: argparse.Namespace, experiment: Any, source: Any, co
         console.print(_("[green]lab working[/] in {seconds} s").format(
             seconds=i18n.number(time.perf_counter() - started, 1)))
         settings = supervisor.settings
+    console.print(_("live dashboard while it runs: {url}").format(url=settings.service_url("dashboard") + "/"))
     try:
         return await _run_and_report(args, experiment, source, settings, console, restore=supervisor is None)
     finally:
