@@ -176,18 +176,24 @@ class OrdersApi:
                            **{k: v for k, v in body.items() if k.endswith("_id") and k != "product_id"})
         return json_response(body, status=200, headers={"Location": location, REPLAYED_HEADER: "true"})
 
-    async def get_order(self, request: web.Request) -> web.Response:
-        order_id = parse_order_id(request.match_info["order_id"])
+    async def _row_with_results(self, query: str, key: uuid.UUID, what: str) -> tuple[asyncpg.Record, list[Any]]:
+        """The row `query` finds by `key` and the replicas' results for it (an order's or a restock's; both are keyed
+        by their id in order_results); 404 naming `what` when there is none."""
         try:
             async with self.pool.acquire() as conn:
-                row = await conn.fetchrow("SELECT * FROM orders.orders WHERE order_id = $1", order_id)
+                row = await conn.fetchrow(query, key)
                 found = await conn.fetch(
                     "SELECT seq, replica, outcome FROM orders.order_results WHERE order_id = $1 ORDER BY seq, replica",
-                    order_id)
+                    key)
         except DB_ERRORS:
             raise ApiError(503, "database unavailable") from None
         if row is None:
-            raise ApiError(404, f"order {order_id} not found")
+            raise ApiError(404, f"{what} {key} not found")
+        return row, found
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        order_id = parse_order_id(request.match_info["order_id"])
+        row, found = await self._row_with_results("SELECT * FROM orders.orders WHERE order_id = $1", order_id, "order")
         return json_response(order_json(row, found))
 
     async def list_orders(self, request: web.Request) -> web.Response:
@@ -262,16 +268,8 @@ class OrdersApi:
 
     async def get_restock(self, request: web.Request) -> web.Response:
         restock_id = parse_uuid(request.match_info["restock_id"], "restock id")
-        try:
-            async with self.pool.acquire() as conn:
-                row = await conn.fetchrow("SELECT * FROM orders.restocks WHERE restock_id = $1", restock_id)
-                found = await conn.fetch(
-                    "SELECT seq, replica, outcome FROM orders.order_results WHERE order_id = $1 ORDER BY seq, replica",
-                    restock_id)
-        except DB_ERRORS:
-            raise ApiError(503, "database unavailable") from None
-        if row is None:
-            raise ApiError(404, f"restock {restock_id} not found")
+        row, found = await self._row_with_results("SELECT * FROM orders.restocks WHERE restock_id = $1", restock_id,
+                                                  "restock")
         return json_response(restock_json(row, found))
 
     async def health(self, _request: web.Request) -> web.Response:
