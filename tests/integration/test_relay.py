@@ -128,7 +128,7 @@ async def pool(database: Settings) -> AsyncIterator[asyncpg.Pool]:
 def no_topic_admin(monkeypatch: pytest.MonkeyPatch) -> None:
     """The relay creates its topics on start; there is no broker here to create them on."""
 
-    async def nothing(_settings: Settings, timeout_s: float = 10.0) -> None:
+    async def nothing(_settings: Settings, timeout_s: float = 10.0, generations: tuple[int, ...] = ()) -> None:
         return None
 
     monkeypatch.setattr(relay_module.bus, "ensure_topics", nothing)

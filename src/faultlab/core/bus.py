@@ -1,7 +1,14 @@
-"""Kafka plumbing: topic names, explicit topic creation, producer and consumer factories, JSON codec.
+"""Kafka plumbing: topic names and generations, explicit topic creation, producer and consumer factories, JSON codec.
 
 Every topic has one partition and every record goes to partition 0, so the log has one total order
 even if a broker auto-creates a topic with more partitions after a restart.
+
+The log and its results are cut into generations of `log_generation_events` events: event `seq` goes to the
+`order-events` topic of generation `(seq - 1) // log_generation_events` (generation 0 is `order-events` itself,
+generation g > 0 is `order-events.g`), and the results of applying it to `inventory-results` of the same generation.
+Where an event goes depends on its seq alone, so every writer and reader agrees on it without telling each other, and
+a generation every replica has applied can be deleted whole: the embedded broker keeps every record in memory
+and ignores retention, but gives a deleted topic's memory back (docs/correctness.md).
 """
 
 from __future__ import annotations
@@ -32,6 +39,35 @@ QUIET_POLL_MS = 1000  # ... and after this long on a quiet topic (FetchPacer.pol
 CONSUMER_METADATA_MAX_AGE_MS = 5000  # a consumer learns of a moved or recreated topic within this long
 PRODUCER_METADATA_MAX_AGE_MS = 300_000  # aiokafka's default
 WAITING_METADATA_MAX_AGE_MS = 7 * 24 * 3600 * 1000  # a warm spare's clients: no refresh while it waits
+
+
+def generation(settings: Settings, seq: int) -> int:
+    """The generation event `seq` (1, 2, ...) belongs to."""
+    return max(seq - 1, 0) // settings.log_generation_events
+
+
+def generation_end(settings: Settings, gen: int) -> int:
+    """The seq of the last event of generation `gen`."""
+    return (gen + 1) * settings.log_generation_events
+
+
+def generation_topic(settings: Settings, topic: str, gen: int) -> str:
+    """The topic of `topic`'s generation `gen` (ORDER_EVENTS or INVENTORY_RESULTS), prefix included."""
+    base = settings.topic(topic)
+    return base if gen == 0 else f"{base}.{gen}"
+
+
+def generation_of_topic(settings: Settings, topic: str, name: str) -> int | None:
+    """Which generation of `topic` the topic `name` is (None: another topic)."""
+    base = settings.topic(topic)
+    if name == base:
+        return 0
+    rest = name[len(base) + 1:] if name.startswith(base + ".") else ""
+    return int(rest) if rest.isdigit() and not rest.startswith("0") else None
+
+
+def generation_partition(settings: Settings, topic: str, gen: int) -> TopicPartition:
+    return TopicPartition(generation_topic(settings, topic, gen), PARTITION)
 
 
 def encode(value: Any) -> bytes:
@@ -185,15 +221,18 @@ class SetAside:
         return sum(self.by_reason.values())
 
 
-async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
-    """Create the lab's topics (1 partition each) if they do not exist yet."""
+async def ensure_topics(settings: Settings, timeout_s: float = 10.0, generations: tuple[int, ...] = (0,)) -> None:
+    """Create the lab's topics (1 partition each) if they do not exist yet: the error queue, and the log and its
+    results in the `generations` given (the first by default)."""
+    wanted = [settings.topic(ERROR_QUEUE)]
+    wanted += [generation_topic(settings, t, g) for g in generations for t in (ORDER_EVENTS, INVENTORY_RESULTS)]
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=3000)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [settings.topic(t) for t in TOPICS if settings.topic(t) not in existing]
+            missing = [t for t in wanted if t not in existing]
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics([NewTopic(t, 1, settings.topic_replication) for t in missing])
@@ -207,15 +246,22 @@ async def ensure_topics(settings: Settings, timeout_s: float = 10.0) -> None:
                 await admin.close()
 
 
+def lab_topics(settings: Settings, listed: list[str] | set[str]) -> list[str]:
+    """The lab's topics among those `listed`: every generation of the log and of its results, and the error queue."""
+    return sorted(name for name in listed if name == settings.topic(ERROR_QUEUE)
+                  or any(generation_of_topic(settings, t, name) is not None for t in (ORDER_EVENTS, INVENTORY_RESULTS)))
+
+
 async def delete_topics(settings: Settings, timeout_s: float = 30.0) -> None:
-    """Delete the lab's topics (an external cluster's: the embedded broker is simply restarted) and wait until
-    the cluster no longer lists them."""
-    names = [settings.topic(t) for t in TOPICS]
+    """Delete the lab's topics, every generation (an external cluster's: the embedded broker is simply restarted),
+    and wait until the cluster no longer lists them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10_000)
     await admin.start()
     try:
-        with contextlib.suppress(KafkaError):
-            await admin.delete_topics(names)
+        names = lab_topics(settings, await admin.list_topics())
+        if names:
+            with contextlib.suppress(KafkaError):
+                await admin.delete_topics(names)
         deadline = asyncio.get_running_loop().time() + timeout_s
         while set(names) & set(await admin.list_topics()):
             if asyncio.get_running_loop().time() > deadline:
@@ -267,6 +313,18 @@ def awake(client: AIOKafkaConsumer | AIOKafkaProducer, metadata_max_age_ms: int)
     inner = getattr(client, "_client", None) or getattr(client, "client", None)
     if inner is not None and hasattr(inner, "_metadata_max_age_ms"):
         inner._metadata_max_age_ms = metadata_max_age_ms
+
+
+def forget_topics(client: AIOKafkaConsumer | AIOKafkaProducer | AIOKafkaAdminClient, names: set[str]) -> None:
+    """Stop asking the broker about these topics (deleted generations): a client asks for the metadata of every topic
+    it ever used, and the embedded broker creates a topic it is asked about, empty.
+
+    aiokafka keeps those names in its client's `_topics` (the same in 0.11 to 0.14); without that attribute nothing
+    is forgotten, and a deleted generation may come back as an empty topic (a few hundred bytes)."""
+    inner = getattr(client, "_client", None) or getattr(client, "client", None)
+    topics = getattr(inner, "_topics", None)
+    if isinstance(topics, set):
+        topics.difference_update(names)
 
 
 async def missing_topics(settings: Settings, consumer: AIOKafkaConsumer) -> list[str]:

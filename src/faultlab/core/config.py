@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     db_name: str = "faultlab"
     topic_prefix: str = Field("", description="prepended to every topic name (tests use it)")
     topic_replication: int = Field(1, ge=1, description="replication factor of topics the lab creates (3 on a cluster)")
+    log_generation_events: int = Field(2000, ge=2, le=10_000_000,
+                                       description="events per generation of the log (its topic `order-events.g` and "
+                                                   "the results' `inventory-results.g`): a generation every replica "
+                                                   "has applied is deleted, so the broker holds about this many "
+                                                   "events and their results, not the whole log")
 
     initial_stock: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_STOCK))
     max_quantity: int = Field(10_000, description="largest quantity one order may ask for")

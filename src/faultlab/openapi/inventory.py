@@ -85,6 +85,8 @@ def openapi_document(settings: Settings, replica: int) -> dict[str, Any]:
                                                   "failure_type"),
         replica={"const": replica}, instance_id={"const": str(replica)}, caught_up={"type": "boolean"},
         applied_seq={"type": "integer"},
+        generation={"type": "integer", "description": "the generation of the log being read: order-events for 0, "
+                                                      "order-events.N for N (log_generation_events events each)"},
         set_aside={"type": "integer", "description": "order-events records set aside (not events of this epoch's log)"},
         set_aside_by_reason=COUNTS_BY_REASON, epoch=EPOCH,
         invalid_events={"type": "integer", "description": "authentic events no replica can apply (unknown type, bad "

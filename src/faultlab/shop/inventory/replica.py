@@ -16,6 +16,10 @@ every process start) and the writer's next number: readers take each record once
 The replica serves what it has *committed*: a batch becomes visible to readers once its transaction is in
 PostgreSQL, so an answer never shows a state a crash or a failed commit could take back.
 
+The log is read one generation at a time (core/bus.py): the one holding the next event, from its start or from the
+stored offset when that is in the same generation; once a batch applies a generation's last event the replica moves
+to the next generation's topic, and the results of each event go to the results topic of its generation.
+
 The broker lost its log only on proof: the record at the replica's stored offset is gone (the log ends
 before it on repeated fetches) or holds another seq. A reported end offset alone proves nothing (the
 embedded broker reports the base offset of its last batch, hundreds of records short under load).
@@ -105,8 +109,9 @@ class LogApplier:
         self.consumer = consumer if consumer is not None else bus.make_consumer(settings)
         self.pacer = bus.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms)
         self.producer = producer if producer is not None else bus.make_producer(settings)
-        self.tp = bus.partition(settings, bus.ORDER_EVENTS)
-        self.events_topic = settings.topic(bus.ORDER_EVENTS)
+        self.gen = 0  # the generation of the log being read (that of the next event)
+        self.tp = bus.generation_partition(settings, bus.ORDER_EVENTS, 0)
+        self.events_topic = settings.topic(bus.ORDER_EVENTS)  # what events are sealed for, in every generation
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
         self.errors_topic = settings.topic(bus.ERROR_QUEUE)
         self._errors: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)  # sent in order: readers keep the highest n
@@ -133,7 +138,6 @@ class LogApplier:
         sooner. Then apply the log from the stored offset until `stop`."""
         read, *_ = await asyncio.gather(epoch, self._load_state(), self._connection(), self._connect_bus())
         self.sealer = bus.Sealer(self.settings.admin_token, read, writer=bus.new_writer_id())
-        self.consumer.assign([self.tp])
         self._resume()
         self.assigned = True
         self._tasks = [
@@ -142,7 +146,7 @@ class LogApplier:
             asyncio.create_task(self._publish_errors(), name="publish-errors"),
             asyncio.create_task(self.loop_watch.run(), name="loop-watch"),
         ]
-        self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset,
+        self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset, generation=self.gen,
                       epoch=self.sealer.epoch, writer=self.sealer.writer)
 
     async def _load_state(self) -> None:
@@ -176,13 +180,41 @@ class LogApplier:
                 await self._conn.close()
 
     def _resume(self) -> None:
-        """Read again from the stored offset: its record first, which must still be there with its seq."""
-        if self.offset < 0:
+        """Read again from the stored offset: its record first, which must still be there with its seq. A stored
+        offset in an older generation (its last event, applied) means the next generation, from its start."""
+        gen = bus.generation(self.settings, self.state.applied_seq + 1)
+        stored_gen = gen if self.offset_seq is None else bus.generation(self.settings, self.offset_seq)
+        self._read_generation(gen)
+        if self.offset < 0 or stored_gen != gen:
+            self.offset, self.offset_seq = -1, None
+            self._verify = None
             self.consumer.seek(self.tp, 0)
         else:
             self._verify = (self.offset, self.offset_seq)
             self._verify_misses = []
             self.consumer.seek(self.tp, self.offset)
+        self.pacer.wake()
+
+    def _read_generation(self, gen: int) -> None:
+        """Be assigned the log's topic of generation `gen` (and forget the older generations' topics)."""
+        if self.assigned and gen == self.gen:
+            return
+        if gen != self.gen:
+            self.log.info("log_generation", generation=gen, applied_seq=self.state.applied_seq)
+        self.gen = gen
+        self.tp = bus.generation_partition(self.settings, bus.ORDER_EVENTS, gen)
+        self.consumer.assign([self.tp])
+        self.log_end = None
+        if gen > 1:  # this generation's and the previous one's results may still be on their way
+            bus.forget_topics(self.producer, {bus.generation_topic(self.settings, bus.INVENTORY_RESULTS, gen - 2)})
+
+    def _next_generation(self) -> None:
+        """The generation's last event is applied: read the next one's topic from its start."""
+        self._read_generation(self.gen + 1)
+        self.offset, self.offset_seq = -1, None
+        self.rescan_from = None
+        self._verify = None
+        self.consumer.seek(self.tp, 0)
         self.pacer.wake()
 
     def _log_reset(self, why: str) -> None:
@@ -329,12 +361,16 @@ class LogApplier:
         applied: list[Applied] = []
         applied_at_ms = int(time.time() * 1000)  # the batch's moment: its versions' time in answers and in the table
         last_offset, last_seq = self.offset, self.offset_seq
+        gen_end = bus.generation_end(self.settings, self.gen)
         for record, event, seq in decoded:  # type: ignore[assignment]  # event is None for a set-aside record
             last_offset, last_seq = record.offset, seq
             if event is None or seq is None:
                 continue
             if seq == self.state.applied_seq + 1:
                 applied.append(self.state.apply(event, applied_at_ms))
+                if seq == gen_end:  # the rest of this topic is copies or strays: the next event is in the next one
+                    self.rescan_from = None
+                    break
             elif seq > self.state.applied_seq + 1 and self.rescan_from is None:
                 self.rescan_from = record.offset  # an event is missing before this one: come back later
         if applied:
@@ -355,7 +391,9 @@ class LogApplier:
             if invalid:
                 self._invalid(invalid)
         self.offset, self.offset_seq = last_offset, last_seq
-        if self.rescan_from is not None and end is not None and last_offset + 1 >= end:
+        if self.state.applied_seq == gen_end:
+            self._next_generation()
+        elif self.rescan_from is not None and end is not None and last_offset + 1 >= end:
             await self._rescan()
 
     async def _fetch_reservations(self, events: list[dict[str, Any]]) -> None:
@@ -426,16 +464,23 @@ class LogApplier:
             applied = await self._results.get()
             try:
                 futures = []
-                for start in range(0, len(applied), RESULTS_PER_RECORD):
-                    chunk = applied[start:start + RESULTS_PER_RECORD]
+                for gen, chunk in self._results_chunks(applied):
                     payload = {"replica": self.replica,
                                "results": [[a.seq, a.order_id, a.event_type, a.outcome] for a in chunk]}
-                    futures.append(await self.producer.send(self.results_topic,
-                                                            self.sealer.seal(self.results_topic, payload),
-                                                            partition=bus.PARTITION))
+                    futures.append(await self.producer.send(
+                        bus.generation_topic(self.settings, bus.INVENTORY_RESULTS, gen),
+                        self.sealer.seal(self.results_topic, payload), partition=bus.PARTITION))
                 await asyncio.gather(*futures)
             except (KafkaError, OSError) as exc:
                 self.log.warning("results_not_published", count=len(applied), error=repr(exc))
+
+    def _results_chunks(self, applied: list[Applied]) -> list[tuple[int, list[Applied]]]:
+        """The batch's results cut by generation (of each event), then into records of RESULTS_PER_RECORD."""
+        by_gen: dict[int, list[Applied]] = {}
+        for a in applied:
+            by_gen.setdefault(bus.generation(self.settings, a.seq), []).append(a)
+        return [(gen, results[start:start + RESULTS_PER_RECORD]) for gen, results in by_gen.items()
+                for start in range(0, len(results), RESULTS_PER_RECORD)]
 
     def publish_error(self, kind: str, detail: str) -> None:
         """Put an error on `error-queue` for the monitor (fire and forget: the broker may be the problem; dropped
@@ -457,6 +502,7 @@ class LogApplier:
         return {
             "applied_seq": self.view.applied_seq,
             "offset": self.offset,
+            "generation": self.gen,
             "log_end": self.log_end,
             "lag": self.lag,
             "caught_up": self.caught_up,

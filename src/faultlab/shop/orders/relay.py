@@ -12,6 +12,10 @@ A lost log is recognised two ways, because either alone misses some resets:
 - after a send, the acknowledged offsets must rise one after another from at least the end seen before it:
   a reset in the middle of a send shows as an offset going back, and then nothing of that send is marked.
 Only the rows actually sent and acknowledged are marked published (by seq, never by range).
+
+An event goes to the topic of its generation (bus.generation): one send holds the events of one generation, and
+what the relay knows of the log's end is kept per generation, for every generation a replica may still read
+(`LogGenerations.events_low` on): a broker that lost its log shows in any of them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from faultlab.core.background import Background
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import Logger
+from faultlab.shop.orders.generations import LogGenerations, confirmed_floor
 
 BATCH = 1000
 IDLE_CHECK_S = 1.0  # when idle, look for stray outbox rows and a restarted broker this often (a new row wakes it)
@@ -43,19 +48,23 @@ class BrokerUnreachable(KafkaError):
 class OutboxRelay:
     """Single writer of `order-events`; wake it with `notify()` after an order commits."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger, epoch: str) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger, epoch: str,
+                 generations: LogGenerations | None = None) -> None:
         self.settings = settings
         self.pool = pool
         self.log = log
+        self.generations = generations if generations is not None else LogGenerations(settings, pool, log)
         self.producer = bus.make_producer(settings)
         self.probe = bus.make_consumer(settings)  # only asks the broker for the log end
+        # Sealed for the log's name, whatever the generation: a generation is where a record is kept, not what it is.
         self.topic = settings.topic(bus.ORDER_EVENTS)
-        self.tp = bus.partition(settings, bus.ORDER_EVENTS)
         # The replicas check the seal (sig) and the epoch of every record; at-least-once, duplicates dropped by seq.
         self.sealer = bus.Sealer(settings.admin_token, epoch)
-        self.observed_end = 0  # highest log end the broker reported since the last reset
-        self.acked_floor = 0  # the log end is at least this: first offset of the last acknowledged send + 1
-        self.next_offset = 0  # where the next record must land if the log is intact (last acked offset + 1)
+        # Per generation, since the last reset: the highest log end the broker reported, the least the end is known
+        # to be (first offset of the last acknowledged send + 1), where the next record must land (last acked + 1).
+        self.observed_end: dict[int, int] = {}
+        self.acked_floor: dict[int, int] = {}
+        self.next_offset: dict[int, int] = {}
         self.published_total = 0
         self.republished_total = 0
         self.broker_resets = 0
@@ -65,6 +74,12 @@ class OutboxRelay:
 
     def notify(self) -> None:
         self._wake.set()
+
+    @property
+    def low(self) -> int | None:
+        """The oldest generation whose log end this relay checks (None: none)."""
+        gens = {*self.observed_end, *self.acked_floor, *self.next_offset}
+        return min(gens) if gens else None
 
     async def start(self) -> None:
         self._task.start(self._run())
@@ -107,33 +122,38 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
 
     async def _cycle(self) -> bool:
-        """Check the broker, number new rows, publish unpublished ones; True when there was work."""
-        end = await self._check_broker()
+        """Number new rows, check the broker, publish unpublished ones of one generation; True when there was work."""
         async with self.pool.acquire() as conn:
             numbered = await self._number(conn)
             rows = await conn.fetch(
                 """SELECT seq, order_id::text, event_type, product_id, quantity FROM orders.outbox
                    WHERE seq IS NOT NULL AND NOT published ORDER BY seq LIMIT $1""", BATCH)
-        if not rows:
+        gen = bus.generation(self.settings, rows[0]["seq"]) if rows else None
+        ends = await self._check_broker(gen)
+        if ends is None:  # the broker lost its log: the rows chosen may be only part of what is unpublished now
+            return True
+        if gen is None:
             return numbered > 0
+        rows = [row for row in rows if bus.generation(self.settings, row["seq"]) == gen]
+        topic = bus.generation_topic(self.settings, bus.ORDER_EVENTS, gen)
         futures = []
         for row in rows:
             event = {"seq": row["seq"], "type": row["event_type"], "order_id": row["order_id"],
                      "product_id": row["product_id"], "quantity": row["quantity"]}
-            futures.append(await self.producer.send(self.topic, self.sealer.seal(self.topic, event),
+            futures.append(await self.producer.send(topic, self.sealer.seal(self.topic, event),
                                                     key=row["product_id"].encode(), partition=bus.PARTITION))
         offsets = [int(r.offset) for r in await asyncio.gather(*futures)]
-        lowest = max(end, self.next_offset)
+        lowest = max(ends[gen], self.next_offset.get(gen, 0))
         if offsets[0] < lowest or any(b <= a for a, b in itertools.pairwise(offsets)):
             # The log was reset during this send: part of it (or what came before) went to a log that is gone.
-            await self._republish_unconfirmed(f"acknowledged offsets {offsets[0]}..{offsets[-1]} "
+            await self._republish_unconfirmed(f"acknowledged offsets {offsets[0]}..{offsets[-1]} of {topic} "
                                               f"(expected from {lowest}, rising)")
             return True
         async with self.pool.acquire() as conn:
             await conn.execute("UPDATE orders.outbox SET published = true WHERE seq = ANY($1::bigint[])",
                                [row["seq"] for row in rows])
-        self.acked_floor = offsets[0] + 1
-        self.next_offset = offsets[-1] + 1
+        self.acked_floor[gen] = offsets[0] + 1
+        self.next_offset[gen] = offsets[-1] + 1
         self.published_total += len(rows)
         return True
 
@@ -150,29 +170,50 @@ class OutboxRelay:
                    WHERE o.id = n.id""",
                 [r["id"] for r in ids], last)
             await conn.execute("UPDATE orders.relay_state SET last_seq = $1 WHERE id = 1", last + len(ids))
+        self.generations.note_numbered(last + len(ids))
         return len(ids)
 
-    async def _check_broker(self) -> int:
-        """The broker's log end; a log shorter than it is known to be means the broker lost it: republish."""
-        end = await self._log_end()
-        if end is None:
+    async def _check_broker(self, gen: int | None) -> dict[int, int] | None:
+        """The broker's log end in each generation a replica may still read and in `gen`; None when one is shorter
+        than it is known to be: the broker lost the log, and every unconfirmed event is marked for publishing again."""
+        low = self.generations.events_low
+        old = {g for known in (self.observed_end, self.acked_floor, self.next_offset) for g in known if g < low}
+        if old:  # deleted, or about to be: no replica reads them
+            for known in (self.observed_end, self.acked_floor, self.next_offset):
+                for g in old:
+                    known.pop(g, None)
+            names = {bus.generation_topic(self.settings, bus.ORDER_EVENTS, g) for g in old}
+            bus.forget_topics(self.producer, names)
+            bus.forget_topics(self.probe, names)
+        if gen is not None and gen not in self.observed_end:  # a generation new to this relay: it and the next exist
+            await bus.ensure_topics(self.settings, generations=(gen, gen + 1))
+        gens = sorted({*self.observed_end, *self.acked_floor, *({gen} if gen is not None else ())})
+        ends = await self._log_ends(gens)
+        if ends is None:
             raise BrokerUnreachable("the broker did not report its log end")
-        known = max(self.observed_end, self.acked_floor)
-        if end < known:
-            await self._republish_unconfirmed(f"log end {end} < {known}")
-        self.observed_end = max(self.observed_end, end)
-        return end
+        for g, end in ends.items():
+            least = max(self.observed_end.get(g, 0), self.acked_floor.get(g, 0))
+            if end < least:
+                await self._republish_unconfirmed(f"log end {end} < {least} in generation {g}")
+                return None
+        for g, end in ends.items():
+            self.observed_end[g] = max(self.observed_end.get(g, 0), end)
+        return ends
 
-    async def _log_end(self) -> int | None:
+    async def _log_ends(self, gens: list[int]) -> dict[int, int] | None:
+        if not gens:
+            return {}
+        tps = {g: bus.generation_partition(self.settings, bus.ORDER_EVENTS, g) for g in gens}
         with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
-            return int((await self.probe.end_offsets([self.tp]))[self.tp])
+            ends = await self.probe.end_offsets(list(tps.values()))
+            return {g: int(ends[tp]) for g, tp in tps.items()}
         return None
 
     async def _republish_unconfirmed(self, reason: str, reset: bool = True) -> None:
         """Mark every event after the slowest replica's confirmed position unpublished again (`reset`: because
         the broker lost its log, rather than because this relay just started and cannot know what it holds)."""
         async with self.pool.acquire() as conn:
-            floor = await self.confirmed_floor(conn)
+            floor = await confirmed_floor(conn, self.settings.replicas)
             count = await conn.fetchval(
                 """WITH r AS (UPDATE orders.outbox SET published = false
                               WHERE seq > $1 AND published RETURNING 1) SELECT count(*) FROM r""", floor)
@@ -180,17 +221,11 @@ class OutboxRelay:
         self.republished_total += count
         if count or reset:
             self.log.warning("republish", reason=reason, from_seq=floor + 1, events=count)
-        self.observed_end = 0
-        self.acked_floor = 0
-        self.next_offset = 0
-
-    async def confirmed_floor(self, conn: asyncpg.Connection) -> int:
-        """Highest seq that every replica has reported applied (0 until all have reported)."""
-        rows = await conn.fetch("SELECT applied_seq FROM orders.replica_progress")
-        if len(rows) < self.settings.replicas:
-            return 0
-        return int(min(r["applied_seq"] for r in rows))
+        self.observed_end.clear()
+        self.acked_floor.clear()
+        self.next_offset.clear()
 
     def status(self) -> dict[str, Any]:
         return {"published_total": self.published_total, "republished_total": self.republished_total,
-                "broker_resets": self.broker_resets, "connected": self.connected}
+                "broker_resets": self.broker_resets, "connected": self.connected,
+                "generations": self.generations.status()}

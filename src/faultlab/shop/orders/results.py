@@ -3,6 +3,10 @@
 A results record counts once: it must be sealed in the lab's epoch and carry its writer's next number (a replica
 process's id and a number that only grows); the highest number consumed from each writer is stored with the
 consumer's offset, in the same transaction, so a copy is "seen before" even after this service restarts.
+
+The results come in generations, as the log does (core/bus.py): the consumer reads every live one at once
+(`LogGenerations.results_live`), each from its own stored offset, and lets go of a generation once no replica can
+write to it any more; the generations module then deletes it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from faultlab.core import bus
@@ -21,6 +26,7 @@ from faultlab.core.background import Background
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import Logger
+from faultlab.shop.orders.generations import LogGenerations
 
 OFFSET_NAME = "inventory-results"
 
@@ -102,24 +108,31 @@ class PendingReconciler:
 class ResultsConsumer:
     """Records every replica's result once and applies majority decisions to orders."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger, epoch: str) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, log: Logger, epoch: str,
+                 generations: LogGenerations | None = None) -> None:
         self.settings = settings
         self.pool = pool
         self.log = log
+        self.generations = generations if generations is not None else LogGenerations(settings, pool, log)
         self.majority = settings.replicas // 2 + 1
         # Order statuses may follow a little later than the replicas apply: longer fetch waits save idle CPU.
         self.consumer = bus.make_consumer(settings, fetch_wait_ms=4 * settings.fetch_wait_ms)
         self.pacer = bus.FetchPacer(self.consumer, 4 * settings.fetch_wait_ms, 2 * settings.fetch_idle_wait_ms)
-        self.tp = bus.partition(settings, bus.INVENTORY_RESULTS)
-        self.topic = settings.topic(bus.INVENTORY_RESULTS)
+        self.topic = settings.topic(bus.INVENTORY_RESULTS)  # what results are sealed for, in every generation
         self.sealer = bus.Sealer(settings.admin_token, epoch)
         self.replicas = set(settings.replica_ids)
         self.set_aside = bus.SetAside()
-        self.marks = bus.HighWater()  # the highest number consumed per writer, as stored with the offset
-        self.next_offset = 0
+        self.marks = bus.HighWater()  # the highest number consumed per writer, as stored with the offsets
+        self.tps: dict[int, TopicPartition] = {}  # the generations read now
+        self.next_offsets: dict[int, int] = {}
         self.assigned = False
         self.consumed_total = 0
         self._task = Background("results-consumer")
+
+    @property
+    def low(self) -> int | None:
+        """The oldest generation read now (None before the first assignment)."""
+        return min(self.tps) if self.assigned and self.tps else None
 
     async def start(self) -> None:
         self._task.start(self._run())
@@ -136,10 +149,11 @@ class ResultsConsumer:
                 if not started:
                     await bus.ensure_topics(self.settings)
                     await self.consumer.start()
-                    self.consumer.assign([self.tp])
                     started = True
                     await self._seek_stored()
                     self.assigned = True
+                elif set(self._live()) != set(self.tps):
+                    await self._follow_generations()
                 await self._consume_once()
             except asyncio.CancelledError:
                 raise
@@ -153,44 +167,88 @@ class ResultsConsumer:
                 self.log.error("results_failed", error=repr(exc))
                 await asyncio.sleep(1.0)
 
+    def _live(self) -> range:
+        return self.generations.results_live() if self.generations.known else range(0, 1)
+
+    @staticmethod
+    def _offset_name(gen: int) -> str:
+        return OFFSET_NAME if gen == 0 else f"{OFFSET_NAME}.{gen}"
+
     async def _seek_stored(self) -> None:
-        """Back to the stored offset, with the writers' numbers stored with it."""
+        """Every live generation back to its stored offset, with the writers' numbers stored with them."""
+        if not self.generations.known:
+            await self.generations.refresh()
+        live = list(self._live())
         async with self.pool.acquire() as conn:
-            stored = await conn.fetchval("SELECT next_offset FROM orders.consumer_offsets WHERE name = $1", OFFSET_NAME)
+            stored = {r["name"]: int(r["next_offset"]) for r in await conn.fetch(
+                "SELECT name, next_offset FROM orders.consumer_offsets WHERE name = ANY($1::text[])",
+                [self._offset_name(g) for g in live])}
             writers = await conn.fetch("SELECT writer, last_n FROM orders.result_writers")
         self.marks = bus.HighWater({r["writer"]: int(r["last_n"]) for r in writers})
         # No comparison with the broker's reported end offset: it trails the log under load (the embedded broker
         # reports its last batch's base). A log that really is shorter shows in the fetch's high watermark.
-        self.next_offset = stored or 0
-        self.consumer.seek(self.tp, self.next_offset)
+        self.next_offsets = {g: stored.get(self._offset_name(g), 0) for g in live}
+        self._assign()
+
+    async def _follow_generations(self) -> None:
+        """Read the generations live now: a new one from its stored offset (0), none that no replica writes to."""
+        live = list(self._live())
+        gone = [g for g in self.tps if g not in live]
+        added = [g for g in live if g not in self.tps]
+        if added:
+            async with self.pool.acquire() as conn:
+                stored = {r["name"]: int(r["next_offset"]) for r in await conn.fetch(
+                    "SELECT name, next_offset FROM orders.consumer_offsets WHERE name = ANY($1::text[])",
+                    [self._offset_name(g) for g in added])}
+            for g in added:
+                self.next_offsets[g] = stored.get(self._offset_name(g), 0)
+        for g in gone:
+            self.next_offsets.pop(g, None)
+        self._assign()
+        if gone:
+            bus.forget_topics(self.consumer, {bus.generation_topic(self.settings, bus.INVENTORY_RESULTS, g)
+                                              for g in gone})
+            async with self.pool.acquire() as conn:
+                await conn.execute("DELETE FROM orders.consumer_offsets WHERE name = ANY($1::text[])",
+                                   [self._offset_name(g) for g in gone])
+
+    def _assign(self) -> None:
+        self.tps = {g: bus.generation_partition(self.settings, bus.INVENTORY_RESULTS, g) for g in self.next_offsets}
+        self.consumer.assign(list(self.tps.values()))
+        for g, tp in self.tps.items():
+            self.consumer.seek(tp, self.next_offsets[g])
+        self.pacer.wake()
 
     async def _consume_once(self) -> None:
-        batch = await self.consumer.getmany(self.tp, timeout_ms=self.pacer.poll_ms(), max_records=5000)
-        records = batch.get(self.tp, [])
-        self.pacer.note(len(records))
-        end = self.consumer.highwater(self.tp)
-        if end is not None and end < self.next_offset:  # the broker restarted: its results log is new
-            self.log.warning("results_log_reset", next_offset=self.next_offset, log_end=end)
-            self.next_offset = 0
-            self.consumer.seek(self.tp, 0)
-            return
-        if not records:
+        batch = await self.consumer.getmany(*self.tps.values(), timeout_ms=self.pacer.poll_ms(), max_records=5000)
+        self.pacer.note(sum(len(records) for records in batch.values()))
+        taken: dict[int, list[Any]] = {}
+        for g, tp in self.tps.items():
+            end = self.consumer.highwater(tp)
+            if end is not None and end < self.next_offsets[g]:  # the broker restarted: this results log is new
+                self.log.warning("results_log_reset", topic=tp.topic, next_offset=self.next_offsets[g], log_end=end)
+                self.next_offsets[g] = 0
+                self.consumer.seek(tp, 0)
+            elif batch.get(tp):
+                taken[g] = batch[tp]
+        if not taken:
             return
         try:
-            await self._record(records)
+            await self._record(taken)
         except BaseException:
             self.marks.discard()  # not stored: the batch is read again, its records are not "seen before"
             raise
         self.marks.commit()
 
-    async def _record(self, records: list[Any]) -> None:
+    async def _record(self, taken: dict[int, list[Any]]) -> None:
         rows = []
-        for record in records:
-            rows.extend(self._result_rows(record))
+        for records in taken.values():
+            for record in records:
+                rows.extend(self._result_rows(record))
         progress: dict[int, int] = {}
         for seq, replica, _order, _outcome in rows:
             progress[replica] = max(progress.get(replica, 0), seq)
-        next_offset = records[-1].offset + 1
+        offsets = {g: records[-1].offset + 1 for g, records in taken.items()}
         writers = sorted(self.marks.pending.items())
         async with self.pool.acquire() as conn, conn.transaction():
             await record_results(conn, rows, self.majority)
@@ -198,15 +256,16 @@ class ResultsConsumer:
                 """INSERT INTO orders.replica_progress VALUES ($1, $2) ON CONFLICT (replica)
                    DO UPDATE SET applied_seq = GREATEST(orders.replica_progress.applied_seq, EXCLUDED.applied_seq)""",
                 list(progress.items()))
-            # The offset and the writers' numbers in one statement (no round trip more per batch).
+            # The offsets and the writers' numbers in one statement (no round trip more per batch).
             await conn.execute(
                 """WITH w AS (INSERT INTO orders.result_writers SELECT * FROM unnest($3::text[], $4::bigint[])
                               ON CONFLICT (writer) DO UPDATE
                               SET last_n = GREATEST(orders.result_writers.last_n, EXCLUDED.last_n))
-                   INSERT INTO orders.consumer_offsets VALUES ($1, $2)
+                   INSERT INTO orders.consumer_offsets SELECT * FROM unnest($1::text[], $2::bigint[])
                    ON CONFLICT (name) DO UPDATE SET next_offset = EXCLUDED.next_offset""",
-                OFFSET_NAME, next_offset, [w for w, _n in writers], [n for _w, n in writers])
-        self.next_offset = next_offset
+                [self._offset_name(g) for g in offsets], list(offsets.values()),
+                [w for w, _n in writers], [n for _w, n in writers])
+        self.next_offsets.update(offsets)
         self.consumed_total += len(rows)
 
     def _result_rows(self, record: Any) -> list[tuple[int, int, str, str]]:
