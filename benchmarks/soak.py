@@ -8,7 +8,12 @@ checks the data (every accepted order stored once and applied exactly once by ev
 equal to the single-copy model, nothing left PENDING), stops the lab, checks that no process is left,
 and prints the figures against the stated bounds with a verdict (exit code 0 = pass).
 
+The broker is judged on its own as well: its RSS over the second half of the load must grow by at most
+`--broker-half-mib` (10 MiB; the log is trimmed by generation, docs/correctness.md), and with
+`--broker-end-mib` it must end under that bound.
+
     .venv/bin/python benchmarks/soak.py [--minutes 10] [--rate 100] [--seed 1] [--json soak.json]
+    .venv/bin/python benchmarks/soak.py --minutes 30 --rate 600 --order-ratio 1 --broker-end-mib 100
 """
 
 from __future__ import annotations
@@ -213,6 +218,33 @@ def leftovers(soak: Soak) -> list[str]:
     return left
 
 
+def broker_verdict(soak: Soak, half_mib: float, end_mib: float | None, minutes: float) -> tuple[str, bool]:
+    """The broker's RSS over the second half of the load (from the sample nearest half time to the largest after it,
+    and to the last one under load), and at the end against `end_mib` when given."""
+    series = soak.samples.get("broker", [])
+    loaded = [x for x in series if x.phase == "load"]
+    if not loaded:
+        return "broker: not sampled", False
+    half_t = minutes * 60 / 2
+    half = min(loaded, key=lambda x: abs(x.t_s - half_t))
+    after = [x for x in loaded if x.t_s >= half.t_s]
+    growth_max = max(x.rss_mib for x in after) - half.rss_mib
+    growth_end = loaded[-1].rss_mib - half.rss_mib
+    end = series[-1].rss_mib
+    ok = growth_max <= half_mib and (end_mib is None or end <= end_mib)
+    bound = "" if end_mib is None else f", at the end {end:.1f} MiB (bound {end_mib:g})"
+    return (f"broker RSS over the second half of the load: {half.rss_mib:.1f} MiB at {half.t_s:.0f} s, at most "
+            f"{half.rss_mib + growth_max:.1f} after ({growth_max:+.1f}, bound +{half_mib:g}), "
+            f"{loaded[-1].rss_mib:.1f} at the load's end ({growth_end:+.1f}){bound}: {'ok' if ok else 'FAIL'}"), ok
+
+
+async def log_generations(lab: Supervisor) -> dict[str, Any]:
+    """What the orders service says of the log's generations (how many topics it deleted, the floor)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
+            session.get(f"{lab.settings.service_url('orders')}/health") as resp:
+        return dict((await resp.json())["relay"].get("generations", {}))
+
+
 def verdicts(soak: Soak, bounds: Bounds) -> tuple[list[str], bool]:
     """RSS from the first sample under load to the settled one; fds and TCP from idle (before) to settled."""
     header = (f"{'process':16s} {'RSS MiB start':>13s} {'end':>6s} {'max':>6s} {'growth':>6s} | "
@@ -264,6 +296,7 @@ async def main(args: argparse.Namespace) -> int:
             await clear_all_faults(lab)
             await lab.wait_working(60)
             data = await check_data(lab, result.accepted_order_ids)
+            generations = await log_generations(lab)
             load_figures = result.describe()
             load_figures.pop("per_second")
             print(f"load over, data checked; end figures {args.settle_s:g} s after the load", flush=True)
@@ -274,6 +307,7 @@ async def main(args: argparse.Namespace) -> int:
         await asyncio.sleep(1.0)
         left = leftovers(soak)
     table, flat = verdicts(soak, bounds)
+    broker_line, broker_flat = broker_verdict(soak, args.broker_half_mib, args.broker_end_mib, args.minutes)
     print()
     print(f"load: {load_figures['requests']} requests, {load_figures['successful']} ok "
           f"({load_figures['success_rate']} %), p50 {load_figures['p50_latency_ms']} ms, "
@@ -290,13 +324,17 @@ async def main(args: argparse.Namespace) -> int:
           f"plus the voter's idle fan-out pool: at most {FANOUT_MAX_IDLE} sockets per replica, kept by design; "
           f"{SELF}'s RSS is shown, not judged (the load keeps a latency histogram per second)")
     print("\n".join(table))
+    print(broker_line)
+    print(f"log generations: {generations.get('deleted_topics', 0)} topics deleted, floor seq "
+          f"{generations.get('floor')}, oldest live generation {generations.get('events_low')}")
     print(f"processes left after stop: {len(left)}" + "".join(f"\n  {x}" for x in left))
-    passed = flat and data["ok"] and not left
+    passed = flat and broker_flat and data["ok"] and not left
     print(f"verdict: {'PASS' if passed else 'FAIL'} (memory/fds/connections {'flat' if flat else 'GREW'}, "
+          f"broker {'flat' if broker_flat else 'GREW'}, "
           f"data {'exact' if data['ok'] else 'WRONG'}, {'no' if not left else len(left)} process(es) left)")
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "args": vars(args), "load": load_figures, "faults": soak.faults, "failed": dict(soak.failed), "data": data, "leftovers": left,
+            "args": vars(args), "load": load_figures, "broker": broker_line, "generations": generations, "faults": soak.faults, "failed": dict(soak.failed), "data": data, "leftovers": left,
             "samples": {n: [x.__dict__ for x in v] for n, v in soak.samples.items()}, "passed": passed}, indent=1))
     return 0 if passed else 1
 
@@ -314,5 +352,8 @@ if __name__ == "__main__":
     parser.add_argument("--rss-bound-mib", type=float, default=50.0)
     parser.add_argument("--fd-bound", type=int, default=20)
     parser.add_argument("--tcp-bound", type=int, default=20)
+    parser.add_argument("--broker-half-mib", type=float, default=10.0,
+                        help="the broker's RSS may grow at most this much over the second half of the load")
+    parser.add_argument("--broker-end-mib", type=float, help="the broker's RSS must end under this (MiB)")
     parser.add_argument("--json", help="write every sample, fault and check here")
     raise SystemExit(run(main(parser.parse_args())))

@@ -142,24 +142,61 @@ async def replica_rows(lab: Supervisor, replica: int) -> dict[str, Any]:
             "events": count, "distinct": distinct, "max_seq": top}
 
 
-async def produce(lab: Supervisor, topic: str, values: list[bytes]) -> None:
-    """Write records straight to one of the lab's topics (partition 0), as anyone who reaches the broker can."""
+async def current_generation(lab: Supervisor) -> int:
+    """The generation of the log's next event (where the replicas read, or will, once they have caught up)."""
+    from faultlab.core import bus
+
+    conn = await asyncpg.connect(lab.settings.dsn)
+    try:
+        last = await conn.fetchval("SELECT last_seq FROM orders.relay_state WHERE id = 1")
+    finally:
+        await conn.close()
+    return bus.generation(lab.settings, int(last or 0) + 1)
+
+
+async def topic_names(lab: Supervisor, topic: str, gen: int | None) -> list[str]:
+    """The broker's topics that hold `topic`: the error queue itself; for the log and its results, generation `gen`,
+    else every generation the broker lists, oldest first."""
+    from aiokafka import AIOKafkaConsumer
+
+    from faultlab.core import bus
+
+    if topic == bus.ERROR_QUEUE:
+        return [lab.settings.topic(topic)]
+    if gen is not None:
+        return [bus.generation_topic(lab.settings, topic, gen)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=lab.settings.bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        listed = await consumer.topics()
+    finally:
+        await consumer.stop()
+    gens = sorted(g for name in listed if (g := bus.generation_of_topic(lab.settings, topic, name)) is not None)
+    return [bus.generation_topic(lab.settings, topic, g) for g in gens]
+
+
+async def produce(lab: Supervisor, topic: str, values: list[bytes], gen: int | None = None) -> None:
+    """Write records straight to one of the lab's topics (partition 0), as anyone who reaches the broker can: the log
+    and its results in generation `gen`, by default the one the replicas read next."""
     from aiokafka import AIOKafkaProducer
 
     from faultlab.core import bus
 
+    [name] = await topic_names(lab, topic, gen if gen is not None or topic == bus.ERROR_QUEUE
+                               else await current_generation(lab))
     producer = AIOKafkaProducer(bootstrap_servers=lab.settings.bootstrap, acks="all")
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(lab.settings.topic(topic), value, partition=bus.PARTITION)
+            await producer.send_and_wait(name, value, partition=bus.PARTITION)
     finally:
         await producer.stop()
 
 
-async def read_topic(lab: Supervisor, topic: str, timeout_s: float = 20) -> list[bytes]:
-    """Every record on one of the lab's topics, as written (what anyone who reaches the broker can capture)."""
-    from aiokafka import AIOKafkaConsumer
+async def read_topic(lab: Supervisor, topic: str, timeout_s: float = 20, gen: int | None = None) -> list[bytes]:
+    """Every record on one of the lab's topics, as written (what anyone who reaches the broker can capture): of the
+    log and its results, generation `gen`, by default every generation the broker still holds, oldest first."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from faultlab.core import bus
 
@@ -168,16 +205,18 @@ async def read_topic(lab: Supervisor, topic: str, timeout_s: float = 20) -> list
     await consumer.start()
     values: list[bytes] = []
     try:
-        tp = bus.partition(lab.settings, topic)
-        consumer.assign([tp])
-        consumer.seek(tp, 0)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            records = (await consumer.getmany(tp, timeout_ms=300, max_records=5000)).get(tp, [])
-            values += [r.value for r in records if r.value is not None]
-            end = consumer.highwater(tp)
-            if not records and end is not None and await consumer.position(tp) >= end:
-                return values
-        raise AssertionError(f"{topic}: the log's end was not reached in {timeout_s} s")
+        for name in await topic_names(lab, topic, gen):
+            tp = TopicPartition(name, bus.PARTITION)
+            consumer.assign([tp])
+            consumer.seek(tp, 0)
+            while True:
+                assert time.monotonic() < deadline, f"{name}: the log's end was not reached in {timeout_s} s"
+                records = (await consumer.getmany(tp, timeout_ms=300, max_records=5000)).get(tp, [])
+                values += [r.value for r in records if r.value is not None]
+                end = consumer.highwater(tp)
+                if not records and end is not None and await consumer.position(tp) >= end:
+                    break
+        return values
     finally:
         await consumer.stop()

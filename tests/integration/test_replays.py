@@ -16,7 +16,7 @@ import pytest
 
 from faultlab.core import bus
 from faultlab.runtime.supervisor import Supervisor
-from tests.helpers import auth, get_json, post_orders, produce, read_topic, wait_converged
+from tests.helpers import auth, current_generation, get_json, post_orders, produce, read_topic, wait_converged
 
 pytestmark = pytest.mark.timeout(240)
 PRODUCT = "PROD-002"  # the product (500 in stock)
@@ -203,12 +203,13 @@ async def test_a_replayed_results_record_does_not_move_an_order(settled: Supervi
     async with http.post(url) as resp:
         assert resp.status == 202, await resp.text()
     await until(lambda: _status_is(http, lab, order_id, "CANCELLED"), 15, "the order CANCELLED")
+    gen = await current_generation(lab)  # where the copies go, and where the results reader's offset is stored
     captured = [raw for raw in await read_topic(lab, bus.INVENTORY_RESULTS) if order_id.encode() in raw]
     assert len(captured) >= 3, "each replica's results for the order and its cancel"
     for writer_field in ("writer", "n", "epoch"):
         assert all(writer_field in orjson.loads(raw) for raw in captured)
     before = (await health(http, lab, "orders"))["results_set_aside_by_reason"].get("seen before", 0)
-    await produce(lab, bus.INVENTORY_RESULTS, captured)
+    await produce(lab, bus.INVENTORY_RESULTS, captured, gen)
 
     async def counted() -> Any:
         return (await health(http, lab, "orders"))["results_set_aside_by_reason"].get("seen before", 0) \
@@ -216,13 +217,13 @@ async def test_a_replayed_results_record_does_not_move_an_order(settled: Supervi
 
     await until(counted, 15, "the copies counted as seen before")
     assert await statuses(http, lab, [order_id]) == ["CANCELLED"]
-    end = len(await read_topic(lab, bus.INVENTORY_RESULTS))  # offsets count from 0 since the broker started
-    await until(lambda: _results_stored_to(lab, end), 15, "the results reader's offset stored past the copies")
+    end = len(await read_topic(lab, bus.INVENTORY_RESULTS, gen=gen))  # offsets count from 0 since the broker started
+    await until(lambda: _results_stored_to(lab, end, gen), 15, "the results reader's offset stored past the copies")
 
     pid = lab.processes["orders"].pid
     assert lab.processes["orders"].signal(signal.SIGKILL)
     await until(lambda: _restarted(http, lab, "orders", pid), 30, "a new orders process working")
-    await produce(lab, bus.INVENTORY_RESULTS, captured)
+    await produce(lab, bus.INVENTORY_RESULTS, captured, gen)
 
     async def counted_again() -> Any:
         return (await health(http, lab, "orders"))["results_set_aside_by_reason"].get("seen before", 0) \
@@ -236,10 +237,11 @@ async def _status_is(http: aiohttp.ClientSession, lab: Supervisor, order_id: str
     return await statuses(http, lab, [order_id]) == [status]
 
 
-async def _results_stored_to(lab: Supervisor, end: int) -> bool:
+async def _results_stored_to(lab: Supervisor, end: int, gen: int) -> bool:
     conn = await asyncpg.connect(lab.settings.dsn)
     try:
-        stored = await conn.fetchval("SELECT next_offset FROM orders.consumer_offsets WHERE name = 'inventory-results'")
+        stored = await conn.fetchval("SELECT next_offset FROM orders.consumer_offsets WHERE name = $1",
+                                     "inventory-results" if gen == 0 else f"inventory-results.{gen}")
     finally:
         await conn.close()
     return stored is not None and stored >= end

@@ -110,6 +110,7 @@ class LogApplier:
         self.pacer = bus.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms)
         self.producer = producer if producer is not None else bus.make_producer(settings)
         self.gen = 0  # the generation of the log being read (that of the next event)
+        self._generation_since: float | None = None  # when it moved to this generation, until its first records
         self.tp = bus.generation_partition(settings, bus.ORDER_EVENTS, 0)
         self.events_topic = settings.topic(bus.ORDER_EVENTS)  # what events are sealed for, in every generation
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
@@ -211,6 +212,7 @@ class LogApplier:
     def _next_generation(self) -> None:
         """The generation's last event is applied: read the next one's topic from its start."""
         self._read_generation(self.gen + 1)
+        self._generation_since = time.monotonic()
         self.offset, self.offset_seq = -1, None
         self.rescan_from = None
         self._verify = None
@@ -321,6 +323,10 @@ class LogApplier:
         finally:
             self.fetching_since = None
         records = batch.get(self.tp, [])
+        if records and self._generation_since is not None:  # how long a new generation's first records took
+            self.log.info("log_generation_read", generation=self.gen,
+                          waited_ms=round((time.monotonic() - self._generation_since) * 1000, 1))
+            self._generation_since = None
         if self.faults.pauses_apply:  # made stale while this fetch waited: these records stay unread
             self.consumer.seek(self.tp, self._verify[0] if self._verify is not None else self.offset + 1)
             return
