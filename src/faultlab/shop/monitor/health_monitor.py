@@ -29,7 +29,6 @@ from faultlab.shop.monitor.probe_client import HealthProbe, ProbeFailed, ProbeRe
 from faultlab.shop.monitor.trace import ObservationTrace
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
-MAX_EVENT_ID = 2**63 - 1
 # A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
 # the previous one finds every replica still on its short wait.
 BUSY_GAP_S = bus.QUIET_S / 2
