@@ -134,7 +134,7 @@ def test_three_replicas_reserving_in_one_shared_table_show_every_order_three_tim
     v = check_reserved_matches_orders(shared, initial, history)
     assert v["valid"] is False
     assert flat(v["finding"]) == {"code": "shared_table", "factor": 3, "count": 2}
-    assert v["detail"] == ("every order is reserved 3 times over (2 product(s)): likely 3 replicas reserving in one "
+    assert v["detail"] == ("every order is reserved 3 times over (2 products): likely 3 replicas reserving in one "
                            "shared table instead of each in its own state")
     assert flat(v["findings"][0]) == {"code": "reserved_multiple", "replicas": [1, 2, 3], "product": "PROD-001",
                                 "reserved": 6, "expected": 2, "observed_delta": 6, "delta": 2, "factor": 3}

@@ -1,5 +1,6 @@
 """Background (core/background.py): the one start/stop of a part's background task — started once, cancelled and
-awaited by stop(), stop() safe twice and before start, a task's own failure returned by stop() and never raised."""
+awaited by stop(), stop() safe twice and before start, a task's own failure returned by stop() and never raised;
+and cancel_all, the stop of a list of tasks on the same terms."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 
 import pytest
 
-from faultlab.core.background import Background
+from faultlab.core.background import Background, cancel_all
 
 
 async def test_stop_cancels_the_running_task_and_waits_for_its_cleanup() -> None:
@@ -81,3 +82,30 @@ async def test_a_task_that_failed_is_reported_by_stop_not_raised() -> None:
     error = await background.stop()
     assert isinstance(error, ValueError) and str(error) == "broken loop"
     assert await background.stop() is None
+
+
+async def test_cancel_all_stops_every_task_and_waits_for_each_cleanup() -> None:
+    """cancel_all cancels running tasks and returns only after each one's cleanup ran; a task that had already died
+    of an error, or had finished, is waited for without raising; an empty list is nothing to do."""
+    cleaned: list[str] = []
+
+    async def loop(name: str) -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            await asyncio.sleep(0)  # cleanup that awaits: cancel_all must wait for it
+            cleaned.append(name)
+
+    async def broken() -> None:
+        raise ValueError("broken loop")
+
+    async def done() -> int:
+        return 1
+
+    tasks = [asyncio.create_task(loop("probe-1")), asyncio.create_task(broken()), asyncio.create_task(done()),
+             asyncio.create_task(loop("persist"))]
+    await asyncio.sleep(0.01)
+    await cancel_all(iter(tasks))  # any iterable: it is read once
+    assert sorted(cleaned) == ["persist", "probe-1"] and all(t.done() for t in tasks)
+    assert tasks[0].cancelled() and isinstance(tasks[1].exception(), ValueError) and tasks[2].result() == 1
+    await cancel_all([])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from faultlab.core import i18n
 from faultlab.core.config import Settings
 from faultlab.lab.experiment_check import LabFacts, check_experiment, lab_problems
 from faultlab.lab.experiment_file import Experiment
@@ -38,7 +37,7 @@ def check(tmp_path: Path, text: str, facts: LabFacts = THREE, lang: str = "en", 
     path = tmp_path / "experiment.yaml"
     path.write_text(text)
     _experiment, _source, found = check_experiment(path, lambda base: build_experiment(base, **options), facts)
-    return [p.text(i18n.gettext_for(lang)) for p in found]
+    return [p.text(lang) for p in found]
 
 
 def test_each_mistake_about_the_lab_is_refused_at_its_line_and_phase(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from faultlab.core.log import get_logger
 from faultlab.core.messages import components, schema_of
 from faultlab.core.messages import monitor as monitor_messages
 from faultlab.core.messages.orders import NewOrder
-from faultlab.core.web import MAX_BODY_BYTES
+from faultlab.core.web import MAX_BODY_BYTES, MAX_EVENT_ID
 from faultlab.faults import NAME_FIELDS, FaultError, FaultSet, parse_fault, replica_kinds
 from faultlab.faults.proxy import PROXY_KINDS
 from faultlab.faults.registry import NETWORK, of_site
@@ -259,3 +259,28 @@ async def test_each_service_serves_its_document(tmp_path: Path, service: str) ->
         assert await resp.json() == doc
         missing = await client.get("/no-such-path")
         assert missing.status == 404 and "error" in await missing.json()
+
+
+@pytest.mark.parametrize("service", ["monitor", "observer"])
+async def test_events_refuses_a_since_that_is_not_a_documented_event_id(tmp_path: Path, service: str) -> None:
+    """`GET /events` on the shop's monitor and on the observer: a `since` (or `Last-Event-ID`) that is not an integer,
+    or is outside 0 to the documented maximum, is a 400 naming the range, in the same words on both."""
+    if service == "monitor":
+        app, doc = MonitorApi(_settings(tmp_path), _Named()).build(), monitor_doc.openapi_document(_settings(tmp_path))
+    else:
+        app, doc = _observer_api().build(), observer_doc.openapi_document("http://127.0.0.1:0")
+    [since] = [p for p in doc["paths"]["/events"]["get"]["parameters"] if p["name"] == "since"]
+    assert since["schema"]["minimum"] == 0 and since["schema"]["maximum"] == MAX_EVENT_ID == 2**63 - 1
+    not_integer = "since must be an integer event id"
+    out_of_range = f"since must be an event id between 0 and {2**63 - 1}"
+    async with TestClient(TestServer(app)) as client:
+        for query, headers, error in [("since=abc", {}, not_integer), ("since=1.5", {}, not_integer),
+                                      ("", {"Last-Event-ID": "x"}, not_integer), ("since=-1", {}, out_of_range),
+                                      (f"since={2**63}", {}, out_of_range),
+                                      ("", {"Last-Event-ID": "-3"}, out_of_range)]:
+            resp = await client.get(f"/events?{query}", headers=headers)
+            assert (resp.status, await resp.json()) == (400, {"error": error}), (query, headers)
+        if service == "observer":  # an id in range is taken, from the query or the header
+            for query, headers in [(f"since={2**63 - 1}", {}), ("", {"Last-Event-ID": "3"})]:
+                resp = await client.get(f"/events?{query}", headers=headers)
+                assert resp.status == 200 and (await resp.json())["events"] == [], (query, headers)

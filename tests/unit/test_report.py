@@ -512,14 +512,17 @@ def test_a_file_that_is_not_a_report_is_refused_with_every_problem_placed(tmp_pa
 
 def test_report_html_shows_a_guide_system_and_its_check_in_each_language() -> None:
     """A run on a system faultlab did not start: report.html names it, says it was polled every 20 ms, and lists the
-    check's findings in each language (✓, ✗, ✗✗ with the setting); a shop run has no such section."""
+    check's findings in each language (✓, ✗, ✗✗ with the setting), a counted one in its singular or plural; a shop
+    run has no such section."""
     from faultlab.lab.report_html import render_html
-    from faultlab.lab.systems.check import CheckResult
+    from faultlab.lab.systems.check import NO_ROW, CheckResult
 
     check = CheckResult()
     check.add("replica 1", False, "replica {n} POST {url} answered HTTP {status} to a request without credentials: "
               "anyone who can reach it can inject a fault", n=1, url="http://h:5001/inject-failure", status=400)
     check.add("monitor", True, "monitor GET {url} answered {said}", url="http://h:5004/status", said="HTTP 200")
+    check.add("monitor", False, NO_ROW, url="http://h:5004/status", missing="2, 3", count=2, seen="1")
+    check.add("monitor", False, NO_ROW, url="http://h:5005/status", missing="3", count=1, seen="1, 2")
     data = experiment_data([result("baseline", 1, None, None)])
     data["system"] = {"kind": "guide", "name": "group <3>", "observer": {"interval_ms": 20.0},
                       "check": check.describe(), "data": {"carries_over": True}}
@@ -529,5 +532,9 @@ def test_report_html_shows_a_guide_system_and_its_check_in_each_language() -> No
     assert "✗ replica 1 POST http://h:5001/inject-failure answered HTTP 400 to a request without credentials" in page
     assert "réplica 1 POST http://h:5001/inject-failure respondió HTTP 400 a una petición sin credenciales" in page
     assert "✓ monitor GET http://h:5004/status answered HTTP 200" in page
+    assert "✗ monitor GET http://h:5004/status: no row for replicas 2, 3 (instance ids seen: 1)" in page
+    assert "✗ monitor GET http://h:5005/status: no row for replica 3 (instance ids seen: 1, 2)" in page
+    assert "monitor GET http://h:5004/status: ninguna fila para las réplicas 2, 3 (ids de instancia vistos: 1)" in page
+    assert "monitor GET http://h:5005/status: ninguna fila para la réplica 3 (ids de instancia vistos: 1, 2)" in page
     shop = render_html(build_report(experiment_data([result("baseline", 1, None, None)]), {}, "s"), "en")
     assert "System under test" not in shop

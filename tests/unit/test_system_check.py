@@ -13,7 +13,6 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from faultlab.core import i18n
 from faultlab.core.client import LabClient
 from faultlab.core.config import Settings
 from faultlab.lab.systems.check import SystemCheck
@@ -45,8 +44,9 @@ def student_system(quirks: set[str], injected: list[Any]) -> web.Application:
         if "no-status" in quirks:
             raise web.HTTPNotFound()
         word = "UP" if "up-words" in quirks else "ON"
+        listed = (1,) if "rows-of-1" in quirks else (1, 2) if "rows-of-1-2" in quirks else (1, 2, 3)
         rows = [{"service_name": "inventory-svc", "instance_id": f"inventory-svc-{n}-1", "status": word}
-                for n in (1, 2, 3)]
+                for n in listed]
         return web.json_response({"instances": rows})
 
     async def voted(_r: web.Request) -> web.Response:
@@ -147,10 +147,28 @@ async def test_an_unusable_system_and_the_spanish_sentences(check: Check) -> Non
     no order."""
     result, _said, _ = await check(set(), write=False, products=["PROD-001", "PROD-XYZ"])
     assert not result.ok
-    spanish = [f.text(i18n.gettext_for("es")) for f in result.findings]
+    spanish = [f.text("es") for f in result.findings]
     assert any("PROD-XYZ" in s and "ajuste system.products" in s for s in spanish), spanish
     assert any("no se envió ninguna orden de prueba" in s for s in spanish), spanish
     assert not result.cancels
+
+
+async def test_replicas_missing_from_the_monitor_are_counted_in_both_languages(check: Check) -> None:
+    """A monitor without a row for one replica says "replica 3" ("la réplica 3"), without rows for two "replicas 2, 3"
+    ("las réplicas 2, 3"), never "replica(s)"; report.json keeps both forms of the sentence and the count."""
+    one, _said, _ = await check({"rows-of-1-2"})
+    two, _said, _ = await check({"rows-of-1"})
+    [missing_one] = [f for f in one.findings if "no row" in f.text()]
+    [missing_two] = [f for f in two.findings if "no row" in f.text()]
+    assert " no row for replica 3 (instance ids seen: inventory-svc-1-1, inventory-svc-2-1)" in missing_one.text()
+    assert " no row for replicas 2, 3 (instance ids seen: inventory-svc-1-1)" in missing_two.text()
+    assert " ninguna fila para la réplica 3 (ids de instancia vistos: " in missing_one.text("es")
+    assert " ninguna fila para las réplicas 2, 3 (ids de instancia vistos: " in missing_two.text("es")
+    assert not any("(s)" in f.text() or "(s)" in f.text("es") for f in (missing_one, missing_two))
+    recorded = missing_two.describe()
+    assert recorded["msgid"].endswith("no row for replica {missing} (instance ids seen: {seen})")
+    assert recorded["msgid_plural"].endswith("no row for replicas {missing} (instance ids seen: {seen})")
+    assert recorded["counted"] == "count" and recorded["params"]["count"] == 2
 
 
 def test_a_finding_says_where_to_look() -> None:

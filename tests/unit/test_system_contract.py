@@ -71,7 +71,7 @@ def test_a_bad_system_file_is_refused_with_every_place(tmp_path: Path) -> None:
                                           "replicas: {urls: ['localhost:5001'], stop_command: 'docker stop x'}\n")
     assert any(s.startswith("monitor.status_path: must match") for s in said), said
     assert any(s.startswith("monitor.colour: unknown field") for s in said), said
-    assert "monitor.on_words: must have at least 1 item(s)" in said
+    assert "monitor.on_words: must have at least 1 item" in said
     assert any(s.startswith("replicas.urls: not an http:// address") for s in said), said
     assert "replicas.stop_command: must name the replica with {n}" in said
     assert refused(tmp_path / "list.yaml", "- 1\n") == ["an experiment file is a mapping (phases:, load:, ...), "
@@ -175,7 +175,7 @@ def test_headers_take_environment_variables() -> None:
     assert expand_headers({"Authorization": "Bearer ${T}"}, {"T": "abc"}) == {"Authorization": "Bearer abc"}
     with pytest.raises(Refused) as exc:
         expand_headers({"A": "${NOPE} ${T}"}, {"T": "x"})
-    assert str(exc.value) == "system.headers: environment variable(s) not set: NOPE"
+    assert str(exc.value) == "system.headers: environment variable not set: NOPE"
 
 
 def test_the_load_is_sized_so_the_stock_lasts() -> None:

@@ -58,7 +58,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         runs = load_runs([Path(p) for p in args.runs])
     except NotAReport as exc:
-        console.print("[red]" + escape(exc.text(_)) + "[/]")
+        console.print("[red]" + escape(exc.text(i18n.active())) + "[/]")
         return 2
     except (FileNotFoundError, ValueError, OSError) as exc:
         console.print("[red]" + escape(render(said_of(exc))) + "[/]")

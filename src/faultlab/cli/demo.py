@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from typing import Any
 
 from faultlab.core import i18n
+from faultlab.core.background import cancel_all
 from faultlab.core.i18n import _
 
 
@@ -86,11 +86,7 @@ class Narration:
         self.narrator.phase_done(result)
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self.tasks)
         await self.client.stop()
         self.narrator.stop(bool(getattr(self, "runner", None) and self.runner.interrupted))
 

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from faultlab.cli.console import decimal, typed
+from faultlab.core import i18n
 from faultlab.core.i18n import N_, _
 from faultlab.core.messages import Refused
 from faultlab.faults.registry import NETWORK, PROCESS, REPLICA, KindSpec, kinds, of_site, parse_params
@@ -95,7 +96,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
     try:
         parse_params({"kind": spec.kind, **params}, spec.site)
     except Refused as exc:
-        problems += [p.text(_) for p in exc.problems]
+        problems += [p.text(i18n.active()) for p in exc.problems]
     names_groups = "groups" in params
     if args.instance is None and not names_groups:
         problems.append(_("--instance is required"))

@@ -249,7 +249,7 @@ def print_problems(console: Any, problems: list[Any], where: str | None) -> None
     console.print("[bold red]" + (_("{file} is not a valid experiment:").format(file=where) if where
                                   else _("not a valid experiment:")) + "[/]")
     for problem in problems:
-        console.print("  " + escape(problem.text(_)))
+        console.print("  " + escape(problem.text(i18n.active())))
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -509,7 +509,7 @@ def _build(data: dict[str, Any], view: dict[str, Any], source: Any, runs_dir: Pa
         kept = runs_dir / f"{run_id}-unreported.json"
         kept.write_text(json.dumps(data, default=_jsonable) + "\n")
         console.print("[bold red]" + _("the run's report could not be made; what the run collected is in {path}:")
-                      .format(path=kept) + "[/] " + "; ".join(p.text(_) for p in problems(exc, data)))
+                      .format(path=kept) + "[/] " + "; ".join(p.text(i18n.active()) for p in problems(exc, data)))
         return None
 
 
@@ -721,7 +721,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             validate(document)
         except pydantic.ValidationError as exc:
             console.print("[red]" + _("report.json does not match its schema:") + "[/] "
-                          + "; ".join(p.text(_) for p in problems(exc, document)))
+                          + "; ".join(p.text(i18n.active()) for p in problems(exc, document)))
             return 1
         except jsonschema.ValidationError as exc:
             where = _("{error} at {path}").format(error=exc.message, path="/".join(map(str, exc.absolute_path)))
@@ -733,7 +733,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except NotAReport as exc:
         from rich.markup import escape
 
-        console.print("[red]" + escape(exc.text(_)) + "[/]")
+        console.print("[red]" + escape(exc.text(i18n.active())) + "[/]")
         return 2
     out = regenerate_html(Path(args.path), i18n.active(), report)
     print_summary(console, report)

@@ -53,7 +53,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         console.print("[bold red]" + exc.message + "[/]")
         return 2
     except NotAReport as exc:
-        console.print("[bold red]" + exc.text(_) + "[/]")
+        console.print("[bold red]" + exc.text(i18n.active()) + "[/]")
         return 2
     return asyncio.run(_serve(server, args, console))
 

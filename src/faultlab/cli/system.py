@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from faultlab.cli.console import wide_console as _console
+from faultlab.core import i18n
 from faultlab.core.i18n import _
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
@@ -97,7 +98,7 @@ def print_problems(console: Any, problems: list[Any], where: str | None) -> None
     console.print("[bold red]" + (_("{file} is not a valid system file:").format(file=where) if where
                                   else _("not a valid system:")) + "[/]")
     for problem in problems:
-        console.print("  " + escape(problem.text(_)))
+        console.print("  " + escape(problem.text(i18n.active())))
 
 
 def print_check(console: Any, system: Any) -> None:
@@ -108,7 +109,7 @@ def print_check(console: Any, system: Any) -> None:
     console.print("[bold]" + escape(_("{name}: what the check found").format(name=system.name)) + "[/]")
     for finding in system.checked.findings:
         mark = "[green]✓[/]" if finding.ok else ("[bold red]✗✗[/]" if finding.fatal else "[yellow]✗[/]")
-        console.print(f" {mark} " + escape(finding.text(_)))
+        console.print(f" {mark} " + escape(finding.text(i18n.active())))
     abilities = system.abilities
     can = [name for name, have in (("monitor", abilities.monitor), ("restart", abilities.restart),
                                    ("stop", abilities.stop), ("order_status", abilities.order_status),

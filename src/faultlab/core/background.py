@@ -3,13 +3,15 @@ metrics flusher, the monitor reporter): started once, stopped by cancelling it a
 
 Each of those parts used to write the same start/stop around its own `_run()` loop; `Background` is that code once.
 `stop()` is safe to call twice and before `start()`, and never raises what the task failed with: a part's own
-`stop()` goes on to close its connections or flush what it holds.
+`stop()` goes on to close its connections or flush what it holds. A part with a list of tasks (a replica, the health
+monitor, the dashboard's collector, the demo) stops them with `cancel_all`, on the same terms.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 
@@ -44,3 +46,13 @@ class Background:
         except Exception as exc:  # the loop had died of it before the stop: reported, not raised
             return exc
         return None
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel every task, then wait until each has ended; what a task failed with is not raised."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

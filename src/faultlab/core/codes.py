@@ -131,8 +131,9 @@ CODES: dict[str, str | Plural] = {
     "converged": NP_("the {replicas} replicas answered the same stock for {products} products (read {rounds} time "
                      "after the load stopped)", "the {replicas} replicas answered the same stock for {products} "
                      "products (read {rounds} times after the load stopped)", "rounds"),
-    "not_converged": N_("{seconds} s after the load stopped (read {rounds} time(s)) the replicas still differ on "
-                        "{count} product(s)"),
+    "not_converged": NP_("{seconds} s after the load stopped, on read number {rounds}, the replicas still differ on "
+                         "{count} product", "{seconds} s after the load stopped, on read number {rounds}, the replicas "
+                         "still differ on {count} products", "count"),
     "product_differs": N_("{product}: available/reserved per replica {values}"),
     "replicas_silent": NP_("replica {replicas} did not answer GET /inventory: its state cannot be compared",
                            "replicas {replicas} did not answer GET /inventory: their state cannot be compared",
@@ -161,8 +162,10 @@ CODES: dict[str, str | Plural] = {
     "reserved_wrong": NP_("reserved is not the quantities of the accepted, not-cancelled orders for {count} product",
                           "reserved is not the quantities of the accepted, not-cancelled orders for {count} products",
                           "count"),
-    "shared_table": N_("every order is reserved {factor} times over ({count} product(s)): likely {factor} replicas "
-                       "reserving in one shared table instead of each in its own state"),
+    "shared_table": NP_("every order is reserved {factor} times over ({count} product): likely {factor} replicas "
+                        "reserving in one shared table instead of each in its own state",
+                        "every order is reserved {factor} times over ({count} products): likely {factor} replicas "
+                        "reserving in one shared table instead of each in its own state", "count"),
     "reserved_mismatch": NP_("replica {replicas}, {product}: reserved {reserved}, expected {expected} (reserved "
                              "before the run {initial}, this run's orders {delta})",
                              "replicas {replicas}, {product}: reserved {reserved}, expected {expected} (reserved "

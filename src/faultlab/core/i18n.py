@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 LANGUAGES = ("en", "es")
 DEFAULT_LANGUAGE = "en"
@@ -116,6 +116,26 @@ def NP_(singular: str, plural: str, count: str = "n") -> Plural:
     """Marks a plural message for extraction where it is defined (`make catalogs` reads both forms); said where it is
     used with `ngettext`, the number taken from the parameter named `count`."""
     return Plural(singular, plural, count)
+
+
+def count_in(message: Plural, params: Mapping[str, Any]) -> int:
+    """The number a plural message is said for: its counted parameter, a list by its length ("replica 2" / "replicas
+    1, 3"); 2 (the plural) when the parameter is not a number."""
+    count = params.get(message.counted)
+    count = len(count) if isinstance(count, (list, tuple)) else count
+    return count if isinstance(count, int) else 2
+
+
+def template_of(message: str | Plural, params: Mapping[str, Any], gettext: Callable[[str], str] | None = None,
+                ngettext: Callable[[str, str, int], str] | None = None) -> str:
+    """A message's template in the language of `gettext` and `ngettext` (English without them): a plural one in the
+    form its count takes there."""
+    if isinstance(message, Plural):
+        count = count_in(message, params)
+        if ngettext is None:
+            return message.singular if count == 1 else message.plural
+        return ngettext(message.singular, message.plural, count)
+    return gettext(message) if gettext else message
 
 
 def gettext_for(lang: str) -> Callable[[str], str]:

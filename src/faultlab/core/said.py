@@ -108,12 +108,7 @@ def _render(value: Any, lang: str, gettext: Any, ngettext: Any) -> str:
     params = value.get("params") if "params" in value else {k: v for k, v in value.items() if k not in ("code", "text")}
     if message is None or not isinstance(params, Mapping):  # a code this faultlab does not know: its English
         return text_of(value)
-    if isinstance(message, Plural):
-        count = params.get(message.counted)
-        count = len(count) if isinstance(count, (list, tuple)) else count  # "replica 2" / "replicas 1, 3"
-        template = ngettext(message.singular, message.plural, count if isinstance(count, int) else 2)
-    else:
-        template = gettext(message)
+    template = i18n.template_of(message, params, gettext, ngettext)
     try:
         return template.format(**{k: _param(v, lang, gettext, ngettext) for k, v in params.items()})
     except (KeyError, IndexError, ValueError):  # parameters that do not fit the message: as recorded
@@ -139,12 +134,13 @@ def _param(value: Any, lang: str, gettext: Any, ngettext: Any) -> str:
     return str(value)
 
 
-def said_problem(place: str, message: str, params: Mapping[str, Any] | None = None) -> Said | str:
+def said_problem(place: str, message: str | Plural, params: Mapping[str, Any] | None = None) -> Said | str:
     """A problem (`core.messages.Problem`'s place, message and parameters) as a recorded sentence, when its message
     is a code's (core/codes.py); else its English text."""
-    code = code_of(message)
+    code = code_of(message) if isinstance(message, str) else None
     if code is None:
-        text = message.format(**params) if params else message
+        template = i18n.template_of(message, params or {})
+        text = template.format(**params) if params else template
         return f"{place}: {text}" if place else text
     said = say(code, **(params or {}))
     return say("at_place", place=place, problem=said) if place else said

@@ -30,6 +30,7 @@ from faultlab.core.messages import Refused, parse
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 16 * 1024
+MAX_EVENT_ID = 2**63 - 1  # GET /events: the largest event id `since` may name (a signed 64-bit integer)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 METRICS: web.AppKey[RequestMetrics] = web.AppKey("metrics")
 MetricsJson = Callable[[web.Request], Awaitable[dict[str, Any]]]
@@ -114,6 +115,18 @@ def require_token(request: web.Request) -> None:
     if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise ApiError(401, "operator token required (Authorization: Bearer <token>, or Basic with the token as "
                             "password: `faultlab token --netrc`)")
+
+
+def since_event(request: web.Request) -> int:
+    """The last event id a client of `GET /events` has seen: `?since=`, else `Last-Event-ID` (a stream's reconnect),
+    else 0; a 400 when it is not an integer from 0 to MAX_EVENT_ID."""
+    try:
+        last = int(request.query.get("since", request.headers.get("Last-Event-ID", "0")))
+    except ValueError:
+        raise ApiError(400, "since must be an integer event id") from None
+    if not 0 <= last <= MAX_EVENT_ID:
+        raise ApiError(400, f"since must be an event id between 0 and {MAX_EVENT_ID}")
+    return last
 
 
 def wants_json(request: web.Request, default: bool = False) -> bool:

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, PydanticKnownError
 
-from faultlab.core.i18n import N_
+from faultlab.core.i18n import N_, template_of
 from faultlab.core.messages import SENTENCES, Message, Problem, Refused, parse, schema_of, sentence
 from faultlab.core.messages.supervisor import LabSettings
 from faultlab.core.messages.system import SystemContract, recorded_headers
@@ -325,7 +325,7 @@ def _duration_s(load: Any) -> float | None:
 
 
 def _custom(code: str, **ctx: Any) -> PydanticCustomError:
-    return PydanticCustomError(code, SENTENCES[code], ctx)
+    return PydanticCustomError(code, template_of(SENTENCES[code], ctx), ctx)
 
 
 def _details(exc: ValidationError) -> list[InitErrorDetails]:

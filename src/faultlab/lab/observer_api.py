@@ -8,9 +8,8 @@ from aiohttp import web
 
 from faultlab.core.config import Settings
 from faultlab.core.log import get_logger
-from faultlab.core.web import ApiError, create_app, json_response
+from faultlab.core.web import ApiError, create_app, json_response, since_event
 from faultlab.lab.observer import Observer
-from faultlab.openapi.observer import MAX_EVENT_ID
 from faultlab.openapi.observer import openapi_document as observer_openapi
 
 
@@ -65,12 +64,7 @@ class ObserverApi:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """The events after `since` as JSON, or a live stream (Accept: text/event-stream)."""
-        try:
-            last = int(request.query.get("since", request.headers.get("Last-Event-ID", "0")))
-        except ValueError:
-            raise ApiError(400, "since must be an integer event id") from None
-        if not 0 <= last <= MAX_EVENT_ID:
-            raise ApiError(400, f"since must be an event id between 0 and {MAX_EVENT_ID}")
+        last = since_event(request)
         if request.query.get("format", "json") != "json":
             raise ApiError(400, "format must be json (for a live stream, send Accept: text/event-stream instead)")
         observer = self.observer

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultlab.core.i18n import N_
+from faultlab.core.i18n import N_, NP_
 from faultlab.core.messages import Problem, Refused, parse
 from faultlab.faults.registry import kinds
 from faultlab.lab.experiment_file import Experiment, ExperimentRefused, PhaseSpec, Thresholds
@@ -42,8 +42,9 @@ def select_phases(names: str | list[str] | None, netns: bool = False,
         names = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise Refused([Problem("--phases", N_("unknown phase(s) {unknown}; known: {known}"),
-                               {"unknown": ", ".join(unknown), "known": ", ".join(known)})])
+        raise Refused([Problem("--phases", NP_("unknown phase {unknown}; known: {known}",
+                                               "unknown phases {unknown}; known: {known}", "count"),
+                               {"unknown": ", ".join(unknown), "known": ", ".join(known), "count": len(unknown)})])
     if not names:
         raise Refused([Problem("--phases", N_("no phase selected"))])
     return [known[n] for n in names]

@@ -19,13 +19,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
+from faultlab.core import i18n
 from faultlab.core.config import Settings
 from faultlab.core.i18n import N_
 from faultlab.core.messages import Problem, problems
@@ -450,11 +450,11 @@ class NotAReport(ValueError):
         self.problems = problems
         super().__init__(self.text())
 
-    def text(self, gettext: Callable[[str], str] | None = None, file: str | None = None) -> str:
-        """The sentence, in the language of `gettext` (English without one), naming the file as `file` says (its
-        path by default)."""
-        return (gettext or str)(self.MESSAGE).format(file=file or self.file, problems="; ".join(
-            p.text(gettext) for p in self.problems[:SAID_PROBLEMS]))
+    def text(self, lang: str | None = None, file: str | None = None) -> str:
+        """The sentence in `lang` (English without one), naming the file as `file` says (its path by default)."""
+        message = i18n.gettext_for(lang)(self.MESSAGE) if lang else self.MESSAGE
+        return message.format(file=file or self.file, problems="; ".join(
+            p.text(lang) for p in self.problems[:SAID_PROBLEMS]))
 
 
 def report_of(document: dict[str, Any], file: Path) -> Report:

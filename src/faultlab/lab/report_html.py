@@ -275,7 +275,7 @@ def system_view(report: Report, lang: str) -> dict[str, Any] | None:
     system = report.experiment_info.system
     if system is None or system.kind == "shop":
         return None
-    gettext = i18n.gettext_for(lang)
+    gettext, ngettext = i18n.gettext_for(lang), i18n.ngettext_for(lang)
     extra = system.model_extra or {}
     check = extra.get("check") or {}
     found = []
@@ -283,8 +283,12 @@ def system_view(report: Report, lang: str) -> dict[str, Any] | None:
         params = dict(row.get("params") or {})
         if isinstance(params.get("reason"), str):
             params["reason"] = gettext(params["reason"])
+        msgid = row.get("msgid")
+        if msgid and row.get("msgid_plural"):  # a plural finding: its form for the number in its counted field
+            msgid = i18n.Plural(str(msgid), str(row["msgid_plural"]), str(row.get("counted") or "n"))
         try:
-            text = gettext(row["msgid"]).format(**params) if row.get("msgid") else str(row.get("message"))
+            text = i18n.template_of(msgid, params, gettext, ngettext).format(**params) if msgid else str(
+                row.get("message"))
         except (KeyError, IndexError, ValueError):
             text = str(row.get("message"))
         if row.get("setting") and not row.get("ok"):

@@ -15,6 +15,7 @@ from faultlab.core.messages.monitor import (
     Observation,
     ObservationReport,
 )
+from faultlab.core.web import MAX_EVENT_ID
 from faultlab.openapi import (
     COUNTS_BY_REASON,
     EPOCH,
@@ -29,7 +30,6 @@ from faultlab.openapi import (
     request_body,
 )
 
-MAX_EVENT_ID = 2**63 - 1
 MAX_LEASE_S = 600.0  # /trace: a recording closes when nobody reads it this long
 MAX_READ = 50_000  # /trace: observations in one read
 __all__ = ["FAULT_KIND_PATTERN", "MAX_OBSERVATIONS", "SOURCE_PATTERN", "openapi_document"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from faultlab.core.web import MAX_EVENT_ID
 from faultlab.openapi import common_paths, document, errors, json_body
 
-MAX_EVENT_ID = 2**63 - 1
 STATES = ["ON", "OFF", "UNKNOWN"]
 
 INSTANCE: dict[str, Any] = {

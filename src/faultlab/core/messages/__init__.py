@@ -16,9 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from faultlab.core.i18n import N_
+from faultlab.core import i18n
+from faultlab.core.i18n import N_, NP_, Plural
 
 Gettext = Callable[[str], str]
+Ngettext = Callable[[str, str, int], str]
 
 
 class Message(BaseModel):
@@ -34,8 +36,8 @@ class Open(BaseModel):
 
 
 # pydantic's error types, said as short sentences (English msgids: the CLI translates them). Each template's fields
-# come from the error's context.
-SENTENCES: dict[str, str] = {
+# come from the error's context; a plural one takes its form from the number in the field it names.
+SENTENCES: dict[str, str | Plural] = {
     "missing": N_("is required"),
     "extra_forbidden": N_("unknown field (known here: {known})"),
     "greater_than_equal": N_("must be ≥ {ge}"),
@@ -52,11 +54,13 @@ SENTENCES: dict[str, str] = {
     "bool_parsing": N_("must be true or false"),
     "string_type": N_("must be a string"),
     "string_pattern_mismatch": N_("must match {pattern}"),
-    "string_too_short": N_("must have at least {min_length} character(s)"),
-    "string_too_long": N_("must have at most {max_length} characters"),
+    "string_too_short": NP_("must have at least {min_length} character", "must have at least {min_length} characters",
+                            "min_length"),
+    "string_too_long": NP_("must have at most {max_length} character", "must have at most {max_length} characters",
+                           "max_length"),
     "list_type": N_("must be a list"),
-    "too_short": N_("must have at least {min_length} item(s)"),
-    "too_long": N_("must have at most {max_length} item(s)"),
+    "too_short": NP_("must have at least {min_length} item", "must have at least {min_length} items", "min_length"),
+    "too_long": NP_("must have at most {max_length} item", "must have at most {max_length} items", "max_length"),
     "dict_type": N_("must be a mapping (an object)"),
     "model_type": N_("must be a mapping (an object)"),
     "model_attributes_type": N_("must be a mapping (an object)"),
@@ -85,18 +89,21 @@ class Problem:
 
     `path` is the same place as the input's keys and indexes; `where` says it for a reader instead, in parts that
     are each an English msgid with its fields (`("line {line}", {"line": 7})`), translated when the problem is said.
+    A plural message (`NP_`) takes its form from the number in the parameter it names.
     """
 
     place: str
-    message: str  # an English template (a msgid) with {fields}
+    message: str | Plural  # an English template (a msgid) with {fields}, or a singular and a plural one
     params: dict[str, Any] = field(default_factory=dict)
     path: InputPath = ()
     where: tuple[tuple[str, dict[str, Any]], ...] = ()
 
-    def text(self, gettext: Gettext | None = None) -> str:
-        """The sentence, translated by `gettext` when given (English otherwise)."""
-        said = _say(self.message, self.params, gettext)
-        place = " · ".join(_say(part, fields, gettext) for part, fields in self.where) if self.where else self.place
+    def text(self, lang: str | None = None) -> str:
+        """The sentence in `lang` (English without one)."""
+        gettext, ngettext = (i18n.gettext_for(lang), i18n.ngettext_for(lang)) if lang else (None, None)
+        said = _say(self.message, self.params, gettext, ngettext)
+        place = (" · ".join(_say(part, fields, gettext, ngettext) for part, fields in self.where) if self.where
+                 else self.place)
         return f"{place}: {said}" if place else said
 
     def located(self, *where: tuple[str, dict[str, Any]]) -> Problem:
@@ -107,12 +114,11 @@ class Problem:
         return {"place": self.place, "message": self.text()}
 
 
-def _say(template: str, params: dict[str, Any], gettext: Gettext | None) -> str:
-    translated = gettext(template) if gettext else template
+def _say(message: str | Plural, params: dict[str, Any], gettext: Gettext | None, ngettext: Ngettext | None) -> str:
     try:
-        return translated.format(**params)
+        return i18n.template_of(message, params, gettext, ngettext).format(**params)
     except (KeyError, IndexError, ValueError):
-        return template.format_map(_Lenient(params))
+        return i18n.template_of(message, params).format_map(_Lenient(params))
 
 
 class _Lenient(dict[str, Any]):
@@ -212,6 +218,7 @@ def problems(exc: ValidationError, data: Any, schema: dict[str, Any] | None = No
         loc = tuple(error["loc"])
         ctx = {k: _said(v) for k, v in (error.get("ctx") or {}).items()}
         kind = error["type"]
+        message: str | Plural
         if kind == "value_error":
             message = str(ctx.get("error") or error["msg"]).removeprefix("Value error, ")
             ctx = {}

@@ -21,6 +21,7 @@ from typing import Any, Self
 import aiohttp
 import orjson
 
+from faultlab.core.background import cancel_all
 from faultlab.core.config import Settings
 from faultlab.core.log import Logger
 from faultlab.lab.dashboard.metrics import Counts, Selector, extract, parse_prometheus, window_stats
@@ -127,11 +128,7 @@ class LiveState:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(tasks)
         self.close_subscribers()
         if self._session is not None:
             await self._session.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.config import Settings
-from faultlab.core.i18n import _
+from faultlab.core.i18n import _, ngettext
 from faultlab.core.said import Said, render_all, say
 from faultlab.detectors import settings_params
 from faultlab.faults.registry import studied
@@ -55,7 +55,8 @@ class StudyConfig:
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in FAULTS]
         if unknown:
-            raise ValueError(_("unknown fault kind(s) {unknown}; known: {known}").format(
+            raise ValueError(ngettext("unknown fault kind {unknown}; known: {known}",
+                                      "unknown fault kinds {unknown}; known: {known}", len(unknown)).format(
                 unknown=", ".join(unknown), known=", ".join(FAULTS)))
         if self.reps < 0 or self.quiet_s < 0 or self.noisy_s < 0 or self.hog_procs < 0:
             raise ValueError(_("durations, repetitions and hog processes must not be negative"))
@@ -192,8 +193,10 @@ class StudyRunner:
         step = _("{kind} stretch: {seconds} s (+{warmup} s warm-up)").format(
             kind=kind, seconds=f"{seconds:g}", warmup=f"{cfg.warmup_s:g}")
         if kind == "noisy":
-            step += ", " + _("CPU hog of {procs} process(es), {burst} ms busy every {period} ms at nice {nice}").format(
-                procs=cfg.hog_procs, burst=f"{cfg.hog_burst_ms:g}", period=f"{cfg.hog_period_ms:g}", nice=cfg.hog_nice)
+            step += ", " + ngettext("CPU hog of {procs} process, {burst} ms busy every {period} ms at nice {nice}",
+                                    "CPU hog of {procs} processes, {burst} ms busy every {period} ms at nice {nice}",
+                                    cfg.hog_procs).format(procs=cfg.hog_procs, burst=f"{cfg.hog_burst_ms:g}",
+                                                          period=f"{cfg.hog_period_ms:g}", nice=cfg.hog_nice)
         self.on_step(step)
         await asyncio.sleep(self.config.warmup_s + seconds)
         segment.end = time.time()

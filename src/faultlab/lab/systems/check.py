@@ -16,8 +16,9 @@ from typing import Any
 
 import aiohttp
 
+from faultlab.core import i18n
 from faultlab.core.client import ApiCallError, LabClient, Unreachable
-from faultlab.core.i18n import N_
+from faultlab.core.i18n import N_, NP_, Plural
 from faultlab.core.messages.system import SystemContract
 from faultlab.lab.systems.commands import runnable
 from faultlab.lab.systems.contract import fill, find_path, monitor_states, pick, products_of, rows_of
@@ -25,31 +26,39 @@ from faultlab.lab.systems.contract import fill, find_path, monitor_states, pick,
 ABSENT = (404, 405)
 TRANSLATED = ("reason",)  # parameters that are themselves messages
 REFUSED, TIMED_OUT = N_("connection refused"), N_("no answer in time")
+NO_ROW = NP_("monitor GET {url}: no row for replica {missing} (instance ids seen: {seen})",
+             "monitor GET {url}: no row for replicas {missing} (instance ids seen: {seen})", "count")
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the check found or missed: a sentence (an English msgid and its fields), the setting to change,
-    and whether the system cannot be used without it."""
+    """One thing the check found or missed: a sentence (an English msgid and its fields; a plural one takes its form
+    from the number in the field it names), the setting to change, and whether the system cannot be used without it."""
 
     area: str
     ok: bool
-    message: str
+    message: str | Plural
     params: dict[str, Any] = field(default_factory=dict)
     setting: str | None = None
     fatal: bool = False
 
-    def text(self, gettext: Any = None) -> str:
+    def text(self, lang: str | None = None) -> str:
+        """The sentence in `lang` (English without one), with the setting to change when it is missing."""
+        gettext, ngettext = (i18n.gettext_for(lang), i18n.ngettext_for(lang)) if lang else (None, None)
         params = {k: gettext(v) if gettext and k in TRANSLATED else v for k, v in self.params.items()}
-        said = (gettext(self.message) if gettext else self.message).format(**params)
+        said = i18n.template_of(self.message, params, gettext, ngettext).format(**params)
         if self.setting and not self.ok:
             said += " — " + (gettext(N_("set {setting}")) if gettext else "set {setting}").format(
                 setting=self.setting)
         return said
 
     def describe(self) -> dict[str, Any]:
+        """The finding as report.json records it: its English text, and its msgid and fields to say it again (a plural
+        one's two forms: `msgid`, `msgid_plural` and the field `counted`)."""
+        msgid = {"msgid": self.message} if isinstance(self.message, str) else {
+            "msgid": self.message.singular, "msgid_plural": self.message.plural, "counted": self.message.counted}
         return {"area": self.area, "ok": self.ok, "fatal": self.fatal, "setting": self.setting,
-                "message": self.text(), "msgid": self.message, "params": self.params}
+                "message": self.text(), **msgid, "params": self.params}
 
 
 @dataclass
@@ -70,7 +79,7 @@ class CheckResult:
     def ok(self) -> bool:
         return not any(f.fatal and not f.ok for f in self.findings)
 
-    def add(self, area: str, ok: bool, message: str, setting: str | None = None, fatal: bool = False,
+    def add(self, area: str, ok: bool, message: str | Plural, setting: str | None = None, fatal: bool = False,
             **params: Any) -> None:
         self.findings.append(Finding(area, ok, message, params, setting, fatal))
 
@@ -277,9 +286,8 @@ class SystemCheck:
         missing = [n for n in range(1, replicas + 1) if n not in states]
         if missing:
             seen = [str(k) for k, _row in rows_of(rows, "", c.monitor.instance_field)]
-            r.add("monitor", False, N_("monitor GET {url}: no row for replica(s) {missing} (instance ids seen: "
-                                       "{seen})"), "system.monitor.instances / system.monitor.service_name", url=url,
-                  missing=", ".join(map(str, missing)), seen=", ".join(seen) or "-")
+            r.add("monitor", False, NO_ROW, "system.monitor.instances / system.monitor.service_name", url=url,
+                  missing=", ".join(map(str, missing)), count=len(missing), seen=", ".join(seen) or "-")
             return
         unknown = {n: s["word"] for n, s in states.items() if s["status"] == "UNKNOWN"}
         r.monitor = True

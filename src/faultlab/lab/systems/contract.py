@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faultlab.core.i18n import N_
+from faultlab.core.i18n import N_, NP_
 from faultlab.core.messages import Problem, Refused, parse
 from faultlab.core.messages.system import (
     GUIDE_KINDS,
@@ -115,8 +115,9 @@ def expand_headers(headers: dict[str, str], environ: dict[str, str] | None = Non
     env = os.environ if environ is None else environ
     unset = sorted({name for value in headers.values() for name in _VAR.findall(value) if name not in env})
     if unset:
-        raise Refused([Problem("system.headers", N_("environment variable(s) not set: {names}"),
-                               {"names": ", ".join(unset)})])
+        raise Refused([Problem("system.headers", NP_("environment variable not set: {names}",
+                                                     "environment variables not set: {names}", "count"),
+                               {"names": ", ".join(unset), "count": len(unset)})])
     return {name: _VAR.sub(lambda m: env[m.group(1)], value) for name, value in headers.items()}
 
 

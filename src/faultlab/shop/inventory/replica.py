@@ -40,6 +40,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from faultlab.core import bus
+from faultlab.core.background import cancel_all
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.evidence import MonitorReporter, observation
@@ -166,11 +167,7 @@ class LogApplier:
         await asyncio.gather(bus.ensure_topics(self.settings), self.consumer.start(), self.producer.start())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
         with contextlib.suppress(Exception):
             await self.consumer.stop()

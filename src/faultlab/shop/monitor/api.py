@@ -29,14 +29,13 @@ from faultlab.core.web import (
     json_response,
     read_json,
     require_token,
+    since_event,
 )
 from faultlab.openapi.monitor import MAX_LEASE_S, MAX_READ
 from faultlab.openapi.monitor import openapi_document as monitor_openapi
 from faultlab.shop.monitor.guide_api import METRICS_SQL, minutes_of
 from faultlab.shop.monitor.health_monitor import HealthMonitor
 from faultlab.shop.monitor.trace import RECENT_S, int_query, only_query
-
-MAX_EVENT_ID = 2**63 - 1
 
 
 def observations_of(body: Any, replicas: list[int]) -> list[dict[str, Any]]:
@@ -128,12 +127,7 @@ class MonitorApi:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """The event history after `since` as JSON, or a live stream (Accept: text/event-stream)."""
-        try:
-            last = int(request.query.get("since", request.headers.get("Last-Event-ID", "0")))
-        except ValueError:
-            raise ApiError(400, "since must be an integer event id") from None
-        if not 0 <= last <= MAX_EVENT_ID:
-            raise ApiError(400, f"since must be an event id between 0 and {MAX_EVENT_ID}")
+        last = since_event(request)
         if request.query.get("format", "json") != "json":
             raise ApiError(400, "format must be json (for a live stream, send Accept: text/event-stream instead)")
         log = self.monitor.events

@@ -14,6 +14,7 @@ import asyncpg
 import orjson
 
 from faultlab.core import bus
+from faultlab.core.background import cancel_all
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import get_logger
@@ -29,7 +30,6 @@ from faultlab.shop.monitor.probe_client import HealthProbe, ProbeFailed, ProbeRe
 from faultlab.shop.monitor.trace import ObservationTrace
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
-MAX_EVENT_ID = 2**63 - 1
 # A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
 # the previous one finds every replica still on its short wait.
 BUSY_GAP_S = bus.QUIET_S / 2
@@ -106,11 +106,7 @@ class HealthMonitor:
             self._tasks.append(asyncio.create_task(self._persist_loop(), name="persist"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await self._flush()
