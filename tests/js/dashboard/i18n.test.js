@@ -112,4 +112,7 @@ test("say() says a recorded sentence from its code in the page's language: param
   assert.equal(say(refused), "connection refused (error-rate detector)");
   assert.equal(say(missed), "crash: TTD 2,167 ms > 2,000 ms");
   assert.equal(plotSeparators(), ".,");
+  // counted by a list: one replica named is the singular, as the Python side renders it
+  assert.match(say(said("phase_left_down", {replicas: [2]})), /^the phase left replica 2 down: .* bring it back$/);
+  assert.match(say(said("phase_left_down", {replicas: [2, 3]})), /^the phase left replicas 2, 3 down: .* bring them back$/);
 });

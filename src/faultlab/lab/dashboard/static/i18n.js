@@ -88,7 +88,10 @@ export function say(value) {
   // a finding recorded before sentences had their shape: its parameters beside its code
   const params = value.params || Object.fromEntries(Object.entries(value).filter(([k]) => k !== "code" && k !== "text"));
   if (message === undefined) return String(value.text ?? value.code ?? "");
-  if (Array.isArray(message)) message = params[message[2]] === 1 ? message[0] : message[1];
+  if (Array.isArray(message)) {  // counted by a number, or by a list's length (the replicas it names)
+    const count = Array.isArray(params[message[2]]) ? params[message[2]].length : params[message[2]];
+    message = count === 1 ? message[0] : message[1];
+  }
   return message.replace(/\{\{|\}\}|\{(\w+)\}/g, (whole, name) => {
     if (name === undefined) return whole[0];  // {{ and }}: a brace
     return name in params ? sayParam(params[name]) : whole;
