@@ -58,8 +58,8 @@ from faultlab.core.protocol import (
 from faultlab.faults import FaultSet
 from faultlab.shop.inventory.loop_watch import LoopWatch
 from faultlab.shop.inventory.store import ReplicaStore
+from faultlab.shop.inventory.writer import ReplicaWriter
 
-RESULTS_PER_RECORD = 1000  # results of one applied batch travel together (a record stays well under 1 MB)
 COMMITS_KEPT = 16  # recent (last seq, committed at) pairs in /health: the monitor times staleness with them
 RESET_PROOF_FETCHES = 3  # fetches that must agree the record at our offset is gone before we call it a reset
 RESET_PROOF_S = 0.3  # ... spread over at least this long
@@ -114,10 +114,7 @@ class LogApplier:
         self._generation_since: float | None = None  # when it moved to this generation, until its first records
         self.tp = bus.generation_partition(settings, bus.ORDER_EVENTS, 0)
         self.events_topic = settings.topic(bus.ORDER_EVENTS)  # what events are sealed for, in every generation
-        self.results_topic = settings.topic(bus.INVENTORY_RESULTS)
-        self.errors_topic = settings.topic(bus.ERROR_QUEUE)
-        self._errors: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)  # sent in order: readers keep the highest n
-        self._results: asyncio.Queue[list[Applied]] = asyncio.Queue(maxsize=10_000)
+        self.writer = ReplicaWriter(settings, replica, self.producer, log)
         self._tasks: list[asyncio.Task[None]] = []
         self._conn = conn
 
@@ -139,13 +136,12 @@ class LogApplier:
         yet (the connection batches commit on, the broker's), side by side: a crashed replica's successor is back
         sooner. Then apply the log from the stored offset until `stop`."""
         read, *_ = await asyncio.gather(epoch, self._load_state(), self._connection(), self._connect_bus())
-        self.sealer = bus.Sealer(self.settings.admin_token, read, writer=bus.new_writer_id())
+        self.sealer = self.writer.sealer = bus.Sealer(self.settings.admin_token, read, writer=bus.new_writer_id())
         self._resume()
         self.assigned = True
         self._tasks = [
             asyncio.create_task(self._run(), name="apply-log"),
-            asyncio.create_task(self._publish_results(), name="publish-results"),
-            asyncio.create_task(self._publish_errors(), name="publish-errors"),
+            *self.writer.tasks(),
             asyncio.create_task(self.loop_watch.run(), name="loop-watch"),
         ]
         self.log.info("replica_started", applied_seq=self.state.applied_seq, offset=self.offset, generation=self.gen,
@@ -389,7 +385,7 @@ class LogApplier:
             self.commits.append((self.state.applied_seq, self.last_apply_at))
             published = [a for a in applied if a.outcome != INVALID]
             if published:
-                self._results.put_nowait(published)
+                self.writer.results(published)
             invalid = [a for a in applied if a.outcome == INVALID]
             if invalid:
                 self._invalid(invalid)
@@ -460,46 +456,9 @@ class LogApplier:
         self.offset_seq = None
         self.pacer.wake()
 
-    async def _publish_results(self) -> None:
-        """Tell the orders service what each event did here (its status follows the majority): one sealed record per
-        applied batch (up to RESULTS_PER_RECORD results), not one per event."""
-        while True:
-            applied = await self._results.get()
-            try:
-                futures = []
-                for gen, chunk in self._results_chunks(applied):
-                    payload = {"replica": self.replica,
-                               "results": [[a.seq, a.order_id, a.event_type, a.outcome] for a in chunk]}
-                    futures.append(await self.producer.send(
-                        bus.generation_topic(self.settings, bus.INVENTORY_RESULTS, gen),
-                        self.sealer.seal(self.results_topic, payload), partition=bus.PARTITION))
-                await asyncio.gather(*futures)
-            except (KafkaError, OSError) as exc:
-                self.log.warning("results_not_published", count=len(applied), error=repr(exc))
-
-    def _results_chunks(self, applied: list[Applied]) -> list[tuple[int, list[Applied]]]:
-        """The batch's results cut by generation (of each event), then into records of RESULTS_PER_RECORD."""
-        by_gen: dict[int, list[Applied]] = {}
-        for a in applied:
-            by_gen.setdefault(bus.generation(self.settings, a.seq), []).append(a)
-        return [(gen, results[start:start + RESULTS_PER_RECORD]) for gen, results in by_gen.items()
-                for start in range(0, len(results), RESULTS_PER_RECORD)]
-
     def publish_error(self, kind: str, detail: str) -> None:
-        """Put an error on `error-queue` for the monitor (fire and forget: the broker may be the problem; dropped
-        when a thousand wait already)."""
-        record = self.sealer.seal(self.errors_topic, {"replica": self.replica, "kind": kind, "detail": detail[:300],
-                                                      "at": time.time()})
-        with contextlib.suppress(asyncio.QueueFull):
-            self._errors.put_nowait(record)
-
-    async def _publish_errors(self) -> None:
-        """Send the sealed errors one after another, so they reach the log in the order of their numbers (the monitor
-        takes a writer's record only above the highest number it has seen)."""
-        while True:
-            record = await self._errors.get()
-            with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
-                await asyncio.wait_for(self.producer.send(self.errors_topic, record, partition=bus.PARTITION), 2)
+        """Put an error on `error-queue` for the monitor (ReplicaWriter.error)."""
+        self.writer.error(kind, detail)
 
     def status(self) -> dict[str, Any]:
         return {

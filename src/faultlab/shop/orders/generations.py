@@ -29,7 +29,8 @@ from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
 from faultlab.core.log import Logger
 
-REFRESH_S = 0.5  # how often the floor and the last numbered seq are read again
+REFRESH_S = 0.5  # how often the floor and the last numbered seq are read again while the replicas are behind
+IDLE_REFRESH_S = 5.0  # ... and once every replica has applied the whole log (a new generation wakes it at once)
 
 
 async def confirmed_floor(conn: asyncpg.Connection, replicas: int) -> int:
@@ -41,7 +42,8 @@ async def confirmed_floor(conn: asyncpg.Connection, replicas: int) -> int:
 
 
 class LogGenerations:
-    """Reads the floor and the log's last seq every REFRESH_S and deletes the generations no reader needs.
+    """Reads the floor and the log's last seq every REFRESH_S (IDLE_REFRESH_S once the replicas have applied it all)
+    and deletes the generations no reader needs.
 
     `results_low`: the lowest results generation the results consumer reads now, `relay_low`: the lowest generation
     of the log the relay checks (a topic below the live ones and below these is deleted; None: no results topic is
@@ -122,7 +124,8 @@ class LogGenerations:
                             await admin.close()
                         admin = None
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), REFRESH_S)
+                    await asyncio.wait_for(self._changed.wait(),
+                                           REFRESH_S if self.floor < self.last_seq else IDLE_REFRESH_S)
                 self._changed.clear()
         finally:
             if admin is not None:
