@@ -17,7 +17,7 @@ import pytest
 
 from faultlab.core.said import render, text_of
 from faultlab.lab.experiment_file import Experiment, Thresholds
-from faultlab.lab.load import Completion
+from faultlab.lab.load_model import Completion
 from faultlab.lab.phases import PHASES, build_experiment, select_phases
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch
 from faultlab.lab.report import (

@@ -29,8 +29,8 @@ EXIT_OK, EXIT_MISSED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def register(sub: Any) -> None:
     """Add `load`, `experiment` and `report` to the CLI's subparsers."""
-    from faultlab.lab.load import TARGETS
     from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, guide_experiment
+    from faultlab.lab.workload import TARGETS
 
     load = sub.add_parser("load", help=_("open-loop load at a fixed rate against the running lab"))
     load.add_argument("--target", choices=TARGETS, default="mix",
