@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from faultlab.cli.measure import print_findings, print_summary
+from faultlab.cli.report import print_findings, print_summary
 from faultlab.core import i18n
 from faultlab.core.said import CODES, render
 from faultlab.lab.api_checkers import FaultWindow, Stock, ValueSample
