@@ -20,7 +20,9 @@ import orjson
 import pytest
 from playwright import async_api as playwright_api
 
-from faultlab.lab.load import OpenLoopLoad, Request, request_factory
+from faultlab.lab.load import OpenLoopLoad
+from faultlab.lab.load_model import Request
+from faultlab.lab.workload import request_factory
 from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, inject
 

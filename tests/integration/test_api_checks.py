@@ -14,7 +14,9 @@ import pytest
 
 from faultlab.lab.api_checkers import FaultWindow, Stock, ValueSample
 from faultlab.lab.api_checks import check_via_api
-from faultlab.lab.load import OpenLoopLoad, Request, ShopApi, Workload
+from faultlab.lab.load import OpenLoopLoad
+from faultlab.lab.load_model import Request
+from faultlab.lab.workload import ShopApi, Workload
 from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth
 

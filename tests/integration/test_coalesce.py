@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from faultlab.lab.checkers import check_data
-from faultlab.lab.load import ReadRecord
+from faultlab.lab.load_model import ReadRecord
 from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import get_json
 

@@ -10,7 +10,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.lab.load import OpenLoopLoad
+from faultlab.lab.workload import request_factory
 from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import expected_totals, get_json, inject, post_orders, replica_rows, wait_converged
 

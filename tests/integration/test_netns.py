@@ -20,9 +20,10 @@ from faultlab.faults import FaultError
 from faultlab.faults.network import parse_net_fault
 from faultlab.faults.network.partition import Partition
 from faultlab.lab.experiment import ExperimentRunner
-from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.lab.load import OpenLoopLoad
 from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, build_experiment, select_phases
 from faultlab.lab.report import build_report, validate, write_run
+from faultlab.lab.workload import request_factory
 from faultlab.runtime.supervisor import Supervisor
 from tests.conftest import lab_settings
 from tests.helpers import get_json, model_state, post_orders, wait_converged

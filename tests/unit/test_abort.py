@@ -5,7 +5,7 @@ from __future__ import annotations
 from faultlab.core.said import render
 from faultlab.lab.abort import AbortWatch, breached
 from faultlab.lab.experiment_file import AbortCondition
-from faultlab.lab.load import Completion
+from faultlab.lab.load_model import Completion
 from faultlab.lab.recorder import LoadStats
 
 NOW = 1_800_000_100.5  # the current second (…100) is not over: it never counts

@@ -11,7 +11,7 @@ from faultlab.lab.api_checkers import (
     check_stock_conserved,
     orders_held,
 )
-from faultlab.lab.load import ReadRecord, WriteRecord
+from faultlab.lab.load_model import ReadRecord, WriteRecord
 from tests.helpers import flat
 
 

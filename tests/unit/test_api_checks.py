@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from faultlab.cli.measure import print_findings, print_summary
+from faultlab.cli.report import print_findings, print_summary
 from faultlab.core import i18n
 from faultlab.core.said import CODES, render
 from faultlab.lab.api_checkers import FaultWindow, Stock, ValueSample
 from faultlab.lab.api_checks import check_via_api, orders_to_follow, windows_of
-from faultlab.lab.load import LoadResult, ReadRecord, WriteRecord
+from faultlab.lab.load_model import LoadResult, ReadRecord, WriteRecord
 from faultlab.lab.report import build_report, validate
 from faultlab.lab.report_html import render_body
 from faultlab.lab.report_model import DataCheck, Report

@@ -13,7 +13,7 @@ from faultlab.lab.api_reads import (
     check_two_down_quorum,
     down_windows,
 )
-from faultlab.lab.load import ReadRecord
+from faultlab.lab.load_model import ReadRecord
 from tests.helpers import flat
 
 P, Q = "PROD-001", "PROD-002"

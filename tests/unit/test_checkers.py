@@ -17,7 +17,7 @@ from faultlab.lab.checkers import (
     compose,
     single_copy_model,
 )
-from faultlab.lab.load import AmbiguousWrite, ReadRecord
+from faultlab.lab.load_model import AmbiguousWrite, ReadRecord
 from tests.helpers import flat
 
 

@@ -229,7 +229,7 @@ def test_cli_output_in_spanish_formats_numbers_the_spanish_way() -> None:
     """The end-of-run summary printed in Spanish uses decimal commas and the Spanish labels."""
     from rich.console import Console
 
-    from faultlab.cli.measure import print_summary
+    from faultlab.cli.report import print_summary
 
     report = build_report(experiment_data(full_results(3)), {}, "r")
     buffer = io.StringIO()

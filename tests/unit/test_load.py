@@ -17,19 +17,10 @@ from aiohttp import web
 
 from faultlab.core.config import Settings
 from faultlab.core.protocol import InventoryState
-from faultlab.lab.load import (
-    AmbiguousWrite,
-    Completion,
-    OpenLoopLoad,
-    Request,
-    ShopApi,
-    Workload,
-    classify,
-    error_text,
-    expected_flow,
-    mix_shares,
-)
+from faultlab.lab.load import OpenLoopLoad, classify, error_text
+from faultlab.lab.load_model import AmbiguousWrite, Completion, Request
 from faultlab.lab.recorder import LoadRecorder
+from faultlab.lab.workload import ShopApi, Workload, expected_flow, mix_shares
 
 pytestmark = pytest.mark.timeout(60)
 

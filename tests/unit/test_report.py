@@ -17,7 +17,7 @@ import pytest
 
 from faultlab.core.said import render, text_of
 from faultlab.lab.experiment_file import Experiment, Thresholds
-from faultlab.lab.load import Completion
+from faultlab.lab.load_model import Completion
 from faultlab.lab.phases import PHASES, build_experiment, select_phases
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch
 from faultlab.lab.report import (
@@ -405,7 +405,7 @@ def test_the_read_staleness_figure_is_shown_with_the_read_history_in_both_langua
     verdict is, in English and in Spanish."""
     from rich.console import Console
 
-    from faultlab.cli.measure import print_summary
+    from faultlab.cli.report import print_summary
     from faultlab.core import i18n
     from faultlab.lab.report_checks import ReadHistoryCheck, ReadStaleness
     from faultlab.lab.report_model import Report
@@ -469,7 +469,7 @@ def test_a_recorded_report_loads_into_the_model_and_writes_back_the_same_documen
     cut checks lack."""
     from rich.console import Console
 
-    from faultlab.cli.measure import print_summary
+    from faultlab.cli.report import print_summary
 
     for run in RECORDED:
         text = (run / "report.json").read_text()

@@ -280,7 +280,7 @@ def test_status_and_failures_on_literal_answers_in_spanish() -> None:
 
 def test_console_summary_of_a_run_in_spanish() -> None:
     """What `faultlab experiment` prints at the end of a run and after each phase run, in Spanish."""
-    from faultlab.cli.measure import phase_line, print_summary
+    from faultlab.cli.report import phase_line, print_summary
 
     report = rich_report()
     buffer = io.StringIO()

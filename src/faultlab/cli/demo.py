@@ -95,7 +95,7 @@ class Narration:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from faultlab.cli.measure import cmd_experiment
+    from faultlab.cli.experiment import cmd_experiment
     from faultlab.lab.demo import DEMO_FILE
 
     # `faultlab experiment --file demo.yaml` with this command's options, and the narrator

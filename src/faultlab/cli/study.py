@@ -133,7 +133,7 @@ def cmd_detectors(args: argparse.Namespace) -> int:
 
 
 async def _with_lab(args: argparse.Namespace, config: Any, console: Any) -> int:
-    from faultlab.cli.measure import _settings
+    from faultlab.cli.console import settings as _settings
     from faultlab.core.client import LabClient, Unreachable
     from faultlab.runtime.state import running_settings
     from faultlab.runtime.supervisor import Supervisor, SupervisorError

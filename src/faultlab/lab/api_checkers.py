@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 
 from faultlab.core.said import text_of
 from faultlab.lab.api_findings import Finding, finding
-from faultlab.lab.load import ORDER_UNITS, ReadRecord, WriteRecord
+from faultlab.lab.load_model import ReadRecord, WriteRecord
+from faultlab.lab.workload import ORDER_UNITS
 
 Verdict = dict[str, Any]
 SAMPLE = 10

@@ -36,7 +36,7 @@ from faultlab.core.protocol import (
     InventoryState,
 )
 from faultlab.core.said import Said, say
-from faultlab.lab.load import AmbiguousWrite, ReadRecord
+from faultlab.lab.load_model import AmbiguousWrite, ReadRecord
 from faultlab.lab.stored import stored_counts
 
 Verdict = dict[str, Any]

@@ -29,13 +29,14 @@ from faultlab.core.said import Said, SaidError, render, said_of, said_problem, s
 from faultlab.lab.abort import AbortWatch
 from faultlab.lab.experiment_check import lab_problems
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
-from faultlab.lab.load import OpenLoopLoad, Workload
+from faultlab.lab.load import OpenLoopLoad
 from faultlab.lab.probes import failures
 from faultlab.lab.recorder import LoadRecorder, QuorumWatch, Window
 from faultlab.lab.report import plain
 from faultlab.lab.report_model import PhaseResult
 from faultlab.lab.systems.base import MISSING, Cleared, SystemUnavailable, SystemUnderTest
 from faultlab.lab.systems.shop import ShopSystem
+from faultlab.lab.workload import Workload
 
 LOAD_FOREVER_S = 7 * 24 * 3600.0
 STEP_SEED = 1_000_000  # the seed of a phase's second fault is the first's plus this (the first keeps the old seeds)

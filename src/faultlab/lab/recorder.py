@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faultlab.core.histogram import LatencyHistogram
-from faultlab.lab.load import Completion
+from faultlab.lab.load_model import Completion
 
 
 @dataclass

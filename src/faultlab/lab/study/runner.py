@@ -22,9 +22,10 @@ from faultlab.core.i18n import _, ngettext
 from faultlab.core.said import Said, render_all, say
 from faultlab.detectors import settings_params
 from faultlab.faults.registry import studied
-from faultlab.lab.load import OpenLoopLoad, request_factory
+from faultlab.lab.load import OpenLoopLoad
 from faultlab.lab.study.hog import CpuHog
 from faultlab.lab.study.traces import Segment, TraceRecorder
+from faultlab.lab.workload import request_factory
 
 # The kinds the study injects and their parameters: each kind declares its study hold and example in the registry.
 FAULTS: dict[str, dict[str, Any]] = {kind: {"kind": kind, **spec.example} for kind, spec in studied().items()}

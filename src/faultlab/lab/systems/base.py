@@ -21,7 +21,8 @@ from faultlab.core.said import Said, SaidError
 if TYPE_CHECKING:  # the instruments' types, named in signatures only
     from faultlab.lab.experiment_check import LabFacts
     from faultlab.lab.experiment_file import Experiment, PhaseSpec, SteadyState
-    from faultlab.lab.load import LoadApi, LoadResult
+    from faultlab.lab.load_model import LoadResult
+    from faultlab.lab.workload import LoadApi
 
 Step = Callable[[str], None]
 

@@ -29,7 +29,7 @@ from faultlab.lab.api_checkers import Stock
 from faultlab.lab.api_checks import check_via_api
 from faultlab.lab.experiment_check import LabFacts
 from faultlab.lab.experiment_file import Experiment, HttpProbe, SteadyState
-from faultlab.lab.load import LoadApi, LoadResult
+from faultlab.lab.load_model import LoadResult
 from faultlab.lab.observer import Observer, Target
 from faultlab.lab.observer_api import ObserverApi
 from faultlab.lab.observer_episodes import Value
@@ -40,6 +40,7 @@ from faultlab.lab.systems.contract import described, expand_headers, facts_of, m
 from faultlab.lab.systems.guide_api import GuideApi, GuideReader
 from faultlab.lab.systems.guide_faults import CRASH, PROXY_KINDS, STOP, GuideFaults, open_proxy
 from faultlab.lab.systems.sizing import size_load
+from faultlab.lab.workload import LoadApi
 
 CHECK_FRESH_S = 60.0
 SETTLE_S, STEP_S = 5.0, 0.2  # before the run: how long the stock may take to settle, and how often it is read

@@ -12,7 +12,7 @@ import orjson
 from faultlab.core.client import ApiCallError, LabClient
 from faultlab.core.messages.system import SystemContract
 from faultlab.lab.api_checkers import Stock
-from faultlab.lab.load import ReadItem, Request
+from faultlab.lab.load_model import ReadItem, Request
 from faultlab.lab.systems.contract import fill, pick, products_of
 
 

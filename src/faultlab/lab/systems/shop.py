@@ -19,9 +19,10 @@ from faultlab.lab.checkers import check_data
 from faultlab.lab.events import MonitorEvents
 from faultlab.lab.experiment_check import LabFacts
 from faultlab.lab.experiment_file import Experiment, SteadyState
-from faultlab.lab.load import LoadApi, LoadResult, ShopApi
+from faultlab.lab.load_model import LoadResult
 from faultlab.lab.probes import Probes, unsteady
 from faultlab.lab.systems.base import Abilities, Cleared, Injected, Step, SystemUnavailable, SystemUnderTest
+from faultlab.lab.workload import LoadApi, ShopApi
 from faultlab.runtime.process import wait_spares_ready
 
 

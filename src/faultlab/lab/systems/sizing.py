@@ -2,8 +2,8 @@
 the next run too, and a product sold out turns every order into a refusal that measures nothing.
 
 The planned run's length (its phases, held and settled, repeated) times the load's expected net drain per request
-(orders take, cancels give back, restocks add: `lab/load.py`'s mix) gives what each product loses; when that is more
-than `BUDGET` of the smallest stock, the share of orders is lowered until it is not.
+(orders take, cancels give back, restocks add: `lab/workload.py`'s mix) gives what each product loses; when that is
+more than `BUDGET` of the smallest stock, the share of orders is lowered until it is not.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from faultlab.lab.experiment_file import Experiment
-from faultlab.lab.load import ORDER_UNITS, RESTOCK_UNITS, mix_shares
+from faultlab.lab.workload import ORDER_UNITS, RESTOCK_UNITS, mix_shares
 
 BUDGET = 0.25  # at most this share of the smallest stock may be drained by one run, in expectation
 FAULT_ALLOWANCE_S = 3.0  # detection, recovery and the wait for a steady system, per fault phase
