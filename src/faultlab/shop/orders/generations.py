@@ -101,7 +101,6 @@ class LogGenerations:
             last = await conn.fetchval("SELECT last_seq FROM orders.relay_state WHERE id = 1")
         self.floor = floor  # only grows, but starts again at 0 with a reset (which restarts this service anyway)
         self.last_seq = int(last or 0)
-        self.note_numbered(self.last_seq)
         self.known = True
 
     async def _run(self) -> None:

@@ -75,10 +75,14 @@ class OutboxRelay:
     def notify(self) -> None:
         self._wake.set()
 
+    def _known(self) -> set[int]:
+        """The generations this relay knows something of the log's end in (since the last reset)."""
+        return {*self.observed_end, *self.acked_floor, *self.next_offset}
+
     @property
     def low(self) -> int | None:
         """The oldest generation whose log end this relay checks (None: none)."""
-        gens = {*self.observed_end, *self.acked_floor, *self.next_offset}
+        gens = self._known()
         return min(gens) if gens else None
 
     async def start(self) -> None:
@@ -177,7 +181,7 @@ class OutboxRelay:
         """The broker's log end in each generation a replica may still read and in `gen`; None when one is shorter
         than it is known to be: the broker lost the log, and every unconfirmed event is marked for publishing again."""
         low = self.generations.events_low
-        old = {g for known in (self.observed_end, self.acked_floor, self.next_offset) for g in known if g < low}
+        old = {g for g in self._known() if g < low}
         if old:  # deleted, or about to be: no replica reads them
             for known in (self.observed_end, self.acked_floor, self.next_offset):
                 for g in old:
@@ -187,7 +191,7 @@ class OutboxRelay:
             bus.forget_topics(self.probe, names)
         if gen is not None and gen not in self.observed_end:  # a generation new to this relay: it and the next exist
             await bus.ensure_topics(self.settings, generations=(gen, gen + 1))
-        gens = sorted({*self.observed_end, *self.acked_floor, *({gen} if gen is not None else ())})
+        gens = sorted(self._known() | ({gen} if gen is not None else set()))
         ends = await self._log_ends(gens)
         if ends is None:
             raise BrokerUnreachable("the broker did not report its log end")

@@ -180,15 +180,20 @@ class ResultsConsumer:
             await self.generations.refresh()
         live = list(self._live())
         async with self.pool.acquire() as conn:
-            stored = {r["name"]: int(r["next_offset"]) for r in await conn.fetch(
-                "SELECT name, next_offset FROM orders.consumer_offsets WHERE name = ANY($1::text[])",
-                [self._offset_name(g) for g in live])}
             writers = await conn.fetch("SELECT writer, last_n FROM orders.result_writers")
         self.marks = bus.HighWater({r["writer"]: int(r["last_n"]) for r in writers})
         # No comparison with the broker's reported end offset: it trails the log under load (the embedded broker
         # reports its last batch's base). A log that really is shorter shows in the fetch's high watermark.
-        self.next_offsets = {g: stored.get(self._offset_name(g), 0) for g in live}
+        self.next_offsets = await self._stored_offsets(live)
         self._assign()
+
+    async def _stored_offsets(self, gens: list[int]) -> dict[int, int]:
+        """Each generation's stored next offset (0 for one never stored)."""
+        async with self.pool.acquire() as conn:
+            stored = {r["name"]: int(r["next_offset"]) for r in await conn.fetch(
+                "SELECT name, next_offset FROM orders.consumer_offsets WHERE name = ANY($1::text[])",
+                [self._offset_name(g) for g in gens])}
+        return {g: stored.get(self._offset_name(g), 0) for g in gens}
 
     async def _follow_generations(self) -> None:
         """Read the generations live now: a new one from its stored offset (0), none that no replica writes to."""
@@ -196,12 +201,7 @@ class ResultsConsumer:
         gone = [g for g in self.tps if g not in live]
         added = [g for g in live if g not in self.tps]
         if added:
-            async with self.pool.acquire() as conn:
-                stored = {r["name"]: int(r["next_offset"]) for r in await conn.fetch(
-                    "SELECT name, next_offset FROM orders.consumer_offsets WHERE name = ANY($1::text[])",
-                    [self._offset_name(g) for g in added])}
-            for g in added:
-                self.next_offsets[g] = stored.get(self._offset_name(g), 0)
+            self.next_offsets.update(await self._stored_offsets(added))
         for g in gone:
             self.next_offsets.pop(g, None)
         self._assign()
