@@ -51,7 +51,7 @@ CODES: dict[str, str | Plural] = {
     "phase_missed": N_("{phase}: {missed}"),
     "phase_error": N_("error: {error}"),
     "injection_failed": N_("injection failed: {error}"),
-    # ---- why a run stopped, and what its verdict says besides the phases (lab/experiment.py, lab/report.py) ----------
+    # ---- why a run stopped, and its verdict besides the phases (lab/experiment.py, experiment_steps.py, report.py) ---
     "interrupted": N_("interrupted (Ctrl-C): partial results"),
     "interrupted_in_phase": N_("interrupted (Ctrl-C) during this phase"),
     "stopped_by": N_("stopped by an abort condition: {condition}"),
@@ -81,7 +81,7 @@ CODES: dict[str, str | Plural] = {
     "never_on": N_("the lab has {total} replicas: {min_on} ON can never hold"),
     "abort_under": N_("{metric} under {limit} {unit} for {seconds} s"),
     "abort_over": N_("{metric} over {limit} {unit} for {seconds} s"),
-    # ---- the runner's notes on a phase run (lab/experiment.py) ----------------------------------------------------
+    # ---- the runner's notes on a phase run (lab/experiment_steps.py, lab/phase_run.py) ----------------------------
     "not_steady_before": N_("not steady before the phase: {problems}"),
     "not_steady_after": N_("not steady after the phase: {problems}"),
     "detected_before_activation": N_("replica {replica}: detected {ms} ms before the recorded activation (the monitor "
