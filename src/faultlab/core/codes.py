@@ -114,7 +114,7 @@ CODES: dict[str, str | Plural] = {
     "no_report_json": N_("no report.json at {path}"),
     "not_readable_json": N_("{file} is not readable JSON: {error}"),
     "not_a_json_object": N_("{file} is not a JSON object"),
-    # ---- the data check on faultlab's shop, from its database (lab/checkers.py) --------------------------------------
+    # ---- the data check on faultlab's shop, from its database (lab/checkers.py, history_checkers.py) -----------------
     "check_not_run": N_("not run"),
     "database_not_reached": N_("database not reached: {error}"),
     "check_interrupted": N_("check interrupted: {error}"),
