@@ -35,7 +35,7 @@ CODES: dict[str, str | Plural] = {
     "source_monitor": N_("monitor"),
     "source_voter": N_("voter"),
     "source_supervisor": N_("supervisor"),
-    # ---- what a phase missed (lab/experiment_file.py Thresholds.check, lab/report.py) --------------------------------
+    # ---- what a phase missed (lab/experiment_file.py Thresholds.check, lab/report_stats.py, report.py) ---------------
     "not_detected": N_("fault not detected (no TTD)"),
     "ttd_over": N_("TTD {ttd_ms} ms > {limit_ms} ms"),
     "not_recovered": N_("no recovery (no TTR)"),

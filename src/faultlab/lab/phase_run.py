@@ -8,8 +8,8 @@ from typing import Any
 from faultlab.core.said import Said, say, text_of
 from faultlab.lab.experiment_file import Experiment, PhaseSpec
 from faultlab.lab.recorder import QuorumWatch, Window
-from faultlab.lab.report import plain
 from faultlab.lab.report_model import PhaseResult
+from faultlab.lab.report_stats import plain
 from faultlab.lab.systems.base import MISSING
 
 
