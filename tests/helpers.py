@@ -10,7 +10,7 @@ import aiohttp
 import asyncpg
 
 from faultlab.core.protocol import InventoryState
-from faultlab.lab.checkers import single_copy_model
+from faultlab.lab.history_checkers import single_copy_model
 from faultlab.runtime.supervisor import Supervisor
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from faultlab.lab.checkers import (
+from faultlab.lab.history_checkers import (
     check_ambiguous,
     check_converged,
     check_exactly_once,

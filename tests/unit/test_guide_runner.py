@@ -8,10 +8,11 @@ from typing import Any
 
 from faultlab.core.config import Settings
 from faultlab.core.said import text_of
-from faultlab.lab.experiment import ExperimentRunner, PhaseRun
+from faultlab.lab.experiment import ExperimentRunner
+from faultlab.lab.phase_run import PhaseRun
 from faultlab.lab.phases import GUIDE_SYSTEM_PHASES, PHASES, build_experiment
 from faultlab.lab.recorder import LoadRecorder
-from faultlab.lab.report import phase_statistics
+from faultlab.lab.report_stats import phase_statistics
 from faultlab.lab.systems.contract import guide_contract
 from faultlab.lab.systems.guide import GuideSystem
 

@@ -24,15 +24,13 @@ from faultlab.lab.report import (
     SCHEMA_PATH,
     NotAReport,
     build_report,
-    distribution,
     load_report,
     phase_results,
-    phase_statistics,
-    summarize,
     validate,
     write_run,
 )
 from faultlab.lab.report_html import render_html
+from faultlab.lab.report_stats import distribution, phase_statistics, summarize
 from tests.helpers import flat
 
 T0 = 1_800_000_000.0

@@ -35,7 +35,7 @@ CODES: dict[str, str | Plural] = {
     "source_monitor": N_("monitor"),
     "source_voter": N_("voter"),
     "source_supervisor": N_("supervisor"),
-    # ---- what a phase missed (lab/experiment_file.py Thresholds.check, lab/report.py) --------------------------------
+    # ---- what a phase missed (lab/experiment_file.py Thresholds.check, lab/report_stats.py, report.py) ---------------
     "not_detected": N_("fault not detected (no TTD)"),
     "ttd_over": N_("TTD {ttd_ms} ms > {limit_ms} ms"),
     "not_recovered": N_("no recovery (no TTR)"),
@@ -51,7 +51,7 @@ CODES: dict[str, str | Plural] = {
     "phase_missed": N_("{phase}: {missed}"),
     "phase_error": N_("error: {error}"),
     "injection_failed": N_("injection failed: {error}"),
-    # ---- why a run stopped, and what its verdict says besides the phases (lab/experiment.py, lab/report.py) ----------
+    # ---- why a run stopped, and its verdict besides the phases (lab/experiment.py, experiment_steps.py, report.py) ---
     "interrupted": N_("interrupted (Ctrl-C): partial results"),
     "interrupted_in_phase": N_("interrupted (Ctrl-C) during this phase"),
     "stopped_by": N_("stopped by an abort condition: {condition}"),
@@ -81,7 +81,7 @@ CODES: dict[str, str | Plural] = {
     "never_on": N_("the lab has {total} replicas: {min_on} ON can never hold"),
     "abort_under": N_("{metric} under {limit} {unit} for {seconds} s"),
     "abort_over": N_("{metric} over {limit} {unit} for {seconds} s"),
-    # ---- the runner's notes on a phase run (lab/experiment.py) ----------------------------------------------------
+    # ---- the runner's notes on a phase run (lab/experiment_steps.py, lab/phase_run.py) ----------------------------
     "not_steady_before": N_("not steady before the phase: {problems}"),
     "not_steady_after": N_("not steady after the phase: {problems}"),
     "detected_before_activation": N_("replica {replica}: detected {ms} ms before the recorded activation (the monitor "
@@ -114,7 +114,7 @@ CODES: dict[str, str | Plural] = {
     "no_report_json": N_("no report.json at {path}"),
     "not_readable_json": N_("{file} is not readable JSON: {error}"),
     "not_a_json_object": N_("{file} is not a JSON object"),
-    # ---- the data check on faultlab's shop, from its database (lab/checkers.py) --------------------------------------
+    # ---- the data check on faultlab's shop, from its database (lab/checkers.py, history_checkers.py) -----------------
     "check_not_run": N_("not run"),
     "database_not_reached": N_("database not reached: {error}"),
     "check_interrupted": N_("check interrupted: {error}"),

@@ -53,7 +53,7 @@ from faultlab.lab.api_checkers import (
 )
 from faultlab.lab.api_findings import finding
 from faultlab.lab.api_reads import SLACK_S, check_incorrect_masked, check_monotonic_reads, check_two_down_quorum
-from faultlab.lab.checkers import compose
+from faultlab.lab.history_checkers import compose
 from faultlab.lab.load_model import LoadResult, WriteRecord
 
 __all__ = ["ApiReader", "FaultWindow", "Stock", "ValueSample", "check_via_api", "windows_of"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from faultlab.lab.api_checkers import FaultWindow, Stock, ValueSample, Verdict, hms, not_checkable, verdict
 from faultlab.lab.api_findings import Finding, finding
-from faultlab.lab.checkers import non_monotonic
+from faultlab.lab.history_checkers import non_monotonic
 from faultlab.lab.load_model import ReadRecord
 
 DOWN_KINDS = frozenset({"crash", "stop", "hang", "partition"})  # a replica that answers nobody while it lasts

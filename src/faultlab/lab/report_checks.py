@@ -1,5 +1,5 @@
-"""report.json's data check: the verdict, each checker's findings typed by what it counts (lab/checkers.py), and what
-the run left in PostgreSQL (lab/stored.py).
+"""report.json's data check: the verdict, each checker's findings typed by what it counts (lab/checkers.py,
+lab/history_checkers.py), and what the run left in PostgreSQL (lab/stored.py).
 
 A check is read as the first model its fields fit (`AnyCheck`); one that fits none of them — a run's from before a
 checker counted what it counts now, or a newer checker's — is kept as a plain `Check`, with every field it has.
