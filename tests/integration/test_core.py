@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -229,21 +230,27 @@ async def test_request_metrics_reach_postgresql_in_batches(settled: Supervisor, 
     assert {"voter", "inventory", "orders", "monitor"} <= services
 
 
-async def test_replicas_fetch_slowly_at_rest_and_quickly_once_events_flow(settled: Supervisor,
-                                                                          http: aiohttp.ClientSession) -> None:
-    """The fetch pacer really changes aiokafka's wait (a private attribute): idle -> the long wait, an order ->
-    the short one at once, and the order is applied by every replica."""
+async def test_replicas_rest_on_the_relays_bell_at_rest_and_an_order_rings_it(settled: Supervisor,
+                                                                             http: aiohttp.ClientSession) -> None:
+    """At rest every replica rests on the doorbell (no fetch until it rings), and so does the orders' results
+    consumer; an order makes the relay ring, every replica hears it, applies the order and is back on the short
+    fetch wait (the pacer really changes aiokafka's wait, a private attribute); the replicas' results ring the
+    results consumer's bell."""
     lab = settled
     s = lab.settings
 
-    async def health(field: str) -> dict[int, int]:
+    async def health(field: str) -> dict[int, Any]:
         return {r: (await get_json(http, f"{s.replica_url(r)}/health"))[1][field] for r in s.replica_ids}
 
     deadline = time.monotonic() + 10
-    while (idle := await health("fetch_wait_ms")) != {r: s.fetch_idle_wait_ms for r in s.replica_ids}:
-        assert time.monotonic() < deadline, idle
+    while (resting := await health("resting_on_bell")) != dict.fromkeys(s.replica_ids, True):
+        assert time.monotonic() < deadline, resting
         await asyncio.sleep(0.2)
-    before = await health("applied_seq")
+    assert await health("fetch_wait_ms") == dict.fromkeys(s.replica_ids, s.fetch_wait_ms), "no long fetch in flight"
+    before, rung = await health("applied_seq"), await health("bell_rung")
+    orders = (await get_json(http, f"{s.service_url('orders')}/health"))[1]
+    assert orders["results_resting_on_bell"], orders
+    rings, results_rung = orders["relay"]["bell_rings"], orders["results_bell_rung"]
     await post_orders(http, lab, [("PROD-004", 1)])
     deadline = time.monotonic() + 5
     while True:
@@ -252,4 +259,11 @@ async def test_replicas_fetch_slowly_at_rest_and_quickly_once_events_flow(settle
             break
         assert time.monotonic() < deadline, (before, applied)
         await asyncio.sleep(0.02)
-    assert await health("fetch_wait_ms") == {r: s.fetch_wait_ms for r in s.replica_ids}
+    assert (await get_json(http, f"{s.service_url('orders')}/health"))[1]["relay"]["bell_rings"] > rings
+    while (orders := (await get_json(http, f"{s.service_url('orders')}/health"))[1])["results_bell_rung"] <= results_rung:
+        assert time.monotonic() < deadline, orders
+        await asyncio.sleep(0.02)
+    after = await health("bell_rung")
+    assert all(after[r] > rung[r] for r in s.replica_ids), (rung, after)
+    assert await health("fetch_wait_ms") == dict.fromkeys(s.replica_ids, s.fetch_wait_ms)
+    assert await health("resting_on_bell") == dict.fromkeys(s.replica_ids, False)

@@ -1,76 +1,8 @@
-"""The fetch pacer: the short wait while records flow, the long one once the topic is quiet."""
+"""The bus's records: sealed for their topic and writer, set aside by reason, each writer's numbers taken once."""
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
-
-from faultlab.core.bus import FetchPacer
-
-
-def consumer(wait_ms: int) -> SimpleNamespace:
-    return SimpleNamespace(_fetcher=SimpleNamespace(_fetch_max_wait_ms=wait_ms))
-
-
-def test_quiet_topic_gets_the_long_wait_and_a_record_brings_the_short_one_back() -> None:
-    c = consumer(50)
-    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.05)
-    pacer.note(0)
-    assert c._fetcher._fetch_max_wait_ms == 50, "not quiet long enough yet"
-    time.sleep(0.06)
-    pacer.note(0)
-    assert c._fetcher._fetch_max_wait_ms == 250 and pacer.current_ms == 250
-    pacer.note(3)
-    assert c._fetcher._fetch_max_wait_ms == 50 and pacer.current_ms == 50
-
-
-def test_without_the_fetcher_attribute_the_pacer_changes_nothing() -> None:
-    c = SimpleNamespace(_fetcher=None)
-    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.0)  # type: ignore[arg-type]
-    pacer.note(0)
-    assert pacer.current_ms == 50, "reports the wait actually in use"
-
-
-def test_idle_wait_is_never_shorter_than_busy() -> None:
-    assert FetchPacer(consumer(200), busy_ms=200, idle_ms=100).idle_ms == 200  # type: ignore[arg-type]
-
-
-def test_quiet_is_counted_from_the_first_poll_not_from_start_up() -> None:
-    c = consumer(50)
-    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.05)
-    time.sleep(0.06)  # a slow start-up (connecting, seeking) is not a quiet topic
-    pacer.note(0)
-    assert pacer.current_ms == 50
-
-
-def test_wake_brings_the_short_wait_back_and_restarts_the_quiet_timer() -> None:
-    c = consumer(50)
-    pacer = FetchPacer(c, busy_ms=50, idle_ms=250, quiet_s=0.05)
-    pacer.note(0)
-    time.sleep(0.06)
-    pacer.note(0)
-    assert pacer.current_ms == 250
-    pacer.wake()  # e.g. the replica seeks after a restart or a broker reset
-    assert c._fetcher._fetch_max_wait_ms == 50
-    pacer.note(0)
-    assert pacer.current_ms == 50, "quiet again only after quiet_s from the wake"
-
-
-def test_an_empty_poll_comes_back_after_a_second_on_a_quiet_topic_and_after_200_ms_while_records_flow() -> None:
-    """poll_ms follows the pacer: the short poll until the topic is quiet, the long one then, the short one again
-    with the next record; with equal waits (the idle CPU traded back) the topic never counts as quiet."""
-    pacer = FetchPacer(consumer(50), busy_ms=50, idle_ms=250, quiet_s=0.05)  # type: ignore[arg-type]
-    pacer.note(0)
-    assert not pacer.quiet and pacer.poll_ms() == 200
-    time.sleep(0.06)
-    pacer.note(0)
-    assert pacer.quiet and pacer.poll_ms() == 1000
-    pacer.note(1)
-    assert not pacer.quiet and pacer.poll_ms() == 200
-    same = FetchPacer(consumer(50), busy_ms=50, idle_ms=50, quiet_s=0.0)  # type: ignore[arg-type]
-    same.note(0)
-    same.note(0)
-    assert not same.quiet and same.poll_ms() == 200
 
 
 def test_a_sealed_record_opens_only_for_its_topic_and_key() -> None:

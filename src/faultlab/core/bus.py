@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import hmac
 import secrets
-import time
 from typing import Any
 
 import orjson
@@ -33,9 +32,6 @@ INVENTORY_RESULTS = "inventory-results"
 ERROR_QUEUE = "error-queue"
 TOPICS = (ORDER_EVENTS, INVENTORY_RESULTS, ERROR_QUEUE)
 PARTITION = 0
-QUIET_S = 1.0  # after this long without records a consumer's fetch wait grows to its idle value (FetchPacer)
-POLL_MS = 200  # an empty poll of a consumer's fetched records comes back after this long while records flow
-QUIET_POLL_MS = 1000  # ... and after this long on a quiet topic (FetchPacer.poll_ms; under the monitor's lag limit)
 CONSUMER_METADATA_MAX_AGE_MS = 5000  # a consumer learns of a moved or recreated topic within this long
 PRODUCER_METADATA_MAX_AGE_MS = 300_000  # aiokafka's default
 WAITING_METADATA_MAX_AGE_MS = 7 * 24 * 3600 * 1000  # a warm spare's clients: no refresh while it waits
@@ -332,61 +328,6 @@ async def missing_topics(settings: Settings, consumer: AIOKafkaConsumer) -> list
     `ensure_topics` opens a client of its own)."""
     listed = await consumer.topics()
     return [settings.topic(t) for t in TOPICS if settings.topic(t) not in listed]
-
-
-class FetchPacer:
-    """A consumer's fetch wait that follows the traffic: `busy_ms` while records flow, `idle_ms` once the
-    topic has been quiet for `quiet_s`.
-
-    Tansu answers a fetch when its wait runs out rather than the moment a record lands, so the wait bounds
-    the delivery delay, and each idle consumer costs the broker one fetch per wait: short waits under load,
-    few fetches at rest. Only the first record after a quiet period can wait up to `idle_ms`.
-
-    aiokafka reads the wait from its fetcher for every request (`_fetcher._fetch_max_wait_ms`, the same in
-    0.11 to 0.14); without that attribute the pacer does nothing and the consumer keeps its fixed wait.
-    """
-
-    def __init__(self, consumer: AIOKafkaConsumer, busy_ms: int, idle_ms: int, quiet_s: float = QUIET_S) -> None:
-        self.consumer = consumer
-        self.busy_ms = busy_ms
-        self.idle_ms = max(idle_ms, busy_ms)
-        self.quiet_s = quiet_s
-        self.current_ms = busy_ms
-        self.last_record_at: float | None = None  # quiet is counted from the first poll, not from start-up
-
-    def note(self, records: int) -> None:
-        """After each poll: how many records it brought."""
-        now = time.monotonic()
-        if records or self.last_record_at is None:
-            self.last_record_at = now
-        if records:
-            self._set(self.busy_ms)
-        elif now - self.last_record_at >= self.quiet_s:
-            self._set(self.idle_ms)
-
-    @property
-    def quiet(self) -> bool:
-        """The topic has been quiet for `quiet_s`: the long wait is in use (never when both waits are the same)."""
-        return self.current_ms >= self.idle_ms > self.busy_ms
-
-    def poll_ms(self, busy_ms: int = POLL_MS, quiet_ms: int = QUIET_POLL_MS) -> int:
-        """How long a poll of the fetched records (`getmany`) waits. Records end it the moment they arrive, so this
-        is only how often an empty poll comes back: on a quiet topic an empty poll does nothing but wake the
-        process, so it comes back after `quiet_ms` rather than `busy_ms`."""
-        return quiet_ms if self.quiet else busy_ms
-
-    def wake(self) -> None:
-        """Back to the short wait now (the consumer was just assigned or moved): it must learn the log end fast."""
-        self.last_record_at = None
-        self._set(self.busy_ms)
-
-    def _set(self, wait_ms: int) -> None:
-        if wait_ms == self.current_ms:
-            return
-        fetcher = getattr(self.consumer, "_fetcher", None)
-        if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
-            fetcher._fetch_max_wait_ms = wait_ms
-            self.current_ms = wait_ms
 
 
 def partition(settings: Settings, topic: str) -> TopicPartition:

@@ -39,7 +39,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from faultlab.core import bus
+from faultlab.core import bus, pacer
 from faultlab.core.background import cancel_all
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
@@ -108,13 +108,16 @@ class LogApplier:
         self._verify_misses: list[float] = []
         self._bus_started = consumer is not None and producer is not None
         self.consumer = consumer if consumer is not None else bus.make_consumer(settings)
-        self.pacer = bus.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms)
+        # The relay rings after publishing on a quiet log: at rest the replica fetches only when it rings (pacer.py).
+        self.doorbell = pacer.Doorbell(pacer.channel(settings, bus.ORDER_EVENTS))
+        self.pacer = pacer.FetchPacer(self.consumer, settings.fetch_wait_ms, settings.fetch_idle_wait_ms,
+                                      bell=self.doorbell)
         self.producer = producer if producer is not None else bus.make_producer(settings)
         self.gen = 0  # the generation of the log being read (that of the next event)
         self._generation_since: float | None = None  # when it moved to this generation, until its first records
         self.tp = bus.generation_partition(settings, bus.ORDER_EVENTS, 0)
         self.events_topic = settings.topic(bus.ORDER_EVENTS)  # what events are sealed for, in every generation
-        self.writer = ReplicaWriter(settings, replica, self.producer, log)
+        self.writer = ReplicaWriter(settings, replica, self.producer, log, pool=lambda: store.pool)
         self._tasks: list[asyncio.Task[None]] = []
         self._conn = conn
 
@@ -224,8 +227,10 @@ class LogApplier:
         self.pacer.wake()
 
     async def _connection(self) -> asyncpg.Connection:
+        """The connection batches commit on, listening for the log's doorbell (a new one when it broke)."""
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self.settings.dsn, timeout=3)
+        await self.doorbell.listen(self._conn)
         return self._conn
 
     async def _run(self) -> None:
@@ -296,7 +301,7 @@ class LogApplier:
         """How long one poll of the log waits for records (FetchPacer.poll_ms): the short wait while a stored
         position awaits proof or a rescan is due, whose checks run after each empty poll."""
         pending = self._verify is not None or self.rescan_from is not None
-        return bus.POLL_MS if pending else self.pacer.poll_ms()
+        return pacer.POLL_MS if pending else self.pacer.poll_ms()
 
     async def _apply_once(self) -> None:
         try:
@@ -308,10 +313,13 @@ class LogApplier:
         if self.dirty:  # the in-memory state may hold a batch that never committed
             await self._reload()
         if self.faults.pauses_apply:  # stale: apply nothing, keep answering with what it has
+            self.pacer.wake()  # once the fault ends, fetch at once
             await asyncio.sleep(0.2)
             return
-        self.fetching_since = time.time()
+        self.fetching_since = time.time()  # waiting on the log: resting on the bell, then the fetch
         try:
+            if self._verify is None and self.rescan_from is None:
+                await self.pacer.rest([self.tp])
             batch = await self.consumer.getmany(self.tp, timeout_ms=self._poll_ms(), max_records=2000)
         finally:
             self.fetching_since = None
@@ -483,4 +491,6 @@ class LogApplier:
             "loop_stall_ms": round(self.loop_watch.stall_s() * 1000, 1),
             "stale": self.faults.pauses_apply,
             "fetch_wait_ms": self.pacer.current_ms,
+            "resting_on_bell": self.pacer.resting,
+            "bell_rung": self.doorbell.rung_total,
         }

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from faultlab.core import bus
+from faultlab.core import bus, pacer
 from faultlab.core.config import Settings
 from faultlab.core.log import Logger
 from faultlab.core.protocol import Applied
@@ -23,11 +25,15 @@ ERRORS_QUEUED = 1000  # errors waiting to be sent beyond this are dropped: the b
 class ReplicaWriter:
     """Queues a replica's results and errors and sends them with its producer; `run` until cancelled."""
 
-    def __init__(self, settings: Settings, replica: int, producer: AIOKafkaProducer, log: Logger) -> None:
+    def __init__(self, settings: Settings, replica: int, producer: AIOKafkaProducer, log: Logger,
+                 pool: Callable[[], asyncpg.Pool] | None = None) -> None:
+        """`pool`: where to ring the results' doorbell from (none: never rings)."""
         self.settings = settings
         self.replica = replica
         self.producer = producer
         self.log = log
+        self.pool = pool
+        self.bell = pacer.Bell(pacer.channel(settings, bus.INVENTORY_RESULTS))  # the orders' results consumer rests
         self.sealer: bus.Sealer  # set by the replica's start, with the lab's epoch and a new writer id
         self.results_topic = settings.topic(bus.INVENTORY_RESULTS)  # what results are sealed for, in every generation
         self.errors_topic = settings.topic(bus.ERROR_QUEUE)
@@ -74,6 +80,13 @@ class ReplicaWriter:
                 await asyncio.gather(*futures)
             except (KafkaError, OSError) as exc:
                 self.log.warning("results_not_published", count=len(applied), error=repr(exc))
+                continue
+            if self.bell.due() and self.pool is not None:  # the first results after a pause: read them now
+                try:
+                    async with self.pool().acquire() as conn:
+                        await self.bell.ring(conn)
+                except Exception as exc:  # best effort: the consumer reads them on its safety fetch all the same
+                    self.log.warning("results_bell_not_rung", error=repr(exc))
 
     async def _send_errors(self) -> None:
         """Send the sealed errors one after another, so they reach the log in the order of their numbers (the monitor

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
-from faultlab.core import bus
+from faultlab.core import bus, pacer
 from faultlab.core.config import Settings
 from faultlab.core.log import Logger
 from faultlab.core.messages import Refused, parse
@@ -47,7 +47,7 @@ class ErrorQueueReader:
         it, only each writer's highest number: a copy of an old record written back later is then "seen before",
         although this process never took the original."""
         consumer = bus.make_consumer(self.settings, fetch_wait_ms=4 * self.settings.fetch_wait_ms)
-        pacer = bus.FetchPacer(consumer, 4 * self.settings.fetch_wait_ms, 4 * self.settings.fetch_idle_wait_ms)
+        fetch_pacer = pacer.FetchPacer(consumer, 4 * self.settings.fetch_wait_ms, 4 * self.settings.fetch_idle_wait_ms)
         tp = bus.partition(self.settings, bus.ERROR_QUEUE)
         try:
             while True:
@@ -65,7 +65,7 @@ class ErrorQueueReader:
                 except (KafkaError, OSError):
                     await asyncio.sleep(0.5)
                     continue
-                pacer.note(len(batch.get(tp, [])))
+                fetch_pacer.note(len(batch.get(tp, [])))
                 for record in batch.get(tp, []):
                     if record.offset < history_end:
                         self.note_writer(record.value)

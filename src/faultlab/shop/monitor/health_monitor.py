@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from faultlab.core import bus
+from faultlab.core import pacer
 from faultlab.core.background import cancel_all
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
@@ -30,9 +30,9 @@ from faultlab.shop.monitor.probe_client import HealthProbe, ProbeFailed, ProbeRe
 from faultlab.shop.monitor.trace import ObservationTrace
 
 OTHER_SERVICES = ("orders", "voter", "dashboard")
-# A log quiet for bus.QUIET_S lets the replicas' fetch wait grow (FetchPacer); an event less than half that after
-# the previous one finds every replica still on its short wait.
-BUSY_GAP_S = bus.QUIET_S / 2
+# A log quiet for pacer.QUIET_S lets the replicas' fetch wait grow or rest on their bell (FetchPacer); an event less
+# than half that after the previous one finds every replica still on its short wait.
+BUSY_GAP_S = pacer.QUIET_S / 2
 BEAT_SLACK_S = 0.004  # a probe may begin this much before its beat (timers fire to the millisecond) and stay on it
 
 

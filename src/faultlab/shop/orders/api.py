@@ -279,5 +279,7 @@ class OrdersApi:
                                          results_consumed=results.consumed_total,
                                          results_set_aside=results.set_aside.total,
                                          results_set_aside_by_reason=results.set_aside.by_reason,
+                                         results_resting_on_bell=results.pacer.resting,
+                                         results_bell_rung=results.doorbell.rung_total,
                                          group_commit={"groups": self.orders.groups_total,
                                                        "orders": self.orders.orders_total}))

@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 from aiokafka.errors import KafkaError
 
-from faultlab.core import bus
+from faultlab.core import bus, pacer
 from faultlab.core.background import Background
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
@@ -60,6 +60,7 @@ class OutboxRelay:
         self.topic = settings.topic(bus.ORDER_EVENTS)
         # The replicas check the seal (sig) and the epoch of every record; at-least-once, duplicates dropped by seq.
         self.sealer = bus.Sealer(settings.admin_token, epoch)
+        self.bell = pacer.Bell(pacer.channel(settings, bus.ORDER_EVENTS))  # the replicas rest on it at rest
         # Per generation, since the last reset: the highest log end the broker reported, the least the end is known
         # to be (first offset of the last acknowledged send + 1), where the next record must land (last acked + 1).
         self.observed_end: dict[int, int] = {}
@@ -153,9 +154,12 @@ class OutboxRelay:
             await self._republish_unconfirmed(f"acknowledged offsets {offsets[0]}..{offsets[-1]} of {topic} "
                                               f"(expected from {lowest}, rising)")
             return True
+        ring = self.bell.due()
         async with self.pool.acquire() as conn:
             await conn.execute("UPDATE orders.outbox SET published = true WHERE seq = ANY($1::bigint[])",
                                [row["seq"] for row in rows])
+            if ring:  # the first events after a pause: replicas resting on the bell fetch them now
+                await self.bell.ring(conn)
         self.acked_floor[gen] = offsets[0] + 1
         self.next_offset[gen] = offsets[-1] + 1
         self.published_total += len(rows)
@@ -231,5 +235,5 @@ class OutboxRelay:
 
     def status(self) -> dict[str, Any]:
         return {"published_total": self.published_total, "republished_total": self.republished_total,
-                "broker_resets": self.broker_resets, "connected": self.connected,
+                "broker_resets": self.broker_resets, "connected": self.connected, "bell_rings": self.bell.rings,
                 "generations": self.generations.status()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -21,7 +22,7 @@ import asyncpg
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from faultlab.core import bus
+from faultlab.core import bus, pacer
 from faultlab.core.background import Background
 from faultlab.core.config import Settings
 from faultlab.core.db import RETRIABLE
@@ -29,6 +30,7 @@ from faultlab.core.log import Logger
 from faultlab.shop.orders.generations import LogGenerations
 
 OFFSET_NAME = "inventory-results"
+LISTEN_RETRY_S = 5.0  # a doorbell connection that failed is tried again after this long
 
 # Which statuses an event's majority outcome may move an order from.
 DECIDE_SQL = """
@@ -117,7 +119,12 @@ class ResultsConsumer:
         self.majority = settings.replicas // 2 + 1
         # Order statuses may follow a little later than the replicas apply: longer fetch waits save idle CPU.
         self.consumer = bus.make_consumer(settings, fetch_wait_ms=4 * settings.fetch_wait_ms)
-        self.pacer = bus.FetchPacer(self.consumer, 4 * settings.fetch_wait_ms, 2 * settings.fetch_idle_wait_ms)
+        # The replicas ring after sending results on a quiet log: at rest this fetches only when one rings.
+        self.doorbell = pacer.Doorbell(pacer.channel(settings, bus.INVENTORY_RESULTS))
+        self.pacer = pacer.FetchPacer(self.consumer, 4 * settings.fetch_wait_ms, 2 * settings.fetch_idle_wait_ms,
+                                      bell=self.doorbell)
+        self._listener: asyncpg.Connection | None = None  # the connection the doorbell listens on (its own)
+        self._listen_at = 0.0  # when to try again to listen, after a failure
         self.topic = settings.topic(bus.INVENTORY_RESULTS)  # what results are sealed for, in every generation
         self.sealer = bus.Sealer(settings.admin_token, epoch)
         self.replicas = set(settings.replica_ids)
@@ -141,6 +148,24 @@ class ResultsConsumer:
         await self._task.stop()
         with contextlib.suppress(Exception):
             await self.consumer.stop()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+    async def _listen(self) -> None:
+        """Have the doorbell listen on a connection of its own (again once it broke; a failure is tried again after
+        LISTEN_RETRY_S, and meanwhile the consumer fetches on its long wait)."""
+        if self.doorbell.listening or time.monotonic() < self._listen_at:
+            return
+        try:
+            if self._listener is not None:
+                with contextlib.suppress(Exception):
+                    await self._listener.close()
+            self._listener = await asyncpg.connect(self.settings.dsn, timeout=3)
+            await self.doorbell.listen(self._listener)
+        except Exception as exc:  # best effort: without the bell, the long fetch wait
+            self._listen_at = time.monotonic() + LISTEN_RETRY_S
+            self.log.warning("results_bell_not_listening", error=repr(exc))
 
     async def _run(self) -> None:
         started = False
@@ -154,6 +179,7 @@ class ResultsConsumer:
                     self.assigned = True
                 elif set(self._live()) != set(self.tps):
                     await self._follow_generations()
+                await self._listen()
                 await self._consume_once()
             except asyncio.CancelledError:
                 raise
@@ -220,6 +246,7 @@ class ResultsConsumer:
         self.pacer.wake()
 
     async def _consume_once(self) -> None:
+        await self.pacer.rest(list(self.tps.values()))
         batch = await self.consumer.getmany(*self.tps.values(), timeout_ms=self.pacer.poll_ms(), max_records=5000)
         self.pacer.note(sum(len(records) for records in batch.values()))
         taken: dict[int, list[Any]] = {}
