@@ -14,6 +14,8 @@ A, B, calibration, A, B, calibration … n times. Per ref and round:
                          the 1st (cold) start is measured the same way
   idle CPU               every lab process (the supervisor and all under it, warm spares included) over
                          --idle-seconds once the lab has settled (spares armed, no process above 15 % of a core)
+  an order after a pause five single orders, each after 2 s of quiet: ms from POST /orders until every replica's
+                         /health applied_seq passed it, and until GET /orders/{id} is no longer PENDING (medians)
   voted reads/s          wrk -t1 -c32 on GET /inventory/voted for --seconds
   accepted orders/s      wrk -t1 -c32 POSTing orders (3 products in turn, quantity 1, no Idempotency-Key); 201s only;
                          then each replica's delay: ms from the load's end until its /health applied_seq reached
@@ -23,7 +25,7 @@ A, B, calibration, A, B, calibration … n times. Per ref and round:
 Calibration, in every round: a trivial aiohttp JSON server (one process) under wrk -t1 -c32, and asyncpg single-row
 INSERT transactions/s over 16 connections to an embedded PostgreSQL. It prints each figure for A and B, B/A as the
 median and min–max of the per-round ratios, each figure over its round's calibration, and the targets of issue 25
-(met when the median meets them). `--figures` measures only some of them (start, idle, reads, orders, mixed), each
+(met when the median meets them). `--figures` measures only some of them (start, idle, pause, reads, orders, mixed), each
 defined as above; the lab still starts and settles first, and the calibration runs in every round. Needs wrk
 (`apt-get install -y wrk`). Ctrl-C or SIGTERM stops every lab it started.
 """
@@ -36,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -82,7 +85,7 @@ def failures_text(failures: dict[str, int]) -> str:
     return (": " + ", ".join(f"{n} {kind}" for kind, n in failures.items())) if failures else ""
 
 
-FIGURE_GROUPS = ("start", "idle", "reads", "orders", "mixed")  # what --figures selects, in the order measured
+FIGURE_GROUPS = ("start", "idle", "pause", "reads", "orders", "mixed")  # what --figures selects, in the order measured
 
 
 async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) -> dict[str, float | None]:
@@ -113,6 +116,11 @@ async def measure_ref(ref: InstalledRef, side: str, args: argparse.Namespace) ->
                     f"settled {figures['settle_s']:.1f} s after working; most: {top})")
                 figures.update(idle_cpu_pct=idle, lab_processes=count,
                                **{f"idle_cpu_pct:{role}": pct for role, pct in by_role.items()})
+            if "pause" in chosen:
+                applied, decided = await lab.after_pause()
+                say(f"an order after 2 s of quiet: applied by every replica in {statistics.median(applied):.0f} ms, "
+                    f"decided in {statistics.median(decided):.0f} ms (median of {len(applied)})")
+                figures.update(pause_applied_ms=statistics.median(applied), pause_decided_ms=statistics.median(decided))
             if "reads" in chosen:
                 reads = await lab.voted_reads(args.seconds)
                 say(f"voted reads {reads.ok_per_s:,.0f}/s ({reads.failed} failed)")

@@ -324,6 +324,34 @@ class RefLab:
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError):
             return -1
 
+    async def after_pause(self, pause_s: float = 2.0, count: int = 5) -> tuple[list[float], list[float]]:
+        """Single orders each after `pause_s` of quiet: ms from POST /orders to the order applied by every replica
+        (their /health `applied_seq`), and to the order decided (GET /orders/{id} no longer PENDING)."""
+        assert self.session is not None
+        applied_ms, decided_ms = [], []
+        for _ in range(count):
+            await asyncio.sleep(pause_s)
+            before = max(await asyncio.gather(*(self._applied(port) for port in self.replica_ports)))
+            started = time.perf_counter()
+            async with self.session.post(self.url("orders", "/orders"),
+                                         json={"product_id": PRODUCTS[0], "quantity": 1}) as resp:
+                order_id = (await resp.json())["order_id"]
+            applied_at = decided_at = None
+            while (applied_at is None or decided_at is None) and time.perf_counter() - started < 10:
+                if applied_at is None and min(await asyncio.gather(
+                        *(self._applied(port) for port in self.replica_ports))) > before:
+                    applied_at = time.perf_counter()
+                if decided_at is None:
+                    async with self.session.get(self.url("orders", f"/orders/{order_id}")) as resp:
+                        if (await resp.json()).get("status") != "PENDING":
+                            decided_at = time.perf_counter()
+                await asyncio.sleep(0.002)
+            if applied_at is None or decided_at is None:
+                raise LabFailed(f"{self.ref.label}: an order after a pause was not applied and decided in 10 s")
+            applied_ms.append((applied_at - started) * 1000)
+            decided_ms.append((decided_at - started) * 1000)
+        return applied_ms, decided_ms
+
     async def mixed(self, seconds: float, orders_rate: float) -> tuple[WrkResult, OpenLoopResult]:
         """Voted reads at saturation (wrk) while the harness sends orders open loop at `orders_rate`."""
         assert self.session is not None

@@ -220,12 +220,12 @@ def test_quick_is_one_short_round_and_bad_counts_are_refused(capsys: pytest.Capt
 def test_figures_select_what_is_measured_in_the_order_measured(capsys: pytest.CaptureFixture[str]) -> None:
     """--figures keeps the named figures (any order, spaces allowed) in the order they are measured; every figure by
     default; an unknown or empty name is a usage error naming the choices."""
-    assert parse_args(["a", "b"]).figures == ("start", "idle", "reads", "orders", "mixed")
+    assert parse_args(["a", "b"]).figures == ("start", "idle", "pause", "reads", "orders", "mixed")
     assert parse_args(["a", "b", "--figures", "orders, start"]).figures == ("start", "orders")
     for bad in ("orders,speed", ","):
         with pytest.raises(SystemExit):
             parse_args(["a", "b", "--figures", bad])
-        assert "choose from start, idle, reads, orders, mixed" in capsys.readouterr().err
+        assert "choose from start, idle, pause, reads, orders, mixed" in capsys.readouterr().err
 
 
 def test_a_target_whose_figure_was_not_measured_says_so() -> None:
