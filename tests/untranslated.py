@@ -25,6 +25,8 @@ NOT_THE_GUIDES = {"pedido": "orden", "pedidos": "órdenes", "request": "solicitu
 SKIPPED = frozenset({"script", "style", "code", "svg", "title"})
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
 QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
+# a path or a URL is a name, whatever letters a random folder name holds (/tmp/faultlab-tests-dfc9at8e: "at")
+PATH = re.compile(r"(?<!\S)(?:/|[a-z]+://)\S*")
 # fan-out, guide's, avg_ttd_ms (a field name), request_metrics (a table): one word each
 WORD = re.compile(r"[^\W\d_]+(?:[-'_][^\W\d_]+)*", re.UNICODE)
 
@@ -79,13 +81,13 @@ def leftovers(texts: list[str], lang: str) -> list[str]:
     def words(text: str) -> list[str]:
         # text in double quotes is quoted as it is (the guide's "quorum not reached"); words in capitals are names
         # both languages use (ON, OFF, TTD)
-        return [w for w in WORD.findall(QUOTED.sub(" ", text)) if not w.isupper()]
+        return [w for w in WORD.findall(PATH.sub(" ", QUOTED.sub(" ", text))) if not w.isupper()]
 
     return [t for t in texts if any(w.lower() in other for w in words(t))]
 
 
 def _words(text: str) -> list[str]:
-    return WORD.findall(QUOTED.sub(" ", text))
+    return WORD.findall(PATH.sub(" ", QUOTED.sub(" ", text)))
 
 
 def not_the_guides(texts: list[str]) -> list[str]:

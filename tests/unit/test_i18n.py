@@ -280,3 +280,11 @@ def test_the_study_summary_in_spanish(tmp_path: Path) -> None:
     assert "actual: consecutive failures=3" in text and "recomendada: " in text and "0,00 (0,00 / 0,00)" in text
     assert "la configuración actual del laboratorio está en el frente de: crash" in text
     assert "FAULTLAB_DETECTOR=" in text and not leftovers(text.splitlines(), "es")
+
+
+def test_a_path_or_a_url_is_no_word_of_the_other_language() -> None:
+    """The leftover finder passes over paths and URLs, whatever letters a random folder name holds ("at", "in"),
+    and still finds an English word beside them."""
+    assert not leftovers(["carpeta /tmp/faultlab-tests-dfc9at8e/dashboard-runs1/20270115T080000Z"], "es")
+    assert not leftovers(["ver http://127.0.0.1:5007/in/at"], "es")
+    assert leftovers(["the run /tmp/x"], "es") == ["the run /tmp/x"]
