@@ -41,7 +41,7 @@ def experiment_of(args: argparse.Namespace, facts: Any) -> tuple[Any, Any, list[
     """The experiment this command runs — the file's (or the guide's) with the command line's options applied —
     checked whole and against the lab `facts` describe: (experiment or None, source, every problem located)."""
     from faultlab.lab.experiment_check import check_experiment
-    from faultlab.lab.experiment_file import Source
+    from faultlab.lab.experiment_reader import Source
     from faultlab.lab.phases import build_experiment, guide_experiment
 
     thresholds = {"max_ttd_ms": args.max_ttd_ms, "max_ttr_ms": args.max_ttr_ms,

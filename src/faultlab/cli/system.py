@@ -75,7 +75,7 @@ def system_of(args: argparse.Namespace) -> Any:
         return None
     from faultlab.core.messages import parse
     from faultlab.core.messages.system import SystemContract
-    from faultlab.lab.experiment_file import read_data
+    from faultlab.lab.experiment_reader import read_data
 
     try:
         data, _source = read_data(Path(args.file))
