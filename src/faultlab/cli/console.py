@@ -54,6 +54,16 @@ def wide_console() -> Any:
     return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150, log_path=False)
 
 
+def number(value: Any, digits: int = 0) -> str:
+    """A figure in the reader's language with `digits` decimals ("1.365,5" in Spanish), or "-" where there is none."""
+    return i18n.number(value, digits)
+
+
+def count(value: int | None) -> str:
+    """A count the report has (in the reader's language: "1.365" in Spanish), or "-" where it has none."""
+    return i18n.number(value, 0)
+
+
 def decimal(text: str) -> float:
     """An option's number as a person types it: 0.3, or 0,3 as Spanish writes it (no thousands separators)."""
     import argparse

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faultlab.cli.console import count, number
 from faultlab.cli.console import settings as _settings
 from faultlab.cli.console import wide_console as _console
-from faultlab.cli.report import _count, _fmt, phase_line, print_summary
+from faultlab.cli.report import phase_line, print_summary
 from faultlab.core import i18n
 from faultlab.core.i18n import _
 from faultlab.core.said import render
@@ -300,10 +301,10 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             recent = [runner.recorder.seconds.get(int(time.time()) - k) for k in range(2, 7)]
             recent_ok = sum(s.ok for s in recent if s)
             recent_n = sum(s.requests for s in recent if s)
-            rate = (_("{percent} % ok (last 5 s)").format(percent=_fmt(100 * recent_ok / recent_n, 1))
+            rate = (_("{percent} % ok (last 5 s)").format(percent=number(100 * recent_ok / recent_n, 1))
                     if recent_n else "")
             progress.update(task, load=i18n.ngettext("{n} request", "{n} requests", total_stats.requests).format(
-                n=_count(total_stats.requests)) + f" · {rate}")
+                n=count(total_stats.requests)) + f" · {rate}")
             await asyncio.sleep(0.5)
 
     tick = asyncio.create_task(ticker())
