@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from faultlab.cli.console import count, number
+from faultlab.cli.console import count, number, print_problems
 from faultlab.cli.console import settings as _settings
 from faultlab.cli.console import wide_console as _console
 from faultlab.cli.report import phase_line, print_summary
@@ -94,15 +94,6 @@ def say_lab(facts: Any, settings: Any, running: bool) -> str:
         home=settings.home, what=what)
 
 
-def print_problems(console: Any, problems: list[Any], where: str | None) -> None:
-    from rich.markup import escape
-
-    console.print("[bold red]" + (_("{file} is not a valid experiment:").format(file=where) if where
-                                  else _("not a valid experiment:")) + "[/]")
-    for problem in problems:
-        console.print("  " + escape(problem.text(i18n.active())))
-
-
 def cmd_experiment(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
@@ -124,7 +115,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if args.check or problems:
         console.print(escape(say_lab(facts, settings, running) if contract is None else say_system(contract, facts)))
     if problems:
-        print_problems(console, problems, args.file)
+        print_problems(console, problems, _("{file} is not a valid experiment:").format(file=args.file) if args.file
+                       else _("not a valid experiment:"))
         return EXIT_ABORTED
     if args.check:
         phases, repeat = len(experiment.phases), experiment.repeat
