@@ -29,12 +29,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.core.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.process import cpu_seconds, wait_spares_ready
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 
 
 def lab_processes(lab: Supervisor) -> list[psutil.Process]:

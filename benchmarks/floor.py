@@ -32,11 +32,10 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.lab.checkers import check_data
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 from tests.floor_scenarios import Answer, reads_around_the_bound, voter_killed_under_stale_and_hung
 
 STOCK = {"PROD-001": 10_000_000, "PROD-002": 10_000_000, "PROD-003": 10_000_000}

@@ -1,4 +1,8 @@
-"""What every benchmark that starts a lab shares: its main runs until done, Ctrl-C or SIGTERM.
+"""What every benchmark that starts a lab shares: the lab's settings on free ports of its own, and a main that runs
+until done, Ctrl-C or SIGTERM.
+
+`lab_settings` is here, not in the test suite, so that benchmarks never import tests; the tests' labs use it too
+(tests may import benchmarks: tests/unit/test_benchmark_harness.py tests this module).
 
 SIGTERM is handled as Ctrl-C: the main task is cancelled, so the `async with Supervisor(...)` (or `finally: lab.stop()`)
 around the measurement stops every process the benchmark started — a `kill` or a job runner's timeout leaves
@@ -8,9 +12,41 @@ nothing behind. Exit code 130 when interrupted, the main's own otherwise.
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
+import socket
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
+
+from faultlab.core.config import Settings
+
+PORT_NAMES = ("orders_port", "monitor_port", "voter_port", "dashboard_port", "broker_port", "postgres_port",
+              "supervisor_port")
+
+
+def free_block(size: int) -> int:
+    """A base port with `size` consecutive free ports after it."""
+    for _ in range(200):
+        base = random.randint(20000, 32000 - size)  # below Linux's ephemeral ports (32768-60999)
+        ok = True
+        for port in range(base, base + size):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port block")
+
+
+def lab_settings(home: Path, **overrides: object) -> Settings:
+    """Settings for a lab of a test or a benchmark: its own folder, its own free ports, loopback only."""
+    base = free_block(16)
+    ports = {name: base + i for i, name in enumerate(PORT_NAMES)}
+    return Settings(home=home, inventory_base_port=base + 10, **ports, **overrides)  # type: ignore[arg-type]
 
 
 def run(main: Coroutine[Any, Any, Any]) -> int:

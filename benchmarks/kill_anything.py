@@ -34,11 +34,10 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.lab.checkers import check_data
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 
 VICTIMS = ("inventory-1", "inventory-2", "inventory-3", "voter", "monitor", "orders", "broker", "postgres",
            "dashboard")

@@ -25,12 +25,11 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from benchmarks.ttd_ttr import wait_episode
 from faultlab.core.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 
 
 async def crash_ttrs(lab: Supervisor, client: LabClient, reps: int, label: str) -> list[float]:

@@ -21,11 +21,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.core.histogram import LatencyHistogram
 from faultlab.lab.load import LoadResult, OpenLoopLoad, request_factory
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 
 
 async def paced_workers(session: aiohttp.ClientSession, make: object, rate: float, seconds: float,

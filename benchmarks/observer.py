@@ -27,13 +27,12 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.core import spares_settled
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.core.client import LabClient
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.lab.observer import Observer, Target
 from faultlab.lab.systems.contract import guide_contract, monitor_states, products_of
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 
 FAULTS: dict[str, dict[str, Any]] = {
     "crash": {"kind": "crash"},

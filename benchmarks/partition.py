@@ -23,11 +23,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.core import netns
 from faultlab.lab.load import OpenLoopLoad, request_factory
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 
 REPLICA = 3
 

@@ -28,10 +28,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.core import bus
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 from tests.helpers import auth, get_json, post_orders, produce, read_topic, wait_converged
 
 PRODUCT = "PROD-002"

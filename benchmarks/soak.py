@@ -37,12 +37,11 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
+from benchmarks.harness import lab_settings, run
 from faultlab.core.protocol import CREATED
 from faultlab.lab.load import Completion, OpenLoopLoad, request_factory
 from faultlab.runtime.supervisor import Supervisor
 from faultlab.shop.voter.fanout import ConnectionPool
-from tests.conftest import lab_settings
 from tests.helpers import auth, clear_all_faults, replica_rows, wait_converged
 
 FANOUT_MAX_IDLE: int = inspect.signature(ConnectionPool).parameters["max_idle"].default

@@ -21,7 +21,7 @@ from faultlab.core.messages import parse
 from faultlab.core.messages.monitor import ObservationReport
 from faultlab.core.messages.orders import NewOrder
 from faultlab.faults import parse_fault
-from faultlab.lab.experiment_file import load_experiment
+from faultlab.lab.experiment_reader import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 

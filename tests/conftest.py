@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import shutil
 import signal
-import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from faultlab.core.config import Settings
+from benchmarks.harness import lab_settings
 from faultlab.runtime.supervisor import Supervisor
 
 BASETEMP_PREFIX = "faultlab-tests-"
@@ -56,33 +54,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # The suite reads English messages (and the labs it starts inherit this); tests of Spanish choose it themselves.
 os.environ["FAULTLAB_LANG"] = "en"
-
-PORT_NAMES = ("orders_port", "monitor_port", "voter_port", "dashboard_port", "broker_port", "postgres_port",
-              "supervisor_port")
-
-
-def _free_block(size: int) -> int:
-    """A base port with `size` consecutive free ports after it."""
-    for _ in range(200):
-        base = random.randint(20000, 32000 - size)  # below Linux's ephemeral ports (32768-60999)
-        ok = True
-        for port in range(base, base + size):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port block")
-
-
-def lab_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a test lab: its own folder, its own free ports, loopback only."""
-    base = _free_block(16)
-    ports = {name: base + i for i, name in enumerate(PORT_NAMES)}
-    return Settings(home=home, inventory_base_port=base + 10, **ports, **overrides)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

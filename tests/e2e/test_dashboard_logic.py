@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from faultlab.core.config import Settings
 from faultlab.core.log import get_logger
 from faultlab.core.web import BUCKETS_MS, PROBE_HEADER, ApiError, RequestMetrics, create_app
-from faultlab.lab.dashboard.collector import SERIES, card_status, instance_card
+from faultlab.lab.dashboard.cards import card_status, instance_card
+from faultlab.lab.dashboard.collector import SERIES
 from faultlab.lab.dashboard.metrics import (
     Counts,
     Selector,

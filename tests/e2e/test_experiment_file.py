@@ -15,7 +15,7 @@ import pytest
 
 from faultlab.core.said import render, text_of
 from faultlab.lab.experiment import ExperimentRunner
-from faultlab.lab.experiment_file import load_experiment
+from faultlab.lab.experiment_reader import load_experiment
 from faultlab.lab.report import build_report, validate, write_run
 from faultlab.runtime.supervisor import Supervisor
 from tests.helpers import auth, get_json

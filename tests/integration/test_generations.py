@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from benchmarks.harness import lab_settings
 from faultlab.core import bus
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 from tests.helpers import get_json, inject, post_orders, replica_rows, wait_converged
 
 pytestmark = pytest.mark.timeout(300)

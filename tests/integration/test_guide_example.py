@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from benchmarks.harness import free_block, lab_settings
 from faultlab.runtime.supervisor import Supervisor, SupervisorError
-from tests.conftest import _free_block, lab_settings
 from tests.helpers import get_json
 
 pytestmark = pytest.mark.timeout(240)  # the first use also installs the example's virtual environment
@@ -62,7 +62,7 @@ class Example:
 
 def example_env(run: Path, **overrides: str) -> tuple[dict[str, str], int]:
     """run.sh's environment for a run folder and a block of free ports (replicas base..base+2, then the others)."""
-    base = _free_block(8)
+    base = free_block(8)
     env = {**os.environ, "GUIDE_RUN_DIR": str(run), "GUIDE_STOCK": "PROD-001=1000,PROD-002=500,PROD-003=750"}
     env.update({name: str(base + i + (2 if i else 0)) for i, name in enumerate(PORT_VARIABLES)})
     env.update(overrides)

@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from benchmarks.harness import lab_settings
 from faultlab.core import netns
 from faultlab.core.config import Settings
 from faultlab.core.said import text_of
@@ -25,7 +26,6 @@ from faultlab.lab.phases import DEFAULT_PHASES, NETWORK_PHASES, build_experiment
 from faultlab.lab.report import build_report, validate, write_run
 from faultlab.lab.workload import request_factory
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 from tests.helpers import get_json, model_state, post_orders, wait_converged
 
 pytestmark = pytest.mark.timeout(240)

@@ -14,6 +14,7 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
+from benchmarks.harness import lab_settings
 from faultlab.core import bus
 from faultlab.core.config import Settings
 from faultlab.core.db import ORDERS_SCHEMA, create_pool, ensure_database, migrate
@@ -23,7 +24,6 @@ from faultlab.runtime.process import ManagedProcess
 from faultlab.runtime.supervisor import wait_port
 from faultlab.shop.orders import relay as relay_module
 from faultlab.shop.orders.relay import OutboxRelay
-from tests.conftest import lab_settings
 
 pytestmark = pytest.mark.timeout(90)
 EPOCH = "relay-test-epoch"

@@ -16,9 +16,9 @@ import aiohttp
 import psutil
 import pytest
 
+from benchmarks.harness import lab_settings
 from faultlab.runtime.process import wait_spares_ready
 from faultlab.runtime.supervisor import Supervisor
-from tests.conftest import lab_settings
 from tests.helpers import get_json, inject
 
 pytestmark = pytest.mark.timeout(240)

@@ -10,7 +10,7 @@ import pytest
 
 from faultlab.core.config import Settings
 from faultlab.lab.demo import DEMO_FILE, DemoState, DemoStep, Narrator, described, read_state, sentence
-from faultlab.lab.experiment_file import read_experiment
+from faultlab.lab.experiment_reader import read_experiment
 from faultlab.lab.report_model import Episode, LoadResult, PhaseResult
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from faultlab.core.messages import Refused
-from faultlab.lab.experiment_file import Experiment, load_experiment
+from faultlab.lab.experiment_file import Experiment
+from faultlab.lab.experiment_reader import load_experiment
 from faultlab.lab.phases import PHASES, build_experiment, guide_experiment
 
 ROOT = Path(__file__).resolve().parents[2]

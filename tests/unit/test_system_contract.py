@@ -10,7 +10,8 @@ import pytest
 
 from faultlab.core.messages import Refused, parse
 from faultlab.core.messages.system import MonitorContract, ProductFields, SystemContract
-from faultlab.lab.experiment_file import Experiment, load_experiment
+from faultlab.lab.experiment_file import Experiment
+from faultlab.lab.experiment_reader import load_experiment
 from faultlab.lab.phases import build_experiment
 from faultlab.lab.systems.contract import (
     expand_headers,

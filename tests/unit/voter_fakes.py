@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator, Callable
 import pytest_asyncio
 from aiohttp import web
 
+from benchmarks.harness import free_block
 from faultlab.core.config import Settings
 from faultlab.core.evidence import MonitorReporter
 from faultlab.shop.voter.majority_voter import MajorityVoter
-from tests.conftest import _free_block
 
 PRODUCT = "PROD-001"
 History = Callable[[int], list[list[int]]]  # count asked -> [[version, available, reserved, applied_at_ms], ...]
@@ -85,7 +85,7 @@ async def voter_with() -> AsyncIterator[Callable[[History, History], asyncio.Fut
 
     async def make(first: History, second: History, third: History | None = None,
                    max_staleness_ms: int = 500) -> MajorityVoter:
-        base[0] = _free_block(3)
+        base[0] = free_block(3)
         settings = Settings(inventory_base_port=base[0], monitor_port=base[0] + 3, voter_timeout_ms=400,
                             max_staleness_ms=max_staleness_ms)
         for port, history in zip(range(base[0], base[0] + 3), (first, second, third), strict=True):

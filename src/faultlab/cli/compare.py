@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from faultlab.cli.console import number
 from faultlab.core import i18n
 from faultlab.core.i18n import _
 from faultlab.core.said import render, said_of
@@ -37,10 +38,6 @@ def _console() -> Any:
     from faultlab.cli.console import wide_console
 
     return wide_console()
-
-
-def _fmt(value: Any, digits: int = 0) -> str:
-    return i18n.number(value, digits)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -106,11 +103,11 @@ def _cell(cell: dict[str, Any], digits: int) -> str:
     if cell["median"] is None:
         text = "-"
     elif cell["n"] > 1:
-        text = escape(f"{_fmt(cell['median'], digits)} [{_fmt(cell['min'], digits)}–{_fmt(cell['max'], digits)}]")
+        text = escape(f"{number(cell['median'], digits)} [{number(cell['min'], digits)}–{number(cell['max'], digits)}]")
     else:
-        text = _fmt(cell["median"], digits)
+        text = number(cell["median"], digits)
     if cell["interval"]:
-        text += "\n" + escape(f"({_fmt(cell['interval'][0], digits)} … {_fmt(cell['interval'][1], digits)})")
+        text += "\n" + escape(f"({number(cell['interval'][0], digits)} … {number(cell['interval'][1], digits)})")
     if cell["misses"]:
         text += " [red]" + _("missing ×{n}").format(n=cell["misses"]) + "[/]"
     return text
@@ -145,6 +142,6 @@ def _difference(cell: dict[str, Any], reference: dict[str, Any], digits: int) ->
         return verdicts["unknown"]
     low, high = cell["difference_interval"] or (None, None)
     sign = "+" if cell["difference"] > 0 else ""
-    interval = escape(f" [{_fmt(low, digits)} … {_fmt(high, digits)}]") if low is not None else ""
-    p_value = f" p = {_fmt(cell['p_value'], 3)}" if cell.get("p_value") is not None else ""
-    return f"{sign}{_fmt(cell['difference'], digits)}{interval}{p_value}\n{verdicts[cell['verdict']]}"
+    interval = escape(f" [{number(low, digits)} … {number(high, digits)}]") if low is not None else ""
+    p_value = f" p = {number(cell['p_value'], 3)}" if cell.get("p_value") is not None else ""
+    return f"{sign}{number(cell['difference'], digits)}{interval}{p_value}\n{verdicts[cell['verdict']]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +52,26 @@ def wide_console() -> Any:
 
     console = Console(log_path=False)  # progress lines say what happened, not which line of faultlab printed them
     return console if console.is_terminal or os.environ.get("COLUMNS") else Console(width=150, log_path=False)
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """A figure in the reader's language with `digits` decimals ("1.365,5" in Spanish), or "-" where there is none."""
+    return i18n.number(value, digits)
+
+
+def count(value: int | None) -> str:
+    """A count the report has (in the reader's language: "1.365" in Spanish), or "-" where it has none."""
+    return i18n.number(value, 0)
+
+
+def print_problems(console: Any, problems: Iterable[Any], headline: str) -> None:
+    """What is wrong with a refused document: its headline (Rich markup) in bold red, then each problem on a line of
+    its own, in the reader's language."""
+    from rich.markup import escape
+
+    console.print("[bold red]" + headline + "[/]")
+    for problem in problems:
+        console.print("  " + escape(problem.text(i18n.active())))
 
 
 def decimal(text: str) -> float:

@@ -16,7 +16,7 @@ from faultlab.core.i18n import _
 def register(sub: Any) -> None:
     """Add `demo` to the CLI's subparsers."""
     from faultlab.lab.demo import DEMO_FILE
-    from faultlab.lab.experiment_file import read_experiment
+    from faultlab.lab.experiment_reader import read_experiment
 
     demo, _source, _places = read_experiment(DEMO_FILE)
     load = demo.load

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faultlab.cli.console import count, number, print_problems
 from faultlab.cli.console import settings as _settings
 from faultlab.cli.console import wide_console as _console
-from faultlab.cli.report import _count, _fmt, phase_line, print_summary
+from faultlab.cli.report import phase_line, print_summary
 from faultlab.core import i18n
 from faultlab.core.i18n import _
 from faultlab.core.said import render
@@ -41,7 +42,7 @@ def experiment_of(args: argparse.Namespace, facts: Any) -> tuple[Any, Any, list[
     """The experiment this command runs — the file's (or the guide's) with the command line's options applied —
     checked whole and against the lab `facts` describe: (experiment or None, source, every problem located)."""
     from faultlab.lab.experiment_check import check_experiment
-    from faultlab.lab.experiment_file import Source
+    from faultlab.lab.experiment_reader import Source
     from faultlab.lab.phases import build_experiment, guide_experiment
 
     thresholds = {"max_ttd_ms": args.max_ttd_ms, "max_ttr_ms": args.max_ttr_ms,
@@ -93,15 +94,6 @@ def say_lab(facts: Any, settings: Any, running: bool) -> str:
         home=settings.home, what=what)
 
 
-def print_problems(console: Any, problems: list[Any], where: str | None) -> None:
-    from rich.markup import escape
-
-    console.print("[bold red]" + (_("{file} is not a valid experiment:").format(file=where) if where
-                                  else _("not a valid experiment:")) + "[/]")
-    for problem in problems:
-        console.print("  " + escape(problem.text(i18n.active())))
-
-
 def cmd_experiment(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
@@ -123,7 +115,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if args.check or problems:
         console.print(escape(say_lab(facts, settings, running) if contract is None else say_system(contract, facts)))
     if problems:
-        print_problems(console, problems, args.file)
+        print_problems(console, problems, _("{file} is not a valid experiment:").format(file=args.file) if args.file
+                       else _("not a valid experiment:"))
         return EXIT_ABORTED
     if args.check:
         phases, repeat = len(experiment.phases), experiment.repeat
@@ -300,10 +293,10 @@ async def _run_and_report(args: argparse.Namespace, experiment: Any, source: Any
             recent = [runner.recorder.seconds.get(int(time.time()) - k) for k in range(2, 7)]
             recent_ok = sum(s.ok for s in recent if s)
             recent_n = sum(s.requests for s in recent if s)
-            rate = (_("{percent} % ok (last 5 s)").format(percent=_fmt(100 * recent_ok / recent_n, 1))
+            rate = (_("{percent} % ok (last 5 s)").format(percent=number(100 * recent_ok / recent_n, 1))
                     if recent_n else "")
             progress.update(task, load=i18n.ngettext("{n} request", "{n} requests", total_stats.requests).format(
-                n=_count(total_stats.requests)) + f" · {rate}")
+                n=count(total_stats.requests)) + f" · {rate}")
             await asyncio.sleep(0.5)
 
     tick = asyncio.create_task(ticker())

@@ -8,11 +8,11 @@ import asyncio
 import json
 from typing import Any
 
-from faultlab.cli.console import decimal, typed
+from faultlab.cli.console import count, decimal, number, typed
 from faultlab.cli.console import settings as _settings
 from faultlab.cli.console import wide_console as _console
 from faultlab.cli.experiment import EXIT_INTERRUPTED, cmd_experiment
-from faultlab.cli.report import _count, _fmt, cmd_report
+from faultlab.cli.report import cmd_report
 from faultlab.core import i18n
 from faultlab.core.i18n import _
 
@@ -130,21 +130,21 @@ def cmd_load(args: argparse.Namespace) -> int:
     for column in (_("requests"), _("ok"), _("rps"), _("avg ms"), _("p50 ms"), _("p95 ms"), _("p99 ms"), _("max ms"),
                    _("success %"), _("max send lag ms")):
         table.add_column(column, justify="right")
-    table.add_row(_count(data["requests"]), _count(data["successful"]), _fmt(data["rps"], 1),
-                  *(_fmt(data[k], 1) for k in ("avg_latency_ms", "p50_latency_ms", "p95_latency_ms",
+    table.add_row(count(data["requests"]), count(data["successful"]), number(data["rps"], 1),
+                  *(number(data[k], 1) for k in ("avg_latency_ms", "p50_latency_ms", "p95_latency_ms",
                                                "p99_latency_ms", "max_latency_ms")),
-                  _fmt(data["success_rate"], 2), _fmt(data["max_send_lag_ms"], 1))
+                  number(data["success_rate"], 2), number(data["max_send_lag_ms"], 1))
     console.print(table)
     if data["errors"]:
-        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {_count(v)}" for k, v in sorted(data["errors"].items())))
+        console.print(_("errors by kind:") + " " + ", ".join(f"{k} {count(v)}" for k, v in sorted(data["errors"].items())))
     if data["ambiguous"]:
         console.print(_("writes of unknown outcome (may be stored):") + " "
-                      + ", ".join(f"{k} {_count(v)}" for k, v in sorted(data["ambiguous"].items())))
+                      + ", ".join(f"{k} {count(v)}" for k, v in sorted(data["ambiguous"].items())))
     if len(data["by_kind"]) > 1:
         console.print(_("by kind:") + " " + "; ".join(
             _("{kind} {sent} sent, {ok} ok, {failed} failed, {unknown} unknown").format(
-                kind=k, sent=_count(v["sent"]), ok=_count(v["ok"]), failed=_count(v["fail"]),
-                unknown=_count(v["info"]))
+                kind=k, sent=count(v["sent"]), ok=count(v["ok"]), failed=count(v["fail"]),
+                unknown=count(v["info"]))
             for k, v in data["by_kind"].items()))
     if not data["requests"] or data["successful"] == 0:
         console.print("[red]" + _("no request succeeded: is the lab running? (`faultlab up`)") + "[/]")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faultlab.cli.console import count, number
 from faultlab.cli.console import wide_console as _console
 from faultlab.core import i18n
 from faultlab.core.i18n import N_, NP_, _
@@ -29,12 +30,8 @@ def phase_line(result: PhaseResult) -> str:
     mark = "[green]" + _("ok") + "[/]" if result.passed else "[red]" + _("missed") + "[/]: " + escape(
         "; ".join(render_all(result.missed)))
     return _("{phase} #{repetition}: TTD {ttd} ms, TTR {ttr} ms, {rps} rps, p95 {p95} ms, success {success} %").format(
-        phase=result.phase, repetition=result.repetition, ttd=_fmt(result.ttd_ms), ttr=_fmt(result.ttr_ms),
-        rps=_fmt(lr.rps, 1), p95=_fmt(lr.p95_latency_ms), success=_fmt(lr.success_rate, 2)) + f" — {mark}"
-
-
-def _fmt(value: Any, digits: int = 0) -> str:
-    return i18n.number(value, digits)
+        phase=result.phase, repetition=result.repetition, ttd=number(result.ttd_ms), ttr=number(result.ttr_ms),
+        rps=number(lr.rps, 1), p95=number(lr.p95_latency_ms), success=number(lr.success_rate, 2)) + f" — {mark}"
 
 
 def print_summary(console: Any, report: Report) -> None:
@@ -59,8 +56,8 @@ def print_summary(console: Any, report: Report) -> None:
                 return _("n/a")
             return "-" if not d.missing else "[red]" + miss.format(n=d.missing) + "[/]"
         if d.n > 1:
-            return escape(f"{_fmt(d.median, digits)} [{_fmt(d.min, digits)}–{_fmt(d.max, digits)}]") + misses
-        return _fmt(d.median, digits) + misses
+            return escape(f"{number(d.median, digits)} [{number(d.min, digits)}–{number(d.max, digits)}]") + misses
+        return number(d.median, digits) + misses
 
     for name, st in report.phases.items():
         verdict = "[green]" + _("pass") + "[/]" if st.passed else "[red]" + escape(
@@ -89,8 +86,8 @@ def print_summary(console: Any, report: Report) -> None:
             detected=s.not_detected or 0, recovered=s.not_recovered or 0) + "[/]"
     console.print(_("summary: {passed}/{total} phase runs passed · avg TTD {ttd} ms · avg TTR {ttr} ms · max p95 "
                     "{p95} ms · min success {success} % · detector {detector}").format(
-        passed=_count(s.successful_tests), total=_count(s.total_tests), ttd=_fmt(s.avg_ttd_ms), ttr=_fmt(s.avg_ttr_ms),
-        p95=_fmt(s.max_p95_ms, 1), success=_fmt(s.min_success_rate, 2),
+        passed=count(s.successful_tests), total=count(s.total_tests), ttd=number(s.avg_ttd_ms), ttr=number(s.avg_ttr_ms),
+        p95=number(s.max_p95_ms, 1), success=number(s.min_success_rate, 2),
         detector=report.experiment_info.detector.name) + misses)
     dc = report.data_check
     valid = _verdict_word(dc.valid, "data check")
@@ -120,14 +117,14 @@ def print_summary(console: Any, report: Report) -> None:
         if staleness is not None:
             console.print(_("voted reads' staleness: p50 {p50} ms, p99 {p99} ms, max {max} ms over {n} reads; {over} "
                             "over the bound of {bound} ms").format(
-                p50=_fmt(staleness.p50_ms, 1), p99=_fmt(staleness.p99_ms, 1), max=_fmt(staleness.max_ms, 1),
-                n=_count(staleness.measured), over=_count(staleness.over_bound),
-                bound=_count(staleness.max_staleness_ms)))
+                p50=number(staleness.p50_ms, 1), p99=number(staleness.p99_ms, 1), max=number(staleness.max_ms, 1),
+                n=count(staleness.measured), over=count(staleness.over_bound),
+                bound=count(staleness.max_staleness_ms)))
     aw = dc.checks.get("ambiguous_writes")
     if isinstance(aw, AmbiguousWritesCheck):
         console.print(_("writes of unknown outcome: {n} ({once} stored once, {not_stored} not stored, {more} more "
-                        "than once)").format(n=_count(aw.ambiguous), once=_count(aw.stored_once),
-                                             not_stored=_count(aw.not_stored), more=_count(aw.stored_more_than_once)))
+                        "than once)").format(n=count(aw.ambiguous), once=count(aw.stored_once),
+                                             not_stored=count(aw.not_stored), more=count(aw.stored_more_than_once)))
     v = report.verdict
     if v.valid:
         single = [run for run, _missed in report.runs_off_threshold()]
@@ -159,11 +156,6 @@ def print_findings(console: Any, checks: Mapping[str, Check], shown: int = 3) ->
             console.print("    · " + escape(say(found)))
 
 
-def _count(value: int | None) -> str:
-    """A count the report has (in the reader's language: "1.365" in Spanish), or "-" where it has none."""
-    return i18n.number(value, 0)
-
-
 def _verdict_word(value: Any, of: str = "data check") -> str:
     """A verdict in words (valid, not valid, unknown), as said of `of` (Spanish agrees with what is judged)."""
     if of == "read history":
@@ -177,7 +169,7 @@ def _verdict_word(value: Any, of: str = "data check") -> str:
 
 def _counted(message: i18n.Plural, n: int | None) -> str:
     """A count with its noun, singular or plural in the reader's language ("1 violación", "2 violaciones")."""
-    return i18n.ngettext(message.singular, message.plural, n or 0).format(n=_count(n))
+    return i18n.ngettext(message.singular, message.plural, n or 0).format(n=count(n))
 
 
 def print_guide_answers(console: Any, report: Report) -> None:

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from faultlab.cli.console import decimal, typed
-from faultlab.core import i18n
+from faultlab.cli.console import decimal, number, typed
 from faultlab.core.i18n import N_, _
 
 EXIT_OK, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 2, 130
@@ -229,10 +228,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fmt(value: Any, digits: int = 0) -> str:
-    return i18n.number(value, digits)
-
-
 def print_summary(console: Any, study: dict[str, Any]) -> None:
     """The front on the focus kind, then the current and the recommended settings on every kind."""
     from rich.markup import escape
@@ -245,7 +240,7 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
     focus, kinds = study["focus"], study["grid"]["kinds"]
     grid = study["grid"]
     console.print(_("replayed {settings} settings over {observations} observations in {seconds} s").format(
-        settings=grid["settings"], observations=_fmt(grid["observations"]), seconds=_fmt(grid["replay_s"], 2)))
+        settings=grid["settings"], observations=number(grid["observations"]), seconds=number(grid["replay_s"], 2)))
     if focus in kinds:
         table = Table(title=escape(_("Pareto front on {kind}: TTD p95 against false OFFs per hour "
                                      "(fault-free)").format(kind=focus)))
@@ -255,9 +250,9 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
             table.add_column(column, justify="left" if left else "right")
         for r in front(study, focus):
             t = r["ttd"][focus]
-            table.add_row(escape(r["setting"]["label"]) + (" ★" if r["current"] else ""), _fmt(t["median_ms"]),
-                          _fmt(t["p95_ms"]), str(t["missed"]), str(t["flaps"]), _fmt(rate(r), 2),
-                          _fmt(rate(r, "noisy"), 2), _fmt(rate(r, "quiet"), 2))
+            table.add_row(escape(r["setting"]["label"]) + (" ★" if r["current"] else ""), number(t["median_ms"]),
+                          number(t["p95_ms"]), str(t["missed"]), str(t["flaps"]), number(rate(r), 2),
+                          number(rate(r, "noisy"), 2), number(rate(r, "quiet"), 2))
         console.print(table)
     table = Table(title=_("TTD median / p95 (ms) per fault kind"))
     table.add_column(_("setting"))
@@ -269,8 +264,8 @@ def print_summary(console: Any, study: dict[str, Any]) -> None:
         if chosen is None:
             continue
         table.add_row(f"{name}: {escape(chosen['setting']['label'])}",
-                      *[f"{_fmt(chosen['ttd'][k]['median_ms'])} / {_fmt(chosen['ttd'][k]['p95_ms'])}" for k in kinds],
-                      f"{_fmt(rate(chosen), 2)} ({_fmt(rate(chosen, 'noisy'), 2)} / {_fmt(rate(chosen, 'quiet'), 2)})")
+                      *[f"{number(chosen['ttd'][k]['median_ms'])} / {number(chosen['ttd'][k]['p95_ms'])}" for k in kinds],
+                      f"{number(rate(chosen), 2)} ({number(rate(chosen, 'noisy'), 2)} / {number(rate(chosen, 'quiet'), 2)})")
     console.print(table)
     on = [k for k, v in study["current_on_front"].items() if v]
     console.print(_("the lab's current setting is on the front for: {kinds}").format(

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from faultlab.cli.console import print_problems
 from faultlab.cli.console import wide_console as _console
 from faultlab.core import i18n
 from faultlab.core.i18n import _
@@ -69,13 +70,13 @@ def system_of(args: argparse.Namespace) -> Any:
         try:
             return contract_of(spec)
         except Refused as exc:
-            print_problems(_console(), exc.problems, spec)
+            print_problems(_console(), exc.problems, _not_valid(spec))
             raise SystemExit(EXIT_UNUSABLE) from None
     if not args.file:
         return None
     from faultlab.core.messages import parse
     from faultlab.core.messages.system import SystemContract
-    from faultlab.lab.experiment_file import read_data
+    from faultlab.lab.experiment_reader import read_data
 
     try:
         data, _source = read_data(Path(args.file))
@@ -92,13 +93,9 @@ def say_system(contract: Any, facts: Any) -> str:
         products=", ".join(facts.product_ids or ()) or "-")
 
 
-def print_problems(console: Any, problems: list[Any], where: str | None) -> None:
-    from rich.markup import escape
-
-    console.print("[bold red]" + (_("{file} is not a valid system file:").format(file=where) if where
-                                  else _("not a valid system:")) + "[/]")
-    for problem in problems:
-        console.print("  " + escape(problem.text(i18n.active())))
+def _not_valid(where: str | None) -> str:
+    """The headline over a refused system's problems: the system file's, or the system's (`print_problems`)."""
+    return _("{file} is not a valid system file:").format(file=where) if where else _("not a valid system:")
 
 
 def print_check(console: Any, system: Any) -> None:
@@ -133,7 +130,7 @@ async def checked_system(contract: Any, console: Any, observer_port: int | None 
     try:
         system = GuideSystem(contract, observer_port=observer_port, write_check=write)
     except Refused as exc:
-        print_problems(console, exc.problems, None)
+        print_problems(console, exc.problems, _not_valid(None))
         return None
     await system.start()
     try:
@@ -158,7 +155,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         contract = contract_of(args.file or "guide")
     except Refused as exc:
-        print_problems(console, exc.problems, args.file)
+        print_problems(console, exc.problems, _not_valid(args.file))
         return EXIT_UNUSABLE
     if contract is None:
         console.print(_("the shop is faultlab's own system: `faultlab status` checks it"))

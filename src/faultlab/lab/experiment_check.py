@@ -24,9 +24,10 @@ from faultlab.core.config import Settings
 from faultlab.core.messages import InputPath, Problem, Refused, place_text
 from faultlab.faults.network.partition import NODE_NAMES
 from faultlab.faults.registry import NETWORK
-from faultlab.lab.experiment_file import Experiment, ExperimentRefused, PhaseSpec, Source, SteadyState, read_experiment
+from faultlab.lab.experiment_file import Experiment, PhaseSpec, SteadyState
 from faultlab.lab.experiment_hypothesis import ReplicasOn
 from faultlab.lab.experiment_places import Places
+from faultlab.lab.experiment_reader import ExperimentRefused, Source, read_experiment
 
 # The problems an experiment can have on a lab, each a code of core/codes.py (an abort that names them says them in
 # the reader's language).

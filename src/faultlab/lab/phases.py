@@ -13,8 +13,9 @@ from typing import Any
 from faultlab.core.i18n import N_, NP_
 from faultlab.core.messages import Problem, Refused, parse
 from faultlab.faults.registry import kinds
-from faultlab.lab.experiment_file import Experiment, ExperimentRefused, PhaseSpec, Thresholds
+from faultlab.lab.experiment_file import Experiment, PhaseSpec, Thresholds
 from faultlab.lab.experiment_places import Places, phase_names
+from faultlab.lab.experiment_reader import ExperimentRefused
 
 BASELINE = {"name": "baseline", "description": "no fault: the reference latency, throughput and success rate"}
 # The baseline, then each kind's own phase in the kinds' order (the fault registry: a kind declares its phase).

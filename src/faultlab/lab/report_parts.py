@@ -247,7 +247,7 @@ class Files(Record):
     log_files: list[str] | None = None
 
 
-# ---- parts of a phase run (report_model.PhaseResult) ----
+# ---- parts of a phase run (report_runs.PhaseResult) ----
 
 
 class FaultSpec(Record):

@@ -6,7 +6,7 @@ services and reads /failures; a stream follows the monitor's SSE events and rela
 
 With no page open the dashboard polls only what its chart history needs (the two /metrics, every IDLE_TICK_S) and
 reads /health and /failures again only after a fault episode's event; whoever reads its state then (a page that
-opens, `GET /api/snapshot`) has it caught up first (`catch_up`).
+opens, `GET /api/snapshot`) has it caught up first (`catch_up`). Each replica's card is made by `cards.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import orjson
 from faultlab.core.background import cancel_all
 from faultlab.core.config import Settings
 from faultlab.core.log import Logger
+from faultlab.lab.dashboard.cards import instance_card, wrong_recently
 from faultlab.lab.dashboard.metrics import Counts, Selector, extract, parse_prometheus, window_stats
 
 TICK_S = 0.25  # pushed updates: 4 per second
@@ -35,57 +36,12 @@ POLL_TIMEOUT_S = 1.0
 WINDOW_S = 1.0  # rates and percentiles are over the last second
 HISTORY_POINTS = int(15 * 60 / (TICK_S * POINT_EVERY))  # 15 minutes of chart points for a page that connects later
 EVENTS_KEPT = 300
-WRONG_RECENT_S = 3.0  # a replica the voter caught answering wrong values this recently is SUSPECT while ON
 SUBSCRIBER_QUEUE = 256
 
 SERIES: dict[str, tuple[str, Selector]] = {
     "voted": ("voter", Selector("GET", frozenset({"/inventory/voted", "/inventory/voted/{product_id}"}))),
     "orders": ("orders", Selector("POST", frozenset({"/orders"}))),
 }
-
-
-def card_status(instance: dict[str, Any], recent_wrong: int = 0) -> str:
-    """ON / OFF / UNKNOWN as the monitor decided, or SUSPECT: ON, but it fell behind, or the voter saw wrong values
-    from it (the monitor's value suspicion, or wrong answers counted in the voter's stats within WRONG_RECENT_S)."""
-    status = str(instance.get("status") or "UNKNOWN")
-    if status != "ON":
-        return status
-    if instance.get("value_suspect") or not instance.get("caught_up", True) or recent_wrong > 0:
-        return "SUSPECT"
-    return "ON"
-
-
-def instance_card(instance: dict[str, Any], recent_wrong: int = 0) -> dict[str, Any]:
-    """One replica's card: state, last check, applied position, active fault, and why. A row of faultlab's observer
-    (a system faultlab did not start) carries the system monitor's state beside the observer's own: the card shows the
-    monitor's, with the observer's and the system's instance id beside it."""
-    health = instance.get("health") or {}
-    episode = instance.get("open_episode") or {}
-    observed = "monitor_status" in instance
-    monitor = (instance.get("monitor_status") or "UNKNOWN") if observed else instance.get("status")
-    return {
-        "replica": instance["replica"],
-        "status": card_status({**instance, "status": monitor} if observed else instance, recent_wrong),
-        "recent_wrong": recent_wrong,
-        "monitor_status": monitor,
-        "observer_status": instance.get("status") if observed else None,
-        "instance_id": instance.get("instance_id") if observed else None,
-        "since": instance.get("monitor_since") if observed else instance.get("since"),
-        "reason": instance.get("reason"),
-        "last_check": instance.get("last_check"),
-        "applied_seq": health.get("applied_seq"),
-        "offset": health.get("offset"),
-        "log_end": health.get("log_end"),
-        "lag": health.get("lag"),
-        "pid": health.get("pid"),
-        "faults": list(health.get("faults") or []),
-        "open_fault": episode.get("fault_kind"),
-        "open_episode_start": episode.get("activated_at") or episode.get("detected_at"),
-        "caught_up": instance.get("caught_up"),
-        "value_suspect": instance.get("value_suspect"),
-        "detector": instance.get("detector"),
-        "shadow_off": sorted(n for n, s in (instance.get("shadow_status") or {}).items() if s == "OFF"),
-    }
 
 
 class LiveState:
@@ -196,12 +152,8 @@ class LiveState:
         return [instance_card(self.instances[r], self.recent_wrong(r)) for r in sorted(self.instances)]
 
     def recent_wrong(self, replica: int) -> int:
-        """Wrong answers the voter counted for this replica within the last WRONG_RECENT_S."""
-        if not self._wrong_history:
-            return 0
-        newest_at, newest = self._wrong_history[-1]
-        base = next((counts for at, counts in self._wrong_history if newest_at - at <= WRONG_RECENT_S), newest)
-        return max(0, newest.get(replica, 0) - base.get(replica, 0))
+        """Wrong answers the voter counted for this replica within the last WRONG_RECENT_S (cards.py)."""
+        return wrong_recently(self._wrong_history, replica)
 
     def service_names(self) -> list[str]:
         return ["orders", *[f"inventory-{r}" for r in self.settings.replica_ids], "monitor", "voter", "dashboard"]

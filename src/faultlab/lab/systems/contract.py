@@ -25,7 +25,7 @@ from faultlab.core.messages.system import (
     recorded_headers,
 )
 from faultlab.lab.experiment_check import LabFacts
-from faultlab.lab.experiment_file import read_data
+from faultlab.lab.experiment_reader import read_data
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
