@@ -263,3 +263,31 @@ async def _none_left(pool: asyncpg.Pool) -> bool:
 
 async def _holds(broker: FakeBroker, seqs: set[int]) -> bool:
     return seqs <= set(broker.seqs())
+
+
+async def test_an_idle_relay_numbers_nothing_until_its_idle_check_finds_rows_nobody_told_it_of(
+        database: Settings, pool: asyncpg.Pool, no_topic_admin: None) -> None:
+    """Idle, the relay's check looks at the outbox once and runs no numbering transaction while it is empty; rows
+    written without waking it (another process's) are found by the next idle check and published, with a ring."""
+    broker = FakeBroker()
+    relay = make_relay(database, pool, broker)
+    numberings = 0
+    number = relay._number
+
+    async def counted(conn: asyncpg.Connection) -> int:
+        nonlocal numberings
+        numberings += 1
+        return await number(conn)
+
+    relay._number = counted  # type: ignore[method-assign]
+    await relay.start()
+    try:
+        await asyncio.sleep(relay_module.IDLE_CHECK_S * 2.5)  # at least two idle checks
+        quiet = numberings
+        await asyncio.sleep(relay_module.IDLE_CHECK_S * 2.5)
+        assert numberings == quiet, "idle checks of an empty outbox number nothing"
+        await add_orders(pool, 2)  # not notified
+        assert await eventually(lambda: _none_left(pool), relay_module.IDLE_CHECK_S * 5)
+        assert broker.seqs() == [1, 2] and numberings > quiet and relay.bell.rings >= 1
+    finally:
+        await relay.stop()

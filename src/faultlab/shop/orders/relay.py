@@ -37,6 +37,9 @@ from faultlab.shop.orders.generations import LogGenerations, confirmed_floor
 
 BATCH = 1000
 IDLE_CHECK_S = 1.0  # when idle, look for stray outbox rows and a restarted broker this often (a new row wakes it)
+# Anything in the outbox to number or to publish (both on partial indexes: a look, not a scan of the outbox).
+PENDING_SQL = """SELECT EXISTS (SELECT 1 FROM orders.outbox WHERE seq IS NULL)
+                   OR EXISTS (SELECT 1 FROM orders.outbox WHERE seq IS NOT NULL AND NOT published)"""
 
 
 class BrokerUnreachable(KafkaError):
@@ -99,6 +102,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         started = False
         backoff = 0.05
+        idle = False
         while True:
             try:
                 if not started:
@@ -108,11 +112,14 @@ class OutboxRelay:
                     started = True
                     await self._republish_unconfirmed("relay start", reset=False)
                     self.connected = True
-                busy = await self._cycle()
+                busy = await self._cycle(idle)
                 backoff = 0.05
+                idle = False
                 if not busy:
-                    with contextlib.suppress(asyncio.TimeoutError):
+                    try:
                         await asyncio.wait_for(self._wake.wait(), IDLE_CHECK_S)
+                    except TimeoutError:
+                        idle = True  # nobody woke it: most likely nothing new in the outbox
                     self._wake.clear()
             except asyncio.CancelledError:
                 raise
@@ -126,13 +133,18 @@ class OutboxRelay:
                 self.log.error("relay_failed", error=repr(exc))
                 await asyncio.sleep(1.0)
 
-    async def _cycle(self) -> bool:
-        """Number new rows, check the broker, publish unpublished ones of one generation; True when there was work."""
+    async def _cycle(self, idle: bool = False) -> bool:
+        """Number new rows, check the broker, publish unpublished ones of one generation; True when there was work.
+        `idle` (the idle check, nobody woke the relay): first one look whether the outbox holds anything to number or
+        to publish, and no numbering transaction when it does not."""
         async with self.pool.acquire() as conn:
-            numbered = await self._number(conn)
-            rows = await conn.fetch(
-                """SELECT seq, order_id::text, event_type, product_id, quantity FROM orders.outbox
-                   WHERE seq IS NOT NULL AND NOT published ORDER BY seq LIMIT $1""", BATCH)
+            if idle and not await conn.fetchval(PENDING_SQL):
+                numbered, rows = 0, []
+            else:
+                numbered = await self._number(conn)
+                rows = await conn.fetch(
+                    """SELECT seq, order_id::text, event_type, product_id, quantity FROM orders.outbox
+                       WHERE seq IS NOT NULL AND NOT published ORDER BY seq LIMIT $1""", BATCH)
         gen = bus.generation(self.settings, rows[0]["seq"]) if rows else None
         ends = await self._check_broker(gen)
         if ends is None:  # the broker lost its log: the rows chosen may be only part of what is unpublished now
