@@ -1,3 +1,3 @@
 """faultlab: a fault-tolerance lab — a replicated shop plus the instruments to break it and measure it."""
 
-__version__ = "0.1.0"
+__version__ = "0.5.0"
