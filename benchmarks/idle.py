@@ -12,6 +12,9 @@ rule: spares armed, no process above 15 % of a core), every lab process is measu
                something (a timer, a socket) and was woken again
   µs/wake-up   CPU time per wake-up: what one round of its event loop costs
 
+Then the requests each service answered per second in the window, by endpoint (each service's /metrics counter,
+read before and after; a release without it shows none): what keeps the idle lab awake.
+
 `--page` measures the same with a dashboard page open (a client following its live stream, `GET /api/stream`).
 Rows are printed per role (each service, spares, broker, postgres, supervisor) with the median over the rounds.
 """
@@ -23,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -85,8 +89,31 @@ async def _drain(resp: aiohttp.ClientResponse) -> int:
     return received
 
 
+REQUESTS = re.compile(r'^faultlab_requests_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$', re.MULTILINE)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+async def answered(lab: RefLab) -> dict[str, float]:
+    """Requests each service has answered so far, by "service METHOD endpoint" (its /metrics; a service without
+    the counter, an older release, adds nothing)."""
+    assert lab.session is not None
+    ports = {**{name: port for name, port in lab.ports.items() if name in ("orders", "monitor", "voter", "dashboard")},
+             **{f"inventory-{i}": port for i, port in enumerate(lab.replica_ports, start=1)}}
+    counts: dict[str, float] = {}
+    for name, port in ports.items():
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with lab.session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                text = await resp.text()
+            for match in REQUESTS.finditer(text):
+                labels = dict(LABEL.findall(match.group("labels")))
+                key = f"{name} {labels.get('method', '?')} {labels.get('endpoint', '?')}"
+                counts[key] = counts.get(key, 0.0) + float(match.group("value"))
+    return counts
+
+
 async def measure(ref: InstalledRef, window_s: float, page: bool) -> dict[str, dict[str, float]]:
-    """One fresh lab of `ref`, settled, measured over `window_s`: per role CPU %, wake-ups/s, processes."""
+    """One fresh lab of `ref`, settled, measured over `window_s`: per role CPU %, wake-ups/s, processes; and, under
+    the role "requests/s", the requests each service answered per second in the window, by endpoint."""
     home = Path(tempfile.mkdtemp(prefix=f"faultlab-idle-{ref.sha[:7]}-"))
     try:
         async with RefLab(ref, home, progress) as lab:
@@ -96,11 +123,13 @@ async def measure(ref: InstalledRef, window_s: float, page: bool) -> dict[str, d
             follower = asyncio.ensure_future(follow_page(lab.url("dashboard", "/api/stream"), stop)) if page else None
             if follower is not None:
                 await asyncio.sleep(2.0)  # the dashboard switches to its watched cadence
+            asked = await answered(lab)
             before = sample(lab.processes())
             started = time.perf_counter()
             await asyncio.sleep(window_s)
             after = sample(lab.processes())
             elapsed = time.perf_counter() - started
+            asked = {key: (n - asked.get(key, 0.0)) / elapsed for key, n in (await answered(lab)).items()}
             stop.set()
             if follower is not None:
                 with contextlib.suppress(Exception):
@@ -117,12 +146,12 @@ async def measure(ref: InstalledRef, window_s: float, page: bool) -> dict[str, d
         row["processes"] += 1
     progress(f"  {ref.label}: settled after {settled:.1f} s, {sum(r['cpu_pct'] for r in roles.values()):.1f} % "
              f"of one core in {len(after)} processes")
-    return roles
+    return {**roles, "requests/s": {key: rate for key, rate in asked.items() if rate >= 0.01}}
 
 
 def table(label: str, rounds: list[dict[str, dict[str, float]]]) -> list[str]:
     """Per role, the median over the rounds: CPU %, wake-ups/s, µs per wake-up, processes; the total last."""
-    names = sorted({r for one in rounds for r in one},
+    names = sorted({r for one in rounds for r in one if r != "requests/s"},
                    key=lambda r: -statistics.median(one.get(r, {}).get("cpu_pct", 0.0) for one in rounds))
     lines = [f"{label}, median of {len(rounds)} round(s)", "| process | CPU % of a core | wake-ups/s | µs CPU per "
              "wake-up | processes |", "|---|---|---|---|---|"]
@@ -135,13 +164,26 @@ def table(label: str, rounds: list[dict[str, dict[str, float]]]) -> list[str]:
         values = [one.get(name, {}) for one in rounds]
         lines.append(row(name, *(statistics.median(v.get(k, 0.0) for v in values)
                                  for k in ("cpu_pct", "wakeups_per_s", "processes"))))
-    totals = [{k: sum(r[k] for r in one.values()) for k in ("cpu_pct", "wakeups_per_s", "processes")}
-              for one in rounds]
+    totals = [{k: sum(r[k] for name, r in one.items() if name != "requests/s")
+               for k in ("cpu_pct", "wakeups_per_s", "processes")} for one in rounds]
     lines.append(row("**whole lab**", *(statistics.median(t[k] for t in totals)
                                         for k in ("cpu_pct", "wakeups_per_s", "processes"))))
     if len(rounds) > 1:
         cpus = [t["cpu_pct"] for t in totals]
         lines.append(f"whole lab per round: {', '.join(f'{c:.1f}' for c in cpus)} % of one core")
+    return lines + requests_table(rounds)
+
+
+def requests_table(rounds: list[dict[str, dict[str, float]]]) -> list[str]:
+    """Requests answered per second in the window, by service and endpoint (median over the rounds), busiest
+    first; this benchmark's own /metrics scrapes are among them (one per service in the window)."""
+    keys = {k for one in rounds for k in one.get("requests/s", {})}
+    if not keys:
+        return []
+    rates = {k: statistics.median(one.get("requests/s", {}).get(k, 0.0) for one in rounds) for k in keys}
+    lines = ["", "| requests answered at rest (service, endpoint) | per second |", "|---|---|"]
+    lines += [f"| {key} | {rate:.2f} |" for key, rate in sorted(rates.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines.append(f"| **all** (this benchmark's /metrics scrapes included) | {sum(rates.values()):.1f} |")
     return lines
 
 
