@@ -25,6 +25,13 @@ PORT_NAMES = ("orders_port", "monitor_port", "voter_port", "dashboard_port", "br
               "supervisor_port")
 
 
+def free_port() -> int:
+    """A free loopback port, as the kernel hands one out (for a process started at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def free_block(size: int) -> int:
     """A base port with `size` consecutive free ports after it."""
     for _ in range(200):
@@ -39,7 +46,7 @@ def free_block(size: int) -> int:
                     break
         if ok:
             return base
-    raise RuntimeError("no free port block")
+    raise RuntimeError("no block of free ports between 20000 and 32000")
 
 
 def lab_settings(home: Path, **overrides: object) -> Settings:

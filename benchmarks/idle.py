@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -44,6 +43,7 @@ from benchmarks.paired import machine, progress
 from benchmarks.paired_lab import RefLab
 from benchmarks.paired_refs import ROOT, InstalledRef, RefError, install, working_tree_pins
 from benchmarks.paired_stats import process_role
+from faultlab.lab.dashboard.metrics import parse_prometheus
 
 Sample = dict[str, tuple[float, int]]  # role -> (CPU seconds, voluntary context switches), summed over its processes
 
@@ -89,10 +89,6 @@ async def _drain(resp: aiohttp.ClientResponse) -> int:
     return received
 
 
-REQUESTS = re.compile(r'^faultlab_requests_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$', re.MULTILINE)
-LABEL = re.compile(r'(\w+)="([^"]*)"')
-
-
 async def answered(lab: RefLab) -> dict[str, float]:
     """Requests each service has answered so far, by "service METHOD endpoint" (its /metrics; a service without
     the counter, an older release, adds nothing)."""
@@ -104,10 +100,10 @@ async def answered(lab: RefLab) -> dict[str, float]:
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
             async with lab.session.get(f"http://127.0.0.1:{port}/metrics") as resp:
                 text = await resp.text()
-            for match in REQUESTS.finditer(text):
-                labels = dict(LABEL.findall(match.group("labels")))
-                key = f"{name} {labels.get('method', '?')} {labels.get('endpoint', '?')}"
-                counts[key] = counts.get(key, 0.0) + float(match.group("value"))
+            for sample, labels, value in parse_prometheus(text):
+                if sample == "faultlab_requests_total":
+                    key = f"{name} {labels.get('method', '?')} {labels.get('endpoint', '?')}"
+                    counts[key] = counts.get(key, 0.0) + value
     return counts
 
 

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.paired_lab import free_port_block, run_wrk
+from benchmarks.harness import free_block
+from benchmarks.paired_lab import run_wrk
 
 if TYPE_CHECKING:
     from faultlab.runtime.process import ManagedProcess
@@ -87,7 +88,7 @@ class Calibration:
         from faultlab.runtime.process import ManagedProcess
         from faultlab.runtime.supervisor import wait_port
 
-        self.port = free_port_block(1)
+        self.port = free_block(1)
         spec = await asyncio.to_thread(postgres.prepare, postgres.PostgresLayout(self.folder, self.port),
                                        self.password)
         spec.restart = False
@@ -103,7 +104,7 @@ class Calibration:
 
     async def http_req_per_s(self, seconds: float) -> float:
         """Requests/s of the trivial aiohttp server under `wrk -t1 -c32` for `seconds`."""
-        port = free_port_block(1)
+        port = free_block(1)
         server = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "serve", str(port), stdout=asyncio.subprocess.PIPE)
         try:

@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from benchmarks.harness import free_block
 from benchmarks.paired_refs import InstalledRef
 from benchmarks.paired_stats import WrkResult, parse_wrk, process_role, replica_lags_ms, settled_position
 
@@ -47,20 +46,6 @@ SETTLE_CPU_PCT = 15.0  # a lab process still importing or starting runs near 100
 
 class LabFailed(Exception):
     """A ref's lab did not start or did not work in time; the message carries its command's output."""
-
-
-def free_port_block(size: int) -> int:
-    """A base port with `size` consecutive free ports after it (below Linux's ephemeral range)."""
-    for _ in range(200):
-        base = random.randint(20000, 32000 - size)
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no block of free ports between 20000 and 32000")
 
 
 async def run_wrk(url: str, seconds: float, connections: int = 32, script: str | None = None) -> WrkResult:
@@ -144,7 +129,7 @@ class RefLab:
         self.ref = ref
         self.home = home
         self.progress = progress
-        self.base = free_port_block(16)
+        self.base = free_block(16)
         self.ports = {name: self.base + i for i, name in enumerate(PORT_NAMES)}
         self.replica_ports = [self.base + 10 + i for i in range(REPLICAS)]
         self.session: aiohttp.ClientSession | None = None

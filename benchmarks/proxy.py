@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,19 +28,13 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
+from benchmarks.harness import free_port, run
 
 BUDGET_P50_MS = 0.5
 BUDGET_P99_MS = 2.0
 INVENTORY = {"instance_id": "1", "inventory": [
     {"product_id": f"PROD-00{n}", "available_quantity": 1000 - n, "reserved_quantity": n, "instance_id": "1",
      "timestamp": "2026-12-07T10:00:00.000+00:00"} for n in (1, 2, 3)]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_upstream(port: int) -> None:

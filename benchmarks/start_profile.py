@@ -35,8 +35,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import run
-from benchmarks.paired_lab import PORT_NAMES, PRODUCTS, REPLICAS, STOCK, free_port_block, leftovers
+from benchmarks.harness import free_block, run
+from benchmarks.paired_lab import PORT_NAMES, PRODUCTS, REPLICAS, STOCK, leftovers
 from benchmarks.paired_stats import process_role
 
 SAMPLE_S = 0.05
@@ -74,7 +74,7 @@ class Lab:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        base = free_port_block(16)
+        base = free_block(16)
         self.ports = {name: base + i for i, name in enumerate(PORT_NAMES)}
         self.replica_base = base + 10
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("FAULTLAB_")}

@@ -274,7 +274,8 @@ async def test_open_loop_orders_keep_their_schedule_and_count_failures_by_kind()
     import aiohttp
     from aiohttp import web
 
-    from benchmarks.paired_lab import free_port_block, open_loop_orders
+    from benchmarks.harness import free_block
+    from benchmarks.paired_lab import open_loop_orders
 
     async def orders(request: web.Request) -> web.Response:
         body = await request.json()
@@ -284,7 +285,7 @@ async def test_open_loop_orders_keep_their_schedule_and_count_failures_by_kind()
     app.router.add_post("/orders", orders)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port_block(1)
+    port = free_block(1)
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         async with aiohttp.ClientSession() as session:
